@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Make sure what the test suite talks to is installed and running on this machine:
+# PostgreSQL on 127.0.0.1:5432 (trust auth) and Redis on 127.0.0.1:6379.
+# Installs Debian packages only when running as root and they are missing.
+set -euo pipefail
+
+have() { command -v "$1" >/dev/null 2>&1; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+apt_updated=0
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "test-services: $* missing and not root; install: apt-get install $*" >&2
+    return 1
+  fi
+  if [ $apt_updated = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! have redis-server; then apt_install redis-server; fi
+if ! port_open 6379; then
+  echo "test-services: starting redis-server on 127.0.0.1:6379"
+  mkdir -p /tmp/classroom-redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /tmp/classroom-redis --logfile /tmp/classroom-redis/redis.log
+fi
+
+if ! have psql || ! ls /etc/postgresql/*/main >/dev/null 2>&1; then apt_install postgresql; fi
+if ! port_open 5432; then
+  echo "test-services: starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+fi
+
+for i in $(seq 1 30); do
+  if port_open 5432 && port_open 6379; then
+    echo "test-services: PostgreSQL and Redis are up"
+    exit 0
+  fi
+  sleep 1
+done
+echo "test-services: PostgreSQL or Redis did not come up on 127.0.0.1" >&2
+exit 1

@@ -1,0 +1,118 @@
+"""``classroom-server``: migrate the database, optionally load demo data, serve."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import uuid
+from dataclasses import replace
+
+from aiohttp import web
+
+from server import __version__
+from server.config import Config, load_config, settings_help
+from server.core.errors import DomainError
+from server.logs import configure_logging
+from server.store import db as store_db
+
+log = logging.getLogger("server")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="classroom-server",
+        description=(
+            "Live-session and hybrid-classroom orchestration server. With no arguments it serves "
+            "the embedded default: a SQLite database under ./var/ (created and migrated on first "
+            "start) and an in-memory bus, on http://127.0.0.1:8080/."
+        ),
+        epilog=settings_help()
+        + "\n\nPrecedence: command line > environment > --config file > defaults.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="TOML file with a [server] table of settings")
+    parser.add_argument("--host", help="address to listen on (setting: host)")
+    parser.add_argument("--port", type=int, help="port to listen on (setting: port)")
+    parser.add_argument("--data-dir", help="data directory (setting: data_dir)")
+    parser.add_argument("--database-url", help="database URL (setting: database_url)")
+    parser.add_argument("--redis-url", help="Redis URL (setting: redis_url)")
+    parser.add_argument("--demo", action="store_true", default=None,
+                        help="load demo data into an empty database (setting: demo)")
+    parser.add_argument("--migrate-only", action="store_true", help="migrate the database and exit")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    return load_config(
+        args.config,
+        overrides={
+            "host": args.host,
+            "port": args.port,
+            "data_dir": args.data_dir,
+            "database_url": args.database_url,
+            "redis_url": args.redis_url,
+            "demo": args.demo,
+        },
+    )
+
+
+async def prepare(config: Config) -> list[str]:
+    """Migrate, and load the demo data when asked and the database is empty.
+
+    Returns lines worth printing (the demo logins) or an empty list.
+    """
+    await store_db.migrate(config.effective_database_url)
+    if not config.demo:
+        return []
+    from server.store.demo_loader import load_demo
+
+    engine = store_db.create_engine(config.effective_database_url)
+    try:
+        return await load_demo(store_db.session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except DomainError as exc:
+        print(f"classroom-server: {exc.message}", file=sys.stderr)
+        return 2
+    config.data_path.mkdir(parents=True, exist_ok=True)
+    config = config.ensure_secret_key()
+    if not config.node_id:
+        config = replace(config, node_id=uuid.uuid4().hex[:8])
+    configure_logging(config.log_level, config.log_file)
+    try:
+        notes = asyncio.run(prepare(config))
+    except Exception as exc:  # the operator must see why start-up failed, then we exit
+        log.exception("start-up failed")
+        print(f"classroom-server: cannot prepare the database: {exc}", file=sys.stderr)
+        return 1
+    if args.migrate_only:
+        print("database is up to date")
+        return 0
+    from server.web.app import create_app
+
+    app = create_app(config)
+    base = f"http://{config.host}:{config.port}"
+    banner = [
+        f"classroom-server {__version__} listening on {base}/",
+        f"  operator console: {base}/static/operator/index.html",
+        f"  trainee page:     {base}/static/trainee/index.html",
+        f"  API docs:         {base}/api/v1/docs",
+        f"  database:         {config.effective_database_url.split('@')[-1]}",
+        *notes,
+    ]
+    print("\n".join(banner), flush=True)
+    web.run_app(app, host=config.host, port=config.port, print=None, shutdown_timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

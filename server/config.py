@@ -1,0 +1,179 @@
+"""Settings: defaults < TOML file (``--config``) < environment (``CLASSROOM_*``) < command line.
+
+Every setting is declared once in ``SETTINGS``; ``classroom-server --help`` prints that table,
+so the help can never drift from what the server reads.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from server.core.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    kind: type
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "CLASSROOM_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", str, "127.0.0.1", "address to listen on"),
+    Setting("port", int, 8080, "TCP port to listen on"),
+    Setting("data_dir", str, "./var", "where the embedded database, secret key and logs live"),
+    Setting(
+        "database_url",
+        str,
+        "",
+        "SQLAlchemy URL; empty = SQLite file <data_dir>/classroom.db. "
+        "PostgreSQL: postgresql+asyncpg://user@host:5432/dbname",
+    ),
+    Setting("redis_url", str, "", "Redis URL for scale-out (redis://127.0.0.1:6379/0); empty = in-memory bus"),
+    Setting("redis_prefix", str, "classroom:", "key prefix for everything this deployment keeps in Redis"),
+    Setting(
+        "secret_key",
+        str,
+        "",
+        "server secret for check-in codes; empty = generated once into <data_dir>/secret_key",
+    ),
+    Setting(
+        "allowed_origins",
+        list,
+        [],
+        "browser Origins allowed on /ws/client and for cookies; empty = http://<host>:<port> "
+        "and http://localhost:<port>",
+    ),
+    Setting("session_hours", float, 12.0, "how long a login (operator, moderator, trainee) stays valid"),
+    Setting("cookie_secure", bool, False, "mark cookies Secure (set true behind HTTPS)"),
+    Setting("max_body_kib", int, 6144, "largest accepted request body (roster files included)"),
+    Setting("db_pool_size", int, 10, "PostgreSQL connection pool size"),
+    Setting("log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    Setting("log_file", str, "", "also write JSON logs to this file; empty = stderr only"),
+    Setting("demo", bool, False, "load the demo data into an empty database on start"),
+    Setting("node_id", str, "", "name of this server process in a cluster; empty = random"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: str = "./var"
+    database_url: str = ""
+    redis_url: str = ""
+    redis_prefix: str = "classroom:"
+    secret_key: str = ""
+    allowed_origins: list[str] = field(default_factory=list)
+    session_hours: float = 12.0
+    cookie_secure: bool = False
+    max_body_kib: int = 6144
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+    log_file: str = ""
+    demo: bool = False
+    node_id: str = ""
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_path / 'classroom.db').resolve()}"
+
+    @property
+    def effective_origins(self) -> list[str]:
+        if self.allowed_origins:
+            return list(self.allowed_origins)
+        hosts = {self.host, "localhost", "127.0.0.1"}
+        return sorted(f"http://{h}:{self.port}" for h in hosts)
+
+    def ensure_secret_key(self) -> Config:
+        """Return a config whose secret key is set, creating ``<data_dir>/secret_key`` once."""
+        if self.secret_key:
+            return self
+        path = self.data_path / "secret_key"
+        if not path.exists():
+            self.data_path.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return replace(self, secret_key=path.read_text().strip())
+
+
+def _convert(setting: Setting, value: Any, source: str) -> Any:
+    try:
+        if setting.kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(text)
+        if setting.kind is list:
+            if isinstance(value, list):
+                return [str(v) for v in value]
+            return [v.strip() for v in str(value).split(",") if v.strip()]
+        if isinstance(value, bool):
+            raise ValueError(value)
+        return setting.kind(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            "config.invalid",
+            f"{source}: {setting.name} must be a {setting.kind.__name__}, got {value!r}",
+        ) from exc
+
+
+def load_config(
+    config_file: str | None = None,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Build the configuration from a TOML file, the environment and explicit overrides."""
+    environ = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    by_name = {s.name: s for s in SETTINGS}
+    if config_file:
+        try:
+            raw = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidInput("config.unreadable", f"cannot read {config_file}: {exc}") from exc
+        section = raw.get("server", raw)
+        for key, value in section.items():
+            setting = by_name.get(key.replace("-", "_"))
+            if setting is None:
+                raise InvalidInput(
+                    "config.unknown_setting",
+                    f"{config_file}: unknown setting {key!r}; see classroom-server --help",
+                )
+            values[setting.name] = _convert(setting, value, config_file)
+    for setting in SETTINGS:
+        if setting.env in environ:
+            values[setting.name] = _convert(setting, environ[setting.env], setting.env)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _convert(by_name[key], value, f"--{key.replace('_', '-')}")
+    known = {f.name for f in fields(Config)}
+    return Config(**{k: v for k, v in values.items() if k in known})
+
+
+def settings_help() -> str:
+    lines = ["settings (TOML key under [server] / environment variable: meaning [default]):"]
+    for s in SETTINGS:
+        default = s.default if s.default not in ("", []) else "unset"
+        lines.append(f"  {s.name} / {s.env}: {s.help} [{default}]")
+    return "\n".join(lines)

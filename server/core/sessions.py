@@ -1,0 +1,44 @@
+"""The life of a class session: scheduled → live → ended, in one table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from server.core.errors import Conflict, InvalidInput
+
+
+class SessionState(StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class SessionAction(StrEnum):
+    START = "start"
+    END = "end"
+
+
+TRANSITIONS: dict[tuple[SessionState, SessionAction], SessionState] = {
+    (SessionState.SCHEDULED, SessionAction.START): SessionState.LIVE,
+    (SessionState.LIVE, SessionAction.END): SessionState.ENDED,
+}
+
+
+def next_state(state: SessionState, action: SessionAction) -> SessionState:
+    try:
+        return TRANSITIONS[(state, action)]
+    except KeyError:
+        raise Conflict(
+            f"session.cannot_{action.value}",
+            f"A session that is {state.value} cannot {action.value}.",
+            {"state": state.value, "action": action.value},
+        ) from None
+
+
+def check_window(starts_at: datetime, ends_at: datetime, max_hours: float = 24.0) -> None:
+    """A session's time window must be positive and at most a day long."""
+    if ends_at <= starts_at:
+        raise InvalidInput("session.bad_window", "ends_at must be after starts_at.")
+    if (ends_at - starts_at).total_seconds() > max_hours * 3600:
+        raise InvalidInput("session.bad_window", f"A session lasts at most {max_hours:g} hours.")

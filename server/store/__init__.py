@@ -1,0 +1,1 @@
+"""Durable records: SQLAlchemy 2 (async) over SQLite (default, WAL) or PostgreSQL."""

@@ -1,0 +1,164 @@
+"""The store suite: the same tests on a temp SQLite file and on a throwaway PostgreSQL database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from server.store import db as store_db
+from server.store.models import (
+    AuditEntry,
+    ClassSession,
+    Course,
+    LoginSession,
+    OrgUnit,
+    Program,
+    ProgramUnit,
+    Role,
+    SessionStatus,
+    Site,
+    SiteKind,
+    TeachingMethod,
+    Trainee,
+    User,
+)
+
+TABLES = {
+    "org_units", "sites", "trainees", "users", "login_sessions", "programs", "program_units",
+    "courses", "class_sessions", "session_sites", "audit_log", "alembic_version",
+}
+
+
+async def test_migrations_create_every_table(database_url: str) -> None:
+    engine = store_db.create_engine(database_url)
+    async with engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    await engine.dispose()
+    assert TABLES <= names
+
+
+async def test_migrating_twice_is_a_no_op(database_url: str) -> None:
+    await store_db.migrate(database_url)
+    engine = store_db.create_engine(database_url)
+    async with engine.connect() as conn:
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+    await engine.dispose()
+    assert version == "0001"
+
+
+async def _catalogue(database_url: str) -> tuple[store_db.AsyncEngine, int]:
+    engine = store_db.create_engine(database_url)
+    sessions = store_db.session_factory(engine)
+    async with sessions() as db, db.begin():
+        unit = OrgUnit(name="鄞州区", code="YZ")
+        db.add(unit)
+        await db.flush()
+        main = Site(name="主课堂", kind=SiteKind.MAIN, capacity=300)
+        db.add(main)
+        await db.flush()
+        sub = Site(name="鄞州分课堂", parent_id=main.id, org_unit_id=unit.id, capacity=80)
+        db.add(sub)
+        program = Program(name="2026 周末知行学堂", year=2026)
+        db.add(program)
+        await db.flush()
+        punit = ProgramUnit(program_id=program.id, title="专题一", seq=1)
+        db.add(punit)
+        await db.flush()
+        course = Course(unit_id=punit.id, title="新发展理念", lecturer="王教授", credits=0.5)
+        db.add(course)
+        await db.flush()
+        start = datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
+        session = ClassSession(course_id=course.id, starts_at=start, ends_at=start + timedelta(hours=2),
+                               teaching_method=TeachingMethod.INTERVIEW, sites=[main, sub])
+        db.add(session)
+        await db.flush()
+        return engine, session.id
+
+
+async def test_session_keeps_its_window_in_utc_and_its_sites(database_url: str) -> None:
+    engine, session_id = await _catalogue(database_url)
+    async with store_db.session_factory(engine)() as db:
+        session = await db.get(ClassSession, session_id)
+        assert session is not None
+        assert session.starts_at == datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
+        assert session.starts_at.tzinfo is not None
+        assert session.status is SessionStatus.SCHEDULED
+        assert session.teaching_method is TeachingMethod.INTERVIEW
+        assert [s.name for s in session.sites] == ["主课堂", "鄞州分课堂"]
+    await engine.dispose()
+
+
+async def test_naive_datetimes_are_refused(database_url: str) -> None:
+    engine = store_db.create_engine(database_url)
+    async with store_db.session_factory(engine)() as db:
+        db.add(AuditEntry(actor="t", action="x", entity="e", entity_id="1", at=datetime(2026, 1, 1)))
+        with pytest.raises(Exception, match="naive datetime"):
+            await db.flush()
+    await engine.dispose()
+
+
+async def test_staff_numbers_are_unique(database_url: str) -> None:
+    engine, _ = await _catalogue(database_url)
+    sessions = store_db.session_factory(engine)
+    async with sessions() as db:
+        unit_id = (await db.scalars(select(OrgUnit.id))).first()
+        db.add_all([
+            Trainee(name="李娜", staff_no="S1", org_unit_id=unit_id),
+            Trainee(name="王芳", staff_no="S1", org_unit_id=unit_id),
+        ])
+        with pytest.raises(IntegrityError):
+            await db.commit()
+    await engine.dispose()
+
+
+async def test_an_org_unit_with_trainees_cannot_be_deleted(database_url: str) -> None:
+    engine, _ = await _catalogue(database_url)
+    sessions = store_db.session_factory(engine)
+    async with sessions() as db, db.begin():
+        unit = (await db.scalars(select(OrgUnit))).one()
+        db.add(Trainee(name="刘洋", staff_no="S2", org_unit_id=unit.id))
+    async with sessions() as db:
+        unit = (await db.scalars(select(OrgUnit))).one()
+        await db.delete(unit)
+        with pytest.raises(IntegrityError):
+            await db.commit()
+    await engine.dispose()
+
+
+async def test_a_login_belongs_to_exactly_one_principal(database_url: str) -> None:
+    engine, _ = await _catalogue(database_url)
+    sessions = store_db.session_factory(engine)
+    now = datetime.now(UTC)
+    async with sessions() as db:
+        db.add(LoginSession(token_hash="x" * 64, csrf_token="c", expires_at=now, created_at=now))
+        with pytest.raises(IntegrityError):
+            await db.commit()
+    await engine.dispose()
+
+
+async def test_users_keep_their_role(database_url: str) -> None:
+    engine = store_db.create_engine(database_url)
+    sessions = store_db.session_factory(engine)
+    async with sessions() as db, db.begin():
+        db.add(User(username="mod", password_hash="h", role=Role.MODERATOR))
+    async with sessions() as db:
+        user = (await db.scalars(select(User))).one()
+        assert user.role is Role.MODERATOR
+    await engine.dispose()
+
+
+async def test_audit_entries_keep_json_before_and_after(database_url: str) -> None:
+    engine = store_db.create_engine(database_url)
+    sessions = store_db.session_factory(engine)
+    async with sessions() as db, db.begin():
+        db.add(AuditEntry(actor="user:1:operator", action="update", entity="trainees", entity_id="7",
+                          before={"position": "科员"}, after={"position": "副科长"}, reason="晋升"))
+    async with sessions() as db:
+        entry = (await db.scalars(select(AuditEntry))).one()
+        assert entry.before == {"position": "科员"}
+        assert entry.after == {"position": "副科长"}
+        assert entry.at.tzinfo is not None
+    await engine.dispose()

@@ -1,0 +1,51 @@
+"""The shape of the code: the core stays pure, and ruff and mypy pass on everything."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+IO_MODULES = {"asyncio", "aiohttp", "sqlalchemy", "redis", "aiortc", "msgpack", "websockets", "socket", "av"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_core_imports_no_io_library() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(_imports(path) & IO_MODULES)
+        for path in sorted((ROOT / "server" / "core").rglob("*.py"))
+        if _imports(path) & IO_MODULES
+    }
+    assert offenders == {}
+
+
+def test_core_import_check_catches_an_io_import(tmp_path: Path) -> None:
+    sample = tmp_path / "bad.py"
+    sample.write_text("import os\nfrom sqlalchemy import select\nimport asyncio.tasks\n")
+    assert _imports(sample) & IO_MODULES == {"sqlalchemy", "asyncio"}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_ruff_finds_nothing() -> None:
+    result = _run("ruff", "check", "server", "classroom_agent", "tests", "bench")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_passes() -> None:
+    result = _run("mypy")
+    assert result.returncode == 0, result.stdout + result.stderr
