@@ -15,9 +15,23 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from server import security
 from server.config import Config
 from server.store import db as store_db
-from server.store.models import ClassSession, Course, OrgUnit, Program, ProgramUnit, Role, Site, SiteKind, TeachingMethod, Trainee, User, utcnow
+from server.store.models import (
+    ClassSession,
+    Course,
+    OrgUnit,
+    Program,
+    ProgramUnit,
+    Role,
+    Site,
+    SiteKind,
+    TeachingMethod,
+    Trainee,
+    User,
+    utcnow,
+)
 from server.web import auth
 from server.web.app import create_app
 
@@ -82,24 +96,43 @@ class World:
 async def seed_world(config: Config) -> World:
     engine = store_db.create_engine(config.effective_database_url)
     sessions = store_db.session_factory(engine)
-    passwords = {"admin": "admin-pass-1", "operator": "operator-pass-1", "moderator": "moderator-pass-1"}
+    passwords = {
+        "admin": "admin-pass-1",
+        "operator": "operator-pass-1",
+        "moderator": "moderator-pass-1",
+    }
     async with sessions() as db, db.begin():
         for name, password in passwords.items():
-            db.add(User(username=name, display_name=name, password_hash=auth.hash_password(password), role=Role(name)))
+            db.add(
+                User(
+                    username=name,
+                    display_name=name,
+                    password_hash=security.hash_password(password),
+                    role=Role(name),
+                )
+            )
         unit = OrgUnit(name="海曙区", code="HS")
         db.add(unit)
         await db.flush()
         main = Site(name="主课堂", code="MAIN", kind=SiteKind.MAIN, capacity=200)
         db.add(main)
         await db.flush()
-        sub = Site(name="海曙分课堂", code="HS1", parent_id=main.id, org_unit_id=unit.id, capacity=60)
+        sub = Site(
+            name="海曙分课堂", code="HS1", parent_id=main.id, org_unit_id=unit.id, capacity=60
+        )
         db.add(sub)
         await db.flush()
-        secret, digest = auth.new_site_secret(sub.id)
+        secret, digest = security.new_site_secret(sub.id)
         sub.secret_hash = digest
-        code, code_hash = auth.new_join_code()
-        trainee = Trainee(name="张伟", staff_no="T0001", org_unit_id=unit.id, position="科员",
-                          home_site_id=sub.id, join_code_hash=code_hash)
+        code, code_hash = security.new_join_code()
+        trainee = Trainee(
+            name="张伟",
+            staff_no="T0001",
+            org_unit_id=unit.id,
+            position="科员",
+            home_site_id=sub.id,
+            join_code_hash=code_hash,
+        )
         db.add(trainee)
         program = Program(name="周末知行学堂", year=2026)
         db.add(program)
@@ -111,14 +144,35 @@ async def seed_world(config: Config) -> World:
         db.add(course)
         await db.flush()
         now = utcnow()
-        session = ClassSession(course_id=course.id, title="第一场", starts_at=now + timedelta(hours=1),
-                               ends_at=now + timedelta(hours=3), teaching_method=TeachingMethod.LECTURE,
-                               sites=[main, sub])
+        session = ClassSession(
+            course_id=course.id,
+            title="第一场",
+            starts_at=now + timedelta(hours=1),
+            ends_at=now + timedelta(hours=3),
+            teaching_method=TeachingMethod.LECTURE,
+            sites=[main, sub],
+        )
         db.add(session)
         await db.flush()
-        world = World(passwords, sub.id, secret, trainee.id, code, session.id, unit.id,
-                      {"org-units": unit.id, "sites": sub.id, "trainees": trainee.id, "users": 1,
-                       "programs": program.id, "units": punit.id, "courses": course.id, "sessions": session.id})
+        world = World(
+            passwords,
+            sub.id,
+            secret,
+            trainee.id,
+            code,
+            session.id,
+            unit.id,
+            {
+                "org-units": unit.id,
+                "sites": sub.id,
+                "trainees": trainee.id,
+                "users": 1,
+                "programs": program.id,
+                "units": punit.id,
+                "courses": course.id,
+                "sessions": session.id,
+            },
+        )
     await engine.dispose()
     return world
 
@@ -139,7 +193,9 @@ async def client_as(aiohttp_client: Any, config: Config, world: World) -> Client
     async def make(actor: str) -> TestClient[Any, Any]:
         client: TestClient[Any, Any] = await aiohttp_client(create_app(replace(config)))
         if actor in world.passwords:
-            r = await client.post("/api/v1/auth/login", json={"username": actor, "password": world.passwords[actor]})
+            r = await client.post(
+                "/api/v1/auth/login", json={"username": actor, "password": world.passwords[actor]}
+            )
             assert r.status == 200, await r.text()
             client.session.headers[auth.CSRF_HEADER] = (await r.json())["csrf_token"]
         elif actor == "trainee":

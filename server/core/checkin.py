@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from server.core.errors import Conflict, InvalidInput, RuleViolation
+from server.core.sessions import SessionStatus
 
 # --------------------------------------------------------------------------------------------
 # Rotating codes
@@ -195,12 +196,6 @@ def verify_qr(secret: bytes, text: str, now: float) -> QrPayload:
 # --------------------------------------------------------------------------------------------
 # Check-in rules
 # --------------------------------------------------------------------------------------------
-
-
-class SessionStatus(StrEnum):
-    SCHEDULED = "scheduled"
-    LIVE = "live"
-    ENDED = "ended"
 
 
 class OutOfBatchRule(StrEnum):

@@ -8,7 +8,15 @@ from enum import StrEnum
 from server.core.errors import Conflict, InvalidInput
 
 
-class SessionState(StrEnum):
+class TeachingMethod(StrEnum):
+    LECTURE = "lecture"  # 专题讲授
+    CASE = "case"  # 案例教学
+    INTERVIEW = "interview"  # 访谈式教学
+    SEMINAR = "seminar"  # 研讨式教学
+    FORUM = "forum"  # 学员论坛
+
+
+class SessionStatus(StrEnum):
     SCHEDULED = "scheduled"
     LIVE = "live"
     ENDED = "ended"
@@ -19,13 +27,13 @@ class SessionAction(StrEnum):
     END = "end"
 
 
-TRANSITIONS: dict[tuple[SessionState, SessionAction], SessionState] = {
-    (SessionState.SCHEDULED, SessionAction.START): SessionState.LIVE,
-    (SessionState.LIVE, SessionAction.END): SessionState.ENDED,
+TRANSITIONS: dict[tuple[SessionStatus, SessionAction], SessionStatus] = {
+    (SessionStatus.SCHEDULED, SessionAction.START): SessionStatus.LIVE,
+    (SessionStatus.LIVE, SessionAction.END): SessionStatus.ENDED,
 }
 
 
-def next_state(state: SessionState, action: SessionAction) -> SessionState:
+def next_state(state: SessionStatus, action: SessionAction) -> SessionStatus:
     try:
         return TRANSITIONS[(state, action)]
     except KeyError:

@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from server.core.sessions import SessionStatus, TeachingMethod
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -74,22 +76,10 @@ class SiteKind(enum.StrEnum):
     SUB = "sub"
 
 
-class TeachingMethod(enum.StrEnum):
-    LECTURE = "lecture"
-    CASE = "case"
-    INTERVIEW = "interview"
-    SEMINAR = "seminar"
-    FORUM = "forum"
-
-
-class SessionStatus(enum.StrEnum):
-    SCHEDULED = "scheduled"
-    LIVE = "live"
-    ENDED = "ended"
-
-
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    return Enum(
+        cls, name=name, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 class OrgUnit(Base):
@@ -121,10 +111,14 @@ class Trainee(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     staff_no: Mapped[str] = mapped_column(String(32), unique=True)
-    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"), index=True)
+    org_unit_id: Mapped[int] = mapped_column(
+        ForeignKey("org_units.id", ondelete="RESTRICT"), index=True
+    )
     position: Mapped[str] = mapped_column(String(64), default="")
     is_leader: Mapped[bool] = mapped_column(Boolean, default=False)
-    home_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"), index=True)
+    home_site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="SET NULL"), index=True
+    )
     phone: Mapped[str | None] = mapped_column(String(32))
     gender: Mapped[str | None] = mapped_column(String(8))
     join_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -148,8 +142,12 @@ class LoginSession(Base):
 
     __tablename__ = "login_sessions"
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    trainee_id: Mapped[int | None] = mapped_column(ForeignKey("trainees.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    trainee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trainees.id", ondelete="CASCADE"), index=True
+    )
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -172,7 +170,9 @@ class ProgramUnit(Base):
 
     __tablename__ = "program_units"
     id: Mapped[int] = mapped_column(primary_key=True)
-    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="RESTRICT"), index=True)
+    program_id: Mapped[int] = mapped_column(
+        ForeignKey("programs.id", ondelete="RESTRICT"), index=True
+    )
     title: Mapped[str] = mapped_column(String(200))
     seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -181,7 +181,9 @@ class ProgramUnit(Base):
 class Course(Base):
     __tablename__ = "courses"
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("program_units.id", ondelete="RESTRICT"), index=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("program_units.id", ondelete="RESTRICT"), index=True
+    )
     title: Mapped[str] = mapped_column(String(200))
     lecturer: Mapped[str] = mapped_column(String(100), default="")
     credits: Mapped[float] = mapped_column(Float, default=0.0)
@@ -201,18 +203,24 @@ class ClassSession(Base):
 
     __tablename__ = "class_sessions"
     id: Mapped[int] = mapped_column(primary_key=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="RESTRICT"), index=True)
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="RESTRICT"), index=True
+    )
     title: Mapped[str] = mapped_column(String(200), default="")
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    teaching_method: Mapped[TeachingMethod] = mapped_column(_enum(TeachingMethod, "teaching_method"))
+    teaching_method: Mapped[TeachingMethod] = mapped_column(
+        _enum(TeachingMethod, "teaching_method")
+    )
     status: Mapped[SessionStatus] = mapped_column(
         _enum(SessionStatus, "session_status"), default=SessionStatus.SCHEDULED
     )
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sites: Mapped[list[Site]] = relationship(secondary=session_sites, lazy="selectin", order_by=Site.id)
+    sites: Mapped[list[Site]] = relationship(
+        secondary=session_sites, lazy="selectin", order_by=Site.id
+    )
     __table_args__ = (CheckConstraint("ends_at > starts_at", name="window_positive"),)
 
 

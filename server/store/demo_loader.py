@@ -1,0 +1,139 @@
+"""Load the demo data (``classroom-server --demo``) into an EMPTY database, once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from server import security
+from server.core.demo import DemoData, build_demo
+from server.store.models import (
+    ClassSession,
+    Course,
+    OrgUnit,
+    Program,
+    ProgramUnit,
+    Role,
+    Site,
+    SiteKind,
+    TeachingMethod,
+    Trainee,
+    User,
+)
+
+DEMO_PASSWORDS = {"admin": "demo-admin-2026", "operator": "demo-operator-2026"}
+DEMO_SECRET_SITES = 2  # how many sub-classrooms get an agent secret printed at first load
+
+
+def demo_join_code(staff_no: str) -> str:
+    """Demo trainees get a predictable personal code so the demo can be tried from a phone."""
+    return security.normalise_join_code(f"DEMO{staff_no}")
+
+
+def login_lines(data: DemoData) -> list[str]:
+    lines = ["  demo logins:"]
+    lines += [f"    {name} / {password}" for name, password in DEMO_PASSWORDS.items()]
+    sample = data.trainees[:3]
+    lines.append(
+        "    trainee codes: " + ", ".join(f"{t.name} {demo_join_code(t.staff_no)}" for t in sample)
+    )
+    return lines
+
+
+async def load_demo(sessions: async_sessionmaker[Any], today: dt.date | None = None) -> list[str]:
+    """Insert the demo catalogue if the database has no org unit and no user yet.
+
+    Returns the lines to print: the demo logins (always) and the agent secrets (first load only).
+    """
+    data = build_demo(today or dt.datetime.now(dt.UTC).date())
+    lines = login_lines(data)
+    async with sessions() as db, db.begin():
+        users = await db.scalar(select(func.count()).select_from(User))
+        units = await db.scalar(select(func.count()).select_from(OrgUnit))
+        if users or units:
+            return [*lines, "  (demo data already loaded; database not empty)"]
+        for account in data.accounts:
+            db.add(
+                User(
+                    username=account.username,
+                    display_name=account.display_name,
+                    password_hash=security.hash_password(DEMO_PASSWORDS[account.username]),
+                    role=Role(account.role),
+                )
+            )
+        org_ids: dict[str, int] = {}
+        for unit in data.org_units:
+            row = OrgUnit(
+                name=unit.name,
+                code=unit.code,
+                parent_id=org_ids[unit.parent_key] if unit.parent_key else None,
+            )
+            db.add(row)
+            await db.flush()
+            org_ids[unit.key] = row.id
+        site_rows: dict[str, Site] = {}
+        for site in data.sites:
+            site_row = Site(
+                name=site.name,
+                code=site.code,
+                capacity=site.capacity,
+                kind=SiteKind.MAIN if site.parent_key is None else SiteKind.SUB,
+                parent_id=site_rows[site.parent_key].id if site.parent_key else None,
+                org_unit_id=org_ids[site.org_unit_key] if site.org_unit_key else None,
+            )
+            db.add(site_row)
+            await db.flush()
+            site_rows[site.key] = site_row
+        for trainee in data.trainees:
+            db.add(
+                Trainee(
+                    name=trainee.name,
+                    staff_no=trainee.staff_no,
+                    org_unit_id=org_ids[trainee.org_unit_key],
+                    position=trainee.position,
+                    is_leader=trainee.is_leader,
+                    home_site_id=site_rows[trainee.home_site_key].id,
+                    gender=trainee.gender,
+                    join_code_hash=security.sha256(demo_join_code(trainee.staff_no)),
+                )
+            )
+        program = Program(
+            name=data.program.name,
+            description=data.program.description,
+            year=data.sessions[0].starts_at.year if data.sessions else dt.date.today().year,
+        )
+        db.add(program)
+        await db.flush()
+        unit_ids: dict[str, int] = {}
+        for punit in data.units:
+            row_u = ProgramUnit(program_id=program.id, title=punit.title, seq=punit.seq)
+            db.add(row_u)
+            await db.flush()
+            unit_ids[punit.key] = row_u.id
+        course_rows: dict[str, Course] = {}
+        for course in data.courses:
+            row_c = Course(unit_id=unit_ids[course.unit_key], title=course.title, credits=0.5)
+            db.add(row_c)
+            await db.flush()
+            course_rows[course.key] = row_c
+        for session in data.sessions:
+            course = next(c for c in data.courses if c.key == session.course_key)
+            db.add(
+                ClassSession(
+                    course_id=course_rows[session.course_key].id,
+                    title=f"{course.title}（第{session.batch}批）",
+                    starts_at=session.starts_at,
+                    ends_at=session.ends_at,
+                    teaching_method=TeachingMethod(course.method.value),
+                    sites=[site_rows[k] for k in session.site_keys],
+                )
+            )
+        secrets_lines = ["  agent secrets (shown once; issue new ones in the console or API):"]
+        for agent_site in list(site_rows.values())[1 : 1 + DEMO_SECRET_SITES]:
+            secret, digest = security.new_site_secret(agent_site.id)
+            agent_site.secret_hash = digest
+            secrets_lines.append(f"    {agent_site.name}: {secret}")
+    return [*lines, *secrets_lines]

@@ -1,0 +1,184 @@
+"""The endpoint registry: one declaration per endpoint drives routing, role checks and OpenAPI.
+
+An endpoint's ``allowed`` set is the only place its roles are written; the auth middleware reads
+it, the OpenAPI document shows it, and the role-matrix test checks it against its own table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from server.core.roles import Actor
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str  # OpenAPI style: /api/v1/sites/{id}
+    handler: Handler
+    allowed: frozenset[Actor]
+    summary: str
+    tag: str
+    body: Any = None  # a server.core.validation schema, or "file" for uploads
+    query: tuple[Param, ...] = ()
+    response: dict[str, Any] | None = None  # JSON schema of a 2xx answer
+    status: int = 200
+    produces: tuple[str, ...] = ("application/json",)
+
+    @property
+    def changes_state(self) -> bool:
+        return self.method not in {"GET", "HEAD", "OPTIONS"}
+
+    @property
+    def aiohttp_path(self) -> str:
+        return self.path.replace("{id}", r"{id:\d+}")
+
+
+@dataclass
+class Registry:
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def add(self, endpoint: Endpoint) -> None:
+        self.endpoints.append(endpoint)
+
+    def install(self, app: web.Application) -> dict[Any, Endpoint]:
+        """Add every endpoint to the router; return the route → endpoint map for middleware."""
+        by_route: dict[Any, Endpoint] = {}
+        for ep in self.endpoints:
+            route = app.router.add_route(ep.method, ep.aiohttp_path, ep.handler)
+            by_route[route] = ep
+        return by_route
+
+
+ID_PARAM = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {},
+            },
+        }
+    },
+}
+_ERROR_RESPONSES = {
+    "400": "invalid input",
+    "401": "not signed in",
+    "403": "this role may not do this, or the CSRF token is missing",
+    "404": "not found",
+    "409": "conflicts with the current state",
+    "429": "rate limited",
+    "503": "the database is unreachable; retry",
+}
+
+
+def openapi_document(registry: Registry, version: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in registry.endpoints:
+        op: dict[str, Any] = {
+            "summary": ep.summary,
+            "tags": [ep.tag],
+            "operationId": ep.method.lower() + "_" + re.sub(r"\W+", "_", ep.path).strip("_"),
+            "x-allowed-roles": sorted(a.value for a in ep.allowed),
+            "description": "Allowed: " + ", ".join(sorted(a.value for a in ep.allowed)),
+        }
+        params: list[dict[str, Any]] = []
+        if "{id}" in ep.path:
+            params.append(ID_PARAM)
+        params += [
+            {
+                "name": p.name,
+                "in": "query",
+                "required": p.required,
+                "schema": p.schema,
+                "description": p.description,
+            }
+            for p in ep.query
+        ]
+        if params:
+            op["parameters"] = params
+        if ep.body == "file":
+            op["requestBody"] = {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    }
+                },
+            }
+        elif ep.body is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ep.body.json_schema()}},
+            }
+        ok: dict[str, Any] = {"description": "success"}
+        if ep.status != 204:
+            content: dict[str, Any] = {}
+            for media in ep.produces:
+                if media == "application/json":
+                    content[media] = {"schema": ep.response or {"type": "object"}}
+                else:
+                    content[media] = {"schema": {"type": "string", "format": "binary"}}
+            ok["content"] = content
+        responses: dict[str, Any] = {str(ep.status): ok}
+        for code, text in _ERROR_RESPONSES.items():
+            responses[code] = {
+                "description": text,
+                "content": {"application/json": {"schema": ERROR_SCHEMA}},
+            }
+        op["responses"] = responses
+        if Actor.ANONYMOUS not in ep.allowed:
+            op["security"] = [{"cookie": []}, {"siteSecret": []}]
+        paths.setdefault(ep.path, {})[ep.method.lower()] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Classroom orchestration server API",
+            "version": version,
+            "description": (
+                "REST API of the live-session and hybrid-classroom server. "
+                "Operators and moderators "
+                "sign in with POST /api/v1/auth/login (cookie + CSRF token: send it back in the "
+                "X-CSRF-Token header on every state change); trainees with POST /api/v1/auth/join; "
+                "site agents send `Authorization: Bearer <site secret>`. Errors are "
+                '{"error": {"code", "message"}} with stable codes.'
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "securitySchemes": {
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "classroom_session"},
+                "siteSecret": {"type": "http", "scheme": "bearer"},
+            }
+        },
+        "paths": paths,
+    }

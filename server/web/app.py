@@ -1,0 +1,259 @@
+"""The application factory: configuration, store, middlewares, routes, lifecycle."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from server import __version__
+from server.config import Config
+from server.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
+from server.core.roles import ANONYMOUS, Actor, Principal
+from server.store import db as store_db
+from server.store.models import utcnow
+from server.web import auth
+from server.web.api import Endpoint, Registry, openapi_document
+from server.web.metrics import Metrics
+
+log = logging.getLogger("server.web")
+
+CONFIG = web.AppKey("config", Config)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[Any])
+METRICS = web.AppKey("metrics", Metrics)
+REGISTRY = web.AppKey("registry", Registry)
+ROUTES = web.AppKey("routes", dict[Any, Endpoint])
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+_STATUS = {
+    InvalidInput: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    RateLimited: 429,
+}
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return web.json_response({"error": body}, status=status, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+def domain_error_response(exc: DomainError) -> web.Response:
+    status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+    response = error_response(status, exc.code, exc.message, exc.details)
+    if (
+        isinstance(exc, RateLimited)
+        and isinstance(exc.details, dict)
+        and "retry_after" in exc.details
+    ):
+        response.headers["Retry-After"] = str(int(exc.details["retry_after"]) + 1)
+    return response
+
+
+def principal(request: web.Request) -> Principal:
+    found: Principal = request.get(PRINCIPAL, ANONYMOUS)
+    return found
+
+
+async def _authenticate(request: web.Request) -> Principal:
+    header = request.headers.get("Authorization", "")
+    sessions = request.app[SESSIONS]
+    if header:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret:
+            raise Unauthenticated("auth.bad_header", "Use 'Authorization: Bearer <site secret>'.")
+        async with sessions() as db:
+            found = await auth.principal_from_site_secret(db, secret.strip())
+        if found is None:
+            raise Unauthenticated(
+                "auth.bad_site_secret",
+                "This site secret is not valid; ask the operator for a new one.",
+            )
+        return found
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    if token:
+        async with sessions() as db:
+            found = await auth.principal_from_cookie(db, token, utcnow())
+        if found is not None:
+            return found
+    return ANONYMOUS
+
+
+@web.middleware
+async def edge_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Errors as JSON, metrics, access log, authentication and the role check, in one place."""
+    started = time.perf_counter()
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+    route = request.match_info.route
+    endpoint = request.app[ROUTES].get(route)
+    route_name = (
+        endpoint.path if endpoint else (route.resource.canonical if route.resource else "unmatched")
+    )
+    status = 500
+    try:
+        if endpoint is not None:
+            who = await _authenticate(request)
+            request[PRINCIPAL] = who
+            if who.actor not in endpoint.allowed:
+                if who.actor is Actor.ANONYMOUS:
+                    raise Unauthenticated("auth.required", "Sign in first.")
+                raise Forbidden(
+                    "auth.forbidden", f"A {who.actor.value} may not {endpoint.summary.lower()}."
+                )
+            if endpoint.changes_state and who.csrf_token is not None:
+                sent = request.headers.get(auth.CSRF_HEADER, "")
+                if sent != who.csrf_token:
+                    raise Forbidden(
+                        "auth.csrf_failed",
+                        f"Send the CSRF token from sign-in in the {auth.CSRF_HEADER} header.",
+                    )
+        response: web.StreamResponse = await handler(request)
+        status = response.status
+    except DomainError as exc:
+        response = domain_error_response(exc)
+        status = response.status
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "http.not_found", 405: "http.method_not_allowed", 413: "http.too_large"}.get(
+            exc.status, f"http.{exc.status}"
+        )
+        message = {
+            404: "No such page or endpoint; see /api/v1/docs.",
+            405: "This method is not allowed here; see /api/v1/docs.",
+            413: "The request body is too large.",
+        }.get(exc.status, exc.reason)
+        response = error_response(exc.status, code, message)
+        for key in ("Allow",):
+            if key in exc.headers:
+                response.headers[key] = exc.headers[key]
+        status = response.status
+    except IntegrityError as exc:
+        log.info("integrity error", extra={"route": route_name, "error": str(exc.orig)[:200]})
+        response = error_response(
+            409,
+            "store.conflict",
+            "This would duplicate or orphan a record; check unique names and references.",
+        )
+        status = 409
+    except (OperationalError, DBAPIError, OSError, TimeoutError) as exc:
+        log.warning("database unavailable", extra={"route": route_name, "error": str(exc)[:200]})
+        response = error_response(
+            503, "store.unavailable", "The database is not reachable right now; try again shortly."
+        )
+        status = 503
+    except Exception:
+        log.exception("unhandled error", extra={"route": route_name, "request_id": request_id})
+        response = error_response(
+            500, "server.internal", f"Internal error; quote request id {request_id} to support."
+        )
+        status = 500
+    finally:
+        elapsed = time.perf_counter() - started
+        metrics = request.app[METRICS]
+        metrics.requests.labels(request.method, route_name, str(status)).inc()
+        metrics.latency.labels(request.method, route_name).observe(elapsed)
+    response.headers["X-Request-Id"] = request_id
+    log.info(
+        "request",
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "ms": round(elapsed * 1000, 2),
+            "actor": principal(request).actor.value,
+            "request_id": request_id,
+        },
+    )
+    return response
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    response = await handler(request)
+    assert isinstance(response, web.StreamResponse)
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "version": __version__})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await store_db.ping(request.app[ENGINE])
+    except (OSError, DBAPIError, TimeoutError) as exc:
+        return web.json_response({"status": "unavailable", "database": str(exc)[:200]}, status=503)
+    return web.json_response({"status": "ready", "database": "ok"})
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi_view(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(request.app[REGISTRY], __version__))
+
+
+def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Application:
+    """Build the application. The caller has migrated the database (see ``server.cli``)."""
+    from server.web import routes  # the endpoint declarations
+
+    app = web.Application(
+        middlewares=[security_headers, edge_middleware],
+        client_max_size=config.max_body_kib * 1024,
+    )
+    engine = engine or store_db.create_engine(config.effective_database_url, config.db_pool_size)
+    app[CONFIG] = config
+    app[ENGINE] = engine
+    app[SESSIONS] = store_db.session_factory(engine)
+    app[METRICS] = Metrics.create(engine)
+    registry = routes.build_registry()
+    app[REGISTRY] = registry
+    app[ROUTES] = registry.install(app)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/api/v1/openapi.json", openapi_view)
+    routes.add_pages(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await app[ENGINE].dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,563 @@
+"""Every HTTP endpoint of the product, declared in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import security
+from server.core import roles
+from server.core.errors import InvalidInput
+from server.core.roles import Actor
+from server.core.sessions import SessionAction, check_window, next_state
+from server.core.validation import (
+    Bool,
+    DateTime,
+    Float,
+    Int,
+    List,
+    Map,
+    Optional,
+    Spec,
+    Str,
+    validate,
+)
+from server.core.validation import Enum as OneOf
+from server.store.models import (
+    ClassSession,
+    Course,
+    OrgUnit,
+    Program,
+    ProgramUnit,
+    Role,
+    SessionStatus,
+    Site,
+    SiteKind,
+    TeachingMethod,
+    Trainee,
+    User,
+    utcnow,
+)
+from server.web import auth, roster_api
+from server.web.api import Endpoint, Registry
+from server.web.app import CONFIG, SESSIONS, principal
+from server.web.resources import Resource, audit, load, read_json, register, to_json
+
+WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
+
+NAME = Str(min_len=1, max_len=100)
+CODE = Str(min_len=1, max_len=32, pattern=r"[A-Za-z0-9_.-]+")
+ID = Int(1, 2**31 - 1)
+
+
+def body(fields: dict[str, Spec], required: set[str]) -> Map:
+    """A REST body: unknown fields are an error (a typo must not pass silently); absent ones
+    are left out so defaults apply and PATCH changes only what was sent."""
+    return Map(fields, frozenset(required), extra="reject", absent="omit")
+
+
+async def _session_fields(db: AsyncSession, obj: Any, data: dict[str, Any], creating: bool) -> None:
+    if "teaching_method" in data:
+        data["teaching_method"] = TeachingMethod(data["teaching_method"])
+    # On create both are required by the schema; on change the stored value stands in.
+    check_window(data.get("starts_at", obj.starts_at), data.get("ends_at", obj.ends_at))
+    if "site_ids" in data:
+        ids = sorted(set(data.pop("site_ids")))
+        sites = (await db.scalars(select(Site).where(Site.id.in_(ids)))).all() if ids else []
+        missing = sorted(set(ids) - {s.id for s in sites})
+        if missing:
+            raise InvalidInput("sessions.unknown_site", f"Sites {missing} do not exist.")
+        if creating:
+            obj.sites = list(sites)
+        else:
+            await db.refresh(obj, ["sites"])
+            obj.sites = list(sites)
+    elif creating:
+        obj.sites = []
+
+
+async def _user_fields(db: AsyncSession, obj: Any, data: dict[str, Any], creating: bool) -> None:
+    if "password" in data:
+        obj.password_hash = security.hash_password(data.pop("password"))
+    if "role" in data:
+        data["role"] = Role(data["role"])
+
+
+async def _site_fields(db: AsyncSession, obj: Any, data: dict[str, Any], creating: bool) -> None:
+    if "kind" in data:
+        data["kind"] = SiteKind(data["kind"])
+
+
+def _session_view(obj: Any) -> dict[str, Any]:
+    return {"site_ids": [s.id for s in obj.sites]}
+
+
+def _site_view(obj: Any) -> dict[str, Any]:
+    return {"has_secret": obj.secret_hash is not None}
+
+
+def _trainee_view(obj: Any) -> dict[str, Any]:
+    return {"has_join_code": obj.join_code_hash is not None}
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource(
+        "org-units",
+        "org unit",
+        OrgUnit,
+        body({"name": NAME, "code": Optional(CODE), "parent_id": Optional(ID)}, required={"name"}),
+        read=roles.STAFF,
+        write=roles.MANAGERS,
+        refs={"parent_id": OrgUnit},
+        tree=True,
+        filters=("parent_id",),
+        search=("name", "code"),
+    ),
+    Resource(
+        "sites",
+        "site",
+        Site,
+        body(
+            {
+                "name": NAME,
+                "code": Optional(CODE),
+                "kind": OneOf(*[k.value for k in SiteKind]),
+                "parent_id": Optional(ID),
+                "org_unit_id": Optional(ID),
+                "capacity": Int(0, 100_000),
+            },
+            required={"name"},
+        ),
+        read=roles.STAFF,
+        write=roles.MANAGERS,
+        refs={"parent_id": Site, "org_unit_id": OrgUnit},
+        tree=True,
+        filters=("parent_id", "org_unit_id"),
+        search=("name", "code"),
+        hidden=frozenset({"secret_hash"}),
+        extra=_site_view,
+        prepare=_site_fields,
+    ),
+    Resource(
+        "trainees",
+        "trainee",
+        Trainee,
+        body(
+            {
+                "name": Str(min_len=1, max_len=64),
+                "staff_no": CODE,
+                "org_unit_id": ID,
+                "position": Str(max_len=64),
+                "is_leader": Bool(),
+                "home_site_id": Optional(ID),
+                "phone": Optional(Str(max_len=32)),
+                "gender": Optional(Str(max_len=8)),
+                "active": Bool(),
+            },
+            required={"name", "staff_no", "org_unit_id"},
+        ),
+        read=roles.MANAGERS,
+        write=roles.MANAGERS,
+        refs={"org_unit_id": OrgUnit, "home_site_id": Site},
+        filters=("org_unit_id", "home_site_id"),
+        search=("name", "staff_no"),
+        hidden=frozenset({"join_code_hash"}),
+        extra=_trainee_view,
+    ),
+    Resource(
+        "users",
+        "user",
+        User,
+        body(
+            {
+                "username": Str(min_len=3, max_len=64, pattern=r"[A-Za-z0-9_.-]+"),
+                "display_name": Str(max_len=100),
+                "password": Str(min_len=8, max_len=200),
+                "role": OneOf(*[r.value for r in Role]),
+                "active": Bool(),
+            },
+            required={"username", "password", "role"},
+        ),
+        read=roles.ADMINS,
+        write=roles.ADMINS,
+        search=("username", "display_name"),
+        hidden=frozenset({"password_hash"}),
+        prepare=_user_fields,
+    ),
+    Resource(
+        "programs",
+        "program",
+        Program,
+        body(
+            {
+                "name": Str(min_len=1, max_len=200),
+                "year": Int(2000, 2100),
+                "description": Str(max_len=5000),
+            },
+            required={"name", "year"},
+        ),
+        read=roles.STAFF,
+        write=roles.MANAGERS,
+        search=("name",),
+    ),
+    Resource(
+        "units",
+        "thematic unit",
+        ProgramUnit,
+        body(
+            {"program_id": ID, "title": Str(min_len=1, max_len=200), "seq": Int(0, 10_000)},
+            required={"program_id", "title"},
+        ),
+        read=roles.STAFF,
+        write=roles.MANAGERS,
+        refs={"program_id": Program},
+        filters=("program_id",),
+    ),
+    Resource(
+        "courses",
+        "course",
+        Course,
+        body(
+            {
+                "unit_id": ID,
+                "title": Str(min_len=1, max_len=200),
+                "lecturer": Str(max_len=100),
+                "credits": Float(0, 100),
+            },
+            required={"unit_id", "title"},
+        ),
+        read=roles.STAFF,
+        write=roles.MANAGERS,
+        refs={"unit_id": ProgramUnit},
+        filters=("unit_id",),
+        search=("title", "lecturer"),
+    ),
+    Resource(
+        "sessions",
+        "session",
+        ClassSession,
+        body(
+            {
+                "course_id": ID,
+                "title": Str(max_len=200),
+                "starts_at": DateTime(),
+                "ends_at": DateTime(),
+                "teaching_method": OneOf(*[m.value for m in TeachingMethod]),
+                "site_ids": List(ID, max_items=2000),
+            },
+            required={"course_id", "starts_at", "ends_at", "teaching_method"},
+        ),
+        read=roles.STAFF | {Actor.TRAINEE, Actor.SITE_AGENT},
+        write=roles.MANAGERS,
+        refs={"course_id": Course},
+        filters=("course_id",),
+        search=("title",),
+        extra=_session_view,
+        prepare=_session_fields,
+    ),
+)
+
+LOGIN = body(
+    {"username": Str(min_len=1, max_len=64), "password": Str(min_len=1, max_len=200)},
+    required={"username", "password"},
+)
+JOIN = body({"code": Str(min_len=4, max_len=32)}, required={"code"})
+
+
+def _set_login_cookies(request: web.Request, response: web.Response, token: str, csrf: str) -> None:
+    config = request.app[CONFIG]
+    max_age = int(config.session_hours * 3600)
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=config.cookie_secure,
+        max_age=max_age,
+        path="/",
+    )
+    response.set_cookie(
+        auth.CSRF_COOKIE,
+        csrf,
+        httponly=False,
+        samesite="Strict",
+        secure=config.cookie_secure,
+        max_age=max_age,
+        path="/",
+    )
+
+
+async def login(request: web.Request) -> web.Response:
+    data = validate(LOGIN, await read_json(request), path="body")
+    async with request.app[SESSIONS]() as db, db.begin():
+        user = await auth.login_user(db, data["username"], data["password"])
+        token, csrf = await auth.open_login(
+            db, hours=request.app[CONFIG].session_hours, user_id=user.id
+        )
+    response = web.json_response(
+        {
+            "actor": user.role.value,
+            "user_id": user.id,
+            "name": user.display_name or user.username,
+            "csrf_token": csrf,
+        }
+    )
+    _set_login_cookies(request, response, token, csrf)
+    return response
+
+
+async def join(request: web.Request) -> web.Response:
+    data = validate(JOIN, await read_json(request), path="body")
+    async with request.app[SESSIONS]() as db, db.begin():
+        trainee = await auth.trainee_by_join_code(db, data["code"])
+        token, csrf = await auth.open_login(
+            db, hours=request.app[CONFIG].session_hours, trainee_id=trainee.id
+        )
+    response = web.json_response(
+        {"actor": "trainee", "trainee_id": trainee.id, "name": trainee.name, "csrf_token": csrf}
+    )
+    _set_login_cookies(request, response, token, csrf)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    if token:
+        async with request.app[SESSIONS]() as db, db.begin():
+            await auth.close_login(db, token)
+    response = web.Response(status=204)
+    response.del_cookie(auth.SESSION_COOKIE, path="/")
+    response.del_cookie(auth.CSRF_COOKIE, path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    who = principal(request)
+    return web.json_response(
+        {
+            "actor": who.actor.value,
+            "name": who.name,
+            "user_id": who.user_id,
+            "trainee_id": who.trainee_id,
+            "site_id": who.site_id,
+        }
+    )
+
+
+async def issue_site_secret(request: web.Request) -> web.Response:
+    """Create (or replace) a site's agent secret. It is shown once, here, and stored hashed."""
+    async with request.app[SESSIONS]() as db, db.begin():
+        site = await load(db, Site, int(request.match_info["id"]), "site")
+        secret, digest = security.new_site_secret(site.id)
+        site.secret_hash = digest
+        site.secret_issued_at = utcnow()
+        audit(
+            db,
+            principal(request),
+            "issue_secret",
+            "sites",
+            site.id,
+            None,
+            {"secret_issued_at": site.secret_issued_at.isoformat()},
+        )
+    return web.json_response(
+        {
+            "site_id": site.id,
+            "secret": secret,
+            "note": "Shown once. Put it in the site agent's config now.",
+        },
+        status=201,
+    )
+
+
+async def issue_join_code(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as db, db.begin():
+        trainee = await load(db, Trainee, int(request.match_info["id"]), "trainee")
+        code, digest = security.new_join_code()
+        trainee.join_code_hash = digest
+        audit(db, principal(request), "issue_join_code", "trainees", trainee.id, None, None)
+    return web.json_response(
+        {"trainee_id": trainee.id, "code": code, "note": "Shown once. Give it to the trainee."},
+        status=201,
+    )
+
+
+async def _change_session(request: web.Request, action: SessionAction) -> web.Response:
+    async with request.app[SESSIONS]() as db, db.begin():
+        session = await load(db, ClassSession, int(request.match_info["id"]), "session")
+        before = session.status.value
+        state = next_state(SessionStatus(before), action)
+        session.status = state
+        if action is SessionAction.START:
+            session.started_at = utcnow()
+        else:
+            session.ended_at = utcnow()
+        audit(
+            db,
+            principal(request),
+            action.value,
+            "sessions",
+            session.id,
+            {"status": before},
+            {"status": state.value},
+        )
+        view = to_json(RESOURCES[-1], session)
+    return web.json_response(view)
+
+
+async def start_session(request: web.Request) -> web.Response:
+    return await _change_session(request, SessionAction.START)
+
+
+async def end_session(request: web.Request) -> web.Response:
+    return await _change_session(request, SessionAction.END)
+
+
+async def agent_site(request: web.Request) -> web.Response:
+    """What a site agent needs at start: its site and the sessions it takes part in today."""
+    who = principal(request)
+    assert who.site_id is not None
+    async with request.app[SESSIONS]() as db:
+        site = await load(db, Site, who.site_id, "site")
+        now = utcnow()
+        sessions = (
+            await db.scalars(
+                select(ClassSession)
+                .join(ClassSession.sites)
+                .where(Site.id == site.id)
+                .where(ClassSession.ends_at >= now)
+                .order_by(ClassSession.starts_at)
+                .limit(20)
+            )
+        ).all()
+        return web.json_response(
+            {
+                "site": to_json(RESOURCES[1], site),
+                "sessions": [to_json(RESOURCES[-1], s) for s in sessions],
+            }
+        )
+
+
+async def trainee_me(request: web.Request) -> web.Response:
+    who = principal(request)
+    assert who.trainee_id is not None
+    async with request.app[SESSIONS]() as db:
+        trainee = await load(db, Trainee, who.trainee_id, "trainee")
+        return web.json_response(to_json(RESOURCES[2], trainee))
+
+
+def build_registry() -> Registry:
+    registry = Registry()
+    add = registry.add
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/auth/login",
+            login,
+            roles.ALL,
+            "Sign in as operator, moderator or admin",
+            "auth",
+            body=LOGIN,
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/auth/join",
+            join,
+            roles.ALL,
+            "Sign in as a trainee with a personal code",
+            "auth",
+            body=JOIN,
+        )
+    )
+    add(
+        Endpoint(
+            "POST", "/api/v1/auth/logout", logout, roles.SIGNED_IN, "Sign out", "auth", status=204
+        )
+    )
+    add(Endpoint("GET", "/api/v1/auth/me", me, roles.ALL, "Show who is signed in", "auth"))
+    for resource in RESOURCES:
+        register(registry, resource, SESSIONS, principal)
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/sites/{id}/secret",
+            issue_site_secret,
+            roles.MANAGERS,
+            "Issue a new agent secret for a site",
+            "sites",
+            status=201,
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/trainees/{id}/join-code",
+            issue_join_code,
+            roles.MANAGERS,
+            "Issue a new personal join code for a trainee",
+            "trainees",
+            status=201,
+        )
+    )
+    roster_api.register(registry)
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/sessions/{id}/start",
+            start_session,
+            roles.MANAGERS,
+            "Start a session",
+            "sessions",
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/sessions/{id}/end",
+            end_session,
+            roles.MANAGERS,
+            "End a session",
+            "sessions",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/agent/site",
+            agent_site,
+            roles.AGENTS,
+            "Show the agent's own site",
+            "agent",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/trainee/me",
+            trainee_me,
+            roles.TRAINEES,
+            "Show the trainee's own profile",
+            "trainee",
+        )
+    )
+    return registry
+
+
+def add_pages(app: web.Application) -> None:
+    """Static pages of web_client/ and the API docs page."""
+
+    async def docs_page(_request: web.Request) -> web.FileResponse:
+        return web.FileResponse(WEB_CLIENT / "docs.html")
+
+    async def index(_request: web.Request) -> web.FileResponse:
+        return web.FileResponse(WEB_CLIENT / "index.html")
+
+    app.router.add_get("/api/v1/docs", docs_page)
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", WEB_CLIENT, follow_symlinks=False)

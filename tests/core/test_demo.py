@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.core.demo import (
+    CHINA_TZ,
+    PROGRAM_NAME,
+    DemoData,
+    TeachingMethod,
+    build_demo,
+    demo_roster_table,
+)
+from server.core.roster import parse_roster
+
+TODAY = dt.date(2026, 3, 14)
+DEMO = build_demo(TODAY)
+CJK_NAME = re.compile(r"[\u4e00-\u9fff]{2,3}")
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(CHINA_TZ).date()
+
+
+def test_demo_has_the_documented_counts() -> None:
+    subs = [s for s in DEMO.sites if not s.is_main]
+
+    assert len(DEMO.org_units) == 4
+    assert [s.name for s in DEMO.sites if s.is_main] == ["市委党校主课堂"]
+    assert len(subs) >= 12
+    assert len(DEMO.trainees) == 200
+    assert DEMO.program.name == PROGRAM_NAME == "2026年周末知行学堂"
+    assert len(DEMO.units) == 6
+    assert all(2 <= n <= 3 for n in Counter(c.unit_key for c in DEMO.courses).values())
+    assert [(a.username, a.role) for a in DEMO.accounts] == [
+        ("admin", "admin"),
+        ("operator", "operator"),
+    ]
+
+
+def test_sub_classroom_capacities_are_between_30_and_120() -> None:
+    assert all(30 <= s.capacity <= 120 for s in DEMO.sites if not s.is_main)
+
+
+def test_same_today_and_seed_give_equal_data() -> None:
+    assert build_demo(TODAY) == DEMO
+    assert build_demo(TODAY, seed=7) == build_demo(TODAY, seed=7)
+
+
+def test_another_seed_gives_other_names_but_the_same_structure() -> None:
+    other = build_demo(TODAY, seed=7)
+
+    assert [t.name for t in other.trainees] != [t.name for t in DEMO.trainees]
+    assert [t.staff_no for t in other.trainees] == [t.staff_no for t in DEMO.trainees]
+    assert other.sessions == DEMO.sessions
+
+
+def test_staff_numbers_are_unique_and_shaped_nb_and_four_digits() -> None:
+    numbers = [t.staff_no for t in DEMO.trainees]
+
+    assert len(set(numbers)) == 200
+    assert all(re.fullmatch(r"NB\d{4}", n) for n in numbers)
+
+
+def test_names_are_chinese_and_unique() -> None:
+    names = [t.name for t in DEMO.trainees]
+
+    assert all(CJK_NAME.fullmatch(n) for n in names)
+    assert len(set(names)) == len(names)
+
+
+def test_every_trainee_sits_in_an_existing_room_of_its_own_org_unit() -> None:
+    sites = {s.key: s for s in DEMO.sites}
+    org_keys = {o.key for o in DEMO.org_units}
+
+    for t in DEMO.trainees:
+        assert t.org_unit_key in org_keys
+        assert sites[t.home_site_key].org_unit_key == t.org_unit_key
+
+
+def test_no_room_holds_more_trainees_than_its_capacity() -> None:
+    load = Counter(t.home_site_key for t in DEMO.trainees)
+
+    assert all(load[s.key] <= s.capacity for s in DEMO.sites)
+
+
+def test_each_org_unit_has_exactly_two_leaders_a_secretary_and_a_head() -> None:
+    for org in DEMO.org_units:
+        leaders = [t for t in DEMO.trainees if t.org_unit_key == org.key and t.is_leader]
+        assert sorted(t.position for t in leaders) == ["区委书记", "区长"]
+        assert all(t.home_site_key == org.key for t in leaders)  # the district's own room
+
+
+def test_site_tree_hangs_from_the_main_classroom_and_rooms_stay_in_their_district() -> None:
+    sites = {s.key: s for s in DEMO.sites}
+    assert len(sites) == len(DEMO.sites)
+    assert len({s.code for s in DEMO.sites}) == len(DEMO.sites)
+
+    for site in DEMO.sites:
+        depth, node = 0, site
+        while node.parent_key is not None:
+            parent = sites[node.parent_key]
+            if not parent.is_main:
+                assert parent.org_unit_key == node.org_unit_key
+            node, depth = parent, depth + 1
+            assert depth < 10
+        assert node.is_main
+
+
+def test_every_unit_course_and_session_links_to_something_that_exists() -> None:
+    unit_keys = {u.key for u in DEMO.units}
+    course_keys = {c.key for c in DEMO.courses}
+    site_keys = {s.key for s in DEMO.sites}
+
+    assert all(u.program_key == DEMO.program.key for u in DEMO.units)
+    assert all(c.unit_key in unit_keys for c in DEMO.courses)
+    assert all(s.course_key in course_keys for s in DEMO.sessions)
+    assert all(set(s.site_keys) <= site_keys and s.site_keys[0] == "main" for s in DEMO.sessions)
+    assert len({s.key for s in DEMO.sessions}) == len(DEMO.sessions)
+
+
+def test_every_course_is_held_in_two_batches_on_consecutive_days() -> None:
+    for course in DEMO.courses:
+        first, second = sorted(
+            (s for s in DEMO.sessions if s.course_key == course.key), key=lambda s: s.batch
+        )
+        assert (first.batch, second.batch) == (1, 2)
+        assert local_day(second.starts_at) - local_day(first.starts_at) == dt.timedelta(days=1)
+
+
+def test_all_five_teaching_methods_are_used() -> None:
+    assert {c.method for c in DEMO.courses} == set(TeachingMethod)
+
+
+def sessions_by_day(data: DemoData, today: dt.date) -> tuple[int, int, int]:
+    days = [local_day(s.starts_at) for s in data.sessions]
+    return (
+        sum(d < today for d in days),
+        sum(d == today for d in days),
+        sum(d > today for d in days),
+    )
+
+
+def test_sessions_are_utc_and_some_ended_one_is_today_and_some_are_upcoming() -> None:
+    ended, today, upcoming = sessions_by_day(DEMO, TODAY)
+
+    assert (today, ended > 0, upcoming > 0) == (1, True, True)
+    assert all(s.starts_at.utcoffset() == dt.timedelta(0) for s in DEMO.sessions)
+    assert all(s.ends_at > s.starts_at for s in DEMO.sessions)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2040, 12, 31)))
+def test_exactly_one_session_falls_on_any_today(today: dt.date) -> None:
+    ended, on_today, upcoming = sessions_by_day(build_demo(today), today)
+
+    assert on_today == 1 and ended > 0 and upcoming > 0
+
+
+def test_demo_roster_table_imports_cleanly() -> None:
+    header, rows = demo_roster_table(DEMO)
+    org_ids = {o.name: i for i, o in enumerate(DEMO.org_units)}
+    site_ids = {s.name: i for i, s in enumerate(DEMO.sites)}
+
+    result = parse_roster(header, rows, org_ids, site_ids)
+
+    assert result.ok, result.errors[:3]
+    assert [t.staff_no for t in result.rows] == [t.staff_no for t in DEMO.trainees]
+    assert sum(t.is_leader for t in result.rows) == 8

@@ -1,0 +1,79 @@
+"""Sign-in for each kind of caller, cookies, CSRF, and credentials shown once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.web import auth
+from tests.conftest import ClientFactory, World
+
+
+async def test_login_sets_httponly_strict_cookie_and_returns_csrf(client_as: ClientFactory, world: World) -> None:
+    client = await client_as("anonymous")
+    r = await client.post("/api/v1/auth/login", json={"username": "operator", "password": world.passwords["operator"]})
+    assert r.status == 200
+    cookie = r.cookies[auth.SESSION_COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert (await r.json())["csrf_token"] == r.cookies[auth.CSRF_COOKIE].value
+    me = await (await client.get("/api/v1/auth/me")).json()
+    assert me["actor"] == "operator"
+
+
+async def test_wrong_password_and_unknown_user_answer_the_same(client_as: ClientFactory) -> None:
+    client = await client_as("anonymous")
+    a = await client.post("/api/v1/auth/login", json={"username": "operator", "password": "nope-nope"})
+    b = await client.post("/api/v1/auth/login", json={"username": "ghost", "password": "nope-nope"})
+    assert a.status == b.status == 401
+    assert (await a.json()) == (await b.json())
+
+
+async def test_state_changes_need_the_csrf_header(client_as: ClientFactory) -> None:
+    op = await client_as("operator")
+    token = op.session.headers.pop(auth.CSRF_HEADER)
+    r = await op.post("/api/v1/org-units", json={"name": "江北区"})
+    assert r.status == 403 and (await r.json())["error"]["code"] == "auth.csrf_failed"
+    r = await op.post("/api/v1/org-units", json={"name": "江北区"}, headers={auth.CSRF_HEADER: "forged"})
+    assert r.status == 403
+    r = await op.post("/api/v1/org-units", json={"name": "江北区"}, headers={auth.CSRF_HEADER: token})
+    assert r.status == 201
+
+
+async def test_logout_ends_the_login(client_as: ClientFactory) -> None:
+    op = await client_as("operator")
+    assert (await op.post("/api/v1/auth/logout")).status == 204
+    r = await op.get("/api/v1/sites")
+    assert r.status == 401 and (await r.json())["error"]["code"] == "auth.required"
+
+
+async def test_site_secret_is_shown_once_and_replaces_the_old_one(client_as: ClientFactory, world: World) -> None:
+    op = await client_as("operator")
+    agent = await client_as("site_agent")
+    assert (await agent.get("/api/v1/agent/site")).status == 200
+    r = await op.post(f"/api/v1/sites/{world.site_id}/secret")
+    new_secret = (await r.json())["secret"]
+    assert r.status == 201 and new_secret.startswith(f"site{world.site_id}.")
+    old = await agent.get("/api/v1/agent/site")
+    assert old.status == 401 and (await old.json())["error"]["code"] == "auth.bad_site_secret"
+    fresh = await agent.get("/api/v1/agent/site", headers={"Authorization": f"Bearer {new_secret}"})
+    body: Any = await fresh.json()
+    assert fresh.status == 200 and body["site"]["id"] == world.site_id
+    assert new_secret not in str(await (await op.get(f"/api/v1/sites/{world.site_id}")).json())
+
+
+async def test_malformed_bearer_headers_are_refused(client_as: ClientFactory, world: World) -> None:
+    client = await client_as("anonymous")
+    for header in ("Basic abc", "Bearer", f"Bearer site{world.site_id}.wrong", "Bearer siteX.abc"):
+        r = await client.get("/api/v1/agent/site", headers={"Authorization": header})
+        assert r.status == 401, header
+
+
+async def test_trainee_joins_with_personal_code(client_as: ClientFactory, world: World) -> None:
+    client = await client_as("anonymous")
+    spaced = " ".join([world.trainee_code[:5].lower(), world.trainee_code[5:]])
+    r = await client.post("/api/v1/auth/join", json={"code": spaced})
+    assert r.status == 200
+    client.session.headers[auth.CSRF_HEADER] = (await r.json())["csrf_token"]
+    me = await (await client.get("/api/v1/trainee/me")).json()
+    assert me["id"] == world.trainee_id and "join_code_hash" not in me
+    r = await client.post("/api/v1/auth/join", json={"code": "WRONGCODE1"})
+    assert r.status == 401 and (await r.json())["error"]["code"] == "auth.bad_join_code"

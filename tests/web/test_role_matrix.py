@@ -1,0 +1,101 @@
+"""Every endpoint × every kind of caller: allowed or denied exactly as this table says.
+
+The table is written out here on purpose, independently of the registry, so that a change of an
+endpoint's roles must be made twice: in the code and in this expectation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import ClientFactory, World
+
+ACTORS = ("anonymous", "trainee", "site_agent", "moderator", "operator", "admin")
+EVERYONE = set(ACTORS)
+SIGNED_IN = EVERYONE - {"anonymous"}
+STAFF = {"moderator", "operator", "admin"}
+MANAGERS = {"operator", "admin"}
+ADMIN = {"admin"}
+
+EXPECTED: dict[tuple[str, str], set[str]] = {
+    ("POST", "/api/v1/auth/login"): EVERYONE,
+    ("POST", "/api/v1/auth/join"): EVERYONE,
+    ("GET", "/api/v1/auth/me"): EVERYONE,
+    ("POST", "/api/v1/sites/{id}/secret"): MANAGERS,
+    ("POST", "/api/v1/trainees/{id}/join-code"): MANAGERS,
+    ("POST", "/api/v1/trainees/import"): MANAGERS,
+    ("GET", "/api/v1/trainees/export"): MANAGERS,
+    ("POST", "/api/v1/sessions/{id}/start"): MANAGERS,
+    ("POST", "/api/v1/sessions/{id}/end"): MANAGERS,
+    ("GET", "/api/v1/agent/site"): {"site_agent"},
+    ("GET", "/api/v1/trainee/me"): {"trainee"},
+    ("POST", "/api/v1/auth/logout"): SIGNED_IN,  # run last for each caller: it signs out
+}
+CRUD_READERS = {
+    "org-units": STAFF,
+    "sites": STAFF,
+    "trainees": MANAGERS,
+    "users": ADMIN,
+    "programs": STAFF,
+    "units": STAFF,
+    "courses": STAFF,
+    "sessions": STAFF | {"trainee", "site_agent"},
+}
+CRUD_WRITERS = {name: (ADMIN if name == "users" else MANAGERS) for name in CRUD_READERS}
+for name, readers in CRUD_READERS.items():
+    EXPECTED[("GET", f"/api/v1/{name}")] = readers
+    EXPECTED[("GET", f"/api/v1/{name}/{{id}}")] = readers
+    EXPECTED[("POST", f"/api/v1/{name}")] = CRUD_WRITERS[name]
+    EXPECTED[("PATCH", f"/api/v1/{name}/{{id}}")] = CRUD_WRITERS[name]
+    EXPECTED[("DELETE", f"/api/v1/{name}/{{id}}")] = CRUD_WRITERS[name]
+
+MISSING_ID = (
+    "999999"  # item endpoints act on a row that does not exist: allowed → 404, never a change
+)
+
+
+async def _call(client: Any, method: str, path: str) -> int:
+    url = path.replace("{id}", MISSING_ID)
+    kwargs: dict[str, Any] = {}
+    if method in {"POST", "PATCH"}:
+        kwargs["json"] = {}
+    if path.endswith("/import"):
+        kwargs = {"data": b"not a multipart body", "headers": {"Content-Type": "text/plain"}}
+    async with client.request(method, url, **kwargs) as response:
+        await response.read()
+        return int(response.status)
+
+
+async def test_every_endpoint_allows_and_denies_each_role_as_declared(
+    client_as: ClientFactory, world: World
+) -> None:
+    first = await client_as("anonymous")
+    spec = await (await first.get("/api/v1/openapi.json")).json()
+    declared = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    assert declared == set(EXPECTED), (
+        f"endpoints without an expectation: {sorted(declared - set(EXPECTED))}; "
+        f"expectations without an endpoint: {sorted(set(EXPECTED) - declared)}"
+    )
+    cells = 0
+    wrong: list[str] = []
+    ordered = sorted(EXPECTED, key=lambda k: k[1] == "/api/v1/auth/logout")
+    for actor in ACTORS:
+        client = first if actor == "anonymous" else await client_as(actor)
+        for method, path in ordered:
+            status = await _call(client, method, path)
+            allowed = actor in EXPECTED[(method, path)]
+            cells += 1
+            if allowed and status in (401, 403):
+                wrong.append(f"{actor} {method} {path}: denied with {status}, expected allowed")
+            if not allowed and status not in (401, 403):
+                wrong.append(f"{actor} {method} {path}: answered {status}, expected denied")
+            if not allowed:
+                assert status == (401 if actor == "anonymous" else 403), (
+                    actor,
+                    method,
+                    path,
+                    status,
+                )
+            assert status < 500, (actor, method, path, status)
+    assert not wrong, "\n".join(wrong)
+    assert cells == len(EXPECTED) * len(ACTORS)
