@@ -46,7 +46,7 @@ class Endpoint:
 
     @property
     def aiohttp_path(self) -> str:
-        return self.path.replace("{id}", r"{id:\d+}")
+        return self.path.replace("{id}", "{id:[0-9]{1,18}}")
 
 
 @dataclass

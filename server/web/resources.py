@@ -8,6 +8,7 @@ references to check, who may read and who may write. Special cases hook in with 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,18 +102,48 @@ async def read_json(request: web.Request) -> Any:
         raise InvalidInput("request.bad_json", "The request body is not valid JSON.") from None
 
 
-def page_params(request: web.Request) -> tuple[int, int]:
-    def number(name: str, default: int, low: int, high: int) -> int:
-        raw = request.query.get(name)
-        if raw is None:
-            return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
-            raise InvalidInput(
-                "request.bad_query", f"{name} must be a whole number from {low} to {high}."
-            )
-        return int(raw)
+MAX_ID = 2**31 - 1
+_WHOLE = re.compile(r"[0-9]{1,18}")
 
-    return number("limit", 50, 1, 500), number("offset", 0, 0, 10_000_000)
+
+def query_int(
+    request: web.Request, name: str, default: int | None, low: int, high: int
+) -> int | None:
+    """An integer query parameter within [low, high] (ASCII digits only), or ``default``."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if _WHOLE.fullmatch(raw) is None or not low <= int(raw) <= high:
+        raise InvalidInput(
+            "request.bad_query", f"{name} must be a whole number from {low} to {high}."
+        )
+    return int(raw)
+
+
+def query_text(request: web.Request, name: str, max_len: int = 100) -> str:
+    raw = request.query.get(name, "").strip()
+    if len(raw) > max_len or any(ord(ch) < 32 for ch in raw):
+        raise InvalidInput(
+            "request.bad_query", f"{name} must be at most {max_len} printable characters."
+        )
+    return raw
+
+
+def path_id(request: web.Request, label: str) -> int:
+    """The ``{id}`` of the URL; ids beyond the store's range simply do not exist."""
+    value = int(request.match_info["id"])
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(
+            f"{label.replace(' ', '_')}.not_found", f"There is no {label} with id {value}."
+        )
+    return value
+
+
+def page_params(request: web.Request) -> tuple[int, int]:
+    limit = query_int(request, "limit", 50, 1, 500)
+    offset = query_int(request, "offset", 0, 0, 10_000_000)
+    assert limit is not None and offset is not None
+    return limit, offset
 
 
 PAGE_PARAMS = (
@@ -172,15 +203,11 @@ def register(
         limit, offset = page_params(request)
         query = select(res.model)
         for name in res.filters:
-            raw = request.query.get(name)
-            if raw is not None:
-                if not raw.isdigit():
-                    raise InvalidInput("request.bad_query", f"{name} must be a whole number.")
-                query = query.where(getattr(res.model, name) == int(raw))
-        q = request.query.get("q", "").strip()
+            value = query_int(request, name, None, 1, MAX_ID)
+            if value is not None:
+                query = query.where(getattr(res.model, name) == value)
+        q = query_text(request, "q")
         if q and res.search:
-            if len(q) > 100:
-                raise InvalidInput("request.bad_query", "q is at most 100 characters.")
             like = f"%{q.replace('%', '').replace('_', '')}%"
             query = query.where(or_(*(getattr(res.model, c).ilike(like) for c in res.search)))
         async with request.app[sessions_key]() as db:
@@ -204,14 +231,14 @@ def register(
 
     async def get_item(request: web.Request) -> web.Response:
         async with request.app[sessions_key]() as db:
-            obj = await load(db, res.model, int(request.match_info["id"]), res.label)
+            obj = await load(db, res.model, path_id(request, res.label), res.label)
             return web.json_response(to_json(res, obj))
 
     async def update_item(request: web.Request) -> web.Response:
         data = validate(res.fields.partial(), await read_json(request), path="body")
         who = principal_of(request)
         async with request.app[sessions_key]() as db, db.begin():
-            obj = await load(db, res.model, int(request.match_info["id"]), res.label)
+            obj = await load(db, res.model, path_id(request, res.label), res.label)
             before = to_json(res, obj)
             await apply_fields(db, res, obj, data, creating=False)
             await db.flush()
@@ -222,7 +249,7 @@ def register(
     async def delete_item(request: web.Request) -> web.Response:
         who = principal_of(request)
         async with request.app[sessions_key]() as db, db.begin():
-            obj = await load(db, res.model, int(request.match_info["id"]), res.label)
+            obj = await load(db, res.model, path_id(request, res.label), res.label)
             before = to_json(res, obj)
             await db.delete(obj)
             await db.flush()
@@ -230,7 +257,7 @@ def register(
         return web.Response(status=204)
 
     filters = tuple(
-        Param(f, {"type": "integer", "minimum": 1}, f"only items with this {f}")
+        Param(f, {"type": "integer", "minimum": 1, "maximum": MAX_ID}, f"only items with this {f}")
         for f in res.filters
     )
     search = (

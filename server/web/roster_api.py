@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import select
 
 from server import roster_files
@@ -33,11 +34,16 @@ async def _upload(request: web.Request) -> tuple[bytes, str]:
             "roster.upload_required",
             "Upload the roster file as multipart/form-data in a field named 'file'.",
         )
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.name == "file":
-            data = await part.read(decode=False)
-            return bytes(data), part.filename or part.headers.get("Content-Type") or ""
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name == "file":
+                data = await part.read(decode=False)
+                return bytes(data), part.filename or part.headers.get("Content-Type") or ""
+    except (HttpProcessingError, ValueError, AssertionError, RuntimeError) as exc:
+        raise InvalidInput(
+            "roster.bad_upload", f"The upload is not well-formed multipart/form-data: {exc}"[:300]
+        ) from None
     raise InvalidInput("roster.upload_required", "No field named 'file' in the upload.")
 
 

@@ -42,10 +42,10 @@ from server.store.models import (
     User,
     utcnow,
 )
-from server.web import auth, roster_api
+from server.web import attendance_api, auth, roster_api
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
-from server.web.resources import Resource, audit, load, read_json, register, to_json
+from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
 
@@ -351,7 +351,7 @@ async def me(request: web.Request) -> web.Response:
 async def issue_site_secret(request: web.Request) -> web.Response:
     """Create (or replace) a site's agent secret. It is shown once, here, and stored hashed."""
     async with request.app[SESSIONS]() as db, db.begin():
-        site = await load(db, Site, int(request.match_info["id"]), "site")
+        site = await load(db, Site, path_id(request, "site"), "site")
         secret, digest = security.new_site_secret(site.id)
         site.secret_hash = digest
         site.secret_issued_at = utcnow()
@@ -376,7 +376,7 @@ async def issue_site_secret(request: web.Request) -> web.Response:
 
 async def issue_join_code(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db, db.begin():
-        trainee = await load(db, Trainee, int(request.match_info["id"]), "trainee")
+        trainee = await load(db, Trainee, path_id(request, "trainee"), "trainee")
         code, digest = security.new_join_code()
         trainee.join_code_hash = digest
         audit(db, principal(request), "issue_join_code", "trainees", trainee.id, None, None)
@@ -388,7 +388,7 @@ async def issue_join_code(request: web.Request) -> web.Response:
 
 async def _change_session(request: web.Request, action: SessionAction) -> web.Response:
     async with request.app[SESSIONS]() as db, db.begin():
-        session = await load(db, ClassSession, int(request.match_info["id"]), "session")
+        session = await load(db, ClassSession, path_id(request, "session"), "session")
         before = session.status.value
         state = next_state(SessionStatus(before), action)
         session.status = state
@@ -506,6 +506,7 @@ def build_registry() -> Registry:
         )
     )
     roster_api.register(registry)
+    attendance_api.register(registry)
     add(
         Endpoint(
             "POST",

@@ -8,9 +8,13 @@ from server.web import auth
 from tests.conftest import ClientFactory, World
 
 
-async def test_login_sets_httponly_strict_cookie_and_returns_csrf(client_as: ClientFactory, world: World) -> None:
+async def test_login_sets_httponly_strict_cookie_and_returns_csrf(
+    client_as: ClientFactory, world: World
+) -> None:
     client = await client_as("anonymous")
-    r = await client.post("/api/v1/auth/login", json={"username": "operator", "password": world.passwords["operator"]})
+    r = await client.post(
+        "/api/v1/auth/login", json={"username": "operator", "password": world.passwords["operator"]}
+    )
     assert r.status == 200
     cookie = r.cookies[auth.SESSION_COOKIE]
     assert cookie["httponly"] and cookie["samesite"] == "Strict"
@@ -21,7 +25,9 @@ async def test_login_sets_httponly_strict_cookie_and_returns_csrf(client_as: Cli
 
 async def test_wrong_password_and_unknown_user_answer_the_same(client_as: ClientFactory) -> None:
     client = await client_as("anonymous")
-    a = await client.post("/api/v1/auth/login", json={"username": "operator", "password": "nope-nope"})
+    a = await client.post(
+        "/api/v1/auth/login", json={"username": "operator", "password": "nope-nope"}
+    )
     b = await client.post("/api/v1/auth/login", json={"username": "ghost", "password": "nope-nope"})
     assert a.status == b.status == 401
     assert (await a.json()) == (await b.json())
@@ -32,9 +38,13 @@ async def test_state_changes_need_the_csrf_header(client_as: ClientFactory) -> N
     token = op.session.headers.pop(auth.CSRF_HEADER)
     r = await op.post("/api/v1/org-units", json={"name": "江北区"})
     assert r.status == 403 and (await r.json())["error"]["code"] == "auth.csrf_failed"
-    r = await op.post("/api/v1/org-units", json={"name": "江北区"}, headers={auth.CSRF_HEADER: "forged"})
+    r = await op.post(
+        "/api/v1/org-units", json={"name": "江北区"}, headers={auth.CSRF_HEADER: "forged"}
+    )
     assert r.status == 403
-    r = await op.post("/api/v1/org-units", json={"name": "江北区"}, headers={auth.CSRF_HEADER: token})
+    r = await op.post(
+        "/api/v1/org-units", json={"name": "江北区"}, headers={auth.CSRF_HEADER: token}
+    )
     assert r.status == 201
 
 
@@ -45,7 +55,9 @@ async def test_logout_ends_the_login(client_as: ClientFactory) -> None:
     assert r.status == 401 and (await r.json())["error"]["code"] == "auth.required"
 
 
-async def test_site_secret_is_shown_once_and_replaces_the_old_one(client_as: ClientFactory, world: World) -> None:
+async def test_site_secret_is_shown_once_and_replaces_the_old_one(
+    client_as: ClientFactory, world: World
+) -> None:
     op = await client_as("operator")
     agent = await client_as("site_agent")
     assert (await agent.get("/api/v1/agent/site")).status == 200

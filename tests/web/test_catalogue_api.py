@@ -13,7 +13,9 @@ from tests.conftest import ClientFactory, World
 
 @pytest.fixture
 def config(tmp_path: Path, database_url: str) -> Config:
-    return Config(data_dir=str(tmp_path / "var"), database_url=database_url, secret_key="test-secret")
+    return Config(
+        data_dir=str(tmp_path / "var"), database_url=database_url, secret_key="test-secret"
+    )
 
 
 async def _ok(response: Any, status: int = 200) -> Any:
@@ -40,7 +42,12 @@ async def test_create_read_change_delete_a_site(client_as: ClientFactory, world:
     created = await _ok(
         await op.post(
             "/api/v1/sites",
-            json={"name": "白沙街道分教点", "code": "BS", "parent_id": world.site_id, "capacity": 40},
+            json={
+                "name": "白沙街道分教点",
+                "code": "BS",
+                "parent_id": world.site_id,
+                "capacity": 40,
+            },
         ),
         201,
     )
@@ -70,7 +77,9 @@ async def test_bad_bodies_get_field_named_errors(client_as: ClientFactory) -> No
         assert r.status == 400, body
         assert error["code"] == "message.invalid"
         assert path in error["message"], (body, error)
-    r = await op.post("/api/v1/sites", data=b"{not json", headers={"Content-Type": "application/json"})
+    r = await op.post(
+        "/api/v1/sites", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert (await r.json())["error"]["code"] == "request.bad_json"
 
 
@@ -88,7 +97,9 @@ async def test_duplicate_name_is_a_conflict_not_a_crash(client_as: ClientFactory
     assert (await r.json())["error"]["code"] == "store.conflict"
 
 
-async def test_an_org_unit_still_in_use_cannot_be_deleted(client_as: ClientFactory, world: World) -> None:
+async def test_an_org_unit_still_in_use_cannot_be_deleted(
+    client_as: ClientFactory, world: World
+) -> None:
     op = await client_as("operator")
     r = await op.delete(f"/api/v1/org-units/{world.org_unit_id}")
     assert r.status == 409
@@ -127,7 +138,11 @@ async def test_lists_paginate_filter_and_search(client_as: ClientFactory, world:
         await _ok(
             await op.post(
                 "/api/v1/trainees",
-                json={"name": f"学员{i}", "staff_no": f"P{i:03d}", "org_unit_id": world.org_unit_id},
+                json={
+                    "name": f"学员{i}",
+                    "staff_no": f"P{i:03d}",
+                    "org_unit_id": world.org_unit_id,
+                },
             ),
             201,
         )

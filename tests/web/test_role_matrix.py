@@ -29,6 +29,28 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/sessions/{id}/end"): MANAGERS,
     ("GET", "/api/v1/agent/site"): {"site_agent"},
     ("GET", "/api/v1/trainee/me"): {"trainee"},
+    # staggered batches, check-in, electives, ledger and reports (server/web/attendance_api.py)
+    ("POST", "/api/v1/courses/{id}/batch-plan"): MANAGERS,
+    ("GET", "/api/v1/courses/{id}/batch-plan"): MANAGERS,
+    ("POST", "/api/v1/courses/{id}/batch-plan/move"): MANAGERS,
+    ("POST", "/api/v1/courses/{id}/batch-plan/swap"): MANAGERS,
+    ("POST", "/api/v1/courses/{id}/batch-plan/publish"): MANAGERS,
+    ("GET", "/api/v1/sessions/{id}/checkin-code"): MANAGERS | {"site_agent"},
+    ("POST", "/api/v1/sessions/{id}/checkin"): {"trainee"},
+    ("POST", "/api/v1/sessions/{id}/checkout"): {"trainee"},
+    ("POST", "/api/v1/sessions/{id}/attendance/mark"): MANAGERS | {"site_agent"},
+    ("GET", "/api/v1/sessions/{id}/attendance"): MANAGERS | {"site_agent"},
+    ("POST", "/api/v1/sessions/{id}/attendance/correct"): MANAGERS,
+    ("GET", "/api/v1/sessions/{id}/settings"): MANAGERS,
+    ("PUT", "/api/v1/sessions/{id}/settings"): MANAGERS,
+    ("POST", "/api/v1/sessions/{id}/registration"): {"trainee"},
+    ("DELETE", "/api/v1/sessions/{id}/registration"): {"trainee"},
+    ("GET", "/api/v1/sessions/{id}/registrations"): MANAGERS,
+    ("GET", "/api/v1/trainees/{id}/transcript"): MANAGERS,
+    ("GET", "/api/v1/trainee/transcript"): {"trainee"},
+    ("GET", "/api/v1/reports/honour-list"): MANAGERS,
+    ("GET", "/api/v1/sessions/{id}/report"): MANAGERS,
+    ("GET", "/api/v1/org-units/{id}/report"): MANAGERS,
     ("POST", "/api/v1/auth/logout"): SIGNED_IN,  # run last for each caller: it signs out
 }
 CRUD_READERS = {
@@ -57,7 +79,7 @@ MISSING_ID = (
 async def _call(client: Any, method: str, path: str) -> int:
     url = path.replace("{id}", MISSING_ID)
     kwargs: dict[str, Any] = {}
-    if method in {"POST", "PATCH"}:
+    if method in {"POST", "PATCH", "PUT"}:
         kwargs["json"] = {}
     if path.endswith("/import"):
         kwargs = {"data": b"not a multipart body", "headers": {"Content-Type": "text/plain"}}

@@ -1,0 +1,2176 @@
+"""Staggered batches, in-room check-in, electives, the credit-hour ledger and the reports.
+
+The rules live in the pure core (``server.core.batches``, ``checkin``, ``ledger``); this module
+loads rows, calls the core, and stores what it returns, one transaction per request.
+
+Decisions (documented here once, shown in the API summaries):
+
+* **On the roster** of a session: a trainee is on it when (a) a *published* batch plan of the
+  session's course assigns them to any session of the course, (b) they are registered (not
+  waitlisted) for the session as an elective, or (c) their home site takes part in it.
+* **Planned session** for the out-of-batch rule: the session the published plan assigns them
+  to. A course without a published plan, or an elective registration for the session, counts
+  as planned into this session (regular attendance).
+* **Out of batch**: per-session setting ``out_of_batch_rule`` (``session_settings``); when it
+  is not set the server default :data:`DEFAULT_OUT_OF_BATCH` applies: make-up attendance.
+* **Check-in codes** are HMACs keyed by a key derived from ``config.secret_key``
+  (:func:`checkin_secret`), so any secret length works and the raw key never signs codes.
+* **Idempotency**: a check-in carries a ``client_id`` made by the phone; the first answer is
+  stored with it (``checkin_requests``) and a re-sent request gets that answer back
+  (``replayed: true``) without verifying the (maybe expired) code again.
+* **Corrections** of a session result are audit-log entries (entity ``session_result``,
+  id ``<session>/<trainee>``); results are recomputed from the attendance record and the
+  corrections are applied in order, so the trail is the single source of the changes.
+* Ending a session must call :func:`close_open_records` inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import roster_files
+from server.core import roles
+from server.core.batches import (
+    BatchProblem,
+    BatchRules,
+    Plan,
+    Slot,
+    max_in_class,
+    moments,
+    move,
+    plan_batches,
+    swap,
+    validate_plan,
+)
+from server.core.batches import Trainee as PlanTrainee
+from server.core.checkin import (
+    WINDOW_SECONDS,
+    AttendanceKind,
+    AttendanceRecord,
+    AttendanceState,
+    ManualPresence,
+    OutOfBatchRule,
+    Stay,
+    StaySource,
+    current_code,
+    decide_checkin,
+    parse_qr_payload,
+    qr_payload,
+    verify_code,
+)
+from server.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+)
+from server.core.ledger import (
+    HonourCandidate,
+    LedgerRules,
+    LedgerSession,
+    SessionResult,
+    correct_result,
+    honour_list,
+    result_entity,
+    session_result,
+    yearly_progress,
+)
+from server.core.roles import Actor, Principal
+from server.core.validation import Bool, DateTime, Float, Int, List, Map, Optional, Str, validate
+from server.core.validation import Enum as OneOf
+from server.store.attendance_models import (
+    AttendanceRecordRow,
+    BatchAssignment,
+    BatchPlan,
+    CheckinRequest,
+    ElectiveRegistration,
+    KeepApartPair,
+    PlanStatus,
+    RecordKind,
+    RegistrationStatus,
+    SessionSettings,
+    TraineeUnavailability,
+)
+from server.store.models import (
+    AuditEntry,
+    ClassSession,
+    Course,
+    OrgUnit,
+    SessionStatus,
+    Site,
+    Trainee,
+    utcnow,
+)
+from server.web.api import Endpoint, Param, Registry
+from server.web.app import CONFIG, SESSIONS, principal
+from server.web.resources import PAGE_PARAMS, audit, load, page_params, path_id, read_json
+from server.web.roster_api import CSV, XLSX
+
+DEFAULT_OUT_OF_BATCH = OutOfBatchRule.MAKEUP
+"""What a check-in outside one's batch becomes when the session sets no rule."""
+
+CHINA = timezone(timedelta(hours=8))
+ID = Int(1, 2**31 - 1)
+REASON = Str(min_len=1, max_len=500)
+CLIENT_ID = Str(min_len=1, max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+CORRECTION_ENTITY = "session_result"
+MAX_REPORT_DAYS = 800
+
+_MANAGE_CHECKIN = roles.MANAGERS | roles.AGENTS
+
+
+def _body(fields: dict[str, Any], required: set[str]) -> Map:
+    return Map(fields, frozenset(required), extra="reject", absent="omit")
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def checkin_secret(secret_key: str) -> bytes:
+    """The HMAC key of check-in codes, derived from the server secret (32 bytes)."""
+    return hashlib.sha256(b"classroom-checkin\x00" + secret_key.encode("utf-8")).digest()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _at(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC)
+
+
+def _query_int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        if default is None:
+            raise InvalidInput("request.bad_query", f"Give {name} (a whole number).")
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(
+            "request.bad_query", f"{name} must be a whole number from {low} to {high}."
+        )
+    return int(raw)
+
+
+def _query_format(request: web.Request) -> str:
+    fmt = request.query.get("format", "json")
+    if fmt not in {"json", "csv", "xlsx"}:
+        raise InvalidInput("request.bad_query", "format must be json, csv or xlsx.")
+    return fmt
+
+
+def _query_date(request: web.Request, name: str, default: date) -> date:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput("request.bad_query", f"{name} must be a date like 2026-03-01.") from None
+
+
+def _this_year() -> int:
+    return utcnow().astimezone(CHINA).year
+
+
+def _year_window(year: int) -> tuple[datetime, datetime]:
+    """The calendar year in China time, as a UTC [start, end) pair."""
+    return (
+        datetime(year, 1, 1, tzinfo=CHINA).astimezone(UTC),
+        datetime(year + 1, 1, 1, tzinfo=CHINA).astimezone(UTC),
+    )
+
+
+def _actor_is(who: Principal, actor: Actor) -> bool:
+    return who.actor is actor
+
+
+async def _download(
+    name: str, header: list[str], rows: list[list[str]], fmt: str, title: str
+) -> web.Response:
+    if fmt == "csv":
+        body, media = await asyncio.to_thread(roster_files.write_csv, header, rows), CSV
+    else:
+        body, media = await asyncio.to_thread(roster_files.write_xlsx, header, rows, title), XLSX
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": media,
+            "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
+        },
+    )
+
+
+def _yes(value: bool) -> str:
+    return "是" if value else "否"
+
+
+# --------------------------------------------------------------------------------------------
+# Attendance records: rows <-> core records
+# --------------------------------------------------------------------------------------------
+
+
+def to_core(row: AttendanceRecordRow) -> AttendanceRecord:
+    return AttendanceRecord(
+        trainee_id=str(row.trainee_id),
+        session_id=str(row.session_id),
+        site_id=str(row.site_id),
+        kind=AttendanceKind.MAKEUP if row.kind is RecordKind.MAKEUP else AttendanceKind.REGULAR,
+        state=AttendanceState(row.state),
+        stays=tuple(
+            Stay(
+                float(s["start"]),
+                None if s["end"] is None else float(s["end"]),
+                StaySource(s["source"]),
+            )
+            for s in row.stays or []
+        ),
+        manual=tuple(
+            ManualPresence(
+                by=str(m["by"]),
+                reason=str(m["reason"]),
+                at=float(m["at"]),
+                start=float(m["start"]),
+                end=None if m["end"] is None else float(m["end"]),
+            )
+            for m in row.manual or []
+        ),
+    )
+
+
+def store_core(row: AttendanceRecordRow, record: AttendanceRecord) -> None:
+    row.state = record.state.value
+    row.stays = [{"start": s.start, "end": s.end, "source": s.source.value} for s in record.stays]
+    row.manual = [
+        {"by": m.by, "reason": m.reason, "at": m.at, "start": m.start, "end": m.end}
+        for m in record.manual
+    ]
+    row.first_in = _at(min(s.start for s in record.stays)) if record.stays else None
+    ends = [s.end for s in record.stays if s.end is not None]
+    row.last_out = _at(max(ends)) if ends and record.open_stay is None else None
+    row.closed = record.state is AttendanceState.CLOSED
+    if record.manual:
+        row.manual_reason = record.manual[-1].reason
+        row.manual_by = record.manual[-1].by
+    row.updated_at = utcnow()
+
+
+def new_row(
+    trainee_id: int, session_id: int, site_id: int, kind: RecordKind
+) -> AttendanceRecordRow:
+    return AttendanceRecordRow(
+        trainee_id=trainee_id,
+        session_id=session_id,
+        site_id=site_id,
+        kind=kind,
+        state=AttendanceState.OUT.value,
+        stays=[],
+        manual=[],
+        manual_reason="",
+        manual_by="",
+        closed=False,
+    )
+
+
+def record_view(row: AttendanceRecordRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "trainee_id": row.trainee_id,
+        "session_id": row.session_id,
+        "site_id": row.site_id,
+        "kind": row.kind.value,
+        "state": row.state,
+        "checked_in": row.state == AttendanceState.IN.value,
+        "first_in": _iso(row.first_in),
+        "last_out": _iso(row.last_out),
+        "stays": [
+            {
+                "start": _iso(_at(s["start"])),
+                "end": _iso(_at(s["end"])),
+                "source": s["source"],
+            }
+            for s in row.stays or []
+        ],
+        "manual": [
+            {
+                "by": m["by"],
+                "reason": m["reason"],
+                "at": _iso(_at(m["at"])),
+                "start": _iso(_at(m["start"])),
+                "end": _iso(_at(m["end"])),
+            }
+            for m in row.manual or []
+        ],
+        "closed": row.closed,
+    }
+
+
+async def close_open_records(db: AsyncSession, session_id: int, ended_at: datetime) -> int:
+    """Close every open attendance record of a session at its end; returns how many.
+
+    Call it from ``end_session`` in the same transaction that marks the session ended, so a
+    crash cannot leave an ended session with trainees still "in the room".
+    """
+    rows = (
+        await db.scalars(
+            select(AttendanceRecordRow).where(
+                AttendanceRecordRow.session_id == session_id,
+                AttendanceRecordRow.closed.is_(False),
+            )
+        )
+    ).all()
+    end = ended_at.timestamp()
+    for row in rows:
+        store_core(row, to_core(row).close_at(end))
+    await db.flush()
+    return len(rows)
+
+
+async def _record_of(
+    db: AsyncSession, session_id: int, trainee_id: int
+) -> AttendanceRecordRow | None:
+    found: AttendanceRecordRow | None = await db.scalar(
+        select(AttendanceRecordRow).where(
+            AttendanceRecordRow.session_id == session_id,
+            AttendanceRecordRow.trainee_id == trainee_id,
+        )
+    )
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Roster of a session
+# --------------------------------------------------------------------------------------------
+
+
+async def _published_plan(db: AsyncSession, course_id: int) -> BatchPlan | None:
+    found: BatchPlan | None = await db.scalar(
+        select(BatchPlan)
+        .where(BatchPlan.course_id == course_id, BatchPlan.status == PlanStatus.PUBLISHED)
+        .order_by(BatchPlan.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def _settings(db: AsyncSession, session_id: int) -> SessionSettings | None:
+    found: SessionSettings | None = await db.get(SessionSettings, session_id)
+    return found
+
+
+async def roster_position(
+    db: AsyncSession, session: ClassSession, trainee: Trainee
+) -> tuple[bool, str | None]:
+    """(on the roster, planned session id for the out-of-batch rule); see the module doc."""
+    plan = await _published_plan(db, session.course_id)
+    registered = await db.scalar(
+        select(ElectiveRegistration.id).where(
+            ElectiveRegistration.session_id == session.id,
+            ElectiveRegistration.trainee_id == trainee.id,
+            ElectiveRegistration.status == RegistrationStatus.REGISTERED,
+        )
+    )
+    home = trainee.home_site_id is not None and trainee.home_site_id in {
+        s.id for s in session.sites
+    }
+    planned: int | None = None
+    if plan is not None:
+        planned = await db.scalar(
+            select(BatchAssignment.session_id).where(
+                BatchAssignment.plan_id == plan.id, BatchAssignment.trainee_id == trainee.id
+            )
+        )
+    on_roster = planned is not None or registered is not None or home
+    if plan is None or registered is not None:
+        return on_roster, str(session.id)
+    return on_roster, None if planned is None else str(planned)
+
+
+async def expected_trainees(db: AsyncSession, session: ClassSession) -> set[int]:
+    """Who is expected in a session: its batch (published plan) or, without a plan, everyone
+    homed at a participating site; plus registered electives."""
+    plan = await _published_plan(db, session.course_id)
+    if plan is not None:
+        ids = set(
+            (
+                await db.scalars(
+                    select(BatchAssignment.trainee_id).where(
+                        BatchAssignment.plan_id == plan.id,
+                        BatchAssignment.session_id == session.id,
+                    )
+                )
+            ).all()
+        )
+    else:
+        site_ids = [s.id for s in session.sites]
+        ids = set(
+            (
+                await db.scalars(
+                    select(Trainee.id).where(
+                        Trainee.home_site_id.in_(site_ids), Trainee.active.is_(True)
+                    )
+                )
+            ).all()
+            if site_ids
+            else []
+        )
+    ids |= set(
+        (
+            await db.scalars(
+                select(ElectiveRegistration.trainee_id).where(
+                    ElectiveRegistration.session_id == session.id,
+                    ElectiveRegistration.status == RegistrationStatus.REGISTERED,
+                )
+            )
+        ).all()
+    )
+    return ids
+
+
+# --------------------------------------------------------------------------------------------
+# Batch planning
+# --------------------------------------------------------------------------------------------
+
+PLAN_BODY = _body(
+    {
+        "org_unit_ids": List(ID, max_items=5000),
+        "on_duty_share": Float(0, 1),
+        "keep_apart": List(List(ID, max_items=2, min_items=2), max_items=20_000),
+        "unavailable": List(
+            Map(
+                {"trainee_id": ID, "session_id": ID, "reason": Optional(Str(max_len=200))},
+                extra="reject",
+            ),
+            max_items=50_000,
+        ),
+        "use_site_capacity": Bool(),
+    },
+    required=set(),
+)
+MOVE_BODY = _body({"trainee_id": ID, "session_id": ID}, {"trainee_id", "session_id"})
+SWAP_BODY = _body({"trainee_a": ID, "trainee_b": ID}, {"trainee_a", "trainee_b"})
+
+
+async def _course_sessions(db: AsyncSession, course_id: int) -> list[ClassSession]:
+    return list(
+        (
+            await db.scalars(
+                select(ClassSession)
+                .where(ClassSession.course_id == course_id)
+                .order_by(ClassSession.starts_at, ClassSession.id)
+            )
+        ).all()
+    )
+
+
+async def _build_problem(
+    db: AsyncSession,
+    course_id: int,
+    rules: Mapping[str, Any],
+    trainee_ids: Iterable[int] | None,
+) -> tuple[BatchProblem, list[ClassSession], dict[int, Trainee]]:
+    """The planner's problem: the course's sessions as slots and the roster as trainees."""
+    sessions = await _course_sessions(db, course_id)
+    query = select(Trainee)
+    if trainee_ids is not None:
+        query = query.where(Trainee.id.in_(list(trainee_ids)))
+    else:
+        query = query.where(Trainee.active.is_(True))
+        if rules.get("org_unit_ids"):
+            query = query.where(Trainee.org_unit_id.in_(rules["org_unit_ids"]))
+    trainees = {t.id: t for t in (await db.scalars(query.order_by(Trainee.id))).all()}
+    session_ids = [s.id for s in sessions]
+    unavailable: dict[int, set[str]] = {}
+    if session_ids:
+        for tid, sid in (
+            await db.execute(
+                select(TraineeUnavailability.trainee_id, TraineeUnavailability.session_id).where(
+                    TraineeUnavailability.session_id.in_(session_ids)
+                )
+            )
+        ).all():
+            unavailable.setdefault(tid, set()).add(str(sid))
+    pairs = [
+        (str(a), str(b))
+        for a, b in (
+            await db.execute(
+                select(KeepApartPair.trainee_a_id, KeepApartPair.trainee_b_id).where(
+                    KeepApartPair.course_id == course_id
+                )
+            )
+        ).all()
+        if a in trainees and b in trainees
+    ]
+    capacity: dict[str, int] = {}
+    if rules.get("use_site_capacity", True):
+        site_ids = {t.home_site_id for t in trainees.values() if t.home_site_id is not None}
+        if site_ids:
+            for sid, cap in (
+                await db.execute(select(Site.id, Site.capacity).where(Site.id.in_(site_ids)))
+            ).all():
+                capacity[str(sid)] = cap
+    problem = BatchProblem(
+        slots=tuple(
+            Slot(str(s.id), s.starts_at.timestamp(), s.ends_at.timestamp()) for s in sessions
+        ),
+        trainees=tuple(
+            PlanTrainee(
+                id=str(t.id),
+                unit_id=str(t.org_unit_id),
+                site_id=str(t.home_site_id) if t.home_site_id is not None else "none",
+                is_leader=t.is_leader,
+                unavailable=frozenset(unavailable.get(t.id, set())),
+            )
+            for t in trainees.values()
+        ),
+        site_capacity=capacity,
+        rules=BatchRules(
+            on_duty_share=float(rules.get("on_duty_share", 0.5)), keep_apart=tuple(pairs)
+        ),
+    )
+    return problem, sessions, trainees
+
+
+async def _current_plan(db: AsyncSession, course_id: int) -> BatchPlan:
+    """The plan being worked on: the newest draft, else the published one."""
+    plans = (
+        await db.scalars(
+            select(BatchPlan)
+            .where(BatchPlan.course_id == course_id, BatchPlan.status != PlanStatus.SUPERSEDED)
+            .order_by(BatchPlan.id.desc())
+        )
+    ).all()
+    for plan in plans:
+        if plan.status is PlanStatus.DRAFT:
+            return plan
+    if plans:
+        return plans[0]
+    raise NotFound("batch.no_plan", "This course has no batch plan yet; run the planner first.")
+
+
+async def _assignment(db: AsyncSession, plan_id: int) -> dict[int, int]:
+    rows = await db.execute(
+        select(BatchAssignment.trainee_id, BatchAssignment.session_id).where(
+            BatchAssignment.plan_id == plan_id
+        )
+    )
+    return {t: s for t, s in rows.all()}
+
+
+async def _plan_view(db: AsyncSession, plan: BatchPlan) -> dict[str, Any]:
+    """Units × batches: sizes, leaders, on-duty share per batch, and every broken rule."""
+    assignment = await _assignment(db, plan.id)
+    problem, sessions, trainees = await _build_problem(
+        db, plan.course_id, plan.rules or {}, assignment.keys()
+    )
+    broken = validate_plan(problem, Plan({str(t): str(s) for t, s in assignment.items()}))
+    unit_names = {
+        u: n
+        for u, n in (
+            await db.execute(
+                select(OrgUnit.id, OrgUnit.name).where(
+                    OrgUnit.id.in_({t.org_unit_id for t in trainees.values()})
+                )
+            )
+        ).all()
+    }
+    share = problem.rules.on_duty_share
+    groups = moments(problem.slots)
+    by_unit: dict[int, list[Trainee]] = {}
+    for t in trainees.values():
+        by_unit.setdefault(t.org_unit_id, []).append(t)
+    units = []
+    for unit_id, members in sorted(by_unit.items()):
+        sizes = Counter(assignment[t.id] for t in members if t.id in assignment)
+        batches = []
+        for s in sessions:
+            in_class = max(
+                (sum(sizes[int(x)] for x in g) for g in groups if str(s.id) in g),
+                default=sizes[s.id],
+            )
+            batches.append(
+                {
+                    "session_id": s.id,
+                    "size": sizes[s.id],
+                    "leaders": [
+                        {"id": t.id, "name": t.name}
+                        for t in members
+                        if t.is_leader and assignment.get(t.id) == s.id
+                    ],
+                    "on_duty_share": round(1 - in_class / len(members), 4) if members else 1.0,
+                }
+            )
+        units.append(
+            {
+                "unit_id": unit_id,
+                "name": unit_names.get(unit_id, ""),
+                "size": len(members),
+                "max_in_class": max_in_class(len(members), share),
+                "batches": batches,
+            }
+        )
+    totals = Counter(assignment.values())
+    return {
+        "plan_id": plan.id,
+        "course_id": plan.course_id,
+        "status": plan.status.value,
+        "rules": plan.rules,
+        "created_by": plan.created_by,
+        "created_at": _iso(plan.created_at),
+        "published_at": _iso(plan.published_at),
+        "sessions": [
+            {
+                "id": s.id,
+                "title": s.title,
+                "starts_at": _iso(s.starts_at),
+                "ends_at": _iso(s.ends_at),
+                "size": totals[s.id],
+            }
+            for s in sessions
+        ],
+        "units": units,
+        "violations": [{**v.details(), "message": v.message} for v in broken],
+        "assignments": [{"trainee_id": t, "session_id": s} for t, s in sorted(assignment.items())],
+    }
+
+
+async def create_batch_plan(request: web.Request) -> web.Response:
+    """Run the planner over the course's sessions and save the result as the draft plan."""
+    data = validate(PLAN_BODY, await read_json(request), path="body")
+    course_id = path_id(request, "course")
+    who = principal(request)
+    async with request.app[SESSIONS]() as db, db.begin():
+        await load(db, Course, course_id, "course")
+        sessions = await _course_sessions(db, course_id)
+        session_ids = {s.id for s in sessions}
+        if "keep_apart" in data:
+            await _replace_pairs(db, course_id, data["keep_apart"])
+        if "unavailable" in data:
+            await _replace_unavailable(db, session_ids, data["unavailable"])
+        rules = {
+            "on_duty_share": data.get("on_duty_share", 0.5),
+            "org_unit_ids": sorted(set(data.get("org_unit_ids", []))),
+            "use_site_capacity": data.get("use_site_capacity", True),
+        }
+        problem, _, trainees = await _build_problem(db, course_id, rules, None)
+        if not trainees:
+            raise InvalidInput("batch.no_trainees", "No active trainees in the chosen org units.")
+        plan = await asyncio.to_thread(plan_batches, problem)
+        await db.execute(
+            delete(BatchPlan).where(
+                BatchPlan.course_id == course_id, BatchPlan.status == PlanStatus.DRAFT
+            )
+        )
+        row = BatchPlan(
+            course_id=course_id, status=PlanStatus.DRAFT, rules=rules, created_by=who.label
+        )
+        db.add(row)
+        await db.flush()
+        await db.execute(
+            insert(BatchAssignment),
+            [
+                {"plan_id": row.id, "trainee_id": int(t), "session_id": int(s)}
+                for t, s in plan.assignment.items()
+            ],
+        )
+        audit(db, who, "plan", "batch_plans", row.id, None, {**rules, "trainees": len(trainees)})
+        view = await _plan_view(db, row)
+    return web.json_response(view, status=201)
+
+
+async def _replace_pairs(db: AsyncSession, course_id: int, pairs: list[list[int]]) -> None:
+    wanted = {(min(a, b), max(a, b)) for a, b in pairs}
+    if any(a == b for a, b in wanted):
+        raise InvalidInput("batch.bad_pair", "A keep-apart pair names the same trainee twice.")
+    ids = {x for pair in wanted for x in pair}
+    if ids:
+        known = set((await db.scalars(select(Trainee.id).where(Trainee.id.in_(ids)))).all())
+        if ids - known:
+            raise InvalidInput(
+                "batch.unknown_trainee",
+                f"Keep-apart pairs name unknown trainees {sorted(ids - known)}.",
+            )
+    await db.execute(delete(KeepApartPair).where(KeepApartPair.course_id == course_id))
+    for a, b in sorted(wanted):
+        db.add(KeepApartPair(course_id=course_id, trainee_a_id=a, trainee_b_id=b))
+    await db.flush()
+
+
+async def _replace_unavailable(
+    db: AsyncSession, session_ids: set[int], items: list[dict[str, Any]]
+) -> None:
+    for item in items:
+        if item["session_id"] not in session_ids:
+            raise InvalidInput(
+                "batch.unknown_slot",
+                f"Session {item['session_id']} is not a session of this course.",
+            )
+    ids = {item["trainee_id"] for item in items}
+    if ids:
+        known = set((await db.scalars(select(Trainee.id).where(Trainee.id.in_(ids)))).all())
+        if ids - known:
+            raise InvalidInput(
+                "batch.unknown_trainee", f"Unknown trainees {sorted(ids - known)} in unavailable."
+            )
+    if session_ids:
+        await db.execute(
+            delete(TraineeUnavailability).where(TraineeUnavailability.session_id.in_(session_ids))
+        )
+    seen: set[tuple[int, int]] = set()
+    for item in items:
+        key = (item["trainee_id"], item["session_id"])
+        if key not in seen:
+            seen.add(key)
+            db.add(
+                TraineeUnavailability(
+                    trainee_id=key[0], session_id=key[1], reason=item.get("reason") or ""
+                )
+            )
+    await db.flush()
+
+
+async def get_batch_plan(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as db:
+        await load(db, Course, path_id(request, "course"), "course")
+        plan = await _current_plan(db, path_id(request, "course"))
+        return web.json_response(await _plan_view(db, plan))
+
+
+async def _change_plan(request: web.Request, how: str) -> web.Response:
+    data = validate(
+        MOVE_BODY if how == "move" else SWAP_BODY, await read_json(request), path="body"
+    )
+    course_id = path_id(request, "course")
+    who = principal(request)
+    async with request.app[SESSIONS]() as db, db.begin():
+        await load(db, Course, course_id, "course")
+        plan = await _current_plan(db, course_id)
+        assignment = await _assignment(db, plan.id)
+        problem, _, _ = await _build_problem(db, course_id, plan.rules or {}, assignment.keys())
+        before = Plan({str(t): str(s) for t, s in assignment.items()})
+        if how == "move":
+            after = move(problem, before, str(data["trainee_id"]), str(data["session_id"]))
+        else:
+            after = swap(problem, before, str(data["trainee_a"]), str(data["trainee_b"]))
+        changed = {
+            int(t): int(s) for t, s in after.assignment.items() if before.assignment.get(t) != s
+        }
+        for trainee_id, session_id in changed.items():
+            await db.execute(
+                update(BatchAssignment)
+                .where(BatchAssignment.plan_id == plan.id, BatchAssignment.trainee_id == trainee_id)
+                .values(session_id=session_id)
+            )
+        audit(
+            db,
+            who,
+            how,
+            "batch_plans",
+            plan.id,
+            {str(t): assignment[t] for t in changed},
+            {str(t): s for t, s in changed.items()},
+        )
+        view = await _plan_view(db, plan)
+    return web.json_response(view)
+
+
+async def move_in_plan(request: web.Request) -> web.Response:
+    return await _change_plan(request, "move")
+
+
+async def swap_in_plan(request: web.Request) -> web.Response:
+    return await _change_plan(request, "swap")
+
+
+async def publish_plan(request: web.Request) -> web.Response:
+    """Publish the draft: it becomes the roster of the course's sessions."""
+    course_id = path_id(request, "course")
+    who = principal(request)
+    async with request.app[SESSIONS]() as db, db.begin():
+        await load(db, Course, course_id, "course")
+        draft = await db.scalar(
+            select(BatchPlan)
+            .where(BatchPlan.course_id == course_id, BatchPlan.status == PlanStatus.DRAFT)
+            .order_by(BatchPlan.id.desc())
+            .limit(1)
+        )
+        if draft is None:
+            raise Conflict("batch.no_draft", "There is no draft plan to publish; run the planner.")
+        await db.execute(
+            update(BatchPlan)
+            .where(BatchPlan.course_id == course_id, BatchPlan.status == PlanStatus.PUBLISHED)
+            .values(status=PlanStatus.SUPERSEDED)
+        )
+        draft.status = PlanStatus.PUBLISHED
+        draft.published_at = utcnow()
+        audit(
+            db,
+            who,
+            "publish",
+            "batch_plans",
+            draft.id,
+            {"status": "draft"},
+            {"status": "published"},
+        )
+        await db.flush()
+        view = await _plan_view(db, draft)
+    return web.json_response(view)
+
+
+# --------------------------------------------------------------------------------------------
+# Check-in
+# --------------------------------------------------------------------------------------------
+
+CHECKIN_BODY = _body(
+    {
+        "code": Str(max_len=32),
+        "qr": Str(max_len=300),
+        "client_id": CLIENT_ID,
+        "site_id": ID,
+    },
+    {"client_id"},
+)
+MARK_BODY = _body(
+    {
+        "trainee_id": ID,
+        "reason": REASON,
+        "site_id": ID,
+        "start": DateTime(),
+        "end": DateTime(),
+    },
+    {"trainee_id", "reason"},
+)
+
+
+async def checkin_code(request: web.Request) -> web.Response:
+    """The code a site's screen shows now, its QR payload and the seconds to the next one."""
+    who = principal(request)
+    raw = request.query.get("site_id")
+    site_id: int | None = None
+    if raw is not None:
+        site_id = _query_int(request, "site_id", None, 1, 2**31 - 1)
+    async with request.app[SESSIONS]() as db:
+        session = await load(db, ClassSession, path_id(request, "session"), "session")
+    if _actor_is(who, Actor.SITE_AGENT):
+        if site_id is not None and site_id != who.site_id:
+            raise Forbidden("checkin.other_site", "A site agent may only show its own site's code.")
+        site_id = who.site_id
+    if site_id is None:
+        raise InvalidInput("request.bad_query", "Give site_id: the site whose code to show.")
+    if site_id not in {s.id for s in session.sites}:
+        raise RuleViolation(
+            "checkin.wrong_site",
+            "This site is not taking part in the session.",
+            rule="site_participation",
+            details={"session_id": session.id, "site_id": site_id},
+        )
+    if session.status is SessionStatus.ENDED:
+        raise RuleViolation(
+            "checkin.session_not_live",
+            "The session has ended; check-in is closed.",
+            rule="session_live",
+            details={"session_id": session.id, "status": session.status.value},
+        )
+    now = utcnow().timestamp()
+    shown = current_code(
+        checkin_secret(request.app[CONFIG].secret_key), str(site_id), str(session.id), now
+    )
+    return web.json_response(
+        {
+            "session_id": session.id,
+            "site_id": site_id,
+            "code": shown.code,
+            "qr": qr_payload(str(site_id), str(session.id), shown.code),
+            "window_seconds": WINDOW_SECONDS,
+            "seconds_to_rotation": round(max(0.0, shown.rotates_at - now), 3),
+            "rotates_at": _iso(_at(shown.rotates_at)),
+            "expires_at": _iso(_at(shown.expires_at)),
+            "session_status": session.status.value,
+        }
+    )
+
+
+def _match_code(
+    secret: bytes, candidates: Sequence[int], session_id: int, code: str, now: float
+) -> str:
+    """The site whose current code this is; the first site's error if none matches."""
+    expired: DomainError | None = None
+    first: DomainError | None = None
+    for site in candidates:
+        try:
+            verify_code(secret, str(site), str(session_id), code, now)
+            return str(site)
+        except InvalidInput as exc:
+            if exc.details and exc.details.get("reason") == "malformed":
+                raise
+            if exc.code == "checkin.code_expired" and expired is None:
+                expired = exc
+            first = first or exc
+    if expired is not None:
+        raise expired
+    if first is not None:
+        raise first
+    raise InvalidInput(
+        "checkin.code_invalid", "This code is not valid for this session.", {"reason": "no_site"}
+    )
+
+
+async def _checkin_once(
+    request: web.Request, data: dict[str, Any], trainee_id: int, session_id: int, now: datetime
+) -> dict[str, Any]:
+    secret = checkin_secret(request.app[CONFIG].secret_key)
+    async with request.app[SESSIONS]() as db, db.begin():
+        prior = await db.get(CheckinRequest, data["client_id"])
+        if prior is not None:
+            if prior.trainee_id != trainee_id or prior.session_id != session_id:
+                raise Conflict(
+                    "checkin.client_id_reused",
+                    "This check-in id was used for another check-in; make a new one.",
+                )
+            return {**prior.response, "replayed": True}
+        session = await load(db, ClassSession, session_id, "session")
+        trainee = await load(db, Trainee, trainee_id, "trainee")
+        participating = [s.id for s in session.sites]
+        ts = now.timestamp()
+        if "qr" in data:
+            payload = parse_qr_payload(data["qr"])
+            if payload.session_id != str(session_id):
+                raise InvalidInput(
+                    "checkin.code_invalid",
+                    "This QR code belongs to another session. Scan the code on the screen.",
+                    {"reason": "other_session"},
+                )
+            verify_code(secret, payload.site_id, payload.session_id, payload.code, ts)
+            code_site = payload.site_id
+        else:
+            if "site_id" in data:
+                candidates = [data["site_id"]]
+            else:
+                home = [trainee.home_site_id] if trainee.home_site_id is not None else []
+                candidates = home + [s for s in participating if s not in home]
+            code_site = _match_code(secret, candidates, session_id, data["code"], ts)
+        on_roster, planned = await roster_position(db, session, trainee)
+        settings = await _settings(db, session_id)
+        rule = OutOfBatchRule(
+            settings.out_of_batch_rule
+            if settings is not None and settings.out_of_batch_rule
+            else DEFAULT_OUT_OF_BATCH
+        )
+        outcome = decide_checkin(
+            session_id=str(session_id),
+            session_status=session.status,
+            participating_site_ids=frozenset(str(s) for s in participating),
+            code_site_id=code_site,
+            on_roster=on_roster,
+            planned_session_id=planned,
+            out_of_batch_rule=rule,
+        )
+        row = await _record_of(db, session_id, trainee_id)
+        if row is None:
+            kind = (
+                RecordKind.MAKEUP if outcome.kind is AttendanceKind.MAKEUP else RecordKind.REGULAR
+            )
+            row = new_row(trainee_id, session_id, int(code_site), kind)
+            db.add(row)
+        store_core(row, to_core(row).check_in(ts))
+        await db.flush()
+        response = {
+            "client_id": data["client_id"],
+            "kind": outcome.kind.value,
+            "message": outcome.message,
+            "planned_session_id": None
+            if outcome.planned_session_id is None
+            else int(outcome.planned_session_id),
+            "record": record_view(row),
+            "replayed": False,
+        }
+        db.add(
+            CheckinRequest(
+                client_id=data["client_id"],
+                trainee_id=trainee_id,
+                session_id=session_id,
+                record_id=row.id,
+                response=response,
+            )
+        )
+    return response
+
+
+async def checkin(request: web.Request) -> web.Response:
+    """A trainee checks in with the code (or QR) on the room's screen; idempotent by client_id."""
+    data = validate(CHECKIN_BODY, await read_json(request), path="body")
+    if ("code" in data) == ("qr" in data):
+        raise InvalidInput(
+            "checkin.code_required", "Send either the code from the screen or the scanned QR text."
+        )
+    who = principal(request)
+    assert who.trainee_id is not None
+    session_id = path_id(request, "session")
+    now = utcnow()
+    for attempt in range(3):
+        try:
+            response = await _checkin_once(request, data, who.trainee_id, session_id, now)
+            return web.json_response(response)
+        except IntegrityError:
+            # A concurrent request with the same client id, or for the same record, won:
+            # the next attempt finds its row.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def checkout(request: web.Request) -> web.Response:
+    """A trainee leaves the room before the end."""
+    who = principal(request)
+    assert who.trainee_id is not None
+    session_id = path_id(request, "session")
+    async with request.app[SESSIONS]() as db, db.begin():
+        await load(db, ClassSession, session_id, "session")
+        row = await _record_of(db, session_id, who.trainee_id)
+        if row is None:
+            raise Conflict("checkin.not_checked_in", "You are not checked in.")
+        store_core(row, to_core(row).check_out(utcnow().timestamp()))
+        await db.flush()
+        view = record_view(row)
+    return web.json_response(view)
+
+
+async def mark_present(request: web.Request) -> web.Response:
+    """Staff mark a trainee present, with a reason (an operator, or the agent of the site)."""
+    data = validate(MARK_BODY, await read_json(request), path="body")
+    who = principal(request)
+    session_id = path_id(request, "session")
+    now = utcnow()
+    async with request.app[SESSIONS]() as db, db.begin():
+        session = await load(db, ClassSession, session_id, "session")
+        trainee = await load(db, Trainee, data["trainee_id"], "trainee")
+        row = await _record_of(db, session_id, trainee.id)
+        if _actor_is(who, Actor.SITE_AGENT):
+            site_id = who.site_id
+            if "site_id" in data and data["site_id"] != site_id:
+                raise Forbidden("attendance.other_site", "A site agent marks only at its own site.")
+            if row is not None and row.site_id != site_id:
+                raise Forbidden("attendance.other_site", "This trainee checked in at another site.")
+        else:
+            site_id = data.get("site_id") or (row.site_id if row else trainee.home_site_id)
+        participating = {s.id for s in session.sites}
+        if site_id is None or site_id not in participating:
+            raise RuleViolation(
+                "checkin.wrong_site",
+                "This site is not taking part in the session; give a participating site_id.",
+                rule="site_participation",
+                details={"session_id": session_id, "site_id": site_id},
+            )
+        if session.status is SessionStatus.SCHEDULED:
+            raise RuleViolation(
+                "checkin.session_not_live",
+                "The session has not started yet.",
+                rule="session_live",
+                details={"session_id": session_id, "status": session.status.value},
+            )
+        before = record_view(row) if row is not None else None
+        if row is None:
+            row = new_row(trainee.id, session_id, site_id, RecordKind.MANUAL)
+            db.add(row)
+        start = data.get("start", now).timestamp()
+        end = data["end"].timestamp() if "end" in data else None
+        record = to_core(row).mark_present(
+            by=who.label, reason=data["reason"], now=now.timestamp(), start=start, end=end
+        )
+        if session.status is SessionStatus.ENDED:
+            record = record.close_at((session.ended_at or session.ends_at).timestamp())
+        store_core(row, record)
+        await db.flush()
+        view = record_view(row)
+        audit(db, who, "mark_present", "attendance", row.id, before, view, data["reason"])
+    return web.json_response(view)
+
+
+async def list_attendance(request: web.Request) -> web.Response:
+    """The attendance records of a session (a site agent sees its own site's)."""
+    who = principal(request)
+    limit, offset = page_params(request)
+    session_id = path_id(request, "session")
+    async with request.app[SESSIONS]() as db:
+        await load(db, ClassSession, session_id, "session")
+        query = select(AttendanceRecordRow).where(AttendanceRecordRow.session_id == session_id)
+        if _actor_is(who, Actor.SITE_AGENT):
+            query = query.where(AttendanceRecordRow.site_id == who.site_id)
+        total = await db.scalar(select(func.count()).select_from(query.subquery()))
+        rows = (
+            await db.scalars(query.order_by(AttendanceRecordRow.id).limit(limit).offset(offset))
+        ).all()
+        items = [record_view(r) for r in rows]
+    return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+# --------------------------------------------------------------------------------------------
+# Session settings and electives
+# --------------------------------------------------------------------------------------------
+
+SETTINGS_BODY = _body(
+    {
+        "capacity": Optional(Int(0, 100_000)),
+        "registration_open": Bool(),
+        "out_of_batch_rule": Optional(OneOf(*[r.value for r in OutOfBatchRule])),
+    },
+    set(),
+)
+
+
+def _settings_view(session_id: int, s: SessionSettings | None) -> dict[str, Any]:
+    stored = s.out_of_batch_rule if s is not None else None
+    return {
+        "session_id": session_id,
+        "capacity": s.capacity if s is not None else None,
+        "registration_open": bool(s.registration_open) if s is not None else False,
+        "out_of_batch_rule": stored,
+        "effective_out_of_batch_rule": stored or DEFAULT_OUT_OF_BATCH.value,
+    }
+
+
+async def get_settings(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as db:
+        session = await load(db, ClassSession, path_id(request, "session"), "session")
+        return web.json_response(_settings_view(session.id, await _settings(db, session.id)))
+
+
+async def put_settings(request: web.Request) -> web.Response:
+    data = validate(SETTINGS_BODY, await read_json(request), path="body")
+    who = principal(request)
+    async with request.app[SESSIONS]() as db, db.begin():
+        session = await load(db, ClassSession, path_id(request, "session"), "session")
+        row = await _settings(db, session.id)
+        before = _settings_view(session.id, row) if row is not None else None
+        if row is None:
+            row = SessionSettings(session_id=session.id, registration_open=False, version=0)
+            db.add(row)
+        for key, value in data.items():
+            setattr(row, key, value)
+        await db.flush()
+        view = _settings_view(session.id, row)
+        audit(db, who, "settings", "sessions", session.id, before, view)
+    return web.json_response(view)
+
+
+def _registration_view(
+    reg: ElectiveRegistration | None, capacity: int | None, registered: int
+) -> dict[str, Any]:
+    return {
+        "session_id": reg.session_id if reg else None,
+        "trainee_id": reg.trainee_id if reg else None,
+        "status": reg.status.value if reg else None,
+        "position": reg.position if reg else None,
+        "capacity": capacity,
+        "registered": registered,
+    }
+
+
+async def _lock_registrations(db: AsyncSession, session_id: int) -> SessionSettings:
+    """Take the session's registration lock (an UPDATE first: row lock / SQLite write lock)."""
+    result = await db.execute(
+        update(SessionSettings)
+        .where(SessionSettings.session_id == session_id)
+        .values(version=SessionSettings.version + 1)
+    )
+    settings = (
+        await db.scalars(
+            select(SessionSettings)
+            .where(SessionSettings.session_id == session_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if getattr(result, "rowcount", 0) == 0 or settings is None or not settings.registration_open:
+        raise Conflict(
+            "registration.not_open",
+            "Registration for this session is not open; ask the training office.",
+        )
+    return settings
+
+
+async def _count_registered(db: AsyncSession, session_id: int) -> int:
+    return int(
+        await db.scalar(
+            select(func.count()).where(
+                ElectiveRegistration.session_id == session_id,
+                ElectiveRegistration.status == RegistrationStatus.REGISTERED,
+            )
+        )
+        or 0
+    )
+
+
+async def register_elective(request: web.Request) -> web.Response:
+    """A trainee registers for a session (学员点课); beyond capacity they are waitlisted."""
+    who = principal(request)
+    assert who.trainee_id is not None
+    session_id = path_id(request, "session")
+    async with request.app[SESSIONS]() as db:
+        session = await load(db, ClassSession, session_id, "session")
+    if session.status is SessionStatus.ENDED:
+        raise Conflict("registration.closed", "The session has ended.")
+    async with request.app[SESSIONS]() as db, db.begin():
+        settings = await _lock_registrations(db, session_id)
+        reg = await db.scalar(
+            select(ElectiveRegistration).where(
+                ElectiveRegistration.session_id == session_id,
+                ElectiveRegistration.trainee_id == who.trainee_id,
+            )
+        )
+        registered = await _count_registered(db, session_id)
+        if reg is None or reg.status is RegistrationStatus.CANCELLED:
+            if settings.capacity is None or registered < settings.capacity:
+                status, position = RegistrationStatus.REGISTERED, None
+                registered += 1
+            else:
+                last = await db.scalar(
+                    select(func.max(ElectiveRegistration.position)).where(
+                        ElectiveRegistration.session_id == session_id,
+                        ElectiveRegistration.status == RegistrationStatus.WAITLISTED,
+                    )
+                )
+                status, position = RegistrationStatus.WAITLISTED, int(last or 0) + 1
+            if reg is None:
+                reg = ElectiveRegistration(
+                    session_id=session_id, trainee_id=who.trainee_id, status=status
+                )
+                db.add(reg)
+            reg.status, reg.position, reg.updated_at = status, position, utcnow()
+            await db.flush()
+        view = _registration_view(reg, settings.capacity, registered)
+    return web.json_response(view)
+
+
+async def cancel_elective(request: web.Request) -> web.Response:
+    """A trainee cancels; the first on the waitlist moves up in the same transaction."""
+    who = principal(request)
+    assert who.trainee_id is not None
+    session_id = path_id(request, "session")
+    async with request.app[SESSIONS]() as db:
+        await load(db, ClassSession, session_id, "session")
+    async with request.app[SESSIONS]() as db, db.begin():
+        settings = await _lock_registrations(db, session_id)
+        reg = await db.scalar(
+            select(ElectiveRegistration).where(
+                ElectiveRegistration.session_id == session_id,
+                ElectiveRegistration.trainee_id == who.trainee_id,
+            )
+        )
+        if reg is None or reg.status is RegistrationStatus.CANCELLED:
+            raise NotFound("registration.not_found", "You are not registered for this session.")
+        was, old_position = reg.status, reg.position
+        reg.status, reg.position, reg.updated_at = RegistrationStatus.CANCELLED, None, utcnow()
+        await db.flush()
+        behind = old_position or 0
+        if was is RegistrationStatus.REGISTERED:
+            registered = await _count_registered(db, session_id)
+            if settings.capacity is None or registered < settings.capacity:
+                first = await db.scalar(
+                    select(ElectiveRegistration)
+                    .where(
+                        ElectiveRegistration.session_id == session_id,
+                        ElectiveRegistration.status == RegistrationStatus.WAITLISTED,
+                    )
+                    .order_by(ElectiveRegistration.position, ElectiveRegistration.id)
+                    .limit(1)
+                )
+                if first is not None:
+                    behind = first.position or 0
+                    first.status, first.position = RegistrationStatus.REGISTERED, None
+                    first.updated_at = utcnow()
+                    await db.flush()
+        if behind:
+            await db.execute(
+                update(ElectiveRegistration)
+                .where(
+                    ElectiveRegistration.session_id == session_id,
+                    ElectiveRegistration.status == RegistrationStatus.WAITLISTED,
+                    ElectiveRegistration.position > behind,
+                )
+                .values(position=ElectiveRegistration.position - 1)
+            )
+        view = _registration_view(reg, settings.capacity, await _count_registered(db, session_id))
+    return web.json_response(view)
+
+
+async def list_registrations(request: web.Request) -> web.Response:
+    session_id = path_id(request, "session")
+    async with request.app[SESSIONS]() as db:
+        await load(db, ClassSession, session_id, "session")
+        settings = await _settings(db, session_id)
+        rows = (
+            await db.execute(
+                select(ElectiveRegistration, Trainee.name, Trainee.staff_no)
+                .join(Trainee, Trainee.id == ElectiveRegistration.trainee_id)
+                .where(ElectiveRegistration.session_id == session_id)
+                .order_by(
+                    ElectiveRegistration.status,
+                    ElectiveRegistration.position,
+                    ElectiveRegistration.id,
+                )
+            )
+        ).all()
+        items = [
+            {
+                "trainee_id": reg.trainee_id,
+                "name": name,
+                "staff_no": staff_no,
+                "status": reg.status.value,
+                "position": reg.position,
+                "created_at": _iso(reg.created_at),
+            }
+            for reg, name, staff_no in rows
+        ]
+    counts = Counter(i["status"] for i in items)
+    return web.json_response(
+        {
+            "session_id": session_id,
+            "capacity": settings.capacity if settings else None,
+            "registration_open": bool(settings.registration_open) if settings else False,
+            "registered": counts["registered"],
+            "waitlisted": counts["waitlisted"],
+            "items": items,
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Ledger
+# --------------------------------------------------------------------------------------------
+
+CORRECT_BODY = _body(
+    {
+        "trainee_id": ID,
+        "reason": REASON,
+        "changes": _body(
+            {
+                "attended_minutes": Float(0, 24 * 60),
+                "class_hours": Float(0, 100),
+                "credits": Float(0, 100),
+                "late": Bool(),
+                "left_early": Bool(),
+                "makeup": Bool(),
+                "absent": Bool(),
+            },
+            set(),
+        ),
+    },
+    {"trainee_id", "reason", "changes"},
+)
+
+
+def _ledger_session(session: ClassSession) -> LedgerSession:
+    return LedgerSession(
+        str(session.id),
+        str(session.course_id),
+        session.starts_at.timestamp(),
+        session.ends_at.timestamp(),
+    )
+
+
+def _rules_for(courses: Iterable[Course]) -> LedgerRules:
+    return LedgerRules(course_credits={str(c.id): float(c.credits) for c in courses})
+
+
+def compute_result(
+    session: ClassSession,
+    trainee_id: int,
+    row: AttendanceRecordRow | None,
+    rules: LedgerRules,
+    now: datetime,
+    corrections: Sequence[Mapping[str, Any]] = (),
+    site_online: Sequence[tuple[float, float]] | None = None,
+) -> SessionResult:
+    """A trainee's result for a session: presence from the record, then the corrections.
+
+    ``site_online``: the intervals the trainee's site received the broadcast (None = all of
+    the session; outages are not recorded yet).
+    """
+    until = (session.ended_at or now).timestamp()
+    presence = to_core(row).spans(until) if row is not None else ()
+    result = session_result(
+        _ledger_session(session),
+        str(trainee_id),
+        presence,
+        rules=rules,
+        site_online=site_online,
+        makeup=row is not None and row.kind is RecordKind.MAKEUP,
+    )
+    for after in corrections:
+        result = replace(result, **after, corrected=True)
+        result = replace(result, credited=result.class_hours > 0)
+    return result
+
+
+async def _corrections(db: AsyncSession, keys: Iterable[str]) -> dict[str, list[Mapping[str, Any]]]:
+    wanted = list(keys)
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for i in range(0, len(wanted), 500):
+        rows = (
+            await db.execute(
+                select(AuditEntry.entity_id, AuditEntry.after)
+                .where(
+                    AuditEntry.entity == CORRECTION_ENTITY,
+                    AuditEntry.action == "correct",
+                    AuditEntry.entity_id.in_(wanted[i : i + 500]),
+                )
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+        for key, after in rows:
+            out.setdefault(key, []).append(after or {})
+    return out
+
+
+def _result_view(
+    result: SessionResult, session: ClassSession, course: Course | None
+) -> dict[str, Any]:
+    return {
+        "session_id": session.id,
+        "session_title": session.title,
+        "course_id": session.course_id,
+        "course_title": course.title if course else "",
+        "starts_at": _iso(session.starts_at),
+        "attended_minutes": round(result.attended_minutes, 2),
+        "class_hours": result.class_hours,
+        "credits": result.credits,
+        "late": result.late,
+        "left_early": result.left_early,
+        "makeup": result.makeup,
+        "absent": result.absent,
+        "credited": result.credited,
+        "corrected": result.corrected,
+    }
+
+
+async def _year_results(
+    db: AsyncSession, year: int, trainee_id: int | None
+) -> list[tuple[SessionResult, ClassSession, Course, AttendanceRecordRow]]:
+    start, end = _year_window(year)
+    query = (
+        select(AttendanceRecordRow, ClassSession, Course)
+        .join(ClassSession, ClassSession.id == AttendanceRecordRow.session_id)
+        .join(Course, Course.id == ClassSession.course_id)
+        .where(ClassSession.starts_at >= start, ClassSession.starts_at < end)
+        .order_by(ClassSession.starts_at, ClassSession.id)
+    )
+    if trainee_id is not None:
+        query = query.where(AttendanceRecordRow.trainee_id == trainee_id)
+    rows = (await db.execute(query)).all()
+    rules = _rules_for({c.id: c for _, _, c in rows}.values())
+    fixes = await _corrections(db, (f"{s.id}/{r.trainee_id}" for r, s, _ in rows))
+    now = utcnow()
+    return [
+        (
+            compute_result(s, r.trainee_id, r, rules, now, fixes.get(f"{s.id}/{r.trainee_id}", ())),
+            s,
+            c,
+            r,
+        )
+        for r, s, c in rows
+    ]
+
+
+async def _transcript(request: web.Request, trainee_id: int) -> web.Response:
+    year = _query_int(request, "year", _this_year(), 2000, 2100)
+    async with request.app[SESSIONS]() as db:
+        trainee = await load(db, Trainee, trainee_id, "trainee")
+        found = await _year_results(db, year, trainee_id)
+    rules = LedgerRules()
+    progress = yearly_progress(str(trainee_id), year, [r for r, _, _, _ in found], rules)
+    return web.json_response(
+        {
+            "trainee": {
+                "id": trainee.id,
+                "name": trainee.name,
+                "staff_no": trainee.staff_no,
+                "org_unit_id": trainee.org_unit_id,
+            },
+            "year": year,
+            "results": [
+                {**_result_view(r, s, c), "kind": row.kind.value, "site_id": row.site_id}
+                for r, s, c, row in found
+            ],
+            "progress": {
+                "class_hours": progress.class_hours,
+                "credits": progress.credits,
+                "required_hours": progress.required_hours,
+                "percent": progress.percent,
+                "remaining_hours": progress.remaining_hours,
+                "met": progress.met,
+                "sessions_counted": progress.sessions_counted,
+            },
+        }
+    )
+
+
+async def trainee_transcript(request: web.Request) -> web.Response:
+    """Per-session results and yearly progress against the 32 class hours."""
+    return await _transcript(request, path_id(request, "trainee"))
+
+
+async def own_transcript(request: web.Request) -> web.Response:
+    who = principal(request)
+    assert who.trainee_id is not None
+    return await _transcript(request, who.trainee_id)
+
+
+async def honour_list_view(request: web.Request) -> web.Response:
+    """The yearly honour list (学习标兵): most class hours first."""
+    year = _query_int(request, "year", _this_year(), 2000, 2100)
+    top = _query_int(request, "top", 10, 1, 1000)
+    min_hours = _query_int(request, "min_hours", 0, 0, 10_000)
+    async with request.app[SESSIONS]() as db:
+        found = await _year_results(db, year, None)
+        hours: dict[int, float] = {}
+        for result, _, _, row in found:
+            hours[row.trainee_id] = hours.get(row.trainee_id, 0.0) + result.class_hours
+        people = (
+            {
+                t.id: t
+                for t in (
+                    await db.scalars(select(Trainee).where(Trainee.id.in_(list(hours))))
+                ).all()
+            }
+            if hours
+            else {}
+        )
+    entries = honour_list(
+        [HonourCandidate(str(t), people[t].staff_no, float(h)) for t, h in hours.items()],
+        top,
+        min_class_hours=float(min_hours),
+    )
+    return web.json_response(
+        {
+            "year": year,
+            "required_hours": LedgerRules().yearly_required_hours,
+            "items": [
+                {
+                    "rank": e.rank,
+                    "trainee_id": int(e.candidate.trainee_id),
+                    "name": people[int(e.candidate.trainee_id)].name,
+                    "staff_no": e.candidate.staff_number,
+                    "org_unit_id": people[int(e.candidate.trainee_id)].org_unit_id,
+                    "class_hours": e.candidate.class_hours,
+                }
+                for e in entries
+            ],
+        }
+    )
+
+
+async def correct_attendance(request: web.Request) -> web.Response:
+    """An operator corrects a session result; the audit log keeps before, after and why."""
+    data = validate(CORRECT_BODY, await read_json(request), path="body")
+    who = principal(request)
+    session_id = path_id(request, "session")
+    now = utcnow()
+    async with request.app[SESSIONS]() as db, db.begin():
+        session = await load(db, ClassSession, session_id, "session")
+        course = await load(db, Course, session.course_id, "course")
+        trainee = await load(db, Trainee, data["trainee_id"], "trainee")
+        row = await _record_of(db, session_id, trainee.id)
+        key = f"{session_id}/{trainee.id}"
+        fixes = (await _corrections(db, [key])).get(key, [])
+        current = compute_result(session, trainee.id, row, _rules_for([course]), now, fixes)
+        corrected, entry = correct_result(
+            current, data["changes"], who=who.label, why=data["reason"], now=now.timestamp()
+        )
+        audit(
+            db,
+            who,
+            "correct",
+            CORRECTION_ENTITY,
+            result_entity(corrected).id,
+            dict(entry.before),
+            dict(entry.after),
+            entry.why,
+        )
+    return web.json_response(
+        {**_result_view(corrected, session, course), "trainee_id": trainee.id, "reason": entry.why}
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reports
+# --------------------------------------------------------------------------------------------
+
+SESSION_HEADER = [
+    "单位",
+    "课堂",
+    "姓名",
+    "工号",
+    "应到",
+    "出勤情况",
+    "签到类型",
+    "首次签到",
+    "最后签退",
+    "在场分钟",
+    "迟到",
+    "早退",
+    "学时",
+]
+KIND_ZH = {"regular": "正常", "makeup": "补课", "manual": "补签", "": ""}
+STATUS_ZH = {"present": "出勤", "absent": "缺勤", "makeup": "补课"}
+
+
+def build_session_report(
+    session: ClassSession,
+    trainees: Mapping[int, Trainee],
+    expected: set[int],
+    records: Mapping[int, AttendanceRecordRow],
+    unit_names: Mapping[int, str],
+    site_names: Mapping[int, str],
+    rules: LedgerRules,
+    now: datetime,
+    corrections: Mapping[str, Sequence[Mapping[str, Any]]],
+    presence_site_online: Mapping[int, Sequence[tuple[float, float]]] | None = None,
+) -> dict[str, Any]:
+    """Expected vs present vs absent by org unit and by site, late and left early.
+
+    ``presence_site_online``: per site, the intervals it received the broadcast; None means
+    every site received all of it (site outages are not recorded yet).
+    """
+    people: list[dict[str, Any]] = []
+    for tid in sorted(expected | set(records)):
+        trainee = trainees.get(tid)
+        if trainee is None:
+            continue
+        row = records.get(tid)
+        site_id = row.site_id if row is not None else trainee.home_site_id
+        online = (
+            presence_site_online.get(site_id)
+            if presence_site_online is not None and site_id is not None
+            else None
+        )
+        result = compute_result(
+            session, tid, row, rules, now, corrections.get(f"{session.id}/{tid}", ()), online
+        )
+        if result.absent:
+            status = "absent"
+        elif tid not in expected or result.makeup:
+            status = "makeup"
+        else:
+            status = "present"
+        people.append(
+            {
+                "trainee_id": tid,
+                "name": trainee.name,
+                "staff_no": trainee.staff_no,
+                "org_unit_id": trainee.org_unit_id,
+                "org_unit": unit_names.get(trainee.org_unit_id, ""),
+                "site_id": site_id,
+                "site": site_names.get(site_id, "") if site_id is not None else "",
+                "expected": tid in expected,
+                "status": status,
+                "kind": row.kind.value if row is not None else "",
+                "first_in": _iso(row.first_in) if row is not None else None,
+                "last_out": _iso(row.last_out) if row is not None else None,
+                "attended_minutes": round(result.attended_minutes, 2),
+                "late": result.late,
+                "left_early": result.left_early,
+                "class_hours": result.class_hours,
+                "corrected": result.corrected,
+            }
+        )
+
+    def tally(key: str, name_key: str) -> list[dict[str, Any]]:
+        groups: dict[Any, dict[str, Any]] = {}
+        for p in people:
+            g = groups.setdefault(
+                p[key],
+                {
+                    key: p[key],
+                    "name": p[name_key],
+                    "expected": 0,
+                    "present": 0,
+                    "absent": 0,
+                    "makeup": 0,
+                    "late": 0,
+                    "left_early": 0,
+                },
+            )
+            g["expected"] += int(p["expected"])
+            g[p["status"]] += 1
+            g["late"] += int(p["late"])
+            g["left_early"] += int(p["left_early"])
+        return [groups[k] for k in sorted(groups, key=lambda k: (k is None, k or 0))]
+
+    totals = Counter(p["status"] for p in people)
+    return {
+        "session_id": session.id,
+        "title": session.title,
+        "status": session.status.value,
+        "starts_at": _iso(session.starts_at),
+        "ends_at": _iso(session.ends_at),
+        "totals": {
+            "expected": sum(1 for p in people if p["expected"]),
+            "present": totals["present"],
+            "absent": totals["absent"],
+            "makeup": totals["makeup"],
+            "late": sum(1 for p in people if p["late"]),
+            "left_early": sum(1 for p in people if p["left_early"]),
+        },
+        "by_org_unit": tally("org_unit_id", "org_unit"),
+        "by_site": tally("site_id", "site"),
+        "late": [{"trainee_id": p["trainee_id"], "name": p["name"]} for p in people if p["late"]],
+        "left_early": [
+            {"trainee_id": p["trainee_id"], "name": p["name"]} for p in people if p["left_early"]
+        ],
+        "roll_calls": [],
+        "site_outages": [],
+        "trainees": people,
+    }
+
+
+async def _session_report_data(
+    db: AsyncSession, session: ClassSession, only_units: set[int] | None = None
+) -> dict[str, Any]:
+    expected = await expected_trainees(db, session)
+    records = {
+        r.trainee_id: r
+        for r in (
+            await db.scalars(
+                select(AttendanceRecordRow).where(AttendanceRecordRow.session_id == session.id)
+            )
+        ).all()
+    }
+    ids = expected | set(records)
+    trainees: dict[int, Trainee] = {}
+    wanted = sorted(ids)
+    for i in range(0, len(wanted), 500):
+        for t in (
+            await db.scalars(select(Trainee).where(Trainee.id.in_(wanted[i : i + 500])))
+        ).all():
+            if only_units is None or t.org_unit_id in only_units:
+                trainees[t.id] = t
+    unit_names = {u: n for u, n in (await db.execute(select(OrgUnit.id, OrgUnit.name))).all()}
+    site_names = {s: n for s, n in (await db.execute(select(Site.id, Site.name))).all()}
+    course = await db.get(Course, session.course_id)
+    fixes = await _corrections(db, (f"{session.id}/{t}" for t in trainees))
+    return build_session_report(
+        session,
+        trainees,
+        {t for t in expected if t in trainees},
+        {t: r for t, r in records.items() if t in trainees},
+        unit_names,
+        site_names,
+        _rules_for([course] if course else []),
+        utcnow(),
+        fixes,
+    )
+
+
+async def session_report(request: web.Request) -> web.Response:
+    """Who was expected, who came, who was late or left early: JSON, CSV or XLSX."""
+    fmt = _query_format(request)
+    async with request.app[SESSIONS]() as db:
+        session = await load(db, ClassSession, path_id(request, "session"), "session")
+        report = await _session_report_data(db, session)
+    if fmt == "json":
+        return web.json_response(report)
+    rows = [
+        [
+            p["org_unit"],
+            p["site"],
+            p["name"],
+            p["staff_no"],
+            _yes(p["expected"]),
+            STATUS_ZH[p["status"]],
+            KIND_ZH[p["kind"]],
+            p["first_in"] or "",
+            p["last_out"] or "",
+            f"{p['attended_minutes']:g}",
+            _yes(p["late"]),
+            _yes(p["left_early"]),
+            f"{p['class_hours']:g}",
+        ]
+        for p in report["trainees"]
+    ]
+    return await _download(f"session-{session.id}-report", SESSION_HEADER, rows, fmt, "考勤报表")
+
+
+UNIT_HEADER = [
+    "单位",
+    "姓名",
+    "工号",
+    "应到场次",
+    "出勤场次",
+    "缺勤场次",
+    "补课场次",
+    "迟到次数",
+    "早退次数",
+    "学时",
+]
+
+
+async def org_unit_report(request: web.Request) -> web.Response:
+    """An org unit's (and its sub-units') attendance over a date range: JSON, CSV or XLSX."""
+    fmt = _query_format(request)
+    today = utcnow().astimezone(CHINA).date()
+    first = _query_date(request, "from", date(today.year, 1, 1))
+    last = _query_date(request, "to", today)
+    if last < first or (last - first).days > MAX_REPORT_DAYS:
+        raise InvalidInput(
+            "request.bad_query",
+            f"to must not be before from, and at most {MAX_REPORT_DAYS} days later.",
+        )
+    start = datetime(first.year, first.month, first.day, tzinfo=CHINA).astimezone(UTC)
+    end = (datetime(last.year, last.month, last.day, tzinfo=CHINA) + timedelta(days=1)).astimezone(
+        UTC
+    )
+    async with request.app[SESSIONS]() as db:
+        unit = await load(db, OrgUnit, path_id(request, "org unit"), "org unit")
+        tree = {u: p for u, p in (await db.execute(select(OrgUnit.id, OrgUnit.parent_id))).all()}
+        units = {unit.id}
+        grew = True
+        while grew:
+            more = {u for u, p in tree.items() if p in units and u not in units}
+            units |= more
+            grew = bool(more)
+        sessions = (
+            await db.scalars(
+                select(ClassSession)
+                .where(ClassSession.starts_at >= start, ClassSession.starts_at < end)
+                .order_by(ClassSession.starts_at, ClassSession.id)
+            )
+        ).all()
+        reports = [await _session_report_data(db, s, units) for s in sessions]
+    people: dict[int, dict[str, Any]] = {}
+    for report in reports:
+        for p in report["trainees"]:
+            acc = people.setdefault(
+                p["trainee_id"],
+                {
+                    "trainee_id": p["trainee_id"],
+                    "name": p["name"],
+                    "staff_no": p["staff_no"],
+                    "org_unit": p["org_unit"],
+                    "expected": 0,
+                    "present": 0,
+                    "absent": 0,
+                    "makeup": 0,
+                    "late": 0,
+                    "left_early": 0,
+                    "class_hours": 0.0,
+                },
+            )
+            acc["expected"] += int(p["expected"])
+            acc[p["status"]] += 1
+            acc["late"] += int(p["late"])
+            acc["left_early"] += int(p["left_early"])
+            acc["class_hours"] += p["class_hours"]
+    items = [people[k] for k in sorted(people)]
+    if fmt == "json":
+        return web.json_response(
+            {
+                "org_unit_id": unit.id,
+                "name": unit.name,
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "org_unit_ids": sorted(units),
+                "sessions": [
+                    {
+                        "session_id": r["session_id"],
+                        "title": r["title"],
+                        "starts_at": r["starts_at"],
+                        **r["totals"],
+                    }
+                    for r in reports
+                ],
+                "trainees": items,
+            }
+        )
+    rows = [
+        [
+            p["org_unit"],
+            p["name"],
+            p["staff_no"],
+            str(p["expected"]),
+            str(p["present"]),
+            str(p["absent"]),
+            str(p["makeup"]),
+            str(p["late"]),
+            str(p["left_early"]),
+            f"{p['class_hours']:g}",
+        ]
+        for p in items
+    ]
+    return await _download(f"org-unit-{unit.id}-report", UNIT_HEADER, rows, fmt, "单位考勤汇总")
+
+
+# --------------------------------------------------------------------------------------------
+# Registration of the endpoints
+# --------------------------------------------------------------------------------------------
+
+FORMAT = Param(
+    "format",
+    {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+    "answer format",
+)
+YEAR = Param("year", {"type": "integer", "minimum": 2000, "maximum": 2100}, "calendar year (UTC+8)")
+REPORT_MEDIA = ("application/json", XLSX, "text/csv")
+
+
+def register(registry: Registry) -> None:
+    add = registry.add
+    managers, trainees = roles.MANAGERS, roles.TRAINEES
+    course = "/api/v1/courses/{id}/batch-plan"
+    session = "/api/v1/sessions/{id}"
+    add(
+        Endpoint(
+            "POST",
+            course,
+            create_batch_plan,
+            managers,
+            "Plan the staggered batches of a course and save them as the draft plan",
+            "batches",
+            body=PLAN_BODY,
+            status=201,
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            course,
+            get_batch_plan,
+            managers,
+            "Show a course's batch plan: units by batches, leaders, on-duty share, violations",
+            "batches",
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            course + "/move",
+            move_in_plan,
+            managers,
+            "Move a trainee to another batch of the plan (re-validated)",
+            "batches",
+            body=MOVE_BODY,
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            course + "/swap",
+            swap_in_plan,
+            managers,
+            "Swap two trainees' batches in the plan (re-validated)",
+            "batches",
+            body=SWAP_BODY,
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            course + "/publish",
+            publish_plan,
+            managers,
+            "Publish the draft batch plan as the course's roster",
+            "batches",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            session + "/checkin-code",
+            checkin_code,
+            _MANAGE_CHECKIN,
+            "Show a site's current rotating check-in code and QR payload",
+            "checkin",
+            query=(
+                Param(
+                    "site_id",
+                    {"type": "integer", "minimum": 1},
+                    "the site (an agent's own site by default)",
+                ),
+            ),
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            session + "/checkin",
+            checkin,
+            trainees,
+            "Check in with the code on the room's screen (idempotent by client_id)",
+            "checkin",
+            body=CHECKIN_BODY,
+        )
+    )
+    add(
+        Endpoint(
+            "POST", session + "/checkout", checkout, trainees, "Check out of the room", "checkin"
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            session + "/attendance/mark",
+            mark_present,
+            _MANAGE_CHECKIN,
+            "Mark a trainee present by hand, with a reason",
+            "checkin",
+            body=MARK_BODY,
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            session + "/attendance",
+            list_attendance,
+            _MANAGE_CHECKIN,
+            "List a session's attendance records",
+            "checkin",
+            query=PAGE_PARAMS,
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            session + "/attendance/correct",
+            correct_attendance,
+            managers,
+            "Correct a trainee's session result, with a reason (audited)",
+            "ledger",
+            body=CORRECT_BODY,
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            session + "/settings",
+            get_settings,
+            managers,
+            "Show a session's capacity, registration and out-of-batch settings",
+            "electives",
+        )
+    )
+    add(
+        Endpoint(
+            "PUT",
+            session + "/settings",
+            put_settings,
+            managers,
+            "Change a session's capacity, registration and out-of-batch settings",
+            "electives",
+            body=SETTINGS_BODY,
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            session + "/registration",
+            register_elective,
+            trainees,
+            "Register for a session as an elective (waitlisted when full)",
+            "electives",
+        )
+    )
+    add(
+        Endpoint(
+            "DELETE",
+            session + "/registration",
+            cancel_elective,
+            trainees,
+            "Cancel one's registration; the first waitlisted moves up",
+            "electives",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            session + "/registrations",
+            list_registrations,
+            managers,
+            "List a session's registrations and waitlist",
+            "electives",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/trainees/{id}/transcript",
+            trainee_transcript,
+            managers,
+            "Show a trainee's session results and yearly class-hour progress",
+            "ledger",
+            query=(YEAR,),
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/trainee/transcript",
+            own_transcript,
+            trainees,
+            "Show the trainee's own results and yearly class-hour progress",
+            "ledger",
+            query=(YEAR,),
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/reports/honour-list",
+            honour_list_view,
+            managers,
+            "Show the yearly honour list of class hours",
+            "ledger",
+            query=(
+                YEAR,
+                Param("top", {"type": "integer", "minimum": 1, "maximum": 1000}, "size"),
+                Param(
+                    "min_hours",
+                    {"type": "integer", "minimum": 0, "maximum": 10000},
+                    "least class hours to be listed",
+                ),
+            ),
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            session + "/report",
+            session_report,
+            managers,
+            "Report a session's attendance by org unit and by site",
+            "reports",
+            query=(FORMAT,),
+            produces=REPORT_MEDIA,
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/org-units/{id}/report",
+            org_unit_report,
+            managers,
+            "Report an org unit's attendance over a date range",
+            "reports",
+            query=(
+                FORMAT,
+                Param("from", {"type": "string", "format": "date"}, "first day"),
+                Param("to", {"type": "string", "format": "date"}, "last day"),
+            ),
+            produces=REPORT_MEDIA,
+        )
+    )
