@@ -33,14 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="TOML file with a [server] table of settings")
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML file with a [server] table of settings"
+    )
     parser.add_argument("--host", help="address to listen on (setting: host)")
     parser.add_argument("--port", type=int, help="port to listen on (setting: port)")
     parser.add_argument("--data-dir", help="data directory (setting: data_dir)")
     parser.add_argument("--database-url", help="database URL (setting: database_url)")
     parser.add_argument("--redis-url", help="Redis URL (setting: redis_url)")
-    parser.add_argument("--demo", action="store_true", default=None,
-                        help="load demo data into an empty database (setting: demo)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=None,
+        help="load demo data into an empty database (setting: demo)",
+    )
     parser.add_argument("--migrate-only", action="store_true", help="migrate the database and exit")
     return parser
 

@@ -39,8 +39,18 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLAlchemy URL; empty = SQLite file <data_dir>/classroom.db. "
         "PostgreSQL: postgresql+asyncpg://user@host:5432/dbname",
     ),
-    Setting("redis_url", str, "", "Redis URL for scale-out (redis://127.0.0.1:6379/0); empty = in-memory bus"),
-    Setting("redis_prefix", str, "classroom:", "key prefix for everything this deployment keeps in Redis"),
+    Setting(
+        "redis_url",
+        str,
+        "",
+        "Redis URL for scale-out (redis://127.0.0.1:6379/0); empty = in-memory bus",
+    ),
+    Setting(
+        "redis_prefix",
+        str,
+        "classroom:",
+        "key prefix for everything this deployment keeps in Redis",
+    ),
     Setting(
         "secret_key",
         str,
@@ -54,7 +64,9 @@ SETTINGS: tuple[Setting, ...] = (
         "browser Origins allowed on /ws/client and for cookies; empty = http://<host>:<port> "
         "and http://localhost:<port>",
     ),
-    Setting("session_hours", float, 12.0, "how long a login (operator, moderator, trainee) stays valid"),
+    Setting(
+        "session_hours", float, 12.0, "how long a login (operator, moderator, trainee) stays valid"
+    ),
     Setting("cookie_secure", bool, False, "mark cookies Secure (set true behind HTTPS)"),
     Setting("max_body_kib", int, 6144, "largest accepted request body (roster files included)"),
     Setting("db_pool_size", int, 10, "PostgreSQL connection pool size"),

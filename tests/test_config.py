@@ -19,7 +19,9 @@ def test_defaults_serve_the_embedded_database_under_var() -> None:
 
 def test_environment_beats_file_and_command_line_beats_both(tmp_path: Path) -> None:
     file = tmp_path / "server.toml"
-    file.write_text('[server]\nport = 9000\nhost = "0.0.0.0"\nallowed_origins = ["https://a.example"]\n')
+    file.write_text(
+        '[server]\nport = 9000\nhost = "0.0.0.0"\nallowed_origins = ["https://a.example"]\n'
+    )
     config = load_config(str(file), env={"CLASSROOM_PORT": "9100"}, overrides={"host": "127.0.0.2"})
     assert config.port == 9100
     assert config.host == "127.0.0.2"

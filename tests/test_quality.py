@@ -8,7 +8,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-IO_MODULES = {"asyncio", "aiohttp", "sqlalchemy", "redis", "aiortc", "msgpack", "websockets", "socket", "av"}
+IO_MODULES = {
+    "asyncio",
+    "aiohttp",
+    "sqlalchemy",
+    "redis",
+    "aiortc",
+    "msgpack",
+    "websockets",
+    "socket",
+    "av",
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -38,7 +48,9 @@ def test_core_import_check_catches_an_io_import(tmp_path: Path) -> None:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_ruff_finds_nothing() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from server.core.errors import InvalidInput
 
 
-def check_tree_parent(node_id: int | None, new_parent: int | None, parents: dict[int, int | None]) -> None:
+def check_tree_parent(
+    node_id: int | None, new_parent: int | None, parents: dict[int, int | None]
+) -> None:
     """Refuse a parent that would make a cycle in a tree (org units, sites).
 
     ``parents`` maps every node id to its parent id.
@@ -18,6 +20,8 @@ def check_tree_parent(node_id: int | None, new_parent: int | None, parents: dict
     current: int | None = new_parent
     while current is not None:
         if current == node_id or current in seen:
-            raise InvalidInput("tree.cycle", "This parent would make a cycle; pick a node outside this subtree.")
+            raise InvalidInput(
+                "tree.cycle", "This parent would make a cycle; pick a node outside this subtree."
+            )
         seen.add(current)
         current = parents.get(current)
