@@ -259,3 +259,5 @@ __all__ = [
     "session_sites",
     "utcnow",
 ]
+from server.store import attendance_models as _attendance  # noqa: E402,F401
+from server.store import live_models as _live  # noqa: E402,F401

@@ -12,9 +12,11 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from server import __version__
+from server.bus.port import Bus, BusUnavailable
 from server.config import Config
 from server.core.errors import (
     Conflict,
@@ -42,7 +44,8 @@ REGISTRY = web.AppKey("registry", Registry)
 ROUTES = web.AppKey("routes", dict[Any, Endpoint])
 PRINCIPAL = web.RequestKey("principal", Principal)
 
-_STATUS = {
+_STATUS: dict[type[DomainError], int] = {
+    BusUnavailable: 503,
     InvalidInput: 400,
     Unauthenticated: 401,
     Forbidden: 403,
@@ -161,7 +164,7 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
             "This would duplicate or orphan a record; check unique names and references.",
         )
         status = 409
-    except (OperationalError, DBAPIError, OSError, TimeoutError) as exc:
+    except (OperationalError, DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
         log.warning("database unavailable", extra={"route": route_name, "error": str(exc)[:200]})
         response = error_response(
             503, "store.unavailable", "The database is not reachable right now; try again shortly."
@@ -229,9 +232,12 @@ async def openapi_view(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(request.app[REGISTRY], __version__))
 
 
-def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Application:
+def create_app(
+    config: Config, engine: AsyncEngine | None = None, bus: Bus | None = None
+) -> web.Application:
     """Build the application. The caller has migrated the database (see ``server.cli``)."""
     from server.web import routes  # the endpoint declarations
+    from server.web.live import setup_live
 
     app = web.Application(
         middlewares=[security_headers, edge_middleware],
@@ -250,6 +256,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> web.Applica
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/api/v1/openapi.json", openapi_view)
     routes.add_pages(app)
+    setup_live(app, bus)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         yield

@@ -45,6 +45,7 @@ from server.store.models import (
 from server.web import attendance_api, auth, roster_api
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
+from server.web.live import LIVE
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
@@ -261,6 +262,8 @@ RESOURCES: tuple[Resource, ...] = (
     ),
 )
 
+SITES_RESOURCE, TRAINEES_RESOURCE, SESSIONS_RESOURCE = RESOURCES[1], RESOURCES[2], RESOURCES[-1]
+
 LOGIN = body(
     {"username": Str(min_len=1, max_len=64), "password": Str(min_len=1, max_len=200)},
     required={"username", "password"},
@@ -396,16 +399,20 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
             session.started_at = utcnow()
         else:
             session.ended_at = utcnow()
+            await attendance_api.close_open_records(db, session.id, session.ended_at)
+        who = principal(request)
         audit(
             db,
-            principal(request),
+            who,
             action.value,
             "sessions",
             session.id,
             {"status": before},
             {"status": state.value},
         )
-        view = to_json(RESOURCES[-1], session)
+        view = to_json(SESSIONS_RESOURCE, session)
+    kind = "session_started" if action is SessionAction.START else "session_ended"
+    await request.app[LIVE].announce(kind, view, site_ids=view["site_ids"], session_id=view["id"])
     return web.json_response(view)
 
 
@@ -436,8 +443,8 @@ async def agent_site(request: web.Request) -> web.Response:
         ).all()
         return web.json_response(
             {
-                "site": to_json(RESOURCES[1], site),
-                "sessions": [to_json(RESOURCES[-1], s) for s in sessions],
+                "site": to_json(SITES_RESOURCE, site),
+                "sessions": [to_json(SESSIONS_RESOURCE, s) for s in sessions],
             }
         )
 
@@ -447,7 +454,7 @@ async def trainee_me(request: web.Request) -> web.Response:
     assert who.trainee_id is not None
     async with request.app[SESSIONS]() as db:
         trainee = await load(db, Trainee, who.trainee_id, "trainee")
-        return web.json_response(to_json(RESOURCES[2], trainee))
+        return web.json_response(to_json(TRAINEES_RESOURCE, trainee))
 
 
 def build_registry() -> Registry:

@@ -27,8 +27,18 @@ from server.store.models import (
 )
 
 TABLES = {
-    "org_units", "sites", "trainees", "users", "login_sessions", "programs", "program_units",
-    "courses", "class_sessions", "session_sites", "audit_log", "alembic_version",
+    "org_units",
+    "sites",
+    "trainees",
+    "users",
+    "login_sessions",
+    "programs",
+    "program_units",
+    "courses",
+    "class_sessions",
+    "session_sites",
+    "audit_log",
+    "alembic_version",
 }
 
 
@@ -37,7 +47,7 @@ async def test_migrations_create_every_table(database_url: str) -> None:
     async with engine.connect() as conn:
         names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
     await engine.dispose()
-    assert TABLES <= names
+    assert names >= TABLES
 
 
 async def test_migrating_twice_is_a_no_op(database_url: str) -> None:
@@ -46,7 +56,10 @@ async def test_migrating_twice_is_a_no_op(database_url: str) -> None:
     async with engine.connect() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
     await engine.dispose()
-    assert version == "0001"
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(store_db.alembic_config(database_url))
+    assert version == scripts.get_current_head()
 
 
 async def _catalogue(database_url: str) -> tuple[store_db.AsyncEngine, int]:
@@ -71,8 +84,13 @@ async def _catalogue(database_url: str) -> tuple[store_db.AsyncEngine, int]:
         db.add(course)
         await db.flush()
         start = datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
-        session = ClassSession(course_id=course.id, starts_at=start, ends_at=start + timedelta(hours=2),
-                               teaching_method=TeachingMethod.INTERVIEW, sites=[main, sub])
+        session = ClassSession(
+            course_id=course.id,
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            teaching_method=TeachingMethod.INTERVIEW,
+            sites=[main, sub],
+        )
         db.add(session)
         await db.flush()
         return engine, session.id
@@ -94,7 +112,9 @@ async def test_session_keeps_its_window_in_utc_and_its_sites(database_url: str) 
 async def test_naive_datetimes_are_refused(database_url: str) -> None:
     engine = store_db.create_engine(database_url)
     async with store_db.session_factory(engine)() as db:
-        db.add(AuditEntry(actor="t", action="x", entity="e", entity_id="1", at=datetime(2026, 1, 1)))
+        db.add(
+            AuditEntry(actor="t", action="x", entity="e", entity_id="1", at=datetime(2026, 1, 1))
+        )
         with pytest.raises(Exception, match="naive datetime"):
             await db.flush()
     await engine.dispose()
@@ -105,10 +125,12 @@ async def test_staff_numbers_are_unique(database_url: str) -> None:
     sessions = store_db.session_factory(engine)
     async with sessions() as db:
         unit_id = (await db.scalars(select(OrgUnit.id))).first()
-        db.add_all([
-            Trainee(name="李娜", staff_no="S1", org_unit_id=unit_id),
-            Trainee(name="王芳", staff_no="S1", org_unit_id=unit_id),
-        ])
+        db.add_all(
+            [
+                Trainee(name="李娜", staff_no="S1", org_unit_id=unit_id),
+                Trainee(name="王芳", staff_no="S1", org_unit_id=unit_id),
+            ]
+        )
         with pytest.raises(IntegrityError):
             await db.commit()
     await engine.dispose()
@@ -154,8 +176,17 @@ async def test_audit_entries_keep_json_before_and_after(database_url: str) -> No
     engine = store_db.create_engine(database_url)
     sessions = store_db.session_factory(engine)
     async with sessions() as db, db.begin():
-        db.add(AuditEntry(actor="user:1:operator", action="update", entity="trainees", entity_id="7",
-                          before={"position": "科员"}, after={"position": "副科长"}, reason="晋升"))
+        db.add(
+            AuditEntry(
+                actor="user:1:operator",
+                action="update",
+                entity="trainees",
+                entity_id="7",
+                before={"position": "科员"},
+                after={"position": "副科长"},
+                reason="晋升",
+            )
+        )
     async with sessions() as db:
         entry = (await db.scalars(select(AuditEntry))).one()
         assert entry.before == {"position": "科员"}

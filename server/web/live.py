@@ -1,0 +1,91 @@
+"""The live side of one server process: its bus, its sockets and the presence of every site."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from server.bus.memory import MemoryBus
+from server.bus.port import Bus, BusEvent, BusUnavailable
+from server.bus.redis_bus import RedisBus
+from server.web.app import CONFIG, METRICS, SESSIONS
+from server.web.hub import Connection, Hub
+from server.web.presence import PresenceService
+
+log = logging.getLogger("server.live")
+
+
+@dataclass
+class Live:
+    bus: Bus
+    hub: Hub
+    presence: PresenceService
+    app: web.Application
+    agents: dict[int, Connection] = field(default_factory=dict)  # site id -> its agent's socket
+
+    def on_event(self, topic: str, event: BusEvent) -> None:
+        self.presence.observe(event)
+        self.hub.deliver(topic, event)
+
+    def on_gap(self, topics: frozenset[str] | None) -> None:
+        """The bus lost events: tell every browser to resume (they resync if they must)."""
+        log.warning("bus gap: asking clients to resume", extra={"topics": sorted(topics or [])})
+        for connection in list(self.hub.connections):
+            if connection.kind == "client":
+                connection.send_message(
+                    {"type": "gap", "topics": sorted(topics or connection.topics)}
+                )
+
+    async def announce(
+        self, kind: str, data: dict[str, Any], site_ids: list[int], session_id: int
+    ) -> None:
+        """A session command: to the session's browsers and to each participating site's agent."""
+        try:
+            await self.bus.publish(f"session:{session_id}", kind, data)
+            for site_id in site_ids:
+                await self.bus.publish(f"site:{site_id}", kind, {"session_id": session_id, **data})
+        except BusUnavailable:
+            log.warning("bus unavailable; agents and browsers will resync", extra={"kind": kind})
+
+    def metrics_open(self, kind: str, delta: int) -> None:
+        self.app[METRICS].open_sockets.labels(kind).inc(delta)
+
+
+LIVE = web.AppKey("live", Live)
+
+
+def make_bus(app: web.Application) -> Bus:
+    config = app[CONFIG]
+    if config.redis_url:
+        return RedisBus(
+            config.redis_url, prefix=config.redis_prefix, node_id=config.node_id or None
+        )
+    return MemoryBus(node_id=config.node_id or None)
+
+
+def setup_live(app: web.Application, bus: Bus | None = None) -> None:
+    from server.web import ws_agent, ws_client
+
+    bus = bus or make_bus(app)
+    live = Live(bus, Hub(), PresenceService(bus, app[SESSIONS]), app)
+    app[LIVE] = live
+    ws_agent.setup(app)
+    ws_client.setup(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        live.bus.subscribe(live.on_event, live.on_gap)
+        await live.bus.start()
+        live.presence.start()
+        yield
+        await live.presence.stop()
+        await live.bus.close()
+
+    async def on_shutdown(app: web.Application) -> None:
+        await live.hub.shutdown()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(on_shutdown)

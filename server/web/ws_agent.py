@@ -1,0 +1,276 @@
+"""``/ws/agent``: the site agents' socket (msgpack, protocol in docs/agent-protocol.md)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from server import __version__
+from server.core.errors import DomainError, InvalidInput, RateLimited
+from server.core.topics import Replay
+from server.core.validation import (
+    AGENT_MESSAGES,
+    PROTOCOL_VERSION,
+    check_protocol_version,
+    validate_message,
+)
+from server.store.live_models import OutboxItem
+from server.store.models import ClassSession, Site
+from server.web import auth
+from server.web.app import SESSIONS, error_response
+from server.web.hub import Connection
+from server.web.live import LIVE, Live
+from server.web.wire import MAX_FRAME, RateLimit, decode_msgpack
+
+log = logging.getLogger("server.ws.agent")
+
+HELLO_TIMEOUT = 10.0
+MAX_ERRORS = 50  # bad messages tolerated on one connection before it is closed
+CLOSE_NO_HELLO = 4000
+CLOSE_BAD_VERSION = 4002
+CLOSE_REPLACED = 4003
+CLOSE_WRONG_SITE = 4004
+
+
+def site_topic(site_id: int) -> str:
+    return f"site:{site_id}"
+
+
+async def site_snapshot(request: web.Request, site_id: int) -> dict[str, Any]:
+    async with request.app[SESSIONS]() as db:
+        site = await db.get(Site, site_id)
+        live = (
+            await db.scalars(
+                select(ClassSession)
+                .join(ClassSession.sites)
+                .where(Site.id == site_id)
+                .where(ClassSession.status == "live")
+            )
+        ).all()
+        return {
+            "site": {"id": site_id, "name": site.name if site else ""},
+            "sessions": [
+                {"id": s.id, "title": s.title, "ends_at": s.ends_at.isoformat()} for s in live
+            ],
+        }
+
+
+async def record_outbox(
+    request: web.Request, site_id: int, items: list[dict[str, Any]]
+) -> dict[str, str]:
+    """Record each item once: a (site, id) seen before answers ``duplicate``."""
+    results: dict[str, str] = {}
+    async with request.app[SESSIONS]() as db, db.begin():
+        for item in items:
+            exists = await db.scalar(
+                select(OutboxItem.id).where(
+                    OutboxItem.site_id == site_id, OutboxItem.client_id == item["id"]
+                )
+            )
+            if exists is not None:
+                results[item["id"]] = "duplicate"
+                continue
+            try:
+                async with db.begin_nested():
+                    db.add(
+                        OutboxItem(
+                            site_id=site_id,
+                            client_id=item["id"],
+                            kind=item["kind"],
+                            created_at=datetime.fromtimestamp(item["ts"], UTC),
+                            body=item["body"],
+                        )
+                    )
+                results[item["id"]] = "recorded"
+            except IntegrityError:  # a concurrent copy of the same item won the race
+                results[item["id"]] = "duplicate"
+    return results
+
+
+async def agent_socket(request: web.Request) -> web.StreamResponse:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret:
+        return error_response(401, "auth.bad_header", "Send 'Authorization: Bearer <site secret>'.")
+    async with request.app[SESSIONS]() as db:
+        who = await auth.principal_from_site_secret(db, secret.strip())
+    if who is None or who.site_id is None:
+        return error_response(
+            401,
+            "auth.bad_site_secret",
+            "This site secret is not valid; ask the operator for a new one.",
+        )
+    site_id = who.site_id
+    live = request.app[LIVE]
+    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=None, autoping=True)
+    await ws.prepare(request)
+    connection = live.hub.open(ws, "agent", f"site:{site_id}", binary=True)
+    live.metrics_open("agent", +1)
+    registered = False
+    clean = False
+    try:
+        hello = await _receive_hello(ws, connection)
+        if hello is None:
+            return ws
+        if hello["site_id"] != site_id:
+            await connection.close(
+                CLOSE_WRONG_SITE, "protocol.wrong_site: hello names another site than the secret"
+            )
+            return ws
+        previous = live.agents.get(site_id)
+        live.agents[site_id] = connection
+        registered = True
+        if previous is not None:
+            previous.drop("replaced by a newer connection of this site", CLOSE_REPLACED)
+        await _welcome(request, live, connection, site_id, hello)
+        live.presence.connected(site_id)
+        clean = await _serve(request, live, ws, connection, site_id)
+    finally:
+        live.metrics_open("agent", -1)
+        live.hub.close(connection)
+        if registered and live.agents.get(site_id) is connection:
+            del live.agents[site_id]
+            live.presence.closed(site_id, clean)
+    return ws
+
+
+async def _receive_hello(
+    ws: web.WebSocketResponse, connection: Connection
+) -> dict[str, Any] | None:
+    try:
+        msg = await ws.receive(timeout=HELLO_TIMEOUT)
+    except TimeoutError:
+        await connection.close(CLOSE_NO_HELLO, "no hello within 10 s")
+        return None
+    if msg.type != WSMsgType.BINARY:
+        await connection.close(
+            1003 if msg.type == WSMsgType.TEXT else 1002,
+            "protocol.text_frame: send msgpack binary frames",
+        )
+        return None
+    try:
+        message = validate_message(AGENT_MESSAGES, decode_msgpack(msg.data), now=time.time())
+        if message.type != "hello":
+            raise InvalidInput("protocol.hello_first", "The first message must be hello.")
+        check_protocol_version(message.body["protocol"])
+    except DomainError as exc:
+        code = CLOSE_BAD_VERSION if exc.code == "protocol.unsupported_version" else 1008
+        await connection.close(code, f"{exc.code}: {exc.message}")
+        return None
+    return message.body
+
+
+async def _welcome(
+    request: web.Request, live: Live, connection: Connection, site_id: int, hello: dict[str, Any]
+) -> None:
+    topic = site_topic(site_id)
+    live.hub.subscribe(connection, topic)
+    cursor = await live.bus.cursor(topic)
+    resume = "fresh"
+    replay: list[dict[str, Any]] = []
+    if hello.get("epoch") and hello.get("last_seq") is not None:
+        answer = await live.bus.resume(topic, hello["epoch"], hello["last_seq"])
+        if isinstance(answer, Replay):
+            resume = "replay"
+            replay = [
+                {
+                    "type": "event",
+                    "topic": topic,
+                    "epoch": answer.epoch,
+                    "seq": e.seq,
+                    "kind": e.type,
+                    "data": e.payload,
+                }
+                for e in answer.events
+            ]
+        else:
+            resume = "resync"
+    connection.send_message(
+        {
+            "type": "welcome",
+            "protocol": PROTOCOL_VERSION,
+            "server_version": __version__,
+            "node_id": live.bus.node_id,
+            "site_id": site_id,
+            "topic": topic,
+            "epoch": cursor.epoch,
+            "seq": cursor.last_seq,
+            "heartbeat_interval": live.presence.config.heartbeat_interval,
+            "resume": resume,
+        }
+    )
+    for message in replay:
+        connection.send_message(message)
+    if resume == "resync":
+        connection.send_message(
+            {
+                "type": "resync",
+                "epoch": cursor.epoch,
+                "seq": cursor.last_seq,
+                "reason": "history",
+                "snapshot": await site_snapshot(request, site_id),
+            }
+        )
+
+
+async def _serve(
+    request: web.Request,
+    live: Live,
+    ws: web.WebSocketResponse,
+    connection: Connection,
+    site_id: int,
+) -> bool:
+    """Handle messages until the socket closes; True when the agent closed it cleanly."""
+    limit = RateLimit()
+    errors = 0
+    async for msg in ws:
+        if msg.type == WSMsgType.TEXT:
+            await connection.close(1003, "protocol.text_frame: send msgpack binary frames")
+            return False
+        if msg.type != WSMsgType.BINARY:
+            break
+        try:
+            limit.take()
+            message = validate_message(AGENT_MESSAGES, decode_msgpack(msg.data), now=time.time())
+            await _handle(request, live, connection, site_id, message.type, message.body)
+        except RateLimited as exc:
+            await connection.close(1008, f"{exc.code}: {exc.message}")
+            return False
+        except DomainError as exc:
+            errors += 1
+            connection.send_message({"type": "error", "code": exc.code, "message": exc.message})
+            if errors >= MAX_ERRORS:
+                await connection.close(1008, "too many invalid messages")
+                return False
+    return ws.close_code in (1000, 1001)
+
+
+async def _handle(
+    request: web.Request,
+    live: Live,
+    connection: Connection,
+    site_id: int,
+    kind: str,
+    body: dict[str, Any],
+) -> None:
+    if kind == "heartbeat":
+        live.presence.heartbeat(site_id, body["health"])
+        connection.send_message(
+            {"type": "heartbeat_ack", "seq": body["seq"], "server_ts": time.time()}
+        )
+    elif kind == "outbox":
+        results = await record_outbox(request, site_id, body["items"])
+        connection.send_message({"type": "outbox_ack", "results": results})
+    elif kind == "hello":
+        raise InvalidInput("protocol.hello_twice", "hello is sent once, at the start.")
+    # "ack" and "pong" need no answer
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/ws/agent", agent_socket)

@@ -1,0 +1,215 @@
+"""``/ws/client``: browsers' live socket (JSON). Subscribe to topics, get numbered events, resume.
+
+Every event carries its topic, epoch and seq. A browser that reconnects sends, per topic, the
+epoch and the last seq it saw: it gets exactly the missed events, or a ``resync`` with a fresh
+snapshot when the history no longer covers them (or the epoch changed). Events that arrive while
+a subscription is being answered are held back and sent after it, in order, without repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from sqlalchemy import select
+
+from server.core import roles
+from server.core.errors import DomainError, Forbidden, RateLimited
+from server.core.roles import Actor, Principal
+from server.core.topics import Replay
+from server.core.validation import CLIENT_MESSAGES, validate_message
+from server.store.models import ClassSession, Site, utcnow
+from server.web import auth
+from server.web.app import CONFIG, SESSIONS, error_response
+from server.web.hub import Connection
+from server.web.live import LIVE, Live
+from server.web.presence import HEALTH_TOPIC, PRESENCE_TOPIC
+from server.web.wire import MAX_FRAME, RateLimit, decode_json
+
+log = logging.getLogger("server.ws.client")
+
+Snapshot = Callable[[web.Request, str], Awaitable[dict[str, Any]]]
+_SESSION_TOPIC = re.compile(r"session:([0-9]{1,10})")
+
+
+async def presence_snapshot(request: web.Request, topic: str) -> dict[str, Any]:
+    async with request.app[SESSIONS]() as db:
+        sites = (
+            await db.execute(select(Site.id, Site.name, Site.parent_id).order_by(Site.id))
+        ).all()
+    live = request.app[LIVE]
+    return {
+        "sites": [
+            {
+                "id": s.id,
+                "name": s.name,
+                "parent_id": s.parent_id,
+                "state": live.presence.state(s.id),
+            }
+            for s in sites
+        ]
+    }
+
+
+async def session_snapshot(request: web.Request, topic: str) -> dict[str, Any]:
+    match = _SESSION_TOPIC.fullmatch(topic)
+    assert match is not None
+    async with request.app[SESSIONS]() as db:
+        session = await db.get(ClassSession, int(match.group(1)))
+        if session is None:
+            return {"session": None}
+        return {
+            "session": {
+                "id": session.id,
+                "title": session.title,
+                "status": session.status.value,
+                "starts_at": session.starts_at.isoformat(),
+                "ends_at": session.ends_at.isoformat(),
+                "site_ids": [s.id for s in session.sites],
+            }
+        }
+
+
+async def empty_snapshot(request: web.Request, topic: str) -> dict[str, Any]:
+    return {}
+
+
+def topic_rule(topic: str) -> tuple[frozenset[Actor], Snapshot]:
+    """Who may subscribe to a topic, and how its snapshot is made."""
+    if topic == PRESENCE_TOPIC:
+        return roles.STAFF, presence_snapshot
+    if topic == HEALTH_TOPIC:
+        return roles.STAFF, empty_snapshot
+    if _SESSION_TOPIC.fullmatch(topic):
+        return roles.STAFF | {Actor.TRAINEE}, session_snapshot
+    return frozenset(), empty_snapshot
+
+
+async def _subscribe(
+    request: web.Request,
+    live: Live,
+    connection: Connection,
+    who: Principal,
+    topics: list[str],
+    resume: dict[str, dict[str, Any]],
+) -> None:
+    for topic in topics:
+        allowed, snapshot = topic_rule(topic)
+        if who.actor not in allowed:
+            raise Forbidden(
+                "ws.forbidden_topic", f"A {who.actor.value} may not subscribe to {topic}."
+            )
+    for topic in topics:
+        _, snapshot = topic_rule(topic)
+        connection.hold(topic)
+        live.hub.subscribe(connection, topic)
+        cursor = await live.bus.cursor(topic)
+        last_sent = cursor.last_seq
+        wanted = resume.get(topic)
+        if wanted is not None:
+            answer = await live.bus.resume(topic, wanted["epoch"], wanted["last_seq"])
+            if isinstance(answer, Replay):
+                for event in answer.events:
+                    connection.send_message(
+                        {
+                            "type": "event",
+                            "topic": topic,
+                            "epoch": answer.epoch,
+                            "seq": event.seq,
+                            "kind": event.type,
+                            "data": event.payload,
+                        }
+                    )
+                last_sent = answer.last_seq
+                connection.release(topic, last_sent)
+                continue
+            reason = answer.reason.value
+        else:
+            reason = "new_subscription"
+        connection.send_message(
+            {
+                "type": "resync",
+                "topic": topic,
+                "epoch": cursor.epoch,
+                "seq": cursor.last_seq,
+                "reason": reason,
+                "snapshot": await snapshot(request, topic),
+            }
+        )
+        connection.release(topic, last_sent)
+
+
+def _allowed_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:  # not a browser: cross-site socket hijacking needs one
+        return True
+    own = f"{request.scheme}://{request.host}"
+    return origin == own or origin in request.app[CONFIG].effective_origins
+
+
+async def client_socket(request: web.Request) -> web.StreamResponse:
+    if not _allowed_origin(request):
+        return error_response(
+            403, "ws.bad_origin", "This page's origin may not open the live socket."
+        )
+    who = None
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    if token:
+        async with request.app[SESSIONS]() as db:
+            who = await auth.principal_from_cookie(db, token, utcnow())
+    if who is None:
+        return error_response(401, "auth.required", "Sign in first.")
+    live = request.app[LIVE]
+    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0)
+    await ws.prepare(request)
+    connection = live.hub.open(
+        ws, "client", f"{who.actor.value}:{who.user_id or who.trainee_id}", binary=False
+    )
+    live.metrics_open("client", +1)
+    limit = RateLimit()
+    try:
+        connection.send_message(
+            {"type": "hello", "actor": who.actor.value, "node_id": live.bus.node_id}
+        )
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                await connection.close(1003, "send JSON text frames")
+                break
+            if msg.type != WSMsgType.TEXT:
+                break
+            try:
+                limit.take()
+                message = validate_message(CLIENT_MESSAGES, decode_json(msg.data), now=time.time())
+                if message.type == "subscribe":
+                    await _subscribe(
+                        request,
+                        live,
+                        connection,
+                        who,
+                        message.body["topics"],
+                        message.body["resume"] or {},
+                    )
+                elif message.type == "unsubscribe":
+                    for topic in message.body["topics"]:
+                        live.hub.unsubscribe(connection, topic)
+                elif message.type == "ping":
+                    connection.send_message(
+                        {"type": "pong", "nonce": message.body["nonce"], "server_ts": time.time()}
+                    )
+            except RateLimited as exc:
+                await connection.close(1008, f"{exc.code}: {exc.message}")
+                break
+            except DomainError as exc:
+                connection.send_message({"type": "error", "code": exc.code, "message": exc.message})
+    finally:
+        live.metrics_open("client", -1)
+        live.hub.close(connection)
+    return ws
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/ws/client", client_socket)

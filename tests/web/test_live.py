@@ -1,0 +1,307 @@
+"""The live sockets end to end in one process: agents, presence, browsers, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import msgpack
+
+from server.web.live import LIVE
+from tests.conftest import ClientFactory, World
+from tests.web.live_helpers import (
+    AgentPeer,
+    BrowserPeer,
+    heartbeat,
+    hello,
+    stalled_browser,
+    wait_for,
+)
+
+
+async def _agent(client: Any, secret: str) -> AgentPeer:
+    ws = await client.ws_connect("/ws/agent", headers={"Authorization": f"Bearer {secret}"})
+    return AgentPeer(ws)
+
+
+async def _operator_socket(client: Any) -> BrowserPeer:
+    peer = BrowserPeer(await client.ws_connect("/ws/client"))
+    assert (await peer.receive())["type"] == "hello"
+    return peer
+
+
+async def test_agent_handshake_heartbeat_and_presence_seen_by_operator(
+    client_as: ClientFactory, world: World
+) -> None:
+    op = await client_as("operator")
+    browser = await _operator_socket(op)
+    await browser.subscribe("presence")
+    snapshot = await browser.expect("resync")
+    states = {s["id"]: s["state"] for s in snapshot["snapshot"]["sites"]}
+    assert states[world.site_id] == "offline"
+
+    agent = await _agent(op, world.site_secret)
+    await agent.send(hello(world.site_id))
+    welcome = await agent.expect("welcome")
+    assert welcome["site_id"] == world.site_id and welcome["resume"] == "fresh"
+    assert welcome["topic"] == f"site:{world.site_id}"
+    online = await browser.expect("event", kind="presence", state="online")
+    assert online["data"]["site_id"] == world.site_id and online["seq"] >= 1
+
+    await agent.send(heartbeat(1))
+    ack = await agent.expect("heartbeat_ack")
+    assert ack["seq"] == 1
+
+    await agent.send(heartbeat(2, stream={"state": "bad"}))
+    degraded = await browser.expect("event", kind="presence", state="degraded")
+    assert degraded["data"]["reason"]
+
+    await agent.ws.close()
+    offline = await browser.expect("event", kind="presence", state="offline")
+    assert offline["data"]["site_id"] == world.site_id
+
+
+async def test_wrong_or_missing_secret_is_refused_before_the_upgrade(
+    client_as: ClientFactory, world: World
+) -> None:
+    client = await client_as("anonymous")
+    for headers in (
+        {},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": f"Bearer {world.site_secret}x"},
+    ):
+        r = await client.get(
+            "/ws/agent",
+            headers={
+                **headers,
+                "Connection": "Upgrade",
+                "Upgrade": "websocket",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            },
+        )
+        assert r.status == 401
+        assert (await r.json())["error"]["code"].startswith("auth.")
+
+
+async def test_unknown_major_version_is_closed_with_a_reason(
+    client_as: ClientFactory, world: World
+) -> None:
+    client = await client_as("anonymous")
+    agent = await _agent(client, world.site_secret)
+    await agent.send(hello(world.site_id, protocol="2.0"))
+    code, reason = await agent.closed()
+    assert code == 4002 and "protocol.unsupported_version" in reason
+
+
+async def test_hello_naming_another_site_is_closed(client_as: ClientFactory, world: World) -> None:
+    client = await client_as("anonymous")
+    agent = await _agent(client, world.site_secret)
+    await agent.send(hello(world.site_id + 1))
+    code, reason = await agent.closed()
+    assert code == 4004 and "wrong_site" in reason
+
+
+async def test_second_connection_replaces_the_first(client_as: ClientFactory, world: World) -> None:
+    client = await client_as("anonymous")
+    first = await _agent(client, world.site_secret)
+    await first.send(hello(world.site_id))
+    await first.expect("welcome")
+    second = await _agent(client, world.site_secret)
+    await second.send(hello(world.site_id))
+    await second.expect("welcome")
+    code, reason = await first.closed()
+    assert code == 4003 and "replaced" in reason
+    await second.send(heartbeat(1))
+    assert (await second.expect("heartbeat_ack"))["seq"] == 1
+    live = client.server.app[LIVE]
+    assert live.presence.state(world.site_id) == "online"
+
+
+async def test_outbox_items_are_recorded_exactly_once(
+    client_as: ClientFactory, world: World
+) -> None:
+    client = await client_as("anonymous")
+    agent = await _agent(client, world.site_secret)
+    await agent.send(hello(world.site_id))
+    await agent.expect("welcome")
+    item = {
+        "id": "ck-0001",
+        "kind": "checkin",
+        "ts": time.time() - 3600,
+        "body": {"trainee_id": world.trainee_id},
+    }
+    await agent.send({"type": "outbox", "items": [item]})
+    assert (await agent.expect("outbox_ack"))["results"] == {"ck-0001": "recorded"}
+    await agent.send({"type": "outbox", "items": [item, {**item, "id": "ck-0002"}]})
+    assert (await agent.expect("outbox_ack"))["results"] == {
+        "ck-0001": "duplicate",
+        "ck-0002": "recorded",
+    }
+
+
+HOSTILE: list[tuple[str, bytes, str]] = [
+    (
+        "truncated msgpack",
+        msgpack.packb({"type": "heartbeat", "ts": 1.0})[:-3],
+        "message.bad_msgpack",
+    ),
+    ("garbage", b"\xc1\xc1\xc1", "message.bad_msgpack"),
+    ("array claiming 4 billion items", b"\xdd\xff\xff\xff\xff", "message.bad_msgpack"),
+    ("deep nesting", b"\x91" * 200 + b"\xc0", "message"),
+    ("bytes map keys", msgpack.packb({b"type": "heartbeat"}, use_bin_type=True), "message.invalid"),
+    ("ext type", msgpack.packb(msgpack.ExtType(5, b"xx")), "message.ext_type"),
+    (
+        "NaN",
+        msgpack.packb(
+            {**heartbeat(), "health": {**heartbeat()["health"], "cpu_load": float("nan")}}
+        ),
+        "message.invalid",
+    ),
+    ("huge integer", msgpack.packb({**heartbeat(), "seq": 2**64 - 1}), "message.invalid"),
+    ("unknown type", msgpack.packb({"type": "launch_missiles"}), "message.unknown_type"),
+    ("far past timestamp", msgpack.packb({**heartbeat(), "ts": 1000.0}), "message.bad_timestamp"),
+    (
+        "far future timestamp",
+        msgpack.packb({**heartbeat(), "ts": time.time() + 86400}),
+        "message.bad_timestamp",
+    ),
+    ("another site's id in hello", msgpack.packb(hello(999)), "protocol.hello_twice"),
+]
+
+
+async def test_hostile_frames_get_error_codes_and_the_server_keeps_serving(
+    client_as: ClientFactory, world: World
+) -> None:
+    client = await client_as("operator")
+    agent = await _agent(client, world.site_secret)
+    await agent.send(hello(world.site_id))
+    await agent.expect("welcome")
+    for name, frame, code in HOSTILE:
+        await agent.ws.send_bytes(frame)
+        error = await agent.expect("error")
+        assert error["code"].startswith(code), (name, error)
+        await asyncio.sleep(0.06)  # stay under the rate limit: this test is about content
+    await agent.send(heartbeat(7))
+    assert (await agent.expect("heartbeat_ack"))["seq"] == 7
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_oversize_frame_and_text_frame_close_the_socket(
+    client_as: ClientFactory, world: World
+) -> None:
+    client = await client_as("anonymous")
+    agent = await _agent(client, world.site_secret)
+    await agent.send(hello(world.site_id))
+    await agent.expect("welcome")
+    await agent.ws.send_bytes(b"\xc4" + b"\x00" * (70 * 1024))
+    code, _ = await agent.closed()
+    assert code == 1009
+    other = await _agent(client, world.site_secret)
+    await other.send(hello(world.site_id))
+    await other.expect("welcome")
+    await other.ws.send_str('{"type": "heartbeat"}')
+    code, reason = await other.closed()
+    assert code == 1003 and "text_frame" in reason
+
+
+async def test_a_flood_past_the_rate_limit_is_cut_off(
+    client_as: ClientFactory, world: World
+) -> None:
+    client = await client_as("anonymous")
+    agent = await _agent(client, world.site_secret)
+    await agent.send(hello(world.site_id))
+    await agent.expect("welcome")
+    for i in range(200):
+        if agent.ws.closed:
+            break
+        await agent.send({"type": "pong", "nonce": i})
+    code, reason = await agent.closed()
+    assert code == 1008 and "rate_limited" in reason
+
+
+async def test_foreign_origin_and_anonymous_browsers_are_refused(client_as: ClientFactory) -> None:
+    op = await client_as("operator")
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    for origin in ("http://evil.example", "http://127.0.0.1:8080.evil.example", "null"):
+        r = await op.get("/ws/client", headers={**upgrade, "Origin": origin})
+        assert r.status == 403 and (await r.json())["error"]["code"] == "ws.bad_origin", origin
+    anon = await client_as("anonymous")
+    r = await anon.get("/ws/client", headers=upgrade)
+    assert r.status == 401
+
+
+async def test_trainee_may_not_watch_presence(client_as: ClientFactory) -> None:
+    trainee = await client_as("trainee")
+    browser = await _operator_socket(trainee)
+    await browser.subscribe("presence")
+    error = await browser.expect("error")
+    assert error["code"] == "ws.forbidden_topic"
+
+
+async def test_reconnecting_browser_gets_exactly_the_missed_events(
+    client_as: ClientFactory, world: World
+) -> None:
+    op = await client_as("operator")
+    live = op.server.app[LIVE]
+    topic = f"session:{world.session_id}"
+    browser = await _operator_socket(op)
+    await browser.subscribe(topic)
+    first = await browser.expect("resync")
+    await live.bus.publish(topic, "note", {"n": 1})
+    seen = await browser.expect("event")
+    assert seen["seq"] == first["seq"] + 1
+    await browser.ws.close()
+    for n in (2, 3, 4):
+        await live.bus.publish(topic, "note", {"n": n})
+    again = await _operator_socket(op)
+    await again.subscribe(topic, resume={topic: {"epoch": seen["epoch"], "last_seq": seen["seq"]}})
+    got = [await again.expect("event") for _ in range(3)]
+    assert [g["data"]["n"] for g in got] == [2, 3, 4]
+    third = await _operator_socket(op)
+    await third.subscribe(topic, resume={topic: {"epoch": "another-epoch", "last_seq": 2}})
+    resync = await third.expect("resync")
+    assert (
+        resync["reason"] == "epoch_changed"
+        and resync["snapshot"]["session"]["id"] == world.session_id
+    )
+
+
+async def test_a_stalled_browser_is_dropped_and_does_not_delay_the_others(
+    client_as: ClientFactory, world: World
+) -> None:
+    op = await client_as("operator")
+    live = op.server.app[LIVE]
+    topic = f"session:{world.session_id}"
+    readers = [await _operator_socket(op) for _ in range(5)]
+    for reader in readers:
+        await reader.subscribe(topic)
+        await reader.expect("resync")
+    before = set(live.hub.connections)
+    cookie = "; ".join(f"{c.key}={c.value}" for c in op.session.cookie_jar)
+    stalled = await stalled_browser(op.server.host, op.server.port, cookie, topic)
+    await wait_for(lambda: live.hub.subscribers(topic) == 6)
+    (victim,) = set(live.hub.connections) - before
+    big = {"text": "问" * 20000}  # about 60 KB a frame: the stalled socket's buffers fill fast
+    worst = 0.0
+    started = time.monotonic()
+    n = 0
+    while time.monotonic() - started < 15 and victim.dropped_reason is None:
+        sent = time.monotonic()
+        await live.bus.publish(topic, "note", {**big, "n": n})
+        for reader in readers:
+            assert (await reader.expect("event", timeout=5))["data"]["n"] == n
+        worst = max(worst, time.monotonic() - sent)
+        n += 1
+        await asyncio.sleep(0.01)
+    stalled.close()
+    assert victim.dropped_reason is not None, f"the stalled socket was not dropped after {n} events"
+    assert worst < 0.5, f"a reading client waited {worst:.3f} s for an event"
+    await wait_for(lambda: live.hub.subscribers(topic) == 5)
+    assert not any(c.dropped_reason for c in before)
