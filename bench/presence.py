@@ -142,6 +142,11 @@ class FakeAgent:
         async for _ in self.ws:
             pass
 
+    def silence(self) -> None:
+        """Like a network cut: heartbeats stop, the TCP connection stays (no FIN reaches us)."""
+        if self.task:
+            self.task.cancel()
+
     def kill(self) -> None:
         """Like the agent's process dying: the OS closes the TCP socket, no close frame."""
         if self.task:
@@ -213,7 +218,7 @@ async def run(args: argparse.Namespace) -> None:
             victims = agents[: args.kill]
             killed_at = time.monotonic()
             for agent in victims:
-                agent.kill()
+                agent.silence() if args.silent else agent.kill()
             ids = {a.site_id for a in victims}
             deadline = killed_at + 30
             while time.monotonic() < deadline and not all(
@@ -226,8 +231,9 @@ async def run(args: argparse.Namespace) -> None:
                 if ids <= b.offline.keys()
             ]
             complete = len(seen) == len(browsers)
+            how = "silenced (network cut)" if args.silent else "killed (process died)"
             print(
-                f"{args.kill} agents killed: all offline on {len(seen)}/{len(browsers)} browsers; "
+                f"{args.kill} agents {how}: all offline on {len(seen)}/{len(browsers)} browsers; "
                 f"slowest browser saw the last after {max(seen) if seen else float('nan'):.2f} s"
                 + ("" if complete else " (INCOMPLETE)")
             )
@@ -248,6 +254,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--steady", type=float, default=30.0)
     parser.add_argument("--kill", type=int, default=50)
+    parser.add_argument("--silent", action="store_true", help="stop heartbeats instead of closing")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -94,6 +94,7 @@ class Reason(StrEnum):
     HEARTBEAT_MISSED = "heartbeat_missed"
     CLEAN_CLOSE = "clean_close"
     CONNECTION_LOST = "connection_lost"
+    NODE_LOST = "node_lost"  # the server process holding the agent's socket died
 
 
 _S = PresenceState

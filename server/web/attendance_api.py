@@ -116,6 +116,7 @@ from server.store.models import (
 )
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import CONFIG, SESSIONS, principal
+from server.web.presence import reported_sites, site_timelines
 from server.web.resources import PAGE_PARAMS, audit, load, page_params, path_id, read_json
 from server.web.roster_api import CSV, XLSX
 
@@ -1765,7 +1766,12 @@ async def _session_report_data(
     site_names = {s: n for s, n in (await db.execute(select(Site.id, Site.name))).all()}
     course = await db.get(Course, session.course_id)
     fixes = await _corrections(db, (f"{session.id}/{t}" for t in trainees))
-    return build_session_report(
+    window_end = min(session.ends_at, session.ended_at or session.ends_at)
+    timeline = await site_timelines(
+        db, (s.id for s in session.sites), session.starts_at, window_end
+    )
+    tracked = reported_sites(timeline)  # sites without an agent are taken as receiving it all
+    report = build_session_report(
         session,
         trainees,
         {t for t in expected if t in trainees},
@@ -1775,7 +1781,24 @@ async def _session_report_data(
         _rules_for([course] if course else []),
         utcnow(),
         fixes,
+        {site: timeline.online_intervals(site) for site in tracked},
     )
+    report["site_outages"] = [
+        {
+            "site_id": i.site_id,
+            "site": site_names.get(int(i.site_id), ""),
+            "from": _iso_ts(i.start),
+            "to": _iso_ts(i.end),
+            "minutes": round(i.duration / 60, 1),
+        }
+        for site in tracked
+        for i in timeline.offline_intervals(site)
+    ]
+    return report
+
+
+def _iso_ts(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 async def session_report(request: web.Request) -> web.Response:

@@ -19,11 +19,23 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp import web
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.bus.port import Bus, BusEvent, BusUnavailable
-from server.core.presence import PresenceBoard, PresenceChanged, PresenceConfig, PresenceState
+from server.core.presence import (
+    PresenceBoard,
+    PresenceChanged,
+    PresenceConfig,
+    PresenceState,
+    PresenceTimeline,
+    Reason,
+)
 from server.store.live_models import PresenceEvent
+from server.store.models import ClassSession
+from server.web.app import SESSIONS
+from server.web.resources import load, path_id
 
 log = logging.getLogger("server.presence")
 
@@ -180,4 +192,84 @@ class PresenceService:
                 ):
                     previous = self.known[site_id]
                     self.known[site_id] = "offline"
-                    await self._report(site_id, "offline", previous, time.time(), "node_lost")
+                    await self._report(
+                        site_id, "offline", previous, time.time(), Reason.NODE_LOST.value
+                    )
+
+
+async def site_timelines(
+    db: Any, site_ids: Iterable[int], start: datetime, end: datetime
+) -> PresenceTimeline:
+    """The presence timeline of these sites over [start, end], from the stored changes.
+
+    The state at ``start`` comes from each site's last change before it.
+    """
+    ids = sorted(set(site_ids))
+    timeline = PresenceTimeline(start.timestamp(), end.timestamp())
+    if not ids:
+        return timeline
+    window = (
+        select(PresenceEvent)
+        .where(PresenceEvent.site_id.in_(ids), PresenceEvent.at >= start, PresenceEvent.at <= end)
+        .order_by(PresenceEvent.at, PresenceEvent.id)
+    )
+    latest_before = (
+        select(PresenceEvent.site_id, func.max(PresenceEvent.at).label("at"))
+        .where(PresenceEvent.site_id.in_(ids), PresenceEvent.at < start)
+        .group_by(PresenceEvent.site_id)
+        .subquery()
+    )
+    before = select(PresenceEvent).join(
+        latest_before,
+        (PresenceEvent.site_id == latest_before.c.site_id)
+        & (PresenceEvent.at == latest_before.c.at),
+    )
+    for row in [*(await db.scalars(before)).all(), *(await db.scalars(window)).all()]:
+        timeline.add(
+            PresenceChanged(
+                row.site_id,
+                PresenceState(row.previous),
+                PresenceState(row.state),
+                row.at.timestamp(),
+                Reason(row.reason),
+            )
+        )
+    return timeline
+
+
+def reported_sites(timeline: PresenceTimeline) -> list[int]:
+    """Sites with any stored presence change: sites without an agent are not clipped."""
+    return [int(s) for s in timeline.sites()]
+
+
+async def session_presence(request: web.Request) -> web.Response:
+    """Each participating site's presence over the session: intervals and readable lines."""
+    async with request.app[SESSIONS]() as db:
+        session = await load(db, ClassSession, path_id(request, "session"), "session")
+        end = min(session.ends_at, session.ended_at or session.ends_at)
+        names = {s.id: s.name for s in session.sites}
+        timeline = await site_timelines(db, names, session.starts_at, end)
+    sites = []
+    for site_id, name in names.items():
+        intervals = timeline.intervals(site_id) if site_id in reported_sites(timeline) else []
+        sites.append(
+            {
+                "site_id": site_id,
+                "site": name,
+                "tracked": bool(intervals),
+                "intervals": [
+                    {
+                        "state": state_name(i.state),
+                        "from": datetime.fromtimestamp(i.start, UTC).isoformat(),
+                        "to": datetime.fromtimestamp(i.end, UTC).isoformat(),
+                    }
+                    for i in intervals
+                ],
+                "lines": [
+                    line.replace(f"site {site_id}", name, 1) for line in timeline.describe(site_id)
+                ]
+                if intervals
+                else [],
+            }
+        )
+    return web.json_response({"session_id": session.id, "sites": sites})

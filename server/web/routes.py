@@ -42,7 +42,7 @@ from server.store.models import (
     User,
     utcnow,
 )
-from server.web import attendance_api, auth, roster_api
+from server.web import attendance_api, auth, presence, roster_api
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.live import LIVE
@@ -531,6 +531,16 @@ def build_registry() -> Registry:
             end_session,
             roles.MANAGERS,
             "End a session",
+            "sessions",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/sessions/{id}/presence",
+            presence.session_presence,
+            roles.STAFF,
+            "Show each site's presence timeline over a session",
             "sessions",
         )
     )

@@ -203,6 +203,7 @@ async def _welcome(
             "seq": cursor.last_seq,
             "heartbeat_interval": live.presence.config.heartbeat_interval,
             "resume": resume,
+            "server_ts": time.time(),
         }
     )
     for message in replay:

@@ -305,3 +305,45 @@ async def test_a_stalled_browser_is_dropped_and_does_not_delay_the_others(
     assert worst < 0.5, f"a reading client waited {worst:.3f} s for an event"
     await wait_for(lambda: live.hub.subscribers(topic) == 5)
     assert not any(c.dropped_reason for c in before)
+
+
+async def test_site_outage_shows_in_the_session_timeline_and_report(
+    client_as: ClientFactory, world: World, config: Any
+) -> None:
+    from datetime import timedelta
+
+    from server.store import db as store_db
+    from server.store.live_models import PresenceEvent
+    from server.store.models import ClassSession
+
+    engine = store_db.create_engine(config.effective_database_url)
+    async with store_db.session_factory(engine)() as db, db.begin():
+        session = await db.get(ClassSession, world.session_id)
+        assert session is not None
+        start = session.starts_at
+        changes = [
+            (start - timedelta(minutes=5), "offline", "online", "connected"),
+            (start + timedelta(minutes=30), "online", "offline", "connection_lost"),
+            (start + timedelta(minutes=42), "offline", "online", "connected"),
+        ]
+        for at, previous, state, reason in changes:
+            db.add(
+                PresenceEvent(
+                    site_id=world.site_id, state=state, previous=previous, reason=reason, at=at
+                )
+            )
+    await engine.dispose()
+    op = await client_as("operator")
+    timeline = await (await op.get(f"/api/v1/sessions/{world.session_id}/presence")).json()
+    site = next(s for s in timeline["sites"] if s["site_id"] == world.site_id)
+    assert [i["state"] for i in site["intervals"]] == ["online", "offline", "online"]
+    assert any("offline" in line and "海曙分课堂" in line for line in site["lines"])
+    untracked = next(s for s in timeline["sites"] if s["site_id"] != world.site_id)
+    assert untracked["tracked"] is False
+    report = await (await op.get(f"/api/v1/sessions/{world.session_id}/report")).json()
+    outages = report["site_outages"]
+    assert (
+        len(outages) == 1
+        and outages[0]["site_id"] == world.site_id
+        and outages[0]["minutes"] == 12.0
+    )

@@ -28,6 +28,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/sessions/{id}/start"): MANAGERS,
     ("POST", "/api/v1/sessions/{id}/end"): MANAGERS,
     ("GET", "/api/v1/agent/site"): {"site_agent"},
+    ("GET", "/api/v1/sessions/{id}/presence"): STAFF,
     ("GET", "/api/v1/trainee/me"): {"trainee"},
     # staggered batches, check-in, electives, ledger and reports (server/web/attendance_api.py)
     ("POST", "/api/v1/courses/{id}/batch-plan"): MANAGERS,
