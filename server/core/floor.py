@@ -24,11 +24,12 @@ Decisions:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from server.core.errors import Conflict, InvalidInput
-from server.core.qa import QuestionBoard, QuestionState
+from server.core.qa import Question, QuestionBoard, QuestionState
 
 
 class SiteFloorState(StrEnum):
@@ -152,6 +153,20 @@ class FloorControl:
         self._holder: FloorHolder | None = None
         self._seq = 0
 
+    @classmethod
+    def restore(
+        cls,
+        session_id: str,
+        requests: list[FloorRequest],
+        holder: FloorHolder | None,
+    ) -> FloorControl:
+        """Rebuild the floor from stored requests and holder (the store is the truth)."""
+        floor = cls(session_id)
+        floor._requests = {r.site_id: r for r in requests}
+        floor._holder = holder
+        floor._seq = max((r.seq for r in requests), default=0)
+        return floor
+
     # -- reading --
 
     @property
@@ -273,13 +288,20 @@ class QueueItem:
 
 def moderator_queue(floor: FloorControl, board: QuestionBoard) -> list[QueueItem]:
     """Pending floor requests and APPROVED questions in one list, in the order raised."""
+    return merge_queue(floor.requests(), board.questions(states={QuestionState.APPROVED}))
+
+
+def merge_queue(requests: Iterable[FloorRequest], approved: Iterable[Question]) -> list[QueueItem]:
+    """The queue of ``moderator_queue`` from the pending requests and the APPROVED questions
+    themselves (for a store that keeps them as rows)."""
     items = [
         QueueItem(QueueItemKind.FLOOR_REQUEST, r.site_id, r.site_id, r.raised_at, r.seq)
-        for r in floor.requests()
+        for r in requests
     ]
     items += [
         QueueItem(QueueItemKind.QUESTION, q.id, q.site_id, q.created_at, q.seq)
-        for q in board.questions(states={QuestionState.APPROVED})
+        for q in approved
+        if q.state is QuestionState.APPROVED
     ]
     items.sort(key=lambda i: (i.raised_at, _KIND_RANK[i.kind], i.seq))
     return items

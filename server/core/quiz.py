@@ -107,6 +107,31 @@ class PollSpec:
         return self.correct is not None
 
 
+def check_choices(spec: PollSpec, choices: Iterable[int]) -> frozenset[int]:
+    """The chosen option indexes, checked against the spec (``quiz.*`` errors)."""
+    listed = list(choices)
+    chosen = frozenset(listed)
+    n = len(spec.options)
+    if not chosen:
+        raise InvalidInput("quiz.no_choice", "Choose an option before sending.")
+    if len(chosen) != len(listed) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in listed
+    ):
+        raise InvalidInput(
+            "quiz.bad_option", "Choose among the options shown.", {"choices": listed}
+        )
+    if spec.mode is ChoiceMode.SINGLE and len(chosen) > 1:
+        raise InvalidInput("quiz.single_choice", "Choose only one option.")
+    return chosen
+
+
+def score_of(spec: PollSpec, chosen: frozenset[int]) -> int:
+    """All-or-nothing quiz score of one answer (see the module doc)."""
+    if spec.correct is None:
+        raise Conflict("quiz.not_a_quiz", "This is a poll without correct answers; no scores.")
+    return int(chosen == spec.correct)
+
+
 @dataclass(frozen=True, slots=True)
 class PollOpened:
     session_id: str
@@ -201,20 +226,7 @@ class LivePoll:
         ]
 
     def _check_choices(self, choices: Iterable[int]) -> frozenset[int]:
-        listed = list(choices)
-        chosen = frozenset(listed)
-        n = len(self.spec.options)
-        if not chosen:
-            raise InvalidInput("quiz.no_choice", "Choose an option before sending.")
-        if len(chosen) != len(listed) or not all(
-            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in listed
-        ):
-            raise InvalidInput(
-                "quiz.bad_option", "Choose among the options shown.", {"choices": listed}
-            )
-        if self.spec.mode is ChoiceMode.SINGLE and len(chosen) > 1:
-            raise InvalidInput("quiz.single_choice", "Choose only one option.")
-        return chosen
+        return check_choices(self.spec, choices)
 
     def close(self, *, now: float) -> list[PollEvent]:
         """Close now; closing a closed poll returns no events."""
