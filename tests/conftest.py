@@ -187,11 +187,19 @@ ClientFactory = Callable[[str], Awaitable[TestClient[Any, Any]]]
 
 
 @pytest.fixture
-async def client_as(aiohttp_client: Any, config: Config, world: World) -> ClientFactory:
+async def client_as(
+    aiohttp_client: Any, aiohttp_server: Any, config: Config, world: World
+) -> ClientFactory:
     """``await client_as("operator")`` gives a client signed in as that role (CSRF header set)."""
 
+    servers: list[Any] = []
+
     async def make(actor: str) -> TestClient[Any, Any]:
-        client: TestClient[Any, Any] = await aiohttp_client(create_app(replace(config)))
+        # Every client of one test talks to the same server (one app, one bus), like browsers
+        # and agents of one deployment; each has its own cookie jar.
+        if not servers:
+            servers.append(await aiohttp_server(create_app(replace(config))))
+        client: TestClient[Any, Any] = await aiohttp_client(servers[0])
         if actor in world.passwords:
             r = await client.post(
                 "/api/v1/auth/login", json={"username": actor, "password": world.passwords[actor]}

@@ -114,6 +114,7 @@ from server.store.models import (
     Trainee,
     utcnow,
 )
+from server.web import rollcall_api
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.presence import reported_sites, site_timelines
@@ -1783,6 +1784,7 @@ async def _session_report_data(
         fixes,
         {site: timeline.online_intervals(site) for site in tracked},
     )
+    report["roll_calls"] = await rollcall_api.session_roll_calls(db, session.id)
     report["site_outages"] = [
         {
             "site_id": i.site_id,

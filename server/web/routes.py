@@ -42,7 +42,7 @@ from server.store.models import (
     User,
     utcnow,
 )
-from server.web import attendance_api, auth, presence, roster_api
+from server.web import attendance_api, auth, presence, qa_api, rollcall_api, roster_api
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.live import LIVE
@@ -400,6 +400,7 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
         else:
             session.ended_at = utcnow()
             await attendance_api.close_open_records(db, session.id, session.ended_at)
+            await rollcall_api.close_roll_calls(db, session.id)
         who = principal(request)
         audit(
             db,
@@ -513,7 +514,9 @@ def build_registry() -> Registry:
         )
     )
     roster_api.register(registry)
+    rollcall_api.register(registry)
     attendance_api.register(registry)
+    qa_api.register(registry)
     add(
         Endpoint(
             "POST",

@@ -22,7 +22,7 @@ from server.core.validation import (
 )
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site
-from server.web import auth
+from server.web import auth, rollcall_api
 from server.web.app import SESSIONS, error_response
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
@@ -76,6 +76,9 @@ async def record_outbox(
             if exists is not None:
                 results[item["id"]] = "duplicate"
                 continue
+            result = "recorded"
+            if item["kind"] == "rollcall_answer":
+                result = await _rollcall_answer(db, site_id, item["body"])
             try:
                 async with db.begin_nested():
                     db.add(
@@ -85,12 +88,28 @@ async def record_outbox(
                             kind=item["kind"],
                             created_at=datetime.fromtimestamp(item["ts"], UTC),
                             body=item["body"],
+                            result=result,
                         )
                     )
-                results[item["id"]] = "recorded"
+                results[item["id"]] = result
             except IntegrityError:  # a concurrent copy of the same item won the race
                 results[item["id"]] = "duplicate"
     return results
+
+
+async def _rollcall_answer(db: Any, site_id: int, body: dict[str, Any]) -> str:
+    """A roll-call answer taken at the site; an error code if it cannot count (kept as the
+    item's result, and told to the agent, which then drops the item)."""
+    try:
+        roll_call_id, trainee_id = int(body["roll_call_id"]), int(body["trainee_id"])
+    except (KeyError, TypeError, ValueError):
+        return "rollcall.bad_answer"
+    try:
+        async with db.begin_nested():
+            await rollcall_api.record_answer(db, roll_call_id, trainee_id, "site", site_id)
+    except DomainError as exc:
+        return exc.code
+    return "recorded"
 
 
 async def agent_socket(request: web.Request) -> web.StreamResponse:

@@ -78,17 +78,23 @@ class BrowserPeer:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.seen: dict[str, tuple[str, int]] = {}
+        self.log: list[dict[str, Any]] = []
+        self.pending: list[dict[str, Any]] = []  # messages of a batch not yet handed out
 
     async def send(self, message: Any) -> None:
         await self.ws.send_str(json.dumps(message))
 
     async def receive(self, timeout: float = 5.0) -> dict[str, Any]:
-        msg = await self.ws.receive(timeout=timeout)
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            raise AssertionError(
-                f"expected a text frame, got {msg.type} {msg.data!r} {msg.extra!r}"
-            )
-        result: dict[str, Any] = json.loads(msg.data)
+        if not self.pending:
+            msg = await self.ws.receive(timeout=timeout)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                raise AssertionError(
+                    f"expected a text frame, got {msg.type} {msg.data!r} {msg.extra!r}"
+                )
+            data = json.loads(msg.data)
+            self.pending.extend(data["messages"] if data.get("type") == "batch" else [data])
+        result: dict[str, Any] = self.pending.pop(0)
+        self.log.append(result)
         if result.get("type") in ("event", "resync"):
             self.seen[result["topic"]] = (result["epoch"], result["seq"])
         return result

@@ -1,0 +1,172 @@
+"""Roll call end to end: started live, answered from the phone and by the site, closed with the
+missing marked, and shown in the session report."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from server.store import db as store_db
+from server.store.models import Trainee, utcnow
+from server.store.rollcall_models import RollCall
+from server.web.live import LIVE
+from tests.conftest import ClientFactory, World
+from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
+
+
+async def _ok(response: Any, status: int = 200) -> Any:
+    body = await response.json()
+    assert response.status == status, body
+    return body
+
+
+async def _error(response: Any, status: int, code: str) -> None:
+    body = await response.json()
+    assert response.status == status and body["error"]["code"] == code, body
+
+
+async def _second_trainee(config: Any, world: World) -> int:
+    engine = store_db.create_engine(config.effective_database_url)
+    async with store_db.session_factory(engine)() as db, db.begin():
+        other = Trainee(
+            name="李强", staff_no="T0002", org_unit_id=world.org_unit_id, home_site_id=world.site_id
+        )
+        db.add(other)
+        await db.flush()
+        trainee_id = other.id
+    await engine.dispose()
+    return trainee_id
+
+
+async def test_roll_call_from_start_to_report(
+    client_as: ClientFactory, world: World, config: Any
+) -> None:
+    other_id = await _second_trainee(config, world)
+    op, agent, trainee = (
+        await client_as("operator"),
+        await client_as("site_agent"),
+        await client_as("trainee"),
+    )
+    r = await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json={})
+    await _error(r, 409, "rollcall.session_not_live")
+    await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
+    shown = await _ok(await agent.get(f"/api/v1/sessions/{world.session_id}/checkin-code"))
+    await _ok(
+        await trainee.post(
+            f"/api/v1/sessions/{world.session_id}/checkin",
+            json={"code": shown["code"], "client_id": "rc-1"},
+        )
+    )
+    await _ok(
+        await agent.post(
+            f"/api/v1/sessions/{world.session_id}/attendance/mark",
+            json={"trainee_id": other_id, "reason": "手机没电"},
+        )
+    )
+
+    watcher = BrowserPeer(await op.ws_connect("/ws/client"))
+    await watcher.subscribe(f"session:{world.session_id}")
+    await watcher.expect("resync")
+    site_socket = AgentPeer(
+        await op.ws_connect("/ws/agent", headers={"Authorization": f"Bearer {world.site_secret}"})
+    )
+    await site_socket.send(hello(world.site_id))
+    await site_socket.expect("welcome")
+
+    r = await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json={"seconds": 5})
+    await _error(r, 400, "rollcall.bad_time_limit")
+    call = await _ok(
+        await op.post(
+            f"/api/v1/sessions/{world.session_id}/roll-calls",
+            json={"seconds": 60, "site_ids": [world.site_id]},
+        ),
+        201,
+    )
+    assert call["by_site"][str(world.site_id)] == {
+        "expected": 2,
+        "answered": 0,
+        "pending": 2,
+        "missed": 0,
+    }
+    started = await watcher.expect("event", kind="roll_call")
+    assert started["data"]["roll_call_id"] == call["id"]
+    command = await site_socket.expect("event")
+    assert command["kind"] == "roll_call" and command["data"]["roll_call_id"] == call["id"]
+
+    await _ok(await trainee.post(f"/api/v1/roll-calls/{call['id']}/answer"))
+    try:
+        tally = await watcher.expect("event", kind="roll_call_tally", timeout=3)
+    except TimeoutError:
+        raise AssertionError(watcher.log) from None
+    assert tally["data"]["by_site"][str(world.site_id)]["answered"] == 1
+    await _error(
+        await trainee.post(f"/api/v1/roll-calls/{call['id']}/answer"),
+        409,
+        "rollcall.already_answered",
+    )
+
+    # The site answers for a trainee in its room through its outbox; a bad one is refused by code.
+    items = [
+        {
+            "id": "rc-a",
+            "kind": "rollcall_answer",
+            "ts": time.time(),
+            "body": {"roll_call_id": call["id"], "trainee_id": other_id, "answer": "present"},
+        },
+        {
+            "id": "rc-b",
+            "kind": "rollcall_answer",
+            "ts": time.time(),
+            "body": {"roll_call_id": call["id"], "trainee_id": 424242, "answer": "present"},
+        },
+    ]
+    await site_socket.send({"type": "outbox", "items": items})
+    ack = await site_socket.expect("outbox_ack")
+    assert ack["results"] == {"rc-a": "recorded", "rc-b": "rollcall.not_in_room"}
+
+    shown_call = await _ok(await op.get(f"/api/v1/roll-calls/{call['id']}"))
+    assert shown_call["by_site"][str(world.site_id)]["answered"] == 2
+    assert {a["via"] for a in shown_call["answered"]} == {"phone", "site"}
+
+
+async def test_who_did_not_answer_is_marked_missed_when_it_closes(
+    client_as: ClientFactory, world: World, config: Any
+) -> None:
+    op, agent, trainee = (
+        await client_as("operator"),
+        await client_as("site_agent"),
+        await client_as("trainee"),
+    )
+    await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
+    shown = await _ok(await agent.get(f"/api/v1/sessions/{world.session_id}/checkin-code"))
+    await _ok(
+        await trainee.post(
+            f"/api/v1/sessions/{world.session_id}/checkin",
+            json={"code": shown["code"], "client_id": "rc-2"},
+        )
+    )
+    call = await _ok(
+        await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json={"seconds": 10}), 201
+    )
+    engine = store_db.create_engine(config.effective_database_url)
+    async with store_db.session_factory(engine)() as db, db.begin():
+        await db.execute(
+            update(RollCall)
+            .where(RollCall.id == call["id"])
+            .values(deadline=utcnow() - timedelta(seconds=1))
+        )
+    await engine.dispose()
+    await _error(
+        await trainee.post(f"/api/v1/roll-calls/{call['id']}/answer"), 409, "rollcall.closed"
+    )
+    closed = await _ok(await op.get(f"/api/v1/roll-calls/{call['id']}"))
+    assert closed["closed"] is True
+    assert closed["missed"] == [
+        {"trainee_id": world.trainee_id, "name": "张伟", "site_id": world.site_id}
+    ]
+    report = await _ok(await op.get(f"/api/v1/sessions/{world.session_id}/report"))
+    assert report["roll_calls"][0]["by_site"][str(world.site_id)]["missed"] == 1
+    assert op.server.app[LIVE].presence is not None
