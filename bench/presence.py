@@ -19,6 +19,7 @@ import secrets
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -174,8 +175,9 @@ class Browser:
         assert self.ws is not None
         async for msg in self.ws:
             data = json.loads(msg.data)
-            if data.get("type") == "event" and data["data"].get("state") == "offline":
-                self.offline.setdefault(data["data"]["site_id"], time.monotonic())
+            for message in data["messages"] if data.get("type") == "batch" else [data]:
+                if message.get("type") == "event" and message["data"].get("state") == "offline":
+                    self.offline.setdefault(message["data"]["site_id"], time.monotonic())
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -191,6 +193,9 @@ async def run(args: argparse.Namespace) -> None:
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
             started = time.monotonic()
+            agents = [FakeAgent(site_id, secret, args.interval) for site_id, secret in sites]
+            for i in range(0, len(agents), 50):
+                await asyncio.gather(*(a.start(session, server.url) for a in agents[i : i + 50]))
             browsers = [Browser() for _ in tokens]
             for i in range(0, len(browsers), 100):
                 await asyncio.gather(
@@ -199,9 +204,6 @@ async def run(args: argparse.Namespace) -> None:
                         for b, t in zip(browsers[i : i + 100], tokens[i : i + 100], strict=True)
                     )
                 )
-            agents = [FakeAgent(site_id, secret, args.interval) for site_id, secret in sites]
-            for i in range(0, len(agents), 50):
-                await asyncio.gather(*(a.start(session, server.url) for a in agents[i : i + 50]))
             took = time.monotonic() - started
             print(f"connected {len(agents)} agents and {len(browsers)} browsers in {took:.1f} s")
             await asyncio.sleep(args.interval * 2)  # settle: every site online, first heartbeats in
@@ -231,6 +233,14 @@ async def run(args: argparse.Namespace) -> None:
                 if ids <= b.offline.keys()
             ]
             complete = len(seen) == len(browsers)
+            closed = sum(1 for b in browsers if b.ws is not None and b.ws.closed)
+            counts = sorted(len(ids & b.offline.keys()) for b in browsers)
+            median = counts[len(counts) // 2]
+            print(f"victims seen offline per browser: min {counts[0]}, median {median}")
+            missing = Counter(i for b in browsers for i in ids - b.offline.keys())
+            if missing:
+                print(f"victims most often missing: {missing.most_common(5)}")
+            print(f"browser sockets closed by the server (too slow to read): {closed}")
             how = "silenced (network cut)" if args.silent else "killed (process died)"
             print(
                 f"{args.kill} agents {how}: all offline on {len(seen)}/{len(browsers)} browsers; "

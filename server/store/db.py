@@ -29,7 +29,12 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 10})
+        # One connection: SQLite has one writer at a time, and its busy handler sleeps in
+        # steps of up to 100 ms when writers collide, which collapses throughput under load.
+        # Queueing for the single connection in the pool is fair and fast instead.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=30
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(

@@ -53,7 +53,7 @@ class PresenceService:
         bus: Bus,
         sessions: async_sessionmaker[Any],
         config: PresenceConfig | None = None,
-        tick_interval: float = 0.5,
+        tick_interval: float = 0.25,
         reap_interval: float = 1.0,
     ) -> None:
         self.bus = bus
@@ -66,12 +66,15 @@ class PresenceService:
         self.reap_interval = reap_interval
         self._pending: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._to_store: list[PresenceEvent] = []
+        self._store_wakeup = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._ticker(), name="presence-ticker"),
             asyncio.create_task(self._reaper(), name="presence-reaper"),
+            asyncio.create_task(self._writer(), name="presence-writer"),
         ]
 
     async def stop(self) -> None:
@@ -82,6 +85,7 @@ class PresenceService:
                 await task
         if self._pending:
             await asyncio.wait(self._pending, timeout=2)
+        await self._flush()
 
     # -- what the agent socket calls ------------------------------------------------------
     def connected(self, site_id: int) -> None:
@@ -127,25 +131,40 @@ class PresenceService:
             self._refresh_key(int(change.site_id), {"last_heartbeat": change.at})
 
     async def _report(self, site_id: int, new: str, old: str, at: float, reason: str) -> None:
+        """Fan the change out first (the wall must not wait for the disk), then keep it."""
         payload = {"site_id": site_id, "state": new, "previous": old, "at": at, "reason": reason}
-        try:
-            async with self.sessions() as db, db.begin():
-                db.add(
-                    PresenceEvent(
-                        site_id=site_id,
-                        state=new,
-                        previous=old,
-                        reason=reason,
-                        at=datetime.fromtimestamp(at, UTC),
-                        node_id=self.bus.node_id,
-                    )
-                )
-        except Exception:
-            log.exception("could not store a presence change", extra={"site_id": site_id})
+        await self._publish(PRESENCE_TOPIC, "presence", payload)
+        self._to_store.append(
+            PresenceEvent(
+                site_id=site_id,
+                state=new,
+                previous=old,
+                reason=reason,
+                at=datetime.fromtimestamp(at, UTC),
+                node_id=self.bus.node_id,
+            )
+        )
+        self._store_wakeup.set()
         if new == "offline":
             with contextlib.suppress(BusUnavailable):
                 await self.bus.clear_presence(site_id, self.bus.node_id)
-        await self._publish(PRESENCE_TOPIC, "presence", payload)
+
+    async def _writer(self) -> None:
+        """Store presence changes in batches: one transaction for a burst of changes."""
+        while True:
+            await self._store_wakeup.wait()
+            self._store_wakeup.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._to_store = self._to_store, []
+        if not batch:
+            return
+        try:
+            async with self.sessions() as db, db.begin():
+                db.add_all(batch)
+        except Exception:
+            log.exception("could not store presence changes", extra={"changes": len(batch)})
 
     async def _publish(self, topic: str, kind: str, payload: dict[str, Any]) -> None:
         try:
@@ -170,7 +189,10 @@ class PresenceService:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.tick_interval)
-            self.board.tick(time.time())
+            try:
+                self.board.tick(time.time())
+            except Exception:  # one bad site must not stop presence for every site
+                log.exception("presence tick failed")
 
     async def _reaper(self) -> None:
         while True:

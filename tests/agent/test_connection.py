@@ -419,9 +419,11 @@ async def test_hello_carries_the_last_seq_seen_across_reconnects_and_restarts(
         await wait_until(lambda: server.acked_seq == 2, "the ack of event 2")
         assert set(agent.state.live_sessions) == {7}
         assert agent.state.question_on_air == {"question_id": 3, "text": "如何落实?"}
+        secret, server.secret = server.secret, "locked-out"  # keep it away while we publish
         await server.kick(4003, "replaced")
         await wait_until(lambda: server.live is None, "the disconnect")
         await server.publish("session_ended", {"session_id": 7})  # missed while away
+        server.secret = secret
         await wait_until(lambda: server.acked_seq == 3, "the replayed event acked")
         assert agent.state.live_sessions == {}
     assert [(h["last_seq"], h["epoch"]) for h in server.hellos] == [(None, None), (2, "ep1")]
