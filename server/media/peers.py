@@ -1,0 +1,136 @@
+"""Creating ``RTCPeerConnection``s: ICE servers from settings, host addresses, codec choice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+)
+
+from server.media import forward
+
+#: Video codecs the relay can forward (aiortc packetizes both). Opus is the audio codec.
+VIDEO_CODECS = ("VP8", "H264")
+AUDIO_CODEC = "opus"
+
+
+@dataclass(frozen=True, slots=True)
+class IceServer:
+    """A STUN or TURN server, as in the browser's ``RTCIceServer`` (``stun:host:3478`` ...)."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """Media settings of the server.
+
+    ``ice_servers`` empty means host candidates only (never aiortc's default Google STUN).
+    ``bind_addresses`` empty means every non-loopback interface (aioice's default); it is
+    process-wide because aioice has a single address list. aioice binds an ephemeral UDP port
+    per candidate; it has no port-range option.
+    """
+
+    ice_servers: tuple[IceServer, ...] = ()
+    bind_addresses: tuple[str, ...] = ()
+    video_codec: str = "VP8"
+    keyframe_min_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.video_codec not in VIDEO_CODECS:
+            raise ValueError(f"video_codec must be one of {VIDEO_CODECS}, not {self.video_codec}")
+        if self.keyframe_min_interval < 0:
+            raise ValueError("keyframe_min_interval must be >= 0")
+
+
+def loopback_settings(**kwargs: Any) -> MediaSettings:
+    """Settings for tests and single-host benches: host candidates on 127.0.0.1 only."""
+    return MediaSettings(bind_addresses=("127.0.0.1",), **kwargs)
+
+
+def parse_ice_servers(
+    urls: Sequence[str], username: str = "", credential: str = ""
+) -> tuple[IceServer, ...]:
+    """One :class:`IceServer` per URL; TURN URLs get the credentials, STUN URLs do not."""
+    servers = []
+    for url in urls:
+        if url.startswith(("turn:", "turns:")):
+            servers.append(IceServer((url,), username or None, credential or None))
+        else:
+            servers.append(IceServer((url,)))
+    return tuple(servers)
+
+
+def rtc_configuration(settings: MediaSettings) -> RTCConfiguration:
+    return RTCConfiguration(
+        iceServers=[
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in settings.ice_servers
+        ],
+        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+    )
+
+
+def apply_host_addresses(settings: MediaSettings) -> None:
+    forward.set_host_addresses(settings.bind_addresses)
+
+
+def create_peer_connection(settings: MediaSettings) -> RTCPeerConnection:
+    """A peer connection using the configured ICE servers and bind addresses (bundled media)."""
+    apply_host_addresses(settings)
+    return RTCPeerConnection(configuration=rtc_configuration(settings))
+
+
+def codec_preferences(kind: str, video_codec: str = "VP8") -> list[Any]:
+    """The capabilities to pass to ``setCodecPreferences``: one codec (plus RTX for video)."""
+    wanted = AUDIO_CODEC if kind == "audio" else video_codec
+    caps = RTCRtpReceiver.getCapabilities(kind)
+    if caps is None:
+        raise ValueError(f"aiortc has no {kind} codecs")
+    chosen = [c for c in caps.codecs if c.mimeType.split("/")[1].lower() == wanted.lower()]
+    if not chosen:
+        raise ValueError(f"aiortc cannot negotiate {kind} codec {wanted}")
+    if kind == "video":
+        chosen += [c for c in caps.codecs if c.mimeType.lower() == "video/rtx"]
+    return chosen
+
+
+def offered_kinds(offer_sdp: str) -> list[str]:
+    """The media kinds of an offer's audio/video m-lines, first of each kind, in order."""
+    kinds: list[str] = []
+    for line in offer_sdp.splitlines():
+        if line.startswith("m="):
+            kind = line[2:].split(" ", 1)[0]
+            if kind in ("audio", "video") and kind not in kinds:
+                kinds.append(kind)
+    return kinds
+
+
+def add_transceivers(
+    pc: RTCPeerConnection,
+    direction: str,
+    video_codec: str = "VP8",
+    kinds: Sequence[str] = ("video", "audio"),
+) -> list[Any]:
+    """Add one transceiver per kind with the relay's codec preferred.
+
+    For an answerer, call before ``setRemoteDescription`` with exactly the offered kinds
+    (:func:`offered_kinds`): aiortc then matches the offer's m-lines to these transceivers and
+    negotiates only the preferred codec. (aiortc 1.16 fails in ``setLocalDescription`` on a
+    transceiver that no m-line matched.)
+    """
+    transceivers = []
+    for kind in kinds:
+        t = pc.addTransceiver(kind, direction=direction)
+        t.setCodecPreferences(codec_preferences(kind, video_codec))
+        transceivers.append(t)
+    return transceivers
