@@ -109,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://{config.host}:{config.port}"
     banner = [
         f"classroom-server {__version__} listening on {base}/",
-        f"  operator console: {base}/static/operator/index.html",
-        f"  trainee page:     {base}/static/trainee/index.html",
+        f"  home page:        {base}/",
         f"  API docs:         {base}/api/v1/docs",
+        f"  live sockets:     ws://{config.host}:{config.port}/ws/client, /ws/agent",
         f"  database:         {config.effective_database_url.split('@')[-1]}",
         *notes,
     ]

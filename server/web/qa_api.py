@@ -1108,25 +1108,24 @@ async def _expire_if_due(app: web.Application, session_id: int) -> None:
         await _floor_change(app, session_id, None, "tick", {})
 
 
-async def raise_hand(request: web.Request) -> web.Response:
-    """A site (its agent) asks for the floor for its room."""
+async def _hand(request: web.Request, action: str) -> web.Response:
     who = principal(request)
     session_id = path_id(request, "session")
     async with request.app[SESSIONS]() as db:
         await _session_status(db, session_id)
         site_id = await _agent_site(db, session_id, who)
-    view = await _floor_change(request.app, session_id, who, "raise", {"site_id": site_id})
+    view = await _floor_change(request.app, session_id, who, action, {"site_id": site_id})
     return web.json_response(view)
+
+
+async def raise_hand(request: web.Request) -> web.Response:
+    """A site (its agent) asks for the floor for its room."""
+    return await _hand(request, "raise")
 
 
 async def lower_hand(request: web.Request) -> web.Response:
-    who = principal(request)
-    session_id = path_id(request, "session")
-    async with request.app[SESSIONS]() as db:
-        await _session_status(db, session_id)
-        site_id = await _agent_site(db, session_id, who)
-    view = await _floor_change(request.app, session_id, who, "lower", {"site_id": site_id})
-    return web.json_response(view)
+    """A site withdraws its request for the floor."""
+    return await _hand(request, "lower")
 
 
 async def grant_floor(request: web.Request) -> web.Response:

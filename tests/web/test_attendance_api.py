@@ -18,6 +18,8 @@ from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import AuditEntry, utcnow
 from server.web.attendance_api import CHINA, checkin_secret, close_open_records
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import expect_error as _error
+from tests.web.http_helpers import expect_ok as _ok
 
 SECRET = checkin_secret("test-secret")
 
@@ -27,20 +29,6 @@ def config(tmp_path: Path, database_url: str) -> Config:
     return Config(
         data_dir=str(tmp_path / "var"), database_url=database_url, secret_key="test-secret"
     )
-
-
-async def _ok(response: Any, status: int = 200) -> Any:
-    body = await response.json() if response.status != 204 else None
-    assert response.status == status, body
-    return body
-
-
-async def _error(response: Any, status: int, code: str) -> dict[str, Any]:
-    body = await response.json()
-    assert response.status == status, body
-    assert body["error"]["code"] == code, body
-    error: dict[str, Any] = body["error"]
-    return error
 
 
 def _iso(value: datetime) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from server.config import Config
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import expect_ok as _ok
 
 
 @pytest.fixture
@@ -16,12 +16,6 @@ def config(tmp_path: Path, database_url: str) -> Config:
     return Config(
         data_dir=str(tmp_path / "var"), database_url=database_url, secret_key="test-secret"
     )
-
-
-async def _ok(response: Any, status: int = 200) -> Any:
-    body = await response.json() if response.status != 204 else None
-    assert response.status == status, body
-    return body
 
 
 async def test_org_unit_tree_refuses_a_cycle(client_as: ClientFactory) -> None:

@@ -17,6 +17,8 @@ from aiohttp.test_utils import TestClient
 
 from server.config import Config
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import expect_error as _error
+from tests.web.http_helpers import expect_ok as _ok
 from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
 
 
@@ -25,20 +27,6 @@ def config(tmp_path: Path, database_url: str) -> Config:
     return Config(
         data_dir=str(tmp_path / "var"), database_url=database_url, secret_key="test-secret"
     )
-
-
-async def _ok(response: Any, status: int = 200) -> Any:
-    body = await response.json() if response.status != 204 else None
-    assert response.status == status, body
-    return body
-
-
-async def _error(response: Any, status: int, code: str) -> dict[str, Any]:
-    body = await response.json()
-    assert response.status == status, body
-    assert body["error"]["code"] == code, body
-    error: dict[str, Any] = body["error"]
-    return error
 
 
 @dataclass

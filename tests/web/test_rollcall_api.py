@@ -14,18 +14,9 @@ from server.store.models import Trainee, utcnow
 from server.store.rollcall_models import RollCall
 from server.web.live import LIVE
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import expect_error as _error
+from tests.web.http_helpers import expect_ok as _ok
 from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
-
-
-async def _ok(response: Any, status: int = 200) -> Any:
-    body = await response.json()
-    assert response.status == status, body
-    return body
-
-
-async def _error(response: Any, status: int, code: str) -> None:
-    body = await response.json()
-    assert response.status == status and body["error"]["code"] == code, body
 
 
 async def _second_trainee(config: Any, world: World) -> int:

@@ -1,0 +1,21 @@
+"""Assertions on API answers shared by the HTTP tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+async def expect_ok(response: Any, status: int = 200) -> Any:
+    """The JSON body of a successful answer with this status (None for 204)."""
+    body = await response.json() if response.status != 204 else None
+    assert response.status == status, body
+    return body
+
+
+async def expect_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The error object of a refusal with this status and stable code."""
+    body = await response.json()
+    assert response.status == status, body
+    assert body["error"]["code"] == code, body
+    error: dict[str, Any] = body["error"]
+    return error
