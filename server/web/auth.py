@@ -56,26 +56,38 @@ async def close_login(db: AsyncSession, token: str) -> None:
 
 
 async def principal_from_cookie(db: AsyncSession, token: str, now: datetime) -> Principal | None:
-    login = await db.get(LoginSession, sha256(token))
-    if login is None or login.expires_at <= now:
-        return None
-    if login.user_id is not None:
-        user = await db.get(User, login.user_id)
-        if user is None or not user.active:
-            return None
-        return Principal(
-            Actor(user.role.value), user.username, user_id=user.id, csrf_token=login.csrf_token
+    """The signed-in user or trainee of a cookie, in one query (it runs on every request)."""
+    row = (
+        await db.execute(
+            select(
+                LoginSession.csrf_token,
+                LoginSession.expires_at,
+                User.id,
+                User.username,
+                User.role,
+                User.active,
+                Trainee.id,
+                Trainee.name,
+                Trainee.home_site_id,
+                Trainee.active,
+            )
+            .outerjoin(User, User.id == LoginSession.user_id)
+            .outerjoin(Trainee, Trainee.id == LoginSession.trainee_id)
+            .where(LoginSession.token_hash == sha256(token))
         )
-    trainee = await db.get(Trainee, login.trainee_id)
-    if trainee is None or not trainee.active:
+    ).first()
+    if row is None:
         return None
-    return Principal(
-        Actor.TRAINEE,
-        trainee.name,
-        trainee_id=trainee.id,
-        site_id=trainee.home_site_id,
-        csrf_token=login.csrf_token,
-    )
+    csrf, expires, user_id, username, role, user_active, trainee_id, name, site_id, active = row
+    if expires <= now:
+        return None
+    if user_id is not None:
+        if not user_active:
+            return None
+        return Principal(Actor(role.value), username, user_id=user_id, csrf_token=csrf)
+    if trainee_id is None or not active:
+        return None
+    return Principal(Actor.TRAINEE, name, trainee_id=trainee_id, site_id=site_id, csrf_token=csrf)
 
 
 async def principal_from_site_secret(db: AsyncSession, secret: str) -> Principal | None:
