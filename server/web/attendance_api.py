@@ -1057,52 +1057,60 @@ async def checkout(request: web.Request) -> web.Response:
 async def mark_present(request: web.Request) -> web.Response:
     """Staff mark a trainee present, with a reason (an operator, or the agent of the site)."""
     data = validate(MARK_BODY, await read_json(request), path="body")
-    who = principal(request)
-    session_id = path_id(request, "session")
-    now = utcnow()
     async with request.app[SESSIONS]() as db, db.begin():
-        session = await load(db, ClassSession, session_id, "session")
-        trainee = await load(db, Trainee, data["trainee_id"], "trainee")
-        row = await _record_of(db, session_id, trainee.id)
-        if _actor_is(who, Actor.SITE_AGENT):
-            site_id = who.site_id
-            if "site_id" in data and data["site_id"] != site_id:
-                raise Forbidden("attendance.other_site", "A site agent marks only at its own site.")
-            if row is not None and row.site_id != site_id:
-                raise Forbidden("attendance.other_site", "This trainee checked in at another site.")
-        else:
-            site_id = data.get("site_id") or (row.site_id if row else trainee.home_site_id)
-        participating = {s.id for s in session.sites}
-        if site_id is None or site_id not in participating:
-            raise RuleViolation(
-                "checkin.wrong_site",
-                "This site is not taking part in the session; give a participating site_id.",
-                rule="site_participation",
-                details={"session_id": session_id, "site_id": site_id},
-            )
-        if session.status is SessionStatus.SCHEDULED:
-            raise RuleViolation(
-                "checkin.session_not_live",
-                "The session has not started yet.",
-                rule="session_live",
-                details={"session_id": session_id, "status": session.status.value},
-            )
-        before = record_view(row) if row is not None else None
-        if row is None:
-            row = new_row(trainee.id, session_id, site_id, RecordKind.MANUAL)
-            db.add(row)
-        start = data.get("start", now).timestamp()
-        end = data["end"].timestamp() if "end" in data else None
-        record = to_core(row).mark_present(
-            by=who.label, reason=data["reason"], now=now.timestamp(), start=start, end=end
+        view = await mark_present_in(
+            db, principal(request), path_id(request, "session"), data, utcnow()
         )
-        if session.status is SessionStatus.ENDED:
-            record = record.close_at((session.ended_at or session.ends_at).timestamp())
-        store_core(row, record)
-        await db.flush()
-        view = record_view(row)
-        audit(db, who, "mark_present", "attendance", row.id, before, view, data["reason"])
     return web.json_response(view)
+
+
+async def mark_present_in(
+    db: AsyncSession, who: Principal, session_id: int, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Mark a trainee present in the caller's transaction; also used for the check-ins a site
+    agent took while offline and delivers from its outbox."""
+    session = await load(db, ClassSession, session_id, "session")
+    trainee = await load(db, Trainee, data["trainee_id"], "trainee")
+    row = await _record_of(db, session_id, trainee.id)
+    if _actor_is(who, Actor.SITE_AGENT):
+        site_id = who.site_id
+        if "site_id" in data and data["site_id"] != site_id:
+            raise Forbidden("attendance.other_site", "A site agent marks only at its own site.")
+        if row is not None and row.site_id != site_id:
+            raise Forbidden("attendance.other_site", "This trainee checked in at another site.")
+    else:
+        site_id = data.get("site_id") or (row.site_id if row else trainee.home_site_id)
+    participating = {s.id for s in session.sites}
+    if site_id is None or site_id not in participating:
+        raise RuleViolation(
+            "checkin.wrong_site",
+            "This site is not taking part in the session; give a participating site_id.",
+            rule="site_participation",
+            details={"session_id": session_id, "site_id": site_id},
+        )
+    if session.status is SessionStatus.SCHEDULED:
+        raise RuleViolation(
+            "checkin.session_not_live",
+            "The session has not started yet.",
+            rule="session_live",
+            details={"session_id": session_id, "status": session.status.value},
+        )
+    before = record_view(row) if row is not None else None
+    if row is None:
+        row = new_row(trainee.id, session_id, site_id, RecordKind.MANUAL)
+        db.add(row)
+    start = data.get("start", now).timestamp()
+    end = data["end"].timestamp() if "end" in data else None
+    record = to_core(row).mark_present(
+        by=who.label, reason=data["reason"], now=now.timestamp(), start=start, end=end
+    )
+    if session.status is SessionStatus.ENDED:
+        record = record.close_at((session.ended_at or session.ends_at).timestamp())
+    store_core(row, record)
+    await db.flush()
+    view = record_view(row)
+    audit(db, who, "mark_present", "attendance", row.id, before, view, data["reason"])
+    return view
 
 
 async def list_attendance(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server import __version__
 from server.core.errors import DomainError, InvalidInput, RateLimited
+from server.core.roles import Actor, Principal
 from server.core.topics import Replay
 from server.core.validation import (
     AGENT_MESSAGES,
@@ -21,8 +22,8 @@ from server.core.validation import (
     validate_message,
 )
 from server.store.live_models import OutboxItem
-from server.store.models import ClassSession, Site
-from server.web import auth, rollcall_api
+from server.store.models import ClassSession, Site, utcnow
+from server.web import attendance_api, auth, rollcall_api
 from server.web.app import SESSIONS, error_response
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
@@ -79,6 +80,8 @@ async def record_outbox(
             result = "recorded"
             if item["kind"] == "rollcall_answer":
                 result = await _rollcall_answer(db, site_id, item["body"])
+            elif item["kind"] == "checkin":
+                result = await _site_checkin(db, site_id, item)
             try:
                 async with db.begin_nested():
                     db.add(
@@ -95,6 +98,26 @@ async def record_outbox(
             except IntegrityError:  # a concurrent copy of the same item won the race
                 results[item["id"]] = "duplicate"
     return results
+
+
+async def _site_checkin(db: Any, site_id: int, item: dict[str, Any]) -> str:
+    """A check-in taken at the site (by its staff, possibly while offline): the trainee is
+    marked present from the time it was taken. An error code if it cannot count."""
+    body = item["body"]
+    try:
+        session_id, trainee_id = int(body["session_id"]), int(body["trainee_id"])
+    except (KeyError, TypeError, ValueError):
+        return "checkin.bad_item"
+    method = str(body.get("method", "site_staff"))[:32]
+    who = Principal(Actor.SITE_AGENT, f"site {site_id}", site_id=site_id)
+    taken = min(datetime.fromtimestamp(item["ts"], UTC), utcnow())
+    data = {"trainee_id": trainee_id, "reason": f"site check-in ({method})", "start": taken}
+    try:
+        async with db.begin_nested():
+            await attendance_api.mark_present_in(db, who, session_id, data, utcnow())
+    except DomainError as exc:
+        return exc.code
+    return "recorded"
 
 
 async def _rollcall_answer(db: Any, site_id: int, body: dict[str, Any]) -> str:

@@ -127,18 +127,44 @@ async def test_outbox_items_are_recorded_exactly_once(
     await agent.send(hello(world.site_id))
     await agent.expect("welcome")
     item = {
-        "id": "ck-0001",
-        "kind": "checkin",
+        "id": "ol-0001",
+        "kind": "outage_log",
         "ts": time.time() - 3600,
-        "body": {"trainee_id": world.trainee_id},
+        "body": {"from": time.time() - 3700, "to": time.time() - 3600, "reason": "network"},
     }
     await agent.send({"type": "outbox", "items": [item]})
-    assert (await agent.expect("outbox_ack"))["results"] == {"ck-0001": "recorded"}
-    await agent.send({"type": "outbox", "items": [item, {**item, "id": "ck-0002"}]})
+    assert (await agent.expect("outbox_ack"))["results"] == {"ol-0001": "recorded"}
+    await agent.send({"type": "outbox", "items": [item, {**item, "id": "ol-0002"}]})
     assert (await agent.expect("outbox_ack"))["results"] == {
-        "ck-0001": "duplicate",
-        "ck-0002": "recorded",
+        "ol-0001": "duplicate",
+        "ol-0002": "recorded",
     }
+
+
+async def test_check_ins_taken_at_the_site_become_attendance_once(
+    client_as: ClientFactory, world: World
+) -> None:
+    op = await client_as("operator")
+    agent = await _agent(op, world.site_secret)
+    await agent.send(hello(world.site_id))
+    await agent.expect("welcome")
+    taken = time.time() - 120  # taken while the site was offline, delivered now
+    body = {"trainee_id": world.trainee_id, "session_id": world.session_id, "method": "site_staff"}
+    item = {"id": "ck-0001", "kind": "checkin", "ts": taken, "body": body}
+    await agent.send({"type": "outbox", "items": [item]})
+    ack = await agent.expect("outbox_ack")
+    assert ack["results"] == {"ck-0001": "checkin.session_not_live"}  # refused for good, by code
+    assert (await op.post(f"/api/v1/sessions/{world.session_id}/start")).status == 200
+    again = {**item, "id": "ck-0002"}
+    await agent.send({"type": "outbox", "items": [again]})
+    assert (await agent.expect("outbox_ack"))["results"] == {"ck-0002": "recorded"}
+    await agent.send({"type": "outbox", "items": [again]})
+    assert (await agent.expect("outbox_ack"))["results"] == {"ck-0002": "duplicate"}
+    records = await (await op.get(f"/api/v1/sessions/{world.session_id}/attendance")).json()
+    assert records["total"] == 1
+    record = records["items"][0]
+    assert record["trainee_id"] == world.trainee_id and record["site_id"] == world.site_id
+    assert record["manual"][0]["reason"] == "site check-in (site_staff)"
 
 
 HOSTILE: list[tuple[str, bytes, str]] = [
