@@ -25,6 +25,14 @@ async def _agent(client: Any, secret: str) -> AgentPeer:
     return AgentPeer(ws)
 
 
+async def _welcomed_agent(client: Any, world: World) -> AgentPeer:
+    """The world's site agent, connected and past its hello."""
+    agent = await _agent(client, world.site_secret)
+    await agent.send(hello(world.site_id))
+    await agent.expect("welcome")
+    return agent
+
+
 async def _operator_socket(client: Any) -> BrowserPeer:
     peer = BrowserPeer(await client.ws_connect("/ws/client"))
     assert (await peer.receive())["type"] == "hello"
@@ -105,12 +113,8 @@ async def test_hello_naming_another_site_is_closed(client_as: ClientFactory, wor
 
 async def test_second_connection_replaces_the_first(client_as: ClientFactory, world: World) -> None:
     client = await client_as("anonymous")
-    first = await _agent(client, world.site_secret)
-    await first.send(hello(world.site_id))
-    await first.expect("welcome")
-    second = await _agent(client, world.site_secret)
-    await second.send(hello(world.site_id))
-    await second.expect("welcome")
+    first = await _welcomed_agent(client, world)
+    second = await _welcomed_agent(client, world)
     code, reason = await first.closed()
     assert code == 4003 and "replaced" in reason
     await second.send(heartbeat(1))
@@ -123,9 +127,7 @@ async def test_outbox_items_are_recorded_exactly_once(
     client_as: ClientFactory, world: World
 ) -> None:
     client = await client_as("anonymous")
-    agent = await _agent(client, world.site_secret)
-    await agent.send(hello(world.site_id))
-    await agent.expect("welcome")
+    agent = await _welcomed_agent(client, world)
     item = {
         "id": "ol-0001",
         "kind": "outage_log",
@@ -145,9 +147,7 @@ async def test_check_ins_taken_at_the_site_become_attendance_once(
     client_as: ClientFactory, world: World
 ) -> None:
     op = await client_as("operator")
-    agent = await _agent(op, world.site_secret)
-    await agent.send(hello(world.site_id))
-    await agent.expect("welcome")
+    agent = await _welcomed_agent(op, world)
     taken = time.time() - 120  # taken while the site was offline, delivered now
     body = {"trainee_id": world.trainee_id, "session_id": world.session_id, "method": "site_staff"}
     item = {"id": "ck-0001", "kind": "checkin", "ts": taken, "body": body}
@@ -201,9 +201,7 @@ async def test_hostile_frames_get_error_codes_and_the_server_keeps_serving(
     client_as: ClientFactory, world: World
 ) -> None:
     client = await client_as("operator")
-    agent = await _agent(client, world.site_secret)
-    await agent.send(hello(world.site_id))
-    await agent.expect("welcome")
+    agent = await _welcomed_agent(client, world)
     for name, frame, code in HOSTILE:
         await agent.ws.send_bytes(frame)
         error = await agent.expect("error")
@@ -218,15 +216,11 @@ async def test_oversize_frame_and_text_frame_close_the_socket(
     client_as: ClientFactory, world: World
 ) -> None:
     client = await client_as("anonymous")
-    agent = await _agent(client, world.site_secret)
-    await agent.send(hello(world.site_id))
-    await agent.expect("welcome")
+    agent = await _welcomed_agent(client, world)
     await agent.ws.send_bytes(b"\xc4" + b"\x00" * (70 * 1024))
     code, _ = await agent.closed()
     assert code == 1009
-    other = await _agent(client, world.site_secret)
-    await other.send(hello(world.site_id))
-    await other.expect("welcome")
+    other = await _welcomed_agent(client, world)
     await other.ws.send_str('{"type": "heartbeat"}')
     code, reason = await other.closed()
     assert code == 1003 and "text_frame" in reason
@@ -236,9 +230,7 @@ async def test_a_flood_past_the_rate_limit_is_cut_off(
     client_as: ClientFactory, world: World
 ) -> None:
     client = await client_as("anonymous")
-    agent = await _agent(client, world.site_secret)
-    await agent.send(hello(world.site_id))
-    await agent.expect("welcome")
+    agent = await _welcomed_agent(client, world)
     for i in range(200):
         if agent.ws.closed:
             break
