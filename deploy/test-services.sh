@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure what the test suite talks to is installed and running on this machine:
-# PostgreSQL on 127.0.0.1:5432 (trust auth) and Redis on 127.0.0.1:6379.
+# PostgreSQL on 127.0.0.1:5432 (trust auth), Redis on 127.0.0.1:6379 and Debian's chromium.
 # Installs Debian packages only when running as root and they are missing.
 set -euo pipefail
 
@@ -29,6 +29,9 @@ if ! port_open 5432; then
   echo "test-services: starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
 fi
+
+# Browser tests (Playwright) drive Debian's headless Chromium; no browser is downloaded.
+if ! have chromium; then apt_install chromium; fi
 
 for i in $(seq 1 30); do
   if port_open 5432 && port_open 6379; then

@@ -570,6 +570,16 @@ def build_registry() -> Registry:
     return registry
 
 
+PAGES = ("operator", "trainee", "screen")
+
+
+def _redirect_to(location: str) -> Any:
+    async def redirect(_request: web.Request) -> web.Response:
+        raise web.HTTPFound(location)
+
+    return redirect
+
+
 def add_pages(app: web.Application) -> None:
     """Static pages of web_client/ and the API docs page."""
 
@@ -579,6 +589,15 @@ def add_pages(app: web.Application) -> None:
     async def index(_request: web.Request) -> web.FileResponse:
         return web.FileResponse(WEB_CLIENT / "index.html")
 
+    def page(folder: str) -> Any:
+        async def serve(_request: web.Request) -> web.FileResponse:
+            return web.FileResponse(WEB_CLIENT / folder / "index.html")
+
+        return serve
+
     app.router.add_get("/api/v1/docs", docs_page)
     app.router.add_get("/", index)
+    for folder in PAGES:  # the three faces: operator console, trainee phone page, site screen
+        app.router.add_get(f"/{folder}/", page(folder))
+        app.router.add_get(f"/{folder}", _redirect_to(f"/{folder}/"))
     app.router.add_static("/static/", WEB_CLIENT, follow_symlinks=False)
