@@ -1,0 +1,654 @@
+"""The operator console in a real browser (Debian chromium via Playwright) against a real
+server process with the demo data: sign-in, the live dashboard fed by a real site agent
+connection, moderation, the floor, roll call, polls, the report and its downloads, language
+switch, keyboard focus, and reconnecting after a server restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from server.store.demo_loader import DEMO_PASSWORDS
+from tests.server_process import ServerProcess
+from tests.web.live_helpers import AgentPeer, heartbeat, hello
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SESSION_ID = 1  # demo session 1: 15 sites (1 main + 14 sub)
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium")
+
+
+# -- a real site agent, in its own thread with its own event loop ------------------------------
+class AgentThread:
+    """Connects to /ws/agent with the site's secret, says hello, heartbeats every 0.5 s."""
+
+    def __init__(self, base_url: str, secret: str, site_id: int) -> None:
+        self.url = base_url.replace("http://", "ws://") + "/ws/agent"
+        self.secret = secret
+        self.site_id = site_id
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.stopping: asyncio.Event | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> AgentThread:
+        self.thread.start()
+        if not self.ready.wait(10):
+            raise AssertionError(f"agent did not connect: {self.error!r}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.stopping is not None:
+            self.loop.call_soon_threadsafe(self.stopping.set)
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        try:
+            self.loop.run_until_complete(self._main())
+        except BaseException as err:  # reported by __enter__ / the test
+            self.error = err
+            self.ready.set()
+        finally:
+            self.loop.close()
+
+    async def _main(self) -> None:
+        self.stopping = asyncio.Event()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(self.url, headers={"Authorization": f"Bearer {self.secret}"}) as ws,
+        ):
+            agent = AgentPeer(ws)
+            await agent.send(hello(self.site_id))
+            await agent.expect("welcome")
+            seq = 0
+            deadline = time.monotonic() + 120  # bounded: no test keeps an agent longer
+            while not self.stopping.is_set() and time.monotonic() < deadline:
+                seq += 1
+                await agent.send(heartbeat(seq, stream={"state": "ok"}, rtt_ms=42.0))
+                self.ready.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), 0.5)
+            await ws.close()
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+class Api:
+    """A signed-in requests session (operator, trainee or agent)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base + "/api/v1"
+        self.http = requests.Session()
+
+    def login(self, username: str) -> Api:
+        r = self.http.post(
+            self.base + "/auth/login",
+            json={"username": username, "password": DEMO_PASSWORDS[username]},
+            timeout=10,
+        )
+        r.raise_for_status()
+        self.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        return self
+
+    def join(self, code: str) -> dict[str, Any]:
+        r = self.http.post(self.base + "/auth/join", json={"code": code}, timeout=10)
+        r.raise_for_status()
+        self.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        return dict(r.json())
+
+    def bearer(self, secret: str) -> Api:
+        self.http.headers["Authorization"] = f"Bearer {secret}"
+        return self
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        r = self.http.request(method, self.base + path, timeout=10, **kw)
+        assert r.status_code < 400, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json() if r.content and "json" in r.headers.get("Content-Type", "") else r
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with ServerProcess(tmp_path_factory.mktemp("operator-ui"), None, "--demo") as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def world(server: ServerProcess) -> dict[str, Any]:
+    """Session 1 live, Q&A screened by hand, two sites with agent secrets."""
+    op = Api(server.url).login("operator")
+    op.call("POST", f"/sessions/{SESSION_ID}/start")
+    op.call("PUT", f"/sessions/{SESSION_ID}/qa-settings", json={"auto_approve": False})
+    secrets = {s: op.call("POST", f"/sites/{s}/secret")["secret"] for s in (2, 3)}
+    return {"op": op, "secrets": secrets}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "Content Security Policy" in m.text
+            else None
+        ),
+    )
+    pg.set_default_timeout(15_000)
+    yield pg
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"operator-{request.node.name}.png"), full_page=True)
+    context.close()
+    assert not errors, f"page errors: {errors}"
+
+
+def login(page: Page, server: ServerProcess, user: str = "operator") -> None:
+    page.goto(server.url + "/operator/")
+    page.get_by_label(re.compile("用户名|Username")).fill(user)
+    page.get_by_label(re.compile("密码|Password")).fill(DEMO_PASSWORDS[user])
+    page.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
+    expect(page.locator(".session-list table")).to_be_visible()
+
+
+def open_dashboard(page: Page, server: ServerProcess) -> None:
+    login(page, server)
+    page.locator(f'a[data-session="{SESSION_ID}"]').click()
+    expect(page.locator(".wall .tile")).to_have_count(15)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+
+
+# -- tests ------------------------------------------------------------------------------------
+def test_login_and_site_wall_follows_a_real_agent(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    open_dashboard(page, server)
+    tile = page.locator('.tile[data-site-id="2"]')
+    expect(tile).to_have_attribute("data-state", "offline")
+    expect(tile.locator(".f-headcount")).to_have_text(re.compile(r"^\d+ / \d+$"))
+    with AgentThread(server.url, world["secrets"][2], 2):
+        expect(tile).to_have_attribute("data-state", "online", timeout=10_000)
+        expect(tile.locator(".pill.ps-online")).to_have_text("在线")
+        expect(tile.locator(".f-stream")).to_contain_text("42 ms")
+        expect(tile.locator(".f-beat")).to_have_text(re.compile(r"^\d+ 秒前$"))
+        expect(page.locator(".wall-summary")).to_contain_text("在线 1")
+        page.screenshot(path=str(ARTIFACTS / "operator-wall-online.png"), full_page=True)
+    # A clean close is reported at once (no flapping grace for a goodbye).
+    expect(tile).to_have_attribute("data-state", "offline", timeout=15_000)
+
+
+def test_approve_a_question_and_put_it_on_air(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    open_dashboard(page, server)
+    agent = Api(server.url).bearer(world["secrets"][3])
+    text = f"<b>如何</b> 落实? {uuid.uuid4().hex[:6]}"
+    q = agent.call("POST", f"/sessions/{SESSION_ID}/questions", json={"text": text})
+    item = page.locator(f'.q-item[data-question-id="{q["id"]}"][data-state]')
+    expect(item).to_have_attribute("data-state", "submitted")
+    expect(item.locator(".q-text")).to_have_text(text)  # shown as text, never as markup
+    assert item.locator("b").count() == 0
+    item.locator('button[data-action="approve"]').click()
+    expect(item).to_have_attribute("data-state", "approved")
+    # The one queue (floor requests + approved questions) lists it too.
+    expect(page.locator(f'#queue-list [data-question-id="{q["id"]}"]')).to_be_visible()
+    item.locator('button[data-action="on-air"]').click()
+    expect(item).to_have_attribute("data-state", "on_air")
+    on_air = world["op"].call("GET", f"/sessions/{SESSION_ID}/on-air")
+    assert on_air["current"]["id"] == q["id"]
+    item.locator('button[data-action="answered"]').click()
+    expect(item).to_have_attribute("data-state", "answered")
+
+
+def test_grant_and_revoke_the_floor_with_a_countdown(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    open_dashboard(page, server)
+    agent = Api(server.url).bearer(world["secrets"][2])
+    agent.call("POST", f"/sessions/{SESSION_ID}/floor/raise")
+    hand = page.locator('#queue-list .hand-item[data-site-id="2"]')
+    expect(hand).to_be_visible()
+    expect(page.locator('.tile[data-site-id="2"]')).to_have_class(re.compile("hand-up"))
+    page.locator("#floor-seconds").fill("90")
+    hand.get_by_role("button").click()
+    holder = page.locator("#floor-holder")
+    expect(holder).to_have_attribute("data-site-id", "2")
+    countdown = page.locator("#floor-countdown")
+    expect(countdown).to_have_text(re.compile(r"剩余 1:[23]\d"))
+    first = countdown.inner_text()
+    page.wait_for_timeout(2100)
+    assert countdown.inner_text() != first  # it counts down
+    assert world["op"].call("GET", f"/sessions/{SESSION_ID}/floor")["holder"]["site_id"] == 2
+    page.locator("#floor-revoke").click()
+    expect(holder).to_have_text(re.compile("主课堂"))
+    assert world["op"].call("GET", f"/sessions/{SESSION_ID}/floor")["holder"] is None
+
+
+def test_roll_call_shows_live_per_site_tallies(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    trainee = Api(server.url)
+    me = trainee.join("DEMONB0002")
+    world["op"].call(
+        "POST",
+        f"/sessions/{SESSION_ID}/attendance/mark",
+        json={"trainee_id": me["trainee_id"], "site_id": 3, "reason": "UI test"},
+    )
+    open_dashboard(page, server)
+    page.locator("#roll-seconds").fill("120")
+    page.locator("#roll-start").click()
+    call = page.locator(".rollcall").first
+    row = call.locator('tr[data-site-id="3"]')
+    expect(row.locator("td.answered")).to_have_text("0")
+    call_id = int(call.get_attribute("data-roll-call-id") or 0)
+    trainee.call("POST", f"/roll-calls/{call_id}/answer")
+    expect(row.locator("td.answered")).to_have_text("1")  # from the live tally event
+    expect(row.locator("td").last).to_have_text("100%")
+
+
+def test_poll_controls_with_live_results(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    trainee = Api(server.url)
+    me = trainee.join("DEMONB0003")
+    world["op"].call(
+        "POST",
+        f"/sessions/{SESSION_ID}/attendance/mark",
+        json={"trainee_id": me["trainee_id"], "site_id": 2, "reason": "UI test"},
+    )
+    open_dashboard(page, server)
+    page.locator("#p-poll summary").click()
+    page.locator("#poll-prompt").fill("哪个专题最有帮助？")
+    page.locator("#poll-options").fill("专题一\n专题二\n专题三")
+    page.locator("#poll-correct").fill("2")
+    page.locator("#poll-create").click()
+    poll = page.locator(".poll").first
+    expect(poll).to_have_attribute("data-state", "draft")
+    poll.get_by_role("button", name="发布").click()
+    expect(poll).to_have_attribute("data-state", "open")
+    poll_id = int(poll.get_attribute("data-poll-id") or 0)
+    trainee.call("POST", f"/polls/{poll_id}/answers", json={"choices": [1]})
+    expect(poll.locator(".poll-options li").nth(1).locator(".num")).to_have_text("1 (100%)")
+    expect(poll.locator("meter").nth(1)).to_have_attribute("value", "1")
+    poll.get_by_role("button", name="结束").click()
+    expect(poll).to_have_attribute("data-state", "closed")
+
+
+def _fresh_session(op: Api, course_id: int, sites: list[int]) -> int:
+    """A live session whose window is now, so presence changes fall inside it."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    s = op.call(
+        "POST",
+        "/sessions",
+        json={
+            "course_id": course_id,
+            "title": f"UI报表测试 {uuid.uuid4().hex[:4]}",
+            "starts_at": (now - timedelta(minutes=5)).isoformat(),
+            "ends_at": (now + timedelta(minutes=55)).isoformat(),
+            "teaching_method": "lecture",
+            "site_ids": sites,
+        },
+    )
+    op.call("POST", f"/sessions/{s['id']}/start")
+    return int(s["id"])
+
+
+def test_session_report_with_charts_and_downloads(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    op = world["op"]
+    sid = _fresh_session(op, 8, [1, 2, 3])
+    with AgentThread(server.url, world["secrets"][2], 2):
+        time.sleep(1.5)
+    trainee = Api(server.url).join("DEMONB0001")
+    op.call(
+        "POST",
+        f"/sessions/{sid}/attendance/mark",
+        json={"trainee_id": trainee["trainee_id"], "site_id": 2, "reason": "UI test"},
+    )
+    login(page, server)
+    page.goto(server.url + f"/operator/#/sessions/{sid}/report")
+    report = page.locator("#session-report")
+    expect(report).to_contain_text("出勤 1/")
+    # uPlot draws the attendance bars on a canvas; the timeline is SVG with a segment per state.
+    expect(page.locator(".rate-chart canvas").first).to_be_visible()
+    assert page.locator(".rate-chart").count() == 2
+    online = page.locator("#presence-timeline rect.seg-online")
+    expect(online.first).to_be_attached()
+    page.locator("#presence-timeline summary").click()
+    expect(page.locator("#presence-timeline details")).to_contain_text("海曙区分课堂")
+    with page.expect_download() as info:
+        page.locator("#dl-xlsx").click()
+    path = info.value.path()
+    assert path is not None
+    data = Path(path).read_bytes()
+    assert data[:2] == b"PK" and len(data) > 1000  # a real XLSX (zip) file
+    with page.expect_download() as info:
+        page.locator("#dl-csv").click()
+    csv = Path(info.value.path() or "").read_bytes().decode("utf-8-sig")
+    assert "海曙区分课堂" in csv
+    # The per-unit report over a date range, with its own chart and downloads.
+    page.locator("#report-unit").select_option("1")
+    page.locator("#unit-report-show").click()
+    unit = page.locator("#unit-report")
+    expect(unit.locator("h2")).to_contain_text("海曙区")
+    expect(unit.locator(".rate-chart canvas").first).to_be_visible()
+    expect(unit.locator("tbody tr").first).to_be_visible()
+
+
+def test_english_switch_is_remembered(page: Page, server: ServerProcess) -> None:
+    login(page, server)
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("#nav")).to_contain_text("课次")
+    page.get_by_role("button", name="Switch to English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#nav")).to_contain_text("Sessions")
+    expect(page.locator("main h1")).to_have_text("Sessions")
+    page.reload()
+    expect(page.locator("#nav")).to_contain_text("Reports")
+    page.locator(f'a[data-session="{SESSION_ID}"]').click()
+    expect(page.locator("#p-wall h2")).to_have_text("Site wall")
+    expect(page.locator("#roll-start")).to_have_text("Start roll call")
+    page.get_by_role("button", name="切换到中文").click()
+    expect(page.locator("#p-wall h2")).to_have_text("课堂墙")
+
+
+def _focus_ring(page: Page) -> dict[str, Any]:
+    return dict(
+        page.evaluate(
+            """() => { const el = document.activeElement; const s = getComputedStyle(el);
+            return {tag: el.tagName, id: el.id, text: el.textContent.trim().slice(0, 40),
+                    style: s.outlineStyle, width: parseFloat(s.outlineWidth)}; }"""
+        )
+    )
+
+
+def test_keyboard_only_sign_in_and_visible_focus(page: Page, server: ServerProcess) -> None:
+    page.goto(server.url + "/operator/")
+    expect(page.locator("input[name=username]")).to_be_focused()
+    ring = _focus_ring(page)
+    assert ring["style"] != "none" and ring["width"] >= 2, ring
+    page.keyboard.type("operator")
+    page.keyboard.press("Tab")
+    expect(page.locator("input[name=password]")).to_be_focused()
+    page.keyboard.type(DEMO_PASSWORDS["operator"])
+    page.keyboard.press("Enter")
+    expect(page.locator(".session-list table")).to_be_visible()
+    link = page.locator(f'a[data-session="{SESSION_ID}"]')
+    for _ in range(60):  # bounded: tab through the page to the first session's dashboard link
+        page.keyboard.press("Tab")
+        if link.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        raise AssertionError("the dashboard link is not reachable with Tab")
+    ring = _focus_ring(page)
+    assert ring["style"] != "none" and ring["width"] >= 2, ring
+    page.keyboard.press("Enter")
+    expect(page.locator(".wall .tile")).to_have_count(15)
+    # Controls on the dashboard have labels a screen reader can announce.
+    for control in ("#floor-seconds", "#roll-seconds", "#poll-prompt", "#bc-source"):
+        label = page.locator(f'label[for="{control[1:]}"]')
+        expect(label).to_have_count(1)
+
+
+def test_batch_plan_table_refused_move_and_swap(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    login(page, server)
+    page.goto(server.url + "/operator/#/plan/1")
+    page.locator("#plan-run").click()
+    table = page.locator("#plan-table")
+    expect(table.locator("tbody tr")).to_have_count(4)
+    expect(page.locator("#plan-status")).to_have_text("草稿")
+    plan = world["op"].call("GET", "/courses/1/batch-plan")
+    where = {a["trainee_id"]: a["session_id"] for a in plan["assignments"]}
+    first = plan["sessions"][0]["id"]
+    second = plan["sessions"][1]["id"]
+    # Moving one cadre alone unbalances the unit's batches: refused, cells marked.
+    mover = next(t for t, s in where.items() if s == first)
+    page.locator("#move-trainee").select_option(str(mover))
+    page.locator("#move-to").select_option(str(second))
+    page.locator("#move-submit").click()
+    expect(page.locator("#move-result")).to_contain_text("不能这样调整")
+    expect(page.locator("#plan-table td.refused").first).to_be_visible()
+    assert world["op"].call("GET", "/courses/1/batch-plan")["assignments"] == plan["assignments"]
+    # Swapping two ordinary cadres of one unit across batches keeps every rule.
+    units = {
+        t["id"]: t for t in world["op"].call("GET", "/trainees", params={"limit": 500})["items"]
+    }
+    a = next(t for t, s in where.items() if s == first and not units[t]["is_leader"])
+    b = next(
+        t
+        for t, s in where.items()
+        if s == second
+        and not units[t]["is_leader"]
+        and units[t]["org_unit_id"] == units[a]["org_unit_id"]
+    )
+    page.locator("#swap-a").select_option(str(a))
+    page.locator("#swap-b").select_option(str(b))
+    page.locator("#swap-submit").click()
+    expect(page.locator("#flash")).to_contain_text("已互换")
+    after = {
+        x["trainee_id"]: x["session_id"]
+        for x in world["op"].call("GET", "/courses/1/batch-plan")["assignments"]
+    }
+    assert after[a] == second and after[b] == first
+
+
+def test_roster_import_shows_every_row_error_then_imports(
+    page: Page, server: ServerProcess, tmp_path: Path
+) -> None:
+    login(page, server)
+    page.goto(server.url + "/operator/#/manage/trainees")
+    header = "姓名,工号,单位,职务,是否领导,所属课堂\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        header
+        + "测试甲,UT001,没有这个单位,科员,否,海曙区分课堂\n"
+        + "测试乙,UT002,海曙区,科员,也许,海曙区分课堂\n",
+        encoding="utf-8",
+    )
+    page.locator("#roster-file").set_input_files(str(bad))
+    page.locator("#roster-import").click()
+    errors = page.locator("#roster-errors tbody tr")
+    expect(errors).to_have_count(2)
+    expect(errors.nth(0).locator("td").first).to_have_text("2")
+    expect(errors.nth(1).locator("td").first).to_have_text("3")
+    good = tmp_path / "good.csv"
+    good.write_text(header + "测试甲,UT001,海曙区,科员,否,海曙区分课堂\n", encoding="utf-8")
+    page.locator("#roster-file").set_input_files(str(good))
+    page.locator("#roster-import").click()
+    expect(page.locator("#roster-result")).to_contain_text("新增 1")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="导出名册 XLSX").click()
+    assert Path(info.value.path() or "").read_bytes()[:2] == b"PK"
+
+
+def test_generic_crud_screen_creates_edits_and_deletes(page: Page, server: ServerProcess) -> None:
+    login(page, server)
+    page.goto(server.url + "/operator/#/manage/programs")
+    expect(page.locator("#resource-table")).to_be_visible()
+    page.locator("#manage-new").click()
+    name = f"界面测试项目 {uuid.uuid4().hex[:4]}"
+    page.locator("#mf-name").fill(name)
+    page.locator("#mf-year").fill("2027")
+    page.locator("#resource-save").click()
+    row = page.locator("#resource-table tr", has_text=name)
+    expect(row).to_have_count(1)
+    row.get_by_role("button", name=re.compile("^编辑")).click()
+    page.locator("#mf-year").fill("2028")
+    page.locator("#resource-save").click()
+    expect(row).to_contain_text("2028")
+    page.once("dialog", lambda d: d.accept())
+    row.get_by_role("button", name=re.compile("^删除")).click()
+    expect(row).to_have_count(0)
+
+
+def test_dashboard_reconnects_and_resyncs_after_a_server_restart(
+    browser: Browser, tmp_path: Path
+) -> None:
+    proc = ServerProcess(tmp_path / "restart", None, "--demo").start()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        op = Api(proc.url).login("operator")
+        op.call("POST", f"/sessions/{SESSION_ID}/start")
+        secret = op.call("POST", "/sites/2/secret")["secret"]
+        open_dashboard(page, proc)
+        tile = page.locator('.tile[data-site-id="2"]')
+        proc.stop()
+        expect(page.locator("#conn")).not_to_have_attribute("data-state", "open")
+        proc.start()
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=30_000)
+        # Re-subscribed by itself: presence of the restarted server reaches the wall.
+        with AgentThread(proc.url, secret, 2):
+            expect(tile).to_have_attribute("data-state", "online", timeout=15_000)
+        # Q&A changes after the restart arrive too (the session topic is followed again).
+        q = (
+            Api(proc.url)
+            .bearer(secret)
+            .call("POST", f"/sessions/{SESSION_ID}/questions", json={"text": "重启之后的问题"})
+        )
+        expect(page.locator(f'.q-item[data-question-id="{q["id"]}"]').first).to_be_visible()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "operator-after-restart.png"), full_page=True)
+    finally:
+        context.close()
+        proc.stop()
+
+
+def test_sensitive_word_flag_edit_and_merge(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    open_dashboard(page, server)
+    # The session's own sensitive words, set from the dashboard; auto-approval back on.
+    page.locator("#p-qa .qa-settings summary").click()
+    page.locator("#qa-auto").check()
+    page.locator("#qa-words").fill("内部消息")
+    page.locator("#qa-settings-save").click()
+    expect(page.locator("#flash")).to_contain_text("已保存")
+    settings = world["op"].call("GET", f"/sessions/{SESSION_ID}/qa-settings")
+    assert settings["sensitive_words"] == ["内部消息"] and settings["auto_approve"] is True
+    agent = Api(server.url).bearer(world["secrets"][3])
+    flagged = agent.call(
+        "POST", f"/sessions/{SESSION_ID}/questions", json={"text": "能否透露内部消息？"}
+    )
+    clean = agent.call(
+        "POST", f"/sessions/{SESSION_ID}/questions", json={"text": "基层减负怎么落实？"}
+    )
+    item = page.locator(f'.q-item[data-question-id="{flagged["id"]}"][data-state]')
+    expect(item).to_have_attribute("data-state", "submitted")  # held back by the word
+    expect(item.locator(".flags")).to_contain_text("内部消息")
+    item.get_by_role("button", name="编辑").click()
+    item.get_by_label("问题内容").fill("基层减负如何落实？")
+    # A question arriving meanwhile re-renders the list: the draft being typed stays.
+    late = agent.call("POST", f"/sessions/{SESSION_ID}/questions", json={"text": "另一个问题"})
+    expect(page.locator(f'.q-item[data-question-id="{late["id"]}"]').first).to_be_visible()
+    expect(item.get_by_label("问题内容")).to_have_value("基层减负如何落实？")
+    item.get_by_role("button", name="保存").click()
+    expect(item.locator(".q-text")).to_have_text("基层减负如何落实？")
+    expect(item.locator(".original")).to_contain_text("能否透露内部消息？")
+    item.locator('button[data-action="approve"]').click()
+    expect(item).to_have_attribute("data-state", "approved")
+    other = page.locator(f'.q-item[data-question-id="{clean["id"]}"][data-state]')
+    expect(other).to_have_attribute("data-state", "approved")  # auto-approved
+    item.locator(".merge select").select_option(str(clean["id"]))
+    item.locator(".merge button").click()
+    expect(item).to_have_count(0)
+    assert world["op"].call("GET", f"/questions/{flagged['id']}")["merged_into"] == clean["id"]
+    # Restore the module's setting for the other tests.
+    world["op"].call("PUT", f"/sessions/{SESSION_ID}/qa-settings", json={"auto_approve": False})
+
+
+def test_broadcast_buttons_call_the_media_endpoints_and_report_the_outcome(
+    page: Page, server: ServerProcess
+) -> None:
+    open_dashboard(page, server)
+    page.locator("#bc-source").select_option("site")
+    page.locator("#bc-site").select_option("2")
+    with page.expect_request(
+        lambda r: r.method == "POST" and r.url.endswith(f"/sessions/{SESSION_ID}/broadcast/start")
+    ) as info:
+        page.locator("#bc-start").click()
+    assert info.value.post_data_json == {"source": "site", "site_id": 2}
+    response = info.value.response()
+    assert response is not None
+    if response.ok:
+        expect(page.locator("#p-broadcast")).to_contain_text("正在直播")
+    else:  # not there yet, or refused: the operator reads why, the page goes on
+        expect(page.locator("#flash .flash-text")).to_be_visible()
+    with page.expect_request(lambda r: r.url.endswith("/broadcast/stop")):
+        page.locator("#bc-stop").click()
+
+
+def test_a_moderator_gets_the_dashboard_without_manager_screens(
+    page: Page, server: ServerProcess
+) -> None:
+    admin = Api(server.url).login("admin")
+    name = f"mod{uuid.uuid4().hex[:6]}"
+    admin.call(
+        "POST", "/users", json={"username": name, "password": "moderate-2026", "role": "moderator"}
+    )
+    page.goto(server.url + "/operator/")
+    page.get_by_label("用户名").fill(name)
+    page.get_by_label("密码").fill("moderate-2026")
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator(".session-list table")).to_be_visible()
+    expect(page.locator("#nav a")).to_have_count(1)  # sessions only: no reports, plan, data
+    page.locator(f'a[data-session="{SESSION_ID}"]').click()
+    expect(page.locator(".wall .tile")).to_have_count(15)
+    expect(page.locator("#p-qa .q-group")).to_have_count(4)
+    page.wait_for_timeout(1000)
+    expect(page.locator("#flash .flash-text")).to_have_count(0)  # no 403 noise
+
+
+def test_session_form_takes_beijing_time_and_participating_sites(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    login(page, server)
+    page.goto(server.url + "/operator/#/manage/sessions")
+    page.locator("#manage-new").click()
+    title = f"表单课次 {uuid.uuid4().hex[:4]}"
+    page.locator("#mf-course_id").select_option("3")
+    page.locator("#mf-title").fill(title)
+    page.locator("#mf-starts_at").fill("2026-12-01T09:00")
+    page.locator("#mf-ends_at").fill("2026-12-01T11:30")
+    page.locator("#mf-site_ids").select_option(["1", "2", "5"])
+    page.locator("#resource-save").click()
+    expect(page.locator("#resource-table tr", has_text=title)).to_have_count(1)
+    found = world["op"].call("GET", "/sessions", params={"q": title})["items"]
+    assert len(found) == 1
+    assert found[0]["starts_at"].startswith("2026-12-01T01:00:00")  # 09:00 UTC+8
+    assert found[0]["ends_at"].startswith("2026-12-01T03:30:00")
+    assert found[0]["site_ids"] == [1, 2, 5]
+    # A rule the server checks comes back as a message in the form.
+    row = page.locator("#resource-table tr", has_text=title)
+    row.get_by_role("button", name=re.compile("^编辑")).click()
+    page.locator("#mf-ends_at").fill("2026-12-01T08:00")
+    page.locator("#resource-save").click()
+    expect(page.locator("#resource-form .row-errors")).to_contain_text("ends_at")

@@ -1,0 +1,1150 @@
+// The live session dashboard: broadcast, site wall, moderation + floor queue, roll call, polls.
+// State comes from REST reads; the live socket (topics presence, health, session:<id>) keeps it
+// current, and any resync or reconnect reloads it from REST, so a server restart heals itself.
+import { h, clear } from "/static/shared/dom.js";
+import { t, getLang } from "/static/shared/i18n.js";
+
+const getLangKey = () => getLang();
+import { api, ApiError, errorText } from "/static/shared/api.js";
+import { act, ago, button, field, flash, flashError, fmtTime, nextId, pct } from "./ui.js";
+
+const MAX_FEEDS = 12; // return-feed thumbnails playing at once (each is a WebRTC connection)
+const GROUPS = ["session", "questions", "queue", "floor", "rollcalls", "polls", "headcount", "broadcast", "qaSettings"];
+
+/** Re-render a container while keeping keyboard focus on the "same" control (data-key). */
+function rerender(container, build) {
+  const active = document.activeElement;
+  const key = active && container.contains(active) ? active.dataset.key : null;
+  clear(container);
+  const out = build();
+  if (out) container.appendChild(out);
+  if (key) {
+    const again = container.querySelector(`[data-key="${CSS.escape(key)}"]`);
+    if (again) again.focus();
+  }
+}
+
+export async function dashboardView(root, sessionId, hub) {
+  const st = {
+    session: null,
+    sites: new Map(), // id -> {id, name, state, reason, lastBeat, health, present, expected}
+    siteNames: new Map(),
+    questions: [],
+    queue: [],
+    floor: null,
+    floorFetchedAt: 0,
+    rollcalls: [],
+    polls: [],
+    canManage: true,
+    thumbs: true,
+    destroyed: false,
+  };
+  const topic = `session:${sessionId}`;
+  const media = { mod: null, tried: false, feeds: new Map(), program: null };
+
+  // ---- skeleton -----------------------------------------------------------------------------
+  const head = h("div", { class: "dash-head" });
+  const broadcastBox = h("div", { class: "broadcast" });
+  const wall = h("div", { class: "wall", role: "list", "aria-label": t("wall.title") });
+  const wallSummary = h("p", { class: "wall-summary", "aria-live": "polite" });
+  const floorBox = h("div", { class: "floor", "aria-live": "polite" });
+  const queueBox = h("div", { class: "queue" });
+  const modBox = h("div", { class: "moderation" });
+  const qaSettingsBox = h("div", { class: "qa-settings" });
+  const rollBox = h("div", { class: "rollcalls" });
+  const pollBox = h("div", { class: "polls" });
+  const floorSeconds = h("input", { type: "number", min: "1", max: "86400", value: "120", id: "floor-seconds", class: "short" });
+  const thumbsToggle = h("input", { type: "checkbox", id: "thumbs-toggle", checked: true });
+
+  const panel = (titleKey, id, ...children) =>
+    h("section", { class: "panel", id, "aria-labelledby": `${id}-h` }, h("h2", { id: `${id}-h` }, t(titleKey)), ...children);
+
+  root.appendChild(
+    h(
+      "div",
+      { class: "dashboard" },
+      head,
+      panel("broadcast.title", "p-broadcast", broadcastBox),
+      panel(
+        "wall.title",
+        "p-wall",
+        h(
+          "div",
+          { class: "toolbar" },
+          h("label", { for: "thumbs-toggle", class: "check" }, thumbsToggle, " ", t("wall.thumbs")),
+          field(t("floor.seconds"), floorSeconds),
+        ),
+        wallSummary,
+        wall,
+      ),
+      h(
+        "div",
+        { class: "cols" },
+        panel("floor.queueTitle", "p-queue", floorBox, queueBox),
+        panel("qa.title", "p-qa", qaSettingsBox, modBox),
+      ),
+      h("div", { class: "cols" }, panel("roll.title", "p-roll", rollBox), panel("poll.title", "p-poll", pollBox)),
+    ),
+  );
+
+  const siteName = (id) => st.siteNames.get(Number(id)) || t("wall.siteN", { id });
+
+  // ---- loading ------------------------------------------------------------------------------
+  const loaders = {
+    session: async () => {
+      st.session = await api.get(`/sessions/${sessionId}`);
+      for (const id of st.session.site_ids) {
+        if (!st.sites.has(id)) st.sites.set(id, { id, state: "offline", reason: "", lastBeat: 0, health: null, present: null, expected: null });
+      }
+      renderHead();
+      renderBroadcast();
+      renderWall();
+    },
+    questions: async () => {
+      const data = await api.get(`/sessions/${sessionId}/questions`, { order: "time", limit: 500 });
+      st.questions = data.items;
+      renderModeration();
+    },
+    queue: async () => {
+      st.queue = (await api.get(`/sessions/${sessionId}/moderator-queue`)).items;
+      renderQueue();
+    },
+    floor: async () => {
+      st.floor = await api.get(`/sessions/${sessionId}/floor`);
+      st.floorFetchedAt = performance.now();
+      renderFloor();
+      renderWall();
+    },
+    rollcalls: async () => {
+      st.rollcalls = (await api.get(`/sessions/${sessionId}/roll-calls`)).items;
+      renderRollcalls();
+    },
+    polls: async () => {
+      const items = (await api.get(`/sessions/${sessionId}/polls`)).items;
+      const old = new Map(st.polls.map((p) => [p.id, p]));
+      st.polls = await Promise.all(
+        items.map(async (p) => {
+          if (p.tally) return p;
+          if (p.state === "draft") return { ...p, tally: old.get(p.id)?.tally || null };
+          try {
+            return await api.get(`/polls/${p.id}`);
+          } catch (_err) {
+            return { ...p, tally: old.get(p.id)?.tally || null };
+          }
+        }),
+      );
+      renderPolls();
+    },
+    presenceHistory: async () => {
+      try {
+        const data = await api.get(`/sessions/${sessionId}/presence`);
+        for (const row of data.sites || []) {
+          const site = st.sites.get(row.site_id);
+          const last = row.intervals && row.intervals[row.intervals.length - 1];
+          if (site && last && !site.since) site.since = new Date(last.from).getTime() / 1000;
+        }
+        renderWall();
+      } catch (_err) {
+        /* moderators may not read it; the live topic still drives the wall */
+      }
+    },
+    broadcast: async () => {
+      try {
+        st.broadcast = await api.get(`/sessions/${sessionId}/broadcast`);
+      } catch (err) {
+        st.broadcast = { error: err };
+      }
+      renderBroadcastState();
+    },
+    qaSettings: async () => {
+      try {
+        st.qaSettings = await api.get(`/sessions/${sessionId}/qa-settings`);
+      } catch (_err) {
+        st.qaSettings = null;
+      }
+      renderQaSettings();
+    },
+    headcount: async () => {
+      if (!st.canManage) return;
+      try {
+        const report = await api.get(`/sessions/${sessionId}/report`);
+        for (const row of report.by_site || []) {
+          const site = st.sites.get(row.site_id);
+          if (site) {
+            site.present = row.present;
+            site.expected = row.expected;
+          }
+        }
+        st.totals = report.totals;
+        renderWall();
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 403) st.canManage = false;
+        else throw err;
+      }
+    },
+  };
+
+  const pending = new Set();
+  let timer = null;
+  function schedule(...groups) {
+    for (const g of groups) pending.add(g);
+    if (timer) return;
+    timer = setTimeout(async () => {
+      timer = null;
+      const now = [...pending];
+      pending.clear();
+      await Promise.all(
+        now.map(async (g) => {
+          try {
+            await loaders[g]();
+          } catch (err) {
+            if (!st.destroyed) flashError(err);
+          }
+        }),
+      );
+    }, 120);
+  }
+
+  async function loadSiteNames() {
+    try {
+      const sites = await api.get("/sites", { limit: 500 });
+      for (const s of sites.items) st.siteNames.set(s.id, s.name);
+    } catch (err) {
+      flashError(err);
+    }
+  }
+
+  // ---- header and broadcast -----------------------------------------------------------------
+  function renderHead() {
+    const s = st.session;
+    rerender(head, () =>
+      h(
+        "div",
+        {},
+        h("h1", {}, s.title || `#${s.id}`, " ", h("span", { class: `badge st-${s.status}`, id: "session-status" }, t("status." + s.status))),
+        h(
+          "p",
+          { class: "note" },
+          `${fmtTime(s.starts_at)} – ${fmtTime(s.ends_at)} · `,
+          t("dash.sitesCount", { n: s.site_ids.length }),
+          " · ",
+          h("a", { href: `#/sessions/${sessionId}/report` }, t("sessions.report")),
+        ),
+        h(
+          "div",
+          { class: "row-actions" },
+          s.status === "scheduled"
+            ? button(t("dash.startSession"), (ev) => act(ev.currentTarget, () => api.post(`/sessions/${sessionId}/start`).then(() => schedule("session")), t("dash.started")), { class: "primary", "data-key": "start" })
+            : null,
+          s.status === "live"
+            ? button(t("dash.endSession"), (ev) => {
+                if (window.confirm(t("dash.endConfirm"))) act(ev.currentTarget, () => api.post(`/sessions/${sessionId}/end`).then(() => schedule("session")), t("dash.ended"));
+              }, { class: "danger", "data-key": "end" })
+            : null,
+        ),
+      ),
+    );
+  }
+
+  const bSource = h(
+    "select",
+    { id: "bc-source" },
+    ["main", "site", "recording"].map((v) => h("option", { value: v }, t("broadcast.src." + v))),
+  );
+  const bSite = h("select", { id: "bc-site" });
+  const bRec = h("select", { id: "bc-rec" });
+  const programVideo = h("video", { class: "program", muted: true, playsinline: true, autoplay: true, "aria-label": t("broadcast.preview") });
+  const bMsg = h("p", { class: "note", role: "status" });
+  const bState = h("p", { class: "bc-state", id: "bc-state" });
+
+  function renderBroadcastState() {
+    const b = st.broadcast;
+    clear(bState);
+    if (!b) return;
+    if (b.error) {
+      bState.append(h("span", { class: "pill" }, t("broadcast.unknown")));
+      return;
+    }
+    bState.dataset.live = b.live ? "true" : "false";
+    bState.append(
+      h("span", { class: `pill ${b.live ? "ps-online" : ""}` }, b.live ? t("broadcast.live") : t("broadcast.idle")),
+      b.live ? ` ${t("broadcast.src." + b.source)}${b.floor_site_id ? " · " + t("floor.holder", { site: siteName(b.floor_site_id) }) : ""}` : "",
+      b.live && b.recording_id ? ` · ${t("broadcast.recordingNow")}` : "",
+    );
+  }
+
+  async function loadRecordings() {
+    clear(bRec);
+    try {
+      const data = await api.get(`/sessions/${sessionId}/recordings`);
+      const items = (data.recordings || data.items || []).filter((r) => !r.status || r.status === "done");
+      for (const r of items) {
+        const mins = r.duration_s ? ` · ${Math.round(r.duration_s / 60)} min` : "";
+        bRec.appendChild(h("option", { value: String(r.id) }, `#${r.id} · ${fmtTime(r.started_at)}${mins}`));
+      }
+      if (!items.length) bRec.appendChild(h("option", { value: "" }, t("broadcast.noRecordings")));
+    } catch (err) {
+      bRec.appendChild(h("option", { value: "" }, t("broadcast.noRecordings")));
+      bMsg.textContent = errorText(err);
+    }
+  }
+
+  function renderBroadcast() {
+    clear(bSite);
+    for (const id of st.session.site_ids) bSite.appendChild(h("option", { value: String(id) }, siteName(id)));
+    if (broadcastBox.firstChild) return;
+    const sync = () => {
+      bSite.closest(".field").hidden = bSource.value !== "site";
+      bRec.closest(".field").hidden = bSource.value !== "recording";
+      if (bSource.value === "recording") loadRecordings();
+    };
+    bSource.addEventListener("change", sync);
+    const start = async (ev) => {
+      const body = { source: bSource.value };
+      if (body.source === "site") body.site_id = Number(bSite.value);
+      if (body.source === "recording") {
+        if (!bRec.value) {
+          bMsg.textContent = t("broadcast.pickRecording");
+          return;
+        }
+        body.recording_id = Number(bRec.value);
+      }
+      await act(ev.currentTarget, async () => {
+        await api.post(`/sessions/${sessionId}/broadcast/start`, body);
+        bMsg.textContent = t("broadcast.on", { source: t("broadcast.src." + body.source) });
+        schedule("broadcast");
+      });
+    };
+    const stop = (ev) =>
+      act(ev.currentTarget, async () => {
+        await api.post(`/sessions/${sessionId}/broadcast/stop`);
+        bMsg.textContent = t("broadcast.off");
+        schedule("broadcast");
+      });
+    const preview = async (ev) => {
+      await act(ev.currentTarget, async () => {
+        const mod = await loadMedia();
+        if (!mod || !mod.viewProgram) throw new Error(t("media.unavailable"));
+        if (media.program) {
+          media.program.close();
+          media.program = null;
+          programVideo.hidden = true;
+          return;
+        }
+        programVideo.hidden = false;
+        media.program = await mod.viewProgram(hub.socket, sessionId, programVideo);
+      });
+    };
+    programVideo.hidden = true;
+    broadcastBox.appendChild(
+      h(
+        "div",
+        { class: "toolbar" },
+        field(t("broadcast.source"), bSource),
+        field(t("broadcast.site"), bSite),
+        field(t("broadcast.recording"), bRec),
+        h(
+          "div",
+          { class: "row-actions" },
+          button(t("broadcast.start"), start, { class: "primary", id: "bc-start" }),
+          button(t("broadcast.stop"), stop, { id: "bc-stop" }),
+          button(t("broadcast.previewToggle"), preview, { id: "bc-preview", class: "secondary" }),
+        ),
+      ),
+    );
+    broadcastBox.appendChild(bState);
+    broadcastBox.appendChild(bMsg);
+    broadcastBox.appendChild(programVideo);
+    sync();
+  }
+
+  // ---- media (optional: shared/media.js may not be there yet) -------------------------------
+  async function loadMedia() {
+    if (media.tried) return media.mod;
+    media.tried = true;
+    try {
+      media.mod = await import("/static/shared/media.js");
+    } catch (_err) {
+      media.mod = null;
+    }
+    return media.mod;
+  }
+
+  const visible = new Set();
+  const observer =
+    "IntersectionObserver" in window
+      ? new IntersectionObserver((entries) => {
+          for (const e of entries) {
+            const id = Number(e.target.dataset.siteId);
+            if (e.isIntersecting) {
+              visible.add(id);
+              const ref = tiles.get(id);
+              const site = st.sites.get(id);
+              if (ref && site) setText(ref.facts.beat, ago(site.lastBeat));
+            } else visible.delete(id);
+          }
+          syncFeeds();
+        })
+      : null;
+
+  async function syncFeeds() {
+    if (st.destroyed) return;
+    for (const [id, feed] of media.feeds) {
+      const site = st.sites.get(id);
+      if (!st.thumbs || !visible.has(id) || !site || site.state === "offline") {
+        media.feeds.delete(id);
+        if (feed.handle) feed.handle.close();
+        feed.cancelled = true;
+      }
+    }
+    if (!st.thumbs) return;
+    const room = MAX_FEEDS - media.feeds.size;
+    const wanted = [...visible]
+      .filter((id) => st.sites.get(id) && st.sites.get(id).state !== "offline" && !media.feeds.has(id))
+      .slice(0, Math.max(0, room));
+    if (!wanted.length) return;
+    const mod = await loadMedia();
+    if (!mod || !mod.viewSite || st.destroyed) return;
+    for (const id of wanted) {
+      const tile = wall.querySelector(`[data-site-id="${id}"]`);
+      const video = tile && tile.querySelector("video");
+      if (!video || media.feeds.has(id)) continue;
+      const feed = { handle: null, cancelled: false };
+      media.feeds.set(id, feed);
+      mod
+        .viewSite(hub.socket, sessionId, id, video)
+        .then((handle) => {
+          if (feed.cancelled) handle.close();
+          else feed.handle = handle;
+          video.hidden = false;
+        })
+        .catch(() => {
+          video.hidden = true; // no return feed for this site now; the tile shows text only
+        });
+    }
+  }
+  thumbsToggle.addEventListener("change", () => {
+    st.thumbs = thumbsToggle.checked;
+    syncFeeds();
+  });
+
+  // ---- site wall ----------------------------------------------------------------------------
+  // Each tile keeps references to its parts; an update writes only what changed, so hundreds
+  // of heartbeats a minute cost little layout work.
+  const tiles = new Map(); // site id -> {tile, name, pills, facts: {...}, actions, key}
+
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
+  function tileFor(site) {
+    let ref = tiles.get(site.id);
+    if (ref) return ref.tile;
+    const facts = {};
+    const dl = h("dl", { class: "tile-facts" });
+    for (const key of ["headcount", "stream", "beat", "since"]) {
+      facts[key] = h("dd", { class: `f-${key}` });
+      dl.append(h("dt", { "data-fact": key }), facts[key]);
+    }
+    ref = {
+      name: h("h3", { id: `tile-${site.id}-h`, class: "tile-name" }),
+      pills: h("p", { class: "tile-state" }),
+      facts,
+      dl,
+      actions: h("div", { class: "tile-actions" }),
+      key: "",
+    };
+    ref.tile = h(
+      "article",
+      { class: "tile", role: "listitem", "data-site-id": String(site.id), "aria-labelledby": `tile-${site.id}-h` },
+      ref.name,
+      h("video", { class: "thumb", muted: true, playsinline: true, autoplay: true, hidden: true, "aria-label": t("wall.feed") }),
+      ref.pills,
+      dl,
+      ref.actions,
+    );
+    tiles.set(site.id, ref);
+    if (observer) observer.observe(ref.tile);
+    return ref.tile;
+  }
+
+  function updateTile(id, holder, hands) {
+    const site = st.sites.get(id);
+    if (!site) return;
+    tileFor(site);
+    const ref = tiles.get(id);
+    const tile = ref.tile;
+    if (tile.dataset.state !== site.state) tile.dataset.state = site.state;
+    const hasFloor = holder === id;
+    const handUp = hands.has(id);
+    tile.classList.toggle("has-floor", hasFloor);
+    tile.classList.toggle("hand-up", handUp);
+    setText(ref.name, siteName(id));
+    const key = `${site.state}|${hasFloor}|${handUp}|${getLangKey()}`;
+    if (ref.key !== key) {
+      ref.key = key;
+      clear(ref.pills).append(
+        h("span", { class: `pill ps-${site.state}` }, t("presence." + site.state)),
+        hasFloor ? h("span", { class: "pill floor-pill" }, t("wall.hasFloor")) : "",
+        handUp ? h("span", { class: "pill hand-pill" }, t("wall.handUp")) : "",
+      );
+      for (const dt of ref.dl.querySelectorAll("dt")) dt.textContent = t(`wall.${{ headcount: "headcount", stream: "stream", beat: "heartbeat", since: "since" }[dt.dataset.fact]}`);
+      rerender(ref.actions, () =>
+        hasFloor
+          ? button(t("floor.revoke"), (ev) => revokeFloor(ev.currentTarget), { "data-key": `revoke-${id}`, class: "danger small" })
+          : button(t("floor.grant"), (ev) => grantFloor(ev.currentTarget, id), { "data-key": `grant-${id}`, class: "small", "aria-label": t("floor.grantTo", { site: siteName(id) }) }),
+      );
+    }
+    const health = site.health || {};
+    const stream = health.stream && health.stream.state ? health.stream.state : null;
+    setText(ref.facts.headcount, site.expected == null ? "—" : `${site.present} / ${site.expected}`);
+    setText(ref.facts.stream, stream ? t("stream." + stream) + (health.rtt_ms != null ? ` · ${Math.round(health.rtt_ms)} ms` : "") : "—");
+    setText(ref.facts.beat, ago(site.lastBeat));
+    setText(ref.facts.since, site.since ? `${fmtTime(new Date(site.since * 1000).toISOString())}${site.reason ? " · " + t("reason." + site.reason) : ""}` : "—");
+  }
+
+  function floorMarks() {
+    const holder = st.floor && st.floor.holder ? st.floor.holder.site_id : null;
+    const hands = new Set(((st.floor && st.floor.requests) || []).map((r) => r.site_id));
+    return [holder, hands];
+  }
+
+  function renderSummary() {
+    const ids = st.session ? st.session.site_ids : [];
+    let online = 0;
+    let degraded = 0;
+    for (const id of ids) {
+      const state = st.sites.get(id)?.state;
+      if (state === "online") online += 1;
+      if (state === "degraded") degraded += 1;
+    }
+    const totals = st.totals;
+    const text = t("wall.summary", {
+      online,
+      degraded,
+      offline: ids.length - online - degraded,
+      present: totals ? totals.present : "—",
+      expected: totals ? totals.expected : "—",
+    });
+    if (wallSummary.textContent !== text) wallSummary.textContent = text; // a live region: only real changes
+
+  }
+
+  /** Every tile, in the session's order: after loads (not for each heartbeat). */
+  function renderWall() {
+    if (!st.session) return;
+    const [holder, hands] = floorMarks();
+    st.session.site_ids.forEach((id, index) => {
+      const tile = tileFor(st.sites.get(id));
+      if (wall.children[index] !== tile) wall.insertBefore(tile, wall.children[index] || null);
+      updateTile(id, holder, hands);
+    });
+    dirty.clear();
+    renderSummary();
+    syncFeeds();
+  }
+
+  // Heartbeats and presence changes of hundreds of sites: redraw only the changed tiles,
+  // at most about five times a second.
+  const dirty = new Set();
+  let dirtyTimer = null;
+  function touch(id) {
+    dirty.add(id);
+    if (dirtyTimer) return;
+    dirtyTimer = setTimeout(() => {
+      dirtyTimer = null;
+      if (st.destroyed || !st.session) return;
+      const [holder, hands] = floorMarks();
+      for (const sid of dirty) updateTile(sid, holder, hands);
+      dirty.clear();
+      renderSummary();
+      syncFeeds();
+    }, 200);
+  }
+
+  // ---- floor ----------------------------------------------------------------------------------
+  async function grantFloor(btn, siteId) {
+    const seconds = Number(floorSeconds.value);
+    const body = { site_id: siteId };
+    if (seconds > 0) body.time_limit = seconds;
+    await act(btn, async () => {
+      st.floor = await api.post(`/sessions/${sessionId}/floor/grant`, body);
+      st.floorFetchedAt = performance.now();
+      renderFloor();
+      renderWall();
+      schedule("queue");
+    }, t("floor.granted", { site: siteName(siteId) }));
+  }
+
+  async function revokeFloor(btn) {
+    await act(btn, async () => {
+      st.floor = await api.post(`/sessions/${sessionId}/floor/revoke`);
+      st.floorFetchedAt = performance.now();
+      renderFloor();
+      renderWall();
+      schedule("queue");
+    }, t("floor.revoked"));
+  }
+
+  function remaining() {
+    const holder = st.floor && st.floor.holder;
+    if (!holder || holder.remaining_seconds == null) return null;
+    return Math.max(0, holder.remaining_seconds - (performance.now() - st.floorFetchedAt) / 1000);
+  }
+
+  function renderFloor() {
+    const holder = st.floor && st.floor.holder;
+    rerender(floorBox, () =>
+      holder
+        ? h(
+            "div",
+            { class: "floor-holder", id: "floor-holder", "data-site-id": String(holder.site_id) },
+            h("p", {}, t("floor.holder", { site: siteName(holder.site_id) })),
+            h("p", { class: "countdown", id: "floor-countdown", "aria-live": "off" }, countdownText()),
+            button(t("floor.revoke"), (ev) => revokeFloor(ev.currentTarget), { class: "danger", id: "floor-revoke", "data-key": "floor-revoke" }),
+          )
+        : h("p", { class: "note", id: "floor-holder" }, t("floor.main")),
+    );
+  }
+
+  function countdownText() {
+    const left = remaining();
+    if (left == null) return t("floor.noLimit");
+    const s = Math.ceil(left);
+    return t("floor.left", { m: Math.floor(s / 60), s: String(s % 60).padStart(2, "0") });
+  }
+
+  function renderQueue() {
+    rerender(queueBox, () =>
+      h(
+        "div",
+        {},
+        h("h3", {}, t("floor.queue")),
+        st.queue.length
+          ? h(
+              "ol",
+              { class: "queue-list", id: "queue-list" },
+              st.queue.map((item, i) =>
+                item.kind === "question"
+                  ? h(
+                      "li",
+                      { class: "q-item", "data-question-id": String(item.question.id) },
+                      h("span", { class: "pill" }, t("queue.question")),
+                      " ",
+                      h("span", { class: "q-text" }, item.question.text),
+                      h("small", { class: "note" }, ` · ${siteName(item.site_id)} · ${fmtTime(item.raised_at)} · ${t("qa.votes", { n: item.question.vote_count })}`),
+                      " ",
+                      button(t("qa.onAir"), (ev) => moderate(ev.currentTarget, item.question.id, "on-air"), { class: "small", "data-key": `qon-${item.question.id}` }),
+                    )
+                  : h(
+                      "li",
+                      { class: "hand-item", "data-site-id": String(item.site_id) },
+                      h("span", { class: "pill hand-pill" }, t("queue.hand")),
+                      " ",
+                      siteName(item.site_id),
+                      h("small", { class: "note" }, ` · ${fmtTime(item.raised_at)}`),
+                      " ",
+                      button(t("floor.grant"), (ev) => grantFloor(ev.currentTarget, item.site_id), { class: "small", "data-key": `qgrant-${item.site_id}-${i}` }),
+                    ),
+              ),
+            )
+          : h("p", { class: "note" }, t("queue.empty")),
+      ),
+    );
+  }
+
+  // ---- moderation ---------------------------------------------------------------------------
+  async function moderate(btn, id, action, body) {
+    await act(btn, async () => {
+      await api.post(`/questions/${id}/${action}`, body);
+      schedule("questions", "queue");
+    });
+  }
+
+  // Drafts survive the live re-renders of the list (a vote elsewhere must not eat the typing).
+  const editing = new Map(); // question id -> draft text
+  const mergeChoice = new Map(); // question id -> chosen target id
+
+  function editForm(q) {
+    const area = h("textarea", { rows: "3", maxlength: "500", "data-key": `edit-area-${q.id}`, id: `edit-area-${q.id}` });
+    area.value = editing.get(q.id);
+    area.addEventListener("input", () => editing.set(q.id, area.value));
+    return h(
+      "form",
+      {
+        class: "inline-form",
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          const text = area.value;
+          await act(ev.submitter, async () => {
+            await api.post(`/questions/${q.id}/edit`, { text });
+            editing.delete(q.id);
+            schedule("questions", "queue");
+          });
+        },
+      },
+      field(t("qa.editText"), area),
+      h("button", { type: "submit", class: "small", "data-key": `edit-save-${q.id}` }, t("ui.save")),
+      button(t("ui.cancel"), () => {
+        editing.delete(q.id);
+        renderModeration();
+      }, { class: "small secondary" }),
+    );
+  }
+
+  function editQuestion(q) {
+    editing.set(q.id, q.text);
+    renderModeration();
+    const area = document.getElementById(`edit-area-${q.id}`);
+    if (area) area.focus();
+  }
+
+  function mergeControl(q, approved) {
+    const others = approved.filter((o) => o.id !== q.id);
+    if (!others.length) return null;
+    const sel = h(
+      "select",
+      { "aria-label": t("qa.mergeInto"), "data-key": `merge-sel-${q.id}` },
+      others.map((o) => h("option", { value: String(o.id), selected: mergeChoice.get(q.id) === o.id }, `#${o.id} ${o.text.slice(0, 40)}`)),
+    );
+    sel.addEventListener("change", () => mergeChoice.set(q.id, Number(sel.value)));
+    return h(
+      "span",
+      { class: "merge" },
+      sel,
+      button(t("qa.merge"), (ev) => moderate(ev.currentTarget, q.id, "merge", { into: Number(sel.value) }), { class: "small secondary", "data-key": `merge-${q.id}` }),
+    );
+  }
+
+  function questionItem(q, approved) {
+    const b = (key, action, cls = "small") =>
+      button(t(key), (ev) => moderate(ev.currentTarget, q.id, action), { class: cls, "data-key": `${action}-${q.id}`, "data-action": action });
+    const actions = {
+      submitted: [b("qa.approve", "approve"), b("qa.reject", "reject", "small danger"), button(t("qa.edit"), () => editQuestion(q), { class: "small secondary", "data-key": `edit-${q.id}` })],
+      approved: [
+        b("qa.onAir", "on-air", "small primary"),
+        q.pinned ? b("qa.unpin", "unpin", "small secondary") : b("qa.pin", "pin", "small secondary"),
+        button(t("qa.edit"), () => editQuestion(q), { class: "small secondary", "data-key": `edit-${q.id}` }),
+        mergeControl(q, approved),
+        b("qa.reject", "reject", "small danger"),
+      ],
+      on_air: [b("qa.answered", "answered", "small primary"), b("qa.sendBack", "send-back", "small secondary")],
+      answered: [b("qa.archive", "archive", "small secondary")],
+      rejected: [b("qa.archive", "archive", "small secondary")],
+    }[q.state] || [];
+    return h(
+      "li",
+      { class: `q-item q-${q.state}`, "data-question-id": String(q.id), "data-state": q.state },
+      h(
+        "p",
+        { class: "q-line" },
+        q.pinned ? h("span", { class: "pill" }, t("qa.pinned")) : null,
+        h("span", { class: "q-text" }, q.text),
+      ),
+      h(
+        "p",
+        { class: "q-meta note" },
+        `#${q.id} · ${q.site_id ? siteName(q.site_id) : t("qa.noSite")} · ${fmtTime(q.created_at)} · ${t("qa.votes", { n: q.vote_count })}`,
+        q.also_asked_count ? ` · ${t("qa.alsoAsked", { n: q.also_asked_count })}` : "",
+        q.edited ? ` · ${t("qa.edited")}` : "",
+      ),
+      q.flags && q.flags.length
+        ? h("p", { class: "flags" }, h("span", { class: "pill warn" }, t("qa.flagged")), " ", q.flags.join("、"))
+        : null,
+      q.edited && q.original_text ? h("p", { class: "note original" }, t("qa.original"), " ", q.original_text) : null,
+      h("div", { class: "row-actions" }, actions),
+      editing.has(q.id) ? editForm(q) : null,
+    );
+  }
+
+  function renderQaSettings() {
+    const cfg = st.qaSettings;
+    const wasOpen = qaSettingsBox.querySelector("details")?.open;
+    clear(qaSettingsBox);
+    if (!cfg) return;
+    const auto = h("input", { type: "checkbox", id: "qa-auto", checked: cfg.auto_approve });
+    const identity = h("input", { type: "checkbox", id: "qa-identity", checked: cfg.moderators_see_identity });
+    const words = h("textarea", { id: "qa-words", rows: "3" });
+    words.value = (cfg.sensitive_words || []).join("\n");
+    qaSettingsBox.appendChild(
+      h(
+        "details",
+        { open: wasOpen },
+        h("summary", {}, t("qa.settings"), " · ", cfg.auto_approve ? t("qa.autoOn") : t("qa.autoOff")),
+        h(
+          "form",
+          {
+            onsubmit: async (ev) => {
+              ev.preventDefault();
+              await act(ev.submitter, async () => {
+                st.qaSettings = await api.put(`/sessions/${sessionId}/qa-settings`, {
+                  auto_approve: auto.checked,
+                  moderators_see_identity: identity.checked,
+                  sensitive_words: words.value.split(/[\n,，、]+/).map((w) => w.trim()).filter(Boolean),
+                });
+                renderQaSettings();
+              }, t("manage.saved"));
+            },
+          },
+          h("label", { for: "qa-auto", class: "check" }, auto, " ", t("qa.autoApprove")),
+          h("br"),
+          h("label", { for: "qa-identity", class: "check" }, identity, " ", t("qa.seeIdentity")),
+          field(t("qa.words"), words, t("qa.wordsHint")),
+          h("button", { type: "submit", class: "small primary", id: "qa-settings-save" }, t("ui.save")),
+        ),
+      ),
+    );
+  }
+
+  function renderModeration() {
+    const by = (s) => st.questions.filter((q) => q.state === s);
+    const approved = by("approved").sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.vote_count - a.vote_count);
+    const groups = [
+      ["on_air", by("on_air")],
+      ["submitted", by("submitted")],
+      ["approved", approved],
+      ["answered", by("answered")],
+    ];
+    rerender(modBox, () =>
+      h(
+        "div",
+        {},
+        groups.map(([state, items]) =>
+          h(
+            "div",
+            { class: "q-group", id: `q-group-${state}` },
+            h("h3", {}, t("qa.state." + state), " ", h("span", { class: "count" }, `(${items.length})`)),
+            items.length ? h("ul", { class: "q-list" }, items.map((q) => questionItem(q, approved))) : h("p", { class: "note" }, t("ui.empty")),
+          ),
+        ),
+      ),
+    );
+  }
+
+  // ---- roll call ----------------------------------------------------------------------------
+  const rollSeconds = h("input", { type: "number", min: "1", max: "3600", value: "60", id: "roll-seconds", class: "short" });
+  const rollList = h("div", {});
+  rollBox.append(
+    h(
+      "div",
+      { class: "toolbar" },
+      field(t("roll.seconds"), rollSeconds),
+      button(t("roll.start"), (ev) =>
+        act(ev.currentTarget, async () => {
+          const call = await api.post(`/sessions/${sessionId}/roll-calls`, { seconds: Number(rollSeconds.value) || 60 });
+          upsertRollcall(call);
+        }, t("roll.started")), { class: "primary", id: "roll-start" }),
+    ),
+    rollList,
+  );
+
+  const rollDetails = new Map(); // roll call id -> full view with names of who missed it
+
+  async function loadMissed(btn, id) {
+    await act(btn, async () => {
+      rollDetails.set(id, await api.get(`/roll-calls/${id}`));
+      renderRollcalls();
+    });
+  }
+
+  function missedList(c) {
+    const full = rollDetails.get(c.id);
+    if (!full) return button(t("roll.showMissed"), (ev) => loadMissed(ev.currentTarget, c.id), { class: "small secondary", "data-key": `missed-${c.id}` });
+    const missed = full.missed || [];
+    return h(
+      "div",
+      { class: "missed" },
+      h("h4", {}, t("roll.missedNames", { n: missed.length }), " ", button(t("ui.refresh"), (ev) => loadMissed(ev.currentTarget, c.id), { class: "small secondary", "data-key": `missed-${c.id}` })),
+      missed.length ? h("ul", {}, missed.map((m) => h("li", {}, `${m.name} · ${siteName(m.site_id)}`))) : h("p", { class: "note" }, t("ui.empty")),
+    );
+  }
+
+  function upsertRollcall(call) {
+    const id = call.id || call.roll_call_id;
+    const i = st.rollcalls.findIndex((c) => c.id === id);
+    const merged = { ...(i >= 0 ? st.rollcalls[i] : {}), ...call, id };
+    if (i >= 0) st.rollcalls[i] = merged;
+    else st.rollcalls.push(merged);
+    renderRollcalls();
+  }
+
+  function renderRollcalls() {
+    const calls = [...st.rollcalls].sort((a, b) => b.id - a.id).slice(0, 3);
+    rerender(rollList, () =>
+      calls.length
+        ? h(
+            "div",
+            {},
+            calls.map((c) => {
+              const rows = Object.entries(c.by_site || {}).map(([sid, v]) => ({ sid: Number(sid), ...v }));
+              const sum = rows.reduce((a, r) => ({ expected: a.expected + r.expected, answered: a.answered + r.answered }), { expected: 0, answered: 0 });
+              return h(
+                "div",
+                { class: "rollcall", "data-roll-call-id": String(c.id) },
+                h(
+                  "h3",
+                  {},
+                  t("roll.heading", { id: c.id, time: fmtTime(c.started_at) }),
+                  " ",
+                  h("span", { class: `badge ${c.closed ? "st-ended" : "st-live"}` }, c.closed ? t("roll.closed") : t("roll.open")),
+                ),
+                h("p", { class: "note" }, t("roll.total", { answered: sum.answered, expected: sum.expected, rate: pct(sum.answered, sum.expected) }), c.closed ? "" : ` · ${t("roll.deadline", { time: fmtTime(c.deadline) })}`),
+                h(
+                  "table",
+                  { class: "grid compact" },
+                  h("thead", {}, h("tr", {}, [t("roll.site"), t("roll.expected"), t("roll.answered"), t("roll.pending"), t("roll.missed"), t("roll.rate")].map((x) => h("th", { scope: "col" }, x)))),
+                  h(
+                    "tbody",
+                    {},
+                    rows.length
+                      ? rows.map((r) =>
+                          h(
+                            "tr",
+                            { "data-site-id": String(r.sid) },
+                            h("th", { scope: "row" }, siteName(r.sid)),
+                            h("td", { class: "num" }, String(r.expected)),
+                            h("td", { class: "num answered" }, String(r.answered)),
+                            h("td", { class: "num" }, String(r.pending)),
+                            h("td", { class: "num" }, String(r.missed)),
+                            h("td", { class: "num" }, pct(r.answered, r.expected)),
+                          ),
+                        )
+                      : h("tr", {}, h("td", { colspan: "6", class: "empty" }, t("roll.nobody"))),
+                  ),
+                ),
+                missedList(c),
+              );
+            }),
+          )
+        : h("p", { class: "note" }, t("roll.none")),
+    );
+  }
+
+  // ---- polls and quizzes ----------------------------------------------------------------------
+  const pPrompt = h("input", { type: "text", maxlength: "500", id: "poll-prompt" });
+  const pOptions = h("textarea", { rows: "4", id: "poll-options" });
+  const pMode = h("select", { id: "poll-mode" }, h("option", { value: "single" }, t("poll.single")), h("option", { value: "multiple" }, t("poll.multiple")));
+  const pCorrect = h("input", { type: "text", id: "poll-correct", inputmode: "numeric" });
+  const pLimit = h("input", { type: "number", min: "1", max: "86400", id: "poll-limit", class: "short" });
+  const pollList = h("div", {});
+  pollBox.append(
+    h(
+      "details",
+      { class: "create" },
+      h("summary", {}, t("poll.create")),
+      h(
+        "form",
+        {
+          onsubmit: async (ev) => {
+            ev.preventDefault();
+            const options = pOptions.value.split("\n").map((s) => s.trim()).filter(Boolean);
+            const body = { prompt: pPrompt.value.trim(), options, mode: pMode.value };
+            const correct = pCorrect.value.split(/[,，\s]+/).filter(Boolean).map((n) => Number(n) - 1);
+            if (correct.length) body.correct = correct;
+            if (correct.some((n) => !Number.isInteger(n) || n < 0 || n >= options.length)) {
+              flash(t("poll.badCorrect"), "error");
+              return;
+            }
+            await act(ev.submitter, async () => {
+              await api.post(`/sessions/${sessionId}/polls`, body);
+              pPrompt.value = "";
+              pOptions.value = "";
+              pCorrect.value = "";
+              schedule("polls");
+            }, t("poll.created"));
+          },
+        },
+        field(t("poll.prompt"), pPrompt),
+        field(t("poll.options"), pOptions, t("poll.optionsHint")),
+        field(t("poll.mode"), pMode),
+        field(t("poll.correct"), pCorrect, t("poll.correctHint")),
+        h("button", { type: "submit", class: "primary", id: "poll-create" }, t("poll.createBtn")),
+      ),
+    ),
+    field(t("poll.limit"), pLimit, t("poll.limitHint")),
+    pollList,
+  );
+
+  function renderPolls() {
+    const polls = [...st.polls].sort((a, b) => b.id - a.id);
+    rerender(pollList, () =>
+      polls.length
+        ? h(
+            "div",
+            {},
+            polls.map((p) => {
+              const tally = p.tally || { answers: 0, per_option: p.options.map(() => 0), per_site: {} };
+              const max = Math.max(1, ...tally.per_option);
+              const correct = new Set(p.correct || []);
+              return h(
+                "div",
+                { class: "poll", "data-poll-id": String(p.id), "data-state": p.state },
+                h("h3", {}, p.prompt, " ", h("span", { class: `badge pl-${p.state}` }, t("poll.state." + p.state)), p.is_quiz ? h("span", { class: "pill" }, t("poll.quiz")) : null),
+                h(
+                  "ol",
+                  { class: "poll-options" },
+                  p.options.map((o, i) =>
+                    h(
+                      "li",
+                      { class: correct.has(i) ? "correct" : null },
+                      h("span", { class: "opt" }, o, correct.has(i) ? ` ✓ ${t("poll.correctMark")}` : ""),
+                      h("meter", { min: "0", max: String(max), value: String(tally.per_option[i] || 0), "aria-label": o }),
+                      h("span", { class: "num" }, `${tally.per_option[i] || 0} (${pct(tally.per_option[i] || 0, tally.answers)})`),
+                    ),
+                  ),
+                ),
+                h("p", { class: "note" }, t("poll.answers", { n: tally.answers })),
+                Object.keys(tally.per_site || {}).length
+                  ? h(
+                      "details",
+                      {},
+                      h("summary", {}, t("poll.perSite")),
+                      h(
+                        "table",
+                        { class: "grid compact" },
+                        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("roll.site")), p.options.map((o, i) => h("th", { scope: "col" }, `${i + 1}`)))),
+                        h(
+                          "tbody",
+                          {},
+                          Object.entries(tally.per_site).map(([sid, counts]) =>
+                            h("tr", {}, h("th", { scope: "row" }, siteName(sid)), counts.map((c) => h("td", { class: "num" }, String(c)))),
+                          ),
+                        ),
+                      ),
+                    )
+                  : null,
+                h(
+                  "div",
+                  { class: "row-actions" },
+                  p.state === "draft"
+                    ? button(t("poll.launch"), (ev) =>
+                        act(ev.currentTarget, async () => {
+                          const limit = Number(pLimit.value);
+                          await api.post(`/polls/${p.id}/launch`, limit > 0 ? { time_limit: limit } : {});
+                          schedule("polls");
+                        }), { class: "small primary", "data-key": `launch-${p.id}` })
+                    : null,
+                  p.state === "open"
+                    ? button(t("poll.close"), (ev) =>
+                        act(ev.currentTarget, async () => {
+                          await api.post(`/polls/${p.id}/close`);
+                          schedule("polls");
+                        }), { class: "small", "data-key": `close-${p.id}` })
+                    : null,
+                ),
+              );
+            }),
+          )
+        : h("p", { class: "note" }, t("poll.none")),
+    );
+  }
+
+  // ---- live events --------------------------------------------------------------------------
+  function onLive(m) {
+    if (st.destroyed) return;
+    if (m.topic === "presence") {
+      if (m.type === "resync") {
+        for (const s of (m.snapshot && m.snapshot.sites) || []) {
+          st.siteNames.set(s.id, s.name);
+          const site = st.sites.get(s.id);
+          if (site) site.state = s.state;
+        }
+        renderWall();
+      } else if (m.kind === "presence") {
+        const site = st.sites.get(Number(m.data.site_id));
+        if (site) {
+          site.state = m.data.state;
+          site.reason = m.data.reason;
+          site.since = m.data.at || Date.now() / 1000;
+          if (m.data.state !== "offline") site.lastBeat = Math.max(site.lastBeat, m.data.at || 0);
+          touch(site.id);
+        }
+      }
+      return;
+    }
+    if (m.topic === "health") {
+      if (m.type === "event") {
+        const site = st.sites.get(Number(m.data.site_id));
+        if (site) {
+          site.health = m.data;
+          site.lastBeat = m.data.at || Date.now() / 1000;
+          touch(site.id);
+        }
+      }
+      return;
+    }
+    if (m.topic !== topic) return;
+    if (m.type === "resync") {
+      schedule(...GROUPS);
+      return;
+    }
+    const kind = m.kind || "";
+    if (kind.startsWith("question")) schedule("questions", "queue");
+    else if (kind.startsWith("floor")) schedule("floor", "queue");
+    else if (kind.startsWith("roll_call")) {
+      if (m.data && m.data.by_site) upsertRollcall({ ...m.data, id: m.data.roll_call_id });
+      else schedule("rollcalls");
+    } else if (kind === "poll_tally") {
+      const p = st.polls.find((x) => x.id === m.data.poll_id);
+      if (p) {
+        p.tally = { answers: m.data.answers, per_option: m.data.per_option, per_site: m.data.per_site };
+        renderPolls();
+      } else schedule("polls");
+    } else if (kind.startsWith("poll")) schedule("polls");
+    else if (kind.startsWith("session")) schedule("session", "headcount", "broadcast");
+    else if (kind.startsWith("broadcast") || kind === "program_changed") schedule("broadcast");
+    else if (kind.startsWith("media") || kind.startsWith("checkin")) schedule("headcount");
+    else schedule(...GROUPS);
+  }
+
+  let wasClosed = false;
+  function onConn(s) {
+    if (s === "open" && wasClosed) schedule(...GROUPS);
+    wasClosed = s !== "open";
+  }
+
+  hub.listeners.add(onLive);
+  hub.stateListeners.add(onConn);
+  const socket = hub.start();
+  socket.subscribe(["presence", "health", topic]);
+
+  const ticker = setInterval(() => {
+    // "n s ago" of the tiles on screen (all of them where IntersectionObserver is missing)
+    for (const [id, ref] of tiles) {
+      if (observer && !visible.has(id)) continue;
+      const site = st.sites.get(id);
+      if (site) setText(ref.facts.beat, ago(site.lastBeat));
+    }
+    const cd = document.getElementById("floor-countdown");
+    if (cd) {
+      cd.textContent = countdownText();
+      if (remaining() === 0) schedule("floor", "queue");
+    }
+  }, 1000);
+  const headcountTimer = setInterval(() => schedule("headcount"), 15000);
+
+  try {
+    await loadSiteNames();
+    await loaders.session();
+  } catch (err) {
+    clear(root).appendChild(h("p", { class: "error", role: "alert" }, errorText(err)));
+  }
+  schedule("questions", "queue", "floor", "rollcalls", "polls", "headcount", "broadcast", "qaSettings", "presenceHistory");
+
+  return {
+    destroy() {
+      st.destroyed = true;
+      clearInterval(ticker);
+      clearInterval(headcountTimer);
+      hub.listeners.delete(onLive);
+      hub.stateListeners.delete(onConn);
+      if (hub.socket) hub.socket.unsubscribe(["presence", "health", topic]);
+      if (observer) observer.disconnect();
+      for (const feed of media.feeds.values()) if (feed.handle) feed.handle.close();
+      media.feeds.clear();
+      if (media.program) media.program.close();
+    },
+  };
+}
+
+export { nextId };

@@ -1,0 +1,259 @@
+// Batch planning: a table of org units × batches (sessions) with size, leaders and on-duty
+// share, every broken rule highlighted; run the planner, move or swap trainees by hand (the
+// server re-checks every rule and refuses a change that would break one), publish.
+import { h, clear } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
+import { api, ApiError, errorText } from "/static/shared/api.js";
+import { act, field, flash, flashError, fmtDateTime } from "./ui.js";
+
+async function allTrainees() {
+  const out = [];
+  for (let offset = 0; offset < 20000; offset += 500) {
+    const page = await api.get("/trainees", { limit: 500, offset });
+    out.push(...page.items);
+    if (out.length >= page.total || !page.items.length) break;
+  }
+  return out;
+}
+
+export async function planView(root, courseId) {
+  const courseSel = h("select", { id: "plan-course" });
+  const body = h("div", { id: "plan-body" });
+  root.appendChild(
+    h(
+      "section",
+      { class: "panel" },
+      h("h1", {}, t("plan.heading")),
+      h("div", { class: "toolbar" }, field(t("plan.course"), courseSel)),
+      body,
+    ),
+  );
+  try {
+    const courses = await api.get("/courses", { limit: 500 });
+    courseSel.appendChild(h("option", { value: "" }, t("plan.pickCourse")));
+    for (const c of courses.items) courseSel.appendChild(h("option", { value: String(c.id), selected: c.id === courseId }, c.title));
+  } catch (err) {
+    flashError(err);
+  }
+  courseSel.addEventListener("change", () => {
+    if (courseSel.value) window.location.hash = `#/plan/${courseSel.value}`;
+  });
+  if (!courseId) return null;
+
+  const st = { plan: null, trainees: new Map(), refused: null };
+  try {
+    for (const tr of await allTrainees()) st.trainees.set(tr.id, tr);
+  } catch (err) {
+    flashError(err);
+  }
+
+  const share = h("input", { type: "number", min: "0", max: "1", step: "0.05", value: "0.5", id: "plan-share", class: "short" });
+  const capacity = h("input", { type: "checkbox", id: "plan-capacity", checked: true });
+  const controls = h(
+    "form",
+    {
+      class: "toolbar",
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        await act(ev.submitter, async () => {
+          st.plan = await api.post(`/courses/${courseId}/batch-plan`, { on_duty_share: Number(share.value), use_site_capacity: capacity.checked });
+          st.refused = null;
+          render();
+        }, t("plan.planned"));
+      },
+    },
+    field(t("plan.share"), share, t("plan.shareHint")),
+    h("label", { for: "plan-capacity", class: "check" }, capacity, " ", t("plan.capacity")),
+    h("button", { type: "submit", class: "primary", id: "plan-run" }, t("plan.run")),
+    h(
+      "button",
+      {
+        type: "button",
+        id: "plan-publish",
+        onclick: (ev) =>
+          act(ev.currentTarget, async () => {
+            st.plan = await api.post(`/courses/${courseId}/batch-plan/publish`);
+            render();
+          }, t("plan.published")),
+      },
+      t("plan.publish"),
+    ),
+  );
+  const view = h("div", {});
+  body.append(controls, view);
+
+  function name(id) {
+    const tr = st.trainees.get(Number(id));
+    return tr ? tr.name : `#${id}`;
+  }
+
+  function render() {
+    clear(view);
+    const plan = st.plan;
+    if (!plan) {
+      view.appendChild(h("p", { class: "note" }, t("plan.none")));
+      return;
+    }
+    const broken = new Set();
+    for (const v of plan.violations || []) {
+      const slots = v.slot_ids && v.slot_ids.length ? v.slot_ids : plan.sessions.map((s) => String(s.id));
+      for (const u of v.unit_ids || []) for (const s of slots) broken.add(`${u}:${s}`);
+    }
+    const refusedCells = new Set();
+    if (st.refused && st.refused.details) {
+      for (const u of st.refused.details.unit_ids || []) for (const s of st.refused.details.slot_ids || []) refusedCells.add(`${u}:${s}`);
+    }
+    const members = new Map(); // "unit:session" -> [trainee]
+    for (const a of plan.assignments) {
+      const tr = st.trainees.get(a.trainee_id);
+      const key = `${tr ? tr.org_unit_id : "?"}:${a.session_id}`;
+      if (!members.has(key)) members.set(key, []);
+      members.get(key).push(tr || { id: a.trainee_id, name: `#${a.trainee_id}` });
+    }
+    const where = new Map(plan.assignments.map((a) => [a.trainee_id, a.session_id]));
+    view.append(
+      h(
+        "p",
+        {},
+        h("span", { class: `badge ${plan.status === "published" ? "st-live" : "st-scheduled"}`, id: "plan-status" }, t("plan.status." + plan.status)),
+        " ",
+        t("plan.meta", { created: fmtDateTime(plan.created_at), share: Math.round(100 * (plan.rules?.on_duty_share ?? 0)) }),
+      ),
+      plan.violations && plan.violations.length
+        ? h("div", { class: "violations", role: "alert" }, h("h2", {}, t("plan.violations", { n: plan.violations.length })), h("ul", {}, plan.violations.map((v) => h("li", {}, `[${t("rule." + v.rule)}] ${v.message}`))))
+        : h("p", { class: "ok-note", id: "plan-ok" }, t("plan.allRulesKept")),
+      h(
+        "div",
+        { class: "table-scroll" },
+        h(
+          "table",
+          { class: "grid plan-table", id: "plan-table" },
+          h("caption", {}, t("plan.caption")),
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", { scope: "col" }, t("plan.unit")),
+              plan.sessions.map((s) => h("th", { scope: "col" }, s.title || `#${s.id}`, h("br"), h("small", {}, `${fmtDateTime(s.starts_at)} · ${t("plan.size", { n: s.size })}`))),
+            ),
+          ),
+          h(
+            "tbody",
+            {},
+            plan.units.map((u) =>
+              h(
+                "tr",
+                {},
+                h("th", { scope: "row" }, u.name, h("br"), h("small", { class: "note" }, t("plan.unitMeta", { size: u.size, max: u.max_in_class ?? "—" }))),
+                plan.sessions.map((s) => {
+                  const b = u.batches.find((x) => x.session_id === s.id) || { size: 0, leaders: [], on_duty_share: 0 };
+                  const key = `${u.unit_id}:${s.id}`;
+                  const people = members.get(key) || [];
+                  return h(
+                    "td",
+                    {
+                      class: [broken.has(key) ? "violation" : "", refusedCells.has(key) ? "refused" : ""],
+                      "data-unit": String(u.unit_id),
+                      "data-session": String(s.id),
+                      "data-violation": broken.has(key) ? "true" : null,
+                    },
+                    h("div", { class: "cell-size" }, t("plan.cellSize", { n: b.size })),
+                    h("div", {}, t("plan.leaders"), " ", b.leaders.length ? b.leaders.map((l) => h("span", { class: "chip leader" }, l.name)) : "—"),
+                    h("div", {}, t("plan.onDuty", { pct: Math.round(100 * (b.on_duty_share || 0)) })),
+                    people.length
+                      ? h("details", {}, h("summary", {}, t("plan.members", { n: people.length })), h("div", {}, people.map((p) => h("span", { class: ["chip", p.is_leader ? "leader" : ""] }, p.name))))
+                      : null,
+                  );
+                }),
+              ),
+            ),
+          ),
+        ),
+      ),
+      moveForm(plan, where),
+    );
+  }
+
+  function traineeSelect(id, where, plan) {
+    const titles = new Map(plan.sessions.map((s, i) => [s.id, t("plan.batchN", { n: i + 1 })]));
+    return h(
+      "select",
+      { id },
+      [...where.entries()]
+        .sort((a, b) => name(a[0]).localeCompare(name(b[0]), "zh"))
+        .map(([tid, sid]) => h("option", { value: String(tid) }, `${name(tid)} (${titles.get(sid) || sid})`)),
+    );
+  }
+
+  function moveForm(plan, where) {
+    const who = traineeSelect("move-trainee", where, plan);
+    const to = h("select", { id: "move-to" }, plan.sessions.map((s, i) => h("option", { value: String(s.id) }, `${t("plan.batchN", { n: i + 1 })} · ${s.title}`)));
+    const a = traineeSelect("swap-a", where, plan);
+    const b = traineeSelect("swap-b", where, plan);
+    const result = h("div", { id: "move-result", role: "status", "aria-live": "polite", tabindex: "-1" });
+    if (st.refused) result.appendChild(h("p", { class: "error" }, `${t("plan.refused")} ${st.refused.message}`));
+    const change = async (btn, path, bodyObj, okKey) => {
+      try {
+        btn.disabled = true;
+        st.plan = await api.post(`/courses/${courseId}/batch-plan/${path}`, bodyObj);
+        st.refused = null;
+        render();
+        flash(t(okKey), "ok");
+      } catch (err) {
+        if (err instanceof ApiError && err.details && err.details.rule) {
+          st.refused = { message: err.message, details: err.details };
+          render();
+          const again = document.getElementById("move-result");
+          if (again) again.focus();
+        } else {
+          flash(errorText(err), "error");
+        }
+      } finally {
+        btn.disabled = false;
+      }
+    };
+    return h(
+      "div",
+      { class: "cols" },
+      h(
+        "form",
+        {
+          class: "panel",
+          onsubmit: (ev) => {
+            ev.preventDefault();
+            change(ev.submitter, "move", { trainee_id: Number(who.value), session_id: Number(to.value) }, "plan.moved");
+          },
+        },
+        h("h2", {}, t("plan.move")),
+        field(t("plan.trainee"), who),
+        field(t("plan.toBatch"), to),
+        h("button", { type: "submit", id: "move-submit" }, t("plan.moveBtn")),
+      ),
+      h(
+        "form",
+        {
+          class: "panel",
+          onsubmit: (ev) => {
+            ev.preventDefault();
+            change(ev.submitter, "swap", { trainee_a: Number(a.value), trainee_b: Number(b.value) }, "plan.swapped");
+          },
+        },
+        h("h2", {}, t("plan.swap")),
+        field(t("plan.traineeA"), a),
+        field(t("plan.traineeB"), b),
+        h("button", { type: "submit", id: "swap-submit" }, t("plan.swapBtn")),
+      ),
+      result,
+    );
+  }
+
+  try {
+    st.plan = await api.get(`/courses/${courseId}/batch-plan`);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === "batch.no_plan")) flashError(err);
+  }
+  render();
+  return null;
+}

@@ -1,0 +1,153 @@
+// Reports: per session (by org unit and by site, presence timeline) and per org unit
+// (sessions over a date range), with charts and CSV/XLSX downloads.
+import { h, clear } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
+import { api, downloadUrl, errorText } from "/static/shared/api.js";
+import { field, flashError, fmtDateTime, pct, table } from "./ui.js";
+import { presenceTimeline, rateBars } from "./charts.js";
+
+const COUNTS = ["expected", "present", "absent", "makeup", "late", "left_early"];
+
+function countColumns() {
+  return [
+    ...COUNTS.map((k) => ({ label: t("report." + k), cell: (r) => String(r[k] ?? 0), class: "num" })),
+    { label: t("report.rate"), cell: (r) => pct(r.present, r.expected), class: "num" },
+  ];
+}
+
+function downloads(path, query = {}, prefix = "dl") {
+  return h(
+    "div",
+    { class: "downloads" },
+    h("a", { class: "btn", href: downloadUrl(path, { ...query, format: "xlsx" }), download: "", id: `${prefix}-xlsx` }, t("report.xlsx")),
+    h("a", { class: "btn secondary", href: downloadUrl(path, { ...query, format: "csv" }), download: "", id: `${prefix}-csv` }, t("report.csv")),
+  );
+}
+
+export async function reportView(root, { sessionId }) {
+  const charts = [];
+  const destroy = () => charts.forEach((c) => c.destroy());
+  const picker = await pickerPanel(sessionId);
+  root.appendChild(picker);
+  const body = h("div", { class: "report-body" });
+  root.appendChild(body);
+  if (sessionId) await sessionReport(body, sessionId, charts);
+  return { destroy };
+}
+
+async function pickerPanel(sessionId) {
+  const sessionSel = h("select", { id: "report-session" });
+  const unitSel = h("select", { id: "report-unit" });
+  const from = h("input", { type: "date", id: "report-from" });
+  const to = h("input", { type: "date", id: "report-to" });
+  try {
+    const [sessions, units] = await Promise.all([api.get("/sessions", { limit: 500 }), api.get("/org-units", { limit: 500 })]);
+    sessionSel.appendChild(h("option", { value: "" }, t("report.pickSession")));
+    for (const s of sessions.items) sessionSel.appendChild(h("option", { value: String(s.id), selected: s.id === sessionId }, s.title || `#${s.id}`));
+    for (const u of units.items) unitSel.appendChild(h("option", { value: String(u.id) }, u.name));
+  } catch (err) {
+    flashError(err);
+  }
+  sessionSel.addEventListener("change", () => {
+    if (sessionSel.value) window.location.hash = `#/sessions/${sessionSel.value}/report`;
+  });
+  const unitOut = h("div", { id: "unit-report" });
+  const showUnit = async (ev) => {
+    ev.preventDefault();
+    await unitReport(unitOut, Number(unitSel.value), from.value, to.value);
+  };
+  return h(
+    "section",
+    { class: "panel" },
+    h("h1", {}, t("report.heading")),
+    h("div", { class: "toolbar" }, field(t("report.session"), sessionSel)),
+    h(
+      "form",
+      { class: "toolbar", onsubmit: showUnit },
+      field(t("report.orgUnit"), unitSel),
+      field(t("report.from"), from),
+      field(t("report.to"), to),
+      h("button", { type: "submit", id: "unit-report-show" }, t("report.showUnit")),
+    ),
+    unitOut,
+  );
+}
+
+async function unitReport(out, unitId, from, to) {
+  clear(out);
+  const query = { from: from || undefined, to: to || undefined };
+  try {
+    const r = await api.get(`/org-units/${unitId}/report`, query);
+    const rows = r.sessions || [];
+    out.append(
+      h("h2", {}, t("report.unitHeading", { name: r.name, from: r.from, to: r.to })),
+      downloads(`/org-units/${unitId}/report`, query, "unit-dl"),
+      rateBars(rows.map((s) => ({ label: s.title || `#${s.session_id}`, present: s.present, expected: s.expected })), { title: t("report.rateBySession") }).element,
+      h(
+        "div",
+        { class: "table-scroll" },
+        table([{ label: t("sessions.title"), cell: (s) => s.title }, { label: t("sessions.starts"), cell: (s) => fmtDateTime(s.starts_at) }, ...countColumns()], rows, { caption: t("report.bySession") }),
+      ),
+    );
+  } catch (err) {
+    out.appendChild(h("p", { class: "error", role: "alert" }, errorText(err)));
+  }
+}
+
+async function sessionReport(out, sessionId, charts) {
+  let report;
+  let presence;
+  try {
+    [report, presence] = await Promise.all([
+      api.get(`/sessions/${sessionId}/report`),
+      api.get(`/sessions/${sessionId}/presence`).catch(() => null),
+    ]);
+  } catch (err) {
+    out.appendChild(h("p", { class: "error", role: "alert" }, errorText(err)));
+    return;
+  }
+  const tot = report.totals || {};
+  const byUnit = report.by_org_unit || [];
+  const bySite = report.by_site || [];
+  const unitChart = rateBars(byUnit.map((r) => ({ label: r.name, present: r.present, expected: r.expected })), { title: t("report.rateByUnit") });
+  const siteChart = rateBars(bySite.map((r) => ({ label: r.name, present: r.present, expected: r.expected })), { title: t("report.rateBySite") });
+  charts.push(unitChart, siteChart);
+  const lines = presence ? presence.sites.filter((s) => s.lines && s.lines.length) : [];
+  out.append(
+    h(
+      "section",
+      { class: "panel", id: "session-report" },
+      h("h2", {}, report.title || `#${sessionId}`, " ", h("span", { class: `badge st-${report.status}` }, t("status." + report.status))),
+      h("p", { class: "note" }, `${fmtDateTime(report.starts_at)} – ${fmtDateTime(report.ends_at)}`),
+      h(
+        "p",
+        { class: "totals", id: "report-totals" },
+        t("report.totals", { present: tot.present ?? 0, expected: tot.expected ?? 0, rate: pct(tot.present ?? 0, tot.expected ?? 0), late: tot.late ?? 0, left: tot.left_early ?? 0, makeup: tot.makeup ?? 0 }),
+      ),
+      h("h3", {}, t("report.downloads")),
+      downloads(`/sessions/${sessionId}/report`),
+      h(
+        "p",
+        { class: "downloads" },
+        h("a", { class: "btn secondary", href: downloadUrl(`/sessions/${sessionId}/interaction-log`, { format: "xlsx" }), download: "" }, t("report.logXlsx")),
+        h("a", { class: "btn secondary", href: downloadUrl(`/sessions/${sessionId}/interaction-log`, { format: "csv" }), download: "" }, t("report.logCsv")),
+      ),
+    ),
+    h("section", { class: "panel" }, h("h2", {}, t("report.byUnit")), unitChart.element, h("div", { class: "table-scroll" }, table([{ label: t("report.orgUnit"), cell: (r) => r.name }, ...countColumns()], byUnit, { caption: t("report.byUnit") }))),
+    h("section", { class: "panel" }, h("h2", {}, t("report.bySite")), siteChart.element, h("div", { class: "table-scroll" }, table([{ label: t("roll.site"), cell: (r) => r.name }, ...countColumns()], bySite, { caption: t("report.bySite") }))),
+    presence
+      ? h(
+          "section",
+          { class: "panel", id: "presence-timeline" },
+          h("h2", {}, t("report.timeline")),
+          presenceTimeline(presence.sites, report.starts_at, report.ends_at, { title: t("report.timeline") }),
+          h(
+            "details",
+            {},
+            h("summary", {}, t("report.timelineText")),
+            lines.length ? h("ul", {}, lines.map((s) => h("li", {}, h("strong", {}, s.site), h("ul", {}, s.lines.map((l) => h("li", {}, l)))))) : h("p", { class: "note" }, t("report.noData")),
+          ),
+        )
+      : null,
+  );
+}

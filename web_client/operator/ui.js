@@ -1,0 +1,130 @@
+// Small UI helpers shared by the operator console's views. All user text goes in as text.
+import { h, clear } from "/static/shared/dom.js";
+import { t, getLang } from "/static/shared/i18n.js";
+import { errorText } from "/static/shared/api.js";
+
+let flashTimer = null;
+
+/** Show a message in the page's live region (kind: "ok" | "error" | "info"). */
+export function flash(message, kind = "info") {
+  const box = document.getElementById("flash");
+  if (!box) return;
+  clear(box);
+  box.className = `flash flash-${kind}`;
+  box.appendChild(
+    h(
+      "p",
+      { class: "flash-text", role: kind === "error" ? "alert" : null },
+      message,
+      " ",
+      h("button", { type: "button", class: "link", onclick: () => clear(box), "aria-label": t("ui.dismiss") }, "×"),
+    ),
+  );
+  clearTimeout(flashTimer);
+  if (kind !== "error") flashTimer = setTimeout(() => clear(box), 6000);
+}
+
+export function flashError(err) {
+  flash(errorText(err), "error");
+  if (err && err.status === 401) window.dispatchEvent(new CustomEvent("auth-lost"));
+}
+
+/** Run an async action from a button: disables it meanwhile, shows errors as messages. */
+export async function act(button, fn, okMessage) {
+  if (button) button.disabled = true;
+  try {
+    const result = await fn();
+    if (okMessage) flash(okMessage, "ok");
+    return result;
+  } catch (err) {
+    flashError(err);
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+let uid = 0;
+export function nextId(prefix = "f") {
+  uid += 1;
+  return `${prefix}-${uid}`;
+}
+
+/** A labelled form field: returns the wrapper; the control keeps the given id or a fresh one. */
+export function field(label, control, hint) {
+  if (!control.id) control.id = nextId();
+  return h(
+    "div",
+    { class: "field" },
+    h("label", { for: control.id }, label),
+    control,
+    hint ? h("small", { class: "hint" }, hint) : null,
+  );
+}
+
+export function button(label, onclick, attrs = {}) {
+  return h("button", { type: "button", ...attrs, onclick }, label);
+}
+
+export function fmtDateTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toLocaleString(getLang() === "zh" ? "zh-CN" : "en-GB", {
+    timeZone: "Asia/Shanghai",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
+
+export function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toLocaleTimeString(getLang() === "zh" ? "zh-CN" : "en-GB", { timeZone: "Asia/Shanghai" });
+}
+
+/** "12 s ago" style text for an epoch time in seconds. */
+export function ago(epochSeconds) {
+  if (!epochSeconds) return t("ui.never");
+  const s = Math.max(0, Math.round(Date.now() / 1000 - epochSeconds));
+  if (s < 60) return t("ui.secondsAgo", { n: s });
+  if (s < 3600) return t("ui.minutesAgo", { n: Math.floor(s / 60) });
+  return t("ui.hoursAgo", { n: Math.floor(s / 3600) });
+}
+
+export function pct(num, den) {
+  if (!den) return "—";
+  return `${Math.round((100 * num) / den)}%`;
+}
+
+/** A simple table: columns = [{label, cell(row) -> node|string, class?}]. */
+export function table(columns, rows, attrs = {}) {
+  const { caption, ...rest } = attrs;
+  return h(
+    "table",
+    { class: "grid", ...rest },
+    caption ? h("caption", {}, caption) : null,
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.class }, c.label)))),
+    h(
+      "tbody",
+      {},
+      rows.length
+        ? rows.map((row) => h("tr", {}, columns.map((c) => h("td", { class: c.class }, c.cell(row)))))
+        : h("tr", {}, h("td", { colspan: String(columns.length), class: "empty" }, t("ui.empty"))),
+    ),
+  );
+}
+
+export function section(titleKey, ...children) {
+  const id = nextId("sec");
+  return h(
+    "section",
+    { class: "panel", "aria-labelledby": id },
+    h("h2", { id }, t(titleKey)),
+    ...children,
+  );
+}
