@@ -33,6 +33,15 @@ fi
 # Browser tests (Playwright) drive Debian's headless Chromium; no browser is downloaded.
 if ! have chromium; then apt_install chromium; fi
 
+# The cluster tests (tests/cluster) put Debian's nginx in front of local server nodes and check
+# deploy/nginx with `nginx -t`; systemd-analyze checks the units. Never started as a service.
+if ! have nginx && [ ! -x /usr/sbin/nginx ]; then
+  apt_install nginx-light
+  # Debian starts the packaged service where it may; the tests run their own nginx.
+  if [ -f /run/nginx.pid ]; then /usr/sbin/nginx -s quit || true; fi
+fi
+if ! have systemd-analyze; then apt_install systemd; fi
+
 for i in $(seq 1 30); do
   if port_open 5432 && port_open 6379; then
     echo "test-services: PostgreSQL and Redis are up"

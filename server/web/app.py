@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -43,6 +44,10 @@ METRICS = web.AppKey("metrics", Metrics)
 REGISTRY = web.AppKey("registry", Registry)
 ROUTES = web.AppKey("routes", dict[Any, Endpoint])
 PRINCIPAL = web.RequestKey("principal", Principal)
+
+DB_UNAVAILABLE = "db.unavailable"
+DB_UNAVAILABLE_MESSAGE = "The database is unreachable; retry in a few seconds."
+READY_TIMEOUT = 3.0  # seconds /readyz waits for the database before saying it is unreachable
 
 _STATUS: dict[type[DomainError], int] = {
     BusUnavailable: 503,
@@ -166,9 +171,8 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         status = 409
     except (OperationalError, DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
         log.warning("database unavailable", extra={"route": route_name, "error": str(exc)[:200]})
-        response = error_response(
-            503, "store.unavailable", "The database is not reachable right now; try again shortly."
-        )
+        response = error_response(503, DB_UNAVAILABLE, DB_UNAVAILABLE_MESSAGE)
+        response.headers["Retry-After"] = "5"
         status = 503
     except Exception:
         log.exception("unhandled error", extra={"route": route_name, "request_id": request_id})
@@ -216,11 +220,23 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """Ready when the database answers within ``READY_TIMEOUT``; says which part is not."""
     try:
-        await store_db.ping(request.app[ENGINE])
-    except (OSError, DBAPIError, TimeoutError) as exc:
-        return web.json_response({"status": "unavailable", "database": str(exc)[:200]}, status=503)
-    return web.json_response({"status": "ready", "database": "ok"})
+        async with asyncio.timeout(READY_TIMEOUT):
+            await store_db.ping(request.app[ENGINE])
+    except (OSError, DBAPIError, PoolTimeout, TimeoutError) as exc:
+        body = {
+            "status": "unavailable",
+            "database": "unreachable",
+            "detail": str(exc)[:200] or type(exc).__name__,
+            "error": {"code": DB_UNAVAILABLE, "message": DB_UNAVAILABLE_MESSAGE},
+        }
+        return web.json_response(body, status=503, headers={"Retry-After": "5"})
+    from server.web.live import LIVE
+
+    live = request.app.get(LIVE)
+    bus = "ok" if live is None or getattr(live.bus, "online", True) else "reconnecting"
+    return web.json_response({"status": "ready", "database": "ok", "bus": bus})
 
 
 async def metrics_view(request: web.Request) -> web.Response:

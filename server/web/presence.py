@@ -68,6 +68,9 @@ class PresenceService:
         self._tasks: list[asyncio.Task[None]] = []
         self._to_store: list[PresenceEvent] = []
         self._store_wakeup = asyncio.Event()
+        self._reap_after = 0.0  # monotonic time before which the reaper waits (after a gap)
+        self._learn_at: float | None = None  # when to read other processes' keys (after a gap)
+        self._last_report: dict[int, dict[str, Any]] = {}  # latest change fanned out, per site
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -120,6 +123,20 @@ class PresenceService:
         if event.topic == PRESENCE_TOPIC:
             self.known[int(event.payload["site_id"])] = str(event.payload["state"])
 
+    def bus_gap(self) -> None:
+        """The bus came back after losing its connection (a Redis restart may have emptied
+        it): rewrite the presence keys of this process's sites at once and fan out each one's
+        latest change again (other processes may have missed it). Other processes'
+        keys may be missing until their own rewrite, so nobody is declared ``node_lost``
+        before a full presence lifetime has passed."""
+        self._after_gap()
+        now = time.time()
+        for site_id in list(self.local):
+            self._refresh_key(site_id, {"last_heartbeat": now})
+            last = self._last_report.get(site_id)
+            if last is not None:  # the site's latest change, again (same time and reason)
+                self._spawn(self._publish(PRESENCE_TOPIC, "presence", last))
+
     # -- internals ----------------------------------------------------------------------
     def _changed(self, change: PresenceChanged) -> None:
         new, old = state_name(change.new), state_name(change.old)
@@ -133,6 +150,7 @@ class PresenceService:
     async def _report(self, site_id: int, new: str, old: str, at: float, reason: str) -> None:
         """Fan the change out first (the wall must not wait for the disk), then keep it."""
         payload = {"site_id": site_id, "state": new, "previous": old, "at": at, "reason": reason}
+        self._last_report[site_id] = payload
         await self._publish(PRESENCE_TOPIC, "presence", payload)
         self._to_store.append(
             PresenceEvent(
@@ -194,9 +212,29 @@ class PresenceService:
             except Exception:  # one bad site must not stop presence for every site
                 log.exception("presence tick failed")
 
+    def _after_gap(self) -> None:
+        now = time.monotonic()
+        self._reap_after = now + self.config.offline_after
+        self._learn_at = now + 2 * self.config.heartbeat_interval
+
     async def _reaper(self) -> None:
+        """Declare ``node_lost`` the sites whose presence key expired.
+
+        Not while the bus is reconnecting, nor for ``offline_after`` seconds after: a Redis
+        that restarted empty has no keys until their owners rewrite them (at once, or at the
+        site's next heartbeat). Two heartbeats after a gap, the states of other processes'
+        sites are read once from their keys: changes made while events were lost."""
         while True:
             await asyncio.sleep(self.reap_interval)
+            if not getattr(self.bus, "online", True):
+                self._after_gap()
+                continue
+            if self._learn_at is not None and time.monotonic() >= self._learn_at:
+                self._learn_at = None
+                with contextlib.suppress(BusUnavailable):
+                    await self._learn()
+            if time.monotonic() < self._reap_after:
+                continue
             suspects = [
                 s for s, state in self.known.items() if state != "offline" and s not in self.local
             ]
@@ -217,6 +255,14 @@ class PresenceService:
                     await self._report(
                         site_id, "offline", previous, time.time(), Reason.NODE_LOST.value
                     )
+
+    async def _learn(self) -> None:
+        """Take other processes' sites' states from their presence keys."""
+        remote = [s for s in self.known if s not in self.local]
+        alive = await self.bus.get_presence(remote)
+        for site_id, record in alive.items():
+            if site_id not in self.local:
+                self.known[site_id] = record.state
 
 
 async def site_timelines(

@@ -5,47 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-import redis.asyncio as aioredis
 
 from classroom_agent.agent import Agent
 from classroom_agent.config import AgentConfig
-from server.config import Config
-from server.store import db as store_db
-from tests.conftest import World, create_pg_database, seed_world
+from tests.cluster_helpers import shared_backends
+from tests.conftest import World
 from tests.server_process import ServerProcess
 from tests.web.live_helpers import BrowserPeer
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
 async def shared(tmp_path: Path) -> AsyncIterator[tuple[dict[str, str], World]]:
-    url, drop = await create_pg_database()
-    prefix = f"test:{uuid.uuid4().hex[:10]}:"
-    try:
-        await store_db.migrate(url)
-        world = await seed_world(Config(data_dir=str(tmp_path), database_url=url))
-        yield (
-            {
-                "CLASSROOM_DATABASE_URL": url,
-                "CLASSROOM_REDIS_URL": REDIS_URL,
-                "CLASSROOM_REDIS_PREFIX": prefix,
-            },
-            world,
-        )
-    finally:
-        await drop()
-        client = aioredis.from_url(REDIS_URL)
-        keys = [k async for k in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+    async with shared_backends(tmp_path) as backends:
+        yield backends.env, backends.world
 
 
 async def test_presence_crosses_processes_and_a_killed_node_is_noticed(
