@@ -31,9 +31,9 @@ import redis.asyncio as aioredis  # noqa: E402
 
 from server.config import Config  # noqa: E402
 from server.store import db as store_db  # noqa: E402
+from tests.cluster_helpers import seed_trainees  # noqa: E402
 from tests.conftest import create_pg_database, seed_world  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
-from tests.web.test_qa_votes_two_processes import seed_trainees  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -83,7 +83,10 @@ async def run(args: argparse.Namespace) -> None:
     try:
         await store_db.migrate(url)
         world = await seed_world(Config(data_dir=str(work), database_url=url))
-        tokens = await seed_trainees(url, world, max(args.browsers, args.burst) + 1)
+        tokens = [
+            token
+            for _, token in await seed_trainees(url, world, max(args.browsers, args.burst) + 1)
+        ]
         env = {
             "CLASSROOM_DATABASE_URL": url,
             "CLASSROOM_REDIS_URL": REDIS_URL,

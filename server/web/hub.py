@@ -1,10 +1,15 @@
 """Live sockets of this process: one bounded send queue per connection, and the topic router.
 
 The bus hands every event to :meth:`Hub.deliver` on its delivery task. The hub encodes the event
-once per wire format (JSON text for browsers, msgpack for agents) and appends the frame to the
-queue of every local subscriber; it never awaits a socket. Each connection has its own writer
-task, so a client that stops reading only fills its own queue: when the queue is full, or one
-send takes longer than ``send_timeout``, that client is dropped and nobody else waits.
+once per wire format (JSON text for browsers, msgpack for agents), and once more into a complete
+WebSocket frame, and hands that to every local subscriber; it never awaits a socket.
+
+A connection whose transport has little or nothing waiting (the usual case) gets the frame
+written straight into its transport: no task, no queue, no per-socket encoding. Only when a
+client falls behind (more than ``direct_bytes`` waiting in user space) do its frames go to its
+own bounded queue, drained by a writer task made for it then and gone once the queue is empty.
+So a client that stops reading only fills its own queue: when the queue is full, or one send
+takes longer than ``send_timeout``, that client is dropped (close 4008) and nobody else waits.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,15 +34,49 @@ log = logging.getLogger("server.hub")
 CLOSE_TOO_SLOW = 4008  # the client did not read its messages in time
 MAX_BATCH = 128  # JSON messages sent together at most when a client's queue has backed up
 
+Frame = bytes | str  # a message as encoded for its socket: msgpack bytes or JSON text
+
 
 @dataclass(frozen=True, slots=True)
 class HubLimits:
     queue_frames: int = 256  # frames waiting for one client before it counts as stalled
     send_timeout: float = 1.5  # seconds one frame may take to leave before the client is dropped
+    direct_bytes: int = 16384  # bytes waiting in a transport up to which frames skip the queue
+
+
+def ws_frame(frame: Frame) -> bytes:
+    """``frame`` as one complete, unmasked, uncompressed server WebSocket frame (RFC 6455):
+    text for JSON, binary for msgpack."""
+    if isinstance(frame, str):
+        payload, first = frame.encode(), 0x81
+    else:
+        payload, first = frame, 0x82
+    n = len(payload)
+    if n < 126:
+        return struct.pack("!BB", first, n) + payload
+    if n < 65536:
+        return struct.pack("!BBH", first, 126, n) + payload
+    return struct.pack("!BBQ", first, 127, n) + payload
 
 
 class Connection:
-    """One WebSocket with its own bounded outbox and writer task."""
+    """One WebSocket: frames written straight to it while it keeps up, else to its own bounded
+    outbox drained by a writer task that exists only while the outbox is not empty."""
+
+    __slots__ = (
+        "_closing",
+        "_frames",
+        "_held",
+        "_transport",
+        "_writer",
+        "binary",
+        "dropped_reason",
+        "kind",
+        "label",
+        "limits",
+        "topics",
+        "ws",
+    )
 
     def __init__(
         self, ws: web.WebSocketResponse, kind: str, label: str, binary: bool, limits: HubLimits
@@ -47,38 +87,64 @@ class Connection:
         self.binary = binary
         self.limits = limits
         self.topics: set[str] = set()
-        self._frames: deque[bytes | str] = deque()
-        self._wake = asyncio.Event()
-        self._closing = False
         self.dropped_reason: str | None = None
-        self._held: dict[str, list[tuple[int, bytes | str]]] = {}
-        self._writer = asyncio.create_task(self._write_loop(), name=f"writer:{label}")
+        self._frames: deque[Frame] | None = None  # made when a frame must wait
+        self._closing = False
+        self._held: dict[str, list[tuple[int, Frame]]] | None = None
+        self._writer: asyncio.Task[None] | None = None  # only while frames wait
+        # Frames are written straight to the transport only when nothing transforms them
+        # on the way (no permessage-deflate negotiated on this socket).
+        transport = ws._req.transport if ws._req is not None else None
+        self._transport = transport if transport is not None and not ws.compress else None
 
-    def send(self, frame: bytes | str) -> bool:
-        """Queue a frame without waiting; False (and the client is dropped) when it is full."""
+    def send(self, frame: Frame, wire: bytes | None = None) -> bool:
+        """Send or queue a frame without waiting; False (and the client is dropped) when its
+        queue is full. ``wire`` is ``frame`` already made a WebSocket frame (``ws_frame``)."""
         if self._closing:
             return False
-        if len(self._frames) >= self.limits.queue_frames:
+        transport = self._transport
+        if self._writer is None and transport is not None:
+            if transport.is_closing() or self.ws.closed:
+                self._closing = True
+                return False
+            if transport.get_write_buffer_size() <= self.limits.direct_bytes:
+                transport.write(ws_frame(frame) if wire is None else wire)
+                return True
+        frames = self._frames
+        if frames is None:
+            frames = self._frames = deque()
+        if len(frames) >= self.limits.queue_frames:
             self.drop("send queue full: the client is not reading")
             return False
-        self._frames.append(frame)
-        self._wake.set()
+        frames.append(frame)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_loop(), name=f"writer:{self.label}"
+            )
         return True
 
-    def offer(self, topic: str, seq: int, frame: bytes | str) -> bool:
+    def offer(self, topic: str, seq: int, frame: Frame, wire: bytes | None = None) -> bool:
         """A live event: held back while this topic's subscription is being answered."""
-        held = self._held.get(topic)
-        if held is not None:
-            held.append((seq, frame))
-            return True
-        return self.send(frame)
+        if self._held is not None:
+            held = self._held.get(topic)
+            if held is not None:
+                held.append((seq, frame))
+                return True
+        return self.send(frame, wire)
 
     def hold(self, topic: str) -> None:
+        if self._held is None:
+            self._held = {}
         self._held[topic] = []
 
     def release(self, topic: str, last_sent: int) -> None:
         """Send what arrived during the subscription, skipping what the answer covered."""
-        for seq, frame in self._held.pop(topic, []):
+        if self._held is None:
+            return
+        held = self._held.pop(topic, [])
+        if not self._held:
+            self._held = None
+        for seq, frame in held:
             if seq > last_sent:
                 self.send(frame)
 
@@ -90,12 +156,18 @@ class Connection:
             return
         self._closing = True
         self.dropped_reason = reason
-        self._frames.clear()
+        if self._frames is not None:
+            self._frames.clear()
         log.warning("dropping socket", extra={"socket": self.label, "reason": reason})
         asyncio.get_running_loop().create_task(self._close(code, reason))
 
+    def _stop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
+
     async def _close(self, code: int, reason: str) -> None:
-        self._writer.cancel()
+        self._stop_writer()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ws.close(code=code, message=reason[:120].encode()), 1.0)
         transport = self.ws._req.transport if self.ws._req is not None else None
@@ -109,53 +181,56 @@ class Connection:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._flushed(), self.limits.send_timeout)
         self._closing = True
-        self._writer.cancel()
+        self._stop_writer()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ws.close(code=code, message=reason[:120].encode()), 1.0)
 
     async def _flushed(self) -> None:
-        while self._frames:
+        while self._writer is not None:
             await asyncio.sleep(0.01)
 
     async def _write_loop(self) -> None:
+        frames = self._frames
+        assert frames is not None
         try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._frames:
-                    frame = self._next_frame()
-                    send = (
-                        self.ws.send_bytes(frame)
-                        if isinstance(frame, bytes)
-                        else self.ws.send_str(frame)
-                    )
-                    try:
-                        await asyncio.wait_for(send, self.limits.send_timeout)
-                    except TimeoutError:
-                        self.drop(f"one message took over {self.limits.send_timeout} s to send")
-                        return
-                    except (ConnectionError, RuntimeError):
-                        self._closing = True
-                        return
+            while frames and not self._closing:
+                frame = self._next_frame(frames)
+                send = (
+                    self.ws.send_bytes(frame)
+                    if isinstance(frame, bytes)
+                    else self.ws.send_str(frame)
+                )
+                try:
+                    await asyncio.wait_for(send, self.limits.send_timeout)
+                except TimeoutError:
+                    self.drop(f"one message took over {self.limits.send_timeout} s to send")
+                    return
+                except (ConnectionError, RuntimeError):
+                    self._closing = True
+                    return
         except asyncio.CancelledError:
             pass
+        finally:
+            if self._writer is asyncio.current_task():
+                self._writer = None
 
-    def _next_frame(self) -> bytes | str:
+    @staticmethod
+    def _next_frame(frames: deque[Frame]) -> Frame:
         """The next frame to write. JSON frames that queued up during a burst leave together
         as one ``batch`` message: one write instead of many, which keeps a burst of presence
         changes to thousands of browsers cheap."""
-        first = self._frames.popleft()
-        if isinstance(first, bytes) or not self._frames or isinstance(self._frames[0], bytes):
+        first = frames.popleft()
+        if isinstance(first, bytes) or not frames or isinstance(frames[0], bytes):
             return first
         parts = [first]
-        while self._frames and len(parts) < MAX_BATCH and isinstance(self._frames[0], str):
-            parts.append(self._frames.popleft())  # type: ignore[arg-type]
+        while frames and len(parts) < MAX_BATCH and isinstance(frames[0], str):
+            parts.append(frames.popleft())  # type: ignore[arg-type]
         return '{"type":"batch","messages":[' + ",".join(parts) + "]}"
 
     def finished(self) -> None:
         """The socket's handler is done: stop the writer."""
         self._closing = True
-        self._writer.cancel()
+        self._stop_writer()
 
 
 def encode(message: dict[str, Any], binary: bool) -> bytes | str:
@@ -217,13 +292,15 @@ class Hub:
         if not members:
             return 0
         message = event_message(event)
-        frames: dict[bool, bytes | str] = {}
+        encoded: dict[bool, tuple[Frame, bytes]] = {}  # once per wire format, not per socket
+        seq = event.seq
         count = 0
-        for connection in list(members):
-            frame = frames.get(connection.binary)
-            if frame is None:
-                frame = frames[connection.binary] = encode(message, connection.binary)
-            if connection.offer(topic, event.seq, frame):
+        for connection in tuple(members):
+            pair = encoded.get(connection.binary)
+            if pair is None:
+                frame = encode(message, connection.binary)
+                pair = encoded[connection.binary] = (frame, ws_frame(frame))
+            if connection.offer(topic, seq, pair[0], pair[1]):
                 count += 1
         return count
 

@@ -1,0 +1,1 @@
+"""Reference servers the control-plane benchmark compares ours with (``bench/control_plane.py``)."""

@@ -1,0 +1,44 @@
+"""The control-plane benchmark's quick mode, end to end, so that the bench code cannot rot:
+R1, R2 and our server (bus publish, a real on-air call, and two processes on Redis) each get
+50 sockets, a few events, and the stalled-client stream; every event must reach every socket."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+
+def test_quick_mode_runs_every_server_and_delivers_every_event(tmp_path: Path) -> None:
+    out = tmp_path / "cp.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "control_plane.py"), "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = {r["server"]: r for r in json.loads(out.read_text())}
+    assert set(results) == {"r1", "r2", "ours", "ours-onair", "cluster"}
+    for name, result in results.items():
+        (step,) = result["steps"]
+        fanout = step["fanout"]
+        assert step["connected"] == 50 and step["held"] == 50, (name, step)
+        assert fanout["expected"] == 50 * fanout["events"] > 0, (name, fanout)
+        assert fanout["delivered"] == fanout["expected"], (name, fanout)
+        assert 0 < fanout["p50_ms"] <= fanout["p99_ms"] < 5000, (name, fanout)
+        assert fanout["cpu_s"] >= 0 and step["kib_per_idle_socket"] is not None
+        stall = result.get("stall")
+        if name in ("r1", "r2", "ours"):
+            assert stall is not None, name
+            without, with_one = stall["without"], stall["with_stalled"]
+            assert without["delivered"] == without["expected"] == 50 * without["events"]
+            assert with_one["delivered"] == with_one["expected"] == 49 * with_one["events"]
+    assert "| server | sockets held |" in done.stdout
