@@ -14,6 +14,7 @@ import hmac
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -286,6 +287,95 @@ def decide_checkin(
         message="Checked in as make-up attendance: you are not planned into this batch.",
         planned_session_id=planned_session_id,
     )
+
+
+def roster_standing(
+    *,
+    session_id: str,
+    plan_published: bool,
+    assigned_session_id: str | None,
+    registered: bool,
+    home_site_id: str | None,
+    participating_site_ids: frozenset[str],
+) -> tuple[bool, str | None]:
+    """(on the roster, planned session for the out-of-batch rule) of a trainee in a session.
+
+    On the roster: a published plan of the course assigns the trainee to any of its sessions
+    (``assigned_session_id``), or they are registered for the session as an elective, or their
+    home site takes part. Without a published plan, or with an elective registration, the
+    trainee counts as planned into this session.
+    """
+    home = home_site_id is not None and home_site_id in participating_site_ids
+    on_roster = assigned_session_id is not None or registered or home
+    if not plan_published or registered:
+        return on_roster, session_id
+    return on_roster, assigned_session_id
+
+
+def match_code(
+    secret: bytes, candidates: Sequence[str], session_id: str, code: str, now: float
+) -> str:
+    """The site among ``candidates`` whose current code ``code`` is.
+
+    A malformed code fails at once; else an expired match wins over a plain mismatch, and
+    with no match at all the first candidate's error is raised.
+    """
+    expired: InvalidInput | None = None
+    first: InvalidInput | None = None
+    for site in candidates:
+        try:
+            verify_code(secret, site, session_id, code, now)
+            return site
+        except InvalidInput as exc:
+            if exc.details and exc.details.get("reason") == "malformed":
+                raise
+            if exc.code == "checkin.code_expired" and expired is None:
+                expired = exc
+            first = first or exc
+    if expired is not None:
+        raise expired
+    if first is not None:
+        raise first
+    raise InvalidInput(
+        "checkin.code_invalid", "This code is not valid for this session.", {"reason": "no_site"}
+    )
+
+
+def code_site(
+    secret: bytes,
+    session_id: str,
+    *,
+    code: str | None,
+    qr: str | None,
+    site_hint: str | None,
+    home_site_id: str | None,
+    participating_site_ids: Sequence[str],
+    now: float,
+) -> str:
+    """The site whose screen showed what the trainee sent: the scanned QR text, or the typed
+    code tried against ``site_hint`` alone, else the home site first and then every other
+    participating site. Raises the code errors of :func:`verify_code` / :func:`parse_qr_payload`.
+    """
+    if qr is not None:
+        payload = parse_qr_payload(qr)
+        if payload.session_id != session_id:
+            raise InvalidInput(
+                "checkin.code_invalid",
+                "This QR code belongs to another session. Scan the code on the screen.",
+                {"reason": "other_session"},
+            )
+        verify_code(secret, payload.site_id, payload.session_id, payload.code, now)
+        return payload.site_id
+    if code is None:
+        raise InvalidInput(
+            "checkin.code_required", "Send either the code from the screen or the scanned QR text."
+        )
+    if site_hint is not None:
+        candidates = [site_hint]
+    else:
+        home = [home_site_id] if home_site_id is not None else []
+        candidates = home + [s for s in participating_site_ids if s not in home]
+    return match_code(secret, candidates, session_id, code, now)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,11 @@
 """Staggered batches, in-room check-in, electives, the credit-hour ledger and the reports.
 
 The rules live in the pure core (``server.core.batches``, ``checkin``, ``ledger``); this module
-loads rows, calls the core, and stores what it returns, one transaction per request.
+loads rows, calls the core, and stores what it returns, one transaction per request, except
+trainee check-ins: those are written in groups, many per transaction, by the per-process
+group-commit writer (``server.web.checkin_writer``), each answered only after its group is
+committed and each with its own answer or error. Record rows <-> core records:
+``server.web.attendance_records``.
 
 Decisions (documented here once, shown in the API summaries):
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -37,7 +42,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import roster_files
 from server.core import roles
@@ -57,21 +62,15 @@ from server.core.batches import Trainee as PlanTrainee
 from server.core.checkin import (
     WINDOW_SECONDS,
     AttendanceKind,
-    AttendanceRecord,
-    AttendanceState,
-    ManualPresence,
     OutOfBatchRule,
-    Stay,
-    StaySource,
+    code_site,
     current_code,
     decide_checkin,
-    parse_qr_payload,
     qr_payload,
-    verify_code,
+    roster_standing,
 )
 from server.core.errors import (
     Conflict,
-    DomainError,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -117,6 +116,19 @@ from server.store.models import (
 from server.web import rollcall_api
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import CONFIG, SESSIONS, principal
+from server.web.attendance_records import at as _at
+from server.web.attendance_records import (
+    close_open_records as close_open_records,  # re-exported: routes.py ends sessions
+)
+from server.web.attendance_records import iso as _iso
+from server.web.attendance_records import (
+    new_row,
+    record_of,
+    record_view,
+    store_core,
+    to_core,
+)
+from server.web.checkin_writer import CheckinItem, CheckinWriter
 from server.web.presence import reported_sites, site_timelines
 from server.web.resources import PAGE_PARAMS, audit, load, page_params, path_id, read_json
 from server.web.roster_api import CSV, XLSX
@@ -146,14 +158,6 @@ def _body(fields: dict[str, Any], required: set[str]) -> Map:
 def checkin_secret(secret_key: str) -> bytes:
     """The HMAC key of check-in codes, derived from the server secret (32 bytes)."""
     return hashlib.sha256(b"classroom-checkin\x00" + secret_key.encode("utf-8")).digest()
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _at(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC)
 
 
 def _query_int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int:
@@ -225,139 +229,6 @@ def _yes(value: bool) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Attendance records: rows <-> core records
-# --------------------------------------------------------------------------------------------
-
-
-def to_core(row: AttendanceRecordRow) -> AttendanceRecord:
-    return AttendanceRecord(
-        trainee_id=str(row.trainee_id),
-        session_id=str(row.session_id),
-        site_id=str(row.site_id),
-        kind=AttendanceKind.MAKEUP if row.kind is RecordKind.MAKEUP else AttendanceKind.REGULAR,
-        state=AttendanceState(row.state),
-        stays=tuple(
-            Stay(
-                float(s["start"]),
-                None if s["end"] is None else float(s["end"]),
-                StaySource(s["source"]),
-            )
-            for s in row.stays or []
-        ),
-        manual=tuple(
-            ManualPresence(
-                by=str(m["by"]),
-                reason=str(m["reason"]),
-                at=float(m["at"]),
-                start=float(m["start"]),
-                end=None if m["end"] is None else float(m["end"]),
-            )
-            for m in row.manual or []
-        ),
-    )
-
-
-def store_core(row: AttendanceRecordRow, record: AttendanceRecord) -> None:
-    row.state = record.state.value
-    row.stays = [{"start": s.start, "end": s.end, "source": s.source.value} for s in record.stays]
-    row.manual = [
-        {"by": m.by, "reason": m.reason, "at": m.at, "start": m.start, "end": m.end}
-        for m in record.manual
-    ]
-    row.first_in = _at(min(s.start for s in record.stays)) if record.stays else None
-    ends = [s.end for s in record.stays if s.end is not None]
-    row.last_out = _at(max(ends)) if ends and record.open_stay is None else None
-    row.closed = record.state is AttendanceState.CLOSED
-    if record.manual:
-        row.manual_reason = record.manual[-1].reason
-        row.manual_by = record.manual[-1].by
-    row.updated_at = utcnow()
-
-
-def new_row(
-    trainee_id: int, session_id: int, site_id: int, kind: RecordKind
-) -> AttendanceRecordRow:
-    return AttendanceRecordRow(
-        trainee_id=trainee_id,
-        session_id=session_id,
-        site_id=site_id,
-        kind=kind,
-        state=AttendanceState.OUT.value,
-        stays=[],
-        manual=[],
-        manual_reason="",
-        manual_by="",
-        closed=False,
-    )
-
-
-def record_view(row: AttendanceRecordRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "trainee_id": row.trainee_id,
-        "session_id": row.session_id,
-        "site_id": row.site_id,
-        "kind": row.kind.value,
-        "state": row.state,
-        "checked_in": row.state == AttendanceState.IN.value,
-        "first_in": _iso(row.first_in),
-        "last_out": _iso(row.last_out),
-        "stays": [
-            {
-                "start": _iso(_at(s["start"])),
-                "end": _iso(_at(s["end"])),
-                "source": s["source"],
-            }
-            for s in row.stays or []
-        ],
-        "manual": [
-            {
-                "by": m["by"],
-                "reason": m["reason"],
-                "at": _iso(_at(m["at"])),
-                "start": _iso(_at(m["start"])),
-                "end": _iso(_at(m["end"])),
-            }
-            for m in row.manual or []
-        ],
-        "closed": row.closed,
-    }
-
-
-async def close_open_records(db: AsyncSession, session_id: int, ended_at: datetime) -> int:
-    """Close every open attendance record of a session at its end; returns how many.
-
-    Call it from ``end_session`` in the same transaction that marks the session ended, so a
-    crash cannot leave an ended session with trainees still "in the room".
-    """
-    rows = (
-        await db.scalars(
-            select(AttendanceRecordRow).where(
-                AttendanceRecordRow.session_id == session_id,
-                AttendanceRecordRow.closed.is_(False),
-            )
-        )
-    ).all()
-    end = ended_at.timestamp()
-    for row in rows:
-        store_core(row, to_core(row).close_at(end))
-    await db.flush()
-    return len(rows)
-
-
-async def _record_of(
-    db: AsyncSession, session_id: int, trainee_id: int
-) -> AttendanceRecordRow | None:
-    found: AttendanceRecordRow | None = await db.scalar(
-        select(AttendanceRecordRow).where(
-            AttendanceRecordRow.session_id == session_id,
-            AttendanceRecordRow.trainee_id == trainee_id,
-        )
-    )
-    return found
-
-
-# --------------------------------------------------------------------------------------------
 # Roster of a session
 # --------------------------------------------------------------------------------------------
 
@@ -389,9 +260,6 @@ async def roster_position(
             ElectiveRegistration.status == RegistrationStatus.REGISTERED,
         )
     )
-    home = trainee.home_site_id is not None and trainee.home_site_id in {
-        s.id for s in session.sites
-    }
     planned: int | None = None
     if plan is not None:
         planned = await db.scalar(
@@ -399,10 +267,14 @@ async def roster_position(
                 BatchAssignment.plan_id == plan.id, BatchAssignment.trainee_id == trainee.id
             )
         )
-    on_roster = planned is not None or registered is not None or home
-    if plan is None or registered is not None:
-        return on_roster, str(session.id)
-    return on_roster, None if planned is None else str(planned)
+    return roster_standing(
+        session_id=str(session.id),
+        plan_published=plan is not None,
+        assigned_session_id=None if planned is None else str(planned),
+        registered=registered is not None,
+        home_site_id=None if trainee.home_site_id is None else str(trainee.home_site_id),
+        participating_site_ids=frozenset(str(s.id) for s in session.sites),
+    )
 
 
 async def expected_trainees(db: AsyncSession, session: ClassSession) -> set[int]:
@@ -909,36 +781,16 @@ async def checkin_code(request: web.Request) -> web.Response:
     )
 
 
-def _match_code(
-    secret: bytes, candidates: Sequence[int], session_id: int, code: str, now: float
-) -> str:
-    """The site whose current code this is; the first site's error if none matches."""
-    expired: DomainError | None = None
-    first: DomainError | None = None
-    for site in candidates:
-        try:
-            verify_code(secret, str(site), str(session_id), code, now)
-            return str(site)
-        except InvalidInput as exc:
-            if exc.details and exc.details.get("reason") == "malformed":
-                raise
-            if exc.code == "checkin.code_expired" and expired is None:
-                expired = exc
-            first = first or exc
-    if expired is not None:
-        raise expired
-    if first is not None:
-        raise first
-    raise InvalidInput(
-        "checkin.code_invalid", "This code is not valid for this session.", {"reason": "no_site"}
-    )
-
-
 async def _checkin_once(
-    request: web.Request, data: dict[str, Any], trainee_id: int, session_id: int, now: datetime
+    sessions: async_sessionmaker[Any],
+    secret: bytes,
+    data: dict[str, Any],
+    trainee_id: int,
+    session_id: int,
+    now: datetime,
 ) -> dict[str, Any]:
-    secret = checkin_secret(request.app[CONFIG].secret_key)
-    async with request.app[SESSIONS]() as db, db.begin():
+    """One check-in in its own transaction (the group writer's fallback after a conflict)."""
+    async with sessions() as db, db.begin():
         prior = await db.get(CheckinRequest, data["client_id"])
         if prior is not None:
             if prior.trainee_id != trainee_id or prior.session_id != session_id:
@@ -949,25 +801,18 @@ async def _checkin_once(
             return {**prior.response, "replayed": True}
         session = await load(db, ClassSession, session_id, "session")
         trainee = await load(db, Trainee, trainee_id, "trainee")
-        participating = [s.id for s in session.sites]
+        participating = [str(s.id) for s in session.sites]
         ts = now.timestamp()
-        if "qr" in data:
-            payload = parse_qr_payload(data["qr"])
-            if payload.session_id != str(session_id):
-                raise InvalidInput(
-                    "checkin.code_invalid",
-                    "This QR code belongs to another session. Scan the code on the screen.",
-                    {"reason": "other_session"},
-                )
-            verify_code(secret, payload.site_id, payload.session_id, payload.code, ts)
-            code_site = payload.site_id
-        else:
-            if "site_id" in data:
-                candidates = [data["site_id"]]
-            else:
-                home = [trainee.home_site_id] if trainee.home_site_id is not None else []
-                candidates = home + [s for s in participating if s not in home]
-            code_site = _match_code(secret, candidates, session_id, data["code"], ts)
+        site = code_site(
+            secret,
+            str(session_id),
+            code=data.get("code"),
+            qr=data.get("qr"),
+            site_hint=str(data["site_id"]) if "site_id" in data else None,
+            home_site_id=None if trainee.home_site_id is None else str(trainee.home_site_id),
+            participating_site_ids=participating,
+            now=ts,
+        )
         on_roster, planned = await roster_position(db, session, trainee)
         settings = await _settings(db, session_id)
         rule = OutOfBatchRule(
@@ -978,18 +823,18 @@ async def _checkin_once(
         outcome = decide_checkin(
             session_id=str(session_id),
             session_status=session.status,
-            participating_site_ids=frozenset(str(s) for s in participating),
-            code_site_id=code_site,
+            participating_site_ids=frozenset(participating),
+            code_site_id=site,
             on_roster=on_roster,
             planned_session_id=planned,
             out_of_batch_rule=rule,
         )
-        row = await _record_of(db, session_id, trainee_id)
+        row = await record_of(db, session_id, trainee_id)
         if row is None:
             kind = (
                 RecordKind.MAKEUP if outcome.kind is AttendanceKind.MAKEUP else RecordKind.REGULAR
             )
-            row = new_row(trainee_id, session_id, int(code_site), kind)
+            row = new_row(trainee_id, session_id, int(site), kind)
             db.add(row)
         store_core(row, to_core(row).check_in(ts))
         await db.flush()
@@ -1015,8 +860,46 @@ async def _checkin_once(
     return response
 
 
+async def checkin_alone(
+    sessions: async_sessionmaker[Any], secret: bytes, item: CheckinItem
+) -> dict[str, Any]:
+    """A check-in in its own transaction, retried when a concurrent writer won a race."""
+    for attempt in range(3):
+        try:
+            return await _checkin_once(
+                sessions, secret, item.data, item.trainee_id, item.session_id, item.now
+            )
+        except IntegrityError:
+            # A concurrent request with the same client id, or for the same record, won:
+            # the next attempt finds its row.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+_WRITERS: weakref.WeakKeyDictionary[web.Application, CheckinWriter] = weakref.WeakKeyDictionary()
+
+
+def checkin_writer(app: web.Application) -> CheckinWriter:
+    """This process's group-commit writer of the app's store (made on first use)."""
+    writer = _WRITERS.get(app)
+    if writer is None:
+        sessions = app[SESSIONS]
+        secret = checkin_secret(app[CONFIG].secret_key)
+
+        async def alone(item: CheckinItem) -> dict[str, Any]:
+            return await checkin_alone(sessions, secret, item)
+
+        writer = CheckinWriter(sessions, secret, DEFAULT_OUT_OF_BATCH, alone)
+        _WRITERS[app] = writer
+    return writer
+
+
 async def checkin(request: web.Request) -> web.Response:
-    """A trainee checks in with the code (or QR) on the room's screen; idempotent by client_id."""
+    """A trainee checks in with the code (or QR) on the room's screen; idempotent by client_id.
+
+    Check-ins are written in groups (see ``server.web.checkin_writer``): answered only once
+    committed, each with its own answer or error."""
     data = validate(CHECKIN_BODY, await read_json(request), path="body")
     if ("code" in data) == ("qr" in data):
         raise InvalidInput(
@@ -1024,18 +907,15 @@ async def checkin(request: web.Request) -> web.Response:
         )
     who = principal(request)
     assert who.trainee_id is not None
-    session_id = path_id(request, "session")
-    now = utcnow()
-    for attempt in range(3):
-        try:
-            response = await _checkin_once(request, data, who.trainee_id, session_id, now)
-            return web.json_response(response)
-        except IntegrityError:
-            # A concurrent request with the same client id, or for the same record, won:
-            # the next attempt finds its row.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    item = CheckinItem(
+        data=data,
+        trainee_id=who.trainee_id,
+        home_site_id=who.site_id,
+        session_id=path_id(request, "session"),
+        now=utcnow(),
+    )
+    response = await checkin_writer(request.app).submit(item)
+    return web.json_response(response)
 
 
 async def checkout(request: web.Request) -> web.Response:
@@ -1045,7 +925,7 @@ async def checkout(request: web.Request) -> web.Response:
     session_id = path_id(request, "session")
     async with request.app[SESSIONS]() as db, db.begin():
         await load(db, ClassSession, session_id, "session")
-        row = await _record_of(db, session_id, who.trainee_id)
+        row = await record_of(db, session_id, who.trainee_id)
         if row is None:
             raise Conflict("checkin.not_checked_in", "You are not checked in.")
         store_core(row, to_core(row).check_out(utcnow().timestamp()))
@@ -1071,7 +951,7 @@ async def mark_present_in(
     agent took while offline and delivers from its outbox."""
     session = await load(db, ClassSession, session_id, "session")
     trainee = await load(db, Trainee, data["trainee_id"], "trainee")
-    row = await _record_of(db, session_id, trainee.id)
+    row = await record_of(db, session_id, trainee.id)
     if _actor_is(who, Actor.SITE_AGENT):
         site_id = who.site_id
         if "site_id" in data and data["site_id"] != site_id:
@@ -1596,7 +1476,7 @@ async def correct_attendance(request: web.Request) -> web.Response:
         session = await load(db, ClassSession, session_id, "session")
         course = await load(db, Course, session.course_id, "course")
         trainee = await load(db, Trainee, data["trainee_id"], "trainee")
-        row = await _record_of(db, session_id, trainee.id)
+        row = await record_of(db, session_id, trainee.id)
         key = f"{session_id}/{trainee.id}"
         fixes = (await _corrections(db, [key])).get(key, [])
         current = compute_result(session, trainee.id, row, _rules_for([course]), now, fixes)
