@@ -1267,11 +1267,13 @@ CORRECT_BODY = _body(
 
 
 def _ledger_session(session: ClassSession) -> LedgerSession:
+    """The window results are judged on: the scheduled one, cut short when the operator ended
+    the session early (nobody "left early" from the part that did not happen)."""
+    end = session.ends_at
+    if session.ended_at is not None and session.starts_at < session.ended_at < end:
+        end = session.ended_at
     return LedgerSession(
-        str(session.id),
-        str(session.course_id),
-        session.starts_at.timestamp(),
-        session.ends_at.timestamp(),
+        str(session.id), str(session.course_id), session.starts_at.timestamp(), end.timestamp()
     )
 
 

@@ -136,16 +136,29 @@ async def _names(db: AsyncSession, ids: list[int]) -> dict[int, str]:
     return {trainee_id: name for trainee_id, name in rows.all()}
 
 
-async def close_roll_calls(db: AsyncSession, session_id: int) -> list[RollCall]:
-    """Close the session's open roll calls (called when the session ends)."""
+async def close_roll_calls(
+    db: AsyncSession, session_id: int
+) -> list[tuple[RollCall, list[RollCallEntry]]]:
+    """Close the session's open roll calls (called when the session ends): each with its
+    final entries, for :func:`announce_closed` once the transaction has committed."""
     calls = (
         await db.scalars(
             select(RollCall).where(RollCall.session_id == session_id, RollCall.closed.is_(False))
         )
     ).all()
+    closed = []
     for call in calls:
         await _close_if_due(db, call, utcnow(), force=True)
-    return list(calls)
+        closed.append((call, await _entries(db, call.id)))
+    return closed
+
+
+async def announce_closed(
+    request: web.Request, closed: list[tuple[RollCall, list[RollCallEntry]]]
+) -> None:
+    """Tell browsers and sites that these roll calls ended (who answered, who is missed)."""
+    for call, entries in closed:
+        await _publish(request, call, entries, "roll_call_ended")
 
 
 async def _publish(

@@ -161,3 +161,32 @@ async def test_who_did_not_answer_is_marked_missed_when_it_closes(
     report = await _ok(await op.get(f"/api/v1/sessions/{world.session_id}/report"))
     assert report["roll_calls"][0]["by_site"][str(world.site_id)]["missed"] == 1
     assert op.server.app[LIVE].presence is not None
+
+
+async def test_ending_the_session_ends_its_roll_call_for_everyone_watching(
+    client_as: ClientFactory, world: World, config: Any
+) -> None:
+    op, agent, trainee = (
+        await client_as("operator"),
+        await client_as("site_agent"),
+        await client_as("trainee"),
+    )
+    await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
+    shown = await _ok(await agent.get(f"/api/v1/sessions/{world.session_id}/checkin-code"))
+    await _ok(
+        await trainee.post(
+            f"/api/v1/sessions/{world.session_id}/checkin",
+            json={"code": shown["code"], "client_id": "rc-3"},
+        )
+    )
+    call = await _ok(
+        await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json={"seconds": 60}), 201
+    )
+    watcher = BrowserPeer(await op.ws_connect("/ws/client"))
+    await watcher.subscribe(f"session:{world.session_id}")
+    await watcher.expect("resync")
+    await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/end"))
+    ended = await watcher.expect("event", kind="roll_call_ended")
+    assert ended["data"]["roll_call_id"] == call["id"]
+    assert ended["data"]["closed"] is True
+    assert ended["data"]["by_site"][str(world.site_id)]["missed"] == 1

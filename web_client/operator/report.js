@@ -135,6 +135,7 @@ async function sessionReport(out, sessionId, charts) {
     ),
     h("section", { class: "panel" }, h("h2", {}, t("report.byUnit")), unitChart.element, h("div", { class: "table-scroll" }, table([{ label: t("report.orgUnit"), cell: (r) => r.name }, ...countColumns()], byUnit, { caption: t("report.byUnit") }))),
     h("section", { class: "panel" }, h("h2", {}, t("report.bySite")), siteChart.element, h("div", { class: "table-scroll" }, table([{ label: t("roll.site"), cell: (r) => r.name }, ...countColumns()], bySite, { caption: t("report.bySite") }))),
+    rollCallSection(report.roll_calls || [], bySite),
     presence
       ? h(
           "section",
@@ -149,5 +150,46 @@ async function sessionReport(out, sessionId, charts) {
           ),
         )
       : null,
+  );
+}
+
+function rollCallSection(calls, bySite) {
+  if (!calls.length) return null;
+  const siteName = new Map(bySite.map((r) => [String(r.site_id), r.name]));
+  return h(
+    "section",
+    { class: "panel", id: "report-roll-calls" },
+    h("h2", {}, t("report.rollCalls")),
+    calls.map((call) => {
+      const rows = Object.entries(call.by_site || {}).map(([siteId, n]) => ({ siteId, ...n }));
+      const sum = (key) => rows.reduce((acc, r) => acc + (r[key] || 0), 0);
+      return h(
+        "div",
+        { class: "roll-call-result" },
+        h(
+          "p",
+          { class: "totals" },
+          `${fmtDateTime(call.started_at)} · `,
+          t("report.rollCallTotals", { answered: sum("answered"), expected: sum("expected"), missed: sum("missed") }),
+        ),
+        h(
+          "div",
+          { class: "table-scroll" },
+          table(
+            [
+              { label: t("roll.site"), cell: (r) => siteName.get(r.siteId) || `#${r.siteId}` },
+              { label: t("roll.answered"), cell: (r) => String(r.answered) },
+              { label: t("roll.missed"), cell: (r) => String(r.missed) },
+              { label: t("roll.pending"), cell: (r) => String(r.pending) },
+            ],
+            rows,
+            { caption: t("report.rollCalls") },
+          ),
+        ),
+        call.missed && call.missed.length
+          ? h("p", { class: "note" }, t("roll.missedNames", { n: call.missed.length }), "：", call.missed.map((m) => m.name).join("、"))
+          : null,
+      );
+    }),
   );
 }
