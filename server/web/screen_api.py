@@ -1,0 +1,263 @@
+"""What the site screen (a kiosk browser beside the projector) and the trainee page need.
+
+* ``POST /api/v1/auth/screen {secret}``: a kiosk browser has no user. It proves it belongs to a
+  site with the site's agent secret (the same check as the agent's bearer secret) and gets a
+  **stateless signed cookie** instead of a login row (no schema change): ``scr1.<site>.<exp>.<mac>``
+  in the ordinary session cookie, read by :func:`server.web.auth.principal_from_cookie`. The MAC
+  is keyed by the site's stored secret hash, so issuing a new secret for the site signs every
+  screen of that site out; the cookie carries no secret and expires after ``SCREEN_DAYS``.
+* ``GET /api/v1/site/current-session``: the session live at the caller's site now (or the next
+  one), with the site's name. A screen's cookie is renewed here when half its life is gone.
+* ``GET /api/v1/trainee/live-sessions``: the sessions live now, and whether I am checked in.
+* ``GET /api/v1/sessions/{id}/roll-calls/open``: the open roll calls a phone or a screen must
+  show (after a reconnect the live socket's snapshot does not carry them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from server.core import roles
+from server.core.checkin import AttendanceState
+from server.core.errors import Forbidden, Unauthenticated
+from server.core.roles import Actor
+from server.core.rollcall import EntryStatus
+from server.core.sessions import SessionStatus
+from server.core.validation import Map, Str, validate
+from server.store.attendance_models import AttendanceRecordRow
+from server.store.models import ClassSession, Site, utcnow
+from server.store.rollcall_models import RollCall, RollCallEntry
+from server.web import auth
+from server.web.api import Endpoint, Registry
+from server.web.app import CONFIG, SESSIONS, principal
+from server.web.resources import load, path_id, read_json
+
+SCREEN_BODY = Map(
+    {"secret": Str(min_len=1, max_len=200)}, frozenset({"secret"}), extra="reject", absent="omit"
+)
+
+
+def _set_screen_cookies(request: web.Request, response: web.Response, token: str) -> None:
+    config = request.app[CONFIG]
+    max_age = int(auth.SCREEN_DAYS * 86400)
+    csrf = auth.screen_csrf(token)
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=config.cookie_secure,
+        max_age=max_age,
+        path="/",
+    )
+    response.set_cookie(
+        auth.CSRF_COOKIE,
+        csrf or "",
+        httponly=False,
+        samesite="Strict",
+        secure=config.cookie_secure,
+        max_age=max_age,
+        path="/",
+    )
+
+
+async def screen_sign_in(request: web.Request) -> web.Response:
+    data = validate(SCREEN_BODY, await read_json(request), path="body")
+    async with request.app[SESSIONS]() as db:
+        who = await auth.principal_from_site_secret(db, data["secret"].strip())
+        if who is None or who.site_id is None:
+            raise Unauthenticated(
+                "auth.bad_site_secret",
+                "This site secret is not valid; ask the operator for a new one.",
+            )
+        site = await load(db, Site, who.site_id, "site")
+        assert site.secret_hash is not None
+        token = auth.screen_token(site.id, site.secret_hash, utcnow())
+    response = web.json_response(
+        {
+            "actor": Actor.SITE_AGENT.value,
+            "site_id": site.id,
+            "name": site.name,
+            "csrf_token": auth.screen_csrf(token),
+        }
+    )
+    _set_screen_cookies(request, response, token)
+    return response
+
+
+def _session_view(session: ClassSession) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "title": session.title,
+        "status": session.status.value,
+        "starts_at": session.starts_at.isoformat(),
+        "ends_at": session.ends_at.isoformat(),
+    }
+
+
+async def site_current_session(request: web.Request) -> web.Response:
+    who = principal(request)
+    assert who.site_id is not None
+    now = utcnow()
+    async with request.app[SESSIONS]() as db:
+        site = await load(db, Site, who.site_id, "site")
+        mine = select(ClassSession).join(ClassSession.sites).where(Site.id == site.id)
+        live = await db.scalar(
+            mine.where(ClassSession.status == SessionStatus.LIVE)
+            .order_by(ClassSession.started_at.desc(), ClassSession.id.desc())
+            .limit(1)
+        )
+        upcoming = (
+            await db.scalars(
+                mine.where(ClassSession.status == SessionStatus.SCHEDULED)
+                .where(ClassSession.ends_at >= now)
+                .order_by(ClassSession.starts_at, ClassSession.id)
+                .limit(3)
+            )
+        ).all()
+        secret_hash = site.secret_hash
+        response = web.json_response(
+            {
+                "site": {"id": site.id, "name": site.name, "code": site.code},
+                "session": None if live is None else _session_view(live),
+                "upcoming": [_session_view(s) for s in upcoming],
+            }
+        )
+    token = request.cookies.get(auth.SESSION_COOKIE, "")
+    if secret_hash is not None and auth.screen_token_due_for_renewal(token, now):
+        _set_screen_cookies(request, response, auth.screen_token(who.site_id, secret_hash, now))
+    return response
+
+
+async def trainee_live_sessions(request: web.Request) -> web.Response:
+    who = principal(request)
+    assert who.trainee_id is not None
+    async with request.app[SESSIONS]() as db:
+        sessions = (
+            await db.scalars(
+                select(ClassSession)
+                .where(ClassSession.status == SessionStatus.LIVE)
+                .order_by(ClassSession.starts_at, ClassSession.id)
+                .limit(20)
+            )
+        ).all()
+        records = {
+            r.session_id: r
+            for r in (
+                await db.scalars(
+                    select(AttendanceRecordRow).where(
+                        AttendanceRecordRow.trainee_id == who.trainee_id,
+                        AttendanceRecordRow.session_id.in_([s.id for s in sessions]),
+                    )
+                )
+            ).all()
+        }
+        items = []
+        for session in sessions:
+            record = records.get(session.id)
+            items.append(
+                {
+                    **_session_view(session),
+                    "checked_in": record is not None and record.state == AttendanceState.IN.value,
+                    "site_id": record.site_id if record is not None else None,
+                    "home_site_takes_part": who.site_id in {s.id for s in session.sites},
+                }
+            )
+    return web.json_response({"items": items})
+
+
+async def open_roll_calls(request: web.Request) -> web.Response:
+    who = principal(request)
+    now = utcnow()
+    async with request.app[SESSIONS]() as db:
+        session = await load(db, ClassSession, path_id(request, "session"), "session")
+        if who.actor is Actor.SITE_AGENT and who.site_id not in {s.id for s in session.sites}:
+            raise Forbidden("rollcall.other_site", "This site does not take part in the session.")
+        calls = (
+            await db.scalars(
+                select(RollCall)
+                .where(
+                    RollCall.session_id == session.id,
+                    RollCall.closed.is_(False),
+                    RollCall.deadline > now,
+                )
+                .order_by(RollCall.id)
+            )
+        ).all()
+        mine: dict[int, str] = {}
+        if who.trainee_id is not None and calls:
+            mine = {
+                e.roll_call_id: e.status
+                for e in (
+                    await db.scalars(
+                        select(RollCallEntry).where(
+                            RollCallEntry.trainee_id == who.trainee_id,
+                            RollCallEntry.roll_call_id.in_([c.id for c in calls]),
+                        )
+                    )
+                ).all()
+            }
+        items = []
+        for call in calls:
+            if who.actor is Actor.SITE_AGENT and who.site_id not in call.site_ids:
+                continue
+            items.append(
+                {
+                    "id": call.id,
+                    "session_id": call.session_id,
+                    "site_ids": list(call.site_ids),
+                    "started_at": call.started_at.isoformat(),
+                    "deadline": call.deadline.isoformat(),
+                    "seconds_left": round(max(0.0, (call.deadline - now).total_seconds()), 3),
+                    "answered": mine.get(call.id) == EntryStatus.ANSWERED.value,
+                }
+            )
+    return web.json_response({"session_id": session.id, "items": items})
+
+
+def register(registry: Registry) -> None:
+    add = registry.add
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/auth/screen",
+            screen_sign_in,
+            roles.ALL,
+            "Sign a site's screen in with the site's agent secret",
+            "auth",
+            body=SCREEN_BODY,
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/site/current-session",
+            site_current_session,
+            roles.AGENTS,
+            "Show the session live at the caller's site now and the next ones",
+            "agent",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/trainee/live-sessions",
+            trainee_live_sessions,
+            roles.TRAINEES,
+            "List the sessions live now and whether the trainee is checked in",
+            "trainee",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/sessions/{id}/roll-calls/open",
+            open_roll_calls,
+            roles.TRAINEES | roles.AGENTS,
+            "List a session's open roll calls (for phones and site screens)",
+            "rollcall",
+        )
+    )

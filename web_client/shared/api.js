@@ -1,0 +1,117 @@
+// JSON calls to /api/v1 with the CSRF token from the sign-in cookie on every change.
+import { t } from "./i18n.js";
+
+const BASE = "/api/v1";
+// A request that gets no answer (a cut network can stall a connection for minutes) is given up
+// after this long and reported as network.unreachable, so that pages retry instead of hanging.
+const TIMEOUT = 20000;
+const UPLOAD_TIMEOUT = 180000;
+
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message || code);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.message = message || code;
+    this.details = details;
+  }
+}
+
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return "";
+}
+
+function buildUrl(path, query) {
+  const url = new URL(BASE + path, window.location.origin);
+  if (query) {
+    for (const [key, value] of Object.entries(query)) {
+      if (value === undefined || value === null || value === "") continue;
+      if (Array.isArray(value)) for (const v of value) url.searchParams.append(key, String(v));
+      else url.searchParams.set(key, String(value));
+    }
+  }
+  return url.pathname + url.search;
+}
+
+async function request(method, path, { query, body, form } = {}) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") {
+    const csrf = cookie("classroom_csrf");
+    if (csrf) headers["X-CSRF-Token"] = csrf;
+  }
+  let payload;
+  if (form !== undefined) payload = form;
+  else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), form !== undefined ? UPLOAD_TIMEOUT : TIMEOUT);
+  let response;
+  let data = null;
+  try {
+    response = await fetch(buildUrl(path, query), {
+      method,
+      headers,
+      body: payload,
+      credentials: "same-origin",
+      cache: "no-store",
+      signal: abort.signal,
+    });
+    if (response.status === 204) return null;
+    const type = response.headers.get("Content-Type") || "";
+    if (type.includes("application/json")) {
+      try {
+        data = await response.json();
+      } catch (err) {
+        if (abort.signal.aborted) throw err;
+        data = null;
+      }
+    } else {
+      data = await response.text();
+    }
+  } catch (err) {
+    throw new ApiError(0, "network.unreachable", String(err && err.message ? err.message : err));
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!response.ok) {
+    const error = data && typeof data === "object" && data.error ? data.error : null;
+    throw new ApiError(
+      response.status,
+      error ? error.code : `http.${response.status}`,
+      error ? error.message : response.statusText,
+      error ? error.details : undefined,
+    );
+  }
+  return data;
+}
+
+export const api = {
+  get: (path, query) => request("GET", path, { query }),
+  post: (path, body) => request("POST", path, { body }),
+  put: (path, body) => request("PUT", path, { body }),
+  patch: (path, body) => request("PATCH", path, { body }),
+  del: (path) => request("DELETE", path),
+  upload: (path, formData) => request("POST", path, { form: formData }),
+};
+
+export function downloadUrl(path, query) {
+  return buildUrl(path, query);
+}
+
+export function errorText(err) {
+  if (err instanceof ApiError) {
+    const key = "err." + err.code;
+    const known = t(key);
+    if (known !== key) return known;
+    if (err.status >= 500 || err.status === 0) return t("err.server", { status: err.status });
+    return t("err.generic", { message: err.message });
+  }
+  return t("err.generic", { message: String(err && err.message ? err.message : err) });
+}

@@ -1,0 +1,270 @@
+// WebRTC in the browser: publish the operator's camera, view the program, view one site's
+// return feed (a tile of the operator's wall). Signalling goes over the LiveSocket (live.js)
+// with media_offer / media_answer / media_error / media_close (docs/client-protocol.md).
+// ICE is not trickled: the offer leaves once gathering is complete, candidates included.
+// After the live socket reconnects (the server closes a socket's peers when it closes) and
+// when a connection fails, the peer is offered again with a capped back-off.
+
+const VIDEO_CODEC = "video/vp8";
+const AUDIO_CODEC = "audio/opus";
+const ANSWER_TIMEOUT = 15000;
+const GATHER_TIMEOUT = 5000;
+const RETRY_MIN = 1000;
+const RETRY_MAX = 10000;
+
+let counter = 0;
+
+export class MediaError extends Error {
+  constructor(code, message) {
+    super(message || code);
+    this.code = code;
+  }
+}
+
+function requestId(prefix) {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}`.slice(0, 32).replace(/[^A-Za-z0-9_-]/g, "");
+}
+
+function preferCodecs(transceiver, kind) {
+  const caps = (window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities) ? RTCRtpReceiver.getCapabilities(kind) : null;
+  if (!caps || !transceiver.setCodecPreferences) return;
+  const wanted = kind === "video" ? VIDEO_CODEC : AUDIO_CODEC;
+  const chosen = caps.codecs.filter((c) => c.mimeType.toLowerCase() === wanted);
+  if (kind === "video") chosen.push(...caps.codecs.filter((c) => c.mimeType.toLowerCase() === "video/rtx"));
+  if (chosen.length) transceiver.setCodecPreferences(chosen); // before the offer: it sticks
+}
+
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState !== "complete") return;
+      pc.removeEventListener("icegatheringstatechange", done);
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      pc.removeEventListener("icegatheringstatechange", done);
+      resolve(); // send what we have
+    }, GATHER_TIMEOUT);
+    pc.addEventListener("icegatheringstatechange", done);
+  });
+}
+
+function exchange(live, offer) {
+  return new Promise((resolve, reject) => {
+    const matches = (msg) => msg.session_id === offer.session_id && msg.request_id === offer.request_id;
+    const onAnswer = (msg) => {
+      if (!matches(msg)) return;
+      cleanup();
+      resolve(msg.sdp);
+    };
+    const onError = (msg) => {
+      if (!matches(msg)) return;
+      cleanup();
+      reject(new MediaError(msg.code, msg.message));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new MediaError("media.timeout", "no answer from the server"));
+    }, ANSWER_TIMEOUT);
+    function cleanup() {
+      clearTimeout(timer);
+      live.off("media_answer", onAnswer);
+      live.off("media_error", onError);
+    }
+    live.on("media_answer", onAnswer);
+    live.on("media_error", onError);
+    live.send(offer);
+  });
+}
+
+// One kept-up peer: build(pc) adds transceivers; onTrack(stream) for received media.
+class KeptPeer {
+  constructor(live, sessionId, role, { requestId: rid, siteId, build, onTrack, iceServers }) {
+    this.live = live;
+    this.sessionId = sessionId;
+    this.role = role;
+    this.requestId = rid;
+    this.siteId = siteId;
+    this.build = build;
+    this.onTrack = onTrack || (() => {});
+    this.iceServers = iceServers || [];
+    this.pc = null;
+    this.closed = false;
+    this.attempt = 0;
+    this.timer = null;
+    this.state = "new";
+    this.lastError = null;
+    this._onHello = () => {
+      // a new socket: the server forgot this socket's peers (an offer still in flight was
+      // queued and went out on the new socket, so leave that one alone)
+      if (this.pc && this.state !== "connecting") this._again(0);
+    };
+  }
+
+  async start() {
+    this.live.on("hello", this._onHello);
+    await this._negotiate();
+    return this;
+  }
+
+  async _negotiate() {
+    if (this.closed) return;
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+    const old = this.pc;
+    this.pc = pc;
+    if (old) old.close();
+    this.state = "connecting";
+    pc.addEventListener("track", (ev) => {
+      if (pc === this.pc) this.onTrack(ev.streams[0] || new MediaStream([ev.track]), ev.track);
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc !== this.pc) return;
+      this.state = pc.connectionState;
+      if (pc.connectionState === "connected") this.attempt = 0;
+      if (pc.connectionState === "failed") this._again();
+    });
+    this.build(pc);
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const offer = {
+      type: "media_offer",
+      session_id: this.sessionId,
+      role: this.role,
+      request_id: this.requestId,
+      sdp: pc.localDescription.sdp,
+    };
+    if (this.siteId != null) offer.site_id = this.siteId;
+    const sdp = await exchange(this.live, offer);
+    if (pc !== this.pc || this.closed) return;
+    await pc.setRemoteDescription({ type: "answer", sdp });
+  }
+
+  _again(delay) {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    const wait = delay != null ? delay : Math.min(RETRY_MAX, RETRY_MIN * 2 ** this.attempt);
+    this.attempt += 1;
+    this.timer = setTimeout(() => {
+      this._negotiate().catch((err) => {
+        this.lastError = err;
+        this._again();
+      });
+    }, wait);
+  }
+
+  async stats() {
+    if (!this.pc) return {};
+    const report = await this.pc.getStats();
+    const out = { state: this.state };
+    report.forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        out.framesDecoded = s.framesDecoded || 0;
+        out.framesReceived = s.framesReceived || 0;
+        out.framesPerSecond = s.framesPerSecond || 0;
+        out.bytesReceived = s.bytesReceived || 0;
+        out.freezeCount = s.freezeCount || 0;
+        out.frameWidth = s.frameWidth;
+        out.frameHeight = s.frameHeight;
+      } else if (s.type === "outbound-rtp" && s.kind === "video") {
+        out.framesSent = s.framesSent || 0;
+        out.bytesSent = s.bytesSent || 0;
+      }
+    });
+    return out;
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.live.off("hello", this._onHello);
+    this.live.send({ type: "media_close", session_id: this.sessionId, request_id: this.requestId });
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    this.state = "closed";
+  }
+}
+
+function handle(peer) {
+  return {
+    close: () => peer.close(),
+    stats: () => peer.stats(),
+    get state() {
+      return peer.state;
+    },
+    get error() {
+      return peer.lastError;
+    },
+  };
+}
+
+function receiver(videoEl) {
+  return {
+    build(pc) {
+      for (const kind of ["video", "audio"]) preferCodecs(pc.addTransceiver(kind, { direction: "recvonly" }), kind);
+    },
+    onTrack(_stream, track) {
+      if (!videoEl) return;
+      const current = videoEl.srcObject instanceof MediaStream ? videoEl.srcObject : new MediaStream();
+      for (const old of current.getTracks().filter((t) => t.kind === track.kind)) current.removeTrack(old);
+      current.addTrack(track);
+      if (videoEl.srcObject !== current) videoEl.srcObject = current;
+      const played = videoEl.play && videoEl.play();
+      if (played && played.catch) played.catch(() => {}); // autoplay rules: muted plays
+    },
+  };
+}
+
+// The program of a session in videoEl. A site's screen never gets its own site back.
+export async function viewProgram(live, sessionId, videoEl, options = {}) {
+  const peer = new KeptPeer(live, sessionId, "view", {
+    requestId: options.requestId || requestId("view"),
+    iceServers: options.iceServers,
+    ...receiver(videoEl),
+  });
+  await peer.start();
+  return handle(peer);
+}
+
+// One site's return feed (a tile of the wall): costs the server only while it is open.
+export async function viewSite(live, sessionId, siteId, videoEl, options = {}) {
+  const peer = new KeptPeer(live, sessionId, "site", {
+    requestId: options.requestId || requestId(`site${siteId}`),
+    siteId,
+    iceServers: options.iceServers,
+    ...receiver(videoEl),
+  });
+  await peer.start();
+  return handle(peer);
+}
+
+// Slides and faces stay sharp: under load lower the frame rate, not the picture size.
+function keepResolution(sender) {
+  try {
+    const params = sender.getParameters();
+    params.degradationPreference = "maintain-resolution";
+    const done = sender.setParameters(params);
+    if (done && done.catch) done.catch(() => {});
+  } catch (_err) {
+    /* not supported: the browser's default applies */
+  }
+}
+
+// The operator's camera and microphone (a MediaStream from getUserMedia) as the main classroom.
+export async function publishCamera(live, sessionId, stream, options = {}) {
+  const peer = new KeptPeer(live, sessionId, "publish", {
+    requestId: "publish",
+    iceServers: options.iceServers,
+    build(pc) {
+      for (const track of stream.getTracks()) {
+        const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+        preferCodecs(transceiver, track.kind);
+        if (track.kind === "video") keepResolution(transceiver.sender);
+      }
+    },
+  });
+  await peer.start();
+  return handle(peer);
+}
