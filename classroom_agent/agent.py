@@ -31,7 +31,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from classroom_agent import __version__, protocol
 from classroom_agent.backoff import UniformSource, backoff_delay, retry_attempt
 from classroom_agent.config import AgentConfig
-from classroom_agent.health import Health, StreamHealth, read_cpu_load
+from classroom_agent.health import Health, read_cpu_load
+from classroom_agent.media import MediaClient, MediaOptions
+from classroom_agent.media_sources import parse_source
 from classroom_agent.outbox import Outbox, OutboxItem
 from classroom_agent.protocol import Cursor, Event, ProtocolError, Welcome
 from classroom_agent.state import CursorStore, SiteState
@@ -126,6 +128,32 @@ class Agent:
         self.clock_offset = 0.0
         """Server clock minus this PC's clock, estimated from ``heartbeat_ack.server_ts``."""
         self._clock_warned = False
+        self._ws: ClientConnection | None = None
+        self.media = MediaClient(self._media_options(), self._send_now)
+
+    def _media_options(self) -> MediaOptions:
+        c = self.config
+        return MediaOptions(
+            source=parse_source(c.source),
+            display=c.display,
+            main_size=c.main_size,
+            main_fps=c.main_fps,
+            return_size=c.return_size,
+            return_fps=c.return_fps,
+            audio_device=c.audio_device,
+            bind_addresses=tuple(a.strip() for a in c.media_bind.split(",") if a.strip()),
+        )
+
+    async def _send_now(self, msg: Mapping[str, Any]) -> bool:
+        """Send on the current connection; False when there is none."""
+        ws = self._ws
+        if ws is None or not self._serving:
+            return False
+        try:
+            await self._send(ws, msg)
+        except ConnectionClosed:
+            return False
+        return True
 
     # -- public API ------------------------------------------------------------------------
 
@@ -188,9 +216,9 @@ class Agent:
             uptime_s=self._monotonic() - self._started,
             rtt_ms=self.rtt_ms,
             cpu_load=self._cpu_load(),
-            display_state="none",  # display = window arrives with the media issue
+            display_state=self.media.display_state(),  # type: ignore[arg-type]
             checked_in=self.state.checked_in_count(),
-            stream=StreamHealth(state="none"),
+            stream=self.media.stream_health(self.rtt_ms),
         )
 
     async def run(self) -> int:
@@ -226,6 +254,7 @@ class Agent:
         finally:
             self._record_outage(" (agent stopped)")
             self.outbox.close()
+            await self.media.close()
         return self.exit_code if self.exit_code is not None else EXIT_OK
 
     # -- one connection --------------------------------------------------------------------
@@ -290,6 +319,7 @@ class Agent:
             if welcome.server_ts is not None:
                 self._observe_server_time(welcome.server_ts, welcomed_at - hello_sent)
             self._on_welcome(welcome)
+            self._ws = ws
             self._serving = True
             stopped = await self._run_session(ws)
             if stopped:
@@ -303,6 +333,7 @@ class Agent:
             pass
         finally:
             self._serving = False
+            self._ws = None
         connected_for = 0.0 if welcomed_at is None else self._monotonic() - welcomed_at
         rcvd = ws.protocol.close_rcvd
         if rcvd is None:
@@ -421,6 +452,8 @@ class Agent:
                 log.warning(
                     "server error %s: %s", str(msg.get("code"))[:100], str(msg.get("message"))[:500]
                 )
+            elif kind in ("broadcast", "media_answer", "media_error"):
+                await self.media.on_message(msg)
             elif kind == "welcome":
                 log.debug("ignoring a second welcome")
             else:

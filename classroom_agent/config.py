@@ -73,8 +73,27 @@ SETTINGS: tuple[Setting, ...] = (
         "display",
         str,
         "none",
-        "none (no screen output) or window (the full-screen"
-        " broadcast player: arrives with the media issue; only none works now)",
+        "none (headless: the program is received and measured, not shown) or window (the"
+        " program full screen; needs pygame)",
+    ),
+    Setting(
+        "source",
+        str,
+        "none",
+        "what the site publishes when the server asks: none, testpattern (a clock and a"
+        " 1 kHz tone), file:PATH (a media file, looped) or v4l2:/dev/video0 (a camera)",
+    ),
+    Setting("audio_device", str, "", "ALSA microphone for a v4l2 source, e.g. default or hw:1"),
+    Setting("main_size", str, "640x480", "picture size when this site is the lecture's origin"),
+    Setting("main_fps", float, 30.0, "frames per second when this site is the origin"),
+    Setting("return_size", str, "320x240", "picture size of the site's return feed"),
+    Setting("return_fps", float, 15.0, "frames per second of the site's return feed"),
+    Setting(
+        "media_bind",
+        str,
+        "",
+        "comma-separated addresses offered as ICE host candidates (e.g. 127.0.0.1 on one"
+        " machine); empty = every non-loopback interface",
     ),
     Setting(
         "heartbeat_interval",
@@ -113,6 +132,13 @@ class AgentConfig:
     log_file: str = ""
     log_level: str = "INFO"
     display: str = "none"
+    source: str = "none"
+    audio_device: str = ""
+    main_size: str = "640x480"
+    main_fps: float = 30.0
+    return_size: str = "320x240"
+    return_fps: float = 15.0
+    media_bind: str = ""
     heartbeat_interval: float = 0.0
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
@@ -167,11 +193,23 @@ class AgentConfig:
                 f" {from_secret}; check the configuration"
             )
         if self.display == "window":
-            raise ConfigError(
-                "display = window arrives with the media issue; use display = none for now"
-            )
-        if self.display != "none":
+            from classroom_agent.media_window import available
+
+            missing = available()
+            if missing:
+                raise ConfigError(missing)
+        elif self.display != "none":
             raise ConfigError(f"display must be none or window, got {self.display!r}")
+        from classroom_agent.media_sources import parse_size, parse_source
+
+        try:
+            parse_source(self.source)
+            parse_size(self.main_size)
+            parse_size(self.return_size)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if not (0 < self.main_fps <= 60 and 0 < self.return_fps <= 60):
+            raise ConfigError("main_fps and return_fps must be more than 0 and at most 60")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(
                 f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"

@@ -74,6 +74,33 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_file", str, "", "also write JSON logs to this file; empty = stderr only"),
     Setting("demo", bool, False, "load the demo data into an empty database on start"),
     Setting("node_id", str, "", "name of this server process in a cluster; empty = random"),
+    Setting(
+        "media_ice_servers",
+        list,
+        [],
+        "STUN/TURN URLs given to every WebRTC peer (stun:host:3478, turn:host:3478?transport=udp);"
+        " empty = host candidates only (a LAN or one machine)",
+    ),
+    Setting("media_turn_username", str, "", "username for the TURN URLs"),
+    Setting("media_turn_credential", str, "", "credential for the TURN URLs"),
+    Setting(
+        "media_bind_addresses",
+        list,
+        [],
+        "addresses the media relay offers as ICE host candidates (e.g. the LAN address);"
+        " empty = every non-loopback interface",
+    ),
+    Setting(
+        "media_port_range",
+        str,
+        "",
+        "must stay empty: aioice (the ICE library) binds one ephemeral UDP port per peer and"
+        " cannot bind a port range; open UDP to the server, or relay media through TURN",
+    ),
+    Setting("media_video_codec", str, "VP8", "VP8 (recordings in WebM) or H264 (MP4)"),
+    Setting(
+        "media_record", bool, True, "record every broadcast's program under <data_dir>/recordings"
+    ),
 )
 
 
@@ -95,6 +122,13 @@ class Config:
     log_file: str = ""
     demo: bool = False
     node_id: str = ""
+    media_ice_servers: list[str] = field(default_factory=list)
+    media_turn_username: str = ""
+    media_turn_credential: str = ""
+    media_bind_addresses: list[str] = field(default_factory=list)
+    media_port_range: str = ""
+    media_video_codec: str = "VP8"
+    media_record: bool = True
 
     @property
     def data_path(self) -> Path:

@@ -638,6 +638,11 @@ OUTBOX_ITEM = Map(
     }
 )
 
+SDP = Str(max_len=32_000, min_len=10)
+"""A complete offer (non-trickle ICE: the candidates are in it)."""
+MEDIA_SESSION = Int(1, 2**31 - 1)
+MEDIA_REQUEST = Str(max_len=32, min_len=1, pattern=r"[A-Za-z0-9_-]+")
+
 AGENT_MESSAGES: dict[str, Map] = {
     "hello": Map(
         {
@@ -653,6 +658,10 @@ AGENT_MESSAGES: dict[str, Map] = {
     "outbox": Map({"items": List(OUTBOX_ITEM, max_items=500, min_items=1)}),
     "ack": Map({"seq": SEQ}),
     "pong": Map({"nonce": Optional(SEQ)}),
+    "media_offer": Map(
+        {"session_id": MEDIA_SESSION, "role": Enum("publish", "subscribe"), "sdp": SDP}
+    ),
+    "media_close": Map({"session_id": MEDIA_SESSION, "role": Enum("publish", "subscribe")}),
 }
 """Agent -> server messages of protocol 1.x, by ``type``."""
 
@@ -667,5 +676,15 @@ CLIENT_MESSAGES: dict[str, Map] = {
     ),
     "unsubscribe": Map({"topics": List(TOPIC, max_items=16, min_items=1)}),
     "ping": Map({"nonce": Optional(SEQ)}),
+    "media_offer": Map(
+        {
+            "session_id": MEDIA_SESSION,
+            "role": Enum("publish", "view", "site"),
+            "site_id": Optional(Int(1, 2**31 - 1)),
+            "request_id": Optional(MEDIA_REQUEST),
+            "sdp": SDP,
+        }
+    ),
+    "media_close": Map({"session_id": MEDIA_SESSION, "request_id": Optional(MEDIA_REQUEST)}),
 }
 """Browser -> server messages, by ``type``."""

@@ -144,6 +144,18 @@ def install_passthrough(receiver: Any, sink: FrameSink) -> None:
     setattr(receiver, _DECODER_QUEUE, _PassthroughQueue(sink))
 
 
+def stop_passthrough(receiver: Any) -> None:
+    """End the receiver's idle decoder thread now (as ``RTCRtpReceiver.stop`` would).
+
+    Call before closing the peer connection: a close that is cancelled or stuck half-way (one
+    transceiver at a time) must not leave a non-daemon thread that keeps the process alive.
+    Harmless when the receiver has stopped already or never started.
+    """
+    current = getattr(receiver, _DECODER_QUEUE, None)
+    if isinstance(current, _PassthroughQueue):
+        current.put(None)
+
+
 def media_ssrcs(receiver: Any) -> list[int]:
     """SSRCs the receiver has recently received media on, retransmission (RTX) SSRCs excluded."""
     rtx: dict[int, int] = getattr(receiver, _RTX_SSRC, {})

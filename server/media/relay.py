@@ -171,6 +171,11 @@ class ProgramFeed(MediaStreamTrack):
             self._need_keyframe = False
         self._push(source_id, frame, keyframe)
 
+    def source_restarted(self, source_id: str) -> None:
+        """``source_id`` reconnected (a new encoder): start again from one of its keyframes."""
+        if self._video and source_id == self.source:
+            self._need_keyframe = True
+
     def request_keyframe(self) -> None:
         """The subscriber lost picture data (PLI/FIR): ask the current source for a keyframe."""
         if self._video:
@@ -245,7 +250,7 @@ class ProgramFeed(MediaStreamTrack):
 @dataclass(slots=True)
 class _Publisher:
     peer_id: str
-    pc: RTCPeerConnection
+    pc: RTCPeerConnection | None  # None for an in-process publisher (a replayed recording)
     receivers: dict[str, Any] = field(default_factory=dict)
     frames_in: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     bytes_in: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
@@ -262,6 +267,24 @@ class _Subscriber:
     peer_id: str
     pc: RTCPeerConnection | None  # None for an in-process consumer (open_feed)
     feeds: dict[str, ProgramFeed] = field(default_factory=dict)
+    follow: str | None = None  # a fixed publisher (an operator's site tile), not the program
+    viewer_of: str | None = None  # receives what this peer receives (a site's screen page)
+
+
+class LocalPublisher:
+    """An in-process publisher (e.g. a recording played back): frames pushed by the caller."""
+
+    def __init__(self, relay: Relay, pub: _Publisher) -> None:
+        self._relay = relay
+        self._pub = pub
+
+    @property
+    def peer_id(self) -> str:
+        return self._pub.peer_id
+
+    def push(self, kind: str, frame: EncodedFrame) -> None:
+        if self._relay._publishers.get(self._pub.peer_id) is self._pub:
+            self._relay._ingress(self._pub, kind, frame)
 
 
 class Relay:
@@ -286,12 +309,19 @@ class Relay:
         """Make ``source_id`` (a site with the floor) the program; ``None`` = main classroom."""
         self._program = source_id or self.main_id
         for sub in self._subscribers.values():
+            if sub.follow is not None:
+                continue
             target = self.source_for(sub.peer_id)
             for feed in sub.feeds.values():
                 feed.set_target(target)
 
     def source_for(self, subscriber_id: str) -> str | None:
         """The publisher whose feed ``subscriber_id`` receives now (never its own)."""
+        sub = self._subscribers.get(subscriber_id)
+        if sub is not None and sub.follow is not None:
+            return sub.follow
+        if sub is not None and sub.viewer_of is not None:
+            subscriber_id = sub.viewer_of
         if self._program != subscriber_id:
             return self._program
         if subscriber_id != self.main_id:
@@ -303,6 +333,9 @@ class Relay:
     async def publish(self, peer_id: str, offer_sdp: str) -> str:
         """Accept a publisher's offer (video and/or audio); return the answer SDP."""
         await self._close_publisher(peer_id)
+        for sub in self._subscribers.values():
+            for feed in sub.feeds.values():
+                feed.source_restarted(peer_id)
         pc = create_peer_connection(self.settings)
         pub = _Publisher(peer_id, pc)
         add_transceivers(pc, "recvonly", self.settings.video_codec, offered_kinds(offer_sdp))
@@ -323,12 +356,22 @@ class Relay:
             raise
         return str(pc.localDescription.sdp)
 
-    async def subscribe(self, peer_id: str, offer_sdp: str | None = None) -> str:
+    async def subscribe(
+        self,
+        peer_id: str,
+        offer_sdp: str | None = None,
+        follow: str | None = None,
+        viewer_of: str | None = None,
+    ) -> str:
         """Add a subscriber. With its offer (recvonly video/audio) return our answer; without,
-        return our offer and pass its answer to :meth:`accept_answer`."""
+        return our offer and pass its answer to :meth:`accept_answer`.
+
+        ``follow`` names a publisher this subscriber always receives (a tile of the operator's
+        site wall) instead of the program; ``viewer_of`` makes it receive what that peer
+        receives (never that peer's own feed)."""
         await self._close_subscriber(peer_id)
         pc = create_peer_connection(self.settings)
-        sub = _Subscriber(peer_id, pc)
+        sub = _Subscriber(peer_id, pc, follow=follow, viewer_of=viewer_of)
         self._subscribers[peer_id] = sub
         self._watch(pc, peer_id, publisher=False)
         try:
@@ -369,6 +412,26 @@ class Relay:
         if sub is None or sub.pc is None:
             raise KeyError(f"no subscriber connection {peer_id!r}")
         await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
+
+    def add_local_publisher(self, peer_id: str) -> LocalPublisher:
+        """An in-process publisher: its frames go through the same rules as a peer's.
+        Keyframe requests to it are dropped (a file cannot make a keyframe on demand)."""
+        if peer_id in self._publishers:
+            raise ValueError(f"{peer_id!r} already publishes")
+        pub = self._publishers[peer_id] = _Publisher(peer_id, None)
+        return LocalPublisher(self, pub)
+
+    def has_publisher(self, peer_id: str) -> bool:
+        return peer_id in self._publishers
+
+    def has_subscriber(self, peer_id: str) -> bool:
+        return peer_id in self._subscribers
+
+    async def close_publisher(self, peer_id: str) -> None:
+        await self._close_publisher(peer_id)
+
+    async def close_subscriber(self, peer_id: str) -> None:
+        await self._close_subscriber(peer_id)
 
     async def close_peer(self, peer_id: str) -> None:
         """Close the peer's publisher and subscriber connections, if any."""
@@ -449,7 +512,7 @@ class Relay:
             "program": self._program,
             "publishers": {
                 p.peer_id: {
-                    "state": p.pc.connectionState,
+                    "state": p.pc.connectionState if p.pc is not None else "in-process",
                     "kinds": sorted(p.receivers),
                     "frames_in": dict(p.frames_in),
                     "bytes_in": dict(p.bytes_in),
@@ -500,7 +563,10 @@ class Relay:
             return
         if pub.deferred_request is not None:
             pub.deferred_request.cancel()
-        await pub.pc.close()
+        for receiver in pub.receivers.values():
+            forward.stop_passthrough(receiver)
+        if pub.pc is not None:
+            await pub.pc.close()
 
     async def _close_subscriber(self, peer_id: str) -> None:
         sub = self._subscribers.pop(peer_id, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
@@ -57,6 +59,8 @@ async def close_login(db: AsyncSession, token: str) -> None:
 
 async def principal_from_cookie(db: AsyncSession, token: str, now: datetime) -> Principal | None:
     """The signed-in user or trainee of a cookie, in one query (it runs on every request)."""
+    if token.startswith(SCREEN_PREFIX):
+        return await principal_from_screen_token(db, token, now)
     row = (
         await db.execute(
             select(
@@ -92,7 +96,11 @@ async def principal_from_cookie(db: AsyncSession, token: str, now: datetime) -> 
 
 async def principal_from_site_secret(db: AsyncSession, secret: str) -> Principal | None:
     prefix, _, _ = secret.partition(".")
-    if not prefix.startswith("site") or not prefix[4:].isdigit():
+    digits = prefix[4:]
+    # ASCII digits only ("²".isdigit() is true but int() refuses it), within the id range.
+    if not prefix.startswith("site") or not (digits.isascii() and digits.isdigit()):
+        return None
+    if len(digits) > 10 or not 1 <= int(digits) <= 2**31 - 1:
         return None
     site = await db.get(Site, int(prefix[4:]))
     if site is None or site.secret_hash is None:
@@ -112,3 +120,60 @@ async def trainee_by_join_code(db: AsyncSession, code: str) -> Trainee:
             "This personal code is not valid. Check it with your training office.",
         )
     return trainee
+
+
+# A site's screen (kiosk browser): a stateless signed cookie instead of a login row.
+SCREEN_PREFIX = "scr1."
+SCREEN_DAYS = 60
+
+
+def _screen_mac(secret_hash: str, purpose: str, site_id: int, expires: int) -> str:
+    """Keyed by the site's stored secret hash (server-side only): a new secret for the site
+    changes the key, so every screen signed in with the old one is signed out."""
+    digest = hmac.new(
+        secret_hash.encode(), f"classroom-screen:{purpose}:{site_id}:{expires}".encode(), "sha256"
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def screen_token(site_id: int, secret_hash: str, now: datetime) -> str:
+    expires = int((now + timedelta(days=SCREEN_DAYS)).timestamp())
+    return f"{SCREEN_PREFIX}{site_id}.{expires}.{_screen_mac(secret_hash, 'v1', site_id, expires)}"
+
+
+def _screen_parts(token: str) -> tuple[int, int, str] | None:
+    parts = token[len(SCREEN_PREFIX) :].split(".") if token.startswith(SCREEN_PREFIX) else []
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts[:2]):
+        return None
+    if len(parts[0]) > 10 or len(parts[1]) > 12:
+        return None
+    return int(parts[0]), int(parts[1]), parts[2]
+
+
+def screen_csrf(token: str) -> str | None:
+    """The CSRF token that goes with a screen cookie (derived, so nothing is stored)."""
+    if not token.startswith(SCREEN_PREFIX):
+        return None
+    return hashlib.sha256(b"classroom-screen-csrf:" + token.encode()).hexdigest()[:32]
+
+
+def screen_token_due_for_renewal(token: str, now: datetime) -> bool:
+    parts = _screen_parts(token)
+    return parts is not None and parts[1] - now.timestamp() < SCREEN_DAYS * 86400 / 2
+
+
+async def principal_from_screen_token(
+    db: AsyncSession, token: str, now: datetime
+) -> Principal | None:
+    parts = _screen_parts(token)
+    if parts is None:
+        return None
+    site_id, expires, mac = parts
+    if expires <= now.timestamp() or not 1 <= site_id <= 2**31 - 1:
+        return None
+    site = await db.get(Site, site_id)
+    if site is None or site.secret_hash is None:
+        return None
+    if not hmac.compare_digest(mac, _screen_mac(site.secret_hash, "v1", site_id, expires)):
+        return None
+    return Principal(Actor.SITE_AGENT, site.name, site_id=site.id, csrf_token=screen_csrf(token))

@@ -91,6 +91,7 @@ from server.store.qa_models import (
     QuestionRow,
     QuestionVote,
 )
+from server.web import media_api
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import SESSIONS, principal
 from server.web.attendance_api import _download
@@ -1071,6 +1072,7 @@ async def _floor_change(
         view = _floor_view(session_id, control, now)
     for kind, payload in announced:
         await _announce(app, session_id, kind, payload)
+        await media_api.floor_changed(app, session_id, kind, payload)
         if kind == "floor_granted" and payload["seconds"] is not None:
             _schedule_expiry(app, session_id, float(payload["seconds"]))
     return view

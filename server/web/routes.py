@@ -42,7 +42,17 @@ from server.store.models import (
     User,
     utcnow,
 )
-from server.web import attendance_api, auth, presence, qa_api, rollcall_api, roster_api
+from server.store.rollcall_models import RollCall, RollCallEntry
+from server.web import (
+    attendance_api,
+    auth,
+    media_api,
+    presence,
+    qa_api,
+    rollcall_api,
+    roster_api,
+    screen_api,
+)
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.live import LIVE
@@ -390,6 +400,7 @@ async def issue_join_code(request: web.Request) -> web.Response:
 
 
 async def _change_session(request: web.Request, action: SessionAction) -> web.Response:
+    closed_calls: list[tuple[RollCall, list[RollCallEntry]]] = []
     async with request.app[SESSIONS]() as db, db.begin():
         session = await load(db, ClassSession, path_id(request, "session"), "session")
         before = session.status.value
@@ -400,7 +411,7 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
         else:
             session.ended_at = utcnow()
             await attendance_api.close_open_records(db, session.id, session.ended_at)
-            await rollcall_api.close_roll_calls(db, session.id)
+            closed_calls = await rollcall_api.close_roll_calls(db, session.id)
         who = principal(request)
         audit(
             db,
@@ -413,6 +424,9 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
         )
         view = to_json(SESSIONS_RESOURCE, session)
     kind = "session_started" if action is SessionAction.START else "session_ended"
+    if action is SessionAction.END:
+        await media_api.session_ended(request.app, view["id"])
+        await rollcall_api.announce_closed(request, closed_calls)
     await request.app[LIVE].announce(kind, view, site_ids=view["site_ids"], session_id=view["id"])
     return web.json_response(view)
 
@@ -517,6 +531,8 @@ def build_registry() -> Registry:
     rollcall_api.register(registry)
     attendance_api.register(registry)
     qa_api.register(registry)
+    media_api.register(registry)
+    screen_api.register(registry)
     add(
         Endpoint(
             "POST",

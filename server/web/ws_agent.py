@@ -23,7 +23,7 @@ from server.core.validation import (
 )
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site, utcnow
-from server.web import attendance_api, auth, rollcall_api
+from server.web import attendance_api, auth, media_api, rollcall_api
 from server.web.app import SESSIONS, error_response
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
@@ -172,6 +172,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
             previous.drop("replaced by a newer connection of this site", CLOSE_REPLACED)
         await _welcome(request, live, connection, site_id, hello)
         live.presence.connected(site_id)
+        media_api.agent_connected(request.app, site_id)
         clean = await _serve(request, live, ws, connection, site_id)
     finally:
         live.metrics_open("agent", -1)
@@ -303,13 +304,17 @@ async def _handle(
     body: dict[str, Any],
 ) -> None:
     if kind == "heartbeat":
-        live.presence.heartbeat(site_id, body["health"])
+        live.presence.heartbeat(
+            site_id, media_api.judge_health(request.app, site_id, body["health"])
+        )
         connection.send_message(
             {"type": "heartbeat_ack", "seq": body["seq"], "server_ts": time.time()}
         )
     elif kind == "outbox":
         results = await record_outbox(request, site_id, body["items"])
         connection.send_message({"type": "outbox_ack", "results": results})
+    elif kind in media_api.AGENT_TYPES:
+        await media_api.agent_message(request.app, connection, site_id, kind, body)
     elif kind == "hello":
         raise InvalidInput("protocol.hello_twice", "hello is sent once, at the start.")
     # "ack" and "pong" need no answer
@@ -317,3 +322,4 @@ async def _handle(
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/ws/agent", agent_socket)
+    media_api.setup(app)

@@ -23,7 +23,7 @@ from server.core.roles import Actor, Principal
 from server.core.topics import Replay
 from server.core.validation import CLIENT_MESSAGES, validate_message
 from server.store.models import ClassSession, Site, utcnow
-from server.web import auth
+from server.web import auth, media_api
 from server.web.app import CONFIG, SESSIONS, error_response
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
@@ -85,8 +85,23 @@ def topic_rule(topic: str) -> tuple[frozenset[Actor], Snapshot]:
     if topic == HEALTH_TOPIC:
         return roles.STAFF, empty_snapshot
     if _SESSION_TOPIC.fullmatch(topic):
-        return roles.STAFF | {Actor.TRAINEE}, session_snapshot
+        # a site (its screen) only for sessions it takes part in: see _site_may_watch
+        return roles.STAFF | {Actor.TRAINEE, Actor.SITE_AGENT}, session_snapshot
     return frozenset(), empty_snapshot
+
+
+async def _site_may_watch(request: web.Request, who: Principal, topic: str) -> bool:
+    """A site watches the sessions its site takes part in, and nothing else."""
+    match = _SESSION_TOPIC.fullmatch(topic)
+    if match is None or who.site_id is None or int(match.group(1)) > 2**31 - 1:
+        return False
+    async with request.app[SESSIONS]() as db:
+        found = await db.scalar(
+            select(ClassSession.id)
+            .join(ClassSession.sites)
+            .where(ClassSession.id == int(match.group(1)), Site.id == who.site_id)
+        )
+    return found is not None
 
 
 async def _subscribe(
@@ -103,6 +118,8 @@ async def _subscribe(
             raise Forbidden(
                 "ws.forbidden_topic", f"A {who.actor.value} may not subscribe to {topic}."
             )
+        if who.actor is Actor.SITE_AGENT and not await _site_may_watch(request, who, topic):
+            raise Forbidden("ws.forbidden_topic", f"This site does not take part in {topic}.")
     for topic in topics:
         _, snapshot = topic_rule(topic)
         connection.hold(topic)
@@ -151,23 +168,34 @@ def _allowed_origin(request: web.Request) -> bool:
     return origin == own or origin in request.app[CONFIG].effective_origins
 
 
+async def _signed_in(request: web.Request) -> Principal | None:
+    """Who the cookie belongs to. A function of its own so that the database session is not
+    kept alive, in the socket handler's frame, for as long as the socket is open."""
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    if not token:
+        return None
+    async with request.app[SESSIONS]() as db:
+        return await auth.principal_from_cookie(db, token, utcnow())
+
+
 async def client_socket(request: web.Request) -> web.StreamResponse:
     if not _allowed_origin(request):
         return error_response(
             403, "ws.bad_origin", "This page's origin may not open the live socket."
         )
-    who = None
-    token = request.cookies.get(auth.SESSION_COOKIE)
-    if token:
-        async with request.app[SESSIONS]() as db:
-            who = await auth.principal_from_cookie(db, token, utcnow())
+    who = await _signed_in(request)
     if who is None:
         return error_response(401, "auth.required", "Sign in first.")
     live = request.app[LIVE]
-    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0)
+    # No permessage-deflate: the hub writes each event's frame, encoded once, to every socket
+    # as is (a per-socket compressor would cost CPU per socket and ~300 KiB of zlib state).
+    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0, compress=False)
     await ws.prepare(request)
     connection = live.hub.open(
-        ws, "client", f"{who.actor.value}:{who.user_id or who.trainee_id}", binary=False
+        ws,
+        "client",
+        f"{who.actor.value}:{who.user_id or who.trainee_id or who.site_id}",
+        binary=False,
     )
     live.metrics_open("client", +1)
     limit = RateLimit()
@@ -200,6 +228,10 @@ async def client_socket(request: web.Request) -> web.StreamResponse:
                     connection.send_message(
                         {"type": "pong", "nonce": message.body["nonce"], "server_ts": time.time()}
                     )
+                elif message.type in media_api.CLIENT_TYPES:
+                    await media_api.client_message(
+                        request.app, connection, who, message.type, message.body
+                    )
             except RateLimited as exc:
                 await connection.close(1008, f"{exc.code}: {exc.message}")
                 break
@@ -208,6 +240,7 @@ async def client_socket(request: web.Request) -> web.StreamResponse:
     finally:
         live.metrics_open("client", -1)
         live.hub.close(connection)
+        await media_api.client_closed(request.app, connection)
     return ws
 
 

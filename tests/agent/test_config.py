@@ -55,12 +55,17 @@ def test_a_secret_without_prefix_needs_a_site_id() -> None:
         ({"site_secret": SECRET}, "no server"),
         ({"server": "ws://h"}, "no site secret"),
         ({"server": "ftp://h", "site_secret": SECRET}, "wss://"),
-        ({"server": "ws://h", "site_secret": SECRET, "display": "window"}, "media issue"),
+        ({"server": "ws://h", "site_secret": SECRET, "display": "window"}, "needs pygame"),
+        ({"server": "ws://h", "site_secret": SECRET, "source": "webcam"}, "testpattern"),
+        ({"server": "ws://h", "site_secret": SECRET, "main_size": "640x481"}, "even"),
         ({"server": "ws://h", "site_secret": SECRET, "outbox_batch": 501}, "outbox_batch"),
         ({"server": "ws://h", "site_secret": SECRET, "backoff_base": 0}, "backoff_base"),
     ],
 )
-def test_unusable_settings_are_explained(overrides: dict[str, object], message: str) -> None:
+def test_unusable_settings_are_explained(
+    overrides: dict[str, object], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without_pygame(monkeypatch)
     with pytest.raises(ConfigError, match=message):
         load_config(None, {}, overrides).checked()
 
@@ -78,7 +83,8 @@ def test_unknown_or_mistyped_toml_settings_are_errors(tmp_path: Path) -> None:
 def test_the_example_file_in_deploy_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "deploy" / "agent.example.toml"
     config = load_config(str(example), {}).checked()
-    assert config.site_id == 12 and config.display == "none"
+    assert config.site_id == 12 and config.display == "window"
+    assert config.source == "v4l2:/dev/video0"
 
 
 def test_systemd_directories_fill_empty_paths() -> None:
@@ -107,12 +113,22 @@ def test_help_documents_every_setting_and_the_display_plan(
     text = " ".join(capsys.readouterr().out.split())
     for setting in SETTINGS:
         assert setting.flag in text and setting.env in text
-    assert "media issue" in text and "--config" in text
+    assert "pygame" in text and "--source" in text and "--config" in text
+
+
+def _without_pygame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a site PC without pygame (this machine may have it installed)."""
+    from classroom_agent import media_window
+
+    monkeypatch.setattr(
+        media_window, "available", lambda: "display = window needs pygame: pip install pygame"
+    )
 
 
 def test_command_line_config_errors_exit_with_2(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _without_pygame(monkeypatch)
     for name in [k for k in os.environ if k.startswith("CLASSROOM_AGENT_")]:
         monkeypatch.delenv(name)
     assert cli.main(["--server", "ws://127.0.0.1:9"]) == 2

@@ -34,6 +34,11 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/roll-calls/{id}"): STAFF,
     ("POST", "/api/v1/roll-calls/{id}/answer"): {"trainee"},
     ("GET", "/api/v1/trainee/me"): {"trainee"},
+    # site screen sign-in and what the screen and the phone page need (server/web/screen_api.py)
+    ("POST", "/api/v1/auth/screen"): EVERYONE,
+    ("GET", "/api/v1/site/current-session"): {"site_agent"},
+    ("GET", "/api/v1/trainee/live-sessions"): {"trainee"},
+    ("GET", "/api/v1/sessions/{id}/roll-calls/open"): {"trainee", "site_agent"},
     # staggered batches, check-in, electives, ledger and reports (server/web/attendance_api.py)
     ("POST", "/api/v1/courses/{id}/batch-plan"): MANAGERS,
     ("GET", "/api/v1/courses/{id}/batch-plan"): MANAGERS,
@@ -102,6 +107,12 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/sessions/{id}/feedback"): {"trainee"},
     ("GET", "/api/v1/sessions/{id}/feedback"): STAFF,
     ("GET", "/api/v1/sessions/{id}/interaction-log"): STAFF,
+    # live broadcast, recordings (server/web/media_api.py)
+    ("POST", "/api/v1/sessions/{id}/broadcast/start"): MANAGERS,
+    ("POST", "/api/v1/sessions/{id}/broadcast/stop"): MANAGERS,
+    ("GET", "/api/v1/sessions/{id}/broadcast"): STAFF,
+    ("GET", "/api/v1/sessions/{id}/recordings"): STAFF,
+    ("GET", "/api/v1/recordings/{id}/file"): STAFF,
     ("POST", "/api/v1/auth/logout"): SIGNED_IN,  # run last for each caller: it signs out
 }
 CRUD_READERS = {

@@ -19,6 +19,8 @@ MEDIA = {
     "application/json",
     "text/csv",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "video/webm",  # a recording's download
+    "video/mp4",
 }
 SKIP = {
     ("POST", "/api/v1/auth/logout"),

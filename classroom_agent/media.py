@@ -1,0 +1,344 @@
+"""The agent's media: publish the site's camera (or test pattern) and receive the program.
+
+The server tells the agent what to do with ``broadcast`` messages (``state`` live/stopped,
+``publish``, ``quality`` main/return, ``subscribe``, ``ice_servers``, ``video_codec``), again
+after every reconnect. For each task the agent makes a WebRTC offer after ICE gathering is
+complete (non-trickle), sends it as ``media_offer`` and applies the ``media_answer``. A peer
+that fails or closes is offered again with a capped back-off for as long as the broadcast runs.
+
+Receiving (``display none``) counts the encoded frames as they leave the jitter buffer, without
+decoding them (the relay's passthrough): frames per second, bitrate, freezes in the last minute.
+``display window`` decodes and shows the picture (pygame, an optional import).
+The heartbeat carries these numbers; the stream is ``bad`` when too few frames arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCSessionDescription,
+)
+
+from classroom_agent.health import StreamHealth
+from classroom_agent.media_sources import SourceSpec, open_source, parse_size
+from server.core.broadcast import FrameClock, stream_state
+from server.media import forward
+
+log = logging.getLogger("classroom_agent.media")
+
+ANSWER_TIMEOUT = 15.0
+RETRY_BASE = 1.0
+RETRY_CAP = 10.0
+QUALITY = {"main": ("main_size", "main_fps"), "return": ("return_size", "return_fps")}
+
+Send = Callable[[dict[str, Any]], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaOptions:
+    source: SourceSpec
+    display: str = "none"
+    main_size: str = "640x480"
+    main_fps: float = 30.0
+    return_size: str = "320x240"
+    return_fps: float = 15.0
+    audio_device: str = ""
+    bind_addresses: tuple[str, ...] = ()
+
+
+def _codecs(kind: str, video_codec: str) -> list[Any]:
+    caps = RTCRtpReceiver.getCapabilities(kind)
+    assert caps is not None
+    wanted = "opus" if kind == "audio" else video_codec.lower()
+    chosen = [c for c in caps.codecs if c.mimeType.split("/")[1].lower() == wanted]
+    if kind == "video":
+        chosen += [c for c in caps.codecs if c.mimeType.lower() == "video/rtx"]
+    return chosen
+
+
+@dataclass
+class _Peer:
+    role: str  # publish or subscribe
+    pc: RTCPeerConnection
+    closers: list[Any] = field(default_factory=list)
+
+
+class Receiver:
+    """Frame statistics of the program as received; optionally shows it in a window."""
+
+    def __init__(self, expected_fps: float, optional: bool = False) -> None:
+        self.optional = optional  # the origin: receives only while a site has the floor
+        self.clock = FrameClock()
+        self.expected_fps = expected_fps
+        self.frames = 0
+        self.started = time.monotonic()
+        self.sizes_known = True  # False when frames arrive decoded (display window)
+
+    def on_frame(self, size: int | None) -> None:
+        if size is None:
+            self.sizes_known = False
+            size = 0
+        self.frames += 1
+        self.clock.add(time.monotonic(), size)
+
+    def health(self, rtt_ms: float | None) -> StreamHealth:
+        now = time.monotonic()
+        summary = self.clock.summary(now)
+        grace = now - self.started < 5.0 and summary["since_last"] is None
+        since = summary["since_last"]
+        if self.optional and (since is None or since > 2.0):
+            return StreamHealth(state="none")
+        state = "ok" if grace else stream_state(summary, self.expected_fps)
+        fps = summary["fps"]
+        # estimated: half the link round trip + one frame held by the jitter buffer
+        delay = None
+        if rtt_ms is not None and fps:
+            delay = round(rtt_ms / 2 + 1000 / float(fps), 1)
+        return StreamHealth(
+            state="ok" if state == "ok" else "bad",
+            fps=float(fps or 0.0),
+            bitrate_kbps=float(summary["bitrate_kbps"] or 0.0) if self.sizes_known else None,
+            freezes_1m=int(summary["freezes_1m"] or 0),
+            delay_ms=delay,
+        )
+
+
+class SessionMedia:
+    """Everything the agent does for one broadcasting session."""
+
+    def __init__(self, client: MediaClient, session_id: int) -> None:
+        self.client = client
+        self.session_id = session_id
+        self.order: dict[str, Any] = {}
+        self.peers: dict[str, _Peer] = {}
+        self.receiver: Receiver | None = None
+        self.answers: dict[str, asyncio.Future[str]] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.closed = False
+
+    def update(self, order: dict[str, Any]) -> None:
+        changed = {k: v for k, v in order.items() if self.order.get(k) != v}
+        self.order = order
+        for role, wanted in (
+            ("publish", order.get("publish")),
+            ("subscribe", order.get("subscribe")),
+        ):
+            if role == "publish" and not self.client.options.source.publishes:
+                wanted = False
+            if wanted:
+                if "quality" in changed or "ice_servers" in changed or "video_codec" in changed:
+                    self._restart(role)
+                self._ensure(role)
+            else:
+                self._restart(role, again=False)
+
+    def _ensure(self, role: str) -> None:
+        task = self.tasks.get(role)
+        if task is None or task.done():
+            self.tasks[role] = asyncio.create_task(self._keep(role), name=f"media-{role}")
+
+    def _restart(self, role: str, again: bool = True) -> None:
+        task = self.tasks.pop(role, None)
+        if task is not None:
+            task.cancel()
+
+    async def _keep(self, role: str) -> None:
+        """Keep one peer of ``role`` up: connect, wait for it to end, reconnect (back-off)."""
+        failures = 0
+        while not self.closed:
+            ended = asyncio.Event()
+            try:
+                peer = await self._connect(role, ended)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("media %s for session %d failed: %s", role, self.session_id, exc)
+                failures += 1
+            else:
+                failures = 0
+                try:
+                    await ended.wait()
+                finally:
+                    await self._close_peer(peer)
+                log.info("media %s for session %d ended; offering again", role, self.session_id)
+            await asyncio.sleep(min(RETRY_CAP, RETRY_BASE * 2 ** min(failures, 4)))
+
+    async def _connect(self, role: str, ended: asyncio.Event) -> _Peer:
+        options = self.client.options
+        order = self.order
+        ice = [RTCIceServer(**s) for s in order.get("ice_servers") or []]
+        if options.bind_addresses:
+            forward.set_host_addresses(options.bind_addresses)
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=ice))
+        peer = _Peer(role, pc)
+        codec = str(order.get("video_codec") or "VP8")
+        try:
+            if role == "publish":
+                size_key, fps_key = QUALITY.get(str(order.get("quality")), QUALITY["return"])
+                width, height = parse_size(getattr(options, size_key))
+                fps = float(getattr(options, fps_key))
+                video, audio, _player = open_source(
+                    options.source, width, height, fps, options.audio_device
+                )
+                peer.closers += [t for t in (video, audio) if t is not None]
+                for track in (video, audio):
+                    if track is not None:
+                        transceiver = pc.addTransceiver(track, direction="sendonly")
+                        transceiver.setCodecPreferences(_codecs(track.kind, codec))
+            else:
+                self.receiver = Receiver(options.main_fps, order.get("quality") == "main")
+                for kind in ("video", "audio"):
+                    transceiver = pc.addTransceiver(kind, direction="recvonly")
+                    transceiver.setCodecPreferences(_codecs(kind, codec))
+                    if kind == "video":
+                        self._receive_video(transceiver.receiver, peer)
+                    else:
+                        forward.install_passthrough(transceiver.receiver, lambda frame: None)
+
+            @pc.on("connectionstatechange")
+            def on_state() -> None:
+                if pc.connectionState in ("failed", "closed"):
+                    ended.set()
+
+            await pc.setLocalDescription(await pc.createOffer())  # gathers every candidate
+            future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            self.answers[role] = future
+            sent = await self.client.send(
+                {
+                    "type": "media_offer",
+                    "session_id": self.session_id,
+                    "role": role,
+                    "sdp": pc.localDescription.sdp,
+                }
+            )
+            if not sent:
+                raise ConnectionError("not connected to the server")
+            sdp = await asyncio.wait_for(future, ANSWER_TIMEOUT)
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except BaseException:
+            await self._close_peer(peer)
+            raise
+        finally:
+            self.answers.pop(role, None)
+        self.peers[role] = peer
+        log.info("media %s for session %d negotiated", role, self.session_id)
+        return peer
+
+    def _receive_video(self, receiver: Any, peer: _Peer) -> None:
+        stats = self.receiver
+        assert stats is not None
+        window = self.client.window
+        if window is None:
+            forward.install_passthrough(receiver, lambda frame: stats.on_frame(len(frame.data)))
+            return
+
+        async def show(track: Any) -> None:
+            while True:
+                frame = await track.recv()
+                stats.on_frame(None)
+                window.show(frame)
+
+        @peer.pc.on("track")
+        def on_track(track: Any) -> None:
+            if track.kind == "video":
+                peer.closers.append(asyncio.create_task(show(track), name="media-display"))
+
+    async def _close_peer(self, peer: _Peer) -> None:
+        if self.peers.get(peer.role) is peer:
+            del self.peers[peer.role]
+        for item in peer.closers:
+            with contextlib.suppress(Exception):
+                if isinstance(item, asyncio.Task):
+                    item.cancel()
+                else:
+                    item.stop()
+        for transceiver in peer.pc.getTransceivers():
+            forward.stop_passthrough(transceiver.receiver)
+        await peer.pc.close()
+
+    def answer(self, role: str, sdp: str | None, error: str | None) -> None:
+        future = self.answers.get(role)
+        if future is None or future.done():
+            return
+        if sdp is not None:
+            future.set_result(sdp)
+        else:
+            future.set_exception(RuntimeError(f"the server refused the offer: {error}"))
+
+    async def close(self) -> None:
+        self.closed = True
+        for task in self.tasks.values():
+            task.cancel()
+        for task in list(self.tasks.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+        for peer in list(self.peers.values()):
+            await self._close_peer(peer)
+
+
+class MediaClient:
+    """The agent's media side; ``send`` puts a message on the agent's socket."""
+
+    def __init__(self, options: MediaOptions, send: Send) -> None:
+        self.options = options
+        self.send = send
+        self.sessions: dict[int, SessionMedia] = {}
+        self.window: Any = None
+        if options.display == "window":
+            from classroom_agent.media_window import Window
+
+            self.window = Window()
+
+    async def on_message(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        session_id = msg.get("session_id")
+        if not isinstance(session_id, int) or isinstance(session_id, bool):
+            return
+        if kind == "broadcast":
+            if msg.get("state") == "live":
+                media = self.sessions.get(session_id)
+                if media is None:
+                    media = self.sessions[session_id] = SessionMedia(self, session_id)
+                    log.info("broadcast of session %d: %s", session_id, msg)
+                media.update({k: v for k, v in msg.items() if k not in ("type", "state")})
+            else:
+                media = self.sessions.pop(session_id, None)
+                if media is not None:
+                    log.info("broadcast of session %d stopped", session_id)
+                    await media.close()
+        elif kind in ("media_answer", "media_error"):
+            media = self.sessions.get(session_id)
+            role = str(msg.get("role"))
+            if media is not None:
+                sdp = msg.get("sdp") if kind == "media_answer" else None
+                media.answer(role, sdp if isinstance(sdp, str) else None, str(msg.get("code")))
+
+    def stream_health(self, rtt_ms: float | None) -> StreamHealth:
+        receiving = [m.receiver for m in self.sessions.values() if m.receiver is not None]
+        if not receiving:
+            return StreamHealth(state="none")
+        return receiving[0].health(rtt_ms)
+
+    def display_state(self) -> str:
+        if self.window is None:
+            return "none"
+        return str(self.window.state)
+
+    async def close(self) -> None:
+        for media in list(self.sessions.values()):
+            await media.close()
+        self.sessions.clear()
+        if self.window is not None:
+            self.window.close()

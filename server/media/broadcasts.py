@@ -1,0 +1,282 @@
+"""Live broadcasts of this server process: one forwarding relay per broadcasting session.
+
+The rules (who publishes, what the program is, whom each site receives) are in
+``server.core.broadcast``; this module holds the relays and peers, the recorder and the replay,
+and tells agents what to do through a ``send_to_site`` callback (the agent socket layer). It
+knows nothing of HTTP.
+
+Media lives in the process that started the broadcast: agents and browsers whose sockets are
+on another process of a cluster cannot reach it (deploy media on one node, or route sockets of
+a session to it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.core.broadcast import Plan, Source, judge_stream
+from server.core.errors import Conflict, InvalidInput, NotFound
+from server.media.peers import MediaSettings
+from server.media.recorder import Recorder, RecordingResult, Replay, recording_suffix
+from server.media.relay import Relay
+
+log = logging.getLogger(__name__)
+
+SendToSite = Callable[[int, dict[str, Any]], bool]
+Announce = Callable[[int, str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class Broadcast:
+    plan: Plan
+    relay: Relay
+    started_at: float
+    told: dict[int, float] = field(default_factory=dict)  # site -> when told to receive
+    recorder: Recorder | None = None
+    recording_id: int | None = None
+    replay: Replay | None = None
+    web_peers: dict[str, set[str]] = field(default_factory=dict)  # socket key -> peer ids
+
+
+class Broadcasts:
+    def __init__(
+        self, settings: MediaSettings, send_to_site: SendToSite, announce: Announce
+    ) -> None:
+        self.settings = settings
+        self.send_to_site = send_to_site
+        self.announce = announce
+        self.live: dict[int, Broadcast] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(
+        self,
+        plan: Plan,
+        record_to: Path | None = None,
+        recording_id: int | None = None,
+        replay_from: Path | None = None,
+    ) -> Broadcast:
+        if plan.session_id in self.live:
+            raise Conflict("broadcast.already_live", "This session is already broadcasting.")
+        relay = Relay(plan.origin, self.settings)
+        relay.set_program(plan.program)
+        b = Broadcast(plan, relay, time.time())
+        self.live[plan.session_id] = b
+        if replay_from is not None:
+            b.replay = Replay(relay, plan.origin, replay_from)
+            b.replay.start()
+        if record_to is not None:
+            b.recorder = Recorder(relay, record_to, self.settings.video_codec)
+            b.recording_id = recording_id
+            b.recorder.start()
+        for site_id in sorted(plan.site_ids):
+            self.instruct(b, site_id)
+        await self.announce(plan.session_id, "broadcast_started", self.view(b))
+        return b
+
+    async def stop(self, session_id: int) -> tuple[Broadcast, RecordingResult | None]:
+        b = self.live.pop(session_id, None)
+        if b is None:
+            raise NotFound("broadcast.not_live", "This session is not broadcasting.")
+        result = await b.recorder.stop() if b.recorder is not None else None
+        if b.replay is not None:
+            await b.replay.stop()
+        for site_id in sorted(b.plan.site_ids):
+            self.send_to_site(
+                site_id, {"type": "broadcast", "session_id": session_id, "state": "stopped"}
+            )
+        await b.relay.close()
+        await self.announce(session_id, "broadcast_stopped", {"session_id": session_id})
+        return b, result
+
+    async def close(self) -> None:
+        for session_id in list(self.live):
+            try:
+                await self.stop(session_id)
+            except Exception:
+                log.exception("stopping broadcast %d failed", session_id)
+
+    def get(self, session_id: int) -> Broadcast:
+        b = self.live.get(session_id)
+        if b is None:
+            raise NotFound("media.no_broadcast", "This session is not broadcasting now.")
+        return b
+
+    # -- agents --------------------------------------------------------------------------
+
+    def instruction(self, b: Broadcast, site_id: int) -> dict[str, Any]:
+        todo = b.plan.instruction(site_id)
+        return {
+            "type": "broadcast",
+            "session_id": b.plan.session_id,
+            "state": "live",
+            **todo,
+            "video_codec": self.settings.video_codec,
+            "ice_servers": [
+                {
+                    "urls": list(s.urls),
+                    **({"username": s.username} if s.username else {}),
+                    **({"credential": s.credential} if s.credential else {}),
+                }
+                for s in self.settings.ice_servers
+            ],
+        }
+
+    def instruct(self, b: Broadcast, site_id: int) -> None:
+        message = self.instruction(b, site_id)
+        # the origin receives only the floor site, so no stream is expected of it
+        expected = message["subscribe"] and message.get("quality") != "main"
+        if self.send_to_site(site_id, message) and expected:
+            b.told.setdefault(site_id, time.time())
+
+    def agent_connected(self, site_id: int) -> None:
+        """A site's agent (re)connected: tell it every broadcast it takes part in."""
+        for b in self.live.values():
+            if site_id in b.plan.site_ids:
+                self.instruct(b, site_id)
+
+    def expected_since(self, site_id: int) -> float | None:
+        times = [b.told[site_id] for b in self.live.values() if site_id in b.told]
+        return min(times) if times else None
+
+    def judge(self, site_id: int, health: dict[str, Any], now: float) -> dict[str, Any]:
+        """The heartbeat's health with the server's verdict on the stream (presence feeds
+        ``degraded`` from it)."""
+        stream = dict(health["stream"])
+        stream["state"] = judge_stream(stream, self.expected_since(site_id), now)
+        return {**health, "stream": stream}
+
+    async def agent_offer(self, site_id: int, session_id: int, role: str, sdp: str) -> str:
+        b = self.get(session_id)
+        if site_id not in b.plan.site_ids:
+            raise InvalidInput("media.not_in_session", "This site does not take part.")
+        peer = b.plan.peer_of(site_id)
+        if role == "publish":
+            return await _answer(b.relay.publish(peer, sdp))
+        return await _answer(b.relay.subscribe(peer, sdp))
+
+    async def agent_close(self, site_id: int, session_id: int, role: str) -> None:
+        b = self.live.get(session_id)
+        if b is None:
+            return
+        peer = b.plan.peer_of(site_id)
+        if role == "publish":
+            await b.relay.close_publisher(peer)
+        else:
+            await b.relay.close_subscriber(peer)
+
+    # -- browsers ------------------------------------------------------------------------
+
+    async def web_offer(
+        self,
+        key: str,
+        session_id: int,
+        role: str,
+        request_id: str,
+        sdp: str,
+        site_id: int | None = None,
+        viewer_site: int | None = None,
+    ) -> str:
+        """A browser's offer. ``viewer_site``: the browser is that site's screen, so it gets
+        what the site gets (never its own feed)."""
+        b = self.get(session_id)
+        if role == "publish":
+            if b.plan.source is not Source.MAIN:
+                raise Conflict(
+                    "media.not_origin",
+                    "This broadcast does not come from the main classroom; nothing to publish.",
+                )
+            peer = b.plan.origin
+            b.web_peers.setdefault(key, set()).add("pub:" + peer)
+            return await _answer(b.relay.publish(peer, sdp))
+        peer = f"web:{key}:{request_id}"
+        follow = None
+        if role == "site":
+            if site_id is None or site_id not in b.plan.site_ids:
+                raise InvalidInput(
+                    "media.site_not_in_session", "Name a site that takes part (site_id)."
+                )
+            follow = b.plan.peer_of(site_id)
+        viewer_of = None
+        if viewer_site is not None:
+            if viewer_site not in b.plan.site_ids:
+                raise InvalidInput("media.not_in_session", "This site does not take part.")
+            viewer_of = b.plan.peer_of(viewer_site)
+        b.web_peers.setdefault(key, set()).add(peer)
+        return await _answer(b.relay.subscribe(peer, sdp, follow=follow, viewer_of=viewer_of))
+
+    async def web_close(self, key: str, session_id: int | None, request_id: str | None) -> None:
+        """Close one browser peer (``request_id``; ``"publish"`` for its camera), or all of a
+        socket's peers (``None``: the socket closed)."""
+        for sid, b in list(self.live.items()):
+            if session_id is not None and sid != session_id:
+                continue
+            peers = b.web_peers.get(key, set())
+            for peer in sorted(peers):
+                if request_id is not None and peer != (
+                    "pub:" + b.plan.origin if request_id == "publish" else f"web:{key}:{request_id}"
+                ):
+                    continue
+                peers.discard(peer)
+                if peer.startswith("pub:"):
+                    await b.relay.close_publisher(peer[4:])
+                else:
+                    await b.relay.close_subscriber(peer)
+            if not peers:
+                b.web_peers.pop(key, None)
+
+    # -- the floor -----------------------------------------------------------------------
+
+    async def set_floor(self, session_id: int, site_id: int | None) -> None:
+        b = self.live.get(session_id)
+        if b is None:
+            return
+        b.plan = b.plan.with_floor(site_id)
+        b.relay.set_program(b.plan.program)
+        await self.announce(session_id, "program_changed", self.view(b))
+
+    async def floor_event(self, session_id: int, kind: str, site_id: int) -> None:
+        b = self.live.get(session_id)
+        if b is None:
+            return
+        if kind == "floor_granted":
+            await self.set_floor(session_id, site_id)
+        elif kind == "floor_returned" and b.plan.floor_site_id == site_id:
+            await self.set_floor(session_id, None)
+
+    # -- views ---------------------------------------------------------------------------
+
+    def view(self, b: Broadcast) -> dict[str, Any]:
+        plan = b.plan
+        return {
+            "session_id": plan.session_id,
+            "live": plan.session_id in self.live,
+            "source": plan.source.value,
+            "origin": plan.origin,
+            "program": plan.program,
+            "floor_site_id": plan.floor_site_id,
+            "site_ids": sorted(plan.site_ids),
+            "recording_id": b.recording_id,
+            "replaying": plan.recording_id,
+            "started_at": b.started_at,
+        }
+
+    def stats(self, b: Broadcast) -> dict[str, Any]:
+        return b.relay.stats()
+
+
+async def _answer(pending: Awaitable[str]) -> str:
+    try:
+        return await pending
+    except Exception as exc:  # aiortc raises assorted errors on a malformed or unusable offer
+        raise InvalidInput("media.bad_sdp", f"The offer cannot be used: {exc}"[:300]) from None
+
+
+def recording_file(directory: Path, session_id: int, video_codec: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return directory / f"session-{session_id}-{stamp}{recording_suffix(video_codec)}"

@@ -1,0 +1,413 @@
+"""Live broadcast over HTTP and the live sockets: start/stop, signalling, recordings.
+
+* REST: ``POST /api/v1/sessions/{id}/broadcast/start`` {source: main | site | recording,
+  site_id?, recording_id?, record?}, ``.../broadcast/stop``, ``GET .../broadcast`` (state and
+  relay counters), ``GET /api/v1/sessions/{id}/recordings``, ``GET /api/v1/recordings/{id}/file``.
+* Signalling (non-trickle ICE: every offer carries its candidates): agents send
+  ``media_offer`` {session_id, role: publish | subscribe, sdp} on ``/ws/agent`` and get
+  ``media_answer``; browsers send ``media_offer`` {session_id, role: publish | view | site,
+  site_id?, request_id?, sdp} on ``/ws/client``. ``media_close`` ends a peer.
+* Agents are told what to do with a ``broadcast`` message (at start, at stop, and again each
+  time they connect, so sites that join late are brought in).
+* Hooks called by other modules: the floor (``floor_changed``), the agent socket
+  (``agent_connected``, ``judge_health``, ``agent_message``), the browser socket
+  (``client_message``, ``client_closed``) and the end of a session (``session_ended``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select, update
+
+from server.bus.port import BusUnavailable
+from server.core import roles
+from server.core.broadcast import Source, check_can_start, make_plan
+from server.core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from server.core.roles import Actor, Principal
+from server.core.validation import Bool, Int, Map, Optional, validate
+from server.core.validation import Enum as OneOf
+from server.media.broadcasts import Broadcasts, recording_file
+from server.media.peers import MediaSettings, parse_ice_servers
+from server.store.media_models import Recording
+from server.store.models import ClassSession, Site, SiteKind, utcnow
+from server.store.qa_models import FloorGrantRow
+from server.web.api import Endpoint, Registry
+from server.web.app import CONFIG, SESSIONS, principal
+from server.web.hub import Connection
+from server.web.live import LIVE
+from server.web.resources import audit, load, path_id, read_json
+
+log = logging.getLogger("server.media")
+
+MEDIA = web.AppKey("media", Broadcasts)
+
+AGENT_TYPES = frozenset({"media_offer", "media_close"})
+CLIENT_TYPES = frozenset({"media_offer", "media_close"})
+
+ID = Int(1, 2**31 - 1)
+START = Map(
+    {
+        "source": OneOf("main", "site", "recording"),
+        "site_id": Optional(ID),
+        "recording_id": Optional(ID),
+        "record": Optional(Bool()),
+    },
+    extra="reject",
+    absent="omit",
+)
+
+
+def media_settings(app: web.Application) -> MediaSettings:
+    config = app[CONFIG]
+    if config.media_port_range:
+        raise InvalidInput(
+            "config.media_port_range",
+            "media_port_range cannot be honoured: aioice binds one ephemeral UDP port per peer"
+            " and has no port-range option. Leave it empty; open UDP to the server or use TURN.",
+        )
+    return MediaSettings(
+        ice_servers=parse_ice_servers(
+            config.media_ice_servers, config.media_turn_username, config.media_turn_credential
+        ),
+        bind_addresses=tuple(config.media_bind_addresses),
+        video_codec=config.media_video_codec.upper(),
+    )
+
+
+def setup(app: web.Application) -> None:
+    """Create the process's broadcasts (called when the live sockets are set up)."""
+    settings = media_settings(app)
+
+    def send_to_site(site_id: int, message: dict[str, Any]) -> bool:
+        connection = app[LIVE].agents.get(site_id)
+        return connection is not None and connection.send_message(message)
+
+    async def announce(session_id: int, kind: str, data: dict[str, Any]) -> None:
+        try:
+            await app[LIVE].bus.publish(f"session:{session_id}", kind, data)
+        except BusUnavailable:
+            log.warning("bus unavailable; %s not announced", kind)
+
+    broadcasts = Broadcasts(settings, send_to_site, announce)
+    app[MEDIA] = broadcasts
+
+    async def on_shutdown(app: web.Application) -> None:
+        for session_id in list(broadcasts.live):
+            await _stop(app, session_id, None)
+
+    app.on_shutdown.append(on_shutdown)
+
+
+# -- REST ------------------------------------------------------------------------------------
+
+
+async def _session_sites(db: Any, session_id: int) -> tuple[str, list[int], list[int]]:
+    session = await load(db, ClassSession, session_id, "session")
+    rows = (
+        await db.execute(
+            select(Site.id, Site.kind).join(ClassSession.sites).where(ClassSession.id == session_id)
+        )
+    ).all()
+    sites = [int(r.id) for r in rows]
+    mains = [int(r.id) for r in rows if r.kind == SiteKind.MAIN]
+    return str(session.status.value), sites, mains
+
+
+async def start_broadcast(request: web.Request) -> web.Response:
+    app = request.app
+    session_id = path_id(request, "session")
+    data = validate(START, await read_json(request), path="body")
+    broadcasts = app[MEDIA]
+    config = app[CONFIG]
+    who = principal(request)
+    replay_from = None
+    async with app[SESSIONS]() as db, db.begin():
+        status, sites, mains = await _session_sites(db, session_id)
+        check_can_start(status, session_id in broadcasts.live)
+        floor = await db.scalar(
+            select(FloorGrantRow.site_id).where(
+                FloorGrantRow.session_id == session_id, FloorGrantRow.ended_at.is_(None)
+            )
+        )
+        playable: list[int] = []
+        if data.get("recording_id") is not None:
+            row = await db.get(Recording, data["recording_id"])
+            if row is not None and row.status == "done":
+                path = config.data_path / "recordings" / row.file_name
+                if path.is_file():
+                    playable.append(row.id)
+                    replay_from = path
+        plan = make_plan(session_id, data, sites, mains, playable, floor)
+        record_to = None
+        recording_id = None
+        if data.get("record", config.media_record) and plan.source is not Source.RECORDING:
+            record_to = recording_file(
+                config.data_path / "recordings", session_id, broadcasts.settings.video_codec
+            )
+            row = Recording(
+                session_id=session_id,
+                file_name=record_to.name,
+                format=record_to.suffix.lstrip("."),
+                status="recording",
+                source=plan.source.value,
+                started_at=utcnow(),
+                switches=[],
+                started_by=who.label,
+            )
+            db.add(row)
+            await db.flush()
+            recording_id = row.id
+        audit(db, who, "broadcast_start", "sessions", session_id, None, dict(data))
+    b = await broadcasts.start(plan, record_to, recording_id, replay_from)
+    return web.json_response(broadcasts.view(b))
+
+
+async def _stop(app: web.Application, session_id: int, who: Principal | None) -> dict[str, Any]:
+    b, result = await app[MEDIA].stop(session_id)
+    async with app[SESSIONS]() as db, db.begin():
+        if b.recording_id is not None:
+            values: dict[str, Any] = {"ended_at": utcnow(), "status": "failed"}
+            if result is not None and result.video_frames > 0:
+                values.update(
+                    status="done",
+                    bytes=result.bytes,
+                    duration_s=result.duration_s,
+                    video_frames=result.video_frames,
+                    switches=result.switches,
+                )
+            await db.execute(update(Recording).where(Recording.id == b.recording_id).values(values))
+        if who is not None:
+            audit(db, who, "broadcast_stop", "sessions", session_id, None, None)
+    return {"session_id": session_id, "live": False, "recording_id": b.recording_id}
+
+
+async def stop_broadcast(request: web.Request) -> web.Response:
+    session_id = path_id(request, "session")
+    async with request.app[SESSIONS]() as db:
+        await load(db, ClassSession, session_id, "session")
+    return web.json_response(await _stop(request.app, session_id, principal(request)))
+
+
+async def get_broadcast(request: web.Request) -> web.Response:
+    session_id = path_id(request, "session")
+    broadcasts = request.app[MEDIA]
+    b = broadcasts.live.get(session_id)
+    if b is None:
+        async with request.app[SESSIONS]() as db:
+            await load(db, ClassSession, session_id, "session")
+        return web.json_response({"session_id": session_id, "live": False})
+    return web.json_response({**broadcasts.view(b), "relay": broadcasts.stats(b)})
+
+
+def _recording_view(row: Recording) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "session_id": row.session_id,
+        "format": row.format,
+        "status": row.status,
+        "source": row.source,
+        "started_at": row.started_at.isoformat(),
+        "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+        "bytes": row.bytes,
+        "duration_s": row.duration_s,
+        "video_frames": row.video_frames,
+        "switches": row.switches,
+        "file": f"/api/v1/recordings/{row.id}/file",
+    }
+
+
+async def list_recordings(request: web.Request) -> web.Response:
+    session_id = path_id(request, "session")
+    async with request.app[SESSIONS]() as db:
+        await load(db, ClassSession, session_id, "session")
+        rows = (
+            await db.scalars(
+                select(Recording).where(Recording.session_id == session_id).order_by(Recording.id)
+            )
+        ).all()
+        return web.json_response({"recordings": [_recording_view(r) for r in rows]})
+
+
+async def recording_download(request: web.Request) -> web.StreamResponse:
+    recording_id = path_id(request, "recording")
+    async with request.app[SESSIONS]() as db:
+        row = await load(db, Recording, recording_id, "recording")
+        name, fmt = row.file_name, row.format
+    path = request.app[CONFIG].data_path / "recordings" / name
+    if not path.is_file():
+        raise NotFound("recording.file_missing", "The file of this recording is gone.")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": f"video/{fmt}",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )
+
+
+RECORDING_VIEW = {"type": "object", "properties": {"recordings": {"type": "array"}}}
+
+
+def register(registry: Registry) -> None:
+    add = registry.add
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/sessions/{id}/broadcast/start",
+            start_broadcast,
+            roles.MANAGERS,
+            "Start the live broadcast of a session (from the main classroom, a site or a"
+            " recording); sites are told to receive it",
+            "broadcast",
+            body=START,
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/sessions/{id}/broadcast/stop",
+            stop_broadcast,
+            roles.MANAGERS,
+            "Stop the live broadcast of a session (its recording is finished)",
+            "broadcast",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/sessions/{id}/broadcast",
+            get_broadcast,
+            roles.STAFF,
+            "Show the broadcast of a session: source, program, relay counters",
+            "broadcast",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/sessions/{id}/recordings",
+            list_recordings,
+            roles.STAFF,
+            "List the recordings of a session's program",
+            "broadcast",
+            response=RECORDING_VIEW,
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/recordings/{id}/file",
+            recording_download,
+            roles.STAFF,
+            "Download a recording (WebM or MP4)",
+            "broadcast",
+            produces=("video/webm", "video/mp4"),
+        )
+    )
+
+
+# -- hooks -----------------------------------------------------------------------------------
+
+
+def agent_connected(app: web.Application, site_id: int) -> None:
+    app[MEDIA].agent_connected(site_id)
+
+
+def judge_health(app: web.Application, site_id: int, health: dict[str, Any]) -> dict[str, Any]:
+    return app[MEDIA].judge(site_id, health, time.time())
+
+
+async def agent_message(
+    app: web.Application, connection: Connection, site_id: int, kind: str, body: dict[str, Any]
+) -> None:
+    broadcasts = app[MEDIA]
+    session_id, role = body["session_id"], body["role"]
+    if kind == "media_close":
+        await broadcasts.agent_close(site_id, session_id, role)
+        return
+    try:
+        sdp = await broadcasts.agent_offer(site_id, session_id, role, body["sdp"])
+    except DomainError as exc:
+        connection.send_message(
+            {
+                "type": "media_error",
+                "session_id": session_id,
+                "role": role,
+                "code": exc.code,
+                "message": exc.message,
+            }
+        )
+        return
+    connection.send_message(
+        {"type": "media_answer", "session_id": session_id, "role": role, "sdp": sdp}
+    )
+
+
+def _socket_key(connection: Connection) -> str:
+    return f"{id(connection):x}"
+
+
+async def client_message(
+    app: web.Application, connection: Connection, who: Principal, kind: str, body: dict[str, Any]
+) -> None:
+    broadcasts = app[MEDIA]
+    key = _socket_key(connection)
+    session_id = body["session_id"]
+    if kind == "media_close":
+        await broadcasts.web_close(key, session_id, body["request_id"])
+        return
+    role = body["role"]
+    allowed = {
+        "publish": roles.MANAGERS,
+        "view": roles.STAFF | {Actor.TRAINEE, Actor.SITE_AGENT},
+        "site": roles.STAFF,
+    }[role]
+    request_id = "publish" if role == "publish" else body["request_id"] or role
+    try:
+        if who.actor not in allowed:
+            raise Forbidden("media.forbidden", f"A {who.actor.value} may not {role} media.")
+        sdp = await broadcasts.web_offer(
+            key, session_id, role, request_id, body["sdp"], body["site_id"], who.site_id
+        )
+    except DomainError as exc:
+        connection.send_message(
+            {
+                "type": "media_error",
+                "session_id": session_id,
+                "request_id": request_id,
+                "code": exc.code,
+                "message": exc.message,
+            }
+        )
+        return
+    connection.send_message(
+        {
+            "type": "media_answer",
+            "session_id": session_id,
+            "role": role,
+            "request_id": request_id,
+            "sdp": sdp,
+        }
+    )
+
+
+async def client_closed(app: web.Application, connection: Connection) -> None:
+    await app[MEDIA].web_close(_socket_key(connection), None, None)
+
+
+async def floor_changed(
+    app: web.Application, session_id: int, kind: str, data: dict[str, Any]
+) -> None:
+    """A floor event was announced (server/web/qa_api.py): switch the program."""
+    site_id = data.get("site_id")
+    if kind in ("floor_granted", "floor_returned") and isinstance(site_id, int):
+        await app[MEDIA].floor_event(session_id, kind, site_id)
+
+
+async def session_ended(app: web.Application, session_id: int) -> None:
+    if session_id in app[MEDIA].live:
+        await _stop(app, session_id, None)

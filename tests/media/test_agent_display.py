@@ -1,0 +1,78 @@
+"""``display = window``: the agent decodes the program and shows it (pygame, SDL's dummy video
+driver here: no screen on the test machine)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import av
+import pytest
+
+from classroom_agent.agent import Agent
+from server.config import Config
+from tests.conftest import ClientFactory, World
+from tests.media.test_broadcast_e2e import add_sites, agent_config, grows, received
+
+
+@pytest.fixture(autouse=True)
+def _dummy_video(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return Config(
+        data_dir=str(tmp_path / "var"),
+        secret_key="test-secret",
+        port=8080,
+        media_bind_addresses=["127.0.0.1"],
+        media_record=False,
+    )
+
+
+def test_window_shows_a_frame_scaled_to_the_screen() -> None:
+    from classroom_agent.media_window import Window
+
+    window = Window()
+    frame = av.VideoFrame(320, 240, "yuv420p")
+    luma = bytes([235]) * frame.planes[0].buffer_size  # white
+    frame.planes[0].update(luma)
+    for plane in frame.planes[1:]:
+        plane.update(bytes([128]) * plane.buffer_size)
+    window.show(frame)
+    assert window.state == "ok"
+    w, h = window._size
+    assert tuple(window._screen.get_at((w // 2, h // 2)))[:3] >= (250, 250, 250)
+    window.close()
+    assert window.state == "off"
+
+
+async def test_agent_with_a_window_decodes_and_shows_the_program(
+    client_as: ClientFactory, world: World, config: Config, tmp_path: Path
+) -> None:
+    sites = await add_sites(config, world, ["A"])
+    op = await client_as("operator")
+    url = f"http://{op.server.host}:{op.server.port}"
+    sid = world.session_id
+    assert (await op.post(f"/api/v1/sessions/{sid}/start")).status == 200
+    main = Agent(agent_config(url, sites["main"], tmp_path / "main", "testpattern"))
+    site = Agent(replace(agent_config(url, sites["A"], tmp_path / "A", "none"), display="window"))
+    assert site.health().display_state == "ok"
+    runs = [asyncio.create_task(main.run()), asyncio.create_task(site.run())]
+    r = await op.post(f"/api/v1/sessions/{sid}/broadcast/start", json={"source": "main"})
+    assert r.status == 200, await r.text()
+    await grows(lambda: received(site, sid), 30, timeout=20)
+    await asyncio.sleep(1.2)
+    health = site.health()
+    assert health.display_state == "ok" and health.stream.state == "ok"
+    assert (health.stream.fps or 0) >= 8
+    # the test pattern's clock digits are white: the decoded picture on screen has them
+    screen = site.media.window._screen
+    w, h = site.media.window._size
+    brightest = max(screen.get_at((x, y)).r for x in range(0, w, 4) for y in range(0, h // 4, 4))
+    assert brightest > 200
+    for agent in (main, site):
+        agent.stop()
+    await asyncio.wait_for(asyncio.gather(*runs), 15)
