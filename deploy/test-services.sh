@@ -32,6 +32,9 @@ fi
 
 # Browser tests (Playwright) drive Debian's headless Chromium; no browser is downloaded.
 if ! have chromium; then apt_install chromium; fi
+# A CJK font (screenshots of zh-CN pages), and zbarimg to decode the screen's QR code in a test.
+if ! ls /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc >/dev/null 2>&1; then apt_install fonts-wqy-zenhei; fi
+if ! have zbarimg; then apt_install zbar-tools; fi
 
 # The cluster tests (tests/cluster) put Debian's nginx in front of local server nodes and check
 # deploy/nginx with `nginx -t`; systemd-analyze checks the units. Never started as a service.

@@ -105,8 +105,7 @@ async def _authenticate(request: web.Request) -> Principal:
         return found
     token = request.cookies.get(auth.SESSION_COOKIE)
     if token:
-        async with sessions() as db:
-            found = await auth.principal_from_cookie(db, token, utcnow())
+        found = await auth.principal_from_cookie(request.app[ENGINE], token, utcnow())
         if found is not None:
             return found
     return ANONYMOUS

@@ -8,8 +8,8 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from server.core.errors import Unauthenticated
 from server.core.roles import Actor, Principal
@@ -57,29 +57,34 @@ async def close_login(db: AsyncSession, token: str) -> None:
     await db.execute(delete(LoginSession).where(LoginSession.token_hash == sha256(token)))
 
 
-async def principal_from_cookie(db: AsyncSession, token: str, now: datetime) -> Principal | None:
-    """The signed-in user or trainee of a cookie, in one query (it runs on every request)."""
-    if token.startswith(SCREEN_PREFIX):
-        return await principal_from_screen_token(db, token, now)
-    row = (
-        await db.execute(
-            select(
-                LoginSession.csrf_token,
-                LoginSession.expires_at,
-                User.id,
-                User.username,
-                User.role,
-                User.active,
-                Trainee.id,
-                Trainee.name,
-                Trainee.home_site_id,
-                Trainee.active,
-            )
-            .outerjoin(User, User.id == LoginSession.user_id)
-            .outerjoin(Trainee, Trainee.id == LoginSession.trainee_id)
-            .where(LoginSession.token_hash == sha256(token))
-        )
-    ).first()
+# Built once: it runs on every request, and compiling the ORM statement each time cost as much
+# as running it (bench/attendance.py --probe: /auth/me 5.7 -> 2.4 ms of CPU on SQLite).
+_COOKIE_QUERY = (
+    select(
+        LoginSession.csrf_token,
+        LoginSession.expires_at,
+        User.id,
+        User.username,
+        User.role,
+        User.active,
+        Trainee.id,
+        Trainee.name,
+        Trainee.home_site_id,
+        Trainee.active,
+    )
+    .outerjoin(User, User.id == LoginSession.user_id)
+    .outerjoin(Trainee, Trainee.id == LoginSession.trainee_id)
+    .where(LoginSession.token_hash == bindparam("token_hash"))
+)
+
+
+async def principal_from_cookie(engine: AsyncEngine, token: str, now: datetime) -> Principal | None:
+    """The signed-in user, trainee or site screen of a cookie, in one query on a plain
+    connection (no ORM session: it runs on every request)."""
+    async with engine.connect() as conn:
+        if token.startswith(SCREEN_PREFIX):
+            return await principal_from_screen_token(conn, token, now)
+        row = (await conn.execute(_COOKIE_QUERY, {"token_hash": sha256(token)})).first()
     if row is None:
         return None
     csrf, expires, user_id, username, role, user_active, trainee_id, name, site_id, active = row
@@ -163,7 +168,7 @@ def screen_token_due_for_renewal(token: str, now: datetime) -> bool:
 
 
 async def principal_from_screen_token(
-    db: AsyncSession, token: str, now: datetime
+    conn: AsyncConnection, token: str, now: datetime
 ) -> Principal | None:
     parts = _screen_parts(token)
     if parts is None:
@@ -171,9 +176,11 @@ async def principal_from_screen_token(
     site_id, expires, mac = parts
     if expires <= now.timestamp() or not 1 <= site_id <= 2**31 - 1:
         return None
-    site = await db.get(Site, site_id)
+    site = (
+        await conn.execute(select(Site.name, Site.secret_hash).where(Site.id == site_id))
+    ).first()
     if site is None or site.secret_hash is None:
         return None
     if not hmac.compare_digest(mac, _screen_mac(site.secret_hash, "v1", site_id, expires)):
         return None
-    return Principal(Actor.SITE_AGENT, site.name, site_id=site.id, csrf_token=screen_csrf(token))
+    return Principal(Actor.SITE_AGENT, site.name, site_id=site_id, csrf_token=screen_csrf(token))

@@ -24,7 +24,7 @@ from server.core.topics import Replay
 from server.core.validation import CLIENT_MESSAGES, validate_message
 from server.store.models import ClassSession, Site, utcnow
 from server.web import auth, media_api
-from server.web.app import CONFIG, SESSIONS, error_response
+from server.web.app import CONFIG, ENGINE, SESSIONS, error_response
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
 from server.web.presence import HEALTH_TOPIC, PRESENCE_TOPIC
@@ -174,8 +174,7 @@ async def _signed_in(request: web.Request) -> Principal | None:
     token = request.cookies.get(auth.SESSION_COOKIE)
     if not token:
         return None
-    async with request.app[SESSIONS]() as db:
-        return await auth.principal_from_cookie(db, token, utcnow())
+    return await auth.principal_from_cookie(request.app[ENGINE], token, utcnow())
 
 
 async def client_socket(request: web.Request) -> web.StreamResponse:

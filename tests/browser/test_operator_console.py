@@ -28,8 +28,6 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SESSION_ID = 1  # demo session 1: 15 sites (1 main + 14 sub)
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium")
-
 
 # -- a real site agent, in its own thread with its own event loop ------------------------------
 class AgentThread:

@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
+from playwright import sync_api as playwright_sync
+from playwright.sync_api import expect
 
 from server.store.demo_loader import DEMO_PASSWORDS
 from tests.browser.session_helpers import (
@@ -37,9 +38,6 @@ from tests.browser.session_helpers import (
 )
 from tests.server_process import ServerProcess
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-expect = playwright_sync.expect
-
 CHROMIUM = "/usr/bin/chromium"
 COURSE_ID = 8  # a demo course without a published batch plan: expected = homed at its sites
 SITES = {2: "海曙区分课堂", 3: "鼓楼街道分课堂"}  # the two rooms with a screen
@@ -52,8 +50,6 @@ DESKTOP = {"viewport": {"width": 1400, "height": 1000}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 PROJECTOR = {"viewport": {"width": 1280, "height": 720}}
 WAIT = 10_000  # every single wait is bounded by this (ms)
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium")
 
 
 def _prepare(server: ServerProcess) -> tuple[Api, int, dict[int, str], dict[int, int]]:

@@ -290,8 +290,10 @@ export async function dashboardView(root, sessionId, hub) {
   }
 
   function renderBroadcast() {
+    const picked = bSite.value; // a live re-render must not undo the operator's choice
     clear(bSite);
     for (const id of st.session.site_ids) bSite.appendChild(h("option", { value: String(id) }, siteName(id)));
+    if (picked && st.session.site_ids.includes(Number(picked))) bSite.value = picked;
     if (broadcastBox.firstChild) return;
     const sync = () => {
       bSite.closest(".field").hidden = bSource.value !== "site";

@@ -34,6 +34,10 @@ addMessages({
     "checkin.bad_code": "签到码应为 6 位数字。",
     "onair.title": "正在讨论的问题",
     "onair.none": "暂无正在讨论的问题。",
+    "floor.title": "发言",
+    "floor.mine": "本课堂正在发言",
+    "floor.other": "其他课堂正在发言",
+    "floor.left": "还剩 {s} 秒",
     "rollcall.title": "点名",
     "rollcall.prompt": "主课堂正在点名，请在倒计时结束前应答。",
     "rollcall.answer": "我在，应答",
@@ -108,6 +112,10 @@ addMessages({
     "checkin.bad_code": "The check-in code is 6 digits.",
     "onair.title": "Question on air",
     "onair.none": "No question is on air.",
+    "floor.title": "Floor",
+    "floor.mine": "Your room has the floor",
+    "floor.other": "Another room has the floor",
+    "floor.left": "{s} s left",
     "rollcall.title": "Roll call",
     "rollcall.prompt": "The main classroom is taking a roll call. Answer before the time runs out.",
     "rollcall.answer": "I'm here",
@@ -170,6 +178,7 @@ const state = {
   polls: [],
   answeredPolls: new Set(),
   rollCalls: new Map(), // id -> {id, deadline(ms, local clock), answered}
+  floor: null, // {site_id, until (ms, local clock) | null}
   transcript: null,
   live: null,
   topic: null,
@@ -368,6 +377,7 @@ async function chooseSession(id) {
   state.questions = [];
   state.polls = [];
   state.rollCalls.clear();
+  state.floor = null;
   renderAll();
   const topic = id ? `session:${id}` : null;
   if (state.topic && state.topic !== topic) state.live.unsubscribe([state.topic]);
@@ -511,6 +521,14 @@ function onEvent(topic, kind, data) {
     case "question_merged":
       later("questions", loadQuestions);
       break;
+    case "floor_granted":
+      state.floor = { site_id: data.site_id, until: data.seconds ? Date.now() + data.seconds * 1000 : null };
+      renderFloor();
+      break;
+    case "floor_returned":
+      if (!state.floor || state.floor.site_id === data.site_id) state.floor = null;
+      renderFloor();
+      break;
     case "roll_call":
       addRollCall(data);
       break;
@@ -533,7 +551,38 @@ function onEvent(topic, kind, data) {
 }
 
 async function loadSessionState() {
-  await Promise.all([loadOnAir(), loadQuestions(), loadPolls(), loadRollCalls()]);
+  await Promise.all([loadOnAir(), loadQuestions(), loadPolls(), loadRollCalls(), loadFloor()]);
+}
+
+// ---------------------------------------------------------------- floor
+
+async function loadFloor() {
+  if (!state.sessionId) return;
+  const answer = await api.get(`/sessions/${state.sessionId}/floor`);
+  const holder = answer.holder;
+  state.floor = holder
+    ? { site_id: holder.site_id, until: holder.remaining_seconds == null ? null : Date.now() + holder.remaining_seconds * 1000 }
+    : null;
+  renderFloor();
+}
+
+let floorTimer = null;
+
+function renderFloor() {
+  const card = $("#floor-card");
+  const floor = state.floor;
+  clearTimeout(floorTimer);
+  if (floor && floor.until && floor.until <= Date.now()) state.floor = null;
+  card.hidden = !state.floor;
+  if (!state.floor) return;
+  const session = currentSession();
+  const mine = session && session.site_id === floor.site_id;
+  const text = [t(mine ? "floor.mine" : "floor.other")];
+  if (floor.until) {
+    text.push(" · ", t("floor.left", { s: Math.max(0, Math.ceil((floor.until - Date.now()) / 1000)) }));
+    floorTimer = setTimeout(renderFloor, 1000);
+  }
+  $("#floor-text").textContent = text.join("");
 }
 
 // ---------------------------------------------------------------- on air
@@ -837,6 +886,7 @@ function renderAll() {
   renderOnAir();
   renderQuestions();
   renderRollCalls();
+  renderFloor();
   renderPolls();
   renderHours();
   if (state.live) setConn(state.live.state);
