@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from playwright import sync_api as playwright_sync
 from playwright.sync_api import Page, expect
 
 from server.store.demo_loader import DEMO_PASSWORDS
 from tests.browser.netcut import CuttableProxy
+from tests.browser.session_helpers import Api
 from tests.server_process import ServerProcess, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,29 +41,6 @@ MEDIA_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
-
-
-class Api:
-    """A signed-in requests session for the operator's side of each test."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base + "/api/v1"
-        self.http = requests.Session()
-
-    def login(self, username: str) -> Api:
-        r = self.http.post(
-            self.base + "/auth/login",
-            json={"username": username, "password": DEMO_PASSWORDS[username]},
-            timeout=10,
-        )
-        r.raise_for_status()
-        self.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        return self
-
-    def call(self, method: str, path: str, **kw: Any) -> Any:
-        r = self.http.request(method, self.base + path, timeout=10, **kw)
-        assert r.status_code < 400, f"{method} {path}: {r.status_code} {r.text}"
-        return r.json() if r.content and "json" in r.headers.get("Content-Type", "") else r
 
 
 class Guard:

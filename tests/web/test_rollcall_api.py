@@ -32,6 +32,26 @@ async def _second_trainee(config: Any, world: World) -> int:
     return trainee_id
 
 
+async def _live_with_one_checked_in(
+    client_as: ClientFactory, world: World, client_id: str
+) -> tuple[Any, Any]:
+    """Start the world's session and check its trainee in; (operator, trainee) clients."""
+    op, agent, trainee = (
+        await client_as("operator"),
+        await client_as("site_agent"),
+        await client_as("trainee"),
+    )
+    await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
+    shown = await _ok(await agent.get(f"/api/v1/sessions/{world.session_id}/checkin-code"))
+    await _ok(
+        await trainee.post(
+            f"/api/v1/sessions/{world.session_id}/checkin",
+            json={"code": shown["code"], "client_id": client_id},
+        )
+    )
+    return op, trainee
+
+
 async def test_roll_call_from_start_to_report(
     client_as: ClientFactory, world: World, config: Any
 ) -> None:
@@ -126,19 +146,7 @@ async def test_roll_call_from_start_to_report(
 async def test_who_did_not_answer_is_marked_missed_when_it_closes(
     client_as: ClientFactory, world: World, config: Any
 ) -> None:
-    op, agent, trainee = (
-        await client_as("operator"),
-        await client_as("site_agent"),
-        await client_as("trainee"),
-    )
-    await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
-    shown = await _ok(await agent.get(f"/api/v1/sessions/{world.session_id}/checkin-code"))
-    await _ok(
-        await trainee.post(
-            f"/api/v1/sessions/{world.session_id}/checkin",
-            json={"code": shown["code"], "client_id": "rc-2"},
-        )
-    )
+    op, trainee = await _live_with_one_checked_in(client_as, world, "rc-2")
     call = await _ok(
         await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json={"seconds": 10}), 201
     )
@@ -166,19 +174,7 @@ async def test_who_did_not_answer_is_marked_missed_when_it_closes(
 async def test_ending_the_session_ends_its_roll_call_for_everyone_watching(
     client_as: ClientFactory, world: World, config: Any
 ) -> None:
-    op, agent, trainee = (
-        await client_as("operator"),
-        await client_as("site_agent"),
-        await client_as("trainee"),
-    )
-    await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
-    shown = await _ok(await agent.get(f"/api/v1/sessions/{world.session_id}/checkin-code"))
-    await _ok(
-        await trainee.post(
-            f"/api/v1/sessions/{world.session_id}/checkin",
-            json={"code": shown["code"], "client_id": "rc-3"},
-        )
-    )
+    op, _ = await _live_with_one_checked_in(client_as, world, "rc-3")
     call = await _ok(
         await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json={"seconds": 60}), 201
     )
