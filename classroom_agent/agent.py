@@ -142,7 +142,12 @@ class Agent:
             return_fps=c.return_fps,
             audio_device=c.audio_device,
             bind_addresses=tuple(a.strip() for a in c.media_bind.split(",") if a.strip()),
+            relay_children=c.relay_children,
         )
+
+    def _capabilities(self) -> tuple[str, ...]:
+        relay = self.config.relay_children
+        return protocol.CAPABILITIES + ((f"relay.{relay}",) if relay > 0 else ())
 
     async def _send_now(self, msg: Mapping[str, Any]) -> bool:
         """Send on the current connection; False when there is none."""
@@ -306,7 +311,10 @@ class Agent:
     async def _serve(self, ws: ClientConnection) -> ConnectionEnd:
         welcomed_at: float | None = None
         try:
-            await self._send(ws, protocol.hello(self.config.site_id, self.cursor))
+            await self._send(
+                ws,
+                protocol.hello(self.config.site_id, self.cursor, capabilities=self._capabilities()),
+            )
             hello_sent = self._monotonic()
             try:
                 welcome = await asyncio.wait_for(
@@ -452,7 +460,7 @@ class Agent:
                 log.warning(
                     "server error %s: %s", str(msg.get("code"))[:100], str(msg.get("message"))[:500]
                 )
-            elif kind in ("broadcast", "media_answer", "media_error"):
+            elif kind in ("broadcast", "media_answer", "media_error", "relay_offer", "relay_close"):
                 await self.media.on_message(msg)
             elif kind == "welcome":
                 log.debug("ignoring a second welcome")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from classroom_agent.protocol import agent_url, site_id_from_secret
+from server.core.broadcast import MAX_RELAY_CHILDREN
 
 ENV_PREFIX = "CLASSROOM_AGENT_"
 DEFAULT_STATE_DIR = "./classroom-agent-state"
@@ -96,6 +97,14 @@ SETTINGS: tuple[Setting, ...] = (
         " machine); empty = every non-loopback interface",
     ),
     Setting(
+        "relay_children",
+        int,
+        0,
+        "relay the program to up to this many child sites (a district office relaying to its"
+        " towns; each child costs one copy of the program on this site's uplink); 0 = no"
+        " relaying",
+    ),
+    Setting(
         "heartbeat_interval",
         float,
         0.0,
@@ -139,6 +148,7 @@ class AgentConfig:
     return_size: str = "320x240"
     return_fps: float = 15.0
     media_bind: str = ""
+    relay_children: int = 0
     heartbeat_interval: float = 0.0
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
@@ -227,6 +237,8 @@ class AgentConfig:
             raise ConfigError("heartbeat_interval and backoff_reset must be 0 or more")
         if not 1 <= self.outbox_batch <= 500:
             raise ConfigError("outbox_batch must be between 1 and 500")
+        if not 0 <= self.relay_children <= MAX_RELAY_CHILDREN:
+            raise ConfigError(f"relay_children must be between 0 and {MAX_RELAY_CHILDREN}")
         return replace(self, site_id=site_id)
 
     def with_directories(self, env: Mapping[str, str]) -> AgentConfig:

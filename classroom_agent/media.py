@@ -6,6 +6,12 @@ after every reconnect. For each task the agent makes a WebRTC offer after ICE ga
 complete (non-trickle), sends it as ``media_offer`` and applies the ``media_answer``. A peer
 that fails or closes is offered again with a capped back-off for as long as the broadcast runs.
 
+A site whose agent relays (``relay_children`` > 0) also serves child sites: the server passes a
+child's offer as ``relay_offer`` and the agent answers it (``relay_answer``) from a local
+forwarding relay (``server.media.relay``) fed with the frames it receives itself, so the
+program crosses the server's uplink once per top-level site. Children's keyframe requests go
+upstream as RTCP PLI on the agent's own receiving peer.
+
 Receiving (``display none``) counts the encoded frames as they leave the jitter buffer, without
 decoding them (the relay's passthrough): frames per second, bitrate, freezes in the last minute.
 ``display window`` decodes and shows the picture (pygame, an optional import).
@@ -32,8 +38,11 @@ from aiortc import (
 
 from classroom_agent.health import StreamHealth
 from classroom_agent.media_sources import SourceSpec, open_source, parse_size
-from server.core.broadcast import FrameClock, stream_state
+from server.core.broadcast import FrameClock, site_peer, stream_state
 from server.media import forward
+from server.media.forward import EncodedFrame
+from server.media.peers import IceServer, MediaSettings
+from server.media.relay import LocalPublisher, Relay
 
 log = logging.getLogger("classroom_agent.media")
 
@@ -55,6 +64,7 @@ class MediaOptions:
     return_fps: float = 15.0
     audio_device: str = ""
     bind_addresses: tuple[str, ...] = ()
+    relay_children: int = 0
 
 
 def _codecs(kind: str, video_codec: str) -> list[Any]:
@@ -72,6 +82,7 @@ class _Peer:
     role: str  # publish or subscribe
     pc: RTCPeerConnection
     closers: list[Any] = field(default_factory=list)
+    video_receiver: Any = None
 
 
 class Receiver:
@@ -126,6 +137,10 @@ class SessionMedia:
         self.answers: dict[str, asyncio.Future[str]] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.closed = False
+        # relaying for child sites: a local relay fed with what this site receives
+        self.relay: Relay | None = None
+        self.upstream: LocalPublisher | None = None
+        self._pli: set[asyncio.Task[Any]] = set()
 
     def update(self, order: dict[str, Any]) -> None:
         changed = {k: v for k, v in order.items() if self.order.get(k) != v}
@@ -137,7 +152,8 @@ class SessionMedia:
             if role == "publish" and not self.client.options.source.publishes:
                 wanted = False
             if wanted:
-                if "quality" in changed or "ice_servers" in changed or "video_codec" in changed:
+                moved = role == "subscribe" and "upstream" in changed
+                if moved or {"quality", "ice_servers", "video_codec"} & changed.keys():
                     self._restart(role)
                 self._ensure(role)
             else:
@@ -202,9 +218,12 @@ class SessionMedia:
                     transceiver = pc.addTransceiver(kind, direction="recvonly")
                     transceiver.setCodecPreferences(_codecs(kind, codec))
                     if kind == "video":
+                        peer.video_receiver = transceiver.receiver
                         self._receive_video(transceiver.receiver, peer)
                     else:
-                        forward.install_passthrough(transceiver.receiver, lambda frame: None)
+                        forward.install_passthrough(transceiver.receiver, self._relay_sink("audio"))
+                if self.upstream is not None:
+                    self.upstream.restarted()
 
             @pc.on("connectionstatechange")
             def on_state() -> None:
@@ -240,7 +259,13 @@ class SessionMedia:
         assert stats is not None
         window = self.client.window
         if window is None:
-            forward.install_passthrough(receiver, lambda frame: stats.on_frame(len(frame.data)))
+            relay = self._relay_sink("video")
+
+            def on_frame(frame: EncodedFrame) -> None:
+                stats.on_frame(len(frame.data))
+                relay(frame)
+
+            forward.install_passthrough(receiver, on_frame)
             return
 
         async def show(track: Any) -> None:
@@ -267,6 +292,80 @@ class SessionMedia:
             forward.stop_passthrough(transceiver.receiver)
         await peer.pc.close()
 
+    # -- relaying for child sites ---------------------------------------------------------
+
+    def _relay_sink(self, kind: str) -> Callable[[EncodedFrame], None]:
+        def sink(frame: EncodedFrame) -> None:
+            if self.upstream is not None:
+                self.upstream.push(kind, frame)
+
+        return sink
+
+    def _local_relay(self) -> Relay:
+        if self.relay is None:
+            order, options = self.order, self.client.options
+            settings = MediaSettings(
+                ice_servers=tuple(
+                    IceServer(
+                        tuple([s["urls"]] if isinstance(s["urls"], str) else s["urls"]),
+                        s.get("username"),
+                        s.get("credential"),
+                    )
+                    for s in order.get("ice_servers") or []
+                ),
+                bind_addresses=options.bind_addresses,
+                video_codec=str(order.get("video_codec") or "VP8").upper(),
+            )
+            self.relay = Relay("upstream", settings)
+            self.upstream = self.relay.add_local_publisher("upstream", self._ask_upstream_keyframe)
+        return self.relay
+
+    def _ask_upstream_keyframe(self) -> None:
+        """A child needs a keyframe: ask whoever this site receives from (RTCP PLI)."""
+        peer = self.peers.get("subscribe")
+        if peer is None or peer.video_receiver is None:
+            return
+        task = asyncio.ensure_future(forward.send_pli(peer.video_receiver))
+        self._pli.add(task)
+        task.add_done_callback(self._pli.discard)
+
+    async def relay_offer(self, child: int, sdp: str) -> dict[str, Any]:
+        """Answer a child site's offer from the local relay; the message for the server."""
+        reply: dict[str, Any] = {"session_id": self.session_id, "site_id": child}
+        limit = self.client.options.relay_children
+        relay = self._local_relay() if limit > 0 else None
+        if relay is None:
+            return {
+                "type": "relay_error",
+                **reply,
+                "code": "relay.disabled",
+                "message": "This site's agent does not relay (relay_children = 0).",
+            }
+        peer = site_peer(child)
+        serving = sum(1 for s in relay.stats()["subscribers"] if s != peer)
+        if serving >= limit:
+            return {
+                "type": "relay_error",
+                **reply,
+                "code": "relay.full",
+                "message": f"This site relays for at most {limit} children.",
+            }
+        try:
+            answer = await relay.subscribe(peer, sdp)
+        except Exception as exc:  # aiortc raises assorted errors on an unusable offer
+            return {
+                "type": "relay_error",
+                **reply,
+                "code": "relay.bad_sdp",
+                "message": f"The offer cannot be used: {exc}"[:300],
+            }
+        log.info("relaying session %d to site %d", self.session_id, child)
+        return {"type": "relay_answer", **reply, "sdp": answer}
+
+    async def relay_close(self, child: int) -> None:
+        if self.relay is not None:
+            await self.relay.close_subscriber(site_peer(child))
+
     def answer(self, role: str, sdp: str | None, error: str | None) -> None:
         future = self.answers.get(role)
         if future is None or future.done():
@@ -286,6 +385,9 @@ class SessionMedia:
         self.tasks.clear()
         for peer in list(self.peers.values()):
             await self._close_peer(peer)
+        if self.relay is not None:
+            await self.relay.close()
+            self.relay = self.upstream = None
 
 
 class MediaClient:
@@ -318,6 +420,27 @@ class MediaClient:
                 if media is not None:
                     log.info("broadcast of session %d stopped", session_id)
                     await media.close()
+        elif kind in ("relay_offer", "relay_close"):
+            media = self.sessions.get(session_id)
+            child = msg.get("site_id")
+            if not isinstance(child, int) or isinstance(child, bool):
+                return
+            if kind == "relay_close":
+                if media is not None:
+                    await media.relay_close(child)
+                return
+            sdp = msg.get("sdp")
+            if media is None or not isinstance(sdp, str):
+                reply = {
+                    "type": "relay_error",
+                    "session_id": session_id,
+                    "site_id": child,
+                    "code": "relay.not_receiving",
+                    "message": "This site does not receive this session's broadcast.",
+                }
+            else:
+                reply = await media.relay_offer(child, sdp)
+            await self.send(reply)
         elif kind in ("media_answer", "media_error"):
             media = self.sessions.get(session_id)
             role = str(msg.get("role"))

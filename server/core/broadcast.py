@@ -97,6 +97,15 @@ class Plan:
     def with_floor(self, site_id: int | None) -> Plan:
         return replace(self, floor_site_id=site_id)
 
+    @property
+    def direct_sites(self) -> frozenset[int]:
+        """Sites that receive something other than the program and so pull from the server
+        and relay for nobody: the origin site and the site that has the floor."""
+        sites = {self.origin_site_id, self.floor_site_id}
+        if self.source is Source.MAIN:
+            sites.add(self.main_site_id)
+        return frozenset(s for s in sites if s is not None)
+
     def instruction(self, site_id: int) -> dict[str, Any]:
         """What the site's agent must do: publish (which quality) and subscribe."""
         if site_id not in self.site_ids:
@@ -269,29 +278,61 @@ def stream_state(summary: Mapping[str, Any], expected_fps: float) -> str:
 def relay_tree(
     site_ids: Iterable[int],
     parents: Mapping[int, int | None],
-    relays: Iterable[int],
+    relays: Mapping[int, int],
     dead: Iterable[int] = (),
+    direct: Iterable[int] = (),
 ) -> dict[int, int | None]:
     """Whom each site pulls the program from: a relaying ancestor (its nearest one that is a
-    live relay in the session), or the server (``None``).
+    live relay in the session with room for another child), or the server (``None``).
 
-    ``parents`` is the site tree; ``relays`` the sites whose agents can relay; ``dead`` the
-    relays that are gone (their children re-parent to the next live ancestor, or the server).
-    The server thus sends one copy per top-level site and per orphaned subtree.
+    ``parents`` is the site tree; ``relays`` maps the sites whose agents can relay to how many
+    children each takes; ``dead`` are relays that are gone (their children re-parent to the
+    next live ancestor, or the server). ``direct`` are sites that receive something other than
+    the program (the origin, the site that has the floor): they pull from the server and relay
+    for nobody. The server thus sends one copy per top-level site and per orphaned subtree.
+    Sites are placed in id order, so the same inputs always give the same tree.
     """
     sites = frozenset(site_ids)
-    able = frozenset(relays) & sites
     gone = frozenset(dead)
+    alone = frozenset(direct)
+    room = {
+        site: capacity
+        for site, capacity in relays.items()
+        if site in sites and site not in gone and site not in alone and capacity > 0
+    }
     plan: dict[int, int | None] = {}
     for site in sorted(sites):
-        seen = {site}
-        current = parents.get(site)
         chosen: int | None = None
-        while current is not None and current not in seen:
-            seen.add(current)
-            if current in able and current not in gone:
-                chosen = current
-                break
-            current = parents.get(current)
+        if site not in alone:
+            seen = {site}
+            current = parents.get(site)
+            while current is not None and current not in seen:
+                seen.add(current)
+                if room.get(current, 0) > 0:
+                    chosen = current
+                    room[current] -= 1
+                    break
+                current = parents.get(current)
         plan[site] = chosen
     return plan
+
+
+def relay_capacity(capabilities: Iterable[str]) -> int:
+    """How many child sites an agent relays for, from its hello ``capabilities``:
+    ``relay.<n>`` (``relay`` alone: 8); 0 when it does not relay."""
+    best = 0
+    for item in capabilities:
+        name, dot, count = item.partition(".")
+        if name != "relay":
+            continue
+        if not dot:
+            best = max(best, DEFAULT_RELAY_CHILDREN)
+        elif count.isdigit():
+            best = max(best, int(count))
+    return min(best, MAX_RELAY_CHILDREN)
+
+
+DEFAULT_RELAY_CHILDREN = 8
+MAX_RELAY_CHILDREN = 64
+"""An agent relays for at most this many children, whatever it claims (one upstream copy per
+child leaves the site's uplink: a town office's line carries a few, not hundreds)."""

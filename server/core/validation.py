@@ -662,6 +662,15 @@ AGENT_MESSAGES: dict[str, Map] = {
         {"session_id": MEDIA_SESSION, "role": Enum("publish", "subscribe"), "sdp": SDP}
     ),
     "media_close": Map({"session_id": MEDIA_SESSION, "role": Enum("publish", "subscribe")}),
+    "relay_answer": Map({"session_id": MEDIA_SESSION, "site_id": Int(1, MAX_SAFE_INT), "sdp": SDP}),
+    "relay_error": Map(
+        {
+            "session_id": MEDIA_SESSION,
+            "site_id": Int(1, MAX_SAFE_INT),
+            "code": Str(max_len=64, min_len=1),
+            "message": Str(max_len=500),
+        }
+    ),
 }
 """Agent -> server messages of protocol 1.x, by ``type``."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.core.broadcast import Plan, Source, judge_stream
+from server.core.broadcast import Plan, Source, judge_stream, relay_tree
 from server.core.errors import Conflict, InvalidInput, NotFound
 from server.media.peers import MediaSettings
 from server.media.recorder import Recorder, RecordingResult, Replay, recording_suffix
@@ -41,6 +41,8 @@ class Broadcast:
     recording_id: int | None = None
     replay: Replay | None = None
     web_peers: dict[str, set[str]] = field(default_factory=dict)  # socket key -> peer ids
+    parents: dict[int, int | None] = field(default_factory=dict)  # the site tree
+    upstream: dict[int, int | None] = field(default_factory=dict)  # site -> relay site or None
 
 
 class Broadcasts:
@@ -51,6 +53,7 @@ class Broadcasts:
         self.send_to_site = send_to_site
         self.announce = announce
         self.live: dict[int, Broadcast] = {}
+        self.relays: dict[int, int] = {}  # connected agents that relay -> children they take
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -60,12 +63,14 @@ class Broadcasts:
         record_to: Path | None = None,
         recording_id: int | None = None,
         replay_from: Path | None = None,
+        parents: dict[int, int | None] | None = None,
     ) -> Broadcast:
         if plan.session_id in self.live:
             raise Conflict("broadcast.already_live", "This session is already broadcasting.")
         relay = Relay(plan.origin, self.settings)
         relay.set_program(plan.program)
-        b = Broadcast(plan, relay, time.time())
+        b = Broadcast(plan, relay, time.time(), parents=dict(parents or {}))
+        b.upstream = self._tree(b)
         self.live[plan.session_id] = b
         if replay_from is not None:
             b.replay = Replay(relay, plan.origin, replay_from)
@@ -116,6 +121,7 @@ class Broadcasts:
             "session_id": b.plan.session_id,
             "state": "live",
             **todo,
+            "upstream": b.upstream.get(site_id),
             "video_codec": self.settings.video_codec,
             "ice_servers": [
                 {
@@ -134,11 +140,52 @@ class Broadcasts:
         if self.send_to_site(site_id, message) and expected:
             b.told.setdefault(site_id, time.time())
 
-    def agent_connected(self, site_id: int) -> None:
-        """A site's agent (re)connected: tell it every broadcast it takes part in."""
+    def agent_connected(self, site_id: int, relay_children: int = 0) -> None:
+        """A site's agent (re)connected: tell it every broadcast it takes part in; if it
+        relays, its child sites may now pull the program from it."""
+        if relay_children > 0:
+            self.relays[site_id] = relay_children
+        else:
+            self.relays.pop(site_id, None)
         for b in self.live.values():
             if site_id in b.plan.site_ids:
                 self.instruct(b, site_id)
+                self.retree(b)
+
+    def agent_disconnected(self, site_id: int) -> None:
+        """A site's agent went away: the children it relayed for re-parent at once."""
+        if self.relays.pop(site_id, None) is None:
+            return
+        for b in self.live.values():
+            self.retree(b)
+
+    # -- the cascade ---------------------------------------------------------------------
+
+    def _tree(self, b: Broadcast) -> dict[int, int | None]:
+        return relay_tree(b.plan.site_ids, b.parents, self.relays, direct=b.plan.direct_sites)
+
+    def retree(self, b: Broadcast) -> None:
+        """Recompute whom each site pulls from; a site whose upstream changed is told (it
+        offers again), and the peer it leaves is closed."""
+        new = self._tree(b)
+        old, b.upstream = b.upstream, new
+        for site_id in sorted(b.plan.site_ids):
+            before, after = old.get(site_id), new.get(site_id)
+            if before == after:
+                continue
+            log.info(
+                "session %d: site %d now pulls from %s (was %s)",
+                b.plan.session_id,
+                site_id,
+                after or "the server",
+                before or "the server",
+            )
+            if before is not None:
+                self.send_to_site(
+                    before,
+                    {"type": "relay_close", "session_id": b.plan.session_id, "site_id": site_id},
+                )
+            self.instruct(b, site_id)
 
     def expected_since(self, site_id: int) -> float | None:
         times = [b.told[site_id] for b in self.live.values() if site_id in b.told]
@@ -151,14 +198,28 @@ class Broadcasts:
         stream["state"] = judge_stream(stream, self.expected_since(site_id), now)
         return {**health, "stream": stream}
 
-    async def agent_offer(self, site_id: int, session_id: int, role: str, sdp: str) -> str:
+    async def agent_offer(self, site_id: int, session_id: int, role: str, sdp: str) -> str | None:
+        """Answer an agent's offer; ``None`` when a relay site will answer it (the offer of a
+        site that pulls from a relay is passed to that relay's agent as ``relay_offer``)."""
         b = self.get(session_id)
         if site_id not in b.plan.site_ids:
             raise InvalidInput("media.not_in_session", "This site does not take part.")
         peer = b.plan.peer_of(site_id)
         if role == "publish":
             return await _answer(b.relay.publish(peer, sdp))
+        relay_site = b.upstream.get(site_id)
+        if relay_site is not None:
+            await b.relay.close_subscriber(peer)
+            message = {"type": "relay_offer", "session_id": session_id, "site_id": site_id}
+            if self.send_to_site(relay_site, {**message, "sdp": sdp}):
+                return None
+            self.agent_disconnected(relay_site)  # its socket is gone: serve the site here
         return await _answer(b.relay.subscribe(peer, sdp))
+
+    def relay_answered(self, relay_site: int, session_id: int, site_id: int) -> bool:
+        """May ``relay_site`` answer ``site_id``'s offer (is it still that site's relay)?"""
+        b = self.live.get(session_id)
+        return b is not None and b.upstream.get(site_id) == relay_site
 
     async def agent_close(self, site_id: int, session_id: int, role: str) -> None:
         b = self.live.get(session_id)
@@ -167,8 +228,13 @@ class Broadcasts:
         peer = b.plan.peer_of(site_id)
         if role == "publish":
             await b.relay.close_publisher(peer)
-        else:
-            await b.relay.close_subscriber(peer)
+            return
+        await b.relay.close_subscriber(peer)
+        relay_site = b.upstream.get(site_id)
+        if relay_site is not None:
+            self.send_to_site(
+                relay_site, {"type": "relay_close", "session_id": session_id, "site_id": site_id}
+            )
 
     # -- browsers ------------------------------------------------------------------------
 
@@ -238,6 +304,7 @@ class Broadcasts:
             return
         b.plan = b.plan.with_floor(site_id)
         b.relay.set_program(b.plan.program)
+        self.retree(b)
         await self.announce(session_id, "program_changed", self.view(b))
 
     async def floor_event(self, session_id: int, kind: str, site_id: int) -> None:
@@ -264,6 +331,7 @@ class Broadcasts:
             "recording_id": b.recording_id,
             "replaying": plan.recording_id,
             "started_at": b.started_at,
+            "upstream": {str(site): relay for site, relay in sorted(b.upstream.items()) if relay},
         }
 
     def stats(self, b: Broadcast) -> dict[str, Any]:

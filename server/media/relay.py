@@ -86,6 +86,7 @@ class FeedStats:
     frames_dropped: int = 0
     switches: int = 0
     keyframe_requests: int = 0
+    started_at: float | None = None  # time.monotonic() of the sender's first recv()
 
 
 class ProgramFeed(MediaStreamTrack):
@@ -186,6 +187,7 @@ class ProgramFeed(MediaStreamTrack):
             raise MediaStreamError
         if not self._active:
             self._active = True
+            self.stats.started_at = time.monotonic()
             if self._video:
                 self._need_keyframe = True
                 self._request_keyframe(self.pending or self.source)
@@ -260,6 +262,7 @@ class _Publisher:
     request_outstanding: bool = False  # asked for since the last keyframe came in
     keyframe_requests_sent: int = 0
     keyframe_requests_coalesced: int = 0
+    on_keyframe_request: Callable[[], None] | None = None  # an in-process publisher's
 
 
 @dataclass(slots=True)
@@ -285,6 +288,11 @@ class LocalPublisher:
     def push(self, kind: str, frame: EncodedFrame) -> None:
         if self._relay._publishers.get(self._pub.peer_id) is self._pub:
             self._relay._ingress(self._pub, kind, frame)
+
+    def restarted(self) -> None:
+        """The frames now come from a new encoder or connection: every subscriber starts
+        again from one of its keyframes."""
+        self._relay._source_restarted(self._pub.peer_id)
 
 
 class Relay:
@@ -333,9 +341,7 @@ class Relay:
     async def publish(self, peer_id: str, offer_sdp: str) -> str:
         """Accept a publisher's offer (video and/or audio); return the answer SDP."""
         await self._close_publisher(peer_id)
-        for sub in self._subscribers.values():
-            for feed in sub.feeds.values():
-                feed.source_restarted(peer_id)
+        self._source_restarted(peer_id)
         pc = create_peer_connection(self.settings)
         pub = _Publisher(peer_id, pc)
         add_transceivers(pc, "recvonly", self.settings.video_codec, offered_kinds(offer_sdp))
@@ -413,12 +419,16 @@ class Relay:
             raise KeyError(f"no subscriber connection {peer_id!r}")
         await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
 
-    def add_local_publisher(self, peer_id: str) -> LocalPublisher:
+    def add_local_publisher(
+        self, peer_id: str, on_keyframe_request: Callable[[], None] | None = None
+    ) -> LocalPublisher:
         """An in-process publisher: its frames go through the same rules as a peer's.
-        Keyframe requests to it are dropped (a file cannot make a keyframe on demand)."""
+        Keyframe requests to it call ``on_keyframe_request`` (rate-limited like a peer's), or
+        are dropped without one (a file cannot make a keyframe on demand)."""
         if peer_id in self._publishers:
             raise ValueError(f"{peer_id!r} already publishes")
-        pub = self._publishers[peer_id] = _Publisher(peer_id, None)
+        pub = _Publisher(peer_id, None, on_keyframe_request=on_keyframe_request)
+        self._publishers[peer_id] = pub
         return LocalPublisher(self, pub)
 
     def has_publisher(self, peer_id: str) -> bool:
@@ -449,7 +459,7 @@ class Relay:
     def request_keyframe(self, publisher_id: str) -> None:
         """Ask a publisher for a keyframe, at most once per ``keyframe_min_interval``."""
         pub = self._publishers.get(publisher_id)
-        if pub is None or "video" not in pub.receivers:
+        if pub is None or ("video" not in pub.receivers and pub.on_keyframe_request is None):
             return
         wait = pub.last_keyframe_request + self.settings.keyframe_min_interval - time.monotonic()
         if wait <= 0:
@@ -471,7 +481,10 @@ class Relay:
             return
         pub.last_keyframe_request = time.monotonic()
         pub.keyframe_requests_sent += 1
-        self._spawn(forward.send_pli(pub.receivers["video"]))
+        if pub.on_keyframe_request is not None:
+            pub.on_keyframe_request()
+        else:
+            self._spawn(forward.send_pli(pub.receivers["video"]))
 
     def _send_deferred_request(self, pub: _Publisher) -> None:
         pub.deferred_request = None
@@ -479,6 +492,11 @@ class Relay:
             self._send_keyframe_request(pub)
 
     # -- frames --------------------------------------------------------------------------
+
+    def _source_restarted(self, peer_id: str) -> None:
+        for sub in self._subscribers.values():
+            for feed in sub.feeds.values():
+                feed.source_restarted(peer_id)
 
     def add_frame_listener(self, listener: FrameListener) -> None:
         """Call ``listener(publisher_id, kind, frame, keyframe)`` for every frame received."""
@@ -534,6 +552,7 @@ class Relay:
                             "frames_dropped": feed.stats.frames_dropped,
                             "switches": feed.stats.switches,
                             "keyframe_requests": feed.stats.keyframe_requests,
+                            "started_at": feed.stats.started_at,
                         }
                         for kind, feed in s.feeds.items()
                     },

@@ -25,13 +25,13 @@ from sqlalchemy import select, update
 
 from server.bus.port import BusUnavailable
 from server.core import roles
-from server.core.broadcast import Source, check_can_start, make_plan
+from server.core.broadcast import Source, check_can_start, make_plan, relay_capacity
 from server.core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from server.core.roles import Actor, Principal
 from server.core.validation import Bool, Int, Map, Optional, validate
 from server.core.validation import Enum as OneOf
 from server.media.broadcasts import Broadcasts, recording_file
-from server.media.peers import MediaSettings, parse_ice_servers
+from server.media.peers import MediaSettings, parse_ice_servers, parse_port_range
 from server.store.media_models import Recording
 from server.store.models import ClassSession, Site, SiteKind, utcnow
 from server.store.qa_models import FloorGrantRow
@@ -45,7 +45,7 @@ log = logging.getLogger("server.media")
 
 MEDIA = web.AppKey("media", Broadcasts)
 
-AGENT_TYPES = frozenset({"media_offer", "media_close"})
+AGENT_TYPES = frozenset({"media_offer", "media_close", "relay_answer", "relay_error"})
 CLIENT_TYPES = frozenset({"media_offer", "media_close"})
 
 ID = Int(1, 2**31 - 1)
@@ -63,18 +63,21 @@ START = Map(
 
 def media_settings(app: web.Application) -> MediaSettings:
     config = app[CONFIG]
-    if config.media_port_range:
+    try:
+        port_range = parse_port_range(config.media_port_range)
+    except ValueError as exc:
         raise InvalidInput(
             "config.media_port_range",
-            "media_port_range cannot be honoured: aioice binds one ephemeral UDP port per peer"
-            " and has no port-range option. Leave it empty; open UDP to the server or use TURN.",
-        )
+            f"media_port_range must be empty or LOW-HIGH, the UDP ports (inclusive) the media"
+            f" relay binds its ICE host candidates to: {exc}",
+        ) from exc
     return MediaSettings(
         ice_servers=parse_ice_servers(
             config.media_ice_servers, config.media_turn_username, config.media_turn_credential
         ),
         bind_addresses=tuple(config.media_bind_addresses),
         video_codec=config.media_video_codec.upper(),
+        port_range=port_range,
     )
 
 
@@ -142,6 +145,9 @@ async def start_broadcast(request: web.Request) -> web.Response:
                     playable.append(row.id)
                     replay_from = path
         plan = make_plan(session_id, data, sites, mains, playable, floor)
+        parents = {
+            int(r.id): r.parent_id for r in (await db.execute(select(Site.id, Site.parent_id)))
+        }
         record_to = None
         recording_id = None
         if data.get("record", config.media_record) and plan.source is not Source.RECORDING:
@@ -162,7 +168,7 @@ async def start_broadcast(request: web.Request) -> web.Response:
             await db.flush()
             recording_id = row.id
         audit(db, who, "broadcast_start", "sessions", session_id, None, dict(data))
-    b = await broadcasts.start(plan, record_to, recording_id, replay_from)
+    b = await broadcasts.start(plan, record_to, recording_id, replay_from, parents)
     return web.json_response(broadcasts.view(b))
 
 
@@ -313,8 +319,12 @@ def register(registry: Registry) -> None:
 # -- hooks -----------------------------------------------------------------------------------
 
 
-def agent_connected(app: web.Application, site_id: int) -> None:
-    app[MEDIA].agent_connected(site_id)
+def agent_connected(app: web.Application, site_id: int, capabilities: list[str]) -> None:
+    app[MEDIA].agent_connected(site_id, relay_capacity(capabilities))
+
+
+def agent_disconnected(app: web.Application, site_id: int) -> None:
+    app[MEDIA].agent_disconnected(site_id)
 
 
 def judge_health(app: web.Application, site_id: int, health: dict[str, Any]) -> dict[str, Any]:
@@ -325,12 +335,18 @@ async def agent_message(
     app: web.Application, connection: Connection, site_id: int, kind: str, body: dict[str, Any]
 ) -> None:
     broadcasts = app[MEDIA]
-    session_id, role = body["session_id"], body["role"]
+    session_id = body["session_id"]
+    if kind in ("relay_answer", "relay_error"):
+        _relay_reply(app, site_id, kind, body)
+        return
+    role = body["role"]
     if kind == "media_close":
         await broadcasts.agent_close(site_id, session_id, role)
         return
     try:
         sdp = await broadcasts.agent_offer(site_id, session_id, role, body["sdp"])
+        if sdp is None:  # passed to the site's relay, which answers through us
+            return
     except DomainError as exc:
         connection.send_message(
             {
@@ -345,6 +361,29 @@ async def agent_message(
     connection.send_message(
         {"type": "media_answer", "session_id": session_id, "role": role, "sdp": sdp}
     )
+
+
+def _relay_reply(app: web.Application, relay_site: int, kind: str, body: dict[str, Any]) -> None:
+    """A relay site's agent answered (or refused) the offer of a child site: pass it on."""
+    session_id, child = body["session_id"], body["site_id"]
+    if not app[MEDIA].relay_answered(relay_site, session_id, child):
+        return  # the child has re-parented since; it has offered again elsewhere
+    connection = app[LIVE].agents.get(child)
+    if connection is None:
+        return
+    base = {"session_id": session_id, "role": "subscribe"}
+    if kind == "relay_answer":
+        connection.send_message({"type": "media_answer", **base, "sdp": body["sdp"]})
+    else:
+        connection.send_message(
+            {
+                "type": "media_error",
+                **base,
+                "code": "media.relay_failed",
+                "message": f"The relay site {relay_site} could not take the offer: "
+                f"{body['code']}: {body['message']}",
+            }
+        )
 
 
 def _socket_key(connection: Connection) -> str:

@@ -172,7 +172,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
             previous.drop("replaced by a newer connection of this site", CLOSE_REPLACED)
         await _welcome(request, live, connection, site_id, hello)
         live.presence.connected(site_id)
-        media_api.agent_connected(request.app, site_id)
+        media_api.agent_connected(request.app, site_id, hello["capabilities"])
         clean = await _serve(request, live, ws, connection, site_id)
     finally:
         live.metrics_open("agent", -1)
@@ -180,6 +180,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         if registered and live.agents.get(site_id) is connection:
             del live.agents[site_id]
             live.presence.closed(site_id, clean)
+            media_api.agent_disconnected(request.app, site_id)
     return ws
 
 

@@ -7,11 +7,13 @@ import pytest
 from server.core.broadcast import (
     MAIN_PEER,
     FrameClock,
+    Plan,
     Source,
     check_can_start,
     judge_stream,
     make_plan,
     peer_site,
+    relay_capacity,
     relay_tree,
     stream_state,
 )
@@ -125,14 +127,53 @@ def test_relay_tree_pulls_from_the_nearest_live_relay() -> None:
     #   4 (no parent)
     parents = {1: None, 2: 1, 3: 1, 4: None, 5: 2, 6: 3, 7: 6}
     sites = [2, 3, 4, 5, 6, 7]
-    tree = relay_tree(sites, parents, relays=[2, 3, 6])
+    relays = {2: 8, 3: 8, 6: 8}
+    tree = relay_tree(sites, parents, relays)
     assert tree == {2: None, 3: None, 4: None, 5: 2, 6: 3, 7: 6}
     # one copy per top-level site from the server
     assert sorted(s for s, parent in tree.items() if parent is None) == [2, 3, 4]
     # relay 6 dies: 7 re-parents to 3; relay 3 dies too: 6 and 7 go to the server
-    assert relay_tree(sites, parents, [2, 3, 6], dead=[6])[7] == 3
-    both = relay_tree(sites, parents, [2, 3, 6], dead=[6, 3])
+    assert relay_tree(sites, parents, relays, dead=[6])[7] == 3
+    both = relay_tree(sites, parents, relays, dead=[6, 3])
     assert both[6] is None and both[7] is None and both[5] == 2
     # a relay outside the session is not used; a cycle in bad data ends
-    assert relay_tree([5], parents, [2])[5] is None
-    assert relay_tree([8], {8: 9, 9: 8}, [])[8] is None
+    assert relay_tree([5], parents, {2: 8})[5] is None
+    assert relay_tree([8], {8: 9, 9: 8}, {})[8] is None
+
+
+def test_a_full_relay_sends_further_children_up_the_tree() -> None:
+    # 1 ── 2 ── 3 ── {10, 11, 12}
+    parents = {1: None, 2: 1, 3: 2, 10: 3, 11: 3, 12: 3}
+    tree = relay_tree([2, 3, 10, 11, 12], parents, {2: 2, 3: 2})
+    assert tree == {2: None, 3: 2, 10: 3, 11: 3, 12: 2}
+    # a relay that takes no children is no relay
+    assert relay_tree([2, 3], parents, {2: 0})[3] is None
+
+
+def test_the_floor_site_and_the_origin_pull_from_the_server_and_relay_for_nobody() -> None:
+    # 1 (main) ── 2 ── {5, 6}
+    parents = {1: None, 2: 1, 5: 2, 6: 2}
+    relays = {1: 8, 2: 8}
+    # the floor at child 5: 5 receives the main classroom, not the program (its own feed)
+    assert relay_tree([1, 2, 5, 6], parents, relays, direct=[1, 5]) == {
+        1: None,
+        2: None,
+        5: None,
+        6: 2,
+    }
+    # the floor at relay 2: 2 receives the main classroom, its children the program directly
+    assert relay_tree([1, 2, 5, 6], parents, relays, direct=[1, 2]) == dict.fromkeys([1, 2, 5, 6])
+    plan = Plan(1, Source.MAIN, frozenset({1, 2, 5, 6}), main_site_id=1)
+    assert plan.direct_sites == {1}
+    assert plan.with_floor(5).direct_sites == {1, 5}
+    site_plan = Plan(1, Source.SITE, frozenset({1, 2}), main_site_id=1, origin_site_id=2)
+    assert site_plan.direct_sites == {2}
+
+
+def test_relay_capacity_comes_from_the_hello_capabilities() -> None:
+    assert relay_capacity(["heartbeat", "outbox"]) == 0
+    assert relay_capacity(["relay"]) == 8
+    assert relay_capacity(["relay.3"]) == 3
+    assert relay_capacity(["relay.0"]) == 0
+    assert relay_capacity(["relay.999"]) == 64
+    assert relay_capacity(["relay.x", "relayx"]) == 0

@@ -48,8 +48,11 @@ def _restore_host_addresses() -> Any:
     forward.set_host_addresses(None)
 
 
-async def add_sites(config: Config, world: World, names: list[str]) -> dict[str, tuple[int, str]]:
-    """Secrets for the main classroom and new child sites in the world's session."""
+async def add_sites(
+    config: Config, world: World, names: list[str], parents: dict[str, str] | None = None
+) -> dict[str, tuple[int, str]]:
+    """Secrets for the main classroom and new sites in the world's session: children of the
+    main classroom, or of the site named in ``parents`` (created earlier in ``names``)."""
     engine = store_db.create_engine(config.effective_database_url)
     out: dict[str, tuple[int, str]] = {}
     async with store_db.session_factory(engine)() as db, db.begin():
@@ -60,7 +63,8 @@ async def add_sites(config: Config, world: World, names: list[str]) -> dict[str,
         main.secret_hash = digest
         out["main"] = (main.id, secret)
         for name in names:
-            site = Site(name=f"分课堂{name}", code=f"S{name}", parent_id=main.id, capacity=30)
+            parent = out[(parents or {}).get(name, "main")][0]
+            site = Site(name=f"分课堂{name}", code=f"S{name}", parent_id=parent, capacity=30)
             db.add(site)
             await db.flush()
             secret, digest = security.new_site_secret(site.id)
@@ -226,7 +230,9 @@ async def test_replay_of_a_recording_reaches_the_sites(
     await asyncio.wait_for(asyncio.gather(*runs), 15)
 
 
-def spawn_agent(url: str, site: tuple[int, str], state: Path) -> subprocess.Popen[bytes]:
+def spawn_agent(
+    url: str, site: tuple[int, str], state: Path, *extra: str
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CLASSROOM_AGENT_SITE_SECRET": site[1],
@@ -255,6 +261,7 @@ def spawn_agent(url: str, site: tuple[int, str], state: Path) -> subprocess.Pope
             "0.5",
             "--backoff-cap",
             "0.5",
+            *extra,
         ],
         env=env,
         stdout=subprocess.DEVNULL,
