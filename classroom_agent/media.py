@@ -49,6 +49,8 @@ log = logging.getLogger("classroom_agent.media")
 ANSWER_TIMEOUT = 15.0
 RETRY_BASE = 1.0
 RETRY_CAP = 10.0
+UPSTREAM_STALL = 2.0
+"""Seconds without a frame from a relay site before the server is told (``upstream_lost``)."""
 QUALITY = {"main": ("main_size", "main_fps"), "return": ("return_size", "return_fps")}
 
 Send = Callable[[dict[str, Any]], Awaitable[bool]]
@@ -102,6 +104,11 @@ class Receiver:
             size = 0
         self.frames += 1
         self.clock.add(time.monotonic(), size)
+
+    def silent_for(self, now: float) -> float:
+        """Seconds since the last frame (or since this receiver started, before the first)."""
+        last = self.clock.times[-1] if self.clock.times else self.started
+        return now - last
 
     def health(self, rtt_ms: float | None) -> StreamHealth:
         now = time.monotonic()
@@ -184,11 +191,30 @@ class SessionMedia:
             else:
                 failures = 0
                 try:
-                    await ended.wait()
+                    await self._until_ended(role, ended)
                 finally:
                     await self._close_peer(peer)
                 log.info("media %s for session %d ended; offering again", role, self.session_id)
             await asyncio.sleep(min(RETRY_CAP, RETRY_BASE * 2 ** min(failures, 4)))
+
+    async def _until_ended(self, role: str, ended: asyncio.Event) -> None:
+        """Wait for the peer to end. A site pulling from a relay site tells the server when
+        nothing has come for ``UPSTREAM_STALL`` seconds (a hung or cut-off relay keeps its
+        socket open for a while), so the server can re-parent it."""
+        reported: object = None
+        while not ended.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), 0.25)
+            relay = self.order.get("upstream")
+            receiver = self.receiver
+            if role != "subscribe" or relay is None or relay == reported or receiver is None:
+                continue
+            if receiver.silent_for(time.monotonic()) > UPSTREAM_STALL:
+                reported = relay
+                log.warning("nothing from relay site %s for %.0f s", relay, UPSTREAM_STALL)
+                await self.client.send(
+                    {"type": "upstream_lost", "session_id": self.session_id, "site_id": relay}
+                )
 
     async def _connect(self, role: str, ended: asyncio.Event) -> _Peer:
         options = self.client.options

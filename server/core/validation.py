@@ -662,6 +662,7 @@ AGENT_MESSAGES: dict[str, Map] = {
         {"session_id": MEDIA_SESSION, "role": Enum("publish", "subscribe"), "sdp": SDP}
     ),
     "media_close": Map({"session_id": MEDIA_SESSION, "role": Enum("publish", "subscribe")}),
+    "upstream_lost": Map({"session_id": MEDIA_SESSION, "site_id": Int(1, MAX_SAFE_INT)}),
     "relay_answer": Map({"session_id": MEDIA_SESSION, "site_id": Int(1, MAX_SAFE_INT), "sdp": SDP}),
     "relay_error": Map(
         {

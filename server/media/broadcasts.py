@@ -12,6 +12,7 @@ a session to it).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,9 @@ from server.media.recorder import Recorder, RecordingResult, Replay, recording_s
 from server.media.relay import Relay
 
 log = logging.getLogger(__name__)
+
+RELAY_SUSPECT_SECONDS = 60.0
+"""How long a relay reported silent by a child serves nobody (unless its agent reconnects)."""
 
 SendToSite = Callable[[int, dict[str, Any]], bool]
 Announce = Callable[[int, str, dict[str, Any]], Awaitable[None]]
@@ -43,6 +47,7 @@ class Broadcast:
     web_peers: dict[str, set[str]] = field(default_factory=dict)  # socket key -> peer ids
     parents: dict[int, int | None] = field(default_factory=dict)  # the site tree
     upstream: dict[int, int | None] = field(default_factory=dict)  # site -> relay site or None
+    suspects: dict[int, float] = field(default_factory=dict)  # relay site -> reported silent at
 
 
 class Broadcasts:
@@ -148,6 +153,7 @@ class Broadcasts:
         else:
             self.relays.pop(site_id, None)
         for b in self.live.values():
+            b.suspects.pop(site_id, None)
             if site_id in b.plan.site_ids:
                 self.instruct(b, site_id)
                 self.retree(b)
@@ -162,7 +168,31 @@ class Broadcasts:
     # -- the cascade ---------------------------------------------------------------------
 
     def _tree(self, b: Broadcast) -> dict[int, int | None]:
-        return relay_tree(b.plan.site_ids, b.parents, self.relays, direct=b.plan.direct_sites)
+        now = time.monotonic()
+        dead = [s for s, at in b.suspects.items() if now - at < RELAY_SUSPECT_SECONDS]
+        return relay_tree(
+            b.plan.site_ids, b.parents, self.relays, dead=dead, direct=b.plan.direct_sites
+        )
+
+    def upstream_lost(self, site_id: int, session_id: int, relay_site: int) -> None:
+        """A site gets nothing from its relay (hung, or cut off while its socket lingers):
+        the relay's children pull from elsewhere for ``RELAY_SUSPECT_SECONDS``, or until its
+        agent reconnects."""
+        b = self.live.get(session_id)
+        if b is None or b.upstream.get(site_id) != relay_site:
+            return
+        log.warning(
+            "session %d: site %d gets nothing from relay %d", session_id, site_id, relay_site
+        )
+        b.suspects[relay_site] = time.monotonic()
+        self.retree(b)
+        asyncio.get_running_loop().call_later(RELAY_SUSPECT_SECONDS + 0.1, self._recheck, b)
+
+    def _recheck(self, b: Broadcast) -> None:
+        if self.live.get(b.plan.session_id) is b:
+            now = time.monotonic()
+            b.suspects = {s: at for s, at in b.suspects.items() if now - at < RELAY_SUSPECT_SECONDS}
+            self.retree(b)
 
     def retree(self, b: Broadcast) -> None:
         """Recompute whom each site pulls from; a site whose upstream changed is told (it

@@ -45,7 +45,9 @@ log = logging.getLogger("server.media")
 
 MEDIA = web.AppKey("media", Broadcasts)
 
-AGENT_TYPES = frozenset({"media_offer", "media_close", "relay_answer", "relay_error"})
+AGENT_TYPES = frozenset(
+    {"media_offer", "media_close", "relay_answer", "relay_error", "upstream_lost"}
+)
 CLIENT_TYPES = frozenset({"media_offer", "media_close"})
 
 ID = Int(1, 2**31 - 1)
@@ -338,6 +340,9 @@ async def agent_message(
     session_id = body["session_id"]
     if kind in ("relay_answer", "relay_error"):
         _relay_reply(app, site_id, kind, body)
+        return
+    if kind == "upstream_lost":
+        broadcasts.upstream_lost(site_id, session_id, body["site_id"])
         return
     role = body["role"]
     if kind == "media_close":

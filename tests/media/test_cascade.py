@@ -2,7 +2,8 @@
 towns (the server sends one copy to the district), a town joining late gets its first frame
 through the district, the floor at a town takes that town off the relay and back, and when the
 district's agent is killed (SIGKILL) its towns re-parent to the server within 5 s, then come
-back to the district when its agent restarts."""
+back to the district when its agent restarts; when it hangs (SIGSTOP) they notice the silence
+and re-parent within 5 s too."""
 
 from __future__ import annotations
 
@@ -114,9 +115,28 @@ async def test_towns_pull_from_their_district_relay_and_re_parent_when_it_dies(
         await grows(lambda: received(town1, sid), 20, timeout=15)
         await grows(lambda: received(town2, sid), 20, timeout=15)
         assert town1.health().stream.state == "ok"
+
+        # the district's agent hangs (SIGSTOP: its socket stays open, nothing flows): the
+        # towns notice the silence and tell the server, which re-parents them within 5 s
+        proc.send_signal(signal.SIGSTOP)
+        hung = time.monotonic()
+        try:
+            await wait_for(
+                lambda: (
+                    frames_since(town1, hung + 0.3) >= 5 and frames_since(town2, hung + 0.3) >= 5
+                ),
+                timeout=REPARENT_LIMIT,
+                step=0.02,
+            )
+            unhung = time.monotonic() - hung
+            assert b.upstream[t1] is None and b.upstream[t2] is None
+            assert district in b.suspects
+        finally:
+            proc.send_signal(signal.SIGCONT)
         print(
             f"late town: first frame {late_first * 1000:.0f} ms after its agent started;"
-            f" re-parented {reparented * 1000:.0f} ms after the relay was killed"
+            f" re-parented {reparented * 1000:.0f} ms after the relay was killed,"
+            f" {unhung * 1000:.0f} ms after it hung"
         )
         assert (await op.post(f"/api/v1/sessions/{sid}/broadcast/stop")).status == 200
     finally:
