@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import av
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
@@ -96,12 +97,8 @@ class Receiver:
         self.expected_fps = expected_fps
         self.frames = 0
         self.started = time.monotonic()
-        self.sizes_known = True  # False when frames arrive decoded (display window)
 
-    def on_frame(self, size: int | None) -> None:
-        if size is None:
-            self.sizes_known = False
-            size = 0
+    def on_frame(self, size: int) -> None:
         self.frames += 1
         self.clock.add(time.monotonic(), size)
 
@@ -126,10 +123,32 @@ class Receiver:
         return StreamHealth(
             state="ok" if state == "ok" else "bad",
             fps=float(fps or 0.0),
-            bitrate_kbps=float(summary["bitrate_kbps"] or 0.0) if self.sizes_known else None,
+            bitrate_kbps=float(summary["bitrate_kbps"] or 0.0),
             freezes_1m=int(summary["freezes_1m"] or 0),
             delay_ms=delay,
         )
+
+
+class _Picture:
+    """Decodes the program's encoded frames for the window (one decoder per codec)."""
+
+    def __init__(self, show: Callable[[Any], None]) -> None:
+        self._show = show
+        self._codec: Any = None
+        self._name = ""
+        self.errors = 0
+
+    def decode(self, frame: EncodedFrame) -> None:
+        name = frame.codec.partition("/")[2]
+        if self._codec is None or name != self._name:
+            self._codec, self._name = av.CodecContext.create(name, "r"), name
+        try:
+            pictures = self._codec.decode(av.Packet(frame.data))
+        except av.FFmpegError:  # a lost packet: the next keyframe repairs the picture
+            self.errors += 1
+            return
+        for picture in pictures:
+            self._show(picture)
 
 
 class SessionMedia:
@@ -281,29 +300,21 @@ class SessionMedia:
         return peer
 
     def _receive_video(self, receiver: Any, peer: _Peer) -> None:
+        """Encoded frames as they leave the jitter buffer: counted, handed to the local relay
+        (if this site relays) and, with a window, decoded and shown."""
         stats = self.receiver
         assert stats is not None
+        relay = self._relay_sink("video")
         window = self.client.window
-        if window is None:
-            relay = self._relay_sink("video")
+        picture = _Picture(window.show) if window is not None else None
 
-            def on_frame(frame: EncodedFrame) -> None:
-                stats.on_frame(len(frame.data))
-                relay(frame)
+        def on_frame(frame: EncodedFrame) -> None:
+            stats.on_frame(len(frame.data))
+            relay(frame)
+            if picture is not None:
+                picture.decode(frame)
 
-            forward.install_passthrough(receiver, on_frame)
-            return
-
-        async def show(track: Any) -> None:
-            while True:
-                frame = await track.recv()
-                stats.on_frame(None)
-                window.show(frame)
-
-        @peer.pc.on("track")
-        def on_track(track: Any) -> None:
-            if track.kind == "video":
-                peer.closers.append(asyncio.create_task(show(track), name="media-display"))
+        forward.install_passthrough(receiver, on_frame)
 
     async def _close_peer(self, peer: _Peer) -> None:
         if self.peers.get(peer.role) is peer:
