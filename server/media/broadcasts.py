@@ -59,6 +59,7 @@ class Broadcasts:
         self.announce = announce
         self.live: dict[int, Broadcast] = {}
         self.relays: dict[int, int] = {}  # connected agents that relay -> children they take
+        self._tasks: set[asyncio.Future[None]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -110,6 +111,11 @@ class Broadcasts:
                 await self.stop(session_id)
             except Exception:
                 log.exception("stopping broadcast %d failed", session_id)
+
+    def _spawn(self, job: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def get(self, session_id: int) -> Broadcast:
         b = self.live.get(session_id)
@@ -216,6 +222,8 @@ class Broadcasts:
                     {"type": "relay_close", "session_id": b.plan.session_id, "site_id": site_id},
                 )
             self.instruct(b, site_id)
+        if new != old:
+            self._spawn(self.announce(b.plan.session_id, "relays_changed", self.view(b)))
 
     def expected_since(self, site_id: int) -> float | None:
         times = [b.told[site_id] for b in self.live.values() if site_id in b.told]

@@ -33,10 +33,13 @@ SESSION_ID = 1  # demo session 1: 15 sites (1 main + 14 sub)
 class AgentThread:
     """Connects to /ws/agent with the site's secret, says hello, heartbeats every 0.5 s."""
 
-    def __init__(self, base_url: str, secret: str, site_id: int) -> None:
+    def __init__(
+        self, base_url: str, secret: str, site_id: int, capabilities: tuple[str, ...] = ()
+    ) -> None:
         self.url = base_url.replace("http://", "ws://") + "/ws/agent"
         self.secret = secret
         self.site_id = site_id
+        self.capabilities = ["heartbeat", *capabilities]
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.stopping: asyncio.Event | None = None
@@ -70,7 +73,7 @@ class AgentThread:
             http.ws_connect(self.url, headers={"Authorization": f"Bearer {self.secret}"}) as ws,
         ):
             agent = AgentPeer(ws)
-            await agent.send(hello(self.site_id))
+            await agent.send(hello(self.site_id, capabilities=self.capabilities))
             await agent.expect("welcome")
             seq = 0
             deadline = time.monotonic() + 120  # bounded: no test keeps an agent longer
@@ -602,6 +605,31 @@ def test_broadcast_buttons_call_the_media_endpoints_and_report_the_outcome(
         expect(page.locator("#flash .flash-text")).to_be_visible()
     with page.expect_request(lambda r: r.url.endswith("/broadcast/stop")):
         page.locator("#bc-stop").click()
+
+
+def test_the_wall_says_which_sites_pull_the_program_through_a_relay(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    op = world["op"]
+    sites = {s["id"]: s for s in op.call("GET", "/sites", params={"limit": 100})["items"]}
+    children = sorted(i for i, s in sites.items() if s["parent_id"] == 2)
+    others = sorted(i for i, s in sites.items() if s["parent_id"] not in (None, 2) and i != 2)
+    assert children and others, "the demo's district site 2 has rooms below it, others too"
+    open_dashboard(page, server)
+    op.call("POST", f"/sessions/{SESSION_ID}/broadcast/start", json={"source": "main"})
+    try:
+        via = re.compile(f"经{re.escape(sites[2]['name'])}转发")
+        with AgentThread(server.url, world["secrets"][2], 2, capabilities=("relay.8",)):
+            for child in children:
+                tile = page.locator(f'.tile[data-site-id="{child}"] .f-stream')
+                expect(tile).to_contain_text(via)
+            other = page.locator(f'.tile[data-site-id="{others[0]}"] .f-stream')
+            expect(other).not_to_contain_text("转发")
+        # the relay's agent is gone: its rooms pull from the server again
+        tile = page.locator(f'.tile[data-site-id="{children[0]}"] .f-stream')
+        expect(tile).not_to_contain_text("转发")
+    finally:
+        op.call("POST", f"/sessions/{SESSION_ID}/broadcast/stop")
 
 
 def test_a_moderator_gets_the_dashboard_without_manager_screens(

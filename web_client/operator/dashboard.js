@@ -155,6 +155,7 @@ export async function dashboardView(root, sessionId, hub) {
         st.broadcast = { error: err };
       }
       renderBroadcastState();
+      renderWall(); // the tiles say which relay site each site pulls the program from
     },
     qaSettings: async () => {
       try {
@@ -500,7 +501,12 @@ export async function dashboardView(root, sessionId, hub) {
     const health = site.health || {};
     const stream = health.stream && health.stream.state ? health.stream.state : null;
     setText(ref.facts.headcount, site.expected == null ? "—" : `${site.present} / ${site.expected}`);
-    setText(ref.facts.stream, stream ? t("stream." + stream) + (health.rtt_ms != null ? ` · ${Math.round(health.rtt_ms)} ms` : "") : "—");
+    const relay = st.broadcast && st.broadcast.upstream ? st.broadcast.upstream[String(id)] : null;
+    setText(
+      ref.facts.stream,
+      (stream ? t("stream." + stream) + (health.rtt_ms != null ? ` · ${Math.round(health.rtt_ms)} ms` : "") : "—") +
+        (relay ? ` · ${t("wall.via", { site: siteName(relay) })}` : ""),
+    );
     setText(ref.facts.beat, ago(site.lastBeat));
     setText(ref.facts.since, site.since ? `${fmtTime(new Date(site.since * 1000).toISOString())}${site.reason ? " · " + t("reason." + site.reason) : ""}` : "—");
   }
@@ -1094,7 +1100,7 @@ export async function dashboardView(root, sessionId, hub) {
       } else schedule("polls");
     } else if (kind.startsWith("poll")) schedule("polls");
     else if (kind.startsWith("session")) schedule("session", "headcount", "broadcast");
-    else if (kind.startsWith("broadcast") || kind === "program_changed") schedule("broadcast");
+    else if (kind.startsWith("broadcast") || kind === "program_changed" || kind === "relays_changed") schedule("broadcast");
     else if (kind.startsWith("media") || kind.startsWith("checkin")) schedule("headcount");
     else schedule(...GROUPS);
   }
