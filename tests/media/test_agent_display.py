@@ -13,7 +13,7 @@ import pytest
 from classroom_agent.agent import Agent
 from server.config import Config
 from tests.conftest import ClientFactory, World
-from tests.media.test_broadcast_e2e import add_sites, agent_config, grows, received
+from tests.media.test_broadcast_e2e import agent_config, grows, live_session, received
 
 
 @pytest.fixture(autouse=True)
@@ -52,11 +52,7 @@ def test_window_shows_a_frame_scaled_to_the_screen() -> None:
 async def test_agent_with_a_window_decodes_and_shows_the_program(
     client_as: ClientFactory, world: World, config: Config, tmp_path: Path
 ) -> None:
-    sites = await add_sites(config, world, ["A"])
-    op = await client_as("operator")
-    url = f"http://{op.server.host}:{op.server.port}"
-    sid = world.session_id
-    assert (await op.post(f"/api/v1/sessions/{sid}/start")).status == 200
+    op, url, sid, sites = await live_session(client_as, world, config, ["A"])
     main = Agent(agent_config(url, sites["main"], tmp_path / "main", "testpattern"))
     site = Agent(replace(agent_config(url, sites["A"], tmp_path / "A", "none"), display="window"))
     assert site.health().display_state == "ok"

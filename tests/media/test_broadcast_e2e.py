@@ -75,6 +75,22 @@ async def add_sites(
     return out
 
 
+async def live_session(
+    client_as: ClientFactory,
+    world: World,
+    config: Config,
+    names: list[str],
+    parents: dict[str, str] | None = None,
+) -> tuple[Any, str, int, dict[str, tuple[int, str]]]:
+    """The world's session started by the operator, with the sites of :func:`add_sites`:
+    (operator client, server URL, session id, sites)."""
+    sites = await add_sites(config, world, names, parents)
+    op = await client_as("operator")
+    sid = world.session_id
+    assert (await op.post(f"/api/v1/sessions/{sid}/start")).status == 200
+    return op, f"http://{op.server.host}:{op.server.port}", sid, sites
+
+
 def agent_config(url: str, site: tuple[int, str], state: Path, source: str) -> AgentConfig:
     return AgentConfig(
         server=url,
@@ -111,11 +127,7 @@ def feed_source(stats: dict[str, Any], peer: str) -> str | None:
 async def test_broadcast_reaches_every_site_floor_switches_late_joiner_recording(
     client_as: ClientFactory, world: World, config: Config, tmp_path: Path
 ) -> None:
-    sites = await add_sites(config, world, ["A", "B"])
-    op = await client_as("operator")
-    url = f"http://{op.server.host}:{op.server.port}"
-    sid = world.session_id
-    assert (await op.post(f"/api/v1/sessions/{sid}/start")).status == 200
+    op, url, sid, sites = await live_session(client_as, world, config, ["A", "B"])
 
     agents = {
         "main": Agent(agent_config(url, sites["main"], tmp_path / "main", "testpattern")),
@@ -196,11 +208,7 @@ async def test_broadcast_reaches_every_site_floor_switches_late_joiner_recording
 async def test_replay_of_a_recording_reaches_the_sites(
     client_as: ClientFactory, world: World, config: Config, tmp_path: Path
 ) -> None:
-    sites = await add_sites(config, world, ["A"])
-    op = await client_as("operator")
-    url = f"http://{op.server.host}:{op.server.port}"
-    sid = world.session_id
-    assert (await op.post(f"/api/v1/sessions/{sid}/start")).status == 200
+    op, url, sid, sites = await live_session(client_as, world, config, ["A"])
     main = Agent(agent_config(url, sites["main"], tmp_path / "main", "testpattern"))
     site = Agent(agent_config(url, sites["A"], tmp_path / "A", "none"))
     runs = [asyncio.create_task(main.run()), asyncio.create_task(site.run())]
@@ -272,11 +280,7 @@ def spawn_agent(
 async def test_an_agent_killed_and_restarted_resumes_publishing_and_receiving(
     client_as: ClientFactory, world: World, config: Config, tmp_path: Path
 ) -> None:
-    sites = await add_sites(config, world, ["A"])
-    op = await client_as("operator")
-    url = f"http://{op.server.host}:{op.server.port}"
-    sid = world.session_id
-    assert (await op.post(f"/api/v1/sessions/{sid}/start")).status == 200
+    op, url, sid, sites = await live_session(client_as, world, config, ["A"])
     main = Agent(agent_config(url, sites["main"], tmp_path / "main", "testpattern"))
     run = asyncio.create_task(main.run())
     r = await op.post(
@@ -325,12 +329,8 @@ async def main_receives(agent: Agent, sid: int) -> bool:
 async def test_a_site_that_stops_getting_frames_is_degraded_then_online_again(
     client_as: ClientFactory, world: World, config: Config, tmp_path: Path
 ) -> None:
-    sites = await add_sites(config, world, ["A"])
-    op = await client_as("operator")
+    op, url, sid, sites = await live_session(client_as, world, config, ["A"])
     live = op.server.app[LIVE]
-    url = f"http://{op.server.host}:{op.server.port}"
-    sid = world.session_id
-    assert (await op.post(f"/api/v1/sessions/{sid}/start")).status == 200
     site = Agent(agent_config(url, sites["A"], tmp_path / "A", "none"))
     main = Agent(agent_config(url, sites["main"], tmp_path / "main", "testpattern"))
     runs = [asyncio.create_task(site.run()), asyncio.create_task(main.run())]

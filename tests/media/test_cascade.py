@@ -18,9 +18,9 @@ from server.config import Config
 from server.web.media_api import MEDIA
 from tests.conftest import ClientFactory, World
 from tests.media.test_broadcast_e2e import (
-    add_sites,
     agent_config,
     grows,
+    live_session,
     received,
     spawn_agent,
 )
@@ -38,12 +38,10 @@ def frames_since(agent: Agent, since: float) -> int:
 async def test_towns_pull_from_their_district_relay_and_re_parent_when_it_dies(
     client_as: ClientFactory, world: World, config: Config, tmp_path: Path
 ) -> None:
-    sites = await add_sites(config, world, ["D", "T1", "T2"], parents={"T1": "D", "T2": "D"})
+    op, url, sid, sites = await live_session(
+        client_as, world, config, ["D", "T1", "T2"], parents={"T1": "D", "T2": "D"}
+    )
     district, t1, t2 = sites["D"][0], sites["T1"][0], sites["T2"][0]
-    op = await client_as("operator")
-    url = f"http://{op.server.host}:{op.server.port}"
-    sid = world.session_id
-    assert (await op.post(f"/api/v1/sessions/{sid}/start")).status == 200
 
     main = Agent(agent_config(url, sites["main"], tmp_path / "main", "testpattern"))
     town1 = Agent(agent_config(url, sites["T1"], tmp_path / "T1", "none"))

@@ -12,7 +12,7 @@ import pytest
 from server.config import Config
 from server.web.media_api import MEDIA
 from tests.conftest import ClientFactory, World
-from tests.media.test_broadcast_e2e import add_sites
+from tests.media.test_broadcast_e2e import live_session
 from tests.web.live_helpers import AgentPeer, hello
 
 OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"  # routed, never parsed here
@@ -26,11 +26,10 @@ def config(tmp_path: Path) -> Config:
 async def test_a_childs_offer_goes_to_its_relay_and_only_that_relay_answers(
     client_as: ClientFactory, world: World, config: Config
 ) -> None:
-    sites = await add_sites(config, world, ["D", "T", "X"], parents={"T": "D"})
+    op, _url, sid, sites = await live_session(
+        client_as, world, config, ["D", "T", "X"], parents={"T": "D"}
+    )
     district, town, other = sites["D"][0], sites["T"][0], sites["X"][0]
-    op = await client_as("operator")
-    sid = world.session_id
-    assert (await op.post(f"/api/v1/sessions/{sid}/start")).status == 200
 
     async def connect(name: str, *capabilities: str) -> AgentPeer:
         peer = AgentPeer(
