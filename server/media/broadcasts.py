@@ -5,9 +5,9 @@ The rules (who publishes, what the program is, whom each site receives) are in
 and tells agents what to do through a ``send_to_site`` callback (the agent socket layer). It
 knows nothing of HTTP.
 
-Media lives in the process that started the broadcast: agents and browsers whose sockets are
-on another process of a cluster cannot reach it (deploy media on one node, or route sockets of
-a session to it).
+Media lives in the process that started the broadcast (its owner); ``send_to_site`` reaches
+agents on other nodes of a cluster through the bus, and their offers come back the same way
+(``server.web.media_cluster``): every peer's media goes to the owner's media address.
 """
 
 from __future__ import annotations

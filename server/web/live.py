@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +26,13 @@ class Live:
     presence: PresenceService
     app: web.Application
     agents: dict[int, Connection] = field(default_factory=dict)  # site id -> its agent's socket
+    listeners: list[Callable[[str, BusEvent], None]] = field(default_factory=list)
 
     def on_event(self, topic: str, event: BusEvent) -> None:
         self.presence.observe(event)
         self.hub.deliver(topic, event)
+        for listener in self.listeners:
+            listener(topic, event)
 
     def on_gap(self, topics: frozenset[str] | None) -> None:
         """The bus lost events: tell every browser to resume (they resync if they must)."""

@@ -39,11 +39,13 @@ from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.hub import Connection
 from server.web.live import LIVE
+from server.web.media_cluster import MediaCluster, Reply
 from server.web.resources import audit, load, path_id, read_json
 
 log = logging.getLogger("server.media")
 
 MEDIA = web.AppKey("media", Broadcasts)
+CLUSTER = web.AppKey("media_cluster", MediaCluster)
 
 AGENT_TYPES = frozenset(
     {"media_offer", "media_close", "relay_answer", "relay_error", "upstream_lost"}
@@ -86,10 +88,11 @@ def media_settings(app: web.Application) -> MediaSettings:
 def setup(app: web.Application) -> None:
     """Create the process's broadcasts (called when the live sockets are set up)."""
     settings = media_settings(app)
-
-    def send_to_site(site_id: int, message: dict[str, Any]) -> bool:
-        connection = app[LIVE].agents.get(site_id)
-        return connection is not None and connection.send_message(message)
+    live = app[LIVE]
+    cluster = MediaCluster(live.bus.node_id, live.bus.publish)
+    cluster.local_agents = live.agents.get
+    live.listeners.append(cluster.on_event)
+    app[CLUSTER] = cluster
 
     async def announce(session_id: int, kind: str, data: dict[str, Any]) -> None:
         try:
@@ -97,8 +100,9 @@ def setup(app: web.Application) -> None:
         except BusUnavailable:
             log.warning("bus unavailable; %s not announced", kind)
 
-    broadcasts = Broadcasts(settings, send_to_site, announce)
+    broadcasts = Broadcasts(settings, cluster.send_to_site, announce)
     app[MEDIA] = broadcasts
+    cluster.handlers = _owner_handlers(app)
 
     async def on_shutdown(app: web.Application) -> None:
         for session_id in list(broadcasts.live):
@@ -132,7 +136,9 @@ async def start_broadcast(request: web.Request) -> web.Response:
     replay_from = None
     async with app[SESSIONS]() as db, db.begin():
         status, sites, mains = await _session_sites(db, session_id)
-        check_can_start(status, session_id in broadcasts.live)
+        check_can_start(
+            status, session_id in broadcasts.live or session_id in app[CLUSTER].remote_views
+        )
         floor = await db.scalar(
             select(FloorGrantRow.site_id).where(
                 FloorGrantRow.session_id == session_id, FloorGrantRow.ended_at.is_(None)
@@ -194,10 +200,19 @@ async def _stop(app: web.Application, session_id: int, who: Principal | None) ->
 
 
 async def stop_broadcast(request: web.Request) -> web.Response:
+    app = request.app
     session_id = path_id(request, "session")
-    async with request.app[SESSIONS]() as db:
+    async with app[SESSIONS]() as db:
         await load(db, ClassSession, session_id, "session")
-    return web.json_response(await _stop(request.app, session_id, principal(request)))
+    remote = app[CLUSTER].remote_views.pop(session_id, None)
+    if session_id not in app[MEDIA].live and remote is not None:
+        # its owner stops it (and finishes the recording); the view here goes at once
+        app[CLUSTER].publish("stop", {"session_id": session_id})
+        async with app[SESSIONS]() as db, db.begin():
+            audit(db, principal(request), "broadcast_stop", "sessions", session_id, None, None)
+        view = {"session_id": session_id, "live": False, "recording_id": remote["recording_id"]}
+        return web.json_response(view)
+    return web.json_response(await _stop(app, session_id, principal(request)))
 
 
 async def get_broadcast(request: web.Request) -> web.Response:
@@ -207,8 +222,12 @@ async def get_broadcast(request: web.Request) -> web.Response:
     if b is None:
         async with request.app[SESSIONS]() as db:
             await load(db, ClassSession, session_id, "session")
+        remote = request.app[CLUSTER].remote_views.get(session_id)
+        if remote is not None:  # owned by another node: its last announced view
+            return web.json_response({**remote, "relay": None})
         return web.json_response({"session_id": session_id, "live": False})
-    return web.json_response({**broadcasts.view(b), "relay": broadcasts.stats(b)})
+    node = request.app[CLUSTER].node_id
+    return web.json_response({**broadcasts.view(b), "node": node, "relay": broadcasts.stats(b)})
 
 
 def _recording_view(row: Recording) -> dict[str, Any]:
@@ -323,18 +342,34 @@ def register(registry: Registry) -> None:
 
 def agent_connected(app: web.Application, site_id: int, capabilities: list[str]) -> None:
     app[MEDIA].agent_connected(site_id, relay_capacity(capabilities))
+    app[CLUSTER].publish("agent_up", {"site_id": site_id, "capabilities": capabilities})
 
 
 def agent_disconnected(app: web.Application, site_id: int) -> None:
     app[MEDIA].agent_disconnected(site_id)
+    app[CLUSTER].publish("agent_down", {"site_id": site_id})
 
 
 def judge_health(app: web.Application, site_id: int, health: dict[str, Any]) -> dict[str, Any]:
     return app[MEDIA].judge(site_id, health, time.time())
 
 
+def _owned_elsewhere(app: web.Application, session_id: int) -> bool:
+    return session_id not in app[MEDIA].live and session_id in app[CLUSTER].remote_views
+
+
 async def agent_message(
     app: web.Application, connection: Connection, site_id: int, kind: str, body: dict[str, Any]
+) -> None:
+    """An agent's media message: handled here, or by the node that owns the broadcast."""
+    if _owned_elsewhere(app, body["session_id"]):
+        app[CLUSTER].publish("agent_message", {"site_id": site_id, "kind": kind, "body": body})
+        return
+    await _agent_message(app, connection.send_message, site_id, kind, body)
+
+
+async def _agent_message(
+    app: web.Application, reply: Reply, site_id: int, kind: str, body: dict[str, Any]
 ) -> None:
     broadcasts = app[MEDIA]
     session_id = body["session_id"]
@@ -348,87 +383,98 @@ async def agent_message(
     if kind == "media_close":
         await broadcasts.agent_close(site_id, session_id, role)
         return
+    base = {"session_id": session_id, "role": role}
     try:
         sdp = await broadcasts.agent_offer(site_id, session_id, role, body["sdp"])
-        if sdp is None:  # passed to the site's relay, which answers through us
-            return
     except DomainError as exc:
-        connection.send_message(
-            {
-                "type": "media_error",
-                "session_id": session_id,
-                "role": role,
-                "code": exc.code,
-                "message": exc.message,
-            }
-        )
+        reply({"type": "media_error", **base, "code": exc.code, "message": exc.message})
         return
-    connection.send_message(
-        {"type": "media_answer", "session_id": session_id, "role": role, "sdp": sdp}
-    )
+    if sdp is not None:  # None: passed to the site's relay, which answers through us
+        reply({"type": "media_answer", **base, "sdp": sdp})
 
 
 def _relay_reply(app: web.Application, relay_site: int, kind: str, body: dict[str, Any]) -> None:
     """A relay site's agent answered (or refused) the offer of a child site: pass it on."""
     session_id, child = body["session_id"], body["site_id"]
-    if not app[MEDIA].relay_answered(relay_site, session_id, child):
+    broadcasts = app[MEDIA]
+    if not broadcasts.relay_answered(relay_site, session_id, child):
         return  # the child has re-parented since; it has offered again elsewhere
-    connection = app[LIVE].agents.get(child)
-    if connection is None:
-        return
     base = {"session_id": session_id, "role": "subscribe"}
     if kind == "relay_answer":
-        connection.send_message({"type": "media_answer", **base, "sdp": body["sdp"]})
+        broadcasts.send_to_site(child, {"type": "media_answer", **base, "sdp": body["sdp"]})
     else:
-        connection.send_message(
+        broadcasts.send_to_site(
+            child,
             {
                 "type": "media_error",
                 **base,
                 "code": "media.relay_failed",
                 "message": f"The relay site {relay_site} could not take the offer: "
                 f"{body['code']}: {body['message']}",
-            }
+            },
         )
 
 
-def _socket_key(connection: Connection) -> str:
-    return f"{id(connection):x}"
+ALLOWED = {
+    "publish": roles.MANAGERS,
+    "view": roles.STAFF | {Actor.TRAINEE, Actor.SITE_AGENT},
+    "site": roles.STAFF,
+}
 
 
 async def client_message(
     app: web.Application, connection: Connection, who: Principal, kind: str, body: dict[str, Any]
 ) -> None:
-    broadcasts = app[MEDIA]
-    key = _socket_key(connection)
+    """A browser's media message: handled here, or by the node that owns the broadcast."""
+    cluster = app[CLUSTER]
+    key = cluster.client_key(connection)
     session_id = body["session_id"]
+    if kind == "media_offer":
+        role = body["role"]
+        request_id = "publish" if role == "publish" else body["request_id"] or role
+        body = {**body, "request_id": request_id}
+        if who.actor not in ALLOWED[role]:
+            error = Forbidden("media.forbidden", f"A {who.actor.value} may not {role} media.")
+            connection.send_message(_web_error(session_id, request_id, error))
+            return
+    if _owned_elsewhere(app, session_id):
+        cluster.clients[key] = connection
+        cluster.publish(
+            "client_message",
+            {
+                "node": cluster.node_id,
+                "key": key,
+                "viewer_site": who.site_id,
+                "kind": kind,
+                "body": body,
+            },
+        )
+        return
+    await _client_message(app, connection.send_message, key, who.site_id, kind, body)
+
+
+async def _client_message(
+    app: web.Application,
+    reply: Reply,
+    key: str,
+    viewer_site: int | None,
+    kind: str,
+    body: dict[str, Any],
+) -> None:
+    broadcasts = app[MEDIA]
+    session_id, request_id = body["session_id"], body["request_id"]
     if kind == "media_close":
-        await broadcasts.web_close(key, session_id, body["request_id"])
+        await broadcasts.web_close(key, session_id, request_id)
         return
     role = body["role"]
-    allowed = {
-        "publish": roles.MANAGERS,
-        "view": roles.STAFF | {Actor.TRAINEE, Actor.SITE_AGENT},
-        "site": roles.STAFF,
-    }[role]
-    request_id = "publish" if role == "publish" else body["request_id"] or role
     try:
-        if who.actor not in allowed:
-            raise Forbidden("media.forbidden", f"A {who.actor.value} may not {role} media.")
         sdp = await broadcasts.web_offer(
-            key, session_id, role, request_id, body["sdp"], body["site_id"], who.site_id
+            key, session_id, role, request_id, body["sdp"], body["site_id"], viewer_site
         )
     except DomainError as exc:
-        connection.send_message(
-            {
-                "type": "media_error",
-                "session_id": session_id,
-                "request_id": request_id,
-                "code": exc.code,
-                "message": exc.message,
-            }
-        )
+        reply(_web_error(session_id, request_id, exc))
         return
-    connection.send_message(
+    reply(
         {
             "type": "media_answer",
             "session_id": session_id,
@@ -439,8 +485,75 @@ async def client_message(
     )
 
 
+def _web_error(session_id: int, request_id: str, exc: DomainError) -> dict[str, Any]:
+    return {
+        "type": "media_error",
+        "session_id": session_id,
+        "request_id": request_id,
+        "code": exc.code,
+        "message": exc.message,
+    }
+
+
 async def client_closed(app: web.Application, connection: Connection) -> None:
-    await app[MEDIA].web_close(_socket_key(connection), None, None)
+    cluster = app[CLUSTER]
+    key = cluster.client_key(connection)
+    await app[MEDIA].web_close(key, None, None)
+    if cluster.clients.pop(key, None) is not None:
+        cluster.publish("client_closed", {"key": key})
+
+
+def _owner_handlers(app: web.Application) -> dict[str, Any]:
+    """What this node does for events from other nodes (see server.web.media_cluster)."""
+    broadcasts, cluster = app[MEDIA], app[CLUSTER]
+
+    def local(site_id: int) -> bool:
+        return site_id in app[LIVE].agents
+
+    async def agent_up(data: dict[str, Any]) -> None:
+        if not local(data["site_id"]):
+            broadcasts.agent_connected(data["site_id"], relay_capacity(data["capabilities"]))
+
+    async def agent_down(data: dict[str, Any]) -> None:
+        if not local(data["site_id"]):
+            broadcasts.agent_disconnected(data["site_id"])
+
+    async def agent_msg(data: dict[str, Any]) -> None:
+        body, site_id = data["body"], data["site_id"]
+        if body["session_id"] in broadcasts.live:
+            await _agent_message(app, cluster.reply_to_site(site_id), site_id, data["kind"], body)
+
+    async def client_msg(data: dict[str, Any]) -> None:
+        body = data["body"]
+        if body["session_id"] in broadcasts.live:
+            reply = cluster.reply_to_client(data["node"], data["key"])
+            await _client_message(app, reply, data["key"], data["viewer_site"], data["kind"], body)
+
+    async def client_gone(data: dict[str, Any]) -> None:
+        await broadcasts.web_close(data["key"], None, None)
+
+    async def stop(data: dict[str, Any]) -> None:
+        cluster.remote_views.pop(data["session_id"], None)
+        if data["session_id"] in broadcasts.live:
+            await _stop(app, data["session_id"], None)
+
+    async def floor(data: dict[str, Any]) -> None:
+        await floor_changed(app, data["session_id"], data["event"], data["payload"])
+
+    async def ended(data: dict[str, Any]) -> None:
+        await session_ended(app, data["session_id"])
+
+    return {
+        "agent_up": agent_up,
+        "agent_down": agent_down,
+        "agent_message": agent_msg,
+        "client_message": client_msg,
+        "client_closed": client_gone,
+        "stop": stop,
+        "floor_granted": floor,
+        "floor_returned": floor,
+        "session_ended": ended,
+    }
 
 
 async def floor_changed(
