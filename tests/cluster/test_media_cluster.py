@@ -20,23 +20,13 @@ import aiohttp
 from aiortc import RTCSessionDescription
 
 from classroom_agent.agent import Agent
-from classroom_agent.config import AgentConfig
 from deploy.local_cluster import LocalCluster
 from server.media import forward
 from server.media.peers import add_transceivers
 from tests.cluster_helpers import add_sites, make_session_live, shared_backends, staff_login
 from tests.media import peer
+from tests.media.test_broadcast_e2e import agent_config, grows, received
 from tests.web.live_helpers import wait_for
-
-
-def received(agent: Agent, session_id: int) -> int:
-    media = agent.media.sessions.get(session_id)
-    return media.receiver.frames if media is not None and media.receiver is not None else 0
-
-
-async def grows(count: Any, by: int, timeout: float) -> None:
-    start = count()
-    await wait_for(lambda: count() >= start + by, timeout=timeout, step=0.05)
 
 
 async def view_program(http: aiohttp.ClientSession, base: str, session_id: int) -> list[float]:
@@ -99,23 +89,8 @@ async def _run(tmp_path: Path, world: Any, url: str, env: dict[str, str]) -> Non
     agents: list[Agent] = []
     runs: list[asyncio.Task[int]] = []
     try:
-        for base, (site_id, secret), source in (
-            (node_a, origin_site, "testpattern"),
-            (node_b, floor_site, "testpattern"),
-        ):
-            config = AgentConfig(
-                server=base,
-                site_secret=secret,
-                site_id=site_id,
-                state_dir=str(tmp_path / f"agent-{site_id}"),
-                heartbeat_interval=0.5,
-                source=source,
-                main_size="320x240",
-                main_fps=15,
-                return_size="160x120",
-                return_fps=10,
-                media_bind="127.0.0.1",
-            )
+        for base, site in ((node_a, origin_site), (node_b, floor_site)):
+            config = agent_config(base, site, tmp_path / f"agent-{site[0]}", "testpattern")
             agents.append(Agent(config))
             runs.append(asyncio.create_task(agents[-1].run()))
         origin, far = agents

@@ -277,6 +277,15 @@ def spawn_agent(
     )
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within 10 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 async def test_an_agent_killed_and_restarted_resumes_publishing_and_receiving(
     client_as: ClientFactory, world: World, config: Config, tmp_path: Path
 ) -> None:
@@ -311,11 +320,7 @@ async def test_an_agent_killed_and_restarted_resumes_publishing_and_receiving(
         await grows(frames_from_a, 10, timeout=10)
         assert await main_receives(main, sid)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
     main.stop()
     await asyncio.wait_for(run, 15)
 

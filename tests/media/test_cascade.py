@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tests.media.test_broadcast_e2e import (
     live_session,
     received,
     spawn_agent,
+    stop_process,
 )
 from tests.web.live_helpers import wait_for
 
@@ -138,11 +138,7 @@ async def test_towns_pull_from_their_district_relay_and_re_parent_when_it_dies(
         )
         assert (await op.post(f"/api/v1/sessions/{sid}/broadcast/stop")).status == 200
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
     for agent in (main, town1, town2):
         agent.stop()
     await asyncio.wait_for(asyncio.gather(*runs), 15)
