@@ -264,7 +264,7 @@ class SessionMedia:
                     transceiver.setCodecPreferences(_codecs(kind, codec))
                     if kind == "video":
                         peer.video_receiver = transceiver.receiver
-                        self._receive_video(transceiver.receiver, peer)
+                        self._receive_video(transceiver.receiver)
                     else:
                         forward.install_passthrough(transceiver.receiver, self._relay_sink("audio"))
                 if self.upstream is not None:
@@ -299,7 +299,7 @@ class SessionMedia:
         log.info("media %s for session %d negotiated", role, self.session_id)
         return peer
 
-    def _receive_video(self, receiver: Any, peer: _Peer) -> None:
+    def _receive_video(self, receiver: Any) -> None:
         """Encoded frames as they leave the jitter buffer: counted, handed to the local relay
         (if this site relays) and, with a window, decoded and shown."""
         stats = self.receiver

@@ -108,6 +108,10 @@ def setup(app: web.Application) -> None:
         for session_id in list(broadcasts.live):
             await _stop(app, session_id, None)
 
+    async def on_startup(app: web.Application) -> None:  # runs once the bus has started
+        cluster.census()
+
+    app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
 
 
@@ -342,12 +346,12 @@ def register(registry: Registry) -> None:
 
 def agent_connected(app: web.Application, site_id: int, capabilities: list[str]) -> None:
     app[MEDIA].agent_connected(site_id, relay_capacity(capabilities))
-    app[CLUSTER].publish("agent_up", {"site_id": site_id, "capabilities": capabilities})
+    app[CLUSTER].agent_up(site_id, capabilities)
 
 
 def agent_disconnected(app: web.Application, site_id: int) -> None:
     app[MEDIA].agent_disconnected(site_id)
-    app[CLUSTER].publish("agent_down", {"site_id": site_id})
+    app[CLUSTER].agent_down(site_id)
 
 
 def judge_health(app: web.Application, site_id: int, health: dict[str, Any]) -> dict[str, Any]:

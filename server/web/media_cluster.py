@@ -12,7 +12,8 @@ for it:
   receiving node has checked the caller's role already);
 * ``client_closed`` {key}: a browser socket went away (owners close its peers);
 * ``agent_up`` {site_id, capabilities} / ``agent_down`` {site_id}: where agents are, so owners
-  instruct sites on other nodes and know which of them relay;
+  instruct sites on other nodes and know which of them relay; ``census`` {}: a node that has
+  just started asks the others to say ``agent_up`` again for the agents they hold;
 * ``stop`` {session_id}: stop asked on another node.
 
 Session events from other nodes drive the owner too: ``floor_granted`` / ``floor_returned``
@@ -49,6 +50,7 @@ class MediaCluster:
         self.remote_agents: dict[int, str] = {}  # site -> node holding its agent's socket
         self.remote_views: dict[int, dict[str, Any]] = {}  # session -> view, owned elsewhere
         self.clients: dict[str, Connection] = {}  # key -> this node's browser sockets with peers
+        self.capabilities: dict[int, list[str]] = {}  # this node's agents' hello capabilities
         self.local_agents: Callable[[int], Connection | None] = lambda site_id: None
         self.handlers: dict[str, Callable[..., Awaitable[None]]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -75,15 +77,27 @@ class MediaCluster:
             log.error("media cluster handler failed", exc_info=task.exception())
 
     def send_to_site(self, site_id: int, message: dict[str, Any]) -> bool:
-        """To a site's agent on this node, or through the bus to the node holding it.
-        False when no node is known to hold it."""
+        """To a site's agent on this node, or through the bus to whichever node holds it.
+        False when no node is known to hold it (it is sent all the same: this node may have
+        started after the agent connected elsewhere)."""
         connection = self.local_agents(site_id)
         if connection is not None:
             return connection.send_message(message)
-        if site_id not in self.remote_agents:
-            return False
         self.publish("to_agent", {"site_id": site_id, "message": message})
-        return True
+        return site_id in self.remote_agents
+
+    def agent_up(self, site_id: int, capabilities: list[str]) -> None:
+        self.capabilities[site_id] = capabilities
+        self.publish("agent_up", {"site_id": site_id, "capabilities": capabilities})
+
+    def agent_down(self, site_id: int) -> None:
+        self.capabilities.pop(site_id, None)
+        self.publish("agent_down", {"site_id": site_id})
+
+    def census(self) -> None:
+        """Ask every node to say again which agents it holds (a node that starts knows
+        nothing of the agents already connected elsewhere)."""
+        self.publish("census", {})
 
     def client_key(self, connection: Connection) -> str:
         return f"{self.node_id}~{id(connection):x}"
@@ -124,6 +138,9 @@ class MediaCluster:
             if self.remote_agents.get(site_id) == event.origin:
                 del self.remote_agents[site_id]
                 self._handle("agent_down", data)
+        elif kind == "census" and not mine:
+            for site_id, capabilities in list(self.capabilities.items()):
+                self.agent_up(site_id, capabilities)
         elif kind in ("agent_message", "client_message", "client_closed", "stop") and not mine:
             self._handle(kind, data)
 

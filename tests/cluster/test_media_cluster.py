@@ -7,6 +7,8 @@ their media straight to the owner (loopback here).
 - Node B answers ``GET .../broadcast`` with the owner's view and refuses a second start.
 - The floor granted through node B switches the program on node A (the origin then receives
   the floor site); the broadcast stopped through node B ends on A, with its recording.
+- Node A restarted (it starts knowing nothing of the agents on B): a broadcast started on it
+  again reaches the site on node B.
 """
 
 from __future__ import annotations
@@ -164,6 +166,21 @@ async def _run(tmp_path: Path, world: Any, url: str, env: dict[str, str]) -> Non
             assert recording["status"] == "done" and recording["video_frames"] > 30
             async with http.get(f"{node_b}/api/v1/sessions/{sid}/broadcast") as r:
                 assert (await r.json())["live"] is False
+
+            # node A restarts: it knows nothing of the agent on node B until it asks (census);
+            # a broadcast started on it again reaches that site
+            await asyncio.to_thread(cluster.nodes[0].kill)
+            await asyncio.to_thread(cluster.nodes[0].start)
+            await wait_for(lambda: origin.connected, timeout=20)
+            async with http.post(
+                f"{node_a}/api/v1/sessions/{sid}/broadcast/start", json=body, headers=headers
+            ) as r:
+                assert r.status == 200, await r.text()
+            await grows(lambda: received(far, sid), 30, timeout=20)
+            async with http.post(
+                f"{node_a}/api/v1/sessions/{sid}/broadcast/stop", headers=headers
+            ) as r:
+                assert r.status == 200, await r.text()
     finally:
         for agent in agents:
             agent.stop()
