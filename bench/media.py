@@ -1,8 +1,8 @@
 """Server CPU per added video subscriber: our forwarding relay vs aiortc's stock MediaRelay.
 
 One run measures both, side by side. A publisher sends VP8 640x480 at 30 fps and ~800 kbps, or
-1280x720 at ~1.8 Mbps (a
-moving lavfi ``testsrc2`` pattern, encoded once in the publisher). The server runs in its own
+1280x720 at ~1.8 Mbps (a moving lavfi ``testsrc2`` pattern, encoded once in the publisher, in a
+worker thread so that encoding does not stall the viewers' event loop). The server runs in its own
 process pinned to CPU 0; the publisher and the subscribers run in this process, pinned to the
 other CPU. Subscribers count frames without decoding them (the same passthrough as the relay).
 
@@ -22,8 +22,15 @@ and late joiners (first frame after connecting).
 Targets: 720p forward <= 1.5% of a core per subscriber; switch <= 150 ms without a freeze; late
 joiner's first frame <= 300 ms.
 
+Every row and run also prints what explains a bad latency: the kernel's UDP drops on the bench's
+and the server's sockets, the publisher's encode time, how late its frames left (p99) and how
+fast it answered keyframe requests, and the relay's counters (feed overflows = a reader too far
+behind, keyframe requests sent to publishers and coalesced by the rate limit).
+
 Run: .venv/bin/python bench/media.py [--profiles 480p,720p] [--window 10]
-     [--forward 0,1,5,10,20] [--stock 0,1,2,4] [--switches 6] [--joins 5]
+     [--forward 0,1,5,10,20] [--stock 0,1,2,4] [--switches 6] [--joins 5] [--switch-runs 1]
+     [--inline-encode]   (encode on the viewers' loop, as the bench did before issue #6's fix)
+A count list may be empty (--stock '') to skip that part.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import os
 import platform
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -173,9 +181,16 @@ class Remote:
 
 
 class TestPatternTrack(VideoStreamTrack):  # type: ignore[misc]
-    """lavfi testsrc2, encoded here once to VP8 at ``bitrate``; answers keyframe requests."""
+    """lavfi testsrc2, encoded here once to VP8 at ``bitrate``; answers keyframe requests.
 
-    def __init__(self, width: int, height: int, bitrate: int) -> None:
+    The pattern is generated and encoded in a worker thread (PyAV releases the GIL in
+    ``avcodec_send_frame``/``receive_packet``), not on the event loop that also runs every
+    viewer: a 720p frame takes ~7 ms to encode (keyframes ~30 ms) on this machine, which on the
+    loop delayed the viewers' frames and sent the publisher's frames in bursts.
+    ``inline=True`` encodes on the loop (the bench before issue #6's fix) for comparison.
+    """
+
+    def __init__(self, width: int, height: int, bitrate: int, inline: bool = False) -> None:
         super().__init__()
         self.source = av.open(
             f"testsrc2=size={width}x{height}:rate={FPS},format=yuv420p", format="lavfi"
@@ -199,12 +214,18 @@ class TestPatternTrack(VideoStreamTrack):  # type: ignore[misc]
             "maxrate": str(target),
             "bufsize": str(target),
         }
+        self.inline = inline
+        self.worker = None if inline else ThreadPoolExecutor(1, thread_name_prefix="encoder")
         self.force_keyframe = False
+        self.keyframe_asked_at: float | None = None
+        self.keyframe_delays: list[float] = []  # request -> keyframe handed to the sender
+        self.encode_ms: list[float] = []
+        self.late_ms: list[float] = []  # frame handed to the sender after its due time
         self.count = 0
         self.bytes = 0
 
-    async def recv(self) -> av.Packet:
-        pts, _ = await self.next_timestamp()
+    def _encode_next(self, keyframe: bool) -> bytes:
+        started = time.perf_counter()
         while True:
             frame = next(self.frames)
             frame.pts = self.count
@@ -212,26 +233,117 @@ class TestPatternTrack(VideoStreamTrack):  # type: ignore[misc]
             # lavfi frames come marked as I pictures, which makes libvpx encode every one as
             # a keyframe: clear the mark unless a keyframe was asked for
             picture = av.video.frame.PictureType
-            frame.pict_type = picture.I if self.force_keyframe else picture.NONE
-            self.force_keyframe = False
+            frame.pict_type = picture.I if keyframe else picture.NONE
             packets = self.codec.encode(frame)
             if packets:
-                data = b"".join(bytes(p) for p in packets)
-                self.bytes += len(data)
-                packet = av.Packet(data)
-                packet.pts = pts
-                packet.time_base = VIDEO_TIME_BASE
-                return packet
+                self.encode_ms.append(1000 * (time.perf_counter() - started))
+                return b"".join(bytes(p) for p in packets)
+
+    async def recv(self) -> av.Packet:
+        pts, _ = await self.next_timestamp()
+        due = self._start + pts / 90000
+        keyframe, self.force_keyframe = self.force_keyframe, False
+        asked = self.keyframe_asked_at
+        if self.worker is None:
+            data = self._encode_next(keyframe)
+        else:
+            loop = asyncio.get_running_loop()
+            data = await loop.run_in_executor(self.worker, self._encode_next, keyframe)
+        now = time.monotonic()
+        self.late_ms.append(1000 * (time.time() - due))
+        if keyframe and asked is not None:
+            self.keyframe_delays.append(now - asked)
+            self.keyframe_asked_at = None
+        self.bytes += len(data)
+        packet = av.Packet(data)
+        packet.pts = pts
+        packet.time_base = VIDEO_TIME_BASE
+        return packet
 
     def request_keyframe(self) -> None:
+        if not self.force_keyframe:
+            self.keyframe_asked_at = time.monotonic()
         self.force_keyframe = True
+
+    def timing(self) -> dict[str, Any]:
+        """Encode time, lateness of frames and keyframe-request answers, then reset them."""
+        out = {
+            "encode_ms_mean": mean_ms(self.encode_ms),
+            "encode_ms_max": round(max(self.encode_ms, default=0), 1),
+            "frame_late_ms_p99": percentile(self.late_ms, 0.99),
+            "keyframes_on_request": len(self.keyframe_delays),
+            "keyframe_answer_ms_max": round(1000 * max(self.keyframe_delays, default=0), 1),
+        }
+        self.encode_ms, self.late_ms, self.keyframe_delays = [], [], []
+        return out
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.shutdown(wait=False)
+
+
+def mean_ms(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def udp_drops(pids: list[int]) -> int:
+    """Datagrams the kernel dropped on these processes' UDP sockets (receive buffer full)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        fd_dir = Path(f"/proc/{pid}/fd")
+        try:
+            for fd in fd_dir.iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    drops = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) >= 13 and cols[9] in inodes:
+                drops += int(cols[12])
+    return drops
+
+
+def relay_summary(stats: dict[str, Any]) -> dict[str, Any]:
+    """What the relay did about keyframes and drops (the cause of freezes), from its stats."""
+    feeds = [s["video"] for s in stats.get("subscribers", {}).values() if "video" in s]
+    pubs = stats.get("publishers", {}).values()
+    return {
+        "feed_frames_dropped": sum(f["frames_dropped"] for f in feeds),
+        # None: a relay without the counter (an older checkout, for comparison)
+        "feed_overflows": sum(f["overflows"] for f in feeds)
+        if all("overflows" in f for f in feeds)
+        else None,
+        "feeds_with_drops": sum(1 for f in feeds if f["frames_dropped"]),
+        "feed_keyframe_requests": sum(f["keyframe_requests"] for f in feeds),
+        "pli_sent": sum(p["keyframe_requests_sent"] for p in pubs),
+        "pli_coalesced": sum(p["keyframe_requests_coalesced"] for p in pubs),
+        "keyframes_in": sum(p["keyframes_in"] for p in pubs),
+    }
+
+
+INLINE_ENCODE = False  # --inline-encode: the publisher encodes on the viewers' event loop
 
 
 async def negotiate_publisher(
     remote: Remote, profile: tuple[int, int, int], peer_id: str = "main"
 ) -> tuple[RTCPeerConnection, TestPatternTrack]:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    track = TestPatternTrack(*profile)
+    track = TestPatternTrack(*profile, inline=INLINE_ENCODE)
     t = add_transceivers(pc, "sendonly", kinds=["video"])[0]
     t.sender.replaceTrack(track)
     forward.on_keyframe_request(t.sender, track.request_keyframe)
@@ -308,6 +420,8 @@ async def run_mode(
             here0 = time.process_time()
             frames0 = [v.frames for v in viewers]
             bytes0 = track.bytes
+            drops0 = udp_drops([os.getpid(), proc.pid])
+            track.timing()
             await asyncio.sleep(window)
             cpu1, t1 = await remote.call("cpu")
             here1 = time.process_time()
@@ -322,6 +436,8 @@ async def run_mode(
                 "viewer_fps_mean": round(sum(fps) / len(fps), 1) if fps else None,
                 # every viewer at full rate (else the client CPU, not the server, is the limit)
                 "valid": not fps or min(fps) >= 0.9 * FPS,
+                "udp_drops": udp_drops([os.getpid(), proc.pid]) - drops0,
+                **track.timing(),
             }
             rows.append(row)
             print(f"  {mode:8s} {profile[1]}p {json.dumps(row)}", flush=True)
@@ -332,8 +448,12 @@ async def run_mode(
         for viewer in viewers:
             await viewer.pc.close()
         await pub.close()
+        track.close()
     per_sub = slope([(r["subscribers"], r["server_cpu_pct"]) for r in rows if r["valid"]])
-    return {"rows": rows, "pct_core_per_subscriber": round(per_sub, 3), "relay_stats": stats}
+    summary = relay_summary(stats) if stats else {}
+    if summary:
+        print(f"  {mode:8s} {profile[1]}p relay {json.dumps(summary)}", flush=True)
+    return {"rows": rows, "pct_core_per_subscriber": round(per_sub, 3), "relay": summary}
 
 
 async def run_switch(
@@ -344,19 +464,22 @@ async def run_switch(
     Switch latency: from the program change at the server to each viewer's first frame of the
     new source (its first keyframe, told apart by its picture width). Freeze: the longest gap
     between two frames at a viewer from 0.5 s before to 1.5 s after the switch.
-    Late joiner: from the viewer's "connected" state (and from its offer) to its first frame.
+    Late joiner: from the viewer's "connected" state (and from its offer) to its first frame;
+    ``feed_start_ms``: from "connected" to the relay's sender first asking its feed for a frame.
     """
     proc, remote = start_server("forward")
-    main_pc, _ = await negotiate_publisher(remote, profile, "main")
-    site_pc, _ = await negotiate_publisher(remote, SITE_PROFILE, "site-floor")
+    main_pc, main_track = await negotiate_publisher(remote, profile, "main")
+    site_pc, site_track = await negotiate_publisher(remote, SITE_PROFILE, "site-floor")
     viewers: list[Viewer] = []
     result: dict[str, Any] = {}
+    drops0 = udp_drops([os.getpid(), proc.pid])
     try:
         for i in range(viewers_n):
             viewer = Viewer()
             await viewer.connect(remote, f"site-{i}")
             viewers.append(viewer)
         await asyncio.sleep(3)
+        per_switch: list[float] = []
         latencies: list[float] = []
         gaps: list[float] = []
         target = "site-floor"
@@ -364,20 +487,26 @@ async def run_switch(
             at = await remote.call("program", target)
             width = SITE_PROFILE[0] if target == "site-floor" else profile[0]
             await asyncio.sleep(1.5)
+            worst = 0.0
             for v in viewers:
                 first = next((t for t, w in v.log if t >= at and w == width), None)
-                latencies.append(float("inf") if first is None else first - at)
+                latency = float("inf") if first is None else first - at
+                latencies.append(latency)
+                worst = max(worst, latency)
                 times = [t for t, _ in v.log if at - 0.5 <= t <= at + 1.5]
                 gaps.append(max((b - a for a, b in itertools.pairwise(times)), default=0))
+            per_switch.append(round(1000 * worst, 0))  # inf: not seen within 1.5 s
             target = "main" if target == "site-floor" else "site-floor"
             await asyncio.sleep(1.2)  # past the keyframe rate limit
-        result["switch_ms"] = {
-            "max": round(1000 * max(latencies), 1),
-            "mean": round(1000 * sum(latencies) / len(latencies), 1),
-            "n": len(latencies),
-        }
-        result["max_gap_around_switch_ms"] = round(1000 * max(gaps), 1)
-        firsts, from_offer = [], []
+        if switches:
+            result["switch_ms"] = {
+                "max": round(1000 * max(latencies), 1),
+                "mean": round(1000 * sum(latencies) / len(latencies), 1),
+                "n": len(latencies),
+                "worst_per_switch": per_switch,
+            }
+            result["max_gap_around_switch_ms"] = round(1000 * max(gaps), 1)
+        firsts, from_offer, starts = [], [], []
         for j in range(joins):
             await asyncio.sleep(1.2)
             viewer = Viewer()
@@ -388,12 +517,22 @@ async def run_switch(
                     await asyncio.sleep(0.005)
             firsts.append(viewer.log[0][0] - viewer.connected_at)
             from_offer.append(viewer.log[0][0] - offered)
+            feed = (await remote.call("stats"))["subscribers"][f"late-{j}"]["video"]
+            if feed.get("started_at") is not None:
+                starts.append(round(1000 * (feed["started_at"] - viewer.connected_at)))
             viewers.append(viewer)
-        result["late_joiner_first_frame_ms"] = {
-            "after_connected_max": round(1000 * max(firsts), 1),
-            "after_offer_max": round(1000 * max(from_offer), 1),
-            "n": joins,
-        }
+        if joins:
+            result["late_joiner_first_frame_ms"] = {
+                "after_connected_max": round(1000 * max(firsts), 1),
+                "after_connected": [round(1000 * f) for f in firsts],
+                "after_offer_max": round(1000 * max(from_offer), 1),
+                "feed_start_ms": starts,
+                "n": joins,
+            }
+        result["relay"] = relay_summary(await remote.call("stats"))
+        result["udp_drops"] = udp_drops([os.getpid(), proc.pid]) - drops0
+        result["publisher"] = main_track.timing()
+        result["site_publisher"] = site_track.timing()
     finally:
         await remote.call("quit")
         proc.join(10)
@@ -401,55 +540,75 @@ async def run_switch(
             await viewer.pc.close()
         await main_pc.close()
         await site_pc.close()
+        main_track.close()
+        site_track.close()
     print(f"  switch   {profile[1]}p {json.dumps(result)}", flush=True)
     return result
 
 
 async def main() -> None:
+    global INLINE_ENCODE
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=2.0)
-    parser.add_argument("--forward", default="0,1,5,10,20")
-    parser.add_argument("--stock", default="0,1,2,4")
+    parser.add_argument("--forward", default="0,1,5,10,20", help="subscriber counts ('': skip)")
+    parser.add_argument("--stock", default="0,1,2,4", help="subscriber counts ('': skip)")
     parser.add_argument("--profiles", default="480p,720p")
     parser.add_argument("--switches", type=int, default=6, help="floor switches (0: skip)")
     parser.add_argument("--joins", type=int, default=5, help="late joiners in the switch run")
+    parser.add_argument("--switch-runs", type=int, default=1, help="switch/join runs a profile")
+    parser.add_argument(
+        "--inline-encode", action="store_true", help="encode on the viewers' loop (old bench)"
+    )
     args = parser.parse_args()
+    INLINE_ENCODE = args.inline_encode
     pin(1)
     forward.set_host_addresses(["127.0.0.1"])
     print(
         f"VP8 {FPS} fps; {os.cpu_count()} CPUs; "
-        f"{platform.python_implementation()} {platform.python_version()}",
+        f"{platform.python_implementation()} {platform.python_version()}; "
+        f"load {os.getloadavg()}; publisher encodes {'inline' if INLINE_ENCODE else 'in a thread'}",
         flush=True,
     )
     out: dict[str, Any] = {}
     targets = {"480p": 1.0, "720p": 1.5}
     for name in args.profiles.split(","):
         profile = PROFILES[name]
-        fwd = await run_mode(
-            "forward", [int(x) for x in args.forward.split(",")], args.window, args.settle, profile
-        )
-        stock = await run_mode(
-            "stock", [int(x) for x in args.stock.split(",")], args.window, args.settle, profile
-        )
-        f, s = fwd["pct_core_per_subscriber"], stock["pct_core_per_subscriber"]
         out[name] = {
-            "profile": {"width": profile[0], "height": profile[1], "kbps": profile[2] // 1000},
-            "forward": fwd["rows"],
-            "stock": stock["rows"],
-            "forward_pct_core_per_subscriber": f,
-            "stock_pct_core_per_subscriber": s,
-            "ratio_stock_over_forward": round(s / f, 1) if f > 0 else None,
-            f"target_forward_le_{targets[name]}pct": f <= targets[name],
-            "target_ratio_ge_15": f > 0 and s / f >= 15,
+            "profile": {"width": profile[0], "height": profile[1], "kbps": profile[2] // 1000}
         }
-        if args.switches:
-            sw = await run_switch(profile, 5, args.switches, args.joins)
-            sw["target_switch_le_150ms"] = sw["switch_ms"]["max"] <= 150
-            sw["target_late_joiner_le_300ms"] = (
-                sw["late_joiner_first_frame_ms"]["after_connected_max"] <= 300
+        counts = {
+            m: [int(x) for x in getattr(args, m).split(",") if x] for m in ("forward", "stock")
+        }
+        if counts["forward"]:
+            fwd = await run_mode("forward", counts["forward"], args.window, args.settle, profile)
+            f = fwd["pct_core_per_subscriber"]
+            out[name].update(
+                forward=fwd["rows"],
+                forward_relay=fwd["relay"],
+                forward_pct_core_per_subscriber=f,
+                **{f"target_forward_le_{targets[name]}pct": f <= targets[name]},
             )
-            out[name]["switch"] = sw
+        if counts["stock"]:
+            stock = await run_mode("stock", counts["stock"], args.window, args.settle, profile)
+            s = stock["pct_core_per_subscriber"]
+            out[name].update(stock=stock["rows"], stock_pct_core_per_subscriber=s)
+            if counts["forward"]:
+                out[name]["ratio_stock_over_forward"] = round(s / f, 1) if f > 0 else None
+                out[name]["target_ratio_ge_15"] = f > 0 and s / f >= 15
+        runs = []
+        for _ in range(args.switch_runs if args.switches or args.joins else 0):
+            print(f"  load {os.getloadavg()}", flush=True)
+            sw = await run_switch(profile, 5, args.switches, args.joins)
+            if "switch_ms" in sw:
+                sw["target_switch_le_150ms"] = sw["switch_ms"]["max"] <= 150
+            if "late_joiner_first_frame_ms" in sw:
+                sw["target_late_joiner_le_300ms"] = (
+                    sw["late_joiner_first_frame_ms"]["after_connected_max"] <= 300
+                )
+            runs.append(sw)
+        if runs:
+            out[name]["switch"] = runs
     print(json.dumps(out, indent=1))
 
 

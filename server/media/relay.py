@@ -13,12 +13,16 @@ is the main classroom itself).
 
 Video rules, per feed: the first frame sent is a keyframe; a source switch happens only at a
 keyframe of the new source (until then the old source keeps flowing, so there is no freeze); the
-queue holds at most ``capacity`` frames and a frame that does not fit clears it (newest wins; a
-dropped delta frame makes the feed wait for the next keyframe, so nothing undecodable is sent).
+queue is bounded by age, not by a small frame count: a burst of frames (a publisher or a network
+that stalled for a moment) is queued and sent, but when the oldest queued frame has waited more
+than ``max_age`` (or ``capacity`` frames are queued) the reader is too far behind and the whole
+queue is dropped (newest wins; a dropped delta frame makes the feed wait for the next keyframe,
+so nothing undecodable and no stale backlog is sent).
 Keyframes are requested upstream (RTCP PLI) when a subscriber starts reading, when the source
-switches, when a feed had to drop frames and when a subscriber sends PLI/FIR; requests to a
-publisher are rate-limited (``keyframe_min_interval``): a request inside the interval is sent
-once at its end, unless a keyframe has come in meanwhile.
+switches, when a subscriber sends PLI/FIR and, after a drop, once the subscriber is reading again
+(a reader that stopped does not make the publisher send keyframes); requests to a publisher are
+rate-limited (``keyframe_min_interval``): a request inside the interval is sent once at its end,
+unless a keyframe has come in meanwhile.
 """
 
 from __future__ import annotations
@@ -49,7 +53,11 @@ from server.media.peers import (
 logger = logging.getLogger(__name__)
 
 KINDS = ("video", "audio")
-VIDEO_QUEUE_FRAMES = 2
+# A video feed's reader may fall behind by this long (a burst) before its queue is dropped. A
+# bound of 2 frames dropped on every 3-frame burst, and the keyframe it then needed could be
+# deferred by the publisher's keyframe rate limit: a freeze of up to a second (issue #6).
+VIDEO_QUEUE_MAX_AGE = 0.25
+VIDEO_QUEUE_FRAMES = 30  # a hard cap as well (1 s at 30 fps)
 AUDIO_QUEUE_FRAMES = 5  # 100 ms of 20 ms Opus packets
 MAX_PTS_STEP_SECONDS = 5.0
 
@@ -84,6 +92,7 @@ def _h264_has_idr(data: bytes) -> bool:
 class FeedStats:
     frames_out: int = 0
     frames_dropped: int = 0
+    overflows: int = 0  # times the reader was too far behind and the queue was dropped
     switches: int = 0
     keyframe_requests: int = 0
     started_at: float | None = None  # time.monotonic() of the sender's first recv()
@@ -92,7 +101,14 @@ class FeedStats:
 class ProgramFeed(MediaStreamTrack):
     """One subscriber's track of one kind: yields ``av.Packet`` from the current source."""
 
-    def __init__(self, relay: Relay, owner_id: str, kind: str, capacity: int | None = None) -> None:
+    def __init__(
+        self,
+        relay: Relay,
+        owner_id: str,
+        kind: str,
+        capacity: int | None = None,
+        max_age: float | None = None,
+    ) -> None:
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
@@ -103,7 +119,12 @@ class ProgramFeed(MediaStreamTrack):
         self.stats = FeedStats()
         self._relay = relay
         self._capacity = capacity or (VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES)
-        self._queue: deque[tuple[str, EncodedFrame]] = deque()
+        # audio: a frame count only (every Opus packet decodes on its own)
+        self._max_age = max_age if max_age is not None else VIDEO_QUEUE_MAX_AGE
+        if kind != "video" and max_age is None:
+            self._max_age = float("inf")
+        # (source, frame, time.monotonic() it was queued)
+        self._queue: deque[tuple[str, EncodedFrame, float]] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._video = kind == "video"
         self._need_keyframe = self._video
@@ -167,7 +188,8 @@ class ProgramFeed(MediaStreamTrack):
         elif self._need_keyframe:
             if not keyframe:
                 self.stats.frames_dropped += 1
-                self._request_keyframe(source_id)
+                if self._waiter is not None:  # the reader is there: make sure one is coming
+                    self._request_keyframe(source_id)
                 return
             self._need_keyframe = False
         self._push(source_id, frame, keyframe)
@@ -188,10 +210,11 @@ class ProgramFeed(MediaStreamTrack):
         if not self._active:
             self._active = True
             self.stats.started_at = time.monotonic()
-            if self._video:
-                self._need_keyframe = True
-                self._request_keyframe(self.pending or self.source)
+            self._need_keyframe = self._video  # requested below, as the queue is empty
+        self._drop_stale(time.monotonic())
         while not self._queue:
+            if self._need_keyframe and self._video:  # after a drop: ask now that we read
+                self._request_keyframe(self.pending or self.source)
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
@@ -199,7 +222,7 @@ class ProgramFeed(MediaStreamTrack):
                 self._waiter = None
             if self.readyState != "live":
                 raise MediaStreamError
-        source_id, frame = self._queue.popleft()
+        source_id, frame, _ = self._queue.popleft()
         self.stats.frames_out += 1
         packet = av.Packet(frame.data)
         packet.pts = self._next_pts(source_id, frame)
@@ -212,18 +235,32 @@ class ProgramFeed(MediaStreamTrack):
         self._wake()
 
     def _push(self, source_id: str, frame: EncodedFrame, keyframe: bool) -> None:
+        now = time.monotonic()
         if len(self._queue) >= self._capacity:
-            # The reader is behind: newest wins. Frames after a dropped video frame cannot be
-            # decoded, so unless this one is a keyframe wait for the next keyframe.
-            self.stats.frames_dropped += len(self._queue)
-            self._queue.clear()
-            if self._video and not keyframe:
+            self._overflow()
+        else:
+            self._drop_stale(now)
+        if self._need_keyframe and self._video:
+            if not keyframe:
                 self.stats.frames_dropped += 1
-                self._need_keyframe = True
-                self._request_keyframe(source_id)
                 return
-        self._queue.append((source_id, frame))
+            self._need_keyframe = False
+        self._queue.append((source_id, frame, now))
         self._wake()
+
+    def _drop_stale(self, now: float) -> None:
+        if self._queue and now - self._queue[0][2] > self._max_age:
+            self._overflow()
+
+    def _overflow(self) -> None:
+        """The reader is too far behind: drop the queue (newest wins). Frames after a dropped
+        video frame cannot be decoded, so video waits for a keyframe; it is requested when the
+        reader waits for a frame (:meth:`recv`), not for a reader that has stopped."""
+        self.stats.overflows += 1
+        self.stats.frames_dropped += len(self._queue)
+        self._queue.clear()
+        if self._video:
+            self._need_keyframe = True
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -550,6 +587,7 @@ class Relay:
                             "waiting_for_keyframe": feed.waiting_for_keyframe,
                             "frames_out": feed.stats.frames_out,
                             "frames_dropped": feed.stats.frames_dropped,
+                            "overflows": feed.stats.overflows,
                             "switches": feed.stats.switches,
                             "keyframe_requests": feed.stats.keyframe_requests,
                             "started_at": feed.stats.started_at,

@@ -14,7 +14,13 @@ import pytest
 from server.media import forward
 from server.media.forward import EncodedFrame
 from server.media.peers import MediaSettings, loopback_settings
-from server.media.relay import ProgramFeed, Relay, _Publisher, is_keyframe
+from server.media.relay import (
+    VIDEO_QUEUE_MAX_AGE,
+    ProgramFeed,
+    Relay,
+    _Publisher,
+    is_keyframe,
+)
 from tests.media import (
     FRAME_INTERVAL,
     IngressLog,
@@ -148,10 +154,14 @@ async def test_a_subscriber_that_never_reads_does_not_delay_others(relay: Relay)
     await viewer.wait_frames(5)
     await stalled.recv()  # reads once, then stops reading
     start = len(viewer.video)
+    requests_before = relay.stats()["publishers"][MAIN]["keyframe_requests_sent"]
     await asyncio.sleep(1.5)
 
-    assert stalled.queued <= 2
-    assert stalled.stats.frames_dropped > 0
+    # it holds at most VIDEO_QUEUE_MAX_AGE of frames, then drops them and waits for a keyframe
+    assert stalled.queued <= VIDEO_QUEUE_MAX_AGE / FRAME_INTERVAL + 2
+    assert stalled.stats.frames_dropped > 0 and stalled.stats.overflows >= 1
+    # a reader that stopped does not make the publisher send keyframes
+    assert relay.stats()["publishers"][MAIN]["keyframe_requests_sent"] == requests_before
     assert relay.stats()["subscribers"]["never-answers"]["video"]["frames_out"] == 0
     frames = len(viewer.video) - start
     assert frames >= 0.7 * 1.5 / FRAME_INTERVAL, frames
@@ -161,6 +171,43 @@ async def test_a_subscriber_that_never_reads_does_not_delay_others(relay: Relay)
     origin = log.by_data[bytes(packet)]
     assert origin.keyframe
     assert log.count[MAIN] - 1 - origin.index <= 3
+    await close_all(pub, viewer.pc)
+
+
+async def test_a_burst_of_frames_is_forwarded_whole_without_a_freeze(relay: Relay) -> None:
+    """Frames that reach the relay in a burst (a publisher or network that stalled for a
+    moment) are all sent: no drop, no wait for a keyframe (a 2-frame queue froze up to 1 s)."""
+    log = IngressLog(relay)
+    pub, _ = await connect_publisher(relay, MAIN, chroma=64)
+    receiver = relay._publishers[MAIN].receivers["video"]
+    passthrough = getattr(receiver, "_RTCRtpReceiver__decoder_queue")  # noqa: B009
+    sink = passthrough._sink
+    held: list[EncodedFrame] = []
+
+    def bursty(frame: EncodedFrame) -> None:  # hand frames to the relay 5 at a time
+        held.append(frame)
+        if len(held) == 5:
+            for f in held:
+                sink(f)
+            held.clear()
+
+    passthrough._sink = bursty
+    viewer = await connect_viewer(relay, SITE_A)
+    await viewer.wait_frames(10)
+    requests = relay.stats()["publishers"][MAIN]["keyframe_requests_sent"]
+    start = len(viewer.video)
+    await asyncio.sleep(1.5)
+    feed = relay.stats()["subscribers"][SITE_A]["video"]
+    assert feed["overflows"] == 0, feed
+    origins = log.origins(viewer.video)
+    assert origins[0].keyframe
+    assert_contiguous(origins)
+    assert len(viewer.video) - start >= 0.7 * 1.5 / FRAME_INTERVAL
+    # no wait for a keyframe (that froze for up to the 1 s keyframe rate limit); the bound
+    # leaves room for a loaded test machine, the burst itself is 5 frames (167 ms)
+    gaps = [b.at - a.at for a, b in itertools.pairwise(viewer.video[start:])]
+    assert max(gaps) <= 0.6, max(gaps)
+    assert relay.stats()["publishers"][MAIN]["keyframe_requests_sent"] == requests
     await close_all(pub, viewer.pc)
 
 
@@ -311,21 +358,73 @@ async def test_feed_switches_only_at_a_keyframe_of_the_new_source() -> None:
     assert third.pts - second.pts == 3000
 
 
-async def test_feed_keeps_only_the_newest_frames_and_waits_for_a_keyframe_after_a_drop() -> None:
+async def test_feed_queues_a_burst_and_drops_only_a_stale_backlog() -> None:
     relay = FakeRelay()
-    key, d1, d2, d3 = vp8_frames(4)
+    key, d1, d2, d3, d4 = vp8_frames(5)
+    feed = ProgramFeed(relay, "viewer", "video", max_age=0.1)
+    feed.set_target(MAIN)
+    reader = asyncio.ensure_future(feed.recv())
+    await asyncio.sleep(0)
+    assert relay.requests == [MAIN]  # a new reader asks for its first keyframe
+    # a burst: all of it is queued and sent, in order
+    for i, data in enumerate((key, d1, d2, d3)):
+        feed.offer(MAIN, frame(data, 3000 * i), i == 0)
+    assert bytes(await reader) == key
+    assert [bytes(await feed.recv()) for _ in range(3)] == [d1, d2, d3]
+    assert feed.stats.frames_dropped == 0 and feed.stats.overflows == 0
+
+    # the reader stops; once the oldest queued frame is older than max_age, the queue goes
+    relay.requests.clear()
+    feed.offer(MAIN, frame(d4, 12000), False)
+    await asyncio.sleep(0.15)
+    feed.offer(MAIN, frame(d1, 15000), False)
+    assert feed.queued == 0 and feed.waiting_for_keyframe
+    assert feed.stats.overflows == 1 and feed.stats.frames_dropped == 2
+    feed.offer(MAIN, frame(d2, 18000), False)
+    assert relay.requests == [], "no keyframe request while nobody reads"
+    # the reader comes back: now the keyframe is requested, and the next delta frames too
+    reader = asyncio.ensure_future(feed.recv())
+    await asyncio.sleep(0)
+    assert relay.requests == [MAIN]
+    feed.offer(MAIN, frame(d3, 21000), False)
+    assert relay.requests == [MAIN, MAIN] and not reader.done()
+    feed.offer(MAIN, frame(key, 24000), True)
+    assert bytes(await reader) == key and not feed.waiting_for_keyframe
+
+
+async def test_feed_drops_a_stale_backlog_when_the_reader_comes_back() -> None:
+    relay = FakeRelay()
+    key, d1 = vp8_frames(2)
     feed = await active_feed(relay, MAIN)
     feed.offer(MAIN, frame(key, 0), True)
-    feed.offer(MAIN, frame(d1, 1), False)
+    feed.offer(MAIN, frame(d1, 3000), False)
+    feed._queue = type(feed._queue)(  # queued 1 s ago (the publisher then stopped)
+        (src, f, at - 1.0) for src, f, at in feed._queue
+    )
     relay.requests.clear()
-    feed.offer(MAIN, frame(d2, 2), False)  # does not fit: everything goes, wait for a keyframe
-    assert feed.queued == 0 and feed.waiting_for_keyframe
+    reader = asyncio.ensure_future(feed.recv())
+    await asyncio.sleep(0)
+    assert not reader.done() and feed.queued == 0 and feed.stats.overflows == 1
     assert relay.requests == [MAIN]
-    feed.offer(MAIN, frame(d3, 3), False)
-    assert feed.queued == 0
+    reader.cancel()
+
+
+async def test_feed_queue_has_a_frame_cap_too() -> None:
+    relay = FakeRelay()
+    key, d1, d2, d3 = vp8_frames(4)
+    feed = ProgramFeed(relay, "viewer", "video", capacity=3)
+    feed.set_target(MAIN)
+    reader = asyncio.ensure_future(feed.recv())
+    await asyncio.sleep(0)
+    reader.cancel()
+    feed.offer(MAIN, frame(key, 0), True)
+    feed.offer(MAIN, frame(d1, 1), False)
+    feed.offer(MAIN, frame(d2, 2), False)
+    feed.offer(MAIN, frame(d3, 3), False)  # does not fit: everything goes, wait for a keyframe
+    assert feed.queued == 0 and feed.waiting_for_keyframe
     feed.offer(MAIN, frame(key, 4), True)
     assert feed.queued == 1 and not feed.waiting_for_keyframe
-    assert feed.stats.frames_dropped == 4
+    assert feed.stats.frames_dropped == 4 and feed.stats.overflows == 1
 
 
 async def test_inactive_feed_queues_nothing_and_requests_nothing() -> None:
