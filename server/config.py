@@ -94,8 +94,9 @@ SETTINGS: tuple[Setting, ...] = (
         "media_port_range",
         str,
         "",
-        "must stay empty: aioice (the ICE library) binds one ephemeral UDP port per peer and"
-        " cannot bind a port range; open UDP to the server, or relay media through TURN",
+        "UDP ports LOW-HIGH (e.g. 40000-40100) the media relay binds its ICE host candidates"
+        " to, one port per media peer and bind address; open exactly this UDP range to the"
+        " server in the firewall. Empty = an ephemeral port per peer",
     ),
     Setting("media_video_codec", str, "VP8", "VP8 (recordings in WebM) or H264 (MP4)"),
     Setting(

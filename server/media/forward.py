@@ -14,6 +14,10 @@ Forwarding encoded media needs four things aiortc has no public API for:
   :func:`on_keyframe_request` replaces it on the instance.
 * **Loopback host candidates / a media bind address**: aioice gathers host candidates from
   ``aioice.ice.get_host_addresses`` and skips 127.0.0.1; :func:`set_host_addresses` overrides it.
+* **A UDP port range for host candidates**: aioice binds each host candidate with
+  ``loop.create_datagram_endpoint(..., local_addr=(address, 0))`` (an ephemeral port) inside
+  ``aioice.ice.Connection.get_component_candidates``; :func:`set_port_range` makes that call bind
+  a free port of a configured range instead, so a firewall can open exactly that range.
 
 All of this is only known to work with the exact versions in :data:`SUPPORTED_VERSIONS`; importing
 this module with any other version raises :class:`UnsupportedMediaStack` so that an upgrade
@@ -23,8 +27,12 @@ tests/media/test_forward_private_api.py pins each of these behaviours.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import errno
 import logging
 import queue
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -32,6 +40,8 @@ from typing import Any
 
 import aioice.ice
 import aiortc
+
+from server.core.errors import Conflict
 
 logger = logging.getLogger(__name__)
 
@@ -196,3 +206,182 @@ def set_host_addresses(addresses: Sequence[str] | None) -> None:
         return [a for a in fixed if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
 
     aioice.ice.get_host_addresses = get_host_addresses
+
+
+# -- host candidates inside a UDP port range ---------------------------------------------------
+
+
+class PortRangeExhausted(Conflict):
+    """Every port of the media port range is in use on an address: no peer can be added."""
+
+    def __init__(self, address: str, low: int, high: int) -> None:
+        super().__init__(
+            "media.ports_exhausted",
+            f"No free UDP port for media on {address}: all {high - low + 1} ports of"
+            f" media_port_range {low}-{high} are in use. Widen the range (and the firewall"
+            " rule that opens it) or close some media peers.",
+        )
+        self.address, self.low, self.high = address, low, high
+
+
+_ORIGINAL_GET_COMPONENT_CANDIDATES = aioice.ice.Connection.get_component_candidates
+_ORIGINAL_ICE_ASYNCIO = getattr(aioice.ice, "asyncio")  # noqa: B009 (not exported)
+#: The transports bound for the host candidates of the gathering running in this task.
+_GATHERING: contextvars.ContextVar[list[asyncio.BaseTransport] | None] = contextvars.ContextVar(
+    "media_port_range_gathering", default=None
+)
+_port_range: tuple[int, int] | None = None
+_next_port: int | None = None  # where the next search starts (round robin through the range)
+
+
+def check_port_range_internals(
+    method: Any = _ORIGINAL_GET_COMPONENT_CANDIDATES, ice_asyncio: Any = _ORIGINAL_ICE_ASYNCIO
+) -> None:
+    """Raise :class:`UnsupportedMediaStack` unless aioice binds host candidates as expected.
+
+    :func:`set_port_range` relies on ``Connection.get_component_candidates`` (``method``)
+    binding each host candidate with ``asyncio.get_running_loop().create_datagram_endpoint(...,
+    local_addr=(address, 0))`` through the ``asyncio`` name of ``aioice.ice`` (``ice_asyncio``).
+    """
+    code = getattr(method, "__code__", None)
+    problems = []
+    if ice_asyncio is not asyncio:
+        problems.append("aioice.ice.asyncio is not the asyncio module")
+    if code is None or not {"get_running_loop", "create_datagram_endpoint"} <= set(code.co_names):
+        problems.append(
+            "Connection.get_component_candidates no longer calls"
+            " asyncio.get_running_loop().create_datagram_endpoint"
+        )
+    elif ("local_addr",) not in code.co_consts:
+        problems.append(
+            "Connection.get_component_candidates no longer binds with local_addr=(address, 0)"
+        )
+    if problems:
+        raise UnsupportedMediaStack(
+            "media_port_range cannot be honoured with this aioice: " + "; ".join(problems)
+        )
+
+
+def _bind_in_range(address: str, low: int, high: int) -> socket.socket:
+    """A non-blocking UDP socket bound to ``address`` on the next free port of the range."""
+    global _next_port
+    family, _, _, _, sockaddr = socket.getaddrinfo(
+        address, 0, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
+    )[0]
+    size = high - low + 1
+    start = _next_port if _next_port is not None and low <= _next_port <= high else low
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        for i in range(size):
+            port = low + (start - low + i) % size
+            try:
+                sock.bind((sockaddr[0], port, *sockaddr[2:]))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    continue
+                raise
+            _next_port = low + (port - low + 1) % size
+            return sock
+    except BaseException:
+        sock.close()
+        raise
+    sock.close()
+    raise PortRangeExhausted(address, low, high)
+
+
+class _RangeLoop:
+    """The running loop, except that host-candidate binds take a port of the range."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loop, name)
+
+    async def create_datagram_endpoint(
+        self, protocol_factory: Callable[[], Any], local_addr: Any = None, **kwargs: Any
+    ) -> tuple[asyncio.DatagramTransport, Any]:
+        created = _GATHERING.get()
+        port_range = _port_range
+        if created is None or port_range is None or kwargs or local_addr is None:
+            return await self._loop.create_datagram_endpoint(
+                protocol_factory, local_addr=local_addr, **kwargs
+            )
+        address, port = local_addr
+        if port != 0:
+            return await self._loop.create_datagram_endpoint(
+                protocol_factory, local_addr=local_addr
+            )
+        sock = _bind_in_range(address, *port_range)
+        try:
+            transport, protocol = await self._loop.create_datagram_endpoint(
+                protocol_factory, sock=sock
+            )
+        except BaseException:
+            sock.close()
+            raise
+        created.append(transport)
+        return transport, protocol
+
+
+class _RangeAsyncio:
+    """Stands in for ``asyncio`` inside ``aioice.ice`` while a port range is set."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    def get_running_loop(self) -> Any:
+        loop = asyncio.get_running_loop()
+        return _RangeLoop(loop) if _GATHERING.get() is not None else loop
+
+
+async def _get_component_candidates(
+    self: aioice.ice.Connection, component: int, addresses: list[str], timeout: int = 5
+) -> list[aioice.Candidate]:
+    created: list[asyncio.BaseTransport] = []
+    token = _GATHERING.set(created)
+    try:
+        candidates = await _ORIGINAL_GET_COMPONENT_CANDIDATES(
+            self, component=component, addresses=addresses, timeout=timeout
+        )
+    except BaseException:
+        for transport in created:  # not yet known to the connection: would leak the ports
+            transport.close()
+        raise
+    finally:
+        _GATHERING.reset(token)
+    port_range = _port_range
+    if port_range is not None:
+        low, high = port_range
+        outside = [c for c in candidates if c.type == "host" and not low <= c.port <= high]
+        if outside or len(created) < len([c for c in candidates if c.type == "host"]):
+            raise UnsupportedMediaStack(
+                f"aioice bound host candidates outside media_port_range {low}-{high}:"
+                f" {[f'{c.host}:{c.port}' for c in outside]}"
+            )
+    return candidates
+
+
+def set_port_range(port_range: tuple[int, int] | None) -> None:
+    """Bind every ICE host candidate to a free UDP port in ``port_range`` (process-wide).
+
+    Ports in use are skipped; when every port of the range is taken on an address, gathering
+    fails with :class:`PortRangeExhausted`. ``None`` restores aioice's default (an ephemeral
+    port per candidate).
+    """
+    global _port_range
+    if port_range is None:
+        _port_range = None
+        setattr(aioice.ice, "asyncio", _ORIGINAL_ICE_ASYNCIO)  # noqa: B010
+        setattr(  # noqa: B010
+            aioice.ice.Connection, "get_component_candidates", _ORIGINAL_GET_COMPONENT_CANDIDATES
+        )
+        return
+    low, high = port_range
+    if not 1 <= low <= high <= 65535:
+        raise ValueError(f"port range must be 1 <= low <= high <= 65535, not {low}-{high}")
+    check_port_range_internals()
+    _port_range = (low, high)
+    setattr(aioice.ice, "asyncio", _RangeAsyncio())  # noqa: B010
+    setattr(aioice.ice.Connection, "get_component_candidates", _get_component_candidates)  # noqa: B010

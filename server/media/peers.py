@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,16 +37,25 @@ class MediaSettings:
 
     ``ice_servers`` empty means host candidates only (never aiortc's default Google STUN).
     ``bind_addresses`` empty means every non-loopback interface (aioice's default); it is
-    process-wide because aioice has a single address list. aioice binds an ephemeral UDP port
-    per candidate; it has no port-range option.
+    process-wide because aioice has a single address list. ``port_range`` ``(low, high)`` makes
+    every host candidate bind a free UDP port in that range (inclusive; process-wide too, see
+    :func:`server.media.forward.set_port_range`); ``None`` means an ephemeral port per candidate.
     """
 
     ice_servers: tuple[IceServer, ...] = ()
     bind_addresses: tuple[str, ...] = ()
     video_codec: str = "VP8"
     keyframe_min_interval: float = 1.0
+    port_range: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if self.port_range is not None:
+            low, high = self.port_range
+            if not 1 <= low <= high <= 65535:
+                raise ValueError(
+                    f"port_range must be (low, high) with 1 <= low <= high <= 65535,"
+                    f" not {self.port_range}"
+                )
         if self.video_codec not in VIDEO_CODECS:
             raise ValueError(f"video_codec must be one of {VIDEO_CODECS}, not {self.video_codec}")
         if self.keyframe_min_interval < 0:
@@ -55,6 +65,21 @@ class MediaSettings:
 def loopback_settings(**kwargs: Any) -> MediaSettings:
     """Settings for tests and single-host benches: host candidates on 127.0.0.1 only."""
     return MediaSettings(bind_addresses=("127.0.0.1",), **kwargs)
+
+
+def parse_port_range(text: str) -> tuple[int, int] | None:
+    """``"40000-40100"`` -> ``(40000, 40100)`` (inclusive); ``""`` -> ``None``; a single port
+    ``"40000"`` is a range of one. Raises ``ValueError`` with the reason otherwise."""
+    if not text.strip():
+        return None
+    match = re.fullmatch(r"\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?", text, re.ASCII)
+    if match is None:
+        raise ValueError(f"expected LOW-HIGH UDP ports such as 40000-40100, got {text!r}")
+    low = int(match[1])
+    high = int(match[2]) if match[2] is not None else low
+    if not 1 <= low <= high <= 65535:
+        raise ValueError(f"expected 1 <= LOW <= HIGH <= 65535, got {text!r}")
+    return low, high
 
 
 def parse_ice_servers(
@@ -81,11 +106,14 @@ def rtc_configuration(settings: MediaSettings) -> RTCConfiguration:
 
 
 def apply_host_addresses(settings: MediaSettings) -> None:
+    """Make aioice gather host candidates on the settings' addresses and port range."""
     forward.set_host_addresses(settings.bind_addresses)
+    forward.set_port_range(settings.port_range)
 
 
 def create_peer_connection(settings: MediaSettings) -> RTCPeerConnection:
-    """A peer connection using the configured ICE servers and bind addresses (bundled media)."""
+    """A peer connection using the configured ICE servers, bind addresses and port range
+    (bundled media)."""
     apply_host_addresses(settings)
     return RTCPeerConnection(configuration=rtc_configuration(settings))
 

@@ -3,19 +3,26 @@
 :class:`Recorder` is an in-process subscriber of the relay (``Relay.open_feed``): it gets the
 program's encoded frames, exactly what every site gets, floor switches included (they happen
 at keyframes), and muxes them with PyAV into WebM (VP8 + Opus) or MP4 (H264 + Opus). Nothing is
-decoded except the first keyframe, once, to learn the picture size for the file header.
+decoded except the first keyframe, once, to learn the picture size for the file header. The
+file starts at a keyframe. H264 arrives from WebRTC as Annex-B access units whose keyframes
+carry their SPS/PPS in band; the MP4's ``avcC`` is made from the first keyframe's own SPS/PPS
+(not from an encoder's), the muxer stores the samples length-prefixed, and the in-band
+SPS/PPS stay in every keyframe so a floor switch to a source with another picture size
+decodes.
 Timestamps are the arrival times at the recorder (milliseconds from the start), so audio and
 video stay in step across source switches. While recording, the program's source is asked
 for a keyframe every ``keyframe_every`` seconds so a replay can be joined at any time.
 
 :class:`Replay` reads such a file and pushes its frames, paced by their timestamps, into the
-relay as an in-process publisher: the relay forwards them like a live feed.
+relay as an in-process publisher: the relay forwards them like a live feed (H264 from an MP4
+is turned back into Annex-B, with SPS/PPS before each keyframe, as WebRTC senders need).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import time
 from dataclasses import dataclass, field
@@ -125,9 +132,12 @@ class Recorder:
                 log.exception("recorder could not write a %s frame", kind)
 
     def _write(self, kind: str, data: bytes) -> None:
+        keyframe = kind == "video" and is_keyframe(
+            EncodedFrame(f"video/{self._codec_name()}", data, 0, 90000)
+        )
         if self._container is None:
-            if kind != "video":
-                return  # audio before the first picture is not kept
+            if not keyframe:
+                return  # the file starts at a keyframe; audio before the first picture is not kept
             self._open(data)
         stream = self._streams[kind]
         pts = round((time.monotonic() - self._t0) * 1000)
@@ -138,9 +148,7 @@ class Recorder:
         packet.time_base = MS
         packet.pts = packet.dts = pts
         if kind == "video":
-            packet.is_keyframe = is_keyframe(
-                EncodedFrame(f"video/{self._codec_name()}", data, 0, 90000)
-            )
+            packet.is_keyframe = keyframe
         self._container.mux(packet)
         self._frames[kind] += 1
 
@@ -148,11 +156,19 @@ class Recorder:
         return "vp8" if self.format == "webm" else "h264"
 
     def _open(self, keyframe: bytes) -> None:
-        width, height = picture_size(self._codec_name(), keyframe)
-        container: Any = av.open(str(self.path), "w", format=self.format)
-        video = container.add_stream(self._video_encoder, rate=30)
-        video.width, video.height = width, height
-        video.pix_fmt = "yuv420p"
+        if self.format == "mp4":
+            # The stream's parameters (size, profile, SPS/PPS as extradata -> avcC) come from the
+            # keyframe itself; no encoder is opened, so none can put its own SPS/PPS in the file.
+            with av.open(io.BytesIO(keyframe), format="h264") as probe:
+                template = h264_stream(probe)
+                container: Any = av.open(str(self.path), "w", format=self.format)
+                video = container.add_stream_from_template(template)
+        else:
+            width, height = picture_size(self._codec_name(), keyframe)
+            container = av.open(str(self.path), "w", format=self.format)
+            video = container.add_stream(self._video_encoder, rate=30)
+            video.width, video.height = width, height
+            video.pix_fmt = "yuv420p"
         video.time_base = MS
         audio = container.add_stream("libopus", rate=48000)
         audio.layout = "stereo"
@@ -170,6 +186,16 @@ def picture_size(codec: str, keyframe: bytes) -> tuple[int, int]:
     if not frames:
         raise ValueError("the first keyframe could not be decoded")
     return int(frames[0].width), int(frames[0].height)
+
+
+def h264_stream(probe: Any) -> Any:
+    """The video stream of ``probe`` (an H264 Annex-B keyframe opened as raw ``h264``) if it
+    describes the picture (size, profile, SPS/PPS as extradata), for ``add_stream_from_template``.
+    """
+    stream = probe.streams.video[0] if probe.streams.video else None
+    if stream is None or not stream.codec_context.width or not stream.codec_context.extradata:
+        raise ValueError("the first H264 keyframe has no usable SPS/PPS")
+    return stream
 
 
 class Replay:
@@ -202,6 +228,11 @@ class Replay:
             start = time.monotonic()
             end = 0.0
             with av.open(str(self.path)) as container:
+                annexb = {
+                    s.index: av.BitStreamFilterContext("h264_mp4toannexb", in_stream=s)
+                    for s in container.streams.video
+                    if s.codec_context.name == "h264" and _is_avcc(s.codec_context.extradata)
+                }
                 for packet in container.demux():
                     if packet.size == 0 or packet.pts is None:
                         continue
@@ -216,11 +247,18 @@ class Replay:
                     if delay > 0:
                         await asyncio.sleep(delay)
                     rate = 90000 if kind == "video" else 48000
-                    self._publisher.push(
-                        kind, EncodedFrame(codec, bytes(packet), round((offset + at) * rate), rate)
-                    )
-                    self.frames_sent += 1
+                    bsf = annexb.get(stream.index)
+                    for data in [bytes(p) for p in bsf.filter(packet)] if bsf else [bytes(packet)]:
+                        self._publisher.push(
+                            kind, EncodedFrame(codec, data, round((offset + at) * rate), rate)
+                        )
+                        self.frames_sent += 1
             if not self.loop:
                 return
             offset += end + 0.05
             await asyncio.sleep(0.05)
+
+
+def _is_avcc(extradata: bytes | None) -> bool:
+    """H264 extradata in MP4's avcC form (samples length-prefixed), not Annex-B."""
+    return extradata is not None and len(extradata) > 0 and extradata[0] == 1

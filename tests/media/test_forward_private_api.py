@@ -8,8 +8,12 @@ forward.py, and only then add the version to SUPPORTED_VERSIONS.
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
 import itertools
+import random
+import re
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -29,6 +33,7 @@ from tests.media import CounterTrack, peer
 async def loopback() -> AsyncIterator[None]:
     forward.set_host_addresses(["127.0.0.1"])
     yield
+    forward.set_port_range(None)
     forward.set_host_addresses(None)
 
 
@@ -83,6 +88,100 @@ async def test_loopback_host_address_is_offered_and_default_restored() -> None:
     await conn.close()
     forward.set_host_addresses(None)
     assert aioice.ice.get_host_addresses is forward._ORIGINAL_GET_HOST_ADDRESSES
+
+
+def test_aioice_binds_host_candidates_as_the_port_range_shim_expects() -> None:
+    """forward.set_port_range intercepts exactly this call (through aioice.ice's asyncio)."""
+    source = inspect.getsource(aioice.ice.Connection.get_component_candidates)
+    assert "loop = asyncio.get_running_loop()" in source
+    assert "loop.create_datagram_endpoint(" in source
+    assert "lambda: StunProtocol(self), local_addr=(address, 0)" in source
+    assert "except OSError as exc:" in source  # a bind error skips that address, as before
+    assert list(inspect.signature(aioice.ice.Connection.get_component_candidates).parameters) == [
+        "self",
+        "component",
+        "addresses",
+        "timeout",
+    ]
+    assert aioice.ice.asyncio is asyncio
+    forward.check_port_range_internals()
+
+
+def test_the_port_range_shim_refuses_an_aioice_that_binds_differently() -> None:
+    async def binds_elsewhere(self: object, component: int, addresses: list[str]) -> list[object]:
+        return []
+
+    with pytest.raises(forward.UnsupportedMediaStack, match="create_datagram_endpoint"):
+        forward.check_port_range_internals(binds_elsewhere)
+    with pytest.raises(forward.UnsupportedMediaStack, match="not the asyncio module"):
+        forward.check_port_range_internals(ice_asyncio=object())
+
+
+def free_udp_ports(size: int) -> int:
+    """The first of ``size`` consecutive UDP ports free on 127.0.0.1 and 127.0.0.2."""
+    for _ in range(200):
+        low = random.randrange(20000, 32000 - size)
+        socks = []
+        try:
+            for port in range(low, low + size):
+                for host in ("127.0.0.1", "127.0.0.2"):
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    socks.append(s)
+                    s.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        return low
+    raise AssertionError("no free UDP ports found")
+
+
+async def test_host_candidates_bind_inside_the_port_range_and_default_is_restored() -> None:
+    low = free_udp_ports(3)
+    forward.set_port_range((low, low + 2))
+    conns = [aioice.ice.Connection(ice_controlling=True) for _ in range(3)]
+    for conn in conns:
+        await conn.gather_candidates()
+    ports = sorted(c.port for conn in conns for c in conn.local_candidates)
+    assert ports == [low, low + 1, low + 2]  # one each, none shared, all inside
+    # a fourth connection finds the range exhausted and says so (not aioice's silent skip)
+    fourth = aioice.ice.Connection(ice_controlling=True)
+    with pytest.raises(forward.PortRangeExhausted, match=f"{low}-{low + 2}"):
+        await fourth.gather_candidates()
+    for conn in conns:
+        await conn.close()
+    await fourth.close()
+    forward.set_port_range(None)
+    assert aioice.ice.asyncio is asyncio
+    assert (
+        aioice.ice.Connection.get_component_candidates is forward._ORIGINAL_GET_COMPONENT_CANDIDATES
+    )
+    conn = aioice.ice.Connection(ice_controlling=True)
+    await conn.gather_candidates()
+    assert not low <= conn.local_candidates[0].port <= low + 2
+    await conn.close()
+
+
+async def test_exhaustion_on_one_address_releases_the_ports_bound_on_the_others() -> None:
+    port = free_udp_ports(1)
+    forward.set_host_addresses(["127.0.0.1", "127.0.0.2"])
+    forward.set_port_range((port, port))
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind(("127.0.0.2", port))
+    try:
+        conn = aioice.ice.Connection(ice_controlling=True)
+        with pytest.raises(forward.PortRangeExhausted, match=re.escape("127.0.0.2")):
+            await conn.gather_candidates()
+        await conn.close()
+    finally:
+        blocker.close()
+    # 127.0.0.1:port was bound before 127.0.0.2 failed: it was closed, not leaked
+    check = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    check.bind(("127.0.0.1", port))
+    check.close()
 
 
 async def connected_pair(

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from fractions import Fraction
 from pathlib import Path
 
 import av
+from aiortc import AudioStreamTrack, RTCPeerConnection, RTCSessionDescription
 
+from server.media import forward
 from server.media.forward import EncodedFrame
-from server.media.recorder import Recorder, Replay
+from server.media.peers import loopback_settings
+from server.media.recorder import Recorder, Replay, recording_suffix
 from server.media.relay import Relay, is_keyframe
+from tests.media import CounterTrack, close_all, peer
 
 
 def vp8_frames(count: int, width: int, height: int, keyframe_every: int = 10) -> list[bytes]:
@@ -113,3 +118,108 @@ async def test_replay_publishes_the_recording_as_a_live_source(tmp_path: Path) -
     await live.close()
     assert got[:30] == frames
     assert got[30:45] == frames[:15]
+
+
+# -- H264 to MP4, from real aiortc publishers ------------------------------------------------
+
+
+async def h264_publisher(
+    relay: Relay, peer_id: str, chroma: int, width: int, height: int
+) -> RTCPeerConnection:
+    """An aiortc peer publishing a camera-like track (and audio); the relay's H264 preference
+    makes aiortc's own encoder send H264, as a site or the main classroom would."""
+    pc = peer()
+    pc.addTrack(CounterTrack(chroma, width, height))
+    pc.addTrack(AudioStreamTrack())
+    await pc.setLocalDescription(await pc.createOffer())
+    answer = await relay.publish(peer_id, pc.localDescription.sdp)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    return pc
+
+
+def nal_units(annexb: bytes) -> tuple[bytes, ...]:
+    """The NAL units of an Annex-B access unit (start codes of 3 or 4 bytes alike)."""
+    return tuple(n.strip(b"\x00") for n in annexb.split(b"\x00\x00\x01") if n.strip(b"\x00"))
+
+
+async def test_h264_recording_is_a_playable_mp4_with_the_floor_switch(tmp_path: Path) -> None:
+    forward.set_host_addresses(["127.0.0.1"])
+    relay = Relay("main", loopback_settings(video_codec="H264"))
+    ingress: dict[tuple[bytes, ...], str] = {}
+    relay.add_frame_listener(
+        lambda source, kind, frame, key: (
+            ingress.setdefault(nal_units(frame.data), source) if kind == "video" else None
+        )
+    )
+    path = tmp_path / f"rec{recording_suffix('H264')}"
+    recorder = Recorder(relay, path, video_codec="H264", keyframe_every=60)
+    recorder.start()
+    started = time.monotonic()
+    main = await h264_publisher(relay, "main", 64, 320, 240)
+    await asyncio.sleep(2.0)
+    site = await h264_publisher(relay, "site:2", 200, 160, 120)
+    await asyncio.sleep(0.5)
+    relay.set_program("site:2")  # the floor goes to a site with another picture size
+    await asyncio.sleep(1.5)
+    result = await recorder.stop()
+    wall = time.monotonic() - started
+    await relay.close()
+    await close_all(main, site)
+    forward.set_host_addresses(None)
+
+    assert path.suffix == ".mp4" and result.format == "mp4" and result.bytes > 10_000
+    assert [s["program"] for s in result.switches] == ["main", "site:2"]
+    assert result.audio_frames > 0
+    with av.open(str(path)) as container:
+        assert "mp4" in container.format.name
+        video = container.streams.video[0]
+        assert video.codec_context.name == "h264"
+        assert container.streams.audio[0].codec_context.name == "opus"
+        avcc = bytes(video.codec_context.extradata)
+        duration = container.duration / av.time_base
+        packets = [p for p in container.demux(video) if p.size]
+        keyflags = [p.is_keyframe for p in packets]
+        bsf = av.BitStreamFilterContext("h264_mp4toannexb", in_stream=video)
+        frames = [bytes(q) for p in packets for q in bsf.filter(p)]
+    assert len(packets) == result.video_frames > 60
+    assert keyflags[0], "the file starts at a keyframe"
+    keyframes = sum(keyflags)
+    # avcC (MP4's decoder configuration) holds the stream's own SPS/PPS, not an encoder's
+    first_sps, first_pps = nal_units(frames[0])[:2]
+    assert avcc[0] == 1 and first_sps[0] & 0x1F == 7 and first_pps[0] & 0x1F == 8
+    assert avcc[1:4] == first_sps[1:4]  # profile (constrained baseline), constraints, level
+    assert first_sps in avcc and first_pps in avcc
+    assert 0.6 * wall < duration <= wall + 0.2, (duration, wall)
+    # not re-encoded: every recorded frame is a frame the relay received, NAL unit for NAL unit
+    # (the MP4 stores them length-prefixed); main's, then the site's from a keyframe on
+    missing = sum(nal_units(f) not in ingress for f in frames)
+    assert missing == 0, f"{missing} of {len(frames)} recorded frames were not received as such"
+    sources = [ingress[nal_units(f)] for f in frames]
+    switch = sources.index("site:2")
+    assert set(sources[:switch]) == {"main"} and set(sources[switch:]) == {"site:2"}
+    assert keyflags[switch] and keyframes >= 2
+    # it plays: every frame decodes, at both picture sizes
+    with av.open(str(path)) as container:
+        container.streams.video[0].thread_type = "NONE"
+        decoded = [(f.width, f.height) for f in container.decode(video=0)]
+    assert len(decoded) == len(packets)
+    assert decoded[0] == (320, 240) and decoded[-1] == (160, 120)
+    assert set(decoded) == {(320, 240), (160, 120)}
+    print(
+        f"\nH264 MP4: {len(packets)} frames, {keyframes} keyframes, {duration:.2f} s of"
+        f" {wall:.2f} s wall, {result.bytes} bytes, switch at frame {switch}"
+    )
+
+    # a replay of the MP4 is a live H264 source again: Annex-B, starting at a keyframe
+    live = Relay("rec:1")
+    viewer = live.open_feed("site:5", "video")
+    replay = Replay(live, "rec:1", path, loop=False)
+    replay.start()
+    got: list[bytes] = []
+    async with asyncio.timeout(10):
+        while len(got) < len(frames):
+            got.append(bytes(await viewer.recv()))
+    await replay.stop()
+    await live.close()
+    assert got == frames
+    assert is_keyframe(EncodedFrame("video/h264", got[0], 0, 90000))
