@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from server.core.broadcast import Plan, Source, judge_stream, relay_tree
-from server.core.errors import Conflict, InvalidInput, NotFound
+from server.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from server.media.peers import MediaSettings
 from server.media.recorder import Recorder, RecordingResult, Replay, recording_suffix
 from server.media.relay import Relay
@@ -379,6 +379,8 @@ class Broadcasts:
 async def _answer(pending: Awaitable[str]) -> str:
     try:
         return await pending
+    except DomainError:  # ours, with its own code (media.ports_exhausted ...)
+        raise
     except Exception as exc:  # aiortc raises assorted errors on a malformed or unusable offer
         raise InvalidInput("media.bad_sdp", f"The offer cannot be used: {exc}"[:300]) from None
 

@@ -17,8 +17,9 @@ from aiohttp import web
 from aiortc import RTCSessionDescription
 
 from server.config import Config
-from server.core.errors import InvalidInput
+from server.core.errors import DomainError, InvalidInput
 from server.media import forward
+from server.media.broadcasts import _answer
 from server.media.peers import MediaSettings, loopback_settings, parse_port_range
 from server.media.relay import Relay
 from server.web.app import CONFIG
@@ -165,3 +166,18 @@ def test_the_setting_reaches_the_media_settings_or_is_refused_clearly() -> None:
 def test_set_port_range_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         forward.set_port_range((5, 1))
+
+
+async def test_signalling_keeps_the_ports_exhausted_code_and_calls_other_failures_bad_sdp() -> None:
+    async def full() -> str:
+        raise forward.PortRangeExhausted("127.0.0.1", 40000, 40000)
+
+    async def garbage() -> str:
+        raise ValueError("None is not in list")
+
+    with pytest.raises(forward.PortRangeExhausted) as err:
+        await _answer(full())
+    assert err.value.code == "media.ports_exhausted"
+    with pytest.raises(DomainError) as bad:
+        await _answer(garbage())
+    assert bad.value.code == "media.bad_sdp" and "None is not in list" in bad.value.message
