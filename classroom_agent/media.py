@@ -42,7 +42,7 @@ from classroom_agent.media_sources import SourceSpec, open_source, parse_size
 from server.core.broadcast import FrameClock, site_peer, stream_state
 from server.media import forward
 from server.media.forward import EncodedFrame
-from server.media.peers import IceServer, MediaSettings
+from server.media.peers import MediaSettings, ice_servers_from_wire
 from server.media.relay import LocalPublisher, Relay
 
 log = logging.getLogger("classroom_agent.media")
@@ -342,14 +342,7 @@ class SessionMedia:
         if self.relay is None:
             order, options = self.order, self.client.options
             settings = MediaSettings(
-                ice_servers=tuple(
-                    IceServer(
-                        tuple([s["urls"]] if isinstance(s["urls"], str) else s["urls"]),
-                        s.get("username"),
-                        s.get("credential"),
-                    )
-                    for s in order.get("ice_servers") or []
-                ),
+                ice_servers=ice_servers_from_wire(order.get("ice_servers") or []),
                 bind_addresses=options.bind_addresses,
                 video_codec=str(order.get("video_codec") or "VP8").upper(),
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +93,30 @@ def parse_ice_servers(
         else:
             servers.append(IceServer((url,)))
     return tuple(servers)
+
+
+def ice_servers_to_wire(servers: Sequence[IceServer]) -> list[dict[str, Any]]:
+    """ICE servers as sent to agents in ``broadcast`` messages (the browser's shape)."""
+    return [
+        {
+            "urls": list(s.urls),
+            **({"username": s.username} if s.username else {}),
+            **({"credential": s.credential} if s.credential else {}),
+        }
+        for s in servers
+    ]
+
+
+def ice_servers_from_wire(items: Sequence[Mapping[str, Any]]) -> tuple[IceServer, ...]:
+    """The reverse of :func:`ice_servers_to_wire` (``urls`` may be one string)."""
+    return tuple(
+        IceServer(
+            (item["urls"],) if isinstance(item["urls"], str) else tuple(item["urls"]),
+            item.get("username"),
+            item.get("credential"),
+        )
+        for item in items
+    )
 
 
 def rtc_configuration(settings: MediaSettings) -> RTCConfiguration:
