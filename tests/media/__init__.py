@@ -10,12 +10,17 @@ which the relay forwards unchanged: :class:`IngressLog` records every frame the 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import random
+import socket
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import av
+import pytest
 from aiortc import (
     AudioStreamTrack,
     RTCConfiguration,
@@ -166,3 +171,36 @@ def keyframe(frame: EncodedFrame) -> bool:
 async def close_all(*pcs: RTCPeerConnection) -> None:
     for pc in pcs:
         await pc.close()
+
+
+@pytest.fixture(autouse=True)
+async def loopback_only() -> AsyncIterator[None]:
+    """Host candidates on 127.0.0.1 and no media port range, reset afterwards (bind a module's
+    name to it to use it: ``loopback = loopback_only``)."""
+    forward.set_host_addresses(["127.0.0.1"])
+    yield
+    forward.set_port_range(None)
+    forward.set_host_addresses(None)
+
+
+def free_udp_range(size: int, hosts: tuple[str, ...] = ("127.0.0.1",)) -> tuple[int, int]:
+    """``size`` consecutive UDP ports free on every one of ``hosts``, below Linux's ephemeral
+    range: (first, last)."""
+    for _ in range(200):
+        low = random.randrange(20000, 32000 - size)
+        socks = []
+        try:
+            for port in range(low, low + size):
+                for host in hosts:
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    socks.append(sock)
+                    sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+        return low, low + size - 1
+    raise AssertionError("no free UDP port range found")

@@ -8,14 +8,11 @@ forward.py, and only then add the version to SUPPORTED_VERSIONS.
 from __future__ import annotations
 
 import asyncio
-import errno
 import inspect
 import itertools
-import random
 import re
 import socket
 import time
-from collections.abc import AsyncIterator
 
 import aioice.ice
 import aiortc
@@ -26,15 +23,9 @@ from aiortc.mediastreams import MediaStreamError
 from server.media import forward
 from server.media.forward import EncodedFrame
 from server.media.relay import is_keyframe
-from tests.media import CounterTrack, peer
+from tests.media import CounterTrack, free_udp_range, loopback_only, peer
 
-
-@pytest.fixture(autouse=True)
-async def loopback() -> AsyncIterator[None]:
-    forward.set_host_addresses(["127.0.0.1"])
-    yield
-    forward.set_port_range(None)
-    forward.set_host_addresses(None)
+loopback = loopback_only  # autouse: host candidates on 127.0.0.1, no port range
 
 
 def test_installed_versions_are_the_supported_ones() -> None:
@@ -117,30 +108,8 @@ def test_the_port_range_shim_refuses_an_aioice_that_binds_differently() -> None:
         forward.check_port_range_internals(ice_asyncio=object())
 
 
-def free_udp_ports(size: int) -> int:
-    """The first of ``size`` consecutive UDP ports free on 127.0.0.1 and 127.0.0.2."""
-    for _ in range(200):
-        low = random.randrange(20000, 32000 - size)
-        socks = []
-        try:
-            for port in range(low, low + size):
-                for host in ("127.0.0.1", "127.0.0.2"):
-                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                    socks.append(s)
-                    s.bind((host, port))
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
-            continue
-        finally:
-            for s in socks:
-                s.close()
-        return low
-    raise AssertionError("no free UDP ports found")
-
-
 async def test_host_candidates_bind_inside_the_port_range_and_default_is_restored() -> None:
-    low = free_udp_ports(3)
+    low, _ = free_udp_range(3, ("127.0.0.1", "127.0.0.2"))
     forward.set_port_range((low, low + 2))
     conns = [aioice.ice.Connection(ice_controlling=True) for _ in range(3)]
     for conn in conns:
@@ -166,7 +135,7 @@ async def test_host_candidates_bind_inside_the_port_range_and_default_is_restore
 
 
 async def test_exhaustion_on_one_address_releases_the_ports_bound_on_the_others() -> None:
-    port = free_udp_ports(1)
+    port, _ = free_udp_range(1, ("127.0.0.1", "127.0.0.2"))
     forward.set_host_addresses(["127.0.0.1", "127.0.0.2"])
     forward.set_port_range((port, port))
     blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -6,11 +6,8 @@ so the tests' own peers, created while the relay's range is set, bind inside it 
 
 from __future__ import annotations
 
-import errno
-import random
 import re
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
@@ -24,38 +21,20 @@ from server.media.peers import MediaSettings, loopback_settings, parse_port_rang
 from server.media.relay import Relay
 from server.web.app import CONFIG
 from server.web.media_api import media_settings
-from tests.media import CounterTrack, close_all, connect_publisher, connect_viewer, peer
+from tests.media import (
+    CounterTrack,
+    close_all,
+    connect_publisher,
+    connect_viewer,
+    free_udp_range,
+    loopback_only,
+    peer,
+)
 
 MAIN = "main"
 
 
-@pytest.fixture(autouse=True)
-async def loopback() -> AsyncIterator[None]:
-    forward.set_host_addresses(["127.0.0.1"])
-    yield
-    forward.set_port_range(None)
-    forward.set_host_addresses(None)
-
-
-def free_udp_range(size: int) -> tuple[int, int]:
-    """``size`` consecutive UDP ports free on 127.0.0.1, below Linux's ephemeral range."""
-    for _ in range(200):
-        low = random.randrange(20000, 32000 - size)
-        socks = []
-        try:
-            for port in range(low, low + size):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
-            continue
-        finally:
-            for s in socks:
-                s.close()
-        return low, low + size - 1
-    raise AssertionError("no free UDP port range found")
+loopback = loopback_only  # autouse: host candidates on 127.0.0.1, no port range
 
 
 def candidate_ports(sdp: str) -> list[int]:
