@@ -44,6 +44,7 @@ from server.media import forward
 from server.media.forward import EncodedFrame
 from server.media.peers import MediaSettings, ice_servers_from_wire
 from server.media.relay import LocalPublisher, Relay
+from server.media.tasks import Background
 
 log = logging.getLogger("classroom_agent.media")
 
@@ -166,7 +167,7 @@ class SessionMedia:
         # relaying for child sites: a local relay fed with what this site receives
         self.relay: Relay | None = None
         self.upstream: LocalPublisher | None = None
-        self._pli: set[asyncio.Task[Any]] = set()
+        self._pli = Background(log, "keyframe request upstream")
 
     def update(self, order: dict[str, Any]) -> None:
         changed = {k: v for k, v in order.items() if self.order.get(k) != v}
@@ -355,9 +356,7 @@ class SessionMedia:
         peer = self.peers.get("subscribe")
         if peer is None or peer.video_receiver is None:
             return
-        task = asyncio.ensure_future(forward.send_pli(peer.video_receiver))
-        self._pli.add(task)
-        task.add_done_callback(self._pli.discard)
+        self._pli.spawn(forward.send_pli(peer.video_receiver))
 
     async def relay_offer(self, child: int, sdp: str) -> dict[str, Any]:
         """Answer a child site's offer from the local relay; the message for the server."""

@@ -25,6 +25,7 @@ from server.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from server.media.peers import MediaSettings, ice_servers_to_wire
 from server.media.recorder import Recorder, RecordingResult, Replay, recording_suffix
 from server.media.relay import Relay
+from server.media.tasks import Background
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Broadcasts:
         self.announce = announce
         self.live: dict[int, Broadcast] = {}
         self.relays: dict[int, int] = {}  # connected agents that relay -> children they take
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._background = Background(log, "announcement")
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -111,11 +112,6 @@ class Broadcasts:
                 await self.stop(session_id)
             except Exception:
                 log.exception("stopping broadcast %d failed", session_id)
-
-    def _spawn(self, job: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def get(self, session_id: int) -> Broadcast:
         b = self.live.get(session_id)
@@ -216,7 +212,7 @@ class Broadcasts:
                 )
             self.instruct(b, site_id)
         if new != old:
-            self._spawn(self.announce(b.plan.session_id, "relays_changed", self.view(b)))
+            self._background.spawn(self.announce(b.plan.session_id, "relays_changed", self.view(b)))
 
     def expected_since(self, site_id: int) -> float | None:
         times = [b.told[site_id] for b in self.live.values() if site_id in b.told]

@@ -49,6 +49,7 @@ from server.media.peers import (
     create_peer_connection,
     offered_kinds,
 )
+from server.media.tasks import Background
 
 logger = logging.getLogger(__name__)
 
@@ -342,7 +343,7 @@ class Relay:
         self._publishers: dict[str, _Publisher] = {}
         self._subscribers: dict[str, _Subscriber] = {}
         self._listeners: list[FrameListener] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = Background(logger, "keyframe request")
 
     # -- program -------------------------------------------------------------------------
 
@@ -488,8 +489,7 @@ class Relay:
     async def close(self) -> None:
         for peer_id in list(self._publishers) + list(self._subscribers):
             await self.close_peer(peer_id)
-        for task in list(self._tasks):
-            task.cancel()
+        self._background.cancel()
 
     # -- keyframes -----------------------------------------------------------------------
 
@@ -521,7 +521,7 @@ class Relay:
         if pub.on_keyframe_request is not None:
             pub.on_keyframe_request()
         else:
-            self._spawn(forward.send_pli(pub.receivers["video"]))
+            self._background.spawn(forward.send_pli(pub.receivers["video"]))
 
     def _send_deferred_request(self, pub: _Publisher) -> None:
         pub.deferred_request = None
@@ -633,13 +633,3 @@ class Relay:
             feed.stop()
         if sub.pc is not None:
             await sub.pc.close()
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning("keyframe request failed: %r", task.exception())

@@ -24,12 +24,12 @@ dropped at ``broadcast_stopped``) to answer ``GET .../broadcast`` and refuse a s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from server.bus.port import BusEvent, BusUnavailable
+from server.media.tasks import Background
 from server.web.hub import Connection
 
 log = logging.getLogger("server.media.cluster")
@@ -53,28 +53,18 @@ class MediaCluster:
         self.capabilities: dict[int, list[str]] = {}  # this node's agents' hello capabilities
         self.local_agents: Callable[[int], Connection | None] = lambda site_id: None
         self.handlers: dict[str, Callable[..., Awaitable[None]]] = {}
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self._background = Background(log, "media cluster handler")
 
     # -- sending --------------------------------------------------------------------------
 
     def publish(self, kind: str, payload: dict[str, Any]) -> None:
-        self.spawn(self._send(kind, payload))
+        self._background.spawn(self._send(kind, payload))
 
     async def _send(self, kind: str, payload: dict[str, Any]) -> None:
         try:
             await self._publish(TOPIC, kind, payload)
         except BusUnavailable:
             log.warning("bus unavailable: media %s to other nodes lost", kind)
-
-    def spawn(self, job: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Future[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("media cluster handler failed", exc_info=task.exception())
 
     def send_to_site(self, site_id: int, message: dict[str, Any]) -> bool:
         """To a site's agent on this node, or through the bus to whichever node holds it.
@@ -156,4 +146,4 @@ class MediaCluster:
     def _handle(self, kind: str, data: dict[str, Any]) -> None:
         handler = self.handlers.get(kind)
         if handler is not None:
-            self.spawn(handler(data))
+            self._background.spawn(handler(data))

@@ -18,7 +18,6 @@ from server.media.relay import (
     VIDEO_QUEUE_MAX_AGE,
     ProgramFeed,
     Relay,
-    _Publisher,
     is_keyframe,
 )
 from tests.media import (
@@ -440,9 +439,8 @@ async def test_keyframe_requests_to_a_publisher_are_rate_limited() -> None:
     relay = Relay(MAIN, MediaSettings(keyframe_min_interval=0.2))
     sent: list[float] = []
 
-    pub = _Publisher(MAIN, None, receivers={"video": object()})  # type: ignore[arg-type]
-    relay._publishers[MAIN] = pub
-    relay._spawn = lambda coro: (coro.close(), sent.append(time.monotonic()))  # type: ignore[method-assign]
+    relay.add_local_publisher(MAIN, lambda: sent.append(time.monotonic()))
+    pub = relay._publishers[MAIN]
     for _ in range(5):
         relay.request_keyframe(MAIN)
     assert len(sent) == 1 and pub.deferred_request is not None
