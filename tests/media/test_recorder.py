@@ -106,18 +106,26 @@ async def test_replay_publishes_the_recording_as_a_live_source(tmp_path: Path) -
     await recorder.stop()
     await relay.close()
 
-    live = Relay("rec:1")
-    viewer = live.open_feed("site:5", "video")
-    replay = Replay(live, "rec:1", path, loop=True)
-    replay.start()
-    got: list[bytes] = []
-    async with asyncio.timeout(5):
-        while len(got) < 45:  # more than one pass of the file: it loops
-            got.append(bytes(await viewer.recv()))
-    await replay.stop()
-    await live.close()
+    got = await replayed(path, 45, loop=True, timeout=5)  # more than one pass: it loops
     assert got[:30] == frames
     assert got[30:45] == frames[:15]
+
+
+async def replayed(path: Path, count: int, *, loop: bool, timeout: float) -> list[bytes]:
+    """The first ``count`` video frames a site gets when ``path`` is replayed as a live source."""
+    live = Relay("rec:1")
+    viewer = live.open_feed("site:5", "video")
+    replay = Replay(live, "rec:1", path, loop=loop)
+    replay.start()
+    got: list[bytes] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(got) < count:
+                got.append(bytes(await viewer.recv()))
+    finally:
+        await replay.stop()
+        await live.close()
+    return got
 
 
 # -- H264 to MP4, from real aiortc publishers ------------------------------------------------
@@ -211,15 +219,6 @@ async def test_h264_recording_is_a_playable_mp4_with_the_floor_switch(tmp_path: 
     )
 
     # a replay of the MP4 is a live H264 source again: Annex-B, starting at a keyframe
-    live = Relay("rec:1")
-    viewer = live.open_feed("site:5", "video")
-    replay = Replay(live, "rec:1", path, loop=False)
-    replay.start()
-    got: list[bytes] = []
-    async with asyncio.timeout(10):
-        while len(got) < len(frames):
-            got.append(bytes(await viewer.recv()))
-    await replay.stop()
-    await live.close()
+    got = await replayed(path, len(frames), loop=False, timeout=10)
     assert got == frames
     assert is_keyframe(EncodedFrame("video/h264", got[0], 0, 90000))
