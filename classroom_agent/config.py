@@ -75,7 +75,7 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "none",
         "none (headless: the program is received and measured, not shown) or window (the"
-        " program full screen; needs pygame)",
+        " program full screen with its sound; needs pygame)",
     ),
     Setting(
         "source",

@@ -14,7 +14,8 @@ upstream as RTCP PLI on the agent's own receiving peer.
 
 Receiving (``display none``) counts the encoded frames as they leave the jitter buffer, without
 decoding them (the relay's passthrough): frames per second, bitrate, freezes in the last minute.
-``display window`` decodes and shows the picture (pygame, an optional import).
+``display window`` decodes the program, shows the picture and plays the sound (pygame, an
+optional import).
 The heartbeat carries these numbers; the stream is ``bad`` when too few frames arrive.
 """
 
@@ -130,8 +131,9 @@ class Receiver:
         )
 
 
-class _Picture:
-    """Decodes the program's encoded frames for the window (one decoder per codec)."""
+class _Decoded:
+    """Decodes the program's encoded frames (video for the window, audio for the speaker; one
+    decoder per codec) and hands each decoded frame to ``show``."""
 
     def __init__(self, show: Callable[[Any], None]) -> None:
         self._show = show
@@ -267,7 +269,7 @@ class SessionMedia:
                         peer.video_receiver = transceiver.receiver
                         self._receive_video(transceiver.receiver)
                     else:
-                        forward.install_passthrough(transceiver.receiver, self._relay_sink("audio"))
+                        self._receive_audio(transceiver.receiver)
                 if self.upstream is not None:
                     self.upstream.restarted()
 
@@ -307,13 +309,26 @@ class SessionMedia:
         assert stats is not None
         relay = self._relay_sink("video")
         window = self.client.window
-        picture = _Picture(window.show) if window is not None else None
+        picture = _Decoded(window.show) if window is not None else None
 
         def on_frame(frame: EncodedFrame) -> None:
             stats.on_frame(len(frame.data))
             relay(frame)
             if picture is not None:
                 picture.decode(frame)
+
+        forward.install_passthrough(receiver, on_frame)
+
+    def _receive_audio(self, receiver: Any) -> None:
+        """Encoded audio: handed to the local relay and, with a window, played."""
+        relay = self._relay_sink("audio")
+        speaker = self.client.speaker
+        sound = _Decoded(speaker.play) if speaker is not None else None
+
+        def on_frame(frame: EncodedFrame) -> None:
+            relay(frame)
+            if sound is not None:
+                sound.decode(frame)
 
         forward.install_passthrough(receiver, on_frame)
 
@@ -427,10 +442,12 @@ class MediaClient:
         self.send = send
         self.sessions: dict[int, SessionMedia] = {}
         self.window: Any = None
+        self.speaker: Any = None
         if options.display == "window":
-            from classroom_agent.media_window import Window
+            from classroom_agent.media_window import Speaker, Window
 
             self.window = Window()
+            self.speaker = Speaker()
 
     async def on_message(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
@@ -494,3 +511,5 @@ class MediaClient:
         self.sessions.clear()
         if self.window is not None:
             self.window.close()
+        if self.speaker is not None:
+            self.speaker.close()

@@ -1,7 +1,7 @@
 """``display = window``: the program full screen, through pygame (SDL2), an optional import.
 
-Install it on the site PC with ``pip install pygame``. Video only: the program's audio is not
-played by this window yet.
+Install it on the site PC with ``pip install pygame``. The picture is shown by :class:`Window`,
+the program's sound played by :class:`Speaker` (SDL's default audio output).
 """
 
 from __future__ import annotations
@@ -56,3 +56,44 @@ class Window:
     def close(self) -> None:
         self._pg.display.quit()
         self.state = "off"
+
+
+class Speaker:
+    """Plays the program's sound: decoded audio frames, resampled to 48 kHz 16-bit stereo, are
+    gathered into chunks of ``chunk`` seconds and queued on one mixer channel (the one playing
+    plus one waiting: about two chunks of delay; a chunk that finds both taken is dropped, so
+    the sound never lags behind the picture)."""
+
+    RATE = 48_000
+
+    def __init__(self, chunk: float = 0.1) -> None:
+        os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
+        pygame: Any = importlib.import_module("pygame")
+        av: Any = importlib.import_module("av")
+        self._pg = pygame
+        pygame.mixer.init(frequency=self.RATE, size=-16, channels=2)
+        self._channel = pygame.mixer.Channel(0)
+        self._resampler = av.AudioResampler(format="s16", layout="stereo", rate=self.RATE)
+        self._chunk_bytes = int(self.RATE * chunk) * 4
+        self._pending = bytearray()
+        self.chunks_played = 0
+        self.chunks_dropped = 0
+
+    def play(self, frame: Any) -> None:
+        for out in self._resampler.resample(frame):
+            self._pending += bytes(out.planes[0])[: out.samples * 4]
+        while len(self._pending) >= self._chunk_bytes:
+            data = bytes(self._pending[: self._chunk_bytes])
+            del self._pending[: self._chunk_bytes]
+            sound = self._pg.mixer.Sound(buffer=data)
+            if not self._channel.get_busy():
+                self._channel.play(sound)
+            elif self._channel.get_queue() is None:
+                self._channel.queue(sound)
+            else:
+                self.chunks_dropped += 1
+                continue
+            self.chunks_played += 1
+
+    def close(self) -> None:
+        self._pg.mixer.quit()

@@ -19,6 +19,7 @@ from tests.media.test_broadcast_e2e import agent_config, grows, live_session, re
 @pytest.fixture(autouse=True)
 def _dummy_video(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
 
 
 @pytest.fixture
@@ -49,6 +50,18 @@ def test_window_shows_a_frame_scaled_to_the_screen() -> None:
     assert window.state == "off"
 
 
+def test_speaker_plays_sound_and_never_lags_behind() -> None:
+    from classroom_agent.media_window import Speaker
+
+    speaker = Speaker(chunk=0.1)
+    with av.open("sine=frequency=1000:sample_rate=48000:duration=1", format="lavfi") as tone:
+        for frame in tone.decode(audio=0):
+            speaker.play(frame)
+    # one second arrived at once: one chunk plays, one waits, the rest would only add delay
+    assert (speaker.chunks_played, speaker.chunks_dropped) == (2, 8)
+    speaker.close()
+
+
 async def test_agent_with_a_window_decodes_and_shows_the_program(
     client_as: ClientFactory, world: World, config: Config, tmp_path: Path
 ) -> None:
@@ -69,6 +82,9 @@ async def test_agent_with_a_window_decodes_and_shows_the_program(
     w, h = site.media.window._size
     brightest = max(screen.get_at((x, y)).r for x in range(0, w, 4) for y in range(0, h // 4, 4))
     assert brightest > 200
+    # the test pattern's tone is played: chunks went to the speaker at the pace they came
+    speaker = site.media.speaker
+    assert speaker.chunks_played >= 5 and speaker.chunks_dropped <= speaker.chunks_played // 4
     for agent in (main, site):
         agent.stop()
     await asyncio.wait_for(asyncio.gather(*runs), 15)
