@@ -447,7 +447,10 @@ class MediaClient:
             from classroom_agent.media_window import Speaker, Window
 
             self.window = Window()
-            self.speaker = Speaker()
+            try:
+                self.speaker = Speaker()
+            except Exception as exc:  # no sound card: the picture still shows
+                log.warning("no sound output, the program plays silent: %s", exc)
 
     async def on_message(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
