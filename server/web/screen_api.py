@@ -191,6 +191,8 @@ async def trainee_live_sessions(request: web.Request) -> web.Response:
                 {
                     **_session_view(session),
                     "checked_in": record is not None and record.state == AttendanceState.IN.value,
+                    # in / out (checked out) / closed, None before the first check-in
+                    "attendance_state": record.state if record is not None else None,
                     "site_id": record.site_id if record is not None else None,
                     "home_site_takes_part": who.site_id in {s.id for s in session.sites},
                 }
