@@ -195,7 +195,7 @@ def code_sheet(slips: list[tuple[str, str, str, str, str]], base_url: str) -> st
 @page {{ size: A4; margin: 10mm; }}
 body {{ font-family: sans-serif; margin: 0; }}
 .grid {{ display: grid; grid-template-columns: 1fr 1fr; }}
-.slip {{ border: 1px dashed #888; padding: 4mm; height: 48mm; box-sizing: border-box;
+.slip {{ border: 1px dashed #888; padding: 3mm 4mm; height: 54mm; box-sizing: border-box;
   break-inside: avoid; font-size: 11pt; }}
 .name {{ font-size: 15pt; font-weight: bold; }}
 .code {{ font: bold 22pt monospace; letter-spacing: 2px; margin: 2mm 0; }}
