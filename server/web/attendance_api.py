@@ -79,15 +79,14 @@ from server.core.errors import (
 from server.core.ledger import (
     HonourCandidate,
     LedgerRules,
-    LedgerSession,
     SessionResult,
     correct_result,
     honour_list,
     result_entity,
-    session_result,
     yearly_progress,
 )
 from server.core.roles import Actor, Principal
+from server.core.session_run import SessionTimes, judge, run_window, start_offset_minutes
 from server.core.validation import Bool, DateTime, Float, Int, List, Map, Optional, Str, validate
 from server.core.validation import Enum as OneOf
 from server.store.attendance_models import (
@@ -1266,14 +1265,15 @@ CORRECT_BODY = _body(
 )
 
 
-def _ledger_session(session: ClassSession) -> LedgerSession:
-    """The window results are judged on: the scheduled one, cut short when the operator ended
-    the session early (nobody "left early" from the part that did not happen)."""
-    end = session.ends_at
-    if session.ended_at is not None and session.starts_at < session.ended_at < end:
-        end = session.ended_at
-    return LedgerSession(
-        str(session.id), str(session.course_id), session.starts_at.timestamp(), end.timestamp()
+def session_times(session: ClassSession) -> SessionTimes:
+    """The session's plan and run for :mod:`server.core.session_run` (the one rule)."""
+    return SessionTimes(
+        str(session.id),
+        str(session.course_id),
+        session.starts_at.timestamp(),
+        session.ends_at.timestamp(),
+        session.started_at.timestamp() if session.started_at is not None else None,
+        session.ended_at.timestamp() if session.ended_at is not None else None,
     )
 
 
@@ -1297,11 +1297,12 @@ def compute_result(
     """
     until = (session.ended_at or now).timestamp()
     presence = to_core(row).spans(until) if row is not None else ()
-    result = session_result(
-        _ledger_session(session),
+    result = judge(
+        session_times(session),
         str(trainee_id),
         presence,
         rules=rules,
+        now=now.timestamp(),
         site_online=site_online,
         makeup=row is not None and row.kind is RecordKind.MAKEUP,
     )
@@ -1349,6 +1350,7 @@ def _result_view(
         "absent": result.absent,
         "credited": result.credited,
         "corrected": result.corrected,
+        "final": result.final,
     }
 
 
@@ -1520,7 +1522,7 @@ SESSION_HEADER = [
     "学时",
 ]
 KIND_ZH = {"regular": "正常", "makeup": "补课", "manual": "补签", "": ""}
-STATUS_ZH = {"present": "出勤", "absent": "缺勤", "makeup": "补课"}
+STATUS_ZH = {"present": "出勤", "absent": "缺勤", "makeup": "补课", "pending": "待签到"}
 
 
 def build_session_report(
@@ -1557,6 +1559,8 @@ def build_session_report(
         )
         if result.absent:
             status = "absent"
+        elif not result.final and row is None:
+            status = "pending"  # not started or in progress: not absent (yet)
         elif tid not in expected or result.makeup:
             status = "makeup"
         else:
@@ -1595,28 +1599,45 @@ def build_session_report(
                     "present": 0,
                     "absent": 0,
                     "makeup": 0,
+                    "pending": 0,
                     "late": 0,
                     "left_early": 0,
+                    "absentees": [],
                 },
             )
             g["expected"] += int(p["expected"])
             g[p["status"]] += 1
             g["late"] += int(p["late"])
             g["left_early"] += int(p["left_early"])
+            if p["status"] == "absent":
+                g["absentees"].append(
+                    {"trainee_id": p["trainee_id"], "name": p["name"], "staff_no": p["staff_no"]}
+                )
         return [groups[k] for k in sorted(groups, key=lambda k: (k is None, k or 0))]
 
     totals = Counter(p["status"] for p in people)
+    times = session_times(session)
+    window = run_window(times, now.timestamp())
     return {
         "session_id": session.id,
         "title": session.title,
         "status": session.status.value,
+        "phase": window.phase.value,
         "starts_at": _iso(session.starts_at),
         "ends_at": _iso(session.ends_at),
+        "started_at": _iso(session.started_at),
+        "ended_at": _iso(session.ended_at),
+        "start_offset_minutes": (
+            None
+            if times.started_at is None
+            else start_offset_minutes(times.scheduled_start, times.started_at)
+        ),
         "totals": {
             "expected": sum(1 for p in people if p["expected"]),
             "present": totals["present"],
             "absent": totals["absent"],
             "makeup": totals["makeup"],
+            "pending": totals["pending"],
             "late": sum(1 for p in people if p["late"]),
             "left_early": sum(1 for p in people if p["left_early"]),
         },
@@ -1657,9 +1678,13 @@ async def _session_report_data(
     site_names = {s: n for s, n in (await db.execute(select(Site.id, Site.name))).all()}
     course = await db.get(Course, session.course_id)
     fixes = await _corrections(db, (f"{session.id}/{t}" for t in trainees))
-    window_end = min(session.ends_at, session.ended_at or session.ends_at)
+    now = utcnow()
+    window = run_window(session_times(session), now.timestamp())
     timeline = await site_timelines(
-        db, (s.id for s in session.sites), session.starts_at, window_end
+        db,
+        (s.id for s in session.sites),
+        datetime.fromtimestamp(window.start, UTC),
+        datetime.fromtimestamp(window.end, UTC),
     )
     tracked = reported_sites(timeline)  # sites without an agent are taken as receiving it all
     report = build_session_report(
@@ -1670,7 +1695,7 @@ async def _session_report_data(
         unit_names,
         site_names,
         _rules_for([course] if course else []),
-        utcnow(),
+        now,
         fixes,
         {site: timeline.online_intervals(site) for site in tracked},
     )
@@ -1782,6 +1807,7 @@ async def org_unit_report(request: web.Request) -> web.Response:
                     "present": 0,
                     "absent": 0,
                     "makeup": 0,
+                    "pending": 0,
                     "late": 0,
                     "left_early": 0,
                     "class_hours": 0.0,
