@@ -44,7 +44,6 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import roster_files
 from server.core import roles
 from server.core.batches import (
     BatchProblem,
@@ -112,7 +111,7 @@ from server.store.models import (
     Trainee,
     utcnow,
 )
-from server.web import rollcall_api
+from server.web import attendance_exports, exports, rollcall_api
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.attendance_records import at as _at
@@ -130,7 +129,7 @@ from server.web.attendance_records import (
 from server.web.checkin_writer import CheckinItem, CheckinWriter
 from server.web.presence import reported_sites, site_timelines
 from server.web.resources import PAGE_PARAMS, audit, load, page_params, path_id, read_json
-from server.web.roster_api import CSV, XLSX
+from server.web.roster_api import XLSX
 
 DEFAULT_OUT_OF_BATCH = OutOfBatchRule.MAKEUP
 """What a check-in outside one's batch becomes when the session sets no rule."""
@@ -205,26 +204,6 @@ def _year_window(year: int) -> tuple[datetime, datetime]:
 
 def _actor_is(who: Principal, actor: Actor) -> bool:
     return who.actor is actor
-
-
-async def _download(
-    name: str, header: list[str], rows: list[list[str]], fmt: str, title: str
-) -> web.Response:
-    if fmt == "csv":
-        body, media = await asyncio.to_thread(roster_files.write_csv, header, rows), CSV
-    else:
-        body, media = await asyncio.to_thread(roster_files.write_xlsx, header, rows, title), XLSX
-    return web.Response(
-        body=body,
-        headers={
-            "Content-Type": media,
-            "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
-        },
-    )
-
-
-def _yes(value: bool) -> str:
-    return "是" if value else "否"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1506,24 +1485,6 @@ async def correct_attendance(request: web.Request) -> web.Response:
 # Reports
 # --------------------------------------------------------------------------------------------
 
-SESSION_HEADER = [
-    "单位",
-    "课堂",
-    "姓名",
-    "工号",
-    "应到",
-    "出勤情况",
-    "签到类型",
-    "首次签到",
-    "最后签退",
-    "在场分钟",
-    "迟到",
-    "早退",
-    "学时",
-]
-KIND_ZH = {"regular": "正常", "makeup": "补课", "manual": "补签", "": ""}
-STATUS_ZH = {"present": "出勤", "absent": "缺勤", "makeup": "补课", "pending": "待签到"}
-
 
 def build_session_report(
     session: ClassSession,
@@ -1726,39 +1687,8 @@ async def session_report(request: web.Request) -> web.Response:
         report = await _session_report_data(db, session)
     if fmt == "json":
         return web.json_response(report)
-    rows = [
-        [
-            p["org_unit"],
-            p["site"],
-            p["name"],
-            p["staff_no"],
-            _yes(p["expected"]),
-            STATUS_ZH[p["status"]],
-            KIND_ZH[p["kind"]],
-            p["first_in"] or "",
-            p["last_out"] or "",
-            f"{p['attended_minutes']:g}",
-            _yes(p["late"]),
-            _yes(p["left_early"]),
-            f"{p['class_hours']:g}",
-        ]
-        for p in report["trainees"]
-    ]
-    return await _download(f"session-{session.id}-report", SESSION_HEADER, rows, fmt, "考勤报表")
-
-
-UNIT_HEADER = [
-    "单位",
-    "姓名",
-    "工号",
-    "应到场次",
-    "出勤场次",
-    "缺勤场次",
-    "补课场次",
-    "迟到次数",
-    "早退次数",
-    "学时",
-]
+    sheets = attendance_exports.session_sheets(report, exports.zone_of(request))
+    return await exports.download(f"session-{session.id}-report", sheets, fmt)
 
 
 async def org_unit_report(request: web.Request) -> web.Response:
@@ -1839,22 +1769,8 @@ async def org_unit_report(request: web.Request) -> web.Response:
                 "trainees": items,
             }
         )
-    rows = [
-        [
-            p["org_unit"],
-            p["name"],
-            p["staff_no"],
-            str(p["expected"]),
-            str(p["present"]),
-            str(p["absent"]),
-            str(p["makeup"]),
-            str(p["late"]),
-            str(p["left_early"]),
-            f"{p['class_hours']:g}",
-        ]
-        for p in items
-    ]
-    return await _download(f"org-unit-{unit.id}-report", UNIT_HEADER, rows, fmt, "单位考勤汇总")
+    sheets = attendance_exports.unit_sheets(items, reports, exports.zone_of(request))
+    return await exports.download(f"org-unit-{unit.id}-report", sheets, fmt)
 
 
 # --------------------------------------------------------------------------------------------

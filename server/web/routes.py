@@ -47,6 +47,7 @@ from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import (
     attendance_api,
     auth,
+    interaction_log,
     media_api,
     presence,
     qa_api,
@@ -534,6 +535,7 @@ def build_registry() -> Registry:
     rollcall_api.register(registry)
     attendance_api.register(registry)
     qa_api.register(registry)
+    interaction_log.register(registry)
     media_api.register(registry)
     screen_api.register(registry)
     add(
