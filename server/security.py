@@ -3,8 +3,10 @@ join codes (a slow hash buys nothing for 190+ bits of randomness and would cost 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,6 +25,21 @@ def verify_password(stored: str, password: str) -> bool:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# Argon2 runs here, never on the event loop: a login storm must not slow /healthz or the live
+# sockets. Two workers (argon2-cffi releases the GIL while hashing): at most two cores busy.
+_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+
+
+async def hash_password_async(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, hash_password, password)
+
+
+async def verify_password_async(stored: str, password: str) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(
+        _HASHING, verify_password, stored, password
+    )
 
 
 def sha256(value: str) -> str:

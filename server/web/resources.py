@@ -8,6 +8,7 @@ references to check, who may read and who may write. Special cases hook in with 
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -94,12 +95,19 @@ async def load(db: AsyncSession, model: type[Base], item_id: int, label: str) ->
 
 
 async def read_json(request: web.Request) -> Any:
+    """The one JSON body parser of every handler: any body that cannot be parsed (bad syntax,
+    bad UTF-8, NaN/Infinity, nesting deep enough to exhaust the parser) is a 400 with a code."""
     if not request.can_read_body:
         raise InvalidInput("request.body_required", "Send a JSON object as the request body.")
+    raw = await request.read()
     try:
-        return await request.json()
-    except ValueError:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise InvalidInput("request.bad_json", "The request body is not valid JSON.") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 MAX_ID = 2**31 - 1

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import security
 from server.core import roles
-from server.core.errors import InvalidInput
+from server.core.errors import InvalidInput, Unauthenticated
 from server.core.roles import Actor
 from server.core.sessions import SessionAction, check_window, next_state
 from server.core.validation import (
@@ -58,6 +58,7 @@ from server.web import (
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
+from server.web.guard import GUARD, client_address
 from server.web.live import LIVE
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 
@@ -96,7 +97,7 @@ async def _session_fields(db: AsyncSession, obj: Any, data: dict[str, Any], crea
 
 async def _user_fields(db: AsyncSession, obj: Any, data: dict[str, Any], creating: bool) -> None:
     if "password" in data:
-        obj.password_hash = security.hash_password(data.pop("password"))
+        obj.password_hash = await security.hash_password_async(data.pop("password"))
     if "role" in data:
         data["role"] = Role(data["role"])
 
@@ -190,7 +191,7 @@ RESOURCES: tuple[Resource, ...] = (
             {
                 "username": Str(min_len=3, max_len=64, pattern=r"[A-Za-z0-9_.-]+"),
                 "display_name": Str(max_len=100),
-                "password": Str(min_len=8, max_len=200),
+                "password": Str(min_len=8, max_len=200, raw=True),
                 "role": OneOf(*[r.value for r in Role]),
                 "active": Bool(),
             },
@@ -278,7 +279,7 @@ RESOURCES: tuple[Resource, ...] = (
 SITES_RESOURCE, TRAINEES_RESOURCE, SESSIONS_RESOURCE = RESOURCES[1], RESOURCES[2], RESOURCES[-1]
 
 LOGIN = body(
-    {"username": Str(min_len=1, max_len=64), "password": Str(min_len=1, max_len=200)},
+    {"username": Str(min_len=1, max_len=64), "password": Str(min_len=1, max_len=200, raw=True)},
     required={"username", "password"},
 )
 JOIN = body({"code": Str(min_len=4, max_len=32)}, required={"code"})
@@ -309,8 +310,15 @@ def _set_login_cookies(request: web.Request, response: web.Response, token: str,
 
 async def login(request: web.Request) -> web.Response:
     data = validate(LOGIN, await read_json(request), path="body")
+    guard, address = request.app[GUARD], client_address(request)
+    guard.check_login(data["username"], address)
+    try:
+        user = await auth.login_user(request.app[SESSIONS], data["username"], data["password"])
+    except Unauthenticated:
+        guard.login_failed(data["username"], address)
+        raise
+    guard.login_succeeded(data["username"])
     async with request.app[SESSIONS]() as db, db.begin():
-        user = await auth.login_user(db, data["username"], data["password"])
         token, csrf = await auth.open_login(
             db, hours=request.app[CONFIG].session_hours, user_id=user.id
         )
@@ -328,8 +336,14 @@ async def login(request: web.Request) -> web.Response:
 
 async def join(request: web.Request) -> web.Response:
     data = validate(JOIN, await read_json(request), path="body")
+    guard, address = request.app[GUARD], client_address(request)
+    guard.check_code(address)
     async with request.app[SESSIONS]() as db, db.begin():
-        trainee = await auth.trainee_by_join_code(db, data["code"])
+        try:
+            trainee = await auth.trainee_by_join_code(db, data["code"])
+        except Unauthenticated:
+            guard.code_failed(address)
+            raise
         token, csrf = await auth.open_login(
             db, hours=request.app[CONFIG].session_hours, trainee_id=trainee.id
         )

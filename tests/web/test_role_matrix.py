@@ -45,6 +45,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     # site screen sign-in and what the screen and the phone page need (server/web/screen_api.py)
     ("POST", "/api/v1/auth/screen"): EVERYONE,
     ("GET", "/api/v1/site/current-session"): {"site_agent"},
+    ("POST", "/api/v1/site/screen-status"): {"site_agent"},
     ("GET", "/api/v1/trainee/live-sessions"): {"trainee"},
     ("GET", "/api/v1/sessions/{id}/roll-calls/open"): {"trainee", "site_agent"},
     # staggered batches, check-in, electives, ledger and reports (server/web/attendance_api.py)
