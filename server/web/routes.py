@@ -45,7 +45,9 @@ from server.store.models import (
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import (
     attendance_api,
+    audit_api,
     auth,
+    codes_api,
     media_api,
     presence,
     qa_api,
@@ -53,6 +55,7 @@ from server.web import (
     rollcall_api,
     roster_api,
     screen_api,
+    trainee_api,
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
@@ -577,6 +580,9 @@ def build_registry() -> Registry:
         )
     )
     roster_api.register(registry)
+    codes_api.register(registry)
+    audit_api.register(registry)
+    trainee_api.register(registry)
     rollcall_api.register(registry)
     attendance_api.register(registry)
     qa_api.register(registry)

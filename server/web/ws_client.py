@@ -42,16 +42,10 @@ async def presence_snapshot(request: web.Request, topic: str) -> dict[str, Any]:
         sites = (
             await db.execute(select(Site.id, Site.name, Site.parent_id).order_by(Site.id))
         ).all()
-    live = request.app[LIVE]
+    known = await request.app[LIVE].presence.snapshot_sites([s.id for s in sites])
     return {
         "sites": [
-            {
-                "id": s.id,
-                "name": s.name,
-                "parent_id": s.parent_id,
-                "state": live.presence.state(s.id),
-            }
-            for s in sites
+            {"id": s.id, "name": s.name, "parent_id": s.parent_id, **known[s.id]} for s in sites
         ]
     }
 
