@@ -80,6 +80,7 @@ addMessages({
     "hours.remaining": "还差 {n} 学时。",
     "hours.sessions": "已计入 {n} 次课程",
     "hours.absent": "缺勤",
+    "hours.inProgress": "进行中",
     "hours.credited": "已计学时",
     "hours.late": "迟到",
     "hours.left_early": "早退",
@@ -165,6 +166,7 @@ addMessages({
     "hours.remaining": "{n} hours to go.",
     "hours.sessions": "{n} sessions counted",
     "hours.absent": "Absent",
+    "hours.inProgress": "In progress",
     "hours.credited": "Credited",
     "hours.late": "Late",
     "hours.left_early": "Left early",
@@ -931,6 +933,7 @@ function renderHours() {
   const list = h("ul", { class: "list results" });
   for (const r of tr.results) {
     const tags = [];
+    if (r.final === false) tags.push(h("span", { class: "tag" }, t("hours.inProgress")));
     if (r.absent) tags.push(h("span", { class: "tag bad" }, t("hours.absent")));
     else if (r.credited) tags.push(h("span", { class: "tag ok" }, t("hours.credited")));
     if (r.late) tags.push(h("span", { class: "tag" }, t("hours.late")));
