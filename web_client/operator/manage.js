@@ -32,7 +32,7 @@ function labelOf(item) {
   return item.name || item.title || item.username || `#${item.id}`;
 }
 
-async function listAll(resource) {
+export async function listAll(resource) {
   const out = [];
   for (let offset = 0; offset < 20000; offset += 500) {
     const page = await api.get(`/${resource}`, { limit: 500, offset });
@@ -43,7 +43,7 @@ async function listAll(resource) {
 }
 
 /** Order a tree (items with parent_id) depth-first; returns [{item, depth}]. */
-function treeOrder(items) {
+export function treeOrder(items) {
   const kids = new Map();
   const ids = new Set(items.map((i) => i.id));
   for (const i of items) {
