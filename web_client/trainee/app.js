@@ -229,6 +229,8 @@ function takeQrFromHash() {
   const hash = window.location.hash.replace(/^#/, "");
   if (!hash) return;
   const params = new URLSearchParams(hash);
+  // A printed slip's QR: /trainee/#join=<personal code> signs in with that code.
+  state.slipCode = params.get("join") || null;
   const qr = params.get("checkin");
   if (qr) {
     try {
@@ -271,6 +273,11 @@ async function start() {
   $("#logout").addEventListener("click", onLogout);
   $("#ask-form").addEventListener("submit", onAsk);
   window.addEventListener("langchange", renderAll);
+  if (state.slipCode) {
+    const code = state.slipCode;
+    state.slipCode = null;
+    if (await joinWith(code)) return;
+  }
   let me = null;
   try {
     me = await api.get("/auth/me");
@@ -296,14 +303,22 @@ async function onJoin(ev) {
     notice(t("join.empty"));
     return;
   }
+  await joinWith(code);
+}
+
+async function joinWith(code) {
+  let me;
   try {
-    const me = await api.post("/auth/join", { code });
-    notice("");
-    $("#join-code").value = "";
-    await enter({ actor: "trainee", name: me.name, trainee_id: me.trainee_id });
+    me = await api.post("/auth/join", { code });
   } catch (err) {
+    showJoin();
     showError(err);
+    return false;
   }
+  notice("");
+  $("#join-code").value = "";
+  await enter({ actor: "trainee", name: me.name, trainee_id: me.trainee_id });
+  return true;
 }
 
 async function onLogout() {
