@@ -16,6 +16,7 @@ from server import __version__
 from server.config import Config, load_config, settings_help
 from server.core.errors import DomainError
 from server.logs import configure_logging
+from server.ops.cli import add_commands, run_command
 from server.store import db as store_db
 
 log = logging.getLogger("server")
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="load demo data into an empty database (setting: demo)",
     )
     parser.add_argument("--migrate-only", action="store_true", help="migrate the database and exit")
+    add_commands(parser)
     return parser
 
 
@@ -90,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"classroom-server: {exc.message}", file=sys.stderr)
         return 2
+    if args.command:
+        return run_command(args, config)
     config.data_path.mkdir(parents=True, exist_ok=True)
     config = config.ensure_secret_key()
     if not config.node_id:

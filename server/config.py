@@ -10,8 +10,10 @@ import os
 import secrets
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.core.errors import InvalidInput
 
@@ -102,7 +104,31 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "media_record", bool, True, "record every broadcast's program under <data_dir>/recordings"
     ),
+    Setting(
+        "time_zone",
+        str,
+        "Asia/Shanghai",
+        "IANA time zone for everything a person reads: exports, transcripts, the site screen's"
+        " clock and next session",
+    ),
 )
+
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+
+def time_zone(name: str) -> tzinfo:
+    """An IANA zone by name. China has no daylight saving, so Asia/Shanghai still works as a
+    fixed UTC+8 on a host without the time zone database."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        if name in {"Asia/Shanghai", "PRC", "Asia/Chongqing"}:
+            return CHINA_STANDARD_TIME
+        raise InvalidInput(
+            "config.invalid",
+            f"time_zone {name!r} is not a known IANA time zone (e.g. Asia/Shanghai)",
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +156,12 @@ class Config:
     media_port_range: str = ""
     media_video_codec: str = "VP8"
     media_record: bool = True
+    time_zone: str = "Asia/Shanghai"
+
+    @property
+    def zone(self) -> tzinfo:
+        """The configured time zone (validated by :func:`load_config`)."""
+        return time_zone(self.time_zone)
 
     @property
     def data_path(self) -> Path:
@@ -215,7 +247,9 @@ def load_config(
         if value is not None:
             values[key] = _convert(by_name[key], value, f"--{key.replace('_', '-')}")
     known = {f.name for f in fields(Config)}
-    return Config(**{k: v for k, v in values.items() if k in known})
+    config = Config(**{k: v for k, v in values.items() if k in known})
+    time_zone(config.time_zone)  # refuse an unknown zone at start, not at the first export
+    return config
 
 
 def settings_help() -> str:

@@ -52,6 +52,11 @@ def new_site_secret(site_id: int) -> tuple[str, str]:
     return secret, sha256(secret)
 
 
+def new_password() -> str:
+    """A random password for a generated account (16 characters, ~95 bits)."""
+    return secrets.token_urlsafe(12)
+
+
 def new_join_code() -> tuple[str, str]:
     """A trainee's personal code: 10 characters, no look-alikes, easy to type on a phone."""
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

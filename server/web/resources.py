@@ -44,6 +44,9 @@ class Resource:
     hidden: frozenset[str] = frozenset()  # columns never shown
     extra: Callable[[Any], dict[str, Any]] | None = None  # extra fields in the JSON view
     prepare: Prepare | None = None  # custom field handling before flush
+    before_delete: Callable[[AsyncSession, Any], Awaitable[None]] | None = None  # may refuse
+    # after a committed change: (request, id, the fields sent; None when deleted)
+    changed: Callable[[web.Request, int, frozenset[str] | None], Awaitable[None]] | None = None
 
 
 def to_json(resource: Resource, obj: Any) -> dict[str, Any]:
@@ -248,10 +251,13 @@ def register(
         async with request.app[sessions_key]() as db, db.begin():
             obj = await load(db, res.model, path_id(request, res.label), res.label)
             before = to_json(res, obj)
+            sent = frozenset(data)
             await apply_fields(db, res, obj, data, creating=False)
             await db.flush()
             view = to_json(res, obj)
             audit(db, who, "update", res.name, obj.id, before, view)
+        if res.changed is not None:
+            await res.changed(request, view["id"], sent)
         return web.json_response(view)
 
     async def delete_item(request: web.Request) -> web.Response:
@@ -259,9 +265,13 @@ def register(
         async with request.app[sessions_key]() as db, db.begin():
             obj = await load(db, res.model, path_id(request, res.label), res.label)
             before = to_json(res, obj)
+            if res.before_delete is not None:
+                await res.before_delete(db, obj)
             await db.delete(obj)
             await db.flush()
             audit(db, who, "delete", res.name, before["id"], before, None)
+        if res.changed is not None:
+            await res.changed(request, before["id"], None)
         return web.Response(status=204)
 
     filters = tuple(

@@ -13,6 +13,7 @@ from server import security
 from server.core import roles
 from server.core.errors import InvalidInput, Unauthenticated
 from server.core.roles import Actor
+from server.core.session_run import start_warning
 from server.core.sessions import SessionAction, check_window, next_state
 from server.core.validation import (
     Bool,
@@ -45,13 +46,18 @@ from server.store.models import (
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import (
     attendance_api,
+    audit_api,
     auth,
+    codes_api,
+    interaction_log,
     media_api,
     presence,
     qa_api,
+    revoke,
     rollcall_api,
     roster_api,
     screen_api,
+    trainee_api,
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
@@ -92,11 +98,41 @@ async def _session_fields(db: AsyncSession, obj: Any, data: dict[str, Any], crea
         obj.sites = []
 
 
+async def _active_admins(db: AsyncSession) -> frozenset[int]:
+    ids = await db.scalars(select(User.id).where(User.role == Role.ADMIN, User.active.is_(True)))
+    return frozenset(ids)
+
+
 async def _user_fields(db: AsyncSession, obj: Any, data: dict[str, Any], creating: bool) -> None:
     if "password" in data:
         obj.password_hash = await security.hash_password_async(data.pop("password"))
     if "role" in data:
         data["role"] = Role(data["role"])
+    if not creating and ("role" in data or "active" in data):
+        stays = data.get("role", obj.role) is Role.ADMIN and data.get("active", obj.active)
+        roles.check_admins_remain(await _active_admins(db), obj.id, stays_admin=bool(stays))
+
+
+async def _user_deletable(db: AsyncSession, obj: Any) -> None:
+    roles.check_admins_remain(await _active_admins(db), obj.id, stays_admin=False)
+
+
+async def _user_changed(request: web.Request, user_id: int, sent: frozenset[str] | None) -> None:
+    """A new password ends the user's other logins (the caller's own is kept); deactivation,
+    a new role or removal closes their open sockets at once."""
+    if sent is not None and "password" in sent:
+        await revoke.end_logins(
+            request.app, user_id=user_id, keep_token=revoke.current_token(request)
+        )
+    elif sent is None or sent & {"active", "role"}:
+        await revoke.revoke(request.app, [f"user:{user_id}"])
+
+
+async def _trainee_changed(
+    request: web.Request, trainee_id: int, sent: frozenset[str] | None
+) -> None:
+    if sent is None or "active" in sent:
+        await revoke.end_logins(request.app, trainee_id=trainee_id)
 
 
 async def _site_fields(db: AsyncSession, obj: Any, data: dict[str, Any], creating: bool) -> None:
@@ -179,6 +215,7 @@ RESOURCES: tuple[Resource, ...] = (
         search=("name", "staff_no"),
         hidden=frozenset({"join_code_hash"}),
         extra=_trainee_view,
+        changed=_trainee_changed,
     ),
     Resource(
         "users",
@@ -199,6 +236,8 @@ RESOURCES: tuple[Resource, ...] = (
         search=("username", "display_name"),
         hidden=frozenset({"password_hash"}),
         prepare=_user_fields,
+        before_delete=_user_deletable,
+        changed=_user_changed,
     ),
     Resource(
         "programs",
@@ -407,6 +446,7 @@ async def issue_join_code(request: web.Request) -> web.Response:
         code, digest = security.new_join_code()
         trainee.join_code_hash = digest
         audit(db, principal(request), "issue_join_code", "trainees", trainee.id, None, None)
+    await revoke.end_logins(request.app, trainee_id=trainee.id)  # the old code's login ends
     return web.json_response(
         {"trainee_id": trainee.id, "code": code, "note": "Shown once. Give it to the trainee."},
         status=201,
@@ -420,8 +460,10 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
         before = session.status.value
         state = next_state(SessionStatus(before), action)
         session.status = state
+        warning: dict[str, str | float] | None = None
         if action is SessionAction.START:
             session.started_at = utcnow()
+            warning = start_warning(session.starts_at.timestamp(), session.started_at.timestamp())
         else:
             session.ended_at = utcnow()
             await attendance_api.close_open_records(db, session.id, session.ended_at)
@@ -442,7 +484,7 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
         await media_api.session_ended(request.app, view["id"])
         await rollcall_api.announce_closed(request, closed_calls)
     await request.app[LIVE].announce(kind, view, site_ids=view["site_ids"], session_id=view["id"])
-    return web.json_response(view)
+    return web.json_response(view if warning is None else {**view, "warning": warning})
 
 
 async def start_session(request: web.Request) -> web.Response:
@@ -542,9 +584,13 @@ def build_registry() -> Registry:
         )
     )
     roster_api.register(registry)
+    codes_api.register(registry)
+    audit_api.register(registry)
+    trainee_api.register(registry)
     rollcall_api.register(registry)
     attendance_api.register(registry)
     qa_api.register(registry)
+    interaction_log.register(registry)
     media_api.register(registry)
     screen_api.register(registry)
     add(

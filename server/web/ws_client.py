@@ -28,6 +28,7 @@ from server.web.app import CONFIG, ENGINE, SESSIONS, error_response
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
 from server.web.presence import HEALTH_TOPIC, PRESENCE_TOPIC
+from server.web.revoke import owner_label
 from server.web.wire import MAX_FRAME, RateLimit, decode_json
 
 log = logging.getLogger("server.ws.client")
@@ -184,12 +185,7 @@ async def client_socket(request: web.Request) -> web.StreamResponse:
     # as is (a per-socket compressor would cost CPU per socket and ~300 KiB of zlib state).
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0, compress=False)
     await ws.prepare(request)
-    connection = live.hub.open(
-        ws,
-        "client",
-        f"{who.actor.value}:{who.user_id or who.trainee_id or who.site_id}",
-        binary=False,
-    )
+    connection = live.hub.open(ws, "client", owner_label(who), binary=False)
     live.metrics_open("client", +1)
     limit = RateLimit()
     try:

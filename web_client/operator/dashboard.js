@@ -15,6 +15,14 @@ const MAX_FEEDS = 12; // return-feed thumbnails playing at once (each is a WebRT
 const GROUPS = ["session", "questions", "queue", "floor", "rollcalls", "polls", "headcount", "broadcast", "qaSettings"];
 
 /** Re-render a container while keeping keyboard focus on the "same" control (data-key). */
+/** After a start: the server's off-schedule warning (stays until dismissed), else "started". */
+function startedMessage(view) {
+  const w = view && view.warning;
+  if (!w) return flash(t("dash.started"), "ok");
+  const n = Math.round(Math.abs(w.minutes_off));
+  flash(t(w.minutes_off > 0 ? "dash.startedLate" : "dash.startedEarly", { n }), "warn");
+}
+
 function rerender(container, build) {
   const active = document.activeElement;
   const key = active && container.contains(active) ? active.dataset.key : null;
@@ -238,6 +246,7 @@ export async function dashboardView(root, sessionId, hub) {
           "p",
           { class: "note" },
           `${fmtTime(s.starts_at)} – ${fmtTime(s.ends_at)} · `,
+          s.started_at ? h("span", { id: "session-started-at" }, t("dash.startedAt", { time: fmtTime(s.started_at) }), " · ") : null,
           t("dash.sitesCount", { n: s.site_ids.length }),
           " · ",
           h("a", { href: `#/sessions/${sessionId}/report` }, t("sessions.report")),
@@ -246,7 +255,10 @@ export async function dashboardView(root, sessionId, hub) {
           "div",
           { class: "row-actions" },
           s.status === "scheduled"
-            ? button(t("dash.startSession"), (ev) => act(ev.currentTarget, () => api.post(`/sessions/${sessionId}/start`).then(() => schedule("session")), t("dash.started")), { class: "primary", "data-key": "start" })
+            ? button(t("dash.startSession"), (ev) => act(ev.currentTarget, () => api.post(`/sessions/${sessionId}/start`).then((view) => {
+                startedMessage(view);
+                schedule("session");
+              })), { class: "primary", "data-key": "start" })
             : null,
           s.status === "live"
             ? button(t("dash.endSession"), (ev) => {
