@@ -58,6 +58,7 @@ from server.web import (
     roster_api,
     screen_api,
     trainee_api,
+    turn_api,
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
@@ -592,6 +593,7 @@ def build_registry() -> Registry:
     qa_api.register(registry)
     interaction_log.register(registry)
     media_api.register(registry)
+    turn_api.register(registry)
     screen_api.register(registry)
     add(
         Endpoint(
