@@ -57,6 +57,7 @@ from server.web import (
     rollcall_api,
     roster_api,
     screen_api,
+    time_api,
     trainee_api,
     turn_api,
 )
@@ -592,6 +593,7 @@ def build_registry() -> Registry:
     attendance_api.register(registry)
     qa_api.register(registry)
     interaction_log.register(registry)
+    time_api.register(registry)
     media_api.register(registry)
     turn_api.register(registry)
     screen_api.register(registry)
