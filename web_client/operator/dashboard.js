@@ -7,6 +7,7 @@ import { t, getLang } from "/static/shared/i18n.js";
 const getLangKey = () => getLang();
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import "./media_messages.js";
+import { cameraControls, cameraErrorText } from "./camera.js";
 import { act, ago, button, field, flash, flashError, fmtTime, nextId, pct } from "./ui.js";
 
 const SCREEN_STALE_S = 15; // a screen page reports every 5 s: three missed reports (server/core/screen.py)
@@ -51,7 +52,7 @@ export async function dashboardView(root, sessionId, hub) {
     destroyed: false,
   };
   const topic = `session:${sessionId}`;
-  const media = { mod: null, tried: false, feeds: new Map(), program: null };
+  const media = { mod: null, tried: false, feeds: new Map(), program: null, publisher: null };
 
   // ---- skeleton -----------------------------------------------------------------------------
   const head = h("div", { class: "dash-head" });
@@ -167,6 +168,10 @@ export async function dashboardView(root, sessionId, hub) {
         st.broadcast = await api.get(`/sessions/${sessionId}/broadcast`);
       } catch (err) {
         st.broadcast = { error: err };
+      }
+      if (st.broadcast && st.broadcast.live === false && media.publisher) {
+        stopPublishing(); // stopped elsewhere (another console, the session ended)
+        camera.close();
       }
       renderBroadcastState();
       renderWall(); // the tiles say which relay site each site pulls the program from
@@ -285,8 +290,23 @@ export async function dashboardView(root, sessionId, hub) {
       return;
     }
     bState.dataset.live = b.live ? "true" : "false";
+    // "Live" only when the programme's origin really sends frames: a broadcast nobody
+    // publishes into is said so plainly, with the way out.
+    const silent = b.live && b.origin_publishing === false;
+    bState.dataset.publishing = silent ? "false" : "true";
+    if (silent) {
+      bState.append(
+        h("span", { class: "pill ps-degraded", id: "bc-no-publisher" }, media.publisher ? t("broadcast.connecting") : t("broadcast.noPublisher")),
+        " ",
+        media.publisher ? "" : t("broadcast.noPublisherHelp"),
+        " ",
+        b.source === "main" && !media.publisher ? button(t("broadcast.publish"), (ev) => act(ev.currentTarget, publishOwnCamera), { id: "bc-publish", class: "small primary" }) : "",
+      );
+      return;
+    }
     bState.append(
       h("span", { class: `pill ${b.live ? "ps-online" : ""}` }, b.live ? t("broadcast.live") : t("broadcast.idle")),
+      b.live && media.publisher ? ` · ${t("broadcast.publishing")}` : "",
       b.live ? ` ${t("broadcast.src." + b.source)}${b.floor_site_id ? " · " + t("floor.holder", { site: siteName(b.floor_site_id) }) : ""}` : "",
       b.live && b.recording_id ? ` · ${t("broadcast.recordingNow")}` : "",
     );
@@ -315,6 +335,7 @@ export async function dashboardView(root, sessionId, hub) {
     if (picked && st.session.site_ids.includes(Number(picked))) bSite.value = picked;
     if (broadcastBox.firstChild) return;
     const sync = () => {
+      camera.element.hidden = bSource.value !== "main";
       bSite.closest(".field").hidden = bSource.value !== "site";
       bRec.closest(".field").hidden = bSource.value !== "recording";
       if (bSource.value === "recording") loadRecordings();
@@ -331,13 +352,19 @@ export async function dashboardView(root, sessionId, hub) {
         body.recording_id = Number(bRec.value);
       }
       await act(ev.currentTarget, async () => {
+        // The camera first: a broadcast must not start "live" with nothing to send.
+        const own = body.source === "main" && camera.wanted();
+        if (own) await openCamera();
         await api.post(`/sessions/${sessionId}/broadcast/start`, body);
-        bMsg.textContent = t("broadcast.on", { source: t("broadcast.src." + body.source) });
+        bMsg.textContent = t("broadcast.started", { source: t("broadcast.src." + body.source) });
+        if (own) await publishOwnCamera();
         schedule("broadcast");
       });
     };
     const stop = (ev) =>
       act(ev.currentTarget, async () => {
+        stopPublishing();
+        camera.close();
         await api.post(`/sessions/${sessionId}/broadcast/stop`);
         bMsg.textContent = t("broadcast.off");
         schedule("broadcast");
@@ -373,10 +400,42 @@ export async function dashboardView(root, sessionId, hub) {
         ),
       ),
     );
+    broadcastBox.appendChild(camera.element);
     broadcastBox.appendChild(bState);
     broadcastBox.appendChild(bMsg);
     broadcastBox.appendChild(programVideo);
     sync();
+  }
+
+  // ---- the operator's own camera as the main classroom ----------------------------------------
+  const camera = cameraControls({
+    onChange: async () => {
+      if (media.publisher) await publishOwnCamera(); // another device: publish it instead
+    },
+  });
+
+  async function openCamera() {
+    try {
+      return await camera.open();
+    } catch (err) {
+      throw new Error(cameraErrorText(err));
+    }
+  }
+
+  function stopPublishing() {
+    if (media.publisher) media.publisher.close();
+    media.publisher = null;
+  }
+
+  async function publishOwnCamera() {
+    const stream = await openCamera();
+    const mod = await loadMedia();
+    if (!mod || !mod.publishCamera) throw new Error(t("media.unavailable"));
+    stopPublishing();
+    media.publisher = await mod.publishCamera(hub.socket, sessionId, stream);
+    renderBroadcastState();
+    // the server sees frames a moment after the connection is up
+    for (const ms of [1500, 4000]) setTimeout(() => schedule("broadcast"), ms);
   }
 
   // ---- media (optional: shared/media.js may not be there yet) -------------------------------
@@ -1187,6 +1246,10 @@ export async function dashboardView(root, sessionId, hub) {
     }
   }, 1000);
   const headcountTimer = setInterval(() => schedule("headcount"), 15000);
+  // A live broadcast: is its origin still sending? (a camera unplugged, an agent gone)
+  const broadcastTimer = setInterval(() => {
+    if (st.broadcast && st.broadcast.live) schedule("broadcast");
+  }, 5000);
 
   try {
     await loadSiteNames();
@@ -1201,6 +1264,9 @@ export async function dashboardView(root, sessionId, hub) {
       st.destroyed = true;
       clearInterval(ticker);
       clearInterval(headcountTimer);
+      clearInterval(broadcastTimer);
+      stopPublishing();
+      camera.close();
       hub.listeners.delete(onLive);
       hub.stateListeners.delete(onConn);
       if (hub.socket) hub.socket.unsubscribe(["presence", "health", topic]);

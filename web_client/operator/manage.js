@@ -365,6 +365,7 @@ export async function manageView(root, resource, actor) {
 function rosterPanel() {
   const file = h("input", { type: "file", id: "roster-file", accept: ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" });
   const out = h("div", { id: "roster-result", role: "status", "aria-live": "polite" });
+  const update = h("input", { type: "checkbox", id: "roster-update-existing" });
   const zh = getLang() === "zh";
   return h(
     "section",
@@ -386,8 +387,10 @@ function rosterPanel() {
           const btn = ev.submitter;
           btn.disabled = true;
           try {
-            const r = await api.upload("/trainees/import", form);
+            const r = await api.upload(`/trainees/import?update_existing=${update.checked}`, form);
             out.appendChild(h("p", { class: "ok-note" }, t("roster.done", { created: r.created, updated: r.updated })));
+            if (r.renamed && r.renamed.length)
+              out.appendChild(h("ul", { id: "roster-renamed" }, r.renamed.map((x) => h("li", {}, t("roster.renamedOne", { row: x.row, staff: x.staff_no, from: x.old_name, to: x.new_name })))));
             if (r.warnings && r.warnings.length) out.appendChild(issueTable(r.warnings, t("roster.warnings")));
             flash(t("roster.done", { created: r.created, updated: r.updated }), "ok");
           } catch (err) {
@@ -400,6 +403,7 @@ function rosterPanel() {
         },
       },
       field(t("roster.file"), file, t("roster.hint")),
+      h("label", { class: "check", for: "roster-update-existing" }, update, " ", t("roster.updateExisting")),
       h("button", { type: "submit", class: "primary", id: "roster-import" }, t("roster.import")),
     ),
     h(
