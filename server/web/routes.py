@@ -57,6 +57,7 @@ from server.web import (
     rollcall_api,
     roster_api,
     screen_api,
+    time_api,
     trainee_api,
 )
 from server.web.api import Endpoint, Registry
@@ -591,6 +592,7 @@ def build_registry() -> Registry:
     attendance_api.register(registry)
     qa_api.register(registry)
     interaction_log.register(registry)
+    time_api.register(registry)
     media_api.register(registry)
     screen_api.register(registry)
     add(

@@ -5,6 +5,7 @@ import { h, clear, $ } from "/static/shared/dom.js";
 import { addMessages, t, applyI18n, langSwitch } from "/static/shared/i18n.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
+import { fmtDate } from "/static/shared/time.js";
 
 addMessages({
   zh: {
@@ -925,7 +926,7 @@ function renderHours() {
     if (r.late) tags.push(h("span", { class: "tag" }, t("hours.late")));
     if (r.left_early) tags.push(h("span", { class: "tag" }, t("hours.left_early")));
     list.appendChild(
-      h("li", {}, h("div", {}, r.session_title || r.course_title), h("div", { class: "q-meta row" }, (r.starts_at || "").slice(0, 10), ` · ${fmt(r.class_hours)} h`, tags)),
+      h("li", {}, h("div", {}, r.session_title || r.course_title), h("div", { class: "q-meta row" }, fmtDate(r.starts_at), ` · ${fmt(r.class_hours)} h`, tags)),
     );
   }
   area.appendChild(list);
