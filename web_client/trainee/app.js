@@ -86,13 +86,6 @@ addMessages({
     "hours.late": "迟到",
     "hours.left_early": "早退",
     "hours.none": "本年度还没有课程记录。",
-    "err.qa.not_checked_in": "请先签到，才能提问、点赞和答题。",
-    "err.checkin.code_invalid": "签到码不正确，请核对课堂屏幕上的数字。",
-    "err.checkin.code_expired": "签到码已过期，请输入屏幕上的最新签到码。",
-    "err.checkin.qr_invalid": "这不是签到二维码，请扫描课堂屏幕上的二维码。",
-    "err.checkin.session_not_live": "课程未开始或已结束，暂不能签到。",
-    "err.quiz.already_answered": "您已经回答过这道题。",
-    "err.rollcall.closed": "点名已结束。",
   },
   en: {
     skip: "Skip to content",
@@ -172,13 +165,6 @@ addMessages({
     "hours.late": "Late",
     "hours.left_early": "Left early",
     "hours.none": "No sessions this year yet.",
-    "err.qa.not_checked_in": "Check in first to ask, upvote and answer.",
-    "err.checkin.code_invalid": "Wrong check-in code; check the digits on the classroom screen.",
-    "err.checkin.code_expired": "This code has expired; type the newest code on the screen.",
-    "err.checkin.qr_invalid": "This is not a check-in QR code; scan the one on the classroom screen.",
-    "err.checkin.session_not_live": "The session is not live; check-in is closed.",
-    "err.quiz.already_answered": "You have already answered this question.",
-    "err.rollcall.closed": "The roll call has closed.",
   },
 });
 
