@@ -177,7 +177,7 @@ function absenteeSection(byUnit, bySite) {
   const units = byUnit.filter((r) => r.absentees && r.absentees.length);
   const sites = bySite.filter((r) => r.absentees && r.absentees.length);
   const list = (groups, id) =>
-    h("dl", { class: "absentees", id }, groups.map((g) => [h("dt", {}, `${g.name || "—"}（${g.absentees.length}）`), h("dd", {}, names(g.absentees))]));
+    h("dl", { class: "absentees", id }, groups.map((g) => [h("dt", {}, t("report.groupCount", { name: g.name || "—", n: g.absentees.length })), h("dd", {}, names(g.absentees))]));
   return h(
     "div",
     { id: "report-absentees" },
