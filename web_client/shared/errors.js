@@ -198,7 +198,7 @@ export const ERRORS = {
   "session.cannot_end": ["课次当前不能结束（尚未开始或已结束）。", "The session cannot end now (not started, or already ended)."],
   "session.cannot_start": ["课次当前不能开始（正在进行或已结束）。", "The session cannot start now (live already, or ended)."],
   "session.not_found": ["找不到这个课次。", "This session does not exist."],
-  "session.not_participant": ["该课堂不在本课次中。", "This site does not take part in the session."],
+  "session.not_participant": ["您（或本课堂）不在本课次的参训范围内。", "You do not take part in this session."],
   "session.other_site": ["该课堂不在本课次中。", "This site does not take part in the session."],
   "session.started_off_schedule": ["课次开始时间与计划相差较大，考勤按实际开始时间计算。", "The session started far from its schedule; attendance follows when it really ran."],
   "sessions.unknown_course": ["所选的课程不存在。", "The course chosen does not exist."],
