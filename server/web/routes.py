@@ -46,12 +46,14 @@ from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import (
     attendance_api,
     auth,
+    checkin_guard,
     media_api,
     presence,
     qa_api,
     rollcall_api,
     roster_api,
     screen_api,
+    site_revocation,
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
@@ -377,6 +379,7 @@ async def issue_site_secret(request: web.Request) -> web.Response:
             None,
             {"secret_issued_at": site.secret_issued_at.isoformat()},
         )
+    await site_revocation.revoke_site(request.app, site.id)
     return web.json_response(
         {
             "site_id": site.id,
@@ -533,6 +536,7 @@ def build_registry() -> Registry:
     qa_api.register(registry)
     media_api.register(registry)
     screen_api.register(registry)
+    checkin_guard.register(registry)
     add(
         Endpoint(
             "POST",

@@ -7,6 +7,7 @@ import { t, getLang } from "/static/shared/i18n.js";
 const getLangKey = () => getLang();
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import { act, ago, button, field, flash, flashError, fmtTime, nextId, pct } from "./ui.js";
+import { checkinGuardPanel } from "./checkin_guard.js";
 
 const MAX_FEEDS = 12; // return-feed thumbnails playing at once (each is a WebRTC connection)
 const GROUPS = ["session", "questions", "queue", "floor", "rollcalls", "polls", "headcount", "broadcast", "qaSettings"];
@@ -56,6 +57,7 @@ export async function dashboardView(root, sessionId, hub) {
   const floorSeconds = h("input", { type: "number", min: "1", max: "86400", value: "120", id: "floor-seconds", class: "short" });
   const thumbsToggle = h("input", { type: "checkbox", id: "thumbs-toggle", checked: true });
 
+  const guard = checkinGuardPanel(sessionId, hub); // wrong check-in codes + check-in scope
   const panel = (titleKey, id, ...children) =>
     h("section", { class: "panel", id, "aria-labelledby": `${id}-h` }, h("h2", { id: `${id}-h` }, t(titleKey)), ...children);
 
@@ -84,6 +86,7 @@ export async function dashboardView(root, sessionId, hub) {
         panel("qa.title", "p-qa", qaSettingsBox, modBox),
       ),
       h("div", { class: "cols" }, panel("roll.title", "p-roll", rollBox), panel("poll.title", "p-poll", pollBox)),
+      panel("guard.title", "p-guard", guard.el),
     ),
   );
 
@@ -1144,6 +1147,7 @@ export async function dashboardView(root, sessionId, hub) {
       st.destroyed = true;
       clearInterval(ticker);
       clearInterval(headcountTimer);
+      guard.destroy();
       hub.listeners.delete(onLive);
       hub.stateListeners.delete(onConn);
       if (hub.socket) hub.socket.unsubscribe(["presence", "health", topic]);

@@ -80,8 +80,10 @@ addMessages({
     "err.qa.not_checked_in": "请先签到，才能提问、点赞和答题。",
     "err.checkin.code_invalid": "签到码不正确，请核对课堂屏幕上的数字。",
     "err.checkin.code_expired": "签到码已过期，请输入屏幕上的最新签到码。",
-    "err.checkin.qr_invalid": "这不是签到二维码，请扫描课堂屏幕上的二维码。",
+    "err.checkin.qr_invalid": "这不是有效的签到二维码，请扫描课堂屏幕上当前显示的二维码。",
     "err.checkin.session_not_live": "课程未开始或已结束，暂不能签到。",
+    "err.checkin.too_many_attempts": "签到码输错次数过多，请 {retry_after} 秒后再试，或直接扫描课堂屏幕上的二维码。",
+    "err.checkin.no_room": "您所在单位的课堂未参加本场课程，请扫描您所在教室屏幕上的二维码签到。",
     "err.quiz.already_answered": "您已经回答过这道题。",
     "err.rollcall.closed": "点名已结束。",
   },
@@ -158,8 +160,10 @@ addMessages({
     "err.qa.not_checked_in": "Check in first to ask, upvote and answer.",
     "err.checkin.code_invalid": "Wrong check-in code; check the digits on the classroom screen.",
     "err.checkin.code_expired": "This code has expired; type the newest code on the screen.",
-    "err.checkin.qr_invalid": "This is not a check-in QR code; scan the one on the classroom screen.",
+    "err.checkin.qr_invalid": "This is not a valid check-in QR code; scan the one the classroom screen shows now.",
     "err.checkin.session_not_live": "The session is not live; check-in is closed.",
+    "err.checkin.too_many_attempts": "Too many wrong check-in codes. Try again in {retry_after} s, or scan the QR code on the classroom screen.",
+    "err.checkin.no_room": "Your own classroom is not taking part in this session; scan the QR code on the screen of the room you are in.",
     "err.quiz.already_answered": "You have already answered this question.",
     "err.rollcall.closed": "The roll call has closed.",
   },
@@ -241,9 +245,10 @@ function dropPendingQr() {
   }
 }
 
+// The screen's QR: cr2:<site>:<session>:<window>:<signature> (checked by the server).
 function qrSession(qr) {
   const parts = String(qr).split(":");
-  return parts.length === 4 && /^[0-9]+$/.test(parts[2]) ? Number(parts[2]) : null;
+  return parts.length === 5 && parts[0] === "cr2" && /^[0-9]+$/.test(parts[2]) ? Number(parts[2]) : null;
 }
 
 async function start() {
