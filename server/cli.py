@@ -17,6 +17,7 @@ from server import __version__
 from server.config import Config, load_config, settings_help
 from server.core.errors import DomainError
 from server.logs import configure_logging
+from server.ops.cli import add_commands, run_command
 from server.private_files import private_dir
 from server.store import db as store_db
 
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="load demo data into an empty database (setting: demo)",
     )
     parser.add_argument("--migrate-only", action="store_true", help="migrate the database and exit")
+    add_commands(parser)
     return parser
 
 
@@ -92,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"classroom-server: {exc.message}", file=sys.stderr)
         return 2
-    os.umask(0o077)  # every data file (database, logs, recordings) for this user only
+    os.umask(0o077)  # every data file (database, logs, recordings, backups) for this user only
+    if args.command:
+        return run_command(args, config)
     private_dir(config.data_path)
     config = config.ensure_secret_key()
     if not config.node_id:

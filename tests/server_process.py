@@ -29,6 +29,8 @@ class ServerProcess:
         self.env = {
             **os.environ,
             "CLASSROOM_SECRET_KEY": "test-secret-key-0123456789",
+            # --demo with the fixed test credentials (demo_loader.DEMO_PASSWORDS, DEMO<staff_no>)
+            "CLASSROOM_DEMO_TEST_CREDENTIALS": "1",
             **(env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 
 from server.core.checkin import ACCEPTED_WINDOWS, match_code, window_index
 from server.core.errors import DomainError, InvalidInput, RateLimited, RuleViolation
+from server.core.throttle import Policy, lock_seconds
 
 
 def derive_key(secret_key: str, purpose: str) -> bytes:
@@ -233,10 +234,13 @@ def check_site_may_mark(site_id: str, rooms: Sequence[str], *, any_room: bool) -
 FREE_FAILURES = 5
 """Wrong codes a trainee may enter in a row before having to wait."""
 BASE_DELAY = 10.0
-"""The wait after the first wrong code beyond the free ones; doubled by each next one."""
+"""The wait after the ``FREE_FAILURES``-th wrong code; doubled by each next one."""
 MAX_DELAY = 300.0
 FORGET_AFTER = 3600.0
 """Failures older than this (with none since) are forgotten."""
+POLICY = Policy(free=FREE_FAILURES - 1, base=BASE_DELAY, max_lock=MAX_DELAY, forget=FORGET_AFTER)
+"""The same back-off as sign-ins (``server.core.throttle``): the wait starts after the
+``FREE_FAILURES``-th wrong code."""
 ALERT_AFTER = 3
 """From this many wrong codes in a row on, each one is reported on the operator's console."""
 
@@ -264,9 +268,7 @@ class Attempts:
 
 def backoff_delay(failures: int) -> float:
     """Seconds typed codes are blocked after ``failures`` wrong codes in a row."""
-    if failures < FREE_FAILURES:
-        return 0.0
-    return min(MAX_DELAY, BASE_DELAY * 2.0 ** (failures - FREE_FAILURES))
+    return lock_seconds(POLICY, failures)
 
 
 def retry_after(state: Attempts, now: float) -> float:

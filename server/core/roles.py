@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from server.core.errors import Conflict
+
 
 class Actor(StrEnum):
     ANONYMOUS = "anonymous"
@@ -48,3 +50,17 @@ class Principal:
 
 
 ANONYMOUS = Principal(Actor.ANONYMOUS)
+
+
+def check_admins_remain(active_admins: frozenset[int], user_id: int, *, stays_admin: bool) -> None:
+    """Refuse a change that leaves no active admin (nobody could manage users any more):
+    removing, demoting or deactivating the last one. ``active_admins`` are the ids of the active
+    admins now; ``stays_admin`` says whether ``user_id`` is still an active admin afterwards.
+    The deploy engineer's ``create-admin`` command is the way back in if it happens anyway."""
+    if stays_admin or user_id not in active_admins:
+        return
+    if not active_admins - {user_id}:
+        raise Conflict(
+            "users.last_admin",
+            "This is the last active admin: make another user an active admin first.",
+        )

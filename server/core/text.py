@@ -1,4 +1,5 @@
-"""Rules for text typed by users: questions, needs-survey answers, comments.
+"""Rules for text typed by users: questions, needs-survey answers, comments, and (``clean_field``)
+every other human-entered field, applied by ``server.core.validation.Str`` to every request.
 
 ``clean_question_text`` decides what a trainee's question may contain:
 
@@ -21,6 +22,7 @@ between the characters of a listed word.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import deque
 from collections.abc import Iterable
@@ -30,6 +32,22 @@ from server.core.errors import InvalidInput
 ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 QUESTION_MAX_LEN = 500
+_ZERO_WIDTH_RE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+# Bidi embeddings/overrides/isolates, and control characters other than tab, newline, CR.
+_FIELD_FORBIDDEN_RE = re.compile("[\u202a-\u202e\u2066-\u2069\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_field(value: str) -> tuple[str, tuple[str, ...]]:
+    """The policy for every human-entered field (names, titles, site names, descriptions...):
+    zero-width characters are stripped; bidi controls and control characters other than tab,
+    newline and carriage return are refused. Return (cleaned text, refused characters as
+    ``U+XXXX``; empty when accepted). Regexes, not a Python loop: it runs on every string."""
+    bad = _FIELD_FORBIDDEN_RE.findall(value)
+    if bad:
+        return value, tuple(sorted({f"U+{ord(ch):04X}" for ch in bad}))
+    if _ZERO_WIDTH_RE.search(value) is None:
+        return value, ()
+    return _ZERO_WIDTH_RE.sub("", value), ()
 
 
 def _is_forbidden_control(ch: str) -> bool:

@@ -25,3 +25,19 @@ def check_tree_parent(
             )
         seen.add(current)
         current = parents.get(current)
+
+
+def subtree(root: int, parents: dict[int, int | None]) -> set[int]:
+    """``root`` and every node below it (a unit with its sub-units, a site with its rooms)."""
+    children: dict[int, list[int]] = {}
+    for node, parent in parents.items():
+        if parent is not None:
+            children.setdefault(parent, []).append(node)
+    found = {root}
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:  # a damaged table with a cycle still ends
+                found.add(child)
+                todo.append(child)
+    return found

@@ -37,11 +37,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from server.core.errors import InvalidInput
+from server.core.text import clean_field
 from server.core.topics import TOPIC_MAX_LEN, TOPIC_PATTERN
 
 INVALID = "message.invalid"
 UNKNOWN_TYPE = "message.unknown_type"
 TOO_DEEP = "message.too_deep"
+BAD_CHARACTERS = "text.bad_characters"
 BAD_TIMESTAMP = "message.bad_timestamp"
 UNSUPPORTED_VERSION = "protocol.unsupported_version"
 
@@ -128,15 +130,32 @@ class Spec:
 
 
 class Str(Spec):
-    __slots__ = ("max_len", "min_len", "pattern")
+    """A string. By default the one text policy for human-entered fields applies
+    (``server.core.text.clean_field``: zero-width characters stripped, bidi and control
+    characters refused with ``text.bad_characters``); ``raw=True`` keeps the value exactly as
+    sent (passwords; fields that a stricter rule of their own checks next, like questions)."""
 
-    def __init__(self, max_len: int = 500, min_len: int = 0, pattern: str | None = None) -> None:
+    __slots__ = ("max_len", "min_len", "pattern", "raw")
+
+    def __init__(
+        self, max_len: int = 500, min_len: int = 0, pattern: str | None = None, raw: bool = False
+    ) -> None:
         self.max_len = max_len
         self.min_len = min_len
         self.pattern = re.compile(pattern) if pattern is not None else None
+        self.raw = raw
 
     def check(self, value: object, path: str, ctx: _Context, depth: int) -> str:
         text = _check_str(value, path, self.max_len)
+        if not self.raw:
+            text, bad = clean_field(text)
+            if bad:
+                raise InvalidInput(
+                    BAD_CHARACTERS,
+                    f"{path}: remove the hidden control characters (e.g. text direction "
+                    "overrides) and send it again",
+                    {"path": path, "characters": list(bad)},
+                )
         if len(text) < self.min_len:
             raise _invalid(path, f"must be at least {self.min_len} characters")
         if self.pattern is not None and self.pattern.fullmatch(text) is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,43 +25,65 @@ from server.store.models import (
     User,
 )
 
+# TESTS ONLY: with this environment variable set to 1 the demo uses the published, fixed
+# credentials below, so browser tests can sign in; never set it on a real install. Without it
+# (``make run``, any install) every password and personal code is random, made at the first
+# load and printed once.
+TEST_CREDENTIALS_ENV = "CLASSROOM_DEMO_TEST_CREDENTIALS"
 DEMO_PASSWORDS = {"admin": "demo-admin-2026", "operator": "demo-operator-2026"}
 DEMO_SECRET_SITES = 2  # how many sub-classrooms get an agent secret printed at first load
 
 
+def fixed_test_credentials() -> bool:
+    return os.environ.get(TEST_CREDENTIALS_ENV) == "1"
+
+
 def demo_join_code(staff_no: str) -> str:
-    """Demo trainees get a predictable personal code so the demo can be tried from a phone."""
+    """The fixed personal code of a demo trainee when ``fixed_test_credentials()``."""
     return security.normalise_join_code(f"DEMO{staff_no}")
 
 
-def login_lines(data: DemoData) -> list[str]:
-    lines = ["  demo logins:"]
-    lines += [f"    {name} / {password}" for name, password in DEMO_PASSWORDS.items()]
+def demo_credentials(data: DemoData) -> tuple[dict[str, str], dict[str, str]]:
+    """(password by user name, personal code by staff number) for a first load."""
+    if fixed_test_credentials():
+        return (
+            {a.username: DEMO_PASSWORDS[a.username] for a in data.accounts},
+            {t.staff_no: demo_join_code(t.staff_no) for t in data.trainees},
+        )
+    passwords = {a.username: security.new_password() for a in data.accounts}
+    return passwords, {t.staff_no: security.new_join_code()[0] for t in data.trainees}
+
+
+def login_lines(data: DemoData, passwords: dict[str, str], codes: dict[str, str]) -> list[str]:
+    lines = ["  demo logins (shown this once: write them down, or change them in the console):"]
+    if fixed_test_credentials():
+        lines[0] = f"  demo logins: FIXED TEST CREDENTIALS ({TEST_CREDENTIALS_ENV}=1), tests only:"
+    lines += [f"    {name} / {password}" for name, password in passwords.items()]
     sample = data.trainees[:3]
-    lines.append(
-        "    trainee codes: " + ", ".join(f"{t.name} {demo_join_code(t.staff_no)}" for t in sample)
-    )
+    lines.append("    trainee codes: " + ", ".join(f"{t.name} {codes[t.staff_no]}" for t in sample))
+    lines.append("    (other trainees: issue personal codes in the console)")
     return lines
 
 
 async def load_demo(sessions: async_sessionmaker[Any], today: dt.date | None = None) -> list[str]:
     """Insert the demo catalogue if the database has no org unit and no user yet.
 
-    Returns the lines to print: the demo logins (always) and the agent secrets (first load only).
+    Returns the lines to print: the demo logins and the agent secrets, at the first load only.
     """
     data = build_demo(today or dt.datetime.now(dt.UTC).date())
-    lines = login_lines(data)
     async with sessions() as db, db.begin():
         users = await db.scalar(select(func.count()).select_from(User))
         units = await db.scalar(select(func.count()).select_from(OrgUnit))
         if users or units:
-            return [*lines, "  (demo data already loaded; database not empty)"]
+            return ["  (demo data already loaded; its logins were printed at the first start)"]
+        passwords, codes = demo_credentials(data)
+        lines = login_lines(data, passwords, codes)
         for account in data.accounts:
             db.add(
                 User(
                     username=account.username,
                     display_name=account.display_name,
-                    password_hash=security.hash_password(DEMO_PASSWORDS[account.username]),
+                    password_hash=security.hash_password(passwords[account.username]),
                     role=Role(account.role),
                 )
             )
@@ -97,7 +120,7 @@ async def load_demo(sessions: async_sessionmaker[Any], today: dt.date | None = N
                     is_leader=trainee.is_leader,
                     home_site_id=site_rows[trainee.home_site_key].id,
                     gender=trainee.gender,
-                    join_code_hash=security.sha256(demo_join_code(trainee.staff_no)),
+                    join_code_hash=security.sha256(codes[trainee.staff_no]),
                 )
             )
         program = Program(

@@ -33,6 +33,7 @@ from server.store import db as store_db
 from server.store.models import utcnow
 from server.web import auth
 from server.web.api import Endpoint, Registry, openapi_document
+from server.web.guard import GUARD, SignInGuard
 from server.web.metrics import Metrics
 
 log = logging.getLogger("server.web")
@@ -265,6 +266,7 @@ def create_app(
     app[ENGINE] = engine
     app[SESSIONS] = store_db.session_factory(engine)
     app[METRICS] = Metrics.create(engine)
+    app[GUARD] = SignInGuard()
     registry = routes.build_registry()
     app[REGISTRY] = registry
     app[ROUTES] = registry.install(app)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.core import checkin_guard as screen_rules
 from server.core.errors import Unauthenticated
 from server.core.roles import Actor, Principal
-from server.security import DUMMY_HASH, normalise_join_code, sha256, verify_password
+from server.security import DUMMY_HASH, normalise_join_code, sha256, verify_password_async
 from server.store.models import LoginSession, Site, Trainee, User, utcnow
 
 SESSION_COOKIE = "classroom_session"
@@ -20,12 +21,15 @@ CSRF_COOKIE = "classroom_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 
 
-async def login_user(db: AsyncSession, username: str, password: str) -> User:
-    user = await db.scalar(select(User).where(User.username == username))
+async def login_user(sessions: async_sessionmaker[Any], username: str, password: str) -> User:
+    """The user these credentials sign in. The password is checked in a worker thread with no
+    database connection held (a login storm must hold neither the event loop nor the pool)."""
+    async with sessions() as db:
+        user: User | None = await db.scalar(select(User).where(User.username == username))
     if user is None:
-        verify_password(DUMMY_HASH, password)
+        await verify_password_async(DUMMY_HASH, password)
         raise Unauthenticated("auth.bad_credentials", "Wrong username or password.")
-    if not verify_password(user.password_hash, password) or not user.active:
+    if not await verify_password_async(user.password_hash, password) or not user.active:
         raise Unauthenticated("auth.bad_credentials", "Wrong username or password.")
     return user
 

@@ -72,13 +72,14 @@ def make_bus(app: web.Application) -> Bus:
 
 
 def setup_live(app: web.Application, bus: Bus | None = None) -> None:
-    from server.web import ws_agent, ws_client
+    from server.web import revoke, ws_agent, ws_client
 
     bus = bus or make_bus(app)
     live = Live(bus, Hub(), PresenceService(bus, app[SESSIONS]), app)
     app[LIVE] = live
     ws_agent.setup(app)
     ws_client.setup(app)
+    revoke.setup(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         live.bus.subscribe(live.on_event, live.on_gap)

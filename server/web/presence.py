@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.bus.port import Bus, BusEvent, BusUnavailable
+from server.core import screen
 from server.core.presence import (
     PresenceBoard,
     PresenceChanged,
@@ -71,6 +72,7 @@ class PresenceService:
         self._reap_after = 0.0  # monotonic time before which the reaper waits (after a gap)
         self._learn_at: float | None = None  # when to read other processes' keys (after a gap)
         self._last_report: dict[int, dict[str, Any]] = {}  # latest change fanned out, per site
+        self.screens: dict[int, dict[str, Any]] = {}  # latest screen playback status, per site
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -117,11 +119,45 @@ class PresenceService:
     def snapshot(self, site_ids: Iterable[int]) -> dict[str, str]:
         return {str(s): self.state(s) for s in site_ids}
 
+    async def snapshot_sites(self, site_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """What a wall that (re)subscribes must show at once, per site: its state (another
+        process's live presence key wins over what this process last heard for a site it does
+        not hold), the last heartbeat and health, and the screen page's playback status."""
+        try:
+            alive = await self.bus.get_presence(site_ids)
+        except BusUnavailable:
+            alive = {}
+        out: dict[int, dict[str, Any]] = {}
+        for site_id in site_ids:
+            entry: dict[str, Any] = {"state": self.state(site_id)}
+            record = alive.get(site_id)
+            if record is not None:
+                if site_id not in self.local:
+                    entry["state"] = record.state
+                entry["last_heartbeat"] = record.data.get("last_heartbeat")
+                entry["health"] = record.data.get("health")
+            if site_id in self.screens:
+                entry["screen"] = self.screens[site_id]
+            out[site_id] = entry
+        return out
+
+    async def screen_report(self, site_id: int, report: screen.ScreenReport) -> dict[str, Any]:
+        """A screen page's playback report: judged against its previous one, then fanned out
+        to every process's walls (like a heartbeat's health)."""
+        last = self.screens.get(site_id)
+        status = screen.judge(report, screen.report_from_wire(last) if last else None)
+        wire = status.to_wire(report, site_id)
+        self.screens[site_id] = wire
+        await self._publish(HEALTH_TOPIC, "screen", wire)
+        return wire
+
     # -- bus side -----------------------------------------------------------------------
     def observe(self, event: BusEvent) -> None:
         """Every process learns every site's state from the presence topic."""
         if event.topic == PRESENCE_TOPIC:
             self.known[int(event.payload["site_id"])] = str(event.payload["state"])
+        elif event.topic == HEALTH_TOPIC and event.type == "screen":
+            self.screens[int(event.payload["site_id"])] = dict(event.payload)
 
     def bus_gap(self) -> None:
         """The bus came back after losing its connection (a Redis restart may have emptied

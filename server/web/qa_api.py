@@ -11,10 +11,10 @@ Decisions (documented here once):
   agent acts for its room only in a session its site takes part in (``qa.other_site``).
   Moderation (approve, reject, edit, merge, pin, send back, on air, answered, archive) is for
   moderators, operators and admins; granting and revoking the floor for operators and admins.
-* **Text is stored as given** and returned as given (JSON). It is refused, with the core's
-  codes, when it is empty, longer than 500 characters (counted as sent, and after cleaning),
-  or carries bidi overrides or control characters (``question.bad_characters``); zero-width
-  characters are kept (the sensitive-word filter ignores them anyway). HTML is just text.
+* **Text is stored as the core cleans it** (``server.core.text.clean_question_text``): zero-width
+  characters stripped, line ends unified, surrounding blanks trimmed. It is refused, with the
+  core's codes, when it is empty, longer than 500 characters (after cleaning), or carries bidi
+  overrides or control characters (``question.bad_characters``). HTML is just text.
 * **Serialisation**: every change of a session's questions, on-air slot or floor first takes
   the session's ``qa_state`` row lock (UPDATE first), so "at most one on air" and "one site
   holds the floor" hold across processes. Votes do not take it: a vote is a row with primary
@@ -69,7 +69,7 @@ from server.core.qa import (
     public_view,
 )
 from server.core.roles import Actor, Principal
-from server.core.text import QUESTION_MAX_LEN, SensitiveWords, clean_question_text, clean_user_text
+from server.core.text import SensitiveWords, clean_question_text, clean_user_text
 from server.core.validation import Bool, Dict, Float, Int, List, Map, Optional, Str, validate
 from server.core.validation import Enum as OneOf
 from server.store.attendance_models import AttendanceRecordRow
@@ -362,7 +362,7 @@ async def _see_identity(db: AsyncSession, session_id: int) -> bool:
 
 SUBMIT_BODY = _body(
     {
-        "text": Str(max_len=20_000),
+        "text": Str(max_len=20_000, raw=True),
         "addressed_to": Optional(Str(max_len=200)),
         "anonymous": Bool(),
         "client_id": Str(min_len=1, max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.:-]*"),
@@ -372,15 +372,8 @@ SUBMIT_BODY = _body(
 
 
 def check_question_text(text: str) -> str:
-    """Refuse what the core refuses; keep the text exactly as given (see the module doc)."""
-    clean_question_text(text)
-    if len(text) > QUESTION_MAX_LEN:
-        raise InvalidInput(
-            "question.too_long",
-            f"Shorten your question to at most {QUESTION_MAX_LEN} characters.",
-            {"max_len": QUESTION_MAX_LEN, "length": len(text)},
-        )
-    return text
+    """The text to store: cleaned by the core's rule (see the module doc)."""
+    return clean_question_text(text)
 
 
 async def _rate_check(
@@ -669,7 +662,7 @@ async def withdraw_vote(request: web.Request) -> web.Response:
 # Moderation and on air
 # --------------------------------------------------------------------------------------------
 
-EDIT_BODY = _body({"text": Str(max_len=20_000)}, {"text"})
+EDIT_BODY = _body({"text": Str(max_len=20_000, raw=True)}, {"text"})
 MERGE_BODY = _body({"into": ID}, {"into"})
 
 

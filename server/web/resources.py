@@ -8,6 +8,7 @@ references to check, who may read and who may write. Special cases hook in with 
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ class Resource:
     hidden: frozenset[str] = frozenset()  # columns never shown
     extra: Callable[[Any], dict[str, Any]] | None = None  # extra fields in the JSON view
     prepare: Prepare | None = None  # custom field handling before flush
+    before_delete: Callable[[AsyncSession, Any], Awaitable[None]] | None = None  # may refuse
+    # after a committed change: (request, id, the fields sent; None when deleted)
+    changed: Callable[[web.Request, int, frozenset[str] | None], Awaitable[None]] | None = None
 
 
 def to_json(resource: Resource, obj: Any) -> dict[str, Any]:
@@ -94,12 +98,19 @@ async def load(db: AsyncSession, model: type[Base], item_id: int, label: str) ->
 
 
 async def read_json(request: web.Request) -> Any:
+    """The one JSON body parser of every handler: any body that cannot be parsed (bad syntax,
+    bad UTF-8, NaN/Infinity, nesting deep enough to exhaust the parser) is a 400 with a code."""
     if not request.can_read_body:
         raise InvalidInput("request.body_required", "Send a JSON object as the request body.")
+    raw = await request.read()
     try:
-        return await request.json()
-    except ValueError:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise InvalidInput("request.bad_json", "The request body is not valid JSON.") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 MAX_ID = 2**31 - 1
@@ -240,10 +251,13 @@ def register(
         async with request.app[sessions_key]() as db, db.begin():
             obj = await load(db, res.model, path_id(request, res.label), res.label)
             before = to_json(res, obj)
+            sent = frozenset(data)
             await apply_fields(db, res, obj, data, creating=False)
             await db.flush()
             view = to_json(res, obj)
             audit(db, who, "update", res.name, obj.id, before, view)
+        if res.changed is not None:
+            await res.changed(request, view["id"], sent)
         return web.json_response(view)
 
     async def delete_item(request: web.Request) -> web.Response:
@@ -251,9 +265,13 @@ def register(
         async with request.app[sessions_key]() as db, db.begin():
             obj = await load(db, res.model, path_id(request, res.label), res.label)
             before = to_json(res, obj)
+            if res.before_delete is not None:
+                await res.before_delete(db, obj)
             await db.delete(obj)
             await db.flush()
             audit(db, who, "delete", res.name, before["id"], before, None)
+        if res.changed is not None:
+            await res.changed(request, before["id"], None)
         return web.Response(status=204)
 
     filters = tuple(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import security
 from server.core import roles
-from server.core.errors import InvalidInput
+from server.core.errors import InvalidInput, Unauthenticated
 from server.core.roles import Actor
 from server.core.sessions import SessionAction, check_window, next_state
 from server.core.validation import (
@@ -45,18 +45,22 @@ from server.store.models import (
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import (
     attendance_api,
+    audit_api,
     auth,
     checkin_guard,
+    codes_api,
     media_api,
     presence,
     qa_api,
+    revoke,
     rollcall_api,
     roster_api,
     screen_api,
-    site_revocation,
+    trainee_api,
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
+from server.web.guard import GUARD, client_address
 from server.web.live import LIVE
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 
@@ -93,11 +97,41 @@ async def _session_fields(db: AsyncSession, obj: Any, data: dict[str, Any], crea
         obj.sites = []
 
 
+async def _active_admins(db: AsyncSession) -> frozenset[int]:
+    ids = await db.scalars(select(User.id).where(User.role == Role.ADMIN, User.active.is_(True)))
+    return frozenset(ids)
+
+
 async def _user_fields(db: AsyncSession, obj: Any, data: dict[str, Any], creating: bool) -> None:
     if "password" in data:
-        obj.password_hash = security.hash_password(data.pop("password"))
+        obj.password_hash = await security.hash_password_async(data.pop("password"))
     if "role" in data:
         data["role"] = Role(data["role"])
+    if not creating and ("role" in data or "active" in data):
+        stays = data.get("role", obj.role) is Role.ADMIN and data.get("active", obj.active)
+        roles.check_admins_remain(await _active_admins(db), obj.id, stays_admin=bool(stays))
+
+
+async def _user_deletable(db: AsyncSession, obj: Any) -> None:
+    roles.check_admins_remain(await _active_admins(db), obj.id, stays_admin=False)
+
+
+async def _user_changed(request: web.Request, user_id: int, sent: frozenset[str] | None) -> None:
+    """A new password ends the user's other logins (the caller's own is kept); deactivation,
+    a new role or removal closes their open sockets at once."""
+    if sent is not None and "password" in sent:
+        await revoke.end_logins(
+            request.app, user_id=user_id, keep_token=revoke.current_token(request)
+        )
+    elif sent is None or sent & {"active", "role"}:
+        await revoke.revoke(request.app, [f"user:{user_id}"])
+
+
+async def _trainee_changed(
+    request: web.Request, trainee_id: int, sent: frozenset[str] | None
+) -> None:
+    if sent is None or "active" in sent:
+        await revoke.end_logins(request.app, trainee_id=trainee_id)
 
 
 async def _site_fields(db: AsyncSession, obj: Any, data: dict[str, Any], creating: bool) -> None:
@@ -180,6 +214,7 @@ RESOURCES: tuple[Resource, ...] = (
         search=("name", "staff_no"),
         hidden=frozenset({"join_code_hash"}),
         extra=_trainee_view,
+        changed=_trainee_changed,
     ),
     Resource(
         "users",
@@ -189,7 +224,7 @@ RESOURCES: tuple[Resource, ...] = (
             {
                 "username": Str(min_len=3, max_len=64, pattern=r"[A-Za-z0-9_.-]+"),
                 "display_name": Str(max_len=100),
-                "password": Str(min_len=8, max_len=200),
+                "password": Str(min_len=8, max_len=200, raw=True),
                 "role": OneOf(*[r.value for r in Role]),
                 "active": Bool(),
             },
@@ -200,6 +235,8 @@ RESOURCES: tuple[Resource, ...] = (
         search=("username", "display_name"),
         hidden=frozenset({"password_hash"}),
         prepare=_user_fields,
+        before_delete=_user_deletable,
+        changed=_user_changed,
     ),
     Resource(
         "programs",
@@ -277,7 +314,7 @@ RESOURCES: tuple[Resource, ...] = (
 SITES_RESOURCE, TRAINEES_RESOURCE, SESSIONS_RESOURCE = RESOURCES[1], RESOURCES[2], RESOURCES[-1]
 
 LOGIN = body(
-    {"username": Str(min_len=1, max_len=64), "password": Str(min_len=1, max_len=200)},
+    {"username": Str(min_len=1, max_len=64), "password": Str(min_len=1, max_len=200, raw=True)},
     required={"username", "password"},
 )
 JOIN = body({"code": Str(min_len=4, max_len=32)}, required={"code"})
@@ -308,8 +345,15 @@ def _set_login_cookies(request: web.Request, response: web.Response, token: str,
 
 async def login(request: web.Request) -> web.Response:
     data = validate(LOGIN, await read_json(request), path="body")
+    guard, address = request.app[GUARD], client_address(request)
+    guard.check_login(data["username"], address)
+    try:
+        user = await auth.login_user(request.app[SESSIONS], data["username"], data["password"])
+    except Unauthenticated:
+        guard.login_failed(data["username"], address)
+        raise
+    guard.login_succeeded(data["username"])
     async with request.app[SESSIONS]() as db, db.begin():
-        user = await auth.login_user(db, data["username"], data["password"])
         token, csrf = await auth.open_login(
             db, hours=request.app[CONFIG].session_hours, user_id=user.id
         )
@@ -327,8 +371,14 @@ async def login(request: web.Request) -> web.Response:
 
 async def join(request: web.Request) -> web.Response:
     data = validate(JOIN, await read_json(request), path="body")
+    guard, address = request.app[GUARD], client_address(request)
+    guard.check_code(address)
     async with request.app[SESSIONS]() as db, db.begin():
-        trainee = await auth.trainee_by_join_code(db, data["code"])
+        try:
+            trainee = await auth.trainee_by_join_code(db, data["code"])
+        except Unauthenticated:
+            guard.code_failed(address)
+            raise
         token, csrf = await auth.open_login(
             db, hours=request.app[CONFIG].session_hours, trainee_id=trainee.id
         )
@@ -379,7 +429,7 @@ async def issue_site_secret(request: web.Request) -> web.Response:
             None,
             {"secret_issued_at": site.secret_issued_at.isoformat()},
         )
-    await site_revocation.revoke_site(request.app, site.id)
+    await revoke.revoke(request.app, [f"site:{site.id}"])  # its agent's and screens' sockets
     return web.json_response(
         {
             "site_id": site.id,
@@ -396,6 +446,7 @@ async def issue_join_code(request: web.Request) -> web.Response:
         code, digest = security.new_join_code()
         trainee.join_code_hash = digest
         audit(db, principal(request), "issue_join_code", "trainees", trainee.id, None, None)
+    await revoke.end_logins(request.app, trainee_id=trainee.id)  # the old code's login ends
     return web.json_response(
         {"trainee_id": trainee.id, "code": code, "note": "Shown once. Give it to the trainee."},
         status=201,
@@ -531,6 +582,9 @@ def build_registry() -> Registry:
         )
     )
     roster_api.register(registry)
+    codes_api.register(registry)
+    audit_api.register(registry)
+    trainee_api.register(registry)
     rollcall_api.register(registry)
     attendance_api.register(registry)
     qa_api.register(registry)

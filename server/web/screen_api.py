@@ -11,18 +11,21 @@
 * ``GET /api/v1/site/current-session``: the session live at the caller's site now (or the next
   one), with the site's name. A screen's cookie is renewed here when half its life is gone.
 * ``GET /api/v1/trainee/live-sessions``: the sessions live now, and whether I am checked in.
+* ``POST /api/v1/site/screen-status``: the screen page's playback report every 5 s (frames
+  decoded, paused, sound): judged by :mod:`server.core.screen` and shown on the operator wall.
 * ``GET /api/v1/sessions/{id}/roll-calls/open``: the open roll calls a phone or a screen must
   show (after a reconnect the live socket's snapshot does not carry them).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
-from server.core import roles
+from server.core import roles, screen
 from server.core.checkin import AttendanceState
 from server.core.errors import Forbidden, Unauthenticated
 from server.core.roles import Actor
@@ -35,6 +38,7 @@ from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import auth
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
+from server.web.live import LIVE
 from server.web.resources import load, path_id, read_json
 
 SCREEN_BODY = Map(
@@ -138,6 +142,31 @@ async def site_current_session(request: web.Request) -> web.Response:
     return response
 
 
+async def screen_status(request: web.Request) -> web.Response:
+    who = principal(request)
+    assert who.site_id is not None
+    data = validate(screen.SCREEN_REPORT, await read_json(request), path="body")
+    report = screen.ScreenReport(
+        at=time.time(),
+        session_id=data["session_id"],
+        attached=data["attached"],
+        paused=data["paused"],
+        frames=data["frames"],
+        sound=data["sound"],
+        width=data["width"],
+        height=data["height"],
+    )
+    status = await request.app[LIVE].presence.screen_report(who.site_id, report)
+    return web.json_response(
+        {
+            "state": status["state"],
+            "fps": status["fps"],
+            "sound": status["sound"],
+            "interval_s": screen.REPORT_INTERVAL,
+        }
+    )
+
+
 async def trainee_live_sessions(request: web.Request) -> web.Response:
     who = principal(request)
     assert who.trainee_id is not None
@@ -168,6 +197,8 @@ async def trainee_live_sessions(request: web.Request) -> web.Response:
                 {
                     **_session_view(session),
                     "checked_in": record is not None and record.state == AttendanceState.IN.value,
+                    # in / out (checked out) / closed, None before the first check-in
+                    "attendance_state": record.state if record is not None else None,
                     "site_id": record.site_id if record is not None else None,
                     "home_site_takes_part": who.site_id in {s.id for s in session.sites},
                 }
@@ -245,6 +276,17 @@ def register(registry: Registry) -> None:
             roles.AGENTS,
             "Show the session live at the caller's site now and the next ones",
             "agent",
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/site/screen-status",
+            screen_status,
+            roles.AGENTS,
+            "Report whether the site screen is really playing (frames decoded, sound)",
+            "agent",
+            body=screen.SCREEN_REPORT,
         )
     )
     add(

@@ -29,6 +29,7 @@ from server.web.checkin_guard import ALERTS_TOPIC
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
 from server.web.presence import HEALTH_TOPIC, PRESENCE_TOPIC
+from server.web.revoke import owner_label
 from server.web.wire import MAX_FRAME, RateLimit, decode_json
 
 log = logging.getLogger("server.ws.client")
@@ -42,16 +43,10 @@ async def presence_snapshot(request: web.Request, topic: str) -> dict[str, Any]:
         sites = (
             await db.execute(select(Site.id, Site.name, Site.parent_id).order_by(Site.id))
         ).all()
-    live = request.app[LIVE]
+    known = await request.app[LIVE].presence.snapshot_sites([s.id for s in sites])
     return {
         "sites": [
-            {
-                "id": s.id,
-                "name": s.name,
-                "parent_id": s.parent_id,
-                "state": live.presence.state(s.id),
-            }
-            for s in sites
+            {"id": s.id, "name": s.name, "parent_id": s.parent_id, **known[s.id]} for s in sites
         ]
     }
 
@@ -193,12 +188,7 @@ async def client_socket(request: web.Request) -> web.StreamResponse:
     # as is (a per-socket compressor would cost CPU per socket and ~300 KiB of zlib state).
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0, compress=False)
     await ws.prepare(request)
-    connection = live.hub.open(
-        ws,
-        "client",
-        f"{who.actor.value}:{who.user_id or who.trainee_id or who.site_id}",
-        binary=False,
-    )
+    connection = live.hub.open(ws, "client", owner_label(who), binary=False)
     live.metrics_open("client", +1)
     limit = RateLimit()
     try:

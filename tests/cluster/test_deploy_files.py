@@ -175,3 +175,41 @@ def test_server_example_configuration_loads() -> None:
 def test_agent_example_configuration_loads() -> None:
     config = load_agent_config(str(DEPLOY / "agent.example.toml"), env={})
     assert config.server.startswith("wss://")
+
+
+def test_compose_sets_only_variables_the_server_reads_and_shares_the_recordings() -> None:
+    """No container engine runs here; what can be checked without one is checked: every
+    CLASSROOM_* variable the compose file sets is a setting the loader reads (with the value
+    it gets), the only shell variable it interpolates is documented, and every node mounts the
+    one recordings volume under its data dir."""
+    from server.config import SETTINGS
+
+    text = (DEPLOY / "compose.yaml").read_text()
+    compose = yaml.safe_load(text)
+    known = {s.env for s in SETTINGS}
+    servers = {k: v for k, v in compose["services"].items() if k.startswith("server-")}
+    for service in servers.values():
+        env = {k: str(v) for k, v in service["environment"].items()}
+        assert set(env) <= known, set(env) - known
+        config = load_config(None, env=env)
+        assert config.data_dir == "/var/lib/classroom"
+        assert config.node_id == env["CLASSROOM_NODE_ID"]
+        assert "recordings:/var/lib/classroom/recordings" in service["volumes"]
+    assert "recordings" in compose["volumes"]
+    interpolated = set(re.findall(r"\$\{([A-Z_]+)", text))
+    assert interpolated == {"POSTGRES_PASSWORD"}
+    header = text.split("name: classroom")[0]
+    assert all(v in header for v in interpolated)
+    assert "CLASSROOM_PUBLIC_HOST" not in text
+
+
+def test_dockerfile_installs_the_wheel_as_a_user_with_a_data_volume() -> None:
+    lines = (DEPLOY / "Dockerfile").read_text().splitlines()
+    runs = " ".join(line for line in lines if not line.startswith("#"))
+    assert "pip wheel" in runs and "pip install --no-cache-dir /dist/*.whl" in runs
+    assert " -e " not in runs
+    final = runs.split("FROM ")[-1]  # the image that runs
+    assert 'VOLUME ["/var/lib/classroom"]' in final
+    assert "ENV CLASSROOM_DATA_DIR=/var/lib/classroom" in final
+    assert "USER classroom" in final
+    assert "-o classroom -g classroom /var/lib/classroom" in final

@@ -156,3 +156,21 @@ def test_a_few_thousand_words_scan_a_question_fast() -> None:
         assert words.find(text) == ("禁止",)
     per_scan = (time.perf_counter() - start) / 100
     assert per_scan < 0.01
+
+
+def test_every_human_field_strips_zero_width_and_refuses_bidi_and_controls() -> None:
+    from server.core.text import clean_field
+    from server.core.validation import Map, Str, validate
+
+    assert clean_field("海\u200b曙\ufeff区") == ("海曙区", ())
+    assert clean_field("line\r\nnext\ttab") == ("line\r\nnext\ttab", ())
+    assert clean_field("abc\u202egnp")[1] == ("U+202E",)
+    assert clean_field("a\x07b\u2066")[1] == ("U+0007", "U+2066")
+    schema = Map({"name": Str(max_len=10)}, frozenset({"name"}))
+    assert validate(schema, {"name": "张\u200d三"})["name"] == "张三"
+    with pytest.raises(InvalidInput) as caught:
+        validate(schema, {"name": "evil\u202etxt"}, path="body")
+    assert caught.value.code == "text.bad_characters"
+    assert caught.value.details == {"path": "body.name", "characters": ["U+202E"]}
+    raw = Map({"password": Str(raw=True)}, frozenset({"password"}))
+    assert validate(raw, {"password": "p\u200bw\u202e"})["password"] == "p\u200bw\u202e"

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from server import security
 from server.config import Config
 from server.store import db as store_db
+from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, OrgUnit, SessionStatus, Site, Trainee, utcnow
 from server.web.attendance_api import checkin_secret
 from tests.conftest import World, seed_world
@@ -141,6 +142,17 @@ async def signed_in(
         yield http
     finally:
         await http.close()
+
+
+async def outbox_results(rooms: Rooms) -> dict[str, str]:
+    """What the server kept of the agents' outbox items: client id -> result."""
+    engine = store_db.create_engine(Config(data_dir=str(rooms.data_dir)).effective_database_url)
+    try:
+        async with store_db.session_factory(engine)() as db:
+            rows = (await db.execute(select(OutboxItem.client_id, OutboxItem.result))).all()
+    finally:
+        await engine.dispose()
+    return {client_id: result for client_id, result in rows}
 
 
 async def answer(response: aiohttp.ClientResponse) -> tuple[int, dict[str, Any]]:

@@ -89,3 +89,37 @@ async def test_trainee_joins_with_personal_code(client_as: ClientFactory, world:
     assert me["id"] == world.trainee_id and "join_code_hash" not in me
     r = await client.post("/api/v1/auth/join", json={"code": "WRONGCODE1"})
     assert r.status == 401 and (await r.json())["error"]["code"] == "auth.bad_join_code"
+
+
+async def test_unparseable_bodies_answer_400_with_a_code_on_the_anonymous_endpoints(
+    client_as: ClientFactory,
+) -> None:
+    client = await client_as("anonymous")
+    for path in ("/api/v1/auth/login", "/api/v1/auth/join"):
+        for raw in ("[" * 100_000, '{"code": NaN}', "\xff\xfe", '{"a":'):
+            r = await client.post(path, data=raw.encode("utf-8", "surrogateescape"))
+            assert r.status == 400, (path, raw[:10])
+            assert (await r.json())["error"]["code"] == "request.bad_json"
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_wrong_passwords_are_throttled_per_user_name_and_a_right_one_waits_too(
+    client_as: ClientFactory, world: World
+) -> None:
+    client = await client_as("anonymous")
+    statuses = []
+    for _ in range(7):
+        r = await client.post(
+            "/api/v1/auth/login", json={"username": "Operator ", "password": "guess-guess"}
+        )
+        statuses.append(r.status)
+    assert statuses[:5] == [401] * 5 and statuses[6] == 429
+    assert 1 <= int(r.headers["Retry-After"]) <= 3
+    assert (await r.json())["error"]["code"] == "auth.too_many_attempts"
+    right = {"username": "operator", "password": world.passwords["operator"]}
+    r = await client.post("/api/v1/auth/login", json=right)
+    assert r.status == 429  # a lock answers the same whatever the password
+    other = await client.post(
+        "/api/v1/auth/login", json={"username": "admin", "password": world.passwords["admin"]}
+    )
+    assert other.status == 200  # other accounts are not locked by the address's 6 failures

@@ -25,6 +25,14 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/trainees/{id}/join-code"): MANAGERS,
     ("POST", "/api/v1/trainees/import"): MANAGERS,
     ("GET", "/api/v1/trainees/export"): MANAGERS,
+    ("POST", "/api/v1/join-codes"): MANAGERS,
+    ("POST", "/api/v1/join-codes/xlsx"): MANAGERS,
+    # the audit reader and the phone's own lists (server/web/audit_api.py, trainee_api.py)
+    ("GET", "/api/v1/audit"): MANAGERS,
+    ("GET", "/api/v1/audit/facets"): MANAGERS,
+    ("GET", "/api/v1/trainee/electives"): {"trainee"},
+    ("GET", "/api/v1/trainee/surveys"): {"trainee"},
+    ("GET", "/api/v1/trainee/feedback"): {"trainee"},
     ("POST", "/api/v1/sessions/{id}/start"): MANAGERS,
     ("POST", "/api/v1/sessions/{id}/end"): MANAGERS,
     ("GET", "/api/v1/agent/site"): {"site_agent"},
@@ -37,6 +45,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     # site screen sign-in and what the screen and the phone page need (server/web/screen_api.py)
     ("POST", "/api/v1/auth/screen"): EVERYONE,
     ("GET", "/api/v1/site/current-session"): {"site_agent"},
+    ("POST", "/api/v1/site/screen-status"): {"site_agent"},
     ("GET", "/api/v1/trainee/live-sessions"): {"trainee"},
     ("GET", "/api/v1/sessions/{id}/roll-calls/open"): {"trainee", "site_agent"},
     # staggered batches, check-in, electives, ledger and reports (server/web/attendance_api.py)

@@ -6,9 +6,11 @@ import { t, getLang } from "/static/shared/i18n.js";
 
 const getLangKey = () => getLang();
 import { api, ApiError, errorText } from "/static/shared/api.js";
+import "./media_messages.js";
 import { act, ago, button, field, flash, flashError, fmtTime, nextId, pct } from "./ui.js";
 import { checkinGuardPanel } from "./checkin_guard.js";
 
+const SCREEN_STALE_S = 15; // a screen page reports every 5 s: three missed reports (server/core/screen.py)
 const MAX_FEEDS = 12; // return-feed thumbnails playing at once (each is a WebRTC connection)
 const GROUPS = ["session", "questions", "queue", "floor", "rollcalls", "polls", "headcount", "broadcast", "qaSettings"];
 
@@ -28,7 +30,8 @@ function rerender(container, build) {
 export async function dashboardView(root, sessionId, hub) {
   const st = {
     session: null,
-    sites: new Map(), // id -> {id, name, state, reason, lastBeat, health, present, expected}
+    sites: new Map(), // id -> {id, name, state, reason, lastBeat, health, screen, present, expected}
+    presence: new Map(), // id -> {state, lastBeat, health, screen}: the latest snapshot, every site
     siteNames: new Map(),
     questions: [],
     queue: [],
@@ -97,7 +100,10 @@ export async function dashboardView(root, sessionId, hub) {
     session: async () => {
       st.session = await api.get(`/sessions/${sessionId}`);
       for (const id of st.session.site_ids) {
-        if (!st.sites.has(id)) st.sites.set(id, { id, state: "offline", reason: "", lastBeat: 0, health: null, present: null, expected: null });
+        if (st.sites.has(id)) continue;
+        // The presence snapshot may have arrived before the session did: start from it.
+        const known = st.presence.get(id) || {};
+        st.sites.set(id, { id, state: known.state || "offline", reason: "", lastBeat: known.lastBeat || 0, health: known.health || null, screen: known.screen || null, present: null, expected: null });
       }
       renderHead();
       renderBroadcast();
@@ -448,7 +454,7 @@ export async function dashboardView(root, sessionId, hub) {
     if (ref) return ref.tile;
     const facts = {};
     const dl = h("dl", { class: "tile-facts" });
-    for (const key of ["headcount", "stream", "beat", "since"]) {
+    for (const key of ["headcount", "stream", "screen", "beat", "since"]) {
       facts[key] = h("dd", { class: `f-${key}` });
       dl.append(h("dt", { "data-fact": key }), facts[key]);
     }
@@ -494,7 +500,7 @@ export async function dashboardView(root, sessionId, hub) {
         hasFloor ? h("span", { class: "pill floor-pill" }, t("wall.hasFloor")) : "",
         handUp ? h("span", { class: "pill hand-pill" }, t("wall.handUp")) : "",
       );
-      for (const dt of ref.dl.querySelectorAll("dt")) dt.textContent = t(`wall.${{ headcount: "headcount", stream: "stream", beat: "heartbeat", since: "since" }[dt.dataset.fact]}`);
+      for (const dt of ref.dl.querySelectorAll("dt")) dt.textContent = t(`wall.${{ headcount: "headcount", stream: "stream", screen: "screen", beat: "heartbeat", since: "since" }[dt.dataset.fact]}`);
       rerender(ref.actions, () =>
         hasFloor
           ? button(t("floor.revoke"), (ev) => revokeFloor(ev.currentTarget), { "data-key": `revoke-${id}`, class: "danger small" })
@@ -510,8 +516,27 @@ export async function dashboardView(root, sessionId, hub) {
       (stream ? t("stream." + stream) + (health.rtt_ms != null ? ` · ${Math.round(health.rtt_ms)} ms` : "") : "—") +
         (relay ? ` · ${t("wall.via", { site: siteName(relay) })}` : ""),
     );
+    const screen = screenState(site.screen);
+    if (tile.dataset.screen !== screen) tile.dataset.screen = screen;
+    setText(ref.facts.screen, screenText(site.screen, screen));
     setText(ref.facts.beat, ago(site.lastBeat));
     setText(ref.facts.since, site.since ? `${fmtTime(new Date(site.since * 1000).toISOString())}${site.reason ? " · " + t("reason." + site.reason) : ""}` : "—");
+  }
+
+  /** The screen page's playback: its judged state, or "silent" when its reports stopped. */
+  function screenState(report) {
+    if (!report) return "none";
+    return Date.now() / 1000 - report.at > SCREEN_STALE_S ? "silent" : report.state;
+  }
+
+  function screenText(report, state) {
+    if (state === "none") return "—";
+    const parts = [t("screen.state." + state)];
+    if (state === "playing") {
+      if (report.fps) parts.push(`${Math.round(report.fps)} fps`);
+      parts.push(t("screen.sound." + report.sound));
+    }
+    return parts.join(" · ");
   }
 
   function floorMarks() {
@@ -1055,14 +1080,25 @@ export async function dashboardView(root, sessionId, hub) {
     if (st.destroyed) return;
     if (m.topic === "presence") {
       if (m.type === "resync") {
+        // The snapshot is the truth at (re)subscription, whether or not the session is loaded
+        // yet: keep it for sites the session adds later, apply it to the tiles there are.
         for (const s of (m.snapshot && m.snapshot.sites) || []) {
           st.siteNames.set(s.id, s.name);
+          const known = { state: s.state, lastBeat: s.last_heartbeat || 0, health: s.health || null, screen: s.screen || null };
+          st.presence.set(s.id, known);
           const site = st.sites.get(s.id);
-          if (site) site.state = s.state;
+          if (site) {
+            site.state = known.state;
+            site.lastBeat = Math.max(site.lastBeat, known.lastBeat);
+            if (known.health) site.health = known.health;
+            if (known.screen) site.screen = known.screen;
+          }
         }
         renderWall();
       } else if (m.kind === "presence") {
-        const site = st.sites.get(Number(m.data.site_id));
+        const id = Number(m.data.site_id);
+        st.presence.set(id, { ...(st.presence.get(id) || {}), state: m.data.state });
+        const site = st.sites.get(id);
         if (site) {
           site.state = m.data.state;
           site.reason = m.data.reason;
@@ -1074,7 +1110,15 @@ export async function dashboardView(root, sessionId, hub) {
       return;
     }
     if (m.topic === "health") {
-      if (m.type === "event") {
+      if (m.type === "event" && m.kind === "screen") {
+        const id = Number(m.data.site_id);
+        st.presence.set(id, { ...(st.presence.get(id) || {}), screen: m.data });
+        const site = st.sites.get(id);
+        if (site) {
+          site.screen = m.data;
+          touch(id);
+        }
+      } else if (m.type === "event") {
         const site = st.sites.get(Number(m.data.site_id));
         if (site) {
           site.health = m.data;
@@ -1125,6 +1169,7 @@ export async function dashboardView(root, sessionId, hub) {
       if (observer && !visible.has(id)) continue;
       const site = st.sites.get(id);
       if (site) setText(ref.facts.beat, ago(site.lastBeat));
+      if (site && site.screen && screenState(site.screen) !== ref.tile.dataset.screen) touch(id);
     }
     const cd = document.getElementById("floor-countdown");
     if (cd) {

@@ -25,6 +25,13 @@ addMessages({
     "session.choose": "选择课程",
     "session.checked_in": "已签到",
     "session.not_checked_in": "尚未签到",
+    "session.checked_out": "已签退",
+    "checkout.button": "签退",
+    "checkout.confirm": "确定现在离开课堂并签退吗？",
+    "checkout.yes": "确认签退",
+    "checkout.no": "取消",
+    "checkout.ok": "已签退。如需回到课堂，请重新输入签到码。",
+    "checkout.again": "回到课堂后，可再次输入签到码签到。",
     "checkin.label": "课堂屏幕上的签到码（6 位数字）",
     "checkin.submit": "签到",
     "checkin.help": "也可以用手机相机扫描课堂屏幕上的二维码。",
@@ -105,6 +112,13 @@ addMessages({
     "session.choose": "Choose a session",
     "session.checked_in": "Checked in",
     "session.not_checked_in": "Not checked in",
+    "session.checked_out": "Checked out",
+    "checkout.button": "Check out",
+    "checkout.confirm": "Leave the room and check out now?",
+    "checkout.yes": "Yes, check out",
+    "checkout.no": "Cancel",
+    "checkout.ok": "Checked out. To come back, check in again with the code.",
+    "checkout.again": "Back in the room? Check in again with the code.",
     "checkin.label": "Check-in code on the classroom screen (6 digits)",
     "checkin.submit": "Check in",
     "checkin.help": "Or scan the QR code on the classroom screen with your phone's camera.",
@@ -418,13 +432,16 @@ function renderSession() {
   if (!session) return;
   area.appendChild(h("p", { class: "session-title" }, h("strong", {}, session.title || `#${session.id}`)));
   const checked = session.checked_in;
+  const out = !checked && session.attendance_state === "out";
   area.appendChild(
     h(
       "p",
-      { id: "checkin-state", "data-checked-in": checked ? "yes" : "no" },
-      h("span", { class: checked ? "tag ok" : "tag bad" }, t(checked ? "session.checked_in" : "session.not_checked_in")),
+      { id: "checkin-state", "data-checked-in": checked ? "yes" : out ? "out" : "no" },
+      h("span", { class: checked ? "tag ok" : out ? "tag" : "tag bad" }, t(checked ? "session.checked_in" : out ? "session.checked_out" : "session.not_checked_in")),
     ),
   );
+  if (checked) area.appendChild(checkoutControls(session.id));
+  if (out) area.appendChild(h("p", { class: "muted" }, t("checkout.again")));
   if (!checked) {
     const input = h("input", {
       id: "checkin-code",
@@ -445,6 +462,32 @@ function renderSession() {
     input.value = kept;
     if (focused) input.focus();
   }
+}
+
+// 签退: two taps (the first asks), so that a stray touch does not check anyone out.
+function checkoutControls(sessionId) {
+  const box = h("div", { class: "row", id: "checkout-area" });
+  const ask = () => {
+    clear(box);
+    box.appendChild(h("p", { class: "grow" }, t("checkout.confirm")));
+    box.appendChild(h("button", { type: "button", class: "primary", id: "checkout-yes", onclick: () => checkOut(sessionId).catch(showError) }, t("checkout.yes")));
+    box.appendChild(h("button", { type: "button", onclick: () => renderSession() }, t("checkout.no")));
+    $("#checkout-yes").focus();
+  };
+  box.appendChild(h("button", { type: "button", id: "checkout", onclick: ask }, t("checkout.button")));
+  return box;
+}
+
+async function checkOut(sessionId) {
+  const record = await api.post(`/sessions/${sessionId}/checkout`);
+  const session = state.sessions.find((s) => s.id === sessionId);
+  if (session) {
+    session.checked_in = record.state === "in";
+    session.attendance_state = record.state;
+  }
+  renderSession();
+  notice(t("checkout.ok"), "ok");
+  later("hours", loadTranscript, 300);
 }
 
 async function onCheckinSubmit(ev) {
@@ -487,6 +530,7 @@ async function checkinWith(proof, sessionId) {
   const session = state.sessions.find((s) => s.id === sessionId);
   if (session && record) {
     session.checked_in = record.state === "in";
+    session.attendance_state = record.state;
     session.site_id = record.site_id;
   }
   if (sessionId !== state.sessionId) await chooseSession(sessionId);
@@ -792,6 +836,9 @@ async function loadPolls() {
 function renderPolls() {
   const card = $("#polls-card");
   const area = $("#polls-area");
+  // Redrawn whenever a poll opens or closes: keep the options already ticked, and the focus.
+  const ticked = new Set([...area.querySelectorAll("input:checked")].map((i) => i.id));
+  const focusedId = area.contains(document.activeElement) ? document.activeElement.id : null;
   card.hidden = state.polls.length === 0;
   clear(area);
   for (const poll of state.polls) {
@@ -805,7 +852,7 @@ function renderPolls() {
       h(
         "label",
         { class: "option", for: `${name}-${i}` },
-        h("input", { type: multi ? "checkbox" : "radio", name, id: `${name}-${i}`, value: String(i) }),
+        h("input", { type: multi ? "checkbox" : "radio", name, id: `${name}-${i}`, value: String(i), checked: ticked.has(`${name}-${i}`) }),
         h("span", {}, text),
       ),
     );
@@ -821,9 +868,9 @@ function renderPolls() {
       h("button", { type: "submit", class: "primary" }, t("polls.submit")),
     );
     area.appendChild(form);
-    input.value = kept;
-    if (focused) input.focus();
   }
+  const again = focusedId ? document.getElementById(focusedId) : null;
+  if (again) again.focus();
 }
 
 async function answerPoll(ev, poll) {

@@ -1,0 +1,1 @@
+"""Operations on the server host: ``classroom-server <command>`` (see docs/deploy.md)."""

@@ -1,0 +1,155 @@
+"""The operations subcommands of ``classroom-server`` (docs/deploy.md, "Operations")."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from server.config import Config
+from server.core.errors import DomainError, InvalidInput
+from server.ops import backup, commands
+
+COMMON = (
+    ("--config", "TOML file with a [server] table of settings"),
+    ("--data-dir", "data directory (setting: data_dir)"),
+    ("--database-url", "database URL (setting: database_url)"),
+)
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        title="operations (run on the server host; without a command the server serves)",
+    )
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        for flag, flag_help in COMMON:  # also accepted after the command name
+            cmd.add_argument(flag, default=argparse.SUPPRESS, help=flag_help)
+        return cmd
+
+    admin = command("create-admin", "create an administrator (or set a forgotten password)")
+    admin.add_argument("username")
+    admin.add_argument("--display-name", default="")
+    admin.add_argument(
+        "--password-file",
+        type=Path,
+        help="read the password from the first line of FILE (else asked twice on the terminal)",
+    )
+    admin.add_argument(
+        "--reset-password", action="store_true", help="the user exists: set a new password"
+    )
+
+    imp = command("import-roster", "import trainees from a CSV or XLSX roster (all or nothing)")
+    imp.add_argument("file", type=Path)
+
+    exp = command("export", "export data to a file")
+    exp.add_argument("what", choices=["roster"])
+    exp.add_argument("file", type=Path, help="FILE.xlsx or FILE.csv")
+    exp.add_argument("--lang", choices=["zh", "en"], default="zh", help="header language")
+
+    codes = command("issue-codes", "issue new personal codes into a printable HTML sheet")
+    codes.add_argument("file", type=Path, help="the sheet to write (HTML, mode 0600)")
+    codes.add_argument("--site", type=int, help="only trainees whose home site is this id")
+    codes.add_argument(
+        "--only-missing", action="store_true", help="only trainees who have no code yet"
+    )
+
+    bak = command("backup", "copy the database to FILE while the server runs")
+    bak.add_argument("file", type=Path)
+    res = command("restore", "replace the database with a backup (stop every node first)")
+    res.add_argument("file", type=Path)
+    res.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    prune = command("prune-recordings", "delete recordings that ended more than N days ago")
+    prune.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+    prune.add_argument("--dry-run", action="store_true", help="only say what would go")
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_file is not None:
+        try:
+            lines = args.password_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise InvalidInput(
+                "password.file", f"Cannot read {args.password_file}: {exc}"
+            ) from None
+        return lines[0] if lines else ""
+    if not sys.stdin.isatty():
+        raise InvalidInput(
+            "password.no_terminal", "No terminal to ask the password on: use --password-file FILE."
+        )
+    first = getpass.getpass(f"Password for {args.username}: ")
+    commands.check_password(first, args.username)
+    if getpass.getpass("Again: ") != first:
+        raise InvalidInput("password.mismatch", "The two passwords differ.")
+    return first
+
+
+def _base_url(config: Config) -> str:
+    if config.allowed_origins:
+        return config.allowed_origins[0].rstrip("/")
+    return f"http://{config.host}:{config.port}"
+
+
+def _confirm(args: argparse.Namespace, config: Config) -> None:
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise InvalidInput("restore.unconfirmed", "Add --yes to replace the database.")
+    where = config.effective_database_url.split("@")[-1]
+    answer = input(f"Replace every record in {where} with {args.file}? Type yes: ")
+    if answer.strip().lower() != "yes":
+        raise InvalidInput("restore.unconfirmed", "Nothing was changed.")
+
+
+def _job(args: argparse.Namespace, config: Config) -> Callable[[], Coroutine[Any, Any, str]]:
+    name = args.command
+    if name == "create-admin":
+        password = _read_password(args)
+        return lambda: commands.create_admin(
+            config, args.username, password, args.display_name, args.reset_password
+        )
+    if name == "import-roster":
+        return lambda: commands.import_roster(config, args.file)
+    if name == "export":
+        return lambda: commands.export_roster(config, args.file, args.lang)
+    if name == "issue-codes":
+        return lambda: commands.issue_codes(
+            config, args.file, args.site, args.only_missing, _base_url(config)
+        )
+    if name == "backup":
+        return lambda: asyncio.to_thread(backup.backup, config.effective_database_url, args.file)
+    if name == "restore":
+        _confirm(args, config)
+
+        async def restore() -> str:
+            done = await asyncio.to_thread(backup.restore, config.effective_database_url, args.file)
+            async with commands.database(config):  # a backup of an older version: migrate it
+                pass
+            return done
+
+        return restore
+    assert name == "prune-recordings", name
+    return lambda: commands.prune_recordings(config, args.older_than, args.dry_run)
+
+
+def run_command(args: argparse.Namespace, config: Config) -> int:
+    try:
+        print(asyncio.run(_job(args, config)()))
+    except DomainError as exc:
+        print(f"classroom-server {args.command}: {exc.message} ({exc.code})", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"classroom-server {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"classroom-server {args.command}: interrupted, nothing saved", file=sys.stderr)
+        return 130
+    return 0

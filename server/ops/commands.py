@@ -1,0 +1,244 @@
+"""What the ``classroom-server`` operations commands do against the database and data dir.
+
+Each function migrates the database first (so every command works on an empty one), does its
+work in one transaction, writes an audit entry naming the host user (``cli:<user>``) and returns
+the line to print.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import html
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import roster_files, security
+from server.config import Config
+from server.core.errors import InvalidInput
+from server.core.passwords import MESSAGES, password_problems
+from server.ops.progress import ProgressBar
+from server.roster_service import apply_roster, roster_table
+from server.store import db as store_db
+from server.store.media_models import Recording
+from server.store.models import AuditEntry, OrgUnit, Role, Site, Trainee, User
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _audit(
+    db: AsyncSession, action: str, entity: str, entity_id: Any, after: dict[str, Any]
+) -> None:
+    db.add(
+        AuditEntry(
+            actor=_actor(),
+            action=action,
+            entity=entity,
+            entity_id=str(entity_id),
+            before=None,
+            after=after,
+        )
+    )
+
+
+@asynccontextmanager
+async def database(config: Config) -> AsyncIterator[Any]:
+    url = config.effective_database_url
+    await store_db.migrate(url)
+    engine = store_db.create_engine(url, pool_size=2)
+    try:
+        yield store_db.session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+def check_password(password: str, username: str) -> None:
+    problems = password_problems(password, username)
+    if problems:
+        raise InvalidInput(
+            problems[0], "Password refused: " + "; ".join(MESSAGES[p] for p in problems) + "."
+        )
+
+
+async def create_admin(
+    config: Config, username: str, password: str, display_name: str, reset: bool
+) -> str:
+    check_password(password, username)
+    async with database(config) as sessions, sessions() as db, db.begin():
+        user = await db.scalar(select(User).where(User.username == username))
+        if user is not None and not reset:
+            raise InvalidInput(
+                "user.exists",
+                f"User {username!r} exists; add --reset-password to set a new password.",
+            )
+        if user is None:
+            user = User(username=username, display_name=display_name or username, role=Role.ADMIN)
+            db.add(user)
+        user.password_hash = security.hash_password(password)
+        user.role = Role.ADMIN
+        user.active = True
+        await db.flush()
+        _audit(
+            db,
+            "reset_password" if reset else "create_admin",
+            "users",
+            user.id,
+            {"username": username},
+        )
+    verb = "password set for" if reset else "created admin"
+    return f"{verb} {username!r} (id {user.id}); sign in at /operator/"
+
+
+async def import_roster(config: Config, path: Path) -> str:
+    data = path.read_bytes()
+    header, rows = await asyncio.to_thread(
+        roster_files.read_table, data, path.name, max_bytes=max(len(data), 1)
+    )
+    async with database(config) as sessions, sessions() as db, db.begin():
+        with ProgressBar(f"import {path.name}") as bar:
+            result = await apply_roster(db, header, rows, progress=bar)
+        _audit(
+            db,
+            "import",
+            "trainees",
+            "*",
+            {"created": result.created, "updated": result.updated, "file": path.name[:100]},
+        )
+    lines = [f"{result.created} trainees added, {result.updated} updated from {path}"]
+    lines += [f"warning: row {w.get('row')}: {w.get('message')}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+async def export_roster(config: Config, path: Path, lang: str) -> str:
+    fmt = "csv" if path.suffix.lower() == ".csv" else "xlsx"
+    async with database(config) as sessions, sessions() as db:
+        header, rows = await roster_table(db, "en" if lang == "en" else "zh")
+    with ProgressBar(f"export {path.name}") as bar:
+        out: list[list[str]] = []
+        for done, row in enumerate(rows, 1):
+            out.append(row)
+            if done % 500 == 0:
+                bar(done, len(rows) + 1)
+        if fmt == "csv":
+            body = roster_files.write_csv(header, out)
+        else:
+            body = roster_files.write_xlsx(header, out, "学员名单" if lang != "en" else "Roster")
+        bar(len(rows) + 1, len(rows) + 1)
+    path.write_bytes(body)
+    return f"{len(rows)} trainees written to {path} ({fmt})"
+
+
+async def issue_codes(
+    config: Config, path: Path, site_id: int | None, only_missing: bool, base_url: str
+) -> str:
+    """New personal codes for the selected trainees, into a printable HTML sheet of slips.
+
+    A code is shown only once (the database keeps its hash): the sheet is the only copy, so it
+    is written with mode 0600 and should be printed, handed out and deleted.
+    """
+    async with database(config) as sessions, sessions() as db, db.begin():
+        query = select(Trainee).where(Trainee.active.is_(True)).order_by(Trainee.staff_no)
+        if site_id is not None:
+            if await db.get(Site, site_id) is None:
+                raise InvalidInput("site.not_found", f"No site with id {site_id}.")
+            query = query.where(Trainee.home_site_id == site_id)
+        if only_missing:
+            query = query.where(Trainee.join_code_hash.is_(None))
+        trainees = (await db.scalars(query)).all()
+        sites = {r[0]: r[1] for r in (await db.execute(select(Site.id, Site.name))).all()}
+        units = {r[0]: r[1] for r in (await db.execute(select(OrgUnit.id, OrgUnit.name))).all()}
+        slips: list[tuple[str, str, str, str, str]] = []
+        with ProgressBar("issue codes") as bar:
+            for done, trainee in enumerate(trainees, 1):
+                code, digest = security.new_join_code()
+                trainee.join_code_hash = digest
+                site = sites.get(trainee.home_site_id or 0, "")
+                slips.append(
+                    (trainee.name, trainee.staff_no, units.get(trainee.org_unit_id, ""), site, code)
+                )
+                bar(done, len(trainees))
+        _audit(db, "issue_join_codes", "trainees", "*", {"count": len(slips), "site_id": site_id})
+    path.write_text(code_sheet(slips, base_url), encoding="utf-8")
+    path.chmod(0o600)
+    return f"{len(slips)} personal codes written to {path} (print it, hand out, delete it)"
+
+
+def code_sheet(slips: list[tuple[str, str, str, str, str]], base_url: str) -> str:
+    """A4 sheet, ten slips a page, cut lines; Chinese first, English below."""
+    cells = "\n".join(
+        "<div class='slip'>"
+        f"<div class='name'>{html.escape(name)}</div>"
+        f"<div>工号 Staff no: {html.escape(staff)}</div>"
+        f"<div>单位 Unit: {html.escape(unit)}</div>"
+        f"<div>教室 Site: {html.escape(site)}</div>"
+        f"<div class='code'>{code[:5]} {code[5:]}</div>"
+        f"<div class='how'>手机打开 {html.escape(base_url)}/trainee/ 输入个人码 · "
+        "Open the trainee page and enter this personal code</div>"
+        "</div>"
+        for name, staff, unit, site, code in slips
+    )
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>学员个人码 Personal codes</title>
+<style>
+@page {{ size: A4; margin: 10mm; }}
+body {{ font-family: sans-serif; margin: 0; }}
+.grid {{ display: grid; grid-template-columns: 1fr 1fr; }}
+.slip {{ border: 1px dashed #888; padding: 4mm; height: 48mm; box-sizing: border-box;
+  break-inside: avoid; font-size: 11pt; }}
+.name {{ font-size: 15pt; font-weight: bold; }}
+.code {{ font: bold 22pt monospace; letter-spacing: 2px; margin: 2mm 0; }}
+.how {{ font-size: 8pt; color: #333; }}
+</style></head>
+<body><div class="grid">
+{cells}
+</div></body></html>
+"""
+
+
+async def prune_recordings(config: Config, older_than_days: float, dry_run: bool) -> str:
+    """Delete finished recordings (file and row) that ended more than N days ago."""
+    if older_than_days < 1:
+        raise InvalidInput("retention.too_short", "--older-than must be at least 1 day.")
+    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+    folder = config.data_path / "recordings"
+    async with database(config) as sessions, sessions() as db, db.begin():
+        rows = (
+            await db.scalars(
+                select(Recording)
+                .where(Recording.status != "recording", Recording.ended_at < cutoff)
+                .order_by(Recording.ended_at)
+            )
+        ).all()
+        freed = 0
+        with ProgressBar("recordings") as bar:
+            for done, row in enumerate(rows, 1):
+                file = folder / row.file_name  # written by the recorder, never user input
+                size = file.stat().st_size if file.is_file() else 0
+                freed += size
+                if not dry_run:
+                    file.unlink(missing_ok=True)
+                    await db.delete(row)
+                bar(done, len(rows))
+        if not dry_run and rows:
+            _audit(
+                db,
+                "prune",
+                "recordings",
+                "*",
+                {"count": len(rows), "bytes": freed, "days": older_than_days},
+            )
+    verb = "would delete" if dry_run else "deleted"
+    mib = freed / 2**20
+    return f"{verb} {len(rows)} recordings ended before {cutoff:%Y-%m-%d %H:%M} UTC ({mib:.1f} MiB)"

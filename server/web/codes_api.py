@@ -1,0 +1,133 @@
+"""Personal codes in bulk for printed slips (the work is in server/codes_service.py).
+
+``POST /join-codes`` issues the codes of a unit, a site or everyone and answers them once, in
+clear, with each trainee's sign-in link; the console prints them as slips. ``POST
+/join-codes/xlsx`` turns slips the console already holds into a workbook: it reads nothing from
+the database and issues nothing, so saving the spreadsheet never replaces printed codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from server.codes_service import MAX_CODES, CodeScope, Slip, issue_join_codes, slips_xlsx
+from server.core import roles
+from server.core.validation import Bool, Int, List, Map, Str, validate
+from server.core.validation import Enum as OneOf
+from server.web.api import Endpoint, Registry
+from server.web.app import SESSIONS, principal
+from server.web.resources import read_json
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ID = Int(1, 2**31 - 1)
+BASE_URL = Str(min_len=8, max_len=200)
+TEXT = Str(max_len=200)
+
+
+def _body(fields: dict[str, Any], required: set[str]) -> Map:
+    return Map(fields, frozenset(required), extra="reject", absent="omit")
+
+
+ISSUE_BODY = _body(
+    {
+        "org_unit_id": ID,
+        "site_id": ID,
+        "everyone": Bool(),
+        "only_missing": Bool(),
+        "base_url": BASE_URL,
+    },
+    {"base_url"},
+)
+SLIP = _body(
+    {
+        "trainee_id": ID,
+        "name": TEXT,
+        "staff_no": TEXT,
+        "org_unit": TEXT,
+        "site": TEXT,
+        "code": Str(min_len=1, max_len=32),
+        "link": Str(max_len=300),
+    },
+    {"name", "code"},
+)
+XLSX_BODY = _body({"items": List(SLIP, max_items=MAX_CODES), "lang": OneOf("zh", "en")}, {"items"})
+
+
+async def issue(request: web.Request) -> web.Response:
+    data = validate(ISSUE_BODY, await read_json(request), path="body")
+    scope = CodeScope(
+        org_unit_id=data.get("org_unit_id"),
+        site_id=data.get("site_id"),
+        everyone=data.get("everyone", False),
+        only_missing=data.get("only_missing", False),
+    )
+    async with request.app[SESSIONS]() as db, db.begin():
+        slips = await issue_join_codes(db, scope, data["base_url"], principal(request).label)
+    return web.json_response(
+        {
+            "issued": len(slips),
+            "items": [asdict(s) for s in slips],
+            "note": "Shown once: print or save the slips now.",
+        },
+        status=201,
+    )
+
+
+async def xlsx(request: web.Request) -> web.Response:
+    data = validate(XLSX_BODY, await read_json(request), path="body")
+    slips = [
+        Slip(
+            trainee_id=item.get("trainee_id", 0),
+            name=item["name"],
+            staff_no=item.get("staff_no", ""),
+            org_unit=item.get("org_unit", ""),
+            site=item.get("site", ""),
+            code=item["code"],
+            link=item.get("link", ""),
+        )
+        for item in data["items"]
+    ]
+    body = await asyncio.to_thread(slips_xlsx, slips, data.get("lang", "zh"))
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": XLSX,
+            # 个人码, percent-encoded for filename*
+            "Content-Disposition": (
+                "attachment; filename=\"join-codes.xlsx\"; filename*=UTF-8''"
+                "%E4%B8%AA%E4%BA%BA%E7%A0%81.xlsx"
+            ),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def register(registry: Registry) -> None:
+    registry.add(
+        Endpoint(
+            "POST",
+            "/api/v1/join-codes",
+            issue,
+            roles.MANAGERS,
+            "Issue new personal codes to a unit, a site or everyone (shown once, for slips)",
+            "trainees",
+            body=ISSUE_BODY,
+            status=201,
+        )
+    )
+    registry.add(
+        Endpoint(
+            "POST",
+            "/api/v1/join-codes/xlsx",
+            xlsx,
+            roles.MANAGERS,
+            "Turn issued slips into an XLSX workbook (issues nothing)",
+            "trainees",
+            body=XLSX_BODY,
+            produces=(XLSX,),
+        )
+    )

@@ -1,0 +1,69 @@
+"""Who is knocking, and how often: the client address and the sign-in throttles.
+
+``client_address`` is the ONE place that says which address a request comes from; the login
+and personal-code throttles and the per-client socket cap all key on it. Today it is the peer
+address the server sees; behind a reverse proxy the deploy work extends this function to read
+the forwarded address from trusted proxies only.
+
+Throttles (``server.core.throttle``, figures in docs/security.md): per user name 5 free
+failures then a wait doubling from 2 s up to 15 min; per client address 30 free failures then
+a wait doubling from 1 s up to 15 min (a classroom of trainees behind one NAT mistypes a few
+codes, not hundreds). They live in this process's memory: with N server processes an attacker
+gets at most N times the figures.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from server.core.throttle import FailureThrottle, Policy, check_throttles
+
+USER_POLICY = Policy(free=5, base=2.0, max_lock=900.0, forget=3600.0)
+ADDRESS_POLICY = Policy(free=30, base=1.0, max_lock=900.0, forget=3600.0)
+THROTTLED = "auth.too_many_attempts"
+
+
+def client_address(request: web.Request) -> str:
+    """The address the request comes from (the only function to change for trusted proxies)."""
+    return request.remote or "unknown"
+
+
+class SignInGuard:
+    """The throttles of one server process: user names, and addresses (logins and codes)."""
+
+    def __init__(self) -> None:
+        self.users = FailureThrottle(USER_POLICY)
+        self.addresses = FailureThrottle(ADDRESS_POLICY)
+
+    @staticmethod
+    def _user_key(username: str) -> str:
+        return username.strip().casefold()[:64]
+
+    def check_login(self, username: str, address: str) -> None:
+        check_throttles(
+            [(self.users, self._user_key(username)), (self.addresses, address)],
+            time.monotonic(),
+            THROTTLED,
+            "sign-in attempts",
+        )
+
+    def login_failed(self, username: str, address: str) -> None:
+        now = time.monotonic()
+        self.users.failed(self._user_key(username), now)
+        self.addresses.failed(address, now)
+
+    def login_succeeded(self, username: str) -> None:
+        self.users.succeeded(self._user_key(username))
+
+    def check_code(self, address: str) -> None:
+        check_throttles(
+            [(self.addresses, address)], time.monotonic(), THROTTLED, "personal code attempts"
+        )
+
+    def code_failed(self, address: str) -> None:
+        self.addresses.failed(address, time.monotonic())
+
+
+GUARD = web.AppKey("sign_in_guard", SignInGuard)

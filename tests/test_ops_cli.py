@@ -1,0 +1,221 @@
+"""The operations commands as an operator types them on the server host (docs/deploy.md):
+real processes, a real SQLite file and a real PostgreSQL database of the test's own."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from server.ops.progress import ProgressBar
+from tests.conftest import create_pg_database
+
+STRONG = "Tr4ining-Office!"
+
+
+def cli(*args: str, data: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=stdin,
+    )
+
+
+def ok(*args: str, data: Path) -> str:
+    done = cli(*args, data=data)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        found = conn.execute(sql).fetchall()
+    conn.close()
+    return found
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """An empty data dir migrated and filled with the demo data, as `--demo` does."""
+    data = tmp_path / "data"
+    ok("--demo", "--migrate-only", data=data)
+    return data
+
+
+def test_create_admin_from_an_empty_database_refuses_weak_passwords(tmp_path: Path) -> None:
+    data = tmp_path / "empty"
+    weak = tmp_path / "weak"
+    weak.write_text("classroom1\n")
+    refused = cli("create-admin", "head", "--password-file", str(weak), data=data)
+    assert refused.returncode == 1 and "password.too_short" in refused.stderr
+    no_tty = cli("create-admin", "head", data=data, stdin="")
+    assert no_tty.returncode == 1 and "password.no_terminal" in no_tty.stderr
+    good = tmp_path / "good"
+    good.write_text(STRONG + "\n")
+    assert "created admin 'head'" in ok(
+        "create-admin", "head", "--password-file", str(good), data=data
+    )
+    again = cli("create-admin", "head", "--password-file", str(good), data=data)
+    assert again.returncode == 1 and "user.exists" in again.stderr
+    ((role, active, hashed),) = rows(
+        data / "classroom.db", "SELECT role, active, password_hash FROM users WHERE username='head'"
+    )
+    assert role == "admin" and active == 1 and hashed.startswith("$argon2id$")
+    ((actor,),) = rows(
+        data / "classroom.db", "SELECT actor FROM audit_log WHERE action='create_admin'"
+    )
+    assert str(actor).startswith("cli")
+
+
+def test_roster_export_import_round_trip_and_printable_codes(demo: Path, tmp_path: Path) -> None:
+    db = demo / "classroom.db"
+    ((count,),) = rows(db, "SELECT count(*) FROM trainees WHERE home_site_id IS NOT NULL")
+    exported = tmp_path / "roster.csv"
+    assert f"{count} trainees written" in ok("export", "roster", str(exported), data=demo)
+    assert len(exported.read_text(encoding="utf-8-sig").splitlines()) == count + 1
+    xlsx = tmp_path / "roster.xlsx"
+    ok("export", "roster", str(xlsx), "--lang", "en", data=demo)
+    assert xlsx.read_bytes()[:2] == b"PK"
+    done = cli("import-roster", str(exported), data=demo)
+    assert done.returncode == 0, done.stderr
+    assert f"0 trainees added, {count} updated" in done.stdout
+    assert f"{count}/{count} (100%)" in done.stderr  # the progress bar, plain lines in a pipe
+    bad = tmp_path / "bad.csv"
+    bad.write_text("nonsense,header\n1,2\n", encoding="utf-8")
+    refused = cli("import-roster", str(bad), data=demo)
+    assert refused.returncode == 1 and "roster." in refused.stderr
+
+    ((site, at_site),) = rows(
+        db, "SELECT home_site_id, count(*) FROM trainees WHERE active GROUP BY 1 ORDER BY 2 DESC"
+    )[:1]
+    sheet = tmp_path / "codes.html"
+    out = ok("issue-codes", str(sheet), "--site", str(site), data=demo)
+    assert f"{at_site} personal codes" in out
+    assert sheet.stat().st_mode & 0o077 == 0
+    codes = re.findall(r"<div class='code'>(\w{5}) (\w{5})</div>", sheet.read_text())
+    assert len(codes) == at_site
+    stored = {
+        h for (h,) in rows(db, f"SELECT join_code_hash FROM trainees WHERE home_site_id={site}")
+    }
+    assert {hashlib.sha256((a + b).encode()).hexdigest() for a, b in codes} == stored
+    again = ok(
+        "issue-codes", str(tmp_path / "none.html"), "--only-missing", "--site", str(site), data=demo
+    )
+    assert again.startswith("0 personal codes")
+
+
+def test_sqlite_backup_and_restore(demo: Path, tmp_path: Path) -> None:
+    db = demo / "classroom.db"
+    before = rows(db, "SELECT count(*) FROM trainees")
+    copy = tmp_path / "backups" / "classroom.sqlite"
+    assert "sqlite backup written" in ok("backup", str(copy), data=demo)
+    assert copy.stat().st_mode & 0o077 == 0
+    assert cli("backup", str(copy), data=demo).returncode == 1  # never overwrites a backup
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM audit_log")
+        conn.execute("UPDATE trainees SET name = 'changed'")
+    conn.close()
+    unconfirmed = cli("restore", str(copy), data=demo, stdin="")
+    assert unconfirmed.returncode == 1 and "restore.unconfirmed" in unconfirmed.stderr
+    assert "restored" in ok("restore", str(copy), "--yes", data=demo)
+    assert rows(db, "SELECT count(*) FROM trainees WHERE name = 'changed'") == [(0,)]
+    assert rows(db, "SELECT count(*) FROM trainees") == before
+    not_backup = tmp_path / "not.sqlite"
+    not_backup.write_bytes(b"hello")
+    refused = cli("restore", str(not_backup), "--yes", data=demo)
+    assert refused.returncode == 1 and "backup.not_a_backup" in refused.stderr
+
+
+@pytest.mark.postgres
+async def test_postgresql_backup_and_restore_with_pg_dump(tmp_path: Path) -> None:
+    url, drop = await create_pg_database()
+    try:
+        data = tmp_path / "data"
+        password = tmp_path / "pw"
+        password.write_text(STRONG)
+        for user in ("first", "second"):
+            ok(
+                "--database-url",
+                url,
+                "create-admin",
+                user,
+                "--password-file",
+                str(password),
+                data=data,
+            )
+        dump = tmp_path / "classroom.dump"
+        assert "postgresql backup written" in ok(
+            "--database-url", url, "backup", str(dump), data=data
+        )
+        assert dump.read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format
+        dsn = url.replace("+asyncpg", "")
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("DELETE FROM audit_log")
+            await conn.execute("DELETE FROM users WHERE username = 'second'")
+            ok("--database-url", url, "restore", str(dump), "--yes", data=data)
+            names = [r[0] for r in await conn.fetch("SELECT username FROM users ORDER BY id")]
+            assert names == ["first", "second"]
+            assert await conn.fetchval("SELECT count(*) FROM audit_log") == 2
+        finally:
+            await conn.close()
+    finally:
+        await drop()
+
+
+def test_prune_recordings_deletes_old_files_and_rows_only(demo: Path) -> None:
+    db = demo / "classroom.db"
+    folder = demo / "recordings"
+    folder.mkdir()
+    ((session,),) = rows(db, "SELECT id FROM class_sessions ORDER BY id LIMIT 1")
+    now = datetime.now(UTC)
+    with sqlite3.connect(db) as conn:
+        for name, age in (("old.webm", 40), ("new.webm", 2)):
+            (folder / name).write_bytes(b"\0" * 2048)
+            ended = (now - timedelta(days=age)).strftime("%Y-%m-%d %H:%M:%S.%f")
+            conn.execute(
+                "INSERT INTO recordings (session_id, file_name, format, status, source,"
+                " started_at, ended_at, bytes, duration_s, video_frames, switches, started_by)"
+                " VALUES (?, ?, 'webm', 'done', 'agent', ?, ?, 2048, 1.0, 30, '[]', 'test')",
+                (session, name, ended, ended),
+            )
+    conn.close()
+    assert "would delete 1 recordings" in ok(
+        "prune-recordings", "--older-than", "30", "--dry-run", data=demo
+    )
+    assert (folder / "old.webm").exists()
+    assert "deleted 1 recordings" in ok("prune-recordings", "--older-than", "30", data=demo)
+    assert not (folder / "old.webm").exists() and (folder / "new.webm").exists()
+    assert rows(db, "SELECT file_name FROM recordings") == [("new.webm",)]
+    assert cli("prune-recordings", "--older-than", "0", data=demo).returncode == 1
+
+
+def test_progress_bar_redraws_on_a_terminal_and_prints_tenths_in_a_pipe() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    with ProgressBar("import", tty) as bar:
+        for i in range(1, 1001):
+            bar(i, 1000)
+    assert tty.getvalue().startswith("\rimport [") and tty.getvalue().endswith("1000/1000 100%\n")
+    assert tty.getvalue().count("\r") < 50  # throttled, not a line per row
+    pipe = io.StringIO()
+    with ProgressBar("import", pipe) as bar:
+        for i in range(1, 1001):
+            bar(i, 1000)
+    lines = pipe.getvalue().splitlines()
+    assert (
+        "\r" not in pipe.getvalue() and len(lines) == 11 and lines[-1] == "import: 1000/1000 (100%)"
+    )
