@@ -10,10 +10,13 @@ import os
 import secrets
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.core.errors import InvalidInput
+from server.core.proxies import parse_proxies
 from server.private_files import private_file
 
 
@@ -73,6 +76,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("db_pool_size", int, 10, "PostgreSQL connection pool size"),
     Setting("log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Setting("log_file", str, "", "also write JSON logs to this file; empty = stderr only"),
+    Setting(
+        "log_requests",
+        bool,
+        False,
+        "log every HTTP request (method, path, status, ms, client, user) at INFO; off = only"
+        " server errors (5xx) are logged, and every request at DEBUG",
+    ),
+    Setting(
+        "trusted_proxies",
+        list,
+        [],
+        "addresses or networks of the reverse proxies (nginx) whose X-Forwarded-For and"
+        " X-Real-IP are believed (e.g. 127.0.0.1, 10.0.0.0/24); empty = none: the peer address"
+        " is the client's (in logs, sign-in throttles and socket caps)",
+    ),
     Setting("demo", bool, False, "load the demo data into an empty database on start"),
     Setting("node_id", str, "", "name of this server process in a cluster; empty = random"),
     Setting(
@@ -103,7 +121,31 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "media_record", bool, True, "record every broadcast's program under <data_dir>/recordings"
     ),
+    Setting(
+        "time_zone",
+        str,
+        "Asia/Shanghai",
+        "IANA time zone for everything a person reads: exports, transcripts, the site screen's"
+        " clock and next session",
+    ),
 )
+
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+
+def time_zone(name: str) -> tzinfo:
+    """An IANA zone by name. China has no daylight saving, so Asia/Shanghai still works as a
+    fixed UTC+8 on a host without the time zone database."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        if name in {"Asia/Shanghai", "PRC", "Asia/Chongqing"}:
+            return CHINA_STANDARD_TIME
+        raise InvalidInput(
+            "config.invalid",
+            f"time_zone {name!r} is not a known IANA time zone (e.g. Asia/Shanghai)",
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +164,8 @@ class Config:
     db_pool_size: int = 10
     log_level: str = "INFO"
     log_file: str = ""
+    log_requests: bool = False
+    trusted_proxies: list[str] = field(default_factory=list)
     demo: bool = False
     node_id: str = ""
     media_ice_servers: list[str] = field(default_factory=list)
@@ -131,6 +175,12 @@ class Config:
     media_port_range: str = ""
     media_video_codec: str = "VP8"
     media_record: bool = True
+    time_zone: str = "Asia/Shanghai"
+
+    @property
+    def zone(self) -> tzinfo:
+        """The configured time zone (validated by :func:`load_config`)."""
+        return time_zone(self.time_zone)
 
     @property
     def data_path(self) -> Path:
@@ -215,7 +265,10 @@ def load_config(
         if value is not None:
             values[key] = _convert(by_name[key], value, f"--{key.replace('_', '-')}")
     known = {f.name for f in fields(Config)}
-    return Config(**{k: v for k, v in values.items() if k in known})
+    config = Config(**{k: v for k, v in values.items() if k in known})
+    parse_proxies(config.trusted_proxies)  # a typo stops the start: config.trusted_proxies
+    time_zone(config.time_zone)  # refuse an unknown zone at start, not at the first export
+    return config
 
 
 def settings_help() -> str:

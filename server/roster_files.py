@@ -18,10 +18,13 @@ import csv
 import datetime as dt
 import io
 import re
+import threading
 import zipfile
 from collections.abc import Generator, Iterable, Sequence
 from contextlib import closing
 from typing import Any, Literal
+from xml.etree import ElementTree
+from xml.parsers import expat
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
@@ -29,13 +32,22 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from server.core.errors import InvalidInput
+from server.core.errors import InvalidInput, RateLimited
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_ROWS = 20_000
 # An XLSX is a zip: refuse one that inflates past this multiple of the byte limit (zip bomb).
 MAX_INFLATE_RATIO = 30
 MAX_COLUMNS = 200
+# Budgets of an XLSX's first sheet, checked while streaming its XML (see _scan_sheet) so that
+# a small file of a hostile shape cannot cost minutes and gigabytes (issue 14 item 7).
+MAX_INFLATED_BYTES = 64 * 1024 * 1024  # whole workbook unpacked (a 20,000-row roster: ~15 MiB)
+MAX_SHARED_STRINGS_BYTES = 24 * 1024 * 1024  # openpyxl holds the shared strings in memory
+MAX_CELLS_PER_ROW = 1000
+MAX_SHEET_ELEMENTS = 600_000  # rows and cells (20,000 trainees x 29 columns)
+MAX_EXTRA_ROWS = 1000  # row elements beyond max_rows + the header (formatted blank rows)
+BUSY_WAIT = 10.0  # seconds a second upload waits for the first one before roster.busy
+_ONE_AT_A_TIME = threading.Lock()
 
 Table = tuple[list[str], list[list[str]]]
 FileKind = Literal["csv", "xlsx", "xls", "unknown"]
@@ -132,13 +144,23 @@ def read_table(
         )
     if not data.strip():
         raise InvalidInput("roster.empty_file", "The file is empty.")
-    if _detect_kind(data, filename_or_content_type) == "xlsx":
-        _check_zip(data, max_bytes)
-        raw = _xlsx_rows(data)
-    else:
-        raw = _csv_rows(_decode(data))
-    with closing(raw):
-        return _normalise(raw, max_rows)
+    # One file at a time in the whole process: the budgets below bound one read's memory.
+    if not _ONE_AT_A_TIME.acquire(timeout=BUSY_WAIT):
+        raise RateLimited(
+            "roster.busy",
+            "Another roster file is being read; try again in a few seconds.",
+            {"retry_after": BUSY_WAIT},
+        )
+    try:
+        if _detect_kind(data, filename_or_content_type) == "xlsx":
+            _check_zip(data, max_bytes)
+            raw = _xlsx_rows(data, max_rows)
+        else:
+            raw = _csv_rows(_decode(data))
+        with closing(raw):
+            return _normalise(raw, max_rows)
+    finally:
+        _ONE_AT_A_TIME.release()
 
 
 def _too_many_rows(max_rows: int) -> InvalidInput:
@@ -213,18 +235,142 @@ def _csv_rows(text: str) -> Generator[list[str], None, None]:
 # --- XLSX --------------------------------------------------------------------------------
 
 
+def _unpacked_too_large(inflated: int) -> InvalidInput:
+    return InvalidInput(
+        "roster.file_too_large",
+        "The workbook is too large once unpacked; split the roster into smaller files.",
+        {"inflated_bytes": inflated},
+    )
+
+
 def _check_zip(data: bytes, max_bytes: int) -> None:
+    """Sizes as the zip declares them (zipfile refuses a member that inflates past its
+    declared size, so they hold while reading)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            inflated = sum(info.file_size for info in archive.infolist())
+            members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise _bad_file(_NOT_XLSX) from exc
-    if inflated > max_bytes * MAX_INFLATE_RATIO:
-        raise InvalidInput(
-            "roster.file_too_large",
-            "The workbook is too large once unpacked; split the roster into smaller files.",
-            {"inflated_bytes": inflated},
-        )
+    inflated = sum(info.file_size for info in members)
+    if inflated > min(max_bytes * MAX_INFLATE_RATIO, MAX_INFLATED_BYTES):
+        raise _unpacked_too_large(inflated)
+    strings = sum(i.file_size for i in members if i.filename.endswith("sharedStrings.xml"))
+    if strings > MAX_SHARED_STRINGS_BYTES:
+        raise _unpacked_too_large(strings)
+
+
+def _first_sheet_path(archive: zipfile.ZipFile) -> str:
+    """The zip path of the workbook's first sheet (workbook.xml + its relationships)."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    sheet = book.find(f"{{{main}}}sheets/{{{main}}}sheet")
+    if sheet is None:
+        raise _bad_file("The workbook has no worksheet.")
+    rid = sheet.get(f"{{{rel}}}id")
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    for item in rels:
+        if item.get("Id") == rid:
+            target = item.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else "xl/" + target
+    raise _bad_file(_NOT_XLSX)
+
+
+def _column_number(ref: str) -> int:
+    number = 0
+    for ch in ref:
+        if not "A" <= ch <= "Z":
+            break
+        number = number * 26 + ord(ch) - 64
+    return number
+
+
+class _SheetScan:
+    """expat callbacks of ``_scan_sheet``: no tree is built, so memory stays flat."""
+
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max_rows
+        self.last_row = self.last_col = self.elements = self.rows = 0
+        self.row = self.row_cells = self.col = 0
+        self.has_value = False
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        tag = name.rsplit(":", 1)[-1]
+        if tag == "row":
+            self.elements += 1
+            self.rows += 1
+            self.row = int(attrs.get("r") or self.row + 1)
+            self.row_cells = 0
+            if self.rows > self.max_rows + 1 + MAX_EXTRA_ROWS:
+                raise _too_complex()
+        elif tag == "c":
+            self.elements += 1
+            self.row_cells += 1
+            if self.row_cells > MAX_CELLS_PER_ROW:
+                raise _too_many_columns()
+            self.col = _column_number(attrs.get("r") or "") or self.row_cells
+            self.has_value = False
+        elif tag in ("v", "is", "f"):
+            self.has_value = True
+        if self.elements > MAX_SHEET_ELEMENTS:
+            raise _too_complex()
+
+    def end(self, name: str) -> None:
+        if name.rsplit(":", 1)[-1] != "c" or not self.has_value:
+            return
+        if self.col > MAX_COLUMNS:
+            raise _too_many_columns()
+        if self.row > self.max_rows + 1:  # + 1: the header
+            raise _too_many_rows(self.max_rows)
+        self.last_row, self.last_col = max(self.last_row, self.row), max(self.last_col, self.col)
+
+
+def _scan_sheet(data: bytes, max_rows: int) -> tuple[int, int]:
+    """Stream the first sheet's XML once, with budgets, before openpyxl reads it; return the
+    last row and column that hold a value (openpyxl then reads only that rectangle).
+
+    Budgets (each stops the scan at once, so time and memory stay bounded whatever the
+    shape): a value beyond row ``max_rows + 1`` (the header) or beyond column ``MAX_COLUMNS``,
+    more than ``MAX_CELLS_PER_ROW`` cells in one row (blank, styled ones included), more than
+    ``MAX_SHEET_ELEMENTS`` rows and cells in all. A blank row costs one element, however far
+    it jumps."""
+    scan = _SheetScan(max_rows)
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = scan.start
+    parser.EndElementHandler = scan.end
+    try:
+        with (
+            zipfile.ZipFile(io.BytesIO(data)) as archive,
+            archive.open(_first_sheet_path(archive)) as stream,
+        ):
+            while chunk := stream.read(1 << 16):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except InvalidInput:
+        raise
+    except (KeyError, ValueError, expat.ExpatError, ElementTree.ParseError) as exc:
+        raise _bad_file(_NOT_XLSX) from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _bad_file(_NOT_XLSX) from exc
+    return scan.last_row, scan.last_col
+
+
+def _too_complex() -> InvalidInput:
+    return InvalidInput(
+        "roster.too_complex",
+        "The sheet holds too many rows or cells (blank ones count too); copy the roster's rows "
+        "and columns into a new workbook and upload that.",
+        {"max_cells": MAX_SHEET_ELEMENTS, "max_extra_rows": MAX_EXTRA_ROWS},
+    )
+
+
+def _too_many_columns() -> InvalidInput:
+    return InvalidInput(
+        "roster.too_many_columns",
+        f"The sheet has cells beyond column {MAX_COLUMNS} (or more than {MAX_CELLS_PER_ROW} in "
+        "one row); delete the empty columns right of the roster and upload again.",
+        {"max_columns": MAX_COLUMNS},
+    )
 
 
 def cell_text(value: Any, number_format: str | None = None) -> str:
@@ -262,7 +408,10 @@ def _row_text(cells: Sequence[Any]) -> list[str]:
     return [cell_text(c.value, getattr(c, "number_format", None)) for c in cells[:last]]
 
 
-def _xlsx_rows(data: bytes) -> Generator[list[str], None, None]:
+def _xlsx_rows(data: bytes, max_rows: int) -> Generator[list[str], None, None]:
+    last_row, last_col = _scan_sheet(data, max_rows)
+    if last_row == 0:
+        return
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types on a damaged file
@@ -274,7 +423,7 @@ def _xlsx_rows(data: bytes) -> Generator[list[str], None, None]:
         if hasattr(sheet, "reset_dimensions"):
             sheet.reset_dimensions()  # don't trust the stored size: some writers get it wrong
         # max_col bounds the width: a stray cell in column XFD would otherwise pad every row.
-        for cells in sheet.iter_rows(min_row=1, min_col=1, max_col=MAX_COLUMNS):
+        for cells in sheet.iter_rows(min_row=1, max_row=last_row, min_col=1, max_col=last_col):
             yield _row_text(cells)
     except InvalidInput:
         raise

@@ -8,13 +8,14 @@ server/roster_files.py. Import is all or nothing: any bad row raises before anyt
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.roster import Lang, export_headers, export_rows, parse_roster
+from server.core.roster_merge import rename_errors, renames
 from server.store.models import OrgUnit, Site, Trainee
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -25,6 +26,8 @@ class RosterImport:
     created: int = 0
     updated: int = 0
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    renamed: list[dict[str, Any]] = field(default_factory=list)
+    """Existing trainees whose name this import changed (only with ``update_existing``)."""
 
 
 def _aliases(rows: Sequence[Any]) -> dict[str, int]:
@@ -41,9 +44,13 @@ async def apply_roster(
     header: list[str],
     rows: list[list[str]],
     progress: Progress | None = None,
+    *,
+    update_existing: bool = False,
 ) -> RosterImport:
     """Validate every row, then add new trainees and update those matched by staff number.
 
+    A row whose staff number belongs to a trainee with another name is a row error
+    (``roster.staff_no_taken``) unless ``update_existing`` (server/core/roster_merge.py).
     Runs inside the caller's transaction; raises InvalidInput (every row's problem) on a bad file.
     """
     units = _aliases((await db.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.code))).all())
@@ -55,7 +62,12 @@ async def apply_roster(
         t.staff_no: t
         for t in (await db.scalars(select(Trainee).where(Trainee.staff_no.in_(staff_nos)))).all()
     }
-    result = RosterImport(warnings=[w.to_dict() for w in parsed.warnings])
+    found = renames(parsed.rows, {no: t.name for no, t in existing.items()})
+    if found and not update_existing:
+        replace(parsed, errors=rename_errors(found)).raise_if_invalid()
+    result = RosterImport(
+        warnings=[w.to_dict() for w in parsed.warnings], renamed=[r.to_dict() for r in found]
+    )
     total = len(parsed.rows)
     for done, row in enumerate(parsed.rows, 1):
         values = {

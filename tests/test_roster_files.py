@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 import zipfile
 from collections.abc import Sequence
 
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
+from server import roster_files
 from server.core.errors import InvalidInput
 from server.core.roster import parse_roster
 from server.roster_files import cell_text, read_table, write_csv, write_xlsx
@@ -323,3 +325,23 @@ def test_empty_files_are_refused(data: bytes) -> None:
 
 def test_undecodable_csv_is_a_bad_encoding_error() -> None:
     assert error_code(b"a,b\n\x80\xff\x80\n", "x.csv") == "roster.bad_encoding"
+
+
+def test_hostile_xlsx_shapes_stop_early_with_a_code_and_honest_ones_read() -> None:
+    from tests.security import xlsx_shapes
+
+    for data, code in (
+        (xlsx_shapes.one_row_of_millions(), "roster.too_many_columns"),
+        (xlsx_shapes.blank_rows(), "roster.too_complex"),
+    ):
+        started = time.perf_counter()
+        with pytest.raises(InvalidInput) as caught:
+            roster_files.read_table(data, "x.xlsx", max_bytes=6 * 1024 * 1024)
+        assert caught.value.code == code
+        assert time.perf_counter() - started < 5
+    header, rows = roster_files.read_table(
+        xlsx_shapes.blank_cells_everywhere(), "x.xlsx", max_bytes=6 * 1024 * 1024
+    )
+    assert header == ["姓名", "工号", "单位"] and rows == []
+    header, rows = roster_files.read_table(xlsx_shapes.honest_roster(300), "x.xlsx")
+    assert len(rows) == 300 and rows[-1] == ["学员301", "S000301", "海曙区"]

@@ -1,7 +1,8 @@
 """Credit-hour ledger (学时 / 学分): attended time, class hours, yearly progress, corrections.
 
 Attended time is the union of a trainee's stays in the room, clipped to the session window and
-to the time their site actually received the broadcast. Class hours, credits, lateness and
+to the time their site actually received the broadcast. Which window: the run, not the plan
+(:mod:`server.core.session_run`). Class hours, credits, lateness and
 early leave follow :class:`LedgerRules`. Operator corrections leave an :class:`AuditEntry` in
 an append-only :class:`AuditTrail`.
 
@@ -209,6 +210,8 @@ class SessionResult:
     credited: bool
     """Earned class hours (> 0) and met the minimum attendance share, if any."""
     corrected: bool = False
+    final: bool = True
+    """False while the session has not ended: not absent, not left early, hours so far."""
 
 
 def session_result(

@@ -604,3 +604,15 @@ def public_view(
         original_text=q.original_text if moderator else None,
         flags=q.flags if moderator else (),
     )
+
+
+ANONYMOUS_ACTOR = "anonymous"
+
+
+def log_actor(actor: str, *, anonymous_asker: str | None) -> str:
+    """Who an interaction-log entry names: never the asker of an anonymous question.
+
+    ``anonymous_asker``: the actor label (``trainee:7``) of the entry's question's asker when
+    that question is anonymous, else None.
+    """
+    return ANONYMOUS_ACTOR if anonymous_asker is not None and actor == anonymous_asker else actor

@@ -357,6 +357,9 @@ class Broadcasts:
             "site_ids": sorted(plan.site_ids),
             "recording_id": b.recording_id,
             "replaying": plan.recording_id,
+            # frames from the programme's origin reach the relay: without them the sites get
+            # nothing however "live" the broadcast is (the console says so)
+            "origin_publishing": b.relay.publishing(plan.origin),
             "started_at": b.started_at,
             "upstream": {str(site): relay for site, relay in sorted(b.upstream.items()) if relay},
         }

@@ -89,6 +89,10 @@ def _h264_has_idr(data: bytes) -> bool:
     return False
 
 
+PUBLISHING_WITHIN = 3.0
+"""A publisher with no frame in this many seconds is not publishing (see Relay.publishing)."""
+
+
 @dataclass(slots=True)
 class FeedStats:
     frames_out: int = 0
@@ -295,6 +299,7 @@ class _Publisher:
     frames_in: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     bytes_in: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     keyframes_in: int = 0
+    last_frame_at: float = float("-inf")  # time.monotonic() of the latest frame in (any kind)
     last_keyframe_request: float = float("-inf")
     deferred_request: asyncio.TimerHandle | None = None
     request_outstanding: bool = False  # asked for since the last keyframe came in
@@ -472,6 +477,12 @@ class Relay:
     def has_publisher(self, peer_id: str) -> bool:
         return peer_id in self._publishers
 
+    def publishing(self, peer_id: str, within: float = PUBLISHING_WITHIN) -> bool:
+        """Does ``peer_id`` publish AND has a frame of it come in within the last ``within``
+        seconds (a connected camera whose tracks ended publishes nothing)?"""
+        pub = self._publishers.get(peer_id)
+        return pub is not None and time.monotonic() - pub.last_frame_at <= within
+
     def has_subscriber(self, peer_id: str) -> bool:
         return peer_id in self._subscribers
 
@@ -549,6 +560,7 @@ class Relay:
         keyframe = is_keyframe(frame)
         pub.frames_in[kind] += 1
         pub.bytes_in[kind] += len(frame.data)
+        pub.last_frame_at = time.monotonic()
         if keyframe and kind == "video":
             pub.keyframes_in += 1
             pub.request_outstanding = False

@@ -44,7 +44,6 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import roster_files
 from server.core import roles
 from server.core.batches import (
     BatchProblem,
@@ -79,15 +78,14 @@ from server.core.errors import (
 from server.core.ledger import (
     HonourCandidate,
     LedgerRules,
-    LedgerSession,
     SessionResult,
     correct_result,
     honour_list,
     result_entity,
-    session_result,
     yearly_progress,
 )
 from server.core.roles import Actor, Principal
+from server.core.session_run import SessionTimes, judge, run_window, start_offset_minutes
 from server.core.validation import Bool, DateTime, Float, Int, List, Map, Optional, Str, validate
 from server.core.validation import Enum as OneOf
 from server.store.attendance_models import (
@@ -113,7 +111,7 @@ from server.store.models import (
     Trainee,
     utcnow,
 )
-from server.web import checkin_guard, rollcall_api
+from server.web import attendance_exports, checkin_guard, exports, rollcall_api
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.attendance_records import at as _at
@@ -131,7 +129,7 @@ from server.web.attendance_records import (
 from server.web.checkin_writer import CheckinItem, CheckinWriter
 from server.web.presence import reported_sites, site_timelines
 from server.web.resources import PAGE_PARAMS, audit, load, page_params, path_id, read_json
-from server.web.roster_api import CSV, XLSX
+from server.web.roster_api import XLSX
 
 DEFAULT_OUT_OF_BATCH = OutOfBatchRule.MAKEUP
 """What a check-in outside one's batch becomes when the session sets no rule."""
@@ -206,26 +204,6 @@ def _year_window(year: int) -> tuple[datetime, datetime]:
 
 def _actor_is(who: Principal, actor: Actor) -> bool:
     return who.actor is actor
-
-
-async def _download(
-    name: str, header: list[str], rows: list[list[str]], fmt: str, title: str
-) -> web.Response:
-    if fmt == "csv":
-        body, media = await asyncio.to_thread(roster_files.write_csv, header, rows), CSV
-    else:
-        body, media = await asyncio.to_thread(roster_files.write_xlsx, header, rows, title), XLSX
-    return web.Response(
-        body=body,
-        headers={
-            "Content-Type": media,
-            "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
-        },
-    )
-
-
-def _yes(value: bool) -> str:
-    return "是" if value else "否"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1295,14 +1273,15 @@ CORRECT_BODY = _body(
 )
 
 
-def _ledger_session(session: ClassSession) -> LedgerSession:
-    """The window results are judged on: the scheduled one, cut short when the operator ended
-    the session early (nobody "left early" from the part that did not happen)."""
-    end = session.ends_at
-    if session.ended_at is not None and session.starts_at < session.ended_at < end:
-        end = session.ended_at
-    return LedgerSession(
-        str(session.id), str(session.course_id), session.starts_at.timestamp(), end.timestamp()
+def session_times(session: ClassSession) -> SessionTimes:
+    """The session's plan and run for :mod:`server.core.session_run` (the one rule)."""
+    return SessionTimes(
+        str(session.id),
+        str(session.course_id),
+        session.starts_at.timestamp(),
+        session.ends_at.timestamp(),
+        session.started_at.timestamp() if session.started_at is not None else None,
+        session.ended_at.timestamp() if session.ended_at is not None else None,
     )
 
 
@@ -1326,11 +1305,12 @@ def compute_result(
     """
     until = (session.ended_at or now).timestamp()
     presence = to_core(row).spans(until) if row is not None else ()
-    result = session_result(
-        _ledger_session(session),
+    result = judge(
+        session_times(session),
         str(trainee_id),
         presence,
         rules=rules,
+        now=now.timestamp(),
         site_online=site_online,
         makeup=row is not None and row.kind is RecordKind.MAKEUP,
     )
@@ -1378,6 +1358,7 @@ def _result_view(
         "absent": result.absent,
         "credited": result.credited,
         "corrected": result.corrected,
+        "final": result.final,
     }
 
 
@@ -1533,24 +1514,6 @@ async def correct_attendance(request: web.Request) -> web.Response:
 # Reports
 # --------------------------------------------------------------------------------------------
 
-SESSION_HEADER = [
-    "单位",
-    "课堂",
-    "姓名",
-    "工号",
-    "应到",
-    "出勤情况",
-    "签到类型",
-    "首次签到",
-    "最后签退",
-    "在场分钟",
-    "迟到",
-    "早退",
-    "学时",
-]
-KIND_ZH = {"regular": "正常", "makeup": "补课", "manual": "补签", "": ""}
-STATUS_ZH = {"present": "出勤", "absent": "缺勤", "makeup": "补课"}
-
 
 def build_session_report(
     session: ClassSession,
@@ -1586,6 +1549,8 @@ def build_session_report(
         )
         if result.absent:
             status = "absent"
+        elif not result.final and row is None:
+            status = "pending"  # not started or in progress: not absent (yet)
         elif tid not in expected or result.makeup:
             status = "makeup"
         else:
@@ -1624,28 +1589,45 @@ def build_session_report(
                     "present": 0,
                     "absent": 0,
                     "makeup": 0,
+                    "pending": 0,
                     "late": 0,
                     "left_early": 0,
+                    "absentees": [],
                 },
             )
             g["expected"] += int(p["expected"])
             g[p["status"]] += 1
             g["late"] += int(p["late"])
             g["left_early"] += int(p["left_early"])
+            if p["status"] == "absent":
+                g["absentees"].append(
+                    {"trainee_id": p["trainee_id"], "name": p["name"], "staff_no": p["staff_no"]}
+                )
         return [groups[k] for k in sorted(groups, key=lambda k: (k is None, k or 0))]
 
     totals = Counter(p["status"] for p in people)
+    times = session_times(session)
+    window = run_window(times, now.timestamp())
     return {
         "session_id": session.id,
         "title": session.title,
         "status": session.status.value,
+        "phase": window.phase.value,
         "starts_at": _iso(session.starts_at),
         "ends_at": _iso(session.ends_at),
+        "started_at": _iso(session.started_at),
+        "ended_at": _iso(session.ended_at),
+        "start_offset_minutes": (
+            None
+            if times.started_at is None
+            else start_offset_minutes(times.scheduled_start, times.started_at)
+        ),
         "totals": {
             "expected": sum(1 for p in people if p["expected"]),
             "present": totals["present"],
             "absent": totals["absent"],
             "makeup": totals["makeup"],
+            "pending": totals["pending"],
             "late": sum(1 for p in people if p["late"]),
             "left_early": sum(1 for p in people if p["left_early"]),
         },
@@ -1686,9 +1668,13 @@ async def _session_report_data(
     site_names = {s: n for s, n in (await db.execute(select(Site.id, Site.name))).all()}
     course = await db.get(Course, session.course_id)
     fixes = await _corrections(db, (f"{session.id}/{t}" for t in trainees))
-    window_end = min(session.ends_at, session.ended_at or session.ends_at)
+    now = utcnow()
+    window = run_window(session_times(session), now.timestamp())
     timeline = await site_timelines(
-        db, (s.id for s in session.sites), session.starts_at, window_end
+        db,
+        (s.id for s in session.sites),
+        datetime.fromtimestamp(window.start, UTC),
+        datetime.fromtimestamp(window.end, UTC),
     )
     tracked = reported_sites(timeline)  # sites without an agent are taken as receiving it all
     report = build_session_report(
@@ -1699,7 +1685,7 @@ async def _session_report_data(
         unit_names,
         site_names,
         _rules_for([course] if course else []),
-        utcnow(),
+        now,
         fixes,
         {site: timeline.online_intervals(site) for site in tracked},
     )
@@ -1730,39 +1716,8 @@ async def session_report(request: web.Request) -> web.Response:
         report = await _session_report_data(db, session)
     if fmt == "json":
         return web.json_response(report)
-    rows = [
-        [
-            p["org_unit"],
-            p["site"],
-            p["name"],
-            p["staff_no"],
-            _yes(p["expected"]),
-            STATUS_ZH[p["status"]],
-            KIND_ZH[p["kind"]],
-            p["first_in"] or "",
-            p["last_out"] or "",
-            f"{p['attended_minutes']:g}",
-            _yes(p["late"]),
-            _yes(p["left_early"]),
-            f"{p['class_hours']:g}",
-        ]
-        for p in report["trainees"]
-    ]
-    return await _download(f"session-{session.id}-report", SESSION_HEADER, rows, fmt, "考勤报表")
-
-
-UNIT_HEADER = [
-    "单位",
-    "姓名",
-    "工号",
-    "应到场次",
-    "出勤场次",
-    "缺勤场次",
-    "补课场次",
-    "迟到次数",
-    "早退次数",
-    "学时",
-]
+    sheets = attendance_exports.session_sheets(report, exports.zone_of(request))
+    return await exports.download(f"session-{session.id}-report", sheets, fmt)
 
 
 async def org_unit_report(request: web.Request) -> web.Response:
@@ -1811,6 +1766,7 @@ async def org_unit_report(request: web.Request) -> web.Response:
                     "present": 0,
                     "absent": 0,
                     "makeup": 0,
+                    "pending": 0,
                     "late": 0,
                     "left_early": 0,
                     "class_hours": 0.0,
@@ -1842,22 +1798,8 @@ async def org_unit_report(request: web.Request) -> web.Response:
                 "trainees": items,
             }
         )
-    rows = [
-        [
-            p["org_unit"],
-            p["name"],
-            p["staff_no"],
-            str(p["expected"]),
-            str(p["present"]),
-            str(p["absent"]),
-            str(p["makeup"]),
-            str(p["late"]),
-            str(p["left_early"]),
-            f"{p['class_hours']:g}",
-        ]
-        for p in items
-    ]
-    return await _download(f"org-unit-{unit.id}-report", UNIT_HEADER, rows, fmt, "单位考勤汇总")
+    sheets = attendance_exports.unit_sheets(items, reports, exports.zone_of(request))
+    return await exports.download(f"org-unit-{unit.id}-report", sheets, fmt)
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,7 +39,6 @@ Decisions (documented here once):
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -58,6 +57,7 @@ from server.core import quiz as quiz_core
 from server.core import roles
 from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from server.core.qa import (
+    ANONYMOUS_ACTOR,
     OPEN_STATES,
     PUBLIC_STATES,
     Question,
@@ -94,10 +94,8 @@ from server.store.qa_models import (
 from server.web import media_api
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import SESSIONS, principal
-from server.web.attendance_api import _download
 from server.web.live import LIVE
-from server.web.resources import PAGE_PARAMS, load, page_params, path_id, query_int, read_json
-from server.web.roster_api import CSV, XLSX
+from server.web.resources import PAGE_PARAMS, load, page_params, path_id, read_json
 
 log = logging.getLogger("server.qa")
 
@@ -478,7 +476,7 @@ async def submit_question(request: web.Request) -> web.Response:
             db,
             session_id,
             "question_submitted",
-            who.label,
+            ANONYMOUS_ACTOR if row.anonymous and asker is not None else who.label,
             {"text": text, "site_id": site_id, "flags": list(flags), "state": state.value},
             row.id,
             now,
@@ -1741,83 +1739,6 @@ async def feedback_summary(request: web.Request) -> web.Response:
 
 
 # --------------------------------------------------------------------------------------------
-# The interaction log
-# --------------------------------------------------------------------------------------------
-
-LOG_HEADER = ["序号", "时间", "事件", "问题编号", "操作者", "内容"]
-KIND_ZH = {
-    "question_submitted": "提交问题",
-    "question_approve": "审核通过",
-    "question_reject": "驳回",
-    "question_put_on_air": "上屏",
-    "question_mark_answered": "已回答",
-    "question_archive": "归档",
-    "question_send_back": "退回",
-    "question_merge": "合并",
-    "question_edited": "编辑",
-    "question_pin": "置顶",
-    "question_unpin": "取消置顶",
-    "questions_merged": "合并问题",
-    "vote_cast": "点赞",
-    "vote_withdrawn": "取消点赞",
-    "floor_requested": "申请发言",
-    "floor_withdrawn": "撤回发言申请",
-    "floor_granted": "授予发言权",
-    "floor_returned": "发言权收回",
-    "poll_created": "创建投票",
-    "poll_opened": "发布投票",
-    "poll_closed": "结束投票",
-    "poll_answered": "作答",
-    "feedback": "课后评价",
-    "qa_settings": "互动设置",
-}
-
-
-async def interaction_log(request: web.Request) -> web.Response:
-    """Everything that happened in a session's Q&A, floor and polls: JSON, CSV or XLSX."""
-    fmt = request.query.get("format", "json")
-    if fmt not in {"json", "csv", "xlsx"}:
-        raise InvalidInput("request.bad_query", "format must be json, csv or xlsx.")
-    session_id = path_id(request, "session")
-    limit = query_int(request, "limit", 100_000, 1, 100_000)
-    async with request.app[SESSIONS]() as db:
-        await _session_status(db, session_id)
-        rows = (
-            await db.scalars(
-                select(QaEvent)
-                .where(QaEvent.session_id == session_id)
-                .order_by(QaEvent.id)
-                .limit(limit)
-            )
-        ).all()
-    items = [
-        {
-            "id": e.id,
-            "at": _iso(e.at),
-            "kind": e.kind,
-            "question_id": e.question_id,
-            "actor": e.actor,
-            "data": e.data,
-        }
-        for e in rows
-    ]
-    if fmt == "json":
-        return web.json_response({"session_id": session_id, "items": items})
-    table = [
-        [
-            str(i["id"]),
-            str(i["at"]),
-            KIND_ZH.get(i["kind"], i["kind"]),
-            "" if i["question_id"] is None else str(i["question_id"]),
-            i["actor"],
-            json.dumps(i["data"], ensure_ascii=False),
-        ]
-        for i in items
-    ]
-    return await _download(f"session-{session_id}-interaction", LOG_HEADER, table, fmt, "互动记录")
-
-
-# --------------------------------------------------------------------------------------------
 # Declarations
 # --------------------------------------------------------------------------------------------
 
@@ -1851,9 +1772,6 @@ def register(registry: Registry) -> None:
     order = Param("order", {"type": "string", "enum": list(ORDERS), "default": "votes"}, "sort")
     state = Param(
         "state", {"type": "string", "enum": sorted(s.value for s in QuestionState)}, "only this"
-    )
-    fmt = Param(
-        "format", {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"}, "format"
     )
     add(
         Endpoint(
@@ -2133,22 +2051,5 @@ def register(registry: Registry) -> None:
             _MODERATORS,
             "Show a session's aggregated feedback",
             "surveys",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            session + "/interaction-log",
-            interaction_log,
-            _MODERATORS,
-            "Export a session's interaction log",
-            "reports",
-            query=(
-                fmt,
-                Param(
-                    "limit", {"type": "integer", "minimum": 1, "maximum": 100000}, "most entries"
-                ),
-            ),
-            produces=("application/json", XLSX, CSV),
         )
     )

@@ -51,8 +51,11 @@ async def import_roster(request: web.Request) -> web.Response:
     header, rows = await asyncio.to_thread(
         roster_files.read_table, data, hint, max_bytes=request.app[CONFIG].max_body_kib * 1024
     )
+    update = request.query.get("update_existing", "false")
+    if update not in {"true", "false"}:
+        raise InvalidInput("request.bad_query", "update_existing must be true or false.")
     async with request.app[SESSIONS]() as db, db.begin():
-        result = await apply_roster(db, header, rows)
+        result = await apply_roster(db, header, rows, update_existing=update == "true")
         audit(
             db,
             principal(request),
@@ -60,10 +63,20 @@ async def import_roster(request: web.Request) -> web.Response:
             "trainees",
             "*",
             None,
-            {"created": result.created, "updated": result.updated, "file": hint[:100]},
+            {
+                "created": result.created,
+                "updated": result.updated,
+                "renamed": result.renamed,
+                "file": hint[:100],
+            },
         )
     return web.json_response(
-        {"created": result.created, "updated": result.updated, "warnings": result.warnings}
+        {
+            "created": result.created,
+            "updated": result.updated,
+            "renamed": result.renamed,
+            "warnings": result.warnings,
+        }
     )
 
 
@@ -101,9 +114,17 @@ def register(registry: Registry) -> None:
             "/api/v1/trainees/import",
             import_roster,
             roles.MANAGERS,
-            "Import the roster from CSV or XLSX (all or nothing)",
+            "Import the roster from CSV or XLSX (all or nothing); a row whose staff number "
+            "belongs to someone with another name is a row error unless update_existing=true",
             "trainees",
             body="file",
+            query=(
+                Param(
+                    "update_existing",
+                    {"type": "string", "enum": ["true", "false"], "default": "false"},
+                    "also rename existing trainees matched by staff number",
+                ),
+            ),
         )
     )
     registry.add(

@@ -13,6 +13,7 @@ from server import security
 from server.core import roles
 from server.core.errors import InvalidInput, Unauthenticated
 from server.core.roles import Actor
+from server.core.session_run import start_warning
 from server.core.sessions import SessionAction, check_window, next_state
 from server.core.validation import (
     Bool,
@@ -49,6 +50,7 @@ from server.web import (
     auth,
     checkin_guard,
     codes_api,
+    interaction_log,
     media_api,
     presence,
     qa_api,
@@ -460,8 +462,10 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
         before = session.status.value
         state = next_state(SessionStatus(before), action)
         session.status = state
+        warning: dict[str, str | float] | None = None
         if action is SessionAction.START:
             session.started_at = utcnow()
+            warning = start_warning(session.starts_at.timestamp(), session.started_at.timestamp())
         else:
             session.ended_at = utcnow()
             await attendance_api.close_open_records(db, session.id, session.ended_at)
@@ -482,7 +486,7 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
         await media_api.session_ended(request.app, view["id"])
         await rollcall_api.announce_closed(request, closed_calls)
     await request.app[LIVE].announce(kind, view, site_ids=view["site_ids"], session_id=view["id"])
-    return web.json_response(view)
+    return web.json_response(view if warning is None else {**view, "warning": warning})
 
 
 async def start_session(request: web.Request) -> web.Response:
@@ -588,6 +592,7 @@ def build_registry() -> Registry:
     rollcall_api.register(registry)
     attendance_api.register(registry)
     qa_api.register(registry)
+    interaction_log.register(registry)
     media_api.register(registry)
     screen_api.register(registry)
     checkin_guard.register(registry)

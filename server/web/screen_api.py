@@ -13,6 +13,8 @@
 * ``GET /api/v1/trainee/live-sessions``: the sessions live now, and whether I am checked in.
 * ``POST /api/v1/site/screen-status``: the screen page's playback report every 5 s (frames
   decoded, paused, sound): judged by :mod:`server.core.screen` and shown on the operator wall.
+* ``GET /api/v1/sessions/{id}/site-names``: the names of a session's sites, so a screen and a
+  phone can say which site has the floor.
 * ``GET /api/v1/sessions/{id}/roll-calls/open``: the open roll calls a phone or a screen must
   show (after a reconnect the live socket's snapshot does not carry them).
 """
@@ -206,6 +208,17 @@ async def trainee_live_sessions(request: web.Request) -> web.Response:
     return web.json_response({"items": items})
 
 
+async def session_site_names(request: web.Request) -> web.Response:
+    who = principal(request)
+    async with request.app[SESSIONS]() as db:
+        session = await load(db, ClassSession, path_id(request, "session"), "session")
+        sites = {s.id: s.name for s in session.sites}
+    if who.actor is Actor.SITE_AGENT and who.site_id not in sites:
+        raise Forbidden("session.other_site", "This site does not take part in the session.")
+    items = [{"id": site_id, "name": name} for site_id, name in sorted(sites.items())]
+    return web.json_response({"session_id": session.id, "items": items})
+
+
 async def open_roll_calls(request: web.Request) -> web.Response:
     who = principal(request)
     now = utcnow()
@@ -297,6 +310,16 @@ def register(registry: Registry) -> None:
             roles.TRAINEES,
             "List the sessions live now and whether the trainee is checked in",
             "trainee",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/sessions/{id}/site-names",
+            session_site_names,
+            roles.STAFF | roles.TRAINEES | roles.AGENTS,
+            "List the names of a session's sites (to name the site that has the floor)",
+            "floor",
         )
     )
     add(

@@ -5,6 +5,7 @@ moment it loads, the screen page's playback reports reach the wall's tiles."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -20,6 +21,7 @@ from tests.browser.test_operator_console import (
     Api,
     login,
 )
+from tests.browser.test_pages_trainee_screen import _wait_frames
 from tests.server_process import ServerProcess
 
 AGENT_SITES = (2, 3)
@@ -27,7 +29,8 @@ AGENT_SITES = (2, 3)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path_factory.mktemp("wall-media"), None, "--demo") as proc:
+    env = {"CLASSROOM_MEDIA_BIND_ADDRESSES": "127.0.0.1"}
+    with ServerProcess(tmp_path_factory.mktemp("wall-media"), None, "--demo", env=env) as proc:
         yield proc
 
 
@@ -40,24 +43,30 @@ def world(server: ServerProcess) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def playwright() -> Iterator[Any]:
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--headless=new",
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                "--autoplay-policy=no-user-gesture-required",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield b
-        b.close()
+        yield p
+
+
+QUIET = ["--disable-background-networking", "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Browser]:
+    b = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--headless=new",
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--autoplay-policy=no-user-gesture-required",  # the kiosk flag (README)
+            "--disable-sync",
+            *QUIET,
+        ],
+    )
+    yield b
+    b.close()
 
 
 def new_page(browser: Browser, width: int = 1400, height: int = 1000) -> tuple[Any, Page]:
@@ -142,3 +151,135 @@ def test_a_screen_pages_playback_report_shows_on_the_wall(
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "message.invalid"
     assert not context.errors, context.errors  # type: ignore[attr-defined]
     context.close()
+
+
+SOUND = """() => { const v = document.getElementById('program');
+  const a = v.srcObject ? v.srcObject.getAudioTracks() : [];
+  return {muted: v.muted, paused: v.paused,
+          audio: a.map((t) => t.readyState + ':' + t.enabled)}; }"""
+
+
+BLOCK_SOUND = """(() => { const play = HTMLMediaElement.prototype.play;
+  let tapped = false;
+  addEventListener("pointerdown", () => { tapped = true; }, true);
+  HTMLMediaElement.prototype.play = function () {
+    if (!this.muted && !tapped)
+      return Promise.reject(new DOMException("play() needs a user gesture", "NotAllowedError"));
+    return play.call(this);
+  }; })();"""
+
+
+def screen_sign_in(page: Page, server: ServerProcess, secret: str) -> None:
+    page.goto(f"{server.url}/screen/#secret={secret}")
+    expect(page.locator("#site-name")).not_to_be_empty()
+
+
+def test_the_console_publishes_the_browser_camera_and_a_site_screen_plays_it_with_sound(
+    browser: Browser, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    op = world["op"]
+    context, page = new_page(browser)
+    screen_ctx, screen = new_page(browser, 1280, 720)
+    try:
+        screen_sign_in(screen, server, world["secrets"][4])
+        login(page, server)
+        page.locator(f'a[data-session="{SESSION_ID}"]').click()
+        expect(page.locator("#bc-source")).to_have_value("main")
+        # Device choice, local preview and the audio level (Chromium's fake devices).
+        page.locator("#bc-camera-test").click()
+        expect(page.locator("#bc-local")).to_be_visible()
+        expect(page.locator("#bc-camera option")).not_to_have_count(1)
+        expect(page.locator("#bc-mic option")).not_to_have_count(1)
+        expect(page.locator("#bc-camera-msg")).to_contain_text("摄像头：")
+        deadline = time.monotonic() + 10
+        while float(page.locator("#bc-level").get_attribute("data-peak") or 0) <= 0:
+            assert time.monotonic() < deadline, "the level meter never moved"
+            time.sleep(0.2)
+        # Started without the local camera (an agent was meant to publish, none does): the
+        # console says so plainly instead of "live".
+        page.locator("#bc-use-camera").uncheck()
+        page.locator("#bc-start").click()
+        expect(page.locator("#bc-no-publisher")).to_have_text("无画面来源")
+        expect(page.locator("#bc-state")).to_contain_text("各分课堂收不到画面")
+        shoot(page, "console-no-publisher-zh")
+        page.locator("#bc-publish").click()
+        expect(page.locator("#bc-state .pill")).to_have_text("直播中", timeout=15_000)
+        expect(page.locator("#bc-state")).to_contain_text("正在从本机摄像头推流")
+        shoot(page, "console-camera-live-zh")
+        # A site screen really receives it, picture and sound.
+        _wait_frames(screen, 30, timeout=30)
+        sound = screen.evaluate(SOUND)
+        assert sound["muted"] is False and sound["paused"] is False, sound
+        assert sound["audio"] == ["live:true"], sound
+        expect(screen.locator("#unmute")).to_be_hidden()
+        expect(screen.locator("#waiting")).to_be_hidden()
+        # ... and tells the wall it does.
+        tile = wall_tile(page, 4)
+        expect(tile).to_have_attribute("data-screen", "playing", timeout=15_000)
+        expect(tile.locator(".f-screen")).to_contain_text("有声音")
+        shoot(screen, "screen-playing-zh")
+        stats = op.call("GET", f"/sessions/{SESSION_ID}/broadcast")
+        assert stats["origin_publishing"] is True
+        assert stats["relay"]["publishers"][stats["origin"]]["frames_in"]["audio"] > 0
+    finally:
+        op.call("POST", f"/sessions/{SESSION_ID}/broadcast/stop")
+        errors = [*context.errors, *screen_ctx.errors]  # type: ignore[attr-defined]
+        context.close()
+        screen_ctx.close()
+    assert not errors, errors
+
+
+def test_a_screen_whose_browser_blocks_sound_offers_one_tap_and_the_room_raises_its_hand(
+    server: ServerProcess, world: dict[str, Any], browser: Browser
+) -> None:
+    op = world["op"]
+    names = {s["id"]: s["name"] for s in op.call("GET", "/sites", params={"limit": 100})["items"]}
+    context, page = new_page(browser)
+    screen_ctx, screen = new_page(browser, 390, 844)  # a phone-sized screen too
+    # The usual browser rule (headless Chromium here lets every page play sound, even with
+    # --autoplay-policy=document-user-activation-required): no sound before a tap.
+    screen_ctx.add_init_script(BLOCK_SOUND)
+    try:
+        login(page, server)
+        page.locator(f'a[data-session="{SESSION_ID}"]').click()
+        page.locator("#bc-start").click()  # the local camera (ticked by default)
+        expect(page.locator("#bc-state .pill")).to_have_text("直播中", timeout=15_000)
+        screen_sign_in(screen, server, world["secrets"][4])
+        # (page.evaluate counts as a user gesture: look before evaluating anything)
+        expect(screen.locator("#unmute")).to_be_visible(timeout=30_000)
+        expect(wall_tile(page, 4)).to_have_attribute("data-screen", "playing", timeout=15_000)
+        _wait_frames(screen, 20, timeout=30)  # the picture plays, muted
+        assert screen.evaluate(SOUND)["muted"] is True
+        expect(wall_tile(page, 4).locator(".f-screen")).to_contain_text("已静音", timeout=15_000)
+        shoot(screen, "screen-sound-blocked-phone-zh")
+        screen.locator("#unmute").click()
+        expect(screen.locator("#unmute")).to_be_hidden()
+        assert screen.evaluate(SOUND)["muted"] is False
+        expect(wall_tile(page, 4).locator(".f-screen")).to_contain_text("有声音", timeout=15_000)
+        # The room raises its hand from the screen; the console sees it and grants it.
+        hand = screen.locator("#raise-hand")
+        expect(hand).to_have_text("举手发言")
+        hand.click()
+        expect(hand).to_have_attribute("aria-pressed", "true")
+        expect(screen.locator("#hand-note")).to_contain_text("已举手")
+        expect(wall_tile(page, 4)).to_have_class(re.compile("hand-up"))
+        page.locator('#queue-list .hand-item[data-site-id="4"]').get_by_role("button").click()
+        expect(screen.locator(".prompt.floor")).to_contain_text("本课堂正在发言")
+        expect(hand).to_be_hidden()
+        expect(page.locator("#floor-holder")).to_contain_text(names[4])
+        shoot(screen, "screen-has-floor-phone-zh")
+        # Another room speaks: the screen names it.
+        op.call("POST", f"/sessions/{SESSION_ID}/floor/revoke")
+        op.call("POST", f"/sessions/{SESSION_ID}/floor/grant", json={"site_id": 3})
+        expect(screen.locator(".prompt.floor")).to_contain_text(f"{names[3]} 正在发言")
+        screen.get_by_role("button", name="English").click()
+        expect(screen.locator(".prompt.floor")).to_contain_text(f"{names[3]} has the floor")
+        expect(hand).to_have_text("Raise hand to speak")
+        shoot(screen, "screen-other-floor-phone-en")
+    finally:
+        op.http.post(op.base + f"/sessions/{SESSION_ID}/floor/revoke", timeout=10)
+        op.call("POST", f"/sessions/{SESSION_ID}/broadcast/stop")
+        errors = [*context.errors, *screen_ctx.errors]  # type: ignore[attr-defined]
+        screen_ctx.close()
+        context.close()
+    assert not errors, errors

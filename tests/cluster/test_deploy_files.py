@@ -95,14 +95,17 @@ def test_compose_file_describes_the_cluster() -> None:
     assert sorted(upstream) == sorted(servers)
 
 
-def test_nginx_accepts_the_production_configuration(tmp_path: Path) -> None:
-    binary = _nginx()
+def production_nginx_conf(
+    tmp_path: Path, backend: int | None = None, https: int | None = None
+) -> Path:
+    """deploy/nginx/classroom.conf made runnable here: loopback ports, a throw-away
+    certificate, temp paths under tmp_path; every upstream server is the port ``backend``."""
     _self_signed(tmp_path / "tls")
     site = (DEPLOY / "nginx/classroom.conf").read_text()
-    site = re.sub(r"server-[a-z]+:8080", lambda m: f"127.0.0.1:{free_port()}", site)
+    site = re.sub(r"server-[a-z]+:8080", lambda m: f"127.0.0.1:{backend or free_port()}", site)
     site = site.replace("/etc/nginx/tls/", f"{tmp_path / 'tls'}/")
     site = site.replace("listen 80;", f"listen 127.0.0.1:{free_port()};")
-    site = site.replace("listen 443 ssl", f"listen 127.0.0.1:{free_port()} ssl")
+    site = site.replace("listen 443 ssl", f"listen 127.0.0.1:{https or free_port()} ssl")
     (tmp_path / "site.conf").write_text(site)
     temp = "\n".join(
         f"{k}_temp_path {tmp_path / k};"
@@ -111,11 +114,31 @@ def test_nginx_accepts_the_production_configuration(tmp_path: Path) -> None:
     conf = tmp_path / "nginx.conf"
     conf.write_text(
         f"pid {tmp_path / 'nginx.pid'};\nevents {{}}\n"
-        f"http {{\n{temp}\ninclude {tmp_path / 'site.conf'};\n}}\n"
+        f"http {{\n{temp}\naccess_log off;\ninclude {tmp_path / 'site.conf'};\n}}\n"
     )
-    result = _nginx_test(binary, conf, tmp_path)
+    return conf
+
+
+def test_nginx_accepts_the_production_configuration(tmp_path: Path) -> None:
+    binary = _nginx()
+    result = _nginx_test(binary, production_nginx_conf(tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_every_proxied_location_sets_the_forwarded_headers() -> None:
+    """nginx drops the server-level proxy_set_header lines in a location with its own."""
+    wanted = {"Host", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Proto", "X-Request-Id"}
+    texts = {
+        "classroom.conf": (DEPLOY / "nginx/classroom.conf").read_text(),
+        "local": nginx_conf(Path("/tmp/x"), 1, [("127.0.0.1", 2)]),
+    }
+    for name, text in texts.items():
+        blocks = re.findall(r"location [^{]+\{(.*?)\n\s*\}", text, re.S)
+        proxied = [b for b in blocks if "proxy_pass" in b]
+        assert len(proxied) == 2, name
+        for block in proxied:
+            assert set(re.findall(r"proxy_set_header ([\w-]+)", block)) >= wanted, (name, block)
 
 
 def test_nginx_accepts_the_local_balancer_configuration(tmp_path: Path) -> None:

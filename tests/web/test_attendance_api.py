@@ -16,7 +16,7 @@ from server.core.checkin import code_for_window, current_code, window_index
 from server.core.checkin_guard import qr_token
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow
-from server.store.models import AuditEntry, utcnow
+from server.store.models import AuditEntry, ClassSession, utcnow
 from server.web.attendance_api import CHINA, checkin_secret, close_open_records
 from tests.conftest import ClientFactory, World
 from tests.web.http_helpers import expect_error as _error
@@ -62,6 +62,18 @@ async def _new_session(
     if live:
         await _ok(await op.post(f"/api/v1/sessions/{session['id']}/start"))
     return int(session["id"])
+
+
+async def _started_at(config: Config, session_id: int, when: datetime) -> None:
+    """Move a session's recorded start (the API can only start a session now)."""
+    engine = store_db.create_engine(config.effective_database_url)
+    try:
+        async with store_db.session_factory(engine)() as db, db.begin():
+            session = await db.get(ClassSession, session_id)
+            assert session is not None
+            session.started_at = when
+    finally:
+        await engine.dispose()
 
 
 def _code(site_id: int, session_id: int, back_windows: int = 0) -> str:
@@ -451,6 +463,7 @@ async def test_transcript_correction_honour_list_and_reports(
     op, trainee = await client_as("operator"), await client_as("trainee")
     start = utcnow() - timedelta(hours=2)
     sid = await _new_session(op, world.ids["courses"], [world.site_id], start=start, hours=3)
+    await _started_at(config, sid, start)  # it really started on time, two hours ago
     year = start.astimezone(CHINA).year
     body = {"trainee_id": world.trainee_id, "reason": "签到设备故障", "start": _iso(start)}
     await _ok(await op.post(f"/api/v1/sessions/{sid}/attendance/mark", json=body))

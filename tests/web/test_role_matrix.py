@@ -46,6 +46,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/auth/screen"): EVERYONE,
     ("GET", "/api/v1/site/current-session"): {"site_agent"},
     ("POST", "/api/v1/site/screen-status"): {"site_agent"},
+    ("GET", "/api/v1/sessions/{id}/site-names"): SIGNED_IN,
     ("GET", "/api/v1/trainee/live-sessions"): {"trainee"},
     ("GET", "/api/v1/sessions/{id}/roll-calls/open"): {"trainee", "site_agent"},
     # staggered batches, check-in, electives, ledger and reports (server/web/attendance_api.py)

@@ -28,7 +28,7 @@ async def test_good_xlsx_imports_in_one_go_and_updates_by_staff_number(
 ) -> None:
     op = await client_as("operator")
     rows = [
-        ["李娜", "T0001", "海曙区", "副科长", "否", "海曙分课堂"],  # existing: updated
+        ["张 伟", "T0001", "海曙区", "副科长", "否", "海曙分课堂"],  # existing: updated
         ["王强", "T0002", "HS", "科员", "否", "HS1"],  # by code
         ["赵敏", "T0003", "海曙区", "区委书记", "是", "海曙分课堂"],
     ]
@@ -38,9 +38,46 @@ async def test_good_xlsx_imports_in_one_go_and_updates_by_staff_number(
     assert r.status == 200, body
     assert (body["created"], body["updated"]) == (2, 1)
     trainees = await _trainees(op)
-    assert trainees["T0001"]["name"] == "李娜" and trainees["T0001"]["position"] == "副科长"
+    assert trainees["T0001"]["name"] == "张伟" and trainees["T0001"]["position"] == "副科长"
     assert trainees["T0003"]["is_leader"] is True
     assert trainees["T0002"]["home_site_id"] == world.site_id
+
+
+async def test_a_staff_number_of_someone_else_is_a_row_error_unless_updating(
+    client_as: ClientFactory, world: World
+) -> None:
+    """Issue 13.12: T0001 is 张伟; a row 李娜/T0001 must not rename and move him silently."""
+    op = await client_as("operator")
+    rows = [
+        ["王强", "T0002", "HS", "科员", "否", "HS1"],
+        ["李娜", "T0001", "海曙区", "副科长", "否", "主课堂"],
+    ]
+    data = roster_files.write_csv(HEADER_ZH, rows)
+    r = await op.post("/api/v1/trainees/import", data=_form(data, "名单.csv"))
+    body = await r.json()
+    assert r.status == 400 and body["error"]["code"] == "roster.invalid", body
+    (problem,) = body["error"]["details"]["errors"]
+    assert problem["row"] == 3 and problem["code"] == "roster.staff_no_taken"
+    assert "张伟" in problem["message_zh"] and "李娜" in problem["message_zh"]
+    trainees = await _trainees(op)
+    assert (
+        trainees["T0001"]["name"] == "张伟" and trainees["T0001"]["home_site_id"] == world.site_id
+    )
+    assert "T0002" not in trainees  # all or nothing
+    r = await op.post("/api/v1/trainees/import?update_existing=maybe", data=_form(data, "名单.csv"))
+    assert r.status == 400 and (await r.json())["error"]["code"] == "request.bad_query"
+
+    r = await op.post("/api/v1/trainees/import?update_existing=true", data=_form(data, "名单.csv"))
+    body = await r.json()
+    assert r.status == 200, body
+    assert (body["created"], body["updated"]) == (1, 1)
+    assert body["renamed"] == [
+        {"row": 3, "staff_no": "T0001", "old_name": "张伟", "new_name": "李娜"}
+    ]
+    trainees = await _trainees(op)
+    assert (
+        trainees["T0001"]["name"] == "李娜" and trainees["T0001"]["home_site_id"] != world.site_id
+    )
 
 
 async def test_one_bad_row_imports_nothing_and_lists_every_error(client_as: ClientFactory) -> None:

@@ -9,6 +9,7 @@ import { dashboardView } from "./dashboard.js";
 import { reportView } from "./report.js";
 import { planView } from "./plan.js";
 import { manageView } from "./manage.js";
+import { codesView } from "./codes.js";
 
 const main = document.getElementById("main");
 const state = { me: null, live: null, view: null };
@@ -51,6 +52,7 @@ const ROUTES = [
   { re: /^#\/plan(?:\/(\d+))?$/, view: (m) => planView(main, m[1] ? Number(m[1]) : null) },
   { re: /^#\/manage(?:\/([a-z-]+))?$/, view: (m) => manageView(main, m[1] || "sessions", state.me.actor) },
   { re: /^#\/sessions$/, view: () => sessionsView(main) },
+  { re: /^#\/codes$/, view: () => codesView(main) },
 ];
 
 function navLinks() {
@@ -63,6 +65,7 @@ function navLinks() {
     managers ? ["#/reports", "nav.reports"] : null,
     managers ? ["#/plan", "nav.plan"] : null,
     managers ? ["#/manage/sessions", "nav.manage"] : null,
+    managers ? ["#/codes", "nav.codes"] : null,
   ].filter(Boolean);
   const here = window.location.hash || "#/sessions";
   nav.appendChild(

@@ -7,6 +7,7 @@ import { t, getLang } from "/static/shared/i18n.js";
 const getLangKey = () => getLang();
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import "./media_messages.js";
+import { cameraControls, cameraErrorText } from "./camera.js";
 import { act, ago, button, field, flash, flashError, fmtTime, nextId, pct } from "./ui.js";
 import { checkinGuardPanel } from "./checkin_guard.js";
 
@@ -15,6 +16,14 @@ const MAX_FEEDS = 12; // return-feed thumbnails playing at once (each is a WebRT
 const GROUPS = ["session", "questions", "queue", "floor", "rollcalls", "polls", "headcount", "broadcast", "qaSettings"];
 
 /** Re-render a container while keeping keyboard focus on the "same" control (data-key). */
+/** After a start: the server's off-schedule warning (stays until dismissed), else "started". */
+function startedMessage(view) {
+  const w = view && view.warning;
+  if (!w) return flash(t("dash.started"), "ok");
+  const n = Math.round(Math.abs(w.minutes_off));
+  flash(t(w.minutes_off > 0 ? "dash.startedLate" : "dash.startedEarly", { n }), "warn");
+}
+
 function rerender(container, build) {
   const active = document.activeElement;
   const key = active && container.contains(active) ? active.dataset.key : null;
@@ -44,7 +53,7 @@ export async function dashboardView(root, sessionId, hub) {
     destroyed: false,
   };
   const topic = `session:${sessionId}`;
-  const media = { mod: null, tried: false, feeds: new Map(), program: null };
+  const media = { mod: null, tried: false, feeds: new Map(), program: null, publisher: null };
 
   // ---- skeleton -----------------------------------------------------------------------------
   const head = h("div", { class: "dash-head" });
@@ -163,6 +172,10 @@ export async function dashboardView(root, sessionId, hub) {
       } catch (err) {
         st.broadcast = { error: err };
       }
+      if (st.broadcast && st.broadcast.live === false && media.publisher) {
+        stopPublishing(); // stopped elsewhere (another console, the session ended)
+        camera.close();
+      }
       renderBroadcastState();
       renderWall(); // the tiles say which relay site each site pulls the program from
     },
@@ -236,6 +249,7 @@ export async function dashboardView(root, sessionId, hub) {
           "p",
           { class: "note" },
           `${fmtTime(s.starts_at)} – ${fmtTime(s.ends_at)} · `,
+          s.started_at ? h("span", { id: "session-started-at" }, t("dash.startedAt", { time: fmtTime(s.started_at) }), " · ") : null,
           t("dash.sitesCount", { n: s.site_ids.length }),
           " · ",
           h("a", { href: `#/sessions/${sessionId}/report` }, t("sessions.report")),
@@ -244,7 +258,10 @@ export async function dashboardView(root, sessionId, hub) {
           "div",
           { class: "row-actions" },
           s.status === "scheduled"
-            ? button(t("dash.startSession"), (ev) => act(ev.currentTarget, () => api.post(`/sessions/${sessionId}/start`).then(() => schedule("session")), t("dash.started")), { class: "primary", "data-key": "start" })
+            ? button(t("dash.startSession"), (ev) => act(ev.currentTarget, () => api.post(`/sessions/${sessionId}/start`).then((view) => {
+                startedMessage(view);
+                schedule("session");
+              })), { class: "primary", "data-key": "start" })
             : null,
           s.status === "live"
             ? button(t("dash.endSession"), (ev) => {
@@ -276,8 +293,23 @@ export async function dashboardView(root, sessionId, hub) {
       return;
     }
     bState.dataset.live = b.live ? "true" : "false";
+    // "Live" only when the programme's origin really sends frames: a broadcast nobody
+    // publishes into is said so plainly, with the way out.
+    const silent = b.live && b.origin_publishing === false;
+    bState.dataset.publishing = silent ? "false" : "true";
+    if (silent) {
+      bState.append(
+        h("span", { class: "pill ps-degraded", id: "bc-no-publisher" }, media.publisher ? t("broadcast.connecting") : t("broadcast.noPublisher")),
+        " ",
+        media.publisher ? "" : t("broadcast.noPublisherHelp"),
+        " ",
+        b.source === "main" && !media.publisher ? button(t("broadcast.publish"), (ev) => act(ev.currentTarget, publishOwnCamera), { id: "bc-publish", class: "small primary" }) : "",
+      );
+      return;
+    }
     bState.append(
       h("span", { class: `pill ${b.live ? "ps-online" : ""}` }, b.live ? t("broadcast.live") : t("broadcast.idle")),
+      b.live && media.publisher ? ` · ${t("broadcast.publishing")}` : "",
       b.live ? ` ${t("broadcast.src." + b.source)}${b.floor_site_id ? " · " + t("floor.holder", { site: siteName(b.floor_site_id) }) : ""}` : "",
       b.live && b.recording_id ? ` · ${t("broadcast.recordingNow")}` : "",
     );
@@ -306,6 +338,7 @@ export async function dashboardView(root, sessionId, hub) {
     if (picked && st.session.site_ids.includes(Number(picked))) bSite.value = picked;
     if (broadcastBox.firstChild) return;
     const sync = () => {
+      camera.element.hidden = bSource.value !== "main";
       bSite.closest(".field").hidden = bSource.value !== "site";
       bRec.closest(".field").hidden = bSource.value !== "recording";
       if (bSource.value === "recording") loadRecordings();
@@ -322,13 +355,19 @@ export async function dashboardView(root, sessionId, hub) {
         body.recording_id = Number(bRec.value);
       }
       await act(ev.currentTarget, async () => {
+        // The camera first: a broadcast must not start "live" with nothing to send.
+        const own = body.source === "main" && camera.wanted();
+        if (own) await openCamera();
         await api.post(`/sessions/${sessionId}/broadcast/start`, body);
-        bMsg.textContent = t("broadcast.on", { source: t("broadcast.src." + body.source) });
+        bMsg.textContent = t("broadcast.started", { source: t("broadcast.src." + body.source) });
+        if (own) await publishOwnCamera();
         schedule("broadcast");
       });
     };
     const stop = (ev) =>
       act(ev.currentTarget, async () => {
+        stopPublishing();
+        camera.close();
         await api.post(`/sessions/${sessionId}/broadcast/stop`);
         bMsg.textContent = t("broadcast.off");
         schedule("broadcast");
@@ -364,10 +403,42 @@ export async function dashboardView(root, sessionId, hub) {
         ),
       ),
     );
+    broadcastBox.appendChild(camera.element);
     broadcastBox.appendChild(bState);
     broadcastBox.appendChild(bMsg);
     broadcastBox.appendChild(programVideo);
     sync();
+  }
+
+  // ---- the operator's own camera as the main classroom ----------------------------------------
+  const camera = cameraControls({
+    onChange: async () => {
+      if (media.publisher) await publishOwnCamera(); // another device: publish it instead
+    },
+  });
+
+  async function openCamera() {
+    try {
+      return await camera.open();
+    } catch (err) {
+      throw new Error(cameraErrorText(err));
+    }
+  }
+
+  function stopPublishing() {
+    if (media.publisher) media.publisher.close();
+    media.publisher = null;
+  }
+
+  async function publishOwnCamera() {
+    const stream = await openCamera();
+    const mod = await loadMedia();
+    if (!mod || !mod.publishCamera) throw new Error(t("media.unavailable"));
+    stopPublishing();
+    media.publisher = await mod.publishCamera(hub.socket, sessionId, stream);
+    renderBroadcastState();
+    // the server sees frames a moment after the connection is up
+    for (const ms of [1500, 4000]) setTimeout(() => schedule("broadcast"), ms);
   }
 
   // ---- media (optional: shared/media.js may not be there yet) -------------------------------
@@ -1178,6 +1249,10 @@ export async function dashboardView(root, sessionId, hub) {
     }
   }, 1000);
   const headcountTimer = setInterval(() => schedule("headcount"), 15000);
+  // A live broadcast: is its origin still sending? (a camera unplugged, an agent gone)
+  const broadcastTimer = setInterval(() => {
+    if (st.broadcast && st.broadcast.live) schedule("broadcast");
+  }, 5000);
 
   try {
     await loadSiteNames();
@@ -1192,6 +1267,9 @@ export async function dashboardView(root, sessionId, hub) {
       st.destroyed = true;
       clearInterval(ticker);
       clearInterval(headcountTimer);
+      clearInterval(broadcastTimer);
+      stopPublishing();
+      camera.close();
       guard.destroy();
       hub.listeners.delete(onLive);
       hub.stateListeners.delete(onConn);

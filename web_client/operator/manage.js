@@ -32,7 +32,7 @@ function labelOf(item) {
   return item.name || item.title || item.username || `#${item.id}`;
 }
 
-async function listAll(resource) {
+export async function listAll(resource) {
   const out = [];
   for (let offset = 0; offset < 20000; offset += 500) {
     const page = await api.get(`/${resource}`, { limit: 500, offset });
@@ -43,7 +43,7 @@ async function listAll(resource) {
 }
 
 /** Order a tree (items with parent_id) depth-first; returns [{item, depth}]. */
-function treeOrder(items) {
+export function treeOrder(items) {
   const kids = new Map();
   const ids = new Set(items.map((i) => i.id));
   for (const i of items) {
@@ -345,6 +345,7 @@ export async function manageView(root, resource, actor) {
 function rosterPanel() {
   const file = h("input", { type: "file", id: "roster-file", accept: ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" });
   const out = h("div", { id: "roster-result", role: "status", "aria-live": "polite" });
+  const update = h("input", { type: "checkbox", id: "roster-update-existing" });
   const zh = getLang() === "zh";
   return h(
     "section",
@@ -366,8 +367,10 @@ function rosterPanel() {
           const btn = ev.submitter;
           btn.disabled = true;
           try {
-            const r = await api.upload("/trainees/import", form);
+            const r = await api.upload(`/trainees/import?update_existing=${update.checked}`, form);
             out.appendChild(h("p", { class: "ok-note" }, t("roster.done", { created: r.created, updated: r.updated })));
+            if (r.renamed && r.renamed.length)
+              out.appendChild(h("ul", { id: "roster-renamed" }, r.renamed.map((x) => h("li", {}, t("roster.renamedOne", { row: x.row, staff: x.staff_no, from: x.old_name, to: x.new_name })))));
             if (r.warnings && r.warnings.length) out.appendChild(issueTable(r.warnings, t("roster.warnings")));
             flash(t("roster.done", { created: r.created, updated: r.updated }), "ok");
           } catch (err) {
@@ -380,6 +383,7 @@ function rosterPanel() {
         },
       },
       field(t("roster.file"), file, t("roster.hint")),
+      h("label", { class: "check", for: "roster-update-existing" }, update, " ", t("roster.updateExisting")),
       h("button", { type: "submit", class: "primary", id: "roster-import" }, t("roster.import")),
     ),
     h(

@@ -149,12 +149,12 @@ async function sessionReport(out, sessionId, charts) {
             lines.length ? h("ul", {}, lines.map((s) => h("li", {}, h("strong", {}, s.site), h("ul", {}, s.lines.map((l) => h("li", {}, l)))))) : h("p", { class: "note" }, t("report.noData")),
           ),
         )
-      : null,
+      : "", // Element.append writes null as the text "null"
   );
 }
 
 function rollCallSection(calls, bySite) {
-  if (!calls.length) return null;
+  if (!calls.length) return "";
   const siteName = new Map(bySite.map((r) => [String(r.site_id), r.name]));
   return h(
     "section",

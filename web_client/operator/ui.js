@@ -5,7 +5,8 @@ import { errorText } from "/static/shared/api.js";
 
 let flashTimer = null;
 
-/** Show a message in the page's live region (kind: "ok" | "error" | "info"). */
+/** Show a message in the page's live region (kind: "ok" | "error" | "warn" | "info").
+ * "error" and "warn" stay until dismissed. */
 export function flash(message, kind = "info") {
   const box = document.getElementById("flash");
   if (!box) return;
@@ -14,14 +15,14 @@ export function flash(message, kind = "info") {
   box.appendChild(
     h(
       "p",
-      { class: "flash-text", role: kind === "error" ? "alert" : null },
+      { class: "flash-text", role: kind === "error" || kind === "warn" ? "alert" : null },
       message,
       " ",
       h("button", { type: "button", class: "link", onclick: () => clear(box), "aria-label": t("ui.dismiss") }, "×"),
     ),
   );
   clearTimeout(flashTimer);
-  if (kind !== "error") flashTimer = setTimeout(() => clear(box), 6000);
+  if (kind !== "error" && kind !== "warn") flashTimer = setTimeout(() => clear(box), 6000);
 }
 
 export function flashError(err) {

@@ -32,6 +32,13 @@ addMessages({
     "prompt.poll": "投票进行中：{prompt}",
     "prompt.left": "剩余 {s} 秒",
     "video.label": "主课堂直播画面",
+    "sound.unmute": "开启声音",
+    "prompt.floor_named": "{site} 正在发言",
+    "hand.raise": "举手发言",
+    "hand.lower": "取消举手",
+    "hand.raised": "已举手，等待主课堂授予发言权",
+    "hand.lowered": "已取消举手",
+    "hand.failed": "举手失败：{error}",
   },
   en: {
     "signin.title": "Site screen sign-in",
@@ -56,6 +63,13 @@ addMessages({
     "prompt.poll": "Poll open: {prompt}",
     "prompt.left": "{s} s left",
     "video.label": "Program video from the main classroom",
+    "sound.unmute": "Turn sound on",
+    "prompt.floor_named": "{site} has the floor",
+    "hand.raise": "Raise hand to speak",
+    "hand.lower": "Lower hand",
+    "hand.raised": "Hand raised: waiting for the main classroom to give the floor",
+    "hand.lowered": "Hand lowered",
+    "hand.failed": "Could not raise the hand: {error}",
   },
 });
 
@@ -71,6 +85,11 @@ const state = {
   onAir: null,
   rollCalls: new Map(), // id -> until(ms)
   floor: null, // {site_id, until(ms)|null}
+  siteNames: new Map(), // the session's sites: id -> name (who has the floor)
+  handUp: false, // this room asked for the floor
+  soundBlocked: false, // the browser refused sound without a tap: playing muted
+  frames: { count: 0, rvfc: false, base: 0, lastQ: 0 }, // frames presented (monotonic)
+  reportTimer: null,
   polls: [],
   media: null,
   mediaFor: null,
@@ -161,6 +180,8 @@ async function enter() {
   }
   clearInterval(state.tick);
   state.tick = setInterval(tick, 1000);
+  clearInterval(state.reportTimer);
+  state.reportTimer = setInterval(reportPlayback, REPORT_MS);
   await loadCurrent();
 }
 
@@ -199,6 +220,8 @@ async function setSession(session) {
   state.onAir = null;
   state.rollCalls.clear();
   state.floor = null;
+  state.handUp = false;
+  state.siteNames = new Map();
   state.polls = [];
   state.code = null;
   clearTimeout(state.codeTimer);
@@ -208,6 +231,7 @@ async function setSession(session) {
   if (topic) {
     state.live.subscribe([topic]);
     loadCode();
+    loadSiteNames(id);
   }
   startMedia();
   renderAll();
@@ -221,6 +245,7 @@ function stopAll() {
   clearTimeout(state.codeTimer);
   clearTimeout(state.currentTimer);
   clearInterval(state.tick);
+  clearInterval(state.reportTimer);
   stopMedia();
 }
 
@@ -413,11 +438,20 @@ function onEvent(topic, kind, data) {
       break;
     case "floor_granted":
       state.floor = { site_id: data.site_id, until: data.seconds ? Date.now() + data.seconds * 1000 : null };
+      if (state.site && data.site_id === state.site.id) state.handUp = false; // granted
+      renderHand();
       renderPrompts();
       break;
     case "floor_returned":
       if (!state.floor || state.floor.site_id === data.site_id) state.floor = null;
       renderPrompts();
+      break;
+    case "floor_requested":
+    case "floor_withdrawn":
+      if (state.site && data.site_id === state.site.id) {
+        state.handUp = kind === "floor_requested";
+        renderHand();
+      }
       break;
     case "poll_opened":
     case "poll_closed":
@@ -461,6 +495,7 @@ async function loadSessionState() {
       }
     : null;
   state.polls = polls.items.filter((p) => p.state === "open");
+  state.handUp = Boolean(state.site && (floor.requests || []).some((r) => r.site_id === state.site.id));
   renderAll();
 }
 
@@ -508,7 +543,7 @@ function renderPrompts() {
       h(
         "div",
         { class: "prompt floor" },
-        t(own ? "prompt.floor_mine" : "prompt.floor_other"),
+        own ? t("prompt.floor_mine") : floorOther(state.floor.site_id),
         state.floor.until ? h("span", { class: "count" }, t("prompt.left", { s: secondsLeft(state.floor.until) })) : null,
       ),
     );
@@ -518,11 +553,13 @@ function renderPrompts() {
 
 function tick() {
   renderRotation();
+  keepPlaying();
   if (state.rollCalls.size || (state.floor && state.floor.until)) renderPrompts();
   renderWaiting();
 }
 
 function renderAll() {
+  renderHand();
   renderHeader();
   renderWaiting();
   renderCode();
@@ -536,6 +573,151 @@ function onStateLabel(s) {
   el.className = `status ${s}`;
   el.dataset.state = s;
   el.textContent = t(`conn.${s}`);
+}
+
+// ---------------------------------------------------------------- sound and playback report
+
+const REPORT_MS = 5000; // as an agent's heartbeat (server/core/screen.py)
+
+function hasAudio(video) {
+  const stream = video.srcObject;
+  return Boolean(stream && stream.getAudioTracks && stream.getAudioTracks().some((tr) => tr.readyState === "live"));
+}
+
+/** Play with sound; where the browser blocks sound without a tap, play muted and offer the tap. */
+async function tryPlay() {
+  const video = $("#program");
+  if (!video.srcObject) return;
+  if (!state.soundBlocked) video.muted = false;
+  try {
+    await video.play();
+  } catch (err) {
+    if (err && err.name === "NotAllowedError" && !video.muted) {
+      state.soundBlocked = true;
+      video.muted = true;
+      await video.play().catch(() => {});
+    }
+  }
+  renderUnmute();
+}
+
+function keepPlaying() {
+  const video = $("#program");
+  if (video.srcObject && video.paused && !state.playing) {
+    state.playing = true;
+    tryPlay().finally(() => {
+      state.playing = false;
+    });
+  }
+  renderUnmute();
+}
+
+function renderUnmute() {
+  const video = $("#program");
+  $("#unmute").hidden = !(video.srcObject && video.muted && hasAudio(video));
+}
+
+function unmute() {
+  const video = $("#program");
+  state.soundBlocked = false;
+  video.muted = false;
+  video.volume = 1;
+  video.play().catch(() => {}); // inside the tap: allowed
+  renderUnmute();
+}
+
+function countFrames(video) {
+  if (!("requestVideoFrameCallback" in HTMLVideoElement.prototype)) return;
+  state.frames.rvfc = true;
+  const step = () => {
+    state.frames.count += 1;
+    video.requestVideoFrameCallback(step);
+  };
+  video.requestVideoFrameCallback(step);
+}
+
+function framesShown(video) {
+  if (state.frames.rvfc) return state.frames.count;
+  const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality().totalVideoFrames : video.webkitDecodedFrameCount || 0;
+  if (q < state.frames.lastQ) state.frames.base += state.frames.lastQ; // a new stream restarts the count
+  state.frames.lastQ = q;
+  return state.frames.base + q;
+}
+
+/** Tell the server what this screen really shows (the operator's wall shows it). */
+async function reportPlayback() {
+  if (!state.site) return;
+  const video = $("#program");
+  const stream = video.srcObject;
+  const body = {
+    attached: Boolean(stream && stream.getVideoTracks && stream.getVideoTracks().length),
+    paused: video.paused,
+    frames: framesShown(video),
+    width: video.videoWidth || 0,
+    height: video.videoHeight || 0,
+    sound: !hasAudio(video) ? "none" : video.muted || video.volume === 0 ? "muted" : "on",
+  };
+  if (state.session) body.session_id = state.session.id;
+  try {
+    await api.post("/site/screen-status", body);
+  } catch (err) {
+    console.warn("playback report not sent", err);
+  }
+}
+
+// ---------------------------------------------------------------- the room asks for the floor
+
+async function loadSiteNames(sessionId) {
+  try {
+    const answer = await api.get(`/sessions/${sessionId}/site-names`);
+    if (!state.session || state.session.id !== sessionId) return;
+    state.siteNames = new Map(answer.items.map((s) => [s.id, s.name]));
+    renderPrompts();
+  } catch (err) {
+    console.warn(err);
+  }
+}
+
+function floorOther(siteId) {
+  const name = state.siteNames.get(siteId);
+  return name ? t("prompt.floor_named", { site: name }) : t("prompt.floor_other");
+}
+
+function renderHand() {
+  const btn = $("#raise-hand");
+  const live = Boolean(state.session && state.session.status === "live");
+  const speaking = Boolean(state.floor && state.site && state.floor.site_id === state.site.id);
+  btn.hidden = !live || speaking;
+  btn.setAttribute("aria-pressed", state.handUp ? "true" : "false");
+  btn.textContent = t(state.handUp ? "hand.lower" : "hand.raise");
+  if (!live) $("#hand-note").textContent = "";
+  else if (state.handUp) $("#hand-note").textContent = t("hand.raised");
+}
+
+async function toggleHand() {
+  if (!state.session) return;
+  const btn = $("#raise-hand");
+  const raise = !state.handUp;
+  btn.disabled = true;
+  try {
+    await api.post(`/sessions/${state.session.id}/floor/${raise ? "raise" : "lower"}`);
+    state.handUp = raise;
+    $("#hand-note").textContent = t(raise ? "hand.raised" : "hand.lowered");
+  } catch (err) {
+    $("#hand-note").textContent = t("hand.failed", { error: errorText(err) });
+  } finally {
+    btn.disabled = false;
+    renderHand();
+  }
+}
+
+{
+  const video = $("#program");
+  video.addEventListener("loadedmetadata", () => tryPlay());
+  video.addEventListener("volumechange", renderUnmute);
+  countFrames(video);
+  $("#unmute").addEventListener("click", unmute);
+  $("#raise-hand").addEventListener("click", toggleHand);
 }
 
 start().catch((err) => {

@@ -38,7 +38,7 @@ function buildUrl(path, query) {
   return url.pathname + url.search;
 }
 
-async function request(method, path, { query, body, form } = {}) {
+async function request(method, path, { query, body, form, as } = {}) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") {
     const csrf = cookie("classroom_csrf");
@@ -65,7 +65,9 @@ async function request(method, path, { query, body, form } = {}) {
     });
     if (response.status === 204) return null;
     const type = response.headers.get("Content-Type") || "";
-    if (type.includes("application/json")) {
+    if (as === "blob" && response.ok) {
+      data = await response.blob();
+    } else if (type.includes("application/json")) {
       try {
         data = await response.json();
       } catch (err) {
@@ -99,6 +101,8 @@ export const api = {
   patch: (path, body) => request("PATCH", path, { body }),
   del: (path) => request("DELETE", path),
   upload: (path, formData) => request("POST", path, { form: formData }),
+  /** POST JSON, answer a file (a Blob), e.g. a workbook made from what the page holds. */
+  postForFile: (path, body) => request("POST", path, { body, as: "blob" }),
 };
 
 export function downloadUrl(path, query) {

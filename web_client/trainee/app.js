@@ -80,6 +80,7 @@ addMessages({
     "hours.remaining": "还差 {n} 学时。",
     "hours.sessions": "已计入 {n} 次课程",
     "hours.absent": "缺勤",
+    "hours.inProgress": "进行中",
     "hours.credited": "已计学时",
     "hours.late": "迟到",
     "hours.left_early": "早退",
@@ -167,6 +168,7 @@ addMessages({
     "hours.remaining": "{n} hours to go.",
     "hours.sessions": "{n} sessions counted",
     "hours.absent": "Absent",
+    "hours.inProgress": "In progress",
     "hours.credited": "Credited",
     "hours.late": "Late",
     "hours.left_early": "Left early",
@@ -231,6 +233,8 @@ function takeQrFromHash() {
   const hash = window.location.hash.replace(/^#/, "");
   if (!hash) return;
   const params = new URLSearchParams(hash);
+  // A printed slip's QR: /trainee/#join=<personal code> signs in with that code.
+  state.slipCode = params.get("join") || null;
   const qr = params.get("checkin");
   if (qr) {
     try {
@@ -274,6 +278,11 @@ async function start() {
   $("#logout").addEventListener("click", onLogout);
   $("#ask-form").addEventListener("submit", onAsk);
   window.addEventListener("langchange", renderAll);
+  if (state.slipCode) {
+    const code = state.slipCode;
+    state.slipCode = null;
+    if (await joinWith(code)) return;
+  }
   let me = null;
   try {
     me = await api.get("/auth/me");
@@ -299,14 +308,22 @@ async function onJoin(ev) {
     notice(t("join.empty"));
     return;
   }
+  await joinWith(code);
+}
+
+async function joinWith(code) {
+  let me;
   try {
-    const me = await api.post("/auth/join", { code });
-    notice("");
-    $("#join-code").value = "";
-    await enter({ actor: "trainee", name: me.name, trainee_id: me.trainee_id });
+    me = await api.post("/auth/join", { code });
   } catch (err) {
+    showJoin();
     showError(err);
+    return false;
   }
+  notice("");
+  $("#join-code").value = "";
+  await enter({ actor: "trainee", name: me.name, trainee_id: me.trainee_id });
+  return true;
 }
 
 async function onLogout() {
@@ -921,6 +938,7 @@ function renderHours() {
   const list = h("ul", { class: "list results" });
   for (const r of tr.results) {
     const tags = [];
+    if (r.final === false) tags.push(h("span", { class: "tag" }, t("hours.inProgress")));
     if (r.absent) tags.push(h("span", { class: "tag bad" }, t("hours.absent")));
     else if (r.credited) tags.push(h("span", { class: "tag ok" }, t("hours.credited")));
     if (r.late) tags.push(h("span", { class: "tag" }, t("hours.late")));

@@ -1,0 +1,143 @@
+"""A session's interaction log (Q&A, floor, polls) as JSON, CSV or XLSX, in local time.
+
+The asker of an anonymous question is never named, in the stored log (the submission is
+logged as ``anonymous``) nor in what is read back (older entries are masked by
+:func:`server.core.qa.log_actor`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from server.core import roles
+from server.core.errors import InvalidInput
+from server.core.qa import ANONYMOUS_ACTOR, log_actor
+from server.store.models import ClassSession
+from server.store.qa_models import QaEvent, QuestionRow
+from server.web import exports
+from server.web.api import Endpoint, Param, Registry
+from server.web.app import SESSIONS
+from server.web.resources import load, path_id, query_int
+from server.web.roster_api import CSV, XLSX
+
+LOG_HEADER = ["序号", "时间", "事件", "问题编号", "操作者", "内容"]
+KIND_ZH = {
+    "question_submitted": "提交问题",
+    "question_approve": "审核通过",
+    "question_reject": "驳回",
+    "question_put_on_air": "上屏",
+    "question_mark_answered": "已回答",
+    "question_archive": "归档",
+    "question_send_back": "退回",
+    "question_merge": "合并",
+    "question_edited": "编辑",
+    "question_pin": "置顶",
+    "question_unpin": "取消置顶",
+    "questions_merged": "合并问题",
+    "vote_cast": "点赞",
+    "vote_withdrawn": "取消点赞",
+    "floor_requested": "申请发言",
+    "floor_withdrawn": "撤回发言申请",
+    "floor_granted": "授予发言权",
+    "floor_returned": "发言权收回",
+    "poll_created": "创建投票",
+    "poll_opened": "发布投票",
+    "poll_closed": "结束投票",
+    "poll_answered": "作答",
+    "feedback": "课后评价",
+    "qa_settings": "互动设置",
+}
+ACTOR_ZH = {ANONYMOUS_ACTOR: "匿名学员"}
+
+
+async def interaction_log(request: web.Request) -> web.Response:
+    """Everything that happened in a session's Q&A, floor and polls: JSON, CSV or XLSX."""
+    fmt = request.query.get("format", "json")
+    if fmt not in {"json", "csv", "xlsx"}:
+        raise InvalidInput("request.bad_query", "format must be json, csv or xlsx.")
+    session_id = path_id(request, "session")
+    limit = query_int(request, "limit", 100_000, 1, 100_000)
+    async with request.app[SESSIONS]() as db:
+        await load(db, ClassSession, session_id, "session")
+        rows = (
+            await db.scalars(
+                select(QaEvent)
+                .where(QaEvent.session_id == session_id)
+                .order_by(QaEvent.id)
+                .limit(limit)
+            )
+        ).all()
+        hidden = {
+            qid: f"trainee:{asker}"
+            for qid, asker in (
+                await db.execute(
+                    select(QuestionRow.id, QuestionRow.asker_trainee_id).where(
+                        QuestionRow.session_id == session_id,
+                        QuestionRow.anonymous.is_(True),
+                        QuestionRow.asker_trainee_id.is_not(None),
+                    )
+                )
+            ).all()
+        }
+    items: list[dict[str, Any]] = [
+        {
+            "id": e.id,
+            "at": e.at.isoformat(),
+            "kind": e.kind,
+            "question_id": e.question_id,
+            "actor": log_actor(
+                e.actor,
+                anonymous_asker=hidden.get(e.question_id) if e.question_id is not None else None,
+            ),
+            "data": e.data,
+        }
+        for e in rows
+    ]
+    if fmt == "json":
+        return web.json_response({"session_id": session_id, "items": items})
+    zone = exports.zone_of(request)
+    table: list[list[exports.Cell]] = [
+        [
+            e.id,
+            exports.local(e.at, zone),
+            KIND_ZH.get(i["kind"], i["kind"]),
+            e.question_id,
+            ACTOR_ZH.get(i["actor"], i["actor"]),
+            json_text(i["data"]),
+        ]
+        for e, i in zip(rows, items, strict=True)
+    ]
+    sheet = exports.Sheet("互动记录", LOG_HEADER, table)
+    return await exports.download(f"session-{session_id}-interaction", [sheet], fmt)
+
+
+def json_text(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+def register(registry: Registry) -> None:
+    registry.add(
+        Endpoint(
+            "GET",
+            "/api/v1/sessions/{id}/interaction-log",
+            interaction_log,
+            roles.STAFF,
+            "Export a session's interaction log (anonymous askers are never named)",
+            "reports",
+            query=(
+                Param(
+                    "format",
+                    {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+                    "answer format",
+                ),
+                Param(
+                    "limit", {"type": "integer", "minimum": 1, "maximum": 100000}, "most entries"
+                ),
+            ),
+            produces=("application/json", XLSX, CSV),
+        )
+    )

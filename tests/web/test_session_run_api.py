@@ -1,0 +1,80 @@
+"""A session started hours after its schedule: the start warns, attendance follows the run.
+
+Issue 13.4: a 09:00-11:30 session started at 16:00 used to judge everybody absent. Over HTTP
+on SQLite, as the console and the phone see it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from server.store.models import utcnow
+from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import expect_ok as _ok
+
+
+async def _session(op: TestClient[Any, Any], world: World, hours_ago: float) -> int:
+    start = utcnow() - timedelta(hours=hours_ago)
+    body = {
+        "course_id": world.ids["courses"],
+        "starts_at": start.astimezone(UTC).isoformat(),
+        "ends_at": (start + timedelta(minutes=150)).astimezone(UTC).isoformat(),
+        "teaching_method": "lecture",
+        "site_ids": [world.site_id],
+    }
+    return int((await _ok(await op.post("/api/v1/sessions", json=body), 201))["id"])
+
+
+async def test_a_session_started_seven_hours_late_credits_who_was_there(
+    client_as: ClientFactory, world: World
+) -> None:
+    op, agent, trainee = (
+        await client_as("operator"),
+        await client_as("site_agent"),
+        await client_as("trainee"),
+    )
+    sid = await _session(op, world, hours_ago=7)  # planned 09:00-11:30, now is 16:00
+
+    before = await _ok(await op.get(f"/api/v1/sessions/{sid}/report"))
+    assert before["phase"] == "not_started"
+    assert before["totals"]["absent"] == 0 and before["totals"]["pending"] == 1
+
+    started = await _ok(await op.post(f"/api/v1/sessions/{sid}/start"))
+    warning = started["warning"]
+    assert warning["code"] == "session.started_off_schedule"
+    assert 419 <= warning["minutes_off"] <= 421
+
+    running = await _ok(await op.get(f"/api/v1/sessions/{sid}/report"))
+    assert running["phase"] == "in_progress" and 419 <= running["start_offset_minutes"] <= 421
+    assert running["totals"]["absent"] == 0 and running["totals"]["pending"] == 1
+    assert running["by_org_unit"][0]["absentees"] == []
+    own = await _ok(await trainee.get("/api/v1/trainee/transcript"))
+    (mine,) = [r for r in own["results"] if r["session_id"] == sid] or [None]
+    assert mine is None  # no record yet: nothing on the phone, certainly not 缺勤
+
+    code = (await _ok(await agent.get(f"/api/v1/sessions/{sid}/checkin-code")))["code"]
+    await _ok(
+        await trainee.post(f"/api/v1/sessions/{sid}/checkin", json={"code": code, "client_id": "x"})
+    )
+    await _ok(await trainee.post(f"/api/v1/sessions/{sid}/checkout"))
+    own = await _ok(await trainee.get("/api/v1/trainee/transcript"))
+    (mine,) = [r for r in own["results"] if r["session_id"] == sid]
+    # Checked out while the session still runs: neither absent nor "left early" yet.
+    assert mine["absent"] is False and mine["left_early"] is False and mine["final"] is False
+
+    await _ok(await op.post(f"/api/v1/sessions/{sid}/end"))
+    report = await _ok(await op.get(f"/api/v1/sessions/{sid}/report"))
+    assert report["phase"] == "ended"
+    assert report["totals"]["present"] == 1 and report["totals"]["absent"] == 0
+    (person,) = report["trainees"]
+    assert person["status"] == "present" and person["left_early"] is False
+
+
+async def test_a_start_on_time_carries_no_warning(client_as: ClientFactory, world: World) -> None:
+    op = await client_as("operator")
+    sid = await _session(op, world, hours_ago=5 / 60)
+    started = await _ok(await op.post(f"/api/v1/sessions/{sid}/start"))
+    assert "warning" not in started and started["status"] == "live"
