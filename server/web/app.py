@@ -135,6 +135,9 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
                 raise Forbidden(
                     "auth.forbidden", f"A {who.actor.value} may not {endpoint.summary.lower()}."
                 )
+            from server.web import scope  # imports the stores: not at app.py's import
+
+            await scope.check(request, endpoint, who)
             if endpoint.changes_state and who.csrf_token is not None:
                 sent = request.headers.get(auth.CSRF_HEADER, "")
                 if sent != who.csrf_token:
