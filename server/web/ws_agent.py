@@ -25,7 +25,7 @@ from server.security import sha256
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site, utcnow
 from server.web import attendance_api, auth, media_api, rollcall_api
-from server.web.app import SESSIONS, error_response
+from server.web.app import METRICS, SESSIONS, error_response
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
 from server.web.wire import MAX_FRAME, RateLimit, decode_msgpack
@@ -104,6 +104,12 @@ async def record_outbox(
                 results[item["id"]] = result
             except IntegrityError:  # a concurrent copy of the same item won the race
                 results[item["id"]] = "duplicate"
+    metrics = request.app[METRICS]
+    for item in items:
+        result = results.get(item["id"], "unknown")
+        metrics.outbox_items.labels(item["kind"], result).inc()
+        if item["kind"] == "checkin":
+            metrics.checkins.labels("site", "accepted" if result == "recorded" else result).inc()
     return results
 
 
