@@ -106,7 +106,9 @@ async def _authenticate(request: web.Request) -> Principal:
         return found
     token = request.cookies.get(auth.SESSION_COOKIE)
     if token:
-        found = await auth.principal_from_cookie(request.app[ENGINE], token, utcnow())
+        found = await auth.principal_from_cookie(
+            request.app[ENGINE], token, utcnow(), auth.screen_key(request.app[CONFIG].secret_key)
+        )
         if found is not None:
             return found
     return ANONYMOUS
