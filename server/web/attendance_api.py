@@ -85,7 +85,7 @@ from server.core.ledger import (
     yearly_progress,
 )
 from server.core.roles import Actor, Principal
-from server.core.session_run import SessionTimes, judge, run_window, start_offset_minutes
+from server.core.session_run import judge, start_offset_minutes
 from server.core.validation import Bool, DateTime, Float, Int, List, Map, Optional, Str, validate
 from server.core.validation import Enum as OneOf
 from server.store.attendance_models import (
@@ -130,6 +130,7 @@ from server.web.checkin_writer import CheckinItem, CheckinWriter
 from server.web.presence import reported_sites, site_timelines
 from server.web.resources import PAGE_PARAMS, audit, load, page_params, path_id, read_json
 from server.web.roster_api import XLSX
+from server.web.session_window import session_times, session_window, window_bounds
 
 DEFAULT_OUT_OF_BATCH = OutOfBatchRule.MAKEUP
 """What a check-in outside one's batch becomes when the session sets no rule."""
@@ -1244,18 +1245,6 @@ CORRECT_BODY = _body(
 )
 
 
-def session_times(session: ClassSession) -> SessionTimes:
-    """The session's plan and run for :mod:`server.core.session_run` (the one rule)."""
-    return SessionTimes(
-        str(session.id),
-        str(session.course_id),
-        session.starts_at.timestamp(),
-        session.ends_at.timestamp(),
-        session.started_at.timestamp() if session.started_at is not None else None,
-        session.ended_at.timestamp() if session.ended_at is not None else None,
-    )
-
-
 def _rules_for(courses: Iterable[Course]) -> LedgerRules:
     return LedgerRules(course_credits={str(c.id): float(c.credits) for c in courses})
 
@@ -1578,7 +1567,7 @@ def build_session_report(
 
     totals = Counter(p["status"] for p in people)
     times = session_times(session)
-    window = run_window(times, now.timestamp())
+    window = session_window(session, now)
     return {
         "session_id": session.id,
         "title": session.title,
@@ -1640,12 +1629,8 @@ async def _session_report_data(
     course = await db.get(Course, session.course_id)
     fixes = await _corrections(db, (f"{session.id}/{t}" for t in trainees))
     now = utcnow()
-    window = run_window(session_times(session), now.timestamp())
     timeline = await site_timelines(
-        db,
-        (s.id for s in session.sites),
-        datetime.fromtimestamp(window.start, UTC),
-        datetime.fromtimestamp(window.end, UTC),
+        db, (s.id for s in session.sites), *window_bounds(session_window(session, now))
     )
     tracked = reported_sites(timeline)  # sites without an agent are taken as receiving it all
     report = build_session_report(

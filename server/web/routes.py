@@ -59,6 +59,7 @@ from server.web import (
     screen_api,
     time_api,
     trainee_api,
+    turn_api,
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
@@ -587,6 +588,7 @@ def build_registry() -> Registry:
     interaction_log.register(registry)
     time_api.register(registry)
     media_api.register(registry)
+    turn_api.register(registry)
     screen_api.register(registry)
     add(
         Endpoint(
