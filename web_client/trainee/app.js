@@ -247,9 +247,10 @@ function dropPendingQr() {
   }
 }
 
+// The screen's QR: cr2:<site>:<session>:<window>:<signature> (checked by the server).
 function qrSession(qr) {
   const parts = String(qr).split(":");
-  return parts.length === 4 && /^[0-9]+$/.test(parts[2]) ? Number(parts[2]) : null;
+  return parts.length === 5 && parts[0] === "cr2" && /^[0-9]+$/.test(parts[2]) ? Number(parts[2]) : null;
 }
 
 setupLearning({
