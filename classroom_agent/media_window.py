@@ -10,14 +10,44 @@ import importlib
 import os
 from typing import Any
 
+HEADLESS_DRIVERS = ("offscreen", "dummy")
+
 
 def available() -> str | None:
-    """``None`` when a window can be shown, else what is missing."""
+    """``None`` when a window can be shown, else what is missing.
+
+    SDL falls back to its "offscreen" driver when there is no display (no DISPLAY or
+    WAYLAND_DISPLAY, as under a system service): the agent would then play the program to
+    nobody. That is refused here, unless SDL_VIDEODRIVER names such a driver on purpose (tests).
+    """
     try:
-        importlib.import_module("pygame")
+        pygame: Any = importlib.import_module("pygame")
     except ImportError:
         return "display = window needs pygame: pip install pygame"
-    return None
+    chosen = os.environ.get("SDL_VIDEODRIVER", "")
+    try:
+        pygame.display.init()
+        driver = str(pygame.display.get_driver())
+    except pygame.error as exc:
+        driver, error = "", str(exc)
+    else:
+        error = ""
+    finally:
+        pygame.display.quit()
+    if driver and (driver not in HEADLESS_DRIVERS or driver == chosen):
+        return None
+    seen = ", ".join(
+        f"{name}={os.environ[name]!r}"
+        for name in ("DISPLAY", "WAYLAND_DISPLAY")
+        if name in os.environ
+    )
+    return (
+        "display = window, but no display can be opened"
+        + (f" ({error})" if error else f" (SDL found only its {driver!r} driver)")
+        + f"; {seen or 'DISPLAY and WAYLAND_DISPLAY are unset'}. Run the agent in the room"
+        " screen's graphical session (deploy/classroom-agent-display.service) or set"
+        " display = none (deploy/classroom-agent.service)"
+    )
 
 
 class Window:

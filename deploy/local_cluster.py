@@ -261,6 +261,14 @@ def nginx_available() -> str | None:
     )
 
 
+FORWARDED_HEADERS = """\
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Request-Id $request_id;"""
+
+
 def nginx_conf(prefix: Path, port: int, backends: Sequence[tuple[str, int]]) -> str:
     """A stand-alone nginx.conf for the local balancer (same rules as deploy/nginx)."""
     servers = "\n".join(
@@ -287,13 +295,14 @@ http {{
         listen 127.0.0.1:{port};
         client_max_body_size 7m;
         proxy_http_version 1.1;
-        proxy_set_header Host $http_host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_connect_timeout 2s;
         proxy_next_upstream error timeout http_502;
         proxy_next_upstream_tries 3;
+        # Every location sets ALL its headers: one proxy_set_header in a location drops every
+        # proxy_set_header inherited from the server level (deploy/nginx/classroom.conf).
         location /ws/ {{
             proxy_pass http://classroom_nodes;
+{FORWARDED_HEADERS}
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
             proxy_read_timeout 3600s;
@@ -302,6 +311,7 @@ http {{
         }}
         location / {{
             proxy_pass http://classroom_nodes;
+{FORWARDED_HEADERS}
             proxy_set_header Connection "";
             proxy_read_timeout 60s;
         }}
@@ -336,6 +346,8 @@ class LocalCluster:
         self.port = port or free_port()
         self.down_for = down_for
         shared = {"CLASSROOM_SECRET_KEY": "local-cluster-secret-key-0123456789", **(env or {})}
+        if balancer == "nginx":  # it forwards the client's address; the Python one passes TCP
+            shared.setdefault("CLASSROOM_TRUSTED_PROXIES", "127.0.0.1")
         self.nodes = [
             Node(f"node-{chr(ord('a') + i)}", work_dir / f"node-{chr(ord('a') + i)}", shared)
             for i in range(nodes)

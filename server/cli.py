@@ -80,7 +80,9 @@ async def prepare(config: Config) -> list[str]:
 
     engine = store_db.create_engine(config.effective_database_url)
     try:
-        return await load_demo(store_db.session_factory(engine))
+        return await load_demo(
+            store_db.session_factory(engine), recordings_dir=config.data_path / "recordings"
+        )
     finally:
         await engine.dispose()
 

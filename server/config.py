@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.core.errors import InvalidInput
+from server.core.proxies import parse_proxies
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("db_pool_size", int, 10, "PostgreSQL connection pool size"),
     Setting("log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Setting("log_file", str, "", "also write JSON logs to this file; empty = stderr only"),
+    Setting(
+        "log_requests",
+        bool,
+        False,
+        "log every HTTP request (method, path, status, ms, client, user) at INFO; off = only"
+        " server errors (5xx) are logged, and every request at DEBUG",
+    ),
+    Setting(
+        "trusted_proxies",
+        list,
+        [],
+        "addresses or networks of the reverse proxies (nginx) whose X-Forwarded-For and"
+        " X-Real-IP are believed (e.g. 127.0.0.1, 10.0.0.0/24); empty = none: the peer address"
+        " is the client's (in logs, sign-in throttles and socket caps)",
+    ),
     Setting("demo", bool, False, "load the demo data into an empty database on start"),
     Setting("node_id", str, "", "name of this server process in a cluster; empty = random"),
     Setting(
@@ -83,8 +99,21 @@ SETTINGS: tuple[Setting, ...] = (
         "STUN/TURN URLs given to every WebRTC peer (stun:host:3478, turn:host:3478?transport=udp);"
         " empty = host candidates only (a LAN or one machine)",
     ),
-    Setting("media_turn_username", str, "", "username for the TURN URLs"),
-    Setting("media_turn_credential", str, "", "credential for the TURN URLs"),
+    Setting(
+        "media_turn_secret",
+        str,
+        "",
+        "coturn's static-auth-secret (use-auth-secret): every peer gets its own short-lived"
+        " TURN REST credentials for the TURN URLs (overrides the static username/credential)",
+    ),
+    Setting(
+        "media_turn_ttl",
+        int,
+        43200,
+        "seconds the TURN REST credentials stay valid (a peer keeps its allocation past it)",
+    ),
+    Setting("media_turn_username", str, "", "static username for the TURN URLs (no secret)"),
+    Setting("media_turn_credential", str, "", "static credential for the TURN URLs (no secret)"),
     Setting(
         "media_bind_addresses",
         list,
@@ -147,9 +176,13 @@ class Config:
     db_pool_size: int = 10
     log_level: str = "INFO"
     log_file: str = ""
+    log_requests: bool = False
+    trusted_proxies: list[str] = field(default_factory=list)
     demo: bool = False
     node_id: str = ""
     media_ice_servers: list[str] = field(default_factory=list)
+    media_turn_secret: str = ""
+    media_turn_ttl: int = 43200
     media_turn_username: str = ""
     media_turn_credential: str = ""
     media_bind_addresses: list[str] = field(default_factory=list)
@@ -248,6 +281,7 @@ def load_config(
             values[key] = _convert(by_name[key], value, f"--{key.replace('_', '-')}")
     known = {f.name for f in fields(Config)}
     config = Config(**{k: v for k, v in values.items() if k in known})
+    parse_proxies(config.trusted_proxies)  # a typo stops the start: config.trusted_proxies
     time_zone(config.time_zone)  # refuse an unknown zone at start, not at the first export
     return config
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 _SECRET_KEYS = re.compile(r"pass|secret|token|cookie|authorization|csrf|join_code|code_hash", re.I)
+NOISY = ("aioice", "aiortc")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -52,3 +53,8 @@ def configure_logging(level: str = "INFO", log_file: str = "") -> None:
         root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # our middleware logs requests
+    # aioice says INFO for every ICE check and state change of every media peer (hundreds of
+    # lines an hour in a demo): at INFO only its warnings; at DEBUG everything.
+    quiet = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in NOISY:
+        logging.getLogger(name).setLevel(quiet)

@@ -95,9 +95,12 @@ def test_roster_export_import_round_trip_and_printable_codes(demo: Path, tmp_pat
     refused = cli("import-roster", str(bad), data=demo)
     assert refused.returncode == 1 and "roster." in refused.stderr
 
+    leaf = "id NOT IN (SELECT parent_id FROM sites WHERE parent_id IS NOT NULL)"
     ((site, at_site),) = rows(
-        db, "SELECT home_site_id, count(*) FROM trainees WHERE active GROUP BY 1 ORDER BY 2 DESC"
-    )[:1]
+        db,
+        f"SELECT home_site_id, count(*) FROM trainees WHERE active AND home_site_id IN"
+        f" (SELECT id FROM sites WHERE {leaf}) GROUP BY 1 ORDER BY 2 DESC LIMIT 1",
+    )
     sheet = tmp_path / "codes.html"
     out = ok("issue-codes", str(sheet), "--site", str(site), data=demo)
     assert f"{at_site} personal codes" in out
@@ -112,6 +115,10 @@ def test_roster_export_import_round_trip_and_printable_codes(demo: Path, tmp_pat
         "issue-codes", str(tmp_path / "none.html"), "--only-missing", "--site", str(site), data=demo
     )
     assert again.startswith("0 personal codes")
+    everyone = tmp_path / "everyone.xlsx"  # no scope: everyone, as a workbook
+    ((active,),) = rows(db, "SELECT count(*) FROM trainees WHERE active")
+    assert ok("issue-codes", str(everyone), data=demo).startswith(f"{active} personal codes")
+    assert everyone.read_bytes()[:2] == b"PK" and everyone.stat().st_mode & 0o077 == 0
 
 
 def test_sqlite_backup_and_restore(demo: Path, tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ TRAINEES_PER_ORG_UNIT = 50
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")  # China has no daylight saving time
 
 
-AccountRole = Literal["admin", "operator"]
+AccountRole = Literal["admin", "operator", "moderator"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +252,7 @@ _BATCH_LENGTH = dt.timedelta(hours=2, minutes=30)
 ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("admin", "系统管理员", "admin"),
     DemoAccount("operator", "主课堂操作员", "operator"),
+    DemoAccount("moderator", "互动主持人", "moderator"),
 )
 
 
@@ -323,8 +324,21 @@ def _participating_sites(method: TeachingMethod, sites: Sequence[DemoSite]) -> t
     return tuple(s.key for s in sites)
 
 
-def build_demo(today: dt.date, seed: int = DEFAULT_SEED) -> DemoData:
-    """The whole demo data set, with sessions placed around ``today`` (China local dates)."""
+def _today_window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """Today's session when the server starts at ``now``: it begins at the next 5-minute mark
+    at least ten minutes away (time to open the console and the rooms), 2.5 hours long."""
+    base = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    start = base + dt.timedelta(minutes=10 + (-base.minute) % 5)
+    return start, start + _BATCH_LENGTH
+
+
+def build_demo(
+    today: dt.date, seed: int = DEFAULT_SEED, now: dt.datetime | None = None
+) -> DemoData:
+    """The whole demo data set, with sessions placed around ``today`` (China local dates).
+
+    With ``now`` (the server's start), today's session is scheduled around it instead of 09:00.
+    """
     sites = demo_sites()
     program = DemoProgram(
         "weekend2026",
@@ -342,9 +356,11 @@ def build_demo(today: dt.date, seed: int = DEFAULT_SEED) -> DemoData:
             courses.append(course)
             first_day = (u - _TODAY_UNIT) * _UNIT_SPACING_DAYS + c * _COURSE_SPACING_DAYS
             for batch in (1, 2):
-                starts_at, ends_at = _session_window(
-                    today + dt.timedelta(days=first_day + batch - 1)
-                )
+                day = first_day + batch - 1
+                if day == 0 and now is not None:
+                    starts_at, ends_at = _today_window(now)
+                else:
+                    starts_at, ends_at = _session_window(today + dt.timedelta(days=day))
                 sessions.append(
                     DemoSession(
                         f"{course.key}.batch{batch}",
@@ -387,3 +403,110 @@ def demo_roster_table(data: DemoData) -> tuple[list[str], list[list[str]]]:
         for t in data.trainees
     ]
     return list(EXPORT_HEADERS_ZH), rows
+
+
+# --- the story of the last session held (so reports and charts are not empty) --------------
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStay:
+    staff_no: str
+    start: dt.datetime
+    end: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DemoQuestion:
+    staff_no: str
+    text: str
+    anonymous: bool
+    votes: tuple[str, ...]  # staff numbers
+    answered: bool
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPoll:
+    prompt: str
+    options: tuple[str, ...]
+    correct: int
+    opened_at: dt.datetime
+    closed_at: dt.datetime
+    answers: tuple[tuple[str, int], ...]  # (staff number, option index)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStory:
+    """The last session before ``today``, as it went: it started 4 minutes late and ran 6
+    minutes over; most came, some late, some left early, some stayed away."""
+
+    session_key: str
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    stays: tuple[DemoStay, ...]
+    questions: tuple[DemoQuestion, ...]
+    poll: DemoPoll
+
+
+_QUESTIONS = (
+    ("基层减负之后，考核指标怎样避免“层层加码”？", False),
+    ("村级党组织换届后，新任书记的培训有什么好做法？", True),
+    ("数字化改革中，怎样让老年群众也方便办事？", False),
+    ("“周末知行学堂”的课程录像能否在各分课堂回放？", True),
+)
+
+
+def demo_story(data: DemoData, today: dt.date, seed: int = DEFAULT_SEED) -> DemoStory | None:
+    """What happened in the latest session that ended before ``today`` (China dates)."""
+    day_start = dt.datetime.combine(today, dt.time(0, 0), CHINA_TZ)
+    past = [s for s in data.sessions if s.ends_at <= day_start]
+    if not past:
+        return None
+    session = max(past, key=lambda s: s.starts_at)
+    rng = random.Random(seed + 1)
+    started = session.starts_at + dt.timedelta(minutes=4)
+    ended = session.ends_at + dt.timedelta(minutes=6)
+    present: list[str] = []
+    stays: list[DemoStay] = []
+    rooms = set(session.site_keys)
+    for t in data.trainees:
+        if t.home_site_key not in rooms:
+            continue
+        roll = rng.random()
+        if roll < 0.1:
+            continue  # stayed away: 缺勤
+        arrive = started - dt.timedelta(minutes=rng.uniform(2, 15))
+        leave = ended + dt.timedelta(minutes=rng.uniform(0, 4))
+        if roll < 0.16:
+            arrive = started + dt.timedelta(minutes=rng.uniform(12, 40))  # late
+        elif roll < 0.2:
+            leave = ended - dt.timedelta(minutes=rng.uniform(15, 50))  # left early
+        present.append(t.staff_no)
+        stays.append(DemoStay(t.staff_no, arrive, leave))
+    questions = tuple(
+        DemoQuestion(
+            staff_no=present[(i * 37) % len(present)],
+            text=text,
+            anonymous=anonymous,
+            votes=tuple(rng.sample(present, k=min(len(present), 30 - 6 * i))),
+            answered=i < 2,
+            at=started + dt.timedelta(minutes=20 + 15 * i),
+        )
+        for i, (text, anonymous) in enumerate(_QUESTIONS)
+    )
+    opened = started + dt.timedelta(minutes=90)
+    options = ("在岗在位，分批参训", "全员集中，一次培训", "只看录像自学")
+    answers = tuple(
+        (no, 0 if rng.random() < 0.8 else rng.choice((1, 2)))
+        for no in present
+        if rng.random() < 0.85
+    )
+    poll = DemoPoll(
+        "“分批组织与错时参训相结合”的主要目的是什么？",
+        options,
+        0,
+        opened,
+        opened + dt.timedelta(minutes=3),
+        answers,
+    )
+    return DemoStory(session.key, started, ended, tuple(stays), questions, poll)

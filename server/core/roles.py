@@ -64,3 +64,17 @@ def check_admins_remain(active_admins: frozenset[int], user_id: int, *, stays_ad
             "users.last_admin",
             "This is the last active admin: make another user an active admin first.",
         )
+
+
+def takes_part(who: Principal, session_site_ids: frozenset[int], trainee_listed: bool) -> bool:
+    """Whether ``who`` may read a session's live data (questions, polls, roll calls, floor,
+    its live topic). Staff read every session; a site only sessions it takes part in; a
+    trainee only sessions of their home site or where they are listed (batch room, attendance
+    record, elective registration: ``trainee_listed``)."""
+    if who.actor in STAFF:
+        return True
+    if who.actor is Actor.SITE_AGENT:
+        return who.site_id is not None and who.site_id in session_site_ids
+    if who.actor is Actor.TRAINEE:
+        return trainee_listed or (who.site_id is not None and who.site_id in session_site_ids)
+    return False

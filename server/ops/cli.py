@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from server.codes_service import CodeScope
 from server.config import Config
 from server.core.errors import DomainError, InvalidInput
 from server.ops import backup, commands
@@ -48,18 +49,27 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 
     imp = command("import-roster", "import trainees from a CSV or XLSX roster (all or nothing)")
     imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--update-existing",
+        action="store_true",
+        help="a staff number already taken by a trainee of another name updates that trainee"
+        " (else the row is refused: roster.staff_no_taken)",
+    )
 
     exp = command("export", "export data to a file")
     exp.add_argument("what", choices=["roster"])
     exp.add_argument("file", type=Path, help="FILE.xlsx or FILE.csv")
     exp.add_argument("--lang", choices=["zh", "en"], default="zh", help="header language")
 
-    codes = command("issue-codes", "issue new personal codes into a printable HTML sheet")
-    codes.add_argument("file", type=Path, help="the sheet to write (HTML, mode 0600)")
-    codes.add_argument("--site", type=int, help="only trainees whose home site is this id")
+    codes = command("issue-codes", "issue new personal codes into a printable sheet (HTML) or XLSX")
+    codes.add_argument("file", type=Path, help="FILE.html (slips to print) or FILE.xlsx; 0600")
+    which = codes.add_mutually_exclusive_group()
+    which.add_argument("--site", type=int, help="trainees of this site and its rooms")
+    which.add_argument("--org-unit", type=int, help="trainees of this unit and its sub-units")
     codes.add_argument(
         "--only-missing", action="store_true", help="only trainees who have no code yet"
     )
+    codes.add_argument("--lang", choices=["zh", "en"], default="zh", help="XLSX header language")
 
     bak = command("backup", "copy the database to FILE while the server runs")
     bak.add_argument("file", type=Path)
@@ -117,13 +127,17 @@ def _job(args: argparse.Namespace, config: Config) -> Callable[[], Coroutine[Any
             config, args.username, password, args.display_name, args.reset_password
         )
     if name == "import-roster":
-        return lambda: commands.import_roster(config, args.file)
+        return lambda: commands.import_roster(config, args.file, args.update_existing)
     if name == "export":
         return lambda: commands.export_roster(config, args.file, args.lang)
     if name == "issue-codes":
-        return lambda: commands.issue_codes(
-            config, args.file, args.site, args.only_missing, _base_url(config)
+        scope = CodeScope(
+            org_unit_id=args.org_unit,
+            site_id=args.site,
+            everyone=args.site is None and args.org_unit is None,
+            only_missing=args.only_missing,
         )
+        return lambda: commands.issue_codes(config, args.file, scope, _base_url(config), args.lang)
     if name == "backup":
         return lambda: asyncio.to_thread(backup.backup, config.effective_database_url, args.file)
     if name == "restore":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import html
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import roster_files, security
+from server.codes_service import CodeScope, Slip, issue_join_codes, slips_xlsx
 from server.config import Config
 from server.core.errors import InvalidInput
 from server.core.passwords import MESSAGES, password_problems
@@ -27,7 +28,7 @@ from server.ops.progress import ProgressBar
 from server.roster_service import apply_roster, roster_table
 from server.store import db as store_db
 from server.store.media_models import Recording
-from server.store.models import AuditEntry, OrgUnit, Role, Site, Trainee, User
+from server.store.models import AuditEntry, Role, User
 
 
 def _actor() -> str:
@@ -100,14 +101,16 @@ async def create_admin(
     return f"{verb} {username!r} (id {user.id}); sign in at /operator/"
 
 
-async def import_roster(config: Config, path: Path) -> str:
+async def import_roster(config: Config, path: Path, update_existing: bool = False) -> str:
     data = path.read_bytes()
     header, rows = await asyncio.to_thread(
         roster_files.read_table, data, path.name, max_bytes=max(len(data), 1)
     )
     async with database(config) as sessions, sessions() as db, db.begin():
         with ProgressBar(f"import {path.name}") as bar:
-            result = await apply_roster(db, header, rows, progress=bar)
+            result = await apply_roster(
+                db, header, rows, progress=bar, update_existing=update_existing
+            )
         _audit(
             db,
             "import",
@@ -140,53 +143,37 @@ async def export_roster(config: Config, path: Path, lang: str) -> str:
 
 
 async def issue_codes(
-    config: Config, path: Path, site_id: int | None, only_missing: bool, base_url: str
+    config: Config, path: Path, scope: CodeScope, base_url: str, lang: str = "zh"
 ) -> str:
-    """New personal codes for the selected trainees, into a printable HTML sheet of slips.
+    """New personal codes (server/codes_service.py, as the codes page issues them) into a
+    printable HTML sheet of slips, or an XLSX for a mail merge (by the file's extension).
 
-    A code is shown only once (the database keeps its hash): the sheet is the only copy, so it
+    A code is shown only once (the database keeps its hash): the file is the only copy, so it
     is written with mode 0600 and should be printed, handed out and deleted.
     """
     async with database(config) as sessions, sessions() as db, db.begin():
-        query = select(Trainee).where(Trainee.active.is_(True)).order_by(Trainee.staff_no)
-        if site_id is not None:
-            if await db.get(Site, site_id) is None:
-                raise InvalidInput("site.not_found", f"No site with id {site_id}.")
-            query = query.where(Trainee.home_site_id == site_id)
-        if only_missing:
-            query = query.where(Trainee.join_code_hash.is_(None))
-        trainees = (await db.scalars(query)).all()
-        sites = {r[0]: r[1] for r in (await db.execute(select(Site.id, Site.name))).all()}
-        units = {r[0]: r[1] for r in (await db.execute(select(OrgUnit.id, OrgUnit.name))).all()}
-        slips: list[tuple[str, str, str, str, str]] = []
-        with ProgressBar("issue codes") as bar:
-            for done, trainee in enumerate(trainees, 1):
-                code, digest = security.new_join_code()
-                trainee.join_code_hash = digest
-                site = sites.get(trainee.home_site_id or 0, "")
-                slips.append(
-                    (trainee.name, trainee.staff_no, units.get(trainee.org_unit_id, ""), site, code)
-                )
-                bar(done, len(trainees))
-        _audit(db, "issue_join_codes", "trainees", "*", {"count": len(slips), "site_id": site_id})
-    path.write_text(code_sheet(slips, base_url), encoding="utf-8")
+        slips = await issue_join_codes(db, scope, base_url, _actor())
+    if path.suffix.lower() == ".xlsx":
+        path.write_bytes(slips_xlsx(slips, lang))
+    else:
+        path.write_text(code_sheet(slips), encoding="utf-8")
     path.chmod(0o600)
     return f"{len(slips)} personal codes written to {path} (print it, hand out, delete it)"
 
 
-def code_sheet(slips: list[tuple[str, str, str, str, str]], base_url: str) -> str:
+def code_sheet(slips: Sequence[Slip]) -> str:
     """A4 sheet, ten slips a page, cut lines; Chinese first, English below."""
     cells = "\n".join(
         "<div class='slip'>"
-        f"<div class='name'>{html.escape(name)}</div>"
-        f"<div>工号 Staff no: {html.escape(staff)}</div>"
-        f"<div>单位 Unit: {html.escape(unit)}</div>"
-        f"<div>教室 Site: {html.escape(site)}</div>"
-        f"<div class='code'>{code[:5]} {code[5:]}</div>"
-        f"<div class='how'>手机打开 {html.escape(base_url)}/trainee/ 输入个人码 · "
+        f"<div class='name'>{html.escape(s.name)}</div>"
+        f"<div>工号 Staff no: {html.escape(s.staff_no)}</div>"
+        f"<div>单位 Unit: {html.escape(s.org_unit)}</div>"
+        f"<div>教室 Site: {html.escape(s.site)}</div>"
+        f"<div class='code'>{s.code[:5]} {s.code[5:]}</div>"
+        f"<div class='how'>手机打开 {html.escape(s.link.split('#')[0])} 输入个人码 · "
         "Open the trainee page and enter this personal code</div>"
         "</div>"
-        for name, staff, unit, site, code in slips
+        for s in slips
     )
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
@@ -195,7 +182,7 @@ def code_sheet(slips: list[tuple[str, str, str, str, str]], base_url: str) -> st
 @page {{ size: A4; margin: 10mm; }}
 body {{ font-family: sans-serif; margin: 0; }}
 .grid {{ display: grid; grid-template-columns: 1fr 1fr; }}
-.slip {{ border: 1px dashed #888; padding: 4mm; height: 48mm; box-sizing: border-box;
+.slip {{ border: 1px dashed #888; padding: 3mm 4mm; height: 54mm; box-sizing: border-box;
   break-inside: avoid; font-size: 11pt; }}
 .name {{ font-size: 15pt; font-weight: bold; }}
 .code {{ font: bold 22pt monospace; letter-spacing: 2px; margin: 2mm 0; }}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server import security
-from server.core.demo import DemoData, build_demo
+from server.core.demo import CHINA_TZ, DemoData, build_demo, demo_story
+from server.store.demo_story import write_story
 from server.store.models import (
     ClassSession,
     Course,
@@ -30,8 +32,12 @@ from server.store.models import (
 # (``make run``, any install) every password and personal code is random, made at the first
 # load and printed once.
 TEST_CREDENTIALS_ENV = "CLASSROOM_DEMO_TEST_CREDENTIALS"
-DEMO_PASSWORDS = {"admin": "demo-admin-2026", "operator": "demo-operator-2026"}
-DEMO_SECRET_SITES = 2  # how many sub-classrooms get an agent secret printed at first load
+DEMO_PASSWORDS = {
+    "admin": "demo-admin-2026",
+    "operator": "demo-operator-2026",
+    "moderator": "demo-moderator-2026",
+}
+DEMO_SECRET_SITES = 2  # sub-classrooms that get an agent secret (the main classroom does too)
 
 
 def fixed_test_credentials() -> bool:
@@ -65,12 +71,22 @@ def login_lines(data: DemoData, passwords: dict[str, str], codes: dict[str, str]
     return lines
 
 
-async def load_demo(sessions: async_sessionmaker[Any], today: dt.date | None = None) -> list[str]:
+async def load_demo(
+    sessions: async_sessionmaker[Any],
+    today: dt.date | None = None,
+    recordings_dir: Path | None = None,
+) -> list[str]:
     """Insert the demo catalogue if the database has no org unit and no user yet.
 
-    Returns the lines to print: the demo logins and the agent secrets, at the first load only.
+    Today's session is scheduled around now; the last session before today is filled with
+    what happened in it (server/store/demo_story.py), with a recording file when
+    ``recordings_dir`` is given. Returns the lines to print: the demo logins and the agent
+    secrets, at the first load only.
     """
-    data = build_demo(today or dt.datetime.now(dt.UTC).date())
+    now = dt.datetime.now(dt.UTC)
+    today = today or now.astimezone(CHINA_TZ).date()
+    data = build_demo(today, now=now)
+    story = demo_story(data, today)
     async with sessions() as db, db.begin():
         users = await db.scalar(select(func.count()).select_from(User))
         units = await db.scalar(select(func.count()).select_from(OrgUnit))
@@ -110,19 +126,19 @@ async def load_demo(sessions: async_sessionmaker[Any], today: dt.date | None = N
             db.add(site_row)
             await db.flush()
             site_rows[site.key] = site_row
+        trainee_rows: dict[str, Trainee] = {}
         for trainee in data.trainees:
-            db.add(
-                Trainee(
-                    name=trainee.name,
-                    staff_no=trainee.staff_no,
-                    org_unit_id=org_ids[trainee.org_unit_key],
-                    position=trainee.position,
-                    is_leader=trainee.is_leader,
-                    home_site_id=site_rows[trainee.home_site_key].id,
-                    gender=trainee.gender,
-                    join_code_hash=security.sha256(codes[trainee.staff_no]),
-                )
+            trainee_rows[trainee.staff_no] = Trainee(
+                name=trainee.name,
+                staff_no=trainee.staff_no,
+                org_unit_id=org_ids[trainee.org_unit_key],
+                position=trainee.position,
+                is_leader=trainee.is_leader,
+                home_site_id=site_rows[trainee.home_site_key].id,
+                gender=trainee.gender,
+                join_code_hash=security.sha256(codes[trainee.staff_no]),
             )
+            db.add(trainee_rows[trainee.staff_no])
         program = Program(
             name=data.program.name,
             description=data.program.description,
@@ -142,20 +158,30 @@ async def load_demo(sessions: async_sessionmaker[Any], today: dt.date | None = N
             db.add(row_c)
             await db.flush()
             course_rows[course.key] = row_c
+        session_rows: dict[str, ClassSession] = {}
         for session in data.sessions:
             course = next(c for c in data.courses if c.key == session.course_key)
-            db.add(
-                ClassSession(
-                    course_id=course_rows[session.course_key].id,
-                    title=f"{course.title}（第{session.batch}批）",
-                    starts_at=session.starts_at,
-                    ends_at=session.ends_at,
-                    teaching_method=TeachingMethod(course.method.value),
-                    sites=[site_rows[k] for k in session.site_keys],
-                )
+            session_rows[session.key] = ClassSession(
+                course_id=course_rows[session.course_key].id,
+                title=f"{course.title}（第{session.batch}批）",
+                starts_at=session.starts_at,
+                ends_at=session.ends_at,
+                teaching_method=TeachingMethod(course.method.value),
+                sites=[site_rows[k] for k in session.site_keys],
+            )
+            db.add(session_rows[session.key])
+        await db.flush()
+        if story is not None:
+            await write_story(
+                db,
+                story,
+                session_rows[story.session_key],
+                {no: row.id for no, row in trainee_rows.items()},
+                {t.staff_no: site_rows[t.home_site_key].id for t in data.trainees},
+                recordings_dir,
             )
         secrets_lines = ["  agent secrets (shown once; issue new ones in the console or API):"]
-        for agent_site in list(site_rows.values())[1 : 1 + DEMO_SECRET_SITES]:
+        for agent_site in list(site_rows.values())[: 1 + DEMO_SECRET_SITES]:
             secret, digest = security.new_site_secret(agent_site.id)
             agent_site.secret_hash = digest
             secrets_lines.append(f"    {agent_site.name}: {secret}")

@@ -33,7 +33,7 @@ from server.store import db as store_db
 from server.store.models import utcnow
 from server.web import auth
 from server.web.api import Endpoint, Registry, openapi_document
-from server.web.guard import GUARD, SignInGuard
+from server.web.guard import GUARD, TRUSTED_PROXIES, SignInGuard, client_address, trusted_proxies
 from server.web.metrics import Metrics
 
 log = logging.getLogger("server.web")
@@ -133,6 +133,9 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
                 raise Forbidden(
                     "auth.forbidden", f"A {who.actor.value} may not {endpoint.summary.lower()}."
                 )
+            from server.web import scope  # imports the stores: not at app.py's import
+
+            await scope.check(request, endpoint, who)
             if endpoint.changes_state and who.csrf_token is not None:
                 sent = request.headers.get(auth.CSRF_HEADER, "")
                 if sent != who.csrf_token:
@@ -146,7 +149,8 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         response = domain_error_response(exc)
         status = response.status
     except web.HTTPException as exc:
-        if exc.status < 400:
+        if exc.status < 400:  # a redirect: counted under its own status, then sent as is
+            status = exc.status
             raise
         code = {404: "http.not_found", 405: "http.method_not_allowed", 413: "http.too_large"}.get(
             exc.status, f"http.{exc.status}"
@@ -186,17 +190,29 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         metrics.requests.labels(request.method, route_name, str(status)).inc()
         metrics.latency.labels(request.method, route_name).observe(elapsed)
     response.headers["X-Request-Id"] = request_id
-    log.info(
-        "request",
-        extra={
-            "method": request.method,
-            "path": request.path,
-            "status": status,
-            "ms": round(elapsed * 1000, 2),
-            "actor": principal(request).actor.value,
-            "request_id": request_id,
-        },
-    )
+    if status >= 500:
+        level = logging.WARNING
+    else:
+        level = logging.INFO if request.app[CONFIG].log_requests else logging.DEBUG
+    if log.isEnabledFor(level):
+        who = principal(request)
+        log.log(
+            level,
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "ms": round(elapsed * 1000, 2),
+                "client": client_address(request),
+                "host": request.host,
+                "actor": who.actor.value,
+                "user_id": who.user_id,
+                "trainee_id": who.trainee_id,
+                "site_id": who.site_id,
+                "request_id": request_id,
+            },
+        )
     return response
 
 
@@ -265,6 +281,7 @@ def create_app(
     app[SESSIONS] = store_db.session_factory(engine)
     app[METRICS] = Metrics.create(engine)
     app[GUARD] = SignInGuard()
+    app[TRUSTED_PROXIES] = trusted_proxies(config.trusted_proxies)
     registry = routes.build_registry()
     app[REGISTRY] = registry
     app[ROUTES] = registry.install(app)

@@ -1,9 +1,9 @@
 """Who is knocking, and how often: the client address and the sign-in throttles.
 
 ``client_address`` is the ONE place that says which address a request comes from; the login
-and personal-code throttles and the per-client socket cap all key on it. Today it is the peer
-address the server sees; behind a reverse proxy the deploy work extends this function to read
-the forwarded address from trusted proxies only.
+and personal-code throttles, the per-client socket cap and the request log all key on it. It is
+the peer address, unless the peer is one of the configured ``trusted_proxies``: then the
+forwarded address (server/core/proxies.py: X-Forwarded-For walked from the right, X-Real-IP).
 
 Throttles (``server.core.throttle``, figures in docs/security.md): per user name 5 free
 failures then a wait doubling from 2 s up to 15 min; per client address 30 free failures then
@@ -18,6 +18,8 @@ import time
 
 from aiohttp import web
 
+from server.core.proxies import Network, parse_proxies
+from server.core.proxies import client_address as proxy_client
 from server.core.throttle import FailureThrottle, Policy, check_throttles
 
 USER_POLICY = Policy(free=5, base=2.0, max_lock=900.0, forget=3600.0)
@@ -25,9 +27,25 @@ ADDRESS_POLICY = Policy(free=30, base=1.0, max_lock=900.0, forget=3600.0)
 THROTTLED = "auth.too_many_attempts"
 
 
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
+
+
+def trusted_proxies(entries: list[str]) -> tuple[Network, ...]:
+    """For ``app[TRUSTED_PROXIES]``, from the ``trusted_proxies`` setting."""
+    return parse_proxies(entries)
+
+
 def client_address(request: web.Request) -> str:
-    """The address the request comes from (the only function to change for trusted proxies)."""
-    return request.remote or "unknown"
+    """The address the request comes from, through trusted proxies only."""
+    proxies = request.app.get(TRUSTED_PROXIES, ())
+    if not proxies:
+        return request.remote or "unknown"
+    return proxy_client(
+        request.remote,
+        request.headers.get("X-Forwarded-For"),
+        request.headers.get("X-Real-IP"),
+        proxies,
+    )
 
 
 class SignInGuard:

@@ -57,7 +57,9 @@ from server.web import (
     rollcall_api,
     roster_api,
     screen_api,
+    time_api,
     trainee_api,
+    turn_api,
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
@@ -591,7 +593,9 @@ def build_registry() -> Registry:
     attendance_api.register(registry)
     qa_api.register(registry)
     interaction_log.register(registry)
+    time_api.register(registry)
     media_api.register(registry)
+    turn_api.register(registry)
     screen_api.register(registry)
     add(
         Endpoint(

@@ -23,7 +23,7 @@ from server.core.roles import Actor, Principal
 from server.core.topics import Replay
 from server.core.validation import CLIENT_MESSAGES, validate_message
 from server.store.models import ClassSession, Site, utcnow
-from server.web import auth, media_api
+from server.web import auth, media_api, scope
 from server.web.app import CONFIG, ENGINE, SESSIONS, error_response
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
@@ -80,23 +80,17 @@ def topic_rule(topic: str) -> tuple[frozenset[Actor], Snapshot]:
     if topic == HEALTH_TOPIC:
         return roles.STAFF, empty_snapshot
     if _SESSION_TOPIC.fullmatch(topic):
-        # a site (its screen) only for sessions it takes part in: see _site_may_watch
+        # a trainee or site only for sessions it takes part in: see _may_watch
         return roles.STAFF | {Actor.TRAINEE, Actor.SITE_AGENT}, session_snapshot
     return frozenset(), empty_snapshot
 
 
-async def _site_may_watch(request: web.Request, who: Principal, topic: str) -> bool:
-    """A site watches the sessions its site takes part in, and nothing else."""
+async def _may_watch(request: web.Request, who: Principal, topic: str) -> bool:
+    """A trainee or a site watches only the sessions it takes part in (server/web/scope.py)."""
     match = _SESSION_TOPIC.fullmatch(topic)
-    if match is None or who.site_id is None or int(match.group(1)) > 2**31 - 1:
+    if match is None or int(match.group(1)) > 2**31 - 1:
         return False
-    async with request.app[SESSIONS]() as db:
-        found = await db.scalar(
-            select(ClassSession.id)
-            .join(ClassSession.sites)
-            .where(ClassSession.id == int(match.group(1)), Site.id == who.site_id)
-        )
-    return found is not None
+    return await scope.takes_part(request.app[SESSIONS], who, int(match.group(1)))
 
 
 async def _subscribe(
@@ -113,8 +107,9 @@ async def _subscribe(
             raise Forbidden(
                 "ws.forbidden_topic", f"A {who.actor.value} may not subscribe to {topic}."
             )
-        if who.actor is Actor.SITE_AGENT and not await _site_may_watch(request, who, topic):
-            raise Forbidden("ws.forbidden_topic", f"This site does not take part in {topic}.")
+        outsider = who.actor in (Actor.SITE_AGENT, Actor.TRAINEE)
+        if outsider and not await _may_watch(request, who, topic):
+            raise Forbidden("ws.forbidden_topic", f"You do not take part in {topic}.")
     for topic in topics:
         _, snapshot = topic_rule(topic)
         connection.hold(topic)

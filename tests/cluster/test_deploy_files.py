@@ -6,6 +6,7 @@ configurations load through the server's and the agent's own loaders."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
 import subprocess
@@ -95,14 +96,17 @@ def test_compose_file_describes_the_cluster() -> None:
     assert sorted(upstream) == sorted(servers)
 
 
-def test_nginx_accepts_the_production_configuration(tmp_path: Path) -> None:
-    binary = _nginx()
+def production_nginx_conf(
+    tmp_path: Path, backend: int | None = None, https: int | None = None
+) -> Path:
+    """deploy/nginx/classroom.conf made runnable here: loopback ports, a throw-away
+    certificate, temp paths under tmp_path; every upstream server is the port ``backend``."""
     _self_signed(tmp_path / "tls")
     site = (DEPLOY / "nginx/classroom.conf").read_text()
-    site = re.sub(r"server-[a-z]+:8080", lambda m: f"127.0.0.1:{free_port()}", site)
+    site = re.sub(r"server-[a-z]+:8080", lambda m: f"127.0.0.1:{backend or free_port()}", site)
     site = site.replace("/etc/nginx/tls/", f"{tmp_path / 'tls'}/")
     site = site.replace("listen 80;", f"listen 127.0.0.1:{free_port()};")
-    site = site.replace("listen 443 ssl", f"listen 127.0.0.1:{free_port()} ssl")
+    site = site.replace("listen 443 ssl", f"listen 127.0.0.1:{https or free_port()} ssl")
     (tmp_path / "site.conf").write_text(site)
     temp = "\n".join(
         f"{k}_temp_path {tmp_path / k};"
@@ -111,11 +115,31 @@ def test_nginx_accepts_the_production_configuration(tmp_path: Path) -> None:
     conf = tmp_path / "nginx.conf"
     conf.write_text(
         f"pid {tmp_path / 'nginx.pid'};\nevents {{}}\n"
-        f"http {{\n{temp}\ninclude {tmp_path / 'site.conf'};\n}}\n"
+        f"http {{\n{temp}\naccess_log off;\ninclude {tmp_path / 'site.conf'};\n}}\n"
     )
-    result = _nginx_test(binary, conf, tmp_path)
+    return conf
+
+
+def test_nginx_accepts_the_production_configuration(tmp_path: Path) -> None:
+    binary = _nginx()
+    result = _nginx_test(binary, production_nginx_conf(tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_every_proxied_location_sets_the_forwarded_headers() -> None:
+    """nginx drops the server-level proxy_set_header lines in a location with its own."""
+    wanted = {"Host", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Proto", "X-Request-Id"}
+    texts = {
+        "classroom.conf": (DEPLOY / "nginx/classroom.conf").read_text(),
+        "local": nginx_conf(Path("/tmp/x"), 1, [("127.0.0.1", 2)]),
+    }
+    for name, text in texts.items():
+        blocks = re.findall(r"location [^{]+\{(.*?)\n\s*\}", text, re.S)
+        proxied = [b for b in blocks if "proxy_pass" in b]
+        assert len(proxied) == 2, name
+        for block in proxied:
+            assert set(re.findall(r"proxy_set_header ([\w-]+)", block)) >= wanted, (name, block)
 
 
 def test_nginx_accepts_the_local_balancer_configuration(tmp_path: Path) -> None:
@@ -136,20 +160,27 @@ def test_nginx_rejects_a_broken_configuration(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("unit", "name"),
+    ("unit", "name", "scope"),
     [
-        ("classroom-server.service", "classroom-server@a.service"),
-        ("classroom-agent.service", "classroom-agent.service"),
+        ("classroom-server.service", "classroom-server@a.service", "system"),
+        ("classroom-agent.service", "classroom-agent.service", "system"),
+        ("classroom-agent-display.service", "classroom-agent-display.service", "user"),
     ],
 )
-def test_systemd_accepts_the_units(tmp_path: Path, unit: str, name: str) -> None:
+def test_systemd_accepts_the_units(tmp_path: Path, unit: str, name: str, scope: str) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.fail("systemd-analyze is missing (Debian package systemd)")
     target = tmp_path / (name.replace("@a", "@") if "@" in name else name)
     target.write_text((DEPLOY / unit).read_text())
+    runtime = tmp_path / "runtime"  # a user manager needs a runtime dir, even offline
+    runtime.mkdir(mode=0o700)
     result = subprocess.run(
-        [analyze, "verify", str(tmp_path / name)], capture_output=True, text=True, timeout=60
+        [analyze, *(["--user"] if scope == "user" else []), "verify", str(tmp_path / name)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
     )
     # The only complaint allowed: the program is not installed on this machine.
     problems = [
@@ -213,3 +244,38 @@ def test_dockerfile_installs_the_wheel_as_a_user_with_a_data_volume() -> None:
     assert "ENV CLASSROOM_DATA_DIR=/var/lib/classroom" in final
     assert "USER classroom" in final
     assert "-o classroom -g classroom /var/lib/classroom" in final
+
+
+def _unit(name: str) -> dict[str, list[str]]:
+    entries: dict[str, list[str]] = {}
+    for line in (DEPLOY / name).read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            entries.setdefault(key, []).append(value)
+    return entries
+
+
+def test_units_allow_netlink_for_webrtc_interfaces() -> None:
+    """aioice lists interfaces over AF_NETLINK when no bind addresses are configured."""
+    for name in ("classroom-server.service", "classroom-agent.service"):
+        (families,) = _unit(name)["RestrictAddressFamilies"]
+        assert "AF_NETLINK" in families.split(), name
+
+
+def test_agent_units_match_the_example_configuration() -> None:
+    """The headless system unit and the display user unit both read agent.example.toml; each
+    passes its display mode, and the headless one lets the example's camera through."""
+    example = load_agent_config(str(DEPLOY / "agent.example.toml"), env={})
+    headless, display = _unit("classroom-agent.service"), _unit("classroom-agent-display.service")
+    for unit, mode in ((headless, "none"), (display, "window")):
+        (command,) = unit["ExecStart"]
+        args = command.split()
+        assert args[args.index("--config") + 1] == "/etc/classroom-agent/agent.toml"
+        assert args[args.index("--display") + 1] == mode
+        assert "2" in unit["RestartPreventExitStatus"][0].split()  # no display: no restart loop
+    assert example.source.startswith("v4l2:/dev/video")
+    assert "PrivateDevices" not in headless and headless["DevicePolicy"] == ["closed"]
+    assert "char-video4linux rw" in headless["DeviceAllow"]
+    assert "char-alsa rw" in headless["DeviceAllow"]  # audio_device
+    assert "video" in headless["SupplementaryGroups"][0].split()
+    assert "User" not in display and display["WantedBy"] == ["graphical-session.target"]

@@ -14,6 +14,7 @@ from server.core.demo import (
     TeachingMethod,
     build_demo,
     demo_roster_table,
+    demo_story,
 )
 from server.core.roster import parse_roster
 
@@ -39,6 +40,7 @@ def test_demo_has_the_documented_counts() -> None:
     assert [(a.username, a.role) for a in DEMO.accounts] == [
         ("admin", "admin"),
         ("operator", "operator"),
+        ("moderator", "moderator"),
     ]
 
 
@@ -171,3 +173,40 @@ def test_demo_roster_table_imports_cleanly() -> None:
     assert result.ok, result.errors[:3]
     assert [t.staff_no for t in result.rows] == [t.staff_no for t in DEMO.trainees]
     assert sum(t.is_leader for t in result.rows) == 8
+
+
+def test_todays_session_is_scheduled_around_the_server_start() -> None:
+    now = dt.datetime(2026, 3, 14, 6, 3, 20, tzinfo=dt.UTC)  # 14:03 in Beijing
+    data = build_demo(TODAY, now=now)
+    (today,) = [s for s in data.sessions if local_day(s.starts_at) == TODAY]
+    assert today.starts_at == dt.datetime(2026, 3, 14, 6, 15, tzinfo=dt.UTC)  # 14:15, 12 min on
+    assert today.ends_at - today.starts_at == dt.timedelta(hours=2, minutes=30)
+    others = {s.key: s for s in DEMO.sessions}
+    assert all(others[s.key] == s for s in data.sessions if s.key != today.key)
+
+
+def test_the_story_is_the_last_session_before_today_and_has_a_bit_of_everything() -> None:
+    story = demo_story(DEMO, TODAY)
+    assert story is not None
+    session = next(s for s in DEMO.sessions if s.key == story.session_key)
+    assert local_day(session.ends_at) < TODAY
+    assert not any(local_day(session.ends_at) < local_day(s.ends_at) < TODAY for s in DEMO.sessions)
+    assert story.started_at - session.starts_at == dt.timedelta(minutes=4)
+    expected = [t for t in DEMO.trainees if t.home_site_key in session.site_keys]
+    came = {s.staff_no for s in story.stays}
+    assert 0.8 * len(expected) <= len(came) < len(expected)  # some stayed away
+    late = [s for s in story.stays if s.start > story.started_at + dt.timedelta(minutes=10)]
+    early = [s for s in story.stays if s.end < story.ended_at - dt.timedelta(minutes=10)]
+    assert late and early
+    assert any(q.anonymous for q in story.questions) and any(q.answered for q in story.questions)
+    assert all(q.staff_no in came and set(q.votes) <= came for q in story.questions)
+    assert story.poll.answers and {no for no, _ in story.poll.answers} <= came
+    assert demo_story(DEMO, TODAY) == story  # deterministic
+
+
+def test_no_story_without_a_past_session() -> None:
+    assert demo_story(DEMO, dt.date(2020, 1, 1)) is None
+
+
+def test_the_demo_has_a_moderator_login() -> None:
+    assert {a.role for a in DEMO.accounts} == {"admin", "operator", "moderator"}

@@ -84,7 +84,7 @@ async def test_request_logs_are_json_and_carry_no_secrets(
     client_as: ClientFactory, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     formatter = JsonFormatter()
-    with caplog.at_level(logging.INFO, logger="server.web"):
+    with caplog.at_level(logging.DEBUG, logger="server.web"):  # request lines are DEBUG
         client = await client_as("operator")
         agent = await client_as("site_agent")
         await agent.get("/api/v1/agent/site")

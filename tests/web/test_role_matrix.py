@@ -19,6 +19,7 @@ ADMIN = {"admin"}
 
 EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/auth/login"): EVERYONE,
+    ("GET", "/api/v1/time"): EVERYONE,
     ("POST", "/api/v1/auth/join"): EVERYONE,
     ("GET", "/api/v1/auth/me"): EVERYONE,
     ("POST", "/api/v1/sites/{id}/secret"): MANAGERS,

@@ -1,7 +1,7 @@
 // The operator console: sign-in, navigation (hash routes) and the session list.
 import { h, clear } from "/static/shared/dom.js";
 import { t, applyI18n, langSwitch } from "/static/shared/i18n.js";
-import { api, ApiError } from "/static/shared/api.js";
+import { api, ApiError, errorText } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
 import "./messages.js";
 import { flash, flashError, field, fmtDateTime, table } from "./ui.js";
@@ -136,7 +136,7 @@ function loginView() {
           error.textContent =
             err instanceof ApiError && (err.status === 401 || err.status === 400)
               ? t("login.failed")
-              : t("login.error", { message: err.message });
+              : errorText(err);
         } finally {
           submit.disabled = false;
         }

@@ -4,6 +4,7 @@
 import uPlot from "/static/vendor/uplot/uPlot.esm.js";
 import { h } from "/static/shared/dom.js";
 import { t, getLang } from "/static/shared/i18n.js";
+import { timeZone } from "/static/shared/time.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -70,7 +71,7 @@ export function rateBars(rows, { title, width } = {}) {
 
 function hhmm(ms) {
   return new Date(ms).toLocaleTimeString(getLang() === "zh" ? "zh-CN" : "en-GB", {
-    timeZone: "Asia/Shanghai",
+    timeZone: timeZone(),
     hour: "2-digit",
     minute: "2-digit",
   });

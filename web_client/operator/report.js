@@ -6,7 +6,7 @@ import { api, downloadUrl, errorText } from "/static/shared/api.js";
 import { field, flashError, fmtDateTime, pct, table } from "./ui.js";
 import { presenceTimeline, rateBars } from "./charts.js";
 
-const COUNTS = ["expected", "present", "absent", "makeup", "late", "left_early"];
+const COUNTS = ["expected", "present", "absent", "makeup", "pending", "late", "left_early"];
 
 function countColumns() {
   return [
@@ -58,7 +58,7 @@ async function pickerPanel(sessionId) {
   };
   return h(
     "section",
-    { class: "panel" },
+    { class: "panel no-print", id: "report-picker" },
     h("h1", {}, t("report.heading")),
     h("div", { class: "toolbar" }, field(t("report.session"), sessionSel)),
     h(
@@ -118,13 +118,17 @@ async function sessionReport(out, sessionId, charts) {
       "section",
       { class: "panel", id: "session-report" },
       h("h2", {}, report.title || `#${sessionId}`, " ", h("span", { class: `badge st-${report.status}` }, t("status." + report.status))),
-      h("p", { class: "note" }, `${fmtDateTime(report.starts_at)} – ${fmtDateTime(report.ends_at)}`),
+      h("p", { class: "note", id: "report-window" }, t("report.planned", { from: fmtDateTime(report.starts_at), to: fmtDateTime(report.ends_at) }), report.started_at ? ` · ${runText(report)}` : ""),
+      report.phase !== "ended" ? h("p", { class: "note warn-note", id: "report-phase" }, t("report.phase." + report.phase)) : null,
       h(
         "p",
         { class: "totals", id: "report-totals" },
         t("report.totals", { present: tot.present ?? 0, expected: tot.expected ?? 0, rate: pct(tot.present ?? 0, tot.expected ?? 0), late: tot.late ?? 0, left: tot.left_early ?? 0, makeup: tot.makeup ?? 0 }),
+        tot.pending ? ` · ${t("report.pendingTotal", { n: tot.pending })}` : "",
       ),
-      h("h3", {}, t("report.downloads")),
+      absenteeSection(byUnit, bySite),
+      h("h3", { class: "no-print" }, t("report.downloads")),
+      h("p", { class: "downloads no-print" }, h("button", { type: "button", class: "btn", id: "report-print", onclick: () => window.print() }, t("report.print"))),
       downloads(`/sessions/${sessionId}/report`),
       h(
         "p",
@@ -133,8 +137,8 @@ async function sessionReport(out, sessionId, charts) {
         h("a", { class: "btn secondary", href: downloadUrl(`/sessions/${sessionId}/interaction-log`, { format: "csv" }), download: "" }, t("report.logCsv")),
       ),
     ),
-    h("section", { class: "panel" }, h("h2", {}, t("report.byUnit")), unitChart.element, h("div", { class: "table-scroll" }, table([{ label: t("report.orgUnit"), cell: (r) => r.name }, ...countColumns()], byUnit, { caption: t("report.byUnit") }))),
-    h("section", { class: "panel" }, h("h2", {}, t("report.bySite")), siteChart.element, h("div", { class: "table-scroll" }, table([{ label: t("roll.site"), cell: (r) => r.name }, ...countColumns()], bySite, { caption: t("report.bySite") }))),
+    h("section", { class: "panel", id: "report-by-unit" }, h("h2", {}, t("report.byUnit")), unitChart.element, h("div", { class: "table-scroll" }, table([{ label: t("report.orgUnit"), cell: (r) => r.name }, ...countColumns(), absenteeColumn()], byUnit, { caption: t("report.byUnit") }))),
+    h("section", { class: "panel", id: "report-by-site" }, h("h2", {}, t("report.bySite")), siteChart.element, h("div", { class: "table-scroll" }, table([{ label: t("roll.site"), cell: (r) => r.name }, ...countColumns(), absenteeColumn()], bySite, { caption: t("report.bySite") }))),
     rollCallSection(report.roll_calls || [], bySite),
     presence
       ? h(
@@ -149,12 +153,41 @@ async function sessionReport(out, sessionId, charts) {
             lines.length ? h("ul", {}, lines.map((s) => h("li", {}, h("strong", {}, s.site), h("ul", {}, s.lines.map((l) => h("li", {}, l)))))) : h("p", { class: "note" }, t("report.noData")),
           ),
         )
-      : null,
+      : "", // Element.append writes null as the text "null"
+  );
+}
+
+function names(list) {
+  return (list || []).map((a) => a.name).join("、");
+}
+
+function absenteeColumn() {
+  return { label: t("report.absentees"), cell: (r) => names(r.absentees) || "—", class: "names" };
+}
+
+/** "实际 16:00–18:30（晚 420 分钟）": when the session really ran, as attendance is judged. */
+function runText(report) {
+  const off = report.start_offset_minutes;
+  const shift = off && Math.abs(off) >= 1 ? t(off > 0 ? "report.late_by" : "report.early_by", { n: Math.round(Math.abs(off)) }) : "";
+  return t("report.ran", { from: fmtDateTime(report.started_at), to: report.ended_at ? fmtDateTime(report.ended_at) : t("report.now") }) + shift;
+}
+
+/** The absentees' names by org unit (and by site), readable on screen and on paper. */
+function absenteeSection(byUnit, bySite) {
+  const units = byUnit.filter((r) => r.absentees && r.absentees.length);
+  const sites = bySite.filter((r) => r.absentees && r.absentees.length);
+  const list = (groups, id) =>
+    h("dl", { class: "absentees", id }, groups.map((g) => [h("dt", {}, t("report.groupCount", { name: g.name || "—", n: g.absentees.length })), h("dd", {}, names(g.absentees))]));
+  return h(
+    "div",
+    { id: "report-absentees" },
+    h("h3", {}, t("report.absenteesTitle")),
+    units.length ? [h("h4", {}, t("report.byUnit")), list(units, "absentees-by-unit"), h("h4", {}, t("report.bySite")), list(sites, "absentees-by-site")] : h("p", { class: "note" }, t("report.noAbsentees")),
   );
 }
 
 function rollCallSection(calls, bySite) {
-  if (!calls.length) return null;
+  if (!calls.length) return "";
   const siteName = new Map(bySite.map((r) => [String(r.site_id), r.name]));
   return h(
     "section",

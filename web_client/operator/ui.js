@@ -2,6 +2,7 @@
 import { h, clear } from "/static/shared/dom.js";
 import { t, getLang } from "/static/shared/i18n.js";
 import { errorText } from "/static/shared/api.js";
+import { fmtClock, fmtDateTime as zonedDateTime } from "/static/shared/time.js";
 
 let flashTimer = null;
 
@@ -67,25 +68,14 @@ export function button(label, onclick, attrs = {}) {
   return h("button", { type: "button", ...attrs, onclick }, label);
 }
 
+/** Date and time in the deployment's time zone (server setting time_zone). */
 export function fmtDateTime(iso) {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  return d.toLocaleString(getLang() === "zh" ? "zh-CN" : "en-GB", {
-    timeZone: "Asia/Shanghai",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-  });
+  return zonedDateTime(iso, getLang());
 }
 
 export function fmtTime(iso) {
   if (!iso) return "—";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  return d.toLocaleTimeString(getLang() === "zh" ? "zh-CN" : "en-GB", { timeZone: "Asia/Shanghai" });
+  return fmtClock(iso, getLang()) || String(iso);
 }
 
 /** "12 s ago" style text for an epoch time in seconds. */

@@ -3,7 +3,8 @@
 // connection state. Signs in once with the site secret (typed, or from #secret=...), keeps
 // nothing but the signed cookie the server sets, and recovers by itself after a network cut.
 import { h, clear, $ } from "/static/shared/dom.js";
-import { addMessages, t, applyI18n, langSwitch } from "/static/shared/i18n.js";
+import { addMessages, t, applyI18n, langSwitch, getLang } from "/static/shared/i18n.js";
+import { fmtDateTime } from "/static/shared/time.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
 import qrcode from "/static/vendor/qrcode-generator/qrcode.js";
@@ -307,7 +308,7 @@ function renderWaiting() {
   $("#waiting-text").textContent = state.session ? t("video.waiting") : t("video.no_session");
   const next = !state.session && state.upcoming.length ? state.upcoming[0] : null;
   $("#waiting-sub").textContent = next
-    ? t("video.next", { title: next.title || `#${next.id}`, time: new Date(next.starts_at).toLocaleString() })
+    ? t("video.next", { title: next.title || `#${next.id}`, time: fmtDateTime(next.starts_at, getLang()) })
     : "";
 }
 

@@ -5,6 +5,7 @@ import { h, clear, $ } from "/static/shared/dom.js";
 import { addMessages, t, applyI18n, langSwitch } from "/static/shared/i18n.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
+import { fmtDate } from "/static/shared/time.js";
 
 addMessages({
   zh: {
@@ -85,13 +86,6 @@ addMessages({
     "hours.late": "迟到",
     "hours.left_early": "早退",
     "hours.none": "本年度还没有课程记录。",
-    "err.qa.not_checked_in": "请先签到，才能提问、点赞和答题。",
-    "err.checkin.code_invalid": "签到码不正确，请核对课堂屏幕上的数字。",
-    "err.checkin.code_expired": "签到码已过期，请输入屏幕上的最新签到码。",
-    "err.checkin.qr_invalid": "这不是签到二维码，请扫描课堂屏幕上的二维码。",
-    "err.checkin.session_not_live": "课程未开始或已结束，暂不能签到。",
-    "err.quiz.already_answered": "您已经回答过这道题。",
-    "err.rollcall.closed": "点名已结束。",
   },
   en: {
     skip: "Skip to content",
@@ -171,13 +165,6 @@ addMessages({
     "hours.late": "Late",
     "hours.left_early": "Left early",
     "hours.none": "No sessions this year yet.",
-    "err.qa.not_checked_in": "Check in first to ask, upvote and answer.",
-    "err.checkin.code_invalid": "Wrong check-in code; check the digits on the classroom screen.",
-    "err.checkin.code_expired": "This code has expired; type the newest code on the screen.",
-    "err.checkin.qr_invalid": "This is not a check-in QR code; scan the one on the classroom screen.",
-    "err.checkin.session_not_live": "The session is not live; check-in is closed.",
-    "err.quiz.already_answered": "You have already answered this question.",
-    "err.rollcall.closed": "The roll call has closed.",
   },
 });
 
@@ -939,7 +926,7 @@ function renderHours() {
     if (r.late) tags.push(h("span", { class: "tag" }, t("hours.late")));
     if (r.left_early) tags.push(h("span", { class: "tag" }, t("hours.left_early")));
     list.appendChild(
-      h("li", {}, h("div", {}, r.session_title || r.course_title), h("div", { class: "q-meta row" }, (r.starts_at || "").slice(0, 10), ` · ${fmt(r.class_hours)} h`, tags)),
+      h("li", {}, h("div", {}, r.session_title || r.course_title), h("div", { class: "q-meta row" }, fmtDate(r.starts_at), ` · ${fmt(r.class_hours)} h`, tags)),
     );
   }
   area.appendChild(list);

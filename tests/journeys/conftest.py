@@ -1,0 +1,106 @@
+"""Fixtures of the journeys: a real server process on a free port (fresh SQLite database with
+the demo data), real classroom agents (``--source testpattern``) for the rooms that must be
+online, one Debian chromium per journey module, and a Journey (browser windows per person,
+screenshots under test-artifacts/journeys/<journey>/, a last one of every page when it fails)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright import sync_api as playwright_sync
+
+from tests.browser.session_helpers import Api
+from tests.journeys.helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, Journey
+from tests.server_process import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_sync.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """The real server: demo data in a fresh SQLite file, media offered on loopback only."""
+    env = {"CLASSROOM_MEDIA_BIND_ADDRESSES": "127.0.0.1", "CLASSROOM_MEDIA_RECORD": "false"}
+    with ServerProcess(tmp_path / "server", None, "--demo", env=env) as process:
+        yield process
+
+
+@pytest.fixture
+def admin(server: ServerProcess) -> Api:
+    """Set-up only (what a journey does not cover): the demo admin through the API."""
+    return Api(server.url).login("admin")
+
+
+@pytest.fixture
+def journey(
+    request: pytest.FixtureRequest, browser: Any, server: ServerProcess
+) -> Iterator[Journey]:
+    name = request.node.name.removeprefix("test_").split("[")[0]
+    trip = Journey(name, browser, server)
+    began = time.monotonic()
+    yield trip
+    trip.close()
+    print(f"journey {name}: {time.monotonic() - began:.1f} s")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    trip = getattr(item, "funcargs", {}).get("journey")
+    if outcome.get_result().when == "call" and outcome.get_result().failed and trip:
+        trip.shoot("FAILED-here")  # where the journey stopped, every page, agents still up
+
+
+AgentStarter = Callable[..., subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def agents(server: ServerProcess, tmp_path: Path) -> Iterator[AgentStarter]:
+    """``agents(site_id, secret, source="testpattern")`` starts a real classroom agent process
+    for that room; every agent started is stopped (SIGTERM, then SIGKILL) at the end."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(site_id: int, secret: str, source: str = "testpattern") -> subprocess.Popen[bytes]:
+        state = tmp_path / f"agent-{site_id}"
+        state.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "CLASSROOM_AGENT_SITE_SECRET": secret, "PYTHONPATH": str(ROOT)}
+        # fmt: off
+        command = [
+            sys.executable, "-m", "classroom_agent.cli",
+            "--server", server.url, "--state-dir", str(state),
+            "--log-file", str(state / "agent.log"),
+            "--source", source, "--return-size", "160x120", "--return-fps", "5",
+            "--media-bind", "127.0.0.1", "--heartbeat-interval", "1", "--backoff-cap", "1",
+        ]
+        # fmt: on
+        proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in started:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
