@@ -83,13 +83,14 @@ def new_page(browser: Browser, width: int = 1400, height: int = 1000) -> tuple[A
 def console_and_screen(
     browser: Browser, op: Api, screen_size: tuple[int, int] = (1280, 720)
 ) -> Iterator[tuple[Page, Page, Any]]:
-    """An operator's page and a site screen's page (its context too); the broadcast of the
-    session is stopped afterwards, and neither page may have thrown."""
+    """An operator's page and a site screen's page (its context too); the floor goes back to
+    the main classroom and the broadcast stops afterwards, and neither page may have thrown."""
     context, page = new_page(browser)
     screen_ctx, screen = new_page(browser, *screen_size)
     try:
         yield page, screen, screen_ctx
     finally:
+        op.http.post(op.base + f"/sessions/{SESSION_ID}/floor/revoke", timeout=10)
         op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
         errors = [*context.errors, *screen_ctx.errors]  # type: ignore[attr-defined]
         context.close()
@@ -289,6 +290,9 @@ def test_a_screen_whose_browser_blocks_sound_offers_one_tap_and_the_room_raises_
         # Another room speaks: the screen names it.
         op.call("POST", f"/sessions/{SESSION_ID}/floor/revoke")
         op.call("POST", f"/sessions/{SESSION_ID}/floor/grant", json={"site_id": 3})
+        # site 3 has no agent publishing: the console says the rooms get nothing
+        expect(page.locator("#bc-floor-silent")).to_be_visible(timeout=10_000)
+        expect(page.locator("#bc-state")).to_contain_text("没有推流")
         expect(screen.locator(".prompt.floor")).to_contain_text(f"{names[3]} 正在发言")
         screen.get_by_role("button", name="English").click()
         expect(screen.locator(".prompt.floor")).to_contain_text(f"{names[3]} has the floor")

@@ -317,6 +317,16 @@ export async function dashboardView(root, sessionId, hub) {
       );
       return;
     }
+    if (b.live && b.floor_site_id && b.program_publishing === false) {
+      // the site with the floor sends nothing: every room sees a frozen programme
+      bState.dataset.publishing = "false";
+      bState.append(
+        h("span", { class: "pill ps-degraded", id: "bc-floor-silent" }, t("broadcast.floorSilent")),
+        " ",
+        t("broadcast.floorSilentHelp", { site: siteName(b.floor_site_id) }),
+      );
+      return;
+    }
     bState.append(
       h("span", { class: `pill ${b.live ? "ps-online" : ""}` }, b.live ? t("broadcast.live") : t("broadcast.idle")),
       b.live ? ` ${t("broadcast.src." + b.source)}${b.floor_site_id ? " · " + t("floor.holder", { site: siteName(b.floor_site_id) }) : ""}` : "",
