@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.core.errors import InvalidInput
 from server.core.proxies import parse_proxies
+from server.private_files import private_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,9 +220,8 @@ class Config:
             return self
         path = self.data_path / "secret_key"
         if not path.exists():
-            self.data_path.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # 0600 before the key is written into it
             path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
         return replace(self, secret_key=path.read_text().strip())
 
 

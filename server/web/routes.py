@@ -48,6 +48,7 @@ from server.web import (
     attendance_api,
     audit_api,
     auth,
+    checkin_guard,
     codes_api,
     interaction_log,
     media_api,
@@ -432,6 +433,7 @@ async def issue_site_secret(request: web.Request) -> web.Response:
             None,
             {"secret_issued_at": site.secret_issued_at.isoformat()},
         )
+    await revoke.revoke(request.app, [f"site:{site.id}"])  # its agent's and screens' sockets
     return web.json_response(
         {
             "site_id": site.id,
@@ -597,6 +599,7 @@ def build_registry() -> Registry:
     media_api.register(registry)
     turn_api.register(registry)
     screen_api.register(registry)
+    checkin_guard.register(registry)
     add(
         Endpoint(
             "POST",

@@ -9,6 +9,7 @@ import { api, ApiError, errorText } from "/static/shared/api.js";
 import "./media_messages.js";
 import { cameraControls, cameraErrorText } from "./camera.js";
 import { act, ago, button, field, flash, flashError, fmtDateTime, fmtTime, nextId, pct } from "./ui.js";
+import { checkinGuardPanel } from "./checkin_guard.js";
 
 // The operator's own camera publication outlives the view that started it: switching the
 // language or reading the report must not cut the broadcast. Only 停止直播, the broadcast
@@ -81,6 +82,7 @@ export async function dashboardView(root, sessionId, hub) {
   const floorSeconds = h("input", { type: "number", min: "1", max: "86400", value: "120", id: "floor-seconds", class: "short" });
   const thumbsToggle = h("input", { type: "checkbox", id: "thumbs-toggle", checked: true });
 
+  const guard = checkinGuardPanel(sessionId, hub); // wrong check-in codes + check-in scope
   const panel = (titleKey, id, ...children) =>
     h("section", { class: "panel", id, "aria-labelledby": `${id}-h` }, h("h2", { id: `${id}-h` }, t(titleKey)), ...children);
 
@@ -109,6 +111,7 @@ export async function dashboardView(root, sessionId, hub) {
         panel("qa.title", "p-qa", qaSettingsBox, modBox),
       ),
       h("div", { class: "cols" }, panel("roll.title", "p-roll", rollBox), panel("poll.title", "p-poll", pollBox)),
+      panel("guard.title", "p-guard", guard.el),
     ),
   );
 
@@ -1294,6 +1297,7 @@ export async function dashboardView(root, sessionId, hub) {
       clearInterval(headcountTimer);
       clearInterval(broadcastTimer);
       camera.detach(); // the stream and its publication go on (see own)
+      guard.destroy();
       hub.listeners.delete(onLive);
       hub.stateListeners.delete(onConn);
       if (hub.socket) hub.socket.unsubscribe(["presence", "health", topic]);

@@ -145,7 +145,7 @@ async function sessionReport(out, sessionId, charts) {
           "section",
           { class: "panel", id: "presence-timeline" },
           h("h2", {}, t("report.timeline")),
-          presenceTimeline(presence.sites, report.starts_at, report.ends_at, { title: t("report.timeline") }),
+          presenceTimeline(presence.sites, presence.from || report.starts_at, presence.to || report.ends_at, { title: t("report.timeline") }),
           h(
             "details",
             {},

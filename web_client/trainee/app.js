@@ -5,6 +5,7 @@ import { h, clear, $ } from "/static/shared/dom.js";
 import { addMessages, t, applyI18n, langSwitch } from "/static/shared/i18n.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
+import { setupLearning, loadLearning, renderLearning } from "./learning.js";
 import { fmtDate } from "/static/shared/time.js";
 
 addMessages({
@@ -246,10 +247,16 @@ function dropPendingQr() {
   }
 }
 
+// The screen's QR: cr2:<site>:<session>:<window>:<signature> (checked by the server).
 function qrSession(qr) {
   const parts = String(qr).split(":");
-  return parts.length === 4 && /^[0-9]+$/.test(parts[2]) ? Number(parts[2]) : null;
+  return parts.length === 5 && parts[0] === "cr2" && /^[0-9]+$/.test(parts[2]) ? Number(parts[2]) : null;
 }
+
+setupLearning({
+  ok: (text) => notice(text, "ok"),
+  error: (err) => (typeof err === "string" ? notice(err) : showError(err)),
+});
 
 async function start() {
   $("#lang-slot").appendChild(langSwitch());
@@ -335,6 +342,7 @@ async function enter(me) {
   const qr = pendingQr();
   if (qr) await checkinWith({ qr }, qrSession(qr));
   loadTranscript().catch(showError);
+  loadLearning().catch(showError);
 }
 
 function renderHello() {
@@ -354,6 +362,7 @@ function onLiveState(s) {
   if (s === "open" && state.me) {
     later("sessions", loadSessions, 50);
     later("hours", loadTranscript, 500);
+    later("learning", loadLearning, 800);
   }
 }
 
@@ -592,6 +601,7 @@ function onEvent(topic, kind, data) {
     case "session_ended":
       later("sessions", loadSessions, 50);
       later("hours", loadTranscript, 1000);
+      later("learning", loadLearning, 1500);
       break;
     default:
       if (kind.startsWith("question_")) later("questions", loadQuestions);
@@ -941,6 +951,7 @@ function renderAll() {
   renderFloor();
   renderPolls();
   renderHours();
+  renderLearning();
   if (state.live) setConn(state.live.state);
 }
 
