@@ -44,6 +44,11 @@ if ! have nginx && [ ! -x /usr/sbin/nginx ]; then
   if [ -f /run/nginx.pid ]; then /usr/sbin/nginx -s quit || true; fi
 fi
 if ! have systemd-analyze; then apt_install systemd; fi
+# coturn: tests/media/test_turn_relay.py runs deploy/coturn/turnserver.conf on loopback (its own
+# process on free ports; Debian's service stays disabled). promtool (package prometheus) checks
+# deploy/prometheus/alerts.yml. Neither is started as a service.
+if ! have turnserver; then apt_install coturn; fi
+if ! have promtool; then apt_install prometheus; fi
 
 for i in $(seq 1 30); do
   if port_open 5432 && port_open 6379; then

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.core.errors import InvalidInput
 from server.core.proxies import parse_proxies
+from server.private_files import private_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +100,21 @@ SETTINGS: tuple[Setting, ...] = (
         "STUN/TURN URLs given to every WebRTC peer (stun:host:3478, turn:host:3478?transport=udp);"
         " empty = host candidates only (a LAN or one machine)",
     ),
-    Setting("media_turn_username", str, "", "username for the TURN URLs"),
-    Setting("media_turn_credential", str, "", "credential for the TURN URLs"),
+    Setting(
+        "media_turn_secret",
+        str,
+        "",
+        "coturn's static-auth-secret (use-auth-secret): every peer gets its own short-lived"
+        " TURN REST credentials for the TURN URLs (overrides the static username/credential)",
+    ),
+    Setting(
+        "media_turn_ttl",
+        int,
+        43200,
+        "seconds the TURN REST credentials stay valid (a peer keeps its allocation past it)",
+    ),
+    Setting("media_turn_username", str, "", "static username for the TURN URLs (no secret)"),
+    Setting("media_turn_credential", str, "", "static credential for the TURN URLs (no secret)"),
     Setting(
         "media_bind_addresses",
         list,
@@ -168,6 +182,8 @@ class Config:
     demo: bool = False
     node_id: str = ""
     media_ice_servers: list[str] = field(default_factory=list)
+    media_turn_secret: str = ""
+    media_turn_ttl: int = 43200
     media_turn_username: str = ""
     media_turn_credential: str = ""
     media_bind_addresses: list[str] = field(default_factory=list)
@@ -204,9 +220,8 @@ class Config:
             return self
         path = self.data_path / "secret_key"
         if not path.exists():
-            self.data_path.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # 0600 before the key is written into it
             path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
         return replace(self, secret_key=path.read_text().strip())
 
 

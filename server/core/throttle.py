@@ -35,6 +35,15 @@ class _State:
     locked_until: float
 
 
+def lock_seconds(policy: Policy, failures: int) -> float:
+    """The wait after ``failures`` failures in a row: none for the first ``free``, then
+    ``base`` doubled per further failure, at most ``max_lock``."""
+    over = failures - policy.free
+    if over <= 0:
+        return 0.0
+    return float(min(policy.max_lock, policy.base * 2 ** min(over - 1, 40)))
+
+
 class FailureThrottle:
     __slots__ = ("_keys", "policy")
 
@@ -64,9 +73,8 @@ class FailureThrottle:
         state.failures += 1
         state.last = now
         self._keys.move_to_end(key)
-        over = state.failures - self.policy.free
-        if over > 0:
-            lock = min(self.policy.max_lock, self.policy.base * 2 ** min(over - 1, 40))
+        lock = lock_seconds(self.policy, state.failures)
+        if lock > 0:
             state.locked_until = max(state.locked_until, now + lock)
 
     def succeeded(self, key: str) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from server.core.broadcast import Plan, Source, judge_stream, relay_tree
 from server.core.errors import Conflict, DomainError, InvalidInput, NotFound
-from server.media.peers import MediaSettings, ice_servers_to_wire
+from server.media.peers import MediaSettings, ice_servers_for, ice_servers_to_wire
 from server.media.recorder import Recorder, RecordingResult, Replay, recording_suffix
 from server.media.relay import Relay
 from server.media.tasks import Background
@@ -130,7 +130,7 @@ class Broadcasts:
             **todo,
             "upstream": b.upstream.get(site_id),
             "video_codec": self.settings.video_codec,
-            "ice_servers": ice_servers_to_wire(self.settings.ice_servers),
+            "ice_servers": ice_servers_to_wire(ice_servers_for(self.settings, f"site-{site_id}")),
         }
 
     def instruct(self, b: Broadcast, site_id: int) -> None:

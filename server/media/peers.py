@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiortc import (
@@ -15,6 +16,7 @@ from aiortc import (
     RTCRtpReceiver,
 )
 
+from server.core.turn import turn_credentials
 from server.media import forward
 
 #: Video codecs the relay can forward (aiortc packetizes both). Opus is the audio codec.
@@ -47,6 +49,8 @@ class MediaSettings:
     video_codec: str = "VP8"
     keyframe_min_interval: float = 1.0
     port_range: tuple[int, int] | None = None
+    turn_secret: str = ""  # set: TURN URLs get per-peer TURN REST credentials (ice_servers_for)
+    turn_ttl: int = 43200
 
     def __post_init__(self) -> None:
         if self.port_range is not None:
@@ -95,6 +99,24 @@ def parse_ice_servers(
     return tuple(servers)
 
 
+def ice_servers_for(
+    settings: MediaSettings, who: str, now: float | None = None
+) -> tuple[IceServer, ...]:
+    """The ICE servers one peer (``site-12``, ``user-3``, ``relay-<node>``) is given: with a
+    ``turn_secret``, TURN URLs carry that peer's own short-lived TURN REST credentials."""
+    if not settings.turn_secret:
+        return settings.ice_servers
+    username, credential = turn_credentials(
+        settings.turn_secret, who, time.time() if now is None else now, settings.turn_ttl
+    )
+    return tuple(
+        replace(s, username=username, credential=credential)
+        if any(u.startswith(("turn:", "turns:")) for u in s.urls)
+        else s
+        for s in settings.ice_servers
+    )
+
+
 def ice_servers_to_wire(servers: Sequence[IceServer]) -> list[dict[str, Any]]:
     """ICE servers as sent to agents in ``broadcast`` messages (the browser's shape)."""
     return [
@@ -119,11 +141,11 @@ def ice_servers_from_wire(items: Sequence[Mapping[str, Any]]) -> tuple[IceServer
     )
 
 
-def rtc_configuration(settings: MediaSettings) -> RTCConfiguration:
+def rtc_configuration(settings: MediaSettings, who: str = "relay") -> RTCConfiguration:
     return RTCConfiguration(
         iceServers=[
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-            for s in settings.ice_servers
+            for s in ice_servers_for(settings, who)
         ],
         bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
     )

@@ -34,6 +34,7 @@ import av
 
 from server.media.forward import EncodedFrame
 from server.media.relay import KINDS, LocalPublisher, ProgramFeed, Relay, is_keyframe
+from server.private_files import private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Recorder:
         self._source: str | None = None
 
     def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         self._t0 = time.monotonic()
         for kind in KINDS:
             feed = self.relay.open_feed(self.peer_id, kind)
@@ -156,6 +157,7 @@ class Recorder:
         return "vp8" if self.format == "webm" else "h264"
 
     def _open(self, keyframe: bytes) -> None:
+        private_file(self.path)  # 0600 before the muxer opens it (it keeps the mode)
         if self.format == "mp4":
             # The stream's parameters (size, profile, SPS/PPS as extradata -> avcC) come from the
             # keyframe itself; no encoder is opened, so none can put its own SPS/PPS in the file.

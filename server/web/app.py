@@ -106,7 +106,9 @@ async def _authenticate(request: web.Request) -> Principal:
         return found
     token = request.cookies.get(auth.SESSION_COOKIE)
     if token:
-        found = await auth.principal_from_cookie(request.app[ENGINE], token, utcnow())
+        found = await auth.principal_from_cookie(
+            request.app[ENGINE], token, utcnow(), auth.screen_key(request.app[CONFIG].secret_key)
+        )
         if found is not None:
             return found
     return ANONYMOUS
@@ -123,6 +125,7 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         endpoint.path if endpoint else (route.resource.canonical if route.resource else "unmatched")
     )
     status = 500
+    error_code = ""
     try:
         if endpoint is not None:
             who = await _authenticate(request)
@@ -147,7 +150,7 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         status = response.status
     except DomainError as exc:
         response = domain_error_response(exc)
-        status = response.status
+        status, error_code = response.status, exc.code
     except web.HTTPException as exc:
         if exc.status < 400:  # a redirect: counted under its own status, then sent as is
             status = exc.status
@@ -186,9 +189,9 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         status = 500
     finally:
         elapsed = time.perf_counter() - started
-        metrics = request.app[METRICS]
-        metrics.requests.labels(request.method, route_name, str(status)).inc()
-        metrics.latency.labels(request.method, route_name).observe(elapsed)
+        request.app[METRICS].observe_request(
+            request.method, route_name, status, elapsed, error_code
+        )
     response.headers["X-Request-Id"] = request_id
     if status >= 500:
         level = logging.WARNING
@@ -268,7 +271,10 @@ def create_app(
     config: Config, engine: AsyncEngine | None = None, bus: Bus | None = None
 ) -> web.Application:
     """Build the application. The caller has migrated the database (see ``server.cli``)."""
-    from server.web import routes  # the endpoint declarations
+    from server.web import (
+        domain_metrics,
+        routes,  # the endpoint declarations
+    )
     from server.web.live import setup_live
 
     app = web.Application(
@@ -291,6 +297,7 @@ def create_app(
     app.router.add_get("/api/v1/openapi.json", openapi_view)
     routes.add_pages(app)
     setup_live(app, bus)
+    domain_metrics.setup(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         yield

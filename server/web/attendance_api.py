@@ -62,14 +62,14 @@ from server.core.checkin import (
     WINDOW_SECONDS,
     AttendanceKind,
     OutOfBatchRule,
-    code_site,
     current_code,
     decide_checkin,
-    qr_payload,
     roster_standing,
 )
+from server.core.checkin_guard import counts_as_guess, qr_token
 from server.core.errors import (
     Conflict,
+    DomainError,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -85,7 +85,7 @@ from server.core.ledger import (
     yearly_progress,
 )
 from server.core.roles import Actor, Principal
-from server.core.session_run import SessionTimes, judge, run_window, start_offset_minutes
+from server.core.session_run import judge, start_offset_minutes
 from server.core.validation import Bool, DateTime, Float, Int, List, Map, Optional, Str, validate
 from server.core.validation import Enum as OneOf
 from server.store.attendance_models import (
@@ -111,7 +111,7 @@ from server.store.models import (
     Trainee,
     utcnow,
 )
-from server.web import attendance_exports, exports, rollcall_api
+from server.web import attendance_exports, checkin_guard, exports, rollcall_api
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.attendance_records import at as _at
@@ -130,6 +130,7 @@ from server.web.checkin_writer import CheckinItem, CheckinWriter
 from server.web.presence import reported_sites, site_timelines
 from server.web.resources import PAGE_PARAMS, audit, load, page_params, path_id, read_json
 from server.web.roster_api import XLSX
+from server.web.session_window import session_times, session_window, window_bounds
 
 DEFAULT_OUT_OF_BATCH = OutOfBatchRule.MAKEUP
 """What a check-in outside one's batch becomes when the session sets no rule."""
@@ -741,15 +742,14 @@ async def checkin_code(request: web.Request) -> web.Response:
             details={"session_id": session.id, "status": session.status.value},
         )
     now = utcnow().timestamp()
-    shown = current_code(
-        checkin_secret(request.app[CONFIG].secret_key), str(site_id), str(session.id), now
-    )
+    key = checkin_secret(request.app[CONFIG].secret_key)
+    shown = current_code(key, str(site_id), str(session.id), now)
     return web.json_response(
         {
             "session_id": session.id,
             "site_id": site_id,
             "code": shown.code,
-            "qr": qr_payload(str(site_id), str(session.id), shown.code),
+            "qr": qr_token(key, str(site_id), str(session.id), now),
             "window_seconds": WINDOW_SECONDS,
             "seconds_to_rotation": round(max(0.0, shown.rotates_at - now), 3),
             "rotates_at": _iso(_at(shown.rotates_at)),
@@ -781,14 +781,24 @@ async def _checkin_once(
         trainee = await load(db, Trainee, trainee_id, "trainee")
         participating = [str(s.id) for s in session.sites]
         ts = now.timestamp()
-        site = code_site(
+        row = await record_of(db, session_id, trainee_id)
+        book = checkin_guard.AttemptBook(db)
+        await book.load([session_id], [trainee_id])
+        sites = [s.id for s in session.sites]
+        site = checkin_guard.prove_site(
+            book,
             secret,
-            str(session_id),
-            code=data.get("code"),
-            qr=data.get("qr"),
-            site_hint=str(data["site_id"]) if "site_id" in data else None,
-            home_site_id=None if trainee.home_site_id is None else str(trainee.home_site_id),
-            participating_site_ids=participating,
+            session_id=session_id,
+            trainee_id=trainee_id,
+            data=data,
+            room=checkin_guard.rooms(
+                home_site_id=trainee.home_site_id,
+                record_site_id=None if row is None else row.site_id,
+                participating=sites,
+                parents=await checkin_guard.site_parents(db),
+                any_room=await checkin_guard.any_room(db, session_id),
+            ),
+            participating=sites,
             now=ts,
         )
         on_roster, planned = await roster_position(db, session, trainee)
@@ -807,7 +817,6 @@ async def _checkin_once(
             planned_session_id=planned,
             out_of_batch_rule=rule,
         )
-        row = await record_of(db, session_id, trainee_id)
         if row is None:
             kind = (
                 RecordKind.MAKEUP if outcome.kind is AttendanceKind.MAKEUP else RecordKind.REGULAR
@@ -841,12 +850,19 @@ async def _checkin_once(
 async def checkin_alone(
     sessions: async_sessionmaker[Any], secret: bytes, item: CheckinItem
 ) -> dict[str, Any]:
-    """A check-in in its own transaction, retried when a concurrent writer won a race."""
+    """A check-in in its own transaction, retried when a concurrent writer won a race; a wrong
+    code is counted for the back-off in a transaction of its own (the check-in's rolled back)."""
     for attempt in range(3):
         try:
             return await _checkin_once(
                 sessions, secret, item.data, item.trainee_id, item.session_id, item.now
             )
+        except DomainError as exc:
+            if counts_as_guess(exc):
+                await checkin_guard.record_failure(
+                    sessions, item.session_id, item.trainee_id, item.now.timestamp()
+                )
+            raise
         except IntegrityError:
             # A concurrent request with the same client id, or for the same record, won:
             # the next attempt finds its row.
@@ -868,7 +884,10 @@ def checkin_writer(app: web.Application) -> CheckinWriter:
         async def alone(item: CheckinItem) -> dict[str, Any]:
             return await checkin_alone(sessions, secret, item)
 
-        writer = CheckinWriter(sessions, secret, DEFAULT_OUT_OF_BATCH, alone)
+        async def alerts(found: list[dict[str, Any]]) -> None:
+            await checkin_guard.publish_alerts(app, found)
+
+        writer = CheckinWriter(sessions, secret, DEFAULT_OUT_OF_BATCH, alone, on_alerts=alerts)
         _WRITERS[app] = writer
     return writer
 
@@ -953,6 +972,15 @@ async def mark_present_in(
             rule="session_live",
             details={"session_id": session_id, "status": session.status.value},
         )
+    if _actor_is(who, Actor.SITE_AGENT):  # only trainees expected here, within the session
+        await checkin_guard.check_site_mark(
+            db,
+            session,
+            trainee,
+            site_id,
+            None if row is None else row.site_id,
+            data.get("start", now),
+        )
     before = record_view(row) if row is not None else None
     if row is None:
         row = new_row(trainee.id, session_id, site_id, RecordKind.MANUAL)
@@ -998,6 +1026,7 @@ SETTINGS_BODY = _body(
         "capacity": Optional(Int(0, 100_000)),
         "registration_open": Bool(),
         "out_of_batch_rule": Optional(OneOf(*[r.value for r in OutOfBatchRule])),
+        "any_room": Bool(),
     },
     set(),
 )
@@ -1011,6 +1040,7 @@ def _settings_view(session_id: int, s: SessionSettings | None) -> dict[str, Any]
         "registration_open": bool(s.registration_open) if s is not None else False,
         "out_of_batch_rule": stored,
         "effective_out_of_batch_rule": stored or DEFAULT_OUT_OF_BATCH.value,
+        "any_room": bool(s.any_room) if s is not None else False,
     }
 
 
@@ -1242,18 +1272,6 @@ CORRECT_BODY = _body(
     },
     {"trainee_id", "reason", "changes"},
 )
-
-
-def session_times(session: ClassSession) -> SessionTimes:
-    """The session's plan and run for :mod:`server.core.session_run` (the one rule)."""
-    return SessionTimes(
-        str(session.id),
-        str(session.course_id),
-        session.starts_at.timestamp(),
-        session.ends_at.timestamp(),
-        session.started_at.timestamp() if session.started_at is not None else None,
-        session.ended_at.timestamp() if session.ended_at is not None else None,
-    )
 
 
 def _rules_for(courses: Iterable[Course]) -> LedgerRules:
@@ -1578,7 +1596,7 @@ def build_session_report(
 
     totals = Counter(p["status"] for p in people)
     times = session_times(session)
-    window = run_window(times, now.timestamp())
+    window = session_window(session, now)
     return {
         "session_id": session.id,
         "title": session.title,
@@ -1640,12 +1658,8 @@ async def _session_report_data(
     course = await db.get(Course, session.course_id)
     fixes = await _corrections(db, (f"{session.id}/{t}" for t in trainees))
     now = utcnow()
-    window = run_window(session_times(session), now.timestamp())
     timeline = await site_timelines(
-        db,
-        (s.id for s in session.sites),
-        datetime.fromtimestamp(window.start, UTC),
-        datetime.fromtimestamp(window.end, UTC),
+        db, (s.id for s in session.sites), *window_bounds(session_window(session, now))
     )
     tracked = reported_sites(timeline)  # sites without an agent are taken as receiving it all
     report = build_session_report(

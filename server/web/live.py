@@ -37,6 +37,7 @@ class Live:
     def on_gap(self, topics: frozenset[str] | None) -> None:
         """The bus lost events: tell every browser to resume (they resync if they must)."""
         log.warning("bus gap: asking clients to resume", extra={"topics": sorted(topics or [])})
+        self.app[METRICS].bus_gaps.inc()
         self.presence.bus_gap()
         for connection in list(self.hub.connections):
             if connection.kind == "client":

@@ -82,6 +82,8 @@ def media_settings(app: web.Application) -> MediaSettings:
         bind_addresses=tuple(config.media_bind_addresses),
         video_codec=config.media_video_codec.upper(),
         port_range=port_range,
+        turn_secret=config.media_turn_secret,
+        turn_ttl=config.media_turn_ttl,
     )
 
 

@@ -34,9 +34,10 @@ from server.core.presence import (
     Reason,
 )
 from server.store.live_models import PresenceEvent
-from server.store.models import ClassSession
+from server.store.models import ClassSession, utcnow
 from server.web.app import SESSIONS
 from server.web.resources import load, path_id
+from server.web.session_window import session_window, window_bounds
 
 log = logging.getLogger("server.presence")
 
@@ -350,9 +351,9 @@ async def session_presence(request: web.Request) -> web.Response:
     """Each participating site's presence over the session: intervals and readable lines."""
     async with request.app[SESSIONS]() as db:
         session = await load(db, ClassSession, path_id(request, "session"), "session")
-        end = min(session.ends_at, session.ended_at or session.ends_at)
+        start, end = window_bounds(session_window(session, utcnow()))  # when it really ran
         names = {s.id: s.name for s in session.sites}
-        timeline = await site_timelines(db, names, session.starts_at, end)
+        timeline = await site_timelines(db, names, start, end)
     sites = []
     for site_id, name in names.items():
         intervals = timeline.intervals(site_id) if site_id in reported_sites(timeline) else []
@@ -376,4 +377,6 @@ async def session_presence(request: web.Request) -> web.Response:
                 else [],
             }
         )
-    return web.json_response({"session_id": session.id, "sites": sites})
+    return web.json_response(
+        {"session_id": session.id, "from": start.isoformat(), "to": end.isoformat(), "sites": sites}
+    )

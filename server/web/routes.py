@@ -48,6 +48,7 @@ from server.web import (
     attendance_api,
     audit_api,
     auth,
+    checkin_guard,
     codes_api,
     interaction_log,
     media_api,
@@ -59,6 +60,7 @@ from server.web import (
     screen_api,
     time_api,
     trainee_api,
+    turn_api,
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
@@ -431,6 +433,7 @@ async def issue_site_secret(request: web.Request) -> web.Response:
             None,
             {"secret_issued_at": site.secret_issued_at.isoformat()},
         )
+    await revoke.revoke(request.app, [f"site:{site.id}"])  # its agent's and screens' sockets
     return web.json_response(
         {
             "site_id": site.id,
@@ -594,7 +597,9 @@ def build_registry() -> Registry:
     interaction_log.register(registry)
     time_api.register(registry)
     media_api.register(registry)
+    turn_api.register(registry)
     screen_api.register(registry)
+    checkin_guard.register(registry)
     add(
         Endpoint(
             "POST",

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from server import __version__
-from server.core.errors import DomainError, InvalidInput, RateLimited
+from server.core.errors import DomainError, InvalidInput, RateLimited, Unauthenticated
 from server.core.roles import Actor, Principal
 from server.core.topics import Replay
 from server.core.validation import (
@@ -21,10 +21,11 @@ from server.core.validation import (
     check_protocol_version,
     validate_message,
 )
+from server.security import sha256
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site, utcnow
 from server.web import attendance_api, auth, media_api, rollcall_api
-from server.web.app import SESSIONS, error_response
+from server.web.app import METRICS, SESSIONS, error_response
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
 from server.web.wire import MAX_FRAME, RateLimit, decode_msgpack
@@ -63,11 +64,17 @@ async def site_snapshot(request: web.Request, site_id: int) -> dict[str, Any]:
 
 
 async def record_outbox(
-    request: web.Request, site_id: int, items: list[dict[str, Any]]
+    request: web.Request, site_id: int, items: list[dict[str, Any]], secret_hash: str
 ) -> dict[str, str]:
-    """Record each item once: a (site, id) seen before answers ``duplicate``."""
+    """Record each item once: a (site, id) seen before answers ``duplicate``. Nothing is
+    recorded once the secret the socket signed in with has been replaced."""
     results: dict[str, str] = {}
     async with request.app[SESSIONS]() as db, db.begin():
+        stored = await db.scalar(select(Site.secret_hash).where(Site.id == site_id))
+        if stored != secret_hash:  # a new secret was issued while this socket was open
+            raise Unauthenticated(
+                "auth.secret_revoked", "This site's secret was replaced; connect with the new one."
+            )
         for item in items:
             exists = await db.scalar(
                 select(OutboxItem.id).where(
@@ -97,6 +104,12 @@ async def record_outbox(
                 results[item["id"]] = result
             except IntegrityError:  # a concurrent copy of the same item won the race
                 results[item["id"]] = "duplicate"
+    metrics = request.app[METRICS]
+    for item in items:
+        result = results.get(item["id"], "unknown")
+        metrics.outbox_items.labels(item["kind"], result).inc()
+        if item["kind"] == "checkin":
+            metrics.checkins.labels("site", "accepted" if result == "recorded" else result).inc()
     return results
 
 
@@ -173,7 +186,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         await _welcome(request, live, connection, site_id, hello)
         live.presence.connected(site_id)
         media_api.agent_connected(request.app, site_id, hello["capabilities"])
-        clean = await _serve(request, live, ws, connection, site_id)
+        clean = await _serve(request, live, ws, connection, site_id, sha256(secret.strip()))
     finally:
         live.metrics_open("agent", -1)
         live.hub.close(connection)
@@ -270,6 +283,7 @@ async def _serve(
     ws: web.WebSocketResponse,
     connection: Connection,
     site_id: int,
+    secret_hash: str,
 ) -> bool:
     """Handle messages until the socket closes; True when the agent closed it cleanly."""
     limit = RateLimit()
@@ -283,9 +297,15 @@ async def _serve(
         try:
             limit.take()
             message = validate_message(AGENT_MESSAGES, decode_msgpack(msg.data), now=time.time())
-            await _handle(request, live, connection, site_id, message.type, message.body)
+            await _handle(
+                request, live, connection, site_id, secret_hash, message.type, message.body
+            )
         except RateLimited as exc:
             await connection.close(1008, f"{exc.code}: {exc.message}")
+            return False
+        except Unauthenticated as exc:
+            connection.send_message({"type": "error", "code": exc.code, "message": exc.message})
+            await connection.close(1008, exc.code)
             return False
         except DomainError as exc:
             errors += 1
@@ -301,6 +321,7 @@ async def _handle(
     live: Live,
     connection: Connection,
     site_id: int,
+    secret_hash: str,
     kind: str,
     body: dict[str, Any],
 ) -> None:
@@ -312,7 +333,7 @@ async def _handle(
             {"type": "heartbeat_ack", "seq": body["seq"], "server_ts": time.time()}
         )
     elif kind == "outbox":
-        results = await record_outbox(request, site_id, body["items"])
+        results = await record_outbox(request, site_id, body["items"], secret_hash)
         connection.send_message({"type": "outbox_ack", "results": results})
     elif kind in media_api.AGENT_TYPES:
         await media_api.agent_message(request.app, connection, site_id, kind, body)

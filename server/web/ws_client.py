@@ -25,6 +25,7 @@ from server.core.validation import CLIENT_MESSAGES, validate_message
 from server.store.models import ClassSession, Site, utcnow
 from server.web import auth, media_api, scope
 from server.web.app import CONFIG, ENGINE, SESSIONS, error_response
+from server.web.checkin_guard import ALERTS_TOPIC
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
 from server.web.presence import HEALTH_TOPIC, PRESENCE_TOPIC
@@ -77,7 +78,7 @@ def topic_rule(topic: str) -> tuple[frozenset[Actor], Snapshot]:
     """Who may subscribe to a topic, and how its snapshot is made."""
     if topic == PRESENCE_TOPIC:
         return roles.STAFF, presence_snapshot
-    if topic == HEALTH_TOPIC:
+    if topic in (HEALTH_TOPIC, ALERTS_TOPIC):
         return roles.STAFF, empty_snapshot
     if _SESSION_TOPIC.fullmatch(topic):
         # a trainee or site only for sessions it takes part in: see _may_watch
@@ -164,7 +165,9 @@ async def _signed_in(request: web.Request) -> Principal | None:
     token = request.cookies.get(auth.SESSION_COOKIE)
     if not token:
         return None
-    return await auth.principal_from_cookie(request.app[ENGINE], token, utcnow())
+    return await auth.principal_from_cookie(
+        request.app[ENGINE], token, utcnow(), auth.screen_key(request.app[CONFIG].secret_key)
+    )
 
 
 async def client_socket(request: web.Request) -> web.StreamResponse:

@@ -677,4 +677,4 @@ def test_session_form_takes_beijing_time_and_participating_sites(
     row.get_by_role("button", name=re.compile("^编辑")).click()
     page.locator("#mf-ends_at").fill("2026-12-01T08:00")
     page.locator("#resource-save").click()
-    expect(page.locator("#resource-form .row-errors")).to_contain_text("ends_at")
+    expect(page.locator("#resource-form .row-errors")).to_contain_text("结束时间必须晚于开始时间")

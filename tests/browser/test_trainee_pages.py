@@ -119,3 +119,89 @@ def test_two_open_polls_answered_from_the_phone_then_check_out(
             watch.check()
         finally:
             context.close()
+
+
+def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
+    browser: Any, tmp_path: Path
+) -> None:
+    with ServerProcess(tmp_path / "srv", None, "--demo") as server:
+        op = Api(server.url).login("operator")
+        sessions = op.call("GET", "/sessions", params={"limit": 500})["items"]
+        elective = next(s for s in sessions if s["status"] == "scheduled" and s["id"] != SESSION_ID)
+        op.call(
+            "PUT",
+            f"/sessions/{elective['id']}/settings",
+            json={"capacity": 1, "registration_open": True},
+        )
+        # Another trainee takes the only seat first.
+        other = Api(server.url)
+        joined = other.http.post(
+            other.base + "/auth/join", json={"code": "DEMONB0002"}, timeout=10
+        ).json()
+        other.http.headers["X-CSRF-Token"] = joined["csrf_token"]
+        other.call("POST", f"/sessions/{elective['id']}/registration")
+        program = op.call("GET", "/programs")["items"][0]
+        op.call(
+            "PUT",
+            f"/programs/{program['id']}/needs-survey",
+            json={"topics": ["基层治理", "乡村振兴", "数字政府", "应急管理"]},
+        )
+        course_id = next(s for s in sessions if s["id"] == SESSION_ID)["course_id"]
+        op.call("PATCH", f"/courses/{course_id}", json={"lecturer": "王教授"})
+        # The trainee was in session 1 (marked present by the operator).
+        op.call("POST", f"/sessions/{SESSION_ID}/start")
+        me = op.call("GET", "/trainees", params={"q": "NB0001"})["items"][0]
+        op.call(
+            "POST",
+            f"/sessions/{SESSION_ID}/attendance/mark",
+            json={"trainee_id": me["id"], "reason": "测试：现场确认"},
+        )
+        watch = Watch(server.url)
+        context = browser.new_context(**PHONE)
+        try:
+            phone = watch.attach(context, "phone")
+            phone.goto(server.url + "/trainee/")
+            phone.get_by_role("textbox", name="个人码").fill("DEMONB0001")
+            phone.get_by_role("button", name="登录").click()
+
+            feedback = phone.locator(f'#feedback form[data-session-id="{SESSION_ID}"]')
+            feedback.locator("fieldset").first.get_by_label("4 星").check()
+            lecturer = feedback.locator("fieldset").nth(1)
+            expect(lecturer).to_contain_text("对 王教授 老师的评价")
+            lecturer.get_by_label("5 星").check()
+            feedback.get_by_label("意见和建议（可选）").fill("案例很好，希望多些互动")
+            feedback.get_by_role("button", name="提交评价").click()
+            expect(phone.locator("#notice")).to_have_text("评价已提交，谢谢。")
+            expect(phone.locator("#feedback")).to_contain_text("已评价：★★★★☆")
+
+            item = phone.locator(f'#electives li[data-session-id="{elective["id"]}"]')
+            expect(item).to_contain_text("已报 1/1 人")
+            item.get_by_role("button", name="报名").click()
+            expect(phone.locator("#notice")).to_contain_text("候补第 1 位")
+            expect(item).to_contain_text("候补第 1 位")
+
+            survey = phone.locator(f'#surveys [data-program-id="{program["id"]}"]')
+            for topic in ("数字政府", "基层治理"):
+                survey.get_by_role("button", name=topic).click()
+            expect(survey.get_by_role("button", name="第 1 位 数字政府")).to_have_attribute(
+                "aria-pressed", "true"
+            )
+            survey.get_by_label("其他需求或建议（可选）").fill("希望增加案例教学")
+            shot(phone, "learning-zh.png")
+            survey.get_by_role("button", name="提交调研").click()
+            expect(survey).to_contain_text("您的排序：数字政府 > 基层治理")
+            phone.get_by_role("button", name="English").click()
+            expect(phone.locator("#electives")).to_contain_text("Waitlist no. 1")
+            shot(phone, "learning-en.png")
+            watch.check()
+        finally:
+            context.close()
+        # What the trainee did is what the office reads.
+        summary = op.call("GET", f"/sessions/{SESSION_ID}/feedback")
+        assert summary["course"]["count"] == 1 and summary["course"]["mean"] == 4
+        assert summary["comments"] == ["案例很好，希望多些互动"]
+        assert summary["lecturers"]["王教授"]["mean"] == 5
+        ranked = op.call("GET", f"/programs/{program['id']}/needs-survey")["ranked"]
+        assert ranked[0]["topic"] == "数字政府"
+        regs = op.call("GET", f"/sessions/{elective['id']}/registrations")
+        assert (regs["registered"], regs["waitlisted"]) == (1, 1)

@@ -19,3 +19,10 @@ async def expect_error(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["error"]["code"] == code, body
     error: dict[str, Any] = body["error"]
     return error
+
+
+async def check_in_from_screen(agent: Any, trainee: Any, session_id: int, client_id: str) -> Any:
+    """The trainee types the code the site's screen (agent) shows: the check-in answer."""
+    shown = await expect_ok(await agent.get(f"/api/v1/sessions/{session_id}/checkin-code"))
+    body = {"code": shown["code"], "client_id": client_id}
+    return await expect_ok(await trainee.post(f"/api/v1/sessions/{session_id}/checkin", json=body))

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 
 from server.store.models import utcnow
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import check_in_from_screen
 from tests.web.http_helpers import expect_ok as _ok
 
 BEIJING = timezone(timedelta(hours=8))
@@ -53,10 +54,7 @@ async def test_session_report_xlsx_is_typed_local_and_summarised(
         201,
     )
     await _ok(await op.post(f"/api/v1/sessions/{sid}/start"))
-    code = (await _ok(await agent.get(f"/api/v1/sessions/{sid}/checkin-code")))["code"]
-    await _ok(
-        await trainee.post(f"/api/v1/sessions/{sid}/checkin", json={"code": code, "client_id": "a"})
-    )
+    await check_in_from_screen(agent, trainee, sid, "a")
     asked = await _ok(
         await trainee.post(
             f"/api/v1/sessions/{sid}/questions", json={"text": "匿名的问题？", "anonymous": True}

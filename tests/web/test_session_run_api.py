@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from server.store.models import utcnow
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import check_in_from_screen
 from tests.web.http_helpers import expect_ok as _ok
 
 
@@ -55,10 +56,7 @@ async def test_a_session_started_seven_hours_late_credits_who_was_there(
     (mine,) = [r for r in own["results"] if r["session_id"] == sid] or [None]
     assert mine is None  # no record yet: nothing on the phone, certainly not 缺勤
 
-    code = (await _ok(await agent.get(f"/api/v1/sessions/{sid}/checkin-code")))["code"]
-    await _ok(
-        await trainee.post(f"/api/v1/sessions/{sid}/checkin", json={"code": code, "client_id": "x"})
-    )
+    await check_in_from_screen(agent, trainee, sid, "x")
     await _ok(await trainee.post(f"/api/v1/sessions/{sid}/checkout"))
     own = await _ok(await trainee.get("/api/v1/trainee/transcript"))
     (mine,) = [r for r in own["results"] if r["session_id"] == sid]
@@ -71,6 +69,10 @@ async def test_a_session_started_seven_hours_late_credits_who_was_there(
     assert report["totals"]["present"] == 1 and report["totals"]["absent"] == 0
     (person,) = report["trainees"]
     assert person["status"] == "present" and person["left_early"] is False
+    # The presence timeline covers the run too, not the planned 09:00-11:30.
+    presence = await _ok(await op.get(f"/api/v1/sessions/{sid}/presence"))
+    assert presence["from"] == report["started_at"]
+    assert presence["to"] >= report["ended_at"]  # (a run this short is taken as one second)
 
 
 async def test_a_start_on_time_carries_no_warning(client_as: ClientFactory, world: World) -> None:

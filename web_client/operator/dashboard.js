@@ -9,6 +9,7 @@ import { api, ApiError, errorText } from "/static/shared/api.js";
 import "./media_messages.js";
 import { cameraControls, cameraErrorText } from "./camera.js";
 import { act, ago, button, field, flash, flashError, fmtTime, nextId, pct } from "./ui.js";
+import { checkinGuardPanel } from "./checkin_guard.js";
 
 const SCREEN_STALE_S = 15; // a screen page reports every 5 s: three missed reports (server/core/screen.py)
 const MAX_FEEDS = 12; // return-feed thumbnails playing at once (each is a WebRTC connection)
@@ -68,6 +69,7 @@ export async function dashboardView(root, sessionId, hub) {
   const floorSeconds = h("input", { type: "number", min: "1", max: "86400", value: "120", id: "floor-seconds", class: "short" });
   const thumbsToggle = h("input", { type: "checkbox", id: "thumbs-toggle", checked: true });
 
+  const guard = checkinGuardPanel(sessionId, hub); // wrong check-in codes + check-in scope
   const panel = (titleKey, id, ...children) =>
     h("section", { class: "panel", id, "aria-labelledby": `${id}-h` }, h("h2", { id: `${id}-h` }, t(titleKey)), ...children);
 
@@ -96,6 +98,7 @@ export async function dashboardView(root, sessionId, hub) {
         panel("qa.title", "p-qa", qaSettingsBox, modBox),
       ),
       h("div", { class: "cols" }, panel("roll.title", "p-roll", rollBox), panel("poll.title", "p-poll", pollBox)),
+      panel("guard.title", "p-guard", guard.el),
     ),
   );
 
@@ -1267,6 +1270,7 @@ export async function dashboardView(root, sessionId, hub) {
       clearInterval(broadcastTimer);
       stopPublishing();
       camera.close();
+      guard.destroy();
       hub.listeners.delete(onLive);
       hub.stateListeners.delete(onConn);
       if (hub.socket) hub.socket.unsubscribe(["presence", "health", topic]);

@@ -2,9 +2,14 @@
 // from the server's own OpenAPI request schema (so a new field shows up without UI work);
 // org units and sites as trees; roster import (per-row errors shown) and export.
 import { h, clear } from "/static/shared/dom.js";
-import { t, getLang } from "/static/shared/i18n.js";
+import { t, getLang, addMessages } from "/static/shared/i18n.js";
 import { api, downloadUrl, errorText } from "/static/shared/api.js";
 import { act, field, flash, flashError, fmtDateTime } from "./ui.js";
+
+addMessages({
+  zh: { "gender.male": "男", "gender.female": "女" },
+  en: { "gender.male": "male", "gender.female": "female" },
+});
 
 export const RESOURCES = ["sessions", "courses", "units", "programs", "sites", "org-units", "trainees", "users"];
 const TREES = new Set(["sites", "org-units"]);
@@ -30,6 +35,11 @@ async function schemaFor(resource) {
 
 function labelOf(item) {
   return item.name || item.title || item.username || `#${item.id}`;
+}
+
+function genderText(v) {
+  const key = `gender.${v}`;
+  return t(key) === key ? String(v) : t(key);
 }
 
 export async function listAll(resource) {
@@ -143,6 +153,15 @@ export async function manageView(root, resource, actor) {
         "select",
         { id, name, multiple: true, size: "8" },
         treeOrder(sites).map(({ item, depth }) => h("option", { value: String(item.id), selected: chosen.has(item.id) }, `${"  ".repeat(depth)}${item.name}`)),
+      );
+    }
+    if (name === "gender") {
+      const known = ["male", "female"];
+      return h(
+        "select",
+        { id, name },
+        h("option", { value: "" }, "—"),
+        [...known, ...(value && !known.includes(value) ? [value] : [])].map((v) => h("option", { value: v, selected: value === v }, genderText(v))),
       );
     }
     if (spec.enum) return h("select", { id, name }, spec.enum.map((v) => h("option", { value: v, selected: value === v }, t(`enum.${v}`) === `enum.${v}` ? v : t(`enum.${v}`))));
@@ -283,6 +302,7 @@ export async function manageView(root, resource, actor) {
       if (v === null || v === undefined) return "—";
       if (k in REFS) return refName(k, v);
       if (k === "status") return t(`status.${v}`);
+      if (k === "gender") return genderText(v);
       if (props[k] && props[k].enum) return t(`enum.${v}`) === `enum.${v}` ? String(v) : t(`enum.${v}`);
       if (k === "site_ids") return String(v.length);
       if (typeof v === "boolean") return v ? t("ui.yes") : t("ui.no");

@@ -2,9 +2,33 @@
 // share, every broken rule highlighted; run the planner, move or swap trainees by hand (the
 // server re-checks every rule and refuses a change that would break one), publish.
 import { h, clear } from "/static/shared/dom.js";
-import { t } from "/static/shared/i18n.js";
+import { t, getLang, addMessages } from "/static/shared/i18n.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import { act, field, flash, flashError, fmtDateTime } from "./ui.js";
+import { names } from "./panel.js";
+
+addMessages({
+  zh: {
+    "ruleText.all_placed": "{trainees} 没有安排批次。",
+    "ruleText.availability": "{trainees} 无法参加{batches}。",
+    "ruleText.balanced_sizes": "{unit}各批次人数相差超过 1 人（{batches}）。",
+    "ruleText.leaders_apart": "{unit}的领导 {trainees} 都在{batches}，应分在不同批次。",
+    "ruleText.on_duty_share": "{unit}同一时间参训人数过多（{batches}），留岗人数不足。",
+    "ruleText.site_capacity": "{site}在{batches}的人数超出课堂容量。",
+    "ruleText.keep_apart": "{trainees} 应分在不同批次，现在都在{batches}。",
+    "ruleText.other": "{unit} {batches} 违反分批规则。",
+  },
+  en: {
+    "ruleText.all_placed": "{trainees}: no batch.",
+    "ruleText.availability": "{trainees} cannot attend {batches}.",
+    "ruleText.balanced_sizes": "{unit}: batch sizes differ by more than one ({batches}).",
+    "ruleText.leaders_apart": "{unit}: leaders {trainees} are all in {batches}; split them.",
+    "ruleText.on_duty_share": "{unit}: too many in class at once ({batches}); too few left on duty.",
+    "ruleText.site_capacity": "{site}: more trainees than seats in {batches}.",
+    "ruleText.keep_apart": "{trainees} must be in different batches but are both in {batches}.",
+    "ruleText.other": "{unit} {batches} breaks a batch rule.",
+  },
+});
 
 async function allTrainees() {
   const out = [];
@@ -40,9 +64,25 @@ export async function planView(root, courseId) {
   });
   if (!courseId) return null;
 
-  const st = { plan: null, trainees: new Map(), refused: null };
+  const st = { plan: null, trainees: new Map(), sites: new Map(), refused: null };
+
+  // A broken rule in the reader's language, with names (the server's message is English, ids).
+  function ruleText(v, plan) {
+    const batchOf = new Map(plan.sessions.map((s, i) => [String(s.id), t("plan.batchN", { n: i + 1 })]));
+    const unitOf = new Map(plan.units.map((u) => [String(u.unit_id), u.name]));
+    const list = (items) => items.join(getLang() === "zh" ? "、" : ", ");
+    const vars = {
+      unit: list((v.unit_ids || []).map((id) => unitOf.get(String(id)) || `#${id}`)),
+      batches: list((v.slot_ids || []).map((id) => batchOf.get(String(id)) || `#${id}`)),
+      trainees: list((v.trainee_ids || []).map((id) => (st.trainees.get(Number(id)) || {}).name || `#${id}`)),
+      site: v.site_id ? st.sites.get(Number(v.site_id)) || `#${v.site_id}` : "",
+    };
+    const key = `ruleText.${v.rule}`;
+    return t(key) === key ? t("ruleText.other", vars) : t(key, vars);
+  }
   try {
     for (const tr of await allTrainees()) st.trainees.set(tr.id, tr);
+    st.sites = await names("sites");
   } catch (err) {
     flashError(err);
   }
@@ -120,7 +160,7 @@ export async function planView(root, courseId) {
         t("plan.meta", { created: fmtDateTime(plan.created_at), share: Math.round(100 * (plan.rules?.on_duty_share ?? 0)) }),
       ),
       plan.violations && plan.violations.length
-        ? h("div", { class: "violations", role: "alert" }, h("h2", {}, t("plan.violations", { n: plan.violations.length })), h("ul", {}, plan.violations.map((v) => h("li", {}, `[${t("rule." + v.rule)}] ${v.message}`))))
+        ? h("div", { class: "violations", role: "alert" }, h("h2", {}, t("plan.violations", { n: plan.violations.length })), h("ul", {}, plan.violations.map((v) => h("li", {}, `[${t("rule." + v.rule)}] ${ruleText(v, plan)}`))))
         : h("p", { class: "ok-note", id: "plan-ok" }, t("plan.allRulesKept")),
       h(
         "div",
@@ -193,7 +233,7 @@ export async function planView(root, courseId) {
     const a = traineeSelect("swap-a", where, plan);
     const b = traineeSelect("swap-b", where, plan);
     const result = h("div", { id: "move-result", role: "status", "aria-live": "polite", tabindex: "-1" });
-    if (st.refused) result.appendChild(h("p", { class: "error" }, `${t("plan.refused")} ${st.refused.message}`));
+    if (st.refused) result.appendChild(h("p", { class: "error" }, `${t("plan.refused")} ${ruleText(st.refused.details, plan)}`));
     const change = async (btn, path, bodyObj, okKey) => {
       try {
         btn.disabled = true;

@@ -145,7 +145,7 @@ async function sessionReport(out, sessionId, charts) {
           "section",
           { class: "panel", id: "presence-timeline" },
           h("h2", {}, t("report.timeline")),
-          presenceTimeline(presence.sites, report.starts_at, report.ends_at, { title: t("report.timeline") }),
+          presenceTimeline(presence.sites, presence.from || report.starts_at, presence.to || report.ends_at, { title: t("report.timeline") }),
           h(
             "details",
             {},
@@ -177,7 +177,7 @@ function absenteeSection(byUnit, bySite) {
   const units = byUnit.filter((r) => r.absentees && r.absentees.length);
   const sites = bySite.filter((r) => r.absentees && r.absentees.length);
   const list = (groups, id) =>
-    h("dl", { class: "absentees", id }, groups.map((g) => [h("dt", {}, `${g.name || "—"}（${g.absentees.length}）`), h("dd", {}, names(g.absentees))]));
+    h("dl", { class: "absentees", id }, groups.map((g) => [h("dt", {}, t("report.groupCount", { name: g.name || "—", n: g.absentees.length })), h("dd", {}, names(g.absentees))]));
   return h(
     "div",
     { id: "report-absentees" },

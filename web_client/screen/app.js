@@ -4,7 +4,7 @@
 // nothing but the signed cookie the server sets, and recovers by itself after a network cut.
 import { h, clear, $ } from "/static/shared/dom.js";
 import { addMessages, t, applyI18n, langSwitch, getLang } from "/static/shared/i18n.js";
-import { fmtDateTime } from "/static/shared/time.js";
+import { fmtClock, fmtDateTime } from "/static/shared/time.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
 import qrcode from "/static/vendor/qrcode-generator/qrcode.js";
@@ -553,6 +553,7 @@ function renderPrompts() {
 }
 
 function tick() {
+  $("#clock").textContent = fmtClock(null, getLang(), { hour: "2-digit", minute: "2-digit" });
   renderRotation();
   keepPlaying();
   if (state.rollCalls.size || (state.floor && state.floor.until)) renderPrompts();

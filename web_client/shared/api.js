@@ -1,5 +1,11 @@
 // JSON calls to /api/v1 with the CSRF token from the sign-in cookie on every change.
-import { t } from "./i18n.js";
+import { t, getLang, addMessages } from "./i18n.js";
+import "./errors.js";
+
+addMessages({
+  zh: { "err.page": "页面出错，请刷新后重试。", "err.unknown": "操作未成功（{code}），请稍后重试。" },
+  en: { "err.page": "The page hit an error; reload it and try again.", "err.unknown": "Failed ({code}): {message}" },
+});
 
 const BASE = "/api/v1";
 // A request that gets no answer (a cut network can stall a connection for minutes) is given up
@@ -112,10 +118,15 @@ export function downloadUrl(path, query) {
 export function errorText(err) {
   if (err instanceof ApiError) {
     const key = "err." + err.code;
-    const known = t(key);
+    const known = t(key, err.details && typeof err.details === "object" ? err.details : {});
     if (known !== key) return known;
     if (err.status >= 500 || err.status === 0) return t("err.server", { status: err.status });
-    return t("err.generic", { message: err.message });
+    // A code this page does not know yet: a message by status, never the server's English in zh.
+    const vars = { code: err.code, message: err.message };
+    const byStatus = `err.status.${err.status}`;
+    if (t(byStatus) !== byStatus) return t(byStatus, vars);
+    return t("err.unknown", vars);
   }
-  return t("err.generic", { message: String(err && err.message ? err.message : err) });
+  console.warn(err);
+  return getLang() === "zh" ? t("err.page") : t("err.generic", { message: String(err && err.message ? err.message : err) });
 }

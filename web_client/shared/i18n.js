@@ -72,24 +72,10 @@ export function langSwitch() {
 
 addMessages({
   zh: {
-    "err.network.unreachable": "无法连接服务器，请检查网络后重试。",
-    "err.auth.required": "请先登录。",
-    "err.auth.forbidden": "您没有权限执行此操作。",
-    "err.auth.bad_join_code": "个人码无效，请向培训办核实。",
-    "err.auth.bad_site_secret": "课堂密钥无效，请向操作员索取新的密钥。",
-    "err.auth.bad_credentials": "用户名或密码错误。",
-    "err.auth.csrf_failed": "登录状态已过期，请刷新页面后重试。",
     "err.generic": "操作失败：{message}",
     "err.server": "服务器暂时无法处理（{status}），请稍后重试。",
   },
   en: {
-    "err.network.unreachable": "Cannot reach the server; check the network and try again.",
-    "err.auth.required": "Please sign in first.",
-    "err.auth.forbidden": "You are not allowed to do this.",
-    "err.auth.bad_join_code": "This personal code is not valid. Check it with your training office.",
-    "err.auth.bad_site_secret": "This classroom secret is not valid; ask the operator for a new one.",
-    "err.auth.bad_credentials": "Wrong username or password.",
-    "err.auth.csrf_failed": "Your sign-in has expired; reload the page and try again.",
     "err.generic": "Failed: {message}",
     "err.server": "The server cannot answer right now ({status}); try again shortly.",
   },

@@ -80,6 +80,24 @@ function exchange(live, offer) {
   });
 }
 
+// STUN/TURN servers from the server, with this user's short-lived TURN credentials (TURN REST):
+// fetched once and again when half their lifetime is gone. Unreachable: host candidates only.
+let iceCache = null;
+async function serverIceServers() {
+  if (iceCache && iceCache.renewAt > Date.now()) return iceCache.servers;
+  try {
+    const r = await fetch("/api/v1/media/ice-servers", { credentials: "same-origin" });
+    if (r.ok) {
+      const body = await r.json();
+      const ttl = body.ttl_s ? body.ttl_s * 500 : 3600 * 1000;
+      iceCache = { servers: body.ice_servers || [], renewAt: Date.now() + ttl };
+    }
+  } catch (_err) {
+    /* offline: keep what we had */
+  }
+  return iceCache ? iceCache.servers : [];
+}
+
 // One kept-up peer: build(pc) adds transceivers; onTrack(stream) for received media.
 class KeptPeer {
   constructor(live, sessionId, role, { requestId: rid, siteId, build, onTrack, iceServers }) {
@@ -90,7 +108,7 @@ class KeptPeer {
     this.siteId = siteId;
     this.build = build;
     this.onTrack = onTrack || (() => {});
-    this.iceServers = iceServers || [];
+    this.iceServers = iceServers || null; // null: ask the server (serverIceServers)
     this.pc = null;
     this.closed = false;
     this.attempt = 0;
@@ -112,7 +130,9 @@ class KeptPeer {
 
   async _negotiate() {
     if (this.closed) return;
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+    const iceServers = this.iceServers || (await serverIceServers());
+    if (this.closed) return;
+    const pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
     const old = this.pc;
     this.pc = pc;
     if (old) old.close();

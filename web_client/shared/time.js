@@ -38,8 +38,8 @@ export function fmtDate(iso) {
   return d.toLocaleDateString("sv-SE", { timeZone: zone });
 }
 
-/** "16:00:24" in the deployment's zone. */
-export function fmtClock(iso, lang) {
+/** "16:00:24" in the deployment's zone (no ``iso``: now). */
+export function fmtClock(iso, lang, options = {}) {
   const d = iso ? parse(iso) : new Date();
-  return d ? d.toLocaleTimeString(locale(lang), { timeZone: zone }) : "";
+  return d ? d.toLocaleTimeString(locale(lang), { timeZone: zone, ...options }) : "";
 }

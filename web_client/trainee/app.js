@@ -5,6 +5,7 @@ import { h, clear, $ } from "/static/shared/dom.js";
 import { addMessages, t, applyI18n, langSwitch } from "/static/shared/i18n.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
+import { setupLearning, loadLearning, renderLearning } from "./learning.js";
 import { fmtDate } from "/static/shared/time.js";
 
 addMessages({
@@ -86,13 +87,6 @@ addMessages({
     "hours.late": "迟到",
     "hours.left_early": "早退",
     "hours.none": "本年度还没有课程记录。",
-    "err.qa.not_checked_in": "请先签到，才能提问、点赞和答题。",
-    "err.checkin.code_invalid": "签到码不正确，请核对课堂屏幕上的数字。",
-    "err.checkin.code_expired": "签到码已过期，请输入屏幕上的最新签到码。",
-    "err.checkin.qr_invalid": "这不是签到二维码，请扫描课堂屏幕上的二维码。",
-    "err.checkin.session_not_live": "课程未开始或已结束，暂不能签到。",
-    "err.quiz.already_answered": "您已经回答过这道题。",
-    "err.rollcall.closed": "点名已结束。",
   },
   en: {
     skip: "Skip to content",
@@ -172,13 +166,6 @@ addMessages({
     "hours.late": "Late",
     "hours.left_early": "Left early",
     "hours.none": "No sessions this year yet.",
-    "err.qa.not_checked_in": "Check in first to ask, upvote and answer.",
-    "err.checkin.code_invalid": "Wrong check-in code; check the digits on the classroom screen.",
-    "err.checkin.code_expired": "This code has expired; type the newest code on the screen.",
-    "err.checkin.qr_invalid": "This is not a check-in QR code; scan the one on the classroom screen.",
-    "err.checkin.session_not_live": "The session is not live; check-in is closed.",
-    "err.quiz.already_answered": "You have already answered this question.",
-    "err.rollcall.closed": "The roll call has closed.",
   },
 });
 
@@ -260,10 +247,16 @@ function dropPendingQr() {
   }
 }
 
+// The screen's QR: cr2:<site>:<session>:<window>:<signature> (checked by the server).
 function qrSession(qr) {
   const parts = String(qr).split(":");
-  return parts.length === 4 && /^[0-9]+$/.test(parts[2]) ? Number(parts[2]) : null;
+  return parts.length === 5 && parts[0] === "cr2" && /^[0-9]+$/.test(parts[2]) ? Number(parts[2]) : null;
 }
+
+setupLearning({
+  ok: (text) => notice(text, "ok"),
+  error: (err) => (typeof err === "string" ? notice(err) : showError(err)),
+});
 
 async function start() {
   $("#lang-slot").appendChild(langSwitch());
@@ -349,6 +342,7 @@ async function enter(me) {
   const qr = pendingQr();
   if (qr) await checkinWith({ qr }, qrSession(qr));
   loadTranscript().catch(showError);
+  loadLearning().catch(showError);
 }
 
 function renderHello() {
@@ -368,6 +362,7 @@ function onLiveState(s) {
   if (s === "open" && state.me) {
     later("sessions", loadSessions, 50);
     later("hours", loadTranscript, 500);
+    later("learning", loadLearning, 800);
   }
 }
 
@@ -606,6 +601,7 @@ function onEvent(topic, kind, data) {
     case "session_ended":
       later("sessions", loadSessions, 50);
       later("hours", loadTranscript, 1000);
+      later("learning", loadLearning, 1500);
       break;
     default:
       if (kind.startsWith("question_")) later("questions", loadQuestions);
@@ -955,6 +951,7 @@ function renderAll() {
   renderFloor();
   renderPolls();
   renderHours();
+  renderLearning();
   if (state.live) setConn(state.live.state);
 }
 
