@@ -4,7 +4,9 @@ A key (a user name, a client address) may fail ``free`` times; each further fail
 for ``base`` seconds doubled per failure, up to ``max_lock`` (OWASP: throttle rather than lock
 out for good, so a stranger cannot shut an administrator out for longer than ``max_lock``).
 While locked, every attempt is refused before any password is checked, so a correct guess
-during a lock tells nothing. A success forgets the key (``succeeded``); a key with no failure
+during a lock tells nothing. Callers count an attempt as failed BEFORE checking it (and take it
+back on success): concurrent guesses cannot all slip through while the slow check runs.
+A success forgets the key (``succeeded``); a key with no failure
 for ``forget`` seconds is forgotten too. At most ``max_keys`` keys are kept (the oldest are
 dropped first), so a flood of made-up user names cannot grow memory without bound.
 
@@ -79,6 +81,12 @@ class FailureThrottle:
 
     def succeeded(self, key: str) -> None:
         self._keys.pop(key, None)
+
+    def undo(self, key: str) -> None:
+        """Take back one failure counted in advance (the attempt succeeded after all)."""
+        state = self._keys.get(key)
+        if state is not None and state.failures > 0:
+            state.failures -= 1
 
     def __len__(self) -> int:
         return len(self._keys)

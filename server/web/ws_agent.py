@@ -24,11 +24,11 @@ from server.core.validation import (
 from server.security import sha256
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site, utcnow
-from server.web import attendance_api, auth, media_api, rollcall_api
+from server.web import attendance_api, auth, edges, media_api, rollcall_api
 from server.web.app import METRICS, SESSIONS, error_response
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
-from server.web.wire import MAX_FRAME, RateLimit, decode_msgpack
+from server.web.wire import WS_MAX_MSG_SIZE, RateLimit, decode_msgpack
 
 log = logging.getLogger("server.ws.agent")
 
@@ -163,7 +163,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         )
     site_id = who.site_id
     live = request.app[LIVE]
-    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=None, autoping=True)
+    ws = web.WebSocketResponse(max_msg_size=WS_MAX_MSG_SIZE, heartbeat=None, autoping=True)
     await ws.prepare(request)
     connection = live.hub.open(ws, "agent", f"site:{site_id}", binary=True)
     live.metrics_open("agent", +1)
@@ -343,5 +343,5 @@ async def _handle(
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/ws/agent", agent_socket)
+    app.router.add_get("/ws/agent", edges.capped(agent_socket))
     media_api.setup(app)
