@@ -21,7 +21,7 @@ from tests.browser.test_operator_console import (
     Api,
     login,
 )
-from tests.browser.test_pages_trainee_screen import _wait_frames
+from tests.browser.test_pages_trainee_screen import _join, _wait_frames
 from tests.server_process import ServerProcess
 
 AGENT_SITES = (2, 3)
@@ -294,6 +294,13 @@ def test_a_screen_whose_browser_blocks_sound_offers_one_tap_and_the_room_raises_
         expect(page.locator("#bc-floor-silent")).to_be_visible(timeout=10_000)
         expect(page.locator("#bc-state")).to_contain_text("没有推流")
         expect(screen.locator(".prompt.floor")).to_contain_text(f"{names[3]} 正在发言")
+        # ... and so does a trainee's phone.
+        phone_ctx, phone = new_page(browser, 390, 844)
+        _join(phone, server, "DEMONB0005")
+        expect(phone.locator("#floor-text")).to_contain_text(f"{names[3]} 正在发言")
+        shoot(phone, "trainee-floor-named-phone-zh")
+        assert not phone_ctx.errors, phone_ctx.errors  # type: ignore[attr-defined]
+        phone_ctx.close()
         screen.get_by_role("button", name="English").click()
         expect(screen.locator(".prompt.floor")).to_contain_text(f"{names[3]} has the floor")
         expect(hand).to_have_text("Raise hand to speak")
