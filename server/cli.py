@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import sys
 import uuid
 from dataclasses import replace
@@ -17,6 +18,7 @@ from server.config import Config, load_config, settings_help
 from server.core.errors import DomainError
 from server.logs import configure_logging
 from server.ops.cli import add_commands, run_command
+from server.private_files import private_dir
 from server.store import db as store_db
 
 log = logging.getLogger("server")
@@ -94,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"classroom-server: {exc.message}", file=sys.stderr)
         return 2
+    os.umask(0o077)  # every data file (database, logs, recordings, backups) for this user only
     if args.command:
         return run_command(args, config)
-    config.data_path.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_path)
     config = config.ensure_secret_key()
     if not config.node_id:
         config = replace(config, node_id=uuid.uuid4().hex[:8])

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.core.errors import InvalidInput
 from server.core.proxies import parse_proxies
+from server.private_files import private_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cookie_secure", bool, False, "mark cookies Secure (set true behind HTTPS)"),
     Setting("max_body_kib", int, 6144, "largest accepted request body (roster files included)"),
     Setting("db_pool_size", int, 10, "PostgreSQL connection pool size"),
+    Setting(
+        "header_timeout",
+        float,
+        10.0,
+        "seconds a new connection has to send its first request head (slowloris guard)",
+    ),
+    Setting(
+        "max_pending_per_client",
+        int,
+        256,
+        "connections one address may hold open before sending a request head",
+    ),
+    Setting(
+        "max_sockets_per_client",
+        int,
+        400,
+        "live WebSockets one client address may hold open (a classroom behind one NAT)",
+    ),
+    Setting(
+        "metrics_public",
+        bool,
+        False,
+        "serve /metrics to any address; false = to loopback (same host) scrapers only",
+    ),
     Setting("log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Setting("log_file", str, "", "also write JSON logs to this file; empty = stderr only"),
     Setting(
@@ -174,6 +199,10 @@ class Config:
     cookie_secure: bool = False
     max_body_kib: int = 6144
     db_pool_size: int = 10
+    header_timeout: float = 10.0
+    max_pending_per_client: int = 256
+    max_sockets_per_client: int = 400
+    metrics_public: bool = False
     log_level: str = "INFO"
     log_file: str = ""
     log_requests: bool = False
@@ -219,9 +248,8 @@ class Config:
             return self
         path = self.data_path / "secret_key"
         if not path.exists():
-            self.data_path.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # 0600 before the key is written into it
             path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
         return replace(self, secret_key=path.read_text().strip())
 
 

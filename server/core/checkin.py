@@ -1,9 +1,9 @@
 """Check-in (签到): rotating site codes, the check-in rules and the attendance record.
 
 A site's screen shows a short code that changes every 30 seconds. A trainee types it (or scans
-the QR code carrying it) on a phone; the server verifies it, decides whether the check-in is
-regular or make-up attendance, and keeps ONE attendance record per trainee and session with
-the intervals the trainee was in the room.
+the QR code, a signed token of the same window: ``server.core.checkin_guard``) on a phone; the
+server verifies it, decides whether the check-in is regular or make-up attendance, and keeps
+ONE attendance record per trainee and session with the intervals the trainee was in the room.
 
 Pure: the caller passes the time (``now``: float seconds since the epoch, UTC) and the secret.
 """
@@ -40,8 +40,9 @@ EXPIRED_LOOKBACK_WINDOWS = 10
 
 MIN_SECRET_BYTES = 16
 
-QR_PREFIX = "cr1"
-"""Version tag of the QR payload ``cr1:<site>:<session>:<code>``."""
+CODE_TAG = "cr1"
+"""Version tag in the HMAC message of the codes (the QR carries a signed token instead:
+``server.core.checkin_guard``)."""
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _CODE_PATTERN = re.compile(rf"[0-9]{{{CODE_DIGITS}}}")
@@ -77,7 +78,7 @@ def _code_prefix(secret: bytes, site_id: str, session_id: str) -> bytes:
     _require_secret(secret)
     _require_id(site_id, "site_id")
     _require_id(session_id, "session_id")
-    return QR_PREFIX.encode("ascii") + _length_prefixed(site_id) + _length_prefixed(session_id)
+    return CODE_TAG.encode("ascii") + _length_prefixed(site_id) + _length_prefixed(session_id)
 
 
 def _code(secret: bytes, prefix: bytes, window: int) -> str:
@@ -149,49 +150,6 @@ def verify_code(secret: bytes, site_id: str, session_id: str, code: str, now: fl
         "This code is not valid for this session. Check the classroom screen and try again.",
         {"reason": "no_match"},
     )
-
-
-@dataclass(frozen=True, slots=True)
-class QrPayload:
-    """What the QR code on a site's screen carries."""
-
-    site_id: str
-    session_id: str
-    code: str
-
-
-def qr_payload(site_id: str, session_id: str, code: str) -> str:
-    """The QR text ``cr1:<site>:<session>:<code>``; ids must be ``[A-Za-z0-9_.-]{1,64}``."""
-    _require_id(site_id, "site_id")
-    _require_id(session_id, "session_id")
-    if not _CODE_PATTERN.fullmatch(code):
-        raise InvalidInput("checkin.code_invalid", f"A code is {CODE_DIGITS} digits.")
-    return f"{QR_PREFIX}:{site_id}:{session_id}:{code}"
-
-
-def parse_qr_payload(text: str) -> QrPayload:
-    """Parse and validate QR text made by :func:`qr_payload`; raises ``checkin.qr_invalid``."""
-    parts = text.strip().split(":")
-    valid = (
-        len(parts) == 4
-        and parts[0] == QR_PREFIX
-        and _ID_PATTERN.fullmatch(parts[1]) is not None
-        and _ID_PATTERN.fullmatch(parts[2]) is not None
-        and _CODE_PATTERN.fullmatch(parts[3]) is not None
-    )
-    if not valid:
-        raise InvalidInput(
-            "checkin.qr_invalid",
-            "This is not a check-in QR code. Scan the code on the classroom screen.",
-        )
-    return QrPayload(site_id=parts[1], session_id=parts[2], code=parts[3])
-
-
-def verify_qr(secret: bytes, text: str, now: float) -> QrPayload:
-    """Parse QR text and verify its code (same errors as :func:`verify_code`)."""
-    payload = parse_qr_payload(text)
-    verify_code(secret, payload.site_id, payload.session_id, payload.code, now)
-    return payload
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,43 +297,6 @@ def match_code(
     raise InvalidInput(
         "checkin.code_invalid", "This code is not valid for this session.", {"reason": "no_site"}
     )
-
-
-def code_site(
-    secret: bytes,
-    session_id: str,
-    *,
-    code: str | None,
-    qr: str | None,
-    site_hint: str | None,
-    home_site_id: str | None,
-    participating_site_ids: Sequence[str],
-    now: float,
-) -> str:
-    """The site whose screen showed what the trainee sent: the scanned QR text, or the typed
-    code tried against ``site_hint`` alone, else the home site first and then every other
-    participating site. Raises the code errors of :func:`verify_code` / :func:`parse_qr_payload`.
-    """
-    if qr is not None:
-        payload = parse_qr_payload(qr)
-        if payload.session_id != session_id:
-            raise InvalidInput(
-                "checkin.code_invalid",
-                "This QR code belongs to another session. Scan the code on the screen.",
-                {"reason": "other_session"},
-            )
-        verify_code(secret, payload.site_id, payload.session_id, payload.code, now)
-        return payload.site_id
-    if code is None:
-        raise InvalidInput(
-            "checkin.code_required", "Send either the code from the screen or the scanned QR text."
-        )
-    if site_hint is not None:
-        candidates = [site_hint]
-    else:
-        home = [home_site_id] if home_site_id is not None else []
-        candidates = home + [s for s in participating_site_ids if s not in home]
-    return match_code(secret, candidates, session_id, code, now)
 
 
 # --------------------------------------------------------------------------------------------

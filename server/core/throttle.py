@@ -4,7 +4,9 @@ A key (a user name, a client address) may fail ``free`` times; each further fail
 for ``base`` seconds doubled per failure, up to ``max_lock`` (OWASP: throttle rather than lock
 out for good, so a stranger cannot shut an administrator out for longer than ``max_lock``).
 While locked, every attempt is refused before any password is checked, so a correct guess
-during a lock tells nothing. A success forgets the key (``succeeded``); a key with no failure
+during a lock tells nothing. Callers count an attempt as failed BEFORE checking it (and take it
+back on success): concurrent guesses cannot all slip through while the slow check runs.
+A success forgets the key (``succeeded``); a key with no failure
 for ``forget`` seconds is forgotten too. At most ``max_keys`` keys are kept (the oldest are
 dropped first), so a flood of made-up user names cannot grow memory without bound.
 
@@ -33,6 +35,15 @@ class _State:
     failures: int
     last: float
     locked_until: float
+
+
+def lock_seconds(policy: Policy, failures: int) -> float:
+    """The wait after ``failures`` failures in a row: none for the first ``free``, then
+    ``base`` doubled per further failure, at most ``max_lock``."""
+    over = failures - policy.free
+    if over <= 0:
+        return 0.0
+    return float(min(policy.max_lock, policy.base * 2 ** min(over - 1, 40)))
 
 
 class FailureThrottle:
@@ -64,13 +75,18 @@ class FailureThrottle:
         state.failures += 1
         state.last = now
         self._keys.move_to_end(key)
-        over = state.failures - self.policy.free
-        if over > 0:
-            lock = min(self.policy.max_lock, self.policy.base * 2 ** min(over - 1, 40))
+        lock = lock_seconds(self.policy, state.failures)
+        if lock > 0:
             state.locked_until = max(state.locked_until, now + lock)
 
     def succeeded(self, key: str) -> None:
         self._keys.pop(key, None)
+
+    def undo(self, key: str) -> None:
+        """Take back one failure counted in advance (the attempt succeeded after all)."""
+        state = self._keys.get(key)
+        if state is not None and state.failures > 0:
+            state.failures -= 1
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -34,6 +34,7 @@ import av
 
 from server.media.forward import EncodedFrame
 from server.media.relay import KINDS, LocalPublisher, ProgramFeed, Relay, is_keyframe
+from server.private_files import private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Recorder:
         self._source: str | None = None
 
     def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         self._t0 = time.monotonic()
         for kind in KINDS:
             feed = self.relay.open_feed(self.peer_id, kind)
@@ -139,6 +140,11 @@ class Recorder:
             if not keyframe:
                 return  # the file starts at a keyframe; audio before the first picture is not kept
             self._open(data)
+            # Time starts at the first picture, not when recording was asked for (a broadcast
+            # whose camera came 51 s later replayed 51 s of nothing first).
+            self._t0 = time.monotonic()
+            for switch in self.switches:
+                switch["at_s"] = 0.0
         stream = self._streams[kind]
         pts = round((time.monotonic() - self._t0) * 1000)
         pts = max(pts, self._last_pts.get(kind, -1) + 1)
@@ -156,6 +162,7 @@ class Recorder:
         return "vp8" if self.format == "webm" else "h264"
 
     def _open(self, keyframe: bytes) -> None:
+        private_file(self.path)  # 0600 before the muxer opens it (it keeps the mode)
         if self.format == "mp4":
             # The stream's parameters (size, profile, SPS/PPS as extradata -> avcC) come from the
             # keyframe itself; no encoder is opened, so none can put its own SPS/PPS in the file.
@@ -227,6 +234,7 @@ class Replay:
         while True:
             start = time.monotonic()
             end = 0.0
+            first: float | None = None  # paced from the first frame, wherever the file starts
             with av.open(str(self.path)) as container:
                 annexb = {
                     s.index: av.BitStreamFilterContext("h264_mp4toannexb", in_stream=s)
@@ -242,6 +250,9 @@ class Replay:
                     if kind not in KINDS:
                         continue
                     at = float(packet.pts * packet.time_base)
+                    if first is None:
+                        first = at
+                    at = max(0.0, at - first)
                     end = max(end, at)
                     delay = start + at - time.monotonic()
                     if delay > 0:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from server.store.models import Base, UTCDateTime, _enum, utcnow
 
@@ -114,6 +115,8 @@ class SessionSettings(Base):
     capacity: Mapped[int | None] = mapped_column(Integer)  # None: no limit
     registration_open: Mapped[bool] = mapped_column(Boolean, default=False)
     out_of_batch_rule: Mapped[str | None] = mapped_column(String(16))  # None: server default
+    any_room: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Typed codes and site marks accepted at any room of the session, not only the trainee's."""
     version: Mapped[int] = mapped_column(Integer, default=0)
     __table_args__ = (CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),)
 

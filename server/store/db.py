@@ -12,6 +12,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from server.private_files import private_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -24,11 +26,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _private_sqlite_file(url: str) -> None:
+    """The SQLite file made 0600 before SQLite opens it (its -wal and -shm files then get the
+    same mode), in a 0700 directory."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    on_disk = name not in ("", ":memory:") and not name.startswith("file:")
+    if parsed.get_backend_name() == "sqlite" and on_disk:
+        private_file(Path(name))
+
+
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(url)
         # One connection: SQLite has one writer at a time, and its busy handler sleeps in
         # steps of up to 100 ms when writers collide, which collapses throughput under load.
         # Queueing for the single connection in the pool is fair and fast instead.
@@ -55,9 +66,7 @@ def alembic_config(url: str) -> AlembicConfig:
 
 def migrate_sync(url: str) -> None:
     """Bring the database to the newest schema (creates the SQLite file if needed)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    _private_sqlite_file(url)
     command.upgrade(alembic_config(url), "head")
 
 

@@ -31,7 +31,7 @@ from server.core.errors import (
 from server.core.roles import ANONYMOUS, Actor, Principal
 from server.store import db as store_db
 from server.store.models import utcnow
-from server.web import auth
+from server.web import auth, edges
 from server.web.api import Endpoint, Registry, openapi_document
 from server.web.guard import GUARD, TRUSTED_PROXIES, SignInGuard, client_address, trusted_proxies
 from server.web.metrics import Metrics
@@ -106,7 +106,9 @@ async def _authenticate(request: web.Request) -> Principal:
         return found
     token = request.cookies.get(auth.SESSION_COOKIE)
     if token:
-        found = await auth.principal_from_cookie(request.app[ENGINE], token, utcnow())
+        found = await auth.principal_from_cookie(
+            request.app[ENGINE], token, utcnow(), auth.screen_key(request.app[CONFIG].secret_key)
+        )
         if found is not None:
             return found
     return ANONYMOUS
@@ -229,6 +231,9 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.path.startswith("/api/"):
+        # personal data and exports (transcripts, reports, rosters): never kept by a cache
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
@@ -257,6 +262,12 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics_view(request: web.Request) -> web.Response:
+    if not request.app[CONFIG].metrics_public and not edges.is_loopback(client_address(request)):
+        return error_response(
+            403,
+            "metrics.forbidden",
+            "/metrics is served to this host's scrapers only (setting metrics_public).",
+        )
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -276,9 +287,12 @@ def create_app(
     from server.web.live import setup_live
 
     app = web.Application(
-        middlewares=[security_headers, edge_middleware],
+        middlewares=[edges.request_seen, security_headers, edge_middleware],
         client_max_size=config.max_body_kib * 1024,
+        handler_args={"keepalive_timeout": edges.KEEPALIVE},
     )
+    edges.install(app, config.header_timeout, config.max_pending_per_client)
+    app[edges.SOCKETS] = edges.SocketCap(config.max_sockets_per_client)
     engine = engine or store_db.create_engine(config.effective_database_url, config.db_pool_size)
     app[CONFIG] = config
     app[ENGINE] = engine

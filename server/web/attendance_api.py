@@ -36,7 +36,7 @@ import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -62,14 +62,14 @@ from server.core.checkin import (
     WINDOW_SECONDS,
     AttendanceKind,
     OutOfBatchRule,
-    code_site,
     current_code,
     decide_checkin,
-    qr_payload,
     roster_standing,
 )
+from server.core.checkin_guard import counts_as_guess, qr_token
 from server.core.errors import (
     Conflict,
+    DomainError,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -111,7 +111,7 @@ from server.store.models import (
     Trainee,
     utcnow,
 )
-from server.web import attendance_exports, exports, rollcall_api
+from server.web import attendance_exports, checkin_guard, exports, rollcall_api
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.attendance_records import at as _at
@@ -135,7 +135,7 @@ from server.web.session_window import session_times, session_window, window_boun
 DEFAULT_OUT_OF_BATCH = OutOfBatchRule.MAKEUP
 """What a check-in outside one's batch becomes when the session sets no rule."""
 
-CHINA = timezone(timedelta(hours=8))
+CHINA = timezone(timedelta(hours=8))  # the default time_zone (tests use it)
 ID = Int(1, 2**31 - 1)
 REASON = Str(min_len=1, max_len=500)
 CLIENT_ID = Str(min_len=1, max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
@@ -191,15 +191,15 @@ def _query_date(request: web.Request, name: str, default: date) -> date:
         raise InvalidInput("request.bad_query", f"{name} must be a date like 2026-03-01.") from None
 
 
-def _this_year() -> int:
-    return utcnow().astimezone(CHINA).year
+def _this_year(zone: tzinfo) -> int:
+    return utcnow().astimezone(zone).year
 
 
-def _year_window(year: int) -> tuple[datetime, datetime]:
-    """The calendar year in China time, as a UTC [start, end) pair."""
+def _year_window(year: int, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The calendar year in the deployment's time zone, as a UTC [start, end) pair."""
     return (
-        datetime(year, 1, 1, tzinfo=CHINA).astimezone(UTC),
-        datetime(year + 1, 1, 1, tzinfo=CHINA).astimezone(UTC),
+        datetime(year, 1, 1, tzinfo=zone).astimezone(UTC),
+        datetime(year + 1, 1, 1, tzinfo=zone).astimezone(UTC),
     )
 
 
@@ -742,15 +742,14 @@ async def checkin_code(request: web.Request) -> web.Response:
             details={"session_id": session.id, "status": session.status.value},
         )
     now = utcnow().timestamp()
-    shown = current_code(
-        checkin_secret(request.app[CONFIG].secret_key), str(site_id), str(session.id), now
-    )
+    key = checkin_secret(request.app[CONFIG].secret_key)
+    shown = current_code(key, str(site_id), str(session.id), now)
     return web.json_response(
         {
             "session_id": session.id,
             "site_id": site_id,
             "code": shown.code,
-            "qr": qr_payload(str(site_id), str(session.id), shown.code),
+            "qr": qr_token(key, str(site_id), str(session.id), now),
             "window_seconds": WINDOW_SECONDS,
             "seconds_to_rotation": round(max(0.0, shown.rotates_at - now), 3),
             "rotates_at": _iso(_at(shown.rotates_at)),
@@ -782,14 +781,24 @@ async def _checkin_once(
         trainee = await load(db, Trainee, trainee_id, "trainee")
         participating = [str(s.id) for s in session.sites]
         ts = now.timestamp()
-        site = code_site(
+        row = await record_of(db, session_id, trainee_id)
+        book = checkin_guard.AttemptBook(db)
+        await book.load([session_id], [trainee_id])
+        sites = [s.id for s in session.sites]
+        site = checkin_guard.prove_site(
+            book,
             secret,
-            str(session_id),
-            code=data.get("code"),
-            qr=data.get("qr"),
-            site_hint=str(data["site_id"]) if "site_id" in data else None,
-            home_site_id=None if trainee.home_site_id is None else str(trainee.home_site_id),
-            participating_site_ids=participating,
+            session_id=session_id,
+            trainee_id=trainee_id,
+            data=data,
+            room=checkin_guard.rooms(
+                home_site_id=trainee.home_site_id,
+                record_site_id=None if row is None else row.site_id,
+                participating=sites,
+                parents=await checkin_guard.site_parents(db),
+                any_room=await checkin_guard.any_room(db, session_id),
+            ),
+            participating=sites,
             now=ts,
         )
         on_roster, planned = await roster_position(db, session, trainee)
@@ -808,7 +817,6 @@ async def _checkin_once(
             planned_session_id=planned,
             out_of_batch_rule=rule,
         )
-        row = await record_of(db, session_id, trainee_id)
         if row is None:
             kind = (
                 RecordKind.MAKEUP if outcome.kind is AttendanceKind.MAKEUP else RecordKind.REGULAR
@@ -842,12 +850,19 @@ async def _checkin_once(
 async def checkin_alone(
     sessions: async_sessionmaker[Any], secret: bytes, item: CheckinItem
 ) -> dict[str, Any]:
-    """A check-in in its own transaction, retried when a concurrent writer won a race."""
+    """A check-in in its own transaction, retried when a concurrent writer won a race; a wrong
+    code is counted for the back-off in a transaction of its own (the check-in's rolled back)."""
     for attempt in range(3):
         try:
             return await _checkin_once(
                 sessions, secret, item.data, item.trainee_id, item.session_id, item.now
             )
+        except DomainError as exc:
+            if counts_as_guess(exc):
+                await checkin_guard.record_failure(
+                    sessions, item.session_id, item.trainee_id, item.now.timestamp()
+                )
+            raise
         except IntegrityError:
             # A concurrent request with the same client id, or for the same record, won:
             # the next attempt finds its row.
@@ -869,7 +884,10 @@ def checkin_writer(app: web.Application) -> CheckinWriter:
         async def alone(item: CheckinItem) -> dict[str, Any]:
             return await checkin_alone(sessions, secret, item)
 
-        writer = CheckinWriter(sessions, secret, DEFAULT_OUT_OF_BATCH, alone)
+        async def alerts(found: list[dict[str, Any]]) -> None:
+            await checkin_guard.publish_alerts(app, found)
+
+        writer = CheckinWriter(sessions, secret, DEFAULT_OUT_OF_BATCH, alone, on_alerts=alerts)
         _WRITERS[app] = writer
     return writer
 
@@ -954,6 +972,15 @@ async def mark_present_in(
             rule="session_live",
             details={"session_id": session_id, "status": session.status.value},
         )
+    if _actor_is(who, Actor.SITE_AGENT):  # only trainees expected here, within the session
+        await checkin_guard.check_site_mark(
+            db,
+            session,
+            trainee,
+            site_id,
+            None if row is None else row.site_id,
+            data.get("start", now),
+        )
     before = record_view(row) if row is not None else None
     if row is None:
         row = new_row(trainee.id, session_id, site_id, RecordKind.MANUAL)
@@ -999,6 +1026,7 @@ SETTINGS_BODY = _body(
         "capacity": Optional(Int(0, 100_000)),
         "registration_open": Bool(),
         "out_of_batch_rule": Optional(OneOf(*[r.value for r in OutOfBatchRule])),
+        "any_room": Bool(),
     },
     set(),
 )
@@ -1012,6 +1040,7 @@ def _settings_view(session_id: int, s: SessionSettings | None) -> dict[str, Any]
         "registration_open": bool(s.registration_open) if s is not None else False,
         "out_of_batch_rule": stored,
         "effective_out_of_batch_rule": stored or DEFAULT_OUT_OF_BATCH.value,
+        "any_room": bool(s.any_room) if s is not None else False,
     }
 
 
@@ -1323,9 +1352,9 @@ def _result_view(
 
 
 async def _year_results(
-    db: AsyncSession, year: int, trainee_id: int | None
+    db: AsyncSession, year: int, trainee_id: int | None, zone: tzinfo
 ) -> list[tuple[SessionResult, ClassSession, Course, AttendanceRecordRow]]:
-    start, end = _year_window(year)
+    start, end = _year_window(year, zone)
     query = (
         select(AttendanceRecordRow, ClassSession, Course)
         .join(ClassSession, ClassSession.id == AttendanceRecordRow.session_id)
@@ -1351,11 +1380,12 @@ async def _year_results(
 
 
 async def _transcript(request: web.Request, trainee_id: int) -> web.Response:
-    year = _query_int(request, "year", _this_year(), 2000, 2100)
+    zone = exports.zone_of(request)
+    year = _query_int(request, "year", _this_year(zone), 2000, 2100)
     async with request.app[SESSIONS]() as db:
         trainee = await load(db, Trainee, trainee_id, "trainee")
-        found = await _year_results(db, year, trainee_id)
-    rules = LedgerRules()
+        found = await _year_results(db, year, trainee_id, zone)
+    rules = LedgerRules(calendar_zone=zone)
     progress = yearly_progress(str(trainee_id), year, [r for r, _, _, _ in found], rules)
     return web.json_response(
         {
@@ -1396,11 +1426,12 @@ async def own_transcript(request: web.Request) -> web.Response:
 
 async def honour_list_view(request: web.Request) -> web.Response:
     """The yearly honour list (学习标兵): most class hours first."""
-    year = _query_int(request, "year", _this_year(), 2000, 2100)
+    zone = exports.zone_of(request)
+    year = _query_int(request, "year", _this_year(zone), 2000, 2100)
     top = _query_int(request, "top", 10, 1, 1000)
     min_hours = _query_int(request, "min_hours", 0, 0, 10_000)
     async with request.app[SESSIONS]() as db:
-        found = await _year_results(db, year, None)
+        found = await _year_results(db, year, None, zone)
         hours: dict[int, float] = {}
         for result, _, _, row in found:
             hours[row.trainee_id] = hours.get(row.trainee_id, 0.0) + result.class_hours
@@ -1679,7 +1710,8 @@ async def session_report(request: web.Request) -> web.Response:
 async def org_unit_report(request: web.Request) -> web.Response:
     """An org unit's (and its sub-units') attendance over a date range: JSON, CSV or XLSX."""
     fmt = _query_format(request)
-    today = utcnow().astimezone(CHINA).date()
+    zone = exports.zone_of(request)
+    today = utcnow().astimezone(zone).date()
     first = _query_date(request, "from", date(today.year, 1, 1))
     last = _query_date(request, "to", today)
     if last < first or (last - first).days > MAX_REPORT_DAYS:
@@ -1687,8 +1719,8 @@ async def org_unit_report(request: web.Request) -> web.Response:
             "request.bad_query",
             f"to must not be before from, and at most {MAX_REPORT_DAYS} days later.",
         )
-    start = datetime(first.year, first.month, first.day, tzinfo=CHINA).astimezone(UTC)
-    end = (datetime(last.year, last.month, last.day, tzinfo=CHINA) + timedelta(days=1)).astimezone(
+    start = datetime(first.year, first.month, first.day, tzinfo=zone).astimezone(UTC)
+    end = (datetime(last.year, last.month, last.day, tzinfo=zone) + timedelta(days=1)).astimezone(
         UTC
     )
     async with request.app[SESSIONS]() as db:

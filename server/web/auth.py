@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
@@ -12,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from server.core import checkin_guard as screen_rules
 from server.core.errors import Unauthenticated
 from server.core.roles import Actor, Principal
 from server.security import DUMMY_HASH, normalise_join_code, sha256, verify_password_async
@@ -82,12 +81,15 @@ _COOKIE_QUERY = (
 )
 
 
-async def principal_from_cookie(engine: AsyncEngine, token: str, now: datetime) -> Principal | None:
+async def principal_from_cookie(
+    engine: AsyncEngine, token: str, now: datetime, screen_key: bytes
+) -> Principal | None:
     """The signed-in user, trainee or site screen of a cookie, in one query on a plain
-    connection (no ORM session: it runs on every request)."""
+    connection (no ORM session: it runs on every request). ``screen_key``: see
+    :func:`screen_key`."""
     async with engine.connect() as conn:
         if token.startswith(SCREEN_PREFIX):
-            return await principal_from_screen_token(conn, token, now)
+            return await principal_from_screen_token(conn, token, now, screen_key)
         row = (await conn.execute(_COOKIE_QUERY, {"token_hash": sha256(token)})).first()
     if row is None:
         return None
@@ -131,60 +133,38 @@ async def trainee_by_join_code(db: AsyncSession, code: str) -> Trainee:
     return trainee
 
 
-# A site's screen (kiosk browser): a stateless signed cookie instead of a login row.
-SCREEN_PREFIX = "scr1."
-SCREEN_DAYS = 60
+# A site's screen (kiosk browser): a stateless signed cookie instead of a login row; the rule
+# (MAC keyed by the server's key and the site's secret hash, capped expiry) is in
+# server.core.checkin_guard.
+SCREEN_PREFIX = screen_rules.SCREEN_PREFIX
+SCREEN_DAYS = screen_rules.SCREEN_DAYS
+screen_csrf = screen_rules.screen_csrf
 
 
-def _screen_mac(secret_hash: str, purpose: str, site_id: int, expires: int) -> str:
-    """Keyed by the site's stored secret hash (server-side only): a new secret for the site
-    changes the key, so every screen signed in with the old one is signed out."""
-    digest = hmac.new(
-        secret_hash.encode(), f"classroom-screen:{purpose}:{site_id}:{expires}".encode(), "sha256"
-    ).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+def screen_key(secret_key: str) -> bytes:
+    """The key screen cookies are signed with, derived from the server's secret key."""
+    return screen_rules.derive_key(secret_key, "screen")
 
 
-def screen_token(site_id: int, secret_hash: str, now: datetime) -> str:
-    expires = int((now + timedelta(days=SCREEN_DAYS)).timestamp())
-    return f"{SCREEN_PREFIX}{site_id}.{expires}.{_screen_mac(secret_hash, 'v1', site_id, expires)}"
-
-
-def _screen_parts(token: str) -> tuple[int, int, str] | None:
-    parts = token[len(SCREEN_PREFIX) :].split(".") if token.startswith(SCREEN_PREFIX) else []
-    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts[:2]):
-        return None
-    if len(parts[0]) > 10 or len(parts[1]) > 12:
-        return None
-    return int(parts[0]), int(parts[1]), parts[2]
-
-
-def screen_csrf(token: str) -> str | None:
-    """The CSRF token that goes with a screen cookie (derived, so nothing is stored)."""
-    if not token.startswith(SCREEN_PREFIX):
-        return None
-    return hashlib.sha256(b"classroom-screen-csrf:" + token.encode()).hexdigest()[:32]
+def screen_token(key: bytes, site_id: int, secret_hash: str, now: datetime) -> str:
+    return screen_rules.screen_token(key, site_id, secret_hash, now.timestamp())
 
 
 def screen_token_due_for_renewal(token: str, now: datetime) -> bool:
-    parts = _screen_parts(token)
-    return parts is not None and parts[1] - now.timestamp() < SCREEN_DAYS * 86400 / 2
+    return screen_rules.screen_token_due_for_renewal(token, now.timestamp())
 
 
 async def principal_from_screen_token(
-    conn: AsyncConnection, token: str, now: datetime
+    conn: AsyncConnection, token: str, now: datetime, key: bytes
 ) -> Principal | None:
-    parts = _screen_parts(token)
+    parts = screen_rules.screen_parts(token)
     if parts is None:
         return None
-    site_id, expires, mac = parts
-    if expires <= now.timestamp() or not 1 <= site_id <= 2**31 - 1:
-        return None
     site = (
-        await conn.execute(select(Site.name, Site.secret_hash).where(Site.id == site_id))
+        await conn.execute(select(Site.name, Site.secret_hash).where(Site.id == parts[0]))
     ).first()
     if site is None or site.secret_hash is None:
         return None
-    if not hmac.compare_digest(mac, _screen_mac(site.secret_hash, "v1", site_id, expires)):
+    if not screen_rules.screen_token_valid(key, token, site.secret_hash, now.timestamp()):
         return None
-    return Principal(Actor.SITE_AGENT, site.name, site_id=site_id, csrf_token=screen_csrf(token))
+    return Principal(Actor.SITE_AGENT, site.name, site_id=parts[0], csrf_token=screen_csrf(token))

@@ -42,7 +42,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.core.checkin import (
     AttendanceKind,
     OutOfBatchRule,
-    code_site,
     decide_checkin,
     roster_standing,
 )
@@ -61,6 +60,7 @@ from server.store.attendance_models import (
 )
 from server.store.models import ClassSession, session_sites
 from server.web.attendance_records import new_row, record_view, store_core, to_core
+from server.web.checkin_guard import AttemptBook, prove_site, rooms, site_parents
 
 log = logging.getLogger("server.web.checkin")
 
@@ -81,6 +81,7 @@ class CheckinItem:
 
 
 Fallback = Callable[[CheckinItem], Awaitable[dict[str, Any]]]
+Alerts = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ class _SessionContext:
     site_ids: tuple[int, ...]  # participating, in id order
     plan_id: int | None  # the newest published batch plan of the course
     rule: OutOfBatchRule
+    any_room: bool  # the operator accepts typed codes of any room of the session
 
 
 async def _session_contexts(
@@ -120,17 +122,18 @@ async def _session_contexts(
             ClassSession.status,
             newest_plan,
             SessionSettings.out_of_batch_rule,
+            SessionSettings.any_room,
             session_sites.c.site_id,
         )
         .outerjoin(SessionSettings, SessionSettings.session_id == ClassSession.id)
         .outerjoin(session_sites, session_sites.c.session_id == ClassSession.id)
         .where(ClassSession.id.in_(session_ids))
     )
-    found: dict[int, tuple[SessionStatus, int | None, str | None, list[int]]] = {}
-    for session_id, status, plan_id, rule, site_id in rows:
-        entry = found.setdefault(session_id, (status, plan_id, rule, []))
+    found: dict[int, tuple[SessionStatus, int | None, str | None, bool, list[int]]] = {}
+    for session_id, status, plan_id, rule, any_room, site_id in rows:
+        entry = found.setdefault(session_id, (status, plan_id, rule, bool(any_room), []))
         if site_id is not None:
-            entry[3].append(site_id)
+            entry[4].append(site_id)
     return {
         session_id: _SessionContext(
             id=session_id,
@@ -138,8 +141,9 @@ async def _session_contexts(
             site_ids=tuple(sorted(sites)),
             plan_id=plan_id,
             rule=OutOfBatchRule(rule) if rule else default_rule,
+            any_room=any_room,
         )
-        for session_id, (status, plan_id, rule, sites) in found.items()
+        for session_id, (status, plan_id, rule, any_room, sites) in found.items()
     }
 
 
@@ -158,11 +162,13 @@ class CheckinWriter:
         default_rule: OutOfBatchRule,
         fallback: Fallback,
         max_group: int = MAX_GROUP,
+        on_alerts: Alerts | None = None,
     ) -> None:
         self._sessions = sessions
         self._secret = secret
         self._default_rule = default_rule
         self._fallback = fallback
+        self._on_alerts = on_alerts
         self._max_group = max_group
         self._queue: list[CheckinItem] = []
         self._task: asyncio.Task[None] | None = None
@@ -213,7 +219,8 @@ class CheckinWriter:
     async def _write_group(self, group: list[CheckinItem]) -> None:
         outcomes: list[dict[str, Any] | BaseException] = []
         async with self._sessions() as db, db.begin():
-            outcomes = await self._decide_group(db, group)
+            book = AttemptBook(db)
+            outcomes = await self._decide_group(db, book, group)
         # Committed: only now is anyone answered.
         for item, outcome in zip(group, outcomes, strict=True):
             if item.future.done():
@@ -222,9 +229,11 @@ class CheckinWriter:
                 item.future.set_exception(outcome)
             else:
                 item.future.set_result(outcome)
+        if book.alerts and self._on_alerts is not None:
+            await self._on_alerts(book.alerts)
 
     async def _decide_group(
-        self, db: AsyncSession, group: list[CheckinItem]
+        self, db: AsyncSession, book: AttemptBook, group: list[CheckinItem]
     ) -> list[dict[str, Any] | BaseException]:
         client_ids = {i.data["client_id"] for i in group}
         priors = {
@@ -243,6 +252,7 @@ class CheckinWriter:
         assigned: dict[tuple[int, int], int] = {}  # (plan, trainee) -> session of the slot
         registered: set[tuple[int, int]] = set()  # (session, trainee)
         records: dict[tuple[int, int], AttendanceRecordRow] = {}
+        parents: dict[str, str | None] = {}
         if fresh:
             session_ids = {i.session_id for i in fresh}
             trainee_ids = {i.trainee_id for i in fresh}
@@ -283,6 +293,12 @@ class CheckinWriter:
                     )
                 ).all()
             }
+            await book.load(session_ids, trainee_ids)
+            if any(
+                i.session_id in contexts and i.home_site_id not in contexts[i.session_id].site_ids
+                for i in fresh
+            ):
+                parents = await site_parents(db)
 
         # Decide each check-in in arrival order; a refusal touches nothing.
         decided: list[tuple[CheckinItem, AttendanceRecordRow, Any] | None] = []
@@ -312,7 +328,11 @@ class CheckinWriter:
                 decided.append(None)
                 continue
             try:
-                decided.append(self._decide_one(db, item, contexts, assigned, registered, records))
+                decided.append(
+                    self._decide_one(
+                        db, book, item, contexts, assigned, registered, records, parents
+                    )
+                )
                 accepted[cid] = item
                 outcomes.append(None)
             except DomainError as exc:
@@ -367,11 +387,13 @@ class CheckinWriter:
     def _decide_one(
         self,
         db: AsyncSession,
+        book: AttemptBook,
         item: CheckinItem,
         contexts: dict[int, _SessionContext],
         assigned: dict[tuple[int, int], int],
         registered: set[tuple[int, int]],
         records: dict[tuple[int, int], AttendanceRecordRow],
+        parents: dict[str, str | None],
     ) -> tuple[CheckinItem, AttendanceRecordRow, Any]:
         session = contexts.get(item.session_id)
         if session is None:
@@ -381,14 +403,22 @@ class CheckinWriter:
         ts = item.now.timestamp()
         data = item.data
         home = None if item.home_site_id is None else str(item.home_site_id)
-        site = code_site(
+        key = (session.id, item.trainee_id)
+        row = records.get(key)
+        site = prove_site(
+            book,
             self._secret,
-            str(session.id),
-            code=data.get("code"),
-            qr=data.get("qr"),
-            site_hint=str(data["site_id"]) if "site_id" in data else None,
-            home_site_id=home,
-            participating_site_ids=participating,
+            session_id=session.id,
+            trainee_id=item.trainee_id,
+            data=data,
+            room=rooms(
+                home_site_id=item.home_site_id,
+                record_site_id=None if row is None else row.site_id,
+                participating=session.site_ids,
+                parents=parents,
+                any_room=session.any_room,
+            ),
+            participating=session.site_ids,
             now=ts,
         )
         slot = None if session.plan_id is None else assigned.get((session.plan_id, item.trainee_id))
@@ -409,8 +439,6 @@ class CheckinWriter:
             planned_session_id=planned,
             out_of_batch_rule=session.rule,
         )
-        key = (session.id, item.trainee_id)
-        row = records.get(key)
         if row is None:
             kind = (
                 RecordKind.MAKEUP if outcome.kind is AttendanceKind.MAKEUP else RecordKind.REGULAR

@@ -59,29 +59,27 @@ class SignInGuard:
     def _user_key(username: str) -> str:
         return username.strip().casefold()[:64]
 
-    def check_login(self, username: str, address: str) -> None:
-        check_throttles(
-            [(self.users, self._user_key(username)), (self.addresses, address)],
-            time.monotonic(),
-            THROTTLED,
-            "sign-in attempts",
-        )
-
-    def login_failed(self, username: str, address: str) -> None:
+    def start_login(self, username: str, address: str) -> None:
+        """Refuse (429) while locked; else count the attempt as failed until it succeeds."""
         now = time.monotonic()
-        self.users.failed(self._user_key(username), now)
+        user = self._user_key(username)
+        check_throttles(
+            [(self.users, user), (self.addresses, address)], now, THROTTLED, "sign-in attempts"
+        )
+        self.users.failed(user, now)
         self.addresses.failed(address, now)
 
-    def login_succeeded(self, username: str) -> None:
+    def login_succeeded(self, username: str, address: str) -> None:
         self.users.succeeded(self._user_key(username))
+        self.addresses.undo(address)
 
-    def check_code(self, address: str) -> None:
-        check_throttles(
-            [(self.addresses, address)], time.monotonic(), THROTTLED, "personal code attempts"
-        )
+    def start_code(self, address: str) -> None:
+        now = time.monotonic()
+        check_throttles([(self.addresses, address)], now, THROTTLED, "personal code attempts")
+        self.addresses.failed(address, now)
 
-    def code_failed(self, address: str) -> None:
-        self.addresses.failed(address, time.monotonic())
+    def code_succeeded(self, address: str) -> None:
+        self.addresses.undo(address)
 
 
 GUARD = web.AppKey("sign_in_guard", SignInGuard)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import security
 from server.core import roles
-from server.core.errors import InvalidInput, Unauthenticated
+from server.core.errors import InvalidInput
 from server.core.roles import Actor
 from server.core.session_run import start_warning
 from server.core.sessions import SessionAction, check_window, next_state
@@ -48,6 +48,7 @@ from server.web import (
     attendance_api,
     audit_api,
     auth,
+    checkin_guard,
     codes_api,
     interaction_log,
     media_api,
@@ -349,13 +350,9 @@ def _set_login_cookies(request: web.Request, response: web.Response, token: str,
 async def login(request: web.Request) -> web.Response:
     data = validate(LOGIN, await read_json(request), path="body")
     guard, address = request.app[GUARD], client_address(request)
-    guard.check_login(data["username"], address)
-    try:
-        user = await auth.login_user(request.app[SESSIONS], data["username"], data["password"])
-    except Unauthenticated:
-        guard.login_failed(data["username"], address)
-        raise
-    guard.login_succeeded(data["username"])
+    guard.start_login(data["username"], address)
+    user = await auth.login_user(request.app[SESSIONS], data["username"], data["password"])
+    guard.login_succeeded(data["username"], address)
     async with request.app[SESSIONS]() as db, db.begin():
         token, csrf = await auth.open_login(
             db, hours=request.app[CONFIG].session_hours, user_id=user.id
@@ -375,13 +372,10 @@ async def login(request: web.Request) -> web.Response:
 async def join(request: web.Request) -> web.Response:
     data = validate(JOIN, await read_json(request), path="body")
     guard, address = request.app[GUARD], client_address(request)
-    guard.check_code(address)
+    guard.start_code(address)
     async with request.app[SESSIONS]() as db, db.begin():
-        try:
-            trainee = await auth.trainee_by_join_code(db, data["code"])
-        except Unauthenticated:
-            guard.code_failed(address)
-            raise
+        trainee = await auth.trainee_by_join_code(db, data["code"])
+        guard.code_succeeded(address)
         token, csrf = await auth.open_login(
             db, hours=request.app[CONFIG].session_hours, trainee_id=trainee.id
         )
@@ -432,6 +426,7 @@ async def issue_site_secret(request: web.Request) -> web.Response:
             None,
             {"secret_issued_at": site.secret_issued_at.isoformat()},
         )
+    await revoke.revoke(request.app, [f"site:{site.id}"])  # its agent's and screens' sockets
     return web.json_response(
         {
             "site_id": site.id,
@@ -597,6 +592,7 @@ def build_registry() -> Registry:
     media_api.register(registry)
     turn_api.register(registry)
     screen_api.register(registry)
+    checkin_guard.register(registry)
     add(
         Endpoint(
             "POST",

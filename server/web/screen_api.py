@@ -4,8 +4,10 @@
   site with the site's agent secret (the same check as the agent's bearer secret) and gets a
   **stateless signed cookie** instead of a login row (no schema change): ``scr1.<site>.<exp>.<mac>``
   in the ordinary session cookie, read by :func:`server.web.auth.principal_from_cookie`. The MAC
-  is keyed by the site's stored secret hash, so issuing a new secret for the site signs every
-  screen of that site out; the cookie carries no secret and expires after ``SCREEN_DAYS``.
+  is keyed by the server's secret key and the site's stored secret hash (the database alone
+  cannot forge one), so issuing a new secret for the site signs every screen of that site out;
+  the cookie carries no secret, expires after ``SCREEN_DAYS`` and an expiry further ahead than
+  ``SCREEN_MAX_DAYS`` is refused (``server.core.checkin_guard``).
 * ``GET /api/v1/site/current-session``: the session live at the caller's site now (or the next
   one), with the site's name. A screen's cookie is renewed here when half its life is gone.
 * ``GET /api/v1/trainee/live-sessions``: the sessions live now, and whether I am checked in.
@@ -81,7 +83,8 @@ async def screen_sign_in(request: web.Request) -> web.Response:
             )
         site = await load(db, Site, who.site_id, "site")
         assert site.secret_hash is not None
-        token = auth.screen_token(site.id, site.secret_hash, utcnow())
+        key = auth.screen_key(request.app[CONFIG].secret_key)
+        token = auth.screen_token(key, site.id, site.secret_hash, utcnow())
     response = web.json_response(
         {
             "actor": Actor.SITE_AGENT.value,
@@ -134,7 +137,10 @@ async def site_current_session(request: web.Request) -> web.Response:
         )
     token = request.cookies.get(auth.SESSION_COOKIE, "")
     if secret_hash is not None and auth.screen_token_due_for_renewal(token, now):
-        _set_screen_cookies(request, response, auth.screen_token(who.site_id, secret_hash, now))
+        key = auth.screen_key(request.app[CONFIG].secret_key)
+        _set_screen_cookies(
+            request, response, auth.screen_token(key, who.site_id, secret_hash, now)
+        )
     return response
 
 

@@ -10,7 +10,8 @@ import msgpack
 
 from server.core.errors import InvalidInput, RateLimited
 
-MAX_FRAME = 64 * 1024
+MAX_FRAME = 64 * 1024  # the documented limit: a frame of 65,536 bytes passes, 65,537 closes (1009)
+WS_MAX_MSG_SIZE = MAX_FRAME + 1  # aiohttp refuses a message of max_msg_size bytes or more
 
 
 def _no_ext(code: int, data: bytes) -> Any:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from server import __version__
-from server.core.errors import DomainError, InvalidInput, RateLimited
+from server.core.errors import DomainError, InvalidInput, RateLimited, Unauthenticated
 from server.core.roles import Actor, Principal
 from server.core.topics import Replay
 from server.core.validation import (
@@ -21,13 +21,14 @@ from server.core.validation import (
     check_protocol_version,
     validate_message,
 )
+from server.security import sha256
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site, utcnow
-from server.web import attendance_api, auth, media_api, rollcall_api
+from server.web import attendance_api, auth, edges, media_api, rollcall_api
 from server.web.app import METRICS, SESSIONS, error_response
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
-from server.web.wire import MAX_FRAME, RateLimit, decode_msgpack
+from server.web.wire import WS_MAX_MSG_SIZE, RateLimit, decode_msgpack
 
 log = logging.getLogger("server.ws.agent")
 
@@ -63,11 +64,17 @@ async def site_snapshot(request: web.Request, site_id: int) -> dict[str, Any]:
 
 
 async def record_outbox(
-    request: web.Request, site_id: int, items: list[dict[str, Any]]
+    request: web.Request, site_id: int, items: list[dict[str, Any]], secret_hash: str
 ) -> dict[str, str]:
-    """Record each item once: a (site, id) seen before answers ``duplicate``."""
+    """Record each item once: a (site, id) seen before answers ``duplicate``. Nothing is
+    recorded once the secret the socket signed in with has been replaced."""
     results: dict[str, str] = {}
     async with request.app[SESSIONS]() as db, db.begin():
+        stored = await db.scalar(select(Site.secret_hash).where(Site.id == site_id))
+        if stored != secret_hash:  # a new secret was issued while this socket was open
+            raise Unauthenticated(
+                "auth.secret_revoked", "This site's secret was replaced; connect with the new one."
+            )
         for item in items:
             exists = await db.scalar(
                 select(OutboxItem.id).where(
@@ -156,7 +163,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         )
     site_id = who.site_id
     live = request.app[LIVE]
-    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=None, autoping=True)
+    ws = web.WebSocketResponse(max_msg_size=WS_MAX_MSG_SIZE, heartbeat=None, autoping=True)
     await ws.prepare(request)
     connection = live.hub.open(ws, "agent", f"site:{site_id}", binary=True)
     live.metrics_open("agent", +1)
@@ -179,7 +186,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         await _welcome(request, live, connection, site_id, hello)
         live.presence.connected(site_id)
         media_api.agent_connected(request.app, site_id, hello["capabilities"])
-        clean = await _serve(request, live, ws, connection, site_id)
+        clean = await _serve(request, live, ws, connection, site_id, sha256(secret.strip()))
     finally:
         live.metrics_open("agent", -1)
         live.hub.close(connection)
@@ -276,6 +283,7 @@ async def _serve(
     ws: web.WebSocketResponse,
     connection: Connection,
     site_id: int,
+    secret_hash: str,
 ) -> bool:
     """Handle messages until the socket closes; True when the agent closed it cleanly."""
     limit = RateLimit()
@@ -289,9 +297,15 @@ async def _serve(
         try:
             limit.take()
             message = validate_message(AGENT_MESSAGES, decode_msgpack(msg.data), now=time.time())
-            await _handle(request, live, connection, site_id, message.type, message.body)
+            await _handle(
+                request, live, connection, site_id, secret_hash, message.type, message.body
+            )
         except RateLimited as exc:
             await connection.close(1008, f"{exc.code}: {exc.message}")
+            return False
+        except Unauthenticated as exc:
+            connection.send_message({"type": "error", "code": exc.code, "message": exc.message})
+            await connection.close(1008, exc.code)
             return False
         except DomainError as exc:
             errors += 1
@@ -307,6 +321,7 @@ async def _handle(
     live: Live,
     connection: Connection,
     site_id: int,
+    secret_hash: str,
     kind: str,
     body: dict[str, Any],
 ) -> None:
@@ -318,7 +333,7 @@ async def _handle(
             {"type": "heartbeat_ack", "seq": body["seq"], "server_ts": time.time()}
         )
     elif kind == "outbox":
-        results = await record_outbox(request, site_id, body["items"])
+        results = await record_outbox(request, site_id, body["items"], secret_hash)
         connection.send_message({"type": "outbox_ack", "results": results})
     elif kind in media_api.AGENT_TYPES:
         await media_api.agent_message(request.app, connection, site_id, kind, body)
@@ -328,5 +343,5 @@ async def _handle(
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/ws/agent", agent_socket)
+    app.router.add_get("/ws/agent", edges.capped(agent_socket))
     media_api.setup(app)

@@ -23,13 +23,14 @@ from server.core.roles import Actor, Principal
 from server.core.topics import Replay
 from server.core.validation import CLIENT_MESSAGES, validate_message
 from server.store.models import ClassSession, Site, utcnow
-from server.web import auth, media_api, scope
+from server.web import auth, edges, media_api, scope
 from server.web.app import CONFIG, ENGINE, SESSIONS, error_response
+from server.web.checkin_guard import ALERTS_TOPIC
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
 from server.web.presence import HEALTH_TOPIC, PRESENCE_TOPIC
 from server.web.revoke import owner_label
-from server.web.wire import MAX_FRAME, RateLimit, decode_json
+from server.web.wire import WS_MAX_MSG_SIZE, RateLimit, decode_json
 
 log = logging.getLogger("server.ws.client")
 
@@ -77,7 +78,7 @@ def topic_rule(topic: str) -> tuple[frozenset[Actor], Snapshot]:
     """Who may subscribe to a topic, and how its snapshot is made."""
     if topic == PRESENCE_TOPIC:
         return roles.STAFF, presence_snapshot
-    if topic == HEALTH_TOPIC:
+    if topic in (HEALTH_TOPIC, ALERTS_TOPIC):
         return roles.STAFF, empty_snapshot
     if _SESSION_TOPIC.fullmatch(topic):
         # a trainee or site only for sessions it takes part in: see _may_watch
@@ -164,7 +165,9 @@ async def _signed_in(request: web.Request) -> Principal | None:
     token = request.cookies.get(auth.SESSION_COOKIE)
     if not token:
         return None
-    return await auth.principal_from_cookie(request.app[ENGINE], token, utcnow())
+    return await auth.principal_from_cookie(
+        request.app[ENGINE], token, utcnow(), auth.screen_key(request.app[CONFIG].secret_key)
+    )
 
 
 async def client_socket(request: web.Request) -> web.StreamResponse:
@@ -178,7 +181,7 @@ async def client_socket(request: web.Request) -> web.StreamResponse:
     live = request.app[LIVE]
     # No permessage-deflate: the hub writes each event's frame, encoded once, to every socket
     # as is (a per-socket compressor would cost CPU per socket and ~300 KiB of zlib state).
-    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0, compress=False)
+    ws = web.WebSocketResponse(max_msg_size=WS_MAX_MSG_SIZE, heartbeat=30.0, compress=False)
     await ws.prepare(request)
     connection = live.hub.open(ws, "client", owner_label(who), binary=False)
     live.metrics_open("client", +1)
@@ -229,4 +232,4 @@ async def client_socket(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/ws/client", client_socket)
+    app.router.add_get("/ws/client", edges.capped(client_socket))

@@ -130,3 +130,129 @@ def test_codes_for_a_unit_printed_as_slips_whose_qr_signs_in(
     finally:
         phone_ctx.close()
         context.close()
+
+
+def trainee_api(server: ServerProcess, code: str) -> Api:
+    trainee = Api(server.url)
+    joined = trainee.http.post(trainee.base + "/auth/join", json={"code": code}, timeout=10)
+    trainee.http.headers["X-CSRF-Token"] = joined.json()["csrf_token"]
+    return trainee
+
+
+def test_office_pages_corrections_audit_transcript_honour_electives_feedback_survey(
+    browser: Any, server: ServerProcess
+) -> None:
+    op = Api(server.url).login("operator")
+    sid = 2  # a demo session of its own (the codes test above used none)
+    session = op.call("GET", f"/sessions/{sid}")
+    if session["status"] == "scheduled":
+        op.call("POST", f"/sessions/{sid}/start")
+    first = op.call("GET", "/trainees", params={"q": "NB0001"})["items"][0]
+    watch = Watch(server.url)
+    context = browser.new_context(**DESKTOP)
+    try:
+        page = watch.attach(context, "console")
+        sign_in(page, server, f"#/sessions/{sid}/attendance")
+        expect(page.get_by_role("heading", name=re.compile("^考勤更正与补签"))).to_be_visible()
+        page.get_by_label("姓名或工号").fill("NB0001")
+        row = page.locator("#att-table tbody tr").filter(has_text=first["name"])
+        expect(row).to_have_count(1)
+        row.get_by_role("button", name="补签").click()
+        page.get_by_role("button", name="确认").click()
+        expect(page.locator("#att-inline .error")).to_have_text("请填写原因。")
+        page.get_by_label("原因（必填）").fill("手机没电，课堂管理员现场确认")
+        page.get_by_role("button", name="确认").click()
+        expect(row).to_contain_text("补签")
+        shot(page, "attendance-zh.png")
+
+        # Correct a result after the session: class hours credited by hand, with the reason.
+        op.call("POST", f"/sessions/{sid}/end")
+        page.reload()
+        page.get_by_label("姓名或工号").fill("NB0001")
+        row.get_by_role("button", name="更正").click()
+        page.get_by_label("学时").fill("1.5")
+        page.get_by_label("原因（必填）").fill("培训办核定：中途外出公务")
+        page.get_by_role("button", name="确认").click()
+        expect(row).to_contain_text("已更正")
+        expect(row.locator("td").nth(6)).to_have_text("1.5")
+
+        # The audit trail names who corrected what and why.
+        page.goto(server.url + "/operator/#/audit")
+        page.get_by_label("操作", exact=True).select_option(label="更正考勤")
+        page.get_by_role("button", name="查询").click()
+        audit = page.locator("#audit-table tbody tr")
+        expect(audit).to_have_count(1)
+        expect(audit).to_contain_text("培训办核定：中途外出公务")
+        expect(audit).to_contain_text("operator")
+        expect(audit).to_contain_text("class_hours")
+        shot(page, "audit-zh.png")
+
+        # The trainee's transcript shows the corrected session.
+        page.goto(server.url + "/operator/#/transcripts")
+        page.get_by_label("姓名或工号").fill("NB0001")
+        page.get_by_role("button", name="查找").click()
+        page.get_by_role("link", name="查看档案").click()
+        expect(page.locator("#transcript")).to_contain_text(f"{first['name']} 的学时档案")
+        expect(page.locator("#transcript-table")).to_contain_text("已更正")
+        shot(page, "transcript-zh.png")
+
+        page.goto(server.url + "/operator/#/honour")
+        expect(page.locator("#honour-table tbody tr").first).to_contain_text(re.compile(r"\d"))
+        expect(page.locator("#honour-table")).to_contain_text(first["name"])
+        shot(page, "honour-zh.png")
+
+        # Electives: open registration with two seats; a trainee registers from the phone API.
+        nxt = next(
+            s
+            for s in op.call("GET", "/sessions", params={"limit": 500})["items"]
+            if s["status"] == "scheduled"
+        )
+        page.goto(server.url + f"/operator/#/sessions/{nxt['id']}/electives")
+        page.get_by_label("名额（留空为不限）").fill("2")
+        page.get_by_label("开放报名").check()
+        page.get_by_role("button", name="保存设置").click()
+        expect(page.locator("#flash")).to_contain_text("报名设置已保存")
+        trainee_api(server, "DEMONB0003").call("POST", f"/sessions/{nxt['id']}/registration")
+        page.reload()
+        expect(page.locator("#el-summary")).to_have_text("已报名 1 人 · 候补 0 人 · 名额 2")
+        expect(page.locator("#el-table tbody tr")).to_have_count(1)
+
+        # Feedback given on the phone is read here.
+        trainee_api(server, "DEMONB0001").call(
+            "POST", f"/sessions/{sid}/feedback", json={"course_rating": 5, "comment": "很受启发"}
+        )
+        page.goto(server.url + f"/operator/#/sessions/{sid}/feedback")
+        expect(page.locator("#fb-course")).to_contain_text("平均 5 分")
+        expect(page.locator("#fb-comments")).to_have_text("很受启发")
+        shot(page, "feedback-zh.png")
+
+        # A needs survey: topics set here, answered on a phone, ranked here.
+        program = op.call("GET", "/programs")["items"][0]
+        page.goto(server.url + "/operator/#/surveys")
+        page.get_by_role("link", name="设置与结果").first.click()
+        page.get_by_label("调研主题（每行一个）").fill("基层治理\n乡村振兴\n数字政府")
+        page.get_by_role("button", name="保存主题").click()
+        expect(page.locator("#sv-count")).to_have_text("已有 0 名学员作答")
+        trainee_api(server, "DEMONB0001").call(
+            "POST",
+            f"/programs/{program['id']}/needs-survey/response",
+            json={"ranking": ["数字政府", "乡村振兴"], "needs_text": "希望多讲案例"},
+        )
+        page.reload()
+        expect(page.locator("#sv-ranked tbody tr").first).to_contain_text("数字政府")
+        expect(page.locator("#sv-texts")).to_have_text("希望多讲案例")
+        shot(page, "survey-zh.png")
+        page.get_by_role("button", name="English").click()
+        expect(page.locator("#sv-count")).to_have_text("1 trainees answered")
+        shot(page, "survey-en.png")
+        page.goto(server.url + "/operator/#/audit")
+        expect(page.locator("#audit-table")).to_contain_text("attendance corrected")
+        shot(page, "audit-en.png")
+        page.goto(server.url + f"/operator/#/sessions/{sid}/attendance")
+        expect(
+            page.get_by_role("heading", name=re.compile("^Attendance corrections"))
+        ).to_be_visible()
+        shot(page, "attendance-en.png")
+        watch.check()
+    finally:
+        context.close()

@@ -23,7 +23,6 @@ from server.core.checkin import (
     AttendanceState,
     CheckinOutcome,
     OutOfBatchRule,
-    QrPayload,
     SessionStatus,
     StaySource,
     attendance_transition,
@@ -31,10 +30,7 @@ from server.core.checkin import (
     current_code,
     decide_checkin,
     normalize_code,
-    parse_qr_payload,
-    qr_payload,
     verify_code,
-    verify_qr,
     window_index,
 )
 from server.core.errors import Conflict, DomainError, InvalidInput, RuleViolation
@@ -173,7 +169,6 @@ def test_short_secret_is_refused() -> None:
 @pytest.mark.parametrize("bad_id", ["", "a:b", "has space", "x" * 65, "课堂"])
 def test_ids_that_cannot_travel_in_a_qr_payload_are_refused(bad_id: str) -> None:
     _raises_code("checkin.id_invalid", lambda: current_code(SECRET, bad_id, SESSION, T0))
-    _raises_code("checkin.id_invalid", lambda: qr_payload(SITE, bad_id, "123456"))
 
 
 def test_non_finite_time_is_refused() -> None:
@@ -205,48 +200,6 @@ def test_old_codes_are_always_expired_never_accepted(window: int, back: int) -> 
     with pytest.raises(InvalidInput) as info:
         verify_code(SECRET, SITE, SESSION, old, now)
     assert info.value.code == "checkin.code_expired"
-
-
-# ---------------------------------------------------------------------------------------------
-# QR payload
-# ---------------------------------------------------------------------------------------------
-
-
-def test_qr_payload_round_trips() -> None:
-    text = qr_payload(SITE, SESSION, "042917")
-    assert text == f"cr1:{SITE}:{SESSION}:042917"
-    assert parse_qr_payload(text) == QrPayload(SITE, SESSION, "042917")
-    assert parse_qr_payload(f"  {text}\n") == QrPayload(SITE, SESSION, "042917")
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "",
-        "cr1:site:sess",
-        "cr2:site:sess:123456",
-        "cr1:site:sess:12345",
-        "cr1:site:sess:123456:extra",
-        "cr1::sess:123456",
-        "cr1:si te:sess:123456",
-        "https://example.org/checkin",
-    ],
-)
-def test_malformed_qr_payload_is_refused(text: str) -> None:
-    _raises_code("checkin.qr_invalid", lambda: parse_qr_payload(text))
-
-
-def test_qr_code_with_a_live_code_verifies() -> None:
-    text = qr_payload(SITE, SESSION, current_code(SECRET, SITE, SESSION, T0).code)
-    assert verify_qr(SECRET, text, T0 + 45).site_id == SITE
-
-
-def test_qr_code_scanned_from_an_old_photo_is_expired() -> None:
-    old = code_for_window(SECRET, SITE, SESSION, WINDOW - 3)
-    assert old not in {code_for_window(SECRET, SITE, SESSION, WINDOW - b) for b in (0, 1)}
-    _raises_code(
-        "checkin.code_expired", lambda: verify_qr(SECRET, qr_payload(SITE, SESSION, old), T0)
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -51,3 +51,14 @@ def test_check_throttles_raises_429_with_retry_after_of_the_longest_wait() -> No
         )
     assert caught.value.code == "auth.too_many_attempts"
     assert caught.value.details == {"retry_after": 3.0}
+
+
+def test_a_failure_counted_in_advance_is_taken_back_on_success() -> None:
+    t = FailureThrottle(POLICY)
+    for _ in range(3):
+        t.failed("10.0.0.1", 0.0)
+        t.undo("10.0.0.1")
+    t.undo("never-seen")
+    for _ in range(3):
+        t.failed("10.0.0.1", 0.0)
+    assert t.wait("10.0.0.1", 0.0) == 0.0  # the undone attempts did not count

@@ -29,7 +29,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--headless=new",
-    "--use-fake-device-for-media-stream",
+    "--use-fake-device-for-media-stream=fps=15",  # half the default: less to encode, decode
     "--use-fake-ui-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
     "--disable-features=WebRtcHideLocalIpsWithMdns",

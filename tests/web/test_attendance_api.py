@@ -12,7 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.config import Config
-from server.core.checkin import code_for_window, current_code, qr_payload, window_index
+from server.core.checkin import code_for_window, current_code, window_index
+from server.core.checkin_guard import qr_token
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import AuditEntry, ClassSession, utcnow
@@ -100,7 +101,7 @@ async def test_checkin_with_the_screen_code_and_a_resend_keep_one_record(
     await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
     shown = await _ok(await agent.get(f"/api/v1/sessions/{world.session_id}/checkin-code"))
     assert shown["site_id"] == world.site_id and len(shown["code"]) == 6
-    assert shown["qr"] == f"cr1:{world.site_id}:{world.session_id}:{shown['code']}"
+    assert shown["qr"].startswith(f"cr2:{world.site_id}:{world.session_id}:")
     assert 0 <= shown["seconds_to_rotation"] <= 30
     first = await _ok(
         await _checkin(trainee, world.session_id, code=shown["code"], client_id="c-1")
@@ -138,10 +139,10 @@ async def test_every_checkin_refusal_has_its_own_code(
     r = await _checkin(trainee, sid, code=_code(site, sid, back_windows=5), client_id="a5")
     await _error(r, 400, "checkin.code_expired")
     other = await _ok(await op.post("/api/v1/sites", json={"name": "外区分课堂"}), 201)
-    qr = qr_payload(str(other["id"]), str(sid), _code(other["id"], sid))
+    qr = qr_token(SECRET, str(other["id"]), str(sid), utcnow().timestamp())
     await _error(await _checkin(trainee, sid, qr=qr, client_id="a6"), 409, "checkin.wrong_site")
-    qr = qr_payload(str(site), str(sid + 1000), _code(site, sid + 1000))
-    await _error(await _checkin(trainee, sid, qr=qr, client_id="a7"), 400, "checkin.code_invalid")
+    qr = qr_token(SECRET, str(site), str(sid + 1000), utcnow().timestamp())
+    await _error(await _checkin(trainee, sid, qr=qr, client_id="a7"), 400, "checkin.qr_invalid")
     main = await _main_site(op, world)
     only_main = await _new_session(op, world.ids["courses"], [main])
     r = await _checkin(trainee, only_main, code=_code(main, only_main), client_id="a8")

@@ -22,11 +22,11 @@ from server import security
 from server.config import Config
 from server.core.checkin import (
     code_for_window,
-    code_site,
     current_code,
     roster_standing,
     window_index,
 )
+from server.core.checkin_guard import Attempts, checkin_site, qr_token
 from server.core.errors import DomainError
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow, CheckinRequest, RecordKind
@@ -171,7 +171,7 @@ async def test_one_group_gives_each_checkin_its_own_answer_and_refusals_change_n
         item(ids[5], "old", code=_code(site, sid, back_windows=5)),
         item(room.outsider[0], "out", home=None),
         CheckinItem({"code": good, "client_id": "gone"}, ids[6], site, 2**31 - 2, utcnow()),
-        item(ids[7], "g7", qr=f"cr1:{site}:{sid}:{good}"),
+        item(ids[7], "g7", qr=qr_token(SECRET, str(site), str(sid), utcnow().timestamp())),
     ]
     writer = _writer(writer_store)
     answers = await asyncio.gather(*(_outcome(writer, i) for i in items))
@@ -187,7 +187,7 @@ async def test_one_group_gives_each_checkin_its_own_answer_and_refusals_change_n
         "checkin.client_id_reused",
         "checkin.code_invalid",
         "checkin.code_expired",
-        "checkin.not_on_roster",
+        "checkin.no_room",  # no home site: only the room's QR can check them in
         "session.not_found",
     ]
     # four trainees checked in; five client ids stored with their answer
@@ -333,7 +333,7 @@ async def test_a_group_that_meets_a_concurrent_writer_is_retried_one_by_one(
         await drop()
 
 
-def test_roster_standing_and_code_site_are_the_rules_both_write_paths_share() -> None:
+def test_roster_standing_and_checkin_site_are_the_rules_both_write_paths_share() -> None:
     sites = frozenset({"1", "2"})
 
     def standing(**kw: Any) -> tuple[bool, str | None]:
@@ -354,11 +354,20 @@ def test_roster_standing_and_code_site_are_the_rules_both_write_paths_share() ->
     assert standing(plan_published=False, home_site_id="3") == (False, "9")
     now = utcnow().timestamp()
     shown = current_code(SECRET, "2", "9", now).code
-    kw: dict[str, Any] = {"qr": None, "site_hint": None, "participating_site_ids": ["1", "2"]}
-    assert code_site(SECRET, "9", code=shown, home_site_id="1", now=now, **kw) == "2"
+    kw: dict[str, Any] = {
+        "qr": None,
+        "site_hint": None,
+        "participating": ["1", "2"],
+        "any_room": False,
+        "trainee": Attempts(),
+        "session": Attempts(),
+        "now": now,
+    }
+    assert checkin_site(SECRET, "9", code=shown, rooms=("2",), **kw) == "2"
     with pytest.raises(DomainError) as caught:
-        code_site(SECRET, "9", code=shown, home_site_id="1", now=now, **{**kw, "site_hint": "1"})
+        checkin_site(SECRET, "9", code=shown, rooms=("1",), **kw)  # not the trainee's room
     assert caught.value.code == "checkin.code_invalid"
+    assert checkin_site(SECRET, "9", code=shown, rooms=("1",), **{**kw, "any_room": True}) == "2"
     with pytest.raises(DomainError) as caught:
-        code_site(SECRET, "9", code=None, home_site_id=None, now=now, **kw)
+        checkin_site(SECRET, "9", code=None, rooms=("2",), **kw)
     assert caught.value.code == "checkin.code_required"

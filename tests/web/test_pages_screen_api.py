@@ -10,7 +10,7 @@ from typing import Any
 
 from server.store.models import Site, utcnow
 from server.web import auth
-from server.web.app import SESSIONS
+from server.web.app import CONFIG, SESSIONS
 from tests.conftest import ClientFactory, World
 
 
@@ -47,7 +47,7 @@ async def test_screen_signs_in_with_the_site_secret_and_acts_as_its_site(
     assert current["session"]["status"] == "live"
     code = await screen.get(f"/api/v1/sessions/{world.session_id}/checkin-code")
     assert code.status == 200
-    assert (await code.json())["qr"].startswith(f"cr1:{world.site_id}:{world.session_id}:")
+    assert (await code.json())["qr"].startswith(f"cr2:{world.site_id}:{world.session_id}:")
     # A state change without the CSRF token is refused, with it accepted.
     no_csrf = await (await client_as("anonymous")).post(
         f"/api/v1/sessions/{world.session_id}/floor/raise",
@@ -93,8 +93,11 @@ async def test_wrong_tampered_expired_or_rotated_screen_credentials_are_refused(
     async with anon.server.app[SESSIONS]() as db:
         site_row = await db.get(Site, world.site_id)
         assert site_row is not None and site_row.secret_hash
-        old = auth.screen_token(world.site_id, site_row.secret_hash, utcnow() - timedelta(days=61))
-        fresh = auth.screen_token(world.site_id, site_row.secret_hash, utcnow())
+        key = auth.screen_key(anon.server.app[CONFIG].secret_key)
+        old = auth.screen_token(
+            key, world.site_id, site_row.secret_hash, utcnow() - timedelta(days=61)
+        )
+        fresh = auth.screen_token(key, world.site_id, site_row.secret_hash, utcnow())
     me = await anon.get("/api/v1/auth/me", cookies={auth.SESSION_COOKIE: old})
     assert (await me.json())["actor"] == "anonymous"
     me = await anon.get("/api/v1/auth/me", cookies={auth.SESSION_COOKIE: fresh})

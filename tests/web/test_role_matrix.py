@@ -57,6 +57,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/courses/{id}/batch-plan/swap"): MANAGERS,
     ("POST", "/api/v1/courses/{id}/batch-plan/publish"): MANAGERS,
     ("GET", "/api/v1/sessions/{id}/checkin-code"): MANAGERS | {"site_agent"},
+    ("GET", "/api/v1/sessions/{id}/checkin-failures"): STAFF,
     ("POST", "/api/v1/sessions/{id}/checkin"): {"trainee"},
     ("POST", "/api/v1/sessions/{id}/checkout"): {"trainee"},
     ("POST", "/api/v1/sessions/{id}/attendance/mark"): MANAGERS | {"site_agent"},

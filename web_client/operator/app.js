@@ -10,6 +10,10 @@ import { reportView } from "./report.js";
 import { planView } from "./plan.js";
 import { manageView } from "./manage.js";
 import { codesView } from "./codes.js";
+import { auditView } from "./audit.js";
+import { findTraineeView, transcriptView, honourView } from "./people.js";
+import { attendanceView, electivesView, feedbackView } from "./session_pages.js";
+import { surveysView, surveyView } from "./surveys.js";
 
 const main = document.getElementById("main");
 const state = { me: null, live: null, view: null };
@@ -53,6 +57,15 @@ const ROUTES = [
   { re: /^#\/manage(?:\/([a-z-]+))?$/, view: (m) => manageView(main, m[1] || "sessions", state.me.actor) },
   { re: /^#\/sessions$/, view: () => sessionsView(main) },
   { re: /^#\/codes$/, view: () => codesView(main) },
+  { re: /^#\/audit$/, view: () => auditView(main) },
+  { re: /^#\/transcripts$/, view: () => findTraineeView(main) },
+  { re: /^#\/trainees\/(\d+)\/transcript$/, view: (m) => transcriptView(main, Number(m[1])) },
+  { re: /^#\/honour$/, view: () => honourView(main) },
+  { re: /^#\/surveys$/, view: () => surveysView(main) },
+  { re: /^#\/programs\/(\d+)\/survey$/, view: (m) => surveyView(main, Number(m[1])) },
+  { re: /^#\/sessions\/(\d+)\/attendance$/, view: (m) => attendanceView(main, Number(m[1])) },
+  { re: /^#\/sessions\/(\d+)\/electives$/, view: (m) => electivesView(main, Number(m[1])) },
+  { re: /^#\/sessions\/(\d+)\/feedback$/, view: (m) => feedbackView(main, Number(m[1])) },
 ];
 
 function navLinks() {
@@ -66,6 +79,10 @@ function navLinks() {
     managers ? ["#/plan", "nav.plan"] : null,
     managers ? ["#/manage/sessions", "nav.manage"] : null,
     managers ? ["#/codes", "nav.codes"] : null,
+    managers ? ["#/transcripts", "nav.transcripts"] : null,
+    managers ? ["#/honour", "nav.honour"] : null,
+    managers ? ["#/surveys", "nav.surveys"] : null,
+    managers ? ["#/audit", "nav.audit"] : null,
   ].filter(Boolean);
   const here = window.location.hash || "#/sessions";
   nav.appendChild(
@@ -178,6 +195,7 @@ const STAFF = ["admin", "operator", "moderator"];
 const STATUS_FILTERS = ["", "live", "scheduled", "ended"];
 
 async function sessionsView(root) {
+  const manager = Boolean(state.me) && state.me.actor !== "moderator";
   const search = h("input", { type: "search", name: "q", maxlength: "100" });
   const status = h(
     "select",
@@ -206,6 +224,9 @@ async function sessionsView(root) {
                   { class: "row-actions" },
                   h("a", { href: `#/sessions/${s.id}/live`, class: "btn", "data-session": String(s.id) }, t("sessions.dashboard")),
                   h("a", { href: `#/sessions/${s.id}/report`, class: "btn secondary" }, t("sessions.report")),
+                  manager ? h("a", { href: `#/sessions/${s.id}/attendance`, class: "btn secondary" }, t("tabs.attendance")) : null,
+                  manager ? h("a", { href: `#/sessions/${s.id}/electives`, class: "btn secondary" }, t("tabs.electives")) : null,
+                  manager ? h("a", { href: `#/sessions/${s.id}/feedback`, class: "btn secondary" }, t("tabs.feedback")) : null,
                 ),
             },
           ],

@@ -8,7 +8,13 @@ const getLangKey = () => getLang();
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import "./media_messages.js";
 import { cameraControls, cameraErrorText } from "./camera.js";
-import { act, ago, button, field, flash, flashError, fmtTime, nextId, pct } from "./ui.js";
+import { act, ago, button, field, flash, flashError, fmtDateTime, fmtTime, nextId, pct } from "./ui.js";
+import { checkinGuardPanel } from "./checkin_guard.js";
+
+// The operator's own camera publication outlives the view that started it: switching the
+// language or reading the report must not cut the broadcast. Only 停止直播, the broadcast
+// ending, or the session's console publishing again replaces it.
+const own = { sessionId: null, handle: null };
 
 const SCREEN_STALE_S = 15; // a screen page reports every 5 s: three missed reports (server/core/screen.py)
 const MAX_FEEDS = 12; // return-feed thumbnails playing at once (each is a WebRTC connection)
@@ -52,7 +58,15 @@ export async function dashboardView(root, sessionId, hub) {
     destroyed: false,
   };
   const topic = `session:${sessionId}`;
-  const media = { mod: null, tried: false, feeds: new Map(), program: null, publisher: null };
+  const media = {
+    mod: null,
+    tried: false,
+    feeds: new Map(),
+    program: null,
+    get publisher() {
+      return own.sessionId === sessionId ? own.handle : null;
+    },
+  };
 
   // ---- skeleton -----------------------------------------------------------------------------
   const head = h("div", { class: "dash-head" });
@@ -68,6 +82,7 @@ export async function dashboardView(root, sessionId, hub) {
   const floorSeconds = h("input", { type: "number", min: "1", max: "86400", value: "120", id: "floor-seconds", class: "short" });
   const thumbsToggle = h("input", { type: "checkbox", id: "thumbs-toggle", checked: true });
 
+  const guard = checkinGuardPanel(sessionId, hub); // wrong check-in codes + check-in scope
   const panel = (titleKey, id, ...children) =>
     h("section", { class: "panel", id, "aria-labelledby": `${id}-h` }, h("h2", { id: `${id}-h` }, t(titleKey)), ...children);
 
@@ -96,6 +111,7 @@ export async function dashboardView(root, sessionId, hub) {
         panel("qa.title", "p-qa", qaSettingsBox, modBox),
       ),
       h("div", { class: "cols" }, panel("roll.title", "p-roll", rollBox), panel("poll.title", "p-poll", pollBox)),
+      panel("guard.title", "p-guard", guard.el),
     ),
   );
 
@@ -304,10 +320,20 @@ export async function dashboardView(root, sessionId, hub) {
       );
       return;
     }
+    if (b.live && b.floor_site_id && b.program_publishing === false) {
+      // the site with the floor sends nothing: every room sees a frozen programme
+      bState.dataset.publishing = "false";
+      bState.append(
+        h("span", { class: "pill ps-degraded", id: "bc-floor-silent" }, t("broadcast.floorSilent")),
+        " ",
+        t("broadcast.floorSilentHelp", { site: siteName(b.floor_site_id) }),
+      );
+      return;
+    }
     bState.append(
       h("span", { class: `pill ${b.live ? "ps-online" : ""}` }, b.live ? t("broadcast.live") : t("broadcast.idle")),
-      b.live && media.publisher ? ` · ${t("broadcast.publishing")}` : "",
       b.live ? ` ${t("broadcast.src." + b.source)}${b.floor_site_id ? " · " + t("floor.holder", { site: siteName(b.floor_site_id) }) : ""}` : "",
+      b.live && media.publisher ? ` · ${t("broadcast.publishing")}` : "",
       b.live && b.recording_id ? ` · ${t("broadcast.recordingNow")}` : "",
     );
   }
@@ -315,11 +341,14 @@ export async function dashboardView(root, sessionId, hub) {
   async function loadRecordings() {
     clear(bRec);
     try {
-      const data = await api.get(`/sessions/${sessionId}/recordings`);
+      // This session's recordings and those of the course's earlier sessions (a later batch
+      // is shown an earlier batch's lecture).
+      const data = await api.get(`/sessions/${sessionId}/recordings`, { scope: "course" });
       const items = (data.recordings || data.items || []).filter((r) => !r.status || r.status === "done");
       for (const r of items) {
-        const mins = r.duration_s ? ` · ${Math.round(r.duration_s / 60)} min` : "";
-        bRec.appendChild(h("option", { value: String(r.id) }, `#${r.id} · ${fmtTime(r.started_at)}${mins}`));
+        const mins = r.duration_s ? ` · ${t("broadcast.minutes", { n: Math.max(1, Math.round(r.duration_s / 60)) })}` : "";
+        const when = r.session_id === sessionId ? `${t("broadcast.thisSession")} ${fmtTime(r.started_at)}` : `${fmtDateTime(r.started_at)} · ${r.session_title}`;
+        bRec.appendChild(h("option", { value: String(r.id) }, `#${r.id} · ${when}${mins}`));
       }
       if (!items.length) bRec.appendChild(h("option", { value: "" }, t("broadcast.noRecordings")));
     } catch (err) {
@@ -424,7 +453,7 @@ export async function dashboardView(root, sessionId, hub) {
 
   function stopPublishing() {
     if (media.publisher) media.publisher.close();
-    media.publisher = null;
+    if (own.sessionId === sessionId) own.handle = own.sessionId = null;
   }
 
   async function publishOwnCamera() {
@@ -432,7 +461,9 @@ export async function dashboardView(root, sessionId, hub) {
     const mod = await loadMedia();
     if (!mod || !mod.publishCamera) throw new Error(t("media.unavailable"));
     stopPublishing();
-    media.publisher = await mod.publishCamera(hub.socket, sessionId, stream);
+    if (own.handle) own.handle.close(); // one camera publishes at a time
+    own.handle = await mod.publishCamera(hub.socket, sessionId, stream);
+    own.sessionId = sessionId;
     renderBroadcastState();
     // the server sees frames a moment after the connection is up
     for (const ms of [1500, 4000]) setTimeout(() => schedule("broadcast"), ms);
@@ -1265,8 +1296,8 @@ export async function dashboardView(root, sessionId, hub) {
       clearInterval(ticker);
       clearInterval(headcountTimer);
       clearInterval(broadcastTimer);
-      stopPublishing();
-      camera.close();
+      camera.detach(); // the stream and its publication go on (see own)
+      guard.destroy();
       hub.listeners.delete(onLive);
       hub.stateListeners.delete(onConn);
       if (hub.socket) hub.socket.unsubscribe(["presence", "health", topic]);

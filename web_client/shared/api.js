@@ -118,7 +118,7 @@ export function downloadUrl(path, query) {
 export function errorText(err) {
   if (err instanceof ApiError) {
     const key = "err." + err.code;
-    const known = t(key);
+    const known = t(key, err.details && typeof err.details === "object" ? err.details : {});
     if (known !== key) return known;
     if (err.status >= 500 || err.status === 0) return t("err.server", { status: err.status });
     // A code this page does not know yet: a message by status, never the server's English in zh.
