@@ -152,6 +152,8 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         expect(audit).to_contain_text("培训办核定：中途外出公务")
         expect(audit).to_contain_text("operator")
         expect(audit).to_contain_text("class_hours")
+        audit.get_by_role("link", name=f"学员 #{first['id']}").click()
+        expect(page.locator("#transcript")).to_contain_text(f"{first['name']} 的学时档案")
         shot(page, "operator-pages", "audit-zh.png")
 
         # The trainee's transcript shows the corrected session.
