@@ -600,7 +600,10 @@ def test_broadcast_buttons_call_the_media_endpoints_and_report_the_outcome(
     response = info.value.response()
     assert response is not None
     if response.ok:
-        expect(page.locator("#p-broadcast")).to_contain_text("正在直播")
+        expect(page.locator("#p-broadcast")).to_contain_text("直播已开始")
+        # no agent publishes for site 2 here: the console does not call that live
+        expect(page.locator("#bc-no-publisher")).to_have_text("无画面来源")
+        expect(page.locator("#bc-state")).to_contain_text("海曙区分课堂没有推流")
     else:  # not there yet, or refused: the operator reads why, the page goes on
         expect(page.locator("#flash .flash-text")).to_be_visible()
     with page.expect_request(lambda r: r.url.endswith("/broadcast/stop")):
