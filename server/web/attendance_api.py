@@ -128,7 +128,15 @@ from server.web.attendance_records import (
 )
 from server.web.checkin_writer import CheckinItem, CheckinWriter
 from server.web.presence import reported_sites, site_timelines
-from server.web.resources import PAGE_PARAMS, audit, load, page_params, path_id, read_json
+from server.web.resources import (
+    PAGE_PARAMS,
+    audit,
+    load,
+    page_params,
+    path_id,
+    query_date,
+    read_json,
+)
 from server.web.roster_api import XLSX
 from server.web.session_window import session_times, session_window, window_bounds
 
@@ -180,15 +188,7 @@ def _query_format(request: web.Request) -> str:
 
 
 def _query_date(request: web.Request, name: str, default: date) -> date:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        if len(raw) != 10:
-            raise ValueError(raw)
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput("request.bad_query", f"{name} must be a date like 2026-03-01.") from None
+    return query_date(request, name) or default
 
 
 def _this_year(zone: tzinfo) -> int:

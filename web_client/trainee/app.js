@@ -268,7 +268,10 @@ async function start() {
   $("#join-form").addEventListener("submit", onJoin);
   $("#logout").addEventListener("click", onLogout);
   $("#ask-form").addEventListener("submit", onAsk);
-  window.addEventListener("langchange", renderAll);
+  window.addEventListener("langchange", () => {
+    notice(""); // written in the other language; the page itself is redrawn in the new one
+    renderAll();
+  });
   if (state.slipCode) {
     const code = state.slipCode;
     state.slipCode = null;
