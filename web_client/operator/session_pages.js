@@ -422,7 +422,7 @@ export async function feedbackView(root, sessionId) {
           Object.entries(fb.lecturers),
           { id: "fb-lecturers" },
         )
-      : null,
+      : "", // not null: append() would write "null" on the page
     h("h2", {}, t("fb.comments", { n: fb.comments.length })),
     h("ol", { class: "comments", id: "fb-comments" }, fb.comments.map((c) => h("li", {}, c))),
   );
