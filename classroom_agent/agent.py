@@ -31,6 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from classroom_agent import __version__, protocol
 from classroom_agent.backoff import UniformSource, backoff_delay, retry_attempt
 from classroom_agent.config import AgentConfig
+from classroom_agent.hand import RaiseHand
 from classroom_agent.health import Health, read_cpu_load
 from classroom_agent.media import MediaClient, MediaOptions
 from classroom_agent.media_sources import parse_source
@@ -130,6 +131,7 @@ class Agent:
         self._clock_warned = False
         self._ws: ClientConnection | None = None
         self.media = MediaClient(self._media_options(), self._send_now)
+        self.hand = RaiseHand(self.config.server, self.config.site_secret, self.media)
 
     def _media_options(self) -> MediaOptions:
         c = self.config
@@ -229,6 +231,7 @@ class Agent:
     async def run(self) -> int:
         """Stay connected until ``stop()`` (returns 0) or a 4002/4004 close (returns 3)."""
         failures = 0
+        self.hand.attach()
         try:
             while not self._stop.is_set():
                 end = await self._attempt()
@@ -259,6 +262,7 @@ class Agent:
         finally:
             self._record_outage(" (agent stopped)")
             self.outbox.close()
+            self.hand.cancel()
             await self.media.close()
         return self.exit_code if self.exit_code is not None else EXIT_OK
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from typing import Any
+
+RAISE_HAND_KEY = "h"
+"""The key that raises (and lowers) the room's hand for the floor, in the program window."""
 
 HEADLESS_DRIVERS = ("offscreen", "dummy")
 
@@ -62,6 +66,8 @@ class Window:
         self._screen = pygame.display.set_mode(self._size, pygame.FULLSCREEN)
         pygame.display.set_caption("classroom broadcast")
         self.state = "ok"
+        self.on_key: Callable[[str], None] | None = None  # called from the decoding thread
+        self.hand_up = False  # a yellow disc in the corner while the room's hand is up
 
     def show(self, frame: Any) -> None:
         pg = self._pg
@@ -76,8 +82,15 @@ class Window:
                     for y in range(height)
                 )
             self._screen.blit(pg.image.frombuffer(data, (width, height), "RGB"), (0, 0))
+            if self.hand_up:
+                radius = max(12, height // 24)
+                pg.draw.circle(
+                    self._screen, (242, 204, 96), (width - 2 * radius, 2 * radius), radius
+                )
             pg.display.flip()
-            pg.event.pump()
+            for event in pg.event.get():
+                if event.type == pg.KEYDOWN and self.on_key is not None:
+                    self.on_key(str(pg.key.name(event.key)))
             self.state = "ok"
         except Exception:
             self.state = "error"

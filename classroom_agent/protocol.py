@@ -81,6 +81,12 @@ def agent_url(server: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, parts.query, ""))
 
 
+def http_base(server: str) -> str:
+    """The server's HTTP(S) origin for REST calls (``wss://host/ws/agent`` -> ``https://host``)."""
+    parts = urlsplit(agent_url(server))
+    return urlunsplit(({"ws": "http", "wss": "https"}[parts.scheme], parts.netloc, "", "", ""))
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     """Where the agent stands in its command stream: the last event it handled."""

@@ -316,6 +316,11 @@ def should_alert(state: Attempts) -> bool:
     return state.failures >= ALERT_AFTER
 
 
+def session_newly_paused(before: Attempts, after: Attempts, now: float) -> bool:
+    """This wrong code paused the session's typed codes (report it once, not per code)."""
+    return retry_after(before, now) == 0 and retry_after(after, now) > 0
+
+
 def too_many_attempts(wait: float, *, scope: str) -> RateLimited:
     """The 429 answer: ``scope`` is ``trainee`` or ``session``; ``retry_after`` in seconds."""
     seconds = math.ceil(wait)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from types import MappingProxyType
 
 from server.core.errors import InvalidInput
@@ -122,6 +122,8 @@ class LedgerRules:
     """If True, a course attended several times in a year counts once (its best result)."""
     calendar_utc_offset_hours: float = 8.0
     """The calendar year is taken in this UTC offset (China Standard Time, no DST)."""
+    calendar_zone: tzinfo | None = None
+    """The deployment's time zone; when set it decides the calendar year instead."""
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -157,7 +159,7 @@ class LedgerRules:
 
     def year_of(self, at: float) -> int:
         """The calendar year of an instant in the configured UTC offset."""
-        zone = timezone(timedelta(hours=self.calendar_utc_offset_hours))
+        zone = self.calendar_zone or timezone(timedelta(hours=self.calendar_utc_offset_hours))
         return datetime.fromtimestamp(at, tz=UTC).astimezone(zone).year
 
 

@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from server.core.errors import InvalidInput, NotFound
+from server.core.text import clean_field
 
 MAX_NAME_LEN = 64
 MAX_POSITION_LEN = 64
@@ -179,8 +180,8 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "{column}超过{max}个字符",
     ),
     "roster.bad_characters": (
-        "{column} contains control characters; retype the cell.",
-        "{column}包含非法字符, 请重新输入",
+        "{column} contains control or text-direction characters; retype the cell.",
+        "{column}包含非法字符（控制字符或文字方向字符）, 请重新输入",
     ),
     "roster.bad_staff_no": (
         "Staff number {value} may use only letters, digits and . _ / -",
@@ -319,7 +320,9 @@ def _clean(cell: str | None) -> str:
 
 
 def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+    """Refused by the one policy for human-entered fields (``clean_field``): control characters
+    and bidi embeddings/overrides/isolates such as U+202E, which make a name read reversed."""
+    return bool(clean_field(text)[1])
 
 
 @dataclass(frozen=True, slots=True)

@@ -360,6 +360,8 @@ class Broadcasts:
             # frames from the programme's origin reach the relay: without them the sites get
             # nothing however "live" the broadcast is (the console says so)
             "origin_publishing": b.relay.publishing(plan.origin),
+            # ... and from the site with the floor, when one has it (the program)
+            "program_publishing": b.relay.publishing(plan.program),
             "started_at": b.started_at,
             "upstream": {str(site): relay for site, relay in sorted(b.upstream.items()) if relay},
         }

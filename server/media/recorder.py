@@ -140,6 +140,11 @@ class Recorder:
             if not keyframe:
                 return  # the file starts at a keyframe; audio before the first picture is not kept
             self._open(data)
+            # Time starts at the first picture, not when recording was asked for (a broadcast
+            # whose camera came 51 s later replayed 51 s of nothing first).
+            self._t0 = time.monotonic()
+            for switch in self.switches:
+                switch["at_s"] = 0.0
         stream = self._streams[kind]
         pts = round((time.monotonic() - self._t0) * 1000)
         pts = max(pts, self._last_pts.get(kind, -1) + 1)
@@ -229,6 +234,7 @@ class Replay:
         while True:
             start = time.monotonic()
             end = 0.0
+            first: float | None = None  # paced from the first frame, wherever the file starts
             with av.open(str(self.path)) as container:
                 annexb = {
                     s.index: av.BitStreamFilterContext("h264_mp4toannexb", in_stream=s)
@@ -244,6 +250,9 @@ class Replay:
                     if kind not in KINDS:
                         continue
                     at = float(packet.pts * packet.time_base)
+                    if first is None:
+                        first = at
+                    at = max(0.0, at - first)
                     end = max(end, at)
                     delay = start + at - time.monotonic()
                     if delay > 0:

@@ -36,7 +36,7 @@ import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -128,14 +128,22 @@ from server.web.attendance_records import (
 )
 from server.web.checkin_writer import CheckinItem, CheckinWriter
 from server.web.presence import reported_sites, site_timelines
-from server.web.resources import PAGE_PARAMS, audit, load, page_params, path_id, read_json
+from server.web.resources import (
+    PAGE_PARAMS,
+    audit,
+    load,
+    page_params,
+    path_id,
+    query_date,
+    read_json,
+)
 from server.web.roster_api import XLSX
 from server.web.session_window import session_times, session_window, window_bounds
 
 DEFAULT_OUT_OF_BATCH = OutOfBatchRule.MAKEUP
 """What a check-in outside one's batch becomes when the session sets no rule."""
 
-CHINA = timezone(timedelta(hours=8))
+CHINA = timezone(timedelta(hours=8))  # the default time_zone (tests use it)
 ID = Int(1, 2**31 - 1)
 REASON = Str(min_len=1, max_len=500)
 CLIENT_ID = Str(min_len=1, max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
@@ -180,26 +188,18 @@ def _query_format(request: web.Request) -> str:
 
 
 def _query_date(request: web.Request, name: str, default: date) -> date:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        if len(raw) != 10:
-            raise ValueError(raw)
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput("request.bad_query", f"{name} must be a date like 2026-03-01.") from None
+    return query_date(request, name) or default
 
 
-def _this_year() -> int:
-    return utcnow().astimezone(CHINA).year
+def _this_year(zone: tzinfo) -> int:
+    return utcnow().astimezone(zone).year
 
 
-def _year_window(year: int) -> tuple[datetime, datetime]:
-    """The calendar year in China time, as a UTC [start, end) pair."""
+def _year_window(year: int, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The calendar year in the deployment's time zone, as a UTC [start, end) pair."""
     return (
-        datetime(year, 1, 1, tzinfo=CHINA).astimezone(UTC),
-        datetime(year + 1, 1, 1, tzinfo=CHINA).astimezone(UTC),
+        datetime(year, 1, 1, tzinfo=zone).astimezone(UTC),
+        datetime(year + 1, 1, 1, tzinfo=zone).astimezone(UTC),
     )
 
 
@@ -1352,9 +1352,9 @@ def _result_view(
 
 
 async def _year_results(
-    db: AsyncSession, year: int, trainee_id: int | None
+    db: AsyncSession, year: int, trainee_id: int | None, zone: tzinfo
 ) -> list[tuple[SessionResult, ClassSession, Course, AttendanceRecordRow]]:
-    start, end = _year_window(year)
+    start, end = _year_window(year, zone)
     query = (
         select(AttendanceRecordRow, ClassSession, Course)
         .join(ClassSession, ClassSession.id == AttendanceRecordRow.session_id)
@@ -1380,11 +1380,12 @@ async def _year_results(
 
 
 async def _transcript(request: web.Request, trainee_id: int) -> web.Response:
-    year = _query_int(request, "year", _this_year(), 2000, 2100)
+    zone = exports.zone_of(request)
+    year = _query_int(request, "year", _this_year(zone), 2000, 2100)
     async with request.app[SESSIONS]() as db:
         trainee = await load(db, Trainee, trainee_id, "trainee")
-        found = await _year_results(db, year, trainee_id)
-    rules = LedgerRules()
+        found = await _year_results(db, year, trainee_id, zone)
+    rules = LedgerRules(calendar_zone=zone)
     progress = yearly_progress(str(trainee_id), year, [r for r, _, _, _ in found], rules)
     return web.json_response(
         {
@@ -1425,11 +1426,12 @@ async def own_transcript(request: web.Request) -> web.Response:
 
 async def honour_list_view(request: web.Request) -> web.Response:
     """The yearly honour list (学习标兵): most class hours first."""
-    year = _query_int(request, "year", _this_year(), 2000, 2100)
+    zone = exports.zone_of(request)
+    year = _query_int(request, "year", _this_year(zone), 2000, 2100)
     top = _query_int(request, "top", 10, 1, 1000)
     min_hours = _query_int(request, "min_hours", 0, 0, 10_000)
     async with request.app[SESSIONS]() as db:
-        found = await _year_results(db, year, None)
+        found = await _year_results(db, year, None, zone)
         hours: dict[int, float] = {}
         for result, _, _, row in found:
             hours[row.trainee_id] = hours.get(row.trainee_id, 0.0) + result.class_hours
@@ -1708,7 +1710,8 @@ async def session_report(request: web.Request) -> web.Response:
 async def org_unit_report(request: web.Request) -> web.Response:
     """An org unit's (and its sub-units') attendance over a date range: JSON, CSV or XLSX."""
     fmt = _query_format(request)
-    today = utcnow().astimezone(CHINA).date()
+    zone = exports.zone_of(request)
+    today = utcnow().astimezone(zone).date()
     first = _query_date(request, "from", date(today.year, 1, 1))
     last = _query_date(request, "to", today)
     if last < first or (last - first).days > MAX_REPORT_DAYS:
@@ -1716,8 +1719,8 @@ async def org_unit_report(request: web.Request) -> web.Response:
             "request.bad_query",
             f"to must not be before from, and at most {MAX_REPORT_DAYS} days later.",
         )
-    start = datetime(first.year, first.month, first.day, tzinfo=CHINA).astimezone(UTC)
-    end = (datetime(last.year, last.month, last.day, tzinfo=CHINA) + timedelta(days=1)).astimezone(
+    start = datetime(first.year, first.month, first.day, tzinfo=zone).astimezone(UTC)
+    end = (datetime(last.year, last.month, last.day, tzinfo=zone) + timedelta(days=1)).astimezone(
         UTC
     )
     async with request.app[SESSIONS]() as db:

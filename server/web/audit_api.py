@@ -6,7 +6,7 @@ The trail itself is written by every change (server/web/resources.audit); nothin
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
@@ -14,25 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.sql import Select
 
 from server.core import roles
-from server.core.errors import InvalidInput
 from server.store.models import AuditEntry, Site, Trainee
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import SESSIONS
-from server.web.resources import PAGE_PARAMS, page_params, query_text
+from server.web.resources import PAGE_PARAMS, page_params, query_date, query_text
 
 CHINA = timezone(timedelta(hours=8))
-
-
-def _day(request: web.Request, name: str) -> date | None:
-    raw = query_text(request, name, 10)
-    if not raw:
-        return None
-    try:
-        if len(raw) != 10:
-            raise ValueError(raw)
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput("request.bad_query", f"{name} must be a date like 2026-03-01.") from None
 
 
 def _filtered(request: web.Request, query: Select[Any]) -> Select[Any]:
@@ -47,7 +34,7 @@ def _filtered(request: web.Request, query: Select[Any]) -> Select[Any]:
         value = query_text(request, name, 50)
         if value:
             query = query.where(column == value)
-    since, until = _day(request, "since"), _day(request, "until")
+    since, until = query_date(request, "since"), query_date(request, "until")
     if since is not None:
         query = query.where(AuditEntry.at >= datetime.combine(since, time(), CHINA))
     if until is not None:  # the whole day named

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.core import roles
 from server.core.checkin_guard import (
+    SESSION_LIMIT,
     Attempts,
     after_failure,
     after_success,
@@ -36,6 +37,7 @@ from server.core.checkin_guard import (
     counts_as_guess,
     retry_after,
     session_after_failure,
+    session_newly_paused,
     should_alert,
     trainee_rooms,
 )
@@ -105,14 +107,28 @@ class AttemptBook:
 
     def failed(self, session_id: int, trainee_id: int, now: float) -> None:
         trainee = after_failure(self.state(session_id, trainee_id), now)
-        session = session_after_failure(self.state(session_id, SESSION_ROW), now)
+        before = self.state(session_id, SESSION_ROW)
+        session = session_after_failure(before, now)
         self._store(session_id, trainee_id, trainee)
         self._store(session_id, SESSION_ROW, session)
+        if session_newly_paused(before, session, now):
+            self.alerts.append(
+                {
+                    "session_id": session_id,
+                    "trainee_id": SESSION_ROW,
+                    "scope": "session",
+                    "failures": session.failures,
+                    "total": session.total,
+                    "retry_after": round(retry_after(session, now)),
+                    "session_failures": session.total,
+                }
+            )
         if should_alert(trainee):
             self.alerts.append(
                 {
                     "session_id": session_id,
                     "trainee_id": trainee_id,
+                    "scope": "trainee",
                     "failures": trainee.failures,
                     "total": trainee.total,
                     "retry_after": round(retry_after(trainee, now)),
@@ -279,10 +295,10 @@ async def list_failures(request: web.Request) -> web.Response:
             )
         ).all()
     items = []
-    session_total = 0
+    session_total, paused = 0, 0
     for row, name, staff_no in rows:
         if row.trainee_id == SESSION_ROW:
-            session_total = row.total
+            session_total, paused = row.total, round(retry_after(_state(row), now))
             continue
         items.append(
             {
@@ -298,7 +314,13 @@ async def list_failures(request: web.Request) -> web.Response:
             }
         )
     return web.json_response(
-        {"session_id": session_id, "total_failures": session_total, "items": items[:200]}
+        {
+            "session_id": session_id,
+            "total_failures": session_total,
+            "typed_codes_paused_for": paused,
+            "session_limit": SESSION_LIMIT,
+            "items": items[:200],
+        }
     )
 
 

@@ -35,7 +35,7 @@ from server.media.peers import MediaSettings, parse_ice_servers, parse_port_rang
 from server.store.media_models import Recording
 from server.store.models import ClassSession, Site, SiteKind, utcnow
 from server.store.qa_models import FloorGrantRow
-from server.web.api import Endpoint, Registry
+from server.web.api import Endpoint, Param, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.hub import Connection
 from server.web.live import LIVE
@@ -254,15 +254,28 @@ def _recording_view(row: Recording) -> dict[str, Any]:
 
 
 async def list_recordings(request: web.Request) -> web.Response:
+    """A session's recordings; with ``scope=course`` those of every session of its course too
+    (a later batch is shown an earlier batch's lecture), this session's first, newest first."""
     session_id = path_id(request, "session")
+    scope = request.query.get("scope", "session")
+    if scope not in ("session", "course"):
+        raise InvalidInput("recording.bad_scope", "scope is session or course.")
     async with request.app[SESSIONS]() as db:
-        await load(db, ClassSession, session_id, "session")
-        rows = (
-            await db.scalars(
-                select(Recording).where(Recording.session_id == session_id).order_by(Recording.id)
-            )
-        ).all()
-        return web.json_response({"recordings": [_recording_view(r) for r in rows]})
+        session = await load(db, ClassSession, session_id, "session")
+        query = select(Recording, ClassSession.title, ClassSession.starts_at).join(
+            ClassSession, ClassSession.id == Recording.session_id
+        )
+        if scope == "course":
+            query = query.where(ClassSession.course_id == session.course_id)
+        else:
+            query = query.where(Recording.session_id == session_id)
+        rows = (await db.execute(query.order_by(Recording.id.desc()))).all()
+    rows.sort(key=lambda r: r[0].session_id != session_id)  # stable: this session's first
+    items = [
+        {**_recording_view(rec), "session_title": title, "session_starts_at": starts.isoformat()}
+        for rec, title, starts in rows
+    ]
+    return web.json_response({"recordings": items})
 
 
 async def recording_download(request: web.Request) -> web.StreamResponse:
@@ -325,8 +338,15 @@ def register(registry: Registry) -> None:
             "/api/v1/sessions/{id}/recordings",
             list_recordings,
             roles.STAFF,
-            "List the recordings of a session's program",
+            "List the recordings of a session's program (scope=course: of its course)",
             "broadcast",
+            query=(
+                Param(
+                    "scope",
+                    {"type": "string", "enum": ["session", "course"], "default": "session"},
+                    "session: this session's recordings; course: every session of its course",
+                ),
+            ),
             response=RECORDING_VIEW,
         )
     )

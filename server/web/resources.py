@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -138,6 +138,19 @@ def query_text(request: web.Request, name: str, max_len: int = 100) -> str:
             "request.bad_query", f"{name} must be at most {max_len} printable characters."
         )
     return raw
+
+
+def query_date(request: web.Request, name: str) -> date | None:
+    """A date query parameter like 2026-03-01, or None when absent or empty."""
+    raw = query_text(request, name, 10)
+    if not raw:
+        return None
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput("request.bad_query", f"{name} must be a date like 2026-03-01.") from None
 
 
 def path_id(request: web.Request, label: str) -> int:

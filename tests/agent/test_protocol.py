@@ -164,6 +164,12 @@ def test_server_address_becomes_the_agent_socket_url() -> None:
         protocol.agent_url("c.example.org")
 
 
+def test_server_address_becomes_the_rest_origin() -> None:
+    assert protocol.http_base("https://c.example.org/") == "https://c.example.org"
+    assert protocol.http_base("ws://10.0.0.5:8080/ws/agent") == "http://10.0.0.5:8080"
+    assert protocol.http_base("wss://c.example.org") == "https://c.example.org"
+
+
 def test_item_ids_match_the_protocol_pattern_and_sort_by_time() -> None:
     earlier = new_item_id(NOW, b"\xff" * 10)
     later = new_item_id(NOW + 0.001, bytes(10))

@@ -7,44 +7,31 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from playwright import sync_api as playwright_sync
 from playwright.sync_api import Page, expect
 
 from server.store.demo_loader import DEMO_PASSWORDS
+from tests.browser.pages_helpers import chromium_browser, shot, trainee_api
 from tests.browser.session_helpers import Api, Watch
+from tests.browser.test_pages_trainee_screen import _decode_qr as decode_qr
 from tests.server_process import ServerProcess
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "operator-pages"
 DESKTOP = {"viewport": {"width": 1366, "height": 900}, "accept_downloads": True}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
-        yield b
-        b.close()
+browser = pytest.fixture(scope="module")(chromium_browser)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with ServerProcess(tmp_path_factory.mktemp("pages"), None, "--demo") as proc:
         yield proc
-
-
-def shot(page: Page, name: str, full_page: bool = True) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
 
 
 def sign_in(page: Page, server: ServerProcess, hash_route: str) -> None:
@@ -54,19 +41,6 @@ def sign_in(page: Page, server: ServerProcess, hash_route: str) -> None:
     page.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
     expect(page.locator("#who")).not_to_be_empty()
     page.goto(server.url + "/operator/" + hash_route)
-
-
-def decode_qr(locator: Any, tmp_path: Path) -> str:
-    """What a phone camera reads from the QR on the page (zbarimg from Debian's zbar-tools)."""
-    zbarimg = shutil.which("zbarimg")
-    assert zbarimg is not None, "zbarimg missing: apt-get install zbar-tools"
-    path = tmp_path / "slip-qr.png"
-    locator.screenshot(path=str(path))
-    out = subprocess.run(
-        [zbarimg, "--quiet", "--raw", str(path)], capture_output=True, text=True, timeout=20
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
 
 
 def test_codes_for_a_unit_printed_as_slips_whose_qr_signs_in(
@@ -96,12 +70,12 @@ def test_codes_for_a_unit_printed_as_slips_whose_qr_signs_in(
         code = first.locator(".slip-code").inner_text()
         assert name in {t["name"] for t in jiangbei}
         expect(first).to_contain_text("江北区")
-        shot(page, "codes-slips-zh.png")
-        shot(page, "codes-slips-zh-top.png", full_page=False)
+        shot(page, "operator-pages", "codes-slips-zh.png")
+        shot(page, "operator-pages", "codes-slips-zh-top.png", full_page=False)
         page.emulate_media(media="print")
         expect(page.locator(".topbar")).to_be_hidden()
-        shot(page, "codes-slips-print.png")
-        shot(page, "codes-slips-print-top.png", full_page=False)
+        shot(page, "operator-pages", "codes-slips-print.png")
+        shot(page, "operator-pages", "codes-slips-print-top.png", full_page=False)
         page.emulate_media(media="screen")
 
         # The workbook holds the same codes (issued once: saving it replaces nothing).
@@ -114,7 +88,7 @@ def test_codes_for_a_unit_printed_as_slips_whose_qr_signs_in(
         assert [name, code] == [rows[1][0], rows[1][4]]
 
         # A phone camera reads the slip's QR: the link opens the phone page signed in.
-        link = decode_qr(first.locator("svg.qr"), tmp_path)
+        link = decode_qr(first.locator("svg.qr"), tmp_path)  # what a phone camera reads
         assert link == f"{server.url}/trainee/#join={code}"
         phone = watch.attach(phone_ctx, "phone")
         phone.goto(link)
@@ -125,18 +99,11 @@ def test_codes_for_a_unit_printed_as_slips_whose_qr_signs_in(
         page.get_by_role("button", name="English").click()
         expect(page.get_by_role("heading", name="Issue personal codes in bulk")).to_be_visible()
         expect(slips).to_have_count(len(jiangbei))
-        shot(page, "codes-slips-en.png")
+        shot(page, "operator-pages", "codes-slips-en.png")
         watch.check()
     finally:
         phone_ctx.close()
         context.close()
-
-
-def trainee_api(server: ServerProcess, code: str) -> Api:
-    trainee = Api(server.url)
-    joined = trainee.http.post(trainee.base + "/auth/join", json={"code": code}, timeout=10)
-    trainee.http.headers["X-CSRF-Token"] = joined.json()["csrf_token"]
-    return trainee
 
 
 def test_office_pages_corrections_audit_transcript_honour_electives_feedback_survey(
@@ -163,7 +130,7 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         page.get_by_label("原因（必填）").fill("手机没电，课堂管理员现场确认")
         page.get_by_role("button", name="确认").click()
         expect(row).to_contain_text("补签")
-        shot(page, "attendance-zh.png")
+        shot(page, "operator-pages", "attendance-zh.png")
 
         # Correct a result after the session: class hours credited by hand, with the reason.
         op.call("POST", f"/sessions/{sid}/end")
@@ -185,7 +152,9 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         expect(audit).to_contain_text("培训办核定：中途外出公务")
         expect(audit).to_contain_text("operator")
         expect(audit).to_contain_text("class_hours")
-        shot(page, "audit-zh.png")
+        audit.get_by_role("link", name=f"学员 #{first['id']}").click()
+        expect(page.locator("#transcript")).to_contain_text(f"{first['name']} 的学时档案")
+        shot(page, "operator-pages", "audit-zh.png")
 
         # The trainee's transcript shows the corrected session.
         page.goto(server.url + "/operator/#/transcripts")
@@ -194,12 +163,12 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         page.get_by_role("link", name="查看档案").click()
         expect(page.locator("#transcript")).to_contain_text(f"{first['name']} 的学时档案")
         expect(page.locator("#transcript-table")).to_contain_text("已更正")
-        shot(page, "transcript-zh.png")
+        shot(page, "operator-pages", "transcript-zh.png")
 
         page.goto(server.url + "/operator/#/honour")
         expect(page.locator("#honour-table tbody tr").first).to_contain_text(re.compile(r"\d"))
         expect(page.locator("#honour-table")).to_contain_text(first["name"])
-        shot(page, "honour-zh.png")
+        shot(page, "operator-pages", "honour-zh.png")
 
         # Electives: open registration with two seats; a trainee registers from the phone API.
         nxt = next(
@@ -224,7 +193,9 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         page.goto(server.url + f"/operator/#/sessions/{sid}/feedback")
         expect(page.locator("#fb-course")).to_contain_text("平均 5 分")
         expect(page.locator("#fb-comments")).to_have_text("很受启发")
-        shot(page, "feedback-zh.png")
+        # No lecturer was rated: the page says nothing about lecturers (it printed "null").
+        expect(page.locator("main")).not_to_contain_text("null")
+        shot(page, "operator-pages", "feedback-zh.png")
 
         # A needs survey: topics set here, answered on a phone, ranked here.
         program = op.call("GET", "/programs")["items"][0]
@@ -241,18 +212,18 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         page.reload()
         expect(page.locator("#sv-ranked tbody tr").first).to_contain_text("数字政府")
         expect(page.locator("#sv-texts")).to_have_text("希望多讲案例")
-        shot(page, "survey-zh.png")
+        shot(page, "operator-pages", "survey-zh.png")
         page.get_by_role("button", name="English").click()
-        expect(page.locator("#sv-count")).to_have_text("1 trainees answered")
-        shot(page, "survey-en.png")
+        expect(page.locator("#sv-count")).to_have_text("Answers: 1")
+        shot(page, "operator-pages", "survey-en.png")
         page.goto(server.url + "/operator/#/audit")
         expect(page.locator("#audit-table")).to_contain_text("attendance corrected")
-        shot(page, "audit-en.png")
+        shot(page, "operator-pages", "audit-en.png")
         page.goto(server.url + f"/operator/#/sessions/{sid}/attendance")
         expect(
             page.get_by_role("heading", name=re.compile("^Attendance corrections"))
         ).to_be_visible()
-        shot(page, "attendance-en.png")
+        shot(page, "operator-pages", "attendance-en.png")
         watch.check()
     finally:
         context.close()

@@ -6,35 +6,22 @@ checks the trainee out. Screenshots in zh and en on a phone viewport."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api as playwright_sync
 from playwright.sync_api import Page, expect
 
+from tests.browser.pages_helpers import chromium_browser, shot, trainee_api
 from tests.browser.session_helpers import Api, Watch
 from tests.server_process import ServerProcess
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "trainee-pages"
 SESSION_ID = 1  # demo session 1: every site takes part
 SITE_ID = 2  # 海曙区分课堂, the home site of the demo trainee DEMONB0001
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
-        yield b
-        b.close()
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+browser = pytest.fixture(scope="module")(chromium_browser)
 
 
 def join_and_check_in(page: Page, server: ServerProcess, op: Api, code: str) -> None:
@@ -85,7 +72,7 @@ def test_two_open_polls_answered_from_the_phone_then_check_out(
             expect(polls).to_have_count(2)
             expect(phone.get_by_label("一般")).to_be_checked()
             expect(phone.locator("#notice")).not_to_contain_text("not defined")
-            shot(phone, "polls-two-open-zh.png")
+            shot(phone, "trainee-pages", "polls-two-open-zh.png")
 
             phone.locator(f'form[data-poll-id="{first}"]').get_by_role(
                 "button", name="提交答案"
@@ -109,13 +96,13 @@ def test_two_open_polls_answered_from_the_phone_then_check_out(
             phone.get_by_role("button", name="确认签退").click()
             expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "out")
             expect(phone.locator("#notice")).to_contain_text("已签退")
-            shot(phone, "checked-out-zh.png")
+            shot(phone, "trainee-pages", "checked-out-zh.png")
             records = op.call("GET", f"/sessions/{SESSION_ID}/attendance")["items"]
             mine = [r for r in records if r["state"] != "in"]
             assert len(mine) == 1, records
             phone.get_by_role("button", name="English").click()
             expect(phone.locator("#checkin-state")).to_contain_text("Checked out")
-            shot(phone, "checked-out-en.png")
+            shot(phone, "trainee-pages", "checked-out-en.png")
             watch.check()
         finally:
             context.close()
@@ -134,11 +121,7 @@ def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
             json={"capacity": 1, "registration_open": True},
         )
         # Another trainee takes the only seat first.
-        other = Api(server.url)
-        joined = other.http.post(
-            other.base + "/auth/join", json={"code": "DEMONB0002"}, timeout=10
-        ).json()
-        other.http.headers["X-CSRF-Token"] = joined["csrf_token"]
+        other = trainee_api(server, "DEMONB0002")
         other.call("POST", f"/sessions/{elective['id']}/registration")
         program = op.call("GET", "/programs")["items"][0]
         op.call(
@@ -187,12 +170,12 @@ def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
                 "aria-pressed", "true"
             )
             survey.get_by_label("其他需求或建议（可选）").fill("希望增加案例教学")
-            shot(phone, "learning-zh.png")
+            shot(phone, "trainee-pages", "learning-zh.png")
             survey.get_by_role("button", name="提交调研").click()
             expect(survey).to_contain_text("您的排序：数字政府 > 基层治理")
             phone.get_by_role("button", name="English").click()
             expect(phone.locator("#electives")).to_contain_text("Waitlist no. 1")
-            shot(phone, "learning-en.png")
+            shot(phone, "trainee-pages", "learning-en.png")
             watch.check()
         finally:
             context.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from tests.browser.test_operator_console import (
     Api,
     login,
 )
-from tests.browser.test_pages_trainee_screen import _wait_frames
+from tests.browser.test_pages_trainee_screen import _join, _wait_frames
 from tests.server_process import ServerProcess
 
 AGENT_SITES = (2, 3)
@@ -77,6 +77,25 @@ def new_page(browser: Browser, width: int = 1400, height: int = 1000) -> tuple[A
     page.on("pageerror", lambda e: errors.append(str(e)))
     context.errors = errors  # type: ignore[attr-defined]
     return context, page
+
+
+@contextmanager
+def console_and_screen(
+    browser: Browser, op: Api, screen_size: tuple[int, int] = (1280, 720)
+) -> Iterator[tuple[Page, Page, Any]]:
+    """An operator's page and a site screen's page (its context too); the floor goes back to
+    the main classroom and the broadcast stops afterwards, and neither page may have thrown."""
+    context, page = new_page(browser)
+    screen_ctx, screen = new_page(browser, *screen_size)
+    try:
+        yield page, screen, screen_ctx
+    finally:
+        op.http.post(op.base + f"/sessions/{SESSION_ID}/floor/revoke", timeout=10)
+        op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
+        errors = [*context.errors, *screen_ctx.errors]  # type: ignore[attr-defined]
+        context.close()
+        screen_ctx.close()
+    assert not errors, errors
 
 
 def shoot(page: Page, name: str) -> None:
@@ -178,9 +197,7 @@ def test_the_console_publishes_the_browser_camera_and_a_site_screen_plays_it_wit
     browser: Browser, server: ServerProcess, world: dict[str, Any]
 ) -> None:
     op = world["op"]
-    context, page = new_page(browser)
-    screen_ctx, screen = new_page(browser, 1280, 720)
-    try:
+    with console_and_screen(browser, op) as (page, screen, _screen_ctx):
         screen_sign_in(screen, server, world["secrets"][4])
         login(page, server)
         page.locator(f'a[data-session="{SESSION_ID}"]').click()
@@ -204,7 +221,7 @@ def test_the_console_publishes_the_browser_camera_and_a_site_screen_plays_it_wit
         shoot(page, "console-no-publisher-zh")
         page.locator("#bc-publish").click()
         expect(page.locator("#bc-state .pill")).to_have_text("直播中", timeout=15_000)
-        expect(page.locator("#bc-state")).to_contain_text("正在从本机摄像头推流")
+        expect(page.locator("#bc-state")).to_contain_text("本机摄像头推流中")
         shoot(page, "console-camera-live-zh")
         # A site screen really receives it, picture and sound.
         _wait_frames(screen, 30, timeout=30)
@@ -218,15 +235,19 @@ def test_the_console_publishes_the_browser_camera_and_a_site_screen_plays_it_wit
         expect(tile).to_have_attribute("data-screen", "playing", timeout=15_000)
         expect(tile.locator(".f-screen")).to_contain_text("有声音")
         shoot(screen, "screen-playing-zh")
+        page.get_by_role("button", name="English").click()
+        expect(page.locator("#bc-state .pill")).to_have_text("On air")
+        expect(tile.locator(".f-screen")).to_contain_text("sound on")
+        shoot(page, "console-camera-live-en")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.locator("#p-broadcast").screenshot(
+            path=str(ARTIFACTS / "wall-media-console-camera-phone-en.png")
+        )
+        page.get_by_role("button", name="中文").click()
+        page.locator("#p-wall").screenshot(path=str(ARTIFACTS / "wall-media-wall-phone-zh.png"))
         stats = op.call("GET", f"/sessions/{SESSION_ID}/broadcast")
         assert stats["origin_publishing"] is True
         assert stats["relay"]["publishers"][stats["origin"]]["frames_in"]["audio"] > 0
-    finally:
-        op.call("POST", f"/sessions/{SESSION_ID}/broadcast/stop")
-        errors = [*context.errors, *screen_ctx.errors]  # type: ignore[attr-defined]
-        context.close()
-        screen_ctx.close()
-    assert not errors, errors
 
 
 def test_a_screen_whose_browser_blocks_sound_offers_one_tap_and_the_room_raises_its_hand(
@@ -234,12 +255,10 @@ def test_a_screen_whose_browser_blocks_sound_offers_one_tap_and_the_room_raises_
 ) -> None:
     op = world["op"]
     names = {s["id"]: s["name"] for s in op.call("GET", "/sites", params={"limit": 100})["items"]}
-    context, page = new_page(browser)
-    screen_ctx, screen = new_page(browser, 390, 844)  # a phone-sized screen too
-    # The usual browser rule (headless Chromium here lets every page play sound, even with
-    # --autoplay-policy=document-user-activation-required): no sound before a tap.
-    screen_ctx.add_init_script(BLOCK_SOUND)
-    try:
+    with console_and_screen(browser, op, (390, 844)) as (page, screen, screen_ctx):
+        # The usual browser rule (headless Chromium here lets every page play sound, even with
+        # --autoplay-policy=document-user-activation-required): no sound before a tap.
+        screen_ctx.add_init_script(BLOCK_SOUND)
         login(page, server)
         page.locator(f'a[data-session="{SESSION_ID}"]').click()
         page.locator("#bc-start").click()  # the local camera (ticked by default)
@@ -271,15 +290,81 @@ def test_a_screen_whose_browser_blocks_sound_offers_one_tap_and_the_room_raises_
         # Another room speaks: the screen names it.
         op.call("POST", f"/sessions/{SESSION_ID}/floor/revoke")
         op.call("POST", f"/sessions/{SESSION_ID}/floor/grant", json={"site_id": 3})
+        # site 3 has no agent publishing: the console says the rooms get nothing
+        expect(page.locator("#bc-floor-silent")).to_be_visible(timeout=10_000)
+        expect(page.locator("#bc-state")).to_contain_text("没有推流")
         expect(screen.locator(".prompt.floor")).to_contain_text(f"{names[3]} 正在发言")
+        # ... and so does a trainee's phone.
+        phone_ctx, phone = new_page(browser, 390, 844)
+        _join(phone, server, "DEMONB0005")
+        expect(phone.locator("#floor-text")).to_contain_text(f"{names[3]} 正在发言")
+        shoot(phone, "trainee-floor-named-phone-zh")
+        assert not phone_ctx.errors, phone_ctx.errors  # type: ignore[attr-defined]
+        phone_ctx.close()
         screen.get_by_role("button", name="English").click()
         expect(screen.locator(".prompt.floor")).to_contain_text(f"{names[3]} has the floor")
         expect(hand).to_have_text("Raise hand to speak")
         shoot(screen, "screen-other-floor-phone-en")
-    finally:
-        op.http.post(op.base + f"/sessions/{SESSION_ID}/floor/revoke", timeout=10)
-        op.call("POST", f"/sessions/{SESSION_ID}/broadcast/stop")
-        errors = [*context.errors, *screen_ctx.errors]  # type: ignore[attr-defined]
-        screen_ctx.close()
-        context.close()
-    assert not errors, errors
+
+
+def test_a_later_batch_is_shown_an_earlier_sessions_recording_from_its_first_frame(
+    browser: Browser, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    op = world["op"]
+    from datetime import UTC, datetime, timedelta
+
+    course_id = op.call("GET", f"/sessions/{SESSION_ID}")["course_id"]
+    now = datetime.now(UTC)
+    earlier = op.call(
+        "POST",
+        "/sessions",
+        json={
+            "course_id": course_id,
+            "title": "第1批 上午 录像源",
+            "starts_at": (now - timedelta(minutes=30)).isoformat(),
+            "ends_at": (now + timedelta(minutes=30)).isoformat(),
+            "teaching_method": "lecture",
+            "site_ids": [1, 4],
+        },
+    )["id"]
+    op.call("POST", f"/sessions/{earlier}/start")
+    with console_and_screen(browser, op) as (page, screen, _screen_ctx):
+        login(page, server)
+        # The earlier batch: the broadcast (and its recording) starts, the camera comes late.
+        page.goto(server.url + f"/operator/#/sessions/{earlier}/live")
+        page.locator("#bc-use-camera").uncheck()
+        page.locator("#bc-start").click()
+        expect(page.locator("#bc-no-publisher")).to_be_visible()
+        page.wait_for_timeout(6000)
+        page.locator("#bc-publish").click()
+        published = time.monotonic()
+        expect(page.locator("#bc-state .pill")).to_have_text("直播中", timeout=15_000)
+        page.wait_for_timeout(3000)
+        page.locator("#bc-stop").click()
+        expect(page.locator("#bc-state .pill")).to_have_text("未在直播")
+        camera_on = time.monotonic() - published
+        recordings = op.call("GET", f"/sessions/{earlier}/recordings")["recordings"]
+        assert recordings and recordings[-1]["status"] == "done", recordings
+        rec = recordings[-1]
+        assert rec["duration_s"] < camera_on, (rec, camera_on)  # it starts at the first picture
+        op.call("POST", f"/sessions/{earlier}/end")
+
+        # The later batch (session 1): its console offers the earlier session's recording.
+        screen_sign_in(screen, server, world["secrets"][4])
+        page.goto(server.url + f"/operator/#/sessions/{SESSION_ID}/live")
+        page.locator("#bc-source").select_option("recording")
+        option = page.locator(f'#bc-rec option[value="{rec["id"]}"]')
+        expect(option).to_contain_text("第1批 上午 录像源")
+        page.locator("#bc-rec").select_option(str(rec["id"]))
+        shoot(page, "console-replay-earlier-session-zh")
+        page.locator("#bc-start").click()
+        started = time.monotonic()
+        _wait_frames(screen, 0, timeout=10)
+        first_frame = time.monotonic() - started
+        assert first_frame < 4.0, f"first replayed frame after {first_frame:.1f} s"
+        expect(page.locator("#bc-state .pill")).to_have_text("直播中", timeout=10_000)
+        expect(wall_tile(page, 4)).to_have_attribute("data-screen", "playing", timeout=15_000)
+        page.get_by_role("button", name="English").click()
+        page.locator("#bc-source").select_option("recording")
+        expect(option).to_contain_text("第1批 上午 录像源")
+        shoot(page, "console-replay-earlier-session-en")

@@ -289,7 +289,10 @@ def _steps(
     expect(op.locator("#floor-holder")).to_have_attribute("data-site-id", "2")
     assert admin.call("GET", f"/sessions/{sid}/floor")["holder"]["site_id"] == 2
     expect(screens[2].locator(".prompt.floor")).to_contain_text("本课堂正在发言", timeout=WAIT)
-    expect(screens[3].locator(".prompt.floor")).to_contain_text("其他课堂正在发言", timeout=WAIT)
+    # The other room's banner names the room that speaks (issue 13.7), not just "another room".
+    expect(screens[3].locator(".prompt.floor")).to_contain_text(
+        f"{SITES[2]} 正在发言", timeout=WAIT
+    )
     for code, site in TRAINEES.items():
         if site == 2:
             steps.soft(

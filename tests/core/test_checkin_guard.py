@@ -33,6 +33,7 @@ from server.core.checkin_guard import (
     screen_token_due_for_renewal,
     screen_token_valid,
     session_after_failure,
+    session_newly_paused,
     should_alert,
     trainee_rooms,
     typed_code_sites,
@@ -309,3 +310,12 @@ def test_an_expiry_beyond_the_cap_is_refused_even_with_a_good_mac() -> None:
     assert not screen_token_valid(SCREEN_KEY, token, "h", T0)
     for bad in ("scr1.5.x.y", "scr1.0.123.m", "scr1.5.1", "other"):
         assert not screen_token_valid(SCREEN_KEY, bad, "h", T0)
+
+
+def test_the_console_is_told_once_when_the_session_pauses_typed_codes() -> None:
+    state, told = Attempts(), 0
+    for i in range(SESSION_LIMIT + 50):
+        after = session_after_failure(state, T0 + i * 0.01)
+        told += session_newly_paused(state, after, T0 + i * 0.01)
+        state = after
+    assert told == 1

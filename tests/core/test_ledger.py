@@ -206,6 +206,10 @@ def test_calendar_year_is_taken_in_china_time() -> None:
     assert datetime.fromtimestamp(new_year_morning, UTC).year == 2024
     assert RULES.year_of(new_year_morning) == 2025
     assert LedgerRules(calendar_utc_offset_hours=0).year_of(new_year_morning) == 2024
+    # The deployment's configured zone, when given, decides instead.
+    assert LedgerRules(calendar_zone=UTC).year_of(new_year_morning) == 2024
+    tokyo = timezone(timedelta(hours=9))
+    assert LedgerRules(calendar_zone=tokyo).year_of(new_year_morning - 3600) == 2025
 
 
 # ---------------------------------------------------------------------------------------------

@@ -167,6 +167,16 @@ def test_control_characters_in_text_are_an_error() -> None:
     assert codes(result) == [(2, "roster.bad_characters")]
 
 
+def test_text_direction_characters_in_a_name_are_an_error() -> None:
+    """U+202E (and the other bidi controls) would render a name reversed on the console and the
+    screens: the roster refuses them like every other human-entered field (issue 14.9)."""
+    rows = [good_row(1, name="李\u202e四"), good_row(2, position="科\u2066员"), good_row(3)]
+
+    result = parse_roster(ZH, rows, ORG_UNITS, SITES)
+
+    assert codes(result) == [(2, "roster.bad_characters"), (3, "roster.bad_characters")]
+
+
 def test_blank_rows_are_skipped_but_still_counted_in_row_numbers() -> None:
     rows: list[list[str | None]] = [good_row(1), [None] * 7, ["", " ", "\u3000"], []]
     rows.append(good_row(2, org="?"))

@@ -272,3 +272,19 @@ def open_poll(admin: Api, session_id: int, prompt: str, options: list[str]) -> i
     )
     admin.call("POST", f"/polls/{poll['id']}/launch", json={})
     return int(poll["id"])
+
+
+def camera_file(path: Path, width: int = 320, height: int = 180, frames: int = 30) -> Path:
+    """A small Y4M clip (a bar sweeping over a grey ramp, 15 fps, looped by Chromium) for the
+    fake camera: a 720p fake camera costs more to encode, relay and receive than this 2-core
+    machine spares while other tests run; the journey is about the path, not the pixels."""
+    header = f"YUV4MPEG2 W{width} H{height} F15:1 Ip A1:1 C420jpeg\n".encode()
+    ramp = bytes(16 + (200 * x) // width for x in range(width))
+    chroma = bytes([128]) * ((width // 2) * (height // 2) * 2)
+    with path.open("wb") as out:
+        out.write(header)
+        for n in range(frames):
+            left = (n * width) // frames
+            line = ramp[:left] + bytes([235]) * (width // 10) + ramp[left + width // 10 :]
+            out.write(b"FRAME\n" + line[:width] * height + chroma)
+    return path

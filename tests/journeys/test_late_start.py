@@ -74,7 +74,9 @@ def test_late_start(journey: Journey, admin: Api) -> None:
         "POST", f"/sessions/{sid}/checkin", json={"code": code.inner_text(), "client_id": "t3"}
     )
     # While it runs nobody is late (they came at the real start), absent or leaving early.
-    for phone in phones.values():
+    for i, phone in enumerate(phones.values()):
+        running = phone.locator("#hours-area li", has_text=title)
+        expect(running).to_contain_text("进行中" if i == 0 else "In progress", timeout=WAIT)
         expect(phone.locator("#hours-area")).not_to_contain_text(
             re.compile("缺勤|早退|迟到|Absent|Left early|Late")
         )

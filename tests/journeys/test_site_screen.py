@@ -79,6 +79,7 @@ def test_site_screen(journey: Journey, admin: Api, agents: Any) -> None:
     journey.shoot("hand-raised")
     admin.call("POST", f"/sessions/{sid}/floor/grant", json={"site_id": ROOM, "time_limit": 120})
     expect(screen.locator(".prompt.floor")).to_contain_text("本课堂正在发言", timeout=WAIT)
+    expect(screen.locator("body")).not_to_contain_text("已举手")  # the hand was answered
     journey.shoot("has-the-floor")
 
     # 5. A trainee's question goes on air: the screen shows it over the programme.
@@ -102,6 +103,8 @@ def test_site_screen(journey: Journey, admin: Api, agents: Any) -> None:
     expect(screen.locator("#onair")).to_contain_text("On air")
     expect(banner).to_contain_text(OTHER_NAME)
     expect(banner).to_contain_text(re.compile("has the floor|is speaking"))
+    # No Chinese left on the screen's own words (names and the question stay as typed).
+    expect(screen.locator("body")).not_to_contain_text(re.compile("举手|签到|正在讨论|发言|等待"))
     media_plays(program, "the programme after switching language", sound=True)
     journey.shoot("english")
     journey.watch.check()

@@ -4,6 +4,7 @@ driver here: no screen on the test machine)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,3 +89,55 @@ async def test_agent_with_a_window_decodes_and_shows_the_program(
     for agent in (main, site):
         agent.stop()
     await asyncio.wait_for(asyncio.gather(*runs), 15)
+
+
+async def test_the_h_key_in_the_window_raises_the_rooms_hand_and_lowers_it(
+    client_as: ClientFactory, world: World, config: Config, tmp_path: Path
+) -> None:
+    import pygame
+
+    op, url, sid, sites = await live_session(client_as, world, config, ["A"])
+    main = Agent(agent_config(url, sites["main"], tmp_path / "main", "testpattern"))
+    site = Agent(replace(agent_config(url, sites["A"], tmp_path / "A", "none"), display="window"))
+    runs = [asyncio.create_task(main.run()), asyncio.create_task(site.run())]
+    try:
+        r = await op.post(f"/api/v1/sessions/{sid}/broadcast/start", json={"source": "main"})
+        assert r.status == 200, await r.text()
+        await grows(lambda: received(site, sid), 10, timeout=20)
+        window = site.media.window
+
+        async def floor_requests() -> list[int]:
+            floor = await (await op.get(f"/api/v1/sessions/{sid}/floor")).json()
+            return [q["site_id"] for q in floor["requests"]]
+
+        async def press(key: int) -> None:
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key))
+            for _ in range(100):  # bounded: read with the next frames shown
+                await asyncio.sleep(0.05)
+                if not pygame.event.peek(pygame.KEYDOWN):
+                    break
+
+        await press(pygame.K_x)  # another key: nothing
+        await asyncio.sleep(0.3)
+        assert await floor_requests() == [] and site.hand.results == []
+        await press(pygame.K_h)
+        await wait_until(lambda: window.hand_up)
+        assert await floor_requests() == [sites["A"][0]]
+        assert site.hand.results == [(sid, "raise", 200)]
+        await grows(lambda: received(site, sid), 5, timeout=10)  # shown on the next frames
+        w, h = window._size
+        radius = max(12, h // 24)
+        assert tuple(window._screen.get_at((w - 2 * radius, 2 * radius)))[:3] == (242, 204, 96)
+        await press(pygame.K_h)  # again: the hand goes down
+        await wait_until(lambda: not window.hand_up)
+        assert await floor_requests() == []
+    finally:
+        for agent in (main, site):
+            agent.stop()
+        await asyncio.wait_for(asyncio.gather(*runs), 15)
+
+
+async def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.05)

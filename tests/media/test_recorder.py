@@ -111,6 +111,39 @@ async def test_replay_publishes_the_recording_as_a_live_source(tmp_path: Path) -
     assert got[30:45] == frames[:15]
 
 
+async def test_a_recording_and_its_replay_start_at_the_first_picture(tmp_path: Path) -> None:
+    """The camera comes 1.5 s after recording began: the file starts at 0 all the same, and a
+    file written with the late start kept (older recordings) is replayed from its first frame
+    too, not after 1.5 s of nothing."""
+    relay = Relay("main")
+    path = tmp_path / "late.webm"
+    recorder = Recorder(relay, path)
+    recorder.start()
+    await asyncio.sleep(1.5)  # nobody publishes yet
+    frames = vp8_frames(15, 320, 240)
+    await feed(relay, "main", frames, [])
+    result = await recorder.stop()
+    await relay.close()
+    with av.open(str(path)) as container:
+        first = next(p for p in container.demux(video=0) if p.size)
+        assert first.pts is not None and float(first.pts * first.time_base) < 0.1
+    assert result.duration_s < 1.2, result
+    assert [s["at_s"] for s in result.switches] == [0.0]
+
+    old = tmp_path / "old.webm"  # as written before: timestamps from when recording began
+    with av.open(str(path)) as src, av.open(str(old), "w", format="webm") as dst:
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(video=0):
+            if packet.size and packet.pts is not None:
+                packet.pts = packet.dts = packet.pts + 1500
+                packet.stream = out
+                dst.mux(packet)
+    started = time.monotonic()
+    got = await replayed(old, 3, loop=False, timeout=5)
+    assert got == frames[:3]
+    assert time.monotonic() - started < 0.8
+
+
 async def replayed(path: Path, count: int, *, loop: bool, timeout: float) -> list[bytes]:
     """The first ``count`` video frames a site gets when ``path`` is replayed as a live source."""
     live = Relay("rec:1")

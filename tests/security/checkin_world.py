@@ -40,15 +40,16 @@ class Rooms:
     trainee_a2_code: str
     trainee_b: int  # a trainee of site B (another district)
     trainee_b_code: str
+    crowd_codes: list[str]  # personal codes of more trainees of site A
 
     @property
     def session_id(self) -> int:
         return self.world.session_id
 
 
-async def seed_rooms(data_dir: Path) -> Rooms:
+async def seed_rooms(data_dir: Path, crowd: int = 0) -> Rooms:
     """Migrate ``<data_dir>/classroom.db``, seed it and make the session live (started 5 min
-    ago, planned from 10 min ago to 2 h from now)."""
+    ago, planned from 10 min ago to 2 h from now); ``crowd`` more trainees of site A."""
     config = Config(data_dir=str(data_dir), secret_key=KEY)
     url = config.effective_database_url
     await store_db.migrate(url)
@@ -85,6 +86,19 @@ async def seed_rooms(data_dir: Path) -> Rooms:
                 join_code_hash=b_code_hash,
             )
             db.add_all([a2, b])
+            crowd_codes = []
+            for n in range(crowd):
+                code, code_hash = security.new_join_code()
+                crowd_codes.append(code)
+                db.add(
+                    Trainee(
+                        name=f"学员{n}",
+                        staff_no=f"C{n:04d}",
+                        org_unit_id=world.org_unit_id,
+                        home_site_id=world.site_id,
+                        join_code_hash=code_hash,
+                    )
+                )
             session = await db.get(ClassSession, world.session_id)
             assert session is not None
             await db.run_sync(lambda _: session.sites.append(site_b))
@@ -100,7 +114,9 @@ async def seed_rooms(data_dir: Path) -> Rooms:
                     ends_at=now + timedelta(hours=2),
                 )
             )
-            rooms = Rooms(world, data_dir, site_b.id, b_secret, a2.id, a2_code, b.id, b_code)
+            rooms = Rooms(
+                world, data_dir, site_b.id, b_secret, a2.id, a2_code, b.id, b_code, crowd_codes
+            )
     finally:
         await engine.dispose()
     return rooms

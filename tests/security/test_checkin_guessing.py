@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import aiohttp
 from server.core.checkin import current_code
 from server.core.checkin_guard import (
     FREE_FAILURES,
+    SESSION_LIMIT,
+    SESSION_WINDOW,
     Attempts,
     after_failure,
     qr_token,
@@ -171,3 +174,59 @@ async def test_the_server_keeps_serving_while_a_trainee_is_throttled(tmp_path: P
         timings = [await healthy(server.url) for _ in range(20)]
         await task
         assert max(timings) < 1.0, timings
+
+
+async def test_many_accounts_guessing_together_pause_typed_codes_but_not_the_qr(
+    tmp_path: Path,
+) -> None:
+    """125 accounts of one room guess 5 codes each (625 wrong codes in well under a minute):
+    after SESSION_LIMIT the session pauses typed codes (429, scope session) and the operator is
+    told once; a trainee in the room still checks in by scanning the QR."""
+    crowd = 125
+    rooms = await seed_rooms(tmp_path / "server", crowd=crowd)
+    world, sid = rooms.world, rooms.session_id
+    async with running_server(rooms.data_dir) as server, AsyncExitStack() as stack:
+        base = server.url
+        op = await stack.enter_async_context(
+            signed_in(base, user=("operator", world.passwords["operator"]))
+        )
+        console = BrowserPeer(await op.ws_connect("/ws/client"))
+        await console.subscribe("alerts")
+        await console.expect("resync")
+        clients = [
+            await stack.enter_async_context(signed_in(base, code=code))
+            for code in rooms.crowd_codes
+        ]
+        started = time.monotonic()
+        scopes: list[str] = []
+
+        async def guess_five(n: int, http: aiohttp.ClientSession) -> None:
+            for k in range(FREE_FAILURES):
+                status, body = await _checkin(
+                    http, sid, code=_wrong(world.site_id, sid), client_id=f"c{n}-{k}"
+                )
+                assert status in (400, 429), body
+                scopes.append(body["error"].get("details", {}).get("scope", "compared"))
+
+        await asyncio.gather(*(guess_five(n, c) for n, c in enumerate(clients)))
+        elapsed = time.monotonic() - started
+        assert elapsed < SESSION_WINDOW - 5, f"too slow to fill a minute: {elapsed:.1f} s"
+        assert scopes.count("compared") == SESSION_LIMIT, scopes.count("compared")
+        assert scopes.count("session") == crowd * FREE_FAILURES - SESSION_LIMIT
+        paused = await console.expect("event", kind="checkin_failures", scope="session", timeout=5)
+        assert paused["data"]["failures"] == SESSION_LIMIT
+        async with op.get(f"/api/v1/sessions/{sid}/checkin-failures") as r:
+            listed = await r.json()
+        assert listed["typed_codes_paused_for"] > 0
+        assert listed["total_failures"] == SESSION_LIMIT
+
+        async with signed_in(base, code=rooms.trainee_a2_code) as honest:
+            status, body = await _checkin(
+                honest, sid, code=_code(world.site_id, sid), client_id="typed"
+            )
+            assert status == 429 and body["error"]["details"]["scope"] == "session"
+            qr = qr_token(CHECKIN_KEY, str(world.site_id), str(sid), utcnow().timestamp())
+            status, body = await _checkin(honest, sid, qr=qr, client_id="scanned")
+            assert status == 200 and body["kind"] == "regular"
+        await console.ws.close()
+        assert await healthy(base) < 1.0

@@ -85,17 +85,21 @@ def _mode(path: Path) -> int:
 
 
 async def test_a_new_install_creates_its_data_files_for_its_own_user_only(tmp_path: Path) -> None:
+    """``make run`` on a fresh data directory (demo data, with its recording): every directory
+    the server made is 0700 and every file 0600."""
     data_dir = tmp_path / "fresh"
-    server = ServerProcess(data_dir, env={"CLASSROOM_SECRET_KEY": ""})  # key generated on disk
-    server.start(60.0)
+    log = tmp_path / "server.log"  # the test's own log, outside the data directory
+    server = ServerProcess(data_dir, None, "--demo", env={"CLASSROOM_SECRET_KEY": ""})
+    server.log = log
+    server.start(90.0)
     try:
         assert await healthy(server.url) < 1.0
     finally:
         server.stop()
     assert _mode(data_dir) == 0o700
     assert _mode(data_dir / "secret_key") == 0o600
-    database = data_dir / "classroom.db"
-    assert _mode(database) == 0o600
-    for extra in (database.with_name("classroom.db-wal"), database.with_name("classroom.db-shm")):
-        if extra.exists():
-            assert _mode(extra) == 0o600, extra
+    assert _mode(data_dir / "classroom.db") == 0o600
+    made = list(data_dir.rglob("*"))
+    assert len(made) >= 3, made
+    for path in made:
+        assert _mode(path) == (0o700 if path.is_dir() else 0o600), (path, oct(_mode(path)))

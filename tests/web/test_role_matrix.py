@@ -125,6 +125,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/sessions/{id}/broadcast"): STAFF,
     ("GET", "/api/v1/sessions/{id}/recordings"): STAFF,
     ("GET", "/api/v1/recordings/{id}/file"): STAFF,
+    ("GET", "/api/v1/media/ice-servers"): SIGNED_IN,  # TURN credentials (server/web/turn_api.py)
     ("POST", "/api/v1/auth/logout"): SIGNED_IN,  # run last for each caller: it signs out
 }
 CRUD_READERS = {

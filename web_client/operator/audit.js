@@ -25,6 +25,8 @@ addMessages({
     "audit.reason": "原因",
     "audit.changes": "变更",
     "audit.caption": "共 {n} 条记录",
+    "audit.session": "课次 #{id}",
+    "audit.trainee": "学员 #{id}",
     "audit.act.create": "新建",
     "audit.act.update": "修改",
     "audit.act.delete": "删除",
@@ -68,6 +70,8 @@ addMessages({
     "audit.reason": "Why",
     "audit.changes": "Changes",
     "audit.caption": "{n} entries",
+    "audit.session": "session #{id}",
+    "audit.trainee": "trainee #{id}",
     "audit.act.create": "created",
     "audit.act.update": "changed",
     "audit.act.delete": "deleted",
@@ -98,6 +102,13 @@ addMessages({
 const known = (prefix, value) => (t(`${prefix}.${value}`) === `${prefix}.${value}` ? value : t(`${prefix}.${value}`));
 export const actionText = (a) => known("audit.act", a);
 const entityText = (e) => known("audit.ent", e);
+
+// A session result is keyed "<session>/<trainee>": name both.
+function what(e) {
+  const [session, trainee] = e.entity === "session_result" ? e.entity_id.split("/") : [];
+  if (trainee) return h("span", {}, `${entityText(e.entity)} · `, h("a", { href: `#/sessions/${session}/attendance` }, t("audit.session", { id: session })), " · ", h("a", { href: `#/trainees/${trainee}/transcript` }, t("audit.trainee", { id: trainee })));
+  return `${entityText(e.entity)} ${e.entity_id}`;
+}
 
 function show(v) {
   if (v === null || v === undefined || v === "") return "—";
@@ -146,7 +157,7 @@ export async function auditView(root) {
               { label: t("audit.at"), cell: (e) => fmtDateTime(e.at) },
               { label: t("audit.actor"), cell: (e) => h("span", { title: e.actor }, e.actor_name) },
               { label: t("audit.action"), cell: (e) => actionText(e.action) },
-              { label: t("audit.what"), cell: (e) => `${entityText(e.entity)} ${e.entity_id}` },
+              { label: t("audit.what"), cell: (e) => what(e) },
               { label: t("audit.reason"), cell: (e) => e.reason || "—" },
               { label: t("audit.changes"), cell: (e) => changes(e.before, e.after) },
             ],

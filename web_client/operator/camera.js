@@ -16,6 +16,9 @@ export function cameraErrorText(err) {
   return t("camera.failed", { error: String((err && err.message) || err) });
 }
 
+// The open camera outlives a view (a language switch re-creates the dashboard).
+const held = { stream: null };
+
 export function cameraControls({ onChange } = {}) {
   const use = h("input", { type: "checkbox", id: "bc-use-camera", checked: true });
   const camSel = h("select", { id: "bc-camera" }, h("option", { value: "" }, t("camera.default")));
@@ -24,7 +27,17 @@ export function cameraControls({ onChange } = {}) {
   const level = h("meter", { id: "bc-level", min: "0", max: "1", low: "0.02", high: "0.9", optimum: "0.3", value: "0", "aria-label": t("camera.level") });
   const msg = h("p", { class: "note", role: "status", id: "bc-camera-msg" });
   const box = h("div", { class: "camera", id: "bc-camera-box" });
-  const st = { stream: null, audio: null, raf: 0, busy: null };
+  const st = {
+    audio: null,
+    raf: 0,
+    busy: null,
+    get stream() {
+      return held.stream;
+    },
+    set stream(value) {
+      held.stream = value;
+    },
+  };
 
   function available() {
     return Boolean(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
@@ -105,12 +118,8 @@ export function cameraControls({ onChange } = {}) {
         audio: constraint(micSel.value),
       });
       st.stream = stream;
-      preview.srcObject = stream;
-      preview.hidden = false;
-      preview.play().catch(() => {});
-      startMeter(stream);
+      show(stream);
       await listDevices();
-      msg.textContent = t("camera.ready", { video: trackLabel(stream, "video"), audio: trackLabel(stream, "audio") });
       return stream;
     })();
     try {
@@ -121,6 +130,14 @@ export function cameraControls({ onChange } = {}) {
     } finally {
       st.busy = null;
     }
+  }
+
+  function show(stream) {
+    preview.srcObject = stream;
+    preview.hidden = false;
+    preview.play().catch(() => {});
+    startMeter(stream);
+    msg.textContent = t("camera.ready", { video: trackLabel(stream, "video"), audio: trackLabel(stream, "audio") });
   }
 
   function trackLabel(stream, kind) {
@@ -157,8 +174,13 @@ export function cameraControls({ onChange } = {}) {
     msg,
   );
   listDevices().catch(() => {});
+  if (st.stream && st.stream.getTracks().some((tr) => tr.readyState === "live")) show(st.stream);
 
   return {
+    detach() {
+      stopMeter();
+      preview.srcObject = null;
+    },
     element: box,
     wanted: () => use.checked,
     open,

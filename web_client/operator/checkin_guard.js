@@ -18,6 +18,7 @@ addMessages({
     "guard.wait": "需等待",
     "guard.seconds": "{s} 秒",
     "guard.alert": "{name} 已连续输错签到码 {n} 次",
+    "guard.paused": "本场一分钟内输错签到码 {n} 次，已暂停输入签到码 {s} 秒（扫码签到不受影响）",
     "guard.anyRoom": "允许学员在任一分课堂输入签到码、分课堂标记任何学员（默认只限学员所属课堂）",
     "guard.saved": "签到范围已保存",
   },
@@ -32,6 +33,7 @@ addMessages({
     "guard.wait": "Must wait",
     "guard.seconds": "{s} s",
     "guard.alert": "{name} entered a wrong check-in code {n} times in a row",
+    "guard.paused": "{n} wrong check-in codes in this session within a minute: typed codes paused for {s} s (scanning the QR still works)",
     "guard.anyRoom": "Accept typed codes at any room, and let any room mark any trainee (default: the trainee's own room only)",
     "guard.saved": "Check-in scope saved",
   },
@@ -54,7 +56,8 @@ export function checkinGuardPanel(sessionId, hub) {
     if (!data) return;
     const items = data.items || [];
     summary.textContent = items.length ? t("guard.count", { n: items.length, total: data.total_failures }) : t("guard.none");
-    summary.className = items.some((i) => i.failures >= 3) ? "warn" : "note";
+    if (data.typed_codes_paused_for > 0) summary.textContent += ` · ${t("guard.paused", { n: data.session_limit, s: data.typed_codes_paused_for })}`;
+    summary.className = items.some((i) => i.failures >= 3) || data.typed_codes_paused_for > 0 ? "warn" : "note";
     if (!items.length) return;
     list.appendChild(
       h(
@@ -106,7 +109,8 @@ export function checkinGuardPanel(sessionId, hub) {
   function onLive(m) {
     if (m.topic !== ALERTS_TOPIC || m.type !== "event" || m.kind !== "checkin_failures") return;
     if (Number(m.data.session_id) !== Number(sessionId)) return;
-    flash(t("guard.alert", { name: m.data.name || `#${m.data.trainee_id}`, n: m.data.failures }), "error");
+    const d = m.data;
+    flash(d.scope === "session" ? t("guard.paused", { n: d.failures, s: d.retry_after }) : t("guard.alert", { name: d.name || `#${d.trainee_id}`, n: d.failures }), "error");
     schedule();
   }
 

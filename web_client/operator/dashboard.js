@@ -8,8 +8,13 @@ const getLangKey = () => getLang();
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import "./media_messages.js";
 import { cameraControls, cameraErrorText } from "./camera.js";
-import { act, ago, button, field, flash, flashError, fmtTime, nextId, pct } from "./ui.js";
+import { act, ago, button, field, flash, flashError, fmtDateTime, fmtTime, nextId, pct } from "./ui.js";
 import { checkinGuardPanel } from "./checkin_guard.js";
+
+// The operator's own camera publication outlives the view that started it: switching the
+// language or reading the report must not cut the broadcast. Only 停止直播, the broadcast
+// ending, or the session's console publishing again replaces it.
+const own = { sessionId: null, handle: null };
 
 const SCREEN_STALE_S = 15; // a screen page reports every 5 s: three missed reports (server/core/screen.py)
 const MAX_FEEDS = 12; // return-feed thumbnails playing at once (each is a WebRTC connection)
@@ -53,7 +58,15 @@ export async function dashboardView(root, sessionId, hub) {
     destroyed: false,
   };
   const topic = `session:${sessionId}`;
-  const media = { mod: null, tried: false, feeds: new Map(), program: null, publisher: null };
+  const media = {
+    mod: null,
+    tried: false,
+    feeds: new Map(),
+    program: null,
+    get publisher() {
+      return own.sessionId === sessionId ? own.handle : null;
+    },
+  };
 
   // ---- skeleton -----------------------------------------------------------------------------
   const head = h("div", { class: "dash-head" });
@@ -301,28 +314,48 @@ export async function dashboardView(root, sessionId, hub) {
       bState.append(
         h("span", { class: "pill ps-degraded", id: "bc-no-publisher" }, media.publisher ? t("broadcast.connecting") : t("broadcast.noPublisher")),
         " ",
-        media.publisher ? "" : t("broadcast.noPublisherHelp"),
+        media.publisher ? "" : originHelp(b),
         " ",
         b.source === "main" && !media.publisher ? button(t("broadcast.publish"), (ev) => act(ev.currentTarget, publishOwnCamera), { id: "bc-publish", class: "small primary" }) : "",
       );
       return;
     }
+    if (b.live && b.floor_site_id && b.program_publishing === false) {
+      // the site with the floor sends nothing: every room sees a frozen programme
+      bState.dataset.publishing = "false";
+      bState.append(
+        h("span", { class: "pill ps-degraded", id: "bc-floor-silent" }, t("broadcast.floorSilent")),
+        " ",
+        t("broadcast.floorSilentHelp", { site: siteName(b.floor_site_id) }),
+      );
+      return;
+    }
     bState.append(
       h("span", { class: `pill ${b.live ? "ps-online" : ""}` }, b.live ? t("broadcast.live") : t("broadcast.idle")),
-      b.live && media.publisher ? ` · ${t("broadcast.publishing")}` : "",
       b.live ? ` ${t("broadcast.src." + b.source)}${b.floor_site_id ? " · " + t("floor.holder", { site: siteName(b.floor_site_id) }) : ""}` : "",
+      b.live && media.publisher ? ` · ${t("broadcast.publishing")}` : "",
       b.live && b.recording_id ? ` · ${t("broadcast.recordingNow")}` : "",
     );
+  }
+
+  /** Why nothing reaches the rooms, by where the programme should come from. */
+  function originHelp(b) {
+    const site = /^site:(\d+)$/.exec(b.origin || "");
+    if (site) return t("broadcast.noPublisherSiteHelp", { site: siteName(Number(site[1])) });
+    return t(b.source === "recording" ? "broadcast.noPublisherRecHelp" : "broadcast.noPublisherHelp");
   }
 
   async function loadRecordings() {
     clear(bRec);
     try {
-      const data = await api.get(`/sessions/${sessionId}/recordings`);
+      // This session's recordings and those of the course's earlier sessions (a later batch
+      // is shown an earlier batch's lecture).
+      const data = await api.get(`/sessions/${sessionId}/recordings`, { scope: "course" });
       const items = (data.recordings || data.items || []).filter((r) => !r.status || r.status === "done");
       for (const r of items) {
-        const mins = r.duration_s ? ` · ${Math.round(r.duration_s / 60)} min` : "";
-        bRec.appendChild(h("option", { value: String(r.id) }, `#${r.id} · ${fmtTime(r.started_at)}${mins}`));
+        const mins = r.duration_s ? ` · ${t("broadcast.minutes", { n: Math.max(1, Math.round(r.duration_s / 60)) })}` : "";
+        const when = r.session_id === sessionId ? `${t("broadcast.thisSession")} ${fmtTime(r.started_at)}` : `${fmtDateTime(r.started_at)} · ${r.session_title}`;
+        bRec.appendChild(h("option", { value: String(r.id) }, `#${r.id} · ${when}${mins}`));
       }
       if (!items.length) bRec.appendChild(h("option", { value: "" }, t("broadcast.noRecordings")));
     } catch (err) {
@@ -427,7 +460,7 @@ export async function dashboardView(root, sessionId, hub) {
 
   function stopPublishing() {
     if (media.publisher) media.publisher.close();
-    media.publisher = null;
+    if (own.sessionId === sessionId) own.handle = own.sessionId = null;
   }
 
   async function publishOwnCamera() {
@@ -435,7 +468,9 @@ export async function dashboardView(root, sessionId, hub) {
     const mod = await loadMedia();
     if (!mod || !mod.publishCamera) throw new Error(t("media.unavailable"));
     stopPublishing();
-    media.publisher = await mod.publishCamera(hub.socket, sessionId, stream);
+    if (own.handle) own.handle.close(); // one camera publishes at a time
+    own.handle = await mod.publishCamera(hub.socket, sessionId, stream);
+    own.sessionId = sessionId;
     renderBroadcastState();
     // the server sees frames a moment after the connection is up
     for (const ms of [1500, 4000]) setTimeout(() => schedule("broadcast"), ms);
@@ -1268,8 +1303,7 @@ export async function dashboardView(root, sessionId, hub) {
       clearInterval(ticker);
       clearInterval(headcountTimer);
       clearInterval(broadcastTimer);
-      stopPublishing();
-      camera.close();
+      camera.detach(); // the stream and its publication go on (see own)
       guard.destroy();
       hub.listeners.delete(onLive);
       hub.stateListeners.delete(onConn);

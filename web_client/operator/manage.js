@@ -264,6 +264,7 @@ export async function manageView(root, resource, actor) {
             }),
         }, t("manage.issueSecret")),
       );
+    if (resource === "trainees") out.push(h("a", { class: "btn small secondary", href: `#/trainees/${item.id}/transcript` }, t("nav.transcripts")));
     if (resource === "trainees")
       out.push(
         h("button", {

@@ -3,7 +3,7 @@
 import { h, clear } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
 import { api, downloadUrl, errorText } from "/static/shared/api.js";
-import { field, flashError, fmtDateTime, pct, table } from "./ui.js";
+import { field, flashError, fmtDateTime, fmtTime, pct, table } from "./ui.js";
 import { presenceTimeline, rateBars } from "./charts.js";
 
 const COUNTS = ["expected", "present", "absent", "makeup", "pending", "late", "left_early"];
@@ -112,7 +112,9 @@ async function sessionReport(out, sessionId, charts) {
   const unitChart = rateBars(byUnit.map((r) => ({ label: r.name, present: r.present, expected: r.expected })), { title: t("report.rateByUnit") });
   const siteChart = rateBars(bySite.map((r) => ({ label: r.name, present: r.present, expected: r.expected })), { title: t("report.rateBySite") });
   charts.push(unitChart, siteChart);
-  const lines = presence ? presence.sites.filter((s) => s.lines && s.lines.length) : [];
+  // Written here from the intervals, in the reader's language (the server's lines are English).
+  const outages = (s) => (s.intervals || []).filter((iv) => iv.state !== "online");
+  const lines = presence ? presence.sites.filter((s) => outages(s).length) : [];
   out.append(
     h(
       "section",
@@ -150,7 +152,7 @@ async function sessionReport(out, sessionId, charts) {
             "details",
             {},
             h("summary", {}, t("report.timelineText")),
-            lines.length ? h("ul", {}, lines.map((s) => h("li", {}, h("strong", {}, s.site), h("ul", {}, s.lines.map((l) => h("li", {}, l)))))) : h("p", { class: "note" }, t("report.noData")),
+            lines.length ? h("ul", {}, lines.map((s) => h("li", {}, h("strong", {}, s.site), h("ul", {}, outages(s).map((iv) => h("li", {}, `${t("presence." + iv.state)} ${fmtTime(iv.from)}–${fmtTime(iv.to)}`)))))) : h("p", { class: "note" }, t("report.noData")),
           ),
         )
       : "", // Element.append writes null as the text "null"

@@ -8,6 +8,7 @@ import { fmtClock, fmtDateTime } from "/static/shared/time.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
 import qrcode from "/static/vendor/qrcode-generator/qrcode.js";
+import { REPORT_MS, floorOther, initRoom, keepPlaying, loadSiteNames, renderHand, reportPlayback } from "./room.js";
 
 addMessages({
   zh: {
@@ -38,7 +39,6 @@ addMessages({
     "hand.raise": "举手发言",
     "hand.lower": "取消举手",
     "hand.raised": "已举手，等待主课堂授予发言权",
-    "hand.lowered": "已取消举手",
     "hand.failed": "举手失败：{error}",
   },
   en: {
@@ -69,7 +69,6 @@ addMessages({
     "hand.raise": "Raise hand to speak",
     "hand.lower": "Lower hand",
     "hand.raised": "Hand raised: waiting for the main classroom to give the floor",
-    "hand.lowered": "Hand lowered",
     "hand.failed": "Could not raise the hand: {error}",
   },
 });
@@ -577,150 +576,7 @@ function onStateLabel(s) {
   el.textContent = t(`conn.${s}`);
 }
 
-// ---------------------------------------------------------------- sound and playback report
-
-const REPORT_MS = 5000; // as an agent's heartbeat (server/core/screen.py)
-
-function hasAudio(video) {
-  const stream = video.srcObject;
-  return Boolean(stream && stream.getAudioTracks && stream.getAudioTracks().some((tr) => tr.readyState === "live"));
-}
-
-/** Play with sound; where the browser blocks sound without a tap, play muted and offer the tap. */
-async function tryPlay() {
-  const video = $("#program");
-  if (!video.srcObject) return;
-  if (!state.soundBlocked) video.muted = false;
-  try {
-    await video.play();
-  } catch (err) {
-    if (err && err.name === "NotAllowedError" && !video.muted) {
-      state.soundBlocked = true;
-      video.muted = true;
-      await video.play().catch(() => {});
-    }
-  }
-  renderUnmute();
-}
-
-function keepPlaying() {
-  const video = $("#program");
-  if (video.srcObject && video.paused && !state.playing) {
-    state.playing = true;
-    tryPlay().finally(() => {
-      state.playing = false;
-    });
-  }
-  renderUnmute();
-}
-
-function renderUnmute() {
-  const video = $("#program");
-  $("#unmute").hidden = !(video.srcObject && video.muted && hasAudio(video));
-}
-
-function unmute() {
-  const video = $("#program");
-  state.soundBlocked = false;
-  video.muted = false;
-  video.volume = 1;
-  video.play().catch(() => {}); // inside the tap: allowed
-  renderUnmute();
-}
-
-function countFrames(video) {
-  if (!("requestVideoFrameCallback" in HTMLVideoElement.prototype)) return;
-  state.frames.rvfc = true;
-  const step = () => {
-    state.frames.count += 1;
-    video.requestVideoFrameCallback(step);
-  };
-  video.requestVideoFrameCallback(step);
-}
-
-function framesShown(video) {
-  if (state.frames.rvfc) return state.frames.count;
-  const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality().totalVideoFrames : video.webkitDecodedFrameCount || 0;
-  if (q < state.frames.lastQ) state.frames.base += state.frames.lastQ; // a new stream restarts the count
-  state.frames.lastQ = q;
-  return state.frames.base + q;
-}
-
-/** Tell the server what this screen really shows (the operator's wall shows it). */
-async function reportPlayback() {
-  if (!state.site) return;
-  const video = $("#program");
-  const stream = video.srcObject;
-  const body = {
-    attached: Boolean(stream && stream.getVideoTracks && stream.getVideoTracks().length),
-    paused: video.paused,
-    frames: framesShown(video),
-    width: video.videoWidth || 0,
-    height: video.videoHeight || 0,
-    sound: !hasAudio(video) ? "none" : video.muted || video.volume === 0 ? "muted" : "on",
-  };
-  if (state.session) body.session_id = state.session.id;
-  try {
-    await api.post("/site/screen-status", body);
-  } catch (err) {
-    console.warn("playback report not sent", err);
-  }
-}
-
-// ---------------------------------------------------------------- the room asks for the floor
-
-async function loadSiteNames(sessionId) {
-  try {
-    const answer = await api.get(`/sessions/${sessionId}/site-names`);
-    if (!state.session || state.session.id !== sessionId) return;
-    state.siteNames = new Map(answer.items.map((s) => [s.id, s.name]));
-    renderPrompts();
-  } catch (err) {
-    console.warn(err);
-  }
-}
-
-function floorOther(siteId) {
-  const name = state.siteNames.get(siteId);
-  return name ? t("prompt.floor_named", { site: name }) : t("prompt.floor_other");
-}
-
-function renderHand() {
-  const btn = $("#raise-hand");
-  const live = Boolean(state.session && state.session.status === "live");
-  const speaking = Boolean(state.floor && state.site && state.floor.site_id === state.site.id);
-  btn.hidden = !live || speaking;
-  btn.setAttribute("aria-pressed", state.handUp ? "true" : "false");
-  btn.textContent = t(state.handUp ? "hand.lower" : "hand.raise");
-  if (!live) $("#hand-note").textContent = "";
-  else if (state.handUp) $("#hand-note").textContent = t("hand.raised");
-}
-
-async function toggleHand() {
-  if (!state.session) return;
-  const btn = $("#raise-hand");
-  const raise = !state.handUp;
-  btn.disabled = true;
-  try {
-    await api.post(`/sessions/${state.session.id}/floor/${raise ? "raise" : "lower"}`);
-    state.handUp = raise;
-    $("#hand-note").textContent = t(raise ? "hand.raised" : "hand.lowered");
-  } catch (err) {
-    $("#hand-note").textContent = t("hand.failed", { error: errorText(err) });
-  } finally {
-    btn.disabled = false;
-    renderHand();
-  }
-}
-
-{
-  const video = $("#program");
-  video.addEventListener("loadedmetadata", () => tryPlay());
-  video.addEventListener("volumechange", renderUnmute);
-  countFrames(video);
-  $("#unmute").addEventListener("click", unmute);
-  $("#raise-hand").addEventListener("click", toggleHand);
-}
+initRoom(state, () => renderPrompts());
 
 start().catch((err) => {
   console.error(err);

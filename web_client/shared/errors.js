@@ -117,6 +117,7 @@ export const ERRORS = {
   "media.ports_exhausted": ["服务器的媒体端口已用完，请稍后重试或扩大端口范围。", "The server has no free media ports; try again or widen the port range."],
   "media.relay_failed": ["转发课堂未能接收视频，请检查该课堂的终端。", "The relay site could not take the video; check its agent."],
   "media.site_not_in_session": ["该课堂不在本课次中。", "This site does not take part in the session."],
+  "metrics.forbidden": ["运行指标只对本机的监控程序开放。", "/metrics is served to this host's scrapers only."],
   "message.bad_json": ["消息不是有效的 JSON。", "The message is not valid JSON."],
   "message.bad_msgpack": ["消息格式有误。", "The message is malformed."],
   "message.bad_timestamp": ["消息时间有误，请检查设备时钟。", "The message time is wrong; check the device clock."],
@@ -162,6 +163,7 @@ export const ERRORS = {
   "quiz.not_a_quiz": ["这是投票，没有正确答案。", "This is a poll; it has no correct answer."],
   "quiz.not_open": ["这道题还没有开始，请稍候。", "This question has not started yet; wait for it."],
   "quiz.single_choice": ["这道题只能选一个选项。", "Choose only one option."],
+  "recording.bad_scope": ["录像范围只能是本课次或本课程。", "The recording scope is session or course."],
   "recording.file_missing": ["录像文件不存在，可能已被清理。", "The recording file is missing; it may have been cleaned up."],
   "recording.not_found": ["找不到这个录像。", "This recording does not exist."],
   "registration.closed": ["本课程已停止报名。", "Registration for this session is closed."],
@@ -235,6 +237,7 @@ export const ERRORS = {
   "users.last_admin": ["这是最后一个管理员，请先设置另一个管理员。", "This is the last admin; make another user an admin first."],
   "ws.too_many_sockets": ["来自同一网络的实时连接太多，请关闭多余的页面后重试。", "Too many live connections from this network; close some pages and try again."],
   "ws.bad_origin": ["该页面地址不允许建立实时连接。", "This page's address may not open the live socket."],
+  "ws.too_many_sockets": ["同一地址的实时连接太多，请关闭一些页面后重试。", "Too many live connections from one address; close some pages first."],
   "ws.forbidden_topic": ["您不能订阅这个实时频道。", "You may not follow this live channel."],
 };
 

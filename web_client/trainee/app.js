@@ -46,6 +46,7 @@ addMessages({
     "floor.title": "发言",
     "floor.mine": "本课堂正在发言",
     "floor.other": "其他课堂正在发言",
+    "floor.named": "{site} 正在发言",
     "floor.left": "还剩 {s} 秒",
     "rollcall.title": "点名",
     "rollcall.prompt": "主课堂正在点名，请在倒计时结束前应答。",
@@ -125,6 +126,7 @@ addMessages({
     "floor.title": "Floor",
     "floor.mine": "Your room has the floor",
     "floor.other": "Another room has the floor",
+    "floor.named": "{site} has the floor",
     "floor.left": "{s} s left",
     "rollcall.title": "Roll call",
     "rollcall.prompt": "The main classroom is taking a roll call. Answer before the time runs out.",
@@ -266,7 +268,10 @@ async function start() {
   $("#join-form").addEventListener("submit", onJoin);
   $("#logout").addEventListener("click", onLogout);
   $("#ask-form").addEventListener("submit", onAsk);
-  window.addEventListener("langchange", renderAll);
+  window.addEventListener("langchange", () => {
+    notice(""); // written in the other language; the page itself is redrawn in the new one
+    renderAll();
+  });
   if (state.slipCode) {
     const code = state.slipCode;
     state.slipCode = null;
@@ -614,8 +619,20 @@ async function loadSessionState() {
 
 // ---------------------------------------------------------------- floor
 
+// The names of the session's sites: the floor card says which one speaks.
+const floorNames = { sessionId: null, names: new Map() };
+
 async function loadFloor() {
   if (!state.sessionId) return;
+  if (floorNames.sessionId !== state.sessionId) {
+    try {
+      const answer = await api.get(`/sessions/${state.sessionId}/site-names`);
+      floorNames.sessionId = state.sessionId;
+      floorNames.names = new Map(answer.items.map((s) => [s.id, s.name]));
+    } catch (_err) {
+      /* "another room" then */
+    }
+  }
   const answer = await api.get(`/sessions/${state.sessionId}/floor`);
   const holder = answer.holder;
   state.floor = holder
@@ -635,7 +652,8 @@ function renderFloor() {
   if (!state.floor) return;
   const session = currentSession();
   const mine = session && session.site_id === floor.site_id;
-  const text = [t(mine ? "floor.mine" : "floor.other")];
+  const named = floorNames.sessionId === state.sessionId ? floorNames.names.get(floor.site_id) : null;
+  const text = [mine ? t("floor.mine") : named ? t("floor.named", { site: named }) : t("floor.other")];
   if (floor.until) {
     text.push(" · ", t("floor.left", { s: Math.max(0, Math.ceil((floor.until - Date.now()) / 1000)) }));
     floorTimer = setTimeout(renderFloor, 1000);
