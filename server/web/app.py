@@ -31,8 +31,8 @@ from server.core.errors import (
 from server.core.roles import ANONYMOUS, Actor, Principal
 from server.store import db as store_db
 from server.store.models import utcnow
-from server.web import auth, edges
-from server.web.api import Endpoint, Registry, openapi_document
+from server.web import auth, edges, openapi
+from server.web.api import Endpoint, Registry
 from server.web.guard import GUARD, TRUSTED_PROXIES, SignInGuard, client_address, trusted_proxies
 from server.web.metrics import Metrics
 
@@ -148,6 +148,11 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
                     )
         response: web.StreamResponse = await handler(request)
         status = response.status
+        body = response.body if isinstance(response, web.Response) else None
+        if status == 201 and endpoint is not None and isinstance(body, bytes | bytearray):
+            created = openapi.location(request.app[REGISTRY], endpoint, request.path, bytes(body))
+            if created is not None and "Location" not in response.headers:
+                response.headers["Location"] = created
     except DomainError as exc:
         response = domain_error_response(exc)
         status, error_code = response.status, exc.code
@@ -273,7 +278,7 @@ async def metrics_view(request: web.Request) -> web.Response:
 
 
 async def openapi_view(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document(request.app[REGISTRY], __version__))
+    return web.json_response(openapi.document(request.app[REGISTRY], __version__))
 
 
 def create_app(

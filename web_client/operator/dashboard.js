@@ -314,7 +314,7 @@ export async function dashboardView(root, sessionId, hub) {
       bState.append(
         h("span", { class: "pill ps-degraded", id: "bc-no-publisher" }, media.publisher ? t("broadcast.connecting") : t("broadcast.noPublisher")),
         " ",
-        media.publisher ? "" : t("broadcast.noPublisherHelp"),
+        media.publisher ? "" : originHelp(b),
         " ",
         b.source === "main" && !media.publisher ? button(t("broadcast.publish"), (ev) => act(ev.currentTarget, publishOwnCamera), { id: "bc-publish", class: "small primary" }) : "",
       );
@@ -336,6 +336,13 @@ export async function dashboardView(root, sessionId, hub) {
       b.live && media.publisher ? ` · ${t("broadcast.publishing")}` : "",
       b.live && b.recording_id ? ` · ${t("broadcast.recordingNow")}` : "",
     );
+  }
+
+  /** Why nothing reaches the rooms, by where the programme should come from. */
+  function originHelp(b) {
+    const site = /^site:(\d+)$/.exec(b.origin || "");
+    if (site) return t("broadcast.noPublisherSiteHelp", { site: siteName(Number(site[1])) });
+    return t(b.source === "recording" ? "broadcast.noPublisherRecHelp" : "broadcast.noPublisherHelp");
   }
 
   async function loadRecordings() {

@@ -42,7 +42,7 @@ addMessages({
     "att.staffNo": "工号",
     "att.find": "查找并补签",
     "att.notFound": "没有工号为 {no} 的学员。",
-    "att.audit": "查看本课次的审计记录",
+    "att.audit": "查看审计日志",
     "st.present": "出勤",
     "st.absent": "缺勤",
     "st.makeup": "补课",
@@ -102,7 +102,7 @@ addMessages({
     "att.staffNo": "Staff no.",
     "att.find": "Find and mark",
     "att.notFound": "No trainee has staff number {no}.",
-    "att.audit": "This session in the audit trail",
+    "att.audit": "Open the audit trail",
     "st.present": "present",
     "st.absent": "absent",
     "st.makeup": "make-up",
@@ -422,7 +422,7 @@ export async function feedbackView(root, sessionId) {
           Object.entries(fb.lecturers),
           { id: "fb-lecturers" },
         )
-      : null,
+      : "", // not null: append() would write "null" on the page
     h("h2", {}, t("fb.comments", { n: fb.comments.length })),
     h("ol", { class: "comments", id: "fb-comments" }, fb.comments.map((c) => h("li", {}, c))),
   );

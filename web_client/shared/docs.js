@@ -12,6 +12,24 @@ function schemaText(schema) {
   return JSON.stringify(schema, null, 2);
 }
 
+// The success answer: its schema (a shared component is named and shown one level deep), the
+// example, and where a 201 puts the created resource (Location).
+function addSuccess(card, status, answer, schemas) {
+  const json = answer.content && answer.content["application/json"];
+  if (json) {
+    const ref = json.schema.$ref ? json.schema.$ref.split("/").pop() : "";
+    card.appendChild(el("h3", `响应 Response ${status}${ref ? " · " + ref : ""}`));
+    card.appendChild(el("pre", schemaText(ref ? schemas[ref] : json.schema)));
+    if (json.example !== undefined) {
+      card.appendChild(el("h3", "示例 Example"));
+      card.appendChild(el("pre", schemaText(json.example)));
+    }
+  }
+  if (answer.headers && answer.headers.Location) {
+    card.appendChild(el("p", "Location: " + answer.headers.Location.description));
+  }
+}
+
 async function render() {
   const target = document.getElementById("api");
   const toc = document.getElementById("toc");
@@ -62,6 +80,8 @@ async function render() {
       }
       const codes = Object.keys(op.responses).join(", ");
       card.appendChild(el("p", "响应 Responses: " + codes));
+      const ok = Object.entries(op.responses).find(([status]) => status.startsWith("2"));
+      if (ok) addSuccess(card, ok[0], ok[1], doc.components.schemas || {});
       section.appendChild(card);
     }
     target.appendChild(section);
