@@ -73,7 +73,7 @@ def infer(values: list[Any]) -> dict[str, Any]:
                 schema["format"] = "date-time"
         else:
             schema = {"type": kind}
-    if nullable:
+    if nullable and schema:  # only null seen: {} (any value) says as much, validly in 3.0
         schema["nullable"] = True
     return schema
 

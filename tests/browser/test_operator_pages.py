@@ -214,7 +214,7 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         expect(page.locator("#sv-texts")).to_have_text("希望多讲案例")
         shot(page, "operator-pages", "survey-zh.png")
         page.get_by_role("button", name="English").click()
-        expect(page.locator("#sv-count")).to_have_text("1 trainees answered")
+        expect(page.locator("#sv-count")).to_have_text("Answers: 1")
         shot(page, "operator-pages", "survey-en.png")
         page.goto(server.url + "/operator/#/audit")
         expect(page.locator("#audit-table")).to_contain_text("attendance corrected")

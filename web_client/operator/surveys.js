@@ -46,7 +46,7 @@ addMessages({
     "sv.save": "Save topics",
     "sv.saved": "Topics saved; trainees can answer on their phones now.",
     "sv.none": "This program has no needs survey yet: write the topics and save.",
-    "sv.responses": "{n} trainees answered",
+    "sv.responses": "Answers: {n}",
     "sv.rank": "Rank",
     "sv.topic": "Topic",
     "sv.points": "Points",
