@@ -57,7 +57,7 @@ from server.store.models import (  # noqa: E402
     utcnow,
 )
 from server.web.attendance_api import checkin_secret  # noqa: E402
-from tests.server_process import ServerProcess  # noqa: E402
+from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
 CHECKINS = 2_000
 CLIENT_TIMEOUT = 30.0
@@ -307,7 +307,7 @@ async def run_checkins(label: str, url: str, work: Path, rates: list[float]) -> 
         None,
         "--database-url",
         url,
-        env={"CLASSROOM_SECRET_KEY": KEY, "CLASSROOM_LOG_LEVEL": "WARNING"},
+        env={**LOAD_TEST_ENV, "CLASSROOM_SECRET_KEY": KEY, "CLASSROOM_LOG_LEVEL": "WARNING"},
     )
     await asyncio.to_thread(server.start, 60.0)
     assert server.proc is not None

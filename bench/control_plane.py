@@ -58,7 +58,7 @@ from cp_clients import worker_main  # noqa: E402
 
 from server.config import Config  # noqa: E402
 from server.store import db as store_db  # noqa: E402
-from tests.server_process import ServerProcess, free_port  # noqa: E402
+from tests.server_process import LOAD_TEST_ENV, ServerProcess, free_port  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ALL_SERVERS = ("r1", "r2", "ours", "ours-onair", "cluster")
@@ -380,6 +380,7 @@ async def make_ours_world(sockets: int, questions: int) -> OursWorld:
 
 def ours_env(w: OursWorld, redis_prefix: str | None, node: str) -> dict[str, str]:
     env = {
+        **LOAD_TEST_ENV,
         "CLASSROOM_DATABASE_URL": w.url,
         "CLASSROOM_LOG_LEVEL": "WARNING",
         "CLASSROOM_DB_POOL_SIZE": "20",

@@ -32,7 +32,7 @@ import msgpack  # noqa: E402
 from server import security  # noqa: E402
 from server.store import db as store_db  # noqa: E402
 from server.store.models import LoginSession, Role, Site, SiteKind, User  # noqa: E402
-from tests.server_process import ServerProcess  # noqa: E402
+from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
 HEALTH = {
     "uptime_s": 1.0,
@@ -185,7 +185,9 @@ async def run(args: argparse.Namespace) -> None:
     url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
     sites, tokens = await seed(url, args.agents, args.browsers)
     server = ServerProcess(
-        work, None, env={"CLASSROOM_DATABASE_URL": url, "CLASSROOM_LOG_LEVEL": "WARNING"}
+        work,
+        None,
+        env={**LOAD_TEST_ENV, "CLASSROOM_DATABASE_URL": url, "CLASSROOM_LOG_LEVEL": "WARNING"},
     ).start()
     assert server.proc is not None
     pid = server.proc.pid

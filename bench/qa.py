@@ -33,7 +33,7 @@ from server.config import Config  # noqa: E402
 from server.store import db as store_db  # noqa: E402
 from tests.cluster_helpers import seed_trainees  # noqa: E402
 from tests.conftest import create_pg_database, seed_world  # noqa: E402
-from tests.server_process import ServerProcess  # noqa: E402
+from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -88,6 +88,7 @@ async def run(args: argparse.Namespace) -> None:
             for _, token in await seed_trainees(url, world, max(args.browsers, args.burst) + 1)
         ]
         env = {
+            **LOAD_TEST_ENV,
             "CLASSROOM_DATABASE_URL": url,
             "CLASSROOM_REDIS_URL": REDIS_URL,
             "CLASSROOM_REDIS_PREFIX": prefix,

@@ -83,7 +83,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_pending_per_client",
         int,
-        256,
+        1000,
         "connections one address may hold open before sending a request head",
     ),
     Setting(
@@ -200,7 +200,7 @@ class Config:
     max_body_kib: int = 6144
     db_pool_size: int = 10
     header_timeout: float = 10.0
-    max_pending_per_client: int = 256
+    max_pending_per_client: int = 1000
     max_sockets_per_client: int = 400
     metrics_public: bool = False
     log_level: str = "INFO"

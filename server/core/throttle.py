@@ -15,6 +15,7 @@ Pure: the caller passes the clock; no I/O.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -102,5 +103,5 @@ def check_throttles(
         raise RateLimited(
             code,
             f"Too many failed {what}; try again in {seconds} seconds.",
-            {"retry_after": wait},
+            {"retry_after": math.ceil(wait)},
         )

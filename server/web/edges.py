@@ -5,8 +5,9 @@
   that never says anything, is held no longer than that. After the first request, idle
   keep-alive connections close after ``KEEPALIVE`` seconds (aiohttp's own timer).
 * **Connections waiting for a request head**: at most ``max_pending_per_client`` per client
-  address (default 256); more are closed at once. A real client sends its request head
-  straight after connecting, so this only bites connections that are opened and left idle.
+  address (default 1000); more are closed at once. A real client sends its request head
+  straight after connecting, so this only bites connections that are opened and left idle
+  (the limit is high because a classroom behind one NAT opens hundreds at check-in time).
 * **Live sockets**: at most ``max_sockets_per_client`` open WebSockets per client address
   (default 400: a classroom of phones behind one NAT); the next upgrade answers 429
   ``ws.too_many_sockets``.

@@ -182,6 +182,7 @@ def test_operator(journey: Journey, admin: Api, agents: Any) -> None:
     # 9. Ends the session (the confirm dialog is accepted).
     op.get_by_role("button", name="结束课次").click()
     expect(op.locator("#session-status")).to_have_text("已结束", timeout=WAIT)
+    expect(screen.locator("#waiting-text")).to_have_text("当前没有进行中的课程", timeout=WAIT)
     journey.shoot("ended")
 
     # 10. The report: totals, absentees by unit with their names.

@@ -110,6 +110,7 @@ def test_trainee(journey: Journey, admin: Api) -> None:
     admin.call("POST", f"/sessions/{sid}/roll-calls", json={"seconds": 120})
     answer = phone.locator("#rollcall-answer")
     expect(answer).to_be_visible(timeout=WAIT)
+    expect(screen.locator(".prompt.rollcall")).to_be_visible(timeout=WAIT)  # the room sees it too
     journey.shoot("roll-call")
     answer.click()
     expect(phone.locator("#rollcall-done")).to_be_visible()
