@@ -18,6 +18,8 @@ const own = { sessionId: null, handle: null };
 
 const SCREEN_STALE_S = 15; // a screen page reports every 5 s: three missed reports (server/core/screen.py)
 const MAX_FEEDS = 12; // return-feed thumbnails playing at once (each is a WebRTC connection)
+const FEED_RETRY_MIN = 2000; // a refused return feed is asked for again after 2, 4, 8 ... s
+const FEED_RETRY_MAX = 30000;
 const GROUPS = ["session", "questions", "queue", "floor", "rollcalls", "polls", "headcount", "broadcast", "qaSettings"];
 
 /** Re-render a container while keeping keyboard focus on the "same" control (data-key). */
@@ -61,7 +63,9 @@ export async function dashboardView(root, sessionId, hub) {
   const media = {
     mod: null,
     tried: false,
-    feeds: new Map(),
+    feeds: new Map(), // site id -> {handle, cancelled, video}
+    failures: new Map(), // site id -> refused offers in a row
+    retryAt: new Map(), // site id -> Date.now() before which its feed is not asked for again
     program: null,
     get publisher() {
       return own.sessionId === sessionId ? own.handle : null;
@@ -505,20 +509,44 @@ export async function dashboardView(root, sessionId, hub) {
         })
       : null;
 
+  // A tile's return feed exists only while the session broadcasts: none is asked for before
+  // (the server refuses), a refused or failed one is dropped and asked for again after a pause,
+  // and when the broadcast starts (or the live socket comes back) the tiles on screen ask.
+  function dropFeed(id, feed) {
+    if (media.feeds.get(id) === feed) media.feeds.delete(id);
+    feed.cancelled = true;
+    if (feed.handle) feed.handle.close();
+    feed.video.hidden = true;
+    feed.video.srcObject = null;
+  }
+
+  function feedRefused(id, feed) {
+    if (feed.cancelled) return;
+    dropFeed(id, feed);
+    const wait = Math.min(FEED_RETRY_MAX, FEED_RETRY_MIN * 2 ** (media.failures.get(id) || 0));
+    media.failures.set(id, (media.failures.get(id) || 0) + 1);
+    media.retryAt.set(id, Date.now() + wait);
+    setTimeout(syncFeeds, wait + 50);
+  }
+
   async function syncFeeds() {
     if (st.destroyed) return;
+    // live false: the server said there is no broadcast; unknown (not loaded, not readable): try
+    const noBroadcast = Boolean(st.broadcast && !st.broadcast.error && st.broadcast.live === false);
     for (const [id, feed] of media.feeds) {
       const site = st.sites.get(id);
-      if (!st.thumbs || !visible.has(id) || !site || site.state === "offline") {
-        media.feeds.delete(id);
-        if (feed.handle) feed.handle.close();
-        feed.cancelled = true;
-      }
+      if (noBroadcast || !st.thumbs || !visible.has(id) || !site || site.state === "offline") dropFeed(id, feed);
     }
-    if (!st.thumbs) return;
+    if (noBroadcast) {
+      media.failures.clear();
+      media.retryAt.clear();
+    }
+    if (!st.thumbs || noBroadcast) return;
+    const now = Date.now();
     const room = MAX_FEEDS - media.feeds.size;
     const wanted = [...visible]
       .filter((id) => st.sites.get(id) && st.sites.get(id).state !== "offline" && !media.feeds.has(id))
+      .filter((id) => !(media.retryAt.get(id) > now))
       .slice(0, Math.max(0, room));
     if (!wanted.length) return;
     const mod = await loadMedia();
@@ -527,18 +555,17 @@ export async function dashboardView(root, sessionId, hub) {
       const tile = wall.querySelector(`[data-site-id="${id}"]`);
       const video = tile && tile.querySelector("video");
       if (!video || media.feeds.has(id)) continue;
-      const feed = { handle: null, cancelled: false };
+      const feed = { handle: null, cancelled: false, video };
       media.feeds.set(id, feed);
       mod
         .viewSite(hub.socket, sessionId, id, video)
         .then((handle) => {
-          if (feed.cancelled) handle.close();
-          else feed.handle = handle;
+          if (feed.cancelled) return handle.close();
+          feed.handle = handle;
+          media.failures.delete(id);
           video.hidden = false;
         })
-        .catch(() => {
-          video.hidden = true; // no return feed for this site now; the tile shows text only
-        });
+        .catch(() => feedRefused(id, feed)); // no return feed for this site now: text only
     }
   }
   thumbsToggle.addEventListener("change", () => {

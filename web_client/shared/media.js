@@ -124,7 +124,12 @@ class KeptPeer {
 
   async start() {
     this.live.on("hello", this._onHello);
-    await this._negotiate();
+    try {
+      await this._negotiate();
+    } catch (err) {
+      this.close(); // refused: nothing is kept up (no connection, no listener left behind)
+      throw err;
+    }
     return this;
   }
 

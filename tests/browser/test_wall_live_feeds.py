@@ -1,0 +1,142 @@
+"""The operator's wall on its own, in a real Chromium against a real server process (demo data)
+with a real classroom agent (``--source testpattern``): the room's return feed shows on its tile
+once the broadcast starts, though the wall was opened before it (nobody calls viewSite by hand),
+and a check-in changes the wall's count at once, not on the next 15 s refresh."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.browser.session_helpers import Api
+from tests.browser.test_operator_console import ARTIFACTS, SESSION_ID, login
+from tests.journeys.helpers import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.server_process import ServerProcess
+
+ROOM = 2  # a sub-classroom of demo session 1 with a real agent
+
+# frames the tile's <video> has decoded, and its picture size (0 while it has none)
+DECODED = """(id) => { const v = document.querySelector(`.tile[data-site-id="${id}"] video`);
+  if (!v || v.hidden || !v.srcObject) return {frames: 0, width: 0, height: 0};
+  const q = v.getVideoPlaybackQuality();
+  return {frames: q.totalVideoFrames, width: v.videoWidth, height: v.videoHeight}; }"""
+
+# the operator page's one live socket closes under it, as when the network drops
+DROP_SOCKET = """async () => { const app = await import("/static/operator/app.js");
+  app.liveHub.socket.ws.close(); }"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {"CLASSROOM_MEDIA_BIND_ADDRESSES": "127.0.0.1", "CLASSROOM_MEDIA_RECORD": "false"}
+    with ServerProcess(tmp_path_factory.mktemp("wall-feeds"), None, "--demo", env=env) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def op(server: ServerProcess) -> Api:
+    op = Api(server.url).login("operator")
+    op.call("POST", f"/sessions/{SESSION_ID}/start")
+    return op
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def agent(server: ServerProcess, op: Api, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real classroom agent for ROOM publishing a 160x120 test pattern as its return feed."""
+    secret = op.call("POST", f"/sites/{ROOM}/secret")["secret"]
+    env = {**os.environ, "CLASSROOM_AGENT_SITE_SECRET": secret, "PYTHONPATH": str(ROOT)}
+    # fmt: off
+    command = [
+        sys.executable, "-m", "classroom_agent.cli",
+        "--server", server.url, "--state-dir", str(tmp_path),
+        "--log-file", str(tmp_path / "agent.log"),
+        "--source", "testpattern", "--return-size", "160x120", "--return-fps", "5",
+        "--media-bind", "127.0.0.1", "--heartbeat-interval", "1", "--backoff-cap", "1",
+    ]
+    # fmt: on
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def open_wall(browser: Browser, server: ServerProcess) -> tuple[Any, Page, list[str]]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    login(page, server)
+    page.locator(f'a[data-session="{SESSION_ID}"]').click()
+    return context, page, errors
+
+
+def wait_decoding(page: Page, site: int, more_than: int, timeout: float) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    seen: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        seen = page.evaluate(DECODED, site)
+        if seen["frames"] > more_than:
+            return seen
+        time.sleep(0.5)
+    raise AssertionError(f"the tile of site {site} decoded no new frames: {seen}")
+
+
+def test_a_rooms_return_feed_plays_on_its_tile_when_the_broadcast_starts_after_the_wall_opened(
+    browser: Browser, server: ServerProcess, op: Api, agent: subprocess.Popen[bytes]
+) -> None:
+    context, page, errors = open_wall(browser, server)
+    tile = page.locator(f'.tile[data-site-id="{ROOM}"]')
+    try:
+        # The wall is open, the room online, no broadcast yet: no feed to show.
+        expect(tile).to_have_attribute("data-state", "online", timeout=20_000)
+        page.wait_for_timeout(1500)  # heartbeats come and go meanwhile
+        assert page.evaluate(DECODED, ROOM)["frames"] == 0
+        op.call("POST", f"/sessions/{SESSION_ID}/broadcast/start", json={"source": "main"})
+        first = wait_decoding(page, ROOM, 0, timeout=30)
+        assert (first["width"], first["height"]) == (160, 120), first
+        expect(tile.locator("video")).to_be_visible()
+        ARTIFACTS.mkdir(exist_ok=True)
+        tile.screenshot(path=str(ARTIFACTS / "wall-feed-tile.png"))
+        # The broadcast stops and starts again: the tile follows, still by itself.
+        op.call("POST", f"/sessions/{SESSION_ID}/broadcast/stop")
+        expect(tile.locator("video")).to_be_hidden(timeout=10_000)
+        op.call("POST", f"/sessions/{SESSION_ID}/broadcast/start", json={"source": "main"})
+        wait_decoding(page, ROOM, 0, timeout=30)
+        # The live socket drops (a network blip; the server closes that socket's peers): the
+        # feed comes back after the reconnect.
+        page.evaluate(DROP_SOCKET)
+        expect(page.locator("#conn")).not_to_have_attribute("data-state", "open", timeout=3000)
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=15_000)
+        page.wait_for_timeout(2000)  # the server has closed the old peer by now
+        before = page.evaluate(DECODED, ROOM)["frames"]
+        wait_decoding(page, ROOM, before + 5, timeout=30)
+    finally:
+        op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
+        context.close()
+    assert not errors, errors
