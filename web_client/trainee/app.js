@@ -268,6 +268,8 @@ async function start() {
   $("#join-form").addEventListener("submit", onJoin);
   $("#logout").addEventListener("click", onLogout);
   $("#ask-form").addEventListener("submit", onAsk);
+  // A QR scanned while the page is already open in this tab changes only the #… part.
+  window.addEventListener("hashchange", () => onLinkOpened().catch(showError));
   window.addEventListener("langchange", () => {
     notice(""); // written in the other language; the page itself is redrawn in the new one
     renderAll();
@@ -285,6 +287,24 @@ async function start() {
   }
   if (me && me.actor === "trainee") await enter(me);
   else showJoin();
+}
+
+async function onLinkOpened() {
+  takeQrFromHash();
+  if (state.slipCode) {
+    const code = state.slipCode;
+    state.slipCode = null;
+    await joinWith(code);
+    return;
+  }
+  const qr = pendingQr();
+  if (!qr) return;
+  if (!state.me) {
+    showJoin();
+    return;
+  }
+  await loadSessions();
+  await checkinWith({ qr }, qrSession(qr));
 }
 
 function showJoin() {
