@@ -10,6 +10,17 @@ shared as components, and one answer per operation as the example (credentials m
 Endpoints that declare their own ``response`` schema keep it (the file gives them an example).
 Re-run after changing what an endpoint answers; tests/web/conftest.py then checks every answer
 of the API tests against the document, so a drift shows as a failing test.
+
+Two corrections no recording can make, applied on every run:
+
+* ``MAY_BE_NULL``: fields a handler answers as null until the thing happens (a session not yet
+  started or ended, a poll without a time limit or not closed, a plan not published) or for some
+  viewers; the tests' answers may all have had a value, the document must still allow null.
+* ``WRITTEN``: the answers of operations the API tests do not record, typed from their handlers.
+
+    python -m tests.openapi_generate --amend
+
+applies both to the existing file without a new recording.
 """
 
 from __future__ import annotations
@@ -26,6 +37,188 @@ DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)
 SECRET_KEY = re.compile(r"secret|password|token|csrf|^qr$|link", re.I)
 CODE_VALUE = re.compile(r"[A-HJ-NP-Z2-9]{10}|\d{6}")  # a personal or a screen check-in code
 MIN_SHARED_PROPERTIES = 3
+
+DATE_TIME_NULL = {"type": "string", "format": "date-time", "nullable": True}
+MAY_BE_NULL: dict[str, dict[str, Any]] = {
+    # sessions (server/web/attendance_api.py, _iso(None) -> None) and batch plans
+    "started_at": DATE_TIME_NULL,
+    "ended_at": DATE_TIME_NULL,
+    "published_at": DATE_TIME_NULL,
+    # polls (qa_api._poll_view): no time limit, not launched or not closed; ``correct`` is
+    # null for a poll that is not a quiz and, for trainees, until the quiz closes
+    "opened_at": DATE_TIME_NULL,
+    "closed_at": DATE_TIME_NULL,
+    "deadline": DATE_TIME_NULL,
+    "time_limit": {"type": "number", "nullable": True},
+    "correct": {"type": "array", "items": {"type": "integer"}, "nullable": True},
+    # attendance records (attendance_records.record_view): a manual mark has no first scan
+    "first_in": DATE_TIME_NULL,
+    "last_out": DATE_TIME_NULL,
+}
+NULLABLE_OBJECTS = {
+    # GET /api/v1/site/current-session: no session live at the site now
+    "GetSiteCurrentSessionResponse": ("session",),
+}
+
+
+def _widen(schema: Any) -> Any:
+    """``schema`` with every ``MAY_BE_NULL`` property allowed to be null."""
+    if isinstance(schema, list):
+        return [_widen(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _widen(v) for k, v in schema.items()}
+    for name, sub in out.get("properties", {}).items():
+        if name in MAY_BE_NULL:
+            # only null recorded ({}): the handler's type; else the recorded one, nullable
+            out["properties"][name] = {**sub, "nullable": True} if sub else dict(MAY_BE_NULL[name])
+    return out
+
+
+VOTE = {
+    "type": "object",
+    "properties": {
+        "question_id": {"type": "integer"},
+        "vote_count": {"type": "integer"},
+        "voted_by_me": {"type": "boolean"},
+        "changed": {"type": "boolean", "description": "false: the vote was already so"},
+    },
+    "required": ["question_id", "vote_count", "voted_by_me", "changed"],
+}
+WRITTEN: dict[str, dict[str, Any]] = {
+    # qa_api._vote
+    "POST /api/v1/questions/{id}/vote 200": {
+        "schema": VOTE,
+        "example": {"question_id": 12, "vote_count": 5, "voted_by_me": True, "changed": True},
+    },
+    "DELETE /api/v1/questions/{id}/vote 200": {
+        "schema": VOTE,
+        "example": {"question_id": 12, "vote_count": 4, "voted_by_me": False, "changed": True},
+    },
+    # qa_api._moderate: the question as moderators see it, like pin
+    "POST /api/v1/questions/{id}/unpin 200": {
+        "like": "POST /api/v1/questions/{id}/pin 200",
+        "example_update": {"pinned": False},
+    },
+    # attendance_api.get_batch_plan: the plan view create_batch_plan answers
+    "GET /api/v1/courses/{id}/batch-plan 200": {"like": "POST /api/v1/courses/{id}/batch-plan 201"},
+    # qa_api.own_quiz_scores: the same view as a trainee's scores read by staff
+    "GET /api/v1/trainee/quiz-scores 200": {"like": "GET /api/v1/trainees/{id}/quiz-scores 200"},
+    # qa_api.answer_poll
+    "POST /api/v1/polls/{id}/answers 201": {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "poll_id": {"type": "integer"},
+                "choices": {"type": "array", "items": {"type": "integer"}},
+                "answers": {"type": "integer", "description": "answers to the poll so far"},
+            },
+            "required": ["poll_id", "choices", "answers"],
+        },
+        "example": {"poll_id": 7, "choices": [1], "answers": 36},
+    },
+    # screen_api.screen_status (server/core/screen.py)
+    "POST /api/v1/site/screen-status 200": {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "state": {"type": "string", "enum": ["playing", "stalled", "idle"]},
+                "fps": {"type": "number"},
+                "sound": {"type": "string", "enum": ["on", "muted", "none"]},
+                "interval_s": {"type": "number", "description": "seconds until the next report"},
+            },
+            "required": ["state", "fps", "sound", "interval_s"],
+        },
+        "example": {"state": "playing", "fps": 24.8, "sound": "on", "interval_s": 5.0},
+    },
+    # checkin_guard.list_failures
+    "GET /api/v1/sessions/{id}/checkin-failures 200": {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "session_id": {"type": "integer"},
+                "total_failures": {"type": "integer"},
+                "typed_codes_paused_for": {"type": "integer", "description": "seconds"},
+                "session_limit": {"type": "integer"},
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "trainee_id": {"type": "integer"},
+                            "name": {"type": "string"},
+                            "staff_no": {"type": "string"},
+                            "failures": {"type": "integer"},
+                            "total": {"type": "integer"},
+                            "last_failure": {"type": "string", "format": "date-time"},
+                            "retry_after": {"type": "integer", "description": "seconds"},
+                        },
+                        "required": [
+                            "trainee_id",
+                            "name",
+                            "staff_no",
+                            "failures",
+                            "total",
+                            "last_failure",
+                            "retry_after",
+                        ],
+                    },
+                },
+            },
+            "required": [
+                "session_id",
+                "total_failures",
+                "typed_codes_paused_for",
+                "session_limit",
+                "items",
+            ],
+        },
+        "example": {
+            "session_id": 3,
+            "total_failures": 4,
+            "typed_codes_paused_for": 0,
+            "session_limit": 600,
+            "items": [
+                {
+                    "trainee_id": 41,
+                    "name": "张三",
+                    "staff_no": "A0041",
+                    "failures": 3,
+                    "total": 4,
+                    "last_failure": "2026-12-06T09:12:30+08:00",
+                    "retry_after": 30,
+                }
+            ],
+        },
+    },
+}
+
+
+def amend(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` (a generated file) with ``MAY_BE_NULL`` and ``WRITTEN`` applied."""
+    components = {name: _widen(s) for name, s in result["components"].items()}
+    for name, props in NULLABLE_OBJECTS.items():
+        for prop in props:
+            if prop in components.get(name, {}).get("properties", {}):
+                components[name]["properties"][prop]["nullable"] = True
+    operations = {
+        key: {**e, "schema": _widen(e["schema"])} for key, e in result["operations"].items()
+    }
+    for key, entry in WRITTEN.items():
+        if "like" in entry:
+            like = operations[entry["like"]]
+            operations[key] = {
+                **like,
+                "example": {**like["example"], **entry.get("example_update", {})},
+            }
+            continue
+        name = op_name(*key.split(" "))
+        same = [n for n, s in components.items() if s == entry["schema"]]
+        if not same:
+            components[name] = entry["schema"]
+        ref = {"$ref": f"#/components/schemas/{same[0] if same else name}"}
+        operations[key] = {"schema": ref, "example": entry["example"]}
+    return {"components": components, "operations": dict(sorted(operations.items()))}
 
 
 def _kind(value: Any) -> str:
@@ -198,11 +391,14 @@ def generate(recording: Path) -> dict[str, Any]:
         if "$ref" not in entry["schema"]:
             components[name] = entry["schema"]
             entry["schema"] = {"$ref": f"#/components/schemas/{name}"}
-    return {"components": components, "operations": operations}
+    return amend({"components": components, "operations": operations})
 
 
 def main(argv: list[str]) -> int:
-    result = generate(Path(argv[0]))
+    if argv == ["--amend"]:
+        result = amend(json.loads(OUT.read_text(encoding="utf-8")))
+    else:
+        result = generate(Path(argv[0]))
     OUT.write_text(json.dumps(result, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
     print(f"{len(result['operations'])} answers, {len(result['components'])} components -> {OUT}")
     return 0

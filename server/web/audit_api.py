@@ -1,12 +1,13 @@
 """The audit trail, read: who did what to what, when, and why, newest first, with filters by
-actor, action, entity and date (China time), and the names behind ``trainee:5`` / ``site:2``.
+actor, action, entity and date (days of the configured ``time_zone``, like the reports), and
+the names behind ``trainee:5`` / ``site:2``.
 
 The trail itself is written by every change (server/web/resources.audit); nothing here writes.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -17,9 +18,8 @@ from server.core import roles
 from server.store.models import AuditEntry, Site, Trainee
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import SESSIONS
+from server.web.exports import zone_of
 from server.web.resources import PAGE_PARAMS, page_params, query_date, query_text
-
-CHINA = timezone(timedelta(hours=8))
 
 
 def _filtered(request: web.Request, query: Select[Any]) -> Select[Any]:
@@ -35,11 +35,12 @@ def _filtered(request: web.Request, query: Select[Any]) -> Select[Any]:
         if value:
             query = query.where(column == value)
     since, until = query_date(request, "since"), query_date(request, "until")
+    zone = zone_of(request)  # a day is the deployment's calendar day
     if since is not None:
-        query = query.where(AuditEntry.at >= datetime.combine(since, time(), CHINA))
+        query = query.where(AuditEntry.at >= datetime.combine(since, time(), zone))
     if until is not None:  # the whole day named
         query = query.where(
-            AuditEntry.at < datetime.combine(until + timedelta(days=1), time(), CHINA)
+            AuditEntry.at < datetime.combine(until + timedelta(days=1), time(), zone)
         )
     return query
 
@@ -137,8 +138,10 @@ FILTERS = (
     Param("action", {"type": "string", "maxLength": 50}, "exact action, e.g. correct"),
     Param("entity", {"type": "string", "maxLength": 50}, "exact entity, e.g. session_result"),
     Param("entity_id", {"type": "string", "maxLength": 50}, "exact entity id"),
-    Param("since", {"type": "string", "format": "date"}, "first day (China time)"),
-    Param("until", {"type": "string", "format": "date"}, "last day, inclusive (China time)"),
+    Param("since", {"type": "string", "format": "date"}, "first day (configured time zone)"),
+    Param(
+        "until", {"type": "string", "format": "date"}, "last day, inclusive (configured time zone)"
+    ),
 )
 
 

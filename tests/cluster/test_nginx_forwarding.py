@@ -103,6 +103,8 @@ async def test_client_address_host_and_request_id_reach_the_server_through_nginx
                 login_id = response.headers["X-Request-Id"]
             async with http.get(base + "/api/v1/auth/me", headers=headers) as response:
                 assert response.status == 200
+            async with http.get(base + "/metrics", headers=headers) as response:
+                assert response.status == 404  # never proxied to the public (metrics_public)
             async with http.ws_connect(
                 f"wss://127.0.0.1:{https}/ws/client",
                 headers={**headers, "Origin": f"https://{HOST}"},

@@ -1,5 +1,5 @@
 // #/audit: the audit trail, read: who did what to what, when and why; filters by actor, action,
-// entity and day (China time); newest first, 50 a page; what changed shown as before -> after.
+// entity and day (the server's configured time zone, shared/time.js); newest first, 50 a page; what changed shown as before -> after.
 import { h, clear } from "/static/shared/dom.js";
 import { t, addMessages } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
