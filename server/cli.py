@@ -18,6 +18,7 @@ from server.config import Config, load_config, settings_help
 from server.core.errors import DomainError
 from server.logs import configure_logging
 from server.ops.cli import add_commands, run_command
+from server.ops.db_guard import hold_while_serving
 from server.private_files import private_dir
 from server.store import db as store_db
 
@@ -104,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     if not config.node_id:
         config = replace(config, node_id=uuid.uuid4().hex[:8])
     configure_logging(config.log_level, config.log_file)
+    try:  # kept open while the process lives: `restore` refuses meanwhile (server/ops/db_guard)
+        serving = hold_while_serving(config.effective_database_url)
+    except DomainError as exc:
+        print(f"classroom-server: {exc.message} ({exc.code})", file=sys.stderr)
+        return 1
     try:
         notes = asyncio.run(prepare(config))
     except Exception as exc:  # the operator must see why start-up failed, then we exit
@@ -132,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
     web.run_app(app, host=config.host, port=config.port, print=None, shutdown_timeout=10)
+    if serving is not None:
+        serving.close()
     return 0
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from server.ops.progress import ProgressBar
 from tests.conftest import create_pg_database
+from tests.server_process import ServerProcess
 
 STRONG = "Tr4ining-Office!"
 
@@ -154,6 +155,16 @@ def test_sqlite_backup_and_restore(demo: Path, tmp_path: Path) -> None:
     conn.close()
     unconfirmed = cli("restore", str(copy), data=demo, stdin="")
     assert unconfirmed.returncode == 1 and "restore.unconfirmed" in unconfirmed.stderr
+    with ServerProcess(demo) as server:  # a running server: restore refuses and changes nothing
+        assert server.proc is not None
+        running = cli("restore", str(copy), "--yes", data=demo)
+        assert running.returncode == 1 and "restore.server_running" in running.stderr
+        assert f"pid {server.proc.pid}" in running.stderr and "stop every node" in running.stderr
+        assert rows(db, "SELECT count(*) FROM trainees WHERE name = 'changed'") == before
+    crashed = ServerProcess(demo).start()
+    crashed.kill()  # SIGKILL leaves its lock file with a dead pid: not a reason to refuse
+    assert crashed.proc is not None
+    assert (demo / "classroom.db.lock").read_text().strip() == str(crashed.proc.pid)
     assert "restored" in ok("restore", str(copy), "--yes", data=demo)
     assert rows(db, "SELECT count(*) FROM trainees WHERE name = 'changed'") == [(0,)]
     assert rows(db, "SELECT count(*) FROM trainees") == before
@@ -190,7 +201,12 @@ async def test_postgresql_backup_and_restore_with_pg_dump(tmp_path: Path) -> Non
         try:
             await conn.execute("DELETE FROM audit_log")
             await conn.execute("DELETE FROM users WHERE username = 'second'")
+            busy = cli("--database-url", url, "restore", str(dump), "--yes", data=data)
+            assert busy.returncode == 1 and "restore.server_running" in busy.stderr
+            assert await conn.fetchval("SELECT count(*) FROM users") == 1  # nothing changed
+            await conn.close()  # the last other session gone: restore goes ahead
             ok("--database-url", url, "restore", str(dump), "--yes", data=data)
+            conn = await asyncpg.connect(dsn)
             names = [r[0] for r in await conn.fetch("SELECT username FROM users ORDER BY id")]
             assert names == ["first", "second"]
             assert await conn.fetchval("SELECT count(*) FROM audit_log") == 2

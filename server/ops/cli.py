@@ -14,7 +14,7 @@ from server.codes_service import CodeScope
 from server.config import Config
 from server.core.errors import DomainError, InvalidInput
 from server.core.passwords import check_password
-from server.ops import backup, commands
+from server.ops import backup, commands, db_guard
 
 COMMON = (
     ("--config", "TOML file with a [server] table of settings"),
@@ -142,12 +142,17 @@ def _job(args: argparse.Namespace, config: Config) -> Callable[[], Coroutine[Any
     if name == "backup":
         return lambda: asyncio.to_thread(backup.backup, config.effective_database_url, args.file)
     if name == "restore":
+        url = config.effective_database_url
+        held = db_guard.hold_for_restore(url)  # SQLite: refuses while a server runs on it
         _confirm(args, config)
 
         async def restore() -> str:
-            done = await asyncio.to_thread(backup.restore, config.effective_database_url, args.file)
+            await db_guard.refuse_other_sessions(url)  # PostgreSQL: the same, by its sessions
+            done = await asyncio.to_thread(backup.restore, url, args.file)
             async with commands.database(config):  # a backup of an older version: migrate it
                 pass
+            if held is not None:
+                held.close()
             return done
 
         return restore

@@ -126,6 +126,7 @@ from server.web.attendance_records import (
     store_core,
     to_core,
 )
+from server.web.checkin_events import record_changed
 from server.web.checkin_writer import CheckinItem, CheckinWriter
 from server.web.presence import reported_sites, site_timelines
 from server.web.resources import (
@@ -912,6 +913,8 @@ async def checkin(request: web.Request) -> web.Response:
         now=utcnow(),
     )
     response = await checkin_writer(request.app).submit(item)
+    if not response["replayed"]:
+        record_changed(request.app, response["record"])
     return web.json_response(response)
 
 
@@ -928,6 +931,7 @@ async def checkout(request: web.Request) -> web.Response:
         store_core(row, to_core(row).check_out(utcnow().timestamp()))
         await db.flush()
         view = record_view(row)
+    record_changed(request.app, view)
     return web.json_response(view)
 
 
@@ -938,6 +942,7 @@ async def mark_present(request: web.Request) -> web.Response:
         view = await mark_present_in(
             db, principal(request), path_id(request, "session"), data, utcnow()
         )
+    record_changed(request.app, view)
     return web.json_response(view)
 
 

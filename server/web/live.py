@@ -13,6 +13,7 @@ from server.bus.memory import MemoryBus
 from server.bus.port import Bus, BusEvent, BusUnavailable
 from server.bus.redis_bus import RedisBus
 from server.web.app import CONFIG, METRICS, SESSIONS
+from server.web.checkin_events import CHECKIN_EVENTS, CheckinEvents
 from server.web.hub import Connection, Hub
 from server.web.presence import PresenceService
 
@@ -78,6 +79,7 @@ def setup_live(app: web.Application, bus: Bus | None = None) -> None:
     bus = bus or make_bus(app)
     live = Live(bus, Hub(), PresenceService(bus, app[SESSIONS]), app)
     app[LIVE] = live
+    app[CHECKIN_EVENTS] = checkin_events = CheckinEvents(bus)
     ws_agent.setup(app)
     ws_client.setup(app)
     revoke.setup(app)
@@ -87,6 +89,7 @@ def setup_live(app: web.Application, bus: Bus | None = None) -> None:
         await live.bus.start()
         live.presence.start()
         yield
+        checkin_events.close()
         await live.presence.stop()
         await live.bus.close()
 

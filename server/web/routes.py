@@ -676,6 +676,13 @@ def add_pages(app: web.Application) -> None:
 
         return serve
 
+    async def favicon(_request: web.Request) -> web.FileResponse:
+        response = web.FileResponse(WEB_CLIENT / "shared" / "favicon.svg")
+        response.content_type = "image/svg+xml"  # browsers take an SVG at /favicon.ico
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/api/v1/docs", docs_page)
     app.router.add_get("/", index)
     for folder in PAGES:  # the three faces: operator console, trainee phone page, site screen

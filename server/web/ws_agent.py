@@ -26,6 +26,7 @@ from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site, utcnow
 from server.web import attendance_api, auth, edges, media_api, rollcall_api
 from server.web.app import METRICS, SESSIONS, error_response
+from server.web.checkin_events import record_changed
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
 from server.web.wire import WS_MAX_MSG_SIZE, RateLimit, decode_msgpack
@@ -110,6 +111,8 @@ async def record_outbox(
         metrics.outbox_items.labels(item["kind"], result).inc()
         if item["kind"] == "checkin":
             metrics.checkins.labels("site", "accepted" if result == "recorded" else result).inc()
+            if result == "recorded":
+                record_changed(request.app, {**item["body"], "site_id": site_id})
     return results
 
 

@@ -6,6 +6,7 @@ and a check-in changes the wall's count at once, not on the next 15 s refresh.""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -138,5 +139,67 @@ def test_a_rooms_return_feed_plays_on_its_tile_when_the_broadcast_starts_after_t
         wait_decoding(page, ROOM, before + 5, timeout=30)
     finally:
         op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
+        context.close()
+    assert not errors, errors
+
+
+def wall_count(page: Page, site: int) -> str:
+    return page.locator(f'.tile[data-site-id="{site}"] .f-headcount').inner_text()
+
+
+def right_after_a_refresh(page: Page, requests: list[float]) -> None:
+    """Wait for the wall's periodic reload of the counts: the next one is 15 s away, so a
+    count that changes within 3 s after this was changed by the live event."""
+    seen = len(requests)
+    deadline = time.monotonic() + 20
+    while len(requests) == seen:
+        assert time.monotonic() < deadline, "the wall never reloaded its counts"
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(300)  # its answer is drawn
+
+
+def test_a_check_in_changes_the_walls_count_at_once(
+    browser: Browser, server: ServerProcess, op: Api
+) -> None:
+    roster = op.call("GET", "/trainees", params={"limit": 500})["items"]
+    homed = [t for t in roster if t["active"] and t["home_site_id"] == 3][:2]
+    trainee = Api(server.url)
+    r = trainee.http.post(
+        trainee.base + "/auth/join", json={"code": f"DEMO{homed[0]['staff_no']}"}, timeout=10
+    )
+    r.raise_for_status()
+    trainee.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    context, page, errors = open_wall(browser, server)
+    reloads: list[float] = []
+    page.on(
+        "request",
+        lambda req: (
+            reloads.append(time.monotonic())
+            if req.url.split("?")[0].endswith(f"/sessions/{SESSION_ID}/report")
+            else None
+        ),
+    )
+    try:
+        expect(page.locator('.tile[data-site-id="3"] .f-headcount')).to_have_text(
+            re.compile(r"^0 / \d+$")
+        )
+        expected = wall_count(page, 3).split(" / ")[1]
+        # A trainee types the room's code on the phone.
+        right_after_a_refresh(page, reloads)
+        code = op.call("GET", f"/sessions/{SESSION_ID}/checkin-code", params={"site_id": 3})
+        body = {"code": code["code"], "client_id": "wall-count-1"}
+        answer = trainee.call("POST", f"/sessions/{SESSION_ID}/checkin", json=body)
+        assert answer["record"]["site_id"] == 3, answer
+        expect(page.locator('.tile[data-site-id="3"] .f-headcount')).to_have_text(
+            f"1 / {expected}", timeout=3000
+        )
+        # The room's staff mark another trainee present (a site mark).
+        right_after_a_refresh(page, reloads)
+        mark = {"trainee_id": homed[1]["id"], "reason": "came without a phone", "site_id": 3}
+        op.call("POST", f"/sessions/{SESSION_ID}/attendance/mark", json=mark)
+        expect(page.locator('.tile[data-site-id="3"] .f-headcount')).to_have_text(
+            f"2 / {expected}", timeout=3000
+        )
+    finally:
         context.close()
     assert not errors, errors

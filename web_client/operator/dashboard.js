@@ -20,6 +20,7 @@ const SCREEN_STALE_S = 15; // a screen page reports every 5 s: three missed repo
 const MAX_FEEDS = 12; // return-feed thumbnails playing at once (each is a WebRTC connection)
 const FEED_RETRY_MIN = 2000; // a refused return feed is asked for again after 2, 4, 8 ... s
 const FEED_RETRY_MAX = 30000;
+const HEADCOUNT_GAP = 1000; // check-in events: the counts reload at most this often (ms)
 const GROUPS = ["session", "questions", "queue", "floor", "rollcalls", "polls", "headcount", "broadcast", "qaSettings"];
 
 /** Re-render a container while keeping keyboard focus on the "same" control (data-key). */
@@ -58,6 +59,7 @@ export async function dashboardView(root, sessionId, hub) {
     canManage: true,
     thumbs: true,
     destroyed: false,
+    headcountAt: 0, // Date.now() of the last load of the counts
   };
   const topic = `session:${sessionId}`;
   const media = {
@@ -206,6 +208,7 @@ export async function dashboardView(root, sessionId, hub) {
     },
     headcount: async () => {
       if (!st.canManage) return;
+      st.headcountAt = Date.now();
       try {
         const report = await api.get(`/sessions/${sessionId}/report`);
         for (const row of report.by_site || []) {
@@ -223,6 +226,17 @@ export async function dashboardView(root, sessionId, hub) {
       }
     },
   };
+
+  // A burst of check-ins (a whole room typing the code) reloads the counts at most once a second.
+  let headcountLater = null;
+  function headcountSoon() {
+    if (headcountLater) return;
+    const wait = Math.max(0, st.headcountAt + HEADCOUNT_GAP - Date.now());
+    headcountLater = setTimeout(() => {
+      headcountLater = null;
+      if (!st.destroyed) schedule("headcount");
+    }, wait);
+  }
 
   const pending = new Set();
   let timer = null;
@@ -1249,6 +1263,8 @@ export async function dashboardView(root, sessionId, hub) {
         const site = st.sites.get(id);
         if (site) {
           site.screen = m.data;
+          // a screen page's report is its site's heartbeat (a room without an agent)
+          if (m.data.at) site.lastBeat = Math.max(site.lastBeat, m.data.at);
           touch(id);
         }
       } else if (m.type === "event") {
@@ -1281,7 +1297,8 @@ export async function dashboardView(root, sessionId, hub) {
     } else if (kind.startsWith("poll")) schedule("polls");
     else if (kind.startsWith("session")) schedule("session", "headcount", "broadcast");
     else if (kind.startsWith("broadcast") || kind === "program_changed" || kind === "relays_changed") schedule("broadcast");
-    else if (kind.startsWith("media") || kind.startsWith("checkin")) schedule("headcount");
+    else if (kind.startsWith("checkin")) headcountSoon(); // someone checked in/out or was marked
+    else if (kind.startsWith("media")) schedule("headcount");
     else schedule(...GROUPS);
   }
 
@@ -1329,6 +1346,7 @@ export async function dashboardView(root, sessionId, hub) {
       st.destroyed = true;
       clearInterval(ticker);
       clearInterval(headcountTimer);
+      clearTimeout(headcountLater);
       clearInterval(broadcastTimer);
       camera.detach(); // the stream and its publication go on (see own)
       guard.destroy();
