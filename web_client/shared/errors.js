@@ -180,6 +180,7 @@ export const ERRORS = {
   "request.body_required": ["请求缺少内容。", "The request has no body."],
   "restore.failed": ["恢复失败，请查看服务器日志。", "The restore failed; see the server log."],
   "restore.missing": ["找不到备份文件。", "The backup file does not exist."],
+  "restore.server_running": ["服务器仍在运行，请先停止所有节点再恢复。", "A server is still running on this database: stop every node first."],
   "restore.unconfirmed": ["恢复会覆盖现有数据，请加 --yes 确认。", "Restoring replaces the data; add --yes to confirm."],
   "retention.too_short": ["保留天数至少为 1 天。", "Keep recordings for at least 1 day."],
   "roll_call.not_found": ["找不到这次点名。", "This roll call does not exist."],
@@ -206,6 +207,7 @@ export const ERRORS = {
   "roster.unsupported_format": ["只支持 XLSX 和 CSV 文件。", "Only XLSX and CSV files are supported."],
   "roster.upload_required": ["请选择要导入的文件。", "Choose the file to import."],
   "roster.xls_not_supported": ["不支持旧版 XLS 文件，请在 Excel 中另存为 XLSX。", "Old XLS files are not supported; save as XLSX in Excel."],
+  "serve.restore_running": ["正在恢复数据库，请稍后再启动。", "A restore is replacing the database; try again later."],
   "server.internal": ["服务器内部错误，请稍后重试；如仍出错请联系管理员。", "Internal server error; try again, and tell the administrator if it persists."],
   "session.bad_window": ["课次时间有误：结束时间必须晚于开始时间。", "The session must end after it starts."],
   "session.cannot_end": ["课次当前不能结束（尚未开始或已结束）。", "The session cannot end now (not started, or already ended)."],
@@ -242,7 +244,6 @@ export const ERRORS = {
   "users.last_admin": ["这是最后一个管理员，请先设置另一个管理员。", "This is the last admin; make another user an admin first."],
   "ws.too_many_sockets": ["来自同一网络的实时连接太多，请关闭多余的页面后重试。", "Too many live connections from this network; close some pages and try again."],
   "ws.bad_origin": ["该页面地址不允许建立实时连接。", "This page's address may not open the live socket."],
-  "ws.too_many_sockets": ["同一地址的实时连接太多，请关闭一些页面后重试。", "Too many live connections from one address; close some pages first."],
   "ws.forbidden_topic": ["您不能订阅这个实时频道。", "You may not follow this live channel."],
 };
 
