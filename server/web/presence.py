@@ -167,7 +167,9 @@ class PresenceService:
         self.screens[site_id] = wire
         self._screen_seen(site_id, wire)
         if site_id not in self.local:  # an agent here keeps the key (with its health)
-            self._refresh_key(site_id, {"last_heartbeat": report.at})
+            # a little longer than the board's offline rule: this process reports the silence
+            # (heartbeat_missed) before another one's reaper sees the key gone (node_lost)
+            self._refresh_key(site_id, {"last_heartbeat": report.at}, grace=2.0)
         await self._publish(HEALTH_TOPIC, "screen", wire)
         return wire
 
@@ -253,9 +255,9 @@ class PresenceService:
         except BusUnavailable:
             log.warning("bus unavailable; presence event not fanned out", extra={"topic": topic})
 
-    def _refresh_key(self, site_id: int, data: dict[str, Any]) -> None:
+    def _refresh_key(self, site_id: int, data: dict[str, Any], grace: float = 0.0) -> None:
         state = state_name(self.board.state(site_id))
-        ttl = self.config.offline_after
+        ttl = self.config.offline_after + grace
         self._spawn(self._set_key(site_id, state, data, ttl))
 
     async def _set_key(self, site_id: int, state: str, data: dict[str, Any], ttl: float) -> None:
