@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from server.ops.db_guard import hold_for_restore
 from server.ops.progress import ProgressBar
 from tests.conftest import create_pg_database
 from tests.server_process import ServerProcess
@@ -165,6 +166,11 @@ def test_sqlite_backup_and_restore(demo: Path, tmp_path: Path) -> None:
     crashed.kill()  # SIGKILL leaves its lock file with a dead pid: not a reason to refuse
     assert crashed.proc is not None
     assert (demo / "classroom.db.lock").read_text().strip() == str(crashed.proc.pid)
+    held = hold_for_restore(f"sqlite+aiosqlite:///{db}")  # a restore under way...
+    assert held is not None
+    with pytest.raises(RuntimeError, match=r"serve\.restore_running"):
+        ServerProcess(demo).start()  # ...and a server does not start on the half-copied file
+    held.close()
     assert "restored" in ok("restore", str(copy), "--yes", data=demo)
     assert rows(db, "SELECT count(*) FROM trainees WHERE name = 'changed'") == [(0,)]
     assert rows(db, "SELECT count(*) FROM trainees") == before
