@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from server.ops.db_guard import hold_for_restore
 from server.ops.progress import ProgressBar
 from tests.conftest import create_pg_database
 from tests.server_process import ServerProcess
@@ -76,6 +77,26 @@ def test_create_admin_from_an_empty_database_refuses_weak_passwords(tmp_path: Pa
         data / "classroom.db", "SELECT actor FROM audit_log WHERE action='create_admin'"
     )
     assert str(actor).startswith("cli")
+    # a forgotten password: the new one must pass the same rule, and every old login ends
+    with sqlite3.connect(data / "classroom.db") as db:
+        db.execute(
+            "INSERT INTO login_sessions (token_hash, user_id, csrf_token, created_at, expires_at)"
+            " VALUES ('h1', 1, 'c', '2026-01-01 00:00:00', '2099-01-01 00:00:00')"
+        )
+    assert (
+        "password.too_short"
+        in cli(
+            "create-admin", "head", "--reset-password", "--password-file", str(weak), data=data
+        ).stderr
+    )
+    assert rows(data / "classroom.db", "SELECT count(*) FROM login_sessions") == [(1,)]
+    newer = tmp_path / "newer"
+    newer.write_text("Another-Strong-Pass-9\n")
+    reset = ok("create-admin", "head", "--reset-password", "--password-file", str(newer), data=data)
+    assert "password set for 'head'" in reset and "1 earlier login(s) ended" in reset
+    assert rows(data / "classroom.db", "SELECT count(*) FROM login_sessions") == [(0,)]
+    ((after,),) = rows(data / "classroom.db", "SELECT password_hash FROM users WHERE id=1")
+    assert after != hashed
 
 
 def test_roster_export_import_round_trip_and_printable_codes(demo: Path, tmp_path: Path) -> None:
@@ -145,6 +166,11 @@ def test_sqlite_backup_and_restore(demo: Path, tmp_path: Path) -> None:
     crashed.kill()  # SIGKILL leaves its lock file with a dead pid: not a reason to refuse
     assert crashed.proc is not None
     assert (demo / "classroom.db.lock").read_text().strip() == str(crashed.proc.pid)
+    held = hold_for_restore(f"sqlite+aiosqlite:///{db}")  # a restore under way...
+    assert held is not None
+    with pytest.raises(RuntimeError, match=r"serve\.restore_running"):
+        ServerProcess(demo).start()  # ...and a server does not start on the half-copied file
+    held.close()
     assert "restored" in ok("restore", str(copy), "--yes", data=demo)
     assert rows(db, "SELECT count(*) FROM trainees WHERE name = 'changed'") == [(0,)]
     assert rows(db, "SELECT count(*) FROM trainees") == before

@@ -456,17 +456,21 @@ _QUESTIONS = (
 )
 
 
-def demo_story(data: DemoData, today: dt.date, seed: int = DEFAULT_SEED) -> DemoStory | None:
-    """What happened in the latest session that ended before ``today`` (China dates)."""
-    day_start = dt.datetime.combine(today, dt.time(0, 0), CHINA_TZ)
-    past = [s for s in data.sessions if s.ends_at <= day_start]
-    if not past:
-        return None
-    session = max(past, key=lambda s: s.starts_at)
-    rng = random.Random(seed + 1)
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """A session before ``today`` as it ran: its real start and end and who was there."""
+
+    session_key: str
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    stays: tuple[DemoStay, ...]
+
+
+def _run(data: DemoData, session: DemoSession, rng: random.Random) -> DemoRun:
+    """It started 4 minutes late and ran 6 over; most came, some late, some left early, some
+    stayed away (缺勤)."""
     started = session.starts_at + dt.timedelta(minutes=4)
     ended = session.ends_at + dt.timedelta(minutes=6)
-    present: list[str] = []
     stays: list[DemoStay] = []
     rooms = set(session.site_keys)
     for t in data.trainees:
@@ -481,8 +485,36 @@ def demo_story(data: DemoData, today: dt.date, seed: int = DEFAULT_SEED) -> Demo
             arrive = started + dt.timedelta(minutes=rng.uniform(12, 40))  # late
         elif roll < 0.2:
             leave = ended - dt.timedelta(minutes=rng.uniform(15, 50))  # left early
-        present.append(t.staff_no)
         stays.append(DemoStay(t.staff_no, arrive, leave))
+    return DemoRun(session.key, started, ended, tuple(stays))
+
+
+def _past(data: DemoData, today: dt.date) -> list[DemoSession]:
+    day_start = dt.datetime.combine(today, dt.time(0, 0), CHINA_TZ)
+    return sorted((s for s in data.sessions if s.ends_at <= day_start), key=lambda s: s.starts_at)
+
+
+def demo_runs(data: DemoData, today: dt.date, seed: int = DEFAULT_SEED) -> tuple[DemoRun, ...]:
+    """Every session that ended before ``today`` (China dates), as it ran, oldest first. The
+    demo schedules no session in the past that never ran: an office records its runs."""
+    past = _past(data, today)
+    runs = [_run(data, s, random.Random(seed + 100 + i)) for i, s in enumerate(past[:-1])]
+    story = demo_story(data, today, seed)
+    if story is not None:
+        runs.append(DemoRun(story.session_key, story.started_at, story.ended_at, story.stays))
+    return tuple(runs)
+
+
+def demo_story(data: DemoData, today: dt.date, seed: int = DEFAULT_SEED) -> DemoStory | None:
+    """What happened in the latest session that ended before ``today`` (China dates)."""
+    past = _past(data, today)
+    if not past:
+        return None
+    session = past[-1]
+    rng = random.Random(seed + 1)
+    run = _run(data, session, rng)
+    started, ended, stays = run.started_at, run.ended_at, run.stays
+    present = [stay.staff_no for stay in stays]
     questions = tuple(
         DemoQuestion(
             staff_no=present[(i * 37) % len(present)],
@@ -509,4 +541,4 @@ def demo_story(data: DemoData, today: dt.date, seed: int = DEFAULT_SEED) -> Demo
         opened + dt.timedelta(minutes=3),
         answers,
     )
-    return DemoStory(session.key, started, ended, tuple(stays), questions, poll)
+    return DemoStory(session.key, started, ended, stays, questions, poll)

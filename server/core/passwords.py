@@ -7,6 +7,8 @@ username, not one character repeated, not a well-known password.
 
 from __future__ import annotations
 
+from server.core.errors import InvalidInput
+
 MIN_LENGTH = 12
 PASSPHRASE_LENGTH = 16
 MAX_LENGTH = 256
@@ -65,3 +67,15 @@ MESSAGES = {
     "password.contains_username": "must not contain the username",
     "password.common": "a well-known password",
 }
+
+
+def check_password(password: str, username: str = "") -> None:
+    """Refuse a password that breaks the rule: ``InvalidInput`` with the first problem's code
+    (the pages translate it; web_client/shared/errors.js) and every problem in the message.
+    Every way a staff password is set calls this: the users API (create, change, reset by an
+    admin) and ``classroom-server create-admin``."""
+    problems = password_problems(password, username)
+    if problems:
+        raise InvalidInput(
+            problems[0], "Password refused: " + "; ".join(MESSAGES[p] for p in problems) + "."
+        )

@@ -13,6 +13,7 @@ from typing import Any
 from server.codes_service import CodeScope
 from server.config import Config
 from server.core.errors import DomainError, InvalidInput
+from server.core.passwords import check_password
 from server.ops import backup, commands, db_guard
 
 COMMON = (
@@ -96,7 +97,7 @@ def _read_password(args: argparse.Namespace) -> str:
             "password.no_terminal", "No terminal to ask the password on: use --password-file FILE."
         )
     first = getpass.getpass(f"Password for {args.username}: ")
-    commands.check_password(first, args.username)
+    check_password(first, args.username)
     if getpass.getpass("Again: ") != first:
         raise InvalidInput("password.mismatch", "The two passwords differ.")
     return first

@@ -16,19 +16,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import roster_files, security
 from server.codes_service import CodeScope, Slip, issue_join_codes, slips_xlsx
 from server.config import Config
 from server.core.errors import InvalidInput
-from server.core.passwords import MESSAGES, password_problems
+from server.core.passwords import check_password
 from server.ops.progress import ProgressBar
 from server.roster_service import apply_roster, roster_table
 from server.store import db as store_db
 from server.store.media_models import Recording
-from server.store.models import AuditEntry, Role, User
+from server.store.models import AuditEntry, LoginSession, Role, User
 
 
 def _actor() -> str:
@@ -64,14 +64,6 @@ async def database(config: Config) -> AsyncIterator[Any]:
         await engine.dispose()
 
 
-def check_password(password: str, username: str) -> None:
-    problems = password_problems(password, username)
-    if problems:
-        raise InvalidInput(
-            problems[0], "Password refused: " + "; ".join(MESSAGES[p] for p in problems) + "."
-        )
-
-
 async def create_admin(
     config: Config, username: str, password: str, display_name: str, reset: bool
 ) -> str:
@@ -87,9 +79,15 @@ async def create_admin(
             user = User(username=username, display_name=display_name or username, role=Role.ADMIN)
             db.add(user)
         user.password_hash = security.hash_password(password)
+        # only ever adds or keeps an active admin, so roles.check_admins_remain has nothing
+        # to refuse here
         user.role = Role.ADMIN
         user.active = True
         await db.flush()
+        # a new password ends every login of the user: the server looks the login up on each
+        # request (server/web/auth.py), so the next request of an old login is refused
+        result = await db.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        ended = int(getattr(result, "rowcount", 0) or 0)
         _audit(
             db,
             "reset_password" if reset else "create_admin",
@@ -97,8 +95,12 @@ async def create_admin(
             user.id,
             {"username": username},
         )
-    verb = "password set for" if reset else "created admin"
-    return f"{verb} {username!r} (id {user.id}); sign in at /operator/"
+    if not reset:
+        return f"created admin {username!r} (id {user.id}); sign in at /operator/"
+    return (
+        f"password set for {username!r} (id {user.id}), {ended} earlier login(s) ended;"
+        " sign in at /operator/"
+    )
 
 
 async def import_roster(config: Config, path: Path, update_existing: bool = False) -> str:

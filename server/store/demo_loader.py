@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server import security
-from server.core.demo import CHINA_TZ, DemoData, build_demo, demo_story
-from server.store.demo_story import write_story
+from server.core.demo import CHINA_TZ, DemoData, build_demo, demo_runs, demo_story
+from server.store.demo_story import write_run, write_story
 from server.store.models import (
     ClassSession,
     Course,
@@ -78,15 +78,16 @@ async def load_demo(
 ) -> list[str]:
     """Insert the demo catalogue if the database has no org unit and no user yet.
 
-    Today's session is scheduled around now; the last session before today is filled with
-    what happened in it (server/store/demo_story.py), with a recording file when
-    ``recordings_dir`` is given. Returns the lines to print: the demo logins and the agent
-    secrets, at the first load only.
+    Today's session is scheduled around now; every session before today has ended with its
+    attendance, and the last one is filled with everything that happened in it
+    (server/store/demo_story.py), with a recording file when ``recordings_dir`` is given.
+    Returns the lines to print: the demo logins and the agent secrets, at the first load only.
     """
     now = dt.datetime.now(dt.UTC)
     today = today or now.astimezone(CHINA_TZ).date()
     data = build_demo(today, now=now)
     story = demo_story(data, today)
+    runs = demo_runs(data, today)
     async with sessions() as db, db.begin():
         users = await db.scalar(select(func.count()).select_from(User))
         units = await db.scalar(select(func.count()).select_from(OrgUnit))
@@ -159,7 +160,10 @@ async def load_demo(
             await db.flush()
             course_rows[course.key] = row_c
         session_rows: dict[str, ClassSession] = {}
-        for session in data.sessions:
+        # Today's and the coming sessions first: session 1 is today's (every room takes part),
+        # the one a first-time user (and the browser tests) starts; lists sort by time anyway.
+        ran = {run.session_key for run in runs}
+        for session in sorted(data.sessions, key=lambda s: (s.key in ran, s.starts_at)):
             course = next(c for c in data.courses if c.key == session.course_key)
             session_rows[session.key] = ClassSession(
                 course_id=course_rows[session.course_key].id,
@@ -171,13 +175,18 @@ async def load_demo(
             )
             db.add(session_rows[session.key])
         await db.flush()
+        trainee_ids = {no: row.id for no, row in trainee_rows.items()}
+        home_sites = {t.staff_no: site_rows[t.home_site_key].id for t in data.trainees}
+        for run in runs:  # no past session left "not started"
+            if story is None or run.session_key != story.session_key:
+                write_run(db, run, session_rows[run.session_key], trainee_ids, home_sites)
         if story is not None:
             await write_story(
                 db,
                 story,
                 session_rows[story.session_key],
-                {no: row.id for no, row in trainee_rows.items()},
-                {t.staff_no: site_rows[t.home_site_key].id for t in data.trainees},
+                trainee_ids,
+                home_sites,
                 recordings_dir,
             )
         secrets_lines = ["  agent secrets (shown once; issue new ones in the console or API):"]

@@ -1,5 +1,6 @@
-"""Write the demo's past session as it went (server/core/demo.demo_story) into the database:
-its real start and end, attendance records, questions with votes (one answered on air, some
+"""Write the demo's past sessions as they ran (server/core/demo.demo_runs: real start and
+end, attendance) and the last one as it went (demo_story) into the database: its real start
+and end, attendance records, questions with votes (one answered on air, some
 anonymous), a closed quiz with answers, and a short recording of a test pattern.
 
 The recording is a real WebM (VP8, 320x180, 5 s of a moving colour bar pattern) made with
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.checkin import AttendanceState
-from server.core.demo import DemoStory
+from server.core.demo import DemoRun, DemoStory
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.media_models import Recording
 from server.store.models import ClassSession, SessionStatus
@@ -58,18 +59,18 @@ def write_test_pattern(path: Path, seconds: int = RECORDING_SECONDS) -> int:
     return frames
 
 
-async def write_story(
+def write_run(
     db: AsyncSession,
-    story: DemoStory,
+    run: DemoRun | DemoStory,
     session: ClassSession,
     trainee_ids: dict[str, int],
     home_sites: dict[str, int],
-    recordings_dir: Path | None,
 ) -> None:
-    """Add the story of ``session`` (already flushed, so it has an id)."""
+    """``session`` (already flushed, so it has an id) ended as it ran: its real start and end
+    and one closed attendance record for each trainee who came."""
     session.status = SessionStatus.ENDED
-    session.started_at, session.ended_at = story.started_at, story.ended_at
-    for stay in story.stays:
+    session.started_at, session.ended_at = run.started_at, run.ended_at
+    for stay in run.stays:
         db.add(
             AttendanceRecordRow(
                 trainee_id=trainee_ids[stay.staff_no],
@@ -94,6 +95,18 @@ async def write_story(
                 updated_at=stay.end,
             )
         )
+
+
+async def write_story(
+    db: AsyncSession,
+    story: DemoStory,
+    session: ClassSession,
+    trainee_ids: dict[str, int],
+    home_sites: dict[str, int],
+    recordings_dir: Path | None,
+) -> None:
+    """Add the story of ``session``: its run, questions, quiz and recording."""
+    write_run(db, story, session, trainee_ids, home_sites)
     for q in story.questions:
         row = QuestionRow(
             session_id=session.id,

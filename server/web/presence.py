@@ -26,13 +26,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from server.bus.port import Bus, BusEvent, BusUnavailable
 from server.core import screen
 from server.core.presence import (
-    PresenceBoard,
     PresenceChanged,
     PresenceConfig,
     PresenceState,
     PresenceTimeline,
     Reason,
 )
+from server.core.site_presence import SiteBoard, screen_ok
 from server.store.live_models import PresenceEvent
 from server.store.models import ClassSession, utcnow
 from server.web.app import SESSIONS
@@ -61,8 +61,9 @@ class PresenceService:
         self.bus = bus
         self.sessions = sessions
         self.config = config or PresenceConfig()
-        self.board = PresenceBoard(self._changed, self.config)
+        self.board = SiteBoard(self._changed, self.config)  # agents' and screen pages' presence
         self.local: set[int] = set()  # sites whose agent socket is on this process
+        self.screen_node: dict[int, str] = {}  # node that received each site's latest screen report
         self.known: dict[int, str] = {}  # last state seen on the bus, per site
         self.tick_interval = tick_interval
         self.reap_interval = reap_interval
@@ -112,8 +113,14 @@ class PresenceService:
         self.board.closed(site_id, time.time(), clean)
         self.local.discard(site_id)
 
+    def holds(self, site_id: int) -> bool:
+        """This process reports the site's changes: it holds its agent's socket, or received
+        its screen page's latest report (every process feeds the screen reports it hears into
+        its own board, so the one that got the latest report decides)."""
+        return site_id in self.local or self.screen_node.get(site_id) == self.bus.node_id
+
     def state(self, site_id: int) -> str:
-        if site_id in self.local:
+        if self.holds(site_id):
             return state_name(self.board.state(site_id))
         return self.known.get(site_id, "offline")
 
@@ -133,24 +140,42 @@ class PresenceService:
             entry: dict[str, Any] = {"state": self.state(site_id)}
             record = alive.get(site_id)
             if record is not None:
-                if site_id not in self.local:
+                if not self.holds(site_id):
                     entry["state"] = record.state
                 entry["last_heartbeat"] = record.data.get("last_heartbeat")
                 entry["health"] = record.data.get("health")
             if site_id in self.screens:
                 entry["screen"] = self.screens[site_id]
+                if entry["state"] != "offline":  # a screen-only site: its reports are its beat
+                    beat = entry.get("last_heartbeat") or 0
+                    entry["last_heartbeat"] = max(beat, self.screens[site_id]["at"])
             out[site_id] = entry
         return out
 
-    async def screen_report(self, site_id: int, report: screen.ScreenReport) -> dict[str, Any]:
+    async def screen_report(
+        self, site_id: int, report: screen.ScreenReport, broadcasting: bool = False
+    ) -> dict[str, Any]:
         """A screen page's playback report: judged against its previous one, then fanned out
-        to every process's walls (like a heartbeat's health)."""
+        to every process's walls (like a heartbeat's health). The report is also the screen's
+        heartbeat: a site with a reporting screen is present (see server.core.site_presence).
+        ``broadcasting``: a broadcast is live for the report's session."""
         last = self.screens.get(site_id)
         status = screen.judge(report, screen.report_from_wire(last) if last else None)
         wire = status.to_wire(report, site_id)
+        wire["ok"] = screen_ok(status.state, broadcasting)
+        wire["node"] = self.bus.node_id
         self.screens[site_id] = wire
+        self._screen_seen(site_id, wire)
+        if site_id not in self.local:  # an agent here keeps the key (with its health)
+            # a little longer than the board's offline rule: this process reports the silence
+            # (heartbeat_missed) before another one's reaper sees the key gone (node_lost)
+            self._refresh_key(site_id, {"last_heartbeat": report.at}, grace=2.0)
         await self._publish(HEALTH_TOPIC, "screen", wire)
         return wire
+
+    def _screen_seen(self, site_id: int, wire: dict[str, Any]) -> None:
+        self.screen_node[site_id] = str(wire.get("node", ""))
+        self.board.screen_report(site_id, float(wire["at"]), bool(wire.get("ok", True)))
 
     # -- bus side -----------------------------------------------------------------------
     def observe(self, event: BusEvent) -> None:
@@ -158,7 +183,10 @@ class PresenceService:
         if event.topic == PRESENCE_TOPIC:
             self.known[int(event.payload["site_id"])] = str(event.payload["state"])
         elif event.topic == HEALTH_TOPIC and event.type == "screen":
-            self.screens[int(event.payload["site_id"])] = dict(event.payload)
+            site_id = int(event.payload["site_id"])
+            self.screens[site_id] = dict(event.payload)
+            if event.payload.get("node") != self.bus.node_id:  # ours was fed when it came in
+                self._screen_seen(site_id, self.screens[site_id])
 
     def bus_gap(self) -> None:
         """The bus came back after losing its connection (a Redis restart may have emptied
@@ -177,8 +205,8 @@ class PresenceService:
     # -- internals ----------------------------------------------------------------------
     def _changed(self, change: PresenceChanged) -> None:
         new, old = state_name(change.new), state_name(change.old)
-        if new == old:
-            return
+        if new == old or not self.holds(int(change.site_id)):
+            return  # another process reports it (and everyone learns it from the bus)
         self.known[int(change.site_id)] = new
         self._spawn(self._report(int(change.site_id), new, old, change.at, change.reason.value))
         if new != "offline":
@@ -227,9 +255,9 @@ class PresenceService:
         except BusUnavailable:
             log.warning("bus unavailable; presence event not fanned out", extra={"topic": topic})
 
-    def _refresh_key(self, site_id: int, data: dict[str, Any]) -> None:
+    def _refresh_key(self, site_id: int, data: dict[str, Any], grace: float = 0.0) -> None:
         state = state_name(self.board.state(site_id))
-        ttl = self.config.offline_after
+        ttl = self.config.offline_after + grace
         self._spawn(self._set_key(site_id, state, data, ttl))
 
     async def _set_key(self, site_id: int, state: str, data: dict[str, Any], ttl: float) -> None:
@@ -273,7 +301,7 @@ class PresenceService:
             if time.monotonic() < self._reap_after:
                 continue
             suspects = [
-                s for s, state in self.known.items() if state != "offline" and s not in self.local
+                s for s, state in self.known.items() if state != "offline" and not self.holds(s)
             ]
             if not suspects:
                 continue
@@ -284,7 +312,7 @@ class PresenceService:
             for site_id in suspects:
                 if (
                     site_id not in alive
-                    and site_id not in self.local
+                    and not self.holds(site_id)
                     and self.known.get(site_id) != "offline"
                 ):
                     previous = self.known[site_id]

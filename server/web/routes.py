@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import security
-from server.core import roles
+from server.core import passwords, roles
 from server.core.errors import InvalidInput
 from server.core.roles import Actor
 from server.core.session_run import start_warning
@@ -108,6 +108,7 @@ async def _active_admins(db: AsyncSession) -> frozenset[int]:
 
 async def _user_fields(db: AsyncSession, obj: Any, data: dict[str, Any], creating: bool) -> None:
     if "password" in data:
+        passwords.check_password(data["password"], data.get("username") or obj.username or "")
         obj.password_hash = await security.hash_password_async(data.pop("password"))
     if "role" in data:
         data["role"] = Role(data["role"])
@@ -228,7 +229,8 @@ RESOURCES: tuple[Resource, ...] = (
             {
                 "username": Str(min_len=3, max_len=64, pattern=r"[A-Za-z0-9_.-]+"),
                 "display_name": Str(max_len=100),
-                "password": Str(min_len=8, max_len=200, raw=True),
+                # the strength rule is server/core/passwords.py's (stable password.* codes)
+                "password": Str(min_len=1, max_len=passwords.MAX_LENGTH, raw=True),
                 "role": OneOf(*[r.value for r in Role]),
                 "active": Bool(),
             },
@@ -318,7 +320,10 @@ RESOURCES: tuple[Resource, ...] = (
 SITES_RESOURCE, TRAINEES_RESOURCE, SESSIONS_RESOURCE = RESOURCES[1], RESOURCES[2], RESOURCES[-1]
 
 LOGIN = body(
-    {"username": Str(min_len=1, max_len=64), "password": Str(min_len=1, max_len=200, raw=True)},
+    {
+        "username": Str(min_len=1, max_len=64),
+        "password": Str(min_len=1, max_len=passwords.MAX_LENGTH, raw=True),
+    },
     required={"username", "password"},
 )
 JOIN = body({"code": Str(min_len=4, max_len=32)}, required={"code"})
@@ -671,6 +676,13 @@ def add_pages(app: web.Application) -> None:
 
         return serve
 
+    async def favicon(_request: web.Request) -> web.FileResponse:
+        response = web.FileResponse(WEB_CLIENT / "shared" / "favicon.svg")
+        response.content_type = "image/svg+xml"  # browsers take an SVG at /favicon.ico
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/api/v1/docs", docs_page)
     app.router.add_get("/", index)
     for folder in PAGES:  # the three faces: operator console, trainee phone page, site screen

@@ -144,6 +144,20 @@ async def site_current_session(request: web.Request) -> web.Response:
     return response
 
 
+def _broadcasting(request: web.Request, session_id: int | None) -> bool:
+    """Is a broadcast live for this session, on this node or on another one?"""
+    from server.web.media_api import CLUSTER, MEDIA  # media_api imports far more than we need
+
+    if session_id is None:
+        return False
+    media = request.app.get(MEDIA)
+    if media is not None and session_id in media.live:
+        return True
+    cluster = request.app.get(CLUSTER)
+    remote = cluster.remote_views.get(session_id) if cluster is not None else None
+    return bool(remote and remote.get("live", True))
+
+
 async def screen_status(request: web.Request) -> web.Response:
     who = principal(request)
     assert who.site_id is not None
@@ -158,7 +172,9 @@ async def screen_status(request: web.Request) -> web.Response:
         width=data["width"],
         height=data["height"],
     )
-    status = await request.app[LIVE].presence.screen_report(who.site_id, report)
+    status = await request.app[LIVE].presence.screen_report(
+        who.site_id, report, _broadcasting(request, report.session_id)
+    )
     return web.json_response(
         {
             "state": status["state"],

@@ -155,7 +155,8 @@ async def feedback_due(request: web.Request) -> web.Response:
                     & (FeedbackRow.trainee_id == who.trainee_id),
                 )
                 .where(AttendanceRecordRow.trainee_id == who.trainee_id)
-                .where(ClassSession.status != SessionStatus.SCHEDULED)
+                # offered only once the session is over, never while it is still running
+                .where(ClassSession.status == SessionStatus.ENDED)
                 .where(ClassSession.starts_at >= since)
                 .order_by(ClassSession.starts_at.desc(), ClassSession.id)
                 .limit(50)

@@ -606,6 +606,8 @@ def test_broadcast_buttons_call_the_media_endpoints_and_report_the_outcome(
             expect(page.locator("#bc-state")).to_contain_text("无画面来源")
             expect(page.locator("#bc-state")).not_to_contain_text("直播中")
             expect(page.locator("#bc-state")).to_contain_text("海曙区分课堂没有推流")
+            expect(page.locator("#bc-state")).to_contain_text("该课堂的代理程序没有发送画面")
+            expect(page.locator("#bc-state")).not_to_contain_text("从本机摄像头推流")
         else:  # not there yet, or refused: the operator reads why, the page goes on
             expect(page.locator("#flash .flash-text")).to_be_visible()
     finally:  # never leave the module's session broadcasting for the next test

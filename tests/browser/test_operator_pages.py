@@ -151,7 +151,17 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         expect(audit).to_have_count(1)
         expect(audit).to_contain_text("培训办核定：中途外出公务")
         expect(audit).to_contain_text("operator")
-        expect(audit).to_contain_text("class_hours")
+        expect(audit).to_contain_text("学时: ")  # field names read in Chinese (issue 13)
+        expect(audit).not_to_contain_text("class_hours")
+        # every action of the filter list reads in Chinese: no raw broadcast_start, roll_calls
+        for option in page.locator("#audit-action option").all_inner_texts():
+            assert not re.search(r"[a-z]_[a-z]", option), option
+        page.get_by_label("操作", exact=True).select_option(label="开始（课次或点名）")
+        page.get_by_role("button", name="查询").click()
+        expect(page.locator("#audit-table")).to_contain_text("开始课次")
+        expect(page.locator("#audit-table")).to_contain_text("状态: 未开始 → 进行中")
+        page.get_by_label("操作", exact=True).select_option(label="更正考勤")
+        page.get_by_role("button", name="查询").click()
         audit.get_by_role("link", name=f"学员 #{first['id']}").click()
         expect(page.locator("#transcript")).to_contain_text(f"{first['name']} 的学时档案")
         shot(page, "operator-pages", "audit-zh.png")
@@ -167,7 +177,13 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
 
         page.goto(server.url + "/operator/#/honour")
         expect(page.locator("#honour-table tbody tr").first).to_contain_text(re.compile(r"\d"))
-        expect(page.locator("#honour-table")).to_contain_text(first["name"])
+        # The demo's ten past sessions ran: the top twenty by class hours, most first.
+        expect(page.locator("#honour-table tbody tr")).to_have_count(20)
+        hours = [
+            float(h)
+            for h in page.locator("#honour-table tbody tr td:nth-child(5)").all_inner_texts()
+        ]
+        assert hours == sorted(hours, reverse=True) and hours[0] > hours[-1] > 0, hours
         shot(page, "operator-pages", "honour-zh.png")
 
         # Electives: open registration with two seats; a trainee registers from the phone API.

@@ -144,10 +144,40 @@ def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
         try:
             phone = watch.attach(context, "phone")
             phone.goto(server.url + "/trainee/")
+            # Before sign-in: no live socket, so no connection notice; a neutral example code.
+            expect(phone.locator("#join-help")).to_contain_text("ABCDE-23456")
+            expect(phone.locator("#join-help")).not_to_contain_text("DEMO")
+            phone.wait_for_timeout(500)
+            expect(phone.locator("#conn")).to_be_hidden()
             phone.get_by_role("textbox", name="个人码").fill("DEMONB0001")
             phone.get_by_role("button", name="登录").click()
+            expect(phone.locator("#conn")).to_have_attribute("data-state", "open")
 
+            # No feedback form while the session is still running; it comes once it ended.
             feedback = phone.locator(f'#feedback form[data-session-id="{SESSION_ID}"]')
+            expect(phone.locator("#electives")).to_contain_text("1/1")
+            expect(feedback).to_have_count(0)
+            op.call("POST", f"/sessions/{SESSION_ID}/end")
+            phone.reload()
+            expect(feedback).to_be_visible()
+            # One date format on the page (shared/time.js, the server's zone): the feedback
+            # heading and the class-hours list alike.
+            same = re.compile(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}")
+            expect(phone.locator("#feedback .q-meta").first).to_have_text(same)
+            expect(phone.locator("#hours-area li .q-meta").first).to_have_text(same)
+            for meta in phone.locator("#hours-area li .q-meta").all():
+                assert same.search(meta.text_content() or ""), meta.text_content()
+            # English plurals: "1 session", "2 sessions".
+            plural = phone.evaluate(
+                """async () => {
+                  const i18n = await import("/static/shared/i18n.js");
+                  i18n.setLang("en");
+                  const out = [1, 2].map((n) => i18n.t("hours.sessions", { n }));
+                  i18n.setLang("zh");
+                  return out;
+                }"""
+            )
+            assert plural == ["1 session counted", "2 sessions counted"], plural
             feedback.locator("fieldset").first.get_by_label("4 星").check()
             lecturer = feedback.locator("fieldset").nth(1)
             expect(lecturer).to_contain_text("对 王教授 老师的评价")

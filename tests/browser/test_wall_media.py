@@ -172,6 +172,52 @@ def test_a_screen_pages_playback_report_shows_on_the_wall(
     context.close()
 
 
+def summary_matches_tiles(page: Page) -> None:
+    """The summary counts what the tiles show (other rooms may change meanwhile)."""
+    page.wait_for_function(
+        """() => {
+          const m = /在线 (\\d+)/.exec(document.querySelector('.wall-summary').textContent);
+          const tiles = document.querySelectorAll('.tile[data-state=online]').length;
+          return m && Number(m[1]) === tiles; }""",
+        timeout=5000,
+    )
+
+
+def test_a_site_with_only_a_screen_page_is_online_on_the_wall_until_the_page_closes(
+    browser: Browser, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """No agent, only the kiosk screen page: its reports make the room present (issue 13)."""
+    secret = world["op"].call("POST", "/sites/5/secret")["secret"]
+    context, page = new_page(browser)
+    login(page, server)
+    page.locator(f'a[data-session="{SESSION_ID}"]').click()
+    tile = wall_tile(page, 5)
+    expect(tile).to_have_attribute("data-state", "offline")
+    screen_ctx, screen = new_page(browser, 1280, 720)
+    screen_sign_in(screen, server, secret)
+    started = time.monotonic()
+    expect(tile).to_have_attribute("data-state", "online", timeout=12_000)  # first report: 5 s
+    expect(tile.locator(".pill")).to_have_text("在线")
+    expect(tile.locator(".f-beat")).to_have_text(re.compile(r"^\d+ 秒前$"))
+    expect(page.locator(".wall-summary")).to_contain_text(re.compile(r"在线 [1-9]"))
+    shoot(page, "screen-only-online-zh")
+    summary_matches_tiles(page)
+    # a wall that loads now has it in its snapshot
+    page.reload()
+    expect(tile).to_have_attribute("data-state", "online", timeout=3000)
+    screen_ctx.close()  # the page is closed: 3 missed reports later the room is offline
+    closed = time.monotonic()
+    expect(tile).to_have_attribute("data-state", "offline", timeout=25_000)
+    expect(tile.locator(".pill")).to_have_text("离线")
+    gone = time.monotonic() - closed
+    assert 5 < gone < 22, gone
+    summary_matches_tiles(page)
+    assert time.monotonic() - started < 60
+    assert not context.errors, context.errors  # type: ignore[attr-defined]
+    assert not screen_ctx.errors, screen_ctx.errors  # type: ignore[attr-defined]
+    context.close()
+
+
 SOUND = """() => { const v = document.getElementById('program');
   const a = v.srcObject ? v.srcObject.getAudioTracks() : [];
   return {muted: v.muted, paused: v.paused,

@@ -14,6 +14,7 @@ from server.core.demo import (
     TeachingMethod,
     build_demo,
     demo_roster_table,
+    demo_runs,
     demo_story,
 )
 from server.core.roster import parse_roster
@@ -204,7 +205,24 @@ def test_the_story_is_the_last_session_before_today_and_has_a_bit_of_everything(
     assert demo_story(DEMO, TODAY) == story  # deterministic
 
 
+def test_every_session_before_today_ran_and_the_last_run_is_the_story() -> None:
+    runs = demo_runs(DEMO, TODAY)
+    past = [s for s in DEMO.sessions if local_day(s.starts_at) < TODAY]
+    assert [r.session_key for r in runs] == [s.key for s in sorted(past, key=lambda s: s.starts_at)]
+    sessions = {s.key: s for s in DEMO.sessions}
+    for run in runs:
+        session = sessions[run.session_key]
+        expected = [t for t in DEMO.trainees if t.home_site_key in session.site_keys]
+        assert run.started_at > session.starts_at and run.ended_at > session.ends_at
+        assert 0.7 * len(expected) <= len(run.stays) < len(expected)
+    story = demo_story(DEMO, TODAY)
+    assert story is not None and runs[-1].stays == story.stays
+    assert len({r.stays for r in runs}) == len(runs)  # each run has its own attendance
+    assert demo_runs(DEMO, TODAY) == runs  # deterministic
+
+
 def test_no_story_without_a_past_session() -> None:
+    assert demo_runs(DEMO, dt.date(2020, 1, 1)) == ()
     assert demo_story(DEMO, dt.date(2020, 1, 1)) is None
 
 

@@ -123,3 +123,33 @@ async def test_wrong_passwords_are_throttled_per_user_name_and_a_right_one_waits
         "/api/v1/auth/login", json={"username": "admin", "password": world.passwords["admin"]}
     )
     assert other.status == 200  # other accounts are not locked by the address's 6 failures
+
+
+async def test_passwords_set_through_the_api_follow_the_strength_rule(
+    client_as: ClientFactory,
+) -> None:
+    """The same rule as ``classroom-server create-admin`` (server/core/passwords.py), with its
+    stable codes, for a new user and for a password changed or reset by an admin."""
+    admin = await client_as("admin")
+    new = {"username": "deputy", "display_name": "副科长", "role": "operator"}
+    for password, code in (
+        ("short-1A", "password.too_short"),
+        ("alllowercase", "password.too_simple"),
+        ("Password1234", "password.common"),
+        ("Deputy-2026-spring", "password.contains_username"),
+        ("x" * 300, "message.invalid"),
+    ):
+        r = await admin.post("/api/v1/users", json={**new, "password": password})
+        body = await r.json()
+        assert r.status in (400, 422) and body["error"]["code"].startswith(code[:8]), password
+        if code != "message.invalid":
+            assert body["error"]["code"] == code
+    created = await admin.post("/api/v1/users", json={**new, "password": "Spring-Term-2026"})
+    assert created.status == 201, await created.text()
+    user = f"/api/v1/users/{(await created.json())['id']}"
+    weak = await admin.patch(user, json={"password": "aaaaaaaaaaaaaaaaaa"})
+    assert (await weak.json())["error"]["code"] == "password.repeated"
+    assert (await admin.patch(user, json={"password": "Autumn-Term-2026"})).status == 200
+    anonymous = await client_as("anonymous")
+    login = {"username": "deputy", "password": "Autumn-Term-2026"}
+    assert (await anonymous.post("/api/v1/auth/login", json=login)).status == 200

@@ -52,7 +52,13 @@ async def test_first_start_has_a_past_session_with_everything_and_one_around_now
     await _login(op, "operator")
     sessions = (await _ok(await op.get("/api/v1/sessions?limit=500")))["items"]
     ended = [s for s in sessions if s["status"] == "ended"]
-    (past,) = ended
+    before_today = [s for s in sessions if dt.datetime.fromisoformat(s["ends_at"]) < started]
+    assert len(ended) > 1 and ended == before_today  # no past session left "not started"
+    assert all(s["started_at"] and s["ended_at"] for s in ended)
+    past = max(ended, key=lambda s: s["starts_at"])  # the last one has the whole story
+    for other in ended:  # every one ran: its absentees are real absences, not "pending"
+        totals = (await _ok(await op.get(f"/api/v1/sessions/{other['id']}/report")))["totals"]
+        assert 0 < totals["present"] < totals["expected"], other["title"]
     assert past["started_at"] is not None and past["ended_at"] is not None
     soon = [
         s

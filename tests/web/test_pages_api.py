@@ -132,7 +132,7 @@ async def test_survey_and_feedback_lists(client_as: ClientFactory, world: World)
     assert survey["my_ranking"] == ["数字政府", "基层治理"]
     assert survey["my_needs_text"] == "希望多讲案例"
 
-    # Feedback: only sessions the trainee attended.
+    # Feedback: only sessions the trainee attended, once they ended.
     assert (await _json(await me.get("/api/v1/trainee/feedback")))["items"] == []
     await _json(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
     await _json(
@@ -141,6 +141,9 @@ async def test_survey_and_feedback_lists(client_as: ClientFactory, world: World)
             json={"trainee_id": world.trainee_id, "reason": "补录"},
         )
     )
+    # Not while the session is still running: only after it ended.
+    assert (await _json(await me.get("/api/v1/trainee/feedback")))["items"] == []
+    await _json(await op.post(f"/api/v1/sessions/{world.session_id}/end"))
     [due] = (await _json(await me.get("/api/v1/trainee/feedback")))["items"]
     assert due["given"] is False and due["lecturer"] == "李老师"
     await _json(

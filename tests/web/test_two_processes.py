@@ -73,3 +73,62 @@ async def test_presence_crosses_processes_and_a_killed_node_is_noticed(
             await asyncio.gather(agent_task, return_exceptions=True)
         node_a.kill()
         node_b.stop()
+
+
+async def test_a_screen_only_site_is_present_across_processes_and_goes_offline_once(
+    shared: tuple[dict[str, str], World], tmp_path: Path
+) -> None:
+    """A kiosk screen page (no agent) reports through a load balancer: its reports land on
+    either node, the wall on node B sees the room online once, then offline once (issue 13)."""
+    env, world = shared
+    node_a = ServerProcess(tmp_path / "a", env={**env, "CLASSROOM_NODE_ID": "node-a"}).start()
+    node_b = ServerProcess(tmp_path / "b", env={**env, "CLASSROOM_NODE_ID": "node-b"}).start()
+    try:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with (
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+            aiohttp.ClientSession(cookie_jar=jar) as kiosk,
+        ):
+            r = await session.post(
+                node_b.url + "/api/v1/auth/login",
+                json={"username": "operator", "password": world.passwords["operator"]},
+            )
+            assert r.status == 200
+            browser = BrowserPeer(await session.ws_connect(node_b.url + "/ws/client"))
+            await browser.receive()
+            await browser.subscribe("presence")
+            await browser.expect("resync")
+
+            r = await kiosk.post(
+                node_a.url + "/api/v1/auth/screen", json={"secret": world.site_secret}
+            )
+            assert r.status == 200, await r.text()
+            csrf = {"X-CSRF-Token": (await r.json())["csrf_token"]}
+            body = {"attached": False, "paused": True, "frames": 0, "sound": "none"}
+            for i, node in enumerate((node_a, node_b, node_a)):  # round robin
+                r = await kiosk.post(
+                    node.url + "/api/v1/site/screen-status", json=body, headers=csrf
+                )
+                assert r.status == 200, await r.text()
+                if i == 0:
+                    online = await browser.expect("event", kind="presence", timeout=5)
+                    assert online["data"]["state"] == "online", online
+                    assert online["data"]["site_id"] == world.site_id
+                await asyncio.sleep(4.0)
+            stopped = time.monotonic() - 4.0
+            offline = await browser.expect("event", kind="presence", timeout=25)
+            took = time.monotonic() - stopped
+            # late (degraded) first, like an agent's heartbeat, then offline
+            states = [offline["data"]["state"]]
+            if states[0] == "degraded":
+                offline = await browser.expect("event", kind="presence", timeout=25)
+                took = time.monotonic() - stopped
+                states.append(offline["data"]["state"])
+            assert states[-1] == "offline", states
+            assert offline["data"]["reason"] == "heartbeat_missed", offline
+            assert 14.0 <= took <= 18.0, took
+            with pytest.raises(TimeoutError):  # reported once, not by both nodes
+                await browser.expect("event", kind="presence", timeout=4)
+    finally:
+        node_a.stop()
+        node_b.stop()

@@ -1263,6 +1263,8 @@ export async function dashboardView(root, sessionId, hub) {
         const site = st.sites.get(id);
         if (site) {
           site.screen = m.data;
+          // a screen page's report is its site's heartbeat (a room without an agent)
+          if (m.data.at) site.lastBeat = Math.max(site.lastBeat, m.data.at);
           touch(id);
         }
       } else if (m.type === "event") {

@@ -26,6 +26,8 @@ export function t(key, vars = {}) {
   if (text === undefined) text = messages.zh[key];
   if (text === undefined) text = messages.en[key];
   if (text === undefined) text = key;
+  // English singular: "key.one" (if the table has it) when {n} is exactly 1.
+  if (Number(vars.n) === 1 && messages[lang] && messages[lang][`${key}.one`] !== undefined) text = messages[lang][`${key}.one`];
   return String(text).replace(/\{(\w+)\}/g, (whole, name) =>
     Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : whole,
   );

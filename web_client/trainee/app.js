@@ -2,11 +2,11 @@
 // question on air, ask and upvote, answer roll calls, polls and quizzes, see my class hours.
 // Every user-supplied text goes into the page as text (h() / textContent), never as HTML.
 import { h, clear, $ } from "/static/shared/dom.js";
-import { addMessages, t, applyI18n, langSwitch } from "/static/shared/i18n.js";
+import { addMessages, t, applyI18n, langSwitch, getLang } from "/static/shared/i18n.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
 import { setupLearning, loadLearning, renderLearning } from "./learning.js";
-import { fmtDate } from "/static/shared/time.js";
+import { fmtDateTime } from "/static/shared/time.js";
 
 addMessages({
   zh: {
@@ -17,7 +17,7 @@ addMessages({
     "conn.closed": "连接中断，正在重连",
     "join.title": "使用个人码登录",
     "join.label": "个人码",
-    "join.help": "个人码由培训办发放，例如 DEMONB0001。",
+    "join.help": "个人码由培训办发放，共 10 位字母和数字，例如 ABCDE-23456（横线和空格可省略）。",
     "join.submit": "登录",
     "join.empty": "请输入个人码。",
     logout: "退出",
@@ -97,7 +97,7 @@ addMessages({
     "conn.closed": "Connection lost, reconnecting",
     "join.title": "Sign in with your personal code",
     "join.label": "Personal code",
-    "join.help": "Your training office gives you this code, e.g. DEMONB0001.",
+    "join.help": "Your training office gives you this code: 10 letters and digits, e.g. ABCDE-23456 (dashes and spaces are optional).",
     "join.submit": "Sign in",
     "join.empty": "Enter your personal code.",
     logout: "Sign out",
@@ -151,7 +151,9 @@ addMessages({
     "questions.none": "No questions yet.",
     "questions.vote": "Upvote {n}",
     "questions.vote_label": "Upvote this question, {n} votes now",
+    "questions.vote_label.one": "Upvote this question, 1 vote now",
     "questions.unvote_label": "Withdraw my upvote, {n} votes now",
+    "questions.unvote_label.one": "Withdraw my upvote, 1 vote now",
     "questions.mine": "Mine",
     "questions.anonymous": "Anonymous",
     "questions.on_air": "On air",
@@ -161,7 +163,9 @@ addMessages({
     "hours.summary": "{year}: {hours} of {required} class hours ({percent}%)",
     "hours.met": "You have met this year's requirement.",
     "hours.remaining": "{n} hours to go.",
+    "hours.remaining.one": "1 hour to go.",
     "hours.sessions": "{n} sessions counted",
+    "hours.sessions.one": "1 session counted",
     "hours.absent": "Absent",
     "hours.inProgress": "In progress",
     "hours.credited": "Credited",
@@ -263,7 +267,7 @@ setupLearning({
 async function start() {
   $("#lang-slot").appendChild(langSwitch());
   applyI18n();
-  setConn("connecting");
+  setConn(null); // no live socket before sign-in, so no connection notice either
   takeQrFromHash();
   $("#join-form").addEventListener("submit", onJoin);
   $("#logout").addEventListener("click", onLogout);
@@ -310,7 +314,7 @@ async function onLinkOpened() {
 function showJoin() {
   $("#app-view").hidden = true;
   $("#join-view").hidden = false;
-  setConn("closed");
+  setConn(null);
   if (pendingQr()) notice(t("checkin.need_join"), "ok");
   $("#join-code").focus();
 }
@@ -376,6 +380,12 @@ function renderHello() {
 
 function setConn(s) {
   const el = $("#conn");
+  el.hidden = !s;
+  if (!s) {
+    delete el.dataset.state;
+    el.textContent = "";
+    return;
+  }
   el.className = `status ${s}`;
   el.dataset.state = s;
   el.textContent = t(`conn.${s}`);
@@ -974,7 +984,7 @@ function renderHours() {
     if (r.late) tags.push(h("span", { class: "tag" }, t("hours.late")));
     if (r.left_early) tags.push(h("span", { class: "tag" }, t("hours.left_early")));
     list.appendChild(
-      h("li", {}, h("div", {}, r.session_title || r.course_title), h("div", { class: "q-meta row" }, fmtDate(r.starts_at), ` · ${fmt(r.class_hours)} h`, tags)),
+      h("li", {}, h("div", {}, r.session_title || r.course_title), h("div", { class: "q-meta row" }, fmtDateTime(r.starts_at, getLang()), ` · ${fmt(r.class_hours)} h`, tags)),
     );
   }
   area.appendChild(list);

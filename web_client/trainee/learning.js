@@ -4,6 +4,7 @@
 import { h, clear, $ } from "/static/shared/dom.js";
 import { addMessages, t, getLang } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
+import { fmtDateTime } from "/static/shared/time.js";
 
 addMessages({
   zh: {
@@ -71,6 +72,7 @@ addMessages({
     "feedback.done": "Thank you for your feedback.",
     "feedback.pick": "Rate the session first.",
     "feedback.stars": "{n} stars",
+    "feedback.stars.one": "1 star",
   },
 });
 
@@ -83,14 +85,7 @@ export function setupLearning(sayer) {
 }
 
 function when(iso) {
-  const d = new Date(iso);
-  return d.toLocaleString(getLang() === "zh" ? "zh-CN" : "en-GB", {
-    timeZone: "Asia/Shanghai",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-  });
+  return fmtDateTime(iso, getLang()); // one format on the whole page, in the server's zone
 }
 
 export async function loadLearning() {
