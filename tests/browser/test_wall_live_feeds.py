@@ -137,6 +137,15 @@ def test_a_rooms_return_feed_plays_on_its_tile_when_the_broadcast_starts_after_t
         page.wait_for_timeout(2000)  # the server has closed the old peer by now
         before = page.evaluate(DECODED, ROOM)["frames"]
         wait_decoding(page, ROOM, before + 5, timeout=30)
+        # On a phone, in both languages: the tile scrolled into view plays its feed.
+        page.set_viewport_size({"width": 390, "height": 844})
+        for language, button in (("zh", "English"), ("en", "中文")):
+            # (re)drawn below the fold, its feed closed: in view again, a new feed (new count)
+            tile.scroll_into_view_if_needed()
+            shown = wait_decoding(page, ROOM, 0, timeout=20)["frames"]
+            wait_decoding(page, ROOM, shown + 2, timeout=20)
+            page.screenshot(path=str(ARTIFACTS / f"wall-feed-phone-{language}.png"))
+            page.get_by_role("button", name=button).click()
     finally:
         op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
         context.close()
