@@ -25,14 +25,14 @@ ROOT = Path.cwd()
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from sqlalchemy import update  # noqa: E402
 
 from server.config import Config  # noqa: E402
 from server.core.checkin import current_code  # noqa: E402
 from server.store import db as store_db  # noqa: E402
-from server.store.models import ClassSession, SessionStatus, Site, utcnow  # noqa: E402
+from server.store.models import ClassSession, Site  # noqa: E402
 from server.web.attendance_api import checkin_secret  # noqa: E402
 from tests.conftest import seed_world  # noqa: E402
+from tests.security.checkin_world import go_live  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
 KEY = "bench-guess-secret-key-0123456789"
@@ -51,16 +51,12 @@ async def seed(data_dir: Path, sites: int) -> tuple[int, int, str]:
             db.add_all(extra)
             await db.flush()
             await db.run_sync(lambda _: session.sites.extend(extra))
-            now = utcnow()
-            await db.execute(
-                update(ClassSession)
-                .where(ClassSession.id == world.session_id)
-                .values(
-                    status=SessionStatus.LIVE,
-                    starts_at=now - timedelta(minutes=5),
-                    started_at=now,
-                    ends_at=now + timedelta(hours=3),
-                )
+            await go_live(
+                db,
+                world.session_id,
+                scheduled_ago=timedelta(minutes=5),
+                started_ago=timedelta(0),
+                ends_in=timedelta(hours=3),
             )
     finally:
         await engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import security
 from server.config import Config
@@ -45,6 +46,28 @@ class Rooms:
     @property
     def session_id(self) -> int:
         return self.world.session_id
+
+
+async def go_live(
+    db: AsyncSession,
+    session_id: int,
+    *,
+    scheduled_ago: timedelta,
+    started_ago: timedelta,
+    ends_in: timedelta,
+) -> None:
+    """Make a seeded session live now: due ``scheduled_ago``, running since ``started_ago``."""
+    now = utcnow()
+    await db.execute(
+        update(ClassSession)
+        .where(ClassSession.id == session_id)
+        .values(
+            status=SessionStatus.LIVE,
+            starts_at=now - scheduled_ago,
+            started_at=now - started_ago,
+            ends_at=now + ends_in,
+        )
+    )
 
 
 async def seed_rooms(data_dir: Path, crowd: int = 0) -> Rooms:
@@ -103,16 +126,12 @@ async def seed_rooms(data_dir: Path, crowd: int = 0) -> Rooms:
             assert session is not None
             await db.run_sync(lambda _: session.sites.append(site_b))
             await db.flush()
-            now = utcnow()
-            await db.execute(
-                update(ClassSession)
-                .where(ClassSession.id == world.session_id)
-                .values(
-                    status=SessionStatus.LIVE,
-                    starts_at=now - timedelta(minutes=10),
-                    started_at=now - timedelta(minutes=5),
-                    ends_at=now + timedelta(hours=2),
-                )
+            await go_live(
+                db,
+                world.session_id,
+                scheduled_ago=timedelta(minutes=10),
+                started_ago=timedelta(minutes=5),
+                ends_in=timedelta(hours=2),
             )
             rooms = Rooms(
                 world, data_dir, site_b.id, b_secret, a2.id, a2_code, b.id, b_code, crowd_codes
@@ -130,6 +149,19 @@ async def running_server(data_dir: Path) -> AsyncIterator[ServerProcess]:
         yield server
     finally:
         await asyncio.to_thread(server.stop)
+
+
+@asynccontextmanager
+async def served(tmp_path: Path, crowd: int = 0) -> AsyncIterator[tuple[Rooms, ServerProcess]]:
+    """The two rooms seeded under ``tmp_path`` and a real server process over them."""
+    rooms = await seed_rooms(tmp_path / "server", crowd=crowd)
+    async with running_server(rooms.data_dir) as server:
+        yield rooms, server
+
+
+def as_operator(base: str, rooms: Rooms) -> AbstractAsyncContextManager[aiohttp.ClientSession]:
+    """The seeded operator, signed in."""
+    return signed_in(base, user=("operator", rooms.world.passwords["operator"]))
 
 
 @asynccontextmanager

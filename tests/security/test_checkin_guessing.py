@@ -31,9 +31,9 @@ from server.store.models import utcnow
 from tests.security.checkin_world import (
     CHECKIN_KEY,
     answer,
+    as_operator,
     healthy,
-    running_server,
-    seed_rooms,
+    served,
     signed_in,
 )
 from tests.web.live_helpers import BrowserPeer
@@ -72,14 +72,12 @@ async def _checkin(http: aiohttp.ClientSession, session_id: int, **body: Any) ->
 async def test_a_guessing_loop_from_home_never_checks_in_and_the_operator_sees_it(
     tmp_path: Path,
 ) -> None:
-    rooms = await seed_rooms(tmp_path / "server")
-    world, sid = rooms.world, rooms.session_id
-    async with running_server(rooms.data_dir) as server:
-        base = server.url
+    async with served(tmp_path) as (rooms, server):
+        world, sid, base = rooms.world, rooms.session_id, server.url
         async with (
             signed_in(base, code=world.trainee_code) as guesser,
             signed_in(base, code=rooms.trainee_a2_code) as honest,
-            signed_in(base, user=("operator", world.passwords["operator"])) as op,
+            as_operator(base, rooms) as op,
         ):
             console = BrowserPeer(await op.ws_connect("/ws/client"))
             await console.subscribe("alerts")
@@ -153,12 +151,11 @@ async def test_a_guessing_loop_from_home_never_checks_in_and_the_operator_sees_i
 
 async def test_the_server_keeps_serving_while_a_trainee_is_throttled(tmp_path: Path) -> None:
     """429 is cheap: a blocked trainee hammering the endpoint does not slow /healthz down."""
-    rooms = await seed_rooms(tmp_path / "server")
-    sid = rooms.session_id
     async with (
-        running_server(rooms.data_dir) as server,
+        served(tmp_path) as (rooms, server),
         signed_in(server.url, code=rooms.world.trainee_code) as guesser,
     ):
+        sid = rooms.session_id
         site = rooms.world.site_id
         statuses = []
         for n in range(FREE_FAILURES + 1):
@@ -183,13 +180,9 @@ async def test_many_accounts_guessing_together_pause_typed_codes_but_not_the_qr(
     after SESSION_LIMIT the session pauses typed codes (429, scope session) and the operator is
     told once; a trainee in the room still checks in by scanning the QR."""
     crowd = 125
-    rooms = await seed_rooms(tmp_path / "server", crowd=crowd)
-    world, sid = rooms.world, rooms.session_id
-    async with running_server(rooms.data_dir) as server, AsyncExitStack() as stack:
-        base = server.url
-        op = await stack.enter_async_context(
-            signed_in(base, user=("operator", world.passwords["operator"]))
-        )
+    async with served(tmp_path, crowd=crowd) as (rooms, server), AsyncExitStack() as stack:
+        world, sid, base = rooms.world, rooms.session_id, server.url
+        op = await stack.enter_async_context(as_operator(base, rooms))
         console = BrowserPeer(await op.ws_connect("/ws/client"))
         await console.subscribe("alerts")
         await console.expect("resync")

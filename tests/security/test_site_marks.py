@@ -14,10 +14,10 @@ from classroom_agent.config import AgentConfig
 from server.store.models import utcnow
 from tests.security.checkin_world import (
     answer,
+    as_operator,
     healthy,
     outbox_results,
-    running_server,
-    seed_rooms,
+    served,
     signed_in,
 )
 from tests.web.live_helpers import wait_for
@@ -26,14 +26,13 @@ from tests.web.live_helpers import wait_for
 async def test_a_site_cannot_mark_a_trainee_of_another_district_or_another_day(
     tmp_path: Path,
 ) -> None:
-    rooms = await seed_rooms(tmp_path / "server")
-    world, sid = rooms.world, rooms.session_id
-    mark = f"/api/v1/sessions/{sid}/attendance/mark"
     async with (
-        running_server(rooms.data_dir) as server,
+        served(tmp_path) as (rooms, server),
         signed_in(server.url, site_secret=rooms.site_b_secret) as site_b,
-        signed_in(server.url, user=("operator", world.passwords["operator"])) as op,
+        as_operator(server.url, rooms) as op,
     ):
+        world, sid = rooms.world, rooms.session_id
+        mark = f"/api/v1/sessions/{sid}/attendance/mark"
         # Site B (江北) marks a trainee of site A (海曙): refused, with a code.
         async with site_b.post(mark, json={"trainee_id": world.trainee_id, "reason": "在场"}) as r:
             status, body = await answer(r)

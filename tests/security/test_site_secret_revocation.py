@@ -12,10 +12,10 @@ import aiohttp
 
 from tests.security.checkin_world import (
     TIMEOUT,
+    as_operator,
     healthy,
     outbox_results,
-    running_server,
-    seed_rooms,
+    served,
     signed_in,
 )
 from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
@@ -24,13 +24,11 @@ from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
 async def test_a_new_site_secret_closes_the_old_agent_socket_and_screen_at_once(
     tmp_path: Path,
 ) -> None:
-    rooms = await seed_rooms(tmp_path / "server")
-    world, sid = rooms.world, rooms.session_id
-    async with running_server(rooms.data_dir) as server:
-        base = server.url
+    async with served(tmp_path) as (rooms, server):
+        world, sid, base = rooms.world, rooms.session_id, server.url
         async with (
             aiohttp.ClientSession(base_url=base, timeout=TIMEOUT) as raw,
-            signed_in(base, user=("operator", world.passwords["operator"])) as op,
+            as_operator(base, rooms) as op,
             signed_in(base) as screen,
         ):
             old_secret = world.site_secret
