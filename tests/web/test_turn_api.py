@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import re
 import time
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
@@ -22,11 +22,10 @@ TURN = "turn:turn.example.org:3478?transport=udp"
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return Config(
-        data_dir=str(tmp_path / "var"),
-        secret_key="test-secret",
-        port=8080,
+def config(config: Config) -> Config:
+    """The shared test configuration (tests/conftest.py) with STUN, TURN and its REST secret."""
+    return replace(
+        config,
         media_ice_servers=["stun:stun.example.org:3478", TURN],
         media_turn_secret="coturn-secret",
         media_turn_ttl=600,
