@@ -3,18 +3,21 @@ test_operator_pages.py): Debian's chromium, screenshots, a trainee's API client.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from playwright import sync_api as playwright_sync
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
-from tests.browser.session_helpers import Api
+from tests.browser.session_helpers import Api, Watch
 from tests.server_process import ServerProcess
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
 def chromium_browser() -> Iterator[Any]:
@@ -37,3 +40,21 @@ def trainee_api(server: ServerProcess, code: str) -> Api:
     joined.raise_for_status()
     trainee.http.headers["X-CSRF-Token"] = joined.json()["csrf_token"]
     return trainee
+
+
+@contextmanager
+def phone_page(browser: Any, watch: Watch) -> Iterator[Page]:
+    """A phone-sized page watched for errors, its browser context closed afterwards."""
+    context = browser.new_context(**PHONE)
+    try:
+        yield watch.attach(context, "phone")
+    finally:
+        context.close()
+
+
+def trainee_signs_in(page: Page, url: str, code: str) -> None:
+    """Types the personal code on the trainee page: signed in, not yet checked in."""
+    page.goto(url + "/trainee/")
+    page.get_by_role("textbox", name=re.compile("^(个人码|Personal code)$")).fill(code)
+    page.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
+    expect(page.locator("#checkin-state")).to_have_attribute("data-checked-in", "no")

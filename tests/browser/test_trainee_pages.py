@@ -12,23 +12,25 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.pages_helpers import chromium_browser, shot, trainee_api
+from tests.browser.pages_helpers import (
+    chromium_browser,
+    phone_page,
+    shot,
+    trainee_api,
+    trainee_signs_in,
+)
 from tests.browser.session_helpers import Api, Watch
 from tests.server_process import ServerProcess
 
 SESSION_ID = 1  # demo session 1: every site takes part
 SITE_ID = 2  # 海曙区分课堂, the home site of the demo trainee DEMONB0001
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
 browser = pytest.fixture(scope="module")(chromium_browser)
 
 
 def join_and_check_in(page: Page, server: ServerProcess, op: Api, code: str) -> None:
-    page.goto(server.url + "/trainee/")
-    page.get_by_role("textbox", name=re.compile("^(个人码|Personal code)$")).fill(code)
-    page.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
-    expect(page.locator("#checkin-state")).to_have_attribute("data-checked-in", "no")
+    trainee_signs_in(page, server.url, code)
     shown = op.call("GET", f"/sessions/{SESSION_ID}/checkin-code", params={"site_id": SITE_ID})
     page.get_by_label(re.compile("签到码|Check-in code")).fill(shown["code"])
     page.get_by_role("button", name=re.compile("^(签到|Check in)$")).click()
@@ -52,9 +54,7 @@ def test_two_open_polls_answered_from_the_phone_then_check_out(
         op = Api(server.url).login("operator")
         op.call("POST", f"/sessions/{SESSION_ID}/start")
         watch = Watch(server.url)
-        context = browser.new_context(**PHONE)
-        try:
-            phone = watch.attach(context, "phone")
+        with phone_page(browser, watch) as phone:
             join_and_check_in(phone, server, op, "DEMONB0001")
             first = open_poll(op, "本课内容是否实用？", ["很实用", "一般", "不实用"])
             # The first poll is on the phone before the second opens: the second's arrival
@@ -104,8 +104,6 @@ def test_two_open_polls_answered_from_the_phone_then_check_out(
             expect(phone.locator("#checkin-state")).to_contain_text("Checked out")
             shot(phone, "trainee-pages", "checked-out-en.png")
             watch.check()
-        finally:
-            context.close()
 
 
 def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
@@ -140,9 +138,7 @@ def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
             json={"trainee_id": me["id"], "reason": "测试：现场确认"},
         )
         watch = Watch(server.url)
-        context = browser.new_context(**PHONE)
-        try:
-            phone = watch.attach(context, "phone")
+        with phone_page(browser, watch) as phone:
             phone.goto(server.url + "/trainee/")
             # Before sign-in: no live socket, so no connection notice; a neutral example code.
             expect(phone.locator("#join-help")).to_contain_text("ABCDE-23456")
@@ -207,8 +203,6 @@ def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
             expect(phone.locator("#electives")).to_contain_text("Waitlist no. 1")
             shot(phone, "trainee-pages", "learning-en.png")
             watch.check()
-        finally:
-            context.close()
         # What the trainee did is what the office reads.
         summary = op.call("GET", f"/sessions/{SESSION_ID}/feedback")
         assert summary["course"]["count"] == 1 and summary["course"]["mean"] == 4

@@ -5,20 +5,18 @@ stale token and got an error)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages_helpers import chromium_browser, shot
+from tests.browser.pages_helpers import chromium_browser, phone_page, shot, trainee_signs_in
 from tests.browser.session_helpers import Api, Watch
 from tests.server_process import ServerProcess
 
 SESSION_ID = 1  # demo session 1: every site takes part
 SITE_ID = 2  # the home site of the demo trainee DEMONB0001
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 browser = pytest.fixture(scope="module")(chromium_browser)
 
@@ -28,15 +26,8 @@ def test_a_qr_opened_in_the_same_tab_checks_in(browser: Any, tmp_path: Path) -> 
         op = Api(server.url).login("operator")
         op.call("POST", f"/sessions/{SESSION_ID}/start")
         watch = Watch(server.url)
-        context = browser.new_context(**PHONE)
-        try:
-            phone = watch.attach(context, "phone")
-            phone.goto(server.url + "/trainee/")
-            phone.get_by_role("textbox", name=re.compile("^(个人码|Personal code)$")).fill(
-                "DEMONB0001"
-            )
-            phone.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
-            expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "no")
+        with phone_page(browser, watch) as phone:
+            trainee_signs_in(phone, server.url, "DEMONB0001")
 
             shown = op.call(
                 "GET", f"/sessions/{SESSION_ID}/checkin-code", params={"site_id": SITE_ID}
@@ -51,5 +42,3 @@ def test_a_qr_opened_in_the_same_tab_checks_in(browser: Any, tmp_path: Path) -> 
             expect(phone.locator("#notice [role=alert]")).to_have_count(0)
             shot(phone, "trainee-pages", "qr-same-tab-zh.png")
             assert watch.errors == [], watch.errors
-        finally:
-            context.close()
