@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -43,19 +44,42 @@ def _open(path: Path) -> IO[str]:
     return path.open("r+", encoding="utf-8")
 
 
-def hold_while_serving(database_url: str) -> IO[str] | None:
-    """Called by the serving process; keep the returned file open until the process ends."""
+def _lock(
+    database_url: str, mode: int, refusal: Callable[[Path, IO[str]], InvalidInput]
+) -> IO[str] | None:
+    """Take ``mode`` on the lock file without waiting; ``refusal`` says why when it is held."""
     path = lock_path(database_url)
     if path is None:
         return None
     handle = _open(path)
     try:
-        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(handle, mode | fcntl.LOCK_NB)
     except BlockingIOError:
+        error = refusal(path, handle)
         handle.close()
-        raise InvalidInput(
-            "serve.restore_running", f"A restore is replacing {path.with_suffix('')}; try again."
-        ) from None
+        raise error from None
+    return handle
+
+
+def _restore_running(path: Path, _handle: IO[str]) -> InvalidInput:
+    return InvalidInput(
+        "serve.restore_running", f"A restore is replacing {path.with_suffix('')}; try again."
+    )
+
+
+def _server_running(path: Path, handle: IO[str]) -> InvalidInput:
+    pid = handle.read().strip() or "?"
+    return InvalidInput(
+        "restore.server_running",
+        f"A server is running on {path.with_suffix('')} (pid {pid}): stop every node first.",
+    )
+
+
+def hold_while_serving(database_url: str) -> IO[str] | None:
+    """Called by the serving process; keep the returned file open until the process ends."""
+    handle = _lock(database_url, fcntl.LOCK_SH, _restore_running)
+    if handle is None:
+        return None
     handle.truncate(0)
     handle.write(f"{os.getpid()}\n")
     handle.flush()
@@ -64,20 +88,7 @@ def hold_while_serving(database_url: str) -> IO[str] | None:
 
 def hold_for_restore(database_url: str) -> IO[str] | None:
     """The exclusive lock for ``restore`` (SQLite); refuses while a server holds its lock."""
-    path = lock_path(database_url)
-    if path is None:
-        return None
-    handle = _open(path)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pid = handle.read().strip() or "?"
-        handle.close()
-        raise InvalidInput(
-            "restore.server_running",
-            f"A server is running on {path.with_suffix('')} (pid {pid}): stop every node first.",
-        ) from None
-    return handle
+    return _lock(database_url, fcntl.LOCK_EX, _server_running)
 
 
 async def refuse_other_sessions(database_url: str) -> None:
