@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import ClientFactory
+
 
 async def expect_ok(response: Any, status: int = 200) -> Any:
     """The JSON body of a successful answer with this status (None for 204)."""
@@ -26,3 +30,10 @@ async def check_in_from_screen(agent: Any, trainee: Any, session_id: int, client
     shown = await expect_ok(await agent.get(f"/api/v1/sessions/{session_id}/checkin-code"))
     body = {"code": shown["code"], "client_id": client_id}
     return await expect_ok(await trainee.post(f"/api/v1/sessions/{session_id}/checkin", json=body))
+
+
+async def operator_site_trainee(
+    client_as: ClientFactory,
+) -> tuple[TestClient[Any, Any], TestClient[Any, Any], TestClient[Any, Any]]:
+    """Clients signed in as the seeded operator, site agent and trainee, in that order."""
+    return await client_as("operator"), await client_as("site_agent"), await client_as("trainee")

@@ -21,6 +21,7 @@ from server.web.attendance_api import CHINA, checkin_secret, close_open_records
 from tests.conftest import ClientFactory, World
 from tests.web.http_helpers import expect_error as _error
 from tests.web.http_helpers import expect_ok as _ok
+from tests.web.http_helpers import operator_site_trainee
 
 SECRET = checkin_secret("test-secret")
 
@@ -93,11 +94,7 @@ async def _checkin(client: TestClient[Any, Any], session_id: int, **body: Any) -
 async def test_checkin_with_the_screen_code_and_a_resend_keep_one_record(
     client_as: ClientFactory, world: World
 ) -> None:
-    op, agent, trainee = (
-        await client_as("operator"),
-        await client_as("site_agent"),
-        await client_as("trainee"),
-    )
+    op, agent, trainee = await operator_site_trainee(client_as)
     await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
     shown = await _ok(await agent.get(f"/api/v1/sessions/{world.session_id}/checkin-code"))
     assert shown["site_id"] == world.site_id and len(shown["code"]) == 6
@@ -200,11 +197,7 @@ async def test_out_of_batch_checkin_is_makeup_by_default_or_refused_by_setting(
 async def test_staff_mark_present_with_a_reason_and_session_end_closes_records(
     client_as: ClientFactory, world: World, config: Config
 ) -> None:
-    op, agent, trainee = (
-        await client_as("operator"),
-        await client_as("site_agent"),
-        await client_as("trainee"),
-    )
+    op, agent, trainee = await operator_site_trainee(client_as)
     sid = world.session_id
     body = {"trainee_id": world.trainee_id, "reason": "手机没电"}
     await _error(

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from server.store.models import utcnow
 from tests.conftest import ClientFactory, World
-from tests.web.http_helpers import check_in_from_screen
+from tests.web.http_helpers import check_in_from_screen, operator_site_trainee
 from tests.web.http_helpers import expect_ok as _ok
 
 BEIJING = timezone(timedelta(hours=8))
@@ -35,11 +35,7 @@ def _beijing(iso: str) -> datetime:
 async def test_session_report_xlsx_is_typed_local_and_summarised(
     client_as: ClientFactory, world: World
 ) -> None:
-    op, agent, trainee = (
-        await client_as("operator"),
-        await client_as("site_agent"),
-        await client_as("trainee"),
-    )
+    op, agent, trainee = await operator_site_trainee(client_as)
     sid = world.session_id
     absent = await _ok(
         await op.post(

@@ -16,6 +16,7 @@ from server.web.live import LIVE
 from tests.conftest import ClientFactory, World
 from tests.web.http_helpers import expect_error as _error
 from tests.web.http_helpers import expect_ok as _ok
+from tests.web.http_helpers import operator_site_trainee
 from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
 
 
@@ -36,11 +37,7 @@ async def _live_with_one_checked_in(
     client_as: ClientFactory, world: World, client_id: str
 ) -> tuple[Any, Any]:
     """Start the world's session and check its trainee in; (operator, trainee) clients."""
-    op, agent, trainee = (
-        await client_as("operator"),
-        await client_as("site_agent"),
-        await client_as("trainee"),
-    )
+    op, agent, trainee = await operator_site_trainee(client_as)
     await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
     shown = await _ok(await agent.get(f"/api/v1/sessions/{world.session_id}/checkin-code"))
     await _ok(
@@ -56,11 +53,7 @@ async def test_roll_call_from_start_to_report(
     client_as: ClientFactory, world: World, config: Any
 ) -> None:
     other_id = await _second_trainee(config, world)
-    op, agent, trainee = (
-        await client_as("operator"),
-        await client_as("site_agent"),
-        await client_as("trainee"),
-    )
+    op, agent, trainee = await operator_site_trainee(client_as)
     r = await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json={})
     await _error(r, 409, "rollcall.session_not_live")
     await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from server.store.models import utcnow
 from tests.conftest import ClientFactory, World
-from tests.web.http_helpers import check_in_from_screen
+from tests.web.http_helpers import check_in_from_screen, operator_site_trainee
 from tests.web.http_helpers import expect_ok as _ok
 
 
@@ -32,11 +32,7 @@ async def _session(op: TestClient[Any, Any], world: World, hours_ago: float) -> 
 async def test_a_session_started_seven_hours_late_credits_who_was_there(
     client_as: ClientFactory, world: World
 ) -> None:
-    op, agent, trainee = (
-        await client_as("operator"),
-        await client_as("site_agent"),
-        await client_as("trainee"),
-    )
+    op, agent, trainee = await operator_site_trainee(client_as)
     sid = await _session(op, world, hours_ago=7)  # planned 09:00-11:30, now is 16:00
 
     before = await _ok(await op.get(f"/api/v1/sessions/{sid}/report"))
