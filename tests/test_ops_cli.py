@@ -12,7 +12,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import asyncpg
+import openpyxl
 import pytest
 
 from server.ops.db_guard import hold_for_restore
@@ -141,6 +143,68 @@ def test_roster_export_import_round_trip_and_printable_codes(demo: Path, tmp_pat
     ((active,),) = rows(db, "SELECT count(*) FROM trainees WHERE active")
     assert ok("issue-codes", str(everyone), data=demo).startswith(f"{active} personal codes")
     assert everyone.read_bytes()[:2] == b"PK" and everyone.stat().st_mode & 0o077 == 0
+
+
+async def test_attendance_export_is_the_workbook_the_console_downloads(
+    demo: Path, tmp_path: Path
+) -> None:
+    db = demo / "classroom.db"
+    ((session_id, checked_in),) = rows(
+        db,
+        "SELECT session_id, count(*) FROM attendance_records GROUP BY session_id"
+        " ORDER BY count(*) DESC, session_id LIMIT 1",
+    )  # a past session most trainees came to: times and numbers in every sheet
+    assert int(str(checked_in)) > 0
+    sid = str(session_id)
+    out = tmp_path / "reports" / "att.xlsx"
+    out.parent.mkdir()
+    done = cli("export", "attendance", "--session", sid, "--out", str(out), data=demo)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"session {sid}: " in done.stdout and str(out) in done.stdout
+    assert f"export session {sid}: 3/3 (100%)" in done.stderr  # the progress, as in a log
+    assert out.stat().st_mode & 0o777 == 0o600
+    csv_out = tmp_path / "att.csv"
+    ok(
+        "export",
+        "attendance",
+        "--session",
+        sid,
+        "--format",
+        "csv",
+        "--out",
+        str(csv_out),
+        data=demo,
+    )
+    assert csv_out.stat().st_mode & 0o777 == 0o600
+    missing = cli("export", "attendance", "--session", "99999", data=demo)
+    assert missing.returncode == 1 and "session.not_found" in missing.stderr
+    no_session = cli("export", "attendance", data=demo)
+    assert no_session.returncode == 1 and "export.session_required" in no_session.stderr
+
+    password = tmp_path / "pw"
+    password.write_text(STRONG + "\n")
+    ok("create-admin", "head", "--password-file", str(password), data=demo)
+    with ServerProcess(demo) as server:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            login = await http.post(
+                server.url + "/api/v1/auth/login", json={"username": "head", "password": STRONG}
+            )
+            assert login.status == 200
+            report = server.url + f"/api/v1/sessions/{sid}/report"
+            async with http.get(report, params={"format": "xlsx"}) as answer:
+                assert answer.status == 200
+                (tmp_path / "web.xlsx").write_bytes(await answer.read())
+            async with http.get(report, params={"format": "csv"}) as answer:
+                web_csv = await answer.read()
+    mine = openpyxl.load_workbook(out)
+    web = openpyxl.load_workbook(tmp_path / "web.xlsx")
+    assert mine.sheetnames == web.sheetnames and len(mine.sheetnames) >= 3
+    for name in web.sheetnames:  # a past session: every cell the same, typed the same
+        assert list(mine[name].values) == list(web[name].values), name
+    detail = list(mine.worksheets[0].values)
+    came = [r for r in detail[1:] if isinstance(r[7], datetime)]
+    assert len(came) >= 1 and all(isinstance(r[9], int | float) for r in detail[1:])
+    assert csv_out.read_bytes() == web_csv
 
 
 def test_sqlite_backup_and_restore(demo: Path, tmp_path: Path) -> None:

@@ -57,10 +57,21 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         " (else the row is refused: roster.staff_no_taken)",
     )
 
-    exp = command("export", "export data to a file")
-    exp.add_argument("what", choices=["roster"])
-    exp.add_argument("file", type=Path, help="FILE.xlsx or FILE.csv")
-    exp.add_argument("--lang", choices=["zh", "en"], default="zh", help="header language")
+    exp = command(
+        "export",
+        "export data to a file: `export roster FILE` or"
+        " `export attendance --session ID [--format xlsx|csv] [--out FILE]`",
+    )
+    exp.add_argument("what", choices=["roster", "attendance"])
+    exp.add_argument("file", type=Path, nargs="?", help="roster: FILE.xlsx or FILE.csv")
+    exp.add_argument("--lang", choices=["zh", "en"], default="zh", help="roster header language")
+    exp.add_argument("--session", type=int, help="attendance: the session's id")
+    exp.add_argument(
+        "--format", choices=["xlsx", "csv"], help="attendance: xlsx (default) or csv (detail)"
+    )
+    exp.add_argument(
+        "--out", type=Path, help="attendance: FILE (default session-ID-report.FORMAT); 0600"
+    )
 
     codes = command("issue-codes", "issue new personal codes into a printable sheet (HTML) or XLSX")
     codes.add_argument("file", type=Path, help="FILE.html (slips to print) or FILE.xlsx; 0600")
@@ -120,6 +131,18 @@ def _confirm(args: argparse.Namespace, config: Config) -> None:
         raise InvalidInput("restore.unconfirmed", "Nothing was changed.")
 
 
+def _export(args: argparse.Namespace, config: Config) -> Callable[[], Coroutine[Any, Any, str]]:
+    if args.what == "roster":
+        if args.file is None:
+            raise InvalidInput("export.file_required", "Name the file: export roster FILE.xlsx")
+        return lambda: commands.export_roster(config, args.file, args.lang)
+    if args.session is None:
+        raise InvalidInput("export.session_required", "Name the session: --session ID")
+    out = args.out if args.out is not None else args.file
+    fmt = args.format or ("csv" if out is not None and out.suffix.lower() == ".csv" else "xlsx")
+    return lambda: commands.export_attendance(config, args.session, fmt, out)
+
+
 def _job(args: argparse.Namespace, config: Config) -> Callable[[], Coroutine[Any, Any, str]]:
     name = args.command
     if name == "create-admin":
@@ -130,7 +153,7 @@ def _job(args: argparse.Namespace, config: Config) -> Callable[[], Coroutine[Any
     if name == "import-roster":
         return lambda: commands.import_roster(config, args.file, args.update_existing)
     if name == "export":
-        return lambda: commands.export_roster(config, args.file, args.lang)
+        return _export(args, config)
     if name == "issue-codes":
         scope = CodeScope(
             org_unit_id=args.org_unit,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import html
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,10 @@ from server.ops.progress import ProgressBar
 from server.roster_service import apply_roster, roster_table
 from server.store import db as store_db
 from server.store.media_models import Recording
-from server.store.models import AuditEntry, LoginSession, Role, User
+from server.store.models import AuditEntry, ClassSession, LoginSession, Role, User
+from server.web import attendance_exports, exports
+from server.web.attendance_api import session_report_data
+from server.web.resources import load
 
 
 def _actor() -> str:
@@ -142,6 +146,36 @@ async def export_roster(config: Config, path: Path, lang: str) -> str:
         bar(len(rows) + 1, len(rows) + 1)
     path.write_bytes(body)
     return f"{len(rows)} trainees written to {path} ({fmt})"
+
+
+def write_private(path: Path, body: bytes) -> None:
+    """Write a file only its owner can read (mode 0600 from the start, also when replaced)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "wb") as out:
+        out.write(body)
+
+
+async def export_attendance(config: Config, session_id: int, fmt: str, path: Path | None) -> str:
+    """The session report workbook the console downloads (GET /api/sessions/{id}/report):
+    the same data (attendance_api.session_report_data), sheets and local time."""
+    with ProgressBar(f"export session {session_id}") as bar:
+        bar(0, 3)
+        async with database(config) as sessions, sessions() as db:
+            session = await load(db, ClassSession, session_id, "session")
+            report = await session_report_data(db, session)
+        bar(1, 3)
+        sheets = attendance_exports.session_sheets(report, config.zone)
+        bar(2, 3)
+        if fmt == "csv":
+            body = await asyncio.to_thread(exports.write_csv, sheets[0])
+        else:
+            body = await asyncio.to_thread(exports.write_workbook, sheets)
+        out = path if path is not None else Path(f"session-{session_id}-report.{fmt}")
+        write_private(out, body)
+        bar(3, 3)
+    people = len(report["trainees"])
+    return f"session {session_id}: {people} trainees written to {out} ({fmt}, {config.time_zone})"
 
 
 async def issue_codes(

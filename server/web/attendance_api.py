@@ -1639,7 +1639,7 @@ def build_session_report(
     }
 
 
-async def _session_report_data(
+async def session_report_data(
     db: AsyncSession, session: ClassSession, only_units: set[int] | None = None
 ) -> dict[str, Any]:
     expected = await expected_trainees(db, session)
@@ -1705,7 +1705,7 @@ async def session_report(request: web.Request) -> web.Response:
     fmt = _query_format(request)
     async with request.app[SESSIONS]() as db:
         session = await load(db, ClassSession, path_id(request, "session"), "session")
-        report = await _session_report_data(db, session)
+        report = await session_report_data(db, session)
     if fmt == "json":
         return web.json_response(report)
     sheets = attendance_exports.session_sheets(report, exports.zone_of(request))
@@ -1744,7 +1744,7 @@ async def org_unit_report(request: web.Request) -> web.Response:
                 .order_by(ClassSession.starts_at, ClassSession.id)
             )
         ).all()
-        reports = [await _session_report_data(db, s, units) for s in sessions]
+        reports = [await session_report_data(db, s, units) for s in sessions]
     people: dict[int, dict[str, Any]] = {}
     for report in reports:
         for p in report["trainees"]:
