@@ -64,6 +64,16 @@ export function saveBlob(blob, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
+/** A console panel: its heading first, then the rest. */
+export function panelSection(heading, ...children) {
+  return h("section", { class: "panel" }, h("h1", {}, heading), ...children);
+}
+
+/** A toolbar form (not printed) that runs `load` again when sent. */
+export function reloadForm(load, ...controls) {
+  return h("form", { class: "toolbar no-print", onsubmit: (ev) => { ev.preventDefault(); load(); } }, ...controls);
+}
+
 export function printButton() {
   return h("button", { type: "button", class: "secondary no-print", onclick: () => window.print() }, t("ui.print"));
 }

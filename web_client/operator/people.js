@@ -7,7 +7,7 @@ import { h, clear } from "/static/shared/dom.js";
 import { t, addMessages } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
 import { field, flashError, fmtDateTime, table } from "./ui.js";
-import { hours, names, printButton } from "./panel.js";
+import { hours, names, panelSection, printButton, reloadForm } from "./panel.js";
 
 addMessages({
   zh: {
@@ -136,10 +136,8 @@ export async function findTraineeView(root) {
     }
   };
   root.appendChild(
-    h(
-      "section",
-      { class: "panel" },
-      h("h1", {}, t("tr.heading")),
+    panelSection(
+      t("tr.heading"),
       h("p", { class: "note" }, t("tr.pick")),
       h("form", { class: "toolbar", onsubmit: find }, field(t("tr.find"), query), h("button", { type: "submit", class: "primary" }, t("tr.search"))),
       out,
@@ -185,13 +183,10 @@ export async function transcriptView(root, traineeId) {
     }
   };
   root.appendChild(
-    h(
-      "section",
-      { class: "panel" },
-      h("h1", {}, t("tr.heading")),
-      h(
-        "form",
-        { class: "toolbar no-print", onsubmit: (ev) => { ev.preventDefault(); load(); } },
+    panelSection(
+      t("tr.heading"),
+      reloadForm(
+        load,
         field(t("tr.year"), year),
         h("button", { type: "submit" }, t("tr.show")),
         h("a", { class: "btn secondary", href: "#/transcripts" }, t("tr.search")),
@@ -232,14 +227,11 @@ export async function honourView(root) {
     }
   };
   root.appendChild(
-    h(
-      "section",
-      { class: "panel" },
-      h("h1", {}, t("hon.heading")),
+    panelSection(
+      t("hon.heading"),
       h("p", { class: "note" }, t("hon.intro")),
-      h(
-        "form",
-        { class: "toolbar no-print", onsubmit: (ev) => { ev.preventDefault(); load(); } },
+      reloadForm(
+        load,
         field(t("tr.year"), year),
         field(t("hon.top"), top),
         field(t("hon.min"), min),
