@@ -7,14 +7,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import expect_ok as _json
 
 CHINA = timezone(timedelta(hours=8))
-
-
-async def _json(response: Any, status: int = 200) -> Any:
-    body = await response.json()
-    assert response.status == status, body
-    return body
 
 
 async def test_audit_reader_filters_by_actor_action_and_day(
