@@ -88,7 +88,9 @@ def test_screen_clock_and_phone_dates_are_beijing_time_on_a_new_york_device(
                 results = phone.locator("#hours-area .results")
                 expect(results).to_contain_text("早课")
                 # The Beijing date, not New York's (nor UTC's) previous day.
-                expect(results.locator("li", has_text="早课")).to_contain_text(day.isoformat())
+                expect(results.locator("li", has_text="早课")).to_contain_text(
+                    day.strftime("%Y/%m/%d")
+                )
                 expect(results.locator("li", has_text="早课")).to_contain_text(
                     re.compile("进行中|In progress")
                 )

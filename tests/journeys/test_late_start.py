@@ -77,9 +77,8 @@ def test_late_start(journey: Journey, admin: Api) -> None:
     for i, phone in enumerate(phones.values()):
         running = phone.locator("#hours-area li", has_text=title)
         expect(running).to_contain_text("进行中" if i == 0 else "In progress", timeout=WAIT)
-        expect(phone.locator("#hours-area")).not_to_contain_text(
-            re.compile("缺勤|早退|迟到|Absent|Left early|Late")
-        )
+        # (only this session's line: the demo's past sessions have real late arrivals)
+        expect(running).not_to_contain_text(re.compile("缺勤|早退|迟到|Absent|Left early|Late"))
     journey.shoot("checked-in")
 
     # 3. Fifty minutes later the operator ends the session.
