@@ -180,6 +180,8 @@ export const ERRORS = {
   "request.body_required": ["请求缺少内容。", "The request has no body."],
   "restore.failed": ["恢复失败，请查看服务器日志。", "The restore failed; see the server log."],
   "restore.missing": ["找不到备份文件。", "The backup file does not exist."],
+  "export.file_required": ["请写明导出文件名，例如 export roster 花名册.xlsx。", "Name the file: export roster FILE.xlsx."],
+  "export.session_required": ["请用 --session 写明要导出的课次编号。", "Name the session with --session ID."],
   "restore.server_running": ["服务器仍在运行，请先停止所有节点再恢复。", "A server is still running on this database: stop every node first."],
   "restore.unconfirmed": ["恢复会覆盖现有数据，请加 --yes 确认。", "Restoring replaces the data; add --yes to confirm."],
   "retention.too_short": ["保留天数至少为 1 天。", "Keep recordings for at least 1 day."],
