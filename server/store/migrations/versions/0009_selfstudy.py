@@ -1,7 +1,7 @@
 """self-study courses, progress and presence checks
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-06 12:42:54.861295
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 from server.store.models import UTCDateTime
 
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
