@@ -17,6 +17,9 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from types import MappingProxyType
 
+from server.core.completion import HonourCandidate as HonourCandidate
+from server.core.completion import HonourEntry as HonourEntry
+from server.core.completion import honour_list as honour_list
 from server.core.errors import InvalidInput
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +217,9 @@ class SessionResult:
     corrected: bool = False
     final: bool = True
     """False while the session has not ended: not absent, not left early, hours so far."""
+    on_leave: bool = False
+    """Approved leave (请假) for a session the trainee missed: not absent (缺勤); see
+    :func:`server.core.leave.apply_leave`."""
 
 
 def session_result(
@@ -329,41 +335,8 @@ def _best_per_course(results: list[SessionResult]) -> list[SessionResult]:
     return list(best.values())
 
 
-@dataclass(frozen=True, slots=True)
-class HonourCandidate:
-    trainee_id: str
-    staff_number: str
-    class_hours: float
-    quiz_score: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class HonourEntry:
-    rank: int
-    candidate: HonourCandidate
-
-
-def honour_list(
-    candidates: Iterable[HonourCandidate], top_n: int, *, min_class_hours: float = 0.0
-) -> tuple[HonourEntry, ...]:
-    """The yearly honour list (学习标兵): the top ``top_n`` candidates.
-
-    Order: class hours desc, quiz score desc, staff number asc (as strings), trainee id asc.
-    Ranks are 1..n with no ties. Candidates below ``min_class_hours`` are left out.
-    """
-    if top_n < 0:
-        raise InvalidInput("ledger.top_n_invalid", "The honour list size must be >= 0.")
-    pool = list(candidates)
-    ids = [c.trainee_id for c in pool]
-    if len(set(ids)) != len(ids):
-        raise InvalidInput(
-            "ledger.duplicate_candidate", "Each trainee may appear once on the honour list."
-        )
-    eligible = [c for c in pool if c.class_hours >= min_class_hours]
-    eligible.sort(key=lambda c: (-c.class_hours, -c.quiz_score, c.staff_number, c.trainee_id))
-    return tuple(
-        HonourEntry(rank=index, candidate=c) for index, c in enumerate(eligible[:top_n], start=1)
-    )
+# The honour list (学习标兵) has its one home in server.core.completion (imported above): the
+# same rules as completing a program; the yearly list ranks with it too.
 
 
 # --------------------------------------------------------------------------------------------
