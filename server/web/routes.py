@@ -64,6 +64,8 @@ from server.web import (
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
+from server.web.batches import http as batches_http
+from server.web.electives import http as electives_http
 from server.web.guard import GUARD, client_address
 from server.web.ledger import http as ledger_http
 from server.web.live import LIVE
@@ -591,7 +593,9 @@ def build_registry() -> Registry:
     audit_api.register(registry)
     trainee_api.register(registry)
     rollcall_api.register(registry)
+    batches_http.register(registry)
     attendance_api.register(registry)
+    electives_http.register(registry)
     ledger_http.register(registry)
     qa_api.register(registry)
     interaction_log.register(registry)
