@@ -65,6 +65,7 @@ from server.web import (
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.guard import GUARD, client_address
+from server.web.ledger import http as ledger_http
 from server.web.live import LIVE
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 
@@ -591,6 +592,7 @@ def build_registry() -> Registry:
     trainee_api.register(registry)
     rollcall_api.register(registry)
     attendance_api.register(registry)
+    ledger_http.register(registry)
     qa_api.register(registry)
     interaction_log.register(registry)
     time_api.register(registry)
