@@ -65,6 +65,7 @@ from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.guard import GUARD, client_address
 from server.web.interaction import http as interaction_http
+from server.web.ledger import http as ledger_http
 from server.web.live import LIVE
 from server.web.polls import http as polls_http
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
@@ -592,6 +593,7 @@ def build_registry() -> Registry:
     trainee_api.register(registry)
     rollcall_api.register(registry)
     attendance_api.register(registry)
+    ledger_http.register(registry)
     qa_api.register(registry)
     polls_http.register(registry)
     interaction_http.register(registry)
