@@ -50,7 +50,6 @@ from server.web import (
     auth,
     checkin_guard,
     codes_api,
-    interaction_log,
     media_api,
     presence,
     qa_api,
@@ -67,8 +66,10 @@ from server.web.app import CONFIG, SESSIONS, principal
 from server.web.batches import http as batches_http
 from server.web.electives import http as electives_http
 from server.web.guard import GUARD, client_address
+from server.web.interaction import http as interaction_http
 from server.web.ledger import http as ledger_http
 from server.web.live import LIVE
+from server.web.polls import http as polls_http
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
@@ -598,7 +599,8 @@ def build_registry() -> Registry:
     electives_http.register(registry)
     ledger_http.register(registry)
     qa_api.register(registry)
-    interaction_log.register(registry)
+    polls_http.register(registry)
+    interaction_http.register(registry)
     time_api.register(registry)
     media_api.register(registry)
     turn_api.register(registry)
