@@ -64,7 +64,9 @@ from server.web import (
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
+from server.web.completion import http as completion_http
 from server.web.guard import GUARD, client_address
+from server.web.leave import http as leave_http
 from server.web.live import LIVE
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 
@@ -598,6 +600,8 @@ def build_registry() -> Registry:
     turn_api.register(registry)
     screen_api.register(registry)
     checkin_guard.register(registry)
+    leave_http.register(registry)
+    completion_http.register(registry)
     add(
         Endpoint(
             "POST",
@@ -689,3 +693,4 @@ def add_pages(app: web.Application) -> None:
         app.router.add_get(f"/{folder}/", page(folder))
         app.router.add_get(f"/{folder}", _redirect_to(f"/{folder}/"))
     app.router.add_static("/static/", WEB_CLIENT, follow_symlinks=False)
+    completion_http.setup(app)  # the public certificate check page /verify/<code>
