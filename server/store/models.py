@@ -266,3 +266,4 @@ from server.store import live_models as _live  # noqa: E402,F401
 from server.store import media_models as _media  # noqa: E402,F401
 from server.store import qa_models as _qa  # noqa: E402,F401
 from server.store import rollcall_models as _rollcall  # noqa: E402,F401
+from server.store import selfstudy_models as _selfstudy  # noqa: E402,F401
