@@ -128,6 +128,14 @@ async def test_leave_is_asked_decided_by_the_unit_contact_and_flagged_by_the_one
         )
     )
     assert approved["state"] == "approved" and approved["note"] == "同意"
+    report = await expect_ok(await operator.get(f"/api/v1/sessions/{world.session_id}/report"))
+    (line,) = [p for p in report["trainees"] if p["trainee_id"] == world.trainee_id]
+    assert line["status"] == "leave" and report["totals"]["leave"] == 1
+    assert report["totals"]["absent"] == 0 and report["totals"]["pending"] == 0
+    sheet = await operator.get(f"/api/v1/sessions/{world.session_id}/report?format=xlsx")
+    book = load_workbook(io.BytesIO(await sheet.read()))
+    detail = list(book["考勤明细"].iter_rows(values_only=True))
+    assert detail[0][5] == "出勤情况" and detail[1][5] == "请假"
     await expect_error(
         await operator.post(f"/api/v1/leave/{asked['id']}/decide", json={"decision": "refuse"}),
         409,

@@ -18,12 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.completion import Completion, Requirements, TraineeFacts, evaluate
-from server.core.leave import apply_leave
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.completion_models import CertificateRow, ProgramSettings, WriteupRow
 from server.store.models import Course, Program, Trainee, session_sites, utcnow
 from server.store.qa_models import PollAnswerRow, PollRow
+from server.web.batches.roster import expected_trainees
 from server.web.leave import service as leave_service
+from server.web.ledger import service as ledger
 
 CHUNK = 500
 
@@ -99,8 +100,6 @@ async def _quiz(
 async def program_facts(db: AsyncSession, program: Program) -> ProgramFacts:
     """Every trainee expected at a session of the program (or with a record), and their facts.
     Only sessions that have ended count toward expected sessions and hours."""
-    from server.web import attendance_api  # the ledger's result rules and who is expected
-
     settings = await leave_service.settings_of(db, program.id)
     requirements = requirements_of(settings)
     sessions = await leave_service.program_sessions(db, program.id)
@@ -109,7 +108,7 @@ async def program_facts(db: AsyncSession, program: Program) -> ProgramFacts:
     ended_ids = [s.id for s in ended]
     expected: dict[int, set[int]] = {}
     for session in sessions:
-        for trainee_id in await attendance_api.expected_trainees(db, session):
+        for trainee_id in await expected_trainees(db, session):
             expected.setdefault(trainee_id, set()).add(session.id)
     records: dict[tuple[int, int], AttendanceRecordRow] = {}
     for i in range(0, len(ended_ids), CHUNK):
@@ -129,9 +128,9 @@ async def program_facts(db: AsyncSession, program: Program) -> ProgramFacts:
             await db.scalars(select(Course).where(Course.id.in_({s.course_id for s in sessions})))
         ).all()
     }
-    rules = attendance_api._rules_for(courses.values())
-    keys = [f"{s}/{t}" for s, t in records]
-    fixes = await attendance_api._corrections(db, keys)
+    rules = ledger.rules_for(courses.values())
+    keys = [ledger.result_key(s, t) for s, t in records]
+    fixes = await ledger.corrections(db, keys)
     leave = await leave_service.on_leave(db, ended_ids)
     standings = await leave_service.standings(db, program.id)
     quiz_count, quiz_right = await _quiz(db, ended_ids)
@@ -152,10 +151,15 @@ async def program_facts(db: AsyncSession, program: Program) -> ProgramFacts:
         mine = [s for s in ended if s.id in expected[trainee_id] or (s.id, trainee_id) in records]
         for session in mine:
             row = records.get((session.id, trainee_id))
-            result = attendance_api.compute_result(
-                session, trainee_id, row, rules, now, fixes.get(f"{session.id}/{trainee_id}", ())
+            result = ledger.compute_result(
+                session,
+                trainee_id,
+                row,
+                rules,
+                now,
+                fixes.get(ledger.result_key(session.id, trainee_id), ()),
+                on_leave=(session.id, trainee_id) in leave,
             )
-            result = apply_leave(result, (session.id, trainee_id) in leave)
             hours += result.class_hours
             attended += int(result.credited)
         standing = standings.get(trainee_id)

@@ -26,6 +26,7 @@ from server.store.completion_models import (
     UnitContact,
 )
 from server.store.models import ClassSession, Course, Program, ProgramUnit, Trainee, utcnow
+from server.web.batches.roster import expected_trainees
 
 CHUNK = 500
 
@@ -236,8 +237,6 @@ async def coming_sessions(
 ) -> list[dict[str, Any]]:
     """Sessions not yet over, up to ``end``, the trainee is expected at: id, title, window,
     program and room (their home site when it takes part, else the first site)."""
-    from server.web.attendance_api import expected_trainees  # the one rule of who is expected
-
     rows = (
         await db.execute(
             select(ClassSession, Course, Program)
