@@ -67,6 +67,7 @@ from server.web.app import CONFIG, SESSIONS, principal
 from server.web.guard import GUARD, client_address
 from server.web.live import LIVE
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
+from server.web.selfstudy import http as selfstudy_http
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
 
@@ -598,6 +599,7 @@ def build_registry() -> Registry:
     turn_api.register(registry)
     screen_api.register(registry)
     checkin_guard.register(registry)
+    selfstudy_http.register(registry)
     add(
         Endpoint(
             "POST",
