@@ -63,6 +63,8 @@ from server.web import (
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
+from server.web.batches import http as batches_http
+from server.web.electives import http as electives_http
 from server.web.guard import GUARD, client_address
 from server.web.interaction import http as interaction_http
 from server.web.ledger import http as ledger_http
@@ -593,7 +595,9 @@ def build_registry() -> Registry:
     audit_api.register(registry)
     trainee_api.register(registry)
     rollcall_api.register(registry)
+    batches_http.register(registry)
     attendance_api.register(registry)
+    electives_http.register(registry)
     ledger_http.register(registry)
     qa_api.register(registry)
     polls_http.register(registry)
