@@ -73,6 +73,7 @@ from server.web.ledger import http as ledger_http
 from server.web.live import LIVE
 from server.web.polls import http as polls_http
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
+from server.web.selfstudy import http as selfstudy_http
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
 
@@ -610,6 +611,7 @@ def build_registry() -> Registry:
     checkin_guard.register(registry)
     leave_http.register(registry)
     completion_http.register(registry)
+    selfstudy_http.register(registry)
     add(
         Endpoint(
             "POST",
