@@ -52,7 +52,6 @@ from server.web import (
     codes_api,
     media_api,
     presence,
-    qa_api,
     revoke,
     rollcall_api,
     roster_api,
@@ -63,11 +62,13 @@ from server.web import (
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
+from server.web.floor import http as floor_http
 from server.web.guard import GUARD, client_address
 from server.web.interaction import http as interaction_http
 from server.web.ledger import http as ledger_http
 from server.web.live import LIVE
 from server.web.polls import http as polls_http
+from server.web.qa import http as qa_http
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
@@ -594,7 +595,8 @@ def build_registry() -> Registry:
     rollcall_api.register(registry)
     attendance_api.register(registry)
     ledger_http.register(registry)
-    qa_api.register(registry)
+    qa_http.register(registry)
+    floor_http.register(registry)
     polls_http.register(registry)
     interaction_http.register(registry)
     time_api.register(registry)
