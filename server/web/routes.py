@@ -62,6 +62,8 @@ from server.web import (
 )
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
+from server.web.batches import http as batches_http
+from server.web.electives import http as electives_http
 from server.web.floor import http as floor_http
 from server.web.guard import GUARD, client_address
 from server.web.interaction import http as interaction_http
@@ -70,6 +72,7 @@ from server.web.live import LIVE
 from server.web.polls import http as polls_http
 from server.web.qa import http as qa_http
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
+from server.web.selfstudy import http as selfstudy_http
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
 
@@ -593,7 +596,9 @@ def build_registry() -> Registry:
     audit_api.register(registry)
     trainee_api.register(registry)
     rollcall_api.register(registry)
+    batches_http.register(registry)
     attendance_api.register(registry)
+    electives_http.register(registry)
     ledger_http.register(registry)
     qa_http.register(registry)
     floor_http.register(registry)
@@ -604,6 +609,7 @@ def build_registry() -> Registry:
     turn_api.register(registry)
     screen_api.register(registry)
     checkin_guard.register(registry)
+    selfstudy_http.register(registry)
     add(
         Endpoint(
             "POST",

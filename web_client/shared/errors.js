@@ -250,6 +250,7 @@ export const ERRORS = {
   "selfstudy.unknown_unit": ["所选的专题单元不存在。", "The chosen programme unit does not exist."],
   "selfstudy.upload_too_large": ["视频文件太大。", "The video file is too large."],
   "selfstudy.window_invalid": ["学习时间有误：结束时间须晚于开始时间。", "The course window must open before it closes."],
+  "selfstudy_course.not_found": ["找不到这门自学课程。", "This self-study course does not exist."],
   "serve.restore_running": ["正在恢复数据库，请稍后再启动。", "A restore is replacing the database; try again later."],
   "server.internal": ["服务器内部错误，请稍后重试；如仍出错请联系管理员。", "Internal server error; try again, and tell the administrator if it persists."],
   "session.bad_window": ["课次时间有误：结束时间必须晚于开始时间。", "The session must end after it starts."],
