@@ -113,7 +113,6 @@ from server.store.models import (
 )
 from server.web import attendance_exports, checkin_guard, exports, rollcall_api
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import CONFIG, SESSIONS, principal
 from server.web.attendance_records import at as _at
 from server.web.attendance_records import (
     close_open_records as close_open_records,  # re-exported: routes.py ends sessions
@@ -128,6 +127,7 @@ from server.web.attendance_records import (
 )
 from server.web.checkin_events import record_changed
 from server.web.checkin_writer import CheckinItem, CheckinWriter
+from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.presence import reported_sites, site_timelines
 from server.web.resources import (
     PAGE_PARAMS,

@@ -20,7 +20,7 @@ from server.store.models import ClassSession
 from server.store.qa_models import QaEvent, QuestionRow
 from server.web import exports
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import SESSIONS
+from server.web.keys import SESSIONS
 from server.web.resources import load, path_id, query_int
 from server.web.roster_api import CSV, XLSX
 

@@ -93,8 +93,7 @@ from server.store.qa_models import (
 )
 from server.web import media_api
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import SESSIONS, principal
-from server.web.live import LIVE
+from server.web.keys import LIVE, SESSIONS, principal
 from server.web.resources import PAGE_PARAMS, load, page_params, path_id, read_json
 
 log = logging.getLogger("server.qa")

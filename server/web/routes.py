@@ -63,9 +63,8 @@ from server.web import (
     turn_api,
 )
 from server.web.api import Endpoint, Registry
-from server.web.app import CONFIG, SESSIONS, principal
-from server.web.guard import GUARD, client_address
-from server.web.live import LIVE
+from server.web.guard import client_address
+from server.web.keys import CONFIG, GUARD, LIVE, SESSIONS, principal
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
