@@ -20,6 +20,7 @@ from server.core.roles import ANONYMOUS, Principal
 
 if TYPE_CHECKING:
     from server.media.broadcasts import Broadcasts
+    from server.web.admission import Admission
     from server.web.api import Endpoint, Registry
     from server.web.checkin_events import CheckinEvents
     from server.web.edges import ConnectionGuard, SocketCap
@@ -44,6 +45,7 @@ TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 
 # the live side: bus, hub, presence; check-in events; media
 LIVE: web.AppKey[Live] = web.AppKey("live")
+ADMISSION: web.AppKey[Admission] = web.AppKey("admission")  # who may open a live socket
 CHECKIN_EVENTS: web.AppKey[CheckinEvents] = web.AppKey("checkin_events")
 MEDIA: web.AppKey[Broadcasts] = web.AppKey("media")
 CLUSTER: web.AppKey[MediaCluster] = web.AppKey("media_cluster")

@@ -119,6 +119,17 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/sessions/{id}/feedback"): {"trainee"},
     ("GET", "/api/v1/sessions/{id}/feedback"): STAFF,
     ("GET", "/api/v1/sessions/{id}/interaction-log"): STAFF,
+    # self-study courses (server/web/selfstudy/http.py)
+    ("GET", "/api/v1/selfstudy/courses"): STAFF,
+    ("POST", "/api/v1/selfstudy/courses"): MANAGERS,
+    ("POST", "/api/v1/selfstudy/courses/upload"): MANAGERS,
+    ("PATCH", "/api/v1/selfstudy/courses/{id}"): MANAGERS,
+    ("GET", "/api/v1/selfstudy/courses/{id}/completion"): STAFF,
+    ("GET", "/api/v1/selfstudy/courses/{id}/completion/export"): STAFF,
+    ("GET", "/api/v1/selfstudy/courses/{id}/video"): STAFF | {"trainee"},
+    ("POST", "/api/v1/selfstudy/courses/{id}/progress"): {"trainee"},
+    ("POST", "/api/v1/selfstudy/courses/{id}/answer"): {"trainee"},
+    ("GET", "/api/v1/trainee/selfstudy"): {"trainee"},
     # live broadcast, recordings (server/web/media_api.py)
     ("POST", "/api/v1/sessions/{id}/broadcast/start"): MANAGERS,
     ("POST", "/api/v1/sessions/{id}/broadcast/stop"): MANAGERS,
