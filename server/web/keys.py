@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from server.config import Config
 from server.core.proxies import Network
 from server.core.roles import ANONYMOUS, Principal
+from server.core.throttle import FailureThrottle
 
 if TYPE_CHECKING:
     from server.media.broadcasts import Broadcasts
@@ -42,6 +43,7 @@ CONNECTIONS: web.AppKey[ConnectionGuard] = web.AppKey("connection_guard")
 SOCKETS: web.AppKey[SocketCap] = web.AppKey("socket_cap")
 GUARD: web.AppKey[SignInGuard] = web.AppKey("sign_in_guard")
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
+VERIFY_THROTTLE = web.AppKey("certificate_verify_throttle", FailureThrottle)  # public checks
 
 # the live side: bus, hub, presence; check-in events; media
 LIVE: web.AppKey[Live] = web.AppKey("live")
