@@ -13,9 +13,9 @@ from aiohttp import web
 from server.core import roles
 from server.core.validation import Float, Optional, validate
 from server.web import media_api
-from server.web.app import principal
 from server.web.floor import service
 from server.web.interaction.http import ID, Routes, body, services, services_of
+from server.web.keys import principal
 from server.web.resources import path_id, read_json
 
 log = logging.getLogger("server.qa")
