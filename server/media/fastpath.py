@@ -65,6 +65,11 @@ _HEADER = struct.Struct("!BBHII")
 _ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 _MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _MANGLED = "_RTCRtpSender__"
+# the sender's RTCP sender-report fields (RTCRtpSender._run_rtcp reads them)
+_NTP_TIMESTAMP = _MANGLED + "ntp_timestamp"
+_RTP_TIMESTAMP = _MANGLED + "rtp_timestamp"
+_PACKET_COUNT = _MANGLED + "packet_count"
+_OCTET_COUNT = _MANGLED + "octet_count"
 
 
 class PacketizedFrame:
@@ -112,6 +117,9 @@ class FastSender:
             if not callable(getattr(sender, name, None)):
                 raise forward.UnsupportedMediaStack(f"RTCRtpSender has no {name}")
         self._sender = sender
+        self._report: dict[str, Any] = vars(sender)
+        if not {_NTP_TIMESTAMP, _RTP_TIMESTAMP, _PACKET_COUNT, _OCTET_COUNT} <= set(self._report):
+            raise forward.UnsupportedMediaStack("RTCRtpSender has no sender-report counters")
         self._on_started = on_started
         self.ssrc: int = sender._ssrc
         self.rtx_ssrc: int = sender._rtx_ssrc
@@ -206,7 +214,8 @@ class FastSender:
     def send_frame(self, packets: PacketizedFrame, pts: int) -> bool:
         """Send one frame (RTP timestamp ``pts`` on this subscriber's timeline). False when the
         subscriber is not connected or is stalled (nothing was sent)."""
-        if self.payload_type is None:
+        pt = self.payload_type
+        if pt is None:
             return False
         route = self._route()
         if route is None:
@@ -220,38 +229,51 @@ class FastSender:
         if self._has_abs:
             ext = ext + packets.abs_send_time + self._ext_suffix
         b0 = 0x90 if ext else 0x80
-        first = self._seq
+        ssrc = self.ssrc
+        seq = first = self._seq
+        payloads = packets.payloads
+        last = len(payloads) - 1
         # straight to the socket while asyncio's transport holds nothing (else in order after it)
         sock = None if buffered else getattr(transport, "_sock", None)
-        if sock is not None and _SRTP_BUFFERS and hasattr(srtp, "_cdata"):
-            self._seq = _send_packets(
-                srtp, sock, transport, addr, packets.payloads, b0, self.payload_type,
-                first, timestamp, self.ssrc, ext,
-            )  # fmt: skip
-        else:
-            protect, sendto, pack = srtp.protect, transport.sendto, _HEADER.pack
-            pt, ssrc, seq = self.payload_type, self.ssrc, first
-            last = len(packets.payloads) - 1
-            for i, payload in enumerate(packets.payloads):
-                header = pack(b0, pt | 0x80 if i == last else pt, seq, timestamp, ssrc)
-                sendto(protect(header + ext + payload), addr)
+        if sock is not None and _SRTP_IN_PLACE and hasattr(srtp, "_cdata"):
+            # pylibsrtp's own buffer, written in place and protected by srtp_protect directly
+            cdata, buf, session = srtp._cdata, srtp._buffer, srtp._srtp[0]
+            protect, length, pack_into, sendto = _SRTP_PROTECT, _LENGTH, _PACK_INTO, sock.sendto
+            start = 12 + len(ext)
+            room = len(buf) - _SRTP_MAX_TRAILER
+            buf[12:start] = ext  # SRTP leaves the header and its extensions as they are
+            for i, payload in enumerate(payloads):
+                end = start + len(payload)
+                if end > room:
+                    raise ValueError("RTP packet too long for the SRTP buffer")
+                pack_into(buf, 0, b0, pt | 0x80 if i == last else pt, seq, timestamp, ssrc)
+                buf[start:end] = payload
+                length[0] = end
+                if protect(session, cdata, length) == 0:
+                    data = buf[0 : length[0]]
+                    try:
+                        sendto(data, addr)
+                    except (BlockingIOError, InterruptedError):
+                        transport.sendto(data, addr)  # asyncio keeps it, sends when writable
+                    except OSError as exc:  # as asyncio's transport would: report, carry on
+                        transport._protocol.error_received(exc)
                 seq = (seq + 1) & 0xFFFF
-            self._seq = seq
+        else:
+            protect_bytes, send, pack = srtp.protect, transport.sendto, _HEADER.pack
+            for i, payload in enumerate(payloads):
+                header = pack(b0, pt | 0x80 if i == last else pt, seq, timestamp, ssrc)
+                send(protect_bytes(header + ext + payload), addr)
+                seq = (seq + 1) & 0xFFFF
+        self._seq = seq
         self._history.append((first, timestamp, packets, ext))
-        count = len(packets.payloads)
+        count = last + 1
         self.packets_sent += count
         self.frames_sent += 1
-        sender = self._sender  # the RTCP sender reports read these counters
-        setattr(sender, _MANGLED + "ntp_timestamp", packets.ntp_time)
-        setattr(sender, _MANGLED + "rtp_timestamp", timestamp)
-        setattr(
-            sender, _MANGLED + "packet_count", getattr(sender, _MANGLED + "packet_count") + count
-        )
-        setattr(
-            sender,
-            _MANGLED + "octet_count",
-            getattr(sender, _MANGLED + "octet_count") + packets.octets,
-        )
+        report = self._report  # what the sender's RTCP sender reports read
+        report[_NTP_TIMESTAMP] = packets.ntp_time
+        report[_RTP_TIMESTAMP] = timestamp
+        report[_PACKET_COUNT] += count
+        report[_OCTET_COUNT] += packets.octets
         return True
 
     async def _retransmit(self, sequence_number: int) -> None:
@@ -299,50 +321,11 @@ class FastSender:
 
 
 #: pylibsrtp 1.0.0's ``Session`` keeps a 1500-byte cffi buffer (``_cdata``/``_buffer``) and the
-#: session pointer (``_srtp``); its ``protect`` copies the packet in, allocates a length cell and
-#: copies the result out. :func:`_send_packets` writes each packet into that buffer in place and
-#: calls ``srtp_protect`` itself (about half the per-packet CPU of ``Session.protect``).
-_SRTP_BUFFERS = hasattr(srtp_lib, "srtp_protect")
+#: session pointer (``_srtp``); its ``protect`` checks the type, allocates a length cell, copies
+#: the packet in and the result out. :meth:`FastSender.send_frame` builds each packet in that
+#: buffer and calls ``srtp_protect`` itself: about half the per-packet CPU of ``Session.protect``.
+_SRTP_PROTECT: Any = getattr(srtp_lib, "srtp_protect", None)
+_SRTP_IN_PLACE = _SRTP_PROTECT is not None
 _PACK_INTO = _HEADER.pack_into
 _SRTP_MAX_TRAILER = 144  # pylibsrtp's SRTP_MAX_TRAILER_LEN
-_length = srtp_ffi.new("int *")
-
-
-def _send_packets(
-    srtp: Any,
-    sock: Any,
-    transport: Any,
-    addr: Any,
-    payloads: list[bytes],
-    b0: int,
-    pt: int,
-    seq: int,
-    timestamp: int,
-    ssrc: int,
-    ext: bytes,
-) -> int:
-    """Protect and send one frame's packets; returns the next sequence number."""
-    cdata, buf, session = srtp._cdata, srtp._buffer, srtp._srtp[0]
-    protect, length, pack_into = srtp_lib.srtp_protect, _length, _PACK_INTO
-    start = 12 + len(ext)
-    room = len(buf) - _SRTP_MAX_TRAILER
-    last = len(payloads) - 1
-    sendto = sock.sendto
-    for i, payload in enumerate(payloads):
-        end = start + len(payload)
-        if end > room:
-            raise ValueError("RTP packet too long for the SRTP buffer")
-        pack_into(buf, 0, b0, pt | 0x80 if i == last else pt, seq, timestamp, ssrc)
-        buf[12:start] = ext
-        buf[start:end] = payload
-        length[0] = end
-        if protect(session, cdata, length) == 0:
-            data = buf[0 : length[0]]
-            try:
-                sendto(data, addr)
-            except (BlockingIOError, InterruptedError):
-                transport.sendto(data, addr)  # asyncio buffers it and sends when writable
-            except OSError as exc:  # what asyncio's transport would report and carry on
-                transport._protocol.error_received(exc)
-        seq = (seq + 1) & 0xFFFF
-    return seq
+_LENGTH = srtp_ffi.new("int *")
