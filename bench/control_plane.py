@@ -18,10 +18,18 @@ connections held, fan-out p50/p99 (t0 → socket), server CPU time per delivered
 idle socket; at the first size, a stream of events without and with one client that stops
 reading (small receive window): the others' p99, and what became of the stalled client.
 
+``--storm N`` adds the connect-storm row first (issue 18 item 2): N sockets opened at once
+(``--storm-concurrency`` in flight per client process), each until subscribed (the ``resync``
+of its topic arrived; for ``ours``: cookie sign-in, participation check, cursor, snapshot):
+sockets per second, per-socket p50/p99, and the CPU each socket cost the server and the
+clients (the clients' cost is there to show they are not what limits the rate).
+
 Needs PostgreSQL (as the tests) and Redis on 127.0.0.1:6379 for ``ours``/``ours-onair``/
 ``cluster``.
 Run: .venv/bin/python bench/control_plane.py [--sizes 1000,4000] [--servers r1,r2,ours,...]
      .venv/bin/python bench/control_plane.py --quick      (50 sockets, a few events: a smoke run)
+     .venv/bin/python bench/control_plane.py --storm 2000 --sizes '' --servers r1,r2,ours
+                                                   (the connect storm alone)
 """
 
 from __future__ import annotations
@@ -145,12 +153,15 @@ class Clients:
             replies.append(pipe.recv())
         return replies
 
-    async def connect(self, targets: list[dict[str, Any]], stall_candidate: bool) -> dict[str, Any]:
+    async def connect(
+        self, targets: list[dict[str, Any]], stall_candidate: bool, concurrency: int = 25
+    ) -> dict[str, Any]:
+        """Open these sockets, ``concurrency`` at a time per worker process."""
         shares: list[dict[str, Any]] = [
             {
                 "targets": targets[i :: len(self.pipes)],
                 "stall_candidate": stall_candidate and i == 0,
-                "concurrency": 25,
+                "concurrency": concurrency,
                 "budget": 60 + 0.1 * len(targets),
             }
             for i in range(len(self.pipes))
@@ -160,7 +171,11 @@ class Clients:
             "ok": sum(r["ok"] for r in replies),
             "failed": sum(r["failed"] for r in replies),
             "errors": [e for r in replies for e in r["errors"]][:5],
+            "took": [t for r in replies for t in r["took"]],
         }
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(p.pid) for p in self.procs if p.pid is not None)
 
     async def arrivals(self) -> tuple[dict[int, list[float]], int]:
         merged: dict[int, list[float]] = {}
@@ -560,12 +575,48 @@ async def stream(
     }
 
 
+async def connect_storm(
+    under: UnderTest, clients: Clients, args: argparse.Namespace
+) -> dict[str, Any]:
+    """``--storm`` sockets opened at once (``--storm-concurrency`` in flight per client
+    process), each until it is subscribed (its ``resync`` arrived): sockets per second, each
+    socket's time, and the CPU it cost the server and the clients. Then all are closed."""
+    n = args.storm
+    server0, client0 = sum(cpu_seconds(p) for p in under.pids), clients.cpu_seconds()
+    started = time.monotonic()
+    got = await clients.connect(under.targets(0, n), False, args.storm_concurrency)
+    wall = time.monotonic() - started
+    server_cpu = sum(cpu_seconds(p) for p in under.pids) - server0
+    client_cpu = clients.cpu_seconds() - client0
+    took = got["took"]
+    await clients.call("close")
+    await asyncio.sleep(args.settle)  # the server sees them go before the next measurement
+    ok = got["ok"]
+    return {
+        "sockets": n,
+        "subscribed": ok,
+        "failed": got["failed"],
+        "errors": got["errors"],
+        "wall_s": round(wall, 2),
+        "per_s": round(ok / wall) if wall else None,
+        "p50_ms": round(pct(took, 50) * 1000, 1),
+        "p99_ms": round(pct(took, 99) * 1000, 1),
+        "max_ms": round(max(took) * 1000, 1) if took else None,
+        "server_cpu_us_per_socket": round(server_cpu / max(1, ok) * 1e6),
+        "server_sockets_per_cpu_s": round(ok / server_cpu) if server_cpu else None,
+        "client_cpu_us_per_socket": round(client_cpu / max(1, ok) * 1e6),
+    }
+
+
 async def measure_server(
     under: UnderTest, clients: Clients, args: argparse.Namespace, eids: Eids
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"server": under.name, "steps": []}
     for pid in under.pids:
         os.setpriority(os.PRIO_PROCESS, pid, args.nice)
+    if args.storm:
+        result["storm"] = await connect_storm(under, clients, args)
+        print(f"  {under.name} storm: {json.dumps(result['storm'])}", flush=True)
     connected = 0
     used = 0  # client targets handed out (ours: trainee logins used)
     ask = getattr(under, "ask", None)
@@ -596,7 +647,7 @@ async def measure_server(
             "rss_mib": round(rss_after / 1024, 1),
         }
 
-    if args.stall_events and ask is None:
+    if args.stall_events and ask is None and args.sizes:
         stall_size = min(args.stall_sockets, args.sizes[0])
         grown = await grow(stall_size, True)
         result["stall"] = {"connect": grown, **await stall(under, clients, args, stall_eids)}
@@ -651,8 +702,28 @@ async def stall(
 # -- the report ----------------------------------------------------------------------------
 
 
+def storm_table(results: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| server | connect storm | subscribed | wall | sockets/s | per socket p50 / p99 / max "
+        "| server CPU µs / socket (sockets per CPU-second) | client CPU µs / socket |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        st = r.get("storm")
+        if st is not None:
+            lines.append(
+                f"| {r['server']} | {st['sockets']} at once | {st['subscribed']} "
+                f"| {st['wall_s']} s | {st['per_s']} "
+                f"| {st['p50_ms']} / {st['p99_ms']} / {st['max_ms']} ms "
+                f"| {st['server_cpu_us_per_socket']} ({st['server_sockets_per_cpu_s']}) "
+                f"| {st['client_cpu_us_per_socket']} |"
+            )
+    return [*lines, ""] if len(lines) > 2 else []
+
+
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
+        *storm_table(results),
         "| server | sockets held | fan-out p50 | p99 | max | delivered | CPU µs / delivery "
         "| KiB / idle socket |",
         "|---|---|---|---|---|---|---|---|",
@@ -702,7 +773,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     try:
         if {"ours", "ours-onair", "cluster"} & set(args.servers):
             world = await make_ours_world(
-                max(args.sizes) + 4, 2 * len(args.sizes) * args.events + 4
+                max([*args.sizes, args.storm]) + 4, 2 * len(args.sizes) * args.events + 4
             )
         session_id = world.session_id if world is not None else 1
         for name in args.servers:
@@ -755,6 +826,16 @@ def main(argv: list[str] | None = None) -> int:
         help="bytes added to the stall test's events (Linux buffers about 4 MiB for a socket "
         "that does not read before any server sees it back up)",
     )
+    parser.add_argument(
+        "--storm",
+        type=int,
+        default=0,
+        help="first open this many sockets at once and measure how fast they are all "
+        "subscribed (the connect-storm row); 0: no storm",
+    )
+    parser.add_argument(
+        "--storm-concurrency", type=int, default=500, help="storm sockets in flight per worker"
+    )
     parser.add_argument("--workers", type=int, default=2, help="client processes")
     parser.add_argument(
         "--nice",
@@ -769,7 +850,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.sizes, args.events, args.interval, args.settle = "50", 3, 0.1, 0.3
         args.stall_events, args.stall_rate, args.stall_pad = 10, 20.0, 4096
-    args.sizes = [int(s) for s in str(args.sizes).split(",")]
+    args.sizes = [int(s) for s in str(args.sizes).split(",") if s]
     args.servers = [s for s in args.servers.split(",") if s]
     unknown = set(args.servers) - set(ALL_SERVERS)
     if unknown:

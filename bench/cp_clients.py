@@ -269,6 +269,7 @@ class Fleet:
         targets = [Target(**t) for t in spec["targets"]]
         gate = asyncio.Semaphore(spec.get("concurrency", 50))
         errors: list[str] = []
+        took: list[float] = []  # seconds from starting to connect to subscribed, per socket
         timeout = float(spec.get("timeout", 30.0))
         deadline = time.monotonic() + float(spec.get("budget", 120.0))
 
@@ -278,17 +279,24 @@ class Fleet:
                     errors.append("connect budget exhausted")
                     return
                 small = spec.get("stall_candidate", False) and i == 0
+                started = time.monotonic()
                 try:
                     client = await self.open_one(target, small, timeout)
                 except Exception as exc:
                     errors.append(f"{type(exc).__name__}: {exc}"[:200])
                     return
+                took.append(time.monotonic() - started)
                 self.clients.append(client)
                 if small:
                     self.stall_candidate = client
 
         await asyncio.gather(*(one(i, t) for i, t in enumerate(targets)))
-        return {"ok": len(targets) - len(errors), "failed": len(errors), "errors": errors[:5]}
+        return {
+            "ok": len(targets) - len(errors),
+            "failed": len(errors),
+            "errors": errors[:5],
+            "took": took,
+        }
 
     def status(self) -> dict[str, Any]:
         codes: dict[str, int] = {}

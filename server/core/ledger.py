@@ -15,8 +15,12 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from enum import StrEnum
 from types import MappingProxyType
 
+from server.core.completion import HonourCandidate as HonourCandidate
+from server.core.completion import HonourEntry as HonourEntry
+from server.core.completion import honour_list as honour_list
 from server.core.errors import InvalidInput
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +218,9 @@ class SessionResult:
     corrected: bool = False
     final: bool = True
     """False while the session has not ended: not absent, not left early, hours so far."""
+    on_leave: bool = False
+    """Approved leave (请假) for a session the trainee missed: not absent (缺勤); see
+    :func:`server.core.leave.apply_leave`."""
 
 
 def session_result(
@@ -329,41 +336,8 @@ def _best_per_course(results: list[SessionResult]) -> list[SessionResult]:
     return list(best.values())
 
 
-@dataclass(frozen=True, slots=True)
-class HonourCandidate:
-    trainee_id: str
-    staff_number: str
-    class_hours: float
-    quiz_score: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class HonourEntry:
-    rank: int
-    candidate: HonourCandidate
-
-
-def honour_list(
-    candidates: Iterable[HonourCandidate], top_n: int, *, min_class_hours: float = 0.0
-) -> tuple[HonourEntry, ...]:
-    """The yearly honour list (学习标兵): the top ``top_n`` candidates.
-
-    Order: class hours desc, quiz score desc, staff number asc (as strings), trainee id asc.
-    Ranks are 1..n with no ties. Candidates below ``min_class_hours`` are left out.
-    """
-    if top_n < 0:
-        raise InvalidInput("ledger.top_n_invalid", "The honour list size must be >= 0.")
-    pool = list(candidates)
-    ids = [c.trainee_id for c in pool]
-    if len(set(ids)) != len(ids):
-        raise InvalidInput(
-            "ledger.duplicate_candidate", "Each trainee may appear once on the honour list."
-        )
-    eligible = [c for c in pool if c.class_hours >= min_class_hours]
-    eligible.sort(key=lambda c: (-c.class_hours, -c.quiz_score, c.staff_number, c.trainee_id))
-    return tuple(
-        HonourEntry(rank=index, candidate=c) for index, c in enumerate(eligible[:top_n], start=1)
-    )
+# The honour list (学习标兵) has its one home in server.core.completion (imported above): the
+# same rules as completing a program; the yearly list ranks with it too.
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,12 +448,53 @@ def correct_result(
     if not changed:
         raise InvalidInput("ledger.correction_empty", "The correction changes nothing.")
     before = {name: current[name] for name in changed}
-    corrected = replace(result, **changed, corrected=True)  # type: ignore[arg-type]
-    corrected = replace(corrected, credited=corrected.class_hours > 0)
+    corrected = _with_changes(result, changed)
     entry = AuditEntry(
         who=who, when=now, entity=result_entity(result), before=before, after=changed, why=why
     )
     return corrected, entry
+
+
+def _with_changes(result: SessionResult, changes: Mapping[str, AuditValue]) -> SessionResult:
+    """The result with corrected fields: marked ``corrected``, ``credited`` following the
+    class hours."""
+    corrected = replace(result, **changes, corrected=True)  # type: ignore[arg-type]
+    return replace(corrected, credited=corrected.class_hours > 0)
+
+
+def apply_corrections(
+    result: SessionResult, corrections: Iterable[Mapping[str, AuditValue]]
+) -> SessionResult:
+    """Replay stored corrections (their ``after`` values, oldest first) on a computed result:
+    the audit trail is the single source of the changes, so a result is always recomputed
+    from the record and then corrected again, exactly as :func:`correct_result` did."""
+    for after in corrections:
+        result = _with_changes(result, after)
+    return result
+
+
+class AttendanceStatus(StrEnum):
+    """A trainee's line in a session report."""
+
+    PRESENT = "present"
+    ABSENT = "absent"
+    MAKEUP = "makeup"
+    PENDING = "pending"
+    """The session has not ended and there is no record yet: not absent (yet)."""
+
+
+def attendance_status(
+    result: SessionResult, *, expected: bool, has_record: bool
+) -> AttendanceStatus:
+    """How a report counts a trainee: absent, pending (not final and nothing recorded yet),
+    make-up (came but was not expected, or checked in outside their batch), else present."""
+    if result.absent:
+        return AttendanceStatus.ABSENT
+    if not result.final and not has_record:
+        return AttendanceStatus.PENDING
+    if not expected or result.makeup:
+        return AttendanceStatus.MAKEUP
+    return AttendanceStatus.PRESENT
 
 
 def _checked_correction(name: str, value: AuditValue) -> bool | float:

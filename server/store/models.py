@@ -260,8 +260,10 @@ __all__ = [
     "utcnow",
 ]
 from server.store import attendance_models as _attendance  # noqa: E402,F401
+from server.store import completion_models as _completion  # noqa: E402,F401
 from server.store import guard_models as _guard  # noqa: E402,F401
 from server.store import live_models as _live  # noqa: E402,F401
 from server.store import media_models as _media  # noqa: E402,F401
 from server.store import qa_models as _qa  # noqa: E402,F401
 from server.store import rollcall_models as _rollcall  # noqa: E402,F401
+from server.store import selfstudy_models as _selfstudy  # noqa: E402,F401

@@ -34,9 +34,8 @@ import asyncio
 import hashlib
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
@@ -64,7 +63,6 @@ from server.core.checkin import (
     OutOfBatchRule,
     current_code,
     decide_checkin,
-    roster_standing,
 )
 from server.core.checkin_guard import counts_as_guess, qr_token
 from server.core.errors import (
@@ -75,17 +73,7 @@ from server.core.errors import (
     NotFound,
     RuleViolation,
 )
-from server.core.ledger import (
-    HonourCandidate,
-    LedgerRules,
-    SessionResult,
-    correct_result,
-    honour_list,
-    result_entity,
-    yearly_progress,
-)
 from server.core.roles import Actor, Principal
-from server.core.session_run import judge, start_offset_minutes
 from server.core.validation import Bool, DateTime, Float, Int, List, Map, Optional, Str, validate
 from server.core.validation import Enum as OneOf
 from server.store.attendance_models import (
@@ -102,7 +90,6 @@ from server.store.attendance_models import (
     TraineeUnavailability,
 )
 from server.store.models import (
-    AuditEntry,
     ClassSession,
     Course,
     OrgUnit,
@@ -111,7 +98,7 @@ from server.store.models import (
     Trainee,
     utcnow,
 )
-from server.web import attendance_exports, checkin_guard, exports, rollcall_api
+from server.web import checkin_guard
 from server.web.api import Endpoint, Param, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.attendance_records import at as _at
@@ -126,20 +113,18 @@ from server.web.attendance_records import (
     store_core,
     to_core,
 )
+from server.web.batches.roster import roster_position
 from server.web.checkin_events import record_changed
 from server.web.checkin_writer import CheckinItem, CheckinWriter
-from server.web.presence import reported_sites, site_timelines
 from server.web.resources import (
     PAGE_PARAMS,
     audit,
     load,
     page_params,
     path_id,
-    query_date,
+    query_int,
     read_json,
 )
-from server.web.roster_api import XLSX
-from server.web.session_window import session_times, session_window, window_bounds
 
 DEFAULT_OUT_OF_BATCH = OutOfBatchRule.MAKEUP
 """What a check-in outside one's batch becomes when the session sets no rule."""
@@ -148,8 +133,6 @@ CHINA = timezone(timedelta(hours=8))  # the default time_zone (tests use it)
 ID = Int(1, 2**31 - 1)
 REASON = Str(min_len=1, max_len=500)
 CLIENT_ID = Str(min_len=1, max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
-CORRECTION_ENTITY = "session_result"
-MAX_REPORT_DAYS = 800
 
 _MANAGE_CHECKIN = roles.MANAGERS | roles.AGENTS
 
@@ -168,134 +151,13 @@ def checkin_secret(secret_key: str) -> bytes:
     return hashlib.sha256(b"classroom-checkin\x00" + secret_key.encode("utf-8")).digest()
 
 
-def _query_int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        if default is None:
-            raise InvalidInput("request.bad_query", f"Give {name} (a whole number).")
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidInput(
-            "request.bad_query", f"{name} must be a whole number from {low} to {high}."
-        )
-    return int(raw)
-
-
-def _query_format(request: web.Request) -> str:
-    fmt = request.query.get("format", "json")
-    if fmt not in {"json", "csv", "xlsx"}:
-        raise InvalidInput("request.bad_query", "format must be json, csv or xlsx.")
-    return fmt
-
-
-def _query_date(request: web.Request, name: str, default: date) -> date:
-    return query_date(request, name) or default
-
-
-def _this_year(zone: tzinfo) -> int:
-    return utcnow().astimezone(zone).year
-
-
-def _year_window(year: int, zone: tzinfo) -> tuple[datetime, datetime]:
-    """The calendar year in the deployment's time zone, as a UTC [start, end) pair."""
-    return (
-        datetime(year, 1, 1, tzinfo=zone).astimezone(UTC),
-        datetime(year + 1, 1, 1, tzinfo=zone).astimezone(UTC),
-    )
-
-
 def _actor_is(who: Principal, actor: Actor) -> bool:
     return who.actor is actor
-
-
-# --------------------------------------------------------------------------------------------
-# Roster of a session
-# --------------------------------------------------------------------------------------------
-
-
-async def _published_plan(db: AsyncSession, course_id: int) -> BatchPlan | None:
-    found: BatchPlan | None = await db.scalar(
-        select(BatchPlan)
-        .where(BatchPlan.course_id == course_id, BatchPlan.status == PlanStatus.PUBLISHED)
-        .order_by(BatchPlan.id.desc())
-        .limit(1)
-    )
-    return found
 
 
 async def _settings(db: AsyncSession, session_id: int) -> SessionSettings | None:
     found: SessionSettings | None = await db.get(SessionSettings, session_id)
     return found
-
-
-async def roster_position(
-    db: AsyncSession, session: ClassSession, trainee: Trainee
-) -> tuple[bool, str | None]:
-    """(on the roster, planned session id for the out-of-batch rule); see the module doc."""
-    plan = await _published_plan(db, session.course_id)
-    registered = await db.scalar(
-        select(ElectiveRegistration.id).where(
-            ElectiveRegistration.session_id == session.id,
-            ElectiveRegistration.trainee_id == trainee.id,
-            ElectiveRegistration.status == RegistrationStatus.REGISTERED,
-        )
-    )
-    planned: int | None = None
-    if plan is not None:
-        planned = await db.scalar(
-            select(BatchAssignment.session_id).where(
-                BatchAssignment.plan_id == plan.id, BatchAssignment.trainee_id == trainee.id
-            )
-        )
-    return roster_standing(
-        session_id=str(session.id),
-        plan_published=plan is not None,
-        assigned_session_id=None if planned is None else str(planned),
-        registered=registered is not None,
-        home_site_id=None if trainee.home_site_id is None else str(trainee.home_site_id),
-        participating_site_ids=frozenset(str(s.id) for s in session.sites),
-    )
-
-
-async def expected_trainees(db: AsyncSession, session: ClassSession) -> set[int]:
-    """Who is expected in a session: its batch (published plan) or, without a plan, everyone
-    homed at a participating site; plus registered electives."""
-    plan = await _published_plan(db, session.course_id)
-    if plan is not None:
-        ids = set(
-            (
-                await db.scalars(
-                    select(BatchAssignment.trainee_id).where(
-                        BatchAssignment.plan_id == plan.id,
-                        BatchAssignment.session_id == session.id,
-                    )
-                )
-            ).all()
-        )
-    else:
-        site_ids = [s.id for s in session.sites]
-        ids = set(
-            (
-                await db.scalars(
-                    select(Trainee.id).where(
-                        Trainee.home_site_id.in_(site_ids), Trainee.active.is_(True)
-                    )
-                )
-            ).all()
-            if site_ids
-            else []
-        )
-    ids |= set(
-        (
-            await db.scalars(
-                select(ElectiveRegistration.trainee_id).where(
-                    ElectiveRegistration.session_id == session.id,
-                    ElectiveRegistration.status == RegistrationStatus.REGISTERED,
-                )
-            )
-        ).all()
-    )
-    return ids
 
 
 # --------------------------------------------------------------------------------------------
@@ -719,7 +581,7 @@ async def checkin_code(request: web.Request) -> web.Response:
     raw = request.query.get("site_id")
     site_id: int | None = None
     if raw is not None:
-        site_id = _query_int(request, "site_id", None, 1, 2**31 - 1)
+        site_id = query_int(request, "site_id", None, 1, 2**31 - 1)
     async with request.app[SESSIONS]() as db:
         session = await load(db, ClassSession, path_id(request, "session"), "session")
     if _actor_is(who, Actor.SITE_AGENT):
@@ -1255,557 +1117,8 @@ async def list_registrations(request: web.Request) -> web.Response:
 
 
 # --------------------------------------------------------------------------------------------
-# Ledger
-# --------------------------------------------------------------------------------------------
-
-CORRECT_BODY = _body(
-    {
-        "trainee_id": ID,
-        "reason": REASON,
-        "changes": _body(
-            {
-                "attended_minutes": Float(0, 24 * 60),
-                "class_hours": Float(0, 100),
-                "credits": Float(0, 100),
-                "late": Bool(),
-                "left_early": Bool(),
-                "makeup": Bool(),
-                "absent": Bool(),
-            },
-            set(),
-        ),
-    },
-    {"trainee_id", "reason", "changes"},
-)
-
-
-def _rules_for(courses: Iterable[Course]) -> LedgerRules:
-    return LedgerRules(course_credits={str(c.id): float(c.credits) for c in courses})
-
-
-def compute_result(
-    session: ClassSession,
-    trainee_id: int,
-    row: AttendanceRecordRow | None,
-    rules: LedgerRules,
-    now: datetime,
-    corrections: Sequence[Mapping[str, Any]] = (),
-    site_online: Sequence[tuple[float, float]] | None = None,
-) -> SessionResult:
-    """A trainee's result for a session: presence from the record, then the corrections.
-
-    ``site_online``: the intervals the trainee's site received the broadcast (None = all of
-    the session; outages are not recorded yet).
-    """
-    until = (session.ended_at or now).timestamp()
-    presence = to_core(row).spans(until) if row is not None else ()
-    result = judge(
-        session_times(session),
-        str(trainee_id),
-        presence,
-        rules=rules,
-        now=now.timestamp(),
-        site_online=site_online,
-        makeup=row is not None and row.kind is RecordKind.MAKEUP,
-    )
-    for after in corrections:
-        result = replace(result, **after, corrected=True)
-        result = replace(result, credited=result.class_hours > 0)
-    return result
-
-
-async def _corrections(db: AsyncSession, keys: Iterable[str]) -> dict[str, list[Mapping[str, Any]]]:
-    wanted = list(keys)
-    out: dict[str, list[Mapping[str, Any]]] = {}
-    for i in range(0, len(wanted), 500):
-        rows = (
-            await db.execute(
-                select(AuditEntry.entity_id, AuditEntry.after)
-                .where(
-                    AuditEntry.entity == CORRECTION_ENTITY,
-                    AuditEntry.action == "correct",
-                    AuditEntry.entity_id.in_(wanted[i : i + 500]),
-                )
-                .order_by(AuditEntry.id)
-            )
-        ).all()
-        for key, after in rows:
-            out.setdefault(key, []).append(after or {})
-    return out
-
-
-def _result_view(
-    result: SessionResult, session: ClassSession, course: Course | None
-) -> dict[str, Any]:
-    return {
-        "session_id": session.id,
-        "session_title": session.title,
-        "course_id": session.course_id,
-        "course_title": course.title if course else "",
-        "starts_at": _iso(session.starts_at),
-        "attended_minutes": round(result.attended_minutes, 2),
-        "class_hours": result.class_hours,
-        "credits": result.credits,
-        "late": result.late,
-        "left_early": result.left_early,
-        "makeup": result.makeup,
-        "absent": result.absent,
-        "credited": result.credited,
-        "corrected": result.corrected,
-        "final": result.final,
-    }
-
-
-async def _year_results(
-    db: AsyncSession, year: int, trainee_id: int | None, zone: tzinfo
-) -> list[tuple[SessionResult, ClassSession, Course, AttendanceRecordRow]]:
-    start, end = _year_window(year, zone)
-    query = (
-        select(AttendanceRecordRow, ClassSession, Course)
-        .join(ClassSession, ClassSession.id == AttendanceRecordRow.session_id)
-        .join(Course, Course.id == ClassSession.course_id)
-        .where(ClassSession.starts_at >= start, ClassSession.starts_at < end)
-        .order_by(ClassSession.starts_at, ClassSession.id)
-    )
-    if trainee_id is not None:
-        query = query.where(AttendanceRecordRow.trainee_id == trainee_id)
-    rows = (await db.execute(query)).all()
-    rules = _rules_for({c.id: c for _, _, c in rows}.values())
-    fixes = await _corrections(db, (f"{s.id}/{r.trainee_id}" for r, s, _ in rows))
-    now = utcnow()
-    return [
-        (
-            compute_result(s, r.trainee_id, r, rules, now, fixes.get(f"{s.id}/{r.trainee_id}", ())),
-            s,
-            c,
-            r,
-        )
-        for r, s, c in rows
-    ]
-
-
-async def _transcript(request: web.Request, trainee_id: int) -> web.Response:
-    zone = exports.zone_of(request)
-    year = _query_int(request, "year", _this_year(zone), 2000, 2100)
-    async with request.app[SESSIONS]() as db:
-        trainee = await load(db, Trainee, trainee_id, "trainee")
-        found = await _year_results(db, year, trainee_id, zone)
-    rules = LedgerRules(calendar_zone=zone)
-    progress = yearly_progress(str(trainee_id), year, [r for r, _, _, _ in found], rules)
-    return web.json_response(
-        {
-            "trainee": {
-                "id": trainee.id,
-                "name": trainee.name,
-                "staff_no": trainee.staff_no,
-                "org_unit_id": trainee.org_unit_id,
-            },
-            "year": year,
-            "results": [
-                {**_result_view(r, s, c), "kind": row.kind.value, "site_id": row.site_id}
-                for r, s, c, row in found
-            ],
-            "progress": {
-                "class_hours": progress.class_hours,
-                "credits": progress.credits,
-                "required_hours": progress.required_hours,
-                "percent": progress.percent,
-                "remaining_hours": progress.remaining_hours,
-                "met": progress.met,
-                "sessions_counted": progress.sessions_counted,
-            },
-        }
-    )
-
-
-async def trainee_transcript(request: web.Request) -> web.Response:
-    """Per-session results and yearly progress against the 32 class hours."""
-    return await _transcript(request, path_id(request, "trainee"))
-
-
-async def own_transcript(request: web.Request) -> web.Response:
-    who = principal(request)
-    assert who.trainee_id is not None
-    return await _transcript(request, who.trainee_id)
-
-
-async def honour_list_view(request: web.Request) -> web.Response:
-    """The yearly honour list (学习标兵): most class hours first."""
-    zone = exports.zone_of(request)
-    year = _query_int(request, "year", _this_year(zone), 2000, 2100)
-    top = _query_int(request, "top", 10, 1, 1000)
-    min_hours = _query_int(request, "min_hours", 0, 0, 10_000)
-    async with request.app[SESSIONS]() as db:
-        found = await _year_results(db, year, None, zone)
-        hours: dict[int, float] = {}
-        for result, _, _, row in found:
-            hours[row.trainee_id] = hours.get(row.trainee_id, 0.0) + result.class_hours
-        people = (
-            {
-                t.id: t
-                for t in (
-                    await db.scalars(select(Trainee).where(Trainee.id.in_(list(hours))))
-                ).all()
-            }
-            if hours
-            else {}
-        )
-    entries = honour_list(
-        [HonourCandidate(str(t), people[t].staff_no, float(h)) for t, h in hours.items()],
-        top,
-        min_class_hours=float(min_hours),
-    )
-    return web.json_response(
-        {
-            "year": year,
-            "required_hours": LedgerRules().yearly_required_hours,
-            "items": [
-                {
-                    "rank": e.rank,
-                    "trainee_id": int(e.candidate.trainee_id),
-                    "name": people[int(e.candidate.trainee_id)].name,
-                    "staff_no": e.candidate.staff_number,
-                    "org_unit_id": people[int(e.candidate.trainee_id)].org_unit_id,
-                    "class_hours": e.candidate.class_hours,
-                }
-                for e in entries
-            ],
-        }
-    )
-
-
-async def correct_attendance(request: web.Request) -> web.Response:
-    """An operator corrects a session result; the audit log keeps before, after and why."""
-    data = validate(CORRECT_BODY, await read_json(request), path="body")
-    who = principal(request)
-    session_id = path_id(request, "session")
-    now = utcnow()
-    async with request.app[SESSIONS]() as db, db.begin():
-        session = await load(db, ClassSession, session_id, "session")
-        course = await load(db, Course, session.course_id, "course")
-        trainee = await load(db, Trainee, data["trainee_id"], "trainee")
-        row = await record_of(db, session_id, trainee.id)
-        key = f"{session_id}/{trainee.id}"
-        fixes = (await _corrections(db, [key])).get(key, [])
-        current = compute_result(session, trainee.id, row, _rules_for([course]), now, fixes)
-        corrected, entry = correct_result(
-            current, data["changes"], who=who.label, why=data["reason"], now=now.timestamp()
-        )
-        audit(
-            db,
-            who,
-            "correct",
-            CORRECTION_ENTITY,
-            result_entity(corrected).id,
-            dict(entry.before),
-            dict(entry.after),
-            entry.why,
-        )
-    return web.json_response(
-        {**_result_view(corrected, session, course), "trainee_id": trainee.id, "reason": entry.why}
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Reports
-# --------------------------------------------------------------------------------------------
-
-
-def build_session_report(
-    session: ClassSession,
-    trainees: Mapping[int, Trainee],
-    expected: set[int],
-    records: Mapping[int, AttendanceRecordRow],
-    unit_names: Mapping[int, str],
-    site_names: Mapping[int, str],
-    rules: LedgerRules,
-    now: datetime,
-    corrections: Mapping[str, Sequence[Mapping[str, Any]]],
-    presence_site_online: Mapping[int, Sequence[tuple[float, float]]] | None = None,
-) -> dict[str, Any]:
-    """Expected vs present vs absent by org unit and by site, late and left early.
-
-    ``presence_site_online``: per site, the intervals it received the broadcast; None means
-    every site received all of it (site outages are not recorded yet).
-    """
-    people: list[dict[str, Any]] = []
-    for tid in sorted(expected | set(records)):
-        trainee = trainees.get(tid)
-        if trainee is None:
-            continue
-        row = records.get(tid)
-        site_id = row.site_id if row is not None else trainee.home_site_id
-        online = (
-            presence_site_online.get(site_id)
-            if presence_site_online is not None and site_id is not None
-            else None
-        )
-        result = compute_result(
-            session, tid, row, rules, now, corrections.get(f"{session.id}/{tid}", ()), online
-        )
-        if result.absent:
-            status = "absent"
-        elif not result.final and row is None:
-            status = "pending"  # not started or in progress: not absent (yet)
-        elif tid not in expected or result.makeup:
-            status = "makeup"
-        else:
-            status = "present"
-        people.append(
-            {
-                "trainee_id": tid,
-                "name": trainee.name,
-                "staff_no": trainee.staff_no,
-                "org_unit_id": trainee.org_unit_id,
-                "org_unit": unit_names.get(trainee.org_unit_id, ""),
-                "site_id": site_id,
-                "site": site_names.get(site_id, "") if site_id is not None else "",
-                "expected": tid in expected,
-                "status": status,
-                "kind": row.kind.value if row is not None else "",
-                "first_in": _iso(row.first_in) if row is not None else None,
-                "last_out": _iso(row.last_out) if row is not None else None,
-                "attended_minutes": round(result.attended_minutes, 2),
-                "late": result.late,
-                "left_early": result.left_early,
-                "class_hours": result.class_hours,
-                "corrected": result.corrected,
-            }
-        )
-
-    def tally(key: str, name_key: str) -> list[dict[str, Any]]:
-        groups: dict[Any, dict[str, Any]] = {}
-        for p in people:
-            g = groups.setdefault(
-                p[key],
-                {
-                    key: p[key],
-                    "name": p[name_key],
-                    "expected": 0,
-                    "present": 0,
-                    "absent": 0,
-                    "makeup": 0,
-                    "pending": 0,
-                    "late": 0,
-                    "left_early": 0,
-                    "absentees": [],
-                },
-            )
-            g["expected"] += int(p["expected"])
-            g[p["status"]] += 1
-            g["late"] += int(p["late"])
-            g["left_early"] += int(p["left_early"])
-            if p["status"] == "absent":
-                g["absentees"].append(
-                    {"trainee_id": p["trainee_id"], "name": p["name"], "staff_no": p["staff_no"]}
-                )
-        return [groups[k] for k in sorted(groups, key=lambda k: (k is None, k or 0))]
-
-    totals = Counter(p["status"] for p in people)
-    times = session_times(session)
-    window = session_window(session, now)
-    return {
-        "session_id": session.id,
-        "title": session.title,
-        "status": session.status.value,
-        "phase": window.phase.value,
-        "starts_at": _iso(session.starts_at),
-        "ends_at": _iso(session.ends_at),
-        "started_at": _iso(session.started_at),
-        "ended_at": _iso(session.ended_at),
-        "start_offset_minutes": (
-            None
-            if times.started_at is None
-            else start_offset_minutes(times.scheduled_start, times.started_at)
-        ),
-        "totals": {
-            "expected": sum(1 for p in people if p["expected"]),
-            "present": totals["present"],
-            "absent": totals["absent"],
-            "makeup": totals["makeup"],
-            "pending": totals["pending"],
-            "late": sum(1 for p in people if p["late"]),
-            "left_early": sum(1 for p in people if p["left_early"]),
-        },
-        "by_org_unit": tally("org_unit_id", "org_unit"),
-        "by_site": tally("site_id", "site"),
-        "late": [{"trainee_id": p["trainee_id"], "name": p["name"]} for p in people if p["late"]],
-        "left_early": [
-            {"trainee_id": p["trainee_id"], "name": p["name"]} for p in people if p["left_early"]
-        ],
-        "roll_calls": [],
-        "site_outages": [],
-        "trainees": people,
-    }
-
-
-async def session_report_data(
-    db: AsyncSession, session: ClassSession, only_units: set[int] | None = None
-) -> dict[str, Any]:
-    expected = await expected_trainees(db, session)
-    records = {
-        r.trainee_id: r
-        for r in (
-            await db.scalars(
-                select(AttendanceRecordRow).where(AttendanceRecordRow.session_id == session.id)
-            )
-        ).all()
-    }
-    ids = expected | set(records)
-    trainees: dict[int, Trainee] = {}
-    wanted = sorted(ids)
-    for i in range(0, len(wanted), 500):
-        for t in (
-            await db.scalars(select(Trainee).where(Trainee.id.in_(wanted[i : i + 500])))
-        ).all():
-            if only_units is None or t.org_unit_id in only_units:
-                trainees[t.id] = t
-    unit_names = {u: n for u, n in (await db.execute(select(OrgUnit.id, OrgUnit.name))).all()}
-    site_names = {s: n for s, n in (await db.execute(select(Site.id, Site.name))).all()}
-    course = await db.get(Course, session.course_id)
-    fixes = await _corrections(db, (f"{session.id}/{t}" for t in trainees))
-    now = utcnow()
-    timeline = await site_timelines(
-        db, (s.id for s in session.sites), *window_bounds(session_window(session, now))
-    )
-    tracked = reported_sites(timeline)  # sites without an agent are taken as receiving it all
-    report = build_session_report(
-        session,
-        trainees,
-        {t for t in expected if t in trainees},
-        {t: r for t, r in records.items() if t in trainees},
-        unit_names,
-        site_names,
-        _rules_for([course] if course else []),
-        now,
-        fixes,
-        {site: timeline.online_intervals(site) for site in tracked},
-    )
-    report["roll_calls"] = await rollcall_api.session_roll_calls(db, session.id)
-    report["site_outages"] = [
-        {
-            "site_id": i.site_id,
-            "site": site_names.get(int(i.site_id), ""),
-            "from": _iso_ts(i.start),
-            "to": _iso_ts(i.end),
-            "minutes": round(i.duration / 60, 1),
-        }
-        for site in tracked
-        for i in timeline.offline_intervals(site)
-    ]
-    return report
-
-
-def _iso_ts(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat()
-
-
-async def session_report(request: web.Request) -> web.Response:
-    """Who was expected, who came, who was late or left early: JSON, CSV or XLSX."""
-    fmt = _query_format(request)
-    async with request.app[SESSIONS]() as db:
-        session = await load(db, ClassSession, path_id(request, "session"), "session")
-        report = await session_report_data(db, session)
-    if fmt == "json":
-        return web.json_response(report)
-    sheets = attendance_exports.session_sheets(report, exports.zone_of(request))
-    return await exports.download(f"session-{session.id}-report", sheets, fmt)
-
-
-async def org_unit_report(request: web.Request) -> web.Response:
-    """An org unit's (and its sub-units') attendance over a date range: JSON, CSV or XLSX."""
-    fmt = _query_format(request)
-    zone = exports.zone_of(request)
-    today = utcnow().astimezone(zone).date()
-    first = _query_date(request, "from", date(today.year, 1, 1))
-    last = _query_date(request, "to", today)
-    if last < first or (last - first).days > MAX_REPORT_DAYS:
-        raise InvalidInput(
-            "request.bad_query",
-            f"to must not be before from, and at most {MAX_REPORT_DAYS} days later.",
-        )
-    start = datetime(first.year, first.month, first.day, tzinfo=zone).astimezone(UTC)
-    end = (datetime(last.year, last.month, last.day, tzinfo=zone) + timedelta(days=1)).astimezone(
-        UTC
-    )
-    async with request.app[SESSIONS]() as db:
-        unit = await load(db, OrgUnit, path_id(request, "org unit"), "org unit")
-        tree = {u: p for u, p in (await db.execute(select(OrgUnit.id, OrgUnit.parent_id))).all()}
-        units = {unit.id}
-        grew = True
-        while grew:
-            more = {u for u, p in tree.items() if p in units and u not in units}
-            units |= more
-            grew = bool(more)
-        sessions = (
-            await db.scalars(
-                select(ClassSession)
-                .where(ClassSession.starts_at >= start, ClassSession.starts_at < end)
-                .order_by(ClassSession.starts_at, ClassSession.id)
-            )
-        ).all()
-        reports = [await session_report_data(db, s, units) for s in sessions]
-    people: dict[int, dict[str, Any]] = {}
-    for report in reports:
-        for p in report["trainees"]:
-            acc = people.setdefault(
-                p["trainee_id"],
-                {
-                    "trainee_id": p["trainee_id"],
-                    "name": p["name"],
-                    "staff_no": p["staff_no"],
-                    "org_unit": p["org_unit"],
-                    "expected": 0,
-                    "present": 0,
-                    "absent": 0,
-                    "makeup": 0,
-                    "pending": 0,
-                    "late": 0,
-                    "left_early": 0,
-                    "class_hours": 0.0,
-                },
-            )
-            acc["expected"] += int(p["expected"])
-            acc[p["status"]] += 1
-            acc["late"] += int(p["late"])
-            acc["left_early"] += int(p["left_early"])
-            acc["class_hours"] += p["class_hours"]
-    items = [people[k] for k in sorted(people)]
-    if fmt == "json":
-        return web.json_response(
-            {
-                "org_unit_id": unit.id,
-                "name": unit.name,
-                "from": first.isoformat(),
-                "to": last.isoformat(),
-                "org_unit_ids": sorted(units),
-                "sessions": [
-                    {
-                        "session_id": r["session_id"],
-                        "title": r["title"],
-                        "starts_at": r["starts_at"],
-                        **r["totals"],
-                    }
-                    for r in reports
-                ],
-                "trainees": items,
-            }
-        )
-    sheets = attendance_exports.unit_sheets(items, reports, exports.zone_of(request))
-    return await exports.download(f"org-unit-{unit.id}-report", sheets, fmt)
-
-
-# --------------------------------------------------------------------------------------------
 # Registration of the endpoints
 # --------------------------------------------------------------------------------------------
-
-FORMAT = Param(
-    "format",
-    {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
-    "answer format",
-)
-YEAR = Param("year", {"type": "integer", "minimum": 2000, "maximum": 2100}, "calendar year (UTC+8)")
-REPORT_MEDIA = ("application/json", XLSX, "text/csv")
 
 
 def register(registry: Registry) -> None:
@@ -1924,17 +1237,6 @@ def register(registry: Registry) -> None:
     )
     add(
         Endpoint(
-            "POST",
-            session + "/attendance/correct",
-            correct_attendance,
-            managers,
-            "Correct a trainee's session result, with a reason (audited)",
-            "ledger",
-            body=CORRECT_BODY,
-        )
-    )
-    add(
-        Endpoint(
             "GET",
             session + "/settings",
             get_settings,
@@ -1982,74 +1284,5 @@ def register(registry: Registry) -> None:
             managers,
             "List a session's registrations and waitlist",
             "electives",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/trainees/{id}/transcript",
-            trainee_transcript,
-            managers,
-            "Show a trainee's session results and yearly class-hour progress",
-            "ledger",
-            query=(YEAR,),
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/trainee/transcript",
-            own_transcript,
-            trainees,
-            "Show the trainee's own results and yearly class-hour progress",
-            "ledger",
-            query=(YEAR,),
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/reports/honour-list",
-            honour_list_view,
-            managers,
-            "Show the yearly honour list of class hours",
-            "ledger",
-            query=(
-                YEAR,
-                Param("top", {"type": "integer", "minimum": 1, "maximum": 1000}, "size"),
-                Param(
-                    "min_hours",
-                    {"type": "integer", "minimum": 0, "maximum": 10000},
-                    "least class hours to be listed",
-                ),
-            ),
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            session + "/report",
-            session_report,
-            managers,
-            "Report a session's attendance by org unit and by site",
-            "reports",
-            query=(FORMAT,),
-            produces=REPORT_MEDIA,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/org-units/{id}/report",
-            org_unit_report,
-            managers,
-            "Report an org unit's attendance over a date range",
-            "reports",
-            query=(
-                FORMAT,
-                Param("from", {"type": "string", "format": "date"}, "first day"),
-                Param("to", {"type": "string", "format": "date"}, "last day"),
-            ),
-            produces=REPORT_MEDIA,
         )
     )

@@ -50,7 +50,6 @@ from server.web import (
     auth,
     checkin_guard,
     codes_api,
-    interaction_log,
     media_api,
     presence,
     qa_api,
@@ -65,7 +64,10 @@ from server.web import (
 from server.web.api import Endpoint, Registry
 from server.web.app import CONFIG, SESSIONS, principal
 from server.web.guard import GUARD, client_address
+from server.web.interaction import http as interaction_http
+from server.web.ledger import http as ledger_http
 from server.web.live import LIVE
+from server.web.polls import http as polls_http
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
@@ -591,8 +593,10 @@ def build_registry() -> Registry:
     trainee_api.register(registry)
     rollcall_api.register(registry)
     attendance_api.register(registry)
+    ledger_http.register(registry)
     qa_api.register(registry)
-    interaction_log.register(registry)
+    polls_http.register(registry)
+    interaction_http.register(registry)
     time_api.register(registry)
     media_api.register(registry)
     turn_api.register(registry)

@@ -73,6 +73,48 @@ async def takes_part(sessions: Any, who: Principal, session_id: int) -> bool:
     return roles.takes_part(who, sites, listed)
 
 
+async def takes_part_many(
+    sessions: Any, asks: list[tuple[Principal, int]]
+) -> dict[tuple[Principal, int], bool]:
+    """:func:`takes_part` for many (caller, session) pairs at once, in two queries on one
+    connection whatever their number (the live socket's admission: server/web/admission.py);
+    the same rule (``roles.takes_part``) decides each."""
+    outsiders = [(who, sid) for who, sid in asks if who.actor in _OUTSIDERS]
+    answers = {(who, sid): who.actor in roles.STAFF for who, sid in asks}
+    if not outsiders:
+        return answers
+    session_ids = sorted({sid for _, sid in outsiders})
+    async with sessions() as db:
+        sites: dict[int, set[int]] = {sid: set() for sid in session_ids}
+        for sid, site_id in await db.execute(
+            select(session_sites.c.session_id, session_sites.c.site_id).where(
+                session_sites.c.session_id.in_(session_ids)
+            )
+        ):
+            sites[sid].add(site_id)
+        unsure = [
+            (who, sid)
+            for who, sid in outsiders
+            if who.actor is Actor.TRAINEE and who.site_id not in sites[sid]
+        ]
+        listed: set[tuple[int, int]] = set()  # (session id, trainee id)
+        if unsure:
+            sids = sorted({sid for _, sid in unsure})
+            tids = sorted({who.trainee_id for who, _ in unsure if who.trainee_id is not None})
+            for model in (BatchAssignment, AttendanceRecordRow, ElectiveRegistration):
+                found = await db.execute(
+                    select(model.session_id, model.trainee_id)
+                    .where(model.session_id.in_(sids), model.trainee_id.in_(tids))
+                    .distinct()
+                )
+                listed.update((sid, tid) for sid, tid in found)
+    for who, sid in outsiders:
+        answers[(who, sid)] = roles.takes_part(
+            who, frozenset(sites[sid]), (sid, who.trainee_id) in listed
+        )
+    return answers
+
+
 async def _session_of(request: web.Request, endpoint: Endpoint) -> int | None:
     raw = request.match_info.get("id")
     if raw is None or not 1 <= int(raw) <= 2**31 - 1:

@@ -22,8 +22,9 @@ from server.core.errors import DomainError, Forbidden, RateLimited
 from server.core.roles import Actor, Principal
 from server.core.topics import Replay
 from server.core.validation import CLIENT_MESSAGES, validate_message
-from server.store.models import ClassSession, Site, utcnow
-from server.web import auth, edges, media_api, scope
+from server.store.models import Site
+from server.web import auth, edges, media_api
+from server.web.admission import ADMISSION, Admission
 from server.web.app import CONFIG, ENGINE, SESSIONS, error_response
 from server.web.checkin_guard import ALERTS_TOPIC
 from server.web.hub import Connection
@@ -54,20 +55,7 @@ async def presence_snapshot(request: web.Request, topic: str) -> dict[str, Any]:
 async def session_snapshot(request: web.Request, topic: str) -> dict[str, Any]:
     match = _SESSION_TOPIC.fullmatch(topic)
     assert match is not None
-    async with request.app[SESSIONS]() as db:
-        session = await db.get(ClassSession, int(match.group(1)))
-        if session is None:
-            return {"session": None}
-        return {
-            "session": {
-                "id": session.id,
-                "title": session.title,
-                "status": session.status.value,
-                "starts_at": session.starts_at.isoformat(),
-                "ends_at": session.ends_at.isoformat(),
-                "site_ids": [s.id for s in session.sites],
-            }
-        }
+    return await request.app[ADMISSION].session_snapshot(int(match.group(1)))
 
 
 async def empty_snapshot(request: web.Request, topic: str) -> dict[str, Any]:
@@ -87,11 +75,12 @@ def topic_rule(topic: str) -> tuple[frozenset[Actor], Snapshot]:
 
 
 async def _may_watch(request: web.Request, who: Principal, topic: str) -> bool:
-    """A trainee or a site watches only the sessions it takes part in (server/web/scope.py)."""
+    """A trainee or a site watches only the sessions it takes part in (the rule of
+    server/web/scope.py, read in batches by server/web/admission.py)."""
     match = _SESSION_TOPIC.fullmatch(topic)
     if match is None or int(match.group(1)) > 2**31 - 1:
         return False
-    return await scope.takes_part(request.app[SESSIONS], who, int(match.group(1)))
+    return await request.app[ADMISSION].may_watch(who, int(match.group(1)))
 
 
 async def _subscribe(
@@ -102,6 +91,7 @@ async def _subscribe(
     topics: list[str],
     resume: dict[str, dict[str, Any]],
 ) -> None:
+    admission = request.app[ADMISSION]
     for topic in topics:
         allowed, snapshot = topic_rule(topic)
         if who.actor not in allowed:
@@ -115,11 +105,11 @@ async def _subscribe(
         _, snapshot = topic_rule(topic)
         connection.hold(topic)
         live.hub.subscribe(connection, topic)
-        cursor = await live.bus.cursor(topic)
+        cursor = await admission.cursor(topic)
         last_sent = cursor.last_seq
         wanted = resume.get(topic)
         if wanted is not None:
-            answer = await live.bus.resume(topic, wanted["epoch"], wanted["last_seq"])
+            answer = await admission.resume(topic, wanted["epoch"], wanted["last_seq"])
             if isinstance(answer, Replay):
                 for event in answer.events:
                     connection.send_message(
@@ -165,9 +155,7 @@ async def _signed_in(request: web.Request) -> Principal | None:
     token = request.cookies.get(auth.SESSION_COOKIE)
     if not token:
         return None
-    return await auth.principal_from_cookie(
-        request.app[ENGINE], token, utcnow(), auth.screen_key(request.app[CONFIG].secret_key)
-    )
+    return await request.app[ADMISSION].principal(token)
 
 
 async def client_socket(request: web.Request) -> web.StreamResponse:
@@ -232,4 +220,7 @@ async def client_socket(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
+    live = app[LIVE]
+    screen_key = auth.screen_key(app[CONFIG].secret_key)
+    app[ADMISSION] = Admission(app[ENGINE], app[SESSIONS], live.bus, screen_key)
     app.router.add_get("/ws/client", edges.capped(client_socket))

@@ -39,6 +39,9 @@ TABLES = {
     "session_sites",
     "audit_log",
     "alembic_version",
+    "selfstudy_courses",
+    "selfstudy_progress",
+    "selfstudy_checks",
 }
 
 
@@ -192,4 +195,56 @@ async def test_audit_entries_keep_json_before_and_after(database_url: str) -> No
         assert entry.before == {"position": "科员"}
         assert entry.after == {"position": "副科长"}
         assert entry.at.tzinfo is not None
+    await engine.dispose()
+
+
+async def test_a_self_study_course_keeps_its_window_and_each_trainee_one_progress(
+    database_url: str,
+) -> None:
+    from server.store.selfstudy_models import SelfStudyCheck, SelfStudyCourse, SelfStudyProgress
+
+    engine, _ = await _catalogue(database_url)
+    sessions = store_db.session_factory(engine)
+    opens = datetime(2026, 12, 1, tzinfo=UTC)
+    async with sessions() as db, db.begin():
+        unit_id = (await db.scalars(select(ProgramUnit.id))).one()
+        org = (await db.scalars(select(OrgUnit.id))).one()
+        trainee = Trainee(name="张三", staff_no="S1", org_unit_id=org)
+        course = SelfStudyCourse(
+            title="案例课", unit_id=unit_id, class_hours=2.0, opens_at=opens,
+            closes_at=opens + timedelta(days=30), format="webm", duration_s=600.0,
+            created_by="operator", file_name="x.webm",
+        )  # fmt: skip
+        db.add_all([trainee, course])
+        await db.flush()
+        db.add(SelfStudyProgress(course_id=course.id, trainee_id=trainee.id, state={"a": [1]}))
+        db.add(
+            SelfStudyCheck(
+                course_id=course.id, trainee_id=trainee.id, seq=1, issued_at=opens,
+                deadline=opens + timedelta(seconds=60),
+            )
+        )  # fmt: skip
+        ids = (course.id, trainee.id)
+    async with sessions() as db:
+        row = await db.get(SelfStudyProgress, ids)
+        assert row is not None and row.state == {"a": [1]} and row.watched_s == 0
+        stored = await db.get(SelfStudyCourse, ids[0])
+        assert stored is not None and stored.opens_at == opens and stored.org_unit_ids == []
+    with pytest.raises(IntegrityError):
+        async with sessions() as db, db.begin():
+            db.add(SelfStudyProgress(course_id=ids[0], trainee_id=ids[1], state={}))
+    with pytest.raises(IntegrityError):
+        async with sessions() as db, db.begin():
+            db.add(
+                SelfStudyCheck(
+                    course_id=ids[0], trainee_id=ids[1], seq=1, issued_at=opens, deadline=opens
+                )
+            )
+    with pytest.raises(IntegrityError):
+        async with sessions() as db, db.begin():
+            bad = SelfStudyCourse(
+                title="x", unit_id=1, class_hours=1, opens_at=opens, closes_at=opens,
+                format="mp4", duration_s=1, created_by="o",
+            )  # fmt: skip
+            db.add(bad)
     await engine.dispose()

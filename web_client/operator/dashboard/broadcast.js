@@ -1,0 +1,242 @@
+// The broadcast panel: what the rooms are shown (main classroom camera, a site, a recording),
+// start / stop / preview, the operator's own camera as the main classroom, and whether the
+// programme's origin really sends frames.
+import { h, clear } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
+import { api, errorText } from "/static/shared/api.js";
+import { cameraControls, cameraErrorText } from "../camera.js";
+import { act, button, field, fmtDateTime, fmtTime } from "../ui.js";
+
+// The operator's own camera publication outlives the view that started it: switching the
+// language or reading the report must not cut the broadcast. Only 停止直播, the broadcast
+// ending, or the session's console publishing again replaces it.
+/** @type {{sessionId: number|null, handle: {close(): void} | null}} */
+const own = { sessionId: null, handle: null };
+
+/** @param {import("./context.js").Dash} ctx */
+export function broadcastPanel(ctx) {
+  const { sessionId, st, hub, siteName } = ctx;
+  const el = h("div", { class: "broadcast" });
+  /** @type {{close(): void} | null} the programme preview */
+  let program = null;
+  const publisher = () => (own.sessionId === sessionId ? own.handle : null);
+
+  const bSource = h(
+    "select",
+    { id: "bc-source" },
+    ["main", "site", "recording"].map((v) => h("option", { value: v }, t("broadcast.src." + v))),
+  );
+  const bSite = h("select", { id: "bc-site" });
+  const bRec = h("select", { id: "bc-rec" });
+  const programVideo = h("video", { class: "program", muted: true, playsinline: true, autoplay: true, "aria-label": t("broadcast.preview") });
+  const bMsg = h("p", { class: "note", role: "status" });
+  const bState = h("p", { class: "bc-state", id: "bc-state" });
+
+  // ---- the operator's own camera as the main classroom ----------------------------------------
+  const camera = cameraControls({
+    onChange: async () => {
+      if (publisher()) await publishOwnCamera(); // another device: publish it instead
+    },
+  });
+
+  async function openCamera() {
+    try {
+      return await camera.open();
+    } catch (err) {
+      throw new Error(cameraErrorText(err));
+    }
+  }
+
+  function stopPublishing() {
+    const handle = publisher();
+    if (handle) handle.close();
+    if (own.sessionId === sessionId) own.handle = own.sessionId = null;
+  }
+
+  async function publishOwnCamera() {
+    const stream = await openCamera();
+    const mod = await ctx.loadMedia();
+    if (!mod || !mod.publishCamera) throw new Error(t("media.unavailable"));
+    stopPublishing();
+    if (own.handle) own.handle.close(); // one camera publishes at a time
+    own.handle = await mod.publishCamera(hub.socket, sessionId, stream);
+    own.sessionId = sessionId;
+    renderState();
+    // the server sees frames a moment after the connection is up
+    for (const ms of [1500, 4000]) setTimeout(() => ctx.schedule("broadcast"), ms);
+  }
+
+  // ---- state line -----------------------------------------------------------------------------
+  function renderState() {
+    const b = st.broadcast;
+    clear(bState);
+    if (!b) return;
+    if (b.error) {
+      bState.append(h("span", { class: "pill" }, t("broadcast.unknown")));
+      return;
+    }
+    bState.dataset.live = b.live ? "true" : "false";
+    // "Live" only when the programme's origin really sends frames: a broadcast nobody
+    // publishes into is said so plainly, with the way out.
+    const silent = b.live && b.origin_publishing === false;
+    bState.dataset.publishing = silent ? "false" : "true";
+    if (silent) {
+      bState.append(
+        h("span", { class: "pill ps-degraded", id: "bc-no-publisher" }, publisher() ? t("broadcast.connecting") : t("broadcast.noPublisher")),
+        " ",
+        publisher() ? "" : originHelp(b),
+        " ",
+        b.source === "main" && !publisher() ? button(t("broadcast.publish"), (/** @type {Event} */ ev) => act(ev.currentTarget, publishOwnCamera), { id: "bc-publish", class: "small primary" }) : "",
+      );
+      return;
+    }
+    if (b.live && b.floor_site_id && b.program_publishing === false) {
+      // the site with the floor sends nothing: every room sees a frozen programme
+      bState.dataset.publishing = "false";
+      bState.append(
+        h("span", { class: "pill ps-degraded", id: "bc-floor-silent" }, t("broadcast.floorSilent")),
+        " ",
+        t("broadcast.floorSilentHelp", { site: siteName(b.floor_site_id) }),
+      );
+      return;
+    }
+    bState.append(
+      h("span", { class: `pill ${b.live ? "ps-online" : ""}` }, b.live ? t("broadcast.live") : t("broadcast.idle")),
+      b.live ? ` ${t("broadcast.src." + b.source)}${b.floor_site_id ? " · " + t("floor.holder", { site: siteName(b.floor_site_id) }) : ""}` : "",
+      b.live && publisher() ? ` · ${t("broadcast.publishing")}` : "",
+      b.live && b.recording_id ? ` · ${t("broadcast.recordingNow")}` : "",
+    );
+  }
+
+  /**
+   * Why nothing reaches the rooms, by where the programme should come from.
+   * @param {any} b the broadcast's view
+   */
+  function originHelp(b) {
+    const site = /^site:(\d+)$/.exec(b.origin || "");
+    if (site) return t("broadcast.noPublisherSiteHelp", { site: siteName(Number(site[1])) });
+    return t(b.source === "recording" ? "broadcast.noPublisherRecHelp" : "broadcast.noPublisherHelp");
+  }
+
+  async function loadRecordings() {
+    clear(bRec);
+    try {
+      // This session's recordings and those of the course's earlier sessions (a later batch
+      // is shown an earlier batch's lecture).
+      const data = await api.get(`/sessions/${sessionId}/recordings`, { scope: "course" });
+      const items = (data.recordings || data.items || []).filter((/** @type {any} */ r) => !r.status || r.status === "done");
+      for (const r of items) {
+        const mins = r.duration_s ? ` · ${t("broadcast.minutes", { n: Math.max(1, Math.round(r.duration_s / 60)) })}` : "";
+        const when = r.session_id === sessionId ? `${t("broadcast.thisSession")} ${fmtTime(r.started_at)}` : `${fmtDateTime(r.started_at)} · ${r.session_title}`;
+        bRec.appendChild(h("option", { value: String(r.id) }, `#${r.id} · ${when}${mins}`));
+      }
+      if (!items.length) bRec.appendChild(h("option", { value: "" }, t("broadcast.noRecordings")));
+    } catch (err) {
+      bRec.appendChild(h("option", { value: "" }, t("broadcast.noRecordings")));
+      bMsg.textContent = errorText(err);
+    }
+  }
+
+  // ---- the controls (built once, when the session is first known) -----------------------------
+  function render() {
+    const picked = bSite.value; // a live re-render must not undo the operator's choice
+    clear(bSite);
+    for (const id of st.session.site_ids) bSite.appendChild(h("option", { value: String(id) }, siteName(id)));
+    if (picked && st.session.site_ids.includes(Number(picked))) bSite.value = picked;
+    if (el.firstChild) return;
+    const sync = () => {
+      camera.element.hidden = bSource.value !== "main";
+      bSite.closest(".field").hidden = bSource.value !== "site";
+      bRec.closest(".field").hidden = bSource.value !== "recording";
+      if (bSource.value === "recording") loadRecordings();
+    };
+    bSource.addEventListener("change", sync);
+    const start = async (/** @type {Event} */ ev) => {
+      /** @type {{source: string, site_id?: number, recording_id?: number}} */
+      const body = { source: bSource.value };
+      if (body.source === "site") body.site_id = Number(bSite.value);
+      if (body.source === "recording") {
+        if (!bRec.value) {
+          bMsg.textContent = t("broadcast.pickRecording");
+          return;
+        }
+        body.recording_id = Number(bRec.value);
+      }
+      await act(ev.currentTarget, async () => {
+        // The camera first: a broadcast must not start "live" with nothing to send.
+        const ownCamera = body.source === "main" && camera.wanted();
+        if (ownCamera) await openCamera();
+        await api.post(`/sessions/${sessionId}/broadcast/start`, body);
+        bMsg.textContent = t("broadcast.started", { source: t("broadcast.src." + body.source) });
+        if (ownCamera) await publishOwnCamera();
+        ctx.schedule("broadcast");
+      });
+    };
+    const stop = (/** @type {Event} */ ev) =>
+      act(ev.currentTarget, async () => {
+        stopPublishing();
+        camera.close();
+        await api.post(`/sessions/${sessionId}/broadcast/stop`);
+        bMsg.textContent = t("broadcast.off");
+        ctx.schedule("broadcast");
+      });
+    const preview = async (/** @type {Event} */ ev) => {
+      await act(ev.currentTarget, async () => {
+        const mod = await ctx.loadMedia();
+        if (!mod || !mod.viewProgram) throw new Error(t("media.unavailable"));
+        if (program) {
+          program.close();
+          program = null;
+          programVideo.hidden = true;
+          return;
+        }
+        programVideo.hidden = false;
+        program = await mod.viewProgram(hub.socket, sessionId, programVideo);
+      });
+    };
+    programVideo.hidden = true;
+    el.appendChild(
+      h(
+        "div",
+        { class: "toolbar" },
+        field(t("broadcast.source"), bSource),
+        field(t("broadcast.site"), bSite),
+        field(t("broadcast.recording"), bRec),
+        h(
+          "div",
+          { class: "row-actions" },
+          button(t("broadcast.start"), start, { class: "primary", id: "bc-start" }),
+          button(t("broadcast.stop"), stop, { id: "bc-stop" }),
+          button(t("broadcast.previewToggle"), preview, { id: "bc-preview", class: "secondary" }),
+        ),
+      ),
+    );
+    el.appendChild(camera.element);
+    el.appendChild(bState);
+    el.appendChild(bMsg);
+    el.appendChild(programVideo);
+    sync();
+  }
+
+  /** GET /broadcast: live or not, the source, whether its origin sends frames, relays. */
+  async function load() {
+    try {
+      st.broadcast = await api.get(`/sessions/${sessionId}/broadcast`);
+    } catch (err) {
+      st.broadcast = { error: err };
+    }
+    if (st.broadcast && st.broadcast.live === false && publisher()) {
+      stopPublishing(); // stopped elsewhere (another console, the session ended)
+      camera.close();
+    }
+    renderState();
+    ctx.renderWall(); // the tiles say which relay site each site pulls the program from
+  }
+
+  function destroy() {
+    camera.detach(); // the stream and its publication go on (see own)
+    if (program) program.close();
+  }
+
+  return { el, render, load, destroy };
+}
