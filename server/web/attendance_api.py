@@ -1,68 +1,45 @@
-"""Staggered batches, in-room check-in, electives, the credit-hour ledger and the reports.
+"""In-room check-in: the rotating code, check-in and check-out, marking present by hand.
 
-The rules live in the pure core (``server.core.batches``, ``checkin``, ``ledger``); this module
-loads rows, calls the core, and stores what it returns, one transaction per request, except
-trainee check-ins: those are written in groups, many per transaction, by the per-process
-group-commit writer (``server.web.checkin_writer``), each answered only after its group is
-committed and each with its own answer or error. Record rows <-> core records:
-``server.web.attendance_records``.
+The rules live in the pure core (``server.core.checkin``); this module loads rows, calls the
+core, and stores what it returns, one transaction per request, except trainee check-ins: those
+are written in groups, many per transaction, by the per-process group-commit writer
+(``server.web.checkin_writer``), each answered only after its group is committed and each with
+its own answer or error. Record rows <-> core records: ``server.web.attendance_records``.
+Who is on a session's roster: ``server.web.batches.roster``.
 
 Decisions (documented here once, shown in the API summaries):
 
-* **On the roster** of a session: a trainee is on it when (a) a *published* batch plan of the
-  session's course assigns them to any session of the course, (b) they are registered (not
-  waitlisted) for the session as an elective, or (c) their home site takes part in it.
-* **Planned session** for the out-of-batch rule: the session the published plan assigns them
-  to. A course without a published plan, or an elective registration for the session, counts
-  as planned into this session (regular attendance).
 * **Out of batch**: per-session setting ``out_of_batch_rule`` (``session_settings``); when it
-  is not set the server default :data:`DEFAULT_OUT_OF_BATCH` applies: make-up attendance.
+  is not set the server default ``server.core.checkin.DEFAULT_OUT_OF_BATCH`` applies: make-up
+  attendance.
 * **Check-in codes** are HMACs keyed by a key derived from ``config.secret_key``
   (:func:`checkin_secret`), so any secret length works and the raw key never signs codes.
 * **Idempotency**: a check-in carries a ``client_id`` made by the phone; the first answer is
   stored with it (``checkin_requests``) and a re-sent request gets that answer back
   (``replayed: true``) without verifying the (maybe expired) code again.
-* **Corrections** of a session result are audit-log entries (entity ``session_result``,
-  id ``<session>/<trainee>``); results are recomputed from the attendance record and the
-  corrections are applied in order, so the trail is the single source of the changes.
 * Ending a session must call :func:`close_open_records` inside the same transaction.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import weakref
-from collections import Counter
-from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.core import roles
-from server.core.batches import (
-    BatchProblem,
-    BatchRules,
-    Plan,
-    Slot,
-    max_in_class,
-    moments,
-    move,
-    plan_batches,
-    swap,
-    validate_plan,
-)
-from server.core.batches import Trainee as PlanTrainee
 from server.core.checkin import (
+    DEFAULT_OUT_OF_BATCH,
     WINDOW_SECONDS,
     AttendanceKind,
-    OutOfBatchRule,
     current_code,
     decide_checkin,
+    effective_out_of_batch_rule,
 )
 from server.core.checkin_guard import counts_as_guess, qr_token
 from server.core.errors import (
@@ -70,31 +47,18 @@ from server.core.errors import (
     DomainError,
     Forbidden,
     InvalidInput,
-    NotFound,
     RuleViolation,
 )
 from server.core.roles import Actor, Principal
 from server.core.validation import Bool, DateTime, Float, Int, List, Map, Optional, Str, validate
-from server.core.validation import Enum as OneOf
 from server.store.attendance_models import (
     AttendanceRecordRow,
-    BatchAssignment,
-    BatchPlan,
     CheckinRequest,
-    ElectiveRegistration,
-    KeepApartPair,
-    PlanStatus,
     RecordKind,
-    RegistrationStatus,
-    SessionSettings,
-    TraineeUnavailability,
 )
 from server.store.models import (
     ClassSession,
-    Course,
-    OrgUnit,
     SessionStatus,
-    Site,
     Trainee,
     utcnow,
 )
@@ -116,6 +80,7 @@ from server.web.attendance_records import (
 from server.web.batches.roster import roster_position
 from server.web.checkin_events import record_changed
 from server.web.checkin_writer import CheckinItem, CheckinWriter
+from server.web.electives.service import session_settings
 from server.web.resources import (
     PAGE_PARAMS,
     audit,
@@ -125,9 +90,6 @@ from server.web.resources import (
     query_int,
     read_json,
 )
-
-DEFAULT_OUT_OF_BATCH = OutOfBatchRule.MAKEUP
-"""What a check-in outside one's batch becomes when the session sets no rule."""
 
 CHINA = timezone(timedelta(hours=8))  # the default time_zone (tests use it)
 ID = Int(1, 2**31 - 1)
@@ -155,11 +117,6 @@ def _actor_is(who: Principal, actor: Actor) -> bool:
     return who.actor is actor
 
 
-async def _settings(db: AsyncSession, session_id: int) -> SessionSettings | None:
-    found: SessionSettings | None = await db.get(SessionSettings, session_id)
-    return found
-
-
 # --------------------------------------------------------------------------------------------
 # Batch planning
 # --------------------------------------------------------------------------------------------
@@ -182,372 +139,6 @@ PLAN_BODY = _body(
 )
 MOVE_BODY = _body({"trainee_id": ID, "session_id": ID}, {"trainee_id", "session_id"})
 SWAP_BODY = _body({"trainee_a": ID, "trainee_b": ID}, {"trainee_a", "trainee_b"})
-
-
-async def _course_sessions(db: AsyncSession, course_id: int) -> list[ClassSession]:
-    return list(
-        (
-            await db.scalars(
-                select(ClassSession)
-                .where(ClassSession.course_id == course_id)
-                .order_by(ClassSession.starts_at, ClassSession.id)
-            )
-        ).all()
-    )
-
-
-async def _build_problem(
-    db: AsyncSession,
-    course_id: int,
-    rules: Mapping[str, Any],
-    trainee_ids: Iterable[int] | None,
-) -> tuple[BatchProblem, list[ClassSession], dict[int, Trainee]]:
-    """The planner's problem: the course's sessions as slots and the roster as trainees."""
-    sessions = await _course_sessions(db, course_id)
-    query = select(Trainee)
-    if trainee_ids is not None:
-        query = query.where(Trainee.id.in_(list(trainee_ids)))
-    else:
-        query = query.where(Trainee.active.is_(True))
-        if rules.get("org_unit_ids"):
-            query = query.where(Trainee.org_unit_id.in_(rules["org_unit_ids"]))
-    trainees = {t.id: t for t in (await db.scalars(query.order_by(Trainee.id))).all()}
-    session_ids = [s.id for s in sessions]
-    unavailable: dict[int, set[str]] = {}
-    if session_ids:
-        for tid, sid in (
-            await db.execute(
-                select(TraineeUnavailability.trainee_id, TraineeUnavailability.session_id).where(
-                    TraineeUnavailability.session_id.in_(session_ids)
-                )
-            )
-        ).all():
-            unavailable.setdefault(tid, set()).add(str(sid))
-    pairs = [
-        (str(a), str(b))
-        for a, b in (
-            await db.execute(
-                select(KeepApartPair.trainee_a_id, KeepApartPair.trainee_b_id).where(
-                    KeepApartPair.course_id == course_id
-                )
-            )
-        ).all()
-        if a in trainees and b in trainees
-    ]
-    capacity: dict[str, int] = {}
-    if rules.get("use_site_capacity", True):
-        site_ids = {t.home_site_id for t in trainees.values() if t.home_site_id is not None}
-        if site_ids:
-            for sid, cap in (
-                await db.execute(select(Site.id, Site.capacity).where(Site.id.in_(site_ids)))
-            ).all():
-                capacity[str(sid)] = cap
-    problem = BatchProblem(
-        slots=tuple(
-            Slot(str(s.id), s.starts_at.timestamp(), s.ends_at.timestamp()) for s in sessions
-        ),
-        trainees=tuple(
-            PlanTrainee(
-                id=str(t.id),
-                unit_id=str(t.org_unit_id),
-                site_id=str(t.home_site_id) if t.home_site_id is not None else "none",
-                is_leader=t.is_leader,
-                unavailable=frozenset(unavailable.get(t.id, set())),
-            )
-            for t in trainees.values()
-        ),
-        site_capacity=capacity,
-        rules=BatchRules(
-            on_duty_share=float(rules.get("on_duty_share", 0.5)), keep_apart=tuple(pairs)
-        ),
-    )
-    return problem, sessions, trainees
-
-
-async def _current_plan(db: AsyncSession, course_id: int) -> BatchPlan:
-    """The plan being worked on: the newest draft, else the published one."""
-    plans = (
-        await db.scalars(
-            select(BatchPlan)
-            .where(BatchPlan.course_id == course_id, BatchPlan.status != PlanStatus.SUPERSEDED)
-            .order_by(BatchPlan.id.desc())
-        )
-    ).all()
-    for plan in plans:
-        if plan.status is PlanStatus.DRAFT:
-            return plan
-    if plans:
-        return plans[0]
-    raise NotFound("batch.no_plan", "This course has no batch plan yet; run the planner first.")
-
-
-async def _assignment(db: AsyncSession, plan_id: int) -> dict[int, int]:
-    rows = await db.execute(
-        select(BatchAssignment.trainee_id, BatchAssignment.session_id).where(
-            BatchAssignment.plan_id == plan_id
-        )
-    )
-    return {t: s for t, s in rows.all()}
-
-
-async def _plan_view(db: AsyncSession, plan: BatchPlan) -> dict[str, Any]:
-    """Units × batches: sizes, leaders, on-duty share per batch, and every broken rule."""
-    assignment = await _assignment(db, plan.id)
-    problem, sessions, trainees = await _build_problem(
-        db, plan.course_id, plan.rules or {}, assignment.keys()
-    )
-    broken = validate_plan(problem, Plan({str(t): str(s) for t, s in assignment.items()}))
-    unit_names = {
-        u: n
-        for u, n in (
-            await db.execute(
-                select(OrgUnit.id, OrgUnit.name).where(
-                    OrgUnit.id.in_({t.org_unit_id for t in trainees.values()})
-                )
-            )
-        ).all()
-    }
-    share = problem.rules.on_duty_share
-    groups = moments(problem.slots)
-    by_unit: dict[int, list[Trainee]] = {}
-    for t in trainees.values():
-        by_unit.setdefault(t.org_unit_id, []).append(t)
-    units = []
-    for unit_id, members in sorted(by_unit.items()):
-        sizes = Counter(assignment[t.id] for t in members if t.id in assignment)
-        batches = []
-        for s in sessions:
-            in_class = max(
-                (sum(sizes[int(x)] for x in g) for g in groups if str(s.id) in g),
-                default=sizes[s.id],
-            )
-            batches.append(
-                {
-                    "session_id": s.id,
-                    "size": sizes[s.id],
-                    "leaders": [
-                        {"id": t.id, "name": t.name}
-                        for t in members
-                        if t.is_leader and assignment.get(t.id) == s.id
-                    ],
-                    "on_duty_share": round(1 - in_class / len(members), 4) if members else 1.0,
-                }
-            )
-        units.append(
-            {
-                "unit_id": unit_id,
-                "name": unit_names.get(unit_id, ""),
-                "size": len(members),
-                "max_in_class": max_in_class(len(members), share),
-                "batches": batches,
-            }
-        )
-    totals = Counter(assignment.values())
-    return {
-        "plan_id": plan.id,
-        "course_id": plan.course_id,
-        "status": plan.status.value,
-        "rules": plan.rules,
-        "created_by": plan.created_by,
-        "created_at": _iso(plan.created_at),
-        "published_at": _iso(plan.published_at),
-        "sessions": [
-            {
-                "id": s.id,
-                "title": s.title,
-                "starts_at": _iso(s.starts_at),
-                "ends_at": _iso(s.ends_at),
-                "size": totals[s.id],
-            }
-            for s in sessions
-        ],
-        "units": units,
-        "violations": [{**v.details(), "message": v.message} for v in broken],
-        "assignments": [{"trainee_id": t, "session_id": s} for t, s in sorted(assignment.items())],
-    }
-
-
-async def create_batch_plan(request: web.Request) -> web.Response:
-    """Run the planner over the course's sessions and save the result as the draft plan."""
-    data = validate(PLAN_BODY, await read_json(request), path="body")
-    course_id = path_id(request, "course")
-    who = principal(request)
-    async with request.app[SESSIONS]() as db, db.begin():
-        await load(db, Course, course_id, "course")
-        sessions = await _course_sessions(db, course_id)
-        session_ids = {s.id for s in sessions}
-        if "keep_apart" in data:
-            await _replace_pairs(db, course_id, data["keep_apart"])
-        if "unavailable" in data:
-            await _replace_unavailable(db, session_ids, data["unavailable"])
-        rules = {
-            "on_duty_share": data.get("on_duty_share", 0.5),
-            "org_unit_ids": sorted(set(data.get("org_unit_ids", []))),
-            "use_site_capacity": data.get("use_site_capacity", True),
-        }
-        problem, _, trainees = await _build_problem(db, course_id, rules, None)
-        if not trainees:
-            raise InvalidInput("batch.no_trainees", "No active trainees in the chosen org units.")
-        plan = await asyncio.to_thread(plan_batches, problem)
-        await db.execute(
-            delete(BatchPlan).where(
-                BatchPlan.course_id == course_id, BatchPlan.status == PlanStatus.DRAFT
-            )
-        )
-        row = BatchPlan(
-            course_id=course_id, status=PlanStatus.DRAFT, rules=rules, created_by=who.label
-        )
-        db.add(row)
-        await db.flush()
-        await db.execute(
-            insert(BatchAssignment),
-            [
-                {"plan_id": row.id, "trainee_id": int(t), "session_id": int(s)}
-                for t, s in plan.assignment.items()
-            ],
-        )
-        audit(db, who, "plan", "batch_plans", row.id, None, {**rules, "trainees": len(trainees)})
-        view = await _plan_view(db, row)
-    return web.json_response(view, status=201)
-
-
-async def _replace_pairs(db: AsyncSession, course_id: int, pairs: list[list[int]]) -> None:
-    wanted = {(min(a, b), max(a, b)) for a, b in pairs}
-    if any(a == b for a, b in wanted):
-        raise InvalidInput("batch.bad_pair", "A keep-apart pair names the same trainee twice.")
-    ids = {x for pair in wanted for x in pair}
-    if ids:
-        known = set((await db.scalars(select(Trainee.id).where(Trainee.id.in_(ids)))).all())
-        if ids - known:
-            raise InvalidInput(
-                "batch.unknown_trainee",
-                f"Keep-apart pairs name unknown trainees {sorted(ids - known)}.",
-            )
-    await db.execute(delete(KeepApartPair).where(KeepApartPair.course_id == course_id))
-    for a, b in sorted(wanted):
-        db.add(KeepApartPair(course_id=course_id, trainee_a_id=a, trainee_b_id=b))
-    await db.flush()
-
-
-async def _replace_unavailable(
-    db: AsyncSession, session_ids: set[int], items: list[dict[str, Any]]
-) -> None:
-    for item in items:
-        if item["session_id"] not in session_ids:
-            raise InvalidInput(
-                "batch.unknown_slot",
-                f"Session {item['session_id']} is not a session of this course.",
-            )
-    ids = {item["trainee_id"] for item in items}
-    if ids:
-        known = set((await db.scalars(select(Trainee.id).where(Trainee.id.in_(ids)))).all())
-        if ids - known:
-            raise InvalidInput(
-                "batch.unknown_trainee", f"Unknown trainees {sorted(ids - known)} in unavailable."
-            )
-    if session_ids:
-        await db.execute(
-            delete(TraineeUnavailability).where(TraineeUnavailability.session_id.in_(session_ids))
-        )
-    seen: set[tuple[int, int]] = set()
-    for item in items:
-        key = (item["trainee_id"], item["session_id"])
-        if key not in seen:
-            seen.add(key)
-            db.add(
-                TraineeUnavailability(
-                    trainee_id=key[0], session_id=key[1], reason=item.get("reason") or ""
-                )
-            )
-    await db.flush()
-
-
-async def get_batch_plan(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db:
-        await load(db, Course, path_id(request, "course"), "course")
-        plan = await _current_plan(db, path_id(request, "course"))
-        return web.json_response(await _plan_view(db, plan))
-
-
-async def _change_plan(request: web.Request, how: str) -> web.Response:
-    data = validate(
-        MOVE_BODY if how == "move" else SWAP_BODY, await read_json(request), path="body"
-    )
-    course_id = path_id(request, "course")
-    who = principal(request)
-    async with request.app[SESSIONS]() as db, db.begin():
-        await load(db, Course, course_id, "course")
-        plan = await _current_plan(db, course_id)
-        assignment = await _assignment(db, plan.id)
-        problem, _, _ = await _build_problem(db, course_id, plan.rules or {}, assignment.keys())
-        before = Plan({str(t): str(s) for t, s in assignment.items()})
-        if how == "move":
-            after = move(problem, before, str(data["trainee_id"]), str(data["session_id"]))
-        else:
-            after = swap(problem, before, str(data["trainee_a"]), str(data["trainee_b"]))
-        changed = {
-            int(t): int(s) for t, s in after.assignment.items() if before.assignment.get(t) != s
-        }
-        for trainee_id, session_id in changed.items():
-            await db.execute(
-                update(BatchAssignment)
-                .where(BatchAssignment.plan_id == plan.id, BatchAssignment.trainee_id == trainee_id)
-                .values(session_id=session_id)
-            )
-        audit(
-            db,
-            who,
-            how,
-            "batch_plans",
-            plan.id,
-            {str(t): assignment[t] for t in changed},
-            {str(t): s for t, s in changed.items()},
-        )
-        view = await _plan_view(db, plan)
-    return web.json_response(view)
-
-
-async def move_in_plan(request: web.Request) -> web.Response:
-    return await _change_plan(request, "move")
-
-
-async def swap_in_plan(request: web.Request) -> web.Response:
-    return await _change_plan(request, "swap")
-
-
-async def publish_plan(request: web.Request) -> web.Response:
-    """Publish the draft: it becomes the roster of the course's sessions."""
-    course_id = path_id(request, "course")
-    who = principal(request)
-    async with request.app[SESSIONS]() as db, db.begin():
-        await load(db, Course, course_id, "course")
-        draft = await db.scalar(
-            select(BatchPlan)
-            .where(BatchPlan.course_id == course_id, BatchPlan.status == PlanStatus.DRAFT)
-            .order_by(BatchPlan.id.desc())
-            .limit(1)
-        )
-        if draft is None:
-            raise Conflict("batch.no_draft", "There is no draft plan to publish; run the planner.")
-        await db.execute(
-            update(BatchPlan)
-            .where(BatchPlan.course_id == course_id, BatchPlan.status == PlanStatus.PUBLISHED)
-            .values(status=PlanStatus.SUPERSEDED)
-        )
-        draft.status = PlanStatus.PUBLISHED
-        draft.published_at = utcnow()
-        audit(
-            db,
-            who,
-            "publish",
-            "batch_plans",
-            draft.id,
-            {"status": "draft"},
-            {"status": "published"},
-        )
-        await db.flush()
-        view = await _plan_view(db, draft)
-    return web.json_response(view)
 
 
 # --------------------------------------------------------------------------------------------
@@ -665,11 +256,9 @@ async def _checkin_once(
             now=ts,
         )
         on_roster, planned = await roster_position(db, session, trainee)
-        settings = await _settings(db, session_id)
-        rule = OutOfBatchRule(
-            settings.out_of_batch_rule
-            if settings is not None and settings.out_of_batch_rule
-            else DEFAULT_OUT_OF_BATCH
+        settings = await session_settings(db, session_id)
+        rule = effective_out_of_batch_rule(
+            settings.out_of_batch_rule if settings is not None else None
         )
         outcome = decide_checkin(
             session_id=str(session_id),
@@ -885,301 +474,14 @@ async def list_attendance(request: web.Request) -> web.Response:
 
 
 # --------------------------------------------------------------------------------------------
-# Session settings and electives
-# --------------------------------------------------------------------------------------------
-
-SETTINGS_BODY = _body(
-    {
-        "capacity": Optional(Int(0, 100_000)),
-        "registration_open": Bool(),
-        "out_of_batch_rule": Optional(OneOf(*[r.value for r in OutOfBatchRule])),
-        "any_room": Bool(),
-    },
-    set(),
-)
-
-
-def _settings_view(session_id: int, s: SessionSettings | None) -> dict[str, Any]:
-    stored = s.out_of_batch_rule if s is not None else None
-    return {
-        "session_id": session_id,
-        "capacity": s.capacity if s is not None else None,
-        "registration_open": bool(s.registration_open) if s is not None else False,
-        "out_of_batch_rule": stored,
-        "effective_out_of_batch_rule": stored or DEFAULT_OUT_OF_BATCH.value,
-        "any_room": bool(s.any_room) if s is not None else False,
-    }
-
-
-async def get_settings(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db:
-        session = await load(db, ClassSession, path_id(request, "session"), "session")
-        return web.json_response(_settings_view(session.id, await _settings(db, session.id)))
-
-
-async def put_settings(request: web.Request) -> web.Response:
-    data = validate(SETTINGS_BODY, await read_json(request), path="body")
-    who = principal(request)
-    async with request.app[SESSIONS]() as db, db.begin():
-        session = await load(db, ClassSession, path_id(request, "session"), "session")
-        row = await _settings(db, session.id)
-        before = _settings_view(session.id, row) if row is not None else None
-        if row is None:
-            row = SessionSettings(session_id=session.id, registration_open=False, version=0)
-            db.add(row)
-        for key, value in data.items():
-            setattr(row, key, value)
-        await db.flush()
-        view = _settings_view(session.id, row)
-        audit(db, who, "settings", "sessions", session.id, before, view)
-    return web.json_response(view)
-
-
-def _registration_view(
-    reg: ElectiveRegistration | None, capacity: int | None, registered: int
-) -> dict[str, Any]:
-    return {
-        "session_id": reg.session_id if reg else None,
-        "trainee_id": reg.trainee_id if reg else None,
-        "status": reg.status.value if reg else None,
-        "position": reg.position if reg else None,
-        "capacity": capacity,
-        "registered": registered,
-    }
-
-
-async def _lock_registrations(db: AsyncSession, session_id: int) -> SessionSettings:
-    """Take the session's registration lock (an UPDATE first: row lock / SQLite write lock)."""
-    result = await db.execute(
-        update(SessionSettings)
-        .where(SessionSettings.session_id == session_id)
-        .values(version=SessionSettings.version + 1)
-    )
-    settings = (
-        await db.scalars(
-            select(SessionSettings)
-            .where(SessionSettings.session_id == session_id)
-            .execution_options(populate_existing=True)
-        )
-    ).first()
-    if getattr(result, "rowcount", 0) == 0 or settings is None or not settings.registration_open:
-        raise Conflict(
-            "registration.not_open",
-            "Registration for this session is not open; ask the training office.",
-        )
-    return settings
-
-
-async def _count_registered(db: AsyncSession, session_id: int) -> int:
-    return int(
-        await db.scalar(
-            select(func.count()).where(
-                ElectiveRegistration.session_id == session_id,
-                ElectiveRegistration.status == RegistrationStatus.REGISTERED,
-            )
-        )
-        or 0
-    )
-
-
-async def register_elective(request: web.Request) -> web.Response:
-    """A trainee registers for a session (学员点课); beyond capacity they are waitlisted."""
-    who = principal(request)
-    assert who.trainee_id is not None
-    session_id = path_id(request, "session")
-    async with request.app[SESSIONS]() as db:
-        session = await load(db, ClassSession, session_id, "session")
-    if session.status is SessionStatus.ENDED:
-        raise Conflict("registration.closed", "The session has ended.")
-    async with request.app[SESSIONS]() as db, db.begin():
-        settings = await _lock_registrations(db, session_id)
-        reg = await db.scalar(
-            select(ElectiveRegistration).where(
-                ElectiveRegistration.session_id == session_id,
-                ElectiveRegistration.trainee_id == who.trainee_id,
-            )
-        )
-        registered = await _count_registered(db, session_id)
-        if reg is None or reg.status is RegistrationStatus.CANCELLED:
-            if settings.capacity is None or registered < settings.capacity:
-                status, position = RegistrationStatus.REGISTERED, None
-                registered += 1
-            else:
-                last = await db.scalar(
-                    select(func.max(ElectiveRegistration.position)).where(
-                        ElectiveRegistration.session_id == session_id,
-                        ElectiveRegistration.status == RegistrationStatus.WAITLISTED,
-                    )
-                )
-                status, position = RegistrationStatus.WAITLISTED, int(last or 0) + 1
-            if reg is None:
-                reg = ElectiveRegistration(
-                    session_id=session_id, trainee_id=who.trainee_id, status=status
-                )
-                db.add(reg)
-            reg.status, reg.position, reg.updated_at = status, position, utcnow()
-            await db.flush()
-        view = _registration_view(reg, settings.capacity, registered)
-    return web.json_response(view)
-
-
-async def cancel_elective(request: web.Request) -> web.Response:
-    """A trainee cancels; the first on the waitlist moves up in the same transaction."""
-    who = principal(request)
-    assert who.trainee_id is not None
-    session_id = path_id(request, "session")
-    async with request.app[SESSIONS]() as db:
-        await load(db, ClassSession, session_id, "session")
-    async with request.app[SESSIONS]() as db, db.begin():
-        settings = await _lock_registrations(db, session_id)
-        reg = await db.scalar(
-            select(ElectiveRegistration).where(
-                ElectiveRegistration.session_id == session_id,
-                ElectiveRegistration.trainee_id == who.trainee_id,
-            )
-        )
-        if reg is None or reg.status is RegistrationStatus.CANCELLED:
-            raise NotFound("registration.not_found", "You are not registered for this session.")
-        was, old_position = reg.status, reg.position
-        reg.status, reg.position, reg.updated_at = RegistrationStatus.CANCELLED, None, utcnow()
-        await db.flush()
-        behind = old_position or 0
-        if was is RegistrationStatus.REGISTERED:
-            registered = await _count_registered(db, session_id)
-            if settings.capacity is None or registered < settings.capacity:
-                first = await db.scalar(
-                    select(ElectiveRegistration)
-                    .where(
-                        ElectiveRegistration.session_id == session_id,
-                        ElectiveRegistration.status == RegistrationStatus.WAITLISTED,
-                    )
-                    .order_by(ElectiveRegistration.position, ElectiveRegistration.id)
-                    .limit(1)
-                )
-                if first is not None:
-                    behind = first.position or 0
-                    first.status, first.position = RegistrationStatus.REGISTERED, None
-                    first.updated_at = utcnow()
-                    await db.flush()
-        if behind:
-            await db.execute(
-                update(ElectiveRegistration)
-                .where(
-                    ElectiveRegistration.session_id == session_id,
-                    ElectiveRegistration.status == RegistrationStatus.WAITLISTED,
-                    ElectiveRegistration.position > behind,
-                )
-                .values(position=ElectiveRegistration.position - 1)
-            )
-        view = _registration_view(reg, settings.capacity, await _count_registered(db, session_id))
-    return web.json_response(view)
-
-
-async def list_registrations(request: web.Request) -> web.Response:
-    session_id = path_id(request, "session")
-    async with request.app[SESSIONS]() as db:
-        await load(db, ClassSession, session_id, "session")
-        settings = await _settings(db, session_id)
-        rows = (
-            await db.execute(
-                select(ElectiveRegistration, Trainee.name, Trainee.staff_no)
-                .join(Trainee, Trainee.id == ElectiveRegistration.trainee_id)
-                .where(ElectiveRegistration.session_id == session_id)
-                .order_by(
-                    ElectiveRegistration.status,
-                    ElectiveRegistration.position,
-                    ElectiveRegistration.id,
-                )
-            )
-        ).all()
-        items = [
-            {
-                "trainee_id": reg.trainee_id,
-                "name": name,
-                "staff_no": staff_no,
-                "status": reg.status.value,
-                "position": reg.position,
-                "created_at": _iso(reg.created_at),
-            }
-            for reg, name, staff_no in rows
-        ]
-    counts = Counter(i["status"] for i in items)
-    return web.json_response(
-        {
-            "session_id": session_id,
-            "capacity": settings.capacity if settings else None,
-            "registration_open": bool(settings.registration_open) if settings else False,
-            "registered": counts["registered"],
-            "waitlisted": counts["waitlisted"],
-            "items": items,
-        }
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # Registration of the endpoints
 # --------------------------------------------------------------------------------------------
 
 
 def register(registry: Registry) -> None:
     add = registry.add
-    managers, trainees = roles.MANAGERS, roles.TRAINEES
-    course = "/api/v1/courses/{id}/batch-plan"
+    trainees = roles.TRAINEES
     session = "/api/v1/sessions/{id}"
-    add(
-        Endpoint(
-            "POST",
-            course,
-            create_batch_plan,
-            managers,
-            "Plan the staggered batches of a course and save them as the draft plan",
-            "batches",
-            body=PLAN_BODY,
-            status=201,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            course,
-            get_batch_plan,
-            managers,
-            "Show a course's batch plan: units by batches, leaders, on-duty share, violations",
-            "batches",
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            course + "/move",
-            move_in_plan,
-            managers,
-            "Move a trainee to another batch of the plan (re-validated)",
-            "batches",
-            body=MOVE_BODY,
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            course + "/swap",
-            swap_in_plan,
-            managers,
-            "Swap two trainees' batches in the plan (re-validated)",
-            "batches",
-            body=SWAP_BODY,
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            course + "/publish",
-            publish_plan,
-            managers,
-            "Publish the draft batch plan as the course's roster",
-            "batches",
-        )
-    )
     add(
         Endpoint(
             "GET",
@@ -1233,56 +535,5 @@ def register(registry: Registry) -> None:
             "List a session's attendance records",
             "checkin",
             query=PAGE_PARAMS,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            session + "/settings",
-            get_settings,
-            managers,
-            "Show a session's capacity, registration and out-of-batch settings",
-            "electives",
-        )
-    )
-    add(
-        Endpoint(
-            "PUT",
-            session + "/settings",
-            put_settings,
-            managers,
-            "Change a session's capacity, registration and out-of-batch settings",
-            "electives",
-            body=SETTINGS_BODY,
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            session + "/registration",
-            register_elective,
-            trainees,
-            "Register for a session as an elective (waitlisted when full)",
-            "electives",
-        )
-    )
-    add(
-        Endpoint(
-            "DELETE",
-            session + "/registration",
-            cancel_elective,
-            trainees,
-            "Cancel one's registration; the first waitlisted moves up",
-            "electives",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            session + "/registrations",
-            list_registrations,
-            managers,
-            "List a session's registrations and waitlist",
-            "electives",
         )
     )
