@@ -182,7 +182,10 @@ class SessionMedia:
                 wanted = False
             if wanted:
                 moved = role == "subscribe" and "upstream" in changed
-                if moved or {"quality", "ice_servers", "video_codec"} & changed.keys():
+                # a new generation: another node has taken the broadcast over (its relay is
+                # elsewhere now), so every peer connects again
+                restart = {"quality", "ice_servers", "video_codec", "generation"}
+                if moved or restart & changed.keys():
                     self._restart(role)
                 self._ensure(role)
             else:

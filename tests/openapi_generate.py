@@ -44,7 +44,7 @@ MAY_BE_NULL: dict[str, dict[str, Any]] = {
     "started_at": DATE_TIME_NULL,
     "ended_at": DATE_TIME_NULL,
     "published_at": DATE_TIME_NULL,
-    # polls (qa_api._poll_view): no time limit, not launched or not closed; ``correct`` is
+    # polls (polls.service.poll_view): no time limit, not launched or not closed; ``correct`` is
     # null for a poll that is not a quiz and, for trainees, until the quiz closes
     "opened_at": DATE_TIME_NULL,
     "closed_at": DATE_TIME_NULL,
@@ -102,9 +102,9 @@ WRITTEN: dict[str, dict[str, Any]] = {
     },
     # attendance_api.get_batch_plan: the plan view create_batch_plan answers
     "GET /api/v1/courses/{id}/batch-plan 200": {"like": "POST /api/v1/courses/{id}/batch-plan 201"},
-    # qa_api.own_quiz_scores: the same view as a trainee's scores read by staff
+    # polls.http.own_quiz_scores: the same view as a trainee's scores read by staff
     "GET /api/v1/trainee/quiz-scores 200": {"like": "GET /api/v1/trainees/{id}/quiz-scores 200"},
-    # qa_api.answer_poll
+    # polls.service.answer_poll
     "POST /api/v1/polls/{id}/answers 201": {
         "schema": {
             "type": "object",

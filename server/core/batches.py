@@ -174,6 +174,21 @@ def moments(slots: Sequence[Slot]) -> list[tuple[str, ...]]:
     return sorted(tuple(sorted(g)) for g in maximal)
 
 
+def on_duty_share(
+    slots: Sequence[Slot], sizes: Mapping[str, int], slot_id: str, unit_size: int
+) -> float:
+    """The share of a unit on duty while ``slot_id`` runs: one minus the most of its cadres in
+    class at one moment that includes the slot (slots overlapping it count too), over the unit's
+    size. ``sizes``: the unit's cadres per slot. A unit with nobody is all on duty (1.0)."""
+    if unit_size <= 0:
+        return 1.0
+    in_class = max(
+        (sum(sizes.get(x, 0) for x in g) for g in moments(slots) if slot_id in g),
+        default=sizes.get(slot_id, 0),
+    )
+    return round(1 - in_class / unit_size, 4)
+
+
 def unit_leaders(problem: BatchProblem) -> dict[str, tuple[str, ...]]:
     """Unit id -> its leaders: trainees flagged ``is_leader`` plus designated leaders."""
     out: dict[str, set[str]] = {}

@@ -166,6 +166,17 @@ class OutOfBatchRule(StrEnum):
     """Refuse it: the trainee must attend with their own batch."""
 
 
+DEFAULT_OUT_OF_BATCH = OutOfBatchRule.MAKEUP
+"""What a check-in outside one's batch becomes when the session sets no rule."""
+
+
+def effective_out_of_batch_rule(
+    stored: str | None, default: OutOfBatchRule = DEFAULT_OUT_OF_BATCH
+) -> OutOfBatchRule:
+    """The session's out-of-batch rule: the one it sets, else the server default."""
+    return OutOfBatchRule(stored) if stored else default
+
+
 class AttendanceKind(StrEnum):
     REGULAR = "regular"
     MAKEUP = "makeup"

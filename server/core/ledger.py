@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from enum import StrEnum
 from types import MappingProxyType
 
 from server.core.completion import HonourCandidate as HonourCandidate
@@ -447,12 +448,57 @@ def correct_result(
     if not changed:
         raise InvalidInput("ledger.correction_empty", "The correction changes nothing.")
     before = {name: current[name] for name in changed}
-    corrected = replace(result, **changed, corrected=True)  # type: ignore[arg-type]
-    corrected = replace(corrected, credited=corrected.class_hours > 0)
+    corrected = _with_changes(result, changed)
     entry = AuditEntry(
         who=who, when=now, entity=result_entity(result), before=before, after=changed, why=why
     )
     return corrected, entry
+
+
+def _with_changes(result: SessionResult, changes: Mapping[str, AuditValue]) -> SessionResult:
+    """The result with corrected fields: marked ``corrected``, ``credited`` following the
+    class hours."""
+    corrected = replace(result, **changes, corrected=True)  # type: ignore[arg-type]
+    return replace(corrected, credited=corrected.class_hours > 0)
+
+
+def apply_corrections(
+    result: SessionResult, corrections: Iterable[Mapping[str, AuditValue]]
+) -> SessionResult:
+    """Replay stored corrections (their ``after`` values, oldest first) on a computed result:
+    the audit trail is the single source of the changes, so a result is always recomputed
+    from the record and then corrected again, exactly as :func:`correct_result` did."""
+    for after in corrections:
+        result = _with_changes(result, after)
+    return result
+
+
+class AttendanceStatus(StrEnum):
+    """A trainee's line in a session report."""
+
+    PRESENT = "present"
+    ABSENT = "absent"
+    MAKEUP = "makeup"
+    PENDING = "pending"
+    """The session has not ended and there is no record yet: not absent (yet)."""
+    LEAVE = "leave"
+    """Approved leave (请假) and not there: not absent (see server.core.leave.apply_leave)."""
+
+
+def attendance_status(
+    result: SessionResult, *, expected: bool, has_record: bool
+) -> AttendanceStatus:
+    """How a report counts a trainee: absent, pending (not final and nothing recorded yet),
+    make-up (came but was not expected, or checked in outside their batch), else present."""
+    if result.on_leave:
+        return AttendanceStatus.LEAVE
+    if result.absent:
+        return AttendanceStatus.ABSENT
+    if not result.final and not has_record:
+        return AttendanceStatus.PENDING
+    if not expected or result.makeup:
+        return AttendanceStatus.MAKEUP
+    return AttendanceStatus.PRESENT
 
 
 def _checked_correction(name: str, value: AuditValue) -> bool | float:

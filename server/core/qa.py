@@ -10,6 +10,11 @@ Decisions:
   moderator moves on; refusing would force two clicks for the common case). The events say so.
 * The rate limit counts accepted submissions of a trainee in a sliding window (default 3 per
   60 s); questions without an asker (typed by site staff for the whole room) are not limited.
+* The store is the truth: a server builds a board per decision with ``QuestionBoard.restore``
+  over only what that decision needs (the questions it touches, with their voters when it
+  counts votes, and the asker's recent submission times), asks it, and persists the events.
+  Holding every question of a session in memory per request would cost too much, and the
+  board never needs the others: each rule looks at the questions it names (and the one on air).
 * With ``auto_approve`` a question is approved at submit unless a sensitive word flags it;
   flagged questions wait in SUBMITTED for a moderator.
 * Upvote is idempotent (a second upvote changes nothing and returns no events); withdrawing a
@@ -23,7 +28,7 @@ Decisions:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -97,6 +102,28 @@ _VERBS: dict[QuestionAction, str] = {
     _A.VOTE: "vote for",
     _A.WITHDRAW_VOTE: "withdraw a vote from",
 }
+
+
+def check_rate(times: Iterable[float], now: float, *, limit: int, window: float) -> None:
+    """The rate limit: refuse (``question.rate_limited``, with ``retry_after`` seconds) when
+    ``limit`` of the asker's submission ``times`` fall in the ``window`` seconds before ``now``."""
+    inside = sorted(t for t in times if t > now - window)
+    if len(inside) >= limit:
+        retry_after = inside[0] + window - now
+        raise RateLimited(
+            "question.rate_limited",
+            f"You can ask {limit} questions per {window:g} seconds; "
+            f"try again in {max(1, round(retry_after))} seconds.",
+            {"retry_after": retry_after},
+        )
+
+
+def vote_changes(state: QuestionState, voted: bool, *, cast: bool, question_id: str) -> bool:
+    """Whether casting (or withdrawing) a vote changes anything: votes are taken while the
+    question is APPROVED or ON_AIR (``question.bad_transition`` otherwise); a second upvote,
+    or withdrawing a vote that was not cast, changes nothing."""
+    next_state(state, _A.VOTE if cast else _A.WITHDRAW_VOTE, question_id)
+    return voted is not cast
 
 
 def next_state(state: QuestionState, action: QuestionAction, question_id: str) -> QuestionState:
@@ -285,6 +312,38 @@ class QuestionBoard:
         self._on_air: str | None = None
         self._history: list[OnAirInterval] = []
 
+    @classmethod
+    def restore(
+        cls,
+        session_id: str,
+        questions: Iterable[Question] = (),
+        *,
+        recent: Mapping[str, Iterable[float]] | None = None,
+        on_air_since: float = 0.0,
+        auto_approve: bool = False,
+        sensitive_words: SensitiveWords | None = None,
+        rate_limit: int = 3,
+        rate_window: float = 60.0,
+    ) -> QuestionBoard:
+        """A board over stored state (see the module doc): ``questions`` are the ones the
+        decision touches, ``recent`` each asker's submission times; the question among them
+        that is ON_AIR holds the on-air slot since ``on_air_since``."""
+        board = cls(
+            session_id,
+            auto_approve=auto_approve,
+            sensitive_words=sensitive_words,
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+        )
+        for q in questions:
+            board._questions[q.id] = q
+            if q.state is _S.ON_AIR:
+                board._on_air = q.id
+                board._history = [OnAirInterval(q.id, on_air_since, None)]
+        for asker, times in (recent or {}).items():
+            board._recent[asker] = deque(sorted(times))
+        return board
+
     # -- reading --
 
     def get(self, question_id: str) -> Question:
@@ -373,28 +432,19 @@ class QuestionBoard:
         recent = self._recent.setdefault(asker, deque())
         while recent and recent[0] <= now - self.rate_window:
             recent.popleft()
-        if len(recent) >= self.rate_limit:
-            retry_after = recent[0] + self.rate_window - now
-            raise RateLimited(
-                "question.rate_limited",
-                f"You can ask {self.rate_limit} questions per {self.rate_window:g} seconds; "
-                f"try again in {max(1, round(retry_after))} seconds.",
-                {"retry_after": retry_after},
-            )
+        check_rate(recent, now, limit=self.rate_limit, window=self.rate_window)
         return recent
 
     def upvote(self, question_id: str, trainee_id: str, *, now: float) -> list[QaEvent]:
         q = self.get(question_id)
-        next_state(q.state, _A.VOTE, q.id)
-        if trainee_id in q.votes:
+        if not vote_changes(q.state, trainee_id in q.votes, cast=True, question_id=q.id):
             return []
         q.votes.add(trainee_id)
         return [VoteChanged(self.session_id, q.id, len(q.votes), VoteChange.CAST, trainee_id, now)]
 
     def withdraw_vote(self, question_id: str, trainee_id: str, *, now: float) -> list[QaEvent]:
         q = self.get(question_id)
-        next_state(q.state, _A.WITHDRAW_VOTE, q.id)
-        if trainee_id not in q.votes:
+        if not vote_changes(q.state, trainee_id in q.votes, cast=False, question_id=q.id):
             return []
         q.votes.discard(trainee_id)
         return [

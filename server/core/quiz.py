@@ -7,6 +7,9 @@ Decisions:
   after ``close``, is refused with ``quiz.closed``.
 * One answer per trainee: a second answer is REFUSED (``quiz.already_answered``), so live
   tallies only grow and nobody changes a quiz answer after seeing the room's tally.
+* The store is the truth: a server rebuilds a poll per decision with ``LivePoll.restore`` from
+  its stored row and answers (the tally needs every answer anyway), asks it, and persists the
+  events; an open poll past its deadline counts as closed without a write.
 * Quiz scoring is all-or-nothing: 1 point when the chosen options equal the correct ones,
   else 0 (also for multiple choice; no partial credit). ``total_scores`` adds several up.
 * Needs survey: a trainee ranks some or all topics (best first). Borda count over the n topics:
@@ -181,6 +184,25 @@ class LivePoll:
         self._per_option = [0] * len(spec.options)
         self._per_site: dict[str, list[int]] = {}
 
+    @classmethod
+    def restore(
+        cls,
+        session_id: str,
+        spec: PollSpec,
+        state: PollState,
+        *,
+        opened_at: float | None = None,
+        deadline: float | None = None,
+        answers: Iterable[tuple[str, str, Iterable[int]]] = (),
+    ) -> LivePoll:
+        """Rebuild a poll from the store: its state, times and ``(trainee, site, choices)``
+        answers (taken as they were stored: they were checked when given)."""
+        poll = cls(session_id, spec)
+        poll._state, poll.opened_at, poll.deadline = state, opened_at, deadline
+        for trainee_id, site_id, choices in answers:
+            poll._record(trainee_id, site_id, frozenset(choices))
+        return poll
+
     def state(self, now: float) -> PollState:
         """The state as of ``now`` (an OPEN poll past its deadline counts as CLOSED)."""
         if self._state is _P.OPEN and self.deadline is not None and now >= self.deadline:
@@ -208,11 +230,7 @@ class LivePoll:
                 {"poll_id": self.spec.poll_id},
             )
         chosen = self._check_choices(choices)
-        self._answers[trainee_id] = chosen
-        site = self._per_site.setdefault(site_id, [0] * len(self.spec.options))
-        for i in chosen:
-            self._per_option[i] += 1
-            site[i] += 1
+        self._record(trainee_id, site_id, chosen)
         return [
             AnswerRecorded(
                 self.session_id,
@@ -227,6 +245,13 @@ class LivePoll:
 
     def _check_choices(self, choices: Iterable[int]) -> frozenset[int]:
         return check_choices(self.spec, choices)
+
+    def _record(self, trainee_id: str, site_id: str, chosen: frozenset[int]) -> None:
+        self._answers[trainee_id] = chosen
+        site = self._per_site.setdefault(site_id, [0] * len(self.spec.options))
+        for i in chosen:
+            self._per_option[i] += 1
+            site[i] += 1
 
     def close(self, *, now: float) -> list[PollEvent]:
         """Close now; closing a closed poll returns no events."""
@@ -257,13 +282,7 @@ class LivePoll:
 
     def score(self, trainee_id: str) -> int:
         """1 if the trainee's answer equals the correct set, else 0 (also when unanswered)."""
-        if self.spec.correct is None:
-            raise Conflict(
-                "quiz.not_a_quiz",
-                "This is a poll without correct answers; it has no scores.",
-                {"poll_id": self.spec.poll_id},
-            )
-        return int(self._answers.get(trainee_id) == self.spec.correct)
+        return score_of(self.spec, self._answers.get(trainee_id, frozenset()))
 
     def scores(self) -> dict[str, int]:
         """Score of every trainee who answered."""

@@ -49,6 +49,7 @@ class Broadcast:
     parents: dict[int, int | None] = field(default_factory=dict)  # the site tree
     upstream: dict[int, int | None] = field(default_factory=dict)  # site -> relay site or None
     suspects: dict[int, float] = field(default_factory=dict)  # relay site -> reported silent at
+    generation: int = 1  # one more each time another node takes the broadcast over
 
 
 class Broadcasts:
@@ -71,12 +72,13 @@ class Broadcasts:
         recording_id: int | None = None,
         replay_from: Path | None = None,
         parents: dict[int, int | None] | None = None,
+        generation: int = 1,
     ) -> Broadcast:
         if plan.session_id in self.live:
             raise Conflict("broadcast.already_live", "This session is already broadcasting.")
         relay = Relay(plan.origin, self.settings)
         relay.set_program(plan.program)
-        b = Broadcast(plan, relay, time.time(), parents=dict(parents or {}))
+        b = Broadcast(plan, relay, time.time(), parents=dict(parents or {}), generation=generation)
         b.upstream = self._tree(b)
         self.live[plan.session_id] = b
         if replay_from is not None:
@@ -106,6 +108,19 @@ class Broadcasts:
         await self.announce(session_id, "broadcast_stopped", {"session_id": session_id})
         return b, result
 
+    async def drop(self, session_id: int) -> Broadcast | None:
+        """End this node's relay of a broadcast another node has taken over, telling nobody
+        (the new owner instructs the sites); its recording stops where it is."""
+        b = self.live.pop(session_id, None)
+        if b is None:
+            return None
+        if b.recorder is not None:
+            await b.recorder.stop()
+        if b.replay is not None:
+            await b.replay.stop()
+        await b.relay.close()
+        return b
+
     async def close(self) -> None:
         for session_id in list(self.live):
             try:
@@ -127,6 +142,7 @@ class Broadcasts:
             "type": "broadcast",
             "session_id": b.plan.session_id,
             "state": "live",
+            "generation": b.generation,
             **todo,
             "upstream": b.upstream.get(site_id),
             "video_codec": self.settings.video_codec,

@@ -29,10 +29,9 @@ from server.ops.progress import ProgressBar
 from server.roster_service import apply_roster, roster_table
 from server.store import db as store_db
 from server.store.media_models import Recording
-from server.store.models import AuditEntry, ClassSession, LoginSession, Role, User
-from server.web import attendance_exports, exports
-from server.web.attendance_api import session_report_data
-from server.web.resources import load
+from server.store.models import AuditEntry, LoginSession, Role, User
+from server.web import exports
+from server.web.ledger import reports, sheets
 
 
 def _actor() -> str:
@@ -158,19 +157,18 @@ def write_private(path: Path, body: bytes) -> None:
 
 async def export_attendance(config: Config, session_id: int, fmt: str, path: Path | None) -> str:
     """The session report workbook the console downloads (GET /api/sessions/{id}/report):
-    the same data (attendance_api.session_report_data), sheets and local time."""
+    the same data (ledger.reports.session_report), sheets and local time."""
     with ProgressBar(f"export session {session_id}") as bar:
         bar(0, 3)
-        async with database(config) as sessions, sessions() as db:
-            session = await load(db, ClassSession, session_id, "session")
-            report = await session_report_data(db, session)
+        async with database(config) as sessions:
+            report = await reports.load_session_report(sessions, session_id)
         bar(1, 3)
-        sheets = attendance_exports.session_sheets(report, config.zone)
+        tables = sheets.session_sheets(report, config.zone)
         bar(2, 3)
         if fmt == "csv":
-            body = await asyncio.to_thread(exports.write_csv, sheets[0])
+            body = await asyncio.to_thread(exports.write_csv, tables[0])
         else:
-            body = await asyncio.to_thread(exports.write_workbook, sheets)
+            body = await asyncio.to_thread(exports.write_workbook, tables)
         out = path if path is not None else Path(f"session-{session_id}-report.{fmt}")
         write_private(out, body)
         bar(3, 3)

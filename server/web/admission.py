@@ -15,7 +15,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -166,6 +165,3 @@ class Admission:
 
         found = await asyncio.gather(*(one(ask) for ask in asks))
         return dict(zip(asks, found, strict=True))
-
-
-ADMISSION = web.AppKey("admission", Admission)

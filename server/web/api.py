@@ -14,8 +14,18 @@ from typing import Any
 from aiohttp import web
 
 from server.core.roles import Actor
+from server.core.validation import Int, Map
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+ID = Int(1, 2**31 - 1)
+"""A row id in a request body."""
+
+
+def body(fields: dict[str, Any], required: set[str]) -> Map:
+    """A JSON request body: these fields, the ``required`` ones required, no others; absent
+    fields are left out (so store defaults apply and a change touches only what was sent)."""
+    return Map(fields, frozenset(required), extra="reject", absent="omit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +73,40 @@ class Registry:
             route = app.router.add_route(ep.method, ep.aiohttp_path, ep.handler)
             by_route[route] = ep
         return by_route
+
+
+@dataclass
+class Routes:
+    """A feature's endpoints, each declared on its handler, so the declaration sits next to it::
+
+        routes = Routes()
+
+        @routes("GET", "/api/v1/things/{id}", roles.MANAGERS, "Show a thing", "things")
+        async def show_thing(request: web.Request) -> web.Response: ...
+
+    ``routes.register`` adds them, in the order declared, to the application's registry.
+    """
+
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        allowed: frozenset[Actor],
+        summary: str,
+        tag: str,
+        **options: Any,
+    ) -> Callable[[Handler], Handler]:
+        def declare(handler: Handler) -> Handler:
+            self.endpoints.append(Endpoint(method, path, handler, allowed, summary, tag, **options))
+            return handler
+
+        return declare
+
+    def register(self, registry: Registry) -> None:
+        for endpoint in self.endpoints:
+            registry.add(endpoint)
 
 
 ID_PARAM = {

@@ -43,6 +43,7 @@ from server.core.checkin import (
     AttendanceKind,
     OutOfBatchRule,
     decide_checkin,
+    effective_out_of_batch_rule,
     roster_standing,
 )
 from server.core.errors import Conflict, DomainError, NotFound
@@ -140,7 +141,7 @@ async def _session_contexts(
             status=status,
             site_ids=tuple(sorted(sites)),
             plan_id=plan_id,
-            rule=OutOfBatchRule(rule) if rule else default_rule,
+            rule=effective_out_of_batch_rule(rule, default_rule),
             any_room=any_room,
         )
         for session_id, (status, plan_id, rule, any_room, sites) in found.items()

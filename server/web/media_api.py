@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -26,26 +27,25 @@ from sqlalchemy import select, update
 from server.bus.port import BusUnavailable
 from server.core import roles
 from server.core.broadcast import Source, check_can_start, make_plan, relay_capacity
+from server.core.broadcast_lease import LeaseRecord, blocks_start, expired
 from server.core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from server.core.roles import Actor, Principal
 from server.core.validation import Bool, Int, Map, Optional, validate
 from server.core.validation import Enum as OneOf
-from server.media.broadcasts import Broadcasts, recording_file
+from server.media.broadcasts import Broadcast, Broadcasts, recording_file
 from server.media.peers import MediaSettings, parse_ice_servers, parse_port_range
 from server.store.media_models import Recording
 from server.store.models import ClassSession, Site, SiteKind, utcnow
 from server.store.qa_models import FloorGrantRow
+from server.web import media_lease
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import CONFIG, SESSIONS, principal
 from server.web.hub import Connection
-from server.web.live import LIVE
+from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, SESSIONS, principal
 from server.web.media_cluster import MediaCluster, Reply
 from server.web.resources import audit, load, path_id, read_json
 
 log = logging.getLogger("server.media")
 
-MEDIA = web.AppKey("media", Broadcasts)
-CLUSTER = web.AppKey("media_cluster", MediaCluster)
 
 AGENT_TYPES = frozenset(
     {"media_offer", "media_close", "relay_answer", "relay_error", "upstream_lost"}
@@ -106,15 +106,48 @@ def setup(app: web.Application) -> None:
     app[MEDIA] = broadcasts
     cluster.handlers = _owner_handlers(app)
 
+    leases = media_lease.Leases(
+        app[SESSIONS], cluster.node_id, lambda: list(broadcasts.live), _resumer(app), _dropper(app)
+    )
+    lease_loop: list[asyncio.Task[None]] = []
+
     async def on_shutdown(app: web.Application) -> None:
+        for task in lease_loop:
+            task.cancel()
+        await asyncio.gather(*lease_loop, return_exceptions=True)
         for session_id in list(broadcasts.live):
             await _stop(app, session_id, None)
 
     async def on_startup(app: web.Application) -> None:  # runs once the bus has started
         cluster.census()
+        lease_loop.append(asyncio.create_task(leases.run(), name="broadcast-leases"))
 
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
+
+
+def _resumer(app: web.Application) -> media_lease.Resume:
+    async def resume(
+        claimed: LeaseRecord, request: dict[str, Any], interrupted: int | None
+    ) -> None:
+        session_id = claimed.session_id
+        try:
+            data = validate(START, request, path="record")
+            await _start(app, session_id, data, None, claimed, interrupted)
+        except DomainError as exc:  # the session ended meanwhile, or its record is unusable
+            log.warning("broadcast of session %d not taken over: %s", session_id, exc.code)
+            async with app[SESSIONS]() as db, db.begin():
+                await media_lease.forget(db, session_id, claimed.node_id)
+            app[CLUSTER].remote_views.pop(session_id, None)
+
+    return resume
+
+
+def _dropper(app: web.Application) -> media_lease.Drop:
+    async def drop(session_id: int) -> None:
+        await app[MEDIA].drop(session_id)
+
+    return drop
 
 
 # -- REST ------------------------------------------------------------------------------------
@@ -133,18 +166,33 @@ async def _session_sites(db: Any, session_id: int) -> tuple[str, list[int], list
 
 
 async def start_broadcast(request: web.Request) -> web.Response:
-    app = request.app
     session_id = path_id(request, "session")
     data = validate(START, await read_json(request), path="body")
+    b = await _start(request.app, session_id, data, principal(request))
+    return web.json_response(request.app[MEDIA].view(b))
+
+
+async def _start(
+    app: web.Application,
+    session_id: int,
+    data: dict[str, Any],
+    who: Principal | None,
+    claimed: LeaseRecord | None = None,
+    interrupted: int | None = None,
+) -> Broadcast:
+    """Start a session's broadcast on this node: asked by ``who``, or taken over (``claimed``:
+    the record this node has just claimed from a dead owner, whose recording ``interrupted``
+    ends there; a new one begins)."""
     broadcasts = app[MEDIA]
     config = app[CONFIG]
-    who = principal(request)
+    node_id = app[CLUSTER].node_id
+    now = time.time()
     replay_from = None
     async with app[SESSIONS]() as db, db.begin():
         status, sites, mains = await _session_sites(db, session_id)
-        check_can_start(
-            status, session_id in broadcasts.live or session_id in app[CLUSTER].remote_views
-        )
+        record = await media_lease.load(db, session_id)
+        elsewhere = claimed is None and blocks_start(record, node_id, now)
+        check_can_start(status, session_id in broadcasts.live or elsewhere)
         floor = await db.scalar(
             select(FloorGrantRow.site_id).where(
                 FloorGrantRow.session_id == session_id, FloorGrantRow.ended_at.is_(None)
@@ -162,6 +210,12 @@ async def start_broadcast(request: web.Request) -> web.Response:
         parents = {
             int(r.id): r.parent_id for r in (await db.execute(select(Site.id, Site.parent_id)))
         }
+        if interrupted is not None:
+            await db.execute(
+                update(Recording)
+                .where(Recording.id == interrupted, Recording.status == "recording")
+                .values(status="failed", ended_at=utcnow())
+            )
         record_to = None
         recording_id = None
         if data.get("record", config.media_record) and plan.source is not Source.RECORDING:
@@ -176,14 +230,22 @@ async def start_broadcast(request: web.Request) -> web.Response:
                 source=plan.source.value,
                 started_at=utcnow(),
                 switches=[],
-                started_by=who.label,
+                started_by=who.label if who is not None else "takeover",
             )
             db.add(row)
             await db.flush()
             recording_id = row.id
-        audit(db, who, "broadcast_start", "sessions", session_id, None, dict(data))
-    b = await broadcasts.start(plan, record_to, recording_id, replay_from, parents)
-    return web.json_response(broadcasts.view(b))
+        if claimed is None:
+            assert who is not None
+            generation = await media_lease.write(
+                db, session_id, node_id, dict(data), recording_id, who.label, now
+            )
+            audit(db, who, "broadcast_start", "sessions", session_id, None, dict(data))
+        else:
+            generation = claimed.generation
+            await media_lease.set_recording(db, session_id, recording_id)
+    app[CLUSTER].remote_views.pop(session_id, None)
+    return await broadcasts.start(plan, record_to, recording_id, replay_from, parents, generation)
 
 
 async def _stop(app: web.Application, session_id: int, who: Principal | None) -> dict[str, Any]:
@@ -200,6 +262,7 @@ async def _stop(app: web.Application, session_id: int, who: Principal | None) ->
                     switches=result.switches,
                 )
             await db.execute(update(Recording).where(Recording.id == b.recording_id).values(values))
+        await media_lease.forget(db, session_id, app[CLUSTER].node_id)
         if who is not None:
             audit(db, who, "broadcast_stop", "sessions", session_id, None, None)
     return {"session_id": session_id, "live": False, "recording_id": b.recording_id}
@@ -215,6 +278,10 @@ async def stop_broadcast(request: web.Request) -> web.Response:
         # its owner stops it (and finishes the recording); the view here goes at once
         app[CLUSTER].publish("stop", {"session_id": session_id})
         async with app[SESSIONS]() as db, db.begin():
+            record = await media_lease.load(db, session_id)
+            if record is not None and expired(record, time.time()):
+                # its owner is gone: nobody may take over what the operator stopped
+                await media_lease.forget(db, session_id, record.node_id)
             audit(db, principal(request), "broadcast_stop", "sessions", session_id, None, None)
         view = {"session_id": session_id, "live": False, "recording_id": remote["recording_id"]}
         return web.json_response(view)

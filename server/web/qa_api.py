@@ -40,22 +40,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import Integer, delete, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.bus.port import BusUnavailable
 from server.core import floor as floor_core
-from server.core import quiz as quiz_core
 from server.core import roles
-from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from server.core.errors import Conflict, InvalidInput, NotFound, RateLimited
 from server.core.qa import (
     ANONYMOUS_ACTOR,
     OPEN_STATES,
@@ -70,21 +66,12 @@ from server.core.qa import (
 )
 from server.core.roles import Actor, Principal
 from server.core.text import SensitiveWords, clean_question_text, clean_user_text
-from server.core.validation import Bool, Dict, Float, Int, List, Map, Optional, Str, validate
-from server.core.validation import Enum as OneOf
-from server.store.attendance_models import AttendanceRecordRow
-from server.store.models import ClassSession, Course, Program, SessionStatus, Trainee, utcnow
-from server.store.models import session_sites as session_sites_table
+from server.core.validation import Bool, Float, Int, List, Map, Optional, Str, validate
+from server.store.models import utcnow
 from server.store.qa_models import (
-    FeedbackRow,
     FloorGrantRow,
     FloorRequestRow,
-    NeedsResponseRow,
-    NeedsSurveyRow,
     OnAirInterval,
-    PollAnswerRow,
-    PollRow,
-    QaEvent,
     QaSettings,
     QaState,
     QaWordList,
@@ -93,8 +80,18 @@ from server.store.qa_models import (
 )
 from server.web import media_api
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import SESSIONS, principal
-from server.web.live import LIVE
+from server.web.interaction.service import Services, lock_trainee, open_attendance
+from server.web.interaction.service import agent_site as _agent_site
+from server.web.interaction.service import attendance as _attendance
+from server.web.interaction.service import insert_ignore as _insert_ignore
+from server.web.interaction.service import insert_of as _insert
+from server.web.interaction.service import iso as _iso
+from server.web.interaction.service import lock as _lock
+from server.web.interaction.service import log_event as _log
+from server.web.interaction.service import not_ended as _not_ended
+from server.web.interaction.service import session_status as _session_status
+from server.web.interaction.service import site_ids as _site_ids
+from server.web.keys import LIVE, SESSIONS, principal
 from server.web.resources import PAGE_PARAMS, load, page_params, path_id, read_json
 
 log = logging.getLogger("server.qa")
@@ -115,143 +112,15 @@ def _body(fields: dict[str, Any], required: set[str]) -> Map:
     return Map(fields, frozenset(required), extra="reject", absent="omit")
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _dialect(db: AsyncSession) -> str:
-    return str(db.get_bind().dialect.name)
-
-
-def _insert(db: AsyncSession, model: Any) -> Any:
-    return (pg_insert if _dialect(db) == "postgresql" else sqlite_insert)(model)
-
-
-async def _insert_ignore(db: AsyncSession, model: Any, values: dict[str, Any]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING; returns 1 when a row was inserted."""
-    result = await db.execute(_insert(db, model).values(**values).on_conflict_do_nothing())
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 def _viewer(who: Principal) -> ViewerRole:
     if who.actor in roles.STAFF:
         return ViewerRole.MODERATOR
     return ViewerRole.TRAINEE if who.actor is Actor.TRAINEE else ViewerRole.SCREEN
 
 
-def _log(
-    db: AsyncSession,
-    session_id: int,
-    kind: str,
-    who: str,
-    data: dict[str, Any],
-    question_id: int | None = None,
-    at: datetime | None = None,
-) -> None:
-    db.add(
-        QaEvent(
-            session_id=session_id,
-            question_id=question_id,
-            kind=kind,
-            actor=who,
-            at=at or utcnow(),
-            data=data,
-        )
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # Sessions, locks, who may act
 # --------------------------------------------------------------------------------------------
-
-
-async def _session_status(db: AsyncSession, session_id: int) -> SessionStatus:
-    status = await db.scalar(select(ClassSession.status).where(ClassSession.id == session_id))
-    if status is None:
-        raise NotFound("session.not_found", f"There is no session with id {session_id}.")
-    return SessionStatus(status)
-
-
-async def _site_ids(db: AsyncSession, session_id: int) -> list[int]:
-    rows = await db.scalars(
-        select(session_sites_table.c.site_id)
-        .where(session_sites_table.c.session_id == session_id)
-        .order_by(session_sites_table.c.site_id)
-    )
-    return [int(r) for r in rows]
-
-
-async def _lock(db: AsyncSession, session_id: int) -> QaState:
-    """Take the session's Q&A lock (an UPDATE first: row lock / SQLite write lock)."""
-    bump = update(QaState).where(QaState.session_id == session_id)
-    result = await db.execute(bump.values(version=QaState.version + 1))
-    if not getattr(result, "rowcount", 0):
-        await _insert_ignore(db, QaState, {"session_id": session_id, "version": 0})
-        await db.execute(bump.values(version=QaState.version + 1))
-    state = (
-        await db.scalars(
-            select(QaState)
-            .where(QaState.session_id == session_id)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    return state
-
-
-def _not_ended(session_id: int, status: SessionStatus) -> None:
-    if status is SessionStatus.ENDED:
-        raise Conflict(
-            "qa.session_ended",
-            "This session has ended; questions, votes and answers are closed.",
-            {"session_id": session_id},
-        )
-
-
-async def _attendance(db: AsyncSession, session_id: int, trainee_id: int) -> AttendanceRecordRow:
-    row: AttendanceRecordRow | None = await db.scalar(
-        select(AttendanceRecordRow).where(
-            AttendanceRecordRow.session_id == session_id,
-            AttendanceRecordRow.trainee_id == trainee_id,
-        )
-    )
-    if row is None:
-        raise Forbidden(
-            "qa.not_checked_in",
-            "Check in to this session first: only trainees in the room may ask, vote or answer.",
-            {"session_id": session_id},
-        )
-    return row
-
-
-async def _status_and_attendance(
-    db: AsyncSession, session_id: int, trainee_id: int
-) -> tuple[SessionStatus, AttendanceRecordRow | None]:
-    """The session's status and the trainee's attendance record in it, in one query."""
-    found = (
-        await db.execute(
-            select(ClassSession.status, AttendanceRecordRow)
-            .outerjoin(
-                AttendanceRecordRow,
-                (AttendanceRecordRow.session_id == ClassSession.id)
-                & (AttendanceRecordRow.trainee_id == trainee_id),
-            )
-            .where(ClassSession.id == session_id)
-        )
-    ).first()
-    if found is None:
-        raise NotFound("session.not_found", f"There is no session with id {session_id}.")
-    return SessionStatus(found[0]), found[1]
-
-
-async def _agent_site(db: AsyncSession, session_id: int, who: Principal) -> int:
-    assert who.site_id is not None
-    if who.site_id not in await _site_ids(db, session_id):
-        raise Forbidden(
-            "qa.other_site",
-            "This site is not taking part in the session.",
-            {"session_id": session_id, "site_id": who.site_id},
-        )
-    return who.site_id
 
 
 async def _sensitive_words(db: AsyncSession, settings: QaSettings | None) -> SensitiveWords:
@@ -268,18 +137,11 @@ async def _sensitive_words(db: AsyncSession, settings: QaSettings | None) -> Sen
 
 
 async def _publish(app: web.Application, session_id: int, kind: str, data: dict[str, Any]) -> None:
-    """To the session's browsers only."""
-    try:
-        await app[LIVE].bus.publish(f"session:{session_id}", kind, data)
-    except BusUnavailable:
-        log.warning("bus unavailable; browsers will resync", extra={"kind": kind})
+    await Services(app[SESSIONS], app[LIVE]).publish(session_id, kind, data)
 
 
 async def _announce(app: web.Application, session_id: int, kind: str, data: dict[str, Any]) -> None:
-    """To the session's browsers and to every participating site's agent."""
-    async with app[SESSIONS]() as db:
-        sites = await _site_ids(db, session_id)
-    await app[LIVE].announce(kind, {"session_id": session_id, **data}, sites, session_id)
+    await Services(app[SESSIONS], app[LIVE]).announce(session_id, kind, data)
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,11 +278,7 @@ async def submit_question(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db, db.begin():
         if who.actor is Actor.TRAINEE:
             assert who.trainee_id is not None
-            status, record = await _status_and_attendance(db, session_id, who.trainee_id)
-            _not_ended(session_id, status)
-            if record is None:
-                await _attendance(db, session_id, who.trainee_id)  # raises qa.not_checked_in
-            assert record is not None
+            record = await open_attendance(db, session_id, who.trainee_id)
             submitter, site_id, asker = f"trainee:{who.trainee_id}", record.site_id, who.trainee_id
         else:
             _not_ended(session_id, await _session_status(db, session_id))
@@ -441,11 +299,7 @@ async def submit_question(request: web.Request) -> web.Response:
         settings = await db.get(QaSettings, session_id)
         if record is not None and asker is not None:
             # The trainee's row lock: their submissions are counted one at a time.
-            await db.execute(
-                update(AttendanceRecordRow)
-                .where(AttendanceRecordRow.id == record.id)
-                .values(updated_at=AttendanceRecordRow.updated_at)
-            )
+            await lock_trainee(db, record)
             await _rate_check(db, session_id, asker, settings, now)
         flags = (await _sensitive_words(db, settings)).find(text)
         auto = settings.auto_approve if settings is not None else DEFAULTS["auto_approve"]
@@ -1265,480 +1119,6 @@ async def put_words(request: web.Request) -> web.Response:
 
 
 # --------------------------------------------------------------------------------------------
-# Polls and quizzes
-# --------------------------------------------------------------------------------------------
-
-POLL_BODY = _body(
-    {
-        "prompt": Str(min_len=1, max_len=500),
-        "options": List(Str(min_len=1, max_len=200), max_items=20),
-        "mode": OneOf(*[m.value for m in quiz_core.ChoiceMode]),
-        "correct": Optional(List(Int(0, 19), max_items=20)),
-    },
-    {"prompt", "options"},
-)
-LAUNCH_BODY = _body({"time_limit": Optional(Float(1, 86_400))}, set())
-ANSWER_BODY = _body({"choices": List(Int(0, 1000), max_items=20)}, {"choices"})
-
-
-def _spec(row: PollRow) -> quiz_core.PollSpec:
-    return quiz_core.PollSpec(
-        str(row.id),
-        row.prompt,
-        tuple(row.options),
-        quiz_core.ChoiceMode(row.mode),
-        None if row.correct is None else frozenset(row.correct),
-    )
-
-
-def _poll_state(row: PollRow, now: datetime) -> quiz_core.PollState:
-    state = quiz_core.PollState(row.state)
-    if state is quiz_core.PollState.OPEN and row.deadline is not None and now >= row.deadline:
-        return quiz_core.PollState.CLOSED
-    return state
-
-
-async def _tally(db: AsyncSession, row: PollRow) -> dict[str, Any]:
-    answers = (
-        await db.execute(
-            select(PollAnswerRow.site_id, PollAnswerRow.choices).where(
-                PollAnswerRow.poll_id == row.id
-            )
-        )
-    ).all()
-    n = len(row.options)
-    per_option = [0] * n
-    per_site: dict[str, list[int]] = {}
-    for site_id, choices in answers:
-        site = per_site.setdefault(str(site_id), [0] * n)
-        for i in choices:
-            per_option[i] += 1
-            site[i] += 1
-    return {"answers": len(answers), "per_option": per_option, "per_site": per_site}
-
-
-def _poll_view(row: PollRow, now: datetime, staff: bool) -> dict[str, Any]:
-    state = _poll_state(row, now)
-    reveal = staff or state is quiz_core.PollState.CLOSED
-    return {
-        "id": row.id,
-        "session_id": row.session_id,
-        "prompt": row.prompt,
-        "options": list(row.options),
-        "mode": row.mode,
-        "is_quiz": row.correct is not None,
-        "correct": row.correct if reveal else None,
-        "state": state.value,
-        "time_limit": row.time_limit,
-        "opened_at": _iso(row.opened_at),
-        "deadline": _iso(row.deadline),
-        "closed_at": _iso(row.closed_at),
-    }
-
-
-async def create_poll(request: web.Request) -> web.Response:
-    data = validate(POLL_BODY, await read_json(request), path="body")
-    session_id = path_id(request, "session")
-    correct = data.get("correct")
-    spec = quiz_core.PollSpec(
-        "new",
-        data["prompt"],
-        tuple(data["options"]),
-        quiz_core.ChoiceMode(data.get("mode", "single")),
-        None if correct is None else frozenset(correct),
-    )
-    who = principal(request)
-    async with request.app[SESSIONS]() as db, db.begin():
-        await _session_status(db, session_id)
-        row = PollRow(
-            session_id=session_id,
-            prompt=spec.prompt,
-            options=list(spec.options),
-            mode=spec.mode.value,
-            correct=None if spec.correct is None else sorted(spec.correct),
-            state=quiz_core.PollState.DRAFT.value,
-            created_by=who.label,
-        )
-        db.add(row)
-        await db.flush()
-        _log(db, session_id, "poll_created", who.label, {"poll_id": row.id, "prompt": row.prompt})
-        view = _poll_view(row, utcnow(), True)
-    return web.json_response(view, status=201)
-
-
-async def _poll_change(request: web.Request, action: quiz_core.PollAction) -> web.Response:
-    data: dict[str, Any] = {}
-    if action is quiz_core.PollAction.LAUNCH and request.can_read_body:
-        data = validate(LAUNCH_BODY, await read_json(request), path="body")
-    who = principal(request)
-    now = utcnow()
-    async with request.app[SESSIONS]() as db, db.begin():
-        poll_id = path_id(request, "poll")
-        session_id = await db.scalar(select(PollRow.session_id).where(PollRow.id == poll_id))
-        if session_id is None:
-            raise NotFound("poll.not_found", f"There is no poll with id {poll_id}.")
-        await _lock(db, int(session_id))
-        row = await load(db, PollRow, poll_id, "poll")
-        await db.refresh(row)
-        state = _poll_state(row, now)
-        after = quiz_core.next_state(state, action, str(row.id))
-        if action is quiz_core.PollAction.LAUNCH:
-            _not_ended(row.session_id, await _session_status(db, row.session_id))
-            limit = data.get("time_limit")
-            row.time_limit = limit
-            row.opened_at = now
-            row.deadline = None if limit is None else now + timedelta(seconds=limit)
-            kind = "poll_opened"
-        else:
-            if state is quiz_core.PollState.OPEN:
-                row.closed_at = now
-            elif row.closed_at is None:
-                row.closed_at = row.deadline or now
-            kind = "poll_closed"
-        row.state = after.value
-        _log(db, row.session_id, kind, who.label, {"poll_id": row.id})
-        await db.flush()
-        public = _poll_view(row, now, False)
-        tally = await _tally(db, row)
-        view = {**_poll_view(row, now, True), "tally": tally}
-    await _announce(
-        request.app,
-        row.session_id,
-        kind,
-        {"poll": public, **({"tally": tally} if kind == "poll_closed" else {})},
-    )
-    return web.json_response(view)
-
-
-async def launch_poll(request: web.Request) -> web.Response:
-    return await _poll_change(request, quiz_core.PollAction.LAUNCH)
-
-
-async def close_poll(request: web.Request) -> web.Response:
-    return await _poll_change(request, quiz_core.PollAction.CLOSE)
-
-
-async def answer_poll(request: web.Request) -> web.Response:
-    """A trainee in the room answers once; the live tally is published per site."""
-    data = validate(ANSWER_BODY, await read_json(request), path="body")
-    who = principal(request)
-    assert who.trainee_id is not None
-    now = utcnow()
-    async with request.app[SESSIONS]() as db, db.begin():
-        row = await load(db, PollRow, path_id(request, "poll"), "poll")
-        record = await _attendance(db, row.session_id, who.trainee_id)
-        spec = _spec(row)
-        quiz_core.next_state(_poll_state(row, now), quiz_core.PollAction.ANSWER, str(row.id))
-        chosen = quiz_core.check_choices(spec, data["choices"])
-        score = quiz_core.score_of(spec, chosen) if spec.is_quiz else None
-        inserted = await _insert_ignore(
-            db,
-            PollAnswerRow,
-            {
-                "poll_id": row.id,
-                "trainee_id": who.trainee_id,
-                "session_id": row.session_id,
-                "site_id": record.site_id,
-                "choices": sorted(chosen),
-                "score": score,
-                "at": now,
-            },
-        )
-        if not inserted:
-            raise Conflict(
-                "quiz.already_answered",
-                "You have already answered this question.",
-                {"poll_id": row.id},
-            )
-        _log(
-            db,
-            row.session_id,
-            "poll_answered",
-            who.label,
-            {"poll_id": row.id, "choices": sorted(chosen), "site_id": record.site_id},
-        )
-        tally = await _tally(db, row)
-    await _publish(request.app, row.session_id, "poll_tally", {"poll_id": row.id, **tally})
-    return web.json_response(
-        {"poll_id": row.id, "choices": sorted(chosen), "answers": tally["answers"]}, status=201
-    )
-
-
-async def get_poll(request: web.Request) -> web.Response:
-    who = principal(request)
-    staff = who.actor in roles.STAFF
-    async with request.app[SESSIONS]() as db:
-        row = await load(db, PollRow, path_id(request, "poll"), "poll")
-        if who.actor is Actor.SITE_AGENT:
-            await _agent_site(db, row.session_id, who)
-        view = {**_poll_view(row, utcnow(), staff), "tally": await _tally(db, row)}
-        if who.trainee_id is not None:
-            mine = await db.get(PollAnswerRow, (row.id, who.trainee_id))
-            view["my_choices"] = None if mine is None else mine.choices
-    return web.json_response(view)
-
-
-async def list_polls(request: web.Request) -> web.Response:
-    who = principal(request)
-    session_id = path_id(request, "session")
-    now = utcnow()
-    async with request.app[SESSIONS]() as db:
-        await _session_status(db, session_id)
-        rows = (
-            await db.scalars(
-                select(PollRow).where(PollRow.session_id == session_id).order_by(PollRow.id)
-            )
-        ).all()
-    staff = who.actor in roles.STAFF
-    items = [
-        _poll_view(r, now, staff)
-        for r in rows
-        if staff or r.state != quiz_core.PollState.DRAFT.value
-    ]
-    return web.json_response({"items": items})
-
-
-async def _quiz_scores(request: web.Request, trainee_id: int) -> web.Response:
-    async with request.app[SESSIONS]() as db:
-        await load(db, Trainee, trainee_id, "trainee")
-        rows = (
-            await db.execute(
-                select(PollAnswerRow, PollRow.prompt)
-                .join(PollRow, PollRow.id == PollAnswerRow.poll_id)
-                .where(PollAnswerRow.trainee_id == trainee_id, PollAnswerRow.score.is_not(None))
-                .order_by(PollAnswerRow.at)
-            )
-        ).all()
-    items = [
-        {
-            "poll_id": a.poll_id,
-            "session_id": a.session_id,
-            "prompt": prompt,
-            "choices": a.choices,
-            "score": a.score,
-            "at": _iso(a.at),
-        }
-        for a, prompt in rows
-    ]
-    return web.json_response(
-        {
-            "trainee_id": trainee_id,
-            "items": items,
-            "total": sum(int(i["score"] or 0) for i in items),
-            "quizzes": len(items),
-        }
-    )
-
-
-async def trainee_quiz_scores(request: web.Request) -> web.Response:
-    return await _quiz_scores(request, path_id(request, "trainee"))
-
-
-async def own_quiz_scores(request: web.Request) -> web.Response:
-    who = principal(request)
-    assert who.trainee_id is not None
-    return await _quiz_scores(request, who.trainee_id)
-
-
-# --------------------------------------------------------------------------------------------
-# Needs survey and feedback
-# --------------------------------------------------------------------------------------------
-
-SURVEY_BODY = _body({"topics": List(Str(min_len=1, max_len=100), max_items=50)}, {"topics"})
-RESPONSE_BODY = _body(
-    {
-        "ranking": List(Str(min_len=1, max_len=100), max_items=50),
-        "needs_text": Str(max_len=5000),
-    },
-    {"ranking"},
-)
-FEEDBACK_BODY = _body(
-    {
-        "course_rating": Int(-1000, 1000),
-        "lecturer_ratings": Dict(Str(min_len=1, max_len=100), Int(-1000, 1000), max_items=20),
-        "comment": Str(max_len=5000),
-    },
-    {"course_rating"},
-)
-
-
-async def put_survey(request: web.Request) -> web.Response:
-    data = validate(SURVEY_BODY, await read_json(request), path="body")
-    program_id = path_id(request, "program")
-    quiz_core.NeedsSurvey(str(program_id), data["topics"])  # checks the topics
-    async with request.app[SESSIONS]() as db, db.begin():
-        await load(db, Program, program_id, "program")
-        row = await db.get(NeedsSurveyRow, program_id)
-        if row is None:
-            row = NeedsSurveyRow(program_id=program_id, created_by=principal(request).label)
-            db.add(row)
-        row.topics = data["topics"]
-    return web.json_response({"program_id": program_id, "topics": data["topics"]})
-
-
-async def _survey(
-    db: AsyncSession, program_id: int
-) -> tuple[NeedsSurveyRow, quiz_core.NeedsSurvey]:
-    await load(db, Program, program_id, "program")
-    row = await db.get(NeedsSurveyRow, program_id)
-    if row is None:
-        raise NotFound("survey.not_found", "This program has no needs survey yet.")
-    return row, quiz_core.NeedsSurvey(str(program_id), row.topics)
-
-
-async def respond_survey(request: web.Request) -> web.Response:
-    data = validate(RESPONSE_BODY, await read_json(request), path="body")
-    who = principal(request)
-    assert who.trainee_id is not None
-    program_id = path_id(request, "program")
-    async with request.app[SESSIONS]() as db, db.begin():
-        _row, survey = await _survey(db, program_id)
-        trainee = await load(db, Trainee, who.trainee_id, "trainee")
-        response = survey.submit(
-            str(trainee.id),
-            org_unit=str(trainee.org_unit_id),
-            ranking=data["ranking"],
-            needs_text=data.get("needs_text", ""),
-            now=utcnow().timestamp(),
-        )
-        existing = await db.get(NeedsResponseRow, (program_id, trainee.id))
-        if existing is None:
-            existing = NeedsResponseRow(program_id=program_id, trainee_id=trainee.id)
-            db.add(existing)
-        existing.org_unit_id = trainee.org_unit_id
-        existing.ranking = list(response.ranking)
-        existing.needs_text = response.needs_text
-        existing.submitted_at = utcnow()
-    return web.json_response({"program_id": program_id, "ranking": list(response.ranking)})
-
-
-def _scores(scores: Sequence[quiz_core.TopicScore]) -> list[dict[str, Any]]:
-    return [
-        {
-            "topic": s.topic,
-            "points": s.points,
-            "first_choices": s.first_choices,
-            "mentions": s.mentions,
-        }
-        for s in scores
-    ]
-
-
-async def get_survey(request: web.Request) -> web.Response:
-    program_id = path_id(request, "program")
-    who = principal(request)
-    async with request.app[SESSIONS]() as db:
-        row, survey = await _survey(db, program_id)
-        if who.actor not in roles.STAFF:
-            return web.json_response({"program_id": program_id, "topics": row.topics})
-        responses = (
-            await db.scalars(
-                select(NeedsResponseRow).where(NeedsResponseRow.program_id == program_id)
-            )
-        ).all()
-    for r in responses:
-        survey.submit(
-            str(r.trainee_id),
-            org_unit=str(r.org_unit_id),
-            ranking=list(r.ranking),
-            needs_text=r.needs_text,
-            now=r.submitted_at.timestamp(),
-        )
-    return web.json_response(
-        {
-            "program_id": program_id,
-            "topics": row.topics,
-            "responses": len(responses),
-            "ranked": _scores(survey.ranked_needs()),
-            "by_org_unit": {
-                unit: _scores(scores) for unit, scores in survey.ranked_needs_by_org_unit().items()
-            },
-            "needs_texts": survey.needs_texts(),
-        }
-    )
-
-
-async def submit_feedback(request: web.Request) -> web.Response:
-    data = validate(FEEDBACK_BODY, await read_json(request), path="body")
-    who = principal(request)
-    assert who.trainee_id is not None
-    session_id = path_id(request, "session")
-    async with request.app[SESSIONS]() as db, db.begin():
-        course_id = await db.scalar(
-            select(ClassSession.course_id).where(ClassSession.id == session_id)
-        )
-        if course_id is None:
-            raise NotFound("session.not_found", f"There is no session with id {session_id}.")
-        await _attendance(db, session_id, who.trainee_id)
-        entry = quiz_core.FeedbackBook().submit(
-            str(who.trainee_id),
-            session_id=str(session_id),
-            course_id=str(course_id),
-            course_rating=data["course_rating"],
-            lecturer_ratings=data.get("lecturer_ratings", {}),
-            comment=data.get("comment", ""),
-            now=utcnow().timestamp(),
-        )
-        row = await db.get(FeedbackRow, (session_id, who.trainee_id))
-        if row is None:
-            row = FeedbackRow(session_id=session_id, trainee_id=who.trainee_id)
-            db.add(row)
-        row.course_rating = entry.course_rating
-        row.lecturer_ratings = dict(entry.lecturer_ratings)
-        row.comment = entry.comment
-        row.submitted_at = utcnow()
-        _log(db, session_id, "feedback", who.label, {"course_rating": entry.course_rating})
-    return web.json_response(
-        {
-            "session_id": session_id,
-            "course_rating": entry.course_rating,
-            "lecturer_ratings": dict(entry.lecturer_ratings),
-            "comment": entry.comment,
-        }
-    )
-
-
-def _summary(s: quiz_core.RatingSummary) -> dict[str, Any]:
-    return {
-        "count": s.count,
-        "mean": None if s.mean is None else round(s.mean, 3),
-        "distribution": list(s.distribution),
-    }
-
-
-async def feedback_summary(request: web.Request) -> web.Response:
-    session_id = path_id(request, "session")
-    async with request.app[SESSIONS]() as db:
-        session = await load(db, ClassSession, session_id, "session")
-        course = await db.get(Course, session.course_id)
-        rows = (
-            await db.scalars(select(FeedbackRow).where(FeedbackRow.session_id == session_id))
-        ).all()
-    book = quiz_core.FeedbackBook()
-    for r in rows:
-        book.submit(
-            str(r.trainee_id),
-            session_id=str(session_id),
-            course_id=str(session.course_id),
-            course_rating=r.course_rating,
-            lecturer_ratings=r.lecturer_ratings or {},
-            comment=r.comment,
-            now=r.submitted_at.timestamp(),
-        )
-    lecturers = sorted({name for r in rows for name in (r.lecturer_ratings or {})})
-    return web.json_response(
-        {
-            "session_id": session_id,
-            "course_id": session.course_id,
-            "course_title": course.title if course else "",
-            "course": _summary(book.course_summary(str(session.course_id))),
-            "lecturers": {name: _summary(book.lecturer_summary(name)) for name in lecturers},
-            "comments": book.comments(str(session.course_id)),
-        }
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # Declarations
 # --------------------------------------------------------------------------------------------
 
@@ -1768,7 +1148,6 @@ def register(registry: Registry) -> None:
     add = registry.add
     session = "/api/v1/sessions/{id}"
     question = "/api/v1/questions/{id}"
-    poll = "/api/v1/polls/{id}"
     order = Param("order", {"type": "string", "enum": list(ORDERS), "default": "votes"}, "sort")
     state = Param(
         "state", {"type": "string", "enum": sorted(s.value for s in QuestionState)}, "only this"
@@ -1931,125 +1310,5 @@ def register(registry: Registry) -> None:
             roles.MANAGERS,
             "Return the floor to the main classroom",
             "floor",
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            session + "/polls",
-            create_poll,
-            _MODERATORS,
-            "Create a poll or quiz question",
-            "polls",
-            body=POLL_BODY,
-            status=201,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            session + "/polls",
-            list_polls,
-            _IN_SESSION,
-            "List a session's polls and quizzes",
-            "polls",
-        )
-    )
-    add(Endpoint("GET", poll, get_poll, _IN_SESSION, "Show a poll with its live tally", "polls"))
-    add(
-        Endpoint(
-            "POST",
-            poll + "/launch",
-            launch_poll,
-            _MODERATORS,
-            "Launch a poll live, optionally with a time limit",
-            "polls",
-            body=LAUNCH_BODY,
-        )
-    )
-    add(Endpoint("POST", poll + "/close", close_poll, _MODERATORS, "Close a poll", "polls"))
-    add(
-        Endpoint(
-            "POST",
-            poll + "/answers",
-            answer_poll,
-            roles.TRAINEES,
-            "Answer a live poll or quiz",
-            "polls",
-            body=ANSWER_BODY,
-            status=201,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/trainees/{id}/quiz-scores",
-            trainee_quiz_scores,
-            roles.MANAGERS,
-            "Show a trainee's quiz scores",
-            "polls",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/trainee/quiz-scores",
-            own_quiz_scores,
-            roles.TRAINEES,
-            "Show the trainee's own quiz scores",
-            "polls",
-        )
-    )
-    add(
-        Endpoint(
-            "PUT",
-            "/api/v1/programs/{id}/needs-survey",
-            put_survey,
-            roles.MANAGERS,
-            "Set up a program's needs survey",
-            "surveys",
-            body=SURVEY_BODY,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/programs/{id}/needs-survey",
-            get_survey,
-            roles.STAFF | roles.TRAINEES,
-            "Show a needs survey (staff: the ranked needs)",
-            "surveys",
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/programs/{id}/needs-survey/response",
-            respond_survey,
-            roles.TRAINEES,
-            "Answer a program's needs survey",
-            "surveys",
-            body=RESPONSE_BODY,
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            session + "/feedback",
-            submit_feedback,
-            roles.TRAINEES,
-            "Give feedback on a session",
-            "surveys",
-            body=FEEDBACK_BODY,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            session + "/feedback",
-            feedback_summary,
-            _MODERATORS,
-            "Show a session's aggregated feedback",
-            "surveys",
         )
     )

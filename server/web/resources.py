@@ -23,8 +23,10 @@ from server.core.errors import InvalidInput, NotFound
 from server.core.roles import Actor, Principal
 from server.core.trees import check_tree_parent
 from server.core.validation import Map, validate
-from server.store.models import AuditEntry, Base
+from server.store.models import Base
 from server.web.api import Endpoint, Param, Registry
+from server.web.db import audit as audit  # re-exported: one home in the service layer
+from server.web.db import load as load
 
 Prepare = Callable[[AsyncSession, Any, dict[str, Any], bool], Awaitable[None]]
 
@@ -63,38 +65,6 @@ def to_json(resource: Resource, obj: Any) -> dict[str, Any]:
     if resource.extra is not None:
         out.update(resource.extra(obj))
     return out
-
-
-def audit(
-    db: AsyncSession,
-    who: Principal,
-    action: str,
-    entity: str,
-    entity_id: Any,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    reason: str = "",
-) -> None:
-    db.add(
-        AuditEntry(
-            actor=who.label,
-            action=action,
-            entity=entity,
-            entity_id=str(entity_id),
-            before=before,
-            after=after,
-            reason=reason,
-        )
-    )
-
-
-async def load(db: AsyncSession, model: type[Base], item_id: int, label: str) -> Any:
-    obj = await db.get(model, item_id)
-    if obj is None:
-        raise NotFound(
-            f"{label.replace(' ', '_')}.not_found", f"There is no {label} with id {item_id}."
-        )
-    return obj
 
 
 async def read_json(request: web.Request) -> Any:
@@ -262,7 +232,7 @@ def register(
         data = validate(res.fields.partial(), await read_json(request), path="body")
         who = principal_of(request)
         async with request.app[sessions_key]() as db, db.begin():
-            obj = await load(db, res.model, path_id(request, res.label), res.label)
+            obj: Any = await load(db, res.model, path_id(request, res.label), res.label)
             before = to_json(res, obj)
             sent = frozenset(data)
             await apply_fields(db, res, obj, data, creating=False)

@@ -570,3 +570,18 @@ def test_a_refused_move_names_a_rule_the_moved_plan_would_break(
             assert err.rule != Rule.BALANCED_SIZES
     else:
         assert validate_plan(p, swapped) == []
+
+
+def test_on_duty_share_counts_every_slot_in_class_at_the_same_moment() -> None:
+    from server.core.batches import on_duty_share
+
+    slots = (Slot("am", 0, 100), Slot("mid", 50, 150), Slot("pm", 200, 300))
+    sizes = {"am": 2, "mid": 3, "pm": 5}
+    assert on_duty_share(slots, sizes, "am", 10) == 0.5  # am and mid overlap: 5 of 10 in class
+    assert on_duty_share(slots, sizes, "mid", 10) == 0.5
+    assert on_duty_share(slots, sizes, "pm", 10) == 0.5
+    assert on_duty_share(slots, {"pm": 1}, "pm", 3) == round(1 - 1 / 3, 4)
+    assert on_duty_share(slots, {}, "am", 4) == 1.0
+    assert on_duty_share(slots, sizes, "am", 0) == 1.0  # a unit with nobody is all on duty
+    unscheduled = (Slot("x"), Slot("y"))
+    assert on_duty_share(unscheduled, {"x": 1, "y": 3}, "x", 4) == 0.75

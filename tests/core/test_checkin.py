@@ -509,3 +509,15 @@ def test_any_sequence_of_check_ins_and_outs_keeps_one_ordered_record(
     assert all(start <= end for start, end in spans)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(spans))
     assert sum(1 for stay in record.stays if stay.end is None) == (1 if record.is_in else 0)
+
+
+def test_a_session_without_its_own_out_of_batch_rule_gets_the_server_default() -> None:
+    from server.core.checkin import DEFAULT_OUT_OF_BATCH, effective_out_of_batch_rule
+
+    assert DEFAULT_OUT_OF_BATCH is OutOfBatchRule.MAKEUP
+    assert effective_out_of_batch_rule(None) is OutOfBatchRule.MAKEUP
+    assert effective_out_of_batch_rule("") is OutOfBatchRule.MAKEUP
+    assert effective_out_of_batch_rule("refuse") is OutOfBatchRule.REFUSE
+    assert effective_out_of_batch_rule(None, OutOfBatchRule.REFUSE) is OutOfBatchRule.REFUSE
+    with pytest.raises(ValueError):
+        effective_out_of_batch_rule("sometimes")

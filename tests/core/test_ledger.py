@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from server.core.checkin import AttendanceRecord
 from server.core.errors import DomainError, InvalidInput
 from server.core.ledger import (
+    AttendanceStatus,
     AuditEntry,
     AuditTrail,
     EntityRef,
@@ -22,6 +23,8 @@ from server.core.ledger import (
     LedgerRules,
     LedgerSession,
     SessionResult,
+    apply_corrections,
+    attendance_status,
     clip,
     correct_result,
     honour_list,
@@ -651,3 +654,30 @@ def test_audit_trail_lists_the_corrections_of_one_result() -> None:
     for entry in (entry1, entry2, entry3):
         trail.append(entry)
     assert trail.for_entity(result_entity(result)) == (entry1, entry2)
+
+
+def test_replaying_the_stored_corrections_gives_what_the_corrections_gave() -> None:
+    original = session_result(SESSION, "t-1", [], rules=RULES)
+    fixed, entry1 = correct_result(original, {"absent": False}, who="op", why="seen", now=END)
+    fixed, entry2 = correct_result(fixed, {"class_hours": 2}, who="op", why="2 h", now=END + 1)
+    replayed = apply_corrections(original, [entry1.after, entry2.after])
+    assert replayed == fixed
+    assert replayed.corrected and replayed.credited and replayed.class_hours == 2.0
+    zeroed = apply_corrections(replayed, [{"class_hours": 0}])
+    assert not zeroed.credited and zeroed.corrected
+    assert apply_corrections(original, []) == original
+
+
+def test_report_status_of_a_trainee() -> None:
+    came = session_result(SESSION, "t-1", _minutes((0, 180)), rules=RULES)
+    away = session_result(SESSION, "t-2", [], rules=RULES)
+    running = dataclasses.replace(away, absent=False, final=False)
+    status = attendance_status
+    assert status(came, expected=True, has_record=True) is AttendanceStatus.PRESENT
+    assert status(came, expected=False, has_record=True) is AttendanceStatus.MAKEUP
+    makeup = dataclasses.replace(came, makeup=True)
+    assert status(makeup, expected=True, has_record=True) is AttendanceStatus.MAKEUP
+    assert status(away, expected=True, has_record=False) is AttendanceStatus.ABSENT
+    assert status(running, expected=True, has_record=False) is AttendanceStatus.PENDING
+    assert status(running, expected=True, has_record=True) is AttendanceStatus.PRESENT
+    assert status(running, expected=False, has_record=True) is AttendanceStatus.MAKEUP

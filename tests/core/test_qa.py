@@ -24,9 +24,11 @@ from server.core.qa import (
     ViewerRole,
     VoteChange,
     VoteChanged,
+    check_rate,
     is_visible,
     next_state,
     public_view,
+    vote_changes,
 )
 from server.core.text import SensitiveWords
 
@@ -609,3 +611,46 @@ def test_at_most_one_question_is_ever_on_air(ops: list[tuple[str, str, str]]) ->
                 assert history[-1].question_id == live[0]
         for earlier, later in pairwise(history):
             assert earlier.ended_at is not None and earlier.ended_at <= later.started_at
+
+
+# --- a board restored from the store (what the server runs) -----------------------------------
+
+
+def test_a_restored_board_counts_the_askers_stored_submissions() -> None:
+    b = QuestionBoard.restore("s1", recent={"t1": [0.0, 10.0, 20.0]})
+    with pytest.raises(RateLimited) as info:
+        submitted(b, "q4", now=30.0, asker="t1")
+    assert info.value.details == {"retry_after": 30.0}
+    submitted(b, "q5", now=30.0, asker="t2")
+
+
+def test_a_restored_board_answers_the_stored_on_air_question_when_another_goes_on_air() -> None:
+    live = board()
+    on_air(live, "q1", now=1.0)
+    approved(live, "q2", now=2.0)
+    b = QuestionBoard.restore("s1", [live.get("q1"), live.get("q2")], on_air_since=1.0)
+    events = b.put_on_air("q2", by=MOD, now=5.0)
+    assert [e.after for e in events if isinstance(e, QuestionStateChanged)] == [
+        S.ANSWERED,
+        S.ON_AIR,
+    ]
+    assert events[-1] == OnAirChanged("s1", "q1", "q2", 5.0)
+    assert b.on_air_history == (OnAirInterval("q1", 1.0, 5.0), OnAirInterval("q2", 5.0, None))
+
+
+@pytest.mark.parametrize(
+    ("voted", "cast", "changes"),
+    [(False, True, True), (True, True, False), (True, False, True), (False, False, False)],
+)
+def test_a_vote_changes_something_only_once(voted: bool, cast: bool, changes: bool) -> None:
+    assert vote_changes(S.APPROVED, voted, cast=cast, question_id="q1") is changes
+    with pytest.raises(Conflict):
+        vote_changes(S.SUBMITTED, voted, cast=cast, question_id="q1")
+
+
+def test_the_rate_rule_counts_only_the_window_before_now() -> None:
+    check_rate([0.0, 10.0, 20.0], 60.0, limit=3, window=60)
+    with pytest.raises(RateLimited) as info:
+        check_rate([10.0, 20.0, 30.0, 0.0], 60.0, limit=3, window=60)
+    assert info.value.details == {"retry_after": 10.0}
+    assert "3 questions per 60 seconds" in info.value.message

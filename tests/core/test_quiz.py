@@ -18,6 +18,7 @@ from server.core.quiz import (
     PollSpec,
     PollState,
     RatingSummary,
+    Tally,
     TopicScore,
     next_state,
     summarize,
@@ -388,3 +389,27 @@ def test_a_feedback_comment_is_cleaned() -> None:
             now=0.0,
         )
     assert info.value.code == "feedback.comment.too_long"
+
+
+# --- a poll restored from the store (what the server runs) ------------------------------------
+
+
+def test_a_restored_poll_refuses_a_second_answer_and_tallies_the_stored_ones() -> None:
+    spec = PollSpec("p1", "几点开始？", ("9点", "10点"))
+    p = LivePoll.restore(
+        "s1", spec, PollState.OPEN, opened_at=0.0, deadline=60.0, answers=[("t1", "a", [0])]
+    )
+    with pytest.raises(Conflict) as info:
+        p.answer("t1", [1], site_id="a", now=1.0)
+    assert info.value.code == "quiz.already_answered"
+    p.answer("t2", [1], site_id="b", now=2.0)
+    assert p.tally() == Tally(2, (1, 1), {"a": (1, 0), "b": (0, 1)})
+
+
+def test_a_restored_open_poll_past_its_deadline_is_closed_and_closes_at_the_deadline() -> None:
+    p = LivePoll.restore("s1", single_quiz().spec, PollState.OPEN, opened_at=0.0, deadline=30.0)
+    assert p.state(31.0) is PollState.CLOSED
+    with pytest.raises(Conflict) as info:
+        p.answer("t1", [1], site_id="a", now=31.0)
+    assert info.value.code == "quiz.closed"
+    assert p.close(now=40.0) == [PollClosed("s1", "p1", 30.0)]

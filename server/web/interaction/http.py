@@ -1,28 +1,75 @@
-"""A session's interaction log (Q&A, floor, polls) as JSON, CSV or XLSX, in local time.
+"""A session's interaction log (Q&A, floor, polls) as JSON, CSV or XLSX, in local time; and
+what the interaction features' handlers share (:func:`services`, :func:`body`).
 
 The asker of an anonymous question is never named, in the stored log (the submission is
-logged as ``anonymous``) nor in what is read back (older entries are masked by
-:func:`server.core.qa.log_actor`).
+logged as ``anonymous``) nor in what is read back (:func:`service.read_log`).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
-from sqlalchemy import select
 
 from server.core import roles
 from server.core.errors import InvalidInput
-from server.core.qa import ANONYMOUS_ACTOR, log_actor
+from server.core.qa import ANONYMOUS_ACTOR
+from server.core.validation import Int, Map
 from server.store.models import ClassSession
-from server.store.qa_models import QaEvent, QuestionRow
 from server.web import exports
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import SESSIONS
+from server.web.interaction import service
+from server.web.keys import LIVE, SESSIONS
 from server.web.resources import load, path_id, query_int
 from server.web.roster_api import CSV, XLSX
+
+ID = Int(1, 2**31 - 1)
+
+
+def body(fields: dict[str, Any], required: set[str]) -> Map:
+    """A JSON body schema: unknown fields refused, absent optional fields omitted."""
+    return Map(fields, frozenset(required), extra="reject", absent="omit")
+
+
+def services(request: web.Request) -> service.Services:
+    return service.Services(request.app[SESSIONS], request.app[LIVE])
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Handler)
+
+
+class Routes:
+    """A feature's endpoints, each declared on its handler::
+
+    @routes("GET", "/api/v1/polls/{id}", roles.STAFF, "Show a poll", "polls")
+    async def show(request): ...
+    """
+
+    def __init__(self) -> None:
+        self.endpoints: list[Endpoint] = []
+
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        allowed: frozenset[roles.Actor],
+        summary: str,
+        tag: str,
+        **more: Any,
+    ) -> Callable[[H], H]:
+        def declare(handler: H) -> H:
+            self.endpoints.append(Endpoint(method, path, handler, allowed, summary, tag, **more))
+            return handler
+
+        return declare
+
+    def register(self, registry: Registry) -> None:
+        for endpoint in self.endpoints:
+            registry.add(endpoint)
+
 
 LOG_HEADER = ["序号", "时间", "事件", "问题编号", "操作者", "内容"]
 KIND_ZH = {
@@ -52,53 +99,21 @@ KIND_ZH = {
     "qa_settings": "互动设置",
 }
 ACTOR_ZH = {ANONYMOUS_ACTOR: "匿名学员"}
+FORMATS = ("json", "csv", "xlsx")
 
 
 async def interaction_log(request: web.Request) -> web.Response:
     """Everything that happened in a session's Q&A, floor and polls: JSON, CSV or XLSX."""
     fmt = request.query.get("format", "json")
-    if fmt not in {"json", "csv", "xlsx"}:
+    if fmt not in FORMATS:
         raise InvalidInput("request.bad_query", "format must be json, csv or xlsx.")
     session_id = path_id(request, "session")
     limit = query_int(request, "limit", 100_000, 1, 100_000)
     async with request.app[SESSIONS]() as db:
         await load(db, ClassSession, session_id, "session")
-        rows = (
-            await db.scalars(
-                select(QaEvent)
-                .where(QaEvent.session_id == session_id)
-                .order_by(QaEvent.id)
-                .limit(limit)
-            )
-        ).all()
-        hidden = {
-            qid: f"trainee:{asker}"
-            for qid, asker in (
-                await db.execute(
-                    select(QuestionRow.id, QuestionRow.asker_trainee_id).where(
-                        QuestionRow.session_id == session_id,
-                        QuestionRow.anonymous.is_(True),
-                        QuestionRow.asker_trainee_id.is_not(None),
-                    )
-                )
-            ).all()
-        }
-    items: list[dict[str, Any]] = [
-        {
-            "id": e.id,
-            "at": e.at.isoformat(),
-            "kind": e.kind,
-            "question_id": e.question_id,
-            "actor": log_actor(
-                e.actor,
-                anonymous_asker=hidden.get(e.question_id) if e.question_id is not None else None,
-            ),
-            "data": e.data,
-        }
-        for e in rows
-    ]
+        entries = await service.read_log(db, session_id, limit)
     if fmt == "json":
-        return web.json_response({"session_id": session_id, "items": items})
+        return web.json_response({"session_id": session_id, "items": [i for _, i in entries]})
     zone = exports.zone_of(request)
     table: list[list[exports.Cell]] = [
         [
@@ -109,7 +124,7 @@ async def interaction_log(request: web.Request) -> web.Response:
             ACTOR_ZH.get(i["actor"], i["actor"]),
             json_text(i["data"]),
         ]
-        for e, i in zip(rows, items, strict=True)
+        for e, i in entries
     ]
     sheet = exports.Sheet("互动记录", LOG_HEADER, table)
     return await exports.download(f"session-{session_id}-interaction", [sheet], fmt)
@@ -131,7 +146,7 @@ def register(registry: Registry) -> None:
             query=(
                 Param(
                     "format",
-                    {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+                    {"type": "string", "enum": list(FORMATS), "default": "json"},
                     "answer format",
                 ),
                 Param(

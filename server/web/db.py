@@ -1,0 +1,84 @@
+"""The service layer's way into the database: one transaction, loading by id, the audit row.
+
+Every feature service opens its unit of work here instead of writing
+``async with sessions() as db, db.begin(): x = await db.get(...); if x is None: raise ...``
+by hand. No aiohttp here: services take the session factory (``app[SESSIONS]``), not a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.core.errors import NotFound
+from server.core.roles import Principal
+from server.store.models import AuditEntry, Base
+
+Sessions = async_sessionmaker[Any]
+"""The application's session factory (``app[SESSIONS]``)."""
+
+Row = TypeVar("Row", bound=Base)
+
+CHUNK = 500
+"""Ids per ``IN (...)`` list, below every database's parameter limit."""
+
+
+@asynccontextmanager
+async def transaction(sessions: Sessions, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+    """A database session; with ``write`` in one transaction committed on leaving (rolled
+    back on an exception). Reads run without ``begin`` as they always have."""
+    async with sessions() as db:
+        if write:
+            async with db.begin():
+                yield db
+        else:
+            yield db
+
+
+async def load(db: AsyncSession, model: type[Row], item_id: int, label: str) -> Row:
+    """The row with this id, or ``<label>.not_found`` (spaces in the label become ``_``)."""
+    obj = await db.get(model, item_id)
+    if obj is None:
+        raise NotFound(
+            f"{label.replace(' ', '_')}.not_found", f"There is no {label} with id {item_id}."
+        )
+    return obj
+
+
+async def load_many(db: AsyncSession, model: type[Row], ids: Iterable[int]) -> dict[int, Row]:
+    """The rows with these ids (the missing ones left out), by id, ``CHUNK`` ids a query."""
+    wanted: Sequence[int] = sorted(set(ids))
+    column = model.id  # type: ignore[attr-defined]
+    found: dict[int, Row] = {}
+    for i in range(0, len(wanted), CHUNK):
+        for row in (await db.scalars(select(model).where(column.in_(wanted[i : i + CHUNK])))).all():
+            found[row.id] = row  # type: ignore[attr-defined]
+    return found
+
+
+def audit(
+    db: AsyncSession,
+    who: Principal,
+    action: str,
+    entity: str,
+    entity_id: Any,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    reason: str = "",
+) -> None:
+    """Add an audit-log row to the open transaction."""
+    db.add(
+        AuditEntry(
+            actor=who.label,
+            action=action,
+            entity=entity,
+            entity_id=str(entity_id),
+            before=before,
+            after=after,
+            reason=reason,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Session settings and elective registration (学员点课) with a waitlist."""

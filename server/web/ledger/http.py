@@ -1,0 +1,208 @@
+"""The ledger and report endpoints: transcripts, the honour list, corrections, the reports.
+
+Thin: parse the request, call :mod:`server.web.ledger.service` / ``reports``, answer.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from aiohttp import web
+
+from server.core import roles
+from server.core.errors import InvalidInput
+from server.core.validation import Bool, Float, Str, validate
+from server.store.models import utcnow
+from server.web import exports
+from server.web.api import ID, Param, Routes, body
+from server.web.keys import SESSIONS, principal
+from server.web.ledger import reports, service, sheets
+from server.web.resources import path_id, query_date, query_int, read_json
+from server.web.roster_api import XLSX
+
+MAX_REPORT_DAYS = 800
+FORMAT = Param(
+    "format",
+    {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+    "answer format",
+)
+YEAR = Param("year", {"type": "integer", "minimum": 2000, "maximum": 2100}, "calendar year (UTC+8)")
+REPORT_MEDIA = ("application/json", XLSX, "text/csv")
+
+routes = Routes()
+register = routes.register
+
+
+def _whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    found = query_int(request, name, default, low, high)
+    return default if found is None else found
+
+
+def _year(request: web.Request) -> int:
+    return _whole(request, "year", service.this_year(exports.zone_of(request)), 2000, 2100)
+
+
+def _format(request: web.Request) -> str:
+    fmt = request.query.get("format", "json")
+    if fmt not in {"json", "csv", "xlsx"}:
+        raise InvalidInput("request.bad_query", "format must be json, csv or xlsx.")
+    return fmt
+
+
+CORRECT_BODY = body(
+    {
+        "trainee_id": ID,
+        "reason": Str(min_len=1, max_len=500),
+        "changes": body(
+            {
+                "attended_minutes": Float(0, 24 * 60),
+                "class_hours": Float(0, 100),
+                "credits": Float(0, 100),
+                "late": Bool(),
+                "left_early": Bool(),
+                "makeup": Bool(),
+                "absent": Bool(),
+            },
+            set(),
+        ),
+    },
+    {"trainee_id", "reason", "changes"},
+)
+
+
+@routes(
+    "POST",
+    "/api/v1/sessions/{id}/attendance/correct",
+    roles.MANAGERS,
+    "Correct a trainee's session result, with a reason (audited)",
+    "ledger",
+    body=CORRECT_BODY,
+)
+async def correct_attendance(request: web.Request) -> web.Response:
+    """An operator corrects a session result; the audit log keeps before, after and why."""
+    data = validate(CORRECT_BODY, await read_json(request), path="body")
+    corrected = await service.correct(
+        request.app[SESSIONS],
+        principal(request),
+        path_id(request, "session"),
+        data["trainee_id"],
+        data["changes"],
+        data["reason"],
+    )
+    return web.json_response(corrected)
+
+
+@routes(
+    "GET",
+    "/api/v1/trainees/{id}/transcript",
+    roles.MANAGERS,
+    "Show a trainee's session results and yearly class-hour progress",
+    "ledger",
+    query=(YEAR,),
+)
+async def trainee_transcript(request: web.Request) -> web.Response:
+    """Per-session results and yearly progress against the 32 class hours."""
+    trainee_id = path_id(request, "trainee")
+    found = await service.transcript(
+        request.app[SESSIONS], trainee_id, _year(request), exports.zone_of(request)
+    )
+    return web.json_response(found)
+
+
+@routes(
+    "GET",
+    "/api/v1/trainee/transcript",
+    roles.TRAINEES,
+    "Show the trainee's own results and yearly class-hour progress",
+    "ledger",
+    query=(YEAR,),
+)
+async def own_transcript(request: web.Request) -> web.Response:
+    who = principal(request)
+    assert who.trainee_id is not None
+    found = await service.transcript(
+        request.app[SESSIONS], who.trainee_id, _year(request), exports.zone_of(request)
+    )
+    return web.json_response(found)
+
+
+@routes(
+    "GET",
+    "/api/v1/reports/honour-list",
+    roles.MANAGERS,
+    "Show the yearly honour list of class hours",
+    "ledger",
+    query=(
+        YEAR,
+        Param("top", {"type": "integer", "minimum": 1, "maximum": 1000}, "size"),
+        Param(
+            "min_hours",
+            {"type": "integer", "minimum": 0, "maximum": 10000},
+            "least class hours to be listed",
+        ),
+    ),
+)
+async def honour_list_view(request: web.Request) -> web.Response:
+    """The yearly honour list (学习标兵): most class hours first."""
+    board = await service.honour_board(
+        request.app[SESSIONS],
+        _year(request),
+        exports.zone_of(request),
+        _whole(request, "top", 10, 1, 1000),
+        _whole(request, "min_hours", 0, 0, 10_000),
+    )
+    return web.json_response(board)
+
+
+@routes(
+    "GET",
+    "/api/v1/sessions/{id}/report",
+    roles.MANAGERS,
+    "Report a session's attendance by org unit and by site",
+    "reports",
+    query=(FORMAT,),
+    produces=REPORT_MEDIA,
+)
+async def session_report(request: web.Request) -> web.Response:
+    """Who was expected, who came, who was late or left early: JSON, CSV or XLSX."""
+    fmt = _format(request)
+    session_id = path_id(request, "session")
+    report = await reports.load_session_report(request.app[SESSIONS], session_id)
+    if fmt == "json":
+        return web.json_response(report)
+    found = sheets.session_sheets(report, exports.zone_of(request))
+    return await exports.download(f"session-{session_id}-report", found, fmt)
+
+
+@routes(
+    "GET",
+    "/api/v1/org-units/{id}/report",
+    roles.MANAGERS,
+    "Report an org unit's attendance over a date range",
+    "reports",
+    query=(
+        FORMAT,
+        Param("from", {"type": "string", "format": "date"}, "first day"),
+        Param("to", {"type": "string", "format": "date"}, "last day"),
+    ),
+    produces=REPORT_MEDIA,
+)
+async def org_unit_report(request: web.Request) -> web.Response:
+    """An org unit's (and its sub-units') attendance over a date range: JSON, CSV or XLSX."""
+    fmt = _format(request)
+    zone = exports.zone_of(request)
+    today = utcnow().astimezone(zone).date()
+    first = query_date(request, "from") or date(today.year, 1, 1)
+    last = query_date(request, "to") or today
+    if last < first or (last - first).days > MAX_REPORT_DAYS:
+        raise InvalidInput(
+            "request.bad_query",
+            f"to must not be before from, and at most {MAX_REPORT_DAYS} days later.",
+        )
+    found = await reports.org_unit_report(
+        request.app[SESSIONS], path_id(request, "org unit"), first, last, zone
+    )
+    if fmt == "json":
+        return web.json_response(found.view())
+    tables = sheets.unit_sheets(found.trainees, found.reports, zone)
+    return await exports.download(f"org-unit-{found.unit.id}-report", tables, fmt)
