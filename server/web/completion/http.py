@@ -24,10 +24,10 @@ from server.store.completion_models import CertificateRow, ProgramSettings
 from server.store.models import OrgUnit, Program
 from server.web import exports
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import SESSIONS, principal
 from server.web.completion import reminders, service, writeups
 from server.web.completion.certificate import CertificateText, render
 from server.web.guard import client_address
+from server.web.keys import SESSIONS, VERIFY_THROTTLE, principal
 from server.web.leave import service as leave_service
 from server.web.leave.service import iso
 from server.web.resources import audit, load, path_id, read_json
@@ -50,7 +50,6 @@ RULES_BODY = Map(
 )
 CODE_PARAM = Param("code", {"type": "string", "maxLength": 64}, "verification code", True)
 VERIFY_POLICY = Policy(free=20, base=1.0, max_lock=600.0, forget=3600.0)
-VERIFY_THROTTLE = web.AppKey("certificate_verify_throttle", FailureThrottle)
 
 
 async def get_rules(request: web.Request) -> web.Response:

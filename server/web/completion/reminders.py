@@ -27,8 +27,8 @@ from server.store.completion_models import LeaveRequestRow, WriteupRow
 from server.store.models import OrgUnit, Program, Trainee, utcnow
 from server.web import exports
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import SESSIONS, principal
 from server.web.completion import service
+from server.web.keys import SESSIONS, principal
 from server.web.leave import service as leave_service
 from server.web.resources import load, path_id, query_int
 from server.web.roster_api import CSV, XLSX

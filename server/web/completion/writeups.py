@@ -27,8 +27,8 @@ from server.private_files import private_dir
 from server.store.completion_models import ReadingRow, WriteupRow
 from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import CONFIG, SESSIONS, principal
 from server.web.completion import service
+from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.leave import service as leave_service
 from server.web.leave.service import iso
 from server.web.resources import audit, load, path_id, query_int, read_json
