@@ -84,6 +84,7 @@ def media_settings(app: web.Application) -> MediaSettings:
         port_range=port_range,
         turn_secret=config.media_turn_secret,
         turn_ttl=config.media_turn_ttl,
+        fast_path=config.media_fast_path,
     )
 
 
