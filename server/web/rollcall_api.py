@@ -7,7 +7,6 @@ answer, so a dead process cannot leave it open), marking everyone who did not an
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
@@ -35,7 +34,7 @@ from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import ClassSession, Trainee, utcnow
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web.api import Endpoint, Registry
-from server.web.keys import LIVE, SESSIONS, principal
+from server.web.keys import LIVE, SESSIONS, TIMERS, principal
 from server.web.resources import audit, load, path_id, read_json
 
 log = logging.getLogger("server.rollcall")
@@ -49,7 +48,6 @@ START_BODY = Map(
     extra="reject",
     absent="omit",
 )
-_timers: set[asyncio.Task[None]] = set()
 
 
 async def _in_room(
@@ -183,7 +181,6 @@ def _schedule_close(request: web.Request, roll_call_id: int, seconds: float) -> 
     app = request.app
 
     async def later() -> None:
-        await asyncio.sleep(seconds + 0.2)
         async with app[SESSIONS]() as db, db.begin():
             call = await db.get(RollCall, roll_call_id)
             if call is None or not await _close_if_due(db, call, utcnow()):
@@ -191,9 +188,7 @@ def _schedule_close(request: web.Request, roll_call_id: int, seconds: float) -> 
             entries = await _entries(db, call.id)
         await _publish(request, call, entries, "roll_call_ended")
 
-    task = asyncio.get_running_loop().create_task(later())
-    _timers.add(task)
-    task.add_done_callback(_timers.discard)
+    app[TIMERS].later(seconds + 0.2, later, "closing a roll call")
 
 
 async def start_roll_call(request: web.Request) -> web.Response:

@@ -348,4 +348,3 @@ async def _handle(
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/ws/agent", edges.capped(agent_socket))
-    media_api.setup(app)
