@@ -85,6 +85,7 @@ def media_settings(app: web.Application) -> MediaSettings:
         port_range=port_range,
         turn_secret=config.media_turn_secret,
         turn_ttl=config.media_turn_ttl,
+        fast_path=config.media_fast_path,
     )
 
 
@@ -651,7 +652,7 @@ def _owner_handlers(app: web.Application) -> dict[str, Any]:
 async def floor_changed(
     app: web.Application, session_id: int, kind: str, data: dict[str, Any]
 ) -> None:
-    """A floor event was announced (server/web/qa_api.py): switch the program."""
+    """A floor event was announced (server/web/floor): switch the program."""
     site_id = data.get("site_id")
     if kind in ("floor_granted", "floor_returned") and isinstance(site_id, int):
         await app[MEDIA].floor_event(session_id, kind, site_id)

@@ -19,7 +19,9 @@ def _timer_tasks() -> list[asyncio.Task[Any]]:
     found = []
     for task in asyncio.all_tasks():
         code = getattr(task.get_coro(), "cr_code", None)
-        if code is not None and code.co_filename.endswith(("rollcall_api.py", "qa_api.py")):
+        if code is not None and any(
+            part in code.co_filename for part in ("rollcall", "floor", "qa_api")
+        ):
             found.append(task)
     return found
 

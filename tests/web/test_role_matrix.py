@@ -103,7 +103,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/programs/{id}/outstanding"): MANAGERS,
     ("GET", "/api/v1/sessions/{id}/report"): MANAGERS,
     ("GET", "/api/v1/org-units/{id}/report"): MANAGERS,
-    # interview-style Q&A, the floor, polls, surveys (server/web/qa_api.py)
+    # interview-style Q&A, the floor, polls, surveys (server/web/qa, floor, polls)
     ("POST", "/api/v1/sessions/{id}/questions"): {"trainee", "site_agent"},
     ("GET", "/api/v1/sessions/{id}/questions"): STAFF | {"trainee", "site_agent"},
     ("GET", "/api/v1/questions/{id}"): STAFF | {"trainee", "site_agent"},

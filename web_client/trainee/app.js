@@ -16,6 +16,7 @@ import { addRollCall, endRollCall, loadRollCalls, renderRollCalls } from "./roll
 import { loadPolls, renderPolls } from "./polls.js";
 import { loadTranscript, renderHours } from "./hours.js";
 import { setupLearning, loadLearning, renderLearning } from "./learning.js";
+import { loadBetween, renderBetween } from "./between.js";
 
 /** @type {{socket: LiveSocket | null, topic: string | null}} the live socket and the session topic it follows */
 const live = { socket: null, topic: null };
@@ -138,6 +139,7 @@ async function enter(me) {
   if (qr) await checkinWith({ qr }, qrSession(qr));
   loadTranscript().catch(showError);
   loadLearning().catch(showError);
+  loadBetween().catch(showError);
 }
 
 function renderHello() {
@@ -229,6 +231,7 @@ function onEvent(topic, kind, data) {
       later("sessions", loadSessions, 50);
       later("hours", loadTranscript, 1000);
       later("learning", loadLearning, 1500);
+      later("between", loadBetween, 2000);
       break;
     default:
       if (kind.startsWith("question_")) later("questions", loadQuestions);
@@ -249,6 +252,7 @@ function renderAll() {
   renderPolls();
   renderHours();
   renderLearning();
+  renderBetween();
   if (live.socket) setConn(live.socket.state);
 }
 page.renderAll = renderAll;
