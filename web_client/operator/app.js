@@ -14,6 +14,7 @@ import { auditView } from "./audit.js";
 import { findTraineeView, transcriptView, honourView } from "./people.js";
 import { attendanceView, electivesView, feedbackView } from "./session_pages.js";
 import { surveysView, surveyView } from "./surveys.js";
+import { selfStudyView, selfStudyCompletionView } from "./selfstudy.js";
 
 const main = document.getElementById("main");
 const state = { me: null, live: null, view: null };
@@ -62,6 +63,8 @@ const ROUTES = [
   { re: /^#\/trainees\/(\d+)\/transcript$/, view: (m) => transcriptView(main, Number(m[1])) },
   { re: /^#\/honour$/, view: () => honourView(main) },
   { re: /^#\/surveys$/, view: () => surveysView(main) },
+  { re: /^#\/selfstudy$/, view: () => selfStudyView(main) },
+  { re: /^#\/selfstudy\/(\d+)$/, view: (m) => selfStudyCompletionView(main, Number(m[1])) },
   { re: /^#\/programs\/(\d+)\/survey$/, view: (m) => surveyView(main, Number(m[1])) },
   { re: /^#\/sessions\/(\d+)\/attendance$/, view: (m) => attendanceView(main, Number(m[1])) },
   { re: /^#\/sessions\/(\d+)\/electives$/, view: (m) => electivesView(main, Number(m[1])) },
@@ -82,6 +85,7 @@ function navLinks() {
     managers ? ["#/transcripts", "nav.transcripts"] : null,
     managers ? ["#/honour", "nav.honour"] : null,
     managers ? ["#/surveys", "nav.surveys"] : null,
+    managers ? ["#/selfstudy", "nav.selfstudy"] : null,
     managers ? ["#/audit", "nav.audit"] : null,
   ].filter(Boolean);
   const here = window.location.hash || "#/sessions";

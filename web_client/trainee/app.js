@@ -16,11 +16,16 @@ import { addRollCall, endRollCall, loadRollCalls, renderRollCalls } from "./roll
 import { loadPolls, renderPolls } from "./polls.js";
 import { loadTranscript, renderHours } from "./hours.js";
 import { setupLearning, loadLearning, renderLearning } from "./learning.js";
+import { setupSelfStudy, loadSelfStudy, renderSelfStudy } from "./selfstudy.js";
 
 /** @type {{socket: LiveSocket | null, topic: string | null}} the live socket and the session topic it follows */
 const live = { socket: null, topic: null };
 
 setupLearning({
+  ok: (/** @type {string} */ text) => notice(text, "ok"),
+  error: (/** @type {unknown} */ err) => (typeof err === "string" ? notice(err) : showError(err)),
+});
+setupSelfStudy({
   ok: (/** @type {string} */ text) => notice(text, "ok"),
   error: (/** @type {unknown} */ err) => (typeof err === "string" ? notice(err) : showError(err)),
 });
@@ -138,6 +143,7 @@ async function enter(me) {
   if (qr) await checkinWith({ qr }, qrSession(qr));
   loadTranscript().catch(showError);
   loadLearning().catch(showError);
+  loadSelfStudy().catch(showError);
 }
 
 function renderHello() {
@@ -249,6 +255,7 @@ function renderAll() {
   renderPolls();
   renderHours();
   renderLearning();
+  renderSelfStudy();
   if (live.socket) setConn(live.socket.state);
 }
 page.renderAll = renderAll;
