@@ -64,7 +64,6 @@ from server.store.models import (
 )
 from server.web import checkin_guard
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import CONFIG, SESSIONS, principal
 from server.web.attendance_records import at as _at
 from server.web.attendance_records import (
     close_open_records as close_open_records,  # re-exported: routes.py ends sessions
@@ -81,6 +80,7 @@ from server.web.batches.roster import roster_position
 from server.web.checkin_events import record_changed
 from server.web.checkin_writer import CheckinItem, CheckinWriter
 from server.web.electives.service import session_settings
+from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.resources import (
     PAGE_PARAMS,
     audit,

@@ -46,8 +46,7 @@ from server.store.attendance_models import SessionSettings
 from server.store.guard_models import SESSION_ROW, CheckinAttemptRow
 from server.store.models import ClassSession, Site, Trainee, utcnow
 from server.web.api import Endpoint, Registry
-from server.web.app import SESSIONS
-from server.web.live import LIVE
+from server.web.keys import LIVE, SESSIONS
 from server.web.resources import load, path_id
 
 log = logging.getLogger("server.web.checkin_guard")

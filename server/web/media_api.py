@@ -39,16 +39,13 @@ from server.store.models import ClassSession, Site, SiteKind, utcnow
 from server.store.qa_models import FloorGrantRow
 from server.web import media_lease
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import CONFIG, SESSIONS, principal
 from server.web.hub import Connection
-from server.web.live import LIVE
+from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, SESSIONS, principal
 from server.web.media_cluster import MediaCluster, Reply
 from server.web.resources import audit, load, path_id, read_json
 
 log = logging.getLogger("server.media")
 
-MEDIA = web.AppKey("media", Broadcasts)
-CLUSTER = web.AppKey("media_cluster", MediaCluster)
 
 AGENT_TYPES = frozenset(
     {"media_offer", "media_close", "relay_answer", "relay_error", "upstream_lost"}
@@ -87,6 +84,7 @@ def media_settings(app: web.Application) -> MediaSettings:
         port_range=port_range,
         turn_secret=config.media_turn_secret,
         turn_ttl=config.media_turn_ttl,
+        fast_path=config.media_fast_path,
     )
 
 
@@ -655,7 +653,7 @@ def _owner_handlers(app: web.Application) -> dict[str, Any]:
 async def floor_changed(
     app: web.Application, session_id: int, kind: str, data: dict[str, Any]
 ) -> None:
-    """A floor event was announced (server/web/qa_api.py): switch the program."""
+    """A floor event was announced (server/web/floor): switch the program."""
     site_id = data.get("site_id")
     if kind in ("floor_granted", "floor_returned") and isinstance(site_id, int):
         await app[MEDIA].floor_event(session_id, kind, site_id)

@@ -52,7 +52,6 @@ from server.web import (
     codes_api,
     media_api,
     presence,
-    qa_api,
     revoke,
     rollcall_api,
     roster_api,
@@ -62,14 +61,17 @@ from server.web import (
     turn_api,
 )
 from server.web.api import Endpoint, Registry
-from server.web.app import CONFIG, SESSIONS, principal
 from server.web.batches import http as batches_http
+from server.web.completion import http as completion_http
 from server.web.electives import http as electives_http
-from server.web.guard import GUARD, client_address
+from server.web.floor import http as floor_http
+from server.web.guard import client_address
 from server.web.interaction import http as interaction_http
+from server.web.keys import CONFIG, GUARD, LIVE, SESSIONS, principal
+from server.web.leave import http as leave_http
 from server.web.ledger import http as ledger_http
-from server.web.live import LIVE
 from server.web.polls import http as polls_http
+from server.web.qa import http as qa_http
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 from server.web.selfstudy import http as selfstudy_http
 
@@ -599,7 +601,8 @@ def build_registry() -> Registry:
     attendance_api.register(registry)
     electives_http.register(registry)
     ledger_http.register(registry)
-    qa_api.register(registry)
+    qa_http.register(registry)
+    floor_http.register(registry)
     polls_http.register(registry)
     interaction_http.register(registry)
     time_api.register(registry)
@@ -607,6 +610,8 @@ def build_registry() -> Registry:
     turn_api.register(registry)
     screen_api.register(registry)
     checkin_guard.register(registry)
+    leave_http.register(registry)
+    completion_http.register(registry)
     selfstudy_http.register(registry)
     add(
         Endpoint(
@@ -699,3 +704,4 @@ def add_pages(app: web.Application) -> None:
         app.router.add_get(f"/{folder}/", page(folder))
         app.router.add_get(f"/{folder}", _redirect_to(f"/{folder}/"))
     app.router.add_static("/static/", WEB_CLIENT, follow_symlinks=False)
+    completion_http.setup(app)  # the public certificate check page /verify/<code>

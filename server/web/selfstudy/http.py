@@ -31,7 +31,7 @@ from server.store.media_models import Recording
 from server.store.models import utcnow
 from server.web import exports
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import CONFIG, SESSIONS, principal
+from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.resources import audit, path_id, read_json
 from server.web.selfstudy import service
 
