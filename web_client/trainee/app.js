@@ -17,6 +17,7 @@ import { loadPolls, renderPolls } from "./polls.js";
 import { loadTranscript, renderHours } from "./hours.js";
 import { setupLearning, loadLearning, renderLearning } from "./learning.js";
 import { setupSelfStudy, loadSelfStudy, renderSelfStudy } from "./selfstudy.js";
+import { loadBetween, renderBetween } from "./between.js";
 
 /** @type {{socket: LiveSocket | null, topic: string | null}} the live socket and the session topic it follows */
 const live = { socket: null, topic: null };
@@ -144,6 +145,7 @@ async function enter(me) {
   loadTranscript().catch(showError);
   loadLearning().catch(showError);
   loadSelfStudy().catch(showError);
+  loadBetween().catch(showError);
 }
 
 function renderHello() {
@@ -235,6 +237,7 @@ function onEvent(topic, kind, data) {
       later("sessions", loadSessions, 50);
       later("hours", loadTranscript, 1000);
       later("learning", loadLearning, 1500);
+      later("between", loadBetween, 2000);
       break;
     default:
       if (kind.startsWith("question_")) later("questions", loadQuestions);
@@ -256,6 +259,7 @@ function renderAll() {
   renderHours();
   renderLearning();
   renderSelfStudy();
+  renderBetween();
   if (live.socket) setConn(live.socket.state);
 }
 page.renderAll = renderAll;
