@@ -35,7 +35,8 @@ fast it answered keyframe requests, and the relay's counters (feed overflows = a
 behind, keyframe requests sent to publishers and coalesced by the rate limit).
 
 Run: .venv/bin/python bench/media.py [--profiles 480p,720p] [--window 10]
-     [--forward 0,1,5,10,20] [--fast 0,1,5,10,20] [--stock 0,1,2,4] [--switches 6] [--joins 5] [--switch-runs 1]
+     [--forward 0,1,5,10,20] [--fast 0,1,5,10,20] [--stock 0,1,2,4]
+     [--switches 6] [--joins 5] [--switch-runs 1]
      [--inline-encode]   (encode on the viewers' loop, as the bench did before issue #6's fix)
 A count list may be empty (--stock '') to skip that part.
 """

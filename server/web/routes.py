@@ -53,7 +53,6 @@ from server.web import (
     media_api,
     presence,
     revoke,
-    rollcall_api,
     roster_api,
     screen_api,
     time_api,
@@ -67,12 +66,15 @@ from server.web.electives import http as electives_http
 from server.web.floor import http as floor_http
 from server.web.guard import client_address
 from server.web.interaction import http as interaction_http
+from server.web.interaction.http import services
 from server.web.keys import CONFIG, GUARD, LIVE, SESSIONS, principal
 from server.web.leave import http as leave_http
 from server.web.ledger import http as ledger_http
 from server.web.polls import http as polls_http
 from server.web.qa import http as qa_http
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
+from server.web.rollcall import http as rollcall_http
+from server.web.rollcall import service as rollcall_service
 from server.web.selfstudy import http as selfstudy_http
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
@@ -476,7 +478,7 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
         else:
             session.ended_at = utcnow()
             await attendance_api.close_open_records(db, session.id, session.ended_at)
-            closed_calls = await rollcall_api.close_roll_calls(db, session.id)
+            closed_calls = await rollcall_service.close_roll_calls(db, session.id)
         who = principal(request)
         audit(
             db,
@@ -491,7 +493,7 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
     kind = "session_started" if action is SessionAction.START else "session_ended"
     if action is SessionAction.END:
         await media_api.session_ended(request.app, view["id"])
-        await rollcall_api.announce_closed(request, closed_calls)
+        await rollcall_service.announce_closed(services(request), closed_calls)
     await request.app[LIVE].announce(kind, view, site_ids=view["site_ids"], session_id=view["id"])
     return web.json_response(view if warning is None else {**view, "warning": warning})
 
@@ -596,7 +598,7 @@ def build_registry() -> Registry:
     codes_api.register(registry)
     audit_api.register(registry)
     trainee_api.register(registry)
-    rollcall_api.register(registry)
+    rollcall_http.register(registry)
     batches_http.register(registry)
     attendance_api.register(registry)
     electives_http.register(registry)
