@@ -23,7 +23,6 @@ Decisions (documented here once, shown in the API summaries):
 from __future__ import annotations
 
 import hashlib
-import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -80,7 +79,7 @@ from server.web.batches.roster import roster_position
 from server.web.checkin_events import record_changed
 from server.web.checkin_writer import CheckinItem, CheckinWriter
 from server.web.electives.service import session_settings
-from server.web.keys import CONFIG, SESSIONS, principal
+from server.web.keys import CHECKIN_WRITER, CONFIG, SESSIONS, principal
 from server.web.resources import (
     PAGE_PARAMS,
     audit,
@@ -323,25 +322,18 @@ async def checkin_alone(
     raise AssertionError("unreachable")
 
 
-_WRITERS: weakref.WeakKeyDictionary[web.Application, CheckinWriter] = weakref.WeakKeyDictionary()
+def make_checkin_writer(app: web.Application) -> CheckinWriter:
+    """This process's group-commit writer of the app's store (``app[CHECKIN_WRITER]``)."""
+    sessions = app[SESSIONS]
+    secret = checkin_secret(app[CONFIG].secret_key)
 
+    async def alone(item: CheckinItem) -> dict[str, Any]:
+        return await checkin_alone(sessions, secret, item)
 
-def checkin_writer(app: web.Application) -> CheckinWriter:
-    """This process's group-commit writer of the app's store (made on first use)."""
-    writer = _WRITERS.get(app)
-    if writer is None:
-        sessions = app[SESSIONS]
-        secret = checkin_secret(app[CONFIG].secret_key)
+    async def alerts(found: list[dict[str, Any]]) -> None:
+        await checkin_guard.publish_alerts(app, found)
 
-        async def alone(item: CheckinItem) -> dict[str, Any]:
-            return await checkin_alone(sessions, secret, item)
-
-        async def alerts(found: list[dict[str, Any]]) -> None:
-            await checkin_guard.publish_alerts(app, found)
-
-        writer = CheckinWriter(sessions, secret, DEFAULT_OUT_OF_BATCH, alone, on_alerts=alerts)
-        _WRITERS[app] = writer
-    return writer
+    return CheckinWriter(sessions, secret, DEFAULT_OUT_OF_BATCH, alone, on_alerts=alerts)
 
 
 async def checkin(request: web.Request) -> web.Response:
@@ -363,7 +355,7 @@ async def checkin(request: web.Request) -> web.Response:
         session_id=path_id(request, "session"),
         now=utcnow(),
     )
-    response = await checkin_writer(request.app).submit(item)
+    response = await request.app[CHECKIN_WRITER].submit(item)
     if not response["replayed"]:
         record_changed(request.app, response["record"])
     return web.json_response(response)

@@ -349,4 +349,3 @@ async def _handle(
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/ws/agent", edges.capped(agent_socket))
-    media_api.setup(app)

@@ -84,6 +84,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/programs/{id}/completion-rules"): MANAGERS,
     ("PUT", "/api/v1/programs/{id}/completion-rules"): MANAGERS,
     ("GET", "/api/v1/programs/{id}/completion"): MANAGERS,
+    ("GET", "/api/v1/programs/{id}/honour-list"): MANAGERS,
     ("POST", "/api/v1/programs/{id}/certificates"): MANAGERS,
     ("GET", "/api/v1/certificates/{id}/pdf"): MANAGERS | {"trainee"},
     ("GET", "/api/v1/trainee/certificates"): {"trainee"},

@@ -4,7 +4,6 @@ after a change, the media program follows the floor and a granted time limit get
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -15,14 +14,13 @@ from server.core.validation import Float, Optional, validate
 from server.web import media_api
 from server.web.floor import service
 from server.web.interaction.http import ID, Routes, body, services, services_of
-from server.web.keys import principal
+from server.web.keys import TIMERS, principal
 from server.web.resources import path_id, read_json
 
 log = logging.getLogger("server.qa")
 routes = Routes()
 SESSION = "/api/v1/sessions/{id}"
 _IN_SESSION = roles.STAFF | roles.TRAINEES | roles.AGENTS
-_TIMERS: set[asyncio.Task[None]] = set()
 
 
 async def _after(app: web.Application, session_id: int, announced: service.Announced) -> None:
@@ -34,14 +32,7 @@ async def _after(app: web.Application, session_id: int, announced: service.Annou
 
 
 def _schedule_expiry(app: web.Application, session_id: int, delay: float) -> None:
-    loop = asyncio.get_running_loop()
-
-    def fire() -> None:
-        task = loop.create_task(_expire(app, session_id))
-        _TIMERS.add(task)
-        task.add_done_callback(_TIMERS.discard)
-
-    loop.call_later(delay + 0.05, fire)
+    app[TIMERS].later(delay + 0.05, lambda: _expire(app, session_id), "floor expiry")
 
 
 async def _expire(app: web.Application, session_id: int) -> None:

@@ -3,30 +3,24 @@ process that started a roll call (the store: ``service``; the rules: ``server.co
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from server.core import roles
 from server.core.rollcall import DEFAULT_SECONDS
 from server.core.validation import Int, List, Optional, validate
 from server.web.interaction.http import ID, Routes, body, services, services_of
-from server.web.keys import principal
+from server.web.keys import TIMERS, principal
 from server.web.resources import path_id, read_json
 from server.web.rollcall import service
 
 routes = Routes()
-_timers: set[asyncio.Task[None]] = set()
 
 
 def _schedule_close(app: web.Application, roll_call_id: int, seconds: float) -> None:
     async def later() -> None:
-        await asyncio.sleep(seconds + 0.2)
         await service.close_when_due(services_of(app), roll_call_id)
 
-    task = asyncio.get_running_loop().create_task(later())
-    _timers.add(task)
-    task.add_done_callback(_timers.discard)
+    app[TIMERS].later(seconds + 0.2, later, "closing a roll call")
 
 
 START_BODY = body(
