@@ -14,7 +14,11 @@ import { auditView } from "./audit.js";
 import { findTraineeView, transcriptView, honourView } from "./people.js";
 import { attendanceView, electivesView, feedbackView } from "./session_pages.js";
 import { surveysView, surveyView } from "./surveys.js";
+<<<<<<< HEAD
+import { selfStudyView, selfStudyCompletionView } from "./selfstudy.js";
+=======
 import { leaveView, completionView } from "./between.js";
+>>>>>>> main
 
 const main = document.getElementById("main");
 const state = { me: null, live: null, view: null };
@@ -65,6 +69,8 @@ const ROUTES = [
   { re: /^#\/leave$/, view: () => leaveView(main, state.me.actor) },
   { re: /^#\/completion(?:\/(\d+))?$/, view: (m) => completionView(main, m[1] ? Number(m[1]) : null) },
   { re: /^#\/surveys$/, view: () => surveysView(main) },
+  { re: /^#\/selfstudy$/, view: () => selfStudyView(main) },
+  { re: /^#\/selfstudy\/(\d+)$/, view: (m) => selfStudyCompletionView(main, Number(m[1])) },
   { re: /^#\/programs\/(\d+)\/survey$/, view: (m) => surveyView(main, Number(m[1])) },
   { re: /^#\/sessions\/(\d+)\/attendance$/, view: (m) => attendanceView(main, Number(m[1])) },
   { re: /^#\/sessions\/(\d+)\/electives$/, view: (m) => electivesView(main, Number(m[1])) },
@@ -87,6 +93,7 @@ function navLinks() {
     ["#/leave", "nav.leave"],
     managers ? ["#/completion", "nav.completion"] : null,
     managers ? ["#/surveys", "nav.surveys"] : null,
+    managers ? ["#/selfstudy", "nav.selfstudy"] : null,
     managers ? ["#/audit", "nav.audit"] : null,
   ].filter(Boolean);
   const here = window.location.hash || "#/sessions";
