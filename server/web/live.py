@@ -13,7 +13,7 @@ from server.bus.memory import MemoryBus
 from server.bus.port import Bus, BusEvent, BusUnavailable
 from server.bus.redis_bus import RedisBus
 from server.web.app import CONFIG, METRICS, SESSIONS
-from server.web.checkin_events import CHECKIN_EVENTS, CheckinEvents
+from server.web.checkin.events import CHECKIN_EVENTS, CheckinEvents
 from server.web.hub import Connection, Hub
 from server.web.presence import PresenceService
 

@@ -24,9 +24,10 @@ from server.core.validation import (
 from server.security import sha256
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site, utcnow
-from server.web import attendance_api, auth, edges, media_api, rollcall_api
+from server.web import auth, edges, media_api, rollcall_api
 from server.web.app import METRICS, SESSIONS, error_response
-from server.web.checkin_events import record_changed
+from server.web.checkin import service as checkin_service
+from server.web.checkin.events import record_changed
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
 from server.web.wire import WS_MAX_MSG_SIZE, RateLimit, decode_msgpack
@@ -130,7 +131,7 @@ async def _site_checkin(db: Any, site_id: int, item: dict[str, Any]) -> str:
     data = {"trainee_id": trainee_id, "reason": f"site check-in ({method})", "start": taken}
     try:
         async with db.begin_nested():
-            await attendance_api.mark_present_in(db, who, session_id, data, utcnow())
+            await checkin_service.mark_present_in(db, who, session_id, data, utcnow())
     except DomainError as exc:
         return exc.code
     return "recorded"

@@ -26,7 +26,7 @@ from server.store.models import Site
 from server.web import auth, edges, media_api
 from server.web.admission import ADMISSION, Admission
 from server.web.app import CONFIG, ENGINE, SESSIONS, error_response
-from server.web.checkin_guard import ALERTS_TOPIC
+from server.web.checkin.events import ALERTS_TOPIC
 from server.web.hub import Connection
 from server.web.live import LIVE, Live
 from server.web.presence import HEALTH_TOPIC, PRESENCE_TOPIC
