@@ -165,6 +165,18 @@ SETTINGS: tuple[Setting, ...] = (
         "IANA time zone for everything a person reads: exports, transcripts, the site screen's"
         " clock and next session",
     ),
+    Setting(
+        "selfstudy_max_upload_mib",
+        int,
+        1024,
+        "largest self-study video an operator may upload (WebM or MP4), in MiB",
+    ),
+    Setting(
+        "selfstudy_counts_toward_year",
+        bool,
+        True,
+        "self-study class hours count toward the yearly requirement (32 h) with live hours",
+    ),
 )
 
 
@@ -219,6 +231,8 @@ class Config:
     media_video_codec: str = "VP8"
     media_record: bool = True
     time_zone: str = "Asia/Shanghai"
+    selfstudy_max_upload_mib: int = 1024
+    selfstudy_counts_toward_year: bool = True
 
     @property
     def zone(self) -> tzinfo:

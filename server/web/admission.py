@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -133,6 +132,3 @@ class Admission:
 
         found = await asyncio.gather(*(one(ask) for ask in asks))
         return dict(zip(asks, found, strict=True))
-
-
-ADMISSION = web.AppKey("admission", Admission)

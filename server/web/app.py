@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -14,79 +13,54 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server import __version__
-from server.bus.port import Bus, BusUnavailable
+from server.bus.port import Bus
 from server.config import Config
 from server.core.errors import (
-    Conflict,
     DomainError,
     Forbidden,
-    InvalidInput,
-    NotFound,
-    RateLimited,
     Unauthenticated,
 )
 from server.core.roles import ANONYMOUS, Actor, Principal
 from server.store import db as store_db
 from server.store.models import utcnow
-from server.web import auth, edges, openapi
-from server.web.api import Endpoint, Registry
-from server.web.guard import GUARD, TRUSTED_PROXIES, SignInGuard, client_address, trusted_proxies
+from server.web import (
+    auth,
+    domain_metrics,
+    edges,
+    openapi,
+    revoke,
+    routes,
+    scope,
+    ws_agent,
+    ws_client,
+)
+from server.web.guard import SignInGuard, client_address, trusted_proxies
+from server.web.keys import (
+    CONFIG,
+    ENGINE,
+    GUARD,
+    LIVE,
+    METRICS,
+    PRINCIPAL,
+    REGISTRY,
+    ROUTES,
+    SESSIONS,
+    SOCKETS,
+    TRUSTED_PROXIES,
+    principal,
+)
+from server.web.live import setup_live
 from server.web.metrics import Metrics
+from server.web.responses import domain_error_response, error_response
 
 log = logging.getLogger("server.web")
-
-CONFIG = web.AppKey("config", Config)
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONS = web.AppKey("sessions", async_sessionmaker[Any])
-METRICS = web.AppKey("metrics", Metrics)
-REGISTRY = web.AppKey("registry", Registry)
-ROUTES = web.AppKey("routes", dict[Any, Endpoint])
-PRINCIPAL = web.RequestKey("principal", Principal)
 
 DB_UNAVAILABLE = "db.unavailable"
 DB_UNAVAILABLE_MESSAGE = "The database is unreachable; retry in a few seconds."
 READY_TIMEOUT = 3.0  # seconds /readyz waits for the database before saying it is unreachable
-
-_STATUS: dict[type[DomainError], int] = {
-    BusUnavailable: 503,
-    InvalidInput: 400,
-    Unauthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    RateLimited: 429,
-}
-
-
-def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        body["details"] = details
-    return web.json_response({"error": body}, status=status, dumps=_dumps)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)
-
-
-def domain_error_response(exc: DomainError) -> web.Response:
-    status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
-    response = error_response(status, exc.code, exc.message, exc.details)
-    if (
-        isinstance(exc, RateLimited)
-        and isinstance(exc.details, dict)
-        and "retry_after" in exc.details
-    ):
-        response.headers["Retry-After"] = str(int(exc.details["retry_after"]) + 1)
-    return response
-
-
-def principal(request: web.Request) -> Principal:
-    found: Principal = request.get(PRINCIPAL, ANONYMOUS)
-    return found
 
 
 async def _authenticate(request: web.Request) -> Principal:
@@ -136,8 +110,6 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
                 raise Forbidden(
                     "auth.forbidden", f"A {who.actor.value} may not {endpoint.summary.lower()}."
                 )
-            from server.web import scope  # imports the stores: not at app.py's import
-
             await scope.check(request, endpoint, who)
             if endpoint.changes_state and who.csrf_token is not None:
                 sent = request.headers.get(auth.CSRF_HEADER, "")
@@ -259,8 +231,6 @@ async def readyz(request: web.Request) -> web.Response:
             "error": {"code": DB_UNAVAILABLE, "message": DB_UNAVAILABLE_MESSAGE},
         }
         return web.json_response(body, status=503, headers={"Retry-After": "5"})
-    from server.web.live import LIVE
-
     live = request.app.get(LIVE)
     bus = "ok" if live is None or getattr(live.bus, "online", True) else "reconnecting"
     return web.json_response({"status": "ready", "database": "ok", "bus": bus})
@@ -285,19 +255,13 @@ def create_app(
     config: Config, engine: AsyncEngine | None = None, bus: Bus | None = None
 ) -> web.Application:
     """Build the application. The caller has migrated the database (see ``server.cli``)."""
-    from server.web import (
-        domain_metrics,
-        routes,  # the endpoint declarations
-    )
-    from server.web.live import setup_live
-
     app = web.Application(
         middlewares=[edges.request_seen, security_headers, edge_middleware],
         client_max_size=config.max_body_kib * 1024,
         handler_args={"keepalive_timeout": edges.KEEPALIVE},
     )
     edges.install(app, config.header_timeout, config.max_pending_per_client)
-    app[edges.SOCKETS] = edges.SocketCap(config.max_sockets_per_client)
+    app[SOCKETS] = edges.SocketCap(config.max_sockets_per_client)
     engine = engine or store_db.create_engine(config.effective_database_url, config.db_pool_size)
     app[CONFIG] = config
     app[ENGINE] = engine
@@ -314,6 +278,9 @@ def create_app(
     app.router.add_get("/api/v1/openapi.json", openapi_view)
     routes.add_pages(app)
     setup_live(app, bus)
+    ws_agent.setup(app)
+    ws_client.setup(app)
+    revoke.setup(app)
     domain_metrics.setup(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

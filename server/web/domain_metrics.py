@@ -29,8 +29,7 @@ from sqlalchemy import select
 
 from server.bus.port import BusEvent, BusUnavailable
 from server.store.models import Site
-from server.web.app import CONFIG, METRICS, SESSIONS
-from server.web.live import LIVE
+from server.web.keys import CONFIG, LIVE, MEDIA, METRICS, SESSIONS
 
 log = logging.getLogger("server.metrics")
 PROBE_TOPIC = "bus_probe"
@@ -43,8 +42,6 @@ class DomainCollector(Collector):
         self.site_ids: list[int] = []  # sites with an agent secret, refreshed with each probe
 
     def _broadcasts(self) -> list[tuple[int, dict[str, Any]]]:
-        from server.web.media_api import MEDIA  # the media side is set up after the metrics
-
         media = self.app.get(MEDIA)
         if media is None:
             return []

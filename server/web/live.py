@@ -12,9 +12,9 @@ from aiohttp import web
 from server.bus.memory import MemoryBus
 from server.bus.port import Bus, BusEvent, BusUnavailable
 from server.bus.redis_bus import RedisBus
-from server.web.app import CONFIG, METRICS, SESSIONS
-from server.web.checkin.events import CHECKIN_EVENTS, CheckinEvents
+from server.web.checkin.events import CheckinEvents
 from server.web.hub import Connection, Hub
+from server.web.keys import CHECKIN_EVENTS, CONFIG, LIVE, METRICS, SESSIONS
 from server.web.presence import PresenceService
 
 log = logging.getLogger("server.live")
@@ -61,9 +61,6 @@ class Live:
         self.app[METRICS].open_sockets.labels(kind).inc(delta)
 
 
-LIVE = web.AppKey("live", Live)
-
-
 def make_bus(app: web.Application) -> Bus:
     config = app[CONFIG]
     if config.redis_url:
@@ -74,15 +71,10 @@ def make_bus(app: web.Application) -> Bus:
 
 
 def setup_live(app: web.Application, bus: Bus | None = None) -> None:
-    from server.web import revoke, ws_agent, ws_client
-
     bus = bus or make_bus(app)
     live = Live(bus, Hub(), PresenceService(bus, app[SESSIONS]), app)
     app[LIVE] = live
     app[CHECKIN_EVENTS] = checkin_events = CheckinEvents(bus)
-    ws_agent.setup(app)
-    ws_client.setup(app)
-    revoke.setup(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         live.bus.subscribe(live.on_event, live.on_gap)

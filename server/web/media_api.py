@@ -39,16 +39,13 @@ from server.store.models import ClassSession, Site, SiteKind, utcnow
 from server.store.qa_models import FloorGrantRow
 from server.web import media_lease
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import CONFIG, SESSIONS, principal
 from server.web.hub import Connection
-from server.web.live import LIVE
+from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, SESSIONS, principal
 from server.web.media_cluster import MediaCluster, Reply
 from server.web.resources import audit, load, path_id, read_json
 
 log = logging.getLogger("server.media")
 
-MEDIA = web.AppKey("media", Broadcasts)
-CLUSTER = web.AppKey("media_cluster", MediaCluster)
 
 AGENT_TYPES = frozenset(
     {"media_offer", "media_close", "relay_answer", "relay_error", "upstream_lost"}

@@ -80,7 +80,6 @@ from server.store.qa_models import (
 )
 from server.web import media_api
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import SESSIONS, principal
 from server.web.interaction.service import Services, lock_trainee, open_attendance
 from server.web.interaction.service import agent_site as _agent_site
 from server.web.interaction.service import attendance as _attendance
@@ -92,7 +91,7 @@ from server.web.interaction.service import log_event as _log
 from server.web.interaction.service import not_ended as _not_ended
 from server.web.interaction.service import session_status as _session_status
 from server.web.interaction.service import site_ids as _site_ids
-from server.web.live import LIVE
+from server.web.keys import LIVE, SESSIONS, principal
 from server.web.resources import PAGE_PARAMS, load, page_params, path_id, read_json
 
 log = logging.getLogger("server.qa")

@@ -25,9 +25,9 @@ from server.core.roles import Principal
 from server.media.tasks import Background
 from server.security import sha256
 from server.store.models import LoginSession
-from server.web.app import SESSIONS
 from server.web.auth import SESSION_COOKIE
-from server.web.live import LIVE, Live
+from server.web.keys import LIVE, SESSIONS
+from server.web.live import Live
 
 log = logging.getLogger("server.revoke")
 

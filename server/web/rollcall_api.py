@@ -35,8 +35,7 @@ from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import ClassSession, Trainee, utcnow
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web.api import Endpoint, Registry
-from server.web.app import SESSIONS, principal
-from server.web.live import LIVE
+from server.web.keys import LIVE, SESSIONS, principal
 from server.web.resources import audit, load, path_id, read_json
 
 log = logging.getLogger("server.rollcall")

@@ -60,17 +60,19 @@ from server.web import (
     turn_api,
 )
 from server.web.api import Endpoint, Registry
-from server.web.app import CONFIG, SESSIONS, principal
 from server.web.batches import http as batches_http
 from server.web.checkin import http as checkin_http
 from server.web.checkin.records import close_open_records
+from server.web.completion import http as completion_http
 from server.web.electives import http as electives_http
-from server.web.guard import GUARD, client_address
+from server.web.guard import client_address
 from server.web.interaction import http as interaction_http
+from server.web.keys import CONFIG, GUARD, LIVE, SESSIONS, principal
+from server.web.leave import http as leave_http
 from server.web.ledger import http as ledger_http
-from server.web.live import LIVE
 from server.web.polls import http as polls_http
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
+from server.web.selfstudy import http as selfstudy_http
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
 
@@ -605,6 +607,9 @@ def build_registry() -> Registry:
     media_api.register(registry)
     turn_api.register(registry)
     screen_api.register(registry)
+    leave_http.register(registry)
+    completion_http.register(registry)
+    selfstudy_http.register(registry)
     add(
         Endpoint(
             "POST",
@@ -696,3 +701,4 @@ def add_pages(app: web.Application) -> None:
         app.router.add_get(f"/{folder}/", page(folder))
         app.router.add_get(f"/{folder}", _redirect_to(f"/{folder}/"))
     app.router.add_static("/static/", WEB_CLIENT, follow_symlinks=False)
+    completion_http.setup(app)  # the public certificate check page /verify/<code>

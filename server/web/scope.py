@@ -29,6 +29,7 @@ from server.store.models import ClassSession, session_sites
 from server.store.qa_models import PollRow, QuestionRow
 from server.store.rollcall_models import RollCall
 from server.web.api import Endpoint
+from server.web.keys import SESSIONS
 
 _BY_SESSION = re.compile(r"/api/v1/sessions/\{id\}/.+")
 _BY_ITEM: dict[str, Any] = {
@@ -123,8 +124,6 @@ async def _session_of(request: web.Request, endpoint: Endpoint) -> int | None:
         return int(raw)
     for prefix, model in _BY_ITEM.items():
         if endpoint.path.startswith(prefix):
-            from server.web.app import SESSIONS
-
             async with request.app[SESSIONS]() as db:
                 found: int | None = await db.scalar(
                     select(model.session_id).where(model.id == int(raw))
@@ -140,8 +139,6 @@ async def check(request: web.Request, endpoint: Endpoint, who: Principal) -> Non
     session_id = await _session_of(request, endpoint)
     if session_id is None:
         return
-    from server.web.app import SESSIONS
-
     sessions = request.app[SESSIONS]
     if not await takes_part(sessions, who, session_id):
         async with sessions() as db:

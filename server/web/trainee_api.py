@@ -22,7 +22,7 @@ from server.store.attendance_models import (
 from server.store.models import ClassSession, Course, Program, SessionStatus, utcnow
 from server.store.qa_models import FeedbackRow, NeedsResponseRow, NeedsSurveyRow
 from server.web.api import Endpoint, Registry
-from server.web.app import SESSIONS, principal
+from server.web.keys import SESSIONS, principal
 
 FEEDBACK_DAYS = 60
 """Feedback is asked for sessions of the last two months."""

@@ -25,11 +25,12 @@ from server.security import sha256
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site, utcnow
 from server.web import auth, edges, media_api, rollcall_api
-from server.web.app import METRICS, SESSIONS, error_response
 from server.web.checkin import service as checkin_service
 from server.web.checkin.events import record_changed
 from server.web.hub import Connection
-from server.web.live import LIVE, Live
+from server.web.keys import LIVE, METRICS, SESSIONS
+from server.web.live import Live
+from server.web.responses import error_response
 from server.web.wire import WS_MAX_MSG_SIZE, RateLimit, decode_msgpack
 
 log = logging.getLogger("server.ws.agent")

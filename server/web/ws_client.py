@@ -24,12 +24,13 @@ from server.core.topics import Replay
 from server.core.validation import CLIENT_MESSAGES, validate_message
 from server.store.models import Site
 from server.web import auth, edges, media_api
-from server.web.admission import ADMISSION, Admission
-from server.web.app import CONFIG, ENGINE, SESSIONS, error_response
+from server.web.admission import Admission
 from server.web.checkin.events import ALERTS_TOPIC
 from server.web.hub import Connection
-from server.web.live import LIVE, Live
+from server.web.keys import ADMISSION, CONFIG, ENGINE, LIVE, SESSIONS
+from server.web.live import Live
 from server.web.presence import HEALTH_TOPIC, PRESENCE_TOPIC
+from server.web.responses import error_response
 from server.web.revoke import owner_label
 from server.web.wire import WS_MAX_MSG_SIZE, RateLimit, decode_json
 

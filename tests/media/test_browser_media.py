@@ -16,7 +16,7 @@ from classroom_agent.agent import Agent
 from server.config import Config
 from server.media import forward
 from server.web.app import create_app
-from server.web.media_api import MEDIA
+from server.web.keys import MEDIA
 from tests.conftest import World
 from tests.media.test_broadcast_e2e import agent_config
 from tests.web.live_helpers import wait_for

@@ -18,8 +18,8 @@ from server.config import Config
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import LoginSession, Site, Trainee, utcnow
-from server.web.admission import ADMISSION
 from server.web.batching import Batcher
+from server.web.keys import ADMISSION
 from tests.conftest import ClientFactory, World
 
 # -- the batcher ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from server.bus.port import Bus, BusUnavailable
 from server.media.tasks import Background
+from server.web.keys import CHECKIN_EVENTS
 
 log = logging.getLogger("server.checkin_events")
 
@@ -61,9 +62,6 @@ class CheckinEvents:
 
     def close(self) -> None:
         self._background.cancel()
-
-
-CHECKIN_EVENTS = web.AppKey("checkin_events", CheckinEvents)
 
 
 def record_changed(app: web.Application, record: dict[str, Any]) -> None:

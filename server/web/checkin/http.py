@@ -19,11 +19,10 @@ from server.core.errors import DomainError, InvalidInput
 from server.core.validation import DateTime, Str, validate
 from server.store.models import utcnow
 from server.web.api import ID, Param, Routes, body
-from server.web.app import CONFIG, SESSIONS, principal
 from server.web.checkin import guard, service
 from server.web.checkin.events import ALERTS_TOPIC, record_changed
 from server.web.checkin.writer import CheckinItem, CheckinWriter
-from server.web.live import LIVE
+from server.web.keys import CONFIG, LIVE, SESSIONS, principal
 from server.web.resources import PAGE_PARAMS, page_params, path_id, query_int, read_json
 
 SESSION = "/api/v1/sessions/{id}"

