@@ -159,6 +159,13 @@ SETTINGS: tuple[Setting, ...] = (
         "media_record", bool, True, "record every broadcast's program under <data_dir>/recordings"
     ),
     Setting(
+        "media_fast_path",
+        bool,
+        True,
+        "send subscribers' RTP through the forwarding fast path (false: aiortc's own sender,"
+        " several times the CPU per viewer)",
+    ),
+    Setting(
         "time_zone",
         str,
         "Asia/Shanghai",
@@ -230,6 +237,7 @@ class Config:
     media_port_range: str = ""
     media_video_codec: str = "VP8"
     media_record: bool = True
+    media_fast_path: bool = True
     time_zone: str = "Asia/Shanghai"
     selfstudy_max_upload_mib: int = 1024
     selfstudy_counts_toward_year: bool = True

@@ -86,7 +86,7 @@ VOTE = {
     "required": ["question_id", "vote_count", "voted_by_me", "changed"],
 }
 WRITTEN: dict[str, dict[str, Any]] = {
-    # qa_api._vote
+    # qa.service.vote
     "POST /api/v1/questions/{id}/vote 200": {
         "schema": VOTE,
         "example": {"question_id": 12, "vote_count": 5, "voted_by_me": True, "changed": True},
@@ -95,7 +95,7 @@ WRITTEN: dict[str, dict[str, Any]] = {
         "schema": VOTE,
         "example": {"question_id": 12, "vote_count": 4, "voted_by_me": False, "changed": True},
     },
-    # qa_api._moderate: the question as moderators see it, like pin
+    # qa.moderation.moderate: the question as moderators see it, like pin
     "POST /api/v1/questions/{id}/unpin 200": {
         "like": "POST /api/v1/questions/{id}/pin 200",
         "example_update": {"pinned": False},

@@ -14,12 +14,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from collections import Counter as Tally
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -94,7 +93,8 @@ class DomainCollector(Collector):
         yield sockets
 
 
-def setup(app: web.Application) -> None:
+def setup(app: web.Application) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Register the domain gauges and the bus-lag listener; returns the probe ``app.py`` runs."""
     collector = DomainCollector(app)
     metrics = app[METRICS]
     metrics.registry.register(collector)
@@ -122,11 +122,4 @@ def setup(app: web.Application) -> None:
                 log.exception("metrics probe failed")
             await asyncio.sleep(PROBE_INTERVAL)
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(probe(), name="metrics-probe")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    app.cleanup_ctx.append(lifecycle)
+    return probe

@@ -24,11 +24,13 @@ if TYPE_CHECKING:
     from server.web.admission import Admission
     from server.web.api import Endpoint, Registry
     from server.web.checkin.events import CheckinEvents
+    from server.web.checkin.writer import CheckinWriter
     from server.web.edges import ConnectionGuard, SocketCap
     from server.web.guard import SignInGuard
     from server.web.live import Live
     from server.web.media_cluster import MediaCluster
     from server.web.metrics import Metrics
+    from server.web.timers import Timers
 
 # the process: settings, store, metrics, endpoints
 CONFIG = web.AppKey("config", Config)
@@ -45,12 +47,16 @@ GUARD: web.AppKey[SignInGuard] = web.AppKey("sign_in_guard")
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 VERIFY_THROTTLE = web.AppKey("certificate_verify_throttle", FailureThrottle)  # public checks
 
-# the live side: bus, hub, presence; check-in events; media
+# the live side: bus, hub, presence; check-ins (group writer, events); media
 LIVE: web.AppKey[Live] = web.AppKey("live")
 ADMISSION: web.AppKey[Admission] = web.AppKey("admission")  # who may open a live socket
 CHECKIN_EVENTS: web.AppKey[CheckinEvents] = web.AppKey("checkin_events")
+CHECKIN_WRITER: web.AppKey[CheckinWriter] = web.AppKey("checkin_writer")
 MEDIA: web.AppKey[Broadcasts] = web.AppKey("media")
 CLUSTER: web.AppKey[MediaCluster] = web.AppKey("media_cluster")
+
+# the app's own jobs: timers and background tasks, cancelled when it stops
+TIMERS: web.AppKey[Timers] = web.AppKey("timers")
 
 # one request: who sent it (set by the edge middleware)
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -38,7 +38,6 @@ Decisions (documented here once):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
@@ -91,7 +90,7 @@ from server.web.interaction.service import log_event as _log
 from server.web.interaction.service import not_ended as _not_ended
 from server.web.interaction.service import session_status as _session_status
 from server.web.interaction.service import site_ids as _site_ids
-from server.web.keys import LIVE, SESSIONS, principal
+from server.web.keys import LIVE, SESSIONS, TIMERS, principal
 from server.web.resources import PAGE_PARAMS, load, page_params, path_id, read_json
 
 log = logging.getLogger("server.qa")
@@ -105,7 +104,6 @@ _A = QuestionAction
 _MODERATORS = roles.STAFF
 _IN_SESSION = roles.STAFF | roles.TRAINEES | roles.AGENTS
 _ASKERS = roles.TRAINEES | roles.AGENTS
-_TIMERS: set[asyncio.Task[None]] = set()
 
 
 def _body(fields: dict[str, Any], required: set[str]) -> Map:
@@ -924,14 +922,7 @@ async def _floor_change(
 
 
 def _schedule_expiry(app: web.Application, session_id: int, delay: float) -> None:
-    loop = asyncio.get_running_loop()
-
-    def fire() -> None:
-        task = loop.create_task(_expire(app, session_id))
-        _TIMERS.add(task)
-        task.add_done_callback(_TIMERS.discard)
-
-    loop.call_later(delay + 0.05, fire)
+    app[TIMERS].later(delay + 0.05, lambda: _expire(app, session_id), "floor expiry")
 
 
 async def _expire(app: web.Application, session_id: int) -> None:

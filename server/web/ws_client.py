@@ -110,19 +110,11 @@ async def _subscribe(
         last_sent = cursor.last_seq
         wanted = resume.get(topic)
         if wanted is not None:
-            answer = await admission.resume(topic, wanted["epoch"], wanted["last_seq"])
+            resumed = await admission.resume(topic, wanted["epoch"], wanted["last_seq"])
+            answer = resumed.answer
             if isinstance(answer, Replay):
-                for event in answer.events:
-                    connection.send_message(
-                        {
-                            "type": "event",
-                            "topic": topic,
-                            "epoch": answer.epoch,
-                            "seq": event.seq,
-                            "kind": event.type,
-                            "data": event.payload,
-                        }
-                    )
+                if resumed.frame is not None:  # the missed events, in one frame
+                    connection.send(resumed.frame)
                 last_sent = answer.last_seq
                 connection.release(topic, last_sent)
                 continue

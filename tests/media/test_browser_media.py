@@ -130,6 +130,15 @@ async def test_chromium_publishes_and_views_through_the_relay(
             assert width * 3 == height * 4 and 320 <= width <= 640, (width, height)
             relay = server.app[MEDIA].live[sid].relay.stats()
             assert relay["publishers"]["main"]["frames_in"]["video"] > 30
+            # through the fast path (server.media.fastpath), and what came was decodable: the
+            # decoder kept up with what was received (a corrupt frame is not decoded)
+            screens = [
+                sub["video"]["fast"]
+                for sub in relay["subscribers"].values()
+                if "video" in sub and "fast" in sub["video"]
+            ]
+            assert screens and all(f["frames_sent"] > 30 for f in screens), relay
+            assert stats["framesDecoded"] >= 0.95 * stats["framesReceived"] - 2, stats
 
             # the operator's wall: a tile with the site's return feed, from its real agent
             agent = Agent(

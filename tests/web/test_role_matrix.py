@@ -84,6 +84,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/programs/{id}/completion-rules"): MANAGERS,
     ("PUT", "/api/v1/programs/{id}/completion-rules"): MANAGERS,
     ("GET", "/api/v1/programs/{id}/completion"): MANAGERS,
+    ("GET", "/api/v1/programs/{id}/honour-list"): MANAGERS,
     ("POST", "/api/v1/programs/{id}/certificates"): MANAGERS,
     ("GET", "/api/v1/certificates/{id}/pdf"): MANAGERS | {"trainee"},
     ("GET", "/api/v1/trainee/certificates"): {"trainee"},
@@ -103,7 +104,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/programs/{id}/outstanding"): MANAGERS,
     ("GET", "/api/v1/sessions/{id}/report"): MANAGERS,
     ("GET", "/api/v1/org-units/{id}/report"): MANAGERS,
-    # interview-style Q&A, the floor, polls, surveys (server/web/qa_api.py)
+    # interview-style Q&A, the floor, polls, surveys (server/web/qa, floor, polls)
     ("POST", "/api/v1/sessions/{id}/questions"): {"trainee", "site_agent"},
     ("GET", "/api/v1/sessions/{id}/questions"): STAFF | {"trainee", "site_agent"},
     ("GET", "/api/v1/questions/{id}"): STAFF | {"trainee", "site_agent"},

@@ -8,7 +8,6 @@ tell the session's consoles (:func:`server.web.checkin.events.record_changed`).
 from __future__ import annotations
 
 import logging
-import weakref
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +21,7 @@ from server.web.api import ID, Param, Routes, body
 from server.web.checkin import guard, service
 from server.web.checkin.events import ALERTS_TOPIC, record_changed
 from server.web.checkin.writer import CheckinItem, CheckinWriter
-from server.web.keys import CONFIG, LIVE, SESSIONS, principal
+from server.web.keys import CHECKIN_WRITER, CONFIG, LIVE, SESSIONS, principal
 from server.web.resources import PAGE_PARAMS, page_params, path_id, query_int, read_json
 
 SESSION = "/api/v1/sessions/{id}"
@@ -39,25 +38,20 @@ register = routes.register
 # The group-commit writer of this process
 # --------------------------------------------------------------------------------------------
 
-_WRITERS: weakref.WeakKeyDictionary[web.Application, CheckinWriter] = weakref.WeakKeyDictionary()
 
+def make_checkin_writer(app: web.Application) -> CheckinWriter:
+    """This process's group-commit writer of the app's store (``app[CHECKIN_WRITER]``, started
+    and closed by ``app.py``)."""
+    sessions = app[SESSIONS]
+    secret = service.checkin_secret(app[CONFIG].secret_key)
 
-def checkin_writer(app: web.Application) -> CheckinWriter:
-    """This process's group-commit writer of the app's store (made on first use)."""
-    writer = _WRITERS.get(app)
-    if writer is None:
-        sessions = app[SESSIONS]
-        secret = service.checkin_secret(app[CONFIG].secret_key)
+    async def alone(item: CheckinItem) -> dict[str, Any]:
+        return await service.checkin_alone(sessions, secret, item)
 
-        async def alone(item: CheckinItem) -> dict[str, Any]:
-            return await service.checkin_alone(sessions, secret, item)
+    async def alerts(found: list[dict[str, Any]]) -> None:
+        await publish_alerts(app, found)
 
-        async def alerts(found: list[dict[str, Any]]) -> None:
-            await publish_alerts(app, found)
-
-        writer = CheckinWriter(sessions, secret, DEFAULT_OUT_OF_BATCH, alone, on_alerts=alerts)
-        _WRITERS[app] = writer
-    return writer
+    return CheckinWriter(sessions, secret, DEFAULT_OUT_OF_BATCH, alone, on_alerts=alerts)
 
 
 async def publish_alerts(app: web.Application, alerts: list[dict[str, Any]]) -> None:
@@ -142,7 +136,7 @@ async def checkin(request: web.Request) -> web.Response:
         session_id=path_id(request, "session"),
         now=utcnow(),
     )
-    response = await checkin_writer(request.app).submit(item)
+    response = await request.app[CHECKIN_WRITER].submit(item)
     if not response["replayed"]:
         record_changed(request.app, response["record"])
     return web.json_response(response)

@@ -24,7 +24,8 @@ from server.core.reminders import (
     outstanding_rows,
 )
 from server.store.completion_models import LeaveRequestRow, WriteupRow
-from server.store.models import OrgUnit, Program, Trainee, utcnow
+from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
+from server.store.selfstudy_models import SelfStudyCourse
 from server.web import exports
 from server.web.api import Endpoint, Param, Registry
 from server.web.completion import service
@@ -32,6 +33,7 @@ from server.web.keys import SESSIONS, principal
 from server.web.leave import service as leave_service
 from server.web.resources import load, path_id, query_int
 from server.web.roster_api import CSV, XLSX
+from server.web.selfstudy import service as selfstudy
 
 AHEAD_DAYS = 120
 FORMAT = Param("format", {"type": "string", "enum": ["xlsx", "csv"]}, "file format (xlsx)")
@@ -51,9 +53,30 @@ STATE_ZH = {
 async def self_study_due(
     db: AsyncSession, program_id: int, trainee_ids: list[int]
 ) -> dict[int, list[CourseDue]]:
-    """Self-study courses open and not finished, per trainee (``server.web.selfstudy``)."""
-    del db, program_id, trainee_ids
-    return {}
+    """Self-study courses of the program open now and not finished, per trainee
+    (``server.web.selfstudy``: its enrolment and completion rules)."""
+    of_program = set(
+        (
+            await db.scalars(
+                select(SelfStudyCourse.id)
+                .join(ProgramUnit, ProgramUnit.id == SelfStudyCourse.unit_id)
+                .where(ProgramUnit.program_id == program_id)
+            )
+        ).all()
+    )
+    out: dict[int, list[CourseDue]] = {}
+    for trainee_id in trainee_ids:
+        out[trainee_id] = [
+            CourseDue(
+                c["course_id"],
+                c["title"],
+                float(c["share"]),
+                datetime.fromisoformat(c["closes_at"]).timestamp() if c["closes_at"] else None,
+            )
+            for c in await selfstudy.unwatched_due(db, trainee_id)
+            if c["course_id"] in of_program
+        ]
+    return out
 
 
 def _ts(value: str | None) -> float:

@@ -25,6 +25,7 @@ from server.store.qa_models import PollAnswerRow, PollRow
 from server.web.batches.roster import expected_trainees
 from server.web.leave import service as leave_service
 from server.web.ledger import service as ledger
+from server.web.selfstudy import service as selfstudy
 
 CHUNK = 500
 
@@ -56,8 +57,8 @@ async def self_study_hours(
     db: AsyncSession, program_id: int, trainee_ids: Iterable[int]
 ) -> dict[int, float]:
     """Credited self-study hours per trainee in the program (``server.web.selfstudy``)."""
-    del db, program_id, trainee_ids
-    return {}
+    found = await selfstudy.credited_hours(db, program_id=program_id, trainee_ids=list(trainee_ids))
+    return {t: credit.class_hours for t, credit in found.items()}
 
 
 @dataclass(frozen=True, slots=True)

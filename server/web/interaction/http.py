@@ -33,8 +33,12 @@ def body(fields: dict[str, Any], required: set[str]) -> Map:
     return Map(fields, frozenset(required), extra="reject", absent="omit")
 
 
+def services_of(app: web.Application) -> service.Services:
+    return service.Services(app[SESSIONS], app[LIVE])
+
+
 def services(request: web.Request) -> service.Services:
-    return service.Services(request.app[SESSIONS], request.app[LIVE])
+    return services_of(request.app)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

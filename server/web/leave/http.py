@@ -26,7 +26,8 @@ from server.web.leave.service import iso
 from server.web.resources import audit, load, path_id, query_int, read_json
 
 ID = Int(1, 2**31 - 1)
-ASK_DAYS_AHEAD = 120
+ASK_DAYS_AHEAD = 45
+ASK_LISTED = 12
 MAX_LISTED = 500
 
 
@@ -120,7 +121,7 @@ async def my_leave(request: web.Request) -> web.Response:
         )
         views = await _views(db, rows)
         coming = await service.coming_sessions(
-            db, trainee, now, now + timedelta(days=ASK_DAYS_AHEAD)
+            db, trainee, now, now + timedelta(days=ASK_DAYS_AHEAD), limit=ASK_LISTED
         )
         asked = {
             s["id"]

@@ -21,7 +21,6 @@ from server.core.session_run import start_offset_minutes
 from server.core.trees import subtree
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import ClassSession, Course, OrgUnit, Site, Trainee, utcnow
-from server.web import rollcall_api
 from server.web.batches.roster import expected_trainees
 from server.web.checkin.records import iso
 from server.web.db import Sessions, load, load_many, transaction
@@ -34,6 +33,7 @@ from server.web.ledger.service import (
     rules_for,
 )
 from server.web.presence import reported_sites, site_timelines
+from server.web.rollcall import service as rollcall_service
 from server.web.session_window import session_times, session_window, window_bounds
 
 COUNTS = ("expected", "present", "absent", "makeup", "pending", "late", "left_early", "leave")
@@ -205,7 +205,7 @@ async def session_report(
         {site: timeline.online_intervals(site) for site in tracked},
         await on_leave(db, [session.id], trainees),
     )
-    report["roll_calls"] = await rollcall_api.session_roll_calls(db, session.id)
+    report["roll_calls"] = await rollcall_service.session_roll_calls(db, session.id)
     report["site_outages"] = [
         {
             "site_id": i.site_id,

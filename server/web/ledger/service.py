@@ -19,15 +19,14 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.core.completion import HonourCandidate, honour_list
 from server.core.leave import apply_leave
 from server.core.ledger import (
     AuditValue,
-    HonourCandidate,
     LedgerRules,
     SessionResult,
     apply_corrections,
     correct_result,
-    honour_list,
     result_entity,
     yearly_progress,
 )
