@@ -107,7 +107,7 @@ class Sites:
 
 
 async def run(mode: str, towns: int, window: float, settle: float) -> dict[str, Any]:
-    proc, remote = start_server("forward")
+    proc, remote = start_server("fast")
     pub, track = await negotiate_publisher(remote, PROFILES["480p"], "main")
     sites = Sites(remote, towns, cascade=mode == "cascade")
     try:

@@ -129,9 +129,13 @@ class WsClient(asyncio.Protocol):
                 return
             del self.buffer[: end + 4]
             self.handshaken = True
-            if self.target.kind != "r2":
-                self.send_text(json.dumps({"type": "subscribe", "topics": [self.target.topic]}))
+            self.opened()
         self._frames(now)
+
+    def opened(self) -> None:
+        """The handshake is done: subscribe (socket.io: after its own handshake)."""
+        if self.target.kind != "r2":
+            self.send_text(json.dumps({"type": "subscribe", "topics": [self.target.topic]}))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

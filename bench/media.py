@@ -1,4 +1,5 @@
-"""Server CPU per added video subscriber: our forwarding relay vs aiortc's stock MediaRelay.
+"""Server CPU per added video subscriber: the fast path, our forwarding relay on aiortc's sender,
+and aiortc's stock MediaRelay.
 
 One run measures both, side by side. A publisher sends VP8 640x480 at 30 fps and ~800 kbps, or
 1280x720 at ~1.8 Mbps (a moving lavfi ``testsrc2`` pattern, encoded once in the publisher, in a
@@ -6,7 +7,10 @@ worker thread so that encoding does not stall the viewers' event loop). The serv
 process pinned to CPU 0; the publisher and the subscribers run in this process, pinned to the
 other CPU. Subscribers count frames without decoding them (the same passthrough as the relay).
 
-* forward: ``server.media.relay.Relay`` -- encoded frames forwarded, never decoded.
+* forward: ``server.media.relay.Relay`` with ``fast_path=False`` -- encoded frames forwarded,
+  never decoded, each subscriber's ``RTCRtpSender`` packetizing and sending them (issue 6).
+* fast: the same relay with the fast path (``server.media.fastpath``, the production path since
+  issue 18): each frame packetized once, per subscriber a header rewrite, SRTP and ``sendto``.
 * stock: the server decodes the publisher (aiortc ``RTCRtpReceiver``) and gives each subscriber
   ``MediaRelay.subscribe(track)``: one VP8 encoder per subscriber (aiortc default bitrate, REMB).
 
@@ -15,8 +19,11 @@ subscriber is the least-squares slope of "% of one core" against the count, over
 every viewer got full frame rate (on 2 CPUs the client side saturates first: 20 viewers plus the
 publisher's encoder on one core; such rows are printed with "valid": false).
 Targets: forward <= 1.0% of a core per subscriber at 480p; >= 15x cheaper than stock.
+Every column also gets µs of server CPU per forwarded packet: the slope of CPU time against the
+RTP packets its subscribers' senders sent (everything a subscriber costs, divided by packets).
+``MEDIA_BENCH_PROFILE=/tmp/prof`` writes a cProfile of each server process (/tmp/prof.<mode>).
 
-Also (forward only): floor switches between a 480p/720p main feed and a 320x240 site feed
+Also (fast path): floor switches between a 480p/720p main feed and a 320x240 site feed
 (latency to each viewer's first frame of the new source, longest frame gap around the switch)
 and late joiners (first frame after connecting).
 Targets: 720p forward <= 1.5% of a core per subscriber; switch <= 150 ms without a freeze; late
@@ -28,7 +35,8 @@ fast it answered keyframe requests, and the relay's counters (feed overflows = a
 behind, keyframe requests sent to publishers and coalesced by the rate limit).
 
 Run: .venv/bin/python bench/media.py [--profiles 480p,720p] [--window 10]
-     [--forward 0,1,5,10,20] [--stock 0,1,2,4] [--switches 6] [--joins 5] [--switch-runs 1]
+     [--forward 0,1,5,10,20] [--fast 0,1,5,10,20] [--stock 0,1,2,4]
+     [--switches 6] [--joins 5] [--switch-runs 1]
      [--inline-encode]   (encode on the viewers' loop, as the bench did before issue #6's fix)
 A count list may be empty (--stock '') to skip that part.
 """
@@ -121,8 +129,8 @@ class StockServer:
 
 
 class ForwardServer:
-    def __init__(self) -> None:
-        self.relay = Relay("main", loopback_settings())
+    def __init__(self, fast_path: bool) -> None:
+        self.relay = Relay("main", loopback_settings(fast_path=fast_path))
 
     async def publish(self, offer: str, peer_id: str = "main") -> str:
         return await self.relay.publish(peer_id, offer)
@@ -137,11 +145,19 @@ class ForwardServer:
 def server_main(mode: str, conn: Connection, cpu: int) -> None:
     pin(cpu)
     forward.set_host_addresses(["127.0.0.1"])
-    asyncio.run(serve(mode, conn))
+    profile_to = os.environ.get("MEDIA_BENCH_PROFILE")  # a file: cProfile the server process
+    if not profile_to:
+        asyncio.run(serve(mode, conn))
+        return
+    import cProfile
+
+    cProfile.runctx("asyncio.run(serve(mode, conn))", globals(), locals(), f"{profile_to}.{mode}")
 
 
 async def serve(mode: str, conn: Connection) -> None:
-    server: StockServer | ForwardServer = StockServer() if mode == "stock" else ForwardServer()
+    server: StockServer | ForwardServer = (
+        StockServer() if mode == "stock" else ForwardServer(fast_path=mode == "fast")
+    )
     loop = asyncio.get_running_loop()
     while True:
         msg = await loop.run_in_executor(None, conn.recv)
@@ -156,12 +172,27 @@ async def serve(mode: str, conn: Connection) -> None:
             conn.send(await server.subscribe(msg[1], msg[2]))
         elif op == "cpu":
             conn.send((time.process_time(), time.monotonic()))
+        elif op == "packets":  # RTP packets sent to subscribers so far (every path counts)
+            conn.send(packets_sent(server))
         elif op == "stats":
             conn.send(server.relay.stats() if isinstance(server, ForwardServer) else {})
         elif op == "quit":
             await server.close()
             conn.send("bye")
             return
+
+
+def packets_sent(server: StockServer | ForwardServer) -> int:
+    if isinstance(server, StockServer):
+        pcs = server.pcs
+    else:
+        pcs = [s.pc for s in server.relay._subscribers.values() if s.pc is not None]
+    return sum(
+        getattr(t.sender, "_RTCRtpSender__packet_count", 0)
+        for pc in pcs
+        for t in pc.getTransceivers()
+        if t.sender is not None
+    )
 
 
 class Remote:
@@ -416,6 +447,7 @@ async def run_mode(
                 await viewer.connect(remote, f"site-{len(viewers)}")
                 viewers.append(viewer)
             await asyncio.sleep(settle)
+            packets0 = await remote.call("packets")
             cpu0, t0 = await remote.call("cpu")
             here0 = time.process_time()
             frames0 = [v.frames for v in viewers]
@@ -424,12 +456,14 @@ async def run_mode(
             track.timing()
             await asyncio.sleep(window)
             cpu1, t1 = await remote.call("cpu")
+            packets1 = await remote.call("packets")
             here1 = time.process_time()
             elapsed = t1 - t0
             fps = [(v.frames - f) / elapsed for v, f in zip(viewers, frames0, strict=True)]
             row = {
                 "subscribers": count,
                 "server_cpu_pct": round(100 * (cpu1 - cpu0) / elapsed, 2),
+                "packets_per_s": round((packets1 - packets0) / elapsed),
                 "client_cpu_pct": round(100 * (here1 - here0) / elapsed, 1),
                 "publisher_kbps": round(8 * (track.bytes - bytes0) / elapsed / 1000),
                 "viewer_fps_min": round(min(fps), 1) if fps else None,
@@ -449,11 +483,19 @@ async def run_mode(
             await viewer.pc.close()
         await pub.close()
         track.close()
-    per_sub = slope([(r["subscribers"], r["server_cpu_pct"]) for r in rows if r["valid"]])
+    valid = [r for r in rows if r["valid"]]
+    per_sub = slope([(r["subscribers"], r["server_cpu_pct"]) for r in valid])
+    # CPU per forwarded packet: the slope of CPU time against packets sent (µs per packet)
+    per_packet = slope([(r["packets_per_s"], r["server_cpu_pct"] * 1e4) for r in valid])
     summary = relay_summary(stats) if stats else {}
     if summary:
         print(f"  {mode:8s} {profile[1]}p relay {json.dumps(summary)}", flush=True)
-    return {"rows": rows, "pct_core_per_subscriber": round(per_sub, 3), "relay": summary}
+    return {
+        "rows": rows,
+        "pct_core_per_subscriber": round(per_sub, 3),
+        "us_cpu_per_packet": round(per_packet, 1),
+        "relay": summary,
+    }
 
 
 async def run_switch(
@@ -467,7 +509,7 @@ async def run_switch(
     Late joiner: from the viewer's "connected" state (and from its offer) to its first frame;
     ``feed_start_ms``: from "connected" to the relay's sender first asking its feed for a frame.
     """
-    proc, remote = start_server("forward")
+    proc, remote = start_server("fast")
     main_pc, main_track = await negotiate_publisher(remote, profile, "main")
     site_pc, site_track = await negotiate_publisher(remote, SITE_PROFILE, "site-floor")
     viewers: list[Viewer] = []
@@ -552,6 +594,7 @@ async def main() -> None:
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=2.0)
     parser.add_argument("--forward", default="0,1,5,10,20", help="subscriber counts ('': skip)")
+    parser.add_argument("--fast", default="0,1,5,10,20", help="subscriber counts ('': skip)")
     parser.add_argument("--stock", default="0,1,2,4", help="subscriber counts ('': skip)")
     parser.add_argument("--profiles", default="480p,720p")
     parser.add_argument("--switches", type=int, default=6, help="floor switches (0: skip)")
@@ -578,8 +621,10 @@ async def main() -> None:
             "profile": {"width": profile[0], "height": profile[1], "kbps": profile[2] // 1000}
         }
         counts = {
-            m: [int(x) for x in getattr(args, m).split(",") if x] for m in ("forward", "stock")
+            m: [int(x) for x in getattr(args, m).split(",") if x]
+            for m in ("forward", "fast", "stock")
         }
+        f = 0.0
         if counts["forward"]:
             fwd = await run_mode("forward", counts["forward"], args.window, args.settle, profile)
             f = fwd["pct_core_per_subscriber"]
@@ -587,12 +632,26 @@ async def main() -> None:
                 forward=fwd["rows"],
                 forward_relay=fwd["relay"],
                 forward_pct_core_per_subscriber=f,
+                forward_us_cpu_per_packet=fwd["us_cpu_per_packet"],
                 **{f"target_forward_le_{targets[name]}pct": f <= targets[name]},
             )
+        if counts["fast"]:
+            fast = await run_mode("fast", counts["fast"], args.window, args.settle, profile)
+            q = fast["pct_core_per_subscriber"]
+            out[name].update(
+                fast=fast["rows"],
+                fast_relay=fast["relay"],
+                fast_pct_core_per_subscriber=q,
+                fast_us_cpu_per_packet=fast["us_cpu_per_packet"],
+            )
+            if f > 0 and q > 0:
+                out[name]["ratio_forward_over_fast"] = round(f / q, 1)
         if counts["stock"]:
             stock = await run_mode("stock", counts["stock"], args.window, args.settle, profile)
             s = stock["pct_core_per_subscriber"]
             out[name].update(stock=stock["rows"], stock_pct_core_per_subscriber=s)
+            if counts["fast"] and q > 0:
+                out[name]["ratio_stock_over_fast"] = round(s / q, 1)
             if counts["forward"]:
                 out[name]["ratio_stock_over_forward"] = round(s / f, 1) if f > 0 else None
                 out[name]["target_ratio_ge_15"] = f > 0 and s / f >= 15

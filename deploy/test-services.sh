@@ -36,6 +36,8 @@ if ! have chromium; then apt_install chromium; fi
 # A CJK font (screenshots of zh-CN pages), and zbarimg to decode the screen's QR code in a test.
 if ! ls /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc >/dev/null 2>&1; then apt_install fonts-wqy-zenhei; fi
 if ! have zbarimg; then apt_install zbar-tools; fi
+# pdftoppm renders the completion certificate PDF to a picture whose QR code a test decodes.
+if ! have pdftoppm; then apt_install poppler-utils; fi
 
 # The cluster tests (tests/cluster) put Debian's nginx in front of local server nodes and check
 # deploy/nginx with `nginx -t`; systemd-analyze checks the units. Never started as a service.

@@ -159,11 +159,30 @@ SETTINGS: tuple[Setting, ...] = (
         "media_record", bool, True, "record every broadcast's program under <data_dir>/recordings"
     ),
     Setting(
+        "media_fast_path",
+        bool,
+        True,
+        "send subscribers' RTP through the forwarding fast path (false: aiortc's own sender,"
+        " several times the CPU per viewer)",
+    ),
+    Setting(
         "time_zone",
         str,
         "Asia/Shanghai",
         "IANA time zone for everything a person reads: exports, transcripts, the site screen's"
         " clock and next session",
+    ),
+    Setting(
+        "selfstudy_max_upload_mib",
+        int,
+        1024,
+        "largest self-study video an operator may upload (WebM or MP4), in MiB",
+    ),
+    Setting(
+        "selfstudy_counts_toward_year",
+        bool,
+        True,
+        "self-study class hours count toward the yearly requirement (32 h) with live hours",
     ),
 )
 
@@ -218,7 +237,10 @@ class Config:
     media_port_range: str = ""
     media_video_codec: str = "VP8"
     media_record: bool = True
+    media_fast_path: bool = True
     time_zone: str = "Asia/Shanghai"
+    selfstudy_max_upload_mib: int = 1024
+    selfstudy_counts_toward_year: bool = True
 
     @property
     def zone(self) -> tzinfo:

@@ -160,8 +160,9 @@ def course_hours(sessions: Iterable[LedgerSession], rules: LedgerRules) -> float
 
 
 def apply_leave(result: SessionResult, on_leave: bool) -> SessionResult:
-    """A result with approved leave: "absent" becomes "on leave"; attended time stands."""
-    if not on_leave or not result.absent:
+    """A result with approved leave: "absent" (or, before the end, not yet there) becomes
+    "on leave"; a trainee who came anyway keeps the result they earned."""
+    if not on_leave or result.attended_minutes > 0 or not (result.absent or not result.final):
         return result
     return replace(result, absent=False, on_leave=True)
 

@@ -481,6 +481,8 @@ class AttendanceStatus(StrEnum):
     MAKEUP = "makeup"
     PENDING = "pending"
     """The session has not ended and there is no record yet: not absent (yet)."""
+    LEAVE = "leave"
+    """Approved leave (请假) and not there: not absent (see server.core.leave.apply_leave)."""
 
 
 def attendance_status(
@@ -488,6 +490,8 @@ def attendance_status(
 ) -> AttendanceStatus:
     """How a report counts a trainee: absent, pending (not final and nothing recorded yet),
     make-up (came but was not expected, or checked in outside their batch), else present."""
+    if result.on_leave:
+        return AttendanceStatus.LEAVE
     if result.absent:
         return AttendanceStatus.ABSENT
     if not result.final and not has_record:

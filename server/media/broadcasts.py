@@ -379,6 +379,9 @@ class Broadcasts:
             # ... and from the site with the floor, when one has it (the program)
             "program_publishing": b.relay.publishing(plan.program),
             "started_at": b.started_at,
+            # one more each time another node took the broadcast over: pages that publish or
+            # view through the dead owner's relay connect again when it changes
+            "generation": b.generation,
             "upstream": {str(site): relay for site, relay in sorted(b.upstream.items()) if relay},
         }
 

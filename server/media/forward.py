@@ -1,4 +1,6 @@
-"""The one place that touches aiortc's and aioice's private internals.
+"""The place that touches aiortc's and aioice's private internals on the receiving and ICE side
+(:mod:`server.media.fastpath` is the other one: the subscribers' send path below
+``RTCRtpSender``; both are pinned by the version check below).
 
 Forwarding encoded media needs four things aiortc has no public API for:
 

@@ -51,6 +51,8 @@ class MediaSettings:
     port_range: tuple[int, int] | None = None
     turn_secret: str = ""  # set: TURN URLs get per-peer TURN REST credentials (ice_servers_for)
     turn_ttl: int = 43200
+    # subscribers' RTP sent by server.media.fastpath (False: aiortc's per-packet sender)
+    fast_path: bool = True
 
     def __post_init__(self) -> None:
         if self.port_range is not None:

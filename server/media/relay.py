@@ -41,6 +41,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from server.media import forward
+from server.media.fastpath import FastSender, Packetizer
 from server.media.forward import EncodedFrame
 from server.media.peers import (
     MediaSettings,
@@ -139,6 +140,19 @@ class ProgramFeed(MediaStreamTrack):
         self._last_src_pts = 0
         self._last_out_pts: int | None = None
         self._last_out_time = 0.0
+        # the fast path (server.media.fastpath): frames go out at once, nothing is queued
+        self._fast: FastSender | None = None
+        self._stopped: asyncio.Future[None] | None = None
+
+    def use_fast_path(self, sender: Any) -> FastSender:
+        """Send through ``sender``'s SRTP session and socket directly, frame by frame
+        (``recv()`` then only marks the feed active and waits until it stops)."""
+        self._fast = FastSender(sender)
+        return self._fast
+
+    @property
+    def fast(self) -> FastSender | None:
+        return self._fast
 
     @property
     def active(self) -> bool:
@@ -193,11 +207,15 @@ class ProgramFeed(MediaStreamTrack):
         elif self._need_keyframe:
             if not keyframe:
                 self.stats.frames_dropped += 1
-                if self._waiter is not None:  # the reader is there: make sure one is coming
+                if self._waiter is not None or (self._fast is not None and self._fast.writable()):
+                    # the reader is there: make sure one is coming
                     self._request_keyframe(source_id)
                 return
             self._need_keyframe = False
-        self._push(source_id, frame, keyframe)
+        if self._fast is not None:
+            self._send_now(source_id, frame, keyframe)
+        else:
+            self._push(source_id, frame, keyframe)
 
     def source_restarted(self, source_id: str) -> None:
         """``source_id`` reconnected (a new encoder): start again from one of its keyframes."""
@@ -216,6 +234,8 @@ class ProgramFeed(MediaStreamTrack):
             self._active = True
             self.stats.started_at = time.monotonic()
             self._need_keyframe = self._video  # requested below, as the queue is empty
+            if self._fast is not None:
+                return await self._serve_fast()
         self._drop_stale(time.monotonic())
         while not self._queue:
             if self._need_keyframe and self._video:  # after a drop: ask now that we read
@@ -238,6 +258,30 @@ class ProgramFeed(MediaStreamTrack):
         super().stop()
         self._queue.clear()
         self._wake()
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
+
+    async def _serve_fast(self) -> av.Packet[Any]:
+        """The sender's coroutine reads once: from now on frames are sent as they come in
+        (:meth:`_send_now`); it waits here until the feed stops."""
+        if self._video:
+            self._request_keyframe(self.pending or self.source)
+        self._stopped = asyncio.get_running_loop().create_future()
+        await self._stopped
+        raise MediaStreamError
+
+    def _send_now(self, source_id: str, frame: EncodedFrame, keyframe: bool) -> None:
+        fast = self._fast
+        assert fast is not None
+        packets = self._relay.packetize(source_id, self.kind, frame)
+        if fast.send_frame(packets, self._next_pts(source_id, frame)):
+            self.stats.frames_out += 1
+            return
+        # not connected or stalled: drop (never queue); video restarts at a keyframe
+        self.stats.frames_dropped += 1
+        if fast.configured and self._video and not self._need_keyframe:
+            self.stats.overflows += 1
+            self._need_keyframe = True
 
     def _push(self, source_id: str, frame: EncodedFrame, keyframe: bool) -> None:
         now = time.monotonic()
@@ -306,6 +350,7 @@ class _Publisher:
     keyframe_requests_sent: int = 0
     keyframe_requests_coalesced: int = 0
     on_keyframe_request: Callable[[], None] | None = None  # an in-process publisher's
+    packetizers: dict[str, Packetizer] = field(default_factory=dict)  # for the fast path
 
 
 @dataclass(slots=True)
@@ -349,6 +394,7 @@ class Relay:
         self._subscribers: dict[str, _Subscriber] = {}
         self._listeners: list[FrameListener] = []
         self._background = Background(logger, "keyframe request")
+        self._orphan_packetizers: dict[str, Packetizer] = {}
 
     # -- program -------------------------------------------------------------------------
 
@@ -430,6 +476,8 @@ class Relay:
                 transceiver = pc.addTransceiver(feed, direction="sendonly")
                 transceiver.setCodecPreferences(codec_preferences(kind, self.settings.video_codec))
                 forward.on_keyframe_request(transceiver.sender, feed.request_keyframe)
+                if self.settings.fast_path:
+                    feed.use_fast_path(transceiver.sender)
                 feed.set_target(self.source_for(peer_id))
                 sub.feeds[kind] = feed
             if offer_sdp is None:
@@ -541,6 +589,16 @@ class Relay:
 
     # -- frames --------------------------------------------------------------------------
 
+    def packetize(self, publisher_id: str, kind: str, frame: EncodedFrame) -> Any:
+        """``frame`` of ``publisher_id`` as RTP payloads, packetized once for every fast-path
+        subscriber (:class:`server.media.fastpath.PacketizedFrame`)."""
+        pub = self._publishers.get(publisher_id)
+        packetizers = pub.packetizers if pub is not None else self._orphan_packetizers
+        packetizer = packetizers.get(kind)
+        if packetizer is None:
+            packetizer = packetizers[kind] = Packetizer()
+        return packetizer.packetize(frame)
+
     def _source_restarted(self, peer_id: str) -> None:
         for sub in self._subscribers.values():
             for feed in sub.feeds.values():
@@ -603,6 +661,7 @@ class Relay:
                             "switches": feed.stats.switches,
                             "keyframe_requests": feed.stats.keyframe_requests,
                             "started_at": feed.stats.started_at,
+                            **({"fast": feed.fast.stats()} if feed.fast is not None else {}),
                         }
                         for kind, feed in s.feeds.items()
                     },

@@ -12,9 +12,9 @@ so revocation, a moved trainee or a changed session are seen exactly as before).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -25,7 +25,8 @@ from server.core.topics import Cursor, Replay, Resync
 from server.security import sha256
 from server.store.models import ClassSession, utcnow
 from server.web import auth, scope
-from server.web.batching import Batcher
+from server.web.batching import Batcher, padded
+from server.web.hub import encode
 
 
 def session_facts(session: ClassSession | None) -> dict[str, Any]:
@@ -42,6 +43,37 @@ def session_facts(session: ClassSession | None) -> dict[str, Any]:
             "site_ids": [s.id for s in session.sites],
         }
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A resume's answer; for a replay also its events as one ``batch`` frame, encoded once
+    for every socket that resumes from the same position (after a node is lost, thousands)."""
+
+    answer: Replay | Resync
+    frame: str | None = None
+
+    @staticmethod
+    def of(topic: str, answer: Replay | Resync) -> Resumed:
+        if not isinstance(answer, Replay) or not answer.events:
+            return Resumed(answer)
+        parts = [
+            encode(
+                {
+                    "type": "event",
+                    "topic": topic,
+                    "epoch": answer.epoch,
+                    "seq": event.seq,
+                    "kind": event.type,
+                    "data": event.payload,
+                },
+                binary=False,
+            )
+            for event in answer.events
+        ]
+        if len(parts) == 1:
+            return Resumed(answer, str(parts[0]))
+        return Resumed(answer, '{"type":"batch","messages":[' + ",".join(map(str, parts)) + "]}")
 
 
 class Admission:
@@ -64,7 +96,7 @@ class Admission:
         self.cursors: Batcher[str, Cursor | None] = Batcher(
             self._load_cursors, None, name="cursors"
         )
-        self.resumes: Batcher[tuple[str, str, int], Replay | Resync | DomainError | None] = Batcher(
+        self.resumes: Batcher[tuple[str, str, int], Resumed | DomainError | None] = Batcher(
             self._load_resumes, None, name="resumes"
         )
 
@@ -87,7 +119,7 @@ class Admission:
         assert found is not None
         return found
 
-    async def resume(self, topic: str, epoch: str, last_seq: int) -> Replay | Resync:
+    async def resume(self, topic: str, epoch: str, last_seq: int) -> Resumed:
         found = await self.resumes.get((topic, epoch, last_seq))
         if isinstance(found, DomainError):  # this socket's own bad cursor
             raise found
@@ -110,7 +142,7 @@ class Admission:
                 s.id: s
                 for s in await db.scalars(
                     select(ClassSession)
-                    .where(ClassSession.id.in_(session_ids))
+                    .where(ClassSession.id.in_(padded(session_ids)))
                     .options(selectinload(ClassSession.sites))
                 )
             }
@@ -123,16 +155,13 @@ class Admission:
 
     async def _load_resumes(
         self, asks: list[tuple[str, str, int]]
-    ) -> dict[tuple[str, str, int], Replay | Resync | DomainError | None]:
+    ) -> dict[tuple[str, str, int], Resumed | DomainError | None]:
         # the reconnecting browsers of one topic mostly share their position: one read each
-        async def one(ask: tuple[str, str, int]) -> Replay | Resync | DomainError:
+        async def one(ask: tuple[str, str, int]) -> Resumed | DomainError:
             try:
-                return await self._bus.resume(*ask)
+                return Resumed.of(ask[0], await self._bus.resume(*ask))
             except DomainError as exc:
                 return exc
 
         found = await asyncio.gather(*(one(ask) for ask in asks))
         return dict(zip(asks, found, strict=True))
-
-
-ADMISSION = web.AppKey("admission", Admission)

@@ -1,303 +1,72 @@
-"""The application factory: configuration, store, middlewares, routes, lifecycle."""
+"""The application factory: it only assembles. Settings and store, middlewares, routes, then one
+``cleanup_ctx`` per component, each started and stopped here:
+
+database -> bus and live side -> media -> check-in writer -> timers -> metrics probe
+
+They start in that order and stop in the reverse one, so whatever stops last (the database, the
+bus) is still there while the others finish (the writer commits its queued check-ins and
+publishes their alerts). Open WebSockets are closed at shutdown, before the server waits for its
+handlers.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import time
-import uuid
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server import __version__
-from server.bus.port import Bus, BusUnavailable
+from server.bus.port import Bus
 from server.config import Config
-from server.core.errors import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    RateLimited,
-    Unauthenticated,
-)
-from server.core.roles import ANONYMOUS, Actor, Principal
 from server.store import db as store_db
-from server.store.models import utcnow
-from server.web import auth, edges, openapi
-from server.web.api import Endpoint, Registry
-from server.web.guard import GUARD, TRUSTED_PROXIES, SignInGuard, client_address, trusted_proxies
+from server.web import (
+    domain_metrics,
+    edges,
+    media_api,
+    probes,
+    revoke,
+    routes,
+    ws_agent,
+    ws_client,
+)
+from server.web.checkin import http as checkin_http
+from server.web.checkin.events import CheckinEvents
+from server.web.guard import SignInGuard, trusted_proxies
+from server.web.keys import (
+    CHECKIN_EVENTS,
+    CHECKIN_WRITER,
+    CONFIG,
+    ENGINE,
+    GUARD,
+    LIVE,
+    METRICS,
+    REGISTRY,
+    ROUTES,
+    SESSIONS,
+    SOCKETS,
+    TIMERS,
+    TRUSTED_PROXIES,
+)
+from server.web.live import create_live
 from server.web.metrics import Metrics
-
-log = logging.getLogger("server.web")
-
-CONFIG = web.AppKey("config", Config)
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONS = web.AppKey("sessions", async_sessionmaker[Any])
-METRICS = web.AppKey("metrics", Metrics)
-REGISTRY = web.AppKey("registry", Registry)
-ROUTES = web.AppKey("routes", dict[Any, Endpoint])
-PRINCIPAL = web.RequestKey("principal", Principal)
-
-DB_UNAVAILABLE = "db.unavailable"
-DB_UNAVAILABLE_MESSAGE = "The database is unreachable; retry in a few seconds."
-READY_TIMEOUT = 3.0  # seconds /readyz waits for the database before saying it is unreachable
-
-_STATUS: dict[type[DomainError], int] = {
-    BusUnavailable: 503,
-    InvalidInput: 400,
-    Unauthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    RateLimited: 429,
-}
-
-
-def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        body["details"] = details
-    return web.json_response({"error": body}, status=status, dumps=_dumps)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)
-
-
-def domain_error_response(exc: DomainError) -> web.Response:
-    status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
-    response = error_response(status, exc.code, exc.message, exc.details)
-    if (
-        isinstance(exc, RateLimited)
-        and isinstance(exc.details, dict)
-        and "retry_after" in exc.details
-    ):
-        response.headers["Retry-After"] = str(int(exc.details["retry_after"]) + 1)
-    return response
-
-
-def principal(request: web.Request) -> Principal:
-    found: Principal = request.get(PRINCIPAL, ANONYMOUS)
-    return found
-
-
-async def _authenticate(request: web.Request) -> Principal:
-    header = request.headers.get("Authorization", "")
-    sessions = request.app[SESSIONS]
-    if header:
-        scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not secret:
-            raise Unauthenticated("auth.bad_header", "Use 'Authorization: Bearer <site secret>'.")
-        async with sessions() as db:
-            found = await auth.principal_from_site_secret(db, secret.strip())
-        if found is None:
-            raise Unauthenticated(
-                "auth.bad_site_secret",
-                "This site secret is not valid; ask the operator for a new one.",
-            )
-        return found
-    token = request.cookies.get(auth.SESSION_COOKIE)
-    if token:
-        found = await auth.principal_from_cookie(
-            request.app[ENGINE], token, utcnow(), auth.screen_key(request.app[CONFIG].secret_key)
-        )
-        if found is not None:
-            return found
-    return ANONYMOUS
-
-
-@web.middleware
-async def edge_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Errors as JSON, metrics, access log, authentication and the role check, in one place."""
-    started = time.perf_counter()
-    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
-    route = request.match_info.route
-    endpoint = request.app[ROUTES].get(route)
-    route_name = (
-        endpoint.path if endpoint else (route.resource.canonical if route.resource else "unmatched")
-    )
-    status = 500
-    error_code = ""
-    try:
-        if endpoint is not None:
-            who = await _authenticate(request)
-            request[PRINCIPAL] = who
-            if who.actor not in endpoint.allowed:
-                if who.actor is Actor.ANONYMOUS:
-                    raise Unauthenticated("auth.required", "Sign in first.")
-                raise Forbidden(
-                    "auth.forbidden", f"A {who.actor.value} may not {endpoint.summary.lower()}."
-                )
-            from server.web import scope  # imports the stores: not at app.py's import
-
-            await scope.check(request, endpoint, who)
-            if endpoint.changes_state and who.csrf_token is not None:
-                sent = request.headers.get(auth.CSRF_HEADER, "")
-                if sent != who.csrf_token:
-                    raise Forbidden(
-                        "auth.csrf_failed",
-                        f"Send the CSRF token from sign-in in the {auth.CSRF_HEADER} header.",
-                    )
-        response: web.StreamResponse = await handler(request)
-        status = response.status
-        body = response.body if isinstance(response, web.Response) else None
-        if status == 201 and endpoint is not None and isinstance(body, bytes | bytearray):
-            created = openapi.location(request.app[REGISTRY], endpoint, request.path, bytes(body))
-            if created is not None and "Location" not in response.headers:
-                response.headers["Location"] = created
-    except DomainError as exc:
-        response = domain_error_response(exc)
-        status, error_code = response.status, exc.code
-    except web.HTTPException as exc:
-        if exc.status < 400:  # a redirect: counted under its own status, then sent as is
-            status = exc.status
-            raise
-        code = {404: "http.not_found", 405: "http.method_not_allowed", 413: "http.too_large"}.get(
-            exc.status, f"http.{exc.status}"
-        )
-        message = {
-            404: "No such page or endpoint; see /api/v1/docs.",
-            405: "This method is not allowed here; see /api/v1/docs.",
-            413: "The request body is too large.",
-        }.get(exc.status, exc.reason)
-        response = error_response(exc.status, code, message)
-        for key in ("Allow",):
-            if key in exc.headers:
-                response.headers[key] = exc.headers[key]
-        status = response.status
-    except IntegrityError as exc:
-        log.info("integrity error", extra={"route": route_name, "error": str(exc.orig)[:200]})
-        response = error_response(
-            409,
-            "store.conflict",
-            "This would duplicate or orphan a record; check unique names and references.",
-        )
-        status = 409
-    except (OperationalError, DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
-        log.warning("database unavailable", extra={"route": route_name, "error": str(exc)[:200]})
-        response = error_response(503, DB_UNAVAILABLE, DB_UNAVAILABLE_MESSAGE)
-        response.headers["Retry-After"] = "5"
-        status = 503
-    except Exception:
-        log.exception("unhandled error", extra={"route": route_name, "request_id": request_id})
-        response = error_response(
-            500, "server.internal", f"Internal error; quote request id {request_id} to support."
-        )
-        status = 500
-    finally:
-        elapsed = time.perf_counter() - started
-        request.app[METRICS].observe_request(
-            request.method, route_name, status, elapsed, error_code
-        )
-    response.headers["X-Request-Id"] = request_id
-    if status >= 500:
-        level = logging.WARNING
-    else:
-        level = logging.INFO if request.app[CONFIG].log_requests else logging.DEBUG
-    if log.isEnabledFor(level):
-        who = principal(request)
-        log.log(
-            level,
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "ms": round(elapsed * 1000, 2),
-                "client": client_address(request),
-                "host": request.host,
-                "actor": who.actor.value,
-                "user_id": who.user_id,
-                "trainee_id": who.trainee_id,
-                "site_id": who.site_id,
-                "request_id": request_id,
-            },
-        )
-    return response
-
-
-@web.middleware
-async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
-    response = await handler(request)
-    assert isinstance(response, web.StreamResponse)
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
-        "base-uri 'none'; form-action 'self'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    if request.path.startswith("/api/"):
-        # personal data and exports (transcripts, reports, rosters): never kept by a cache
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
-
-
-async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "version": __version__})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """Ready when the database answers within ``READY_TIMEOUT``; says which part is not."""
-    try:
-        async with asyncio.timeout(READY_TIMEOUT):
-            await store_db.ping(request.app[ENGINE])
-    except (OSError, DBAPIError, PoolTimeout, TimeoutError) as exc:
-        body = {
-            "status": "unavailable",
-            "database": "unreachable",
-            "detail": str(exc)[:200] or type(exc).__name__,
-            "error": {"code": DB_UNAVAILABLE, "message": DB_UNAVAILABLE_MESSAGE},
-        }
-        return web.json_response(body, status=503, headers={"Retry-After": "5"})
-    from server.web.live import LIVE
-
-    live = request.app.get(LIVE)
-    bus = "ok" if live is None or getattr(live.bus, "online", True) else "reconnecting"
-    return web.json_response({"status": "ready", "database": "ok", "bus": bus})
-
-
-async def metrics_view(request: web.Request) -> web.Response:
-    if not request.app[CONFIG].metrics_public and not edges.is_loopback(client_address(request)):
-        return error_response(
-            403,
-            "metrics.forbidden",
-            "/metrics is served to this host's scrapers only (setting metrics_public).",
-        )
-    body = generate_latest(request.app[METRICS].registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-async def openapi_view(request: web.Request) -> web.Response:
-    return web.json_response(openapi.document(request.app[REGISTRY], __version__))
+from server.web.middleware import edge_middleware, security_headers
+from server.web.timers import Timers
 
 
 def create_app(
     config: Config, engine: AsyncEngine | None = None, bus: Bus | None = None
 ) -> web.Application:
     """Build the application. The caller has migrated the database (see ``server.cli``)."""
-    from server.web import (
-        domain_metrics,
-        routes,  # the endpoint declarations
-    )
-    from server.web.live import setup_live
-
     app = web.Application(
         middlewares=[edges.request_seen, security_headers, edge_middleware],
         client_max_size=config.max_body_kib * 1024,
         handler_args={"keepalive_timeout": edges.KEEPALIVE},
     )
     edges.install(app, config.header_timeout, config.max_pending_per_client)
-    app[edges.SOCKETS] = edges.SocketCap(config.max_sockets_per_client)
+    app[SOCKETS] = edges.SocketCap(config.max_sockets_per_client)
     engine = engine or store_db.create_engine(config.effective_database_url, config.db_pool_size)
     app[CONFIG] = config
     app[ENGINE] = engine
@@ -305,20 +74,66 @@ def create_app(
     app[METRICS] = Metrics.create(engine)
     app[GUARD] = SignInGuard()
     app[TRUSTED_PROXIES] = trusted_proxies(config.trusted_proxies)
+    app[TIMERS] = Timers()
+
     registry = routes.build_registry()
     app[REGISTRY] = registry
     app[ROUTES] = registry.install(app)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_view)
-    app.router.add_get("/api/v1/openapi.json", openapi_view)
+    probes.add_routes(app)
     routes.add_pages(app)
-    setup_live(app, bus)
-    domain_metrics.setup(app)
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        yield
-        await app[ENGINE].dispose()
+    app[LIVE] = live = create_live(app, bus)
+    app[CHECKIN_EVENTS] = CheckinEvents(live.bus)
+    ws_agent.setup(app)
+    ws_client.setup(app)
+    revoke.setup(app)
+    media = media_api.setup(app)
+    app[CHECKIN_WRITER] = checkin_http.make_checkin_writer(app)
+    probe = domain_metrics.setup(app)
 
-    app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.extend(
+        [database, bus_and_live, media, checkin_writer, timers, metrics_probe(probe)]
+    )
+    app.on_shutdown.append(close_sockets)
     return app
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[ENGINE].dispose()
+
+
+async def bus_and_live(app: web.Application) -> AsyncIterator[None]:
+    live = app[LIVE]
+    await live.start()
+    yield
+    app[CHECKIN_EVENTS].close()
+    await live.stop()
+
+
+async def close_sockets(app: web.Application) -> None:
+    """At shutdown, before the server waits for its handlers: every open WebSocket ends."""
+    await app[LIVE].hub.shutdown()
+
+
+async def checkin_writer(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[CHECKIN_WRITER].close()
+
+
+async def timers(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[TIMERS].close()
+
+
+def metrics_probe(
+    probe: Callable[[], Coroutine[Any, Any, None]],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(probe(), name="metrics-probe")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return run

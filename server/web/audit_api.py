@@ -17,8 +17,8 @@ from sqlalchemy.sql import Select
 from server.core import roles
 from server.store.models import AuditEntry, Site, Trainee
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import SESSIONS
 from server.web.exports import zone_of
+from server.web.keys import SESSIONS
 from server.web.resources import PAGE_PARAMS, page_params, query_date, query_text
 
 

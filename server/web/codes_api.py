@@ -19,7 +19,7 @@ from server.core import roles
 from server.core.validation import Bool, Int, List, Map, Str, validate
 from server.core.validation import Enum as OneOf
 from server.web.api import Endpoint, Registry
-from server.web.app import SESSIONS, principal
+from server.web.keys import SESSIONS, principal
 from server.web.resources import read_json
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

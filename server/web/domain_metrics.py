@@ -14,12 +14,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from collections import Counter as Tally
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -29,8 +28,7 @@ from sqlalchemy import select
 
 from server.bus.port import BusEvent, BusUnavailable
 from server.store.models import Site
-from server.web.app import CONFIG, METRICS, SESSIONS
-from server.web.live import LIVE
+from server.web.keys import CONFIG, LIVE, MEDIA, METRICS, SESSIONS
 
 log = logging.getLogger("server.metrics")
 PROBE_TOPIC = "bus_probe"
@@ -43,8 +41,6 @@ class DomainCollector(Collector):
         self.site_ids: list[int] = []  # sites with an agent secret, refreshed with each probe
 
     def _broadcasts(self) -> list[tuple[int, dict[str, Any]]]:
-        from server.web.media_api import MEDIA  # the media side is set up after the metrics
-
         media = self.app.get(MEDIA)
         if media is None:
             return []
@@ -97,7 +93,8 @@ class DomainCollector(Collector):
         yield sockets
 
 
-def setup(app: web.Application) -> None:
+def setup(app: web.Application) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Register the domain gauges and the bus-lag listener; returns the probe ``app.py`` runs."""
     collector = DomainCollector(app)
     metrics = app[METRICS]
     metrics.registry.register(collector)
@@ -125,11 +122,4 @@ def setup(app: web.Application) -> None:
                 log.exception("metrics probe failed")
             await asyncio.sleep(PROBE_INTERVAL)
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(probe(), name="metrics-probe")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    app.cleanup_ctx.append(lifecycle)
+    return probe

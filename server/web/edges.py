@@ -28,6 +28,7 @@ from aiohttp import web
 
 from server.core.errors import RateLimited
 from server.web.guard import client_address
+from server.web.keys import CONNECTIONS, SOCKETS
 
 KEEPALIVE = 20.0  # seconds an idle keep-alive connection is kept between requests
 
@@ -73,9 +74,6 @@ class ConnectionGuard:
 
     def pending(self) -> int:
         return len(self._pending)
-
-
-CONNECTIONS = web.AppKey("connection_guard", ConnectionGuard)
 
 
 def install(app: web.Application, header_timeout: float, max_pending: int) -> None:
@@ -137,8 +135,6 @@ class SocketCap:
         if self._open[address] <= 0:
             del self._open[address]
 
-
-SOCKETS = web.AppKey("socket_cap", SocketCap)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

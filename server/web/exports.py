@@ -26,7 +26,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from server import roster_files
-from server.web.app import CONFIG
+from server.web.keys import CONFIG
 from server.web.roster_api import CSV, XLSX
 
 Cell = str | int | float | datetime | date | None

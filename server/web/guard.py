@@ -21,13 +21,11 @@ from aiohttp import web
 from server.core.proxies import Network, parse_proxies
 from server.core.proxies import client_address as proxy_client
 from server.core.throttle import FailureThrottle, Policy, check_throttles
+from server.web.keys import TRUSTED_PROXIES
 
 USER_POLICY = Policy(free=5, base=2.0, max_lock=900.0, forget=3600.0)
 ADDRESS_POLICY = Policy(free=30, base=1.0, max_lock=900.0, forget=3600.0)
 THROTTLED = "auth.too_many_attempts"
-
-
-TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 
 
 def trusted_proxies(entries: list[str]) -> tuple[Network, ...]:
@@ -80,6 +78,3 @@ class SignInGuard:
 
     def code_succeeded(self, address: str) -> None:
         self.addresses.undo(address)
-
-
-GUARD = web.AppKey("sign_in_guard", SignInGuard)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,9 +12,8 @@ from aiohttp import web
 from server.bus.memory import MemoryBus
 from server.bus.port import Bus, BusEvent, BusUnavailable
 from server.bus.redis_bus import RedisBus
-from server.web.app import CONFIG, METRICS, SESSIONS
-from server.web.checkin_events import CHECKIN_EVENTS, CheckinEvents
 from server.web.hub import Connection, Hub
+from server.web.keys import CONFIG, METRICS, SESSIONS
 from server.web.presence import PresenceService
 
 log = logging.getLogger("server.live")
@@ -60,8 +59,15 @@ class Live:
     def metrics_open(self, kind: str, delta: int) -> None:
         self.app[METRICS].open_sockets.labels(kind).inc(delta)
 
+    async def start(self) -> None:
+        """Subscribe to the bus, connect it, start watching presence."""
+        self.bus.subscribe(self.on_event, self.on_gap)
+        await self.bus.start()
+        self.presence.start()
 
-LIVE = web.AppKey("live", Live)
+    async def stop(self) -> None:
+        await self.presence.stop()
+        await self.bus.close()
 
 
 def make_bus(app: web.Application) -> Bus:
@@ -73,28 +79,7 @@ def make_bus(app: web.Application) -> Bus:
     return MemoryBus(node_id=config.node_id or None)
 
 
-def setup_live(app: web.Application, bus: Bus | None = None) -> None:
-    from server.web import revoke, ws_agent, ws_client
-
+def create_live(app: web.Application, bus: Bus | None = None) -> Live:
+    """The live side of this app, on ``bus`` (or the configured one); ``app.py`` starts it."""
     bus = bus or make_bus(app)
-    live = Live(bus, Hub(), PresenceService(bus, app[SESSIONS]), app)
-    app[LIVE] = live
-    app[CHECKIN_EVENTS] = checkin_events = CheckinEvents(bus)
-    ws_agent.setup(app)
-    ws_client.setup(app)
-    revoke.setup(app)
-
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        live.bus.subscribe(live.on_event, live.on_gap)
-        await live.bus.start()
-        live.presence.start()
-        yield
-        checkin_events.close()
-        await live.presence.stop()
-        await live.bus.close()
-
-    async def on_shutdown(app: web.Application) -> None:
-        await live.hub.shutdown()
-
-    app.cleanup_ctx.append(lifecycle)
-    app.on_shutdown.append(on_shutdown)
+    return Live(bus, Hub(), PresenceService(bus, app[SESSIONS]), app)

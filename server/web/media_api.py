@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
@@ -39,16 +40,13 @@ from server.store.models import ClassSession, Site, SiteKind, utcnow
 from server.store.qa_models import FloorGrantRow
 from server.web import media_lease
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import CONFIG, SESSIONS, principal
 from server.web.hub import Connection
-from server.web.live import LIVE
+from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, SESSIONS, principal
 from server.web.media_cluster import MediaCluster, Reply
 from server.web.resources import audit, load, path_id, read_json
 
 log = logging.getLogger("server.media")
 
-MEDIA = web.AppKey("media", Broadcasts)
-CLUSTER = web.AppKey("media_cluster", MediaCluster)
 
 AGENT_TYPES = frozenset(
     {"media_offer", "media_close", "relay_answer", "relay_error", "upstream_lost"}
@@ -87,11 +85,14 @@ def media_settings(app: web.Application) -> MediaSettings:
         port_range=port_range,
         turn_secret=config.media_turn_secret,
         turn_ttl=config.media_turn_ttl,
+        fast_path=config.media_fast_path,
     )
 
 
-def setup(app: web.Application) -> None:
-    """Create the process's broadcasts (called when the live sockets are set up)."""
+def setup(app: web.Application) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Create the process's broadcasts (after the live side); returns their lifecycle, which
+    ``app.py`` registers: census and broadcast leases once the bus has started, and at the end
+    the leases stopped and every broadcast this process owns ended."""
     settings = media_settings(app)
     live = app[LIVE]
     cluster = MediaCluster(live.bus.node_id, live.bus.publish)
@@ -112,21 +113,17 @@ def setup(app: web.Application) -> None:
     leases = media_lease.Leases(
         app[SESSIONS], cluster.node_id, lambda: list(broadcasts.live), _resumer(app), _dropper(app)
     )
-    lease_loop: list[asyncio.Task[None]] = []
 
-    async def on_shutdown(app: web.Application) -> None:
-        for task in lease_loop:
-            task.cancel()
-        await asyncio.gather(*lease_loop, return_exceptions=True)
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        cluster.census()
+        lease_loop = asyncio.create_task(leases.run(), name="broadcast-leases")
+        yield
+        lease_loop.cancel()
+        await asyncio.gather(lease_loop, return_exceptions=True)
         for session_id in list(broadcasts.live):
             await _stop(app, session_id, None)
 
-    async def on_startup(app: web.Application) -> None:  # runs once the bus has started
-        cluster.census()
-        lease_loop.append(asyncio.create_task(leases.run(), name="broadcast-leases"))
-
-    app.on_startup.append(on_startup)
-    app.on_shutdown.append(on_shutdown)
+    return lifecycle
 
 
 def _resumer(app: web.Application) -> media_lease.Resume:
@@ -655,7 +652,7 @@ def _owner_handlers(app: web.Application) -> dict[str, Any]:
 async def floor_changed(
     app: web.Application, session_id: int, kind: str, data: dict[str, Any]
 ) -> None:
-    """A floor event was announced (server/web/qa_api.py): switch the program."""
+    """A floor event was announced (server/web/floor): switch the program."""
     site_id = data.get("site_id")
     if kind in ("floor_granted", "floor_returned") and isinstance(site_id, int):
         await app[MEDIA].floor_event(session_id, kind, site_id)

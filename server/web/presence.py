@@ -35,7 +35,7 @@ from server.core.presence import (
 from server.core.site_presence import SiteBoard, screen_ok
 from server.store.live_models import PresenceEvent
 from server.store.models import ClassSession, utcnow
-from server.web.app import SESSIONS
+from server.web.keys import SESSIONS
 from server.web.resources import load, path_id
 from server.web.session_window import session_window, window_bounds
 

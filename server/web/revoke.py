@@ -22,12 +22,12 @@ from sqlalchemy import delete
 
 from server.bus.port import BusEvent, BusUnavailable
 from server.core.roles import Principal
-from server.media.tasks import Background
 from server.security import sha256
 from server.store.models import LoginSession
-from server.web.app import SESSIONS
 from server.web.auth import SESSION_COOKIE
-from server.web.live import LIVE, Live
+from server.web.keys import LIVE, SESSIONS, TIMERS
+from server.web.live import Live
+from server.web.timers import Timers
 
 log = logging.getLogger("server.revoke")
 
@@ -44,7 +44,7 @@ def owner_label(who: Principal) -> str:
     return f"site:{who.site_id}"
 
 
-def close_local(live: Live, labels: Iterable[str], background: Background) -> int:
+def close_local(live: Live, labels: Iterable[str], background: Timers) -> int:
     """Close this process's sockets owned by ``labels``; returns how many."""
     wanted = set(labels)
     closing = [c for c in list(live.hub.connections) if c.label in wanted]
@@ -58,7 +58,7 @@ def close_local(live: Live, labels: Iterable[str], background: Background) -> in
 async def revoke(app: web.Application, labels: list[str]) -> None:
     """Close every open socket of these owners, on every node (locally at once)."""
     live = app[LIVE]
-    close_local(live, labels, _BACKGROUND)
+    close_local(live, labels, app[TIMERS])
     try:
         await live.bus.publish(TOPIC, "revoked", {"labels": labels})
     except BusUnavailable:
@@ -90,9 +90,6 @@ def current_token(request: web.Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-_BACKGROUND = Background(log, "closing a revoked socket")
-
-
 def setup(app: web.Application) -> None:
     live = app[LIVE]
 
@@ -101,6 +98,6 @@ def setup(app: web.Application) -> None:
             return
         labels = event.payload.get("labels")
         if isinstance(labels, list):
-            close_local(live, [str(x) for x in labels], _BACKGROUND)
+            close_local(live, [str(x) for x in labels], app[TIMERS])
 
     live.listeners.append(on_event)

@@ -17,7 +17,7 @@ from server.core import roles
 from server.core.errors import InvalidInput
 from server.roster_service import apply_roster, roster_table
 from server.web.api import Endpoint, Param, Registry
-from server.web.app import CONFIG, SESSIONS, principal
+from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.resources import audit
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

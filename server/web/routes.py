@@ -45,16 +45,12 @@ from server.store.models import (
 )
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import (
-    attendance_api,
     audit_api,
     auth,
-    checkin_guard,
     codes_api,
     media_api,
     presence,
-    qa_api,
     revoke,
-    rollcall_api,
     roster_api,
     screen_api,
     time_api,
@@ -62,15 +58,24 @@ from server.web import (
     turn_api,
 )
 from server.web.api import Endpoint, Registry
-from server.web.app import CONFIG, SESSIONS, principal
 from server.web.batches import http as batches_http
+from server.web.checkin import http as checkin_http
+from server.web.checkin.records import close_open_records
+from server.web.completion import http as completion_http
 from server.web.electives import http as electives_http
-from server.web.guard import GUARD, client_address
+from server.web.floor import http as floor_http
+from server.web.guard import client_address
 from server.web.interaction import http as interaction_http
+from server.web.interaction.http import services
+from server.web.keys import CONFIG, GUARD, LIVE, SESSIONS, principal
+from server.web.leave import http as leave_http
 from server.web.ledger import http as ledger_http
-from server.web.live import LIVE
 from server.web.polls import http as polls_http
+from server.web.qa import http as qa_http
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
+from server.web.rollcall import http as rollcall_http
+from server.web.rollcall import service as rollcall_service
+from server.web.selfstudy import http as selfstudy_http
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
 
@@ -472,8 +477,8 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
             warning = start_warning(session.starts_at.timestamp(), session.started_at.timestamp())
         else:
             session.ended_at = utcnow()
-            await attendance_api.close_open_records(db, session.id, session.ended_at)
-            closed_calls = await rollcall_api.close_roll_calls(db, session.id)
+            await close_open_records(db, session.id, session.ended_at)
+            closed_calls = await rollcall_service.close_roll_calls(db, session.id)
         who = principal(request)
         audit(
             db,
@@ -488,7 +493,7 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
     kind = "session_started" if action is SessionAction.START else "session_ended"
     if action is SessionAction.END:
         await media_api.session_ended(request.app, view["id"])
-        await rollcall_api.announce_closed(request, closed_calls)
+        await rollcall_service.announce_closed(services(request), closed_calls)
     await request.app[LIVE].announce(kind, view, site_ids=view["site_ids"], session_id=view["id"])
     return web.json_response(view if warning is None else {**view, "warning": warning})
 
@@ -593,19 +598,22 @@ def build_registry() -> Registry:
     codes_api.register(registry)
     audit_api.register(registry)
     trainee_api.register(registry)
-    rollcall_api.register(registry)
+    rollcall_http.register(registry)
     batches_http.register(registry)
-    attendance_api.register(registry)
+    checkin_http.register(registry)
     electives_http.register(registry)
     ledger_http.register(registry)
-    qa_api.register(registry)
+    qa_http.register(registry)
+    floor_http.register(registry)
     polls_http.register(registry)
     interaction_http.register(registry)
     time_api.register(registry)
     media_api.register(registry)
     turn_api.register(registry)
     screen_api.register(registry)
-    checkin_guard.register(registry)
+    leave_http.register(registry)
+    completion_http.register(registry)
+    selfstudy_http.register(registry)
     add(
         Endpoint(
             "POST",
@@ -697,3 +705,4 @@ def add_pages(app: web.Application) -> None:
         app.router.add_get(f"/{folder}/", page(folder))
         app.router.add_get(f"/{folder}", _redirect_to(f"/{folder}/"))
     app.router.add_static("/static/", WEB_CLIENT, follow_symlinks=False)
+    completion_http.setup(app)  # the public certificate check page /verify/<code>

@@ -29,6 +29,8 @@ from server.store.models import ClassSession, session_sites
 from server.store.qa_models import PollRow, QuestionRow
 from server.store.rollcall_models import RollCall
 from server.web.api import Endpoint
+from server.web.batching import padded
+from server.web.keys import SESSIONS
 
 _BY_SESSION = re.compile(r"/api/v1/sessions/\{id\}/.+")
 _BY_ITEM: dict[str, Any] = {
@@ -88,7 +90,7 @@ async def takes_part_many(
         sites: dict[int, set[int]] = {sid: set() for sid in session_ids}
         for sid, site_id in await db.execute(
             select(session_sites.c.session_id, session_sites.c.site_id).where(
-                session_sites.c.session_id.in_(session_ids)
+                session_sites.c.session_id.in_(padded(session_ids))
             )
         ):
             sites[sid].add(site_id)
@@ -104,7 +106,7 @@ async def takes_part_many(
             for model in (BatchAssignment, AttendanceRecordRow, ElectiveRegistration):
                 found = await db.execute(
                     select(model.session_id, model.trainee_id)
-                    .where(model.session_id.in_(sids), model.trainee_id.in_(tids))
+                    .where(model.session_id.in_(padded(sids)), model.trainee_id.in_(padded(tids)))
                     .distinct()
                 )
                 listed.update((sid, tid) for sid, tid in found)
@@ -123,8 +125,6 @@ async def _session_of(request: web.Request, endpoint: Endpoint) -> int | None:
         return int(raw)
     for prefix, model in _BY_ITEM.items():
         if endpoint.path.startswith(prefix):
-            from server.web.app import SESSIONS
-
             async with request.app[SESSIONS]() as db:
                 found: int | None = await db.scalar(
                     select(model.session_id).where(model.id == int(raw))
@@ -140,8 +140,6 @@ async def check(request: web.Request, endpoint: Endpoint, who: Principal) -> Non
     session_id = await _session_of(request, endpoint)
     if session_id is None:
         return
-    from server.web.app import SESSIONS
-
     sessions = request.app[SESSIONS]
     if not await takes_part(sessions, who, session_id):
         async with sessions() as db:

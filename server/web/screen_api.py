@@ -39,8 +39,7 @@ from server.store.models import ClassSession, Site, utcnow
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import auth
 from server.web.api import Endpoint, Registry
-from server.web.app import CONFIG, SESSIONS, principal
-from server.web.live import LIVE
+from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, SESSIONS, principal
 from server.web.resources import load, path_id, read_json
 
 SCREEN_BODY = Map(
@@ -146,8 +145,6 @@ async def site_current_session(request: web.Request) -> web.Response:
 
 def _broadcasting(request: web.Request, session_id: int | None) -> bool:
     """Is a broadcast live for this session, on this node or on another one?"""
-    from server.web.media_api import CLUSTER, MEDIA  # media_api imports far more than we need
-
     if session_id is None:
         return False
     media = request.app.get(MEDIA)

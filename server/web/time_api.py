@@ -12,7 +12,7 @@ from aiohttp import web
 from server.core import roles
 from server.store.models import utcnow
 from server.web.api import Endpoint, Registry
-from server.web.app import CONFIG
+from server.web.keys import CONFIG
 
 TIME_VIEW = {
     "type": "object",

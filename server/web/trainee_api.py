@@ -1,7 +1,7 @@
 """What the trainee's phone lists for the trainee: electives open for registration (with the
 seats left and the trainee's place), needs surveys to answer, and the sessions the trainee
 attended and may give feedback on. Registering, answering and giving feedback use the existing
-endpoints (attendance_api, qa_api); these are the read-only lists the phone page needs."""
+endpoints (electives, ledger, server/web/qa); these are the read-only lists the phone page needs."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from server.store.attendance_models import (
 from server.store.models import ClassSession, Course, Program, SessionStatus, utcnow
 from server.store.qa_models import FeedbackRow, NeedsResponseRow, NeedsSurveyRow
 from server.web.api import Endpoint, Registry
-from server.web.app import SESSIONS, principal
+from server.web.keys import SESSIONS, principal
 
 FEEDBACK_DAYS = 60
 """Feedback is asked for sessions of the last two months."""

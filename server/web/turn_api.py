@@ -11,7 +11,7 @@ from server.core import roles
 from server.core.roles import Principal
 from server.media.peers import ice_servers_for, ice_servers_to_wire
 from server.web.api import Endpoint, Registry
-from server.web.app import principal
+from server.web.keys import principal
 from server.web.media_api import media_settings
 
 ICE_SERVERS_VIEW = {

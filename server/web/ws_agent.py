@@ -24,11 +24,14 @@ from server.core.validation import (
 from server.security import sha256
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site, utcnow
-from server.web import attendance_api, auth, edges, media_api, rollcall_api
-from server.web.app import METRICS, SESSIONS, error_response
-from server.web.checkin_events import record_changed
+from server.web import auth, edges, media_api
+from server.web.checkin import service as checkin_service
+from server.web.checkin.events import record_changed
 from server.web.hub import Connection
-from server.web.live import LIVE, Live
+from server.web.keys import LIVE, METRICS, SESSIONS
+from server.web.live import Live
+from server.web.responses import error_response
+from server.web.rollcall import service as rollcall_service
 from server.web.wire import WS_MAX_MSG_SIZE, RateLimit, decode_msgpack
 
 log = logging.getLogger("server.ws.agent")
@@ -130,7 +133,7 @@ async def _site_checkin(db: Any, site_id: int, item: dict[str, Any]) -> str:
     data = {"trainee_id": trainee_id, "reason": f"site check-in ({method})", "start": taken}
     try:
         async with db.begin_nested():
-            await attendance_api.mark_present_in(db, who, session_id, data, utcnow())
+            await checkin_service.mark_present_in(db, who, session_id, data, utcnow())
     except DomainError as exc:
         return exc.code
     return "recorded"
@@ -145,7 +148,7 @@ async def _rollcall_answer(db: Any, site_id: int, body: dict[str, Any]) -> str:
         return "rollcall.bad_answer"
     try:
         async with db.begin_nested():
-            await rollcall_api.record_answer(db, roll_call_id, trainee_id, "site", site_id)
+            await rollcall_service.record_answer(db, roll_call_id, trainee_id, "site", site_id)
     except DomainError as exc:
         return exc.code
     return "recorded"
@@ -347,4 +350,3 @@ async def _handle(
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/ws/agent", edges.capped(agent_socket))
-    media_api.setup(app)

@@ -24,12 +24,13 @@ from server.core.topics import Replay
 from server.core.validation import CLIENT_MESSAGES, validate_message
 from server.store.models import Site
 from server.web import auth, edges, media_api
-from server.web.admission import ADMISSION, Admission
-from server.web.app import CONFIG, ENGINE, SESSIONS, error_response
-from server.web.checkin_guard import ALERTS_TOPIC
+from server.web.admission import Admission
+from server.web.checkin.events import ALERTS_TOPIC
 from server.web.hub import Connection
-from server.web.live import LIVE, Live
+from server.web.keys import ADMISSION, CONFIG, ENGINE, LIVE, SESSIONS
+from server.web.live import Live
 from server.web.presence import HEALTH_TOPIC, PRESENCE_TOPIC
+from server.web.responses import error_response
 from server.web.revoke import owner_label
 from server.web.wire import WS_MAX_MSG_SIZE, RateLimit, decode_json
 
@@ -109,19 +110,11 @@ async def _subscribe(
         last_sent = cursor.last_seq
         wanted = resume.get(topic)
         if wanted is not None:
-            answer = await admission.resume(topic, wanted["epoch"], wanted["last_seq"])
+            resumed = await admission.resume(topic, wanted["epoch"], wanted["last_seq"])
+            answer = resumed.answer
             if isinstance(answer, Replay):
-                for event in answer.events:
-                    connection.send_message(
-                        {
-                            "type": "event",
-                            "topic": topic,
-                            "epoch": answer.epoch,
-                            "seq": event.seq,
-                            "kind": event.type,
-                            "data": event.payload,
-                        }
-                    )
+                if resumed.frame is not None:  # the missed events, in one frame
+                    connection.send(resumed.frame)
                 last_sent = answer.last_seq
                 connection.release(topic, last_sent)
                 continue

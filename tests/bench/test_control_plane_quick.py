@@ -1,6 +1,7 @@
 """The control-plane benchmark's quick mode, end to end, so that the bench code cannot rot:
 R1, R2 and our server (bus publish, a real on-air call, and two processes on Redis) each get
-50 sockets, a few events, and the stalled-client stream; every event must reach every socket."""
+a connect storm of 50 sockets, 50 sockets, a few events, and the stalled-client stream; every
+storm socket must be subscribed and every event must reach every socket."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def test_quick_mode_runs_every_server_and_delivers_every_event(tmp_path: Path) -
     results = {r["server"]: r for r in json.loads(out.read_text())}
     assert set(results) == {"r1", "r2", "ours", "ours-onair", "cluster"}
     for name, result in results.items():
+        storm = result["storm"]  # the connect-storm row: 50 sockets at once, all subscribed
+        assert storm["subscribed"] == 50 and storm["failed"] == 0, (name, storm)
+        assert storm["per_s"] > 0 and storm["server_cpu_us_per_socket"] > 0, (name, storm)
         (step,) = result["steps"]
         fanout = step["fanout"]
         assert step["connected"] == 50 and step["held"] == 50, (name, step)

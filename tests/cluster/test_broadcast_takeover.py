@@ -12,16 +12,21 @@ Redis; the node that owns the broadcast's relay is killed with SIGKILL during th
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
 from classroom_agent.agent import Agent
 from deploy.local_cluster import Balancer, LocalCluster
 from server.store import db as store_db
 from server.store.media_models import LiveBroadcast
+from tests.browser.test_operator_console import CHROMIUM
 from tests.cluster_helpers import add_sites, make_session_live, shared_backends, staff_login
 from tests.media.test_broadcast_e2e import agent_config
 from tests.web.live_helpers import wait_for
@@ -134,4 +139,75 @@ async def test_the_broadcast_of_a_killed_node_is_taken_over_within_five_seconds(
                 agent.stop()
             await asyncio.gather(*runs, return_exceptions=True)
             await balancer.close()
+            await asyncio.to_thread(cluster.stop)
+
+
+def _console_broadcasts_and_survives(url: str, world: Any, session_id: int, kill: Any) -> float:
+    """The operator's console (Chromium, fake camera) broadcasts its camera through the
+    balancer; ``kill(owner node id)`` kills the owner; the seconds until the console publishes
+    into the new owner's relay."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--headless=new",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(20_000)
+            page.goto(url + "/operator/")
+            page.get_by_label(re.compile("用户名|Username")).fill("operator")
+            page.get_by_label(re.compile("密码|Password")).fill(world.passwords["operator"])
+            page.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
+            page.locator(f'a[data-session="{session_id}"]').click()
+            page.locator("#bc-start").click()  # the local camera (ticked by default)
+            expect(page.locator("#bc-state .pill")).to_have_text("直播中", timeout=20_000)
+            view = page.evaluate(VIEW, session_id)
+            assert view["generation"] == 1 and view["origin_publishing"] is True, view
+            killed_at = time.monotonic()
+            kill(view["node"])
+            deadline = killed_at + 20
+            while time.monotonic() < deadline:
+                try:
+                    view = page.evaluate(VIEW, session_id)
+                except PlaywrightError:
+                    view = {}
+                if view.get("generation") == 2 and view.get("origin_publishing"):
+                    return time.monotonic() - killed_at
+                time.sleep(0.1)
+            raise AssertionError(f"the console did not publish to the new owner: {view}")
+        finally:
+            browser.close()
+
+
+VIEW = """async (sid) => {
+  const r = await fetch(`/api/v1/sessions/${sid}/broadcast`);
+  return r.ok ? await r.json() : {};
+}"""
+
+
+async def test_the_consoles_camera_publishes_to_the_node_that_took_the_broadcast_over(
+    tmp_path: Path,
+) -> None:
+    async with shared_backends(tmp_path, log_level="WARNING") as b:
+        sid = b.world.session_id
+        await make_session_live(b.url, sid)
+        env = {**b.env, "CLASSROOM_MEDIA_BIND_ADDRESSES": "127.0.0.1"}
+        cluster = LocalCluster(tmp_path / "cluster", 2, env, "python", down_for=30)
+        await asyncio.to_thread(cluster.start)
+        try:
+
+            def kill(owner: str) -> None:
+                next(n for n in cluster.nodes if n.name == owner).kill()
+
+            seconds = await asyncio.to_thread(
+                _console_broadcasts_and_survives, cluster.url, b.world, sid, kill
+            )
+            print(f"the console's camera publishes again {seconds:.1f} s after the kill")
+            assert seconds < TAKEOVER_LIMIT + 3  # the page's socket may have died too
+        finally:
             await asyncio.to_thread(cluster.stop)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import pytest
@@ -20,7 +21,13 @@ from server.core.leave import (
     leave_standing,
     next_state,
 )
-from server.core.ledger import LedgerRules, LedgerSession, session_result
+from server.core.ledger import (
+    AttendanceStatus,
+    LedgerRules,
+    LedgerSession,
+    attendance_status,
+    session_result,
+)
 
 RULES = LedgerRules()
 H = 3600.0
@@ -109,6 +116,10 @@ def test_approved_leave_turns_absent_into_on_leave_and_keeps_attended_time() -> 
     assert apply_leave(absent, False) == absent
     came = session_result(session, "t1", [(session.start, session.end)], rules=RULES)
     assert apply_leave(came, True) == came  # came anyway: present, with the hours
+    not_yet = dataclasses.replace(absent, absent=False, final=False)
+    assert apply_leave(not_yet, True).on_leave  # before the end: on leave, not "pending"
+    status = attendance_status(excused, expected=True, has_record=False)
+    assert status is AttendanceStatus.LEAVE
 
 
 def test_hours_count_each_course_once_at_its_longest_session() -> None:

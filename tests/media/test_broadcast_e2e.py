@@ -24,8 +24,7 @@ from server.config import Config
 from server.media import forward
 from server.store import db as store_db
 from server.store.models import ClassSession, Site
-from server.web.live import LIVE
-from server.web.media_api import MEDIA
+from server.web.keys import LIVE, MEDIA
 from tests.conftest import ClientFactory, World
 from tests.web.live_helpers import wait_for
 

@@ -16,7 +16,7 @@ from classroom_agent.agent import Agent
 from server.config import Config
 from server.media import forward
 from server.web.app import create_app
-from server.web.media_api import MEDIA
+from server.web.keys import MEDIA
 from tests.conftest import World
 from tests.media.test_broadcast_e2e import agent_config
 from tests.web.live_helpers import wait_for
@@ -130,6 +130,15 @@ async def test_chromium_publishes_and_views_through_the_relay(
             assert width * 3 == height * 4 and 320 <= width <= 640, (width, height)
             relay = server.app[MEDIA].live[sid].relay.stats()
             assert relay["publishers"]["main"]["frames_in"]["video"] > 30
+            # through the fast path (server.media.fastpath), and what came was decodable: the
+            # decoder kept up with what was received (a corrupt frame is not decoded)
+            screens = [
+                sub["video"]["fast"]
+                for sub in relay["subscribers"].values()
+                if "video" in sub and "fast" in sub["video"]
+            ]
+            assert screens and all(f["frames_sent"] > 30 for f in screens), relay
+            assert stats["framesDecoded"] >= 0.95 * stats["framesReceived"] - 2, stats
 
             # the operator's wall: a tile with the site's return feed, from its real agent
             agent = Agent(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from classroom_agent.agent import Agent
 from server.config import Config
-from server.web.media_api import MEDIA
+from server.web.keys import MEDIA
 from tests.conftest import ClientFactory, World
 from tests.media.test_broadcast_e2e import (
     agent_config,

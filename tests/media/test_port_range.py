@@ -19,7 +19,7 @@ from server.media import forward
 from server.media.broadcasts import _answer
 from server.media.peers import MediaSettings, loopback_settings, parse_port_range
 from server.media.relay import Relay
-from server.web.app import CONFIG
+from server.web.keys import CONFIG
 from server.web.media_api import media_settings
 from tests.media import (
     CounterTrack,

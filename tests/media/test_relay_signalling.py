@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from server.config import Config
-from server.web.media_api import MEDIA
+from server.web.keys import MEDIA
 from tests.conftest import ClientFactory, World
 from tests.media.test_broadcast_e2e import live_session
 from tests.web.live_helpers import AgentPeer, hello

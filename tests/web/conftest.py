@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.web.app import REGISTRY
+from server.web.keys import REGISTRY
 from tests.openapi_check import document_for, response_problems
 
 

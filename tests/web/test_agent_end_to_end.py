@@ -12,7 +12,7 @@ from classroom_agent.agent import Agent
 from classroom_agent.config import AgentConfig
 from server.store import db as store_db
 from server.store.live_models import OutboxItem
-from server.web.live import LIVE
+from server.web.keys import LIVE
 from tests.conftest import ClientFactory, World
 from tests.web.live_helpers import BrowserPeer, wait_for
 

@@ -10,7 +10,7 @@ import re
 import time
 from typing import Any
 
-from server.web.media_api import MEDIA
+from server.web.keys import MEDIA
 from tests.conftest import ClientFactory, World
 from tests.web.live_helpers import heartbeat
 from tests.web.test_live import _welcomed_agent

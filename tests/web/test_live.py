@@ -8,7 +8,7 @@ from typing import Any
 
 import msgpack
 
-from server.web.live import LIVE
+from server.web.keys import LIVE
 from tests.conftest import ClientFactory, World
 from tests.web.live_helpers import (
     AgentPeer,

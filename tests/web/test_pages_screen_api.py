@@ -10,7 +10,7 @@ from typing import Any
 
 from server.store.models import Site, utcnow
 from server.web import auth
-from server.web.app import CONFIG, SESSIONS
+from server.web.keys import CONFIG, SESSIONS
 from tests.conftest import ClientFactory, World
 
 

@@ -82,7 +82,8 @@ async def test_session_report_xlsx_is_typed_local_and_summarised(
     unit_row = [c for c in units[2]]
     assert unit_row[0].value == "海曙区" and unit_row[1].value == 2 and unit_row[1].data_type == "n"
     assert unit_row[-1].value == "缺席者"
-    assert units.cell(2, 9).value == 50.0  # 出勤率(%)
+    assert units.cell(2, 9).value == 0  # 请假
+    assert units.cell(2, 10).value == 50.0  # 出勤率(%)
     assert [c.value for c in book["缺勤名单"][2]][2:] == ["缺席者", "T0999"]
     plan = {r[0].value: r[1].value for r in book["课次信息"].iter_rows(min_row=2)}
     assert plan["时区"] == "Asia/Shanghai" and isinstance(plan["实际开始"], datetime)

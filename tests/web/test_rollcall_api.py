@@ -12,7 +12,7 @@ from sqlalchemy import update
 from server.store import db as store_db
 from server.store.models import Trainee, utcnow
 from server.store.rollcall_models import RollCall
-from server.web.live import LIVE
+from server.web.keys import LIVE
 from tests.conftest import ClientFactory, World
 from tests.web.http_helpers import expect_error as _error
 from tests.web.http_helpers import expect_ok as _ok

@@ -15,6 +15,8 @@ import { auditView } from "./audit.js";
 import { findTraineeView, transcriptView, honourView } from "./people.js";
 import { attendanceView, electivesView, feedbackView } from "./session_pages.js";
 import { surveysView, surveyView } from "./surveys.js";
+import { selfStudyView, selfStudyCompletionView } from "./selfstudy.js";
+import { leaveView, completionView } from "./between.js";
 
 /** An element of index.html (always there). @param {string} id */
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -42,7 +44,11 @@ const ROUTES = [
   { re: /^#\/transcripts$/, view: () => findTraineeView(main) },
   { re: /^#\/trainees\/(\d+)\/transcript$/, view: (m) => transcriptView(main, Number(m[1])) },
   { re: /^#\/honour$/, view: () => honourView(main) },
+  { re: /^#\/leave$/, view: () => leaveView(main, state.me.actor) },
+  { re: /^#\/completion(?:\/(\d+))?$/, view: (m) => completionView(main, m[1] ? Number(m[1]) : null) },
   { re: /^#\/surveys$/, view: () => surveysView(main) },
+  { re: /^#\/selfstudy$/, view: () => selfStudyView(main) },
+  { re: /^#\/selfstudy\/(\d+)$/, view: (m) => selfStudyCompletionView(main, Number(m[1])) },
   { re: /^#\/programs\/(\d+)\/survey$/, view: (m) => surveyView(main, Number(m[1])) },
   { re: /^#\/sessions\/(\d+)\/attendance$/, view: (m) => attendanceView(main, Number(m[1])) },
   { re: /^#\/sessions\/(\d+)\/electives$/, view: (m) => electivesView(main, Number(m[1])) },
@@ -62,7 +68,10 @@ function navLinks() {
     managers ? ["#/codes", "nav.codes"] : null,
     managers ? ["#/transcripts", "nav.transcripts"] : null,
     managers ? ["#/honour", "nav.honour"] : null,
+    ["#/leave", "nav.leave"],
+    managers ? ["#/completion", "nav.completion"] : null,
     managers ? ["#/surveys", "nav.surveys"] : null,
+    managers ? ["#/selfstudy", "nav.selfstudy"] : null,
     managers ? ["#/audit", "nav.audit"] : null,
   ].filter((link) => link !== null);
   const here = window.location.hash || "#/sessions";

@@ -7,7 +7,7 @@ import { api, downloadUrl, errorText } from "/static/shared/api.js";
 import { field, flashError, fmtDateTime, fmtTime, pct, table } from "./ui.js";
 import { presenceTimeline, rateBars } from "./charts.js";
 
-const COUNTS = ["expected", "present", "absent", "makeup", "pending", "late", "left_early"];
+const COUNTS = ["expected", "present", "absent", "leave", "makeup", "pending", "late", "left_early"];
 
 function countColumns() {
   return [
@@ -134,6 +134,7 @@ async function sessionReport(out, sessionId, charts) {
         tot.pending ? ` · ${t("report.pendingTotal", { n: tot.pending })}` : "",
       ),
       absenteeSection(byUnit, bySite),
+      leaveSection(report.trainees || []),
       h("h3", { class: "no-print" }, t("report.downloads")),
       h("p", { class: "downloads no-print" }, h("button", { type: "button", class: "btn", id: "report-print", onclick: () => window.print() }, t("report.print"))),
       downloads(`/sessions/${sessionId}/report`),
@@ -162,6 +163,13 @@ async function sessionReport(out, sessionId, charts) {
         )
       : "", // Element.append writes null as the text "null"
   );
+}
+
+/** The trainees with approved leave (请假): not absent, listed apart. */
+function leaveSection(people) {
+  const away = people.filter((p) => p.status === "leave");
+  if (!away.length) return "";
+  return h("div", { id: "report-leave" }, h("h3", {}, t("report.leaveTitle")), h("p", {}, away.map((p) => `${p.name}（${p.org_unit}）`).join("、")));
 }
 
 function names(list) {

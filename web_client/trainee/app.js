@@ -17,11 +17,17 @@ import { addRollCall, endRollCall, loadRollCalls, renderRollCalls } from "./roll
 import { loadPolls, renderPolls } from "./polls.js";
 import { loadTranscript, renderHours } from "./hours.js";
 import { setupLearning, loadLearning, renderLearning } from "./learning.js";
+import { setupSelfStudy, loadSelfStudy, renderSelfStudy } from "./selfstudy.js";
+import { loadBetween, renderBetween } from "./between.js";
 
 // The page's live socket (open while signed in) and the session topic it follows.
 const hub = new LiveHub({ onState: onLiveState });
 
 setupLearning({
+  ok: (/** @type {string} */ text) => notice(text, "ok"),
+  error: (/** @type {unknown} */ err) => (typeof err === "string" ? notice(err) : showError(err)),
+});
+setupSelfStudy({
   ok: (/** @type {string} */ text) => notice(text, "ok"),
   error: (/** @type {unknown} */ err) => (typeof err === "string" ? notice(err) : showError(err)),
 });
@@ -135,6 +141,8 @@ async function enter(me) {
   if (qr) await checkinWith({ qr }, qrSession(qr));
   loadTranscript().catch(showError);
   loadLearning().catch(showError);
+  loadSelfStudy().catch(showError);
+  loadBetween().catch(showError);
 }
 
 function renderHello() {
@@ -191,6 +199,7 @@ function sessionChanged() {
   later("sessions", loadSessions, 50);
   later("hours", loadTranscript, 1000);
   later("learning", loadLearning, 1500);
+  later("between", loadBetween, 2000);
 }
 
 async function loadSessionState() {
@@ -207,6 +216,8 @@ function renderAll() {
   renderPolls();
   renderHours();
   renderLearning();
+  renderSelfStudy();
+  renderBetween();
   if (hub.socket) setConn(hub.socket.state);
 }
 page.renderAll = renderAll;

@@ -38,6 +38,7 @@ export function renderHours() {
     const tags = [];
     if (r.final === false) tags.push(h("span", { class: "tag" }, t("hours.inProgress")));
     if (r.absent) tags.push(h("span", { class: "tag bad" }, t("hours.absent")));
+    else if (r.on_leave) tags.push(h("span", { class: "tag" }, t("hours.onLeave")));
     else if (r.credited) tags.push(h("span", { class: "tag ok" }, t("hours.credited")));
     if (r.late) tags.push(h("span", { class: "tag" }, t("hours.late")));
     if (r.left_early) tags.push(h("span", { class: "tag" }, t("hours.left_early")));

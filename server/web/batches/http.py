@@ -10,8 +10,8 @@ from aiohttp import web
 from server.core import roles
 from server.core.validation import Bool, Float, List, Map, Optional, Str, validate
 from server.web.api import ID, Routes, body
-from server.web.app import SESSIONS, principal
 from server.web.batches import service
+from server.web.keys import SESSIONS, principal
 from server.web.resources import path_id, read_json
 
 PLAN = "/api/v1/courses/{id}/batch-plan"

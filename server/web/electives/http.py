@@ -12,8 +12,8 @@ from server.core.checkin import OutOfBatchRule
 from server.core.validation import Bool, Int, Optional, validate
 from server.core.validation import Enum as OneOf
 from server.web.api import Routes, body
-from server.web.app import SESSIONS, principal
 from server.web.electives import service
+from server.web.keys import SESSIONS, principal
 from server.web.resources import path_id, read_json
 
 SESSION = "/api/v1/sessions/{id}"

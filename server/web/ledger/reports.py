@@ -21,10 +21,10 @@ from server.core.session_run import start_offset_minutes
 from server.core.trees import subtree
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import ClassSession, Course, OrgUnit, Site, Trainee, utcnow
-from server.web import rollcall_api
-from server.web.attendance_records import iso
 from server.web.batches.roster import expected_trainees
+from server.web.checkin.records import iso
 from server.web.db import Sessions, load, load_many, transaction
+from server.web.leave.service import on_leave
 from server.web.ledger.service import (
     Corrections,
     compute_result,
@@ -33,9 +33,10 @@ from server.web.ledger.service import (
     rules_for,
 )
 from server.web.presence import reported_sites, site_timelines
+from server.web.rollcall import service as rollcall_service
 from server.web.session_window import session_times, session_window, window_bounds
 
-COUNTS = ("expected", "present", "absent", "makeup", "pending", "late", "left_early")
+COUNTS = ("expected", "present", "absent", "makeup", "pending", "late", "left_early", "leave")
 """The counters of a report's groups and totals."""
 
 
@@ -50,6 +51,7 @@ def build_session_report(
     now: datetime,
     fixes: Corrections,
     presence_site_online: Mapping[int, Sequence[tuple[float, float]]] | None = None,
+    leave: frozenset[tuple[int, int]] = frozenset(),
 ) -> dict[str, Any]:
     """Expected vs present vs absent by org unit and by site, late and left early.
 
@@ -69,7 +71,14 @@ def build_session_report(
             else None
         )
         result = compute_result(
-            session, tid, row, rules, now, fixes.get(result_key(session.id, tid), ()), online
+            session,
+            tid,
+            row,
+            rules,
+            now,
+            fixes.get(result_key(session.id, tid), ()),
+            online,
+            on_leave=(session.id, tid) in leave,
         )
         status = attendance_status(result, expected=tid in expected, has_record=row is not None)
         people.append(
@@ -131,6 +140,7 @@ def build_session_report(
             "absent": totals["absent"],
             "makeup": totals["makeup"],
             "pending": totals["pending"],
+            "leave": totals["leave"],
             "late": sum(1 for p in people if p["late"]),
             "left_early": sum(1 for p in people if p["left_early"]),
         },
@@ -193,8 +203,9 @@ async def session_report(
         now,
         fixes,
         {site: timeline.online_intervals(site) for site in tracked},
+        await on_leave(db, [session.id], trainees),
     )
-    report["roll_calls"] = await rollcall_api.session_roll_calls(db, session.id)
+    report["roll_calls"] = await rollcall_service.session_roll_calls(db, session.id)
     report["site_outages"] = [
         {
             "site_id": i.site_id,

@@ -19,14 +19,14 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.core.completion import HonourCandidate, honour_list
+from server.core.leave import apply_leave
 from server.core.ledger import (
     AuditValue,
-    HonourCandidate,
     LedgerRules,
     SessionResult,
     apply_corrections,
     correct_result,
-    honour_list,
     result_entity,
     yearly_progress,
 )
@@ -34,8 +34,9 @@ from server.core.roles import Principal
 from server.core.session_run import judge
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import AuditEntry, ClassSession, Course, Trainee, utcnow
-from server.web.attendance_records import iso, record_of, to_core
+from server.web.checkin.records import iso, record_of, to_core
 from server.web.db import CHUNK, Sessions, audit, load, load_many, transaction
+from server.web.leave.service import on_leave
 from server.web.session_window import session_times
 
 CORRECTION_ENTITY = "session_result"
@@ -83,8 +84,10 @@ def compute_result(
     now: datetime,
     corrections: Sequence[Mapping[str, AuditValue]] = (),
     site_online: Sequence[tuple[float, float]] | None = None,
+    on_leave: bool = False,
 ) -> SessionResult:
-    """A trainee's result for a session: presence from the record, then the corrections.
+    """A trainee's result for a session: presence from the record, then the corrections, then
+    approved leave (请假 instead of 缺勤, ``server.core.leave.apply_leave``).
 
     ``site_online``: the intervals the trainee's site received the broadcast (None = all of
     the session).
@@ -100,7 +103,7 @@ def compute_result(
         site_online=site_online,
         makeup=row is not None and row.kind is RecordKind.MAKEUP,
     )
-    return apply_corrections(result, corrections)
+    return apply_leave(apply_corrections(result, corrections), on_leave)
 
 
 async def corrections(db: AsyncSession, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
@@ -140,6 +143,7 @@ def result_view(
         "left_early": result.left_early,
         "makeup": result.makeup,
         "absent": result.absent,
+        "on_leave": result.on_leave,
         "credited": result.credited,
         "corrected": result.corrected,
         "final": result.final,
@@ -164,9 +168,23 @@ async def year_results(
     rows = (await db.execute(query)).all()
     rules = rules_for({c.id: c for _, _, c in rows}.values())
     fixes = await corrections(db, (result_key(s.id, r.trainee_id) for r, s, _ in rows))
+    leave = await on_leave(db, {s.id for _, s, _ in rows})
     now = utcnow()
     return [
-        YearResult(compute_result(s, r.trainee_id, r, rules, now, fixes.get(key, ())), s, c, r)
+        YearResult(
+            compute_result(
+                s,
+                r.trainee_id,
+                r,
+                rules,
+                now,
+                fixes.get(key, ()),
+                on_leave=(s.id, r.trainee_id) in leave,
+            ),
+            s,
+            c,
+            r,
+        )
         for r, s, c in rows
         for key in (result_key(s.id, r.trainee_id),)
     ]

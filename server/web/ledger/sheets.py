@@ -30,10 +30,25 @@ SESSION_HEADER = [
     "学时",
 ]
 KIND_ZH = {"regular": "正常", "makeup": "补课", "manual": "补签", "": ""}
-STATUS_ZH = {"present": "出勤", "absent": "缺勤", "makeup": "补课", "pending": "待签到"}
+STATUS_ZH = {
+    "present": "出勤",
+    "absent": "缺勤",
+    "makeup": "补课",
+    "pending": "待签到",
+    "leave": "请假",
+}
 PHASE_ZH = {"not_started": "未开始", "in_progress": "进行中", "ended": "已结束"}
-SUMMARY_COUNTS = ["expected", "present", "absent", "makeup", "pending", "late", "left_early"]
-SUMMARY_HEADER = ["应到", "出勤", "缺勤", "补课", "待签到", "迟到", "早退", "出勤率(%)"]
+SUMMARY_COUNTS = [
+    "expected",
+    "present",
+    "absent",
+    "makeup",
+    "pending",
+    "late",
+    "left_early",
+    "leave",
+]
+SUMMARY_HEADER = ["应到", "出勤", "缺勤", "补课", "待签到", "迟到", "早退", "请假", "出勤率(%)"]
 UNIT_HEADER = [
     "单位",
     "姓名",
@@ -46,6 +61,7 @@ UNIT_HEADER = [
     "迟到次数",
     "早退次数",
     "学时",
+    "请假场次",
 ]
 
 
@@ -150,6 +166,7 @@ def unit_sheets(
             p["late"],
             p["left_early"],
             p["class_hours"],
+            p["leave"],
         ]
         for p in trainees
     ]

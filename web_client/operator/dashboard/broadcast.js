@@ -20,6 +20,8 @@ export function broadcastPanel(ctx) {
   const el = h("div", { class: "broadcast" });
   /** @type {{close(): void} | null} the programme preview */
   let program = null;
+  /** @type {number | null} the broadcast's generation last seen (see takenOver) */
+  let generation = null;
   const publisher = () => (own.sessionId === sessionId ? own.handle : null);
 
   const bSource = h(
@@ -230,8 +232,26 @@ export function broadcastPanel(ctx) {
       stopPublishing(); // stopped elsewhere (another console, the session ended)
       camera.close();
     }
+    const seen = st.broadcast && st.broadcast.live ? st.broadcast.generation : null;
+    if (seen && generation && seen > generation) takenOver();
+    generation = seen || null;
     renderState();
     ctx.renderWall(); // the tiles say which relay site each site pulls the program from
+  }
+
+  /** Another node took the broadcast over (its owner died): the camera publication and the
+   * preview went to the dead node's relay, so both connect again, to the new owner. */
+  async function takenOver() {
+    try {
+      if (publisher()) await publishOwnCamera();
+      if (program) {
+        program.close();
+        const mod = await ctx.loadMedia();
+        program = mod && mod.viewProgram ? await mod.viewProgram(hub.socket, sessionId, programVideo) : null;
+      }
+    } catch (err) {
+      bMsg.textContent = errorText(err);
+    }
   }
 
   function destroy() {

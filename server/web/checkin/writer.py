@@ -60,12 +60,13 @@ from server.store.attendance_models import (
     SessionSettings,
 )
 from server.store.models import ClassSession, session_sites
-from server.web.attendance_records import new_row, record_view, store_core, to_core
-from server.web.checkin_guard import AttemptBook, prove_site, rooms, site_parents
+from server.web.checkin.guard import AttemptBook, prove_site, rooms, site_parents
+from server.web.checkin.records import new_row, record_view, store_core, to_core
 
 log = logging.getLogger("server.web.checkin")
 
 MAX_GROUP = 256
+CLOSE_GRACE = 5.0  # seconds a stopping server gives the queued check-ins to commit
 """Check-ins written in one transaction at most (bounds the IN lists and the transaction)."""
 
 
@@ -176,9 +177,12 @@ class CheckinWriter:
         self.groups = 0  # written so far, for tests and diagnostics
         self.largest_group = 0
         self.fallbacks = 0  # groups retried check-in by check-in after a conflict
+        self.closed = False
 
     async def submit(self, item: CheckinItem) -> dict[str, Any]:
         """Queue a check-in; return its answer once committed, or raise its own error."""
+        if self.closed:
+            raise RuntimeError("the check-in writer is closed (the server is stopping)")
         item.future = asyncio.get_running_loop().create_future()
         item.future.add_done_callback(_retrieve)  # a caller that left leaves no warning
         self._queue.append(item)
@@ -186,6 +190,22 @@ class CheckinWriter:
             self._task = asyncio.create_task(self._drain(), name="checkin-writer")
         # Shielded: a caller that goes away does not cancel the group it is part of.
         return await asyncio.shield(item.future)
+
+    async def close(self, grace: float = CLOSE_GRACE) -> None:
+        """Take no more check-ins; write those already queued (for up to ``grace`` seconds),
+        then cancel the writing and what is left: their callers see the request cancelled."""
+        self.closed = True
+        task = self._task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), grace)
+            except TimeoutError:
+                log.warning("check-in writer still busy after %.0f s; cancelling it", grace)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        for item in self._queue:
+            item.future.cancel()
+        self._queue.clear()
 
     async def _drain(self) -> None:
         while self._queue:

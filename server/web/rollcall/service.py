@@ -1,27 +1,24 @@
-"""Roll call over HTTP and live: start, answer (phone or the site agent), watch, close.
+"""Roll calls: the store around ``server.core.rollcall``. No HTTP here.
 
-The answers per site are pushed live on the session topic (``roll_call_tally``); the roll call
-closes at its deadline (a timer in the process that started it, and lazily on any later read or
-answer, so a dead process cannot leave it open), marking everyone who did not answer ``missed``.
+The answers per site are pushed live on the session topic (``roll_call_tally``); a roll call
+closes at its deadline (a timer in the process that started it, ``rollcall.http``, and lazily on
+any later read or answer, so a dead process cannot leave it open), marking everyone who did not
+answer ``missed``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.core import roles
 from server.core.checkin import AttendanceState
 from server.core.errors import Conflict, DomainError
+from server.core.roles import Principal
 from server.core.rollcall import (
-    DEFAULT_SECONDS,
     EntryStatus,
     check_seconds,
     close_statuses,
@@ -30,27 +27,13 @@ from server.core.rollcall import (
     targeted_sites,
 )
 from server.core.sessions import SessionStatus
-from server.core.validation import Int, List, Map, Optional, validate
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import ClassSession, Trainee, utcnow
 from server.store.rollcall_models import RollCall, RollCallEntry
-from server.web.api import Endpoint, Registry
-from server.web.app import SESSIONS, principal
-from server.web.live import LIVE
-from server.web.resources import audit, load, path_id, read_json
+from server.web.interaction.service import Services
+from server.web.resources import audit, load
 
-log = logging.getLogger("server.rollcall")
-
-START_BODY = Map(
-    {
-        "seconds": Optional(Int(1, 3600)),
-        "site_ids": Optional(List(Int(1, 2**31 - 1), max_items=2000)),
-    },
-    frozenset(),
-    extra="reject",
-    absent="omit",
-)
-_timers: set[asyncio.Task[None]] = set()
+Closed = list[tuple[RollCall, list[RollCallEntry]]]
 
 
 async def _in_room(
@@ -81,7 +64,7 @@ async def _entries(db: AsyncSession, roll_call_id: int) -> list[RollCallEntry]:
     )
 
 
-def _view(
+def view_of(
     call: RollCall, entries: list[RollCallEntry], names: dict[int, str] | None = None
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
@@ -136,9 +119,7 @@ async def _names(db: AsyncSession, ids: list[int]) -> dict[int, str]:
     return {trainee_id: name for trainee_id, name in rows.all()}
 
 
-async def close_roll_calls(
-    db: AsyncSession, session_id: int
-) -> list[tuple[RollCall, list[RollCallEntry]]]:
+async def close_roll_calls(db: AsyncSession, session_id: int) -> Closed:
     """Close the session's open roll calls (called when the session ends): each with its
     final entries, for :func:`announce_closed` once the transaction has committed."""
     calls = (
@@ -153,65 +134,51 @@ async def close_roll_calls(
     return closed
 
 
-async def announce_closed(
-    request: web.Request, closed: list[tuple[RollCall, list[RollCallEntry]]]
-) -> None:
+async def announce_closed(svc: Services, closed: Closed) -> None:
     """Tell browsers and sites that these roll calls ended (who answered, who is missed)."""
     for call, entries in closed:
-        await _publish(request, call, entries, "roll_call_ended")
+        await publish(svc, call, entries, "roll_call_ended")
 
 
-async def _publish(
-    request: web.Request, call: RollCall, entries: list[RollCallEntry], kind: str
-) -> None:
-    live = request.app[LIVE]
-    view = _view(call, entries)
-    if kind == "roll_call_ended":
-        await live.announce(
-            kind,
-            {"roll_call_id": call.id, **view},
-            site_ids=view["site_ids"],
-            session_id=call.session_id,
-        )
+async def publish(svc: Services, call: RollCall, entries: list[RollCallEntry], kind: str) -> None:
+    """``roll_call`` and ``roll_call_ended`` to the session and the called sites' agents; the
+    tally to the session's browsers."""
+    view = view_of(call, entries)
+    data = {"roll_call_id": call.id, **view}
+    if kind in ("roll_call", "roll_call_ended"):
+        await svc.live.announce(kind, data, site_ids=view["site_ids"], session_id=call.session_id)
     else:
         with contextlib.suppress(DomainError):
-            await live.bus.publish(
-                f"session:{call.session_id}", kind, {"roll_call_id": call.id, **view}
-            )
+            await svc.live.bus.publish(f"session:{call.session_id}", kind, data)
 
 
-def _schedule_close(request: web.Request, roll_call_id: int, seconds: float) -> None:
-    app = request.app
-
-    async def later() -> None:
-        await asyncio.sleep(seconds + 0.2)
-        async with app[SESSIONS]() as db, db.begin():
-            call = await db.get(RollCall, roll_call_id)
-            if call is None or not await _close_if_due(db, call, utcnow()):
-                return
-            entries = await _entries(db, call.id)
-        await _publish(request, call, entries, "roll_call_ended")
-
-    task = asyncio.get_running_loop().create_task(later())
-    _timers.add(task)
-    task.add_done_callback(_timers.discard)
+async def close_when_due(svc: Services, roll_call_id: int) -> None:
+    """The deadline timer: close the roll call if nobody did, and say so."""
+    async with svc.sessions() as db, db.begin():
+        call = await db.get(RollCall, roll_call_id)
+        if call is None or not await _close_if_due(db, call, utcnow()):
+            return
+        entries = await _entries(db, call.id)
+    await publish(svc, call, entries, "roll_call_ended")
 
 
-async def start_roll_call(request: web.Request) -> web.Response:
-    data = validate(START_BODY, await read_json(request), path="body")
-    seconds = check_seconds(data.get("seconds") or DEFAULT_SECONDS)
+async def start(
+    svc: Services, who: Principal, session_id: int, seconds: int, site_ids: list[int] | None
+) -> tuple[dict[str, Any], float]:
+    """Start a roll call for all sites or some; (view, seconds until its deadline)."""
+    seconds = check_seconds(seconds)
     now = utcnow()
-    async with request.app[SESSIONS]() as db, db.begin():
-        session = await load(db, ClassSession, path_id(request, "session"), "session")
+    async with svc.sessions() as db, db.begin():
+        session = await load(db, ClassSession, session_id, "session")
         if session.status is not SessionStatus.LIVE:
             raise Conflict("rollcall.session_not_live", "Start the session before a roll call.")
-        sites = targeted_sites(data.get("site_ids"), [s.id for s in session.sites])
+        sites = targeted_sites(site_ids, [s.id for s in session.sites])
         call = RollCall(
             session_id=session.id,
             site_ids=sites,
             started_at=now,
             deadline=now + timedelta(seconds=seconds),
-            started_by=principal(request).label,
+            started_by=who.label,
         )
         db.add(call)
         await db.flush()
@@ -226,21 +193,9 @@ async def start_roll_call(request: web.Request) -> web.Response:
             )
         await db.flush()
         entries = await _entries(db, call.id)
-        audit(
-            db,
-            principal(request),
-            "start",
-            "roll_calls",
-            call.id,
-            None,
-            {"sites": sites, "seconds": seconds},
-        )
-    view = _view(call, entries)
-    await request.app[LIVE].announce(
-        "roll_call", {"roll_call_id": call.id, **view}, site_ids=sites, session_id=call.session_id
-    )
-    _schedule_close(request, call.id, seconds)
-    return web.json_response(view, status=201)
+        audit(db, who, "start", "roll_calls", call.id, None, {"sites": sites, "seconds": seconds})
+    await publish(svc, call, entries, "roll_call")
+    return view_of(call, entries), seconds
 
 
 async def record_answer(
@@ -290,26 +245,23 @@ async def record_answer(
     return call, await _entries(db, call.id)
 
 
-async def answer_roll_call(request: web.Request) -> web.Response:
-    who = principal(request)
+async def answer_from_phone(svc: Services, who: Principal, roll_call_id: int) -> int:
     assert who.trainee_id is not None
-    async with request.app[SESSIONS]() as db, db.begin():
-        call, entries = await record_answer(
-            db, path_id(request, "roll call"), who.trainee_id, "phone"
-        )
-    await _publish(request, call, entries, "roll_call_tally")
-    return web.json_response({"roll_call_id": call.id, "status": "answered"})
+    async with svc.sessions() as db, db.begin():
+        call, entries = await record_answer(db, roll_call_id, who.trainee_id, "phone")
+    await publish(svc, call, entries, "roll_call_tally")
+    return call.id
 
 
-async def show_roll_call(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db, db.begin():
-        call = await load(db, RollCall, path_id(request, "roll call"), "roll call")
+async def show(svc: Services, roll_call_id: int) -> dict[str, Any]:
+    async with svc.sessions() as db, db.begin():
+        call = await load(db, RollCall, roll_call_id, "roll call")
         closed_now = await _close_if_due(db, call, utcnow())
         entries = await _entries(db, call.id)
         names = await _names(db, [e.trainee_id for e in entries])
     if closed_now:
-        await _publish(request, call, entries, "roll_call_ended")
-    return web.json_response(_view(call, entries, names))
+        await publish(svc, call, entries, "roll_call_ended")
+    return view_of(call, entries, names)
 
 
 async def session_roll_calls(db: AsyncSession, session_id: int) -> list[dict[str, Any]]:
@@ -324,58 +276,11 @@ async def session_roll_calls(db: AsyncSession, session_id: int) -> list[dict[str
         await _close_if_due(db, call, utcnow())
         entries = await _entries(db, call.id)
         names = await _names(db, [e.trainee_id for e in entries])
-        views.append(_view(call, entries, names))
+        views.append(view_of(call, entries, names))
     return views
 
 
-async def list_roll_calls(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as db, db.begin():
-        session = await load(db, ClassSession, path_id(request, "session"), "session")
-        return web.json_response({"items": await session_roll_calls(db, session.id)})
-
-
-def register(registry: Registry) -> None:
-    add = registry.add
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/sessions/{id}/roll-calls",
-            start_roll_call,
-            roles.MANAGERS,
-            "Start a roll call for all sites or some",
-            "roll calls",
-            body=START_BODY,
-            status=201,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/sessions/{id}/roll-calls",
-            list_roll_calls,
-            roles.STAFF,
-            "List a session's roll calls with results per site",
-            "roll calls",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/roll-calls/{id}",
-            show_roll_call,
-            roles.STAFF,
-            "Show a roll call: answers per site, who answered, who missed it",
-            "roll calls",
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/roll-calls/{id}/answer",
-            answer_roll_call,
-            roles.TRAINEES,
-            "Answer a roll call from the phone",
-            "roll calls",
-            status=200,
-        )
-    )
+async def list_for_session(svc: Services, session_id: int) -> list[dict[str, Any]]:
+    async with svc.sessions() as db, db.begin():
+        session = await load(db, ClassSession, session_id, "session")
+        return await session_roll_calls(db, session.id)

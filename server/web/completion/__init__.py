@@ -1,0 +1,1 @@
+"""Completing a program: requirements, write-ups, certificates, reminders."""

@@ -1,0 +1,380 @@
+"""Completing a program over HTTP: requirements, who completed, certificates, public check.
+
+Routes are declared at the end, next to their handlers. Set reading and write-ups are in
+``writeups``; reminders in ``reminders``; the facts in ``service``; the PDF in ``certificate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import select
+
+from server.core import roles
+from server.core.completion import (
+    check_verify_code,
+    honour_list,
+    mask_name,
+    program_honour_candidates,
+)
+from server.core.errors import NotFound
+from server.core.leave import leave_limit
+from server.core.roles import Actor
+from server.core.throttle import FailureThrottle, Policy, check_throttles
+from server.core.validation import Bool, Float, Int, Map, Optional, validate
+from server.store.completion_models import CertificateRow, ProgramSettings
+from server.store.models import OrgUnit, Program
+from server.web import exports
+from server.web.api import Endpoint, Param, Registry
+from server.web.completion import reminders, service, writeups
+from server.web.completion.certificate import CertificateText, render
+from server.web.guard import client_address
+from server.web.keys import SESSIONS, VERIFY_THROTTLE, principal
+from server.web.leave import service as leave_service
+from server.web.leave.service import iso
+from server.web.resources import audit, load, path_id, query_int, read_json
+
+WEB_CLIENT = Path(__file__).resolve().parents[3] / "web_client"
+PDF = "application/pdf"
+RULES_BODY = Map(
+    {
+        "min_hours": Optional(Float(0, 10_000)),
+        "count_self_study": Bool(),
+        "min_attendance_share": Optional(Float(0.01, 1)),
+        "quiz_pass_mark": Optional(Float(1, 100)),
+        "writeup_required": Bool(),
+        "leave_limit_num": Int(1, 100),
+        "leave_limit_den": Int(1, 100),
+    },
+    frozenset(),
+    extra="reject",
+    absent="omit",
+)
+CODE_PARAM = Param("code", {"type": "string", "maxLength": 64}, "verification code", True)
+VERIFY_POLICY = Policy(free=20, base=1.0, max_lock=600.0, forget=3600.0)
+
+
+async def get_rules(request: web.Request) -> web.Response:
+    program_id = path_id(request, "program")
+    async with request.app[SESSIONS]() as db:
+        await load(db, Program, program_id, "program")
+        settings = await leave_service.settings_of(db, program_id)
+    return web.json_response(service.settings_view(settings))
+
+
+async def put_rules(request: web.Request) -> web.Response:
+    """Set what completing the program needs and its leave limit (default 1/7)."""
+    data = validate(RULES_BODY, await read_json(request), path="body")
+    program_id = path_id(request, "program")
+    async with request.app[SESSIONS]() as db, db.begin():
+        await load(db, Program, program_id, "program")
+        row = await db.get(ProgramSettings, program_id)
+        if row is None:
+            row = ProgramSettings(program_id=program_id, leave_limit_num=1, leave_limit_den=7)
+            db.add(row)
+        before = service.settings_view(row)
+        for key, value in data.items():
+            setattr(row, key, value)
+        leave_limit(row.leave_limit_num, row.leave_limit_den)
+        service.requirements_of(row)  # the core refuses what it cannot judge
+        audit(
+            db, principal(request), "update", "program_settings", program_id, before,
+            service.settings_view(row),
+        )  # fmt: skip
+        view = service.settings_view(row)
+    return web.json_response(view)
+
+
+async def completion_list(request: web.Request) -> web.Response:
+    """Every trainee of the program: completed or not, what is missing, their certificate."""
+    program_id = path_id(request, "program")
+    async with request.app[SESSIONS]() as db:
+        program = await load(db, Program, program_id, "program")
+        found = await service.program_facts(db, program)
+        certs = {
+            c.trainee_id: c
+            for c in (
+                await db.scalars(
+                    select(CertificateRow).where(CertificateRow.program_id == program_id)
+                )
+            ).all()
+        }
+        units = dict((await db.execute(select(OrgUnit.id, OrgUnit.name))).all())
+        settings = await leave_service.settings_of(db, program_id)
+    done = service.completions(found)
+    items = []
+    for trainee_id, result in sorted(
+        done.items(),
+        key=lambda kv: (found.trainees[kv[0]].org_unit_id, found.trainees[kv[0]].staff_no),
+    ):
+        trainee = found.trainees[trainee_id]
+        facts = found.facts[trainee_id]
+        cert = certs.get(trainee_id)
+        items.append(
+            {
+                "trainee_id": trainee_id,
+                "name": trainee.name,
+                "staff_no": trainee.staff_no,
+                "org_unit": units.get(trainee.org_unit_id, ""),
+                "completed": result.completed,
+                "hours": result.hours,
+                "live_hours": facts.live_hours,
+                "self_study_hours": facts.self_study_hours,
+                "attendance_share": round(facts.attendance_share, 4),
+                "quiz_percent": facts.quiz_percent,
+                "writeup_accepted": facts.writeup_accepted,
+                "missing": [
+                    {"what": m.what.value, "needed": m.needed, "has": m.has} for m in result.missing
+                ],
+                "certificate": None
+                if cert is None
+                else {"id": cert.id, "code": cert.code, "issued_at": iso(cert.issued_at)},
+            }
+        )
+    return web.json_response(
+        {
+            "program": {"id": program.id, "name": program.name},
+            "rules": service.settings_view(settings),
+            "completed": sum(1 for r in done.values() if r.completed),
+            "total": len(done),
+            "items": items,
+        }
+    )
+
+
+async def program_honour(request: web.Request) -> web.Response:
+    """A program's honour list (学习标兵) by the same rules as completing it: only trainees who
+    completed, most hours that count first, then quiz score, then staff number."""
+    program_id = path_id(request, "program")
+    top = query_int(request, "top", 10, 1, 1000) or 10
+    async with request.app[SESSIONS]() as db:
+        program = await load(db, Program, program_id, "program")
+        found = await service.program_facts(db, program)
+    done = service.completions(found)
+    staff = {str(t): p.staff_no for t, p in found.trainees.items()}
+    quiz = {str(t): f.quiz_percent or 0.0 for t, f in found.facts.items()}
+    entries = honour_list(program_honour_candidates(done.values(), staff, quiz), top)
+    return web.json_response(
+        {
+            "program": {"id": program.id, "name": program.name},
+            "items": [
+                {
+                    "rank": e.rank,
+                    "trainee_id": int(e.candidate.trainee_id),
+                    "name": found.trainees[int(e.candidate.trainee_id)].name,
+                    "staff_no": e.candidate.staff_number,
+                    "hours": e.candidate.class_hours,
+                    "quiz_percent": e.candidate.quiz_score,
+                }
+                for e in entries
+            ],
+        }
+    )
+
+
+async def issue(request: web.Request) -> web.Response:
+    """Issue a certificate to every trainee who completed and has none yet."""
+    program_id = path_id(request, "program")
+    who = principal(request)
+    async with request.app[SESSIONS]() as db, db.begin():
+        program = await load(db, Program, program_id, "program")
+        found = await service.program_facts(db, program)
+        issued = await service.issue_certificates(db, found, who.label)
+        for row in issued:
+            audit(db, who, "issue", "certificate", row.id, None, {"trainee_id": row.trainee_id})
+    return web.json_response({"issued": len(issued)}, status=201)
+
+
+def _origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+async def _pdf(request: web.Request, cert: CertificateRow) -> web.Response:
+    zone = exports.zone_of(request)
+    text = CertificateText(
+        name=cert.trainee_name,
+        program=cert.program_name,
+        hours=cert.hours,
+        issued=cert.issued_at.astimezone(zone),
+        code=cert.code,
+        link=f"{_origin(request)}/verify/{cert.code}",
+    )
+    body = await asyncio.to_thread(render, text)
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": PDF,
+            "Content-Disposition": (
+                f'attachment; filename="certificate-{cert.code}.pdf"; '
+                "filename*=UTF-8''%E7%BB%93%E4%B8%9A%E8%AF%81%E4%B9%A6.pdf"  # 结业证书
+            ),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+async def certificate_pdf(request: web.Request) -> web.Response:
+    who = principal(request)
+    async with request.app[SESSIONS]() as db:
+        cert = await load(db, CertificateRow, path_id(request, "certificate"), "certificate")
+    if who.actor is Actor.TRAINEE and cert.trainee_id != who.trainee_id:
+        raise NotFound("certificate.not_found", "There is no certificate with that id.")
+    return await _pdf(request, cert)
+
+
+async def my_certificates(request: web.Request) -> web.Response:
+    who = principal(request)
+    async with request.app[SESSIONS]() as db:
+        rows = (
+            await db.scalars(
+                select(CertificateRow)
+                .where(CertificateRow.trainee_id == who.trainee_id)
+                .order_by(CertificateRow.issued_at.desc())
+            )
+        ).all()
+    return web.json_response(
+        {
+            "items": [
+                {
+                    "id": c.id,
+                    "program": c.program_name,
+                    "hours": c.hours,
+                    "issued_at": iso(c.issued_at),
+                    "code": c.code,
+                }
+                for c in rows
+            ]
+        }
+    )
+
+
+async def verify(request: web.Request) -> web.Response:
+    """The public check of a certificate: masked name, program, hours, date. Unknown codes
+    count against the caller's address (after 20, a wait that doubles up to 10 minutes)."""
+    throttle = request.app[VERIFY_THROTTLE]
+    address = client_address(request)
+    now = time.monotonic()
+    check_throttles([(throttle, address)], now, "auth.too_many_attempts", "certificate checks")
+    code = check_verify_code(request.query.get("code", "")[:64])
+    async with request.app[SESSIONS]() as db:
+        cert = await db.scalar(select(CertificateRow).where(CertificateRow.code == code))
+    if cert is None:
+        throttle.failed(address, now)
+        raise NotFound("certificate.unknown", "No certificate has this code.")
+    local = cert.issued_at.astimezone(exports.zone_of(request))
+    return web.json_response(
+        {
+            "valid": True,
+            "code": cert.code,
+            "name": mask_name(cert.trainee_name),
+            "program": cert.program_name,
+            "hours": cert.hours,
+            "issued_on": local.date().isoformat(),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def verify_page(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WEB_CLIENT / "verify" / "index.html")
+
+
+def setup(app: web.Application) -> None:
+    """The public verification page (/verify/<code>) and its throttle."""
+    app[VERIFY_THROTTLE] = FailureThrottle(VERIFY_POLICY)
+    app.router.add_get("/verify/{code}", verify_page)
+    app.router.add_get("/verify/", verify_page)
+
+
+def register(registry: Registry) -> None:
+    add = registry.add
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/programs/{id}/completion-rules",
+            get_rules,
+            roles.MANAGERS,
+            "Show what completing the program needs and its leave limit",
+            "completion",
+        )
+    )
+    add(
+        Endpoint(
+            "PUT",
+            "/api/v1/programs/{id}/completion-rules",
+            put_rules,
+            roles.MANAGERS,
+            "Set what completing the program needs and its leave limit (default 1/7)",
+            "completion",
+            body=RULES_BODY,
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/programs/{id}/completion",
+            completion_list,
+            roles.MANAGERS,
+            "List who completed the program, what others miss, and certificates",
+            "completion",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/programs/{id}/honour-list",
+            program_honour,
+            roles.MANAGERS,
+            "Show a program's honour list (学习标兵) by its completion rules",
+            "completion",
+            query=(Param("top", {"type": "integer", "minimum": 1, "maximum": 1000}, "size"),),
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/programs/{id}/certificates",
+            issue,
+            roles.MANAGERS,
+            "Issue certificates to everyone who completed and has none",
+            "completion",
+            status=201,
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/certificates/{id}/pdf",
+            certificate_pdf,
+            roles.MANAGERS | roles.TRAINEES,
+            "Download a certificate (PDF)",
+            "completion",
+            produces=(PDF,),
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/trainee/certificates",
+            my_certificates,
+            roles.TRAINEES,
+            "List my certificates",
+            "completion",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/verify",
+            verify,
+            roles.ALL,
+            "Check a certificate by its verification code (public, rate-limited)",
+            "completion",
+            query=(CODE_PARAM,),
+        )
+    )
+    writeups.register(registry)
+    reminders.register(registry)

@@ -1,0 +1,140 @@
+"""The floor and the moderator's one queue over HTTP: thin handlers declared on their routes;
+after a change, the media program follows the floor and a granted time limit gets its timer
+(the rules: ``server.core.floor``; the store: ``service``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from server.core import roles
+from server.core.validation import Float, Optional, validate
+from server.web import media_api
+from server.web.api import Routes, body
+from server.web.floor import service
+from server.web.interaction.http import ID, services, services_of
+from server.web.keys import TIMERS, principal
+from server.web.resources import path_id, read_json
+
+log = logging.getLogger("server.qa")
+routes = Routes()
+SESSION = "/api/v1/sessions/{id}"
+_IN_SESSION = roles.STAFF | roles.TRAINEES | roles.AGENTS
+
+
+async def _after(app: web.Application, session_id: int, announced: service.Announced) -> None:
+    """What follows a floor change outside the database: the media program and the timer."""
+    for kind, payload in announced:
+        await media_api.floor_changed(app, session_id, kind, payload)
+        if kind == "floor_granted" and payload["seconds"] is not None:
+            _schedule_expiry(app, session_id, float(payload["seconds"]))
+
+
+def _schedule_expiry(app: web.Application, session_id: int, delay: float) -> None:
+    app[TIMERS].later(delay + 0.05, lambda: _expire(app, session_id), "floor expiry")
+
+
+async def _expire(app: web.Application, session_id: int) -> None:
+    try:
+        _view, announced = await service.change(services_of(app), None, session_id, "tick", {})
+        await _after(app, session_id, announced)
+    except Exception:  # the next read of the floor applies the expiry (lazy)
+        log.warning("floor expiry failed; a later read applies it", exc_info=True)
+
+
+async def _expire_if_due(request: web.Request, session_id: int) -> None:
+    announced = await service.expire_if_due(services(request), session_id)
+    await _after(request.app, session_id, announced)
+
+
+async def _changed(
+    request: web.Request, result: tuple[dict[str, Any], service.Announced]
+) -> web.Response:
+    view, announced = result
+    await _after(request.app, path_id(request, "session"), announced)
+    return web.json_response(view)
+
+
+@routes(
+    "GET",
+    SESSION + "/floor",
+    _IN_SESSION,
+    "Show who holds the floor and who raised a hand",
+    "floor",
+)
+async def get_floor(request: web.Request) -> web.Response:
+    session_id = path_id(request, "session")
+    await _expire_if_due(request, session_id)
+    return web.json_response(await service.show(services(request), session_id))
+
+
+@routes(
+    "POST", SESSION + "/floor/raise", roles.AGENTS, "Raise the site's hand for the floor", "floor"
+)
+async def raise_hand(request: web.Request) -> web.Response:
+    """A site (its agent) asks for the floor for its room."""
+    result = await service.hand(
+        services(request), principal(request), path_id(request, "session"), "raise"
+    )
+    return await _changed(request, result)
+
+
+@routes("POST", SESSION + "/floor/lower", roles.AGENTS, "Lower the site's hand", "floor")
+async def lower_hand(request: web.Request) -> web.Response:
+    """A site withdraws its request for the floor."""
+    result = await service.hand(
+        services(request), principal(request), path_id(request, "session"), "lower"
+    )
+    return await _changed(request, result)
+
+
+GRANT_BODY = body({"site_id": ID, "time_limit": Optional(Float(1, 86_400))}, {"site_id"})
+
+
+@routes(
+    "POST",
+    SESSION + "/floor/grant",
+    roles.MANAGERS,
+    "Give a site the floor, optionally with a time limit",
+    "floor",
+    body=GRANT_BODY,
+)
+async def grant_floor(request: web.Request) -> web.Response:
+    """The operator gives one site the floor, optionally for a time limit (a countdown)."""
+    data = validate(GRANT_BODY, await read_json(request), path="body")
+    result = await service.grant(
+        services(request), principal(request), path_id(request, "session"), data
+    )
+    return await _changed(request, result)
+
+
+@routes(
+    "POST",
+    SESSION + "/floor/revoke",
+    roles.MANAGERS,
+    "Return the floor to the main classroom",
+    "floor",
+)
+async def revoke_floor(request: web.Request) -> web.Response:
+    result = await service.change(
+        services(request), principal(request), path_id(request, "session"), "revoke", {}
+    )
+    return await _changed(request, result)
+
+
+@routes(
+    "GET",
+    SESSION + "/moderator-queue",
+    roles.STAFF,
+    "Show the one queue of floor requests and approved questions",
+    "qa",
+)
+async def moderator_queue(request: web.Request) -> web.Response:
+    session_id = path_id(request, "session")
+    await _expire_if_due(request, session_id)
+    return web.json_response(await service.moderator_queue(services(request), session_id))
+
+
+register = routes.register

@@ -1,0 +1,425 @@
+"""Leave (请假) over HTTP: the trainee asks and withdraws, the office or unit contact decides.
+
+Routes are declared at the end, next to their handlers. The work is in ``service``; the rules
+in ``server.core.leave``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from server.core import roles
+from server.core.errors import NotFound
+from server.core.leave import LeaveAction, LeaveState, flagged
+from server.core.validation import Enum as OneOf
+from server.core.validation import Int, List, Map, Str, validate
+from server.store.completion_models import LeaveRequestRow, UnitContact
+from server.store.models import ClassSession, Course, OrgUnit, Trainee, User, utcnow
+from server.web.api import Endpoint, Param, Registry
+from server.web.keys import SESSIONS, principal
+from server.web.leave import service
+from server.web.leave.service import iso
+from server.web.resources import audit, load, path_id, query_int, read_json
+
+ID = Int(1, 2**31 - 1)
+ASK_DAYS_AHEAD = 45
+ASK_LISTED = 12
+MAX_LISTED = 500
+
+
+def _body(fields: dict[str, Any], required: set[str]) -> Map:
+    return Map(fields, frozenset(required), extra="reject", absent="omit")
+
+
+ASK_BODY = _body(
+    {"session_ids": List(ID, min_items=1, max_items=200), "reason": Str(max_len=2000)},
+    {"session_ids", "reason"},
+)
+DECIDE_BODY = _body(
+    {"decision": OneOf("approve", "refuse"), "note": Str(max_len=2000)}, {"decision"}
+)
+CONTACTS_BODY = _body({"user_ids": List(ID, max_items=100)}, {"user_ids"})
+
+
+def _request_view(
+    row: LeaveRequestRow, sessions: list[ClassSession], titles: dict[int, str]
+) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "trainee_id": row.trainee_id,
+        "program_id": row.program_id,
+        "state": row.state,
+        "reason": row.reason,
+        "note": row.note,
+        "created_at": iso(row.created_at),
+        "decided_at": iso(row.decided_at),
+        "first_start": iso(row.first_start),
+        "sessions": [
+            {
+                "id": s.id,
+                "title": s.title or titles.get(s.course_id, ""),
+                "starts_at": iso(s.starts_at),
+                "ends_at": iso(s.ends_at),
+            }
+            for s in sessions
+        ],
+    }
+
+
+async def _views(db: Any, rows: list[LeaveRequestRow]) -> list[dict[str, Any]]:
+    by_request = await service.sessions_of(db, [r.id for r in rows])
+    ids = sorted({s for ids in by_request.values() for s in ids})
+    sessions = (
+        {
+            s.id: s
+            for s in (await db.scalars(select(ClassSession).where(ClassSession.id.in_(ids)))).all()
+        }
+        if ids
+        else {}
+    )
+    course_ids = {s.course_id for s in sessions.values()}
+    titles = (
+        dict(
+            (
+                await db.execute(select(Course.id, Course.title).where(Course.id.in_(course_ids)))
+            ).all()
+        )
+        if course_ids
+        else {}
+    )
+    return [
+        _request_view(r, [sessions[s] for s in by_request[r.id] if s in sessions], titles)
+        for r in rows
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# The trainee
+# --------------------------------------------------------------------------------------------
+
+
+async def my_leave(request: web.Request) -> web.Response:
+    """My leave requests, and the coming sessions I may ask leave from."""
+    who = principal(request)
+    assert who.trainee_id is not None
+    now = utcnow()
+    async with request.app[SESSIONS]() as db:
+        trainee = await load(db, Trainee, who.trainee_id, "trainee")
+        rows = list(
+            (
+                await db.scalars(
+                    select(LeaveRequestRow)
+                    .where(LeaveRequestRow.trainee_id == trainee.id)
+                    .order_by(LeaveRequestRow.first_start.desc(), LeaveRequestRow.id.desc())
+                    .limit(100)
+                )
+            ).all()
+        )
+        views = await _views(db, rows)
+        coming = await service.coming_sessions(
+            db, trainee, now, now + timedelta(days=ASK_DAYS_AHEAD), limit=ASK_LISTED
+        )
+        asked = {
+            s["id"]
+            for v in views
+            if v["state"] in (LeaveState.REQUESTED.value, LeaveState.APPROVED.value)
+            for s in v["sessions"]
+        }
+    return web.json_response(
+        {
+            "requests": views,
+            "sessions": [{**s, "asked": s["id"] in asked} for s in coming],
+        }
+    )
+
+
+async def ask_leave(request: web.Request) -> web.Response:
+    data = validate(ASK_BODY, await read_json(request), path="body")
+    who = principal(request)
+    assert who.trainee_id is not None
+    async with request.app[SESSIONS]() as db, db.begin():
+        trainee = await load(db, Trainee, who.trainee_id, "trainee")
+        row = await service.ask(db, trainee, data["session_ids"], data["reason"])
+        audit(db, who, "ask", "leave_request", row.id, None, {"state": row.state}, row.reason)
+        view = (await _views(db, [row]))[0]
+    return web.json_response(view, status=201)
+
+
+async def withdraw_leave(request: web.Request) -> web.Response:
+    who = principal(request)
+    async with request.app[SESSIONS]() as db, db.begin():
+        row = await load(db, LeaveRequestRow, path_id(request, "leave request"), "leave request")
+        if row.trainee_id != who.trainee_id:
+            raise NotFound("leave_request.not_found", "There is no such leave request of yours.")
+        before = row.state
+        await service.change(db, row, LeaveAction.WITHDRAW, who.label)
+        audit(db, who, "withdraw", "leave_request", row.id, {"state": before}, {"state": row.state})
+        view = (await _views(db, [row]))[0]
+    return web.json_response(view)
+
+
+# --------------------------------------------------------------------------------------------
+# The training office and unit contacts
+# --------------------------------------------------------------------------------------------
+
+
+async def list_leave(request: web.Request) -> web.Response:
+    """Requests the caller may decide (the office: all; a unit contact: their units), with
+    each trainee's leave share before and after, and the program's limit flags."""
+    who = principal(request)
+    state = request.query.get("state", "requested")
+    if state not in {*(s.value for s in LeaveState), "all"}:
+        state = "requested"
+    program_id = query_int(request, "program_id", None, 1, 2**31 - 1)
+    async with request.app[SESSIONS]() as db:
+        decider = await service.decider_for(db, who)
+        query = (
+            select(LeaveRequestRow, Trainee, OrgUnit)
+            .join(Trainee, Trainee.id == LeaveRequestRow.trainee_id)
+            .join(OrgUnit, OrgUnit.id == Trainee.org_unit_id)
+            .order_by(LeaveRequestRow.first_start, LeaveRequestRow.id)
+            .limit(MAX_LISTED)
+        )
+        if state != "all":
+            query = query.where(LeaveRequestRow.state == state)
+        if program_id is not None:
+            query = query.where(LeaveRequestRow.program_id == program_id)
+        if not decider.office:
+            query = query.where(Trainee.org_unit_id.in_(sorted(decider.contact_of) or [0]))
+        found = (await db.execute(query)).all()
+        views = await _views(db, [r for r, _, _ in found])
+        standings: dict[tuple[int, int], dict[str, Any]] = {}
+        names: dict[int, str] = {}
+        for program in sorted({r.program_id for r, _, _ in found}):
+            names[program] = await service.program_name(db, program)
+            for trainee_id, s in (await service.standings(db, program)).items():
+                standings[(program, trainee_id)] = service.standing_view(s)
+    items = [
+        {
+            **view,
+            "trainee": {"id": t.id, "name": t.name, "staff_no": t.staff_no},
+            "org_unit": {"id": u.id, "name": u.name},
+            "program": names.get(r.program_id, ""),
+            "may_decide": decider.may_decide(t.org_unit_id),
+            "standing": standings.get((r.program_id, t.id)),
+        }
+        for (r, t, u), view in zip(found, views, strict=True)
+    ]
+    return web.json_response({"office": decider.office, "items": items})
+
+
+async def decide_leave(request: web.Request) -> web.Response:
+    data = validate(DECIDE_BODY, await read_json(request), path="body")
+    who = principal(request)
+    action = LeaveAction.APPROVE if data["decision"] == "approve" else LeaveAction.REFUSE
+    async with request.app[SESSIONS]() as db, db.begin():
+        row = await load(db, LeaveRequestRow, path_id(request, "leave request"), "leave request")
+        trainee = await load(db, Trainee, row.trainee_id, "trainee")
+        (await service.decider_for(db, who)).check(trainee.org_unit_id)
+        before = row.state
+        await service.change(db, row, action, who.label, data.get("note", ""))
+        audit(
+            db,
+            who,
+            action.value,
+            "leave_request",
+            row.id,
+            {"state": before},
+            {"state": row.state},
+            row.note,
+        )
+        view = (await _views(db, [row]))[0]
+    return web.json_response(view)
+
+
+async def program_leave(request: web.Request) -> web.Response:
+    """A program's leave shares: who has passed its limit, or would if pending were approved."""
+    program_id = path_id(request, "program")
+    async with request.app[SESSIONS]() as db:
+        settings = await service.settings_of(db, program_id)
+        found = await service.standings(db, program_id)
+        people = (
+            {
+                t.id: t
+                for t in (
+                    await db.scalars(select(Trainee).where(Trainee.id.in_(list(found))))
+                ).all()
+            }
+            if found
+            else {}
+        )
+    rows = sorted(found.values(), key=lambda s: (-s.share_after, s.trainee_id))
+    flags = {s.trainee_id for s in flagged(rows)}
+    return web.json_response(
+        {
+            "program_id": program_id,
+            "limit": f"{settings.leave_limit_num}/{settings.leave_limit_den}",
+            "items": [
+                {
+                    "trainee_id": int(s.trainee_id),
+                    "name": people[int(s.trainee_id)].name,
+                    "staff_no": people[int(s.trainee_id)].staff_no,
+                    "flagged": s.trainee_id in flags,
+                    **service.standing_view(s),
+                }
+                for s in rows
+                if int(s.trainee_id) in people
+            ],
+        }
+    )
+
+
+async def get_contacts(request: web.Request) -> web.Response:
+    unit_id = path_id(request, "org unit")
+    async with request.app[SESSIONS]() as db:
+        await load(db, OrgUnit, unit_id, "org unit")
+        users = (
+            await db.execute(
+                select(User.id, User.username, User.display_name)
+                .join(UnitContact, UnitContact.user_id == User.id)
+                .where(UnitContact.org_unit_id == unit_id)
+                .order_by(User.id)
+            )
+        ).all()
+    return web.json_response(
+        {
+            "org_unit_id": unit_id,
+            "items": [{"id": i, "username": n, "display_name": d} for i, n, d in users],
+        }
+    )
+
+
+async def put_contacts(request: web.Request) -> web.Response:
+    """Name the users who decide the leave of a unit's trainees (its contacts, 联络员)."""
+    data = validate(CONTACTS_BODY, await read_json(request), path="body")
+    unit_id = path_id(request, "org unit")
+    wanted = sorted(set(data["user_ids"]))
+    async with request.app[SESSIONS]() as db, db.begin():
+        await load(db, OrgUnit, unit_id, "org unit")
+        known = set((await db.scalars(select(User.id).where(User.id.in_(wanted)))).all())
+        missing = sorted(set(wanted) - known)
+        if missing:
+            raise NotFound("user.not_found", f"There is no user with id {missing[0]}.")
+        current = set(
+            (
+                await db.scalars(
+                    select(UnitContact.user_id).where(UnitContact.org_unit_id == unit_id)
+                )
+            ).all()
+        )
+        for user_id in current - set(wanted):
+            row = await db.get(UnitContact, (user_id, unit_id))
+            if row is not None:
+                await db.delete(row)
+        db.add_all(UnitContact(user_id=u, org_unit_id=unit_id) for u in set(wanted) - current)
+        audit(
+            db,
+            principal(request),
+            "update",
+            "unit_contacts",
+            unit_id,
+            {"user_ids": sorted(current)},
+            {"user_ids": wanted},
+        )
+    return await get_contacts(request)
+
+
+STATE_PARAM = Param(
+    "state",
+    {"type": "string", "enum": ["requested", "approved", "refused", "withdrawn", "all"]},
+    "which requests (default: requested)",
+)
+PROGRAM_PARAM = Param("program_id", {"type": "integer", "minimum": 1}, "one program only")
+
+
+def register(registry: Registry) -> None:
+    add = registry.add
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/trainee/leave",
+            my_leave,
+            roles.TRAINEES,
+            "List my leave requests and the coming sessions I may ask leave from",
+            "leave",
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/trainee/leave",
+            ask_leave,
+            roles.TRAINEES,
+            "Ask leave (请假) from sessions of one program, with a reason",
+            "leave",
+            body=ASK_BODY,
+            status=201,
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/leave/{id}/withdraw",
+            withdraw_leave,
+            roles.TRAINEES,
+            "Withdraw my leave request",
+            "leave",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/leave",
+            list_leave,
+            roles.STAFF,
+            "List the leave requests I may decide, with the leave share before and after",
+            "leave",
+            query=(STATE_PARAM, PROGRAM_PARAM),
+        )
+    )
+    add(
+        Endpoint(
+            "POST",
+            "/api/v1/leave/{id}/decide",
+            decide_leave,
+            roles.STAFF,
+            "Approve or refuse a leave request (office: all; unit contact: own unit)",
+            "leave",
+            body=DECIDE_BODY,
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/programs/{id}/leave",
+            program_leave,
+            roles.MANAGERS,
+            "Show a program's leave shares and who passes its limit (1/7), before and after",
+            "leave",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/org-units/{id}/contacts",
+            get_contacts,
+            roles.MANAGERS,
+            "List the unit's contacts, who decide its trainees' leave",
+            "leave",
+        )
+    )
+    add(
+        Endpoint(
+            "PUT",
+            "/api/v1/org-units/{id}/contacts",
+            put_contacts,
+            roles.MANAGERS,
+            "Name the unit's contacts, who decide its trainees' leave",
+            "leave",
+            body=CONTACTS_BODY,
+        )
+    )

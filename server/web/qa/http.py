@@ -1,0 +1,229 @@
+"""Questions, votes, moderation, on air and the Q&A settings over HTTP: thin handlers, each
+declared on its route (the rules: ``server.core.qa``; the store: ``service``, ``moderation``,
+``settings``). Moderation is for moderators, operators and admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from server.core import roles
+from server.core.qa import QuestionState
+from server.core.text import clean_question_text, clean_user_text
+from server.core.validation import Bool, Int, List, Optional, Str, validate
+from server.web.api import Param, Routes, body
+from server.web.interaction.http import ID, services
+from server.web.keys import principal
+from server.web.qa import moderation, service, settings
+from server.web.resources import PAGE_PARAMS, page_params, path_id, read_json
+
+routes = Routes()
+SESSION = "/api/v1/sessions/{id}"
+QUESTION = "/api/v1/questions/{id}"
+WORDS_PATH = "/api/v1/qa/sensitive-words"
+_MODERATORS = roles.STAFF
+_IN_SESSION = roles.STAFF | roles.TRAINEES | roles.AGENTS
+_ASKERS = roles.TRAINEES | roles.AGENTS
+
+# --- questions --------------------------------------------------------------------------------
+
+SUBMIT_BODY = body(
+    {
+        "text": Str(max_len=20_000, raw=True),
+        "addressed_to": Optional(Str(max_len=200)),
+        "anonymous": Bool(),
+        "client_id": Str(min_len=1, max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.:-]*"),
+    },
+    {"text"},
+)
+
+
+@routes(
+    "POST",
+    SESSION + "/questions",
+    _ASKERS,
+    "Ask a question (a checked-in trainee, or a site agent for its room)",
+    "qa",
+    body=SUBMIT_BODY,
+    status=201,
+)
+async def submit_question(request: web.Request) -> web.Response:
+    data = validate(SUBMIT_BODY, await read_json(request), path="body")
+    data["text"] = clean_question_text(data["text"])  # refused here, before any lock
+    if data.get("addressed_to") is not None:
+        data["addressed_to"] = clean_user_text(
+            data["addressed_to"],
+            max_len=100,
+            code_prefix="question.addressed_to",
+            what="guest's name",
+        )
+    view, replayed = await service.submit(
+        services(request), principal(request), path_id(request, "session"), data
+    )
+    return web.json_response({**view, "replayed": replayed}, status=200 if replayed else 201)
+
+
+ORDER = Param("order", {"type": "string", "enum": list(service.ORDERS), "default": "votes"}, "sort")
+STATE = Param(
+    "state", {"type": "string", "enum": sorted(s.value for s in QuestionState)}, "only this"
+)
+
+
+@routes(
+    "GET",
+    SESSION + "/questions",
+    _IN_SESSION,
+    "List a session's questions by votes or time",
+    "qa",
+    query=(ORDER, STATE, *PAGE_PARAMS),
+)
+async def list_questions(request: web.Request) -> web.Response:
+    limit, offset = page_params(request)
+    page = await service.list_questions(
+        services(request),
+        principal(request),
+        path_id(request, "session"),
+        request.query.get("order", "votes"),
+        request.query.get("state"),
+        limit,
+        offset,
+    )
+    return web.json_response(page)
+
+
+@routes("GET", QUESTION, _IN_SESSION, "Read a question", "qa")
+async def get_question(request: web.Request) -> web.Response:
+    view = await service.show_question(
+        services(request), principal(request), path_id(request, "question")
+    )
+    return web.json_response(view)
+
+
+@routes("POST", QUESTION + "/vote", roles.TRAINEES, "Upvote a question", "qa")
+async def upvote(request: web.Request) -> web.Response:
+    """Upvote a question: once per trainee; a second upvote changes nothing."""
+    answer = await service.vote(
+        services(request), principal(request), path_id(request, "question"), True
+    )
+    return web.json_response(answer)
+
+
+@routes("DELETE", QUESTION + "/vote", roles.TRAINEES, "Withdraw one's upvote", "qa")
+async def withdraw_vote(request: web.Request) -> web.Response:
+    answer = await service.vote(
+        services(request), principal(request), path_id(request, "question"), False
+    )
+    return web.json_response(answer)
+
+
+# --- moderation and on air --------------------------------------------------------------------
+
+EDIT_BODY = body({"text": Str(max_len=20_000, raw=True)}, {"text"})
+MERGE_BODY = body({"into": ID}, {"into"})
+MODERATION = (
+    ("approve", "Approve a question", None),
+    ("reject", "Reject a question", None),
+    ("edit", "Edit a question's text (the original is kept)", EDIT_BODY),
+    ("merge", "Merge a duplicate question into another", MERGE_BODY),
+    ("pin", "Pin a question to the top", None),
+    ("unpin", "Unpin a question", None),
+    ("send-back", "Send a question back a step (off air, or back to screening)", None),
+    ("on-air", "Put a question on air on every site's screen", None),
+    ("answered", "Mark the question on air as answered", None),
+    ("archive", "Archive an answered or rejected question", None),
+)
+
+
+def _moderation_handler(action: str, schema: Any) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        data: dict[str, Any] = {}
+        if schema is not None:
+            data = validate(schema, await read_json(request), path="body")
+        if action == "edit":
+            clean_question_text(data["text"])  # refused here, before any lock
+        view = await moderation.moderate(
+            services(request), principal(request), path_id(request, "question"), action, data
+        )
+        return web.json_response(view)
+
+    handler.__name__ = f"moderate_{action.replace('-', '_')}"
+    return handler
+
+
+for _action, _summary, _schema in MODERATION:
+    routes("POST", f"{QUESTION}/{_action}", _MODERATORS, _summary, "qa", body=_schema)(
+        _moderation_handler(_action, _schema)
+    )
+
+
+@routes(
+    "GET",
+    SESSION + "/on-air",
+    _IN_SESSION,
+    "Show the question on air and the on-air history",
+    "qa",
+)
+async def on_air(request: web.Request) -> web.Response:
+    view = await service.on_air(services(request), principal(request), path_id(request, "session"))
+    return web.json_response(view)
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+WORDS = List(Str(min_len=1, max_len=50), max_items=2000)
+SETTINGS_BODY = body(
+    {
+        "moderators_see_identity": Bool(),
+        "auto_approve": Bool(),
+        "rate_limit": Int(1, 1000),
+        "rate_window": Int(1, 86_400),
+        "sensitive_words": WORDS,
+    },
+    set(),
+)
+WORDS_BODY = body({"words": WORDS}, {"words"})
+
+
+@routes("GET", SESSION + "/qa-settings", _MODERATORS, "Show a session's Q&A settings", "qa")
+async def get_qa_settings(request: web.Request) -> web.Response:
+    view = await settings.show_settings(services(request), path_id(request, "session"))
+    return web.json_response(view)
+
+
+@routes(
+    "PUT",
+    SESSION + "/qa-settings",
+    roles.MANAGERS,
+    "Change a session's Q&A settings",
+    "qa",
+    body=SETTINGS_BODY,
+)
+async def put_qa_settings(request: web.Request) -> web.Response:
+    data = validate(SETTINGS_BODY, await read_json(request), path="body")
+    view = await settings.change_settings(
+        services(request), principal(request), path_id(request, "session"), data
+    )
+    return web.json_response(view)
+
+
+@routes("GET", WORDS_PATH, _MODERATORS, "Show the global sensitive-word list", "qa")
+async def get_words(request: web.Request) -> web.Response:
+    return web.json_response({"words": await settings.show_words(services(request))})
+
+
+@routes(
+    "PUT",
+    WORDS_PATH,
+    roles.MANAGERS,
+    "Replace the global sensitive-word list",
+    "qa",
+    body=WORDS_BODY,
+)
+async def put_words(request: web.Request) -> web.Response:
+    data = validate(WORDS_BODY, await read_json(request), path="body")
+    words = await settings.replace_words(services(request), data["words"])
+    return web.json_response({"words": words})
+
+
+register = routes.register

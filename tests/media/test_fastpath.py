@@ -1,0 +1,244 @@
+"""The forwarding fast path (server.media.fastpath) with real aiortc peers on loopback.
+
+Viewers here DECODE what they get (aiortc's VP8 and Opus decoders), a lossy-link proxy drops 3%
+of one viewer's RTP, and the private internals the fast path relies on are pinned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiortc
+import pytest
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as DtlsState
+
+from server.media import fastpath, forward
+from server.media.peers import add_transceivers, loopback_settings
+from server.media.relay import Relay
+from tests.media import (
+    IngressLog,
+    close_all,
+    connect_publisher,
+    connect_viewer,
+    peer,
+)
+
+MAIN = "main"
+
+
+@pytest.fixture
+async def relay() -> AsyncIterator[Relay]:
+    relay = Relay(MAIN, loopback_settings())
+    yield relay
+    await relay.close()
+    forward.set_host_addresses(None)
+
+
+def fast_senders(relay: Relay, peer_id: str) -> dict[str, fastpath.FastSender]:
+    sub = relay._subscribers[peer_id]
+    return {kind: feed.fast for kind, feed in sub.feeds.items() if feed.fast is not None}
+
+
+# -- private internals -------------------------------------------------------------------------
+
+
+def test_the_private_internals_the_fast_path_uses_are_there() -> None:
+    assert forward.installed_versions() == forward.SUPPORTED_VERSIONS
+    for name in ("ntp_timestamp", "rtp_timestamp", "packet_count", "octet_count"):
+        assert f"_RTCRtpSender__{name}" in aiortc.RTCRtpSender.__init__.__code__.co_names
+    for name in ("_retransmit", "_handle_rtcp_packet", "send", "_run_rtp"):
+        assert callable(getattr(aiortc.RTCRtpSender, name))
+    names = RTCDtlsTransport.__init__.__code__.co_names
+    assert "_tx_srtp" in names and "_state" in names
+    assert DtlsState.CONNECTED.name == "CONNECTED"
+    import aioice.ice
+
+    assert "_nominated" in aioice.ice.Connection.__init__.__code__.co_names
+    # the RTCP sender report reads the counters the fast path keeps up to date
+    rtcp_code = aiortc.RTCRtpSender._run_rtcp.__code__.co_names
+    assert "_RTCRtpSender__packet_count" in rtcp_code
+    # NACKs reach _retransmit, keyframe requests _send_keyframe
+    assert "_retransmit" in aiortc.RTCRtpSender._handle_rtcp_packet.__code__.co_names
+
+
+# -- decoding viewers --------------------------------------------------------------------------
+
+
+def mean_luma(frame: Any) -> int:
+    """The mean Y value below the publisher's noise stripe (rows 100-199, columns 20-299)."""
+    plane = frame.planes[0]
+    data, stride = bytes(plane), plane.line_size
+    rows = [data[r * stride + 20 : r * stride + 300] for r in range(100, 200, 4)]
+    return round(sum(sum(row) for row in rows) / sum(len(row) for row in rows))
+
+
+async def test_a_decoding_viewer_gets_clean_video_and_sound(relay: Relay) -> None:
+    """Frames decoded by aiortc's decoders, no corruption: the counter the publisher paints
+    into the luma comes out in order, one step per frame."""
+    pub_pc, _ = await connect_publisher(relay, MAIN, chroma=60, audio=True)
+    pc = peer()
+    add_transceivers(pc, "recvonly")
+    tracks: dict[str, Any] = {}
+    pc.on("track", lambda t: tracks.__setitem__(t.kind, t))
+    await pc.setLocalDescription(await pc.createOffer())
+    answer = await relay.subscribe("site-1", pc.localDescription.sdp)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    try:
+        lumas: list[int] = []
+        async with asyncio.timeout(15):
+            while "video" not in tracks or "audio" not in tracks:
+                await asyncio.sleep(0.01)
+            while len(lumas) < 60:
+                frame = await tracks["video"].recv()
+                assert (frame.width, frame.height) == (320, 240)
+                lumas.append(mean_luma(frame))
+            samples = 0
+            while samples < 48000:  # one second of decoded sound
+                audio = await tracks["audio"].recv()
+                samples += audio.samples
+        # a step of 8 per frame (mod 220 from 16): decoded within VP8's error, none skipped
+        steps = [(b - a) % 220 for a, b in itertools.pairwise(lumas)]
+        good = sum(1 for s in steps if 5 <= s <= 11)
+        assert good >= len(steps) - 2, (lumas, steps)
+        senders = fast_senders(relay, "site-1")
+        assert set(senders) == {"video", "audio"}
+        assert senders["video"].frames_sent >= 60 and senders["audio"].frames_sent >= 50
+        stats = relay.stats()["subscribers"]["site-1"]
+        assert stats["video"]["fast"]["packets_sent"] == senders["video"].packets_sent
+        # the RTCP sender reports carry the fast path's counters
+        sender = relay._subscribers["site-1"].pc.getTransceivers()[0].sender  # type: ignore[union-attr]
+        assert getattr(sender, "_RTCRtpSender__packet_count") == senders[sender.kind].packets_sent  # noqa: B009
+    finally:
+        await close_all(pc, pub_pc)
+
+
+async def test_the_old_sender_path_still_runs_behind_the_switch() -> None:
+    relay = Relay(MAIN, loopback_settings(fast_path=False))
+    pub_pc, _ = await connect_publisher(relay, MAIN, chroma=60)
+    viewer = await connect_viewer(relay, "site-1")
+    try:
+        await viewer.wait_frames(20)
+        assert fast_senders(relay, "site-1") == {}
+        assert relay.stats()["subscribers"]["site-1"]["video"]["frames_out"] >= 20
+    finally:
+        await close_all(viewer.pc, pub_pc)
+        await relay.close()
+
+
+# -- a lossy link --------------------------------------------------------------------------------
+
+_CANDIDATE = re.compile(r"^(a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 )(\d+)( .*)$", re.MULTILINE)
+
+
+class LossyProxy:
+    """A loopback UDP proxy between one viewer and the relay that drops a share of the relay's
+    RTP to the viewer (STUN, DTLS and RTCP pass)."""
+
+    def __init__(self, loss: float, seed: int = 18) -> None:
+        self.loss = loss
+        self.random = random.Random(seed)
+        self.viewer_addr: tuple[str, int] | None = None
+        self.server_addr: tuple[str, int] | None = None
+        self.viewer_side: asyncio.DatagramTransport | None = None
+        self.server_side: asyncio.DatagramTransport | None = None
+        self.rtp_forwarded = 0
+        self.rtp_dropped = 0
+
+    async def start(self) -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        proxy = self
+
+        class ViewerSide(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                if proxy.server_side is not None and proxy.server_addr is not None:
+                    proxy.server_side.sendto(data, proxy.server_addr)
+
+        class ServerSide(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                proxy.server_addr = addr
+                # RFC 7983: 128-191 is RTP/RTCP; RTCP payload types are 192-223
+                rtp = 128 <= data[0] <= 191 and not 192 <= (data[1] & 0x7F) + 128 <= 223
+                if rtp and proxy.random.random() < proxy.loss:
+                    proxy.rtp_dropped += 1
+                    return
+                proxy.rtp_forwarded += rtp
+                if proxy.viewer_side is not None and proxy.viewer_addr is not None:
+                    proxy.viewer_side.sendto(data, proxy.viewer_addr)
+
+        self.viewer_side, _ = await loop.create_datagram_endpoint(
+            ViewerSide, local_addr=("127.0.0.1", 0)
+        )
+        self.server_side, _ = await loop.create_datagram_endpoint(
+            ServerSide, local_addr=("127.0.0.1", 0)
+        )
+        return (
+            self.viewer_side.get_extra_info("sockname")[1],
+            self.server_side.get_extra_info("sockname")[1],
+        )
+
+    def close(self) -> None:
+        for transport in (self.viewer_side, self.server_side):
+            if transport is not None:
+                transport.close()
+
+
+def _repoint(sdp: str, port: int) -> tuple[str, int]:
+    """The SDP with its one loopback host candidate moved to ``port``; the original port."""
+    found = _CANDIDATE.findall(sdp)
+    assert found and len({port for _, port, _ in found}) == 1, sdp  # bundled: one transport
+    return _CANDIDATE.sub(lambda m: f"{m.group(1)}{port}{m.group(3)}", sdp), int(found[0][1])
+
+
+async def test_a_viewer_losing_3_percent_gets_retransmissions_and_never_freezes(
+    relay: Relay,
+) -> None:
+    log = IngressLog(relay)
+    pub_pc, _ = await connect_publisher(relay, MAIN, chroma=60, audio=True)
+    proxy = LossyProxy(0.03)
+    to_viewer_port, to_server_port = await proxy.start()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    frames: list[tuple[float, bytes]] = []
+    for transceiver in add_transceivers(pc, "recvonly"):
+        if transceiver.kind == "video":
+            forward.install_passthrough(
+                transceiver.receiver, lambda f: frames.append((time.monotonic(), f.data))
+            )
+    await pc.setLocalDescription(await pc.createOffer())
+    offer, viewer_port = _repoint(pc.localDescription.sdp, to_server_port)
+    proxy.viewer_addr = ("127.0.0.1", viewer_port)
+    answer = await relay.subscribe("site-lossy", offer)
+    answer, _ = _repoint(answer, to_viewer_port)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    try:
+        async with asyncio.timeout(10):
+            while not frames:
+                await asyncio.sleep(0.01)
+        start = len(frames)
+        t0 = time.monotonic()
+        await asyncio.sleep(6.0)
+        window = frames[start:]
+        elapsed = time.monotonic() - t0
+        sender = fast_senders(relay, "site-lossy")["video"]
+        assert proxy.rtp_dropped >= 10, (proxy.rtp_dropped, proxy.rtp_forwarded)
+        # NACKs came in and were answered from the history (RTX is negotiated for video)
+        assert sender.rtx_payload_type is not None
+        assert sender.nacked > 0 and sender.retransmitted > 0, sender.stats()
+        # no frozen second: frames keep coming, nearly all of them
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(window)]
+        assert max(gaps) < 0.5, max(gaps)
+        assert len(window) >= 0.85 * elapsed * 30, (len(window), elapsed)
+        # and what came is what the publisher sent, in order, without holes
+        origins = [log.by_data[data] for _, data in window]
+        holes = sum(1 for a, b in itertools.pairwise(origins) if b.index != a.index + 1)
+        assert holes <= 2, holes
+    finally:
+        await close_all(pc, pub_pc)
+        proxy.close()
