@@ -15,7 +15,7 @@ from server.core.validation import Bool, Float, Str, validate
 from server.store.models import utcnow
 from server.web import exports
 from server.web.api import ID, Param, Routes, body
-from server.web.keys import SESSIONS, principal
+from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.ledger import reports, service, sheets
 from server.web.resources import path_id, query_date, query_int, read_json
 from server.web.roster_api import XLSX
@@ -104,7 +104,11 @@ async def trainee_transcript(request: web.Request) -> web.Response:
     """Per-session results and yearly progress against the 32 class hours."""
     trainee_id = path_id(request, "trainee")
     found = await service.transcript(
-        request.app[SESSIONS], trainee_id, _year(request), exports.zone_of(request)
+        request.app[SESSIONS],
+        trainee_id,
+        _year(request),
+        exports.zone_of(request),
+        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
     )
     return web.json_response(found)
 
@@ -121,7 +125,11 @@ async def own_transcript(request: web.Request) -> web.Response:
     who = principal(request)
     assert who.trainee_id is not None
     found = await service.transcript(
-        request.app[SESSIONS], who.trainee_id, _year(request), exports.zone_of(request)
+        request.app[SESSIONS],
+        who.trainee_id,
+        _year(request),
+        exports.zone_of(request),
+        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
     )
     return web.json_response(found)
 
