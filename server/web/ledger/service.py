@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.core import selfstudy as selfstudy_rules
 from server.core.completion import HonourCandidate, honour_list
 from server.core.leave import apply_leave
 from server.core.ledger import (
@@ -30,7 +31,6 @@ from server.core.ledger import (
     result_entity,
     yearly_progress,
 )
-from server.core import selfstudy as selfstudy_rules
 from server.core.roles import Principal
 from server.core.session_run import judge
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
