@@ -168,10 +168,7 @@ MARK_BODY = _body(
 async def checkin_code(request: web.Request) -> web.Response:
     """The code a site's screen shows now, its QR payload and the seconds to the next one."""
     who = principal(request)
-    raw = request.query.get("site_id")
-    site_id: int | None = None
-    if raw is not None:
-        site_id = query_int(request, "site_id", None, 1, 2**31 - 1)
+    site_id = query_int(request, "site_id", None, 1, 2**31 - 1)
     async with request.app[SESSIONS]() as db:
         session = await load(db, ClassSession, path_id(request, "session"), "session")
     if _actor_is(who, Actor.SITE_AGENT):
