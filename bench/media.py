@@ -1,4 +1,5 @@
-"""Server CPU per added video subscriber: our forwarding relay vs aiortc's stock MediaRelay.
+"""Server CPU per added video subscriber: the fast path, our forwarding relay on aiortc's sender,
+and aiortc's stock MediaRelay.
 
 One run measures both, side by side. A publisher sends VP8 640x480 at 30 fps and ~800 kbps, or
 1280x720 at ~1.8 Mbps (a moving lavfi ``testsrc2`` pattern, encoded once in the publisher, in a
@@ -6,7 +7,10 @@ worker thread so that encoding does not stall the viewers' event loop). The serv
 process pinned to CPU 0; the publisher and the subscribers run in this process, pinned to the
 other CPU. Subscribers count frames without decoding them (the same passthrough as the relay).
 
-* forward: ``server.media.relay.Relay`` -- encoded frames forwarded, never decoded.
+* forward: ``server.media.relay.Relay`` with ``fast_path=False`` -- encoded frames forwarded,
+  never decoded, each subscriber's ``RTCRtpSender`` packetizing and sending them (issue 6).
+* fast: the same relay with the fast path (``server.media.fastpath``, the production path since
+  issue 18): each frame packetized once, per subscriber a header rewrite, SRTP and ``sendto``.
 * stock: the server decodes the publisher (aiortc ``RTCRtpReceiver``) and gives each subscriber
   ``MediaRelay.subscribe(track)``: one VP8 encoder per subscriber (aiortc default bitrate, REMB).
 
@@ -15,8 +19,11 @@ subscriber is the least-squares slope of "% of one core" against the count, over
 every viewer got full frame rate (on 2 CPUs the client side saturates first: 20 viewers plus the
 publisher's encoder on one core; such rows are printed with "valid": false).
 Targets: forward <= 1.0% of a core per subscriber at 480p; >= 15x cheaper than stock.
+Every column also gets µs of server CPU per forwarded packet: the slope of CPU time against the
+RTP packets its subscribers' senders sent (everything a subscriber costs, divided by packets).
+``MEDIA_BENCH_PROFILE=/tmp/prof`` writes a cProfile of each server process (/tmp/prof.<mode>).
 
-Also (forward only): floor switches between a 480p/720p main feed and a 320x240 site feed
+Also (fast path): floor switches between a 480p/720p main feed and a 320x240 site feed
 (latency to each viewer's first frame of the new source, longest frame gap around the switch)
 and late joiners (first frame after connecting).
 Targets: 720p forward <= 1.5% of a core per subscriber; switch <= 150 ms without a freeze; late
@@ -28,7 +35,8 @@ fast it answered keyframe requests, and the relay's counters (feed overflows = a
 behind, keyframe requests sent to publishers and coalesced by the rate limit).
 
 Run: .venv/bin/python bench/media.py [--profiles 480p,720p] [--window 10]
-     [--forward 0,1,5,10,20] [--stock 0,1,2,4] [--switches 6] [--joins 5] [--switch-runs 1]
+     [--forward 0,1,5,10,20] [--fast 0,1,5,10,20] [--stock 0,1,2,4]
+     [--switches 6] [--joins 5] [--switch-runs 1]
      [--inline-encode]   (encode on the viewers' loop, as the bench did before issue #6's fix)
 A count list may be empty (--stock '') to skip that part.
 """

@@ -28,7 +28,7 @@ Decisions:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -279,6 +279,28 @@ class QuestionOrder(StrEnum):
     TIME = "time"  # oldest first
 
 
+#: The one definition of each list order: (field of ``Question``, descending), most significant
+#: first. The board sorts by it; a store that pages in SQL orders its columns by it.
+ORDERINGS: dict[QuestionOrder, tuple[tuple[str, bool], ...]] = {
+    QuestionOrder.VOTES: (
+        ("pinned", True),
+        ("vote_count", True),
+        ("created_at", False),
+        ("seq", False),
+    ),
+    QuestionOrder.TIME: (("created_at", False), ("seq", False)),
+}
+
+
+def order_key(order: QuestionOrder) -> Callable[[Question], tuple[float, ...]]:
+    """The sort key of ``ORDERINGS[order]``."""
+    fields = ORDERINGS[order]
+    return lambda q: tuple(
+        -float(getattr(q, name)) if descending else float(getattr(q, name))
+        for name, descending in fields
+    )
+
+
 #: States listed by default: everything not yet archived.
 OPEN_STATES = frozenset(QuestionState) - {QuestionState.ARCHIVED}
 
@@ -373,10 +395,7 @@ class QuestionBoard:
         states: Set[QuestionState] = OPEN_STATES,
     ) -> list[Question]:
         chosen = [q for q in self._questions.values() if q.state in states]
-        if order is QuestionOrder.VOTES:
-            chosen.sort(key=lambda q: (not q.pinned, -len(q.votes), q.created_at, q.seq))
-        else:
-            chosen.sort(key=lambda q: (q.created_at, q.seq))
+        chosen.sort(key=order_key(order))
         return chosen
 
     # -- trainees --

@@ -8,8 +8,9 @@ against the one before it and credits the media stretch between them only when a
 * both heartbeats came from the device that holds the course (one device at a time: a second
   device's heartbeats are not counted while the first is still reporting, and the first is
   told on its next heartbeat);
-* the page was visible and the video playing at both ends, at the normal speed (declared
-  rate within ``1 ± rate_tolerance``);
+* the page was visible and the video playing at normal speed (declared rate within
+  ``1 ± rate_tolerance``) as of the earlier heartbeat: the page sends a heartbeat at once when
+  it is hidden, paused or its speed changes, so what the earlier one said held until now;
 * the wall time between them is at most ``max_gap_s`` (a gap is not credited);
 * the video moved forward no faster than the wall clock allows (``advance <= wall × (1 +
   rate_tolerance) + slack_s``): a seek ahead or a fast-forward is a jump and is not credited;
@@ -370,7 +371,7 @@ def _judge(
 ) -> tuple[str, Interval | None]:
     if last is None:
         return "start", None
-    if not (watching and last.watching):
+    if not last.watching:  # what held since the last heartbeat is what that one said
         return ("not_watching" if normal_speed else "wrong_speed"), None
     wall = now - last.at
     if wall > rules.max_gap_s:

@@ -25,7 +25,7 @@ from server.core.topics import Cursor, Replay, Resync
 from server.security import sha256
 from server.store.models import ClassSession, utcnow
 from server.web import auth, scope
-from server.web.batching import Batcher
+from server.web.batching import Batcher, padded
 from server.web.hub import encode
 
 
@@ -142,7 +142,7 @@ class Admission:
                 s.id: s
                 for s in await db.scalars(
                     select(ClassSession)
-                    .where(ClassSession.id.in_(session_ids))
+                    .where(ClassSession.id.in_(padded(session_ids)))
                     .options(selectinload(ClassSession.sites))
                 )
             }

@@ -16,6 +16,7 @@ from server.core.errors import Unauthenticated
 from server.core.roles import Actor, Principal
 from server.security import DUMMY_HASH, normalise_join_code, sha256, verify_password_async
 from server.store.models import LoginSession, Site, Trainee, User, utcnow
+from server.web.batching import padded
 
 SESSION_COOKIE = "classroom_session"
 CSRF_COOKIE = "classroom_csrf"
@@ -123,7 +124,7 @@ async def principals_from_token_hashes(
     """:func:`principal_from_cookie` for many login cookies (not screen cookies) in one
     query, by the cookies' SHA-256; a hash without a valid login maps to None."""
     async with engine.connect() as conn:
-        rows = (await conn.execute(_COOKIES_QUERY, {"token_hashes": token_hashes})).all()
+        rows = (await conn.execute(_COOKIES_QUERY, {"token_hashes": padded(token_hashes)})).all()
     found: dict[str, Principal | None] = dict.fromkeys(token_hashes)
     for row in rows:
         found[row[0]] = _principal_of(row[1:], now)

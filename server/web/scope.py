@@ -29,6 +29,7 @@ from server.store.models import ClassSession, session_sites
 from server.store.qa_models import PollRow, QuestionRow
 from server.store.rollcall_models import RollCall
 from server.web.api import Endpoint
+from server.web.batching import padded
 from server.web.keys import SESSIONS
 
 _BY_SESSION = re.compile(r"/api/v1/sessions/\{id\}/.+")
@@ -89,7 +90,7 @@ async def takes_part_many(
         sites: dict[int, set[int]] = {sid: set() for sid in session_ids}
         for sid, site_id in await db.execute(
             select(session_sites.c.session_id, session_sites.c.site_id).where(
-                session_sites.c.session_id.in_(session_ids)
+                session_sites.c.session_id.in_(padded(session_ids))
             )
         ):
             sites[sid].add(site_id)
@@ -105,7 +106,7 @@ async def takes_part_many(
             for model in (BatchAssignment, AttendanceRecordRow, ElectiveRegistration):
                 found = await db.execute(
                     select(model.session_id, model.trainee_id)
-                    .where(model.session_id.in_(sids), model.trainee_id.in_(tids))
+                    .where(model.session_id.in_(padded(sids)), model.trainee_id.in_(padded(tids)))
                     .distinct()
                 )
                 listed.update((sid, tid) for sid, tid in found)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from server.core.errors import Conflict, DomainError, InvalidInput, NotFound, RateLimited
 from server.core.qa import (
+    ORDERINGS,
     TRANSITIONS,
     OnAirChanged,
     OnAirInterval,
@@ -654,3 +655,11 @@ def test_the_rate_rule_counts_only_the_window_before_now() -> None:
         check_rate([10.0, 20.0, 30.0, 0.0], 60.0, limit=3, window=60)
     assert info.value.details == {"retry_after": 10.0}
     assert "3 questions per 60 seconds" in info.value.message
+
+
+def test_every_list_order_names_fields_of_a_question() -> None:
+    b = board()
+    approved(b, "q1")
+    q = b.get("q1")
+    for order, fields in ORDERINGS.items():
+        assert fields and all(hasattr(q, name) for name, _descending in fields), order

@@ -71,11 +71,11 @@ def test_playing_visible_at_normal_speed_is_credited_from_the_second_heartbeat()
 
 def test_hidden_or_paused_time_is_not_credited() -> None:
     progress, _ = watch(Progress(), TERMS, T0, 0, 20)
-    progress, reasons = watch(progress, TERMS, T0 + 25, 20, 20, visible=False)
+    progress, reasons = watch(progress, TERMS, T0 + 25, 25, 20, visible=False)
+    assert reasons[0] == "counted" and set(reasons[1:]) == {"not_watching"}
+    progress, reasons = watch(progress, TERMS, T0 + 50, 45, 20, playing=False)
     assert set(reasons) == {"not_watching"}
-    progress, reasons = watch(progress, TERMS, T0 + 50, 40, 20, playing=False)
-    assert set(reasons) == {"not_watching"}
-    assert progress.watched_s == pytest.approx(20)
+    assert progress.watched_s == pytest.approx(25)  # 0..20, then 20..25 until it was hidden
 
 
 def test_double_speed_is_not_credited_but_a_small_tolerance_is() -> None:

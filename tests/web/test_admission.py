@@ -18,7 +18,7 @@ from server.config import Config
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import LoginSession, Site, Trainee, utcnow
-from server.web.batching import Batcher
+from server.web.batching import Batcher, padded
 from server.web.keys import ADMISSION
 from tests.conftest import ClientFactory, World
 
@@ -220,3 +220,12 @@ async def test_an_ended_login_is_refused_on_its_next_socket(
     finally:
         await browser.close()
     assert refused.value.status == 401
+
+
+def test_in_lists_are_padded_to_few_lengths() -> None:
+    """Batches of 1..500 keys make at most 10 distinct statements to prepare."""
+    assert padded([]) == []
+    assert padded([7]) == [7]
+    assert padded([1, 2, 3]) == [1, 2, 3, 3]
+    assert len(padded(list(range(300)))) == 512
+    assert len({len(padded(list(range(n)))) for n in range(1, 501)}) == 10

@@ -261,6 +261,8 @@ async def test_write_up_completion_certificate_and_public_check(
     listed = await expect_ok(await operator.get(f"/api/v1/programs/{program}/completion"))
     me = next(i for i in listed["items"] if i["trainee_id"] == world.trainee_id)
     assert me["completed"] is False and [m["what"] for m in me["missing"]] == ["writeup"]
+    board = await expect_ok(await operator.get(f"/api/v1/programs/{program}/honour-list"))
+    assert board["items"] == []  # the honour list has only those who completed
     assert me["live_hours"] == 4.0
     rules = await expect_ok(await operator.get(f"/api/v1/programs/{program}/completion-rules"))
     assert rules["leave_limit"] == "1/7" and rules["min_hours"] == 4
@@ -274,6 +276,8 @@ async def test_write_up_completion_certificate_and_public_check(
     await expect_ok(
         await operator.post(f"/api/v1/writeups/{sent['id']}/mark", json={"mark": "accept"})
     )
+    board = await expect_ok(await operator.get(f"/api/v1/programs/{program}/honour-list"))
+    assert [e["name"] for e in board["items"]] == ["张伟"] and board["items"][0]["rank"] == 1
     issued = await expect_ok(await operator.post(f"/api/v1/programs/{program}/certificates"), 201)
     assert issued["issued"] == 1
     again = await expect_ok(await operator.post(f"/api/v1/programs/{program}/certificates"), 201)

@@ -21,6 +21,11 @@ MEDIA = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "video/webm",  # a recording's download
     "video/mp4",
+    # certificates (PDF) and set-reading / write-up files (server/core/writeup.py: by their bytes)
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 SKIP = {
     ("POST", "/api/v1/auth/logout"),

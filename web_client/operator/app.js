@@ -14,6 +14,7 @@ import { auditView } from "./audit.js";
 import { findTraineeView, transcriptView, honourView } from "./people.js";
 import { attendanceView, electivesView, feedbackView } from "./session_pages.js";
 import { surveysView, surveyView } from "./surveys.js";
+import { selfStudyView, selfStudyCompletionView } from "./selfstudy.js";
 import { leaveView, completionView } from "./between.js";
 
 const main = document.getElementById("main");
@@ -62,9 +63,11 @@ const ROUTES = [
   { re: /^#\/transcripts$/, view: () => findTraineeView(main) },
   { re: /^#\/trainees\/(\d+)\/transcript$/, view: (m) => transcriptView(main, Number(m[1])) },
   { re: /^#\/honour$/, view: () => honourView(main) },
-  { re: /^#\/leave$/, view: () => leaveView(main) },
+  { re: /^#\/leave$/, view: () => leaveView(main, state.me.actor) },
   { re: /^#\/completion(?:\/(\d+))?$/, view: (m) => completionView(main, m[1] ? Number(m[1]) : null) },
   { re: /^#\/surveys$/, view: () => surveysView(main) },
+  { re: /^#\/selfstudy$/, view: () => selfStudyView(main) },
+  { re: /^#\/selfstudy\/(\d+)$/, view: (m) => selfStudyCompletionView(main, Number(m[1])) },
   { re: /^#\/programs\/(\d+)\/survey$/, view: (m) => surveyView(main, Number(m[1])) },
   { re: /^#\/sessions\/(\d+)\/attendance$/, view: (m) => attendanceView(main, Number(m[1])) },
   { re: /^#\/sessions\/(\d+)\/electives$/, view: (m) => electivesView(main, Number(m[1])) },
@@ -87,6 +90,7 @@ function navLinks() {
     ["#/leave", "nav.leave"],
     managers ? ["#/completion", "nav.completion"] : null,
     managers ? ["#/surveys", "nav.surveys"] : null,
+    managers ? ["#/selfstudy", "nav.selfstudy"] : null,
     managers ? ["#/audit", "nav.audit"] : null,
   ].filter(Boolean);
   const here = window.location.hash || "#/sessions";

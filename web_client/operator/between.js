@@ -36,6 +36,12 @@ addMessages({
     "lv.refused": "已不批准。",
     "lv.caption": "请假申请（{n} 条）",
     "lv.notYours": "非本单位",
+    "lv.contacts": "单位联络员",
+    "lv.contactsIntro": "单位联络员可以审批本单位学员的请假。",
+    "lv.contactsNow": "当前联络员：{names}",
+    "lv.contactsUsers": "联络员（可多选）",
+    "lv.contactsSave": "保存联络员",
+    "lv.contactsSaved": "联络员已保存。",
     "cp.heading": "结业与证书",
     "cp.program": "培训项目",
     "cp.rules": "结业要求",
@@ -110,6 +116,12 @@ addMessages({
     "lv.refused": "Refused.",
     "lv.caption": "Leave requests ({n})",
     "lv.notYours": "other unit",
+    "lv.contacts": "Unit contacts",
+    "lv.contactsIntro": "A unit's contacts decide the leave of its trainees.",
+    "lv.contactsNow": "Contacts now: {names}",
+    "lv.contactsUsers": "Contacts (choose several)",
+    "lv.contactsSave": "Save contacts",
+    "lv.contactsSaved": "Contacts saved.",
     "cp.heading": "Completion and certificates",
     "cp.program": "Program",
     "cp.rules": "What completion needs",
@@ -162,8 +174,8 @@ addMessages({
 /** @param {number} share */
 const percent = (share) => `${Math.round(share * 1000) / 10}%`;
 
-/** @param {HTMLElement} root */
-export async function leaveView(root) {
+/** @param {HTMLElement} root @param {string} actor who signs in (admin, operator, moderator) */
+export async function leaveView(root, actor = "operator") {
   const state = h("select", { id: "lv-state" }, ["requested", "approved", "refused", "all"].map((s) => h("option", { value: s }, t(`lv.state.${s}`))));
   const out = h("div", { id: "leave-requests" });
   const load = async () => {
@@ -192,8 +204,43 @@ export async function leaveView(root) {
   };
   state.addEventListener("change", load);
   root.appendChild(h("section", { class: "panel" }, h("h2", {}, t("lv.heading")), h("p", { class: "note" }, t("lv.intro")), field(t("lv.state"), state), out));
+  if (actor === "admin" || actor === "operator") root.appendChild(await contactsPanel(actor === "admin"));
   await load();
   return null;
+}
+
+/** Who decides a unit's leave besides the office: its contacts (联络员). Operators see them;
+ * admins, who may list the users, also name them. @param {boolean} admin */
+async function contactsPanel(admin) {
+  const units = (await api.get("/org-units", { limit: 500 })).items || [];
+  const users = admin ? (await api.get("/users", { limit: 500 })).items || [] : [];
+  const unit = h("select", { id: "lv-contact-unit" }, units.map((u) => h("option", { value: String(u.id) }, u.name)));
+  const who = h("select", { id: "lv-contact-users", multiple: true, size: "4" }, users.map((u) => h("option", { value: String(u.id) }, `${u.display_name || u.username}（${u.username}）`)));
+  const current = h("p", { id: "lv-contacts" });
+  const unitId = () => /** @type {HTMLSelectElement} */ (unit).value;
+  const show = async () => {
+    if (!unitId()) return;
+    const found = await api.get(`/org-units/${unitId()}/contacts`);
+    current.textContent = t("lv.contactsNow", { names: found.items.map((/** @type {any} */ u) => u.display_name || u.username).join("、") || "—" });
+    const chosen = new Set(found.items.map((/** @type {any} */ u) => String(u.id)));
+    for (const option of /** @type {HTMLSelectElement} */ (who).options) option.selected = chosen.has(option.value);
+  };
+  unit.addEventListener("change", () => show().catch(flashError));
+  const save = h("button", { type: "button", id: "lv-contacts-save" }, t("lv.contactsSave"));
+  save.addEventListener("click", async () => {
+    const ids = Array.from(/** @type {HTMLSelectElement} */ (who).selectedOptions, (o) => Number(o.value));
+    if (await act(/** @type {HTMLButtonElement} */ (save), () => api.put(`/org-units/${unitId()}/contacts`, { user_ids: ids }), t("lv.contactsSaved"))) await show();
+  });
+  await show().catch(flashError);
+  return h(
+    "section",
+    { class: "panel", id: "lv-contacts-panel" },
+    h("h2", {}, t("lv.contacts")),
+    h("p", { class: "note" }, t("lv.contactsIntro")),
+    field(t("lv.unit"), unit),
+    current,
+    admin ? [field(t("lv.contactsUsers"), who), save] : null,
+  );
 }
 
 /** @param {any} standing @param {boolean} after */

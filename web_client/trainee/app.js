@@ -16,12 +16,17 @@ import { addRollCall, endRollCall, loadRollCalls, renderRollCalls } from "./roll
 import { loadPolls, renderPolls } from "./polls.js";
 import { loadTranscript, renderHours } from "./hours.js";
 import { setupLearning, loadLearning, renderLearning } from "./learning.js";
+import { setupSelfStudy, loadSelfStudy, renderSelfStudy } from "./selfstudy.js";
 import { loadBetween, renderBetween } from "./between.js";
 
 /** @type {{socket: LiveSocket | null, topic: string | null}} the live socket and the session topic it follows */
 const live = { socket: null, topic: null };
 
 setupLearning({
+  ok: (/** @type {string} */ text) => notice(text, "ok"),
+  error: (/** @type {unknown} */ err) => (typeof err === "string" ? notice(err) : showError(err)),
+});
+setupSelfStudy({
   ok: (/** @type {string} */ text) => notice(text, "ok"),
   error: (/** @type {unknown} */ err) => (typeof err === "string" ? notice(err) : showError(err)),
 });
@@ -139,6 +144,7 @@ async function enter(me) {
   if (qr) await checkinWith({ qr }, qrSession(qr));
   loadTranscript().catch(showError);
   loadLearning().catch(showError);
+  loadSelfStudy().catch(showError);
   loadBetween().catch(showError);
 }
 
@@ -252,6 +258,7 @@ function renderAll() {
   renderPolls();
   renderHours();
   renderLearning();
+  renderSelfStudy();
   renderBetween();
   if (live.socket) setConn(live.socket.state);
 }

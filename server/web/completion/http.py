@@ -14,7 +14,12 @@ from aiohttp import web
 from sqlalchemy import select
 
 from server.core import roles
-from server.core.completion import check_verify_code, mask_name
+from server.core.completion import (
+    check_verify_code,
+    honour_list,
+    mask_name,
+    program_honour_candidates,
+)
 from server.core.errors import NotFound
 from server.core.leave import leave_limit
 from server.core.roles import Actor
@@ -30,7 +35,7 @@ from server.web.guard import client_address
 from server.web.keys import SESSIONS, VERIFY_THROTTLE, principal
 from server.web.leave import service as leave_service
 from server.web.leave.service import iso
-from server.web.resources import audit, load, path_id, read_json
+from server.web.resources import audit, load, path_id, query_int, read_json
 
 WEB_CLIENT = Path(__file__).resolve().parents[3] / "web_client"
 PDF = "application/pdf"
@@ -136,6 +141,36 @@ async def completion_list(request: web.Request) -> web.Response:
             "completed": sum(1 for r in done.values() if r.completed),
             "total": len(done),
             "items": items,
+        }
+    )
+
+
+async def program_honour(request: web.Request) -> web.Response:
+    """A program's honour list (学习标兵) by the same rules as completing it: only trainees who
+    completed, most hours that count first, then quiz score, then staff number."""
+    program_id = path_id(request, "program")
+    top = query_int(request, "top", 10, 1, 1000) or 10
+    async with request.app[SESSIONS]() as db:
+        program = await load(db, Program, program_id, "program")
+        found = await service.program_facts(db, program)
+    done = service.completions(found)
+    staff = {str(t): p.staff_no for t, p in found.trainees.items()}
+    quiz = {str(t): f.quiz_percent or 0.0 for t, f in found.facts.items()}
+    entries = honour_list(program_honour_candidates(done.values(), staff, quiz), top)
+    return web.json_response(
+        {
+            "program": {"id": program.id, "name": program.name},
+            "items": [
+                {
+                    "rank": e.rank,
+                    "trainee_id": int(e.candidate.trainee_id),
+                    "name": found.trainees[int(e.candidate.trainee_id)].name,
+                    "staff_no": e.candidate.staff_number,
+                    "hours": e.candidate.class_hours,
+                    "quiz_percent": e.candidate.quiz_score,
+                }
+                for e in entries
+            ],
         }
     )
 
@@ -285,6 +320,17 @@ def register(registry: Registry) -> None:
             roles.MANAGERS,
             "List who completed the program, what others miss, and certificates",
             "completion",
+        )
+    )
+    add(
+        Endpoint(
+            "GET",
+            "/api/v1/programs/{id}/honour-list",
+            program_honour,
+            roles.MANAGERS,
+            "Show a program's honour list (学习标兵) by its completion rules",
+            "completion",
+            query=(Param("top", {"type": "integer", "minimum": 1, "maximum": 1000}, "size"),),
         )
     )
     add(

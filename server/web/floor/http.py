@@ -12,8 +12,9 @@ from aiohttp import web
 from server.core import roles
 from server.core.validation import Float, Optional, validate
 from server.web import media_api
+from server.web.api import Routes, body
 from server.web.floor import service
-from server.web.interaction.http import ID, Routes, body, services, services_of
+from server.web.interaction.http import ID, services, services_of
 from server.web.keys import TIMERS, principal
 from server.web.resources import path_id, read_json
 

@@ -1,5 +1,5 @@
 """A session's interaction log (Q&A, floor, polls) as JSON, CSV or XLSX, in local time; and
-what the interaction features' handlers share (:func:`services`, :func:`body`).
+what the interaction features' handlers share (:func:`services`).
 
 The asker of an anonymous question is never named, in the stored log (the submission is
 logged as ``anonymous``) nor in what is read back (:func:`service.read_log`).
@@ -8,18 +8,17 @@ logged as ``anonymous``) nor in what is read back (:func:`service.read_log`).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from server.core import roles
 from server.core.errors import InvalidInput
 from server.core.qa import ANONYMOUS_ACTOR
-from server.core.validation import Int, Map
+from server.core.validation import Int
 from server.store.models import ClassSession
 from server.web import exports
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Param, Routes
 from server.web.interaction import service
 from server.web.keys import LIVE, SESSIONS
 from server.web.resources import load, path_id, query_int
@@ -28,51 +27,12 @@ from server.web.roster_api import CSV, XLSX
 ID = Int(1, 2**31 - 1)
 
 
-def body(fields: dict[str, Any], required: set[str]) -> Map:
-    """A JSON body schema: unknown fields refused, absent optional fields omitted."""
-    return Map(fields, frozenset(required), extra="reject", absent="omit")
-
-
 def services_of(app: web.Application) -> service.Services:
     return service.Services(app[SESSIONS], app[LIVE])
 
 
 def services(request: web.Request) -> service.Services:
     return services_of(request.app)
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-H = TypeVar("H", bound=Handler)
-
-
-class Routes:
-    """A feature's endpoints, each declared on its handler::
-
-    @routes("GET", "/api/v1/polls/{id}", roles.STAFF, "Show a poll", "polls")
-    async def show(request): ...
-    """
-
-    def __init__(self) -> None:
-        self.endpoints: list[Endpoint] = []
-
-    def __call__(
-        self,
-        method: str,
-        path: str,
-        allowed: frozenset[roles.Actor],
-        summary: str,
-        tag: str,
-        **more: Any,
-    ) -> Callable[[H], H]:
-        def declare(handler: H) -> H:
-            self.endpoints.append(Endpoint(method, path, handler, allowed, summary, tag, **more))
-            return handler
-
-        return declare
-
-    def register(self, registry: Registry) -> None:
-        for endpoint in self.endpoints:
-            registry.add(endpoint)
 
 
 LOG_HEADER = ["序号", "时间", "事件", "问题编号", "操作者", "内容"]
@@ -104,8 +64,25 @@ KIND_ZH = {
 }
 ACTOR_ZH = {ANONYMOUS_ACTOR: "匿名学员"}
 FORMATS = ("json", "csv", "xlsx")
+routes = Routes()
 
 
+@routes(
+    "GET",
+    "/api/v1/sessions/{id}/interaction-log",
+    roles.STAFF,
+    "Export a session's interaction log (anonymous askers are never named)",
+    "reports",
+    query=(
+        Param(
+            "format",
+            {"type": "string", "enum": list(FORMATS), "default": "json"},
+            "answer format",
+        ),
+        Param("limit", {"type": "integer", "minimum": 1, "maximum": 100000}, "most entries"),
+    ),
+    produces=("application/json", XLSX, CSV),
+)
 async def interaction_log(request: web.Request) -> web.Response:
     """Everything that happened in a session's Q&A, floor and polls: JSON, CSV or XLSX."""
     fmt = request.query.get("format", "json")
@@ -138,25 +115,4 @@ def json_text(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def register(registry: Registry) -> None:
-    registry.add(
-        Endpoint(
-            "GET",
-            "/api/v1/sessions/{id}/interaction-log",
-            interaction_log,
-            roles.STAFF,
-            "Export a session's interaction log (anonymous askers are never named)",
-            "reports",
-            query=(
-                Param(
-                    "format",
-                    {"type": "string", "enum": list(FORMATS), "default": "json"},
-                    "answer format",
-                ),
-                Param(
-                    "limit", {"type": "integer", "minimum": 1, "maximum": 100000}, "most entries"
-                ),
-            ),
-            produces=("application/json", XLSX, CSV),
-        )
-    )
+register = routes.register

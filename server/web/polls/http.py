@@ -12,7 +12,8 @@ from server.core import quiz as quiz_core
 from server.core import roles
 from server.core.validation import Dict, Float, Int, List, Optional, Str, validate
 from server.core.validation import Enum as OneOf
-from server.web.interaction.http import Routes, body, services
+from server.web.api import Routes, body
+from server.web.interaction.http import services
 from server.web.keys import principal
 from server.web.polls import service, surveys
 from server.web.resources import path_id, read_json

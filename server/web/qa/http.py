@@ -12,8 +12,8 @@ from server.core import roles
 from server.core.qa import QuestionState
 from server.core.text import clean_question_text, clean_user_text
 from server.core.validation import Bool, Int, List, Optional, Str, validate
-from server.web.api import Param
-from server.web.interaction.http import ID, Routes, body, services
+from server.web.api import Param, Routes, body
+from server.web.interaction.http import ID, services
 from server.web.keys import principal
 from server.web.qa import moderation, service, settings
 from server.web.resources import PAGE_PARAMS, page_params, path_id, read_json

@@ -37,9 +37,11 @@ from server.core.errors import InvalidInput, NotFound
 from server.core.qa import (
     ANONYMOUS_ACTOR,
     OPEN_STATES,
+    ORDERINGS,
     PUBLIC_STATES,
     Question,
     QuestionBoard,
+    QuestionOrder,
     QuestionState,
     ViewerRole,
     is_visible,
@@ -76,7 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "rate_limit": 3,
     "rate_window": 60,
 }
-ORDERS = ("votes", "time")
+ORDERS = tuple(o.value for o in QuestionOrder)
 
 # --- settings ---------------------------------------------------------------------------------
 
@@ -307,15 +309,7 @@ async def list_questions(
             else:
                 query = query.where(public)
         total = await db.scalar(select(func.count()).select_from(query.subquery()))
-        if order == "votes":
-            query = query.order_by(
-                QuestionRow.pinned.desc(),
-                QuestionRow.vote_count.desc(),
-                QuestionRow.created_at,
-                QuestionRow.id,
-            )
-        else:
-            query = query.order_by(QuestionRow.created_at, QuestionRow.id)
+        query = query.order_by(*_columns(QuestionOrder(order)))
         rows = (await db.scalars(query.limit(limit).offset(offset))).all()
         voted: set[int] = set()
         if who.trainee_id is not None and rows:
@@ -337,6 +331,22 @@ async def list_questions(
         if is_visible(core_question(r), viewer, tid)
     ]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+_COLUMNS: dict[str, Any] = {
+    "pinned": QuestionRow.pinned,
+    "vote_count": QuestionRow.vote_count,
+    "created_at": QuestionRow.created_at,
+    "seq": QuestionRow.id,
+}
+
+
+def _columns(order: QuestionOrder) -> list[Any]:
+    """The core's ``ORDERINGS`` as SQL (the page is cut in SQL)."""
+    return [
+        _COLUMNS[name].desc() if descending else _COLUMNS[name]
+        for name, descending in ORDERINGS[order]
+    ]
 
 
 async def show_question(svc: Services, who: Principal, question_id: int) -> dict[str, Any]:

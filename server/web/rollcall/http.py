@@ -8,7 +8,8 @@ from aiohttp import web
 from server.core import roles
 from server.core.rollcall import DEFAULT_SECONDS
 from server.core.validation import Int, List, Optional, validate
-from server.web.interaction.http import ID, Routes, body, services, services_of
+from server.web.api import Routes, body
+from server.web.interaction.http import ID, services, services_of
 from server.web.keys import TIMERS, principal
 from server.web.resources import path_id, read_json
 from server.web.rollcall import service

@@ -292,7 +292,10 @@ async def heartbeat(
     before = rules.progress_from_json(row.state if row else None)
     progress, outcome = rules.report(before, terms_of(course), beat, now.timestamp(), draw=draw)
     await _store(db, course, trainee_id, row, progress, outcome.events, now)
-    return {**outcome.to_dict(), "progress": _view(course, progress)}
+    answer = {**outcome.to_dict(), "progress": _view(course, progress)}
+    if outcome.check is not None:  # the phone counts down on its own clock
+        answer["check"]["remaining_s"] = round(outcome.check.deadline - now.timestamp(), 1)
+    return answer
 
 
 async def answer_check(
