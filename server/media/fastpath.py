@@ -72,6 +72,21 @@ _PACKET_COUNT = _MANGLED + "packet_count"
 _OCTET_COUNT = _MANGLED + "octet_count"
 
 
+class _Route:
+    """A subscriber's nominated ICE pair, its socket and SRTP session, looked up once."""
+
+    __slots__ = ("addr", "in_place", "pair", "srtp", "transport")
+
+    def __init__(self, pair: Any, srtp: Any, transport: Any) -> None:
+        self.pair, self.srtp, self.transport = pair, srtp, transport
+        self.addr = pair.remote_addr
+        sock = getattr(transport, "_sock", None)  # None for a TURN relay: its own sendto
+        # (socket sendto, pylibsrtp's buffer as cdata and as a buffer, the srtp_t session)
+        self.in_place: tuple[Any, Any, Any, Any] | None = None
+        if sock is not None and _SRTP_PROTECT is not None and hasattr(srtp, "_cdata"):
+            self.in_place = (sock.sendto, srtp._cdata, srtp._buffer, srtp._srtp[0])
+
+
 class PacketizedFrame:
     """One frame's RTP payloads, shared by every subscriber of its publisher."""
 
@@ -121,6 +136,7 @@ class FastSender:
         if not {_NTP_TIMESTAMP, _RTP_TIMESTAMP, _PACKET_COUNT, _OCTET_COUNT} <= set(self._report):
             raise forward.UnsupportedMediaStack("RTCRtpSender has no sender-report counters")
         self._on_started = on_started
+        self._cached_route: _Route | None = None
         self.ssrc: int = sender._ssrc
         self.rtx_ssrc: int = sender._rtx_ssrc
         self.payload_type: int | None = None
@@ -193,23 +209,29 @@ class FastSender:
         else:
             self._ext_prefix, self._ext_suffix = block, b""
 
-    def _route(self) -> tuple[Any, Any, Any] | None:
-        """(SRTP session, transport, remote address) when the subscriber can be sent to."""
+    def _route(self) -> _Route | None:
+        """Where and how to send, when the subscriber can be sent to. Looked up again only
+        when the nominated ICE pair or the SRTP session changes."""
         dtls = self._sender.transport
         if dtls._state is not DtlsState.CONNECTED:
             return None
         pair = dtls.transport._connection._nominated.get(1)
         if pair is None:
             return None
-        transport = pair.protocol.transport
-        if transport is None or transport.is_closing():
+        route = self._cached_route
+        if route is None or route.pair is not pair or route.srtp is not dtls._tx_srtp:
+            transport = pair.protocol.transport
+            if transport is None:
+                return None
+            route = self._cached_route = _Route(pair, dtls._tx_srtp, transport)
+        if route.transport.is_closing():
             return None
-        return dtls._tx_srtp, transport, pair.remote_addr
+        return route
 
     def writable(self) -> bool:
         """Connected and not backed up (a stalled viewer's frames are dropped, not queued)."""
         route = self._route()
-        return route is not None and route[1].get_write_buffer_size() <= STALLED_BYTES
+        return route is not None and route.transport.get_write_buffer_size() <= STALLED_BYTES
 
     def send_frame(self, packets: PacketizedFrame, pts: int) -> bool:
         """Send one frame (RTP timestamp ``pts`` on this subscriber's timeline). False when the
@@ -220,7 +242,7 @@ class FastSender:
         route = self._route()
         if route is None:
             return False
-        srtp, transport, addr = route
+        transport, addr = route.transport, route.addr
         buffered = transport.get_write_buffer_size()
         if buffered > STALLED_BYTES:
             return False
@@ -234,11 +256,10 @@ class FastSender:
         payloads = packets.payloads
         last = len(payloads) - 1
         # straight to the socket while asyncio's transport holds nothing (else in order after it)
-        sock = None if buffered else getattr(transport, "_sock", None)
-        if sock is not None and _SRTP_IN_PLACE and hasattr(srtp, "_cdata"):
+        if route.in_place is not None and not buffered:
             # pylibsrtp's own buffer, written in place and protected by srtp_protect directly
-            cdata, buf, session = srtp._cdata, srtp._buffer, srtp._srtp[0]
-            protect, length, pack_into, sendto = _SRTP_PROTECT, _LENGTH, _PACK_INTO, sock.sendto
+            sendto, cdata, buf, session = route.in_place
+            protect, length, pack_into = _SRTP_PROTECT, _LENGTH, _PACK_INTO
             start = 12 + len(ext)
             room = len(buf) - _SRTP_MAX_TRAILER
             buf[12:start] = ext  # SRTP leaves the header and its extensions as they are
@@ -259,7 +280,7 @@ class FastSender:
                         transport._protocol.error_received(exc)
                 seq = (seq + 1) & 0xFFFF
         else:
-            protect_bytes, send, pack = srtp.protect, transport.sendto, _HEADER.pack
+            protect_bytes, send, pack = route.srtp.protect, transport.sendto, _HEADER.pack
             for i, payload in enumerate(payloads):
                 header = pack(b0, pt | 0x80 if i == last else pt, seq, timestamp, ssrc)
                 send(protect_bytes(header + ext + payload), addr)
@@ -293,7 +314,7 @@ class FastSender:
         route = self._route()
         if route is None or self.payload_type is None:
             return
-        srtp, transport, addr = route
+        srtp, transport, addr = route.srtp, route.transport, route.addr
         payload = packets.payloads[index]
         marker = 0x80 if index == len(packets.payloads) - 1 else 0
         b0 = 0x90 if ext else 0x80
@@ -325,7 +346,6 @@ class FastSender:
 #: the packet in and the result out. :meth:`FastSender.send_frame` builds each packet in that
 #: buffer and calls ``srtp_protect`` itself: about half the per-packet CPU of ``Session.protect``.
 _SRTP_PROTECT: Any = getattr(srtp_lib, "srtp_protect", None)
-_SRTP_IN_PLACE = _SRTP_PROTECT is not None
 _PACK_INTO = _HEADER.pack_into
 _SRTP_MAX_TRAILER = 144  # pylibsrtp's SRTP_MAX_TRAILER_LEN
 _LENGTH = srtp_ffi.new("int *")
