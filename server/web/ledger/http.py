@@ -39,14 +39,11 @@ def _whole(request: web.Request, name: str, default: int, low: int, high: int) -
 
 
 def _year(request: web.Request) -> int:
-    return _whole(request, "year", service.this_year(exports.zone_of(request)), 2000, 2100)
+    return int(YEAR.parse(request, service.this_year(exports.zone_of(request))))
 
 
 def _format(request: web.Request) -> str:
-    fmt = request.query.get("format", "json")
-    if fmt not in {"json", "csv", "xlsx"}:
-        raise InvalidInput("request.bad_query", "format must be json, csv or xlsx.")
-    return fmt
+    return str(FORMAT.parse(request))
 
 
 CORRECT_BODY = body(
