@@ -56,7 +56,7 @@ from server.store.models import (  # noqa: E402
     session_sites,
     utcnow,
 )
-from server.web.attendance_api import checkin_secret  # noqa: E402
+from server.web.checkin.service import checkin_secret  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
 CHECKINS = 2_000

@@ -30,7 +30,7 @@ from server.config import Config  # noqa: E402
 from server.core.checkin import current_code  # noqa: E402
 from server.store import db as store_db  # noqa: E402
 from server.store.models import ClassSession, Site  # noqa: E402
-from server.web.attendance_api import checkin_secret  # noqa: E402
+from server.web.checkin.service import checkin_secret  # noqa: E402
 from tests.conftest import seed_world  # noqa: E402
 from tests.security.checkin_world import go_live  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402

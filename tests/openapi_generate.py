@@ -40,7 +40,7 @@ MIN_SHARED_PROPERTIES = 3
 
 DATE_TIME_NULL = {"type": "string", "format": "date-time", "nullable": True}
 MAY_BE_NULL: dict[str, dict[str, Any]] = {
-    # sessions (server/web/attendance_api.py, _iso(None) -> None) and batch plans
+    # sessions (server/web/batches/service.py, iso(None) -> None) and batch plans
     "started_at": DATE_TIME_NULL,
     "ended_at": DATE_TIME_NULL,
     "published_at": DATE_TIME_NULL,
@@ -51,7 +51,7 @@ MAY_BE_NULL: dict[str, dict[str, Any]] = {
     "deadline": DATE_TIME_NULL,
     "time_limit": {"type": "number", "nullable": True},
     "correct": {"type": "array", "items": {"type": "integer"}, "nullable": True},
-    # attendance records (attendance_records.record_view): a manual mark has no first scan
+    # attendance records (checkin.records.record_view): a manual mark has no first scan
     "first_in": DATE_TIME_NULL,
     "last_out": DATE_TIME_NULL,
 }
@@ -100,7 +100,7 @@ WRITTEN: dict[str, dict[str, Any]] = {
         "like": "POST /api/v1/questions/{id}/pin 200",
         "example_update": {"pinned": False},
     },
-    # attendance_api.get_batch_plan: the plan view create_batch_plan answers
+    # batches.http.get_batch_plan: the plan view create_batch_plan answers
     "GET /api/v1/courses/{id}/batch-plan 200": {"like": "POST /api/v1/courses/{id}/batch-plan 201"},
     # polls.http.own_quiz_scores: the same view as a trainee's scores read by staff
     "GET /api/v1/trainee/quiz-scores 200": {"like": "GET /api/v1/trainees/{id}/quiz-scores 200"},
@@ -131,7 +131,7 @@ WRITTEN: dict[str, dict[str, Any]] = {
         },
         "example": {"state": "playing", "fps": 24.8, "sound": "on", "interval_s": 5.0},
     },
-    # checkin_guard.list_failures
+    # checkin.http.list_failures
     "GET /api/v1/sessions/{id}/checkin-failures 200": {
         "schema": {
             "type": "object",

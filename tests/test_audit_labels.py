@@ -20,7 +20,7 @@ READER = ROOT / "web_client" / "operator" / "audit.js"
 
 COMPUTED = {
     "action.value": {a.value for a in SessionAction},  # session start / end (routes.py)
-    "how": {"move", "swap"},  # batch plan changes (attendance_api._change_plan)
+    "how": {"move", "swap"},  # batch plan changes (batches.service.change_plan)
     "action": set(),  # audit() and the CLI's _audit() forward their own arguments to
     "entity": set(),  # AuditEntry(...): their callers are scanned
     "res.name": {r.name for r in RESOURCES},  # the generic REST resources

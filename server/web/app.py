@@ -23,7 +23,6 @@ from server.bus.port import Bus
 from server.config import Config
 from server.store import db as store_db
 from server.web import (
-    attendance_api,
     domain_metrics,
     edges,
     media_api,
@@ -33,7 +32,8 @@ from server.web import (
     ws_agent,
     ws_client,
 )
-from server.web.checkin_events import CheckinEvents
+from server.web.checkin import http as checkin_http
+from server.web.checkin.events import CheckinEvents
 from server.web.guard import SignInGuard, trusted_proxies
 from server.web.keys import (
     CHECKIN_EVENTS,
@@ -88,7 +88,7 @@ def create_app(
     ws_client.setup(app)
     revoke.setup(app)
     media = media_api.setup(app)
-    app[CHECKIN_WRITER] = attendance_api.make_checkin_writer(app)
+    app[CHECKIN_WRITER] = checkin_http.make_checkin_writer(app)
     probe = domain_metrics.setup(app)
 
     app.cleanup_ctx.extend(

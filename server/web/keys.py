@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from server.media.broadcasts import Broadcasts
     from server.web.admission import Admission
     from server.web.api import Endpoint, Registry
-    from server.web.checkin_events import CheckinEvents
-    from server.web.checkin_writer import CheckinWriter
+    from server.web.checkin.events import CheckinEvents
+    from server.web.checkin.writer import CheckinWriter
     from server.web.edges import ConnectionGuard, SocketCap
     from server.web.guard import SignInGuard
     from server.web.live import Live

@@ -45,10 +45,8 @@ from server.store.models import (
 )
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import (
-    attendance_api,
     audit_api,
     auth,
-    checkin_guard,
     codes_api,
     media_api,
     presence,
@@ -61,6 +59,8 @@ from server.web import (
 )
 from server.web.api import Endpoint, Registry
 from server.web.batches import http as batches_http
+from server.web.checkin import http as checkin_http
+from server.web.checkin.records import close_open_records
 from server.web.completion import http as completion_http
 from server.web.electives import http as electives_http
 from server.web.floor import http as floor_http
@@ -477,7 +477,7 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
             warning = start_warning(session.starts_at.timestamp(), session.started_at.timestamp())
         else:
             session.ended_at = utcnow()
-            await attendance_api.close_open_records(db, session.id, session.ended_at)
+            await close_open_records(db, session.id, session.ended_at)
             closed_calls = await rollcall_service.close_roll_calls(db, session.id)
         who = principal(request)
         audit(
@@ -600,7 +600,7 @@ def build_registry() -> Registry:
     trainee_api.register(registry)
     rollcall_http.register(registry)
     batches_http.register(registry)
-    attendance_api.register(registry)
+    checkin_http.register(registry)
     electives_http.register(registry)
     ledger_http.register(registry)
     qa_http.register(registry)
@@ -611,7 +611,6 @@ def build_registry() -> Registry:
     media_api.register(registry)
     turn_api.register(registry)
     screen_api.register(registry)
-    checkin_guard.register(registry)
     leave_http.register(registry)
     completion_http.register(registry)
     selfstudy_http.register(registry)

@@ -1,7 +1,7 @@
 """What the trainee's phone lists for the trainee: electives open for registration (with the
 seats left and the trainee's place), needs surveys to answer, and the sessions the trainee
 attended and may give feedback on. Registering, answering and giving feedback use the existing
-endpoints (attendance_api, server/web/qa); these are the read-only lists the phone page needs."""
+endpoints (electives, ledger, server/web/qa); these are the read-only lists the phone page needs."""
 
 from __future__ import annotations
 

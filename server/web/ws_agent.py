@@ -24,8 +24,9 @@ from server.core.validation import (
 from server.security import sha256
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site, utcnow
-from server.web import attendance_api, auth, edges, media_api
-from server.web.checkin_events import record_changed
+from server.web import auth, edges, media_api
+from server.web.checkin import service as checkin_service
+from server.web.checkin.events import record_changed
 from server.web.hub import Connection
 from server.web.keys import LIVE, METRICS, SESSIONS
 from server.web.live import Live
@@ -132,7 +133,7 @@ async def _site_checkin(db: Any, site_id: int, item: dict[str, Any]) -> str:
     data = {"trainee_id": trainee_id, "reason": f"site check-in ({method})", "start": taken}
     try:
         async with db.begin_nested():
-            await attendance_api.mark_present_in(db, who, session_id, data, utcnow())
+            await checkin_service.mark_present_in(db, who, session_id, data, utcnow())
     except DomainError as exc:
         return exc.code
     return "recorded"

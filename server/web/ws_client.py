@@ -25,7 +25,7 @@ from server.core.validation import CLIENT_MESSAGES, validate_message
 from server.store.models import Site
 from server.web import auth, edges, media_api
 from server.web.admission import Admission
-from server.web.checkin_guard import ALERTS_TOPIC
+from server.web.checkin.events import ALERTS_TOPIC
 from server.web.hub import Connection
 from server.web.keys import ADMISSION, CONFIG, ENGINE, LIVE, SESSIONS
 from server.web.live import Live

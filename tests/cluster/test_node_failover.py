@@ -27,7 +27,7 @@ from deploy.local_cluster import LocalCluster
 from server.core.checkin import current_code
 from server.store import db as store_db
 from server.store.models import Trainee, utcnow
-from server.web.attendance_api import checkin_secret
+from server.web.checkin.service import checkin_secret
 from tests.cluster_helpers import (
     SECRET_KEY,
     LiveBrowser,

@@ -20,7 +20,7 @@ from server.config import Config
 from server.store import db as store_db
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, OrgUnit, SessionStatus, Site, Trainee, utcnow
-from server.web.attendance_api import checkin_secret
+from server.web.checkin.service import checkin_secret
 from tests.conftest import World, seed_world
 from tests.server_process import ServerProcess
 

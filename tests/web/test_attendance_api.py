@@ -14,10 +14,12 @@ from aiohttp.test_utils import TestClient
 from server.config import Config
 from server.core.checkin import code_for_window, current_code, window_index
 from server.core.checkin_guard import qr_token
+from server.core.presence import CHINA_TZ as CHINA
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import AuditEntry, ClassSession, utcnow
-from server.web.attendance_api import CHINA, checkin_secret, close_open_records
+from server.web.checkin.records import close_open_records
+from server.web.checkin.service import checkin_secret
 from tests.conftest import ClientFactory, World
 from tests.web.http_helpers import expect_error as _error
 from tests.web.http_helpers import expect_ok as _ok

@@ -17,7 +17,7 @@ from server.core.checkin import current_code
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow, CheckinRequest
 from server.store.models import ClassSession, SessionStatus, utcnow
-from server.web.attendance_api import checkin_secret
+from server.web.checkin.service import checkin_secret
 from tests.conftest import World, seed_world
 from tests.server_process import ServerProcess
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from server.bus.memory import MemoryBus
 from server.bus.port import BusEvent
-from server.web.checkin_events import KIND, CheckinEvents
+from server.web.checkin.events import KIND, CheckinEvents
 from tests.conftest import ClientFactory, World
 from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
 

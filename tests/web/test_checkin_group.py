@@ -1,4 +1,4 @@
-"""Group commit of check-ins (server/web/checkin_writer.py), on SQLite and on PostgreSQL.
+"""Group commit of check-ins (server/web/checkin/writer.py), on SQLite and on PostgreSQL.
 
 Many check-ins in one transaction, yet each caller gets its own answer or its own error, a
 refused one changes nothing, a re-sent client id stays one record, and a group that meets a
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server import security
 from server.config import Config
 from server.core.checkin import (
+    DEFAULT_OUT_OF_BATCH,
     code_for_window,
     current_code,
     roster_standing,
@@ -31,9 +32,9 @@ from server.core.errors import DomainError
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow, CheckinRequest, RecordKind
 from server.store.models import ClassSession, SessionStatus, Site, Trainee, utcnow
-from server.web.attendance_api import DEFAULT_OUT_OF_BATCH, checkin_alone, checkin_secret
-from server.web.attendance_records import new_row, store_core, to_core
-from server.web.checkin_writer import CheckinItem, CheckinWriter
+from server.web.checkin.records import new_row, store_core, to_core
+from server.web.checkin.service import checkin_alone, checkin_secret
+from server.web.checkin.writer import CheckinItem, CheckinWriter
 from tests.conftest import ClientFactory, World, create_pg_database, seed_world
 from tests.web.http_helpers import expect_error, expect_ok
 

@@ -50,7 +50,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/sessions/{id}/site-names"): SIGNED_IN,
     ("GET", "/api/v1/trainee/live-sessions"): {"trainee"},
     ("GET", "/api/v1/sessions/{id}/roll-calls/open"): {"trainee", "site_agent"},
-    # staggered batches, check-in, electives, ledger and reports (server/web/attendance_api.py)
+    # staggered batches, check-in, electives, ledger and reports (server/web/batches, checkin, …)
     ("POST", "/api/v1/courses/{id}/batch-plan"): MANAGERS,
     ("GET", "/api/v1/courses/{id}/batch-plan"): MANAGERS,
     ("POST", "/api/v1/courses/{id}/batch-plan/move"): MANAGERS,

@@ -14,11 +14,8 @@ import { auditView } from "./audit.js";
 import { findTraineeView, transcriptView, honourView } from "./people.js";
 import { attendanceView, electivesView, feedbackView } from "./session_pages.js";
 import { surveysView, surveyView } from "./surveys.js";
-<<<<<<< HEAD
 import { selfStudyView, selfStudyCompletionView } from "./selfstudy.js";
-=======
 import { leaveView, completionView } from "./between.js";
->>>>>>> main
 
 const main = document.getElementById("main");
 const state = { me: null, live: null, view: null };

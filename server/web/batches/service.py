@@ -37,7 +37,7 @@ from server.store.attendance_models import (
     TraineeUnavailability,
 )
 from server.store.models import ClassSession, Course, OrgUnit, Site, Trainee, utcnow
-from server.web.attendance_records import iso
+from server.web.checkin.records import iso
 from server.web.db import Sessions, audit, load, transaction
 
 

@@ -26,7 +26,7 @@ from server.store.attendance_models import (
     SessionSettings,
 )
 from server.store.models import ClassSession, Trainee, utcnow
-from server.web.attendance_records import iso
+from server.web.checkin.records import iso
 from server.web.db import Sessions, audit, load, transaction
 
 

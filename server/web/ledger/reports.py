@@ -21,8 +21,8 @@ from server.core.session_run import start_offset_minutes
 from server.core.trees import subtree
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import ClassSession, Course, OrgUnit, Site, Trainee, utcnow
-from server.web.attendance_records import iso
 from server.web.batches.roster import expected_trainees
+from server.web.checkin.records import iso
 from server.web.db import Sessions, load, load_many, transaction
 from server.web.leave.service import on_leave
 from server.web.ledger.service import (

@@ -1,30 +1,26 @@
-"""The store side of ``server.core.checkin_guard``: wrong-code rows, trainees' rooms, alerts,
-and the console's list of trainees who keep entering wrong codes.
+"""The store side of ``server.core.checkin_guard``: wrong-code rows, trainees' rooms and the
+console's list of trainees who keep entering wrong codes (service: no aiohttp).
 
 * :class:`AttemptBook` holds the ``checkin_attempts`` rows one transaction reads (a whole
   check-in group's at once), lets the pure rules change them, and collects the alerts to
-  publish once the transaction is committed.
+  publish once the transaction is committed (``server.web.checkin.events.publish_alerts``).
 * :func:`prove_site` is THE check of what a trainee sent (QR token or typed code) with the
   back-off around it; the group writer and its one-by-one fallback both call it.
-* :func:`rooms_of` / :func:`check_site_mark`: where a trainee is expected, for typed codes
+* :func:`rooms` / :func:`check_site_mark`: where a trainee is expected, for typed codes
   and for what a site may mark.
-* ``GET /api/v1/sessions/{id}/checkin-failures``: the console's list; alerts go live on the
-  staff-only topic :data:`ALERTS_TOPIC` (kind ``checkin_failures``).
+* :func:`failures`: the console's list (``GET /api/v1/sessions/{id}/checkin-failures``).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.core import roles
 from server.core.checkin_guard import (
     SESSION_LIMIT,
     Attempts,
@@ -45,14 +41,7 @@ from server.core.errors import DomainError
 from server.store.attendance_models import SessionSettings
 from server.store.guard_models import SESSION_ROW, CheckinAttemptRow
 from server.store.models import ClassSession, Site, Trainee, utcnow
-from server.web.api import Endpoint, Registry
-from server.web.keys import LIVE, SESSIONS
-from server.web.resources import load, path_id
-
-log = logging.getLogger("server.web.checkin_guard")
-
-ALERTS_TOPIC = "alerts"
-"""Staff-only live topic of security alerts (repeated wrong check-in codes)."""
+from server.web.db import Sessions, load, transaction
 
 Key = tuple[int, int]  # (session, trainee); trainee 0 is the whole session
 
@@ -220,35 +209,14 @@ def prove_site(
 
 
 async def record_failure(
-    sessions: async_sessionmaker[Any], session_id: int, trainee_id: int, now: float
+    sessions: Sessions, session_id: int, trainee_id: int, now: float
 ) -> list[dict[str, Any]]:
     """A wrong code found outside a committed group (the one-by-one path): its own transaction."""
-    async with sessions() as db, db.begin():
+    async with transaction(sessions, write=True) as db:
         book = AttemptBook(db)
         await book.load([session_id], [trainee_id])
         book.failed(session_id, trainee_id, now)
     return book.alerts
-
-
-async def publish_alerts(app: web.Application, alerts: list[dict[str, Any]]) -> None:
-    """Tell the operators' consoles (after the commit); a bus outage only loses the ping."""
-    if not alerts:
-        return
-    names: dict[int, str] = {}
-    async with app[SESSIONS]() as db:
-        ids = {a["trainee_id"] for a in alerts}
-        names = dict(
-            (await db.execute(select(Trainee.id, Trainee.name).where(Trainee.id.in_(ids)))).all()
-        )
-    for alert in alerts:
-        try:
-            await app[LIVE].bus.publish(
-                ALERTS_TOPIC,
-                "checkin_failures",
-                {**alert, "name": names.get(alert["trainee_id"], "")},
-            )
-        except DomainError:
-            log.warning("check-in alert not published: bus unavailable")
 
 
 async def check_site_mark(
@@ -278,11 +246,10 @@ async def check_site_mark(
     )
 
 
-async def list_failures(request: web.Request) -> web.Response:
+async def failures(sessions: Sessions, session_id: int) -> dict[str, Any]:
     """Trainees of a session who entered wrong codes, most recent first, and the session's total."""
-    session_id = path_id(request, "session")
     now = utcnow().timestamp()
-    async with request.app[SESSIONS]() as db:
+    async with transaction(sessions) as db:
         await load(db, ClassSession, session_id, "session")
         rows = (
             await db.execute(
@@ -312,25 +279,20 @@ async def list_failures(request: web.Request) -> web.Response:
                 "retry_after": round(retry_after(_state(row), now)),
             }
         )
-    return web.json_response(
-        {
-            "session_id": session_id,
-            "total_failures": session_total,
-            "typed_codes_paused_for": paused,
-            "session_limit": SESSION_LIMIT,
-            "items": items[:200],
-        }
-    )
+    return {
+        "session_id": session_id,
+        "total_failures": session_total,
+        "typed_codes_paused_for": paused,
+        "session_limit": SESSION_LIMIT,
+        "items": items[:200],
+    }
 
 
-def register(registry: Registry) -> None:
-    registry.add(
-        Endpoint(
-            "GET",
-            "/api/v1/sessions/{id}/checkin-failures",
-            list_failures,
-            roles.STAFF,
-            "List the trainees who entered wrong check-in codes in a session (with back-off)",
-            "checkin",
+async def named_alerts(sessions: Sessions, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts with the trainees' names, as the consoles show them."""
+    async with transaction(sessions) as db:
+        ids = {a["trainee_id"] for a in alerts}
+        names = dict(
+            (await db.execute(select(Trainee.id, Trainee.name).where(Trainee.id.in_(ids)))).all()
         )
-    )
+    return [{**alert, "name": names.get(alert["trainee_id"], "")} for alert in alerts]

@@ -60,8 +60,8 @@ from server.store.attendance_models import (
     SessionSettings,
 )
 from server.store.models import ClassSession, session_sites
-from server.web.attendance_records import new_row, record_view, store_core, to_core
-from server.web.checkin_guard import AttemptBook, prove_site, rooms, site_parents
+from server.web.checkin.guard import AttemptBook, prove_site, rooms, site_parents
+from server.web.checkin.records import new_row, record_view, store_core, to_core
 
 log = logging.getLogger("server.web.checkin")
 

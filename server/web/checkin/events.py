@@ -7,7 +7,11 @@ operator's wall updates its count ("签到 n/m") now instead of on its next 15 s
 A burst (a whole room typing the code within seconds) makes one event per session per
 ``COALESCE_S``, not one per trainee. The event says only which sites changed, never who: the
 session topic also reaches the session's trainees and site agents. A bus outage only loses the
-ping (the wall's periodic refresh still comes)."""
+ping (the wall's periodic refresh still comes).
+
+Repeated wrong check-in codes (``server.web.checkin.guard``) go to the operators' consoles on the
+staff-only topic :data:`ALERTS_TOPIC` (kind ``checkin_failures``), published by
+``server.web.checkin.http.publish_alerts``."""
 
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ from server.web.keys import CHECKIN_EVENTS
 log = logging.getLogger("server.checkin_events")
 
 KIND = "checkin_changed"
+ALERTS_TOPIC = "alerts"
+"""Staff-only live topic of security alerts (repeated wrong check-in codes)."""
 COALESCE_S = 0.5
 
 

@@ -1,7 +1,7 @@
 """Attendance records: database rows <-> the pure core's records, and their JSON view.
 
-Shared by the check-in endpoints (``attendance_api``), the group-commit writer
-(``checkin_writer``) and session end (``close_open_records``).
+Shared by the check-in service, the group-commit writer (``writer``), the ledger and session
+end (``close_open_records``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,214 @@
+"""The check-in endpoints: the rotating code, check-in, check-out, marks by hand, the records
+and the wrong-code list; and this process's group-commit writer of check-ins.
+
+Thin: parse the request, call :mod:`server.web.checkin.service` (or the writer), answer, and
+tell the session's consoles (:func:`server.web.checkin.events.record_changed`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from server.core import roles
+from server.core.checkin import DEFAULT_OUT_OF_BATCH
+from server.core.errors import DomainError, InvalidInput
+from server.core.validation import DateTime, Str, validate
+from server.store.models import utcnow
+from server.web.api import ID, Param, Routes, body
+from server.web.checkin import guard, service
+from server.web.checkin.events import ALERTS_TOPIC, record_changed
+from server.web.checkin.writer import CheckinItem, CheckinWriter
+from server.web.keys import CHECKIN_WRITER, CONFIG, LIVE, SESSIONS, principal
+from server.web.resources import PAGE_PARAMS, page_params, path_id, query_int, read_json
+
+SESSION = "/api/v1/sessions/{id}"
+MANAGE_CHECKIN = roles.MANAGERS | roles.AGENTS
+CLIENT_ID = Str(min_len=1, max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+
+log = logging.getLogger("server.web.checkin")
+
+routes = Routes()
+register = routes.register
+
+
+# --------------------------------------------------------------------------------------------
+# The group-commit writer of this process
+# --------------------------------------------------------------------------------------------
+
+
+def make_checkin_writer(app: web.Application) -> CheckinWriter:
+    """This process's group-commit writer of the app's store (``app[CHECKIN_WRITER]``, started
+    and closed by ``app.py``)."""
+    sessions = app[SESSIONS]
+    secret = service.checkin_secret(app[CONFIG].secret_key)
+
+    async def alone(item: CheckinItem) -> dict[str, Any]:
+        return await service.checkin_alone(sessions, secret, item)
+
+    async def alerts(found: list[dict[str, Any]]) -> None:
+        await publish_alerts(app, found)
+
+    return CheckinWriter(sessions, secret, DEFAULT_OUT_OF_BATCH, alone, on_alerts=alerts)
+
+
+async def publish_alerts(app: web.Application, alerts: list[dict[str, Any]]) -> None:
+    """Tell the operators' consoles of repeated wrong codes (after the commit); a bus outage
+    only loses the ping."""
+    if not alerts:
+        return
+    for alert in await guard.named_alerts(app[SESSIONS], alerts):
+        try:
+            await app[LIVE].bus.publish(ALERTS_TOPIC, "checkin_failures", alert)
+        except DomainError:
+            log.warning("check-in alert not published: bus unavailable")
+
+
+# --------------------------------------------------------------------------------------------
+# Endpoints
+# --------------------------------------------------------------------------------------------
+
+
+@routes(
+    "GET",
+    SESSION + "/checkin-code",
+    MANAGE_CHECKIN,
+    "Show a site's current rotating check-in code and QR payload",
+    "checkin",
+    query=(
+        Param(
+            "site_id",
+            {"type": "integer", "minimum": 1},
+            "the site (an agent's own site by default)",
+        ),
+    ),
+)
+async def checkin_code(request: web.Request) -> web.Response:
+    """The code a site's screen shows now, its QR payload and the seconds to the next one."""
+    asked = query_int(request, "site_id", None, 1, 2**31 - 1)
+    view = await service.code_view(
+        request.app[SESSIONS],
+        principal(request),
+        path_id(request, "session"),
+        asked,
+        service.checkin_secret(request.app[CONFIG].secret_key),
+    )
+    return web.json_response(view)
+
+
+CHECKIN_BODY = body(
+    {
+        "code": Str(max_len=32),
+        "qr": Str(max_len=300),
+        "client_id": CLIENT_ID,
+        "site_id": ID,
+    },
+    {"client_id"},
+)
+
+
+@routes(
+    "POST",
+    SESSION + "/checkin",
+    roles.TRAINEES,
+    "Check in with the code on the room's screen (idempotent by client_id)",
+    "checkin",
+    body=CHECKIN_BODY,
+)
+async def checkin(request: web.Request) -> web.Response:
+    """A trainee checks in with the code (or QR) on the room's screen; idempotent by client_id.
+
+    Check-ins are written in groups (see ``server.web.checkin.writer``): answered only once
+    committed, each with its own answer or error."""
+    data = validate(CHECKIN_BODY, await read_json(request), path="body")
+    if ("code" in data) == ("qr" in data):
+        raise InvalidInput(
+            "checkin.code_required", "Send either the code from the screen or the scanned QR text."
+        )
+    who = principal(request)
+    assert who.trainee_id is not None
+    item = CheckinItem(
+        data=data,
+        trainee_id=who.trainee_id,
+        home_site_id=who.site_id,
+        session_id=path_id(request, "session"),
+        now=utcnow(),
+    )
+    response = await request.app[CHECKIN_WRITER].submit(item)
+    if not response["replayed"]:
+        record_changed(request.app, response["record"])
+    return web.json_response(response)
+
+
+@routes("POST", SESSION + "/checkout", roles.TRAINEES, "Check out of the room", "checkin")
+async def checkout(request: web.Request) -> web.Response:
+    """A trainee leaves the room before the end."""
+    who = principal(request)
+    assert who.trainee_id is not None
+    view = await service.checkout(
+        request.app[SESSIONS], who.trainee_id, path_id(request, "session")
+    )
+    record_changed(request.app, view)
+    return web.json_response(view)
+
+
+MARK_BODY = body(
+    {
+        "trainee_id": ID,
+        "reason": Str(min_len=1, max_len=500),
+        "site_id": ID,
+        "start": DateTime(),
+        "end": DateTime(),
+    },
+    {"trainee_id", "reason"},
+)
+
+
+@routes(
+    "POST",
+    SESSION + "/attendance/mark",
+    MANAGE_CHECKIN,
+    "Mark a trainee present by hand, with a reason",
+    "checkin",
+    body=MARK_BODY,
+)
+async def mark_present(request: web.Request) -> web.Response:
+    """Staff mark a trainee present, with a reason (an operator, or the agent of the site)."""
+    data = validate(MARK_BODY, await read_json(request), path="body")
+    view = await service.mark_present(
+        request.app[SESSIONS], principal(request), path_id(request, "session"), data, utcnow()
+    )
+    record_changed(request.app, view)
+    return web.json_response(view)
+
+
+@routes(
+    "GET",
+    SESSION + "/attendance",
+    MANAGE_CHECKIN,
+    "List a session's attendance records",
+    "checkin",
+    query=PAGE_PARAMS,
+)
+async def list_attendance(request: web.Request) -> web.Response:
+    """The attendance records of a session (a site agent sees its own site's)."""
+    limit, offset = page_params(request)
+    found = await service.records(
+        request.app[SESSIONS], principal(request), path_id(request, "session"), limit, offset
+    )
+    return web.json_response(found)
+
+
+@routes(
+    "GET",
+    SESSION + "/checkin-failures",
+    roles.STAFF,
+    "List the trainees who entered wrong check-in codes in a session (with back-off)",
+    "checkin",
+)
+async def list_failures(request: web.Request) -> web.Response:
+    """Trainees of a session who entered wrong codes, most recent first, and the session's total."""
+    found = await guard.failures(request.app[SESSIONS], path_id(request, "session"))
+    return web.json_response(found)
