@@ -15,7 +15,7 @@ from server.core.validation import Bool, Float, Str, validate
 from server.store.models import utcnow
 from server.web import exports
 from server.web.api import ID, Param, Routes, body
-from server.web.keys import SESSIONS, principal
+from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.ledger import reports, service, sheets
 from server.web.resources import path_id, query_date, query_int, read_json
 from server.web.roster_api import XLSX
@@ -39,14 +39,11 @@ def _whole(request: web.Request, name: str, default: int, low: int, high: int) -
 
 
 def _year(request: web.Request) -> int:
-    return _whole(request, "year", service.this_year(exports.zone_of(request)), 2000, 2100)
+    return int(YEAR.parse(request, service.this_year(exports.zone_of(request))))
 
 
 def _format(request: web.Request) -> str:
-    fmt = request.query.get("format", "json")
-    if fmt not in {"json", "csv", "xlsx"}:
-        raise InvalidInput("request.bad_query", "format must be json, csv or xlsx.")
-    return fmt
+    return str(FORMAT.parse(request))
 
 
 CORRECT_BODY = body(
@@ -104,7 +101,11 @@ async def trainee_transcript(request: web.Request) -> web.Response:
     """Per-session results and yearly progress against the 32 class hours."""
     trainee_id = path_id(request, "trainee")
     found = await service.transcript(
-        request.app[SESSIONS], trainee_id, _year(request), exports.zone_of(request)
+        request.app[SESSIONS],
+        trainee_id,
+        _year(request),
+        exports.zone_of(request),
+        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
     )
     return web.json_response(found)
 
@@ -121,7 +122,11 @@ async def own_transcript(request: web.Request) -> web.Response:
     who = principal(request)
     assert who.trainee_id is not None
     found = await service.transcript(
-        request.app[SESSIONS], who.trainee_id, _year(request), exports.zone_of(request)
+        request.app[SESSIONS],
+        who.trainee_id,
+        _year(request),
+        exports.zone_of(request),
+        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
     )
     return web.json_response(found)
 
