@@ -16,7 +16,7 @@ from server.store.models import utcnow
 from server.web import exports
 from server.web.api import ID, Param, Routes, body
 from server.web.exports import XLSX
-from server.web.keys import SESSIONS, principal
+from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.ledger import reports, service, sheets
 from server.web.resources import path_id, query_date, query_int, read_json
 
@@ -101,7 +101,11 @@ async def trainee_transcript(request: web.Request) -> web.Response:
     """Per-session results and yearly progress against the 32 class hours."""
     trainee_id = path_id(request, "trainee")
     found = await service.transcript(
-        request.app[SESSIONS], trainee_id, _year(request), exports.zone_of(request)
+        request.app[SESSIONS],
+        trainee_id,
+        _year(request),
+        exports.zone_of(request),
+        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
     )
     return web.json_response(found)
 
@@ -118,7 +122,11 @@ async def own_transcript(request: web.Request) -> web.Response:
     who = principal(request)
     assert who.trainee_id is not None
     found = await service.transcript(
-        request.app[SESSIONS], who.trainee_id, _year(request), exports.zone_of(request)
+        request.app[SESSIONS],
+        who.trainee_id,
+        _year(request),
+        exports.zone_of(request),
+        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
     )
     return web.json_response(found)
 
