@@ -5,6 +5,9 @@ Thin: parse the request, call :mod:`server.web.electives.service`, answer.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiohttp import web
 
 from server.core import roles
@@ -12,6 +15,7 @@ from server.core.checkin import OutOfBatchRule
 from server.core.validation import Bool, Int, Optional, validate
 from server.core.validation import Enum as OneOf
 from server.web.api import Routes, body
+from server.web.db import Sessions
 from server.web.electives import service
 from server.web.keys import SESSIONS, principal
 from server.web.resources import path_id, read_json
@@ -60,10 +64,15 @@ async def put_settings(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
-def _trainee(request: web.Request) -> int:
+Change = Callable[[Sessions, int, int], Awaitable[dict[str, Any]]]
+
+
+async def _own(request: web.Request, change: Change) -> web.Response:
+    """A trainee changes their own registration for the session of the URL."""
     who = principal(request)
     assert who.trainee_id is not None
-    return who.trainee_id
+    view = await change(request.app[SESSIONS], who.trainee_id, path_id(request, "session"))
+    return web.json_response(view)
 
 
 @routes(
@@ -75,9 +84,7 @@ def _trainee(request: web.Request) -> int:
 )
 async def register_elective(request: web.Request) -> web.Response:
     """A trainee registers for a session (学员点课); beyond capacity they are waitlisted."""
-    trainee_id = _trainee(request)
-    view = await service.register(request.app[SESSIONS], trainee_id, path_id(request, "session"))
-    return web.json_response(view)
+    return await _own(request, service.register)
 
 
 @routes(
@@ -89,9 +96,7 @@ async def register_elective(request: web.Request) -> web.Response:
 )
 async def cancel_elective(request: web.Request) -> web.Response:
     """A trainee cancels; the first on the waitlist moves up in the same transaction."""
-    trainee_id = _trainee(request)
-    view = await service.cancel(request.app[SESSIONS], trainee_id, path_id(request, "session"))
-    return web.json_response(view)
+    return await _own(request, service.cancel)
 
 
 @routes(

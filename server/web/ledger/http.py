@@ -102,11 +102,7 @@ async def correct_attendance(request: web.Request) -> web.Response:
 )
 async def trainee_transcript(request: web.Request) -> web.Response:
     """Per-session results and yearly progress against the 32 class hours."""
-    trainee_id = path_id(request, "trainee")
-    found = await service.transcript(
-        request.app[SESSIONS], trainee_id, _year(request), exports.zone_of(request)
-    )
-    return web.json_response(found)
+    return await _transcript(request, path_id(request, "trainee"))
 
 
 @routes(
@@ -120,9 +116,12 @@ async def trainee_transcript(request: web.Request) -> web.Response:
 async def own_transcript(request: web.Request) -> web.Response:
     who = principal(request)
     assert who.trainee_id is not None
-    found = await service.transcript(
-        request.app[SESSIONS], who.trainee_id, _year(request), exports.zone_of(request)
-    )
+    return await _transcript(request, who.trainee_id)
+
+
+async def _transcript(request: web.Request, trainee_id: int) -> web.Response:
+    zone = exports.zone_of(request)
+    found = await service.transcript(request.app[SESSIONS], trainee_id, _year(request), zone)
     return web.json_response(found)
 
 
