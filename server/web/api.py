@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from aiohttp import web
 
+from server.core.errors import InvalidInput
 from server.core.roles import Actor
 from server.core.validation import Int, Map
 
@@ -28,12 +30,73 @@ def body(fields: dict[str, Any], required: set[str]) -> Map:
     return Map(fields, frozenset(required), extra="reject", absent="omit")
 
 
+BAD_QUERY = "request.bad_query"
+_WHOLE = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only: str.isdigit() also takes "²"
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
+    """A query parameter, declared once: the OpenAPI document shows its schema and the handler
+    reads it with ``parse``, which checks the same schema (integer with minimum/maximum, boolean,
+    string with enum, date format or maxLength). A bad value is a 400 with ``code``."""
+
     name: str
     schema: dict[str, Any]
     description: str = ""
     required: bool = False
+    code: str = BAD_QUERY
+
+    def parse(self, request: web.Request, default: Any = None) -> Any:
+        """The value sent, as its type; when absent (or empty, but for free text): ``default``,
+        else the schema's default, else None."""
+        raw = request.query.get(self.name)
+        text = "" if raw is None else raw.strip()
+        kind = self.schema.get("type", "string")
+        free_text = kind == "string" and "enum" not in self.schema and "format" not in self.schema
+        if raw is None or (not text and not free_text):
+            if self.required:
+                raise InvalidInput(self.code, f"Give {self.name}.")
+            return self.schema.get("default") if default is None else default
+        if kind == "integer":
+            return self._whole(text)
+        if kind == "boolean":
+            if text.lower() not in _TRUE | _FALSE:
+                raise InvalidInput(self.code, f"{self.name} must be true or false.")
+            return text.lower() in _TRUE
+        if "enum" in self.schema:
+            if text not in self.schema["enum"]:
+                allowed = ", ".join(str(v) for v in self.schema["enum"])
+                raise InvalidInput(self.code, f"{self.name} must be one of: {allowed}.")
+            return text
+        if self.schema.get("format") == "date":
+            return self._day(text)
+        longest = int(self.schema.get("maxLength", 100))
+        if len(text) > longest or any(ord(ch) < 32 for ch in text):
+            raise InvalidInput(
+                self.code, f"{self.name} must be at most {longest} printable characters."
+            )
+        return text
+
+    def _whole(self, text: str) -> int:
+        low, high = self.schema.get("minimum"), self.schema.get("maximum")
+        if (
+            _WHOLE.fullmatch(text) is None
+            or (low is not None and int(text) < low)
+            or (high is not None and int(text) > high)
+        ):
+            span = f" from {low} to {high}" if low is not None and high is not None else ""
+            raise InvalidInput(self.code, f"{self.name} must be a whole number{span}.")
+        return int(text)
+
+    def _day(self, text: str) -> date:
+        try:
+            if _DAY.fullmatch(text) is None:
+                raise ValueError(text)
+            return date.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(self.code, f"{self.name} must be a date like 2026-03-01.") from None
 
 
 @dataclass(frozen=True, slots=True)

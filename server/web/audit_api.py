@@ -19,22 +19,36 @@ from server.store.models import AuditEntry, Site, Trainee
 from server.web.api import Endpoint, Param, Registry
 from server.web.exports import zone_of
 from server.web.keys import SESSIONS
-from server.web.resources import PAGE_PARAMS, page_params, query_date, query_text
+from server.web.resources import PAGE_PARAMS, page_params
+
+FILTERS = (
+    Param(
+        "actor", {"type": "string", "maxLength": 100}, "part of the actor (user name, trainee:5)"
+    ),
+    Param("action", {"type": "string", "maxLength": 50}, "exact action, e.g. correct"),
+    Param("entity", {"type": "string", "maxLength": 50}, "exact entity, e.g. session_result"),
+    Param("entity_id", {"type": "string", "maxLength": 50}, "exact entity id"),
+    Param("since", {"type": "string", "format": "date"}, "first day (configured time zone)"),
+    Param(
+        "until", {"type": "string", "format": "date"}, "last day, inclusive (configured time zone)"
+    ),
+)
+ACTOR, ACTION, ENTITY, ENTITY_ID, SINCE, UNTIL = FILTERS
 
 
 def _filtered(request: web.Request, query: Select[Any]) -> Select[Any]:
-    actor = query_text(request, "actor")
+    actor = ACTOR.parse(request)
     if actor:
         query = query.where(AuditEntry.actor.contains(actor, autoescape=True))
-    for name, column in (
-        ("action", AuditEntry.action),
-        ("entity", AuditEntry.entity),
-        ("entity_id", AuditEntry.entity_id),
+    for param, column in (
+        (ACTION, AuditEntry.action),
+        (ENTITY, AuditEntry.entity),
+        (ENTITY_ID, AuditEntry.entity_id),
     ):
-        value = query_text(request, name, 50)
+        value = param.parse(request)
         if value:
             query = query.where(column == value)
-    since, until = query_date(request, "since"), query_date(request, "until")
+    since, until = SINCE.parse(request), UNTIL.parse(request)
     zone = zone_of(request)  # a day is the deployment's calendar day
     if since is not None:
         query = query.where(AuditEntry.at >= datetime.combine(since, time(), zone))
@@ -129,20 +143,6 @@ async def audit_facets(request: web.Request) -> web.Response:
             await db.scalars(select(AuditEntry.entity).distinct().order_by(AuditEntry.entity))
         ).all()
     return web.json_response({"actions": list(actions), "entities": list(entities)})
-
-
-FILTERS = (
-    Param(
-        "actor", {"type": "string", "maxLength": 100}, "part of the actor (user name, trainee:5)"
-    ),
-    Param("action", {"type": "string", "maxLength": 50}, "exact action, e.g. correct"),
-    Param("entity", {"type": "string", "maxLength": 50}, "exact entity, e.g. session_result"),
-    Param("entity_id", {"type": "string", "maxLength": 50}, "exact entity id"),
-    Param("since", {"type": "string", "format": "date"}, "first day (configured time zone)"),
-    Param(
-        "until", {"type": "string", "format": "date"}, "last day, inclusive (configured time zone)"
-    ),
-)
 
 
 def register(registry: Registry) -> None:

@@ -320,13 +320,19 @@ def _recording_view(row: Recording) -> dict[str, Any]:
     }
 
 
+RECORDING_SCOPE = Param(
+    "scope",
+    {"type": "string", "enum": ["session", "course"], "default": "session"},
+    "session: this session's recordings; course: every session of its course",
+    code="recording.bad_scope",
+)
+
+
 async def list_recordings(request: web.Request) -> web.Response:
     """A session's recordings; with ``scope=course`` those of every session of its course too
     (a later batch is shown an earlier batch's lecture), this session's first, newest first."""
     session_id = path_id(request, "session")
-    scope = request.query.get("scope", "session")
-    if scope not in ("session", "course"):
-        raise InvalidInput("recording.bad_scope", "scope is session or course.")
+    scope = RECORDING_SCOPE.parse(request)
     async with request.app[SESSIONS]() as db:
         session = await load(db, ClassSession, session_id, "session")
         query = select(Recording, ClassSession.title, ClassSession.starts_at).join(
@@ -407,13 +413,7 @@ def register(registry: Registry) -> None:
             roles.STAFF,
             "List the recordings of a session's program (scope=course: of its course)",
             "broadcast",
-            query=(
-                Param(
-                    "scope",
-                    {"type": "string", "enum": ["session", "course"], "default": "session"},
-                    "session: this session's recordings; course: every session of its course",
-                ),
-            ),
+            query=(RECORDING_SCOPE,),
             response=RECORDING_VIEW,
         )
     )

@@ -91,36 +91,21 @@ def query_int(
     request: web.Request, name: str, default: int | None, low: int, high: int
 ) -> int | None:
     """An integer query parameter within [low, high] (ASCII digits only), or ``default``."""
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if _WHOLE.fullmatch(raw) is None or not low <= int(raw) <= high:
-        raise InvalidInput(
-            "request.bad_query", f"{name} must be a whole number from {low} to {high}."
-        )
-    return int(raw)
+    found: int | None = Param(name, {"type": "integer", "minimum": low, "maximum": high}).parse(
+        request, default
+    )
+    return found
 
 
 def query_text(request: web.Request, name: str, max_len: int = 100) -> str:
-    raw = request.query.get(name, "").strip()
-    if len(raw) > max_len or any(ord(ch) < 32 for ch in raw):
-        raise InvalidInput(
-            "request.bad_query", f"{name} must be at most {max_len} printable characters."
-        )
-    return raw
+    found: str | None = Param(name, {"type": "string", "maxLength": max_len}).parse(request)
+    return found or ""
 
 
 def query_date(request: web.Request, name: str) -> date | None:
     """A date query parameter like 2026-03-01, or None when absent or empty."""
-    raw = query_text(request, name, 10)
-    if not raw:
-        return None
-    try:
-        if len(raw) != 10:
-            raise ValueError(raw)
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput("request.bad_query", f"{name} must be a date like 2026-03-01.") from None
+    found: date | None = Param(name, {"type": "string", "format": "date"}).parse(request)
+    return found
 
 
 def path_id(request: web.Request, label: str) -> int:
@@ -133,13 +118,6 @@ def path_id(request: web.Request, label: str) -> int:
     return value
 
 
-def page_params(request: web.Request) -> tuple[int, int]:
-    limit = query_int(request, "limit", 50, 1, 500)
-    offset = query_int(request, "offset", 0, 0, 10_000_000)
-    assert limit is not None and offset is not None
-    return limit, offset
-
-
 PAGE_PARAMS = (
     Param("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "page size"),
     Param(
@@ -148,6 +126,11 @@ PAGE_PARAMS = (
         "items to skip",
     ),
 )
+
+
+def page_params(request: web.Request) -> tuple[int, int]:
+    limit, offset = (param.parse(request) for param in PAGE_PARAMS)
+    return int(limit), int(offset)
 
 
 def page_schema(item: dict[str, Any]) -> dict[str, Any]:

@@ -45,15 +45,24 @@ async def _upload(request: web.Request) -> tuple[bytes, str]:
     raise InvalidInput("roster.upload_required", "No field named 'file' in the upload.")
 
 
+UPDATE_EXISTING = Param(
+    "update_existing",
+    {"type": "string", "enum": ["true", "false"], "default": "false"},
+    "also rename existing trainees matched by staff number",
+)
+FORMAT = Param(
+    "format", {"type": "string", "enum": ["xlsx", "csv"], "default": "xlsx"}, "file format"
+)
+LANG = Param("lang", {"type": "string", "enum": ["zh", "en"], "default": "zh"}, "header language")
+
+
 async def import_roster(request: web.Request) -> web.Response:
     data, hint = await _upload(request)
     # openpyxl parses in the CPU for seconds on big files: keep it off the event loop.
     header, rows = await asyncio.to_thread(
         roster_files.read_table, data, hint, max_bytes=request.app[CONFIG].max_body_kib * 1024
     )
-    update = request.query.get("update_existing", "false")
-    if update not in {"true", "false"}:
-        raise InvalidInput("request.bad_query", "update_existing must be true or false.")
+    update = UPDATE_EXISTING.parse(request)
     async with request.app[SESSIONS]() as db, db.begin():
         result = await apply_roster(db, header, rows, update_existing=update == "true")
         audit(
@@ -81,12 +90,7 @@ async def import_roster(request: web.Request) -> web.Response:
 
 
 async def export_roster(request: web.Request) -> web.Response:
-    fmt = request.query.get("format", "xlsx")
-    lang = request.query.get("lang", "zh")
-    if fmt not in {"csv", "xlsx"} or lang not in {"zh", "en"}:
-        raise InvalidInput(
-            "request.bad_query", "format must be csv or xlsx; lang must be zh or en."
-        )
+    fmt, lang = FORMAT.parse(request), LANG.parse(request)
     async with request.app[SESSIONS]() as db:
         header, rows = await roster_table(db, "zh" if lang == "zh" else "en")
     if fmt == "csv":
@@ -118,13 +122,7 @@ def register(registry: Registry) -> None:
             "belongs to someone with another name is a row error unless update_existing=true",
             "trainees",
             body="file",
-            query=(
-                Param(
-                    "update_existing",
-                    {"type": "string", "enum": ["true", "false"], "default": "false"},
-                    "also rename existing trainees matched by staff number",
-                ),
-            ),
+            query=(UPDATE_EXISTING,),
         )
     )
     registry.add(
@@ -135,18 +133,7 @@ def register(registry: Registry) -> None:
             roles.MANAGERS,
             "Export the roster as CSV or XLSX",
             "trainees",
-            query=(
-                Param(
-                    "format",
-                    {"type": "string", "enum": ["xlsx", "csv"], "default": "xlsx"},
-                    "file format",
-                ),
-                Param(
-                    "lang",
-                    {"type": "string", "enum": ["zh", "en"], "default": "zh"},
-                    "header language",
-                ),
-            ),
+            query=(FORMAT, LANG),
             produces=(XLSX, "text/csv"),
         )
     )

@@ -295,3 +295,61 @@ async def test_a_presence_check_answered_keeps_the_time_and_a_missed_one_loses_i
     await engine.dispose()
     assert [(c.seq, c.result) for c in checks] == [(1, "answered"), (2, "missed")]
     assert checks[1].discarded_s >= 5
+
+
+async def _credit(config: Config, course_id: int, trainee_id: int, seconds: float) -> None:
+    """The trainee watched ``seconds`` from the start (stored as the core would store it)."""
+    from server.core.ledger import Interval
+    from server.core.selfstudy import Progress, progress_to_json
+    from server.store.selfstudy_models import SelfStudyProgress
+
+    state = progress_to_json(Progress(committed=(Interval(0, seconds),), position=seconds))
+    engine = store_db.create_engine(config.effective_database_url)
+    async with store_db.session_factory(engine)() as db, db.begin():
+        db.add(SelfStudyProgress(course_id=course_id, trainee_id=trainee_id, state=state,
+                                 position_s=seconds, watched_s=seconds))  # fmt: skip
+    await engine.dispose()
+
+
+async def test_the_transcript_shows_self_study_apart_and_the_year_counts_both(
+    client_as: ClientFactory, world: World, video: bytes, config: Config
+) -> None:
+    operator, trainee = await client_as("operator"), await client_as("trainee")
+    course = await _upload(operator, world, video)  # 20 s, 2 class hours
+    await _credit(config, course["id"], world.trainee_id, 18.0)  # 90 %: the whole 2 hours
+    year = utcnow().astimezone(config.zone).year
+    mine = await expect_ok(await trainee.get("/api/v1/trainee/transcript", params={"year": year}))
+    (line,) = mine["selfstudy"]
+    assert line["title"] == course["title"] and line["class_hours"] == 2.0 and line["completed"]
+    progress = mine["progress"]
+    assert progress["selfstudy_hours"] == 2.0 and progress["counts_selfstudy"] is True
+    assert progress["class_hours"] == progress["live_hours"] + 2.0
+    assert progress["remaining_hours"] == max(
+        0.0, progress["required_hours"] - progress["class_hours"]
+    )
+    seen = await expect_ok(
+        await operator.get(f"/api/v1/trainees/{world.trainee_id}/transcript", params={"year": year})
+    )
+    assert seen["progress"] == progress and seen["selfstudy"] == mine["selfstudy"]
+
+
+@pytest.mark.parametrize("counts", [False])
+async def test_the_setting_can_keep_self_study_out_of_the_year(
+    aiohttp_client: Any, config: Config, world: World, video: bytes, counts: bool
+) -> None:
+    from dataclasses import replace
+
+    from server.web.app import create_app
+
+    client = await aiohttp_client(create_app(replace(config, selfstudy_counts_toward_year=counts)))
+    login = await client.post(
+        "/api/v1/auth/login", json={"username": "operator", "password": world.passwords["operator"]}
+    )
+    client.session.headers["X-CSRF-Token"] = (await login.json())["csrf_token"]
+    form = _form(_terms(world), video)
+    course = await expect_ok(await client.post("/api/v1/selfstudy/courses/upload", data=form), 201)
+    await _credit(config, course["id"], world.trainee_id, 18.0)
+    seen = await expect_ok(await client.get(f"/api/v1/trainees/{world.trainee_id}/transcript"))
+    progress = seen["progress"]
+    assert progress["selfstudy_hours"] == 2.0 and progress["counts_selfstudy"] is False
+    assert progress["class_hours"] == progress["live_hours"]

@@ -8,6 +8,7 @@ import { t, addMessages } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
 import { field, flashError, fmtDateTime, table } from "./ui.js";
 import { hours, names, panelSection, printButton, reloadForm } from "./panel.js";
+import { selfStudyTranscriptPart } from "./selfstudy.js";
 
 addMessages({
   zh: {
@@ -177,6 +178,7 @@ export async function transcriptView(root, traineeId) {
           tr.results,
           { caption: t("tr.caption", { n: tr.results.length }), id: "transcript-table" },
         ),
+        selfStudyTranscriptPart(tr),
       );
     } catch (err) {
       flashError(err);

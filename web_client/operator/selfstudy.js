@@ -144,7 +144,7 @@ function percent(share) {
 /** @param {HTMLElement} root */
 export async function selfStudyView(root) {
   const [units, sessions] = await Promise.all([listAll("units"), listAll("sessions")]);
-  const listBox = h("div", { id: "ss-courses" });
+  const listBox = h("div", { id: "ss-courses", class: "ss-courses" });
   const now = new Date();
   const title = h("input", { type: "text", name: "title", maxlength: "200", required: true });
   const unit = h("select", { name: "unit_id" }, units.map((u) => h("option", { value: String(u.id) }, u.title)));
@@ -157,7 +157,8 @@ export async function selfStudyView(root) {
   const checkAnswer = h("input", { type: "number", name: "check_answer_s", min: "5", max: "600", value: "60" });
   const fromRec = h("input", { type: "radio", name: "source", value: "recording", checked: true });
   const fromFile = h("input", { type: "radio", name: "source", value: "upload" });
-  const ended = sessions.filter((s) => s.status === "ended");
+  // newest first: last month's lecture is the one usually turned into a course
+  const ended = sessions.filter((s) => s.status === "ended").sort((a, b) => String(b.starts_at).localeCompare(String(a.starts_at)));
   const session = h("select", { name: "session" }, ended.map((s) => h("option", { value: String(s.id) }, `${s.title || "#" + s.id} · ${fmtDateTime(s.starts_at)}`)));
   const recording = h("select", { name: "recording_id" });
   const file = h("input", { type: "file", name: "file", accept: "video/webm,video/mp4,.webm,.mp4" });
@@ -227,7 +228,7 @@ export async function selfStudyView(root) {
   async function loadList() {
     const found = await api.get("/selfstudy/courses");
     clear(listBox);
-    listBox.appendChild(h("h2", {}, t("ss.list")));
+    listBox.appendChild(h("h2", { style: "margin-top: 1.5rem" }, t("ss.list")));
     listBox.appendChild(
       table(
         [
@@ -250,7 +251,6 @@ export async function selfStudyView(root) {
           { label: t("ss.completion"), cell: (/** @type {any} */ c) => h("a", { href: `#/selfstudy/${c.id}` }, t("ss.completion")) },
         ],
         found.items,
-        { caption: t("ss.list") },
       ),
     );
   }
@@ -303,5 +303,49 @@ export async function selfStudyCompletionView(root, courseId) {
         { id: "ss-trainees" },
       ),
     ),
+  );
+}
+
+addMessages({
+  zh: {
+    "ss.split": "其中：现场学时 {live} · 自学学时 {self}{counted}",
+    "ss.notCounted": "（自学学时不计入年度要求）",
+    "ss.trHeading": "自学课程（{n} 门）",
+    "ss.trValue": "课程学时",
+  },
+  en: {
+    "ss.split": "Of which: live {live} h · self-study {self} h{counted}",
+    "ss.notCounted": " (self-study does not count toward the year's requirement)",
+    "ss.trHeading": "Self-study courses ({n})",
+    "ss.trValue": "Course hours",
+  },
+});
+
+/**
+ * A transcript's self-study part: live and self-study hours apart, and each course.
+ * @param {any} tr GET /trainees/{id}/transcript
+ */
+export function selfStudyTranscriptPart(tr) {
+  const p = tr.progress;
+  const courses = tr.selfstudy || [];
+  return h(
+    "div",
+    { id: "tr-selfstudy" },
+    h("p", { id: "tr-split" }, t("ss.split", { live: hours(p.live_hours), self: hours(p.selfstudy_hours), counted: p.counts_selfstudy ? "" : t("ss.notCounted") })),
+    courses.length
+      ? table(
+          [
+            { label: t("ss.opens"), cell: (/** @type {any} */ c) => fmtDateTime(c.opens_at) },
+            { label: t("ss.title"), cell: (/** @type {any} */ c) => c.title },
+            { label: t("ss.watched"), class: "num", cell: (/** @type {any} */ c) => hours(c.watched_minutes) },
+            { label: t("ss.share"), class: "num", cell: (/** @type {any} */ c) => percent(c.share) },
+            { label: t("ss.trValue"), class: "num", cell: (/** @type {any} */ c) => hours(c.class_hours_value) },
+            { label: t("ss.credited"), class: "num", cell: (/** @type {any} */ c) => hours(c.class_hours) },
+            { label: t("ss.completed"), cell: (/** @type {any} */ c) => (c.completed ? t("ss.yes") : t("ss.no")) },
+          ],
+          courses,
+          { caption: t("ss.trHeading", { n: courses.length }), id: "tr-selfstudy-table" },
+        )
+      : null,
   );
 }

@@ -4,6 +4,7 @@ import { t, getLang } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
 import { fmtDateTime } from "/static/shared/time.js";
 import { state } from "./context.js";
+import { selfStudyHoursPart } from "./selfstudy.js";
 
 export async function loadTranscript() {
   state.transcript = await api.get("/trainee/transcript");
@@ -28,6 +29,7 @@ export function renderHours() {
     h("progress", { class: "hours", max: String(p.required_hours || 1), value: String(Math.min(p.class_hours, p.required_hours || 1)), "aria-label": t("hours.title") }),
   );
   area.appendChild(h("p", {}, p.met ? t("hours.met") : t("hours.remaining", { n: fmt(p.remaining_hours) }), " · ", t("hours.sessions", { n: p.sessions_counted })));
+  for (const node of selfStudyHoursPart(tr)) if (node) area.appendChild(node);
   if (!tr.results.length) {
     area.appendChild(h("p", { class: "muted" }, t("hours.none")));
     return;

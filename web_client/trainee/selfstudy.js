@@ -29,6 +29,7 @@ addMessages({
     "ss.closed_now": "课程已过学习时间，不再计时",
     "ss.other_device": "您正在另一台设备上学习本课程，本设备不计时。",
     "ss.told": "您的账号在另一台设备上打开了本课程；同一时间只有一台设备计时。",
+    "ss.waiting": "已暂停计时：请先确认“在吗？”",
     "ss.check_title": "在吗？",
     "ss.check_text": "请在倒计时结束前点“我在”，否则上次确认以来的观看时间不计入学时。",
     "ss.check_left": "剩余 {n} 秒",
@@ -57,6 +58,7 @@ addMessages({
     "ss.closed_now": "The course window has closed; nothing more is counted",
     "ss.other_device": "You are watching this course on another device; this one does not count.",
     "ss.told": "This course was opened on another device of yours; only one device counts at a time.",
+    "ss.waiting": "Not counting: answer \"Are you there?\" first",
     "ss.check_title": "Are you there?",
     "ss.check_text": "Tap \"I'm here\" before the countdown ends, or the time since the last check is not counted.",
     "ss.check_left": "{n} s left",
@@ -198,6 +200,7 @@ function renderOverlay() {
   const box = $("#ss-overlay");
   if (!p || !box) return;
   clear(box);
+  if (box.parentElement) box.parentElement.classList.toggle("asking", Boolean(p.check || p.missed));
   if (p.check) {
     const left = Math.max(0, Math.ceil((p.check.until - Date.now()) / 1000));
     box.hidden = false;
@@ -251,6 +254,7 @@ async function beat() {
   if (answer.reason === "other_device") say.error(t("ss.other_device"));
   else if (answer.other_device) say.error(t("ss.told"));
   if (answer.check && !p.check) showCheck(answer.check);
+  if (p.check || p.missed) p.status = "ss.waiting";
   renderPlayer();
   updateListRow(p.course);
 }
@@ -275,6 +279,7 @@ function showCheck(check) {
   const p = state.player;
   if (!p) return;
   p.video.pause();
+  p.status = "ss.waiting";
   p.check = { seq: check.seq, until: Date.now() + check.remaining_s * 1000 };
   if (p.countdown) clearInterval(p.countdown);
   p.countdown = setInterval(() => {
@@ -324,4 +329,43 @@ function updateListRow(course) {
   if (bar) bar.value = pr.share;
   const line = row.querySelector(".ss-progress");
   if (line && line.firstChild) line.firstChild.textContent = t("ss.progress", { percent: fmt(pr.share * 100), credited: fmt(pr.credited_hours) });
+}
+
+addMessages({
+  zh: {
+    "ss.split": "其中现场 {live} 学时 · 自学 {self} 学时{counted}",
+    "ss.notCounted": "（自学不计入年度要求）",
+    "ss.line": "自学：{title}",
+  },
+  en: {
+    "ss.split": "Live {live} h · self-study {self} h{counted}",
+    "ss.notCounted": " (self-study does not count toward the year)",
+    "ss.line": "Self-study: {title}",
+  },
+});
+
+/**
+ * The hours card's self-study part: live and self-study hours apart, and each course's credit.
+ * @param {any} tr GET /trainee/transcript
+ */
+export function selfStudyHoursPart(tr) {
+  const p = tr.progress;
+  const courses = tr.selfstudy || [];
+  return [
+    h("p", { id: "hours-split", class: "q-meta" }, t("ss.split", { live: fmt(p.live_hours), self: fmt(p.selfstudy_hours), counted: p.counts_selfstudy ? "" : t("ss.notCounted") })),
+    courses.length
+      ? h(
+          "ul",
+          { class: "list results", id: "hours-selfstudy" },
+          courses.map((/** @type {any} */ c) =>
+            h(
+              "li",
+              {},
+              h("div", {}, t("ss.line", { title: c.title })),
+              h("div", { class: "q-meta row" }, t("ss.progress", { percent: fmt(c.share * 100), credited: fmt(c.class_hours) }), c.completed ? h("span", { class: "tag ok" }, t("ss.done")) : null),
+            ),
+          ),
+        )
+      : null,
+  ];
 }

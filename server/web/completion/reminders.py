@@ -5,6 +5,7 @@ The rule of what is due is ``server.core.reminders``; this module gathers its fa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,10 +25,11 @@ from server.core.reminders import (
     outstanding_rows,
 )
 from server.store.completion_models import LeaveRequestRow, WriteupRow
-from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
+from server.store.models import ClassSession, OrgUnit, Program, ProgramUnit, Trainee, utcnow
 from server.store.selfstudy_models import SelfStudyCourse
 from server.web import exports
 from server.web.api import Endpoint, Param, Registry
+from server.web.batches.roster import expected_trainees
 from server.web.completion import service
 from server.web.keys import SESSIONS, principal
 from server.web.leave import service as leave_service
@@ -79,50 +81,78 @@ async def self_study_due(
     return out
 
 
-def _ts(value: str | None) -> float:
-    return datetime.fromisoformat(value).timestamp() if value else 0.0
-
-
-async def _items_for(
-    db: AsyncSession, trainee: Trainee, program: Program, now: datetime
-) -> tuple[DueItem, ...]:
-    coming = [
+async def _program_coming(
+    db: AsyncSession, program_id: int, now: datetime
+) -> list[tuple[ClassSession, set[int]]]:
+    """The program's sessions not over yet (next AHEAD_DAYS), each with who is expected."""
+    sessions = [
         s
-        for s in await leave_service.coming_sessions(
-            db, trainee, now, now + timedelta(days=AHEAD_DAYS)
-        )
-        if s["program_id"] == program.id
+        for s in await leave_service.program_sessions(db, program_id)
+        if s.ends_at > now and s.starts_at < now + timedelta(days=AHEAD_DAYS)
     ]
-    on_leave = await leave_service.on_leave(db, [s["id"] for s in coming], [trainee.id])
+    return [(s, await expected_trainees(db, s)) for s in sessions]
+
+
+async def due_by_trainee(
+    db: AsyncSession, program: Program, trainees: Sequence[Trainee], now: datetime
+) -> dict[int, tuple[DueItem, ...]]:
+    """Every given trainee's due items in the program, from a handful of queries for all of
+    them (who is expected is asked once per coming session, not once per trainee)."""
+    ids = [t.id for t in trainees]
+    coming = await _program_coming(db, program.id, now)
+    leave = await leave_service.on_leave(db, [s.id for s, _ in coming], ids)
     settings = await leave_service.settings_of(db, program.id)
-    writeup = await db.scalar(
-        select(WriteupRow.state).where(
-            WriteupRow.trainee_id == trainee.id, WriteupRow.program_id == program.id
-        )
+    writeups = dict(
+        (
+            await db.execute(
+                select(WriteupRow.trainee_id, WriteupRow.state).where(
+                    WriteupRow.program_id == program.id, WriteupRow.trainee_id.in_(ids)
+                )
+            )
+        ).all()
     )
-    requests = (
+    requests: dict[int, list[LeaveNote]] = {}
+    for r in (
         await db.scalars(
             select(LeaveRequestRow).where(
-                LeaveRequestRow.trainee_id == trainee.id,
                 LeaveRequestRow.program_id == program.id,
+                LeaveRequestRow.trainee_id.in_(ids),
                 LeaveRequestRow.state != LeaveState.WITHDRAWN.value,
             )
         )
-    ).all()
-    courses = (await self_study_due(db, program.id, [trainee.id])).get(trainee.id, [])
-    return due_items(
-        now=now.timestamp(),
-        upcoming=[
-            UpcomingSession(s["id"], s["title"], _ts(s["starts_at"]), _ts(s["ends_at"]), s["room"])
-            for s in coming
-        ],
-        on_leave=frozenset(sid for sid, _ in on_leave),
-        courses=courses,
-        writeup_required=bool(settings.writeup_required),
-        writeup_state=writeup,
-        program_id=program.id,
-        leave=[LeaveNote(r.id, r.state, r.first_start.timestamp()) for r in requests],
-    )
+    ).all():
+        requests.setdefault(r.trainee_id, []).append(
+            LeaveNote(r.id, r.state, r.first_start.timestamp())
+        )
+    courses = await self_study_due(db, program.id, ids)
+    out: dict[int, tuple[DueItem, ...]] = {}
+    for trainee in trainees:
+        upcoming = []
+        for session, expected in coming:
+            if trainee.id not in expected:
+                continue
+            room = next((x for x in session.sites if x.id == trainee.home_site_id), None)
+            room = room or (session.sites[0] if session.sites else None)
+            upcoming.append(
+                UpcomingSession(
+                    session.id,
+                    session.title,
+                    session.starts_at.timestamp(),
+                    session.ends_at.timestamp(),
+                    room.name if room is not None else "",
+                )
+            )
+        out[trainee.id] = due_items(
+            now=now.timestamp(),
+            upcoming=upcoming,
+            on_leave=frozenset(s for s, t in leave if t == trainee.id),
+            courses=courses.get(trainee.id, []),
+            writeup_required=bool(settings.writeup_required),
+            writeup_state=writeups.get(trainee.id),
+            program_id=program.id,
+            leave=requests.get(trainee.id, []),
+        )
+    return out
 
 
 def _item_view(item: DueItem) -> dict[str, Any]:
@@ -149,7 +179,7 @@ async def my_todo(request: web.Request) -> web.Response:
         programs = await service.trainee_programs(db, trainee)
         out = []
         for program in programs[:5]:
-            items = await _items_for(db, trainee, program, now)
+            items = (await due_by_trainee(db, program, [trainee], now))[trainee.id]
             out.append(
                 {
                     "program": {"id": program.id, "name": program.name},
@@ -170,16 +200,15 @@ async def outstanding(request: web.Request) -> web.Response:
     now = utcnow()
     async with request.app[SESSIONS]() as db:
         program = await load(db, Program, program_id, "program")
-        found = await service.program_facts(db, program)
+        trainees = await service.program_trainees(db, program.id)
         units = dict((await db.execute(select(OrgUnit.id, OrgUnit.name))).all())
-        people = []
-        for trainee in sorted(found.trainees.values(), key=lambda t: t.staff_no):
-            if unit_filter is not None and trainee.org_unit_id != unit_filter:
-                continue
-            items = await _items_for(db, trainee, program, now)
-            people.append(
-                (units.get(trainee.org_unit_id, ""), trainee.staff_no, trainee.name, items)
-            )
+        chosen = [
+            t
+            for t in sorted(trainees.values(), key=lambda t: t.staff_no)
+            if unit_filter is None or t.org_unit_id == unit_filter
+        ]
+        due = await due_by_trainee(db, program, chosen, now)
+        people = [(units.get(t.org_unit_id, ""), t.staff_no, t.name, due[t.id]) for t in chosen]
     rows = outstanding_rows(people)
     sheet = exports.Sheet(
         "待办",

@@ -179,6 +179,26 @@ async def program_facts(db: AsyncSession, program: Program) -> ProgramFacts:
     return ProgramFacts(program, requirements, people, facts, min(ends) if ends else None)
 
 
+async def program_trainees(db: AsyncSession, program_id: int) -> dict[int, Trainee]:
+    """Who is in a program: expected at one of its sessions, or with a record at one."""
+    sessions = await leave_service.program_sessions(db, program_id)
+    ids: set[int] = set()
+    for session in sessions:
+        ids |= await expected_trainees(db, session)
+    session_ids = [s.id for s in sessions]
+    for i in range(0, len(session_ids), CHUNK):
+        ids |= set(
+            (
+                await db.scalars(
+                    select(AttendanceRecordRow.trainee_id).where(
+                        AttendanceRecordRow.session_id.in_(session_ids[i : i + CHUNK])
+                    )
+                )
+            ).all()
+        )
+    return await _trainees(db, ids)
+
+
 async def _trainees(db: AsyncSession, ids: Iterable[int]) -> dict[int, Trainee]:
     wanted = sorted(ids)
     out: dict[int, Trainee] = {}

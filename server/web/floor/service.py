@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core import floor as floor_core
 from server.core.errors import Conflict
-from server.core.qa import ViewerRole
+from server.core.qa_views import ViewerRole
 from server.core.roles import Principal
 from server.store.models import utcnow
 from server.store.qa_models import FloorGrantRow, FloorRequestRow

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from server.core import roles
 from server.core.errors import InvalidInput
-from server.core.qa import ANONYMOUS_ACTOR
+from server.core.qa_views import ANONYMOUS_ACTOR
 from server.core.validation import Int
 from server.store.models import ClassSession
 from server.web import exports

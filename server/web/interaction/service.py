@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.bus.port import BusUnavailable
 from server.core.errors import Conflict, Forbidden, NotFound
-from server.core.qa import log_actor
+from server.core.qa_views import log_actor
 from server.core.roles import Principal
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import ClassSession, SessionStatus, utcnow
@@ -200,7 +200,7 @@ async def read_log(
     db: AsyncSession, session_id: int, limit: int | None
 ) -> list[tuple[QaEvent, dict[str, Any]]]:
     """The session's interaction log, oldest first; the asker of an anonymous question is
-    never named (``server.core.qa.log_actor``)."""
+    never named (``server.core.qa_views.log_actor``)."""
     rows = (
         await db.scalars(
             select(QaEvent)

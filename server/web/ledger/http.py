@@ -15,7 +15,7 @@ from server.core.validation import Bool, Float, Str, validate
 from server.store.models import utcnow
 from server.web import exports
 from server.web.api import ID, Param, Routes, body
-from server.web.keys import SESSIONS, principal
+from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.ledger import reports, service, sheets
 from server.web.resources import path_id, query_date, query_int, read_json
 from server.web.roster_api import XLSX
@@ -39,14 +39,11 @@ def _whole(request: web.Request, name: str, default: int, low: int, high: int) -
 
 
 def _year(request: web.Request) -> int:
-    return _whole(request, "year", service.this_year(exports.zone_of(request)), 2000, 2100)
+    return int(YEAR.parse(request, service.this_year(exports.zone_of(request))))
 
 
 def _format(request: web.Request) -> str:
-    fmt = request.query.get("format", "json")
-    if fmt not in {"json", "csv", "xlsx"}:
-        raise InvalidInput("request.bad_query", "format must be json, csv or xlsx.")
-    return fmt
+    return str(FORMAT.parse(request))
 
 
 CORRECT_BODY = body(
@@ -120,8 +117,13 @@ async def own_transcript(request: web.Request) -> web.Response:
 
 
 async def _transcript(request: web.Request, trainee_id: int) -> web.Response:
-    zone = exports.zone_of(request)
-    found = await service.transcript(request.app[SESSIONS], trainee_id, _year(request), zone)
+    found = await service.transcript(
+        request.app[SESSIONS],
+        trainee_id,
+        _year(request),
+        exports.zone_of(request),
+        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
+    )
     return web.json_response(found)
 
 

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.core import selfstudy as selfstudy_rules
 from server.core.completion import HonourCandidate, honour_list
 from server.core.leave import apply_leave
 from server.core.ledger import (
@@ -37,6 +38,7 @@ from server.store.models import AuditEntry, ClassSession, Course, Trainee, utcno
 from server.web.checkin.records import iso, record_of, to_core
 from server.web.db import CHUNK, Sessions, audit, load, load_many, transaction
 from server.web.leave.service import on_leave
+from server.web.selfstudy import service as selfstudy
 from server.web.session_window import session_times
 
 CORRECTION_ENTITY = "session_result"
@@ -191,14 +193,22 @@ async def year_results(
 
 
 async def transcript(
-    sessions: Sessions, trainee_id: int, year: int, zone: tzinfo
+    sessions: Sessions, trainee_id: int, year: int, zone: tzinfo, *, count_selfstudy: bool = True
 ) -> dict[str, Any]:
-    """A trainee's session results of the year and their progress against the yearly hours."""
+    """A trainee's session results of the year, the self-study courses apart, and the progress
+    against the yearly hours (self-study counted toward them when ``count_selfstudy``)."""
     async with transaction(sessions) as db:
         trainee = await load(db, Trainee, trainee_id, "trainee")
         found = await year_results(db, year, zone, trainee_id)
+        studied = await selfstudy.trainee_year(db, trainee_id, year, zone)
     rules = LedgerRules(calendar_zone=zone)
     progress = yearly_progress(str(trainee_id), year, [f.result for f in found], rules)
+    year_hours = selfstudy_rules.year_hours(
+        progress.class_hours,
+        sum(c["class_hours"] for c in studied),
+        progress.required_hours,
+        count_selfstudy=count_selfstudy,
+    )
     return {
         "trainee": {
             "id": trainee.id,
@@ -211,13 +221,17 @@ async def transcript(
             {**result_view(r, s, c), "kind": row.kind.value, "site_id": row.site_id}
             for r, s, c, row in found
         ],
+        "selfstudy": studied,
         "progress": {
-            "class_hours": progress.class_hours,
+            "class_hours": year_hours.counted_hours,
+            "live_hours": year_hours.live_hours,
+            "selfstudy_hours": year_hours.selfstudy_hours,
+            "counts_selfstudy": count_selfstudy,
             "credits": progress.credits,
-            "required_hours": progress.required_hours,
-            "percent": progress.percent,
-            "remaining_hours": progress.remaining_hours,
-            "met": progress.met,
+            "required_hours": year_hours.required_hours,
+            "percent": year_hours.percent,
+            "remaining_hours": max(0.0, year_hours.required_hours - year_hours.counted_hours),
+            "met": year_hours.met,
             "sessions_counted": progress.sessions_counted,
         },
     }

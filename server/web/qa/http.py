@@ -84,8 +84,8 @@ async def list_questions(request: web.Request) -> web.Response:
         services(request),
         principal(request),
         path_id(request, "session"),
-        request.query.get("order", "votes"),
-        request.query.get("state"),
+        ORDER.parse(request),
+        STATE.parse(request),
         limit,
         offset,
     )

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.errors import NotFound
 from server.core.qa import (
-    PUBLIC_STATES,
     OnAirChanged,
     QaEvent,
     QuestionAction,
@@ -26,6 +25,9 @@ from server.core.qa import (
     QuestionsMerged,
     QuestionState,
     QuestionStateChanged,
+)
+from server.core.qa_views import (
+    PUBLIC_STATES,
     ViewerRole,
 )
 from server.core.roles import Principal

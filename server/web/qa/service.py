@@ -35,18 +35,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.core import roles
 from server.core.errors import InvalidInput, NotFound
 from server.core.qa import (
-    ANONYMOUS_ACTOR,
     OPEN_STATES,
     ORDERINGS,
-    PUBLIC_STATES,
     Question,
     QuestionBoard,
     QuestionOrder,
     QuestionState,
+    vote_changes,
+)
+from server.core.qa_views import (
+    ANONYMOUS_ACTOR,
+    PUBLIC_STATES,
     ViewerRole,
     is_visible,
     public_view,
-    vote_changes,
 )
 from server.core.roles import Actor, Principal
 from server.core.text import SensitiveWords
@@ -137,7 +139,7 @@ def question_view(
     viewer_trainee: int | None = None,
     voted: bool = False,
 ) -> dict[str, Any]:
-    """What this viewer may see (the identity rules are ``server.core.qa.public_view``)."""
+    """What this viewer may see (the identity rules are ``server.core.qa_views.public_view``)."""
     view = public_view(
         core_question(row),
         viewer,
