@@ -25,6 +25,9 @@ SESSION = "/api/v1/sessions/{id}"
 routes = Routes()
 register = routes.register
 
+Answer = dict[str, Any]
+Change = Callable[[Sessions, int, int], Awaitable[Answer]]
+
 SETTINGS_BODY = body(
     {
         "capacity": Optional(Int(0, 100_000)),
@@ -36,76 +39,44 @@ SETTINGS_BODY = body(
 )
 
 
-@routes(
-    "GET",
-    SESSION + "/settings",
-    roles.MANAGERS,
-    "Show a session's capacity, registration and out-of-batch settings",
-    "electives",
-)
-async def get_settings(request: web.Request) -> web.Response:
-    view = await service.get_settings(request.app[SESSIONS], path_id(request, "session"))
-    return web.json_response(view)
+@routes.json("GET", SESSION + "/settings", roles.MANAGERS, "electives")
+async def get_settings(request: web.Request) -> Answer:
+    """Show a session's capacity, registration and out-of-batch settings"""
+    return await service.get_settings(request.app[SESSIONS], path_id(request, "session"))
 
 
-@routes(
-    "PUT",
-    SESSION + "/settings",
-    roles.MANAGERS,
-    "Change a session's capacity, registration and out-of-batch settings",
-    "electives",
-    body=SETTINGS_BODY,
-)
-async def put_settings(request: web.Request) -> web.Response:
+@routes.json("PUT", SESSION + "/settings", roles.MANAGERS, "electives", body=SETTINGS_BODY)
+async def put_settings(request: web.Request) -> Answer:
+    """Change a session's capacity, registration and out-of-batch settings"""
     data = validate(SETTINGS_BODY, await read_json(request), path="body")
-    view = await service.put_settings(
-        request.app[SESSIONS], principal(request), path_id(request, "session"), data
-    )
-    return web.json_response(view)
+    who = principal(request)
+    return await service.put_settings(request.app[SESSIONS], who, path_id(request, "session"), data)
 
 
-Change = Callable[[Sessions, int, int], Awaitable[dict[str, Any]]]
-
-
-async def _own(request: web.Request, change: Change) -> web.Response:
+async def _own(request: web.Request, change: Change) -> Answer:
     """A trainee changes their own registration for the session of the URL."""
     who = principal(request)
     assert who.trainee_id is not None
-    view = await change(request.app[SESSIONS], who.trainee_id, path_id(request, "session"))
-    return web.json_response(view)
+    return await change(request.app[SESSIONS], who.trainee_id, path_id(request, "session"))
 
 
-@routes(
-    "POST",
-    SESSION + "/registration",
-    roles.TRAINEES,
-    "Register for a session as an elective (waitlisted when full)",
-    "electives",
-)
-async def register_elective(request: web.Request) -> web.Response:
-    """A trainee registers for a session (学员点课); beyond capacity they are waitlisted."""
+@routes.json("POST", SESSION + "/registration", roles.TRAINEES, "electives")
+async def register_elective(request: web.Request) -> Answer:
+    """Register for a session as an elective (waitlisted when full)
+
+    学员点课: beyond capacity they are waitlisted."""
     return await _own(request, service.register)
 
 
-@routes(
-    "DELETE",
-    SESSION + "/registration",
-    roles.TRAINEES,
-    "Cancel one's registration; the first waitlisted moves up",
-    "electives",
-)
-async def cancel_elective(request: web.Request) -> web.Response:
-    """A trainee cancels; the first on the waitlist moves up in the same transaction."""
+@routes.json("DELETE", SESSION + "/registration", roles.TRAINEES, "electives")
+async def cancel_elective(request: web.Request) -> Answer:
+    """Cancel one's registration; the first waitlisted moves up
+
+    In the same transaction."""
     return await _own(request, service.cancel)
 
 
-@routes(
-    "GET",
-    SESSION + "/registrations",
-    roles.MANAGERS,
-    "List a session's registrations and waitlist",
-    "electives",
-)
-async def list_registrations(request: web.Request) -> web.Response:
-    view = await service.registrations(request.app[SESSIONS], path_id(request, "session"))
-    return web.json_response(view)
+@routes.json("GET", SESSION + "/registrations", roles.MANAGERS, "electives")
+async def list_registrations(request: web.Request) -> Answer:
+    """List a session's registrations and waitlist"""
+    return await service.registrations(request.app[SESSIONS], path_id(request, "session"))
