@@ -16,6 +16,7 @@ from server.core.checkin import (
     AttendanceKind,
     AttendanceRecord,
     AttendanceState,
+    CheckinOutcome,
     ManualPresence,
     Stay,
     StaySource,
@@ -158,3 +159,24 @@ async def record_of(
         )
     )
     return found
+
+
+def record_kind(kind: AttendanceKind) -> RecordKind:
+    """The stored kind of a new record made by a check-in of this kind."""
+    return RecordKind.MAKEUP if kind is AttendanceKind.MAKEUP else RecordKind.REGULAR
+
+
+def checkin_answer(
+    client_id: str, outcome: CheckinOutcome, row: AttendanceRecordRow
+) -> dict[str, Any]:
+    """The answer to an accepted check-in (stored with its client id for replays)."""
+    return {
+        "client_id": client_id,
+        "kind": outcome.kind.value,
+        "message": outcome.message,
+        "planned_session_id": None
+        if outcome.planned_session_id is None
+        else int(outcome.planned_session_id),
+        "record": record_view(row),
+        "replayed": False,
+    }

@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.checkin import (
     WINDOW_SECONDS,
-    AttendanceKind,
     current_code,
     decide_checkin,
     effective_out_of_batch_rule,
@@ -47,8 +46,10 @@ from server.web.batches.roster import roster_position
 from server.web.checkin import guard
 from server.web.checkin.records import (
     at,
+    checkin_answer,
     iso,
     new_row,
+    record_kind,
     record_of,
     record_view,
     store_core,
@@ -149,23 +150,11 @@ async def _checkin_once(
             out_of_batch_rule=rule,
         )
         if row is None:
-            kind = (
-                RecordKind.MAKEUP if outcome.kind is AttendanceKind.MAKEUP else RecordKind.REGULAR
-            )
-            row = new_row(trainee_id, session_id, int(site), kind)
+            row = new_row(trainee_id, session_id, int(site), record_kind(outcome.kind))
             db.add(row)
         store_core(row, to_core(row).check_in(ts))
         await db.flush()
-        response = {
-            "client_id": data["client_id"],
-            "kind": outcome.kind.value,
-            "message": outcome.message,
-            "planned_session_id": None
-            if outcome.planned_session_id is None
-            else int(outcome.planned_session_id),
-            "record": record_view(row),
-            "replayed": False,
-        }
+        response = checkin_answer(data["client_id"], outcome, row)
         db.add(
             CheckinRequest(
                 client_id=data["client_id"],
