@@ -16,6 +16,7 @@ from server.core.checkin import (
     AttendanceKind,
     AttendanceRecord,
     AttendanceState,
+    CheckinOutcome,
     ManualPresence,
     Stay,
     StaySource,
@@ -124,6 +125,22 @@ def record_view(row: AttendanceRecordRow) -> dict[str, Any]:
             for m in row.manual or []
         ],
         "closed": row.closed,
+    }
+
+
+def checkin_answer(
+    client_id: str, outcome: CheckinOutcome, row: AttendanceRecordRow
+) -> dict[str, Any]:
+    """What a trainee's phone is told about its check-in (stored for replays of the same id)."""
+    return {
+        "client_id": client_id,
+        "kind": outcome.kind.value,
+        "message": outcome.message,
+        "planned_session_id": None
+        if outcome.planned_session_id is None
+        else int(outcome.planned_session_id),
+        "record": record_view(row),
+        "replayed": False,
     }
 
 

@@ -47,6 +47,7 @@ from server.web.batches.roster import roster_position
 from server.web.checkin import guard
 from server.web.checkin.records import (
     at,
+    checkin_answer,
     iso,
     new_row,
     record_of,
@@ -156,16 +157,7 @@ async def _checkin_once(
             db.add(row)
         store_core(row, to_core(row).check_in(ts))
         await db.flush()
-        response = {
-            "client_id": data["client_id"],
-            "kind": outcome.kind.value,
-            "message": outcome.message,
-            "planned_session_id": None
-            if outcome.planned_session_id is None
-            else int(outcome.planned_session_id),
-            "record": record_view(row),
-            "replayed": False,
-        }
+        response = checkin_answer(data["client_id"], outcome, row)
         db.add(
             CheckinRequest(
                 client_id=data["client_id"],

@@ -61,7 +61,7 @@ from server.store.attendance_models import (
 )
 from server.store.models import ClassSession, session_sites
 from server.web.checkin.guard import AttemptBook, prove_site, rooms, site_parents
-from server.web.checkin.records import new_row, record_view, store_core, to_core
+from server.web.checkin.records import checkin_answer, new_row, store_core, to_core
 
 log = logging.getLogger("server.web.checkin")
 
@@ -373,16 +373,7 @@ class CheckinWriter:
             if entry is None:
                 continue
             item, row, outcome = entry
-            response = {
-                "client_id": item.data["client_id"],
-                "kind": outcome.kind.value,
-                "message": outcome.message,
-                "planned_session_id": None
-                if outcome.planned_session_id is None
-                else int(outcome.planned_session_id),
-                "record": record_view(row),
-                "replayed": False,
-            }
+            response = checkin_answer(item.data["client_id"], outcome, row)
             answers[item.data["client_id"]] = response
             outcomes[index] = response
             stored.append(

@@ -46,6 +46,18 @@ def _format(request: web.Request) -> str:
     return str(FORMAT.parse(request))
 
 
+async def _transcript(request: web.Request, trainee_id: int) -> web.Response:
+    """A trainee's transcript for the asked year, seen by staff or by the trainee alike."""
+    found = await service.transcript(
+        request.app[SESSIONS],
+        trainee_id,
+        _year(request),
+        exports.zone_of(request),
+        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
+    )
+    return web.json_response(found)
+
+
 CORRECT_BODY = body(
     {
         "trainee_id": ID,
@@ -99,15 +111,7 @@ async def correct_attendance(request: web.Request) -> web.Response:
 )
 async def trainee_transcript(request: web.Request) -> web.Response:
     """Per-session results and yearly progress against the 32 class hours."""
-    trainee_id = path_id(request, "trainee")
-    found = await service.transcript(
-        request.app[SESSIONS],
-        trainee_id,
-        _year(request),
-        exports.zone_of(request),
-        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
-    )
-    return web.json_response(found)
+    return await _transcript(request, path_id(request, "trainee"))
 
 
 @routes(
@@ -121,14 +125,7 @@ async def trainee_transcript(request: web.Request) -> web.Response:
 async def own_transcript(request: web.Request) -> web.Response:
     who = principal(request)
     assert who.trainee_id is not None
-    found = await service.transcript(
-        request.app[SESSIONS],
-        who.trainee_id,
-        _year(request),
-        exports.zone_of(request),
-        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
-    )
-    return web.json_response(found)
+    return await _transcript(request, who.trainee_id)
 
 
 @routes(
