@@ -61,3 +61,47 @@ def test_ruff_finds_nothing() -> None:
 def test_mypy_strict_passes() -> None:
     result = _run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+SERVICE_LAYER = (
+    "server/web/db.py",
+    "server/web/batches/roster.py",
+    "server/web/checkin/guard.py",
+    "server/web/checkin/records.py",
+    "server/web/checkin/writer.py",
+    "server/web/ledger/reports.py",
+    "server/web/ledger/sheets.py",
+)
+
+
+def _imported_names(path: Path) -> set[str]:
+    """Every module and ``module.name`` a file imports (absolute imports)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_feature_services_do_not_speak_http() -> None:
+    """A feature package's service (``server/web/<feature>/service.py`` and the service modules
+    beside it) runs transactions and the core, without aiohttp and without any feature's
+    handlers: features call each other's services, never each other's handlers."""
+    paths = sorted((ROOT / "server" / "web").glob("*/service.py"))
+    paths += [ROOT / p for p in SERVICE_LAYER]
+    assert len(paths) >= 10
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(bad)
+        for path in paths
+        if (
+            bad := {
+                name
+                for name in _imported_names(path)
+                if name.split(".")[0] == "aiohttp" or name.endswith(".http")
+            }
+        )
+    }
+    assert offenders == {}

@@ -31,19 +31,9 @@ def check_code_shown(
 ) -> None:
     """A code is shown only for a site taking part in a session that has not ended."""
     if site_id not in participating:
-        raise RuleViolation(
-            "checkin.wrong_site",
-            "This site is not taking part in the session.",
-            rule="site_participation",
-            details={"session_id": session_id, "site_id": site_id},
-        )
+        raise _wrong_site(session_id, site_id, "This site is not taking part in the session.")
     if status is SessionStatus.ENDED:
-        raise RuleViolation(
-            "checkin.session_not_live",
-            "The session has ended; check-in is closed.",
-            rule="session_live",
-            details={"session_id": session_id, "status": status.value},
-        )
+        raise _not_live(session_id, status, "The session has ended; check-in is closed.")
 
 
 def marking_site(
@@ -71,17 +61,29 @@ def check_mark(
 ) -> int:
     """A mark goes to a site taking part in a session that has started; returns the site."""
     if site_id is None or site_id not in participating:
-        raise RuleViolation(
-            "checkin.wrong_site",
+        raise _wrong_site(
+            session_id,
+            site_id,
             "This site is not taking part in the session; give a participating site_id.",
-            rule="site_participation",
-            details={"session_id": session_id, "site_id": site_id},
         )
     if status is SessionStatus.SCHEDULED:
-        raise RuleViolation(
-            "checkin.session_not_live",
-            "The session has not started yet.",
-            rule="session_live",
-            details={"session_id": session_id, "status": status.value},
-        )
+        raise _not_live(session_id, status, "The session has not started yet.")
     return site_id
+
+
+def _wrong_site(session_id: int, site_id: int | None, message: str) -> RuleViolation:
+    return RuleViolation(
+        "checkin.wrong_site",
+        message,
+        rule="site_participation",
+        details={"session_id": session_id, "site_id": site_id},
+    )
+
+
+def _not_live(session_id: int, status: SessionStatus, message: str) -> RuleViolation:
+    return RuleViolation(
+        "checkin.session_not_live",
+        message,
+        rule="session_live",
+        details={"session_id": session_id, "status": status.value},
+    )

@@ -5,33 +5,19 @@ Pure: the service loads the counts, asks here, and stores what these functions d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
-
-class Seat(StrEnum):
-    REGISTERED = "registered"
-    WAITLISTED = "waitlisted"
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    seat: Seat
-    position: int | None
-    """The place on the waitlist (1 = next to move up); None when registered."""
-
 
 def has_room(capacity: int | None, registered: int) -> bool:
     """Whether one more trainee can be registered (no capacity = no limit)."""
     return capacity is None or registered < capacity
 
 
-def place(capacity: int | None, registered: int, last_waitlisted: int) -> Placement:
-    """Where a new registration goes: a seat while there is room, else the end of the waitlist
-    (``last_waitlisted``: the highest waitlist position so far, 0 for none)."""
+def waitlist_place(capacity: int | None, registered: int, last_waitlisted: int) -> int | None:
+    """Where a new registration goes: None for a seat (there is room), else its place at the end
+    of the waitlist (``last_waitlisted``: the highest place so far, 0 for none; 1 is the next
+    to move up)."""
     if has_room(capacity, registered):
-        return Placement(Seat.REGISTERED, None)
-    return Placement(Seat.WAITLISTED, last_waitlisted + 1)
+        return None
+    return last_waitlisted + 1
 
 
 def moves_up(was_registered: bool, capacity: int | None, registered_after: int) -> bool:

@@ -6,6 +6,7 @@ it, the OpenAPI document shows it, and the role-matrix test checks it against it
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from server.core.roles import Actor
 from server.core.validation import Int, Map
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+JsonHandler = Callable[[web.Request], Awaitable[Any]]
+"""A handler that returns its JSON answer (see :meth:`Routes.json`)."""
 
 ID = Int(1, 2**31 - 1)
 """A row id in a request body."""
@@ -164,6 +167,31 @@ class Routes:
         def declare(handler: Handler) -> Handler:
             self.endpoints.append(Endpoint(method, path, handler, allowed, summary, tag, **options))
             return handler
+
+        return declare
+
+    def json(
+        self, method: str, path: str, allowed: frozenset[Actor], tag: str, **options: Any
+    ) -> Callable[[JsonHandler], Handler]:
+        """Declare an endpoint whose handler returns its JSON answer (sent with the endpoint's
+        ``status``); the summary is the first line of the handler's docstring::
+
+            @routes.json("GET", "/api/v1/things/{id}", roles.MANAGERS, "things")
+            async def show_thing(request: web.Request) -> dict[str, Any]:
+                # docstring "Show a thing": the summary
+        """
+
+        def declare(handler: JsonHandler) -> Handler:
+            summary = (handler.__doc__ or "").strip().split("\n", 1)[0]
+            assert summary, f"{handler.__name__}: the first docstring line is the summary"
+            status = options.get("status", 200)
+
+            @functools.wraps(handler)
+            async def answer(request: web.Request) -> web.StreamResponse:
+                return web.json_response(await handler(request), status=status)
+
+            self.endpoints.append(Endpoint(method, path, answer, allowed, summary, tag, **options))
+            return answer
 
         return declare
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.core.electives import Placement, Seat, has_room, moves_up, place
+from server.core.electives import has_room, moves_up, waitlist_place
 
 
 def test_there_is_room_below_the_capacity_and_always_without_one() -> None:
@@ -14,10 +14,10 @@ def test_there_is_room_below_the_capacity_and_always_without_one() -> None:
 
 
 def test_a_new_registration_is_seated_while_there_is_room_else_waitlisted_at_the_end() -> None:
-    assert place(None, 50, 0) == Placement(Seat.REGISTERED, None)
-    assert place(2, 1, 0) == Placement(Seat.REGISTERED, None)
-    assert place(2, 2, 0) == Placement(Seat.WAITLISTED, 1)
-    assert place(2, 2, 4) == Placement(Seat.WAITLISTED, 5)
+    assert waitlist_place(None, 50, 0) is None
+    assert waitlist_place(2, 1, 0) is None
+    assert waitlist_place(2, 2, 0) == 1
+    assert waitlist_place(2, 2, 4) == 5
 
 
 def test_the_first_waitlisted_moves_up_only_into_a_freed_seat_with_room() -> None:

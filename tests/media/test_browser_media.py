@@ -106,7 +106,7 @@ async def test_chromium_publishes_and_views_through_the_relay(
             op_page = await operator.new_page()
             await op_page.goto(base + "/test-media/page.html")
             await op_page.wait_for_function(
-                "window.mediaTest && window.mediaTest.socketState() === 'open'"
+                "() => window.mediaTest && window.mediaTest.socketState() === 'open'"
             )
             assert await op_page.evaluate(f"window.mediaTest.publish({sid})")
 
@@ -118,7 +118,7 @@ async def test_chromium_publishes_and_views_through_the_relay(
             screen_page = await screen.new_page()
             await screen_page.goto(base + "/test-media/page.html")
             await screen_page.wait_for_function(
-                "window.mediaTest && window.mediaTest.socketState() === 'open'"
+                "() => window.mediaTest && window.mediaTest.socketState() === 'open'"
             )
             assert await screen_page.evaluate(f"window.mediaTest.view({sid})")
             # the site's screen decodes the operator's camera, continuously

@@ -14,9 +14,12 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from server.config import Config
+from server.core.ledger import Interval
+from server.core.selfstudy import Progress, progress_to_json
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import ClassSession, Course, TeachingMethod, User, utcnow
+from server.store.selfstudy_models import SelfStudyCourse, SelfStudyProgress
 from tests.conftest import ClientFactory, World
 from tests.web.http_helpers import expect_error, expect_ok
 
@@ -339,3 +342,57 @@ async def test_the_office_exports_who_has_not_done_what(
     assert ("张伟", "集中授课") in body and ("张伟", "学用成果") in body
     live = next(row for row in rows[1:] if row[3] == "集中授课")
     assert live[5] is not None and live[5].tzinfo is None  # a local time, a real Excel date
+
+
+async def _self_study(config: Config, world: World, watched_s: float, title: str) -> None:
+    """A self-study course of the world's program (10 min, 2 class hours, open now) and the
+    trainee's progress in it: ``watched_s`` seconds credited."""
+    engine = store_db.create_engine(config.effective_database_url)
+    now = utcnow()
+    async with store_db.session_factory(engine)() as db, db.begin():
+        course = SelfStudyCourse(
+            title=title,
+            unit_id=world.ids["units"],
+            class_hours=2.0,
+            opens_at=now - timedelta(days=1),
+            closes_at=now + timedelta(days=7),
+            format="mp4",
+            file_name="course.mp4",
+            duration_s=600.0,
+            created_by="test",
+        )
+        db.add(course)
+        await db.flush()
+        if watched_s:
+            state = progress_to_json(Progress(committed=(Interval(0.0, watched_s),)))
+            db.add(
+                SelfStudyProgress(
+                    course_id=course.id,
+                    trainee_id=world.trainee_id,
+                    state=state,
+                    position_s=watched_s,
+                    watched_s=watched_s,
+                )
+            )
+    await engine.dispose()
+
+
+async def test_self_study_counts_toward_completion_when_the_program_says_so(
+    client_as: ClientFactory, world: World, config: Config
+) -> None:
+    trainee, operator = await client_as("trainee"), await client_as("operator")
+    program = world.ids["programs"]
+    await _past_session(config, world, attended=True)  # 4 live class hours
+    await _self_study(config, world, 600.0, "案例一")  # watched whole: 2 self-study hours
+    await _self_study(config, world, 0.0, "案例二")  # not started
+    rules = f"/api/v1/programs/{program}/completion-rules"
+    await expect_ok(await operator.put(rules, json={"min_hours": 5}))
+    listed = await expect_ok(await operator.get(f"/api/v1/programs/{program}/completion"))
+    (me,) = listed["items"]
+    assert me["self_study_hours"] == 2.0 and me["hours"] == 4.0 and not me["completed"]
+    await expect_ok(await operator.put(rules, json={"count_self_study": True}))
+    listed = await expect_ok(await operator.get(f"/api/v1/programs/{program}/completion"))
+    assert listed["items"][0]["hours"] == 6.0 and listed["items"][0]["completed"]
+    todo = await expect_ok(await trainee.get("/api/v1/trainee/todo"))
+    due = [i for i in todo["programs"][0]["items"] if i["kind"] == "self_study"]
+    assert [i["title"] for i in due] == ["案例二"]

@@ -228,7 +228,7 @@ export async function selfStudyView(root) {
   async function loadList() {
     const found = await api.get("/selfstudy/courses");
     clear(listBox);
-    listBox.appendChild(h("h2", { style: "margin-top: 1.5rem" }, t("ss.list")));
+    listBox.appendChild(h("h2", {}, t("ss.list")));
     listBox.appendChild(
       table(
         [

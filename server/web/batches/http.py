@@ -5,6 +5,8 @@ Thin: parse the request, call :mod:`server.web.batches.service`, answer.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from server.core import roles
@@ -18,6 +20,8 @@ PLAN = "/api/v1/courses/{id}/batch-plan"
 
 routes = Routes()
 register = routes.register
+
+Answer = dict[str, Any]
 
 PLAN_BODY = body(
     {
@@ -39,80 +43,46 @@ MOVE_BODY = body({"trainee_id": ID, "session_id": ID}, {"trainee_id", "session_i
 SWAP_BODY = body({"trainee_a": ID, "trainee_b": ID}, {"trainee_a", "trainee_b"})
 
 
-@routes(
-    "POST",
-    PLAN,
-    roles.MANAGERS,
-    "Plan the staggered batches of a course and save them as the draft plan",
-    "batches",
-    body=PLAN_BODY,
-    status=201,
-)
-async def create_batch_plan(request: web.Request) -> web.Response:
-    """Run the planner over the course's sessions and save the result as the draft plan."""
+@routes.json("POST", PLAN, roles.MANAGERS, "batches", body=PLAN_BODY, status=201)
+async def create_batch_plan(request: web.Request) -> Answer:
+    """Plan the staggered batches of a course and save them as the draft plan
+
+    The planner runs over the course's sessions."""
     data = validate(PLAN_BODY, await read_json(request), path="body")
-    view = await service.create_plan(
-        request.app[SESSIONS], principal(request), path_id(request, "course"), data
-    )
-    return web.json_response(view, status=201)
+    who = principal(request)
+    return await service.create_plan(request.app[SESSIONS], who, path_id(request, "course"), data)
 
 
-@routes(
-    "GET",
-    PLAN,
-    roles.MANAGERS,
-    "Show a course's batch plan: units by batches, leaders, on-duty share, violations",
-    "batches",
-)
-async def get_batch_plan(request: web.Request) -> web.Response:
-    view = await service.current_plan(request.app[SESSIONS], path_id(request, "course"))
-    return web.json_response(view)
+@routes.json("GET", PLAN, roles.MANAGERS, "batches")
+async def get_batch_plan(request: web.Request) -> Answer:
+    """Show a course's batch plan: units by batches, leaders, on-duty share, violations"""
+    return await service.current_plan(request.app[SESSIONS], path_id(request, "course"))
 
 
-async def _change(request: web.Request, how: str) -> web.Response:
-    data = validate(
-        MOVE_BODY if how == "move" else SWAP_BODY, await read_json(request), path="body"
-    )
-    view = await service.change_plan(
-        request.app[SESSIONS], principal(request), path_id(request, "course"), how, data
-    )
-    return web.json_response(view)
+async def _change(request: web.Request, how: str, schema: Map) -> Answer:
+    data = validate(schema, await read_json(request), path="body")
+    who = principal(request)
+    course_id = path_id(request, "course")
+    return await service.change_plan(request.app[SESSIONS], who, course_id, how, data)
 
 
-@routes(
-    "POST",
-    PLAN + "/move",
-    roles.MANAGERS,
-    "Move a trainee to another batch of the plan (re-validated)",
-    "batches",
-    body=MOVE_BODY,
-)
-async def move_in_plan(request: web.Request) -> web.Response:
-    return await _change(request, "move")
+@routes.json("POST", PLAN + "/move", roles.MANAGERS, "batches", body=MOVE_BODY)
+async def move_in_plan(request: web.Request) -> Answer:
+    """Move a trainee to another batch of the plan (re-validated)"""
+    return await _change(request, "move", MOVE_BODY)
 
 
-@routes(
-    "POST",
-    PLAN + "/swap",
-    roles.MANAGERS,
-    "Swap two trainees' batches in the plan (re-validated)",
-    "batches",
-    body=SWAP_BODY,
-)
-async def swap_in_plan(request: web.Request) -> web.Response:
-    return await _change(request, "swap")
+@routes.json("POST", PLAN + "/swap", roles.MANAGERS, "batches", body=SWAP_BODY)
+async def swap_in_plan(request: web.Request) -> Answer:
+    """Swap two trainees' batches in the plan (re-validated)"""
+    return await _change(request, "swap", SWAP_BODY)
 
 
-@routes(
-    "POST",
-    PLAN + "/publish",
-    roles.MANAGERS,
-    "Publish the draft batch plan as the course's roster",
-    "batches",
-)
-async def publish_plan(request: web.Request) -> web.Response:
-    """Publish the draft: it becomes the roster of the course's sessions."""
-    view = await service.publish(
+@routes.json("POST", PLAN + "/publish", roles.MANAGERS, "batches")
+async def publish_plan(request: web.Request) -> Answer:
+    """Publish the draft batch plan as the course's roster
+
+    It becomes the roster of the course's sessions."""
+    return await service.publish(
         request.app[SESSIONS], principal(request), path_id(request, "course")
     )
-    return web.json_response(view)

@@ -33,6 +33,8 @@ log = logging.getLogger("server.web.checkin")
 routes = Routes()
 register = routes.register
 
+Answer = dict[str, Any]
+
 
 # --------------------------------------------------------------------------------------------
 # The group-commit writer of this process
@@ -71,31 +73,24 @@ async def publish_alerts(app: web.Application, alerts: list[dict[str, Any]]) -> 
 # --------------------------------------------------------------------------------------------
 
 
-@routes(
-    "GET",
-    SESSION + "/checkin-code",
-    MANAGE_CHECKIN,
-    "Show a site's current rotating check-in code and QR payload",
-    "checkin",
-    query=(
-        Param(
-            "site_id",
-            {"type": "integer", "minimum": 1},
-            "the site (an agent's own site by default)",
-        ),
-    ),
+SITE_ID = Param(
+    "site_id", {"type": "integer", "minimum": 1}, "the site (an agent's own site by default)"
 )
-async def checkin_code(request: web.Request) -> web.Response:
-    """The code a site's screen shows now, its QR payload and the seconds to the next one."""
+
+
+@routes.json("GET", SESSION + "/checkin-code", MANAGE_CHECKIN, "checkin", query=(SITE_ID,))
+async def checkin_code(request: web.Request) -> Answer:
+    """Show a site's current rotating check-in code and QR payload
+
+    The code a site's screen shows now, its QR payload and the seconds to the next one."""
     asked = query_int(request, "site_id", None, 1, 2**31 - 1)
-    view = await service.code_view(
+    return await service.code_view(
         request.app[SESSIONS],
         principal(request),
         path_id(request, "session"),
         asked,
         service.checkin_secret(request.app[CONFIG].secret_key),
     )
-    return web.json_response(view)
 
 
 CHECKIN_BODY = body(
@@ -109,19 +104,13 @@ CHECKIN_BODY = body(
 )
 
 
-@routes(
-    "POST",
-    SESSION + "/checkin",
-    roles.TRAINEES,
-    "Check in with the code on the room's screen (idempotent by client_id)",
-    "checkin",
-    body=CHECKIN_BODY,
-)
-async def checkin(request: web.Request) -> web.Response:
-    """A trainee checks in with the code (or QR) on the room's screen; idempotent by client_id.
+@routes.json("POST", SESSION + "/checkin", roles.TRAINEES, "checkin", body=CHECKIN_BODY)
+async def checkin(request: web.Request) -> Answer:
+    """Check in with the code on the room's screen (idempotent by client_id)
 
-    Check-ins are written in groups (see ``server.web.checkin.writer``): answered only once
-    committed, each with its own answer or error."""
+    A trainee checks in with the code (or QR) on the room's screen. Check-ins are written in
+    groups (``server.web.checkin.writer``): answered only once committed, each with its own
+    answer or error."""
     data = validate(CHECKIN_BODY, await read_json(request), path="body")
     if ("code" in data) == ("qr" in data):
         raise InvalidInput(
@@ -139,19 +128,21 @@ async def checkin(request: web.Request) -> web.Response:
     response = await request.app[CHECKIN_WRITER].submit(item)
     if not response["replayed"]:
         record_changed(request.app, response["record"])
-    return web.json_response(response)
+    return response
 
 
-@routes("POST", SESSION + "/checkout", roles.TRAINEES, "Check out of the room", "checkin")
-async def checkout(request: web.Request) -> web.Response:
-    """A trainee leaves the room before the end."""
+@routes.json("POST", SESSION + "/checkout", roles.TRAINEES, "checkin")
+async def checkout(request: web.Request) -> Answer:
+    """Check out of the room
+
+    A trainee leaves the room before the end."""
     who = principal(request)
     assert who.trainee_id is not None
     view = await service.checkout(
         request.app[SESSIONS], who.trainee_id, path_id(request, "session")
     )
     record_changed(request.app, view)
-    return web.json_response(view)
+    return view
 
 
 MARK_BODY = body(
@@ -166,49 +157,34 @@ MARK_BODY = body(
 )
 
 
-@routes(
-    "POST",
-    SESSION + "/attendance/mark",
-    MANAGE_CHECKIN,
-    "Mark a trainee present by hand, with a reason",
-    "checkin",
-    body=MARK_BODY,
-)
-async def mark_present(request: web.Request) -> web.Response:
-    """Staff mark a trainee present, with a reason (an operator, or the agent of the site)."""
+@routes.json("POST", SESSION + "/attendance/mark", MANAGE_CHECKIN, "checkin", body=MARK_BODY)
+async def mark_present(request: web.Request) -> Answer:
+    """Mark a trainee present by hand, with a reason
+
+    By an operator, or by the agent of the site."""
     data = validate(MARK_BODY, await read_json(request), path="body")
     view = await service.mark_present(
         request.app[SESSIONS], principal(request), path_id(request, "session"), data, utcnow()
     )
     record_changed(request.app, view)
-    return web.json_response(view)
+    return view
 
 
-@routes(
-    "GET",
-    SESSION + "/attendance",
-    MANAGE_CHECKIN,
-    "List a session's attendance records",
-    "checkin",
-    query=PAGE_PARAMS,
-)
-async def list_attendance(request: web.Request) -> web.Response:
-    """The attendance records of a session (a site agent sees its own site's)."""
+@routes.json("GET", SESSION + "/attendance", MANAGE_CHECKIN, "checkin", query=PAGE_PARAMS)
+async def list_attendance(request: web.Request) -> Answer:
+    """List a session's attendance records
+
+    A site agent sees its own site's."""
     limit, offset = page_params(request)
-    found = await service.records(
-        request.app[SESSIONS], principal(request), path_id(request, "session"), limit, offset
+    who = principal(request)
+    return await service.records(
+        request.app[SESSIONS], who, path_id(request, "session"), limit, offset
     )
-    return web.json_response(found)
 
 
-@routes(
-    "GET",
-    SESSION + "/checkin-failures",
-    roles.STAFF,
-    "List the trainees who entered wrong check-in codes in a session (with back-off)",
-    "checkin",
-)
-async def list_failures(request: web.Request) -> web.Response:
-    """Trainees of a session who entered wrong codes, most recent first, and the session's total."""
-    found = await guard.failures(request.app[SESSIONS], path_id(request, "session"))
-    return web.json_response(found)
+@routes.json("GET", SESSION + "/checkin-failures", roles.STAFF, "checkin")
+async def list_failures(request: web.Request) -> Answer:
+    """List the trainees who entered wrong check-in codes in a session (with back-off)
+
+    Most recent first, and the session's total."""
+    return await guard.failures(request.app[SESSIONS], path_id(request, "session"))

@@ -128,22 +128,6 @@ def record_view(row: AttendanceRecordRow) -> dict[str, Any]:
     }
 
 
-def checkin_answer(
-    client_id: str, outcome: CheckinOutcome, row: AttendanceRecordRow
-) -> dict[str, Any]:
-    """What a trainee's phone is told about its check-in (stored for replays of the same id)."""
-    return {
-        "client_id": client_id,
-        "kind": outcome.kind.value,
-        "message": outcome.message,
-        "planned_session_id": None
-        if outcome.planned_session_id is None
-        else int(outcome.planned_session_id),
-        "record": record_view(row),
-        "replayed": False,
-    }
-
-
 async def close_open_records(db: AsyncSession, session_id: int, ended_at: datetime) -> int:
     """Close every open attendance record of a session at its end; returns how many.
 
@@ -175,3 +159,24 @@ async def record_of(
         )
     )
     return found
+
+
+def record_kind(kind: AttendanceKind) -> RecordKind:
+    """The stored kind of a new record made by a check-in of this kind."""
+    return RecordKind.MAKEUP if kind is AttendanceKind.MAKEUP else RecordKind.REGULAR
+
+
+def checkin_answer(
+    client_id: str, outcome: CheckinOutcome, row: AttendanceRecordRow
+) -> dict[str, Any]:
+    """The answer to an accepted check-in (stored with its client id for replays)."""
+    return {
+        "client_id": client_id,
+        "kind": outcome.kind.value,
+        "message": outcome.message,
+        "planned_session_id": None
+        if outcome.planned_session_id is None
+        else int(outcome.planned_session_id),
+        "record": record_view(row),
+        "replayed": False,
+    }

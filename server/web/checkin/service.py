@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.checkin import (
     WINDOW_SECONDS,
-    AttendanceKind,
     current_code,
     decide_checkin,
     effective_out_of_batch_rule,
@@ -50,6 +49,7 @@ from server.web.checkin.records import (
     checkin_answer,
     iso,
     new_row,
+    record_kind,
     record_of,
     record_view,
     store_core,
@@ -150,10 +150,7 @@ async def _checkin_once(
             out_of_batch_rule=rule,
         )
         if row is None:
-            kind = (
-                RecordKind.MAKEUP if outcome.kind is AttendanceKind.MAKEUP else RecordKind.REGULAR
-            )
-            row = new_row(trainee_id, session_id, int(site), kind)
+            row = new_row(trainee_id, session_id, int(site), record_kind(outcome.kind))
             db.add(row)
         store_core(row, to_core(row).check_in(ts))
         await db.flush()

@@ -40,7 +40,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.core.checkin import (
-    AttendanceKind,
     OutOfBatchRule,
     decide_checkin,
     effective_out_of_batch_rule,
@@ -55,13 +54,18 @@ from server.store.attendance_models import (
     CheckinRequest,
     ElectiveRegistration,
     PlanStatus,
-    RecordKind,
     RegistrationStatus,
     SessionSettings,
 )
 from server.store.models import ClassSession, session_sites
 from server.web.checkin.guard import AttemptBook, prove_site, rooms, site_parents
-from server.web.checkin.records import checkin_answer, new_row, store_core, to_core
+from server.web.checkin.records import (
+    checkin_answer,
+    new_row,
+    record_kind,
+    store_core,
+    to_core,
+)
 
 log = logging.getLogger("server.web.checkin")
 
@@ -452,10 +456,7 @@ class CheckinWriter:
             out_of_batch_rule=session.rule,
         )
         if row is None:
-            kind = (
-                RecordKind.MAKEUP if outcome.kind is AttendanceKind.MAKEUP else RecordKind.REGULAR
-            )
-            row = new_row(item.trainee_id, session.id, int(site), kind)
+            row = new_row(item.trainee_id, session.id, int(site), record_kind(outcome.kind))
             record = to_core(row).check_in(ts)  # may refuse: then nothing is added
             db.add(row)
             records[key] = row

@@ -5,6 +5,9 @@ Thin: parse the request, call :mod:`server.web.electives.service`, answer.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiohttp import web
 
 from server.core import roles
@@ -12,6 +15,7 @@ from server.core.checkin import OutOfBatchRule
 from server.core.validation import Bool, Int, Optional, validate
 from server.core.validation import Enum as OneOf
 from server.web.api import Routes, body
+from server.web.db import Sessions
 from server.web.electives import service
 from server.web.keys import SESSIONS, principal
 from server.web.resources import path_id, read_json
@@ -20,6 +24,9 @@ SESSION = "/api/v1/sessions/{id}"
 
 routes = Routes()
 register = routes.register
+
+Answer = dict[str, Any]
+Change = Callable[[Sessions, int, int], Awaitable[Answer]]
 
 SETTINGS_BODY = body(
     {
@@ -32,75 +39,44 @@ SETTINGS_BODY = body(
 )
 
 
-@routes(
-    "GET",
-    SESSION + "/settings",
-    roles.MANAGERS,
-    "Show a session's capacity, registration and out-of-batch settings",
-    "electives",
-)
-async def get_settings(request: web.Request) -> web.Response:
-    view = await service.get_settings(request.app[SESSIONS], path_id(request, "session"))
-    return web.json_response(view)
+@routes.json("GET", SESSION + "/settings", roles.MANAGERS, "electives")
+async def get_settings(request: web.Request) -> Answer:
+    """Show a session's capacity, registration and out-of-batch settings"""
+    return await service.get_settings(request.app[SESSIONS], path_id(request, "session"))
 
 
-@routes(
-    "PUT",
-    SESSION + "/settings",
-    roles.MANAGERS,
-    "Change a session's capacity, registration and out-of-batch settings",
-    "electives",
-    body=SETTINGS_BODY,
-)
-async def put_settings(request: web.Request) -> web.Response:
+@routes.json("PUT", SESSION + "/settings", roles.MANAGERS, "electives", body=SETTINGS_BODY)
+async def put_settings(request: web.Request) -> Answer:
+    """Change a session's capacity, registration and out-of-batch settings"""
     data = validate(SETTINGS_BODY, await read_json(request), path="body")
-    view = await service.put_settings(
-        request.app[SESSIONS], principal(request), path_id(request, "session"), data
-    )
-    return web.json_response(view)
+    who = principal(request)
+    return await service.put_settings(request.app[SESSIONS], who, path_id(request, "session"), data)
 
 
-def _trainee(request: web.Request) -> int:
+async def _own(request: web.Request, change: Change) -> Answer:
+    """A trainee changes their own registration for the session of the URL."""
     who = principal(request)
     assert who.trainee_id is not None
-    return who.trainee_id
+    return await change(request.app[SESSIONS], who.trainee_id, path_id(request, "session"))
 
 
-@routes(
-    "POST",
-    SESSION + "/registration",
-    roles.TRAINEES,
-    "Register for a session as an elective (waitlisted when full)",
-    "electives",
-)
-async def register_elective(request: web.Request) -> web.Response:
-    """A trainee registers for a session (学员点课); beyond capacity they are waitlisted."""
-    trainee_id = _trainee(request)
-    view = await service.register(request.app[SESSIONS], trainee_id, path_id(request, "session"))
-    return web.json_response(view)
+@routes.json("POST", SESSION + "/registration", roles.TRAINEES, "electives")
+async def register_elective(request: web.Request) -> Answer:
+    """Register for a session as an elective (waitlisted when full)
+
+    学员点课: beyond capacity they are waitlisted."""
+    return await _own(request, service.register)
 
 
-@routes(
-    "DELETE",
-    SESSION + "/registration",
-    roles.TRAINEES,
-    "Cancel one's registration; the first waitlisted moves up",
-    "electives",
-)
-async def cancel_elective(request: web.Request) -> web.Response:
-    """A trainee cancels; the first on the waitlist moves up in the same transaction."""
-    trainee_id = _trainee(request)
-    view = await service.cancel(request.app[SESSIONS], trainee_id, path_id(request, "session"))
-    return web.json_response(view)
+@routes.json("DELETE", SESSION + "/registration", roles.TRAINEES, "electives")
+async def cancel_elective(request: web.Request) -> Answer:
+    """Cancel one's registration; the first waitlisted moves up
+
+    In the same transaction."""
+    return await _own(request, service.cancel)
 
 
-@routes(
-    "GET",
-    SESSION + "/registrations",
-    roles.MANAGERS,
-    "List a session's registrations and waitlist",
-    "electives",
-)
-async def list_registrations(request: web.Request) -> web.Response:
-    view = await service.registrations(request.app[SESSIONS], path_id(request, "session"))
-    return web.json_response(view)
+@routes.json("GET", SESSION + "/registrations", roles.MANAGERS, "electives")
+async def list_registrations(request: web.Request) -> Answer:
+    """List a session's registrations and waitlist"""
+    return await service.registrations(request.app[SESSIONS], path_id(request, "session"))

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.checkin import effective_out_of_batch_rule
-from server.core.electives import moves_up, place
+from server.core.electives import moves_up, waitlist_place
 from server.core.errors import Conflict, NotFound
 from server.core.roles import Principal
 from server.core.sessions import SessionStatus
@@ -149,16 +149,18 @@ async def register(sessions: Sessions, trainee_id: int, session_id: int) -> dict
                     ElectiveRegistration.status == RegistrationStatus.WAITLISTED,
                 )
             )
-            placed = place(settings.capacity, registered, int(last or 0))
-            status = RegistrationStatus(placed.seat.value)
-            if status is RegistrationStatus.REGISTERED:
+            position = waitlist_place(settings.capacity, registered, int(last or 0))
+            if position is None:
+                status = RegistrationStatus.REGISTERED
                 registered += 1
+            else:
+                status = RegistrationStatus.WAITLISTED
             if reg is None:
                 reg = ElectiveRegistration(
                     session_id=session_id, trainee_id=trainee_id, status=status
                 )
                 db.add(reg)
-            reg.status, reg.position, reg.updated_at = status, placed.position, utcnow()
+            reg.status, reg.position, reg.updated_at = status, position, utcnow()
             await db.flush()
         return _registration_view(reg, settings.capacity, registered)
 

@@ -6,6 +6,7 @@ Thin: parse the request, call :mod:`server.web.ledger.service` / ``reports``, an
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from aiohttp import web
 
@@ -15,10 +16,10 @@ from server.core.validation import Bool, Float, Str, validate
 from server.store.models import utcnow
 from server.web import exports
 from server.web.api import ID, Param, Routes, body
+from server.web.exports import XLSX
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.ledger import reports, service, sheets
 from server.web.resources import path_id, query_date, query_int, read_json
-from server.web.roster_api import XLSX
 
 MAX_REPORT_DAYS = 800
 FORMAT = Param(
@@ -32,6 +33,9 @@ REPORT_MEDIA = ("application/json", XLSX, "text/csv")
 routes = Routes()
 register = routes.register
 
+SESSION = "/api/v1/sessions/{id}"
+Answer = dict[str, Any]
+
 
 def _whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     found = query_int(request, name, default, low, high)
@@ -44,18 +48,6 @@ def _year(request: web.Request) -> int:
 
 def _format(request: web.Request) -> str:
     return str(FORMAT.parse(request))
-
-
-async def _transcript(request: web.Request, trainee_id: int) -> web.Response:
-    """A trainee's transcript for the asked year, seen by staff or by the trainee alike."""
-    found = await service.transcript(
-        request.app[SESSIONS],
-        trainee_id,
-        _year(request),
-        exports.zone_of(request),
-        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
-    )
-    return web.json_response(found)
 
 
 CORRECT_BODY = body(
@@ -79,18 +71,13 @@ CORRECT_BODY = body(
 )
 
 
-@routes(
-    "POST",
-    "/api/v1/sessions/{id}/attendance/correct",
-    roles.MANAGERS,
-    "Correct a trainee's session result, with a reason (audited)",
-    "ledger",
-    body=CORRECT_BODY,
-)
-async def correct_attendance(request: web.Request) -> web.Response:
-    """An operator corrects a session result; the audit log keeps before, after and why."""
+@routes.json("POST", SESSION + "/attendance/correct", roles.MANAGERS, "ledger", body=CORRECT_BODY)
+async def correct_attendance(request: web.Request) -> Answer:
+    """Correct a trainee's session result, with a reason (audited)
+
+    The audit log keeps before, after and why."""
     data = validate(CORRECT_BODY, await read_json(request), path="body")
-    corrected = await service.correct(
+    return await service.correct(
         request.app[SESSIONS],
         principal(request),
         path_id(request, "session"),
@@ -98,67 +85,61 @@ async def correct_attendance(request: web.Request) -> web.Response:
         data["changes"],
         data["reason"],
     )
-    return web.json_response(corrected)
 
 
-@routes(
-    "GET",
-    "/api/v1/trainees/{id}/transcript",
-    roles.MANAGERS,
-    "Show a trainee's session results and yearly class-hour progress",
-    "ledger",
-    query=(YEAR,),
-)
-async def trainee_transcript(request: web.Request) -> web.Response:
-    """Per-session results and yearly progress against the 32 class hours."""
+@routes.json("GET", "/api/v1/trainees/{id}/transcript", roles.MANAGERS, "ledger", query=(YEAR,))
+async def trainee_transcript(request: web.Request) -> Answer:
+    """Show a trainee's session results and yearly class-hour progress
+
+    Progress against the yearly class hours (32 by default)."""
     return await _transcript(request, path_id(request, "trainee"))
 
 
-@routes(
-    "GET",
-    "/api/v1/trainee/transcript",
-    roles.TRAINEES,
-    "Show the trainee's own results and yearly class-hour progress",
-    "ledger",
-    query=(YEAR,),
-)
-async def own_transcript(request: web.Request) -> web.Response:
+@routes.json("GET", "/api/v1/trainee/transcript", roles.TRAINEES, "ledger", query=(YEAR,))
+async def own_transcript(request: web.Request) -> Answer:
+    """Show the trainee's own results and yearly class-hour progress"""
     who = principal(request)
     assert who.trainee_id is not None
     return await _transcript(request, who.trainee_id)
 
 
-@routes(
-    "GET",
-    "/api/v1/reports/honour-list",
-    roles.MANAGERS,
-    "Show the yearly honour list of class hours",
-    "ledger",
-    query=(
-        YEAR,
-        Param("top", {"type": "integer", "minimum": 1, "maximum": 1000}, "size"),
-        Param(
-            "min_hours",
-            {"type": "integer", "minimum": 0, "maximum": 10000},
-            "least class hours to be listed",
-        ),
-    ),
+async def _transcript(request: web.Request, trainee_id: int) -> Answer:
+    return await service.transcript(
+        request.app[SESSIONS],
+        trainee_id,
+        _year(request),
+        exports.zone_of(request),
+        count_selfstudy=request.app[CONFIG].selfstudy_counts_toward_year,
+    )
+
+
+TOP = Param("top", {"type": "integer", "minimum": 1, "maximum": 1000}, "size")
+MIN_HOURS = Param(
+    "min_hours",
+    {"type": "integer", "minimum": 0, "maximum": 10000},
+    "least class hours to be listed",
 )
-async def honour_list_view(request: web.Request) -> web.Response:
-    """The yearly honour list (学习标兵): most class hours first."""
-    board = await service.honour_board(
+
+
+@routes.json(
+    "GET", "/api/v1/reports/honour-list", roles.MANAGERS, "ledger", query=(YEAR, TOP, MIN_HOURS)
+)
+async def honour_list_view(request: web.Request) -> Answer:
+    """Show the yearly honour list of class hours
+
+    学习标兵: most class hours first."""
+    return await service.honour_board(
         request.app[SESSIONS],
         _year(request),
         exports.zone_of(request),
         _whole(request, "top", 10, 1, 1000),
         _whole(request, "min_hours", 0, 0, 10_000),
     )
-    return web.json_response(board)
 
 
 @routes(
     "GET",
-    "/api/v1/sessions/{id}/report",
+    SESSION + "/report",
     roles.MANAGERS,
     "Report a session's attendance by org unit and by site",
     "reports",
