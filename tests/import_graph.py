@@ -1,8 +1,9 @@
 """The import graph of a package, read from the source with ``ast`` (nothing is imported).
 
-``python -m tests.import_graph [package]`` prints it, one module per line with what it imports
-(default ``server.web``); ``tests/test_imports.py`` fails on a cycle or on an import held inside a
-function. Only imports that run count: those under ``if TYPE_CHECKING:`` are for the type checker.
+``python -m tests.import_graph [--packages] [package]`` prints it, one module per line with what
+it imports (default ``server.web``; ``--packages``: each subpackage as one node).
+``tests/test_imports.py`` fails on a cycle or on an import held inside a function. Only imports
+that run count: those under ``if TYPE_CHECKING:`` are for the type checker.
 """
 
 from __future__ import annotations
@@ -127,9 +128,23 @@ def build(package: str = "server.web", root: Path = ROOT) -> Graph:
     return graph
 
 
+def collapsed(graph: Graph) -> Graph:
+    """The same graph with each subpackage as one node (``checkin.http`` -> ``checkin``)."""
+    depth = graph.package.count(".") + 2
+    out = Graph(graph.package)
+    for module, targets in graph.edges.items():
+        node = ".".join(module.split(".")[:depth])
+        found = out.edges.setdefault(node, set())
+        found |= {".".join(t.split(".")[:depth]) for t in targets} - {node}
+    return out
+
+
 def main(argv: list[str]) -> int:
-    graph = build(argv[0] if argv else "server.web")
-    print(graph.render())
+    """``[--packages] [package]``: print the graph (subpackages as one node with --packages)."""
+    packages = "--packages" in argv
+    names = [a for a in argv if a != "--packages"]
+    graph = build(names[0] if names else "server.web")
+    print((collapsed(graph) if packages else graph).render())
     for group in graph.cycles():
         print("CYCLE:", " <-> ".join(group))
     for late in graph.late:

@@ -10,11 +10,11 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from server.codes_service import CodeScope
 from server.config import Config
 from server.core.errors import DomainError, InvalidInput
 from server.core.passwords import check_password
 from server.ops import backup, commands, db_guard
+from server.web.codes.service import CodeScope
 
 COMMON = (
     ("--config", "TOML file with a [server] table of settings"),

@@ -21,17 +21,17 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import roster_files, security
-from server.codes_service import CodeScope, Slip, issue_join_codes, slips_xlsx
 from server.config import Config
 from server.core.errors import InvalidInput
 from server.core.passwords import check_password
 from server.ops.progress import ProgressBar
-from server.roster_service import apply_roster, roster_table
 from server.store import db as store_db
 from server.store.media_models import Recording
 from server.store.models import AuditEntry, LoginSession, Role, User
 from server.web import exports
+from server.web.codes.service import CodeScope, Slip, issue_join_codes, slips_xlsx
 from server.web.ledger import reports, sheets
+from server.web.roster.service import apply_roster, roster_table
 
 
 def _actor() -> str:
@@ -179,7 +179,7 @@ async def export_attendance(config: Config, session_id: int, fmt: str, path: Pat
 async def issue_codes(
     config: Config, path: Path, scope: CodeScope, base_url: str, lang: str = "zh"
 ) -> str:
-    """New personal codes (server/codes_service.py, as the codes page issues them) into a
+    """New personal codes (server/web/codes/service.py, as the codes page issues them) into a
     printable HTML sheet of slips, or an XLSX for a mail merge (by the file's extension).
 
     A code is shown only once (the database keeps its hash): the file is the only copy, so it

@@ -27,9 +27,11 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from server import roster_files
 from server.web.keys import CONFIG
-from server.web.roster_api import CSV, XLSX
 
 Cell = str | int | float | datetime | date | None
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 DATE_FORMAT = "yyyy-mm-dd"

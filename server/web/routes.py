@@ -45,22 +45,21 @@ from server.store.models import (
 )
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import (
-    audit_api,
     auth,
-    codes_api,
     media_api,
     presence,
     revoke,
-    roster_api,
     screen_api,
     time_api,
     trainee_api,
     turn_api,
 )
 from server.web.api import Endpoint, Registry
+from server.web.audit import http as audit_http
 from server.web.batches import http as batches_http
 from server.web.checkin import http as checkin_http
 from server.web.checkin.records import close_open_records
+from server.web.codes import http as codes_http
 from server.web.completion import http as completion_http
 from server.web.electives import http as electives_http
 from server.web.floor import http as floor_http
@@ -75,6 +74,7 @@ from server.web.qa import http as qa_http
 from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
 from server.web.rollcall import http as rollcall_http
 from server.web.rollcall import service as rollcall_service
+from server.web.roster import http as roster_http
 from server.web.selfstudy import http as selfstudy_http
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
@@ -340,24 +340,12 @@ JOIN = body({"code": Str(min_len=4, max_len=32)}, required={"code"})
 
 def _set_login_cookies(request: web.Request, response: web.Response, token: str, csrf: str) -> None:
     config = request.app[CONFIG]
-    max_age = int(config.session_hours * 3600)
-    response.set_cookie(
-        auth.SESSION_COOKIE,
+    auth.set_login_cookies(
+        response,
         token,
-        httponly=True,
-        samesite="Strict",
-        secure=config.cookie_secure,
-        max_age=max_age,
-        path="/",
-    )
-    response.set_cookie(
-        auth.CSRF_COOKIE,
         csrf,
-        httponly=False,
-        samesite="Strict",
+        max_age=int(config.session_hours * 3600),
         secure=config.cookie_secure,
-        max_age=max_age,
-        path="/",
     )
 
 
@@ -594,9 +582,9 @@ def build_registry() -> Registry:
             status=201,
         )
     )
-    roster_api.register(registry)
-    codes_api.register(registry)
-    audit_api.register(registry)
+    roster_http.register(registry)
+    codes_http.register(registry)
+    audit_http.register(registry)
     trainee_api.register(registry)
     rollcall_http.register(registry)
     batches_http.register(registry)

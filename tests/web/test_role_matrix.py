@@ -28,7 +28,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/trainees/export"): MANAGERS,
     ("POST", "/api/v1/join-codes"): MANAGERS,
     ("POST", "/api/v1/join-codes/xlsx"): MANAGERS,
-    # the audit reader and the phone's own lists (server/web/audit_api.py, trainee_api.py)
+    # the audit reader and the phone's own lists (server/web/audit/http.py, trainee_api.py)
     ("GET", "/api/v1/audit"): MANAGERS,
     ("GET", "/api/v1/audit/facets"): MANAGERS,
     ("GET", "/api/v1/trainee/electives"): {"trainee"},

@@ -31,10 +31,10 @@ from server.web import exports
 from server.web.api import Endpoint, Param, Registry
 from server.web.batches.roster import expected_trainees
 from server.web.completion import service
+from server.web.exports import CSV, XLSX
 from server.web.keys import SESSIONS, principal
 from server.web.leave import service as leave_service
 from server.web.resources import load, path_id, query_int
-from server.web.roster_api import CSV, XLSX
 from server.web.selfstudy import service as selfstudy
 
 AHEAD_DAYS = 120

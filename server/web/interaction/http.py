@@ -19,10 +19,10 @@ from server.core.validation import Int
 from server.store.models import ClassSession
 from server.web import exports
 from server.web.api import Param, Routes
+from server.web.exports import CSV, XLSX
 from server.web.interaction import service
 from server.web.keys import LIVE, SESSIONS
 from server.web.resources import load, path_id, query_int
-from server.web.roster_api import CSV, XLSX
 
 ID = Int(1, 2**31 - 1)
 

@@ -16,10 +16,10 @@ from server.core.validation import Bool, Float, Str, validate
 from server.store.models import utcnow
 from server.web import exports
 from server.web.api import ID, Param, Routes, body
+from server.web.exports import XLSX
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.ledger import reports, service, sheets
 from server.web.resources import path_id, query_date, query_int, read_json
-from server.web.roster_api import XLSX
 
 MAX_REPORT_DAYS = 800
 FORMAT = Param(

@@ -1,4 +1,4 @@
-"""Roster import and export against the database, shared by the HTTP API (server/web/roster_api)
+"""Roster import and export against the database, shared by the HTTP API (server/web/roster/http.py)
 and the server host's command line (``classroom-server import-roster`` / ``export roster``).
 
 The rules (header matching, row validation) live in server/core/roster.py; the file formats in

@@ -1,5 +1,5 @@
 """Personal join codes in bulk: a unit (with its sub-units), a site (with its rooms) or everyone,
-for printed slips. Shared by the HTTP API (server/web/codes_api.py) and the server host's
+for printed slips. Shared by the HTTP API (server/web/codes/http.py) and the server host's
 command line (``classroom-server issue-codes``).
 
 Only the code's SHA-256 is stored, so a code exists in clear only in the answer of the call that

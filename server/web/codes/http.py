@@ -1,4 +1,4 @@
-"""Personal codes in bulk for printed slips (the work is in server/codes_service.py).
+"""Personal codes in bulk for printed slips (the work is in ``service``).
 
 ``POST /join-codes`` issues the codes of a unit, a site or everyone and answers them once, in
 clear, with each trainee's sign-in link; the console prints them as slips. ``POST
@@ -14,15 +14,17 @@ from typing import Any
 
 from aiohttp import web
 
-from server.codes_service import MAX_CODES, CodeScope, Slip, issue_join_codes, slips_xlsx
 from server.core import roles
 from server.core.validation import Bool, Int, List, Map, Str, validate
 from server.core.validation import Enum as OneOf
-from server.web.api import Endpoint, Registry
+from server.web.api import Routes
+from server.web.codes.service import MAX_CODES, CodeScope, Slip, issue_join_codes, slips_xlsx
+from server.web.exports import XLSX
 from server.web.keys import SESSIONS, principal
 from server.web.resources import read_json
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+routes = Routes()
+register = routes.register
 ID = Int(1, 2**31 - 1)
 BASE_URL = Str(min_len=8, max_len=200)
 TEXT = Str(max_len=200)
@@ -57,6 +59,15 @@ SLIP = _body(
 XLSX_BODY = _body({"items": List(SLIP, max_items=MAX_CODES), "lang": OneOf("zh", "en")}, {"items"})
 
 
+@routes(
+    "POST",
+    "/api/v1/join-codes",
+    roles.MANAGERS,
+    "Issue new personal codes to a unit, a site or everyone (shown once, for slips)",
+    "trainees",
+    body=ISSUE_BODY,
+    status=201,
+)
 async def issue(request: web.Request) -> web.Response:
     data = validate(ISSUE_BODY, await read_json(request), path="body")
     scope = CodeScope(
@@ -77,6 +88,15 @@ async def issue(request: web.Request) -> web.Response:
     )
 
 
+@routes(
+    "POST",
+    "/api/v1/join-codes/xlsx",
+    roles.MANAGERS,
+    "Turn issued slips into an XLSX workbook (issues nothing)",
+    "trainees",
+    body=XLSX_BODY,
+    produces=(XLSX,),
+)
 async def xlsx(request: web.Request) -> web.Response:
     data = validate(XLSX_BODY, await read_json(request), path="body")
     slips = [
@@ -103,31 +123,4 @@ async def xlsx(request: web.Request) -> web.Response:
             ),
             "Cache-Control": "no-store",
         },
-    )
-
-
-def register(registry: Registry) -> None:
-    registry.add(
-        Endpoint(
-            "POST",
-            "/api/v1/join-codes",
-            issue,
-            roles.MANAGERS,
-            "Issue new personal codes to a unit, a site or everyone (shown once, for slips)",
-            "trainees",
-            body=ISSUE_BODY,
-            status=201,
-        )
-    )
-    registry.add(
-        Endpoint(
-            "POST",
-            "/api/v1/join-codes/xlsx",
-            xlsx,
-            roles.MANAGERS,
-            "Turn issued slips into an XLSX workbook (issues nothing)",
-            "trainees",
-            body=XLSX_BODY,
-            produces=(XLSX,),
-        )
     )

@@ -15,13 +15,14 @@ from aiohttp.http_exceptions import HttpProcessingError
 from server import roster_files
 from server.core import roles
 from server.core.errors import InvalidInput
-from server.roster_service import apply_roster, roster_table
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Param, Routes
+from server.web.exports import CSV, XLSX
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.resources import audit
+from server.web.roster.service import apply_roster, roster_table
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV = "text/csv; charset=utf-8"
+routes = Routes()
+register = routes.register
 ZH_NAME = "%E5%AD%A6%E5%91%98%E5%90%8D%E5%8D%95"  # 学员名单, percent-encoded for filename*
 
 
@@ -56,6 +57,16 @@ FORMAT = Param(
 LANG = Param("lang", {"type": "string", "enum": ["zh", "en"], "default": "zh"}, "header language")
 
 
+@routes(
+    "POST",
+    "/api/v1/trainees/import",
+    roles.MANAGERS,
+    "Import the roster from CSV or XLSX (all or nothing); a row whose staff number "
+    "belongs to someone with another name is a row error unless update_existing=true",
+    "trainees",
+    body="file",
+    query=(UPDATE_EXISTING,),
+)
 async def import_roster(request: web.Request) -> web.Response:
     data, hint = await _upload(request)
     # openpyxl parses in the CPU for seconds on big files: keep it off the event loop.
@@ -89,6 +100,15 @@ async def import_roster(request: web.Request) -> web.Response:
     )
 
 
+@routes(
+    "GET",
+    "/api/v1/trainees/export",
+    roles.MANAGERS,
+    "Export the roster as CSV or XLSX",
+    "trainees",
+    query=(FORMAT, LANG),
+    produces=(XLSX, "text/csv"),
+)
 async def export_roster(request: web.Request) -> web.Response:
     fmt, lang = FORMAT.parse(request), LANG.parse(request)
     async with request.app[SESSIONS]() as db:
@@ -108,32 +128,4 @@ async def export_roster(request: web.Request) -> web.Response:
                 f"attachment; filename=\"roster.{fmt}\"; filename*=UTF-8''{ZH_NAME}.{fmt}"
             ),
         },
-    )
-
-
-def register(registry: Registry) -> None:
-    registry.add(
-        Endpoint(
-            "POST",
-            "/api/v1/trainees/import",
-            import_roster,
-            roles.MANAGERS,
-            "Import the roster from CSV or XLSX (all or nothing); a row whose staff number "
-            "belongs to someone with another name is a row error unless update_existing=true",
-            "trainees",
-            body="file",
-            query=(UPDATE_EXISTING,),
-        )
-    )
-    registry.add(
-        Endpoint(
-            "GET",
-            "/api/v1/trainees/export",
-            export_roster,
-            roles.MANAGERS,
-            "Export the roster as CSV or XLSX",
-            "trainees",
-            query=(FORMAT, LANG),
-            produces=(XLSX, "text/csv"),
-        )
     )

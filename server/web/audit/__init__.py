@@ -1,0 +1,1 @@
+"""The audit trail, read (service: the filtered queries; http: the endpoints)."""
