@@ -653,7 +653,10 @@ def test_a_moderator_gets_the_dashboard_without_manager_screens(
     page.get_by_label("密码").fill("moderate-2026")
     page.get_by_role("button", name="登录").click()
     expect(page.locator(".session-list table")).to_be_visible()
-    expect(page.locator("#nav a")).to_have_count(1)  # sessions only: no reports, plan, data
+    # sessions, and 请假 (a moderator may be a unit's contact who decides its trainees' leave):
+    # no reports, plan, data
+    expect(page.locator("#nav a")).to_have_count(2)
+    expect(page.locator('#nav a[href="#/leave"]')).to_have_count(1)
     page.locator(f'a[data-session="{SESSION_ID}"]').click()
     expect(page.locator(".wall .tile")).to_have_count(15)
     expect(page.locator("#p-qa .q-group")).to_have_count(4)
