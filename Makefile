@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
+NPM ?= npm
 
 .PHONY: run test lint format bench clean
 
@@ -22,13 +23,21 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/classroom-server --demo --host $(HOST) --port $(PORT)
 
+# ESLint and TypeScript (tsc --checkJs) for web_client/, exact versions from package-lock.json;
+# installed again only when package.json or the lock file changed (npm ci writes the stamp).
+node_modules/.package-lock.json: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+
 test: $(VENV)/.installed-test
 	bash deploy/test-services.sh
+	$(MAKE) --no-print-directory node_modules/.package-lock.json
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check server classroom_agent tests bench
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory node_modules/.package-lock.json
+	$(NPM) run --silent check
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format server classroom_agent tests bench
@@ -37,4 +46,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/planner.py
 
 clean:
-	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache node_modules

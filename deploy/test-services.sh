@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure what the test suite talks to is installed and running on this machine:
-# PostgreSQL on 127.0.0.1:5432 (trust auth), Redis on 127.0.0.1:6379 and Debian's chromium.
+# PostgreSQL on 127.0.0.1:5432 (trust auth), Redis on 127.0.0.1:6379, Debian's chromium and
+# Node.js with npm (the JavaScript checks).
 # Installs Debian packages only when running as root and they are missing.
 set -euo pipefail
 
@@ -51,6 +52,11 @@ if ! have systemd-analyze; then apt_install systemd; fi
 # deploy/prometheus/alerts.yml. Neither is started as a service.
 if ! have turnserver; then apt_install coturn; fi
 if ! have promtool; then apt_install prometheus; fi
+
+# ESLint and tsc --checkJs of web_client/ (tests/test_js_quality.py) run on Node.js; the tools
+# themselves come at exact versions from package-lock.json (`make test` runs `npm ci`).
+if ! have node; then apt_install nodejs; fi
+if ! have npm; then apt_install npm; fi
 
 for i in $(seq 1 30); do
   if port_open 5432 && port_open 6379; then

@@ -3,26 +3,17 @@
 Publishers are peers that send media (the main classroom, each site's return feed); subscribers
 are peers that receive the *program*. Each subscriber has one :class:`ProgramFeed` per kind
 (video, audio); the relay pushes every frame of a publisher into the feeds that currently want
-that publisher, and the subscriber's ``RTCRtpSender`` packetizes the ``av.Packet`` it gets from
-``ProgramFeed.recv()`` without encoding.
+that publisher; each frame is packetized once (:mod:`server.media.fastpath`) and sent to every
+subscriber whose feed wants it (with ``MediaSettings.fast_path`` off, each subscriber's
+``RTCRtpSender`` packetizes the ``av.Packet`` it reads from ``ProgramFeed.recv()`` instead).
 
 Program rules (``set_program``): the program is the main classroom by default, or the site that
 has the floor. A subscriber never gets its own feed back: a site that is the program receives the
 main classroom instead, and the main classroom receives the floor site (nothing when the program
 is the main classroom itself).
 
-Video rules, per feed: the first frame sent is a keyframe; a source switch happens only at a
-keyframe of the new source (until then the old source keeps flowing, so there is no freeze); the
-queue is bounded by age, not by a small frame count: a burst of frames (a publisher or a network
-that stalled for a moment) is queued and sent, but when the oldest queued frame has waited more
-than ``max_age`` (or ``capacity`` frames are queued) the reader is too far behind and the whole
-queue is dropped (newest wins; a dropped delta frame makes the feed wait for the next keyframe,
-so nothing undecodable and no stale backlog is sent).
-Keyframes are requested upstream (RTCP PLI) when a subscriber starts reading, when the source
-switches, when a subscriber sends PLI/FIR and, after a drop, once the subscriber is reading again
-(a reader that stopped does not make the publisher send keyframes); requests to a publisher are
-rate-limited (``keyframe_min_interval``): a request inside the interval is sent once at its end,
-unless a keyframe has come in meanwhile.
+The feeds' rules (keyframes, switches, queue bounds, keyframe requests) are in
+:mod:`server.media.feed`.
 """
 
 from __future__ import annotations
@@ -30,18 +21,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
-import av
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from server.media import forward
-from server.media.fastpath import FastSender, Packetizer
+from server.media.fastpath import PacketizedFrame, Packetizer
+from server.media.feed import (
+    AUDIO_QUEUE_FRAMES,
+    KINDS,
+    MAX_PTS_STEP_SECONDS,
+    VIDEO_QUEUE_FRAMES,
+    VIDEO_QUEUE_MAX_AGE,
+    FeedStats,
+    ProgramFeed,
+    is_keyframe,
+)
 from server.media.forward import EncodedFrame
 from server.media.peers import (
     MediaSettings,
@@ -54,285 +51,23 @@ from server.media.tasks import Background
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("video", "audio")
-# A video feed's reader may fall behind by this long (a burst) before its queue is dropped. A
-# bound of 2 frames dropped on every 3-frame burst, and the keyframe it then needed could be
-# deferred by the publisher's keyframe rate limit: a freeze of up to a second (issue #6).
-VIDEO_QUEUE_MAX_AGE = 0.25
-VIDEO_QUEUE_FRAMES = 30  # a hard cap as well (1 s at 30 fps)
-AUDIO_QUEUE_FRAMES = 5  # 100 ms of 20 ms Opus packets
-MAX_PTS_STEP_SECONDS = 5.0
+__all__ = [  # the feed's names stay importable from here
+    "AUDIO_QUEUE_FRAMES",
+    "KINDS",
+    "MAX_PTS_STEP_SECONDS",
+    "VIDEO_QUEUE_FRAMES",
+    "VIDEO_QUEUE_MAX_AGE",
+    "FeedStats",
+    "LocalPublisher",
+    "ProgramFeed",
+    "Relay",
+    "is_keyframe",
+]
 
 FrameListener = Callable[[str, str, EncodedFrame, bool], None]
 
-_VP8_START_CODE = b"\x9d\x01\x2a"
-
-
-def is_keyframe(frame: EncodedFrame) -> bool:
-    """Whether a decoder can start at this frame (always true for audio)."""
-    data = frame.data
-    if frame.codec == "video/vp8":
-        # RFC 6386 9.1: bit 0 of the frame tag is 0 for a key frame, followed after 3 bytes by
-        # the start code 9d 01 2a.
-        return len(data) >= 10 and not data[0] & 0x01 and data[3:6] == _VP8_START_CODE
-    if frame.codec == "video/h264":
-        return _h264_has_idr(data)
-    return not frame.codec.startswith("video/")
-
-
-def _h264_has_idr(data: bytes) -> bool:
-    pos = data.find(b"\x00\x00\x01")
-    while 0 <= pos < len(data) - 3:
-        nal_type = data[pos + 3] & 0x1F
-        if nal_type in (5, 7):  # IDR slice, sequence parameter set
-            return True
-        pos = data.find(b"\x00\x00\x01", pos + 3)
-    return False
-
-
 PUBLISHING_WITHIN = 3.0
 """A publisher with no frame in this many seconds is not publishing (see Relay.publishing)."""
-
-
-@dataclass(slots=True)
-class FeedStats:
-    frames_out: int = 0
-    frames_dropped: int = 0
-    overflows: int = 0  # times the reader was too far behind and the queue was dropped
-    switches: int = 0
-    keyframe_requests: int = 0
-    started_at: float | None = None  # time.monotonic() of the sender's first recv()
-
-
-class ProgramFeed(MediaStreamTrack):
-    """One subscriber's track of one kind: yields ``av.Packet`` from the current source."""
-
-    def __init__(
-        self,
-        relay: Relay,
-        owner_id: str,
-        kind: str,
-        capacity: int | None = None,
-        max_age: float | None = None,
-    ) -> None:
-        super().__init__()
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}")
-        self.kind = kind
-        self.owner_id = owner_id
-        self.source: str | None = None
-        self.pending: str | None = None
-        self.stats = FeedStats()
-        self._relay = relay
-        self._capacity = capacity or (VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES)
-        # audio: a frame count only (every Opus packet decodes on its own)
-        self._max_age = max_age if max_age is not None else VIDEO_QUEUE_MAX_AGE
-        if kind != "video" and max_age is None:
-            self._max_age = float("inf")
-        # (source, frame, time.monotonic() it was queued)
-        self._queue: deque[tuple[str, EncodedFrame, float]] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._video = kind == "video"
-        self._need_keyframe = self._video
-        self._active = False
-        # output timeline (RTP timestamps must keep increasing across source switches)
-        self._last_source: str | None = None
-        self._last_src_pts = 0
-        self._last_out_pts: int | None = None
-        self._last_out_time = 0.0
-        # the fast path (server.media.fastpath): frames go out at once, nothing is queued
-        self._fast: FastSender | None = None
-        self._stopped: asyncio.Future[None] | None = None
-
-    def use_fast_path(self, sender: Any) -> FastSender:
-        """Send through ``sender``'s SRTP session and socket directly, frame by frame
-        (``recv()`` then only marks the feed active and waits until it stops)."""
-        self._fast = FastSender(sender)
-        return self._fast
-
-    @property
-    def fast(self) -> FastSender | None:
-        return self._fast
-
-    @property
-    def active(self) -> bool:
-        """True once the subscriber's sender has started reading."""
-        return self._active
-
-    @property
-    def queued(self) -> int:
-        return len(self._queue)
-
-    @property
-    def waiting_for_keyframe(self) -> bool:
-        return self._video and (self._need_keyframe or self.pending is not None)
-
-    def wants(self, source_id: str) -> bool:
-        return self._active and source_id in (self.source, self.pending)
-
-    def set_target(self, target: str | None) -> None:
-        """Follow ``target`` (a publisher id) from now on; ``None`` sends nothing."""
-        if target is None:
-            self.source = self.pending = None
-            self._queue.clear()
-            return
-        if target == self.source:
-            self.pending = None
-            return
-        if not self._video:
-            self.source = target
-            return
-        if self.source is None:
-            self.source = target
-            self.pending = None
-            self._need_keyframe = True
-        else:
-            self.pending = target
-        self._request_keyframe(target)
-
-    def offer(self, source_id: str, frame: EncodedFrame, keyframe: bool) -> None:
-        """Take a frame from publisher ``source_id`` (called by the relay on the event loop)."""
-        if not self._active or self.readyState != "live":
-            return
-        if self._video and source_id == self.pending:
-            if not keyframe:
-                return
-            self.source, self.pending = source_id, None
-            self._need_keyframe = False
-            self.stats.switches += 1
-            self.stats.frames_dropped += len(self._queue)
-            self._queue.clear()
-        elif source_id != self.source:
-            return
-        elif self._need_keyframe:
-            if not keyframe:
-                self.stats.frames_dropped += 1
-                if self._waiter is not None or (self._fast is not None and self._fast.writable()):
-                    # the reader is there: make sure one is coming
-                    self._request_keyframe(source_id)
-                return
-            self._need_keyframe = False
-        if self._fast is not None:
-            self._send_now(source_id, frame, keyframe)
-        else:
-            self._push(source_id, frame, keyframe)
-
-    def source_restarted(self, source_id: str) -> None:
-        """``source_id`` reconnected (a new encoder): start again from one of its keyframes."""
-        if self._video and source_id == self.source:
-            self._need_keyframe = True
-
-    def request_keyframe(self) -> None:
-        """The subscriber lost picture data (PLI/FIR): ask the current source for a keyframe."""
-        if self._video:
-            self._request_keyframe(self.pending or self.source)
-
-    async def recv(self) -> av.Packet[Any]:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if not self._active:
-            self._active = True
-            self.stats.started_at = time.monotonic()
-            self._need_keyframe = self._video  # requested below, as the queue is empty
-            if self._fast is not None:
-                return await self._serve_fast()
-        self._drop_stale(time.monotonic())
-        while not self._queue:
-            if self._need_keyframe and self._video:  # after a drop: ask now that we read
-                self._request_keyframe(self.pending or self.source)
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-            if self.readyState != "live":
-                raise MediaStreamError
-        source_id, frame, _ = self._queue.popleft()
-        self.stats.frames_out += 1
-        packet = av.Packet(frame.data)
-        packet.pts = self._next_pts(source_id, frame)
-        packet.time_base = Fraction(1, frame.clock_rate)
-        return packet
-
-    def stop(self) -> None:
-        super().stop()
-        self._queue.clear()
-        self._wake()
-        if self._stopped is not None and not self._stopped.done():
-            self._stopped.set_result(None)
-
-    async def _serve_fast(self) -> av.Packet[Any]:
-        """The sender's coroutine reads once: from now on frames are sent as they come in
-        (:meth:`_send_now`); it waits here until the feed stops."""
-        if self._video:
-            self._request_keyframe(self.pending or self.source)
-        self._stopped = asyncio.get_running_loop().create_future()
-        await self._stopped
-        raise MediaStreamError
-
-    def _send_now(self, source_id: str, frame: EncodedFrame, keyframe: bool) -> None:
-        fast = self._fast
-        assert fast is not None
-        packets = self._relay.packetize(source_id, self.kind, frame)
-        if fast.send_frame(packets, self._next_pts(source_id, frame)):
-            self.stats.frames_out += 1
-            return
-        # not connected or stalled: drop (never queue); video restarts at a keyframe
-        self.stats.frames_dropped += 1
-        if fast.configured and self._video and not self._need_keyframe:
-            self.stats.overflows += 1
-            self._need_keyframe = True
-
-    def _push(self, source_id: str, frame: EncodedFrame, keyframe: bool) -> None:
-        now = time.monotonic()
-        if len(self._queue) >= self._capacity:
-            self._overflow()
-        else:
-            self._drop_stale(now)
-        if self._need_keyframe and self._video:
-            if not keyframe:
-                self.stats.frames_dropped += 1
-                return
-            self._need_keyframe = False
-        self._queue.append((source_id, frame, now))
-        self._wake()
-
-    def _drop_stale(self, now: float) -> None:
-        if self._queue and now - self._queue[0][2] > self._max_age:
-            self._overflow()
-
-    def _overflow(self) -> None:
-        """The reader is too far behind: drop the queue (newest wins). Frames after a dropped
-        video frame cannot be decoded, so video waits for a keyframe; it is requested when the
-        reader waits for a frame (:meth:`recv`), not for a reader that has stopped."""
-        self.stats.overflows += 1
-        self.stats.frames_dropped += len(self._queue)
-        self._queue.clear()
-        if self._video:
-            self._need_keyframe = True
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    def _request_keyframe(self, source_id: str | None) -> None:
-        if source_id is not None and self._active:
-            self.stats.keyframe_requests += 1
-            self._relay.request_keyframe(source_id)
-
-    def _next_pts(self, source_id: str, frame: EncodedFrame) -> int:
-        now = time.monotonic()
-        rate = frame.clock_rate
-        if self._last_out_pts is None:
-            out = 0
-        else:
-            step = frame.pts - self._last_src_pts
-            if source_id != self._last_source or not 0 < step <= MAX_PTS_STEP_SECONDS * rate:
-                step = max(1, round((now - self._last_out_time) * rate))
-            out = self._last_out_pts + step
-        self._last_source, self._last_src_pts = source_id, frame.pts
-        self._last_out_pts, self._last_out_time = out, now
-        return out
 
 
 @dataclass(slots=True)
@@ -589,7 +324,7 @@ class Relay:
 
     # -- frames --------------------------------------------------------------------------
 
-    def packetize(self, publisher_id: str, kind: str, frame: EncodedFrame) -> Any:
+    def packetize(self, publisher_id: str, kind: str, frame: EncodedFrame) -> PacketizedFrame:
         """``frame`` of ``publisher_id`` as RTP payloads, packetized once for every fast-path
         subscriber (:class:`server.media.fastpath.PacketizedFrame`)."""
         pub = self._publishers.get(publisher_id)

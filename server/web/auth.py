@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,6 +22,23 @@ from server.web.batching import padded
 SESSION_COOKIE = "classroom_session"
 CSRF_COOKIE = "classroom_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+
+
+def set_login_cookies(
+    response: web.StreamResponse, token: str, csrf: str, *, max_age: int, secure: bool
+) -> None:
+    """The two cookies of a sign-in (the browser's login and the page's CSRF token), the same
+    policy for people and screens: strict same-site, the login out of reach of scripts."""
+    for name, value, httponly in ((SESSION_COOKIE, token, True), (CSRF_COOKIE, csrf, False)):
+        response.set_cookie(
+            name,
+            value,
+            httponly=httponly,
+            samesite="Strict",
+            secure=secure,
+            max_age=max_age,
+            path="/",
+        )
 
 
 async def login_user(sessions: async_sessionmaker[Any], username: str, password: str) -> User:

@@ -49,6 +49,13 @@ async def load(db: AsyncSession, model: type[Row], item_id: int, label: str) -> 
     return obj
 
 
+async def find(db: AsyncSession, model: type[Row], **columns: Any) -> Row | None:
+    """The row of ``model`` whose columns have these values (e.g. ``session_id=..,
+    trainee_id=..`` of a unique pair), or None."""
+    found: Row | None = await db.scalar(select(model).filter_by(**columns))
+    return found
+
+
 async def load_many(db: AsyncSession, model: type[Row], ids: Iterable[int]) -> dict[int, Row]:
     """The rows with these ids (the missing ones left out), by id, ``CHUNK`` ids a query."""
     wanted: Sequence[int] = sorted(set(ids))

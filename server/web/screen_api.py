@@ -48,26 +48,12 @@ SCREEN_BODY = Map(
 
 
 def _set_screen_cookies(request: web.Request, response: web.Response, token: str) -> None:
-    config = request.app[CONFIG]
-    max_age = int(auth.SCREEN_DAYS * 86400)
-    csrf = auth.screen_csrf(token)
-    response.set_cookie(
-        auth.SESSION_COOKIE,
+    auth.set_login_cookies(
+        response,
         token,
-        httponly=True,
-        samesite="Strict",
-        secure=config.cookie_secure,
-        max_age=max_age,
-        path="/",
-    )
-    response.set_cookie(
-        auth.CSRF_COOKIE,
-        csrf or "",
-        httponly=False,
-        samesite="Strict",
-        secure=config.cookie_secure,
-        max_age=max_age,
-        path="/",
+        auth.screen_csrf(token) or "",
+        max_age=int(auth.SCREEN_DAYS * 86400),
+        secure=request.app[CONFIG].cookie_secure,
     )
 
 

@@ -29,24 +29,12 @@ JOIN = body({"code": Str(min_len=4, max_len=32)}, required={"code"})
 
 def _set_login_cookies(request: web.Request, response: web.Response, token: str, csrf: str) -> None:
     config = request.app[CONFIG]
-    max_age = int(config.session_hours * 3600)
-    response.set_cookie(
-        auth.SESSION_COOKIE,
+    auth.set_login_cookies(
+        response,
         token,
-        httponly=True,
-        samesite="Strict",
-        secure=config.cookie_secure,
-        max_age=max_age,
-        path="/",
-    )
-    response.set_cookie(
-        auth.CSRF_COOKIE,
         csrf,
-        httponly=False,
-        samesite="Strict",
+        max_age=int(config.session_hours * 3600),
         secure=config.cookie_secure,
-        max_age=max_age,
-        path="/",
     )
 
 

@@ -1,8 +1,9 @@
+// @ts-check
 // The operator console: sign-in, navigation (hash routes) and the session list.
 import { h, clear } from "/static/shared/dom.js";
 import { t, applyI18n, langSwitch } from "/static/shared/i18n.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
-import { LiveSocket } from "/static/shared/live.js";
+import { LiveHub, showConnection } from "/static/shared/live_events.js";
 import "./messages.js";
 import { flash, flashError, field, fmtDateTime, table } from "./ui.js";
 import { dashboardView } from "./dashboard.js";
@@ -17,38 +18,18 @@ import { surveysView, surveyView } from "./surveys.js";
 import { selfStudyView, selfStudyCompletionView } from "./selfstudy.js";
 import { leaveView, completionView } from "./between.js";
 
-const main = document.getElementById("main");
-const state = { me: null, live: null, view: null };
+/** An element of index.html (always there). @param {string} id */
+const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const main = byId("main");
+/** @type {{me: any, view: {destroy?: () => void} | null}} me: GET /auth/me; view: the route shown */
+const state = { me: null, view: null };
 
 /** One live socket for the page; views add listeners and topics while shown. */
-export const liveHub = {
-  listeners: new Set(),
-  stateListeners: new Set(),
-  socket: null,
-  start() {
-    if (this.socket) return this.socket;
-    this.socket = new LiveSocket({
-      onEvent: (topic, kind, data, msg) => {
-        for (const fn of [...this.listeners]) fn({ type: "event", topic, kind, data, msg });
-      },
-      onResync: (topic, snapshot, msg) => {
-        for (const fn of [...this.listeners]) fn({ type: "resync", topic, snapshot, msg });
-      },
-      onState: (s) => {
-        showConn(s);
-        for (const fn of [...this.stateListeners]) fn(s);
-      },
-    });
-    this.socket.connect();
-    return this.socket;
-  },
-};
+export const liveHub = new LiveHub({ onState: showConn });
 
+/** @param {string} s */
 function showConn(s) {
-  const node = document.getElementById("conn");
-  if (!node) return;
-  node.dataset.state = s;
-  node.textContent = t(`conn.${s}`);
+  showConnection(document.getElementById("conn"), s);
 }
 
 const ROUTES = [
@@ -75,7 +56,7 @@ const ROUTES = [
 ];
 
 function navLinks() {
-  const nav = document.getElementById("nav");
+  const nav = byId("nav");
   clear(nav);
   if (!state.me) return;
   const managers = state.me.actor === "admin" || state.me.actor === "operator";
@@ -92,7 +73,7 @@ function navLinks() {
     managers ? ["#/surveys", "nav.surveys"] : null,
     managers ? ["#/selfstudy", "nav.selfstudy"] : null,
     managers ? ["#/audit", "nav.audit"] : null,
-  ].filter(Boolean);
+  ].filter((link) => link !== null);
   const here = window.location.hash || "#/sessions";
   nav.appendChild(
     h(
@@ -179,7 +160,7 @@ function loginView() {
 }
 
 function afterLogin() {
-  document.getElementById("who").textContent = state.me ? `${state.me.name} · ${t("role." + state.me.actor)}` : "";
+  byId("who").textContent = state.me ? `${state.me.name} · ${t("role." + state.me.actor)}` : "";
   liveHub.start();
   if (!window.location.hash || window.location.hash === "#/login") window.location.hash = "#/sessions";
   else route();
@@ -192,9 +173,8 @@ async function logout() {
     flashError(err);
   }
   state.me = null;
-  if (liveHub.socket) liveHub.socket.close();
-  liveHub.socket = null;
-  document.getElementById("who").textContent = "";
+  liveHub.stop();
+  byId("who").textContent = "";
   navLinks();
   window.location.hash = "#/login";
   route();
@@ -264,20 +244,19 @@ async function sessionsView(root) {
 
 async function boot() {
   applyI18n();
-  document.getElementById("lang-slot").appendChild(langSwitch());
+  byId("lang-slot").appendChild(langSwitch());
   window.addEventListener("langchange", () => {
     applyI18n();
-    showConn(liveHub.socket ? liveHub.socket.state : "closed");
-    if (state.me) document.getElementById("who").textContent = `${state.me.name} · ${t("role." + state.me.actor)}`;
+    showConn(liveHub.state);
+    if (state.me) byId("who").textContent = `${state.me.name} · ${t("role." + state.me.actor)}`;
     route();
   });
   window.addEventListener("hashchange", route);
   window.addEventListener("auth-lost", () => {
     if (!state.me) return;
     state.me = null;
-    if (liveHub.socket) liveHub.socket.close();
-    liveHub.socket = null;
-    document.getElementById("who").textContent = "";
+    liveHub.stop();
+    byId("who").textContent = "";
     navLinks();
     route();
   });

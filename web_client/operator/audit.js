@@ -1,3 +1,4 @@
+// @ts-check
 // #/audit: the audit trail, read: who did what to what, when and why; filters by actor, action,
 // entity and day (the server's configured time zone, shared/time.js); newest first, 50 a page; what changed shown as before -> after.
 import { h, clear } from "/static/shared/dom.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // Between the live days, the training office's side (issue 17.2–17.5):
 //   #/leave         leave approvals (请假审批) with each trainee's share before/after vs the
 //                   program's limit (1/7); unit contacts see their units' requests only

@@ -1,3 +1,4 @@
+// @ts-check
 // The operator's camera and microphone for "主课堂摄像机": device choice, a local preview and
 // an audio level meter. The dashboard asks for the stream when it starts (or resumes)
 // publishing; a device changed while publishing hands the new stream to onChange.
@@ -17,8 +18,10 @@ export function cameraErrorText(err) {
 }
 
 // The open camera outlives a view (a language switch re-creates the dashboard).
+/** @type {{stream: MediaStream | null}} */
 const held = { stream: null };
 
+/** @param {{onChange?: (stream: MediaStream) => Promise<void> | void}} [options] onChange: another device was chosen while open */
 export function cameraControls({ onChange } = {}) {
   const use = h("input", { type: "checkbox", id: "bc-use-camera", checked: true });
   const camSel = h("select", { id: "bc-camera" }, h("option", { value: "" }, t("camera.default")));
@@ -27,6 +30,7 @@ export function cameraControls({ onChange } = {}) {
   const level = h("meter", { id: "bc-level", min: "0", max: "1", low: "0.02", high: "0.9", optimum: "0.3", value: "0", "aria-label": t("camera.level") });
   const msg = h("p", { class: "note", role: "status", id: "bc-camera-msg" });
   const box = h("div", { class: "camera", id: "bc-camera-box" });
+  /** @type {{audio: AudioContext | null, raf: number, busy: Promise<MediaStream> | null, stream: MediaStream | null}} */
   const st = {
     audio: null,
     raf: 0,
@@ -46,10 +50,12 @@ export function cameraControls({ onChange } = {}) {
   async function listDevices() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
     const devices = await navigator.mediaDevices.enumerateDevices();
-    for (const [select, kind, fallback] of [
+    /** @type {[HTMLSelectElement, string, string][]} */
+    const pickers = [
       [camSel, "videoinput", "camera.cameraN"],
       [micSel, "audioinput", "camera.micN"],
-    ]) {
+    ];
+    for (const [select, kind, fallback] of pickers) {
       const picked = select.value;
       clear(select).appendChild(h("option", { value: "" }, t("camera.default")));
       devices
@@ -69,7 +75,7 @@ export function cameraControls({ onChange } = {}) {
 
   function startMeter(stream) {
     stopMeter();
-    const Ctx = window.AudioContext || window.webkitAudioContext;
+    const Ctx = window.AudioContext || /** @type {any} */ (window).webkitAudioContext; // older Safari
     if (!Ctx || !stream.getAudioTracks().length) return;
     const ctx = new Ctx();
     const analyser = ctx.createAnalyser();

@@ -1,3 +1,4 @@
+// @ts-check
 // Charts of the reports: attendance-rate bars drawn with the vendored uPlot (canvas), and a
 // presence timeline per site drawn as SVG. Both come with a text alternative (a table or
 // readable lines) next to them, since a canvas says nothing to a screen reader.
@@ -24,11 +25,17 @@ function shortLabel(text, max = 8) {
  * Attendance rate (0..100 %) per category as vertical bars (uPlot).
  * rows: [{label, present, expected}]. Returns {element, destroy()}.
  */
+/**
+ * @param {{label: string, present: number, expected: number}[]} rows
+ * @param {{title?: string, width?: number}} [options]
+ */
 export function rateBars(rows, { title, width } = {}) {
   const box = h("figure", { class: "chart rate-chart", role: "img", "aria-label": title });
   const w = Math.max(320, Math.min(width || 900, 60 + rows.length * 70));
   const xs = rows.map((_, i) => i);
   const ys = rows.map((r) => (r.expected ? (100 * r.present) / r.expected : 0));
+  const bars = uPlot.paths.bars; // in every build of uPlot but its types say it may be missing
+  /** @type {uPlot.Options} */
   const opts = {
     title,
     width: w,
@@ -54,7 +61,7 @@ export function rateBars(rows, { title, width } = {}) {
         fill: "#0b57d0",
         stroke: "#0b57d0",
         width: 0,
-        paths: uPlot.paths.bars({ size: [0.6, 60] }),
+        paths: bars && bars({ size: [0.6, 60] }),
         points: { show: false },
       },
     ],
@@ -80,6 +87,12 @@ function hhmm(ms) {
 /**
  * Presence timeline: one row per site, coloured segments online / degraded / offline over
  * [start, end]. sites: [{site, intervals: [{state, from, to}], tracked}].
+ */
+/**
+ * @param {any[]} sites
+ * @param {string} start
+ * @param {string} end
+ * @param {{title?: string}} [options]
  */
 export function presenceTimeline(sites, start, end, { title } = {}) {
   const t0 = new Date(start).getTime();

@@ -1,9 +1,11 @@
+// @ts-check
 // The dashboard's check-in security panel: trainees who keep entering wrong check-in codes
 // (live, from the staff-only "alerts" topic, and from GET /sessions/{id}/checkin-failures) and
 // the session setting "typed codes and site marks at any room" (PUT /sessions/{id}/settings).
 import { h, clear } from "/static/shared/dom.js";
 import { t, addMessages } from "/static/shared/i18n.js";
 import { api, ApiError } from "/static/shared/api.js";
+import { TopicFollower } from "/static/shared/live_events.js";
 import { act, flash, fmtTime } from "./ui.js";
 
 addMessages({
@@ -43,7 +45,8 @@ export const ALERTS_TOPIC = "alerts";
 
 /** Build the panel's content; returns {el, destroy}. */
 export function checkinGuardPanel(sessionId, hub) {
-  const st = { data: null, settings: null, timer: null };
+  /** @type {{data: any, settings: any, timer: ReturnType<typeof setTimeout> | undefined}} */
+  const st = { data: null, settings: null, timer: undefined };
   const summary = h("p", { id: "guard-summary", "aria-live": "polite" });
   const list = h("div", { id: "guard-list" });
   const scope = h("div", { id: "guard-scope" });
@@ -106,16 +109,16 @@ export function checkinGuardPanel(sessionId, hub) {
     st.timer = setTimeout(() => load().catch(() => {}), 300);
   }
 
-  function onLive(m) {
-    if (m.topic !== ALERTS_TOPIC || m.type !== "event" || m.kind !== "checkin_failures") return;
-    if (Number(m.data.session_id) !== Number(sessionId)) return;
-    const d = m.data;
+  /** @param {any} d a "checkin_failures" event: a trainee's wrong codes, or the session's pause */
+  function onFailures(d) {
+    if (Number(d.session_id) !== Number(sessionId)) return;
     flash(d.scope === "session" ? t("guard.paused", { n: d.failures, s: d.retry_after }) : t("guard.alert", { name: d.name || `#${d.trainee_id}`, n: d.failures }), "error");
     schedule();
   }
 
-  hub.listeners.add(onLive);
-  hub.start().subscribe([ALERTS_TOPIC]);
+  const alerts = new TopicFollower(hub, { handlers: { checkin_failures: onFailures } });
+  hub.start();
+  alerts.follow(ALERTS_TOPIC);
   load().catch(() => {});
   api
     .get(`/sessions/${sessionId}/settings`)
@@ -133,8 +136,7 @@ export function checkinGuardPanel(sessionId, hub) {
     destroy() {
       clearTimeout(st.timer);
       clearInterval(poll);
-      hub.listeners.delete(onLive);
-      if (hub.socket) hub.socket.unsubscribe([ALERTS_TOPIC]);
+      alerts.close();
     },
   };
 }

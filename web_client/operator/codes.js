@@ -1,3 +1,4 @@
+// @ts-check
 // #/codes: personal codes in bulk (a unit, a site, everyone) printed as slips, each with the
 // trainee's name, unit, code and a QR of the sign-in link; or saved as a workbook.
 // The codes exist in clear only in this answer: the page says so, and offers print and XLSX.
@@ -103,8 +104,9 @@ export async function codesView(root) {
   const radios = scopes.map((s) => h("input", { type: "radio", name: "codes-scope", id: `codes-scope-${s}`, value: s, checked: s === "unit" }));
   const onlyMissing = h("input", { type: "checkbox", id: "codes-only-missing" });
   const out = h("div", { id: "codes-result" });
+  const chosenScope = () => (radios.find((r) => r.checked) || radios[0]).value; // one is always checked
   const sync = () => {
-    const chosen = radios.find((r) => r.checked).value;
+    const chosen = chosenScope();
     unit.disabled = chosen !== "unit";
     site.disabled = chosen !== "site";
   };
@@ -115,7 +117,7 @@ export async function codesView(root) {
 
   async function issue(ev) {
     ev.preventDefault();
-    const chosen = radios.find((r) => r.checked).value;
+    const chosen = chosenScope();
     const body = { base_url: window.location.origin, only_missing: onlyMissing.checked };
     if (chosen === "unit") body.org_unit_id = Number(unit.value);
     else if (chosen === "site") body.site_id = Number(site.value);

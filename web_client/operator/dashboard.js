@@ -1,3 +1,4 @@
+// @ts-check
 // The live session dashboard: broadcast, site wall, moderation + floor queue, roll call, polls.
 // State comes from REST reads; the live socket (topics presence, health, session:<id>) keeps it
 // current, and any resync or reconnect reloads it from REST, so a server restart heals itself.
@@ -8,6 +9,7 @@ import { t } from "/static/shared/i18n.js";
 import { api, errorText } from "/static/shared/api.js";
 import "./media_messages.js";
 import { flashError } from "./ui.js";
+import { TopicFollower } from "/static/shared/live_events.js";
 import { checkinGuardPanel } from "./checkin_guard.js";
 import { createState, siteNameIn } from "./dashboard/context.js";
 import { headPanel } from "./dashboard/head.js";
@@ -153,48 +155,45 @@ export async function dashboardView(root, sessionId, hub) {
     }
   }
 
-  // ---- live events --------------------------------------------------------------------------
-  /** @param {import("/static/shared/live_events.js").LiveMessage} m */
-  function onLive(m) {
-    if (st.destroyed) return;
-    if (m.topic === "presence") {
-      if (m.type === "resync") wall.presenceResync(m.snapshot);
-      else if (m.kind === "presence") wall.presenceEvent(m.data);
-      return;
-    }
-    if (m.topic === "health") {
-      if (m.type === "event") wall.healthEvent(m.kind || "", m.data);
-      return;
-    }
-    if (m.topic !== topic) return;
-    if (m.type === "resync") {
-      schedule(...GROUPS);
-      return;
-    }
-    const kind = m.kind || "";
-    if (kind.startsWith("question")) schedule("questions", "queue");
-    else if (kind.startsWith("floor")) schedule("floor", "queue");
-    else if (kind.startsWith("roll_call")) rollcalls.onEvent(m.data);
-    else if (kind === "poll_tally") polls.onTally(m.data);
-    else if (kind.startsWith("poll")) schedule("polls");
-    else if (kind.startsWith("session")) schedule("session", "headcount", "broadcast");
-    else if (kind.startsWith("broadcast") || kind === "program_changed" || kind === "relays_changed") schedule("broadcast");
-    else if (kind.startsWith("checkin")) wall.headcountSoon(); // someone checked in/out or was marked
-    else if (kind.startsWith("media")) schedule("headcount");
-    else schedule(...GROUPS);
-  }
+  // ---- live events: the sites' presence and health, and the session's own topic -------------
+  const presence = new TopicFollower(hub, {
+    handlers: { presence: (data) => wall.presenceEvent(data) },
+    onResync: (snapshot) => wall.presenceResync(snapshot),
+  });
+  const health = new TopicFollower(hub, { handlers: { "*": (data, kind) => wall.healthEvent(kind, data) } });
+  const reloadAll = () => schedule(...GROUPS);
+  // a session event reloads the part it concerns
+  const sessionTopic = new TopicFollower(hub, {
+    handlers: {
+      "question*": () => schedule("questions", "queue"),
+      "floor*": () => schedule("floor", "queue"),
+      "roll_call*": (data) => rollcalls.onEvent(data), // a tally is applied at once
+      poll_tally: (data) => polls.onTally(data),
+      "poll*": () => schedule("polls"),
+      "session*": () => schedule("session", "headcount", "broadcast"),
+      "broadcast*": () => schedule("broadcast"),
+      program_changed: () => schedule("broadcast"),
+      relays_changed: () => schedule("broadcast"),
+      "checkin*": () => wall.headcountSoon(), // someone checked in/out or was marked
+      "media*": () => schedule("headcount"),
+      "*": reloadAll,
+    },
+    onResync: reloadAll,
+  });
 
+  // Every reconnect (also after a server restart) reloads everything.
   let wasClosed = false;
   /** @param {string} s */
   function onConn(s) {
-    if (s === "open" && wasClosed) schedule(...GROUPS);
+    if (s === "open" && wasClosed) reloadAll();
     wasClosed = s !== "open";
   }
 
-  hub.listeners.add(onLive);
   hub.stateListeners.add(onConn);
-  const socket = hub.start();
-  socket.subscribe(["presence", "health", topic]);
+  hub.start();
+  presence.follow("presence");
+  health.follow("health");
+  sessionTopic.follow(topic);
 
   const ticker = setInterval(() => {
     wall.tick();
@@ -223,9 +222,8 @@ export async function dashboardView(root, sessionId, hub) {
       wall.destroy();
       broadcast.destroy();
       guard.destroy();
-      hub.listeners.delete(onLive);
       hub.stateListeners.delete(onConn);
-      if (hub.socket) hub.socket.unsubscribe(["presence", "health", topic]);
+      for (const follower of [presence, health, sessionTopic]) follower.close();
     },
   };
 }

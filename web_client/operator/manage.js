@@ -1,9 +1,10 @@
+// @ts-check
 // Master data: one generic list / create / edit / delete screen per resource, its form built
 // from the server's own OpenAPI request schema (so a new field shows up without UI work);
 // org units and sites as trees; roster import (per-row errors shown) and export.
 import { h, clear } from "/static/shared/dom.js";
 import { t, getLang, addMessages } from "/static/shared/i18n.js";
-import { api, downloadUrl, errorText } from "/static/shared/api.js";
+import { api, ApiError, downloadUrl, errorText } from "/static/shared/api.js";
 import { act, field, flash, flashError, fmtDateTime } from "./ui.js";
 
 addMessages({
@@ -244,7 +245,7 @@ export async function manageView(root, resource, actor) {
       h("div", { class: "row-actions" }, h("button", { type: "submit", class: "primary", id: "resource-save" }, t("ui.save")), h("button", { type: "button", onclick: () => clear(formBox) }, t("ui.cancel"))),
     );
     formBox.appendChild(form);
-    const first = form.querySelector("input, select, textarea");
+    const first = /** @type {HTMLElement | null} */ (form.querySelector("input, select, textarea"));
     if (first) first.focus();
   }
 
@@ -379,12 +380,13 @@ function rosterPanel() {
         onsubmit: async (ev) => {
           ev.preventDefault();
           clear(out);
-          if (!file.files.length) {
+          const files = file.files;
+          if (!files || !files.length) {
             out.appendChild(h("p", { class: "error" }, t("roster.pick")));
             return;
           }
           const form = new FormData();
-          form.append("file", file.files[0]);
+          form.append("file", files[0]);
           const btn = ev.submitter;
           btn.disabled = true;
           try {
@@ -395,7 +397,7 @@ function rosterPanel() {
             if (r.warnings && r.warnings.length) out.appendChild(issueTable(r.warnings, t("roster.warnings")));
             flash(t("roster.done", { created: r.created, updated: r.updated }), "ok");
           } catch (err) {
-            const rows = err.details && err.details.errors;
+            const rows = err instanceof ApiError && err.details ? err.details.errors : null;
             out.appendChild(h("p", { class: "error", role: "alert" }, rows ? t("roster.failed", { n: rows.length }) : errorText(err)));
             if (rows) out.appendChild(issueTable(rows, t("roster.errors")));
           } finally {

@@ -1,3 +1,4 @@
+// @ts-check
 // Texts of the console's media parts: the screen's playback on the wall, the browser camera.
 import { addMessages } from "/static/shared/i18n.js";
 

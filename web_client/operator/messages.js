@@ -1,3 +1,4 @@
+// @ts-check
 // The operator console's texts: zh-CN (default) and English.
 import { addMessages } from "/static/shared/i18n.js";
 

@@ -1,3 +1,4 @@
+// @ts-check
 // Helpers shared by the console's smaller panels (codes, transcripts, honour list, surveys,
 // electives, feedback, attendance corrections, audit reader).
 import { h } from "/static/shared/dom.js";

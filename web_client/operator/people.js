@@ -1,3 +1,4 @@
+// @ts-check
 // A trainee's record and the honour list:
 //   #/transcripts             find a trainee (name or staff no.) and open their transcript
 //   #/trainees/<id>/transcript  one trainee's year: every session's result, class hours against

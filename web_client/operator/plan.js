@@ -1,3 +1,4 @@
+// @ts-check
 // Batch planning: a table of org units × batches (sessions) with size, leaders and on-duty
 // share, every broken rule highlighted; run the planner, move or swap trainees by hand (the
 // server re-checks every rule and refuses a change that would break one), publish.
@@ -64,6 +65,7 @@ export async function planView(root, courseId) {
   });
   if (!courseId) return null;
 
+  /** @type {{plan: any, trainees: Map<number, any>, sites: Map<number, any>, refused: {message: string, details: any} | null}} */
   const st = { plan: null, trainees: new Map(), sites: new Map(), refused: null };
 
   // A broken rule in the reader's language, with names (the server's message is English, ids).

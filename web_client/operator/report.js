@@ -1,3 +1,4 @@
+// @ts-check
 // Reports: per session (by org unit and by site, presence timeline) and per org unit
 // (sessions over a date range), with charts and CSV/XLSX downloads.
 import { h, clear } from "/static/shared/dom.js";
@@ -24,6 +25,10 @@ function downloads(path, query = {}, prefix = "dl") {
   );
 }
 
+/**
+ * @param {HTMLElement} root
+ * @param {{sessionId?: number}} options a session's report, or (none) the reports across sessions
+ */
 export async function reportView(root, { sessionId }) {
   const charts = [];
   const destroy = () => charts.forEach((c) => c.destroy());

@@ -1,3 +1,4 @@
+// @ts-check
 // #/selfstudy: self-study courses (自学课程). Create one from a finished recording or an
 // uploaded WebM/MP4 with its class hours, window and the 在吗？ switch; list them; switch the
 // check on or off. #/selfstudy/{id}: completion per org unit and per trainee, with Excel.

@@ -1,3 +1,4 @@
+// @ts-check
 // One session's smaller pages, reached from the session list and from each other (tabs):
 //   #/sessions/<id>/attendance  corrections and manual marks, each with a reason (audited)
 //   #/sessions/<id>/electives   capacity, registration open or closed, enrolment and waitlist
@@ -265,7 +266,8 @@ export async function attendanceView(root, sessionId) {
 
   function correctForm(p) {
     const [, reasonBox] = reasonField();
-    const box = (id, key, checked) => {
+    /** @returns {[HTMLInputElement, HTMLLabelElement]} a checkbox and its label */
+    const box = (/** @type {string} */ id, /** @type {string} */ key, /** @type {boolean} */ checked) => {
       const input = h("input", { type: "checkbox", id, checked });
       return [input, h("label", { class: "check", for: id }, input, t(key))];
     };

@@ -1,3 +1,4 @@
+// @ts-check
 // Needs surveys (需求调研) before a program:
 //   #/surveys                   the programs; open one
 //   #/programs/<id>/survey      set the topics trainees rank; read the ranked needs (Borda

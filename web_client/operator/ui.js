@@ -1,3 +1,4 @@
+// @ts-check
 // Small UI helpers shared by the operator console's views. All user text goes in as text.
 import { h, clear } from "/static/shared/dom.js";
 import { t, getLang } from "/static/shared/i18n.js";
@@ -31,9 +32,17 @@ export function flashError(err) {
   if (err && err.status === 401) window.dispatchEvent(new CustomEvent("auth-lost"));
 }
 
-/** Run an async action from a button: disables it meanwhile, shows errors as messages. */
-export async function act(button, fn, okMessage) {
-  if (button) button.disabled = true;
+/**
+ * Run an async action from a button: disables it meanwhile, shows errors as messages.
+ * @template T
+ * @param {EventTarget | null | undefined} control the button (or any control) that started it
+ * @param {() => Promise<T> | T} fn
+ * @param {string} [okMessage] shown when it went well
+ * @returns {Promise<T | undefined>}
+ */
+export async function act(control, fn, okMessage) {
+  const btn = /** @type {HTMLButtonElement | null | undefined} */ (control);
+  if (btn) btn.disabled = true;
   try {
     const result = await fn();
     if (okMessage) flash(okMessage, "ok");
@@ -42,7 +51,7 @@ export async function act(button, fn, okMessage) {
     flashError(err);
     return undefined;
   } finally {
-    if (button) button.disabled = false;
+    if (btn) btn.disabled = false;
   }
 }
 

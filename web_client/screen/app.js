@@ -1,3 +1,4 @@
+// @ts-check
 // Site screen (the room's projector in a kiosk browser): program video, the question on air,
 // the rotating check-in QR and code, roll-call and floor prompts, the site's name and its
 // connection state. Signs in once with the site secret (typed, or from #secret=...), keeps
@@ -6,7 +7,7 @@ import { h, clear, $ } from "/static/shared/dom.js";
 import { addMessages, t, applyI18n, langSwitch, getLang } from "/static/shared/i18n.js";
 import { fmtClock, fmtDateTime } from "/static/shared/time.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
-import { LiveSocket } from "/static/shared/live.js";
+import { LiveHub, TopicFollower, showConnection } from "/static/shared/live_events.js";
 import qrcode from "/static/vendor/qrcode-generator/qrcode.js";
 import { REPORT_MS, floorOther, initRoom, keepPlaying, loadSiteNames, renderHand, reportPlayback } from "./room.js";
 
@@ -73,29 +74,59 @@ addMessages({
   },
 });
 
+// The page's live socket (open while signed in); onState is hoisted below.
+const hub = new LiveHub({ onState });
+
+/** @typedef {ReturnType<typeof setTimeout> | undefined} Timer */
+
+/**
+ * The screen's state. `playing` and the sound and frame fields belong to room.js.
+ * @typedef {object} ScreenState
+ * @property {{id: number, name: string} | null} site this room
+ * @property {any} session the live session here (GET /site/current-session)
+ * @property {any[]} upcoming the next sessions here
+ * @property {{code: string, qr: string, until: number} | null} code the check-in code; until: ms
+ * @property {Timer} codeTimer
+ * @property {Timer} currentTimer
+ * @property {any} onAir the question on air
+ * @property {Map<number, number>} rollCalls id -> until (ms)
+ * @property {{site_id: number, until: number | null} | null} floor until: ms
+ * @property {Map<number, string>} siteNames the session's sites: id -> name (who has the floor)
+ * @property {boolean} handUp this room asked for the floor
+ * @property {boolean} soundBlocked the browser refused sound without a tap: playing muted
+ * @property {boolean} [playing] a play() is under way
+ * @property {{count: number, rvfc: boolean, base: number, lastQ: number}} frames frames presented (monotonic)
+ * @property {Timer} reportTimer
+ * @property {any[]} polls the open polls
+ * @property {{close(): void} | null} media the programme's peer
+ * @property {number | null} mediaFor the session the programme is asked for
+ * @property {Timer} mediaTimer the next ask for the programme
+ * @property {number} mediaRetry ms
+ * @property {Timer} tick
+ */
+
+/** @type {ScreenState} */
 const state = {
   site: null,
   session: null,
   upcoming: [],
-  live: null,
-  topic: null,
-  code: null, // {code, qr, until(ms)}
-  codeTimer: null,
-  currentTimer: null,
+  code: null,
+  codeTimer: undefined,
+  currentTimer: undefined,
   onAir: null,
-  rollCalls: new Map(), // id -> until(ms)
-  floor: null, // {site_id, until(ms)|null}
-  siteNames: new Map(), // the session's sites: id -> name (who has the floor)
-  handUp: false, // this room asked for the floor
-  soundBlocked: false, // the browser refused sound without a tap: playing muted
-  frames: { count: 0, rvfc: false, base: 0, lastQ: 0 }, // frames presented (monotonic)
-  reportTimer: null,
+  rollCalls: new Map(),
+  floor: null,
+  siteNames: new Map(),
+  handUp: false,
+  soundBlocked: false,
+  frames: { count: 0, rvfc: false, base: 0, lastQ: 0 },
+  reportTimer: undefined,
   polls: [],
   media: null,
   mediaFor: null,
-  mediaTimer: null,
+  mediaTimer: undefined,
   mediaRetry: 0,
-  tick: null,
+  tick: undefined,
 };
 
 // ---------------------------------------------------------------- sign-in
@@ -174,10 +205,7 @@ async function enter() {
   $("#signin-view").hidden = true;
   $("#screen-view").hidden = false;
   $("#program").setAttribute("aria-label", t("video.label"));
-  if (!state.live) {
-    state.live = new LiveSocket({ onEvent, onResync, onState });
-    state.live.connect();
-  }
+  hub.start();
   clearInterval(state.tick);
   state.tick = setInterval(tick, 1000);
   clearInterval(state.reportTimer);
@@ -226,10 +254,8 @@ async function setSession(session) {
   state.code = null;
   clearTimeout(state.codeTimer);
   const topic = id ? `session:${id}` : null;
-  if (state.topic && state.topic !== topic) state.live.unsubscribe([state.topic]);
-  state.topic = topic;
+  sessionTopic.follow(topic);
   if (topic) {
-    state.live.subscribe([topic]);
     loadCode();
     loadSiteNames(id);
   }
@@ -238,9 +264,8 @@ async function setSession(session) {
 }
 
 function stopAll() {
-  if (state.live) state.live.close();
-  state.live = null;
-  state.topic = null;
+  hub.stop();
+  sessionTopic.reset();
   state.session = null;
   clearTimeout(state.codeTimer);
   clearTimeout(state.currentTimer);
@@ -253,7 +278,7 @@ function stopAll() {
 
 function stopMedia() {
   clearTimeout(state.mediaTimer);
-  state.mediaTimer = null;
+  state.mediaTimer = undefined;
   if (state.media) {
     try {
       state.media.close();
@@ -277,7 +302,7 @@ async function startMedia() {
   try {
     const media = await import("/static/shared/media.js");
     if (state.mediaFor !== id) return;
-    const view = await media.viewProgram(state.live, id, $("#program"));
+    const view = await media.viewProgram(hub.socket, id, $("#program"));
     if (state.mediaFor !== id) {
       view.close();
       return;
@@ -292,7 +317,7 @@ async function startMedia() {
     if (state.mediaFor !== id) return;
     state.mediaRetry = Math.min(30000, (state.mediaRetry || 2500) * 2);
     state.mediaTimer = setTimeout(() => {
-      state.mediaTimer = null;
+      state.mediaTimer = undefined;
       if (state.mediaFor === id && !state.media) {
         state.mediaFor = null;
         startMedia();
@@ -397,81 +422,78 @@ function onState(s) {
   }
 }
 
-function onResync(topic) {
-  if (topic !== state.topic) return;
-  loadSessionState().catch((err) => console.warn(err));
-}
-
 function mine(siteIds) {
   return !Array.isArray(siteIds) || !state.site || siteIds.includes(state.site.id);
 }
 
-function onEvent(topic, kind, data) {
-  if (topic !== state.topic) return;
-  switch (kind) {
-    case "question_on_air":
+// The session's events: what the room sees changes at once; the resync (the answer to every
+// subscription) reloads the session's state.
+const sessionTopic = new TopicFollower(hub, {
+  onResync: () => loadSessionState().catch((err) => console.warn(err)),
+  handlers: {
+    question_on_air: (data) => {
       state.onAir = data.question || null;
       renderOnAir();
-      break;
-    case "question_off_air":
+    },
+    question_off_air: (data) => {
       if (!state.onAir || !data.question || data.question.id === state.onAir.id) state.onAir = null;
       renderOnAir();
-      break;
-    case "question_updated":
+    },
+    question_updated: (data) => {
       if (state.onAir && data.id === state.onAir.id && data.state === "on_air") {
         state.onAir = data;
         renderOnAir();
       }
-      break;
-    case "roll_call":
-      if (mine(data.site_ids)) {
-        const started = Date.parse(data.started_at);
-        const deadline = Date.parse(data.deadline);
-        const seconds = Number.isFinite(started) && Number.isFinite(deadline) ? (deadline - started) / 1000 : 60;
-        state.rollCalls.set(data.roll_call_id || data.id, Date.now() + seconds * 1000);
-        renderPrompts();
-      }
-      break;
-    case "roll_call_ended":
+    },
+    roll_call: (data) => {
+      if (!mine(data.site_ids)) return;
+      const started = Date.parse(data.started_at);
+      const deadline = Date.parse(data.deadline);
+      const seconds = Number.isFinite(started) && Number.isFinite(deadline) ? (deadline - started) / 1000 : 60;
+      state.rollCalls.set(data.roll_call_id || data.id, Date.now() + seconds * 1000);
+      renderPrompts();
+    },
+    roll_call_ended: (data) => {
       state.rollCalls.delete(data.roll_call_id || data.id);
       renderPrompts();
-      break;
-    case "floor_granted":
+    },
+    floor_granted: (data) => {
       state.floor = { site_id: data.site_id, until: data.seconds ? Date.now() + data.seconds * 1000 : null };
       if (state.site && data.site_id === state.site.id) state.handUp = false; // granted
       renderHand();
       renderPrompts();
-      break;
-    case "floor_returned":
+    },
+    floor_returned: (data) => {
       if (!state.floor || state.floor.site_id === data.site_id) state.floor = null;
       renderPrompts();
-      break;
-    case "floor_requested":
-    case "floor_withdrawn":
-      if (state.site && data.site_id === state.site.id) {
-        state.handUp = kind === "floor_requested";
-        renderHand();
-      }
-      break;
-    case "poll_opened":
-    case "poll_closed":
-      loadPolls().catch((err) => console.warn(err));
-      break;
-    case "session_ended":
-    case "session_started":
-      loadCurrent();
-      break;
-    case "broadcast_started":
+    },
+    floor_requested: handEvent,
+    floor_withdrawn: handEvent,
+    poll_opened: () => loadPolls().catch((err) => console.warn(err)),
+    poll_closed: () => loadPolls().catch((err) => console.warn(err)),
+    session_ended: () => loadCurrent(),
+    session_started: () => loadCurrent(),
+    broadcast_started: () => {
       stopMedia();
       state.mediaRetry = 0;
       startMedia();
-      break;
-    case "broadcast_stopped":
+    },
+    broadcast_stopped: () => {
       stopMedia();
       renderWaiting();
-      break;
-    default:
-      break;
+    },
+  },
+});
+
+/**
+ * This room's hand went up or down (here or from another device of the room).
+ * @param {any} data
+ * @param {string} kind
+ */
+function handEvent(data, kind) {
+  if (state.site && data.site_id === state.site.id) {
+    state.handUp = kind === "floor_requested";
+    renderHand();
   }
 }
 
@@ -495,7 +517,8 @@ async function loadSessionState() {
       }
     : null;
   state.polls = polls.items.filter((p) => p.state === "open");
-  state.handUp = Boolean(state.site && (floor.requests || []).some((r) => r.site_id === state.site.id));
+  const site = state.site;
+  state.handUp = Boolean(site && (floor.requests || []).some((/** @type {any} */ r) => r.site_id === site.id));
   renderAll();
 }
 
@@ -566,14 +589,12 @@ function renderAll() {
   renderCode();
   renderOnAir();
   renderPrompts();
-  if (state.live) onStateLabel(state.live.state);
+  if (hub.socket) onStateLabel(hub.socket.state);
 }
 
+/** @param {string} s */
 function onStateLabel(s) {
-  const el = $("#conn");
-  el.className = `status ${s}`;
-  el.dataset.state = s;
-  el.textContent = t(`conn.${s}`);
+  showConnection($("#conn"), s, { statusClass: true });
 }
 
 initRoom(state, () => renderPrompts());

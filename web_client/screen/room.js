@@ -1,3 +1,4 @@
+// @ts-check
 // The room's side of the site screen: play the programme with sound (one tap where the
 // browser blocks sound), tell the server what the screen really shows, raise the room's hand
 // and name the site that has the floor. Shares the page's state object (app.js).
@@ -37,7 +38,7 @@ export async function tryPlay() {
   try {
     await video.play();
   } catch (err) {
-    if (err && err.name === "NotAllowedError" && !video.muted) {
+    if (err instanceof DOMException && err.name === "NotAllowedError" && !video.muted) {
       state.soundBlocked = true;
       video.muted = true;
       await video.play().catch(() => {});

@@ -1,3 +1,4 @@
+// @ts-check
 // JSON calls to /api/v1 with the CSRF token from the sign-in cookie on every change.
 import { t, getLang, addMessages } from "./i18n.js";
 import "./errors.js";
@@ -14,6 +15,12 @@ const TIMEOUT = 20000;
 const UPLOAD_TIMEOUT = 180000;
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status the HTTP status (0: no answer)
+   * @param {string} code the server's stable error code ("auth.forbidden"…)
+   * @param {string} [message]
+   * @param {any} [details]
+   */
   constructor(status, code, message, details) {
     super(message || code);
     this.name = "ApiError";
@@ -44,6 +51,11 @@ function buildUrl(path, query) {
   return url.pathname + url.search;
 }
 
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {{query?: Record<string, any>, body?: any, form?: FormData, as?: string}} [options]
+ */
 async function request(method, path, { query, body, form, as } = {}) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") {
@@ -84,7 +96,7 @@ async function request(method, path, { query, body, form, as } = {}) {
       data = await response.text();
     }
   } catch (err) {
-    throw new ApiError(0, "network.unreachable", String(err && err.message ? err.message : err));
+    throw new ApiError(0, "network.unreachable", String(err instanceof Error && err.message ? err.message : err));
   } finally {
     clearTimeout(timer);
   }

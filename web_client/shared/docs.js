@@ -1,3 +1,4 @@
+// @ts-check
 // Renders /api/v1/openapi.json as a readable page. Text only: every value goes through textContent.
 "use strict";
 
@@ -31,11 +32,12 @@ function addSuccess(card, status, answer, schemas) {
 }
 
 async function render() {
-  const target = document.getElementById("api");
-  const toc = document.getElementById("toc");
+  // docs.html has these
+  const target = /** @type {HTMLElement} */ (document.getElementById("api"));
+  const toc = /** @type {HTMLElement} */ (document.getElementById("toc"));
   const response = await fetch("/api/v1/openapi.json");
   const doc = await response.json();
-  document.getElementById("intro").textContent = doc.info.description;
+  /** @type {HTMLElement} */ (document.getElementById("intro")).textContent = doc.info.description;
   target.textContent = "";
   const byTag = new Map();
   for (const [path, ops] of Object.entries(doc.paths)) {
@@ -90,5 +92,5 @@ async function render() {
 }
 
 render().catch((err) => {
-  document.getElementById("api").textContent = "无法加载接口文档 Cannot load the API document: " + err;
+  /** @type {HTMLElement} */ (document.getElementById("api")).textContent = "无法加载接口文档 Cannot load the API document: " + err;
 });

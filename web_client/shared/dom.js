@@ -1,7 +1,17 @@
+// @ts-check
 // Small DOM helpers. Text is always inserted as text nodes; innerHTML is never used.
 
 const BOOLEAN_ATTRS = new Set(["disabled", "checked", "selected", "hidden", "required", "readonly", "autofocus", "multiple", "open"]);
 
+/**
+ * An element with attributes (on* functions become listeners; class, value, checked, text and
+ * the boolean attributes are set as properties) and children (nodes, text, arrays; null skipped).
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, any> | null} [attrs]
+ * @param {...any} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {

@@ -1,3 +1,4 @@
+// @ts-check
 // Every error code the server can answer, in Chinese and English: the pages translate errors by
 // code and never show the server's own (English) message to a Chinese reader.
 // tests/test_error_messages.py finds every code in the server's source and checks it is here.

@@ -1,3 +1,4 @@
+// @ts-check
 // zh-CN first, English on request. Messages are plain text, inserted with textContent.
 
 const messages = { zh: {}, en: {} };
@@ -17,7 +18,7 @@ export function getLang() {
   } catch (_err) {
     stored = null;
   }
-  return LANGS.includes(stored) ? stored : "zh";
+  return stored !== null && LANGS.includes(stored) ? stored : "zh";
 }
 
 export function t(key, vars = {}) {
@@ -33,16 +34,16 @@ export function t(key, vars = {}) {
   );
 }
 
+/** Write every [data-i18n…] text of `root` in the current language. @param {Document | HTMLElement} [root] */
 export function applyI18n(root = document) {
   const html = root === document ? document.documentElement : null;
   if (html) html.lang = getLang() === "zh" ? "zh-CN" : "en";
-  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  for (const node of root.querySelectorAll("[data-i18n-placeholder]"))
-    node.setAttribute("placeholder", t(node.dataset.i18nPlaceholder));
-  for (const node of root.querySelectorAll("[data-i18n-label]"))
-    node.setAttribute("aria-label", t(node.dataset.i18nLabel));
-  for (const node of root.querySelectorAll("[data-i18n-title]"))
-    node.setAttribute("title", t(node.dataset.i18nTitle));
+  /** @param {string} selector */
+  const all = (selector) => /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll(selector));
+  for (const node of all("[data-i18n]")) node.textContent = t(String(node.dataset.i18n));
+  for (const node of all("[data-i18n-placeholder]")) node.setAttribute("placeholder", t(String(node.dataset.i18nPlaceholder)));
+  for (const node of all("[data-i18n-label]")) node.setAttribute("aria-label", t(String(node.dataset.i18nLabel)));
+  for (const node of all("[data-i18n-title]")) node.setAttribute("title", t(String(node.dataset.i18nTitle)));
 }
 
 export function setLang(lang) {

@@ -1,3 +1,4 @@
+// @ts-check
 // The browser's live socket (/ws/client, JSON): subscribe, follow numbered events, resume
 // after every reconnect (also after a server restart), with capped jittered back-off.
 
@@ -10,6 +11,15 @@ const DEAD_AFTER = 20000;
 const CONNECT_TIMEOUT = 15000;
 
 export class LiveSocket {
+  /**
+   * @param {object} [options]
+   * @param {(topic: string, kind: string, data: any, msg: any) => void} [options.onEvent] a numbered event
+   * @param {(topic: string, snapshot: any, msg: any) => void} [options.onResync] a topic's snapshot
+   * @param {(state: string) => void} [options.onState] "connecting" | "open" | "closed"
+   * @param {string} [options.url]
+   * @param {number} [options.pingAfter] ms of quiet before a ping
+   * @param {number} [options.deadAfter] ms of silence before the socket is given up
+   */
   constructor({ onEvent, onResync, onState, url, pingAfter, deadAfter } = {}) {
     this.onEvent = onEvent || (() => {});
     this.onResync = onResync || (() => {});
@@ -23,14 +33,17 @@ export class LiveSocket {
     this.state = "closed";
     this.closed = true;
     this.attempt = 0;
-    this.timer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} the next reconnect */
+    this.timer = undefined;
     this.pingAfter = pingAfter || PING_AFTER;
     this.deadAfter = deadAfter || DEAD_AFTER;
     this.lastHeard = 0;
     this.lastPing = 0;
     this.nonce = 0;
-    this.watchdog = null;
-    this.connectTimer = null;
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.watchdog = undefined;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.connectTimer = undefined;
   }
 
   connect() {
@@ -52,7 +65,7 @@ export class LiveSocket {
   _open() {
     if (this.closed) return;
     clearTimeout(this.timer);
-    this.timer = null;
+    this.timer = undefined;
     this._setState("connecting");
     let ws;
     try {
@@ -233,7 +246,7 @@ export class LiveSocket {
     clearInterval(this.watchdog);
     clearTimeout(this.connectTimer);
     clearTimeout(this.timer);
-    this.timer = null;
+    this.timer = undefined;
     const ws = this.ws;
     this.ws = null;
     if (ws) ws.close();

@@ -1,3 +1,4 @@
+// @ts-check
 // WebRTC in the browser: publish the operator's camera, view the program, view one site's
 // return feed (a tile of the operator's wall). Signalling goes over the LiveSocket (live.js)
 // with media_offer / media_answer / media_error / media_close (docs/client-protocol.md).
@@ -37,7 +38,7 @@ function preferCodecs(transceiver, kind) {
 
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
+  return new Promise((/** @type {(value?: void) => void} */ resolve) => {
     const done = () => {
       if (pc.iceGatheringState !== "complete") return;
       pc.removeEventListener("icegatheringstatechange", done);
@@ -100,6 +101,12 @@ async function serverIceServers() {
 
 // One kept-up peer: build(pc) adds transceivers; onTrack(stream) for received media.
 class KeptPeer {
+  /**
+   * @param {any} live the page's LiveSocket
+   * @param {number} sessionId
+   * @param {string} role "publish" | "view" | "site"
+   * @param {{requestId: string, siteId?: number, build: (pc: RTCPeerConnection) => void, onTrack?: (stream: MediaStream, track: MediaStreamTrack) => void, iceServers?: RTCIceServer[] | null}} options
+   */
   constructor(live, sessionId, role, { requestId: rid, siteId, build, onTrack, iceServers }) {
     this.live = live;
     this.sessionId = sessionId;
@@ -112,7 +119,8 @@ class KeptPeer {
     this.pc = null;
     this.closed = false;
     this.attempt = 0;
-    this.timer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
     this.state = "new";
     this.lastError = null;
     this._onHello = () => {
@@ -159,7 +167,7 @@ class KeptPeer {
       session_id: this.sessionId,
       role: this.role,
       request_id: this.requestId,
-      sdp: pc.localDescription.sdp,
+      sdp: /** @type {RTCSessionDescription} */ (pc.localDescription).sdp, // set just above
     };
     if (this.siteId != null) offer.site_id = this.siteId;
     const sdp = await exchange(this.live, offer);

@@ -1,3 +1,4 @@
+// @ts-check
 // A QR code as an SVG element built with the DOM (no innerHTML), crisp on screen and on paper.
 import qrcode from "/static/vendor/qrcode-generator/qrcode.js";
 

@@ -1,3 +1,4 @@
+// @ts-check
 // The deployment's time zone (issue 15.10): every page shows times in the server's configured
 // zone (GET /api/v1/time, default Asia/Shanghai), not in the zone of the kiosk PC or phone.
 let zone = "Asia/Shanghai";

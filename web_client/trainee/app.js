@@ -1,3 +1,4 @@
+// @ts-check
 // Trainee phone page: join with a personal code, check in (QR link or typed code), follow the
 // question on air, ask and upvote, answer roll calls, polls and quizzes, see my class hours.
 // Every user-supplied text goes into the page as text (h() / textContent), never as HTML.
@@ -6,7 +7,7 @@
 import { $ } from "/static/shared/dom.js";
 import { t, applyI18n, langSwitch } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
-import { LiveSocket } from "/static/shared/live.js";
+import { LiveHub, TopicFollower, showConnection } from "/static/shared/live_events.js";
 import "./messages.js";
 import { notice, later, page, showError, state } from "./context.js";
 import { checkinWith, loadSessions, pendingQr, qrSession, renderSession, takeQrFromHash } from "./checkin.js";
@@ -19,8 +20,8 @@ import { setupLearning, loadLearning, renderLearning } from "./learning.js";
 import { setupSelfStudy, loadSelfStudy, renderSelfStudy } from "./selfstudy.js";
 import { loadBetween, renderBetween } from "./between.js";
 
-/** @type {{socket: LiveSocket | null, topic: string | null}} the live socket and the session topic it follows */
-const live = { socket: null, topic: null };
+// The page's live socket (open while signed in) and the session topic it follows.
+const hub = new LiveHub({ onState: onLiveState });
 
 setupLearning({
   ok: (/** @type {string} */ text) => notice(text, "ok"),
@@ -121,9 +122,8 @@ async function onLogout() {
   } catch (err) {
     console.warn(err);
   }
-  if (live.socket) live.socket.close();
-  live.socket = null;
-  live.topic = null;
+  hub.stop();
+  sessionTopic.reset();
   state.sessionId = null;
   state.me = null;
   showJoin();
@@ -135,10 +135,7 @@ async function enter(me) {
   $("#join-view").hidden = true;
   $("#app-view").hidden = false;
   renderHello();
-  if (!live.socket) {
-    live.socket = new LiveSocket({ onEvent, onResync, onState: onLiveState });
-    live.socket.connect();
-  }
+  hub.start();
   await loadSessions();
   const qr = pendingQr();
   if (qr) await checkinWith({ qr }, qrSession(qr));
@@ -161,9 +158,7 @@ function setConn(s) {
     el.textContent = "";
     return;
   }
-  el.className = `status ${s}`;
-  el.dataset.state = s;
-  el.textContent = t(`conn.${s}`);
+  showConnection(el, s, { statusClass: true });
 }
 
 // ---------------------------------------------------------------- live events
@@ -179,69 +174,32 @@ function onLiveState(s) {
   }
 }
 
-/** @param {string|null} topic */
-page.follow = (topic) => {
-  if (live.topic && live.topic !== topic && live.socket) live.socket.unsubscribe([live.topic]);
-  live.topic = topic;
-  if (topic && live.socket) live.socket.subscribe([topic]);
-};
+// A session's events: each card is told what concerns it; its resync (the answer to every
+// subscription) loads the session's state.
+const sessionTopic = new TopicFollower(hub, {
+  onResync: () => loadSessionState().catch(showError),
+  handlers: {
+    question_on_air: onAirEvent,
+    question_off_air: offAirEvent,
+    question_votes: applyVotes,
+    "question_*": () => later("questions", loadQuestions), // submitted, approved, state, updated, merged…
+    floor_granted: floorGranted,
+    floor_returned: floorReturned,
+    roll_call: addRollCall,
+    roll_call_ended: endRollCall,
+    poll_opened: () => later("polls", loadPolls, 50),
+    poll_closed: () => later("polls", loadPolls, 50),
+    session_started: sessionChanged,
+    session_ended: sessionChanged,
+  },
+});
+page.follow = (topic) => sessionTopic.follow(topic);
 
-/** @param {string} topic */
-function onResync(topic) {
-  if (topic !== live.topic) return;
-  loadSessionState().catch(showError);
-}
-
-/**
- * @param {string} topic
- * @param {string} kind
- * @param {any} data
- */
-function onEvent(topic, kind, data) {
-  if (topic !== live.topic) return;
-  switch (kind) {
-    case "question_on_air":
-      onAirEvent(data);
-      break;
-    case "question_off_air":
-      offAirEvent(data);
-      break;
-    case "question_votes":
-      applyVotes(data);
-      break;
-    case "question_submitted":
-    case "question_approved":
-    case "question_state":
-    case "question_updated":
-    case "question_merged":
-      later("questions", loadQuestions);
-      break;
-    case "floor_granted":
-      floorGranted(data);
-      break;
-    case "floor_returned":
-      floorReturned(data);
-      break;
-    case "roll_call":
-      addRollCall(data);
-      break;
-    case "roll_call_ended":
-      endRollCall(data);
-      break;
-    case "poll_opened":
-    case "poll_closed":
-      later("polls", loadPolls, 50);
-      break;
-    case "session_started":
-    case "session_ended":
-      later("sessions", loadSessions, 50);
-      later("hours", loadTranscript, 1000);
-      later("learning", loadLearning, 1500);
-      later("between", loadBetween, 2000);
-      break;
-    default:
-      if (kind.startsWith("question_")) later("questions", loadQuestions);
-  }
+function sessionChanged() {
+  later("sessions", loadSessions, 50);
+  later("hours", loadTranscript, 1000);
+  later("learning", loadLearning, 1500);
+  later("between", loadBetween, 2000);
 }
 
 async function loadSessionState() {
@@ -260,7 +218,7 @@ function renderAll() {
   renderLearning();
   renderSelfStudy();
   renderBetween();
-  if (live.socket) setConn(live.socket.state);
+  if (hub.socket) setConn(hub.socket.state);
 }
 page.renderAll = renderAll;
 

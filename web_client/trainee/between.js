@@ -1,3 +1,4 @@
+// @ts-check
 // Between the live days (issue 17.2–17.5): 我的待办 (what is due), 请假 (ask leave, see its
 // state), 学用成果 (the write-up, with the set reading) and my certificates. Its cards are made
 // here and put after the session card; app.js only calls setupBetween / loadBetween /

@@ -1,3 +1,4 @@
+// @ts-check
 // The session card: which live session (a choice when there are several), check-in with the
 // screen's code or its scanned QR (also one scanned before signing in), and 签退.
 import { h, clear, $ } from "/static/shared/dom.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // The trainee page's state (one page, one trainee) and the small helpers every panel uses:
 // the notice line, delayed reloads, random client ids. app.js fills in `page` (what redraws
 // everything, which session topic the live socket follows).

@@ -1,3 +1,4 @@
+// @ts-check
 // The floor card: which room speaks (mine, a named one, another) and for how long.
 import { $ } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
@@ -14,9 +15,9 @@ export async function loadFloor() {
   if (!state.sessionId) return;
   if (floorNames.sessionId !== state.sessionId) {
     try {
-      const answer = await api.get(`/sessions/${state.sessionId}/site-names`);
+      const sites = await api.get(`/sessions/${state.sessionId}/site-names`);
       floorNames.sessionId = state.sessionId;
-      floorNames.names = new Map(answer.items.map((/** @type {{id: number, name: string}} */ s) => [s.id, s.name]));
+      floorNames.names = new Map(sites.items.map((/** @type {{id: number, name: string}} */ s) => [s.id, s.name]));
     } catch (_err) {
       /* "another room" then */
     }

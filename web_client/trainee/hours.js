@@ -1,3 +1,4 @@
+// @ts-check
 // My class hours this year: the year's progress against the requirement and each session.
 import { h, clear, $ } from "/static/shared/dom.js";
 import { t, getLang } from "/static/shared/i18n.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // The trainee's own business beyond the live session: electives to register for (seats left,
 // waitlist place), needs surveys to answer (rank the topics by tapping them in order), and
 // feedback on the sessions attended. Every text goes in as text (h()).
@@ -76,7 +77,14 @@ addMessages({
   },
 });
 
+/**
+ * What the server answered (GET /trainee/electives, /trainee/surveys, /trainee/feedback), the
+ * topics ticked per survey (program id -> the topics in order; "text<program id>" -> the needs
+ * typed so far), the answers being changed ("s<program id>", "f<session id>").
+ * @type {{electives: any[], surveys: any[], feedback: any[], ranking: Map<number | string, any>, editing: Set<string>}}
+ */
 const state = { electives: [], surveys: [], feedback: [], ranking: new Map(), editing: new Set() };
+/** @type {{ok: (text: string) => void, error: (err: unknown) => void}} */
 let say = { ok: () => {}, error: () => {} };
 
 /** `sayer.ok(text)` and `sayer.error(text or error)` write the page's message line. */

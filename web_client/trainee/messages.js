@@ -1,3 +1,4 @@
+// @ts-check
 // The trainee page's texts (zh, en). Each panel of the page that has its own module adds its
 // own texts there (learning.js); server errors are translated by code in shared/errors.js.
 import { addMessages } from "/static/shared/i18n.js";

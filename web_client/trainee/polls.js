@@ -1,3 +1,4 @@
+// @ts-check
 // The polls card: the open polls and quizzes of the session, answered once each.
 import { h, clear, $ } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
@@ -16,7 +17,8 @@ export function renderPolls() {
   const area = $("#polls-area");
   // Redrawn whenever a poll opens or closes: keep the options already ticked, and the focus.
   const ticked = new Set([...area.querySelectorAll("input:checked")].map((i) => i.id));
-  const focusedId = area.contains(document.activeElement) ? document.activeElement.id : null;
+  const active = document.activeElement;
+  const focusedId = active && area.contains(active) ? active.id : null;
   card.hidden = state.polls.length === 0;
   clear(area);
   for (const poll of state.polls) {

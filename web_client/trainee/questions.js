@@ -1,3 +1,4 @@
+// @ts-check
 // The question on air, the question wall (upvote / withdraw) and asking a question.
 import { h, clear, $ } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";

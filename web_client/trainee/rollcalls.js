@@ -1,3 +1,4 @@
+// @ts-check
 // The roll-call card: "I'm here" before the countdown ends (only calls for my room).
 import { h, clear, $ } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // Self-study courses (自学课程): the list with my progress, and the player. The player resumes
 // where I stopped and reports every few seconds (position, playing, visible, speed); the
 // server decides what is credited (server/core/selfstudy.py) and may ask 在吗？, which pauses
@@ -105,8 +106,8 @@ function deviceId() {
 }
 
 export async function loadSelfStudy() {
-  const answer = await api.get("/trainee/selfstudy");
-  state.items = answer.items;
+  const list = await api.get("/trainee/selfstudy");
+  state.items = list.items;
   renderSelfStudy();
 }
 
@@ -241,19 +242,19 @@ async function beat() {
     visible: document.visibilityState === "visible",
     rate: v.playbackRate || 1,
   };
-  let answer;
+  let reply;
   try {
-    answer = await api.post(`/selfstudy/courses/${p.course.id}/progress`, body);
+    reply = await api.post(`/selfstudy/courses/${p.course.id}/progress`, body);
   } catch (err) {
     if (/** @type {any} */ (err).code !== "selfstudy.too_many_beats") say.error(err);
     return;
   }
   if (state.player !== p) return;
-  p.course.progress = answer.progress;
-  p.status = statusOf(answer.reason, body);
-  if (answer.reason === "other_device") say.error(t("ss.other_device"));
-  else if (answer.other_device) say.error(t("ss.told"));
-  if (answer.check && !p.check) showCheck(answer.check);
+  p.course.progress = reply.progress;
+  p.status = statusOf(reply.reason, body);
+  if (reply.reason === "other_device") say.error(t("ss.other_device"));
+  else if (reply.other_device) say.error(t("ss.told"));
+  if (reply.check && !p.check) showCheck(reply.check);
   if (p.check || p.missed) p.status = "ss.waiting";
   renderPlayer();
   updateListRow(p.course);

@@ -1,3 +1,4 @@
+// @ts-check
 // The public certificate check: /verify/<code> reads GET /api/v1/verify?code=... and shows the
 // masked name, the program, the hours and the date; an unknown code gets a clear message.
 import { addMessages, applyI18n, langSwitch, t } from "../shared/i18n.js";
@@ -83,12 +84,12 @@ async function check(code) {
 $("#lang-slot").appendChild(langSwitch());
 applyI18n();
 window.addEventListener("langchange", () => show(lastAnswer));
-const code = codeFromPath();
-$("#verify-code").value = code;
+const fromPath = codeFromPath();
+$("#verify-code").value = fromPath;
 $("#verify-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const typed = $("#verify-code").value;
   window.history.replaceState(null, "", "/verify/" + encodeURIComponent(typed.trim()));
   check(typed);
 });
-check(code);
+check(fromPath);

@@ -23,6 +23,7 @@ from server.core.checkin import (
 )
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import utcnow
+from server.web.db import find
 
 
 def iso(value: datetime | None) -> str | None:
@@ -152,13 +153,7 @@ async def close_open_records(db: AsyncSession, session_id: int, ended_at: dateti
 async def record_of(
     db: AsyncSession, session_id: int, trainee_id: int
 ) -> AttendanceRecordRow | None:
-    found: AttendanceRecordRow | None = await db.scalar(
-        select(AttendanceRecordRow).where(
-            AttendanceRecordRow.session_id == session_id,
-            AttendanceRecordRow.trainee_id == trainee_id,
-        )
-    )
-    return found
+    return await find(db, AttendanceRecordRow, session_id=session_id, trainee_id=trainee_id)
 
 
 def record_kind(kind: AttendanceKind) -> RecordKind:

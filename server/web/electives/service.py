@@ -27,7 +27,7 @@ from server.store.attendance_models import (
 )
 from server.store.models import ClassSession, Trainee, utcnow
 from server.web.checkin.records import iso
-from server.web.db import Sessions, audit, load, transaction
+from server.web.db import Sessions, audit, find, load, transaction
 
 
 async def session_settings(db: AsyncSession, session_id: int) -> SessionSettings | None:
@@ -123,13 +123,7 @@ async def _count_registered(db: AsyncSession, session_id: int) -> int:
 async def _registration_of(
     db: AsyncSession, session_id: int, trainee_id: int
 ) -> ElectiveRegistration | None:
-    found: ElectiveRegistration | None = await db.scalar(
-        select(ElectiveRegistration).where(
-            ElectiveRegistration.session_id == session_id,
-            ElectiveRegistration.trainee_id == trainee_id,
-        )
-    )
-    return found
+    return await find(db, ElectiveRegistration, session_id=session_id, trainee_id=trainee_id)
 
 
 async def register(sessions: Sessions, trainee_id: int, session_id: int) -> dict[str, Any]:

@@ -107,12 +107,10 @@ async def _check_refs(db: AsyncSession, fields: CourseFields) -> None:
             )
 
 
-async def create_course(
-    db: AsyncSession, fields: CourseFields, source: VideoSource, created_by: str
-) -> SelfStudyCourse:
-    """Check the terms with the core's rules and the references, then add the course."""
+async def _check_fields(db: AsyncSession, fields: CourseFields, duration_s: float) -> None:
+    """A course's terms by the core's rules, then its unit and audience by the database."""
     rules.check_terms(
-        source.duration_s,
+        duration_s,
         fields.opens_at.timestamp(),
         fields.closes_at.timestamp(),
         fields.check_min_s,
@@ -120,6 +118,13 @@ async def create_course(
         fields.check_answer_s,
     )
     await _check_refs(db, fields)
+
+
+async def create_course(
+    db: AsyncSession, fields: CourseFields, source: VideoSource, created_by: str
+) -> SelfStudyCourse:
+    """Check the terms with the core's rules and the references, then add the course."""
+    await _check_fields(db, fields, source.duration_s)
     course = SelfStudyCourse(
         title=fields.title,
         unit_id=fields.unit_id,
@@ -152,15 +157,7 @@ async def update_course(
     merged = {k: changes.get(k, getattr(course, k)) for k in CourseFields.__dataclass_fields__}
     merged["org_unit_ids"] = tuple(merged["org_unit_ids"])
     fields = CourseFields(**merged)
-    rules.check_terms(
-        course.duration_s,
-        fields.opens_at.timestamp(),
-        fields.closes_at.timestamp(),
-        fields.check_min_s,
-        fields.check_max_s,
-        fields.check_answer_s,
-    )
-    await _check_refs(db, fields)
+    await _check_fields(db, fields, course.duration_s)
     for key, value in changes.items():
         setattr(course, key, sorted(set(value)) if key == "org_unit_ids" else value)
     return course, before

@@ -1,3 +1,4 @@
+// @ts-check
 // The broadcast panel: what the rooms are shown (main classroom camera, a site, a recording),
 // start / stop / preview, the operator's own camera as the main classroom, and whether the
 // programme's origin really sends frames.
@@ -148,8 +149,8 @@ export function broadcastPanel(ctx) {
     if (el.firstChild) return;
     const sync = () => {
       camera.element.hidden = bSource.value !== "main";
-      bSite.closest(".field").hidden = bSource.value !== "site";
-      bRec.closest(".field").hidden = bSource.value !== "recording";
+      /** @type {HTMLElement} */ (bSite.closest(".field")).hidden = bSource.value !== "site";
+      /** @type {HTMLElement} */ (bRec.closest(".field")).hidden = bSource.value !== "recording";
       if (bSource.value === "recording") loadRecordings();
     };
     bSource.addEventListener("change", sync);

@@ -1,3 +1,4 @@
+// @ts-check
 // The live dashboard's shared state and the context every panel of it is given: one object,
 // built by dashboard.js, passed explicitly (no panel reaches into another's variables).
 import { clear } from "/static/shared/dom.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // The site wall's return-feed thumbnails: a tile on screen plays its site's camera (at most
 // MAX_FEEDS at once, each a WebRTC connection), only while the session broadcasts.
 const MAX_FEEDS = 12; // return-feed thumbnails playing at once
@@ -84,8 +85,11 @@ export function returnFeeds(ctx, wall, onVisible) {
     const now = Date.now();
     const room = MAX_FEEDS - feeds.size;
     const wanted = [...visible]
-      .filter((id) => st.sites.get(id) && st.sites.get(id).state !== "offline" && !feeds.has(id))
-      .filter((id) => !(retryAt.get(id) > now))
+      .filter((id) => {
+        const site = st.sites.get(id);
+        return site && site.state !== "offline" && !feeds.has(id);
+      })
+      .filter((id) => !((retryAt.get(id) || 0) > now))
       .slice(0, Math.max(0, room));
     if (!wanted.length) return;
     const mod = await ctx.loadMedia();

@@ -1,3 +1,4 @@
+// @ts-check
 // The floor (which site speaks, for how long) and the moderator queue (hands up and
 // questions in the order they were raised).
 import { h } from "/static/shared/dom.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // The dashboard's header: the session's title, status, times, and start / end.
 import { h } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";

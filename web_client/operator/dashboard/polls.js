@@ -1,3 +1,4 @@
+// @ts-check
 // Polls and quizzes: create one (options, single or multiple choice, the correct answers of a
 // quiz), launch it with a time limit, close it, and watch its tally (overall and per site).
 import { h } from "/static/shared/dom.js";

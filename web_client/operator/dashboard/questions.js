@@ -1,3 +1,4 @@
+// @ts-check
 // Questions: the moderation lists (on air, to review, approved, answered) with their actions
 // (approve, reject, edit, merge, pin, on air…) and the session's Q&A settings.
 import { h, clear } from "/static/shared/dom.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // Roll calls: start one (with its answer time), the last three with answers per site, and the
 // names of who missed one. Tallies arrive live and are applied straight from the event.
 import { h } from "/static/shared/dom.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // The site wall: one tile per site of the session (presence, floor, hand up, headcount,
 // stream, screen playback, last heartbeat, since when), its summary line, return-feed
 // thumbnails, and the presence / health live events that keep the tiles current.
