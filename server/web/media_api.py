@@ -118,8 +118,8 @@ def setup(app: web.Application) -> Callable[[web.Application], AsyncIterator[Non
         cluster.census()
         lease_loop = asyncio.create_task(leases.run(), name="broadcast-leases")
         yield
-        lease_loop.cancel()
-        await asyncio.gather(lease_loop, return_exceptions=True)
+        leases.close()  # the tick under way ends first
+        await asyncio.wait_for(lease_loop, 10)
         for session_id in list(broadcasts.live):
             await _stop(app, session_id, None)
 

@@ -9,6 +9,7 @@ node owns, drops those another node has claimed, and claims the expired records 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -113,9 +114,12 @@ class Leases:
         self.resume = resume
         self.drop = drop
         self.reachable_since: float | None = None  # reached the database since then
+        self._closing = asyncio.Event()
 
     async def run(self) -> None:
-        while True:
+        """Tick until :meth:`close`; a tick is never cut off mid-transaction (SQLite would
+        keep its write lock until the cancelled connection is cleaned up)."""
+        while not self._closing.is_set():
             now = time.time()
             try:
                 await self.tick(now)
@@ -123,7 +127,11 @@ class Leases:
                 if self.reachable_since is not None:
                     log.warning("broadcast leases: the database is unreachable (%s)", exc)
                 self.reachable_since = None
-            await asyncio.sleep(RENEW_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), RENEW_SECONDS)
+
+    def close(self) -> None:
+        self._closing.set()
 
     async def tick(self, now: float) -> None:
         running = set(self.running())
