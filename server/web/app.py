@@ -26,6 +26,7 @@ from server.web import (
     domain_metrics,
     edges,
     media_api,
+    pages,
     probes,
     revoke,
     routes,
@@ -80,7 +81,7 @@ def create_app(
     app[REGISTRY] = registry
     app[ROUTES] = registry.install(app)
     probes.add_routes(app)
-    routes.add_pages(app)
+    pages.add_pages(app)
 
     app[LIVE] = live = create_live(app, bus)
     app[CHECKIN_EVENTS] = CheckinEvents(live.bus)

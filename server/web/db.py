@@ -49,6 +49,16 @@ async def load(db: AsyncSession, model: type[Row], item_id: int, label: str) -> 
     return obj
 
 
+async def get_or_add(db: AsyncSession, model: type[Row], ident: Any, /, **new: Any) -> Row:
+    """The row with this primary key, or a new one made of ``new`` and added to the session
+    (for rows kept one per key: settings, a survey, a trainee's answer to it)."""
+    row = await db.get(model, ident)
+    if row is None:
+        row = model(**new)
+        db.add(row)
+    return row
+
+
 async def find(db: AsyncSession, model: type[Row], **columns: Any) -> Row | None:
     """The row of ``model`` whose columns have these values (e.g. ``session_id=..,
     trainee_id=..`` of a unique pair), or None."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +24,6 @@ from server.core.validation import (
     Optional,
     Spec,
     Str,
-    validate,
 )
 from server.core.validation import Enum as OneOf
 from server.store.models import (
@@ -45,11 +43,11 @@ from server.store.models import (
 )
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import (
-    auth,
     media_api,
     presence,
     revoke,
     screen_api,
+    signin,
     time_api,
     trainee_api,
     turn_api,
@@ -63,21 +61,18 @@ from server.web.codes import http as codes_http
 from server.web.completion import http as completion_http
 from server.web.electives import http as electives_http
 from server.web.floor import http as floor_http
-from server.web.guard import client_address
 from server.web.interaction import http as interaction_http
 from server.web.interaction.http import services
-from server.web.keys import CONFIG, GUARD, LIVE, SESSIONS, principal
+from server.web.keys import LIVE, SESSIONS, principal
 from server.web.leave import http as leave_http
 from server.web.ledger import http as ledger_http
 from server.web.polls import http as polls_http
 from server.web.qa import http as qa_http
-from server.web.resources import Resource, audit, load, path_id, read_json, register, to_json
+from server.web.resources import Resource, audit, load, path_id, register, to_json
 from server.web.rollcall import http as rollcall_http
 from server.web.rollcall import service as rollcall_service
 from server.web.roster import http as roster_http
 from server.web.selfstudy import http as selfstudy_http
-
-WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
 
 NAME = Str(min_len=1, max_len=100)
 CODE = Str(min_len=1, max_len=32, pattern=r"[A-Za-z0-9_.-]+")
@@ -328,89 +323,6 @@ RESOURCES: tuple[Resource, ...] = (
 
 SITES_RESOURCE, TRAINEES_RESOURCE, SESSIONS_RESOURCE = RESOURCES[1], RESOURCES[2], RESOURCES[-1]
 
-LOGIN = body(
-    {
-        "username": Str(min_len=1, max_len=64),
-        "password": Str(min_len=1, max_len=passwords.MAX_LENGTH, raw=True),
-    },
-    required={"username", "password"},
-)
-JOIN = body({"code": Str(min_len=4, max_len=32)}, required={"code"})
-
-
-def _set_login_cookies(request: web.Request, response: web.Response, token: str, csrf: str) -> None:
-    config = request.app[CONFIG]
-    auth.set_login_cookies(
-        response,
-        token,
-        csrf,
-        max_age=int(config.session_hours * 3600),
-        secure=config.cookie_secure,
-    )
-
-
-async def login(request: web.Request) -> web.Response:
-    data = validate(LOGIN, await read_json(request), path="body")
-    guard, address = request.app[GUARD], client_address(request)
-    guard.start_login(data["username"], address)
-    user = await auth.login_user(request.app[SESSIONS], data["username"], data["password"])
-    guard.login_succeeded(data["username"], address)
-    async with request.app[SESSIONS]() as db, db.begin():
-        token, csrf = await auth.open_login(
-            db, hours=request.app[CONFIG].session_hours, user_id=user.id
-        )
-    response = web.json_response(
-        {
-            "actor": user.role.value,
-            "user_id": user.id,
-            "name": user.display_name or user.username,
-            "csrf_token": csrf,
-        }
-    )
-    _set_login_cookies(request, response, token, csrf)
-    return response
-
-
-async def join(request: web.Request) -> web.Response:
-    data = validate(JOIN, await read_json(request), path="body")
-    guard, address = request.app[GUARD], client_address(request)
-    guard.start_code(address)
-    async with request.app[SESSIONS]() as db, db.begin():
-        trainee = await auth.trainee_by_join_code(db, data["code"])
-        guard.code_succeeded(address)
-        token, csrf = await auth.open_login(
-            db, hours=request.app[CONFIG].session_hours, trainee_id=trainee.id
-        )
-    response = web.json_response(
-        {"actor": "trainee", "trainee_id": trainee.id, "name": trainee.name, "csrf_token": csrf}
-    )
-    _set_login_cookies(request, response, token, csrf)
-    return response
-
-
-async def logout(request: web.Request) -> web.Response:
-    token = request.cookies.get(auth.SESSION_COOKIE)
-    if token:
-        async with request.app[SESSIONS]() as db, db.begin():
-            await auth.close_login(db, token)
-    response = web.Response(status=204)
-    response.del_cookie(auth.SESSION_COOKIE, path="/")
-    response.del_cookie(auth.CSRF_COOKIE, path="/")
-    return response
-
-
-async def me(request: web.Request) -> web.Response:
-    who = principal(request)
-    return web.json_response(
-        {
-            "actor": who.actor.value,
-            "name": who.name,
-            "user_id": who.user_id,
-            "trainee_id": who.trainee_id,
-            "site_id": who.site_id,
-        }
-    )
-
 
 async def issue_site_secret(request: web.Request) -> web.Response:
     """Create (or replace) a site's agent secret. It is shown once, here, and stored hashed."""
@@ -530,34 +442,7 @@ async def trainee_me(request: web.Request) -> web.Response:
 def build_registry() -> Registry:
     registry = Registry()
     add = registry.add
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/auth/login",
-            login,
-            roles.ALL,
-            "Sign in as operator, moderator or admin",
-            "auth",
-            body=LOGIN,
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/auth/join",
-            join,
-            roles.ALL,
-            "Sign in as a trainee with a personal code",
-            "auth",
-            body=JOIN,
-        )
-    )
-    add(
-        Endpoint(
-            "POST", "/api/v1/auth/logout", logout, roles.SIGNED_IN, "Sign out", "auth", status=204
-        )
-    )
-    add(Endpoint("GET", "/api/v1/auth/me", me, roles.ALL, "Show who is signed in", "auth"))
+    signin.register(registry)
     for resource in RESOURCES:
         register(registry, resource, SESSIONS, principal)
     add(
@@ -653,44 +538,3 @@ def build_registry() -> Registry:
         )
     )
     return registry
-
-
-PAGES = ("operator", "trainee", "screen")
-
-
-def _redirect_to(location: str) -> Any:
-    async def redirect(_request: web.Request) -> web.Response:
-        raise web.HTTPFound(location)
-
-    return redirect
-
-
-def add_pages(app: web.Application) -> None:
-    """Static pages of web_client/ and the API docs page."""
-
-    async def docs_page(_request: web.Request) -> web.FileResponse:
-        return web.FileResponse(WEB_CLIENT / "docs.html")
-
-    async def index(_request: web.Request) -> web.FileResponse:
-        return web.FileResponse(WEB_CLIENT / "index.html")
-
-    def page(folder: str) -> Any:
-        async def serve(_request: web.Request) -> web.FileResponse:
-            return web.FileResponse(WEB_CLIENT / folder / "index.html")
-
-        return serve
-
-    async def favicon(_request: web.Request) -> web.FileResponse:
-        response = web.FileResponse(WEB_CLIENT / "shared" / "favicon.svg")
-        response.content_type = "image/svg+xml"  # browsers take an SVG at /favicon.ico
-        response.headers["Cache-Control"] = "public, max-age=86400"
-        return response
-
-    app.router.add_get("/favicon.ico", favicon)
-    app.router.add_get("/api/v1/docs", docs_page)
-    app.router.add_get("/", index)
-    for folder in PAGES:  # the three faces: operator console, trainee phone page, site screen
-        app.router.add_get(f"/{folder}/", page(folder))
-        app.router.add_get(f"/{folder}", _redirect_to(f"/{folder}/"))
-    app.router.add_static("/static/", WEB_CLIENT, follow_symlinks=False)
-    completion_http.setup(app)  # the public certificate check page /verify/<code>

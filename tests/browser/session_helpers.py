@@ -19,7 +19,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "whole-sess
 
 
 class Api:
-    """A requests session signed in as staff (password) for set-up and cross-checks."""
+    """A requests session for set-up and cross-checks, signed in as staff (password), a trainee
+    (join code) or a site agent (bearer secret)."""
 
     def __init__(self, base: str) -> None:
         self.base = base + "/api/v1"
@@ -33,6 +34,18 @@ class Api:
         )
         r.raise_for_status()
         self.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        return self
+
+    def join(self, code: str) -> dict[str, Any]:
+        """Sign in as a trainee with a personal join code; the answer of the sign-in."""
+        r = self.http.post(self.base + "/auth/join", json={"code": code}, timeout=10)
+        r.raise_for_status()
+        self.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        return dict(r.json())
+
+    def bearer(self, secret: str) -> Api:
+        """Speak as a site agent with its secret."""
+        self.http.headers["Authorization"] = f"Bearer {secret}"
         return self
 
     def call(self, method: str, path: str, **kw: Any) -> Any:

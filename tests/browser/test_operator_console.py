@@ -17,10 +17,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from server.store.demo_loader import DEMO_PASSWORDS
+from tests.browser.session_helpers import Api
 from tests.server_process import ServerProcess
 from tests.web.live_helpers import AgentPeer, heartbeat, hello
 
@@ -87,39 +87,6 @@ class AgentThread:
 
 
 # -- fixtures ---------------------------------------------------------------------------------
-class Api:
-    """A signed-in requests session (operator, trainee or agent)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base + "/api/v1"
-        self.http = requests.Session()
-
-    def login(self, username: str) -> Api:
-        r = self.http.post(
-            self.base + "/auth/login",
-            json={"username": username, "password": DEMO_PASSWORDS[username]},
-            timeout=10,
-        )
-        r.raise_for_status()
-        self.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        return self
-
-    def join(self, code: str) -> dict[str, Any]:
-        r = self.http.post(self.base + "/auth/join", json={"code": code}, timeout=10)
-        r.raise_for_status()
-        self.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        return dict(r.json())
-
-    def bearer(self, secret: str) -> Api:
-        self.http.headers["Authorization"] = f"Bearer {secret}"
-        return self
-
-    def call(self, method: str, path: str, **kw: Any) -> Any:
-        r = self.http.request(method, self.base + path, timeout=10, **kw)
-        assert r.status_code < 400, f"{method} {path}: {r.status_code} {r.text}"
-        return r.json() if r.content and "json" in r.headers.get("Content-Type", "") else r
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with ServerProcess(tmp_path_factory.mktemp("operator-ui"), None, "--demo") as proc:

@@ -11,11 +11,9 @@ import itertools
 import random
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiortc
-import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
@@ -32,14 +30,6 @@ from tests.media import (
 )
 
 MAIN = "main"
-
-
-@pytest.fixture
-async def relay() -> AsyncIterator[Relay]:
-    relay = Relay(MAIN, loopback_settings())
-    yield relay
-    await relay.close()
-    forward.set_host_addresses(None)
 
 
 def fast_senders(relay: Relay, peer_id: str) -> dict[str, fastpath.FastSender]:

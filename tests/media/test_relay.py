@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
 from fractions import Fraction
 
 import av
-import pytest
 
 from server.media import forward
 from server.media.forward import EncodedFrame
-from server.media.peers import MediaSettings, loopback_settings
+from server.media.peers import MediaSettings
 from server.media.relay import (
     VIDEO_QUEUE_MAX_AGE,
     ProgramFeed,
@@ -32,14 +30,6 @@ from tests.media import (
 MAIN = "main"
 SITE_A = "site-a"
 SITE_B = "site-b"
-
-
-@pytest.fixture
-async def relay() -> AsyncIterator[Relay]:
-    relay = Relay(MAIN, loopback_settings())
-    yield relay
-    await relay.close()
-    forward.set_host_addresses(None)
 
 
 def assert_contiguous(origins: list[Origin]) -> None:

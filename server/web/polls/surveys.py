@@ -16,6 +16,7 @@ from server.core.errors import NotFound
 from server.core.roles import Principal
 from server.store.models import ClassSession, Course, Program, Trainee, utcnow
 from server.store.qa_models import FeedbackRow, NeedsResponseRow, NeedsSurveyRow
+from server.web.db import get_or_add
 from server.web.interaction.service import Services, attendance, log_event
 from server.web.resources import load
 
@@ -26,10 +27,9 @@ async def put_survey(
     quiz_core.NeedsSurvey(str(program_id), topics)  # checks the topics
     async with svc.sessions() as db, db.begin():
         await load(db, Program, program_id, "program")
-        row = await db.get(NeedsSurveyRow, program_id)
-        if row is None:
-            row = NeedsSurveyRow(program_id=program_id, created_by=who.label)
-            db.add(row)
+        row = await get_or_add(
+            db, NeedsSurveyRow, program_id, program_id=program_id, created_by=who.label
+        )
         row.topics = topics
     return {"program_id": program_id, "topics": topics}
 
@@ -58,10 +58,13 @@ async def respond_survey(
             needs_text=needs_text,
             now=utcnow().timestamp(),
         )
-        existing = await db.get(NeedsResponseRow, (program_id, trainee.id))
-        if existing is None:
-            existing = NeedsResponseRow(program_id=program_id, trainee_id=trainee.id)
-            db.add(existing)
+        existing = await get_or_add(
+            db,
+            NeedsResponseRow,
+            (program_id, trainee.id),
+            program_id=program_id,
+            trainee_id=trainee.id,
+        )
         existing.org_unit_id = trainee.org_unit_id
         existing.ranking = list(response.ranking)
         existing.needs_text = response.needs_text
@@ -132,10 +135,13 @@ async def submit_feedback(
             comment=data.get("comment", ""),
             now=utcnow().timestamp(),
         )
-        row = await db.get(FeedbackRow, (session_id, who.trainee_id))
-        if row is None:
-            row = FeedbackRow(session_id=session_id, trainee_id=who.trainee_id)
-            db.add(row)
+        row = await get_or_add(
+            db,
+            FeedbackRow,
+            (session_id, who.trainee_id),
+            session_id=session_id,
+            trainee_id=who.trainee_id,
+        )
         row.course_rating = entry.course_rating
         row.lecturer_ratings = dict(entry.lecturer_ratings)
         row.comment = entry.comment

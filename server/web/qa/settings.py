@@ -7,6 +7,7 @@ from typing import Any
 from server.core.roles import Principal
 from server.store.models import utcnow
 from server.store.qa_models import QaSettings, QaWordList
+from server.web.db import get_or_add
 from server.web.interaction.service import Services, log_event, session_status
 from server.web.qa.service import DEFAULTS, GLOBAL_WORDS, setting
 
@@ -30,10 +31,9 @@ async def change_settings(
 ) -> dict[str, Any]:
     async with svc.sessions() as db, db.begin():
         await session_status(db, session_id)
-        row = await db.get(QaSettings, session_id)
-        if row is None:
-            row = QaSettings(session_id=session_id, **DEFAULTS, sensitive_words=[])
-            db.add(row)
+        row = await get_or_add(
+            db, QaSettings, session_id, session_id=session_id, **DEFAULTS, sensitive_words=[]
+        )
         for key, value in data.items():
             setattr(row, key, value)
         await db.flush()
@@ -50,9 +50,6 @@ async def show_words(svc: Services) -> list[str]:
 
 async def replace_words(svc: Services, words: list[str]) -> list[str]:
     async with svc.sessions() as db, db.begin():
-        row = await db.get(QaWordList, GLOBAL_WORDS)
-        if row is None:
-            row = QaWordList(key=GLOBAL_WORDS, words=[])
-            db.add(row)
+        row = await get_or_add(db, QaWordList, GLOBAL_WORDS, key=GLOBAL_WORDS, words=[])
         row.words, row.updated_at = words, utcnow()
     return words
