@@ -1,8 +1,9 @@
-"""Live broadcast over HTTP and the live sockets: start/stop, signalling, recordings.
+"""Live broadcast over HTTP and the live sockets: start/stop, signalling (the recordings it
+leaves are served by ``server.web.recordings``).
 
 * REST: ``POST /api/v1/sessions/{id}/broadcast/start`` {source: main | site | recording,
   site_id?, recording_id?, record?}, ``.../broadcast/stop``, ``GET .../broadcast`` (state and
-  relay counters), ``GET /api/v1/sessions/{id}/recordings``, ``GET /api/v1/recordings/{id}/file``.
+  relay counters).
 * Signalling (non-trickle ICE: every offer carries its candidates): agents send
   ``media_offer`` {session_id, role: publish | subscribe, sdp} on ``/ws/agent`` and get
   ``media_answer``; browsers send ``media_offer`` {session_id, role: publish | view | site,
@@ -29,7 +30,7 @@ from server.bus.port import BusUnavailable
 from server.core import roles
 from server.core.broadcast import Source, check_can_start, make_plan, relay_capacity
 from server.core.broadcast_lease import LeaseRecord, blocks_start, expired
-from server.core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from server.core.errors import DomainError, Forbidden, InvalidInput
 from server.core.roles import Actor, Principal
 from server.core.validation import Bool, Int, Map, Optional, validate
 from server.core.validation import Enum as OneOf
@@ -39,7 +40,7 @@ from server.store.media_models import Recording
 from server.store.models import ClassSession, Site, SiteKind, utcnow
 from server.store.qa_models import FloorGrantRow
 from server.web import media_lease
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Endpoint, Registry
 from server.web.hub import Connection
 from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, SESSIONS, principal
 from server.web.media_cluster import MediaCluster, Reply
@@ -303,74 +304,6 @@ async def get_broadcast(request: web.Request) -> web.Response:
     return web.json_response({**broadcasts.view(b), "node": node, "relay": broadcasts.stats(b)})
 
 
-def _recording_view(row: Recording) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "session_id": row.session_id,
-        "format": row.format,
-        "status": row.status,
-        "source": row.source,
-        "started_at": row.started_at.isoformat(),
-        "ended_at": row.ended_at.isoformat() if row.ended_at else None,
-        "bytes": row.bytes,
-        "duration_s": row.duration_s,
-        "video_frames": row.video_frames,
-        "switches": row.switches,
-        "file": f"/api/v1/recordings/{row.id}/file",
-    }
-
-
-RECORDING_SCOPE = Param(
-    "scope",
-    {"type": "string", "enum": ["session", "course"], "default": "session"},
-    "session: this session's recordings; course: every session of its course",
-    code="recording.bad_scope",
-)
-
-
-async def list_recordings(request: web.Request) -> web.Response:
-    """A session's recordings; with ``scope=course`` those of every session of its course too
-    (a later batch is shown an earlier batch's lecture), this session's first, newest first."""
-    session_id = path_id(request, "session")
-    scope = RECORDING_SCOPE.parse(request)
-    async with request.app[SESSIONS]() as db:
-        session = await load(db, ClassSession, session_id, "session")
-        query = select(Recording, ClassSession.title, ClassSession.starts_at).join(
-            ClassSession, ClassSession.id == Recording.session_id
-        )
-        if scope == "course":
-            query = query.where(ClassSession.course_id == session.course_id)
-        else:
-            query = query.where(Recording.session_id == session_id)
-        rows = (await db.execute(query.order_by(Recording.id.desc()))).all()
-    rows.sort(key=lambda r: r[0].session_id != session_id)  # stable: this session's first
-    items = [
-        {**_recording_view(rec), "session_title": title, "session_starts_at": starts.isoformat()}
-        for rec, title, starts in rows
-    ]
-    return web.json_response({"recordings": items})
-
-
-async def recording_download(request: web.Request) -> web.StreamResponse:
-    recording_id = path_id(request, "recording")
-    async with request.app[SESSIONS]() as db:
-        row = await load(db, Recording, recording_id, "recording")
-        name, fmt = row.file_name, row.format
-    path = request.app[CONFIG].data_path / "recordings" / name
-    if not path.is_file():
-        raise NotFound("recording.file_missing", "The file of this recording is gone.")
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": f"video/{fmt}",
-            "Content-Disposition": f'attachment; filename="{name}"',
-        },
-    )
-
-
-RECORDING_VIEW = {"type": "object", "properties": {"recordings": {"type": "array"}}}
-
-
 def register(registry: Registry) -> None:
     add = registry.add
     add(
@@ -403,29 +336,6 @@ def register(registry: Registry) -> None:
             roles.STAFF,
             "Show the broadcast of a session: source, program, relay counters",
             "broadcast",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/sessions/{id}/recordings",
-            list_recordings,
-            roles.STAFF,
-            "List the recordings of a session's program (scope=course: of its course)",
-            "broadcast",
-            query=(RECORDING_SCOPE,),
-            response=RECORDING_VIEW,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/recordings/{id}/file",
-            recording_download,
-            roles.STAFF,
-            "Download a recording (WebM or MP4)",
-            "broadcast",
-            produces=("video/webm", "video/mp4"),
         )
     )
 

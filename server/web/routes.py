@@ -45,6 +45,7 @@ from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import (
     media_api,
     presence,
+    recordings,
     revoke,
     screen_api,
     signin,
@@ -482,6 +483,7 @@ def build_registry() -> Registry:
     interaction_http.register(registry)
     time_api.register(registry)
     media_api.register(registry)
+    recordings.register(registry)
     turn_api.register(registry)
     screen_api.register(registry)
     leave_http.register(registry)
