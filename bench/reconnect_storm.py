@@ -180,6 +180,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if status["lost"] and status["back"] == status["lost"] and status["live"] == live:
                 break
         cpu_storm = cpu_seconds(survivor.proc.pid) - cpu0
+        # events keep flowing a moment to the pages that came back (a fast storm may be over
+        # before the next event, and what comes after it must reach them too)
+        await asyncio.sleep(1.5)
         publishing.cancel()
         await asyncio.gather(publishing, return_exceptions=True)
         await publish("bench_done")
