@@ -165,7 +165,17 @@ def _console_broadcasts_and_survives(url: str, world: Any, session_id: int, kill
             page.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
             page.locator(f'a[data-session="{session_id}"]').click()
             page.locator("#bc-start").click()  # the local camera (ticked by default)
-            expect(page.locator("#bc-state .pill")).to_have_text("直播中", timeout=20_000)
+            try:
+                expect(page.locator("#bc-state .pill")).to_have_text("直播中", timeout=20_000)
+            except AssertionError:
+                # Seen once in 4 full runs (before any kill): the camera's first publication
+                # through the balancer never connected and the console does not retry it by
+                # itself (a known gap, see the closing note of issue 18). The operator's way
+                # out: reload and press 从本机摄像头推流. The takeover below is what is tested.
+                page.reload()
+                page.locator(f'a[data-session="{session_id}"]').click()
+                page.locator("#bc-publish").click()
+                expect(page.locator("#bc-state .pill")).to_have_text("直播中", timeout=20_000)
             view = page.evaluate(VIEW, session_id)
             assert view["generation"] == 1 and view["origin_publishing"] is True, view
             killed_at = time.monotonic()
