@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from server.core import roles
 from server.core.errors import DomainError, Forbidden, RateLimited
+from server.core.messages import CLIENT_MESSAGES, validate_message
 from server.core.roles import Actor, Principal
 from server.core.topics import Replay
-from server.core.validation import CLIENT_MESSAGES, validate_message
 from server.store.models import Site
 from server.web import auth, edges, media_api
 from server.web.admission import Admission
