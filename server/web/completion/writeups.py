@@ -28,9 +28,9 @@ from server.store.completion_models import ReadingRow, WriteupRow
 from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
 from server.web.api import Endpoint, Param, Registry
 from server.web.completion import service
+from server.web.db import iso
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.leave import service as leave_service
-from server.web.leave.service import iso
 from server.web.resources import audit, load, path_id, query_int, read_json
 
 ID = Int(1, 2**31 - 1)

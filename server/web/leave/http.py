@@ -20,9 +20,9 @@ from server.core.validation import Int, List, Map, Str, validate
 from server.store.completion_models import LeaveRequestRow, UnitContact
 from server.store.models import ClassSession, Course, OrgUnit, Trainee, User, utcnow
 from server.web.api import Endpoint, Param, Registry
+from server.web.db import iso
 from server.web.keys import SESSIONS, principal
 from server.web.leave import service
-from server.web.leave.service import iso
 from server.web.resources import audit, load, path_id, query_int, read_json
 
 ID = Int(1, 2**31 - 1)
