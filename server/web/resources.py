@@ -8,7 +8,6 @@ references to check, who may read and who may write. Special cases hook in with 
 from __future__ import annotations
 
 import enum
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.core.errors import InvalidInput, NotFound
 from server.core.roles import Actor, Principal
 from server.core.trees import check_tree_parent
-from server.core.validation import Map, validate
+from server.core.validation import Map
 from server.store.models import Base
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Endpoint, Param, Registry, read_body
 from server.web.db import audit as audit  # re-exported: one home in the service layer
 from server.web.db import load as load
 
@@ -65,22 +64,6 @@ def to_json(resource: Resource, obj: Any) -> dict[str, Any]:
     if resource.extra is not None:
         out.update(resource.extra(obj))
     return out
-
-
-async def read_json(request: web.Request) -> Any:
-    """The one JSON body parser of every handler: any body that cannot be parsed (bad syntax,
-    bad UTF-8, NaN/Infinity, nesting deep enough to exhaust the parser) is a 400 with a code."""
-    if not request.can_read_body:
-        raise InvalidInput("request.body_required", "Send a JSON object as the request body.")
-    raw = await request.read()
-    try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise InvalidInput("request.bad_json", "The request body is not valid JSON.") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 MAX_ID = 2**31 - 1
@@ -195,7 +178,7 @@ def register(
         return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})
 
     async def create_item(request: web.Request) -> web.Response:
-        data = validate(res.fields, await read_json(request), path="body")
+        data = await read_body(request, res.fields)
         who = principal_of(request)
         async with request.app[sessions_key]() as db, db.begin():
             obj = res.model()
@@ -212,7 +195,7 @@ def register(
             return web.json_response(to_json(res, obj))
 
     async def update_item(request: web.Request) -> web.Response:
-        data = validate(res.fields.partial(), await read_json(request), path="body")
+        data = await read_body(request, res.fields.partial())
         who = principal_of(request)
         async with request.app[sessions_key]() as db, db.begin():
             obj: Any = await load(db, res.model, path_id(request, res.label), res.label)

@@ -33,14 +33,14 @@ from server.core.errors import Forbidden, Unauthenticated
 from server.core.roles import Actor
 from server.core.rollcall import EntryStatus
 from server.core.sessions import SessionStatus
-from server.core.validation import Map, Str, validate
+from server.core.validation import Map, Str
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import ClassSession, Site, utcnow
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import auth
-from server.web.api import Endpoint, Registry
+from server.web.api import Endpoint, Registry, read_body
 from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, SESSIONS, principal
-from server.web.resources import load, path_id, read_json
+from server.web.resources import load, path_id
 
 SCREEN_BODY = Map(
     {"secret": Str(min_len=1, max_len=200)}, frozenset({"secret"}), extra="reject", absent="omit"
@@ -58,7 +58,7 @@ def _set_screen_cookies(request: web.Request, response: web.Response, token: str
 
 
 async def screen_sign_in(request: web.Request) -> web.Response:
-    data = validate(SCREEN_BODY, await read_json(request), path="body")
+    data = await read_body(request, SCREEN_BODY)
     async with request.app[SESSIONS]() as db:
         who = await auth.principal_from_site_secret(db, data["secret"].strip())
         if who is None or who.site_id is None:
@@ -144,7 +144,7 @@ def _broadcasting(request: web.Request, session_id: int | None) -> bool:
 async def screen_status(request: web.Request) -> web.Response:
     who = principal(request)
     assert who.site_id is not None
-    data = validate(screen.SCREEN_REPORT, await read_json(request), path="body")
+    data = await read_body(request, screen.SCREEN_REPORT)
     report = screen.ScreenReport(
         at=time.time(),
         session_id=data["session_id"],

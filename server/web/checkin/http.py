@@ -15,14 +15,14 @@ from aiohttp import web
 from server.core import roles
 from server.core.checkin import DEFAULT_OUT_OF_BATCH
 from server.core.errors import DomainError, InvalidInput
-from server.core.validation import DateTime, Str, validate
+from server.core.validation import DateTime, Str
 from server.store.models import utcnow
-from server.web.api import ID, Param, Routes, body
+from server.web.api import ID, Answer, Body, Param, Routes, body
 from server.web.checkin import guard, service
 from server.web.checkin.events import ALERTS_TOPIC, record_changed
 from server.web.checkin.writer import CheckinItem, CheckinWriter
 from server.web.keys import CHECKIN_WRITER, CONFIG, LIVE, SESSIONS, principal
-from server.web.resources import PAGE_PARAMS, page_params, path_id, query_int, read_json
+from server.web.resources import PAGE_PARAMS, page_params, path_id, query_int
 
 SESSION = "/api/v1/sessions/{id}"
 MANAGE_CHECKIN = roles.MANAGERS | roles.AGENTS
@@ -32,8 +32,6 @@ log = logging.getLogger("server.web.checkin")
 
 routes = Routes()
 register = routes.register
-
-Answer = dict[str, Any]
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,14 +102,13 @@ CHECKIN_BODY = body(
 )
 
 
-@routes.json("POST", SESSION + "/checkin", roles.TRAINEES, "checkin", body=CHECKIN_BODY)
-async def checkin(request: web.Request) -> Answer:
+@routes.json_body("POST", SESSION + "/checkin", roles.TRAINEES, "checkin", CHECKIN_BODY)
+async def checkin(request: web.Request, data: Body) -> Answer:
     """Check in with the code on the room's screen (idempotent by client_id)
 
     A trainee checks in with the code (or QR) on the room's screen. Check-ins are written in
     groups (``server.web.checkin.writer``): answered only once committed, each with its own
     answer or error."""
-    data = validate(CHECKIN_BODY, await read_json(request), path="body")
     if ("code" in data) == ("qr" in data):
         raise InvalidInput(
             "checkin.code_required", "Send either the code from the screen or the scanned QR text."
@@ -157,12 +154,11 @@ MARK_BODY = body(
 )
 
 
-@routes.json("POST", SESSION + "/attendance/mark", MANAGE_CHECKIN, "checkin", body=MARK_BODY)
-async def mark_present(request: web.Request) -> Answer:
+@routes.json_body("POST", SESSION + "/attendance/mark", MANAGE_CHECKIN, "checkin", MARK_BODY)
+async def mark_present(request: web.Request, data: Body) -> Answer:
     """Mark a trainee present by hand, with a reason
 
     By an operator, or by the agent of the site."""
-    data = validate(MARK_BODY, await read_json(request), path="body")
     view = await service.mark_present(
         request.app[SESSIONS], principal(request), path_id(request, "session"), data, utcnow()
     )

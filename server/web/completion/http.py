@@ -24,18 +24,18 @@ from server.core.errors import NotFound
 from server.core.leave import leave_limit
 from server.core.roles import Actor
 from server.core.throttle import FailureThrottle, Policy, check_throttles
-from server.core.validation import Bool, Float, Int, Map, Optional, validate
+from server.core.validation import Bool, Float, Int, Map, Optional
 from server.store.completion_models import CertificateRow, ProgramSettings
 from server.store.models import OrgUnit, Program
 from server.web import exports
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Endpoint, Param, Registry, read_body
 from server.web.completion import reminders, service, writeups
 from server.web.completion.certificate import CertificateText, render
 from server.web.guard import client_address
 from server.web.keys import SESSIONS, VERIFY_THROTTLE, principal
 from server.web.leave import service as leave_service
 from server.web.leave.service import iso
-from server.web.resources import audit, load, path_id, query_int, read_json
+from server.web.resources import audit, load, path_id, query_int
 
 WEB_CLIENT = Path(__file__).resolve().parents[3] / "web_client"
 PDF = "application/pdf"
@@ -67,7 +67,7 @@ async def get_rules(request: web.Request) -> web.Response:
 
 async def put_rules(request: web.Request) -> web.Response:
     """Set what completing the program needs and its leave limit (default 1/7)."""
-    data = validate(RULES_BODY, await read_json(request), path="body")
+    data = await read_body(request, RULES_BODY)
     program_id = path_id(request, "program")
     async with request.app[SESSIONS]() as db, db.begin():
         await load(db, Program, program_id, "program")

@@ -22,16 +22,16 @@ from server.core import writeup as rules
 from server.core.errors import InvalidInput, NotFound
 from server.core.roles import Actor
 from server.core.validation import Enum as OneOf
-from server.core.validation import Int, Map, Optional, Str, validate
+from server.core.validation import Int, Map, Optional, Str
 from server.private_files import private_dir
 from server.store.completion_models import ReadingRow, WriteupRow
 from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Endpoint, Param, Registry, read_body
 from server.web.completion import service
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.leave import service as leave_service
 from server.web.leave.service import iso
-from server.web.resources import audit, load, path_id, query_int, read_json
+from server.web.resources import audit, load, path_id, query_int
 
 ID = Int(1, 2**31 - 1)
 
@@ -136,7 +136,7 @@ async def list_readings(request: web.Request) -> web.Response:
 
 
 async def add_reading(request: web.Request) -> web.Response:
-    data = validate(READING_BODY, await read_json(request), path="body")
+    data = await read_body(request, READING_BODY)
     program_id = path_id(request, "program")
     link = data.get("link", "").strip()
     rules.check_reading(data["title"], data.get("author", ""), link, False)
@@ -256,7 +256,7 @@ async def my_writeup(request: web.Request) -> web.Response:
 
 
 async def submit_writeup(request: web.Request) -> web.Response:
-    data = validate(WRITEUP_BODY, await read_json(request), path="body")
+    data = await read_body(request, WRITEUP_BODY)
     who = principal(request)
     assert who.trainee_id is not None
     text = rules.clean_text(data["text"])
@@ -341,7 +341,7 @@ async def program_writeups(request: web.Request) -> web.Response:
 
 
 async def mark_writeup(request: web.Request) -> web.Response:
-    data = validate(MARK_BODY, await read_json(request), path="body")
+    data = await read_body(request, MARK_BODY)
     who = principal(request)
     async with request.app[SESSIONS]() as db, db.begin():
         row = await load(db, WriteupRow, path_id(request, "writeup"), "writeup")

@@ -15,7 +15,6 @@ from aiohttp import web
 from server.core import roles
 from server.core.errors import InvalidInput
 from server.core.qa_views import ANONYMOUS_ACTOR
-from server.core.validation import Int
 from server.store.models import ClassSession
 from server.web import exports
 from server.web.api import Param, Routes
@@ -23,8 +22,6 @@ from server.web.exports import CSV, XLSX
 from server.web.interaction import service
 from server.web.keys import LIVE, SESSIONS
 from server.web.resources import load, path_id, query_int
-
-ID = Int(1, 2**31 - 1)
 
 
 def services_of(app: web.Application) -> service.Services:

@@ -16,14 +16,14 @@ from server.core import roles
 from server.core.errors import NotFound
 from server.core.leave import LeaveAction, LeaveState, flagged
 from server.core.validation import Enum as OneOf
-from server.core.validation import Int, List, Map, Str, validate
+from server.core.validation import Int, List, Map, Str
 from server.store.completion_models import LeaveRequestRow, UnitContact
 from server.store.models import ClassSession, Course, OrgUnit, Trainee, User, utcnow
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Endpoint, Param, Registry, read_body
 from server.web.keys import SESSIONS, principal
 from server.web.leave import service
 from server.web.leave.service import iso
-from server.web.resources import audit, load, path_id, query_int, read_json
+from server.web.resources import audit, load, path_id, query_int
 
 ID = Int(1, 2**31 - 1)
 ASK_DAYS_AHEAD = 45
@@ -138,7 +138,7 @@ async def my_leave(request: web.Request) -> web.Response:
 
 
 async def ask_leave(request: web.Request) -> web.Response:
-    data = validate(ASK_BODY, await read_json(request), path="body")
+    data = await read_body(request, ASK_BODY)
     who = principal(request)
     assert who.trainee_id is not None
     async with request.app[SESSIONS]() as db, db.begin():
@@ -213,7 +213,7 @@ async def list_leave(request: web.Request) -> web.Response:
 
 
 async def decide_leave(request: web.Request) -> web.Response:
-    data = validate(DECIDE_BODY, await read_json(request), path="body")
+    data = await read_body(request, DECIDE_BODY)
     who = principal(request)
     action = LeaveAction.APPROVE if data["decision"] == "approve" else LeaveAction.REFUSE
     async with request.app[SESSIONS]() as db, db.begin():
@@ -295,7 +295,7 @@ async def get_contacts(request: web.Request) -> web.Response:
 
 async def put_contacts(request: web.Request) -> web.Response:
     """Name the users who decide the leave of a unit's trainees (its contacts, 联络员)."""
-    data = validate(CONTACTS_BODY, await read_json(request), path="body")
+    data = await read_body(request, CONTACTS_BODY)
     unit_id = path_id(request, "org unit")
     wanted = sorted(set(data["user_ids"]))
     async with request.app[SESSIONS]() as db, db.begin():

@@ -6,20 +6,19 @@ Thin: parse the request, call :mod:`server.web.ledger.service` / ``reports``, an
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from aiohttp import web
 
 from server.core import roles
 from server.core.errors import InvalidInput
-from server.core.validation import Bool, Float, Str, validate
+from server.core.validation import Bool, Float, Str
 from server.store.models import utcnow
 from server.web import exports
-from server.web.api import ID, Param, Routes, body
+from server.web.api import ID, Answer, Body, Param, Routes, body
 from server.web.exports import XLSX
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.ledger import reports, service, sheets
-from server.web.resources import path_id, query_date, query_int, read_json
+from server.web.resources import path_id, query_date, query_int
 
 MAX_REPORT_DAYS = 800
 FORMAT = Param(
@@ -34,7 +33,6 @@ routes = Routes()
 register = routes.register
 
 SESSION = "/api/v1/sessions/{id}"
-Answer = dict[str, Any]
 
 
 def _whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -71,12 +69,11 @@ CORRECT_BODY = body(
 )
 
 
-@routes.json("POST", SESSION + "/attendance/correct", roles.MANAGERS, "ledger", body=CORRECT_BODY)
-async def correct_attendance(request: web.Request) -> Answer:
+@routes.json_body("POST", SESSION + "/attendance/correct", roles.MANAGERS, "ledger", CORRECT_BODY)
+async def correct_attendance(request: web.Request, data: Body) -> Answer:
     """Correct a trainee's session result, with a reason (audited)
 
     The audit log keeps before, after and why."""
-    data = validate(CORRECT_BODY, await read_json(request), path="body")
     return await service.correct(
         request.app[SESSIONS],
         principal(request),

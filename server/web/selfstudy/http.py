@@ -30,9 +30,9 @@ from server.private_files import FILE_MODE, private_dir
 from server.store.media_models import Recording
 from server.store.models import utcnow
 from server.web import exports
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Endpoint, Param, Registry, read_body
 from server.web.keys import CONFIG, SESSIONS, principal
-from server.web.resources import audit, path_id, read_json
+from server.web.resources import audit, path_id
 from server.web.selfstudy import service
 
 ID = Int(1, 2**31 - 1)
@@ -84,7 +84,7 @@ def _fields(data: dict[str, Any]) -> service.CourseFields:
 
 
 async def create_from_recording(request: web.Request) -> web.Response:
-    data = validate(FROM_RECORDING, await read_json(request), path="body")
+    data = await read_body(request, FROM_RECORDING)
     who = principal(request)
     async with request.app[SESSIONS]() as db, db.begin():
         source = await service.recording_source(db, data.pop("recording_id"))
@@ -182,7 +182,7 @@ async def create_from_upload(request: web.Request) -> web.Response:
 
 async def change_course(request: web.Request) -> web.Response:
     course_id = path_id(request, "selfstudy course")
-    changes = _given(validate(CHANGE, await read_json(request), path="body"))
+    changes = _given(await read_body(request, CHANGE))
     async with request.app[SESSIONS]() as db, db.begin():
         course, before = await service.update_course(db, course_id, changes)
         after = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in changes.items()}
@@ -253,7 +253,7 @@ class VideoResponse(web.FileResponse):
 
 async def progress(request: web.Request) -> web.Response:
     course_id = path_id(request, "selfstudy course")
-    data = validate(BEAT, await read_json(request), path="body")
+    data = await read_body(request, BEAT)
     who = principal(request)
     assert who.trainee_id is not None
     async with request.app[SESSIONS]() as db, db.begin():
@@ -265,7 +265,7 @@ async def progress(request: web.Request) -> web.Response:
 
 async def answer(request: web.Request) -> web.Response:
     course_id = path_id(request, "selfstudy course")
-    data = validate(ANSWER, await read_json(request), path="body")
+    data = await read_body(request, ANSWER)
     who = principal(request)
     assert who.trainee_id is not None
     missed: CheckMissed | None = None
