@@ -31,7 +31,8 @@ BodyHandler = Callable[[web.Request, Body], Awaitable[Any]]
 """A handler that takes its validated body and returns its JSON answer (see
 :meth:`Routes.json_body`)."""
 
-ID = Int(1, 2**31 - 1)
+MAX_ID = 2**31 - 1
+ID = Int(1, MAX_ID)
 """A row id in a request body."""
 
 
@@ -130,6 +131,11 @@ class Param:
             return date.fromisoformat(text)
         except ValueError:
             raise InvalidInput(self.code, f"{self.name} must be a date like 2026-03-01.") from None
+
+
+def id_param(name: str, description: str) -> Param:
+    """A query parameter naming a row by its id (1 to the store's largest id)."""
+    return Param(name, {"type": "integer", "minimum": 1, "maximum": MAX_ID}, description)
 
 
 @dataclass(frozen=True, slots=True)

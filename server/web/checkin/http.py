@@ -17,12 +17,12 @@ from server.core.checkin import DEFAULT_OUT_OF_BATCH
 from server.core.errors import DomainError, InvalidInput
 from server.core.validation import DateTime, Str
 from server.store.models import utcnow
-from server.web.api import ID, Answer, Body, Param, Routes, body
+from server.web.api import ID, Answer, Body, Routes, body, id_param
 from server.web.checkin import guard, service
 from server.web.checkin.events import ALERTS_TOPIC, record_changed
 from server.web.checkin.writer import CheckinItem, CheckinWriter
 from server.web.keys import CHECKIN_WRITER, CONFIG, LIVE, SESSIONS, principal
-from server.web.resources import PAGE_PARAMS, page_params, path_id, query_int
+from server.web.resources import PAGE_PARAMS, page_params, path_id
 
 SESSION = "/api/v1/sessions/{id}"
 MANAGE_CHECKIN = roles.MANAGERS | roles.AGENTS
@@ -71,9 +71,7 @@ async def publish_alerts(app: web.Application, alerts: list[dict[str, Any]]) -> 
 # --------------------------------------------------------------------------------------------
 
 
-SITE_ID = Param(
-    "site_id", {"type": "integer", "minimum": 1}, "the site (an agent's own site by default)"
-)
+SITE_ID = id_param("site_id", "the site (an agent's own site by default)")
 
 
 @routes.json("GET", SESSION + "/checkin-code", MANAGE_CHECKIN, "checkin", query=(SITE_ID,))
@@ -81,7 +79,7 @@ async def checkin_code(request: web.Request) -> Answer:
     """Show a site's current rotating check-in code and QR payload
 
     The code a site's screen shows now, its QR payload and the seconds to the next one."""
-    asked = query_int(request, "site_id", None, 1, 2**31 - 1)
+    asked = SITE_ID.parse(request)
     return await service.code_view(
         request.app[SESSIONS],
         principal(request),

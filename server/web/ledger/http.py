@@ -18,7 +18,7 @@ from server.web.api import ID, Answer, Body, Param, Routes, body
 from server.web.exports import XLSX
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.ledger import reports, service, sheets
-from server.web.resources import path_id, query_date, query_int
+from server.web.resources import path_id
 
 MAX_REPORT_DAYS = 800
 FORMAT = Param(
@@ -33,11 +33,6 @@ routes = Routes()
 register = routes.register
 
 SESSION = "/api/v1/sessions/{id}"
-
-
-def _whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    found = query_int(request, name, default, low, high)
-    return default if found is None else found
 
 
 def _year(request: web.Request) -> int:
@@ -129,8 +124,8 @@ async def honour_list_view(request: web.Request) -> Answer:
         request.app[SESSIONS],
         _year(request),
         exports.zone_of(request),
-        _whole(request, "top", 10, 1, 1000),
-        _whole(request, "min_hours", 0, 0, 10_000),
+        int(TOP.parse(request, 10)),
+        int(MIN_HOURS.parse(request, 0)),
     )
 
 
@@ -154,17 +149,17 @@ async def session_report(request: web.Request) -> web.Response:
     return await exports.download(f"session-{session_id}-report", found, fmt)
 
 
+FROM = Param("from", {"type": "string", "format": "date"}, "first day")
+TO = Param("to", {"type": "string", "format": "date"}, "last day")
+
+
 @routes(
     "GET",
     "/api/v1/org-units/{id}/report",
     roles.MANAGERS,
     "Report an org unit's attendance over a date range",
     "reports",
-    query=(
-        FORMAT,
-        Param("from", {"type": "string", "format": "date"}, "first day"),
-        Param("to", {"type": "string", "format": "date"}, "last day"),
-    ),
+    query=(FORMAT, FROM, TO),
     produces=REPORT_MEDIA,
 )
 async def org_unit_report(request: web.Request) -> web.Response:
@@ -172,8 +167,8 @@ async def org_unit_report(request: web.Request) -> web.Response:
     fmt = _format(request)
     zone = exports.zone_of(request)
     today = utcnow().astimezone(zone).date()
-    first = query_date(request, "from") or date(today.year, 1, 1)
-    last = query_date(request, "to") or today
+    first: date = FROM.parse(request) or date(today.year, 1, 1)
+    last: date = TO.parse(request) or today
     if last < first or (last - first).days > MAX_REPORT_DAYS:
         raise InvalidInput(
             "request.bad_query",

@@ -287,11 +287,12 @@ async def completion(request: web.Request) -> web.Response:
         return web.json_response(await service.completion(db, course_id))
 
 
+FORMAT = Param("format", {"type": "string", "enum": ["xlsx", "csv"]}, "file type")
+
+
 async def completion_export(request: web.Request) -> web.Response:
     course_id = path_id(request, "selfstudy course")
-    fmt = request.query.get("format", "xlsx")
-    if fmt not in ("xlsx", "csv"):
-        raise InvalidInput("request.bad_query", "format is xlsx or csv.")
+    fmt = FORMAT.parse(request, "xlsx")
     zone = exports.zone_of(request)
     async with request.app[SESSIONS]() as db:
         found = await service.completion(db, course_id)
@@ -377,9 +378,7 @@ def register(registry: Registry) -> None:
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     "text/csv",
                 ),
-                "query": (
-                    Param("format", {"type": "string", "enum": ["xlsx", "csv"]}, "file type"),
-                ),
+                "query": (FORMAT,),
             },
         ),
         (
