@@ -66,7 +66,7 @@ class StreamHealth:
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    """The ``health`` map of a heartbeat (``HEALTH`` in ``server/core/validation.py``)."""
+    """The ``health`` map of a heartbeat (``HEALTH`` in ``server/core/messages.py``)."""
 
     uptime_s: float
     rtt_ms: float | None

@@ -1,7 +1,7 @@
 """Protocol 1.0 of ``/ws/agent``: message builders, msgpack framing and close codes.
 
 Every builder returns the plain map that goes on the wire; the server checks it against
-``AGENT_MESSAGES`` in ``server/core/validation.py`` (the agent's tests do the same).
+``AGENT_MESSAGES`` in ``server/core/messages.py`` (the agent's tests do the same).
 """
 
 from __future__ import annotations

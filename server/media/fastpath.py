@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import random
 import struct
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -60,6 +61,10 @@ logger = logging.getLogger(__name__)
 HISTORY_FRAMES = 32
 #: A subscriber whose UDP transport holds more than this many unsent bytes is stalled.
 STALLED_BYTES = 256 * 1024
+#: A packet is resent to one subscriber at most once in this many seconds, however often it is
+#: NACKed (a viewer far behind, or a broken one, NACKing its whole history every 20 ms made the
+#: server resend ~2,900 packets a second; tests/media/test_fastpath_stall.py).
+RESEND_MIN_INTERVAL = 0.1
 
 _HEADER = struct.Struct("!BBHII")
 _ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
@@ -153,6 +158,8 @@ class FastSender:
         self.frames_sent = 0
         self.retransmitted = 0
         self.nacked = 0
+        self.resends_refused = 0
+        self._resent: dict[int, float] = {}  # sequence number -> when it was last resent
         self.remb_bitrate: int | None = None
         original_send = sender.send
         original_rtcp = sender._handle_rtcp_packet
@@ -310,10 +317,17 @@ class FastSender:
         )
         if found is None:
             return  # older than the history: the viewer waits for a keyframe
+        now = time.monotonic()
+        if now - self._resent.get(sequence_number, -RESEND_MIN_INTERVAL) < RESEND_MIN_INTERVAL:
+            self.resends_refused += 1
+            return
         (_, timestamp, packets, ext), index = found
         route = self._route()
         if route is None or self.payload_type is None:
             return
+        if len(self._resent) > 4096:  # old entries: far older than the history by now
+            self._resent = {s: t for s, t in self._resent.items() if now - t < 1.0}
+        self._resent[sequence_number] = now
         srtp, transport, addr = route.srtp, route.transport, route.addr
         payload = packets.payloads[index]
         marker = 0x80 if index == len(packets.payloads) - 1 else 0
@@ -337,6 +351,7 @@ class FastSender:
             "packets_sent": self.packets_sent,
             "nacked": self.nacked,
             "retransmitted": self.retransmitted,
+            "resends_refused": self.resends_refused,
             "remb_bitrate": self.remb_bitrate,
         }
 

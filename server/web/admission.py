@@ -100,6 +100,17 @@ class Admission:
             self._load_resumes, None, name="resumes"
         )
 
+    async def close(self) -> None:
+        """At shutdown: every batched read stops (``app.py``, before the bus and the database)."""
+        for batcher in (
+            self.principals,
+            self.takes_part,
+            self.snapshots,
+            self.cursors,
+            self.resumes,
+        ):
+            await batcher.close()
+
     # -- what ws_client asks ----------------------------------------------------------
 
     async def principal(self, token: str) -> Principal | None:

@@ -1,7 +1,8 @@
 """The application factory: it only assembles. Settings and store, middlewares, routes, then one
 ``cleanup_ctx`` per component, each started and stopped here:
 
-database -> bus and live side -> media -> check-in writer -> timers -> metrics probe
+database -> bus and live side -> live-socket admission -> media -> check-in writer -> timers
+-> metrics probe
 
 They start in that order and stop in the reverse one, so whatever stops last (the database, the
 bus) is still there while the others finish (the writer commits its queued check-ins and
@@ -37,6 +38,7 @@ from server.web.checkin import http as checkin_http
 from server.web.checkin.events import CheckinEvents
 from server.web.guard import SignInGuard, trusted_proxies
 from server.web.keys import (
+    ADMISSION,
     CHECKIN_EVENTS,
     CHECKIN_WRITER,
     CONFIG,
@@ -93,7 +95,15 @@ def create_app(
     probe = domain_metrics.setup(app)
 
     app.cleanup_ctx.extend(
-        [database, bus_and_live, media, checkin_writer, timers, metrics_probe(probe)]
+        [
+            database,
+            bus_and_live,
+            admission,
+            media,
+            checkin_writer,
+            timers,
+            metrics_probe(probe),
+        ]
     )
     app.on_shutdown.append(close_sockets)
     return app
@@ -115,6 +125,13 @@ async def bus_and_live(app: web.Application) -> AsyncIterator[None]:
 async def close_sockets(app: web.Application) -> None:
     """At shutdown, before the server waits for its handlers: every open WebSocket ends."""
     await app[LIVE].hub.shutdown()
+
+
+async def admission(app: web.Application) -> AsyncIterator[None]:
+    """The live sockets' batched reads (``server.web.admission``): stopped before the bus and
+    the database they read from."""
+    yield
+    await app[ADMISSION].close()
 
 
 async def checkin_writer(app: web.Application) -> AsyncIterator[None]:

@@ -60,8 +60,11 @@ class Batcher(Generic[K, V]):
         self._runner: asyncio.Task[None] | None = None
         self.reads = 0  # how many loads ran (for tests and the bench)
         self.keys = 0  # how many keys they answered
+        self.closed = False
 
     async def get(self, key: K) -> V:
+        if self.closed:
+            raise RuntimeError(f"the {self._name} batcher is closed (the server is stopping)")
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(key, []).append(future)
         if self._runner is None:
@@ -69,6 +72,19 @@ class Batcher(Generic[K, V]):
                 self._run(), name=f"batcher:{self._name}"
             )
         return await future
+
+    async def close(self) -> None:
+        """Start no more reads: the read in progress is cancelled and so is every question still
+        waiting (its caller sees the request cancelled); a later ``get`` raises."""
+        self.closed = True
+        runner = self._runner
+        if runner is not None:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+        for futures in self._pending.values():  # a runner cancelled before its first step
+            for future in futures:
+                future.cancel()
+        self._pending.clear()
 
     async def _run(self) -> None:
         try:

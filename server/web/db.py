@@ -1,4 +1,5 @@
-"""The service layer's way into the database: one transaction, loading by id, the audit row.
+"""The service layer's way into the database: one transaction, loading by id, the audit row,
+a stored time as JSON (:func:`iso`).
 
 Every feature service opens its unit of work here instead of writing
 ``async with sessions() as db, db.begin(): x = await db.get(...); if x is None: raise ...``
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -25,6 +27,11 @@ Row = TypeVar("Row", bound=Base)
 
 CHUNK = 500
 """Ids per ``IN (...)`` list, below every database's parameter limit."""
+
+
+def iso(value: datetime | None) -> str | None:
+    """A stored time in an answer: ISO 8601 with its offset, or None."""
+    return None if value is None else value.isoformat()
 
 
 @asynccontextmanager

@@ -32,6 +32,7 @@ from server.bus.port import BusEvent
 log = logging.getLogger("server.hub")
 
 CLOSE_TOO_SLOW = 4008  # the client did not read its messages in time
+CLOSE_TRY_AGAIN = 1013  # the server could not answer now: reconnect (with back-off) and resume
 MAX_BATCH = 128  # JSON messages sent together at most when a client's queue has backed up
 
 Frame = bytes | str  # a message as encoded for its socket: msgpack bytes or JSON text
@@ -147,6 +148,13 @@ class Connection:
         for seq, frame in held:
             if seq > last_sent:
                 self.send(frame)
+
+    def forget(self, topic: str) -> None:
+        """The subscription was not answered: drop what was held for it (nothing is sent)."""
+        if self._held is not None:
+            self._held.pop(topic, None)
+            if not self._held:
+                self._held = None
 
     def send_message(self, message: dict[str, Any]) -> bool:
         return self.send(encode(message, self.binary))

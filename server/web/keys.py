@@ -54,6 +54,8 @@ CHECKIN_EVENTS: web.AppKey[CheckinEvents] = web.AppKey("checkin_events")
 CHECKIN_WRITER: web.AppKey[CheckinWriter] = web.AppKey("checkin_writer")
 MEDIA: web.AppKey[Broadcasts] = web.AppKey("media")
 CLUSTER: web.AppKey[MediaCluster] = web.AppKey("media_cluster")
+# TESTS ONLY (server.web.media_api.DROP_PUBLISH_ENV): camera publications still to be dropped
+PUBLISH_DROPS: web.AppKey[list[int]] = web.AppKey("media_publish_drops")
 
 # the app's own jobs: timers and background tasks, cancelled when it stops
 TIMERS: web.AppKey[Timers] = web.AppKey("timers")

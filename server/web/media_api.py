@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -42,7 +43,7 @@ from server.store.qa_models import FloorGrantRow
 from server.web import media_lease
 from server.web.api import Endpoint, Registry, read_body
 from server.web.hub import Connection
-from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, SESSIONS, principal
+from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, PUBLISH_DROPS, SESSIONS, principal
 from server.web.media_cluster import MediaCluster, Reply
 from server.web.resources import audit, load, path_id
 
@@ -53,6 +54,13 @@ AGENT_TYPES = frozenset(
     {"media_offer", "media_close", "relay_answer", "relay_error", "upstream_lost"}
 )
 CLIENT_TYPES = frozenset({"media_offer", "media_close"})
+
+# TESTS ONLY: with this environment variable set to N the server answers the first N camera
+# publications from browsers and then drops each one's peer at once, as a network that lets the
+# signalling through but not the media would; the browser holds an answer that never connects
+# (tests/browser/test_console_publish_retry.py: the console must offer again by itself). Never
+# set it on a real install.
+DROP_PUBLISH_ENV = "CLASSROOM_TEST_DROP_PUBLISH_PEERS"
 
 ID = Int(1, 2**31 - 1)
 START = Map(
@@ -109,6 +117,7 @@ def setup(app: web.Application) -> Callable[[web.Application], AsyncIterator[Non
 
     broadcasts = Broadcasts(settings, cluster.send_to_site, announce)
     app[MEDIA] = broadcasts
+    app[PUBLISH_DROPS] = [int(os.environ.get(DROP_PUBLISH_ENV) or 0)]
     cluster.handlers = _owner_handlers(app)
 
     leases = media_lease.Leases(
@@ -477,6 +486,11 @@ async def _client_message(
     except DomainError as exc:
         reply(_web_error(session_id, request_id, exc))
         return
+    drops = app[PUBLISH_DROPS]
+    if role == "publish" and drops[0] > 0:  # tests only (DROP_PUBLISH_ENV)
+        drops[0] -= 1
+        log.warning("%s: camera publication dropped after its answer", DROP_PUBLISH_ENV)
+        await broadcasts.web_close(key, session_id, request_id)
     reply(
         {
             "type": "media_answer",

@@ -13,14 +13,14 @@ from sqlalchemy.exc import IntegrityError
 
 from server import __version__
 from server.core.errors import DomainError, InvalidInput, RateLimited, Unauthenticated
-from server.core.roles import Actor, Principal
-from server.core.topics import Replay
-from server.core.validation import (
+from server.core.messages import (
     AGENT_MESSAGES,
     PROTOCOL_VERSION,
     check_protocol_version,
     validate_message,
 )
+from server.core.roles import Actor, Principal
+from server.core.topics import Replay
 from server.security import sha256
 from server.store.live_models import OutboxItem
 from server.store.models import ClassSession, Site, utcnow

@@ -17,16 +17,17 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from sqlalchemy import select
 
+from server.bus.port import BusUnavailable
 from server.core import roles
 from server.core.errors import DomainError, Forbidden, RateLimited
+from server.core.messages import CLIENT_MESSAGES, validate_message
 from server.core.roles import Actor, Principal
 from server.core.topics import Replay
-from server.core.validation import CLIENT_MESSAGES, validate_message
 from server.store.models import Site
 from server.web import auth, edges, media_api
 from server.web.admission import Admission
 from server.web.checkin.events import ALERTS_TOPIC
-from server.web.hub import Connection
+from server.web.hub import CLOSE_TRY_AGAIN, Connection
 from server.web.keys import ADMISSION, CONFIG, ENGINE, LIVE, SESSIONS
 from server.web.live import Live
 from server.web.presence import HEALTH_TOPIC, PRESENCE_TOPIC
@@ -92,9 +93,8 @@ async def _subscribe(
     topics: list[str],
     resume: dict[str, dict[str, Any]],
 ) -> None:
-    admission = request.app[ADMISSION]
     for topic in topics:
-        allowed, snapshot = topic_rule(topic)
+        allowed, _ = topic_rule(topic)
         if who.actor not in allowed:
             raise Forbidden(
                 "ws.forbidden_topic", f"A {who.actor.value} may not subscribe to {topic}."
@@ -103,35 +103,48 @@ async def _subscribe(
         if outsider and not await _may_watch(request, who, topic):
             raise Forbidden("ws.forbidden_topic", f"You do not take part in {topic}.")
     for topic in topics:
-        _, snapshot = topic_rule(topic)
         connection.hold(topic)
         live.hub.subscribe(connection, topic)
-        cursor = await admission.cursor(topic)
-        last_sent = cursor.last_seq
-        wanted = resume.get(topic)
-        if wanted is not None:
-            resumed = await admission.resume(topic, wanted["epoch"], wanted["last_seq"])
-            answer = resumed.answer
-            if isinstance(answer, Replay):
-                if resumed.frame is not None:  # the missed events, in one frame
-                    connection.send(resumed.frame)
-                last_sent = answer.last_seq
-                connection.release(topic, last_sent)
-                continue
-            reason = answer.reason.value
-        else:
-            reason = "new_subscription"
-        connection.send_message(
-            {
-                "type": "resync",
-                "topic": topic,
-                "epoch": cursor.epoch,
-                "seq": cursor.last_seq,
-                "reason": reason,
-                "snapshot": await snapshot(request, topic),
-            }
-        )
+        try:
+            last_sent = await _answer(request, connection, topic, resume.get(topic))
+        except BaseException:
+            # Not answered: neither followed nor held (held events would wait forever, and
+            # the page would show a wall that silently stopped).
+            live.hub.unsubscribe(connection, topic)
+            connection.forget(topic)
+            raise
         connection.release(topic, last_sent)
+
+
+async def _answer(
+    request: web.Request, connection: Connection, topic: str, wanted: dict[str, Any] | None
+) -> int:
+    """Send the subscription's answer: the missed events (a resume the history covers) or a
+    ``resync`` with the topic's snapshot. Returns the last seq the answer covered."""
+    admission = request.app[ADMISSION]
+    _, snapshot = topic_rule(topic)
+    cursor = await admission.cursor(topic)
+    if wanted is not None:
+        resumed = await admission.resume(topic, wanted["epoch"], wanted["last_seq"])
+        answer = resumed.answer
+        if isinstance(answer, Replay):
+            if resumed.frame is not None:  # the missed events, in one frame
+                connection.send(resumed.frame)
+            return answer.last_seq
+        reason = answer.reason.value
+    else:
+        reason = "new_subscription"
+    connection.send_message(
+        {
+            "type": "resync",
+            "topic": topic,
+            "epoch": cursor.epoch,
+            "seq": cursor.last_seq,
+            "reason": reason,
+            "snapshot": await snapshot(request, topic),
+        }
+    )
+    return cursor.last_seq
 
 
 def _allowed_origin(request: web.Request) -> bool:
@@ -181,14 +194,20 @@ async def client_socket(request: web.Request) -> web.StreamResponse:
                 limit.take()
                 message = validate_message(CLIENT_MESSAGES, decode_json(msg.data), now=time.time())
                 if message.type == "subscribe":
-                    await _subscribe(
-                        request,
-                        live,
-                        connection,
-                        who,
-                        message.body["topics"],
-                        message.body["resume"] or {},
-                    )
+                    try:
+                        await _subscribe(
+                            request,
+                            live,
+                            connection,
+                            who,
+                            message.body["topics"],
+                            message.body["resume"] or {},
+                        )
+                    except BusUnavailable as exc:
+                        # The page would wait for an answer that never comes: it reconnects
+                        # with back-off and resumes from its cursors instead.
+                        await connection.close(CLOSE_TRY_AGAIN, f"{exc.code}: try again")
+                        break
                 elif message.type == "unsubscribe":
                     for topic in message.body["topics"]:
                         live.hub.unsubscribe(connection, topic)

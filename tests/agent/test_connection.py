@@ -32,7 +32,7 @@ from classroom_agent.config import AgentConfig
 from classroom_agent.outbox import Outbox
 from classroom_agent.protocol import Cursor, Event
 from server.core.errors import InvalidInput
-from server.core.validation import AGENT_MESSAGES, check_protocol_version, validate_message
+from server.core.messages import AGENT_MESSAGES, check_protocol_version, validate_message
 
 SECRET = "site12.dGVzdC1zZWNyZXQtZm9yLXRoZS1hZ2VudA"
 SITE_ID = 12

@@ -13,7 +13,8 @@ from classroom_agent.health import (
     parse_loadavg,
     read_cpu_load,
 )
-from server.core.validation import HEALTH, validate
+from server.core.messages import HEALTH
+from server.core.validation import validate
 
 
 def test_one_minute_load_is_the_first_field_of_proc_loadavg() -> None:

@@ -11,7 +11,7 @@ from classroom_agent import __version__, protocol
 from classroom_agent.health import Health
 from classroom_agent.outbox import OutboxItem, new_item_id
 from classroom_agent.protocol import Cursor, ProtocolError
-from server.core.validation import AGENT_MESSAGES, check_protocol_version, validate_message
+from server.core.messages import AGENT_MESSAGES, check_protocol_version, validate_message
 
 NOW = 1_780_000_000.0
 

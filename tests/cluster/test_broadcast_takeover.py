@@ -169,9 +169,11 @@ def _console_broadcasts_and_survives(url: str, world: Any, session_id: int, kill
                 expect(page.locator("#bc-state .pill")).to_have_text("直播中", timeout=20_000)
             except AssertionError:
                 # Seen once in 4 full runs (before any kill): the camera's first publication
-                # through the balancer never connected and the console does not retry it by
-                # itself (a known gap, see the closing note of issue 18). The operator's way
-                # out: reload and press 从本机摄像头推流. The takeover below is what is tested.
+                # through the balancer never connected. The console now offers it again by
+                # itself (10 s connect timeout, then 1, 2, 4 s pauses; tested in
+                # tests/browser/test_console_publish_retry.py), which can take longer than
+                # this wait; the operator's other way out stays: reload and press
+                # 从本机摄像头推流. The takeover below is what is tested.
                 page.reload()
                 page.locator(f'a[data-session="{session_id}"]').click()
                 page.locator("#bc-publish").click()

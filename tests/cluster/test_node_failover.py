@@ -300,7 +300,15 @@ async def test_a_node_killed_mid_lecture_loses_nothing_acknowledged(tmp_path: Pa
                     while (m := await ws.receive_json(timeout=5)).get("type") != "resync":
                         pass
                     last_seq = (m["epoch"], m["seq"])
-                await wait_for(lambda: all(b.cursors[topic] == last_seq for b in browsers), 10)
+                try:
+                    await wait_for(lambda: all(b.cursors[topic] == last_seq for b in browsers), 10)
+                except AssertionError:
+                    behind = [
+                        (i, b.nodes, b.cursors.get(topic), b.history[topic].items[-4:], b.gaps)
+                        for i, b in enumerate(browsers)
+                        if b.cursors.get(topic) != last_seq
+                    ]
+                    raise AssertionError(f"walls behind {last_seq}: {behind}") from None
                 for b in browsers:
                     for name, history in b.history.items():
                         assert history.check() == [], (b.nodes, name, history.items)

@@ -10,10 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.core.errors import DomainError, InvalidInput
-from server.core.validation import (
+from server.core.messages import (
     AGENT_MESSAGES,
-    BAD_CHARACTERS,
     CLIENT_MESSAGES,
+    Message,
+    check_protocol_version,
+    validate_message,
+)
+from server.core.validation import (
+    BAD_CHARACTERS,
     MAX_SAFE_INT,
     Bool,
     Bytes,
@@ -24,13 +29,10 @@ from server.core.validation import (
     Int,
     List,
     Map,
-    Message,
     Optional,
     Str,
     Timestamp,
-    check_protocol_version,
     validate,
-    validate_message,
 )
 
 NOW = 1_715_400_000.0

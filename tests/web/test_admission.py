@@ -93,6 +93,44 @@ async def test_a_batch_is_bounded() -> None:
     assert sizes == [7, 7, 6]
 
 
+async def test_closing_cancels_the_read_in_progress_and_every_question_and_refuses_more() -> None:
+    started = asyncio.Event()
+    cancelled: list[list[int]] = []
+
+    async def load(keys: list[int]) -> dict[int, int]:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # a read that does not end by itself
+        except asyncio.CancelledError:
+            cancelled.append(sorted(keys))
+            raise
+        return {}
+
+    batcher: Batcher[int, int] = Batcher(load, default=0, max_batch=2)
+    asked = [asyncio.ensure_future(batcher.get(k)) for k in range(3)]
+    await started.wait()
+    await batcher.close()
+    await asyncio.wait(asked, timeout=5)
+    assert all(a.cancelled() for a in asked)  # the two being read and the one still queued
+    assert cancelled == [[0, 1]]
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("batcher:")] == []
+    with pytest.raises(RuntimeError, match="closed"):
+        await batcher.get(4)
+    assert batcher.reads == 0
+
+
+async def test_closing_before_the_first_read_started_cancels_its_questions() -> None:
+    async def load(keys: list[int]) -> dict[int, int]:
+        return dict.fromkeys(keys, 1)
+
+    batcher: Batcher[int, int] = Batcher(load, default=0)
+    asked = asyncio.ensure_future(batcher.get(1))
+    await asyncio.sleep(0)  # asked; the read is scheduled but has not run a step
+    await batcher.close()
+    await asyncio.wait([asked], timeout=5)
+    assert asked.cancelled() and batcher.reads == 0
+
+
 # -- the live socket ---------------------------------------------------------------------------
 
 

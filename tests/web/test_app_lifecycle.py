@@ -1,5 +1,6 @@
 """Stopping the app stops what it owns: a floor grant's expiry and a roll call's close still
-waiting are cancelled, and the check-in writer is closed (nothing is left running after it)."""
+waiting are cancelled, the check-in writer is closed and so are the live sockets' batched reads
+(nothing is left running after it)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from server.config import Config
 from server.web.app import create_app
-from server.web.keys import CHECKIN_WRITER, TIMERS
+from server.web.keys import ADMISSION, CHECKIN_WRITER, TIMERS
 from tests.conftest import World
 from tests.web.http_helpers import expect_ok as _ok
 
@@ -63,3 +66,26 @@ async def test_stopping_the_app_cancels_its_timers_and_closes_the_check_in_write
     timers.later(0, job, "a late job")
     await asyncio.sleep(0.05)
     assert ran == [] and timers.pending() == 0
+
+
+async def test_stopping_the_app_closes_the_live_sockets_batched_reads(
+    aiohttp_server: Any, config: Config, world: World
+) -> None:
+    app = create_app(replace(config))
+    server = await aiohttp_server(app)
+    admission = app[ADMISSION]
+    asked = asyncio.ensure_future(admission.session_snapshot(world.session_id))
+    await asyncio.sleep(0)  # asked: its read is on its way when the app stops
+
+    await server.close()
+
+    await asyncio.wait([asked], timeout=5)
+    assert asked.done()  # answered before the stop, or cancelled by it: never left waiting
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("batcher:")] == []
+    reads = admission.snapshots.reads
+    # no read starts once the app has stopped (its database is gone)
+    with pytest.raises(RuntimeError, match="closed"):
+        await admission.session_snapshot(world.session_id)
+    with pytest.raises(RuntimeError, match="closed"):
+        await admission.principal("a-token")
+    assert admission.snapshots.reads == reads

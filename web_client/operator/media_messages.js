@@ -40,6 +40,11 @@ addMessages({
     "broadcast.publish": "从本机摄像头推流",
     "broadcast.publishing": "本机摄像头推流中",
     "broadcast.connecting": "正在连接摄像头画面…",
+    "broadcast.retrying": "摄像头画面未连通，正在重试（第 {n}/{max} 次）…",
+    "broadcast.retryingHelp": "本机摄像头的画面还没有送到服务器，正在自动重新连接，无需操作。",
+    "broadcast.publishFailed": "摄像头画面连接失败",
+    "broadcast.publishFailedHelp": "已自动重试 {n} 次，本机摄像头的画面仍未送到服务器：各分课堂收不到画面和声音。请检查本机网络（防火墙须放行 UDP），然后点击“重新推流”。",
+    "broadcast.publishAgain": "重新推流",
   },
   en: {
     "wall.screen": "Screen",
@@ -78,5 +83,10 @@ addMessages({
     "broadcast.publish": "Publish from this camera",
     "broadcast.publishing": "from this computer's camera",
     "broadcast.connecting": "Connecting the camera…",
+    "broadcast.retrying": "Camera not through yet, retrying (attempt {n} of {max})…",
+    "broadcast.retryingHelp": "This computer's camera has not reached the server yet; the console is reconnecting by itself, nothing to do.",
+    "broadcast.publishFailed": "Camera could not connect",
+    "broadcast.publishFailedHelp": "Tried {n} times, and this computer's camera still does not reach the server: the sites get no picture and no sound. Check this computer's network (the firewall must let UDP through), then click “Publish again”.",
+    "broadcast.publishAgain": "Publish again",
   },
 });

@@ -4,7 +4,9 @@
 // with media_offer / media_answer / media_error / media_close (docs/client-protocol.md).
 // ICE is not trickled: the offer leaves once gathering is complete, candidates included.
 // After the live socket reconnects (the server closes a socket's peers when it closes) and
-// when a connection fails, the peer is offered again with a capped back-off.
+// when a connection fails or is not up CONNECT_TIMEOUT after its answer, the peer is offered
+// again with a capped back-off; a peer with maxAttempts gives up after that many attempts in a
+// row that did not connect (its onState says so, and what it is doing meanwhile).
 
 const VIDEO_CODEC = "video/vp8";
 const AUDIO_CODEC = "audio/opus";
@@ -12,6 +14,7 @@ const ANSWER_TIMEOUT = 15000;
 const GATHER_TIMEOUT = 5000;
 const RETRY_MIN = 1000;
 const RETRY_MAX = 10000;
+const CONNECT_TIMEOUT = 10000; // answered, but no connection by then: offered again
 
 let counter = 0;
 
@@ -105,9 +108,9 @@ class KeptPeer {
    * @param {any} live the page's LiveSocket
    * @param {number} sessionId
    * @param {string} role "publish" | "view" | "site"
-   * @param {{requestId: string, siteId?: number, build: (pc: RTCPeerConnection) => void, onTrack?: (stream: MediaStream, track: MediaStreamTrack) => void, iceServers?: RTCIceServer[] | null}} options
+   * @param {{requestId: string, siteId?: number, build: (pc: RTCPeerConnection) => void, onTrack?: (stream: MediaStream, track: MediaStreamTrack) => void, iceServers?: RTCIceServer[] | null, maxAttempts?: number, onState?: () => void}} options
    */
-  constructor(live, sessionId, role, { requestId: rid, siteId, build, onTrack, iceServers }) {
+  constructor(live, sessionId, role, { requestId: rid, siteId, build, onTrack, iceServers, maxAttempts, onState }) {
     this.live = live;
     this.sessionId = sessionId;
     this.role = role;
@@ -119,8 +122,14 @@ class KeptPeer {
     this.pc = null;
     this.closed = false;
     this.attempt = 0;
+    this.failures = 0; // attempts in a row that did not connect
+    this.maxAttempts = maxAttempts || Infinity;
+    this.onState = onState || (() => {});
+    this.retryAt = 0; // Date.now() of the next attempt while "retrying"
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.timer = undefined;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.connectTimer = undefined;
     this.state = "new";
     this.lastError = null;
     this._onHello = () => {
@@ -149,15 +158,19 @@ class KeptPeer {
     const old = this.pc;
     this.pc = pc;
     if (old) old.close();
-    this.state = "connecting";
+    clearTimeout(this.connectTimer);
+    this._set("connecting");
     pc.addEventListener("track", (ev) => {
       if (pc === this.pc) this.onTrack(ev.streams[0] || new MediaStream([ev.track]), ev.track);
     });
     pc.addEventListener("connectionstatechange", () => {
       if (pc !== this.pc) return;
-      this.state = pc.connectionState;
-      if (pc.connectionState === "connected") this.attempt = 0;
-      if (pc.connectionState === "failed") this._again();
+      if (pc.connectionState === "connected") {
+        this.attempt = this.failures = 0;
+        clearTimeout(this.connectTimer);
+      }
+      if (pc.connectionState === "failed") this._failed(new MediaError("media.connect_failed"));
+      else this._set(pc.connectionState);
     });
     this.build(pc);
     await pc.setLocalDescription(await pc.createOffer());
@@ -173,18 +186,43 @@ class KeptPeer {
     const sdp = await exchange(this.live, offer);
     if (pc !== this.pc || this.closed) return;
     await pc.setRemoteDescription({ type: "answer", sdp });
+    // An answer is no connection: a peer the server dropped, or UDP the network does not
+    // carry, can leave the connection "connecting" for good.
+    this.connectTimer = setTimeout(() => {
+      if (pc === this.pc && pc.connectionState !== "connected") this._failed(new MediaError("media.connect_timeout"));
+    }, CONNECT_TIMEOUT);
+  }
+
+  /** @param {string} state */
+  _set(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.onState();
+  }
+
+  /** An attempt did not connect: offer again after a pause, or give up after maxAttempts. */
+  _failed(err) {
+    if (this.closed) return;
+    this.lastError = err;
+    this.failures += 1;
+    if (this.failures < this.maxAttempts) return this._again();
+    clearTimeout(this.timer);
+    clearTimeout(this.connectTimer);
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    this._set("failed"); // gave up: the caller offers the person a way to try again
   }
 
   _again(delay) {
     if (this.closed) return;
     clearTimeout(this.timer);
+    clearTimeout(this.connectTimer);
     const wait = delay != null ? delay : Math.min(RETRY_MAX, RETRY_MIN * 2 ** this.attempt);
     this.attempt += 1;
+    this.retryAt = Date.now() + wait;
+    this._set("retrying");
     this.timer = setTimeout(() => {
-      this._negotiate().catch((err) => {
-        this.lastError = err;
-        this._again();
-      });
+      this._negotiate().catch((err) => this._failed(err));
     }, wait);
   }
 
@@ -212,6 +250,7 @@ class KeptPeer {
   close() {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.connectTimer);
     this.live.off("hello", this._onHello);
     this.live.send({ type: "media_close", session_id: this.sessionId, request_id: this.requestId });
     if (this.pc) this.pc.close();
@@ -229,6 +268,16 @@ function handle(peer) {
     },
     get error() {
       return peer.lastError;
+    },
+    /** the attempt under way or next (1 = the first), out of maxAttempts */
+    get attempt() {
+      return peer.failures + 1;
+    },
+    get maxAttempts() {
+      return peer.maxAttempts;
+    },
+    get retryAt() {
+      return peer.retryAt;
     },
   };
 }
@@ -290,6 +339,8 @@ export async function publishCamera(live, sessionId, stream, options = {}) {
   const peer = new KeptPeer(live, sessionId, "publish", {
     requestId: "publish",
     iceServers: options.iceServers,
+    maxAttempts: options.maxAttempts,
+    onState: options.onState,
     build(pc) {
       for (const track of stream.getTracks()) {
         const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });

@@ -37,8 +37,7 @@ from server.store.attendance_models import (
     TraineeUnavailability,
 )
 from server.store.models import ClassSession, Course, OrgUnit, Site, Trainee, utcnow
-from server.web.checkin.records import iso
-from server.web.db import Sessions, audit, load, transaction
+from server.web.db import Sessions, audit, iso, load, transaction
 
 
 async def _course_sessions(db: AsyncSession, course_id: int) -> list[ClassSession]:

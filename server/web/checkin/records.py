@@ -23,11 +23,7 @@ from server.core.checkin import (
 )
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import utcnow
-from server.web.db import find
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+from server.web.db import find, iso
 
 
 def at(ts: float | None) -> datetime | None:

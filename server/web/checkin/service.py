@@ -42,12 +42,10 @@ from server.core.roles import Actor, Principal
 from server.core.sessions import SessionStatus
 from server.store.attendance_models import AttendanceRecordRow, CheckinRequest, RecordKind
 from server.store.models import ClassSession, Trainee, utcnow
-from server.web.batches.roster import roster_position
 from server.web.checkin import guard
 from server.web.checkin.records import (
     at,
     checkin_answer,
-    iso,
     new_row,
     record_kind,
     record_of,
@@ -56,8 +54,8 @@ from server.web.checkin.records import (
     to_core,
 )
 from server.web.checkin.writer import CheckinItem
-from server.web.db import Sessions, audit, load, transaction
-from server.web.electives.service import session_settings
+from server.web.db import Sessions, audit, iso, load, transaction
+from server.web.session_roster import roster_position, session_settings
 
 
 def checkin_secret(secret_key: str) -> bytes:

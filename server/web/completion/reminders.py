@@ -29,13 +29,13 @@ from server.store.models import ClassSession, OrgUnit, Program, ProgramUnit, Tra
 from server.store.selfstudy_models import SelfStudyCourse
 from server.web import exports
 from server.web.api import Answer, Param, Routes, id_param
-from server.web.batches.roster import expected_trainees
 from server.web.completion import service
 from server.web.exports import CSV, XLSX
 from server.web.keys import SESSIONS, principal
 from server.web.leave import service as leave_service
 from server.web.resources import load, path_id
 from server.web.selfstudy import service as selfstudy
+from server.web.session_roster import expected_trainees
 
 AHEAD_DAYS = 120
 FORMAT = Param("format", {"type": "string", "enum": ["xlsx", "csv"]}, "file format (xlsx)")

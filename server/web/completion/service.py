@@ -22,10 +22,10 @@ from server.store.attendance_models import AttendanceRecordRow
 from server.store.completion_models import CertificateRow, ProgramSettings, WriteupRow
 from server.store.models import Course, Program, Trainee, session_sites, utcnow
 from server.store.qa_models import PollAnswerRow, PollRow
-from server.web.batches.roster import expected_trainees
 from server.web.leave import service as leave_service
 from server.web.ledger import service as ledger
 from server.web.selfstudy import service as selfstudy
+from server.web.session_roster import expected_trainees
 
 CHUNK = 500
 

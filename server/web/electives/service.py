@@ -1,9 +1,10 @@
 """Session settings and elective registration (service).
 
-A session's settings (``session_settings``): capacity, whether registration is open, the
-out-of-batch rule of check-in and whether any room may be used. Registration seats trainees up
-to the capacity and waitlists the rest (the rules: :mod:`server.core.electives`); every change
-takes the session's registration lock first, so concurrent registrations queue.
+A session's settings (the row: ``server.web.session_roster.session_settings``): capacity,
+whether registration is open, the out-of-batch rule of check-in and whether any room may be
+used. Registration seats trainees up to the capacity and waitlists the rest (the rules:
+:mod:`server.core.electives`); every change takes the session's registration lock first, so
+concurrent registrations queue.
 """
 
 from __future__ import annotations
@@ -26,14 +27,8 @@ from server.store.attendance_models import (
     SessionSettings,
 )
 from server.store.models import ClassSession, Trainee, utcnow
-from server.web.checkin.records import iso
-from server.web.db import Sessions, audit, find, load, transaction
-
-
-async def session_settings(db: AsyncSession, session_id: int) -> SessionSettings | None:
-    """The session's settings row (None: nothing set, the defaults apply)."""
-    found: SessionSettings | None = await db.get(SessionSettings, session_id)
-    return found
+from server.web.db import Sessions, audit, find, iso, load, transaction
+from server.web.session_roster import session_settings
 
 
 def settings_view(session_id: int, s: SessionSettings | None) -> dict[str, Any]:

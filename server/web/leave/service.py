@@ -26,7 +26,7 @@ from server.store.completion_models import (
     UnitContact,
 )
 from server.store.models import ClassSession, Course, Program, ProgramUnit, Trainee, utcnow
-from server.web.batches.roster import expected_trainees
+from server.web.session_roster import expected_trainees
 
 CHUNK = 500
 

@@ -21,9 +21,7 @@ from server.core.session_run import start_offset_minutes
 from server.core.trees import subtree
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import ClassSession, Course, OrgUnit, Site, Trainee, utcnow
-from server.web.batches.roster import expected_trainees
-from server.web.checkin.records import iso
-from server.web.db import Sessions, load, load_many, transaction
+from server.web.db import Sessions, iso, load, load_many, transaction
 from server.web.leave.service import on_leave
 from server.web.ledger.service import (
     Corrections,
@@ -34,6 +32,7 @@ from server.web.ledger.service import (
 )
 from server.web.presence import reported_sites, site_timelines
 from server.web.rollcall import service as rollcall_service
+from server.web.session_roster import expected_trainees
 from server.web.session_window import session_times, session_window, window_bounds
 
 COUNTS = ("expected", "present", "absent", "makeup", "pending", "late", "left_early", "leave")

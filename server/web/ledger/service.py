@@ -35,8 +35,8 @@ from server.core.roles import Principal
 from server.core.session_run import judge
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import AuditEntry, ClassSession, Course, Trainee, utcnow
-from server.web.checkin.records import iso, record_of, to_core
-from server.web.db import CHUNK, Sessions, audit, load, load_many, transaction
+from server.web.checkin.records import record_of, to_core
+from server.web.db import CHUNK, Sessions, audit, iso, load, load_many, transaction
 from server.web.leave.service import on_leave
 from server.web.selfstudy import service as selfstudy
 from server.web.session_window import session_times

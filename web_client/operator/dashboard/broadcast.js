@@ -11,8 +11,11 @@ import { act, button, field, fmtDateTime, fmtTime } from "../ui.js";
 // The operator's own camera publication outlives the view that started it: switching the
 // language or reading the report must not cut the broadcast. Only 停止直播, the broadcast
 // ending, or the session's console publishing again replaces it.
-/** @type {{sessionId: number|null, handle: {close(): void} | null}} */
-const own = { sessionId: null, handle: null };
+/** @type {{sessionId: number|null, handle: {close(): void, state: string, attempt: number, maxAttempts: number} | null, notify: (() => void) | null}} */
+const own = { sessionId: null, handle: null, notify: null }; // notify: the view on screen
+// A camera publication that does not connect is offered again (1, 2, 4, 8 s apart, each
+// attempt given 10 s to connect), then left to the person (重新推流).
+const PUBLISH_ATTEMPTS = 5;
 
 /** @param {import("./context.js").Dash} ctx */
 export function broadcastPanel(ctx) {
@@ -23,6 +26,14 @@ export function broadcastPanel(ctx) {
   /** @type {number | null} the broadcast's generation last seen (see takenOver) */
   let generation = null;
   const publisher = () => (own.sessionId === sessionId ? own.handle : null);
+  // the publication's attempts show in this view while it is on screen
+  const notify = () => {
+    const handle = publisher();
+    if (!handle) return;
+    renderState();
+    if (handle.state === "connected") setTimeout(() => ctx.schedule("broadcast"), 1500);
+  };
+  own.notify = notify;
 
   const bSource = h(
     "select",
@@ -62,7 +73,10 @@ export function broadcastPanel(ctx) {
     if (!mod || !mod.publishCamera) throw new Error(t("media.unavailable"));
     stopPublishing();
     if (own.handle) own.handle.close(); // one camera publishes at a time
-    own.handle = await mod.publishCamera(hub.socket, sessionId, stream);
+    own.handle = await mod.publishCamera(hub.socket, sessionId, stream, {
+      maxAttempts: PUBLISH_ATTEMPTS,
+      onState: () => own.notify && own.notify(),
+    });
     own.sessionId = sessionId;
     renderState();
     // the server sees frames a moment after the connection is up
@@ -84,12 +98,29 @@ export function broadcastPanel(ctx) {
     const silent = b.live && b.origin_publishing === false;
     bState.dataset.publishing = silent ? "false" : "true";
     if (silent) {
+      const mine = publisher();
+      const gaveUp = mine && mine.state === "failed";
+      const publish = (/** @type {string} */ label) =>
+        button(t(label), (/** @type {Event} */ ev) => act(ev.currentTarget, publishOwnCamera), { id: "bc-publish", class: "small primary" });
+      if (mine && !gaveUp) {
+        // this console's camera is on its way: say which attempt, not "no source"
+        const retrying = mine.attempt > 1 || mine.state === "retrying";
+        bState.append(
+          h(
+            "span",
+            { class: "pill ps-degraded", id: "bc-no-publisher" },
+            retrying ? t("broadcast.retrying", { n: Math.min(mine.attempt, mine.maxAttempts), max: mine.maxAttempts }) : t("broadcast.connecting"),
+          ),
+          retrying ? ` ${t("broadcast.retryingHelp")}` : "",
+        );
+        return;
+      }
       bState.append(
-        h("span", { class: "pill ps-degraded", id: "bc-no-publisher" }, publisher() ? t("broadcast.connecting") : t("broadcast.noPublisher")),
+        h("span", { class: "pill ps-degraded", id: "bc-no-publisher" }, gaveUp ? t("broadcast.publishFailed") : t("broadcast.noPublisher")),
         " ",
-        publisher() ? "" : originHelp(b),
+        gaveUp ? t("broadcast.publishFailedHelp", { n: mine.maxAttempts }) : originHelp(b),
         " ",
-        b.source === "main" && !publisher() ? button(t("broadcast.publish"), (/** @type {Event} */ ev) => act(ev.currentTarget, publishOwnCamera), { id: "bc-publish", class: "small primary" }) : "",
+        b.source === "main" ? publish(gaveUp ? "broadcast.publishAgain" : "broadcast.publish") : "",
       );
       return;
     }
@@ -255,6 +286,7 @@ export function broadcastPanel(ctx) {
   }
 
   function destroy() {
+    if (own.notify === notify) own.notify = null;
     camera.detach(); // the stream and its publication go on (see own)
     if (program) program.close();
   }

@@ -1,217 +1,171 @@
 """initial schema
 
-Revision ID: 0001
-Revises: 
-Create Date: 2026-11-22 18:49:02.840389
+Created 2026-11-22 18:49.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 
-import server.store.models
+from server.store.migrations.tables import (
+    CREATED_AT,
+    ID,
+    UTC_TIME,
+    Check,
+    Col,
+    Index,
+    Ref,
+    Table,
+    create_tables,
+    drop_tables,
+)
 
-
-revision = '0001'
+revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
+
+TABLES = (
+    Table(
+        "audit_log",
+        ID,
+        Col("at", UTC_TIME, index=True),
+        Col("actor", sa.String(length=100)),
+        Col("action", sa.String(length=50)),
+        Col("entity", sa.String(length=50)),
+        Col("entity_id", sa.String(length=50)),
+        Col("before", sa.JSON(), nullable=True),
+        Col("after", sa.JSON(), nullable=True),
+        Col("reason", sa.Text()),
+        Index("ix_audit_entity", "entity", "entity_id"),
+    ),
+    Table(
+        "org_units",
+        ID,
+        Col("name", sa.String(length=100), unique=True),
+        Col("code", sa.String(length=32), nullable=True, unique=True),
+        Ref("parent_id", "org_units", "RESTRICT", nullable=True),
+        CREATED_AT,
+    ),
+    Table(
+        "programs",
+        ID,
+        Col("name", sa.String(length=200), unique=True),
+        Col("year", sa.Integer()),
+        Col("description", sa.Text()),
+        CREATED_AT,
+    ),
+    Table(
+        "users",
+        ID,
+        Col("username", sa.String(length=64), unique=True),
+        Col("display_name", sa.String(length=100)),
+        Col("password_hash", sa.String(length=255)),
+        Col(
+            "role",
+            sa.Enum(
+                "admin", "operator", "moderator", name="user_role", native_enum=False, length=16
+            ),
+        ),
+        Col("active", sa.Boolean()),
+        CREATED_AT,
+    ),
+    Table(
+        "program_units",
+        ID,
+        Ref("program_id", "programs", "RESTRICT", index=True),
+        Col("title", sa.String(length=200)),
+        Col("seq", sa.Integer()),
+        CREATED_AT,
+    ),
+    Table(
+        "sites",
+        ID,
+        Col("name", sa.String(length=100), unique=True),
+        Col("code", sa.String(length=32), nullable=True, unique=True),
+        Col("kind", sa.Enum("main", "sub", name="site_kind", native_enum=False, length=16)),
+        Ref("parent_id", "sites", "RESTRICT", nullable=True),
+        Ref("org_unit_id", "org_units", "SET NULL", nullable=True),
+        Col("capacity", sa.Integer()),
+        Col("secret_hash", sa.String(length=128), nullable=True),
+        Col("secret_issued_at", UTC_TIME, nullable=True),
+        CREATED_AT,
+        Check("capacity_non_negative", "capacity >= 0"),
+    ),
+    Table(
+        "courses",
+        ID,
+        Ref("unit_id", "program_units", "RESTRICT", index=True),
+        Col("title", sa.String(length=200)),
+        Col("lecturer", sa.String(length=100)),
+        Col("credits", sa.Float()),
+        CREATED_AT,
+    ),
+    Table(
+        "trainees",
+        ID,
+        Col("name", sa.String(length=64)),
+        Col("staff_no", sa.String(length=32), unique=True),
+        Ref("org_unit_id", "org_units", "RESTRICT", index=True),
+        Col("position", sa.String(length=64)),
+        Col("is_leader", sa.Boolean()),
+        Ref("home_site_id", "sites", "SET NULL", nullable=True, index=True),
+        Col("phone", sa.String(length=32), nullable=True),
+        Col("gender", sa.String(length=8), nullable=True),
+        Col("join_code_hash", sa.String(length=64), nullable=True, unique=True),
+        Col("active", sa.Boolean()),
+        CREATED_AT,
+    ),
+    Table(
+        "class_sessions",
+        ID,
+        Ref("course_id", "courses", "RESTRICT", index=True),
+        Col("title", sa.String(length=200)),
+        Col("starts_at", UTC_TIME, index=True),
+        Col("ends_at", UTC_TIME),
+        Col(
+            "teaching_method",
+            sa.Enum(
+                "lecture",
+                "case",
+                "interview",
+                "seminar",
+                "forum",
+                name="teaching_method",
+                native_enum=False,
+                length=16,
+            ),
+        ),
+        Col(
+            "status",
+            sa.Enum(
+                "scheduled", "live", "ended", name="session_status", native_enum=False, length=16
+            ),
+        ),
+        Col("started_at", UTC_TIME, nullable=True),
+        Col("ended_at", UTC_TIME, nullable=True),
+        CREATED_AT,
+        Check("window_positive", "ends_at > starts_at"),
+    ),
+    Table(
+        "login_sessions",
+        Col("token_hash", sa.String(length=64), primary=True),
+        Ref("user_id", "users", "CASCADE", nullable=True, index=True),
+        Ref("trainee_id", "trainees", "CASCADE", nullable=True, index=True),
+        Col("csrf_token", sa.String(length=64)),
+        CREATED_AT,
+        Col("expires_at", UTC_TIME),
+        Check("one_principal", "(user_id IS NULL) <> (trainee_id IS NULL)"),
+    ),
+    Table(
+        "session_sites",
+        Ref("session_id", "class_sessions", "CASCADE", primary=True),
+        Ref("site_id", "sites", "RESTRICT", primary=True),
+    ),
+)
 
 
 def upgrade() -> None:
-    # ### commands auto generated by Alembic - please adjust! ###
-    op.create_table('audit_log',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('actor', sa.String(length=100), nullable=False),
-    sa.Column('action', sa.String(length=50), nullable=False),
-    sa.Column('entity', sa.String(length=50), nullable=False),
-    sa.Column('entity_id', sa.String(length=50), nullable=False),
-    sa.Column('before', sa.JSON(), nullable=True),
-    sa.Column('after', sa.JSON(), nullable=True),
-    sa.Column('reason', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
-    )
-    with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_entity', ['entity', 'entity_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
-
-    op.create_table('org_units',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('code', sa.String(length=32), nullable=True),
-    sa.Column('parent_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['parent_id'], ['org_units.id'], name=op.f('fk_org_units_parent_id_org_units'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_org_units')),
-    sa.UniqueConstraint('code', name=op.f('uq_org_units_code')),
-    sa.UniqueConstraint('name', name=op.f('uq_org_units_name'))
-    )
-    op.create_table('programs',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('year', sa.Integer(), nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('created_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_programs')),
-    sa.UniqueConstraint('name', name=op.f('uq_programs_name'))
-    )
-    op.create_table('users',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('username', sa.String(length=64), nullable=False),
-    sa.Column('display_name', sa.String(length=100), nullable=False),
-    sa.Column('password_hash', sa.String(length=255), nullable=False),
-    sa.Column('role', sa.Enum('admin', 'operator', 'moderator', name='user_role', native_enum=False, length=16), nullable=False),
-    sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
-    sa.UniqueConstraint('username', name=op.f('uq_users_username'))
-    )
-    op.create_table('program_units',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('program_id', sa.Integer(), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('created_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['program_id'], ['programs.id'], name=op.f('fk_program_units_program_id_programs'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_program_units'))
-    )
-    with op.batch_alter_table('program_units', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_program_units_program_id'), ['program_id'], unique=False)
-
-    op.create_table('sites',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('code', sa.String(length=32), nullable=True),
-    sa.Column('kind', sa.Enum('main', 'sub', name='site_kind', native_enum=False, length=16), nullable=False),
-    sa.Column('parent_id', sa.Integer(), nullable=True),
-    sa.Column('org_unit_id', sa.Integer(), nullable=True),
-    sa.Column('capacity', sa.Integer(), nullable=False),
-    sa.Column('secret_hash', sa.String(length=128), nullable=True),
-    sa.Column('secret_issued_at', server.store.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('capacity >= 0', name=op.f('ck_sites_capacity_non_negative')),
-    sa.ForeignKeyConstraint(['org_unit_id'], ['org_units.id'], name=op.f('fk_sites_org_unit_id_org_units'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['parent_id'], ['sites.id'], name=op.f('fk_sites_parent_id_sites'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sites')),
-    sa.UniqueConstraint('code', name=op.f('uq_sites_code')),
-    sa.UniqueConstraint('name', name=op.f('uq_sites_name'))
-    )
-    op.create_table('courses',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('unit_id', sa.Integer(), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('lecturer', sa.String(length=100), nullable=False),
-    sa.Column('credits', sa.Float(), nullable=False),
-    sa.Column('created_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['unit_id'], ['program_units.id'], name=op.f('fk_courses_unit_id_program_units'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_courses'))
-    )
-    with op.batch_alter_table('courses', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_courses_unit_id'), ['unit_id'], unique=False)
-
-    op.create_table('trainees',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=64), nullable=False),
-    sa.Column('staff_no', sa.String(length=32), nullable=False),
-    sa.Column('org_unit_id', sa.Integer(), nullable=False),
-    sa.Column('position', sa.String(length=64), nullable=False),
-    sa.Column('is_leader', sa.Boolean(), nullable=False),
-    sa.Column('home_site_id', sa.Integer(), nullable=True),
-    sa.Column('phone', sa.String(length=32), nullable=True),
-    sa.Column('gender', sa.String(length=8), nullable=True),
-    sa.Column('join_code_hash', sa.String(length=64), nullable=True),
-    sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['home_site_id'], ['sites.id'], name=op.f('fk_trainees_home_site_id_sites'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['org_unit_id'], ['org_units.id'], name=op.f('fk_trainees_org_unit_id_org_units'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_trainees')),
-    sa.UniqueConstraint('join_code_hash', name=op.f('uq_trainees_join_code_hash')),
-    sa.UniqueConstraint('staff_no', name=op.f('uq_trainees_staff_no'))
-    )
-    with op.batch_alter_table('trainees', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_trainees_home_site_id'), ['home_site_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_trainees_org_unit_id'), ['org_unit_id'], unique=False)
-
-    op.create_table('class_sessions',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('course_id', sa.Integer(), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('starts_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('teaching_method', sa.Enum('lecture', 'case', 'interview', 'seminar', 'forum', name='teaching_method', native_enum=False, length=16), nullable=False),
-    sa.Column('status', sa.Enum('scheduled', 'live', 'ended', name='session_status', native_enum=False, length=16), nullable=False),
-    sa.Column('started_at', server.store.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('ended_at', server.store.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_class_sessions_window_positive')),
-    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_class_sessions_course_id_courses'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_class_sessions'))
-    )
-    with op.batch_alter_table('class_sessions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_class_sessions_course_id'), ['course_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_class_sessions_starts_at'), ['starts_at'], unique=False)
-
-    op.create_table('login_sessions',
-    sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('trainee_id', sa.Integer(), nullable=True),
-    sa.Column('csrf_token', sa.String(length=64), nullable=False),
-    sa.Column('created_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('(user_id IS NULL) <> (trainee_id IS NULL)', name=op.f('ck_login_sessions_one_principal')),
-    sa.ForeignKeyConstraint(['trainee_id'], ['trainees.id'], name=op.f('fk_login_sessions_trainee_id_trainees'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_login_sessions_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_login_sessions'))
-    )
-    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_login_sessions_trainee_id'), ['trainee_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_login_sessions_user_id'), ['user_id'], unique=False)
-
-    op.create_table('session_sites',
-    sa.Column('session_id', sa.Integer(), nullable=False),
-    sa.Column('site_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['session_id'], ['class_sessions.id'], name=op.f('fk_session_sites_session_id_class_sessions'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_session_sites_site_id_sites'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('session_id', 'site_id', name=op.f('pk_session_sites'))
-    )
-    # ### end Alembic commands ###
+    create_tables(TABLES)
 
 
 def downgrade() -> None:
-    # ### commands auto generated by Alembic - please adjust! ###
-    op.drop_table('session_sites')
-    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_login_sessions_user_id'))
-        batch_op.drop_index(batch_op.f('ix_login_sessions_trainee_id'))
-
-    op.drop_table('login_sessions')
-    with op.batch_alter_table('class_sessions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_class_sessions_starts_at'))
-        batch_op.drop_index(batch_op.f('ix_class_sessions_course_id'))
-
-    op.drop_table('class_sessions')
-    with op.batch_alter_table('trainees', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_trainees_org_unit_id'))
-        batch_op.drop_index(batch_op.f('ix_trainees_home_site_id'))
-
-    op.drop_table('trainees')
-    with op.batch_alter_table('courses', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_courses_unit_id'))
-
-    op.drop_table('courses')
-    op.drop_table('sites')
-    with op.batch_alter_table('program_units', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_program_units_program_id'))
-
-    op.drop_table('program_units')
-    op.drop_table('users')
-    op.drop_table('programs')
-    op.drop_table('org_units')
-    with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_log_at'))
-        batch_op.drop_index('ix_audit_entity')
-
-    op.drop_table('audit_log')
-    # ### end Alembic commands ###
+    drop_tables(TABLES)

@@ -1,404 +1,185 @@
 """qa
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-22 19:50:42.878806
+Created 2026-11-22 19:50.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 
-import server.store.models
+from server.store.migrations.tables import (
+    CREATED_AT,
+    ID,
+    UPDATED_AT,
+    UTC_TIME,
+    Check,
+    Col,
+    Index,
+    Ref,
+    Table,
+    Unique,
+    create_tables,
+    drop_tables,
+)
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
+
+TABLES = (
+    Table(
+        "qa_word_lists",
+        Col("key", sa.String(length=32), primary=True),
+        Col("words", sa.JSON()),
+        UPDATED_AT,
+    ),
+    Table(
+        "qa_needs_surveys",
+        Ref("program_id", "programs", "CASCADE", primary=True),
+        Col("topics", sa.JSON()),
+        Col("created_by", sa.String(length=100)),
+        CREATED_AT,
+    ),
+    Table(
+        "qa_needs_responses",
+        Ref("program_id", "qa_needs_surveys.program_id", "CASCADE", primary=True),
+        Ref("trainee_id", "trainees", "CASCADE", primary=True),
+        Ref("org_unit_id", "org_units", "RESTRICT"),
+        Col("ranking", sa.JSON()),
+        Col("needs_text", sa.Text()),
+        Col("submitted_at", UTC_TIME),
+    ),
+    Table(
+        "qa_events",
+        ID,
+        Ref("session_id", "class_sessions", "CASCADE"),
+        Col("question_id", sa.Integer(), nullable=True),
+        Col("kind", sa.String(length=32)),
+        Col("actor", sa.String(length=100)),
+        Col("at", UTC_TIME),
+        Col("data", sa.JSON()),
+        Index("ix_qa_events_session", "session_id", "id"),
+    ),
+    Table(
+        "qa_feedback",
+        Ref("session_id", "class_sessions", "CASCADE", primary=True),
+        Ref("trainee_id", "trainees", "CASCADE", primary=True),
+        Col("course_rating", sa.Integer()),
+        Col("lecturer_ratings", sa.JSON()),
+        Col("comment", sa.Text()),
+        Col("submitted_at", UTC_TIME),
+        Check("rating_range", "course_rating BETWEEN 1 AND 5"),
+    ),
+    Table(
+        "qa_floor_grants",
+        ID,
+        Ref("session_id", "class_sessions", "CASCADE"),
+        Ref("site_id", "sites", "CASCADE"),
+        Col("granted_at", UTC_TIME),
+        Col("deadline", UTC_TIME, nullable=True),
+        Col("ended_at", UTC_TIME, nullable=True),
+        Col("end_reason", sa.String(length=16), nullable=True),
+        Col("granted_by", sa.String(length=100)),
+        Index("ix_qa_floor_grants_open", "ended_at", "deadline"),
+    ),
+    Table(
+        "qa_floor_requests",
+        ID,
+        Ref("session_id", "class_sessions", "CASCADE"),
+        Ref("site_id", "sites", "CASCADE"),
+        Col("raised_at", UTC_TIME),
+        Col("closed_at", UTC_TIME, nullable=True),
+        Col("outcome", sa.String(length=16)),
+        Index("ix_qa_floor_requests_session", "session_id", "outcome"),
+    ),
+    Table(
+        "qa_polls",
+        ID,
+        Ref("session_id", "class_sessions", "CASCADE", index=True),
+        Col("prompt", sa.String(length=500)),
+        Col("options", sa.JSON()),
+        Col("mode", sa.String(length=16)),
+        Col("correct", sa.JSON(), nullable=True),
+        Col("state", sa.String(length=16)),
+        Col("time_limit", sa.Float(), nullable=True),
+        Col("opened_at", UTC_TIME, nullable=True),
+        Col("deadline", UTC_TIME, nullable=True),
+        Col("closed_at", UTC_TIME, nullable=True),
+        Col("created_by", sa.String(length=100)),
+        CREATED_AT,
+    ),
+    Table(
+        "qa_questions",
+        ID,
+        Ref("session_id", "class_sessions", "CASCADE"),
+        Ref("site_id", "sites", "RESTRICT"),
+        Ref("asker_trainee_id", "trainees", "SET NULL", nullable=True),
+        Col("submitter", sa.String(length=32)),
+        Col("client_id", sa.String(length=64), nullable=True),
+        Col("addressed_to", sa.String(length=100), nullable=True),
+        Col("anonymous", sa.Boolean()),
+        Col("text", sa.Text()),
+        Col("original_text", sa.Text()),
+        Col("state", sa.String(length=16)),
+        Col("flags", sa.JSON()),
+        Col("pinned", sa.Boolean()),
+        Col("vote_count", sa.Integer()),
+        Col("merged_into_id", sa.Integer(), nullable=True),
+        Col("also_asked_by", sa.JSON()),
+        CREATED_AT,
+        UPDATED_AT,
+        Check("votes_non_negative", "vote_count >= 0"),
+        Unique("uq_qa_question_client", "session_id", "submitter", "client_id"),
+        Index("ix_qa_questions_asker_time", "asker_trainee_id", "created_at"),
+        Index("ix_qa_questions_session_state", "session_id", "state"),
+    ),
+    Table(
+        "qa_settings",
+        Ref("session_id", "class_sessions", "CASCADE", primary=True),
+        Col("moderators_see_identity", sa.Boolean()),
+        Col("auto_approve", sa.Boolean()),
+        Col("rate_limit", sa.Integer()),
+        Col("rate_window", sa.Integer()),
+        Col("sensitive_words", sa.JSON()),
+        Check("rate_positive", "rate_limit >= 1 AND rate_window >= 1"),
+    ),
+    Table(
+        "qa_state",
+        Ref("session_id", "class_sessions", "CASCADE", primary=True),
+        Col("version", sa.Integer()),
+        Col("on_air_question_id", sa.Integer(), nullable=True),
+    ),
+    Table(
+        "qa_on_air",
+        ID,
+        Ref("session_id", "class_sessions", "CASCADE"),
+        Ref("question_id", "qa_questions", "CASCADE"),
+        Col("started_at", UTC_TIME),
+        Col("ended_at", UTC_TIME, nullable=True),
+        Col("started_by", sa.String(length=100)),
+        Index("ix_qa_on_air_session", "session_id", "started_at"),
+    ),
+    Table(
+        "qa_poll_answers",
+        Ref("poll_id", "qa_polls", "CASCADE", primary=True),
+        Ref("trainee_id", "trainees", "CASCADE", primary=True, index=True),
+        Ref("session_id", "class_sessions", "CASCADE"),
+        Ref("site_id", "sites", "RESTRICT"),
+        Col("choices", sa.JSON()),
+        Col("score", sa.Integer(), nullable=True),
+        Col("at", UTC_TIME),
+    ),
+    Table(
+        "qa_votes",
+        Ref("question_id", "qa_questions", "CASCADE", primary=True),
+        Ref("trainee_id", "trainees", "CASCADE", primary=True),
+        CREATED_AT,
+    ),
+)
 
 
 def upgrade() -> None:
-    # ### commands auto generated by Alembic - please adjust! ###
-    op.create_table(
-        "qa_word_lists",
-        sa.Column("key", sa.String(length=32), nullable=False),
-        sa.Column("words", sa.JSON(), nullable=False),
-        sa.Column("updated_at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_qa_word_lists")),
-    )
-    op.create_table(
-        "qa_needs_surveys",
-        sa.Column("program_id", sa.Integer(), nullable=False),
-        sa.Column("topics", sa.JSON(), nullable=False),
-        sa.Column("created_by", sa.String(length=100), nullable=False),
-        sa.Column("created_at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["program_id"],
-            ["programs.id"],
-            name=op.f("fk_qa_needs_surveys_program_id_programs"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("program_id", name=op.f("pk_qa_needs_surveys")),
-    )
-    op.create_table(
-        "qa_needs_responses",
-        sa.Column("program_id", sa.Integer(), nullable=False),
-        sa.Column("trainee_id", sa.Integer(), nullable=False),
-        sa.Column("org_unit_id", sa.Integer(), nullable=False),
-        sa.Column("ranking", sa.JSON(), nullable=False),
-        sa.Column("needs_text", sa.Text(), nullable=False),
-        sa.Column("submitted_at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_unit_id"],
-            ["org_units.id"],
-            name=op.f("fk_qa_needs_responses_org_unit_id_org_units"),
-            ondelete="RESTRICT",
-        ),
-        sa.ForeignKeyConstraint(
-            ["program_id"],
-            ["qa_needs_surveys.program_id"],
-            name=op.f("fk_qa_needs_responses_program_id_qa_needs_surveys"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["trainee_id"],
-            ["trainees.id"],
-            name=op.f("fk_qa_needs_responses_trainee_id_trainees"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("program_id", "trainee_id", name=op.f("pk_qa_needs_responses")),
-    )
-    op.create_table(
-        "qa_events",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("question_id", sa.Integer(), nullable=True),
-        sa.Column("kind", sa.String(length=32), nullable=False),
-        sa.Column("actor", sa.String(length=100), nullable=False),
-        sa.Column("at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("data", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["class_sessions.id"],
-            name=op.f("fk_qa_events_session_id_class_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_events")),
-    )
-    with op.batch_alter_table("qa_events", schema=None) as batch_op:
-        batch_op.create_index("ix_qa_events_session", ["session_id", "id"], unique=False)
-
-    op.create_table(
-        "qa_feedback",
-        sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("trainee_id", sa.Integer(), nullable=False),
-        sa.Column("course_rating", sa.Integer(), nullable=False),
-        sa.Column("lecturer_ratings", sa.JSON(), nullable=False),
-        sa.Column("comment", sa.Text(), nullable=False),
-        sa.Column("submitted_at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "course_rating BETWEEN 1 AND 5", name=op.f("ck_qa_feedback_rating_range")
-        ),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["class_sessions.id"],
-            name=op.f("fk_qa_feedback_session_id_class_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["trainee_id"],
-            ["trainees.id"],
-            name=op.f("fk_qa_feedback_trainee_id_trainees"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("session_id", "trainee_id", name=op.f("pk_qa_feedback")),
-    )
-    op.create_table(
-        "qa_floor_grants",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("site_id", sa.Integer(), nullable=False),
-        sa.Column("granted_at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("deadline", server.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ended_at", server.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("end_reason", sa.String(length=16), nullable=True),
-        sa.Column("granted_by", sa.String(length=100), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["class_sessions.id"],
-            name=op.f("fk_qa_floor_grants_session_id_class_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_qa_floor_grants_site_id_sites"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_floor_grants")),
-    )
-    with op.batch_alter_table("qa_floor_grants", schema=None) as batch_op:
-        batch_op.create_index("ix_qa_floor_grants_open", ["ended_at", "deadline"], unique=False)
-
-    op.create_table(
-        "qa_floor_requests",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("site_id", sa.Integer(), nullable=False),
-        sa.Column("raised_at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", server.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("outcome", sa.String(length=16), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["class_sessions.id"],
-            name=op.f("fk_qa_floor_requests_session_id_class_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_qa_floor_requests_site_id_sites"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_floor_requests")),
-    )
-    with op.batch_alter_table("qa_floor_requests", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_qa_floor_requests_session", ["session_id", "outcome"], unique=False
-        )
-
-    op.create_table(
-        "qa_polls",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("prompt", sa.String(length=500), nullable=False),
-        sa.Column("options", sa.JSON(), nullable=False),
-        sa.Column("mode", sa.String(length=16), nullable=False),
-        sa.Column("correct", sa.JSON(), nullable=True),
-        sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("time_limit", sa.Float(), nullable=True),
-        sa.Column("opened_at", server.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deadline", server.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("closed_at", server.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_by", sa.String(length=100), nullable=False),
-        sa.Column("created_at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["class_sessions.id"],
-            name=op.f("fk_qa_polls_session_id_class_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_polls")),
-    )
-    with op.batch_alter_table("qa_polls", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_qa_polls_session_id"), ["session_id"], unique=False)
-
-    op.create_table(
-        "qa_questions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("site_id", sa.Integer(), nullable=False),
-        sa.Column("asker_trainee_id", sa.Integer(), nullable=True),
-        sa.Column("submitter", sa.String(length=32), nullable=False),
-        sa.Column("client_id", sa.String(length=64), nullable=True),
-        sa.Column("addressed_to", sa.String(length=100), nullable=True),
-        sa.Column("anonymous", sa.Boolean(), nullable=False),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("original_text", sa.Text(), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("flags", sa.JSON(), nullable=False),
-        sa.Column("pinned", sa.Boolean(), nullable=False),
-        sa.Column("vote_count", sa.Integer(), nullable=False),
-        sa.Column("merged_into_id", sa.Integer(), nullable=True),
-        sa.Column("also_asked_by", sa.JSON(), nullable=False),
-        sa.Column("created_at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("vote_count >= 0", name=op.f("ck_qa_questions_votes_non_negative")),
-        sa.ForeignKeyConstraint(
-            ["asker_trainee_id"],
-            ["trainees.id"],
-            name=op.f("fk_qa_questions_asker_trainee_id_trainees"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["class_sessions.id"],
-            name=op.f("fk_qa_questions_session_id_class_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_qa_questions_site_id_sites"),
-            ondelete="RESTRICT",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_questions")),
-        sa.UniqueConstraint("session_id", "submitter", "client_id", name="uq_qa_question_client"),
-    )
-    with op.batch_alter_table("qa_questions", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_qa_questions_asker_time", ["asker_trainee_id", "created_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_qa_questions_session_state", ["session_id", "state"], unique=False
-        )
-
-    op.create_table(
-        "qa_settings",
-        sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("moderators_see_identity", sa.Boolean(), nullable=False),
-        sa.Column("auto_approve", sa.Boolean(), nullable=False),
-        sa.Column("rate_limit", sa.Integer(), nullable=False),
-        sa.Column("rate_window", sa.Integer(), nullable=False),
-        sa.Column("sensitive_words", sa.JSON(), nullable=False),
-        sa.CheckConstraint(
-            "rate_limit >= 1 AND rate_window >= 1", name=op.f("ck_qa_settings_rate_positive")
-        ),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["class_sessions.id"],
-            name=op.f("fk_qa_settings_session_id_class_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("session_id", name=op.f("pk_qa_settings")),
-    )
-    op.create_table(
-        "qa_state",
-        sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("on_air_question_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["class_sessions.id"],
-            name=op.f("fk_qa_state_session_id_class_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("session_id", name=op.f("pk_qa_state")),
-    )
-    op.create_table(
-        "qa_on_air",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("question_id", sa.Integer(), nullable=False),
-        sa.Column("started_at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", server.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("started_by", sa.String(length=100), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["question_id"],
-            ["qa_questions.id"],
-            name=op.f("fk_qa_on_air_question_id_qa_questions"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["class_sessions.id"],
-            name=op.f("fk_qa_on_air_session_id_class_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_on_air")),
-    )
-    with op.batch_alter_table("qa_on_air", schema=None) as batch_op:
-        batch_op.create_index("ix_qa_on_air_session", ["session_id", "started_at"], unique=False)
-
-    op.create_table(
-        "qa_poll_answers",
-        sa.Column("poll_id", sa.Integer(), nullable=False),
-        sa.Column("trainee_id", sa.Integer(), nullable=False),
-        sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("site_id", sa.Integer(), nullable=False),
-        sa.Column("choices", sa.JSON(), nullable=False),
-        sa.Column("score", sa.Integer(), nullable=True),
-        sa.Column("at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["poll_id"],
-            ["qa_polls.id"],
-            name=op.f("fk_qa_poll_answers_poll_id_qa_polls"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["class_sessions.id"],
-            name=op.f("fk_qa_poll_answers_session_id_class_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_qa_poll_answers_site_id_sites"),
-            ondelete="RESTRICT",
-        ),
-        sa.ForeignKeyConstraint(
-            ["trainee_id"],
-            ["trainees.id"],
-            name=op.f("fk_qa_poll_answers_trainee_id_trainees"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("poll_id", "trainee_id", name=op.f("pk_qa_poll_answers")),
-    )
-    with op.batch_alter_table("qa_poll_answers", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_qa_poll_answers_trainee_id"), ["trainee_id"], unique=False
-        )
-
-    op.create_table(
-        "qa_votes",
-        sa.Column("question_id", sa.Integer(), nullable=False),
-        sa.Column("trainee_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", server.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["question_id"],
-            ["qa_questions.id"],
-            name=op.f("fk_qa_votes_question_id_qa_questions"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["trainee_id"],
-            ["trainees.id"],
-            name=op.f("fk_qa_votes_trainee_id_trainees"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("question_id", "trainee_id", name=op.f("pk_qa_votes")),
-    )
-    # ### end Alembic commands ###
+    create_tables(TABLES)
 
 
 def downgrade() -> None:
-    # ### commands auto generated by Alembic - please adjust! ###
-    op.drop_table("qa_votes")
-    with op.batch_alter_table("qa_poll_answers", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_qa_poll_answers_trainee_id"))
-
-    op.drop_table("qa_poll_answers")
-    with op.batch_alter_table("qa_on_air", schema=None) as batch_op:
-        batch_op.drop_index("ix_qa_on_air_session")
-
-    op.drop_table("qa_on_air")
-    op.drop_table("qa_state")
-    op.drop_table("qa_settings")
-    with op.batch_alter_table("qa_questions", schema=None) as batch_op:
-        batch_op.drop_index("ix_qa_questions_session_state")
-        batch_op.drop_index("ix_qa_questions_asker_time")
-
-    op.drop_table("qa_questions")
-    with op.batch_alter_table("qa_polls", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_qa_polls_session_id"))
-
-    op.drop_table("qa_polls")
-    with op.batch_alter_table("qa_floor_requests", schema=None) as batch_op:
-        batch_op.drop_index("ix_qa_floor_requests_session")
-
-    op.drop_table("qa_floor_requests")
-    with op.batch_alter_table("qa_floor_grants", schema=None) as batch_op:
-        batch_op.drop_index("ix_qa_floor_grants_open")
-
-    op.drop_table("qa_floor_grants")
-    op.drop_table("qa_feedback")
-    with op.batch_alter_table("qa_events", schema=None) as batch_op:
-        batch_op.drop_index("ix_qa_events_session")
-
-    op.drop_table("qa_events")
-    op.drop_table("qa_needs_responses")
-    op.drop_table("qa_needs_surveys")
-    op.drop_table("qa_word_lists")
-    # ### end Alembic commands ###
+    drop_tables(TABLES)

@@ -1,48 +1,40 @@
 """recordings of the broadcast program
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-22 22:05:00.000000
+Created 2026-11-22 22:05.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 
-import server.store.models
+from server.store.migrations.tables import ID, UTC_TIME, Col, Ref, Table, create_tables, drop_tables
 
+revision = "0006"
+down_revision = "0005"
 
-revision = '0006'
-down_revision = '0005'
-branch_labels = None
-depends_on = None
+TABLES = (
+    Table(
+        "recordings",
+        ID,
+        Ref("session_id", "class_sessions", "CASCADE", index=True),
+        Col("file_name", sa.String(length=200)),
+        Col("format", sa.String(length=8)),
+        Col("status", sa.String(length=16)),
+        Col("source", sa.String(length=16)),
+        Col("started_at", UTC_TIME),
+        Col("ended_at", UTC_TIME, nullable=True),
+        Col("bytes", sa.BigInteger()),
+        Col("duration_s", sa.Float()),
+        Col("video_frames", sa.Integer()),
+        Col("switches", sa.JSON()),
+        Col("started_by", sa.String(length=100)),
+    ),
+)
 
 
 def upgrade() -> None:
-    op.create_table('recordings',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('session_id', sa.Integer(), nullable=False),
-    sa.Column('file_name', sa.String(length=200), nullable=False),
-    sa.Column('format', sa.String(length=8), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('source', sa.String(length=16), nullable=False),
-    sa.Column('started_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', server.store.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('bytes', sa.BigInteger(), nullable=False),
-    sa.Column('duration_s', sa.Float(), nullable=False),
-    sa.Column('video_frames', sa.Integer(), nullable=False),
-    sa.Column('switches', sa.JSON(), nullable=False),
-    sa.Column('started_by', sa.String(length=100), nullable=False),
-    sa.ForeignKeyConstraint(['session_id'], ['class_sessions.id'], name=op.f('fk_recordings_session_id_class_sessions'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_recordings'))
-    )
-    with op.batch_alter_table('recordings', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_recordings_session_id'), ['session_id'], unique=False)
+    create_tables(TABLES)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('recordings', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_recordings_session_id'))
-
-    op.drop_table('recordings')
+    drop_tables(TABLES)

@@ -1,162 +1,115 @@
 """leave (请假), unit contacts, set reading, write-ups, completion settings, certificates
 
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-06 12:42:15.987570
+Created 2026-12-06 12:42.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 
-import server.store.models
+from server.store.migrations.tables import (
+    CREATED_AT,
+    ID,
+    UTC_TIME,
+    Check,
+    Col,
+    Index,
+    Ref,
+    Table,
+    Unique,
+    create_tables,
+    drop_tables,
+)
 
+revision = "0008"
+down_revision = "0007"
 
-revision = '0008'
-down_revision = '0007'
-branch_labels = None
-depends_on = None
+TABLES = (
+    Table(
+        "program_settings",
+        Ref("program_id", "programs", "CASCADE", primary=True),
+        Col("leave_limit_num", sa.Integer()),
+        Col("leave_limit_den", sa.Integer()),
+        Col("min_hours", sa.Float(), nullable=True),
+        Col("count_self_study", sa.Boolean()),
+        Col("min_attendance_share", sa.Float(), nullable=True),
+        Col("quiz_pass_mark", sa.Float(), nullable=True),
+        Col("writeup_required", sa.Boolean()),
+        Check("leave_limit", "leave_limit_num > 0 AND leave_limit_den >= leave_limit_num"),
+    ),
+    Table(
+        "unit_contacts",
+        Ref("user_id", "users", "CASCADE", primary=True),
+        Ref("org_unit_id", "org_units", "CASCADE", primary=True),
+    ),
+    Table(
+        "readings",
+        ID,
+        Ref("program_id", "programs", "CASCADE", index=True),
+        Ref("unit_id", "program_units", "CASCADE", nullable=True),
+        Col("title", sa.String(length=200)),
+        Col("author", sa.String(length=100)),
+        Col("link", sa.String(length=500)),
+        Col("file_name", sa.String(length=200)),
+        Col("file_type", sa.String(length=100)),
+        Col("file_key", sa.String(length=64)),
+        CREATED_AT,
+    ),
+    Table(
+        "certificates",
+        ID,
+        Col("code", sa.String(length=32), unique=True),
+        Ref("trainee_id", "trainees", "CASCADE", index=True),
+        Ref("program_id", "programs", "CASCADE", index=True),
+        Col("trainee_name", sa.String(length=64)),
+        Col("program_name", sa.String(length=200)),
+        Col("hours", sa.Float()),
+        Col("issued_at", UTC_TIME),
+        Col("issued_by", sa.String(length=100)),
+        Unique("uq_certificate", "trainee_id", "program_id"),
+    ),
+    Table(
+        "leave_requests",
+        ID,
+        Ref("trainee_id", "trainees", "CASCADE", index=True),
+        Ref("program_id", "programs", "CASCADE", index=True),
+        Col("reason", sa.Text()),
+        Col("state", sa.String(length=16), index=True),
+        Col("first_start", UTC_TIME),
+        CREATED_AT,
+        Col("decided_at", UTC_TIME, nullable=True),
+        Col("decided_by", sa.String(length=100)),
+        Col("note", sa.Text()),
+    ),
+    Table(
+        "writeups",
+        ID,
+        Ref("trainee_id", "trainees", "CASCADE", index=True),
+        Ref("program_id", "programs", "CASCADE", index=True),
+        Col("text", sa.Text()),
+        Col("file_name", sa.String(length=200)),
+        Col("file_type", sa.String(length=100)),
+        Col("file_size", sa.Integer()),
+        Col("file_key", sa.String(length=64)),
+        Col("state", sa.String(length=16)),
+        Col("comment", sa.Text()),
+        Col("submitted_at", UTC_TIME),
+        Col("marked_at", UTC_TIME, nullable=True),
+        Col("marked_by", sa.String(length=100)),
+        Unique("uq_writeup", "trainee_id", "program_id"),
+    ),
+    Table(
+        "leave_request_sessions",
+        Ref("request_id", "leave_requests", "CASCADE", primary=True),
+        Ref("session_id", "class_sessions", "CASCADE", primary=True),
+        Index("ix_leave_request_sessions_session", "session_id"),
+    ),
+)
 
 
 def upgrade() -> None:
-    op.create_table('program_settings',
-    sa.Column('program_id', sa.Integer(), nullable=False),
-    sa.Column('leave_limit_num', sa.Integer(), nullable=False),
-    sa.Column('leave_limit_den', sa.Integer(), nullable=False),
-    sa.Column('min_hours', sa.Float(), nullable=True),
-    sa.Column('count_self_study', sa.Boolean(), nullable=False),
-    sa.Column('min_attendance_share', sa.Float(), nullable=True),
-    sa.Column('quiz_pass_mark', sa.Float(), nullable=True),
-    sa.Column('writeup_required', sa.Boolean(), nullable=False),
-    sa.CheckConstraint('leave_limit_num > 0 AND leave_limit_den >= leave_limit_num', name=op.f('ck_program_settings_leave_limit')),
-    sa.ForeignKeyConstraint(['program_id'], ['programs.id'], name=op.f('fk_program_settings_program_id_programs'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('program_id', name=op.f('pk_program_settings'))
-    )
-    op.create_table('unit_contacts',
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('org_unit_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['org_unit_id'], ['org_units.id'], name=op.f('fk_unit_contacts_org_unit_id_org_units'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_unit_contacts_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('user_id', 'org_unit_id', name=op.f('pk_unit_contacts'))
-    )
-    op.create_table('readings',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('program_id', sa.Integer(), nullable=False),
-    sa.Column('unit_id', sa.Integer(), nullable=True),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('author', sa.String(length=100), nullable=False),
-    sa.Column('link', sa.String(length=500), nullable=False),
-    sa.Column('file_name', sa.String(length=200), nullable=False),
-    sa.Column('file_type', sa.String(length=100), nullable=False),
-    sa.Column('file_key', sa.String(length=64), nullable=False),
-    sa.Column('created_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['program_id'], ['programs.id'], name=op.f('fk_readings_program_id_programs'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['unit_id'], ['program_units.id'], name=op.f('fk_readings_unit_id_program_units'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_readings'))
-    )
-    with op.batch_alter_table('readings', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_readings_program_id'), ['program_id'], unique=False)
-
-    op.create_table('certificates',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('code', sa.String(length=32), nullable=False),
-    sa.Column('trainee_id', sa.Integer(), nullable=False),
-    sa.Column('program_id', sa.Integer(), nullable=False),
-    sa.Column('trainee_name', sa.String(length=64), nullable=False),
-    sa.Column('program_name', sa.String(length=200), nullable=False),
-    sa.Column('hours', sa.Float(), nullable=False),
-    sa.Column('issued_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('issued_by', sa.String(length=100), nullable=False),
-    sa.ForeignKeyConstraint(['program_id'], ['programs.id'], name=op.f('fk_certificates_program_id_programs'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['trainee_id'], ['trainees.id'], name=op.f('fk_certificates_trainee_id_trainees'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_certificates')),
-    sa.UniqueConstraint('code', name=op.f('uq_certificates_code')),
-    sa.UniqueConstraint('trainee_id', 'program_id', name='uq_certificate')
-    )
-    with op.batch_alter_table('certificates', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_certificates_program_id'), ['program_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_certificates_trainee_id'), ['trainee_id'], unique=False)
-
-    op.create_table('leave_requests',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('trainee_id', sa.Integer(), nullable=False),
-    sa.Column('program_id', sa.Integer(), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('first_start', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('decided_at', server.store.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('decided_by', sa.String(length=100), nullable=False),
-    sa.Column('note', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['program_id'], ['programs.id'], name=op.f('fk_leave_requests_program_id_programs'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['trainee_id'], ['trainees.id'], name=op.f('fk_leave_requests_trainee_id_trainees'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_leave_requests'))
-    )
-    with op.batch_alter_table('leave_requests', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_leave_requests_program_id'), ['program_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_leave_requests_state'), ['state'], unique=False)
-        batch_op.create_index(batch_op.f('ix_leave_requests_trainee_id'), ['trainee_id'], unique=False)
-
-    op.create_table('writeups',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('trainee_id', sa.Integer(), nullable=False),
-    sa.Column('program_id', sa.Integer(), nullable=False),
-    sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('file_name', sa.String(length=200), nullable=False),
-    sa.Column('file_type', sa.String(length=100), nullable=False),
-    sa.Column('file_size', sa.Integer(), nullable=False),
-    sa.Column('file_key', sa.String(length=64), nullable=False),
-    sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('comment', sa.Text(), nullable=False),
-    sa.Column('submitted_at', server.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('marked_at', server.store.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('marked_by', sa.String(length=100), nullable=False),
-    sa.ForeignKeyConstraint(['program_id'], ['programs.id'], name=op.f('fk_writeups_program_id_programs'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['trainee_id'], ['trainees.id'], name=op.f('fk_writeups_trainee_id_trainees'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_writeups')),
-    sa.UniqueConstraint('trainee_id', 'program_id', name='uq_writeup')
-    )
-    with op.batch_alter_table('writeups', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_writeups_program_id'), ['program_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_writeups_trainee_id'), ['trainee_id'], unique=False)
-
-    op.create_table('leave_request_sessions',
-    sa.Column('request_id', sa.Integer(), nullable=False),
-    sa.Column('session_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['request_id'], ['leave_requests.id'], name=op.f('fk_leave_request_sessions_request_id_leave_requests'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['session_id'], ['class_sessions.id'], name=op.f('fk_leave_request_sessions_session_id_class_sessions'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('request_id', 'session_id', name=op.f('pk_leave_request_sessions'))
-    )
-    with op.batch_alter_table('leave_request_sessions', schema=None) as batch_op:
-        batch_op.create_index('ix_leave_request_sessions_session', ['session_id'], unique=False)
-
+    create_tables(TABLES)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('leave_request_sessions', schema=None) as batch_op:
-        batch_op.drop_index('ix_leave_request_sessions_session')
-
-    op.drop_table('leave_request_sessions')
-    with op.batch_alter_table('writeups', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_writeups_trainee_id'))
-        batch_op.drop_index(batch_op.f('ix_writeups_program_id'))
-
-    op.drop_table('writeups')
-    with op.batch_alter_table('leave_requests', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_leave_requests_trainee_id'))
-        batch_op.drop_index(batch_op.f('ix_leave_requests_state'))
-        batch_op.drop_index(batch_op.f('ix_leave_requests_program_id'))
-
-    op.drop_table('leave_requests')
-    with op.batch_alter_table('certificates', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_certificates_trainee_id'))
-        batch_op.drop_index(batch_op.f('ix_certificates_program_id'))
-
-    op.drop_table('certificates')
-    with op.batch_alter_table('readings', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_readings_program_id'))
-
-    op.drop_table('readings')
-    op.drop_table('unit_contacts')
-    op.drop_table('program_settings')
+    drop_tables(TABLES)

@@ -1,4 +1,5 @@
-"""Who is on a session's roster and who is expected there (service: SQL + the core rule).
+"""Where a trainee stands for a session (service: SQL + the core rules), shared by check-in,
+electives, leave, completion and the ledger.
 
 * **On the roster** of a session: a trainee is on it when (a) a *published* batch plan of the
   session's course assigns them to any session of the course, (b) they are registered (not
@@ -6,6 +7,8 @@
 * **Planned session** for the out-of-batch rule: the session the published plan assigns them
   to. A course without a published plan, or an elective registration for the session, counts
   as planned into this session (regular attendance).
+* **Session settings** (``session_settings``): the row electives edit (capacity, registration
+  open, any room) that also holds the **out-of-batch rule** a check-in applies.
 """
 
 from __future__ import annotations
@@ -20,8 +23,15 @@ from server.store.attendance_models import (
     ElectiveRegistration,
     PlanStatus,
     RegistrationStatus,
+    SessionSettings,
 )
 from server.store.models import ClassSession, Trainee
+
+
+async def session_settings(db: AsyncSession, session_id: int) -> SessionSettings | None:
+    """The session's settings row (None: nothing set, the defaults apply)."""
+    found: SessionSettings | None = await db.get(SessionSettings, session_id)
+    return found
 
 
 async def published_plan(db: AsyncSession, course_id: int) -> BatchPlan | None:
@@ -103,8 +113,3 @@ async def expected_trainees(db: AsyncSession, session: ClassSession) -> set[int]
         ).all()
     )
     return ids
-
-
-# --------------------------------------------------------------------------------------------
-# Batch planning
-# --------------------------------------------------------------------------------------------

@@ -1,0 +1,110 @@
+"""The operator console's camera publication when its first connections never come up (issue
+18): a real Chromium (fake camera and microphone) publishes to a real server process started
+with ``CLASSROOM_TEST_DROP_PUBLISH_PEERS=2``, which answers the first two publications and drops
+their peers at once (signalling gets through, media does not). The console must say what is
+happening, offer again by itself with a pause, and be live on the third attempt; the phone-size
+panel is photographed in Chinese and English while it retries."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from server.web.media_api import DROP_PUBLISH_ENV
+from tests.browser.session_helpers import Api
+from tests.browser.test_operator_console import ARTIFACTS, CHROMIUM, SESSION_ID, login
+from tests.server_process import ServerProcess
+
+DROPS = 2
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {"CLASSROOM_MEDIA_BIND_ADDRESSES": "127.0.0.1", DROP_PUBLISH_ENV: str(DROPS)}
+    with ServerProcess(tmp_path_factory.mktemp("publish-retry"), None, "--demo", env=env) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--headless=new",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def drops_logged(server: ServerProcess) -> int:
+    return server.log.read_text(errors="replace").count(
+        f"{DROP_PUBLISH_ENV}: camera publication dropped"
+    )
+
+
+def test_a_camera_publication_that_never_connects_is_offered_again_and_goes_live(
+    browser: Browser, server: ServerProcess
+) -> None:
+    op = Api(server.url).login("operator")
+    op.call("POST", f"/sessions/{SESSION_ID}/start")
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    ARTIFACTS.mkdir(exist_ok=True)
+    pill = page.locator("#bc-state #bc-no-publisher")
+    try:
+        login(page, server)
+        page.locator(f'a[data-session="{SESSION_ID}"]').click()
+        started = time.monotonic()
+        page.locator("#bc-start").click()  # the local camera (ticked by default)
+        # The first publication is answered, then its peer is gone: no media ever flows.
+        expect(pill).to_have_text("正在连接摄像头画面…")
+        assert drops_logged(server) == 1
+        # Not forever: after the connect timeout the console says it retries, and does.
+        expect(pill).to_have_text("摄像头画面未连通，正在重试（第 2/5 次）…", timeout=20_000)
+        expect(page.locator("#bc-state")).to_contain_text("正在自动重新连接，无需操作")
+        retry_seen = time.monotonic() - started
+        page.locator("#p-broadcast").screenshot(
+            path=str(ARTIFACTS / "console-publish-retry-phone-zh.png")
+        )
+        # The second attempt is dropped too; the English view of the same state.
+        page.get_by_role("button", name="English").click()
+        expect(pill).to_have_text(
+            re.compile(r"^Camera not through yet, retrying \(attempt [23] of 5\)…$")
+        )
+        expect(page.locator("#bc-state")).to_contain_text("reconnecting by itself")
+        page.locator("#p-broadcast").screenshot(
+            path=str(ARTIFACTS / "console-publish-retry-phone-en.png")
+        )
+        # The third attempt connects: on air, and the server really gets frames from it.
+        expect(page.locator("#bc-state .pill")).to_have_text("On air", timeout=45_000)
+        live_after = time.monotonic() - started
+        expect(page.locator("#bc-state")).to_contain_text("from this computer's camera")
+        page.locator("#p-broadcast").screenshot(
+            path=str(ARTIFACTS / "console-publish-retry-live-phone-en.png")
+        )
+        view = op.call("GET", f"/sessions/{SESSION_ID}/broadcast")
+        assert view["origin_publishing"] is True, view
+        assert view["relay"]["publishers"][view["origin"]]["frames_in"]["video"] > 0, view
+        assert drops_logged(server) == DROPS  # the first two really were dropped, not skipped
+        print(f"retry shown after {retry_seen:.1f} s, live after {live_after:.1f} s")
+    finally:
+        op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
+        context.close()
+    assert not errors, errors
