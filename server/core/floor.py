@@ -30,6 +30,7 @@ from enum import StrEnum
 
 from server.core.errors import Conflict, InvalidInput
 from server.core.qa import Question, QuestionBoard, QuestionState
+from server.core.transitions import transition
 
 
 class SiteFloorState(StrEnum):
@@ -75,16 +76,14 @@ _REFUSALS: dict[tuple[SiteFloorState, FloorAction], tuple[str, str]] = {
 
 
 def next_state(state: SiteFloorState, action: FloorAction, site_id: str) -> SiteFloorState:
-    try:
-        return TRANSITIONS[(state, action)]
-    except KeyError:
-        code, message = _REFUSALS.get(
-            (state, action),
-            ("floor.bad_transition", f"Cannot {action.value} the floor for site {site_id}."),
-        )
-        raise Conflict(
-            code, message, {"site_id": site_id, "state": state.value, "action": action.value}
-        ) from None
+    return transition(
+        TRANSITIONS,
+        state,
+        action,
+        refusal=("floor.bad_transition", f"Cannot {action.value} the floor for site {site_id}."),
+        refusals=_REFUSALS,
+        details={"site_id": site_id},
+    )
 
 
 class ReturnReason(StrEnum):

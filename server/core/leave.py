@@ -33,6 +33,7 @@ from fractions import Fraction
 from server.core.errors import Conflict, Forbidden, InvalidInput
 from server.core.ledger import LedgerRules, LedgerSession, SessionResult
 from server.core.text import clean_user_text
+from server.core.transitions import transition
 
 REASON_MAX_LEN = 500
 NOTE_MAX_LEN = 500
@@ -68,13 +69,12 @@ def next_state(
 
     An approved leave can be withdrawn only before its first session starts (afterwards the
     office has already planned without the trainee)."""
-    after = _NEXT.get((state, action))
-    if after is None:
-        raise Conflict(
-            "leave.not_allowed",
-            f"A {state.value} leave request cannot be {action.value}d.",
-            {"state": state.value, "action": action.value},
-        )
+    after = transition(
+        _NEXT,
+        state,
+        action,
+        refusal=("leave.not_allowed", f"A {state.value} leave request cannot be {action.value}d."),
+    )
     if state is LeaveState.APPROVED and now >= first_session_start:
         raise Conflict(
             "leave.already_started",

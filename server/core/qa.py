@@ -34,6 +34,7 @@ from enum import StrEnum
 
 from server.core.errors import Conflict, InvalidInput, NotFound, RateLimited
 from server.core.text import QUESTION_MAX_LEN, SensitiveWords, clean_question_text
+from server.core.transitions import transition
 
 
 class QuestionState(StrEnum):
@@ -128,15 +129,17 @@ def vote_changes(state: QuestionState, voted: bool, *, cast: bool, question_id: 
 
 def next_state(state: QuestionState, action: QuestionAction, question_id: str) -> QuestionState:
     """Look ``(state, action)`` up in ``TRANSITIONS``; raise ``question.bad_transition``."""
-    try:
-        return TRANSITIONS[(state, action)]
-    except KeyError:
-        raise Conflict(
+    return transition(
+        TRANSITIONS,
+        state,
+        action,
+        refusal=(
             "question.bad_transition",
             f"Cannot {_VERBS[action]} question {question_id}: it is {state.value}. "
             "Refresh the list and try again.",
-            {"question_id": question_id, "state": state.value, "action": action.value},
-        ) from None
+        ),
+        details={"question_id": question_id},
+    )
 
 
 # --- the question -----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from enum import StrEnum
 
 from server.core.errors import Conflict, InvalidInput
 from server.core.text import clean_user_text
+from server.core.transitions import transition
 
 # --- polls and quizzes ------------------------------------------------------------------------
 
@@ -70,16 +71,17 @@ _REFUSALS: dict[tuple[PollState, PollAction], tuple[str, str]] = {
 
 
 def next_state(state: PollState, action: PollAction, poll_id: str) -> PollState:
-    try:
-        return TRANSITIONS[(state, action)]
-    except KeyError:
-        code, message = _REFUSALS.get(
-            (state, action),
-            ("quiz.bad_transition", f"Cannot {action.value} poll {poll_id}: it is {state.value}."),
-        )
-        raise Conflict(
-            code, message, {"poll_id": poll_id, "state": state.value, "action": action.value}
-        ) from None
+    return transition(
+        TRANSITIONS,
+        state,
+        action,
+        refusal=(
+            "quiz.bad_transition",
+            f"Cannot {action.value} poll {poll_id}: it is {state.value}.",
+        ),
+        refusals=_REFUSALS,
+        details={"poll_id": poll_id},
+    )
 
 
 def _bad_spec(message: str) -> InvalidInput:

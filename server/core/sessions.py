@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from server.core.errors import Conflict, InvalidInput
+from server.core.errors import InvalidInput
+from server.core.transitions import transition
 
 
 class TeachingMethod(StrEnum):
@@ -34,14 +35,15 @@ TRANSITIONS: dict[tuple[SessionStatus, SessionAction], SessionStatus] = {
 
 
 def next_state(state: SessionStatus, action: SessionAction) -> SessionStatus:
-    try:
-        return TRANSITIONS[(state, action)]
-    except KeyError:
-        raise Conflict(
+    return transition(
+        TRANSITIONS,
+        state,
+        action,
+        refusal=(
             f"session.cannot_{action.value}",
             f"A session that is {state.value} cannot {action.value}.",
-            {"state": state.value, "action": action.value},
-        ) from None
+        ),
+    )
 
 
 def check_window(starts_at: datetime, ends_at: datetime, max_hours: float = 24.0) -> None:

@@ -11,20 +11,27 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
-    Integer,
-    String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
-from server.store.models import Base, UTCDateTime, _enum, utcnow
+from server.store.models import (
+    Base,
+    _enum,
+    intpk,
+    session_fk,
+    str16,
+    str64,
+    str100,
+    str200,
+    timestamp,
+    trainee_fk,
+)
 
 
 class PlanStatus(enum.StrEnum):
@@ -49,15 +56,15 @@ class BatchPlan(Base):
     """A staggered-batch plan (分批计划) of one course: its sessions are the slots."""
 
     __tablename__ = "batch_plans"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[intpk]
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     status: Mapped[PlanStatus] = mapped_column(
         _enum(PlanStatus, "plan_status"), default=PlanStatus.DRAFT
     )
-    rules: Mapped[Any] = mapped_column(JSON)  # on_duty_share, keep_apart, org_unit_ids...
-    created_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rules: Mapped[Any]  # on_duty_share, keep_apart, org_unit_ids...
+    created_by: Mapped[str100]
+    created_at: Mapped[timestamp]
+    published_at: Mapped[datetime | None]
 
 
 class BatchAssignment(Base):
@@ -67,10 +74,8 @@ class BatchAssignment(Base):
     plan_id: Mapped[int] = mapped_column(
         ForeignKey("batch_plans.id", ondelete="CASCADE"), primary_key=True
     )
-    trainee_id: Mapped[int] = mapped_column(
-        ForeignKey("trainees.id", ondelete="CASCADE"), primary_key=True
-    )
-    session_id: Mapped[int] = mapped_column(ForeignKey("class_sessions.id", ondelete="CASCADE"))
+    trainee_id: Mapped[trainee_fk] = mapped_column(primary_key=True)
+    session_id: Mapped[session_fk]
     __table_args__ = (Index("ix_batch_assignments_session", "session_id", "trainee_id"),)
 
 
@@ -78,10 +83,10 @@ class KeepApartPair(Base):
     """Two trainees of a course who must not be in the same batch (e.g. two deputies)."""
 
     __tablename__ = "keep_apart_pairs"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[intpk]
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
-    trainee_a_id: Mapped[int] = mapped_column(ForeignKey("trainees.id", ondelete="CASCADE"))
-    trainee_b_id: Mapped[int] = mapped_column(ForeignKey("trainees.id", ondelete="CASCADE"))
+    trainee_a_id: Mapped[trainee_fk]
+    trainee_b_id: Mapped[trainee_fk]
     __table_args__ = (
         UniqueConstraint("course_id", "trainee_a_id", "trainee_b_id", name="uq_keep_apart_pair"),
         CheckConstraint("trainee_a_id < trainee_b_id", name="ordered"),
@@ -92,13 +97,9 @@ class TraineeUnavailability(Base):
     """A trainee cannot attend a session (a course-wide absence is one row per session)."""
 
     __tablename__ = "trainee_unavailability"
-    trainee_id: Mapped[int] = mapped_column(
-        ForeignKey("trainees.id", ondelete="CASCADE"), primary_key=True
-    )
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("class_sessions.id", ondelete="CASCADE"), primary_key=True
-    )
-    reason: Mapped[str] = mapped_column(String(200), default="")
+    trainee_id: Mapped[trainee_fk] = mapped_column(primary_key=True)
+    session_id: Mapped[session_fk] = mapped_column(primary_key=True)
+    reason: Mapped[str200] = mapped_column(default="")
 
 
 class SessionSettings(Base):
@@ -109,15 +110,13 @@ class SessionSettings(Base):
     """
 
     __tablename__ = "session_settings"
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("class_sessions.id", ondelete="CASCADE"), primary_key=True
-    )
-    capacity: Mapped[int | None] = mapped_column(Integer)  # None: no limit
-    registration_open: Mapped[bool] = mapped_column(Boolean, default=False)
-    out_of_batch_rule: Mapped[str | None] = mapped_column(String(16))  # None: server default
-    any_room: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    session_id: Mapped[session_fk] = mapped_column(primary_key=True)
+    capacity: Mapped[int | None]  # None: no limit
+    registration_open: Mapped[bool] = mapped_column(default=False)
+    out_of_batch_rule: Mapped[str16 | None]  # None: server default
+    any_room: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Typed codes and site marks accepted at any room of the session, not only the trainee's."""
-    version: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(default=0)
     __table_args__ = (CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),)
 
 
@@ -125,17 +124,13 @@ class ElectiveRegistration(Base):
     """A trainee's voluntary registration (学员点课) for a session."""
 
     __tablename__ = "elective_registrations"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("class_sessions.id", ondelete="CASCADE"), index=True
-    )
-    trainee_id: Mapped[int] = mapped_column(
-        ForeignKey("trainees.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[intpk]
+    session_id: Mapped[session_fk] = mapped_column(index=True)
+    trainee_id: Mapped[trainee_fk] = mapped_column(index=True)
     status: Mapped[RegistrationStatus] = mapped_column(_enum(RegistrationStatus, "reg_status"))
-    position: Mapped[int | None] = mapped_column(Integer)  # waitlist position, 1 = next up
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    position: Mapped[int | None]  # waitlist position, 1 = next up
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
     __table_args__ = (UniqueConstraint("session_id", "trainee_id", name="uq_registration"),)
 
 
@@ -147,7 +142,7 @@ class AttendanceRecordRow(Base):
     """
 
     __tablename__ = "attendance_records"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[intpk]
     trainee_id: Mapped[int] = mapped_column(
         ForeignKey("trainees.id", ondelete="RESTRICT"), index=True
     )
@@ -156,16 +151,16 @@ class AttendanceRecordRow(Base):
     )
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
     kind: Mapped[RecordKind] = mapped_column(_enum(RecordKind, "record_kind"))
-    state: Mapped[str] = mapped_column(String(16))  # server.core.checkin.AttendanceState
-    first_in: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_out: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    stays: Mapped[Any] = mapped_column(JSON)
-    manual: Mapped[Any] = mapped_column(JSON)
+    state: Mapped[str16]  # server.core.checkin.AttendanceState
+    first_in: Mapped[datetime | None]
+    last_out: Mapped[datetime | None]
+    stays: Mapped[Any]
+    manual: Mapped[Any]
     manual_reason: Mapped[str] = mapped_column(Text, default="")  # the last staff reason
-    manual_by: Mapped[str] = mapped_column(String(100), default="")
-    closed: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    manual_by: Mapped[str100] = mapped_column(default="")
+    closed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
     __table_args__ = (
         UniqueConstraint("trainee_id", "session_id", name="uq_attendance_trainee_session"),
         Index("ix_attendance_open", "session_id", "closed"),
@@ -176,14 +171,14 @@ class CheckinRequest(Base):
     """A check-in request keyed by the id the phone made: a re-sent request finds its answer."""
 
     __tablename__ = "checkin_requests"
-    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id", ondelete="CASCADE"))
-    session_id: Mapped[int] = mapped_column(ForeignKey("class_sessions.id", ondelete="CASCADE"))
+    client_id: Mapped[str64] = mapped_column(primary_key=True)
+    trainee_id: Mapped[trainee_fk]
+    session_id: Mapped[session_fk]
     record_id: Mapped[int] = mapped_column(
         ForeignKey("attendance_records.id", ondelete="CASCADE"), index=True
     )
-    response: Mapped[Any] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    response: Mapped[Any]
+    created_at: Mapped[timestamp]
 
 
 __all__ = [

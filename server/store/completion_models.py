@@ -9,19 +9,28 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    Boolean,
     CheckConstraint,
-    Float,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Base, UTCDateTime, utcnow
+from server.store.models import (
+    Base,
+    intpk,
+    program_fk,
+    session_fk,
+    str16,
+    str32,
+    str64,
+    str100,
+    str200,
+    timestamp,
+    trainee_fk,
+)
 
 
 class UnitContact(Base):
@@ -40,16 +49,14 @@ class ProgramSettings(Base):
     """A program's completion requirements and its leave limit (default 1/7)."""
 
     __tablename__ = "program_settings"
-    program_id: Mapped[int] = mapped_column(
-        ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True
-    )
-    leave_limit_num: Mapped[int] = mapped_column(Integer, default=1)
-    leave_limit_den: Mapped[int] = mapped_column(Integer, default=7)
-    min_hours: Mapped[float | None] = mapped_column(Float)
-    count_self_study: Mapped[bool] = mapped_column(Boolean, default=False)
-    min_attendance_share: Mapped[float | None] = mapped_column(Float)
-    quiz_pass_mark: Mapped[float | None] = mapped_column(Float)
-    writeup_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    program_id: Mapped[program_fk] = mapped_column(primary_key=True)
+    leave_limit_num: Mapped[int] = mapped_column(default=1)
+    leave_limit_den: Mapped[int] = mapped_column(default=7)
+    min_hours: Mapped[float | None]
+    count_self_study: Mapped[bool] = mapped_column(default=False)
+    min_attendance_share: Mapped[float | None]
+    quiz_pass_mark: Mapped[float | None]
+    writeup_required: Mapped[bool] = mapped_column(default=False)
     __table_args__ = (
         CheckConstraint(
             "leave_limit_num > 0 AND leave_limit_den >= leave_limit_num", name="leave_limit"
@@ -61,19 +68,15 @@ class LeaveRequestRow(Base):
     """A trainee's leave request (请假) from sessions of one program."""
 
     __tablename__ = "leave_requests"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    trainee_id: Mapped[int] = mapped_column(
-        ForeignKey("trainees.id", ondelete="CASCADE"), index=True
-    )
-    program_id: Mapped[int] = mapped_column(
-        ForeignKey("programs.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[intpk]
+    trainee_id: Mapped[trainee_fk] = mapped_column(index=True)
+    program_id: Mapped[program_fk] = mapped_column(index=True)
     reason: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), index=True)  # server.core.leave.LeaveState
-    first_start: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str16] = mapped_column(index=True)  # server.core.leave.LeaveState
+    first_start: Mapped[datetime]
+    created_at: Mapped[timestamp]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str100] = mapped_column(default="")
     note: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -84,9 +87,7 @@ class LeaveSessionRow(Base):
     request_id: Mapped[int] = mapped_column(
         ForeignKey("leave_requests.id", ondelete="CASCADE"), primary_key=True
     )
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("class_sessions.id", ondelete="CASCADE"), primary_key=True
-    )
+    session_id: Mapped[session_fk] = mapped_column(primary_key=True)
     __table_args__ = (Index("ix_leave_request_sessions_session", "session_id"),)
 
 
@@ -94,41 +95,35 @@ class ReadingRow(Base):
     """A book or material (研读书目) of a program or one of its units."""
 
     __tablename__ = "readings"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    program_id: Mapped[int] = mapped_column(
-        ForeignKey("programs.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[intpk]
+    program_id: Mapped[program_fk] = mapped_column(index=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("program_units.id", ondelete="CASCADE"))
-    title: Mapped[str] = mapped_column(String(200))
-    author: Mapped[str] = mapped_column(String(100), default="")
+    title: Mapped[str200]
+    author: Mapped[str100] = mapped_column(default="")
     link: Mapped[str] = mapped_column(String(500), default="")
-    file_name: Mapped[str] = mapped_column(String(200), default="")
-    file_type: Mapped[str] = mapped_column(String(100), default="")
-    file_key: Mapped[str] = mapped_column(String(64), default="")  # name under data_dir/files
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    file_name: Mapped[str200] = mapped_column(default="")
+    file_type: Mapped[str100] = mapped_column(default="")
+    file_key: Mapped[str64] = mapped_column(default="")  # name under data_dir/files
+    created_at: Mapped[timestamp]
 
 
 class WriteupRow(Base):
     """A trainee's write-up (学用成果总结) of a program, and the office's mark."""
 
     __tablename__ = "writeups"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    trainee_id: Mapped[int] = mapped_column(
-        ForeignKey("trainees.id", ondelete="CASCADE"), index=True
-    )
-    program_id: Mapped[int] = mapped_column(
-        ForeignKey("programs.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[intpk]
+    trainee_id: Mapped[trainee_fk] = mapped_column(index=True)
+    program_id: Mapped[program_fk] = mapped_column(index=True)
     text: Mapped[str] = mapped_column(Text)
-    file_name: Mapped[str] = mapped_column(String(200), default="")
-    file_type: Mapped[str] = mapped_column(String(100), default="")
-    file_size: Mapped[int] = mapped_column(Integer, default=0)
-    file_key: Mapped[str] = mapped_column(String(64), default="")
-    state: Mapped[str] = mapped_column(String(16))  # server.core.writeup.WriteupState
+    file_name: Mapped[str200] = mapped_column(default="")
+    file_type: Mapped[str100] = mapped_column(default="")
+    file_size: Mapped[int] = mapped_column(default=0)
+    file_key: Mapped[str64] = mapped_column(default="")
+    state: Mapped[str16]  # server.core.writeup.WriteupState
     comment: Mapped[str] = mapped_column(Text, default="")
-    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    marked_by: Mapped[str] = mapped_column(String(100), default="")
+    submitted_at: Mapped[timestamp]
+    marked_at: Mapped[datetime | None]
+    marked_by: Mapped[str100] = mapped_column(default="")
     __table_args__ = (UniqueConstraint("trainee_id", "program_id", name="uq_writeup"),)
 
 
@@ -136,19 +131,15 @@ class CertificateRow(Base):
     """A completion certificate; ``code`` is what its QR link and the public page check."""
 
     __tablename__ = "certificates"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    trainee_id: Mapped[int] = mapped_column(
-        ForeignKey("trainees.id", ondelete="CASCADE"), index=True
-    )
-    program_id: Mapped[int] = mapped_column(
-        ForeignKey("programs.id", ondelete="CASCADE"), index=True
-    )
-    trainee_name: Mapped[str] = mapped_column(String(64))
-    program_name: Mapped[str] = mapped_column(String(200))
-    hours: Mapped[float] = mapped_column(Float)
-    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    issued_by: Mapped[str] = mapped_column(String(100), default="")
+    id: Mapped[intpk]
+    code: Mapped[str32] = mapped_column(unique=True)
+    trainee_id: Mapped[trainee_fk] = mapped_column(index=True)
+    program_id: Mapped[program_fk] = mapped_column(index=True)
+    trainee_name: Mapped[str64]
+    program_name: Mapped[str200]
+    hours: Mapped[float]
+    issued_at: Mapped[timestamp]
+    issued_by: Mapped[str100] = mapped_column(default="")
     __table_args__ = (UniqueConstraint("trainee_id", "program_id", name="uq_certificate"),)
 
 

@@ -7,10 +7,9 @@ process applies the same back-off and the operator's console lists the same trai
 
 from __future__ import annotations
 
-from sqlalchemy import Float, ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Base
+from server.store.models import Base, session_fk
 
 SESSION_ROW = 0
 """``trainee_id`` of the row that counts the whole session's wrong codes."""
@@ -18,12 +17,10 @@ SESSION_ROW = 0
 
 class CheckinAttemptRow(Base):
     __tablename__ = "checkin_attempts"
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("class_sessions.id", ondelete="CASCADE"), primary_key=True
-    )
-    trainee_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0: the session
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    window_start: Mapped[float] = mapped_column(Float, default=0.0)
-    last_failure: Mapped[float] = mapped_column(Float, default=0.0)
-    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    session_id: Mapped[session_fk] = mapped_column(primary_key=True)
+    trainee_id: Mapped[int] = mapped_column(primary_key=True)  # 0: the session
+    failures: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[float] = mapped_column(default=0.0)
+    last_failure: Mapped[float] = mapped_column(default=0.0)
+    blocked_until: Mapped[float] = mapped_column(default=0.0)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -17,7 +16,6 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
-    Integer,
     MetaData,
     String,
     Table,
@@ -61,8 +59,40 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+str16 = Annotated[str, 16]
+str32 = Annotated[str, 32]
+str64 = Annotated[str, 64]
+str100 = Annotated[str, 100]
+str200 = Annotated[str, 200]
+
+
 class Base(DeclarativeBase):
+    """Python types map to column types: ``Mapped[datetime]`` is a ``UTCDateTime`` column,
+    ``Mapped[float]`` FLOAT, ``Mapped[Any]`` JSON, ``Mapped[str100]`` VARCHAR(100) (``int``,
+    ``bool``: SQLAlchemy's defaults). A column is NOT NULL unless its type is ``X | None``."""
+
     metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        float: Float,  # SQLAlchemy's default for float is Double
+        Any: JSON,
+        str16: String(16),
+        str32: String(32),
+        str64: String(64),
+        str100: String(100),
+        str200: String(200),
+    }
+
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+timestamp = Annotated[datetime, mapped_column(default=utcnow)]
+"""A timestamp that is the time the row is inserted unless it is given."""
+trainee_fk = Annotated[int, mapped_column(ForeignKey("trainees.id", ondelete="CASCADE"))]
+"""A trainee's id; the row is deleted with the trainee."""
+session_fk = Annotated[int, mapped_column(ForeignKey("class_sessions.id", ondelete="CASCADE"))]
+"""A session's id; the row is deleted with the session."""
+program_fk = Annotated[int, mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))]
+"""A program's id; the row is deleted with the program."""
 
 
 class Role(enum.StrEnum):
@@ -84,73 +114,71 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
 
 class OrgUnit(Base):
     __tablename__ = "org_units"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    id: Mapped[intpk]
+    name: Mapped[str100] = mapped_column(unique=True)
+    code: Mapped[str32 | None] = mapped_column(unique=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[timestamp]
 
 
 class Site(Base):
     __tablename__ = "sites"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    id: Mapped[intpk]
+    name: Mapped[str100] = mapped_column(unique=True)
+    code: Mapped[str32 | None] = mapped_column(unique=True)
     kind: Mapped[SiteKind] = mapped_column(_enum(SiteKind, "site_kind"), default=SiteKind.SUB)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id", ondelete="SET NULL"))
-    capacity: Mapped[int] = mapped_column(Integer, default=50)
+    capacity: Mapped[int] = mapped_column(default=50)
     secret_hash: Mapped[str | None] = mapped_column(String(128))
-    secret_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    secret_issued_at: Mapped[datetime | None]
+    created_at: Mapped[timestamp]
     __table_args__ = (CheckConstraint("capacity >= 0", name="capacity_non_negative"),)
 
 
 class Trainee(Base):
     __tablename__ = "trainees"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64))
-    staff_no: Mapped[str] = mapped_column(String(32), unique=True)
+    id: Mapped[intpk]
+    name: Mapped[str64]
+    staff_no: Mapped[str32] = mapped_column(unique=True)
     org_unit_id: Mapped[int] = mapped_column(
         ForeignKey("org_units.id", ondelete="RESTRICT"), index=True
     )
-    position: Mapped[str] = mapped_column(String(64), default="")
-    is_leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[str64] = mapped_column(default="")
+    is_leader: Mapped[bool] = mapped_column(default=False)
     home_site_id: Mapped[int | None] = mapped_column(
         ForeignKey("sites.id", ondelete="SET NULL"), index=True
     )
-    phone: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str32 | None]
     gender: Mapped[str | None] = mapped_column(String(8))
-    join_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    join_code_hash: Mapped[str64 | None] = mapped_column(unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[timestamp]
 
 
 class User(Base):
     __tablename__ = "users"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    display_name: Mapped[str] = mapped_column(String(100), default="")
+    id: Mapped[intpk]
+    username: Mapped[str64] = mapped_column(unique=True)
+    display_name: Mapped[str100] = mapped_column(default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[timestamp]
 
 
 class LoginSession(Base):
     """A cookie login of a user or a trainee. Only the token's SHA-256 is kept."""
 
     __tablename__ = "login_sessions"
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str64] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    trainee_id: Mapped[int | None] = mapped_column(
-        ForeignKey("trainees.id", ondelete="CASCADE"), index=True
-    )
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    trainee_id: Mapped[trainee_fk | None] = mapped_column(index=True)
+    csrf_token: Mapped[str64]
+    created_at: Mapped[timestamp]
+    expires_at: Mapped[datetime]
     __table_args__ = (
         CheckConstraint("(user_id IS NULL) <> (trainee_id IS NULL)", name="one_principal"),
     )
@@ -158,36 +186,36 @@ class LoginSession(Base):
 
 class Program(Base):
     __tablename__ = "programs"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    year: Mapped[int] = mapped_column(Integer)
+    id: Mapped[intpk]
+    name: Mapped[str200] = mapped_column(unique=True)
+    year: Mapped[int]
     description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[timestamp]
 
 
 class ProgramUnit(Base):
     """A thematic unit (专题单元) of a program."""
 
     __tablename__ = "program_units"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[intpk]
     program_id: Mapped[int] = mapped_column(
         ForeignKey("programs.id", ondelete="RESTRICT"), index=True
     )
-    title: Mapped[str] = mapped_column(String(200))
-    seq: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    title: Mapped[str200]
+    seq: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[timestamp]
 
 
 class Course(Base):
     __tablename__ = "courses"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[intpk]
     unit_id: Mapped[int] = mapped_column(
         ForeignKey("program_units.id", ondelete="RESTRICT"), index=True
     )
-    title: Mapped[str] = mapped_column(String(200))
-    lecturer: Mapped[str] = mapped_column(String(100), default="")
-    credits: Mapped[float] = mapped_column(Float, default=0.0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    title: Mapped[str200]
+    lecturer: Mapped[str100] = mapped_column(default="")
+    credits: Mapped[float] = mapped_column(default=0.0)
+    created_at: Mapped[timestamp]
 
 
 session_sites = Table(
@@ -202,22 +230,22 @@ class ClassSession(Base):
     """One live occurrence (场次) of a course."""
 
     __tablename__ = "class_sessions"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[intpk]
     course_id: Mapped[int] = mapped_column(
         ForeignKey("courses.id", ondelete="RESTRICT"), index=True
     )
-    title: Mapped[str] = mapped_column(String(200), default="")
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    title: Mapped[str200] = mapped_column(default="")
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
     teaching_method: Mapped[TeachingMethod] = mapped_column(
         _enum(TeachingMethod, "teaching_method")
     )
     status: Mapped[SessionStatus] = mapped_column(
         _enum(SessionStatus, "session_status"), default=SessionStatus.SCHEDULED
     )
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    created_at: Mapped[timestamp]
     sites: Mapped[list[Site]] = relationship(
         secondary=session_sites, lazy="selectin", order_by=Site.id
     )
@@ -228,14 +256,14 @@ class AuditEntry(Base):
     """Append-only trail of every change: who, when, before, after, why."""
 
     __tablename__ = "audit_log"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(100))
+    id: Mapped[intpk]
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str100]
     action: Mapped[str] = mapped_column(String(50))
     entity: Mapped[str] = mapped_column(String(50))
     entity_id: Mapped[str] = mapped_column(String(50))
-    before: Mapped[Any] = mapped_column(JSON, nullable=True)
-    after: Mapped[Any] = mapped_column(JSON, nullable=True)
+    before: Mapped[Any] = mapped_column(nullable=True)
+    after: Mapped[Any] = mapped_column(nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
 

@@ -13,10 +13,12 @@ import { manageView } from "./manage.js";
 import { codesView } from "./codes.js";
 import { auditView } from "./audit.js";
 import { findTraineeView, transcriptView, honourView } from "./people.js";
-import { attendanceView, electivesView, feedbackView } from "./session_pages.js";
+import { attendanceView } from "./attendance.js";
+import { electivesView, feedbackView } from "./session_pages.js";
 import { surveysView, surveyView } from "./surveys.js";
 import { selfStudyView, selfStudyCompletionView } from "./selfstudy.js";
-import { leaveView, completionView } from "./between.js";
+import { leaveView } from "./leave.js";
+import { completionView } from "./completion.js";
 
 /** An element of index.html (always there). @param {string} id */
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));

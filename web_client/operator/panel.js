@@ -3,7 +3,9 @@
 // electives, feedback, attendance corrections, audit reader).
 import { h } from "/static/shared/dom.js";
 import { t, addMessages } from "/static/shared/i18n.js";
+import { api } from "/static/shared/api.js";
 import { listAll } from "./manage.js";
+import { fmtDateTime } from "./ui.js";
 
 addMessages({
   zh: {
@@ -46,6 +48,17 @@ export function sessionTabs(sessionId, here) {
     { class: "subnav no-print", "aria-label": t("tabs.label") },
     tabs.map(([key, href]) => h("a", { class: "btn secondary small", href, "aria-current": key === here ? "page" : null }, t(`tabs.${key}`))),
   );
+}
+
+/** One session's page heading: its title, times and status, and the tabs; returns the session. */
+export async function sessionHeader(root, sessionId, here, titleKey) {
+  const s = await api.get(`/sessions/${sessionId}`);
+  root.append(
+    h("h1", {}, t(titleKey), " · ", s.title || `#${s.id}`),
+    h("p", { class: "note" }, `${fmtDateTime(s.starts_at)} – ${fmtDateTime(s.ends_at)} · ${t("status." + s.status)}`),
+    sessionTabs(sessionId, here),
+  );
+  return s;
 }
 
 /** id -> name of every org unit or site (for tables that hold ids). */

@@ -96,6 +96,11 @@ export function ago(epochSeconds) {
   return t("ui.hoursAgo", { n: Math.floor(s / 3600) });
 }
 
+/** A share (0 to 1) as a percentage with one decimal: 0.1429 -> "14.3%". @param {number} share */
+export function percent(share) {
+  return `${Math.round(share * 1000) / 10}%`;
+}
+
 export function pct(num, den) {
   if (!den) return "—";
   return `${Math.round((100 * num) / den)}%`;

@@ -23,6 +23,7 @@ addMessages({
     "todo.leave": "请假：{state}",
     "leave.title": "请假",
     "leave.sessions": "选择要请假的场次",
+    "leave.more": "更晚的场次（{n} 场）",
     "leave.noSessions": "近期没有需要参加的场次。",
     "leave.reason": "请假事由",
     "leave.submit": "提交请假申请",
@@ -73,6 +74,7 @@ addMessages({
     "todo.leave": "Leave: {state}",
     "leave.title": "Leave",
     "leave.sessions": "Choose the sessions you will miss",
+    "leave.more": "Later sessions ({n})",
     "leave.noSessions": "No coming sessions to attend.",
     "leave.reason": "Reason",
     "leave.submit": "Ask for leave",
@@ -111,6 +113,9 @@ addMessages({
     "hours.onLeave": "on leave",
   },
 });
+
+const SOON_DAYS = 14; // the leave card lists these days' sessions in view
+const MIN_SHOWN = 3;
 
 /** @type {{todo: any, leave: any, writeup: any, certs: any[], draft: string}} */
 const between = { todo: null, leave: null, writeup: null, certs: [], draft: "" };
@@ -202,7 +207,7 @@ function renderLeave() {
   if (!data) return;
   const open = data.sessions.filter((/** @type {any} */ s) => !s.asked);
   if (open.length) {
-    const boxes = open.map((/** @type {any} */ s) =>
+    const box = (/** @type {any} */ s) =>
       h(
         "label",
         { class: "inline leave-session" },
@@ -210,8 +215,15 @@ function renderLeave() {
         " ",
         `${s.title} · ${when(s.starts_at)}`,
         s.room ? ` · ${s.room}` : "",
-      ),
-    );
+      );
+    // The next two weeks (at least three sessions) in view; the rest of the program folded
+    // away, so the card does not push everything else off a phone's screen.
+    const soon = Date.now() + SOON_DAYS * 86400000;
+    const shown = Math.max(MIN_SHOWN, open.filter((/** @type {any} */ s) => new Date(s.starts_at).getTime() <= soon).length);
+    /** @type {(Node|null)[]} */
+    const boxes = open.slice(0, shown).map(box);
+    const later = open.slice(shown);
+    if (later.length) boxes.push(h("details", { class: "more", id: "leave-more" }, h("summary", {}, t("leave.more", { n: later.length })), later.map(box)));
     const reason = h("textarea", { id: "leave-reason", maxlength: "500", rows: "3" });
     const form = h(
       "form",

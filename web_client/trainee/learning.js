@@ -40,6 +40,8 @@ addMessages({
     "feedback.done": "评价已提交，谢谢。",
     "feedback.pick": "请先为课程打分。",
     "feedback.stars": "{n} 星",
+    "feedback.due": "待评价",
+    "feedback.older": "更早的课程（{n} 场）",
   },
   en: {
     "electives.title": "Electives",
@@ -73,6 +75,8 @@ addMessages({
     "feedback.done": "Thank you for your feedback.",
     "feedback.pick": "Rate the session first.",
     "feedback.stars": "{n} stars",
+    "feedback.due": "to rate",
+    "feedback.older": "Earlier sessions ({n})",
     "feedback.stars.one": "1 star",
   },
 });
@@ -252,35 +256,44 @@ function renderFeedback() {
   const area = $("#feedback");
   card.hidden = !state.feedback.length;
   clear(area);
-  for (const f of state.feedback) {
-    const head = h("p", {}, h("strong", {}, f.title), " ", h("span", { class: "q-meta" }, when(f.starts_at)));
-    if (f.given && !state.editing.has(`f${f.session_id}`)) {
-      area.appendChild(
-        h(
-          "div",
-          { class: "feedback", "data-session-id": String(f.session_id) },
-          head,
-          h("p", { class: "message ok" }, t("feedback.given", { stars: stars(f.my_rating) })),
-          h("button", { type: "button", onclick: () => { state.editing.add(`f${f.session_id}`); renderFeedback(); } }, t("feedback.change")),
-        ),
-      );
-      continue;
-    }
-    const commentId = `fb-comment-${f.session_id}`;
-    const comment = h("textarea", { id: commentId, maxlength: "2000" });
-    comment.value = f.my_comment || "";
-    const form = h(
-      "form",
-      { class: "feedback", "data-session-id": String(f.session_id), onsubmit: (ev) => sendFeedback(ev, f).catch(say.error) },
-      head,
-      ratingField(`fb-course-${f.session_id}`, t("feedback.course"), f.my_rating),
-      f.lecturer ? ratingField(`fb-lecturer-${f.session_id}`, t("feedback.lecturer", { name: f.lecturer }), f.my_lecturer_rating) : null,
-      h("label", { for: commentId }, t("feedback.comment")),
-      comment,
-      h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("feedback.submit"))),
-    );
-    area.appendChild(form);
+  // Newest first. The newest session not yet rated opens its form; the others are one line
+  // each (tap to rate or change), and all but the newest few fold under 更早的课程.
+  const items = [...state.feedback].sort((a, b) => String(b.starts_at).localeCompare(String(a.starts_at)));
+  const first = items.find((f) => !f.given);
+  const rows = items.map((f) => feedbackItem(f, f === first || state.editing.has(`f${f.session_id}`)));
+  area.append(...rows.slice(0, FEEDBACK_SHOWN));
+  if (rows.length > FEEDBACK_SHOWN) {
+    area.appendChild(h("details", { class: "more", id: "feedback-older" }, h("summary", {}, t("feedback.older", { n: rows.length - FEEDBACK_SHOWN })), rows.slice(FEEDBACK_SHOWN)));
   }
+}
+
+const FEEDBACK_SHOWN = 3;
+
+/** One session's feedback: what I gave, or a folded form (open for the newest unrated). */
+function feedbackItem(f, open) {
+  const head = [h("strong", {}, f.title), " ", h("span", { class: "q-meta" }, when(f.starts_at))];
+  if (f.given && !state.editing.has(`f${f.session_id}`)) {
+    return h(
+      "div",
+      { class: "feedback", "data-session-id": String(f.session_id) },
+      h("p", {}, head),
+      h("p", { class: "message ok" }, t("feedback.given", { stars: stars(f.my_rating) })),
+      h("button", { type: "button", onclick: () => { state.editing.add(`f${f.session_id}`); renderFeedback(); } }, t("feedback.change")),
+    );
+  }
+  const commentId = `fb-comment-${f.session_id}`;
+  const comment = h("textarea", { id: commentId, maxlength: "2000" });
+  comment.value = f.my_comment || "";
+  const form = h(
+    "form",
+    { class: "feedback", "data-session-id": String(f.session_id), onsubmit: (ev) => sendFeedback(ev, f).catch(say.error) },
+    ratingField(`fb-course-${f.session_id}`, t("feedback.course"), f.my_rating),
+    f.lecturer ? ratingField(`fb-lecturer-${f.session_id}`, t("feedback.lecturer", { name: f.lecturer }), f.my_lecturer_rating) : null,
+    h("label", { for: commentId }, t("feedback.comment")),
+    comment,
+    h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("feedback.submit"))),
+  );
+  return h("details", { class: "feedback-item", open }, h("summary", {}, head, " ", h("span", { class: "tag" }, t("feedback.due"))), form);
 }
 
 async function sendFeedback(ev, f) {

@@ -1,0 +1,172 @@
+// @ts-check
+// Between the live days, the training office's side (issue 17.3–17.5): #/completion, a
+// program's completion rules, who completed and what others miss, certificates, write-up
+// marking (学用成果), set reading, the to-do export. Texts: between_texts.js.
+import { h, clear } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
+import { api, downloadUrl } from "/static/shared/api.js";
+import { act, field, flash, flashError, percent, table } from "./ui.js";
+import "./between_texts.js";
+
+/** @param {HTMLElement} root @param {number|null} programId */
+export async function completionView(root, programId) {
+  const programs = await api.get("/programs", { limit: 200 });
+  const items = programs.items || [];
+  const chosen = programId || (items.length ? items[items.length - 1].id : null);
+  const picker = h(
+    "select",
+    { id: "cp-program", onchange: (/** @type {Event} */ ev) => (window.location.hash = `#/completion/${/** @type {HTMLSelectElement} */ (ev.target).value}`) },
+    items.map((p) => h("option", { value: String(p.id), selected: p.id === chosen }, p.name)),
+  );
+  root.appendChild(h("section", { class: "panel" }, h("h2", {}, t("cp.heading")), field(t("cp.program"), picker)));
+  if (!chosen) return null;
+  const out = h("div", { id: "completion" });
+  root.appendChild(out);
+  const load = async () => {
+    try {
+      const [done, writeups, readings] = await Promise.all([
+        api.get(`/programs/${chosen}/completion`),
+        api.get(`/programs/${chosen}/writeups`),
+        api.get(`/programs/${chosen}/readings`),
+      ]);
+      clear(out).append(rulesPanel(chosen, done.rules, load), listPanel(chosen, done, load), writeupPanel(writeups.items, load), readingPanel(chosen, readings.items, load));
+    } catch (err) {
+      flashError(err);
+    }
+  };
+  await load();
+  return null;
+}
+
+/** @param {number} programId @param {any} rules @param {() => Promise<void>} reload */
+function rulesPanel(programId, rules, reload) {
+  const [num, den] = String(rules.leave_limit).split("/");
+  const minHours = h("input", { type: "number", min: "0", step: "0.5", value: rules.min_hours ?? "", class: "short", id: "cp-min-hours" });
+  const selfStudy = h("input", { type: "checkbox", checked: rules.count_self_study, id: "cp-self-study" });
+  const share = h("input", { type: "number", min: "0.01", max: "1", step: "0.05", value: rules.min_attendance_share ?? "", class: "short", id: "cp-share" });
+  const quiz = h("input", { type: "number", min: "1", max: "100", value: rules.quiz_pass_mark ?? "", class: "short", id: "cp-quiz" });
+  const writeup = h("input", { type: "checkbox", checked: rules.writeup_required, id: "cp-writeup" });
+  const limitNum = h("input", { type: "number", min: "1", max: "100", value: num, class: "short", id: "cp-limit-num", "aria-label": t("cp.leaveLimit") });
+  const limitDen = h("input", { type: "number", min: "1", max: "100", value: den, class: "short", id: "cp-limit-den", "aria-label": t("cp.leaveLimit") });
+  /** @param {HTMLElement} el */
+  const num0 = (el) => (/** @type {HTMLInputElement} */ (el).value === "" ? null : Number(/** @type {HTMLInputElement} */ (el).value));
+  const form = h(
+    "form",
+    {
+      class: "row",
+      onsubmit: async (/** @type {Event} */ ev) => {
+        ev.preventDefault();
+        const body = {
+          min_hours: num0(minHours),
+          count_self_study: /** @type {HTMLInputElement} */ (selfStudy).checked,
+          min_attendance_share: num0(share),
+          quiz_pass_mark: num0(quiz),
+          writeup_required: /** @type {HTMLInputElement} */ (writeup).checked,
+          leave_limit_num: Number(/** @type {HTMLInputElement} */ (limitNum).value),
+          leave_limit_den: Number(/** @type {HTMLInputElement} */ (limitDen).value),
+        };
+        if (await act(null, () => api.put(`/programs/${programId}/completion-rules`, body), t("cp.saved"))) await reload();
+      },
+    },
+    field(t("cp.minHours"), minHours),
+    field(t("cp.share"), share),
+    field(t("cp.quiz"), quiz),
+    h("div", { class: "field" }, h("label", { class: "inline" }, selfStudy, " ", t("cp.countSelfStudy")), h("label", { class: "inline" }, writeup, " ", t("cp.writeup"))),
+    h("div", { class: "field" }, h("span", {}, t("cp.leaveLimit")), h("span", { class: "row" }, limitNum, "/", limitDen)),
+    h("button", { type: "submit" }, t("cp.save")),
+  );
+  return h("section", { class: "panel", id: "cp-rules" }, h("h2", {}, t("cp.rules")), form);
+}
+
+/** @param {any} m */
+function missingText(m) {
+  const fmt = (/** @type {number} */ x) => String(Math.round(x * 100) / 100);
+  return t(`cp.missing.${m.what}`, { has: fmt(m.has), needed: fmt(m.needed) });
+}
+
+/** @param {number} programId @param {any} done @param {() => Promise<void>} reload */
+function listPanel(programId, done, reload) {
+  const issue = h("button", { type: "button", class: "primary", id: "cp-issue" }, t("cp.issue"));
+  issue.addEventListener("click", async () => {
+    const result = await act(/** @type {HTMLButtonElement} */ (issue), () => api.post(`/programs/${programId}/certificates`));
+    if (result) {
+      await reload();
+      flash(t("cp.issued", { n: result.issued }), "ok");
+    }
+  });
+  return h(
+    "section",
+    { class: "panel", id: "cp-list" },
+    h("h2", {}, done.program.name, " · ", t("cp.summary", { done: done.completed, total: done.total })),
+    h("p", { class: "downloads" }, issue, h("a", { class: "btn secondary", id: "cp-export", href: downloadUrl(`/programs/${programId}/outstanding`, { format: "xlsx" }), download: "" }, t("cp.export"))),
+    h(
+      "div",
+      { class: "table-scroll" },
+      table(
+        [
+          { label: t("lv.trainee"), cell: (r) => `${r.name}（${r.staff_no}）` },
+          { label: t("lv.unit"), cell: (r) => r.org_unit },
+          { label: t("cp.hours"), cell: (r) => String(r.hours), class: "num" },
+          { label: t("cp.attendance"), cell: (r) => percent(r.attendance_share), class: "num" },
+          { label: t("cp.quizScore"), cell: (r) => (r.quiz_percent === null ? "—" : `${r.quiz_percent}%`), class: "num" },
+          { label: "", cell: (r) => h("span", { class: r.completed ? "tag ok" : "tag" }, r.completed ? t("cp.completed") : t("cp.notCompleted")) },
+          { label: t("cp.missing"), cell: (r) => r.missing.map(missingText).join("；") },
+          { label: t("cp.certificate"), cell: (r) => (r.certificate ? h("a", { href: downloadUrl(`/certificates/${r.certificate.id}/pdf`), download: "" }, `${t("cp.pdf")} ${r.certificate.code}`) : "") },
+        ],
+        done.items,
+        { id: "completion-table" },
+      ),
+    ),
+  );
+}
+
+/** @param {any[]} items @param {() => Promise<void>} reload */
+function writeupPanel(items, reload) {
+  const rows = items.map((w) => {
+    const comment = h("input", { type: "text", maxlength: "1000", "aria-label": t("cp.comment"), placeholder: t("cp.comment") });
+    /** @param {string} how */
+    const mark = (how) => async (/** @type {Event} */ ev) => {
+      const ok = await act(/** @type {HTMLButtonElement} */ (ev.currentTarget), () => api.post(`/writeups/${w.id}/mark`, { mark: how, comment: /** @type {HTMLInputElement} */ (comment).value }), t("cp.marked"));
+      if (ok) await reload();
+    };
+    return h(
+      "li",
+      { "data-state": w.state },
+      h("div", { class: "row" }, h("strong", {}, `${w.trainee.name}（${w.org_unit}）`), h("span", { class: "tag" }, t(`wu.state.${w.state}`)), w.file_name ? h("a", { href: downloadUrl(`/writeups/${w.id}/file`), download: "" }, `${t("cp.attachment")}：${w.file_name}`) : null),
+      h("p", { class: "writeup-text" }, w.text),
+      w.comment ? h("p", { class: "note" }, `${t("cp.comment")}：${w.comment}`) : null,
+      w.state === "submitted" ? h("div", { class: "row" }, comment, h("button", { type: "button", class: "primary", onclick: mark("accept") }, t("cp.accept")), h("button", { type: "button", onclick: mark("revise") }, t("cp.revise"))) : null,
+    );
+  });
+  return h("section", { class: "panel", id: "cp-writeups" }, h("h2", {}, t("cp.writeups")), rows.length ? h("ul", { class: "list" }, rows) : h("p", { class: "note" }, t("cp.writeupsNone")));
+}
+
+/** @param {number} programId @param {any[]} items @param {() => Promise<void>} reload */
+function readingPanel(programId, items, reload) {
+  const title = h("input", { type: "text", maxlength: "200", required: true });
+  const author = h("input", { type: "text", maxlength: "100" });
+  const link = h("input", { type: "url", maxlength: "500" });
+  const value = (/** @type {HTMLElement} */ el) => /** @type {HTMLInputElement} */ (el).value;
+  const form = h(
+    "form",
+    {
+      class: "row",
+      onsubmit: async (/** @type {Event} */ ev) => {
+        ev.preventDefault();
+        const body = { title: value(title), author: value(author), link: value(link) };
+        if (await act(null, () => api.post(`/programs/${programId}/readings`, body), t("cp.readingAdded"))) await reload();
+      },
+    },
+    field(t("cp.readingTitle"), title),
+    field(t("cp.readingAuthor"), author),
+    field(t("cp.readingLink"), link),
+    h("button", { type: "submit" }, t("cp.readingAdd")),
+  );
+  return h(
+    "section",
+    { class: "panel", id: "cp-readings" },
+    h("h2", {}, t("cp.readings")),
+    h("ul", { class: "list" }, items.map((r) => h("li", {}, `《${r.title}》`, r.author ? ` ${r.author}` : "", r.link ? h("a", { href: r.link, target: "_blank", rel: "noopener noreferrer" }, ` ${r.link}`) : ""))),
+    form,
+  );
+}
