@@ -7,6 +7,7 @@ it, the OpenAPI document shows it, and the role-matrix test checks it against it
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,13 +18,21 @@ from aiohttp import web
 
 from server.core.errors import InvalidInput
 from server.core.roles import Actor
-from server.core.validation import Int, Map
+from server.core.validation import Int, Map, validate
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JsonHandler = Callable[[web.Request], Awaitable[Any]]
 """A handler that returns its JSON answer (see :meth:`Routes.json`)."""
+Answer = dict[str, Any]
+"""A JSON object a handler answers."""
+Body = dict[str, Any]
+"""A request body, validated against the endpoint's declared schema."""
+BodyHandler = Callable[[web.Request, Body], Awaitable[Any]]
+"""A handler that takes its validated body and returns its JSON answer (see
+:meth:`Routes.json_body`)."""
 
-ID = Int(1, 2**31 - 1)
+MAX_ID = 2**31 - 1
+ID = Int(1, MAX_ID)
 """A row id in a request body."""
 
 
@@ -31,6 +40,28 @@ def body(fields: dict[str, Any], required: set[str]) -> Map:
     """A JSON request body: these fields, the ``required`` ones required, no others; absent
     fields are left out (so store defaults apply and a change touches only what was sent)."""
     return Map(fields, frozenset(required), extra="reject", absent="omit")
+
+
+async def read_json(request: web.Request) -> Any:
+    """The one JSON body parser of every handler: any body that cannot be parsed (bad syntax,
+    bad UTF-8, NaN/Infinity, nesting deep enough to exhaust the parser) is a 400 with a code."""
+    if not request.can_read_body:
+        raise InvalidInput("request.body_required", "Send a JSON object as the request body.")
+    raw = await request.read()
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise InvalidInput("request.bad_json", "The request body is not valid JSON.") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+async def read_body(request: web.Request, schema: Any) -> Body:
+    """The request's JSON body, validated against ``schema`` (errors name their ``body.`` path)."""
+    data: Body = validate(schema, await read_json(request), path="body")
+    return data
 
 
 BAD_QUERY = "request.bad_query"
@@ -100,6 +131,11 @@ class Param:
             return date.fromisoformat(text)
         except ValueError:
             raise InvalidInput(self.code, f"{self.name} must be a date like 2026-03-01.") from None
+
+
+def id_param(name: str, description: str) -> Param:
+    """A query parameter naming a row by its id (1 to the store's largest id)."""
+    return Param(name, {"type": "integer", "minimum": 1, "maximum": MAX_ID}, description)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +228,33 @@ class Routes:
 
             self.endpoints.append(Endpoint(method, path, answer, allowed, summary, tag, **options))
             return answer
+
+        return declare
+
+    def json_body(
+        self,
+        method: str,
+        path: str,
+        allowed: frozenset[Actor],
+        tag: str,
+        schema: Any,
+        **options: Any,
+    ) -> Callable[[BodyHandler], Handler]:
+        """Declare an endpoint that takes a JSON body: the body is read and validated against
+        ``schema`` — the one the OpenAPI document shows — before the handler runs; the handler
+        gets it and returns its JSON answer (as with :meth:`json`)::
+
+            @routes.json_body("PUT", "/api/v1/things/{id}", roles.MANAGERS, "things", THING)
+            async def change_thing(request: web.Request, data: Body) -> dict[str, Any]:
+                # docstring "Change a thing": the summary
+        """
+
+        def declare(handler: BodyHandler) -> Handler:
+            @functools.wraps(handler)
+            async def with_body(request: web.Request) -> Any:
+                return await handler(request, await read_body(request, schema))
+
+            return self.json(method, path, allowed, tag, body=schema, **options)(with_body)
 
         return declare
 

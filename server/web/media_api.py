@@ -41,11 +41,11 @@ from server.store.media_models import Recording
 from server.store.models import ClassSession, Site, SiteKind, utcnow
 from server.store.qa_models import FloorGrantRow
 from server.web import media_lease
-from server.web.api import Endpoint, Registry
+from server.web.api import Endpoint, Registry, read_body
 from server.web.hub import Connection
 from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, PUBLISH_DROPS, SESSIONS, principal
 from server.web.media_cluster import MediaCluster, Reply
-from server.web.resources import audit, load, path_id, read_json
+from server.web.resources import audit, load, path_id
 
 log = logging.getLogger("server.media")
 
@@ -177,7 +177,7 @@ async def _session_sites(db: Any, session_id: int) -> tuple[str, list[int], list
 
 async def start_broadcast(request: web.Request) -> web.Response:
     session_id = path_id(request, "session")
-    data = validate(START, await read_json(request), path="body")
+    data = await read_body(request, START)
     b = await _start(request.app, session_id, data, principal(request))
     return web.json_response(request.app[MEDIA].view(b))
 

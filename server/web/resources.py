@@ -8,11 +8,10 @@ references to check, who may read and who may write. Special cases hook in with 
 from __future__ import annotations
 
 import enum
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.core.errors import InvalidInput, NotFound
 from server.core.roles import Actor, Principal
 from server.core.trees import check_tree_parent
-from server.core.validation import Map, validate
+from server.core.validation import Map
 from server.store.models import Base
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import MAX_ID, Endpoint, Param, Registry, id_param, read_body
 from server.web.db import audit as audit  # re-exported: one home in the service layer
 from server.web.db import load as load
 
@@ -67,45 +66,7 @@ def to_json(resource: Resource, obj: Any) -> dict[str, Any]:
     return out
 
 
-async def read_json(request: web.Request) -> Any:
-    """The one JSON body parser of every handler: any body that cannot be parsed (bad syntax,
-    bad UTF-8, NaN/Infinity, nesting deep enough to exhaust the parser) is a 400 with a code."""
-    if not request.can_read_body:
-        raise InvalidInput("request.body_required", "Send a JSON object as the request body.")
-    raw = await request.read()
-    try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise InvalidInput("request.bad_json", "The request body is not valid JSON.") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-MAX_ID = 2**31 - 1
 _WHOLE = re.compile(r"[0-9]{1,18}")
-
-
-def query_int(
-    request: web.Request, name: str, default: int | None, low: int, high: int
-) -> int | None:
-    """An integer query parameter within [low, high] (ASCII digits only), or ``default``."""
-    found: int | None = Param(name, {"type": "integer", "minimum": low, "maximum": high}).parse(
-        request, default
-    )
-    return found
-
-
-def query_text(request: web.Request, name: str, max_len: int = 100) -> str:
-    found: str | None = Param(name, {"type": "string", "maxLength": max_len}).parse(request)
-    return found or ""
-
-
-def query_date(request: web.Request, name: str) -> date | None:
-    """A date query parameter like 2026-03-01, or None when absent or empty."""
-    found: date | None = Param(name, {"type": "string", "format": "date"}).parse(request)
-    return found
 
 
 def path_id(request: web.Request, label: str) -> int:
@@ -175,16 +136,22 @@ def register(
 ) -> None:
     base = f"/api/v1/{res.name}"
     item_schema = {"type": "object"}
+    filters = tuple(id_param(f, f"only items with this {f}") for f in res.filters)
+    search = (
+        (Param("q", {"type": "string", "maxLength": 100}, "search " + ", ".join(res.search)),)
+        if res.search
+        else ()
+    )
 
     async def list_items(request: web.Request) -> web.Response:
         limit, offset = page_params(request)
         query = select(res.model)
-        for name in res.filters:
-            value = query_int(request, name, None, 1, MAX_ID)
+        for param in filters:
+            value = param.parse(request)
             if value is not None:
-                query = query.where(getattr(res.model, name) == value)
-        q = query_text(request, "q")
-        if q and res.search:
+                query = query.where(getattr(res.model, param.name) == value)
+        q = search[0].parse(request) if search else None
+        if q:
             like = f"%{q.replace('%', '').replace('_', '')}%"
             query = query.where(or_(*(getattr(res.model, c).ilike(like) for c in res.search)))
         async with request.app[sessions_key]() as db:
@@ -195,7 +162,7 @@ def register(
         return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})
 
     async def create_item(request: web.Request) -> web.Response:
-        data = validate(res.fields, await read_json(request), path="body")
+        data = await read_body(request, res.fields)
         who = principal_of(request)
         async with request.app[sessions_key]() as db, db.begin():
             obj = res.model()
@@ -212,7 +179,7 @@ def register(
             return web.json_response(to_json(res, obj))
 
     async def update_item(request: web.Request) -> web.Response:
-        data = validate(res.fields.partial(), await read_json(request), path="body")
+        data = await read_body(request, res.fields.partial())
         who = principal_of(request)
         async with request.app[sessions_key]() as db, db.begin():
             obj: Any = await load(db, res.model, path_id(request, res.label), res.label)
@@ -240,15 +207,6 @@ def register(
             await res.changed(request, before["id"], None)
         return web.Response(status=204)
 
-    filters = tuple(
-        Param(f, {"type": "integer", "minimum": 1, "maximum": MAX_ID}, f"only items with this {f}")
-        for f in res.filters
-    )
-    search = (
-        (Param("q", {"type": "string", "maxLength": 100}, "search " + ", ".join(res.search)),)
-        if res.search
-        else ()
-    )
     registry.add(
         Endpoint(
             "GET",

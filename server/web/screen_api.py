@@ -33,14 +33,14 @@ from server.core.errors import Forbidden, Unauthenticated
 from server.core.roles import Actor
 from server.core.rollcall import EntryStatus
 from server.core.sessions import SessionStatus
-from server.core.validation import Map, Str, validate
+from server.core.validation import Map, Str
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import ClassSession, Site, utcnow
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import auth
-from server.web.api import Endpoint, Registry
+from server.web.api import Answer, Routes, read_body
 from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, SESSIONS, principal
-from server.web.resources import load, path_id, read_json
+from server.web.resources import load, path_id
 
 SCREEN_BODY = Map(
     {"secret": Str(min_len=1, max_len=200)}, frozenset({"secret"}), extra="reject", absent="omit"
@@ -57,8 +57,19 @@ def _set_screen_cookies(request: web.Request, response: web.Response, token: str
     )
 
 
+routes = Routes()
+
+
+@routes(
+    "POST",
+    "/api/v1/auth/screen",
+    roles.ALL,
+    "Sign a site's screen in with the site's agent secret",
+    "auth",
+    body=SCREEN_BODY,
+)
 async def screen_sign_in(request: web.Request) -> web.Response:
-    data = validate(SCREEN_BODY, await read_json(request), path="body")
+    data = await read_body(request, SCREEN_BODY)
     async with request.app[SESSIONS]() as db:
         who = await auth.principal_from_site_secret(db, data["secret"].strip())
         if who is None or who.site_id is None:
@@ -92,6 +103,13 @@ def _session_view(session: ClassSession) -> dict[str, Any]:
     }
 
 
+@routes(
+    "GET",
+    "/api/v1/site/current-session",
+    roles.AGENTS,
+    "Show the session live at the caller's site now and the next ones",
+    "agent",
+)
 async def site_current_session(request: web.Request) -> web.Response:
     who = principal(request)
     assert who.site_id is not None
@@ -141,10 +159,12 @@ def _broadcasting(request: web.Request, session_id: int | None) -> bool:
     return bool(remote and remote.get("live", True))
 
 
-async def screen_status(request: web.Request) -> web.Response:
+@routes.json("POST", "/api/v1/site/screen-status", roles.AGENTS, "agent", body=screen.SCREEN_REPORT)
+async def screen_status(request: web.Request) -> Answer:
+    """Report whether the site screen is really playing (frames decoded, sound)"""
     who = principal(request)
     assert who.site_id is not None
-    data = validate(screen.SCREEN_REPORT, await read_json(request), path="body")
+    data = await read_body(request, screen.SCREEN_REPORT)
     report = screen.ScreenReport(
         at=time.time(),
         session_id=data["session_id"],
@@ -158,17 +178,17 @@ async def screen_status(request: web.Request) -> web.Response:
     status = await request.app[LIVE].presence.screen_report(
         who.site_id, report, _broadcasting(request, report.session_id)
     )
-    return web.json_response(
-        {
-            "state": status["state"],
-            "fps": status["fps"],
-            "sound": status["sound"],
-            "interval_s": screen.REPORT_INTERVAL,
-        }
-    )
+    return {
+        "state": status["state"],
+        "fps": status["fps"],
+        "sound": status["sound"],
+        "interval_s": screen.REPORT_INTERVAL,
+    }
 
 
-async def trainee_live_sessions(request: web.Request) -> web.Response:
+@routes.json("GET", "/api/v1/trainee/live-sessions", roles.TRAINEES, "trainee")
+async def trainee_live_sessions(request: web.Request) -> Answer:
+    """List the sessions live now and whether the trainee is checked in"""
     who = principal(request)
     assert who.trainee_id is not None
     async with request.app[SESSIONS]() as db:
@@ -204,10 +224,14 @@ async def trainee_live_sessions(request: web.Request) -> web.Response:
                     "home_site_takes_part": who.site_id in {s.id for s in session.sites},
                 }
             )
-    return web.json_response({"items": items})
+    return {"items": items}
 
 
-async def session_site_names(request: web.Request) -> web.Response:
+@routes.json(
+    "GET", "/api/v1/sessions/{id}/site-names", roles.STAFF | roles.TRAINEES | roles.AGENTS, "floor"
+)
+async def session_site_names(request: web.Request) -> Answer:
+    """List the names of a session's sites (to name the site that has the floor)"""
     who = principal(request)
     async with request.app[SESSIONS]() as db:
         session = await load(db, ClassSession, path_id(request, "session"), "session")
@@ -215,10 +239,14 @@ async def session_site_names(request: web.Request) -> web.Response:
     if who.actor is Actor.SITE_AGENT and who.site_id not in sites:
         raise Forbidden("session.other_site", "This site does not take part in the session.")
     items = [{"id": site_id, "name": name} for site_id, name in sorted(sites.items())]
-    return web.json_response({"session_id": session.id, "items": items})
+    return {"session_id": session.id, "items": items}
 
 
-async def open_roll_calls(request: web.Request) -> web.Response:
+@routes.json(
+    "GET", "/api/v1/sessions/{id}/roll-calls/open", roles.TRAINEES | roles.AGENTS, "rollcall"
+)
+async def open_roll_calls(request: web.Request) -> Answer:
+    """List a session's open roll calls (for phones and site screens)"""
     who = principal(request)
     now = utcnow()
     async with request.app[SESSIONS]() as db:
@@ -264,70 +292,7 @@ async def open_roll_calls(request: web.Request) -> web.Response:
                     "answered": mine.get(call.id) == EntryStatus.ANSWERED.value,
                 }
             )
-    return web.json_response({"session_id": session.id, "items": items})
+    return {"session_id": session.id, "items": items}
 
 
-def register(registry: Registry) -> None:
-    add = registry.add
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/auth/screen",
-            screen_sign_in,
-            roles.ALL,
-            "Sign a site's screen in with the site's agent secret",
-            "auth",
-            body=SCREEN_BODY,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/site/current-session",
-            site_current_session,
-            roles.AGENTS,
-            "Show the session live at the caller's site now and the next ones",
-            "agent",
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/site/screen-status",
-            screen_status,
-            roles.AGENTS,
-            "Report whether the site screen is really playing (frames decoded, sound)",
-            "agent",
-            body=screen.SCREEN_REPORT,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/trainee/live-sessions",
-            trainee_live_sessions,
-            roles.TRAINEES,
-            "List the sessions live now and whether the trainee is checked in",
-            "trainee",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/sessions/{id}/site-names",
-            session_site_names,
-            roles.STAFF | roles.TRAINEES | roles.AGENTS,
-            "List the names of a session's sites (to name the site that has the floor)",
-            "floor",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/sessions/{id}/roll-calls/open",
-            open_roll_calls,
-            roles.TRAINEES | roles.AGENTS,
-            "List a session's open roll calls (for phones and site screens)",
-            "rollcall",
-        )
-    )
+register = routes.register

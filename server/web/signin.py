@@ -6,12 +6,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.core import passwords, roles
-from server.core.validation import Str, validate
+from server.core.validation import Str
 from server.web import auth
-from server.web.api import Routes, body
+from server.web.api import Routes, body, read_body
 from server.web.guard import client_address
 from server.web.keys import CONFIG, GUARD, SESSIONS, principal
-from server.web.resources import read_json
 
 routes = Routes()
 register = routes.register
@@ -47,7 +46,7 @@ def _set_login_cookies(request: web.Request, response: web.Response, token: str,
     body=LOGIN,
 )
 async def login(request: web.Request) -> web.Response:
-    data = validate(LOGIN, await read_json(request), path="body")
+    data = await read_body(request, LOGIN)
     guard, address = request.app[GUARD], client_address(request)
     guard.start_login(data["username"], address)
     user = await auth.login_user(request.app[SESSIONS], data["username"], data["password"])
@@ -77,7 +76,7 @@ async def login(request: web.Request) -> web.Response:
     body=JOIN,
 )
 async def join(request: web.Request) -> web.Response:
-    data = validate(JOIN, await read_json(request), path="body")
+    data = await read_body(request, JOIN)
     guard, address = request.app[GUARD], client_address(request)
     guard.start_code(address)
     async with request.app[SESSIONS]() as db, db.begin():

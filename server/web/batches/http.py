@@ -5,23 +5,20 @@ Thin: parse the request, call :mod:`server.web.batches.service`, answer.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from server.core import roles
-from server.core.validation import Bool, Float, List, Map, Optional, Str, validate
-from server.web.api import ID, Routes, body
+from server.core.validation import Bool, Float, List, Map, Optional, Str
+from server.web.api import ID, Answer, Body, Routes, body
 from server.web.batches import service
 from server.web.keys import SESSIONS, principal
-from server.web.resources import path_id, read_json
+from server.web.resources import path_id
 
 PLAN = "/api/v1/courses/{id}/batch-plan"
 
 routes = Routes()
 register = routes.register
 
-Answer = dict[str, Any]
 
 PLAN_BODY = body(
     {
@@ -43,12 +40,11 @@ MOVE_BODY = body({"trainee_id": ID, "session_id": ID}, {"trainee_id", "session_i
 SWAP_BODY = body({"trainee_a": ID, "trainee_b": ID}, {"trainee_a", "trainee_b"})
 
 
-@routes.json("POST", PLAN, roles.MANAGERS, "batches", body=PLAN_BODY, status=201)
-async def create_batch_plan(request: web.Request) -> Answer:
+@routes.json_body("POST", PLAN, roles.MANAGERS, "batches", PLAN_BODY, status=201)
+async def create_batch_plan(request: web.Request, data: Body) -> Answer:
     """Plan the staggered batches of a course and save them as the draft plan
 
     The planner runs over the course's sessions."""
-    data = validate(PLAN_BODY, await read_json(request), path="body")
     who = principal(request)
     return await service.create_plan(request.app[SESSIONS], who, path_id(request, "course"), data)
 
@@ -59,23 +55,22 @@ async def get_batch_plan(request: web.Request) -> Answer:
     return await service.current_plan(request.app[SESSIONS], path_id(request, "course"))
 
 
-async def _change(request: web.Request, how: str, schema: Map) -> Answer:
-    data = validate(schema, await read_json(request), path="body")
+async def _change(request: web.Request, how: str, data: Body) -> Answer:
     who = principal(request)
     course_id = path_id(request, "course")
     return await service.change_plan(request.app[SESSIONS], who, course_id, how, data)
 
 
-@routes.json("POST", PLAN + "/move", roles.MANAGERS, "batches", body=MOVE_BODY)
-async def move_in_plan(request: web.Request) -> Answer:
+@routes.json_body("POST", PLAN + "/move", roles.MANAGERS, "batches", MOVE_BODY)
+async def move_in_plan(request: web.Request, data: Body) -> Answer:
     """Move a trainee to another batch of the plan (re-validated)"""
-    return await _change(request, "move", MOVE_BODY)
+    return await _change(request, "move", data)
 
 
-@routes.json("POST", PLAN + "/swap", roles.MANAGERS, "batches", body=SWAP_BODY)
-async def swap_in_plan(request: web.Request) -> Answer:
+@routes.json_body("POST", PLAN + "/swap", roles.MANAGERS, "batches", SWAP_BODY)
+async def swap_in_plan(request: web.Request, data: Body) -> Answer:
     """Swap two trainees' batches in the plan (re-validated)"""
-    return await _change(request, "swap", SWAP_BODY)
+    return await _change(request, "swap", data)
 
 
 @routes.json("POST", PLAN + "/publish", roles.MANAGERS, "batches")

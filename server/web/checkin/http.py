@@ -15,14 +15,14 @@ from aiohttp import web
 from server.core import roles
 from server.core.checkin import DEFAULT_OUT_OF_BATCH
 from server.core.errors import DomainError, InvalidInput
-from server.core.validation import DateTime, Str, validate
+from server.core.validation import DateTime, Str
 from server.store.models import utcnow
-from server.web.api import ID, Param, Routes, body
+from server.web.api import ID, Answer, Body, Routes, body, id_param
 from server.web.checkin import guard, service
 from server.web.checkin.events import ALERTS_TOPIC, record_changed
 from server.web.checkin.writer import CheckinItem, CheckinWriter
 from server.web.keys import CHECKIN_WRITER, CONFIG, LIVE, SESSIONS, principal
-from server.web.resources import PAGE_PARAMS, page_params, path_id, query_int, read_json
+from server.web.resources import PAGE_PARAMS, page_params, path_id
 
 SESSION = "/api/v1/sessions/{id}"
 MANAGE_CHECKIN = roles.MANAGERS | roles.AGENTS
@@ -32,8 +32,6 @@ log = logging.getLogger("server.web.checkin")
 
 routes = Routes()
 register = routes.register
-
-Answer = dict[str, Any]
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,9 +71,7 @@ async def publish_alerts(app: web.Application, alerts: list[dict[str, Any]]) -> 
 # --------------------------------------------------------------------------------------------
 
 
-SITE_ID = Param(
-    "site_id", {"type": "integer", "minimum": 1}, "the site (an agent's own site by default)"
-)
+SITE_ID = id_param("site_id", "the site (an agent's own site by default)")
 
 
 @routes.json("GET", SESSION + "/checkin-code", MANAGE_CHECKIN, "checkin", query=(SITE_ID,))
@@ -83,7 +79,7 @@ async def checkin_code(request: web.Request) -> Answer:
     """Show a site's current rotating check-in code and QR payload
 
     The code a site's screen shows now, its QR payload and the seconds to the next one."""
-    asked = query_int(request, "site_id", None, 1, 2**31 - 1)
+    asked = SITE_ID.parse(request)
     return await service.code_view(
         request.app[SESSIONS],
         principal(request),
@@ -104,14 +100,13 @@ CHECKIN_BODY = body(
 )
 
 
-@routes.json("POST", SESSION + "/checkin", roles.TRAINEES, "checkin", body=CHECKIN_BODY)
-async def checkin(request: web.Request) -> Answer:
+@routes.json_body("POST", SESSION + "/checkin", roles.TRAINEES, "checkin", CHECKIN_BODY)
+async def checkin(request: web.Request, data: Body) -> Answer:
     """Check in with the code on the room's screen (idempotent by client_id)
 
     A trainee checks in with the code (or QR) on the room's screen. Check-ins are written in
     groups (``server.web.checkin.writer``): answered only once committed, each with its own
     answer or error."""
-    data = validate(CHECKIN_BODY, await read_json(request), path="body")
     if ("code" in data) == ("qr" in data):
         raise InvalidInput(
             "checkin.code_required", "Send either the code from the screen or the scanned QR text."
@@ -157,12 +152,11 @@ MARK_BODY = body(
 )
 
 
-@routes.json("POST", SESSION + "/attendance/mark", MANAGE_CHECKIN, "checkin", body=MARK_BODY)
-async def mark_present(request: web.Request) -> Answer:
+@routes.json_body("POST", SESSION + "/attendance/mark", MANAGE_CHECKIN, "checkin", MARK_BODY)
+async def mark_present(request: web.Request, data: Body) -> Answer:
     """Mark a trainee present by hand, with a reason
 
     By an operator, or by the agent of the site."""
-    data = validate(MARK_BODY, await read_json(request), path="body")
     view = await service.mark_present(
         request.app[SESSIONS], principal(request), path_id(request, "session"), data, utcnow()
     )

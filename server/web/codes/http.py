@@ -10,31 +10,24 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from typing import Any
 
 from aiohttp import web
 
 from server.core import roles
-from server.core.validation import Bool, Int, List, Map, Str, validate
+from server.core.validation import Bool, List, Str
 from server.core.validation import Enum as OneOf
-from server.web.api import Routes
+from server.web.api import ID, Answer, Body, Routes, body, read_body
 from server.web.codes.service import MAX_CODES, CodeScope, Slip, issue_join_codes, slips_xlsx
 from server.web.exports import XLSX
 from server.web.keys import SESSIONS, principal
-from server.web.resources import read_json
 
 routes = Routes()
 register = routes.register
-ID = Int(1, 2**31 - 1)
 BASE_URL = Str(min_len=8, max_len=200)
 TEXT = Str(max_len=200)
 
 
-def _body(fields: dict[str, Any], required: set[str]) -> Map:
-    return Map(fields, frozenset(required), extra="reject", absent="omit")
-
-
-ISSUE_BODY = _body(
+ISSUE_BODY = body(
     {
         "org_unit_id": ID,
         "site_id": ID,
@@ -44,7 +37,7 @@ ISSUE_BODY = _body(
     },
     {"base_url"},
 )
-SLIP = _body(
+SLIP = body(
     {
         "trainee_id": ID,
         "name": TEXT,
@@ -56,20 +49,12 @@ SLIP = _body(
     },
     {"name", "code"},
 )
-XLSX_BODY = _body({"items": List(SLIP, max_items=MAX_CODES), "lang": OneOf("zh", "en")}, {"items"})
+XLSX_BODY = body({"items": List(SLIP, max_items=MAX_CODES), "lang": OneOf("zh", "en")}, {"items"})
 
 
-@routes(
-    "POST",
-    "/api/v1/join-codes",
-    roles.MANAGERS,
-    "Issue new personal codes to a unit, a site or everyone (shown once, for slips)",
-    "trainees",
-    body=ISSUE_BODY,
-    status=201,
-)
-async def issue(request: web.Request) -> web.Response:
-    data = validate(ISSUE_BODY, await read_json(request), path="body")
+@routes.json_body("POST", "/api/v1/join-codes", roles.MANAGERS, "trainees", ISSUE_BODY, status=201)
+async def issue(request: web.Request, data: Body) -> Answer:
+    """Issue new personal codes to a unit, a site or everyone (shown once, for slips)"""
     scope = CodeScope(
         org_unit_id=data.get("org_unit_id"),
         site_id=data.get("site_id"),
@@ -78,14 +63,11 @@ async def issue(request: web.Request) -> web.Response:
     )
     async with request.app[SESSIONS]() as db, db.begin():
         slips = await issue_join_codes(db, scope, data["base_url"], principal(request).label)
-    return web.json_response(
-        {
-            "issued": len(slips),
-            "items": [asdict(s) for s in slips],
-            "note": "Shown once: print or save the slips now.",
-        },
-        status=201,
-    )
+    return {
+        "issued": len(slips),
+        "items": [asdict(s) for s in slips],
+        "note": "Shown once: print or save the slips now.",
+    }
 
 
 @routes(
@@ -98,7 +80,7 @@ async def issue(request: web.Request) -> web.Response:
     produces=(XLSX,),
 )
 async def xlsx(request: web.Request) -> web.Response:
-    data = validate(XLSX_BODY, await read_json(request), path="body")
+    data = await read_body(request, XLSX_BODY)
     slips = [
         Slip(
             trainee_id=item.get("trainee_id", 0),
@@ -111,9 +93,9 @@ async def xlsx(request: web.Request) -> web.Response:
         )
         for item in data["items"]
     ]
-    body = await asyncio.to_thread(slips_xlsx, slips, data.get("lang", "zh"))
+    workbook = await asyncio.to_thread(slips_xlsx, slips, data.get("lang", "zh"))
     return web.Response(
-        body=body,
+        body=workbook,
         headers={
             "Content-Type": XLSX,
             # 个人码, percent-encoded for filename*

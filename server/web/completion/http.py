@@ -24,18 +24,18 @@ from server.core.errors import NotFound
 from server.core.leave import leave_limit
 from server.core.roles import Actor
 from server.core.throttle import FailureThrottle, Policy, check_throttles
-from server.core.validation import Bool, Float, Int, Map, Optional, validate
+from server.core.validation import Bool, Float, Int, Map, Optional
 from server.store.completion_models import CertificateRow, ProgramSettings
 from server.store.models import OrgUnit, Program
 from server.web import exports
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Answer, Body, Param, Registry, Routes
 from server.web.completion import reminders, service, writeups
 from server.web.completion.certificate import CertificateText, render
+from server.web.db import iso
 from server.web.guard import client_address
 from server.web.keys import SESSIONS, VERIFY_THROTTLE, principal
 from server.web.leave import service as leave_service
-from server.web.leave.service import iso
-from server.web.resources import audit, load, path_id, query_int, read_json
+from server.web.resources import audit, load, path_id
 
 WEB_CLIENT = Path(__file__).resolve().parents[3] / "web_client"
 PDF = "application/pdf"
@@ -53,21 +53,35 @@ RULES_BODY = Map(
     extra="reject",
     absent="omit",
 )
-CODE_PARAM = Param("code", {"type": "string", "maxLength": 64}, "verification code", True)
+CODE_PARAM = Param(
+    "code",
+    {"type": "string", "maxLength": 64},
+    "verification code",
+    required=True,
+    code="certificate.code_invalid",
+)
+TOP = Param("top", {"type": "integer", "minimum": 1, "maximum": 1000}, "size")
 VERIFY_POLICY = Policy(free=20, base=1.0, max_lock=600.0, forget=3600.0)
 
 
-async def get_rules(request: web.Request) -> web.Response:
+routes = Routes()
+
+
+@routes.json("GET", "/api/v1/programs/{id}/completion-rules", roles.MANAGERS, "completion")
+async def get_rules(request: web.Request) -> Answer:
+    """Show what completing the program needs and its leave limit"""
     program_id = path_id(request, "program")
     async with request.app[SESSIONS]() as db:
         await load(db, Program, program_id, "program")
         settings = await leave_service.settings_of(db, program_id)
-    return web.json_response(service.settings_view(settings))
+    return service.settings_view(settings)
 
 
-async def put_rules(request: web.Request) -> web.Response:
-    """Set what completing the program needs and its leave limit (default 1/7)."""
-    data = validate(RULES_BODY, await read_json(request), path="body")
+@routes.json_body(
+    "PUT", "/api/v1/programs/{id}/completion-rules", roles.MANAGERS, "completion", RULES_BODY
+)
+async def put_rules(request: web.Request, data: Body) -> Answer:
+    """Set what completing the program needs and its leave limit (default 1/7)"""
     program_id = path_id(request, "program")
     async with request.app[SESSIONS]() as db, db.begin():
         await load(db, Program, program_id, "program")
@@ -85,11 +99,14 @@ async def put_rules(request: web.Request) -> web.Response:
             service.settings_view(row),
         )  # fmt: skip
         view = service.settings_view(row)
-    return web.json_response(view)
+    return view
 
 
-async def completion_list(request: web.Request) -> web.Response:
-    """Every trainee of the program: completed or not, what is missing, their certificate."""
+@routes.json("GET", "/api/v1/programs/{id}/completion", roles.MANAGERS, "completion")
+async def completion_list(request: web.Request) -> Answer:
+    """List who completed the program, what others miss, and certificates
+
+    Every trainee of the program: completed or not, what is missing, their certificate."""
     program_id = path_id(request, "program")
     async with request.app[SESSIONS]() as db:
         program = await load(db, Program, program_id, "program")
@@ -134,22 +151,29 @@ async def completion_list(request: web.Request) -> web.Response:
                 else {"id": cert.id, "code": cert.code, "issued_at": iso(cert.issued_at)},
             }
         )
-    return web.json_response(
-        {
-            "program": {"id": program.id, "name": program.name},
-            "rules": service.settings_view(settings),
-            "completed": sum(1 for r in done.values() if r.completed),
-            "total": len(done),
-            "items": items,
-        }
-    )
+    return {
+        "program": {"id": program.id, "name": program.name},
+        "rules": service.settings_view(settings),
+        "completed": sum(1 for r in done.values() if r.completed),
+        "total": len(done),
+        "items": items,
+    }
 
 
-async def program_honour(request: web.Request) -> web.Response:
-    """A program's honour list (学习标兵) by the same rules as completing it: only trainees who
+@routes.json(
+    "GET",
+    "/api/v1/programs/{id}/honour-list",
+    roles.MANAGERS,
+    "completion",
+    query=(TOP,),
+)
+async def program_honour(request: web.Request) -> Answer:
+    """Show a program's honour list (学习标兵) by its completion rules
+
+    A program's honour list (学习标兵) by the same rules as completing it: only trainees who
     completed, most hours that count first, then quiz score, then staff number."""
     program_id = path_id(request, "program")
-    top = query_int(request, "top", 10, 1, 1000) or 10
+    top = int(TOP.parse(request, 10))
     async with request.app[SESSIONS]() as db:
         program = await load(db, Program, program_id, "program")
         found = await service.program_facts(db, program)
@@ -157,26 +181,27 @@ async def program_honour(request: web.Request) -> web.Response:
     staff = {str(t): p.staff_no for t, p in found.trainees.items()}
     quiz = {str(t): f.quiz_percent or 0.0 for t, f in found.facts.items()}
     entries = honour_list(program_honour_candidates(done.values(), staff, quiz), top)
-    return web.json_response(
-        {
-            "program": {"id": program.id, "name": program.name},
-            "items": [
-                {
-                    "rank": e.rank,
-                    "trainee_id": int(e.candidate.trainee_id),
-                    "name": found.trainees[int(e.candidate.trainee_id)].name,
-                    "staff_no": e.candidate.staff_number,
-                    "hours": e.candidate.class_hours,
-                    "quiz_percent": e.candidate.quiz_score,
-                }
-                for e in entries
-            ],
-        }
-    )
+    return {
+        "program": {"id": program.id, "name": program.name},
+        "items": [
+            {
+                "rank": e.rank,
+                "trainee_id": int(e.candidate.trainee_id),
+                "name": found.trainees[int(e.candidate.trainee_id)].name,
+                "staff_no": e.candidate.staff_number,
+                "hours": e.candidate.class_hours,
+                "quiz_percent": e.candidate.quiz_score,
+            }
+            for e in entries
+        ],
+    }
 
 
-async def issue(request: web.Request) -> web.Response:
-    """Issue a certificate to every trainee who completed and has none yet."""
+@routes.json("POST", "/api/v1/programs/{id}/certificates", roles.MANAGERS, "completion", status=201)
+async def issue(request: web.Request) -> Answer:
+    """Issue certificates to everyone who completed and has none
+
+    Issue a certificate to every trainee who completed and has none yet."""
     program_id = path_id(request, "program")
     who = principal(request)
     async with request.app[SESSIONS]() as db, db.begin():
@@ -185,7 +210,7 @@ async def issue(request: web.Request) -> web.Response:
         issued = await service.issue_certificates(db, found, who.label)
         for row in issued:
             audit(db, who, "issue", "certificate", row.id, None, {"trainee_id": row.trainee_id})
-    return web.json_response({"issued": len(issued)}, status=201)
+    return {"issued": len(issued)}
 
 
 def _origin(request: web.Request) -> str:
@@ -216,6 +241,14 @@ async def _pdf(request: web.Request, cert: CertificateRow) -> web.Response:
     )
 
 
+@routes(
+    "GET",
+    "/api/v1/certificates/{id}/pdf",
+    roles.MANAGERS | roles.TRAINEES,
+    "Download a certificate (PDF)",
+    "completion",
+    produces=(PDF,),
+)
 async def certificate_pdf(request: web.Request) -> web.Response:
     who = principal(request)
     async with request.app[SESSIONS]() as db:
@@ -225,7 +258,9 @@ async def certificate_pdf(request: web.Request) -> web.Response:
     return await _pdf(request, cert)
 
 
-async def my_certificates(request: web.Request) -> web.Response:
+@routes.json("GET", "/api/v1/trainee/certificates", roles.TRAINEES, "completion")
+async def my_certificates(request: web.Request) -> Answer:
+    """List my certificates"""
     who = principal(request)
     async with request.app[SESSIONS]() as db:
         rows = (
@@ -235,22 +270,28 @@ async def my_certificates(request: web.Request) -> web.Response:
                 .order_by(CertificateRow.issued_at.desc())
             )
         ).all()
-    return web.json_response(
-        {
-            "items": [
-                {
-                    "id": c.id,
-                    "program": c.program_name,
-                    "hours": c.hours,
-                    "issued_at": iso(c.issued_at),
-                    "code": c.code,
-                }
-                for c in rows
-            ]
-        }
-    )
+    return {
+        "items": [
+            {
+                "id": c.id,
+                "program": c.program_name,
+                "hours": c.hours,
+                "issued_at": iso(c.issued_at),
+                "code": c.code,
+            }
+            for c in rows
+        ]
+    }
 
 
+@routes(
+    "GET",
+    "/api/v1/verify",
+    roles.ALL,
+    "Check a certificate by its verification code (public, rate-limited)",
+    "completion",
+    query=(CODE_PARAM,),
+)
 async def verify(request: web.Request) -> web.Response:
     """The public check of a certificate: masked name, program, hours, date. Unknown codes
     count against the caller's address (after 20, a wait that doubles up to 10 minutes)."""
@@ -258,7 +299,7 @@ async def verify(request: web.Request) -> web.Response:
     address = client_address(request)
     now = time.monotonic()
     check_throttles([(throttle, address)], now, "auth.too_many_attempts", "certificate checks")
-    code = check_verify_code(request.query.get("code", "")[:64])
+    code = check_verify_code(CODE_PARAM.parse(request))
     async with request.app[SESSIONS]() as db:
         cert = await db.scalar(select(CertificateRow).where(CertificateRow.code == code))
     if cert is None:
@@ -290,91 +331,6 @@ def setup(app: web.Application) -> None:
 
 
 def register(registry: Registry) -> None:
-    add = registry.add
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/programs/{id}/completion-rules",
-            get_rules,
-            roles.MANAGERS,
-            "Show what completing the program needs and its leave limit",
-            "completion",
-        )
-    )
-    add(
-        Endpoint(
-            "PUT",
-            "/api/v1/programs/{id}/completion-rules",
-            put_rules,
-            roles.MANAGERS,
-            "Set what completing the program needs and its leave limit (default 1/7)",
-            "completion",
-            body=RULES_BODY,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/programs/{id}/completion",
-            completion_list,
-            roles.MANAGERS,
-            "List who completed the program, what others miss, and certificates",
-            "completion",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/programs/{id}/honour-list",
-            program_honour,
-            roles.MANAGERS,
-            "Show a program's honour list (学习标兵) by its completion rules",
-            "completion",
-            query=(Param("top", {"type": "integer", "minimum": 1, "maximum": 1000}, "size"),),
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/programs/{id}/certificates",
-            issue,
-            roles.MANAGERS,
-            "Issue certificates to everyone who completed and has none",
-            "completion",
-            status=201,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/certificates/{id}/pdf",
-            certificate_pdf,
-            roles.MANAGERS | roles.TRAINEES,
-            "Download a certificate (PDF)",
-            "completion",
-            produces=(PDF,),
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/trainee/certificates",
-            my_certificates,
-            roles.TRAINEES,
-            "List my certificates",
-            "completion",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/verify",
-            verify,
-            roles.ALL,
-            "Check a certificate by its verification code (public, rate-limited)",
-            "completion",
-            query=(CODE_PARAM,),
-        )
-    )
+    routes.register(registry)
     writeups.register(registry)
     reminders.register(registry)

@@ -28,17 +28,18 @@ from server.store.completion_models import LeaveRequestRow, WriteupRow
 from server.store.models import ClassSession, OrgUnit, Program, ProgramUnit, Trainee, utcnow
 from server.store.selfstudy_models import SelfStudyCourse
 from server.web import exports
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Answer, Param, Routes, id_param
 from server.web.completion import service
 from server.web.exports import CSV, XLSX
 from server.web.keys import SESSIONS, principal
 from server.web.leave import service as leave_service
-from server.web.resources import load, path_id, query_int
+from server.web.resources import load, path_id
 from server.web.selfstudy import service as selfstudy
 from server.web.session_roster import expected_trainees
 
 AHEAD_DAYS = 120
 FORMAT = Param("format", {"type": "string", "enum": ["xlsx", "csv"]}, "file format (xlsx)")
+UNIT = id_param("org_unit_id", "one unit only")
 KIND_ZH = {
     DueKind.LIVE: "集中授课",
     DueKind.SELF_STUDY: "自学课程",
@@ -168,8 +169,14 @@ def _item_view(item: DueItem) -> dict[str, Any]:
     }
 
 
-async def my_todo(request: web.Request) -> web.Response:
-    """What I have to do in each of my programs: next live session and room, unwatched
+routes = Routes()
+
+
+@routes.json("GET", "/api/v1/trainee/todo", roles.TRAINEES, "completion")
+async def my_todo(request: web.Request) -> Answer:
+    """Show what I have to do: next live session and room, self-study, write-up, leave
+
+    What I have to do in each of my programs: next live session and room, unwatched
     self-study, the write-up, and my leave requests' state."""
     who = principal(request)
     assert who.trainee_id is not None
@@ -187,15 +194,23 @@ async def my_todo(request: web.Request) -> web.Response:
                 }
             )
         certificates = await service.certificate_count(db, trainee.id)
-    return web.json_response({"programs": out, "certificates": certificates})
+    return {"programs": out, "certificates": certificates}
 
 
+@routes(
+    "GET",
+    "/api/v1/programs/{id}/outstanding",
+    roles.MANAGERS,
+    "Export, per unit, who has not done what in a program (XLSX or CSV)",
+    "completion",
+    query=(FORMAT, UNIT),
+    produces=(XLSX, CSV),
+)
 async def outstanding(request: web.Request) -> web.Response:
     """Per unit, who has not done what in a program: XLSX (numbers as numbers, local time)."""
     program_id = path_id(request, "program")
-    fmt = request.query.get("format", "xlsx")
-    fmt = fmt if fmt in ("xlsx", "csv") else "xlsx"
-    unit_filter = query_int(request, "org_unit_id", None, 1, 2**31 - 1)
+    fmt = FORMAT.parse(request, "xlsx")
+    unit_filter = UNIT.parse(request)
     zone = exports.zone_of(request)
     now = utcnow()
     async with request.app[SESSIONS]() as db:
@@ -230,29 +245,4 @@ async def outstanding(request: web.Request) -> web.Response:
     return await exports.download(f"program-{program_id}-outstanding", [sheet], fmt)
 
 
-def register(registry: Registry) -> None:
-    registry.add(
-        Endpoint(
-            "GET",
-            "/api/v1/trainee/todo",
-            my_todo,
-            roles.TRAINEES,
-            "Show what I have to do: next live session and room, self-study, write-up, leave",
-            "completion",
-        )
-    )
-    registry.add(
-        Endpoint(
-            "GET",
-            "/api/v1/programs/{id}/outstanding",
-            outstanding,
-            roles.MANAGERS,
-            "Export, per unit, who has not done what in a program (XLSX or CSV)",
-            "completion",
-            query=(
-                FORMAT,
-                Param("org_unit_id", {"type": "integer", "minimum": 1}, "one unit only"),
-            ),
-            produces=(XLSX, CSV),
-        )
-    )
+register = routes.register

@@ -22,16 +22,16 @@ from server.core import writeup as rules
 from server.core.errors import InvalidInput, NotFound
 from server.core.roles import Actor
 from server.core.validation import Enum as OneOf
-from server.core.validation import Int, Map, Optional, Str, validate
+from server.core.validation import Int, Map, Optional, Str
 from server.private_files import private_dir
 from server.store.completion_models import ReadingRow, WriteupRow
 from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Answer, Body, Param, Routes, id_param
 from server.web.completion import service
+from server.web.db import iso
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.leave import service as leave_service
-from server.web.leave.service import iso
-from server.web.resources import audit, load, path_id, query_int, read_json
+from server.web.resources import audit, load, path_id
 
 ID = Int(1, 2**31 - 1)
 
@@ -121,7 +121,17 @@ def _reading_view(r: ReadingRow) -> dict[str, Any]:
     }
 
 
-async def list_readings(request: web.Request) -> web.Response:
+routes = Routes()
+READERS = roles.STAFF | roles.TRAINEES
+PROGRAM_PARAM = id_param("program_id", "the program")
+STATE_PARAM = Param(
+    "state", {"type": "string", "enum": [s.value for s in rules.WriteupState]}, "only this state"
+)
+
+
+@routes.json("GET", "/api/v1/programs/{id}/readings", READERS, "completion")
+async def list_readings(request: web.Request) -> Answer:
+    """List the set reading of a program"""
     program_id = path_id(request, "program")
     async with request.app[SESSIONS]() as db:
         await load(db, Program, program_id, "program")
@@ -132,11 +142,14 @@ async def list_readings(request: web.Request) -> web.Response:
                 .order_by(ReadingRow.id)
             )
         ).all()
-    return web.json_response({"items": [_reading_view(r) for r in rows]})
+    return {"items": [_reading_view(r) for r in rows]}
 
 
-async def add_reading(request: web.Request) -> web.Response:
-    data = validate(READING_BODY, await read_json(request), path="body")
+@routes.json_body(
+    "POST", "/api/v1/programs/{id}/readings", roles.MANAGERS, "completion", READING_BODY, status=201
+)
+async def add_reading(request: web.Request, data: Body) -> Answer:
+    """Add a book or material to a program's set reading"""
     program_id = path_id(request, "program")
     link = data.get("link", "").strip()
     rules.check_reading(data["title"], data.get("author", ""), link, False)
@@ -158,10 +171,12 @@ async def add_reading(request: web.Request) -> web.Response:
         await db.flush()
         audit(db, principal(request), "create", "reading", row.id, None, _reading_view(row))
         view = _reading_view(row)
-    return web.json_response(view, status=201)
+    return view
 
 
-async def upload_reading_file(request: web.Request) -> web.Response:
+@routes.json("POST", "/api/v1/readings/{id}/file", roles.MANAGERS, "completion", body="file")
+async def upload_reading_file(request: web.Request) -> Answer:
+    """Upload the file of a reading (PDF, DOCX, PNG, JPEG; 5 MB)"""
     reading_id = path_id(request, "reading")
     data, name = await _upload(request, rules.READING_FILE_MAX_BYTES)
     kind = rules.file_kind(data, rules.READING_FILE_MAX_BYTES)
@@ -173,15 +188,26 @@ async def upload_reading_file(request: web.Request) -> web.Response:
         row.file_type = kind.media_type
         audit(db, principal(request), "upload", "reading", row.id, None, {"file": row.file_name})
         view = _reading_view(row)
-    return web.json_response(view)
+    return view
 
 
+@routes(
+    "GET",
+    "/api/v1/readings/{id}/file",
+    READERS,
+    "Download the file of a reading",
+    "completion",
+    produces=("application/octet-stream",),
+)
 async def reading_file(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as db:
         row = await load(db, ReadingRow, path_id(request, "reading"), "reading")
     return _file_answer(request, row.file_key, row.file_name, row.file_type)
 
 
+@routes(
+    "DELETE", "/api/v1/readings/{id}", roles.MANAGERS, "Remove a reading", "completion", status=204
+)
 async def delete_reading(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db, db.begin():
         row = await load(db, ReadingRow, path_id(request, "reading"), "reading")
@@ -219,17 +245,20 @@ async def _mine(db: Any, trainee_id: int, program_id: int) -> WriteupRow | None:
     return found
 
 
-async def my_writeup(request: web.Request) -> web.Response:
-    """My write-up of a program (or of my latest program), whether it is open, the readings."""
+@routes.json("GET", "/api/v1/trainee/writeup", roles.TRAINEES, "completion", query=(PROGRAM_PARAM,))
+async def my_writeup(request: web.Request) -> Answer:
+    """Show my write-up (学用成果) of a program and its set reading
+
+    My write-up of a program (or of my latest program), whether it is open, the readings."""
     who = principal(request)
     assert who.trainee_id is not None
-    wanted = query_int(request, "program_id", None, 1, 2**31 - 1)
+    wanted = PROGRAM_PARAM.parse(request)
     async with request.app[SESSIONS]() as db:
         trainee = await load(db, Trainee, who.trainee_id, "trainee")
         programs = await service.trainee_programs(db, trainee)
         program = next((p for p in programs if p.id == wanted), programs[0] if programs else None)
         if program is None:
-            return web.json_response({"programs": [], "program": None})
+            return {"programs": [], "program": None}
         settings = await leave_service.settings_of(db, program.id)
         row = await _mine(db, trainee.id, program.id)
         opens = await service.first_live_end(db, program.id)
@@ -240,23 +269,22 @@ async def my_writeup(request: web.Request) -> web.Response:
                 .order_by(ReadingRow.id)
             )
         ).all()
-    return web.json_response(
-        {
-            "programs": [{"id": p.id, "name": p.name} for p in programs],
-            "program": {"id": program.id, "name": program.name},
-            "required": bool(settings.writeup_required),
-            "open": opens is not None and opens <= utcnow().timestamp(),
-            "min_len": rules.TEXT_MIN_LEN,
-            "max_len": rules.TEXT_MAX_LEN,
-            "max_file_bytes": rules.ATTACHMENT_MAX_BYTES,
-            "writeup": _writeup_view(row) if row is not None else None,
-            "readings": [_reading_view(r) for r in readings],
-        }
-    )
+    return {
+        "programs": [{"id": p.id, "name": p.name} for p in programs],
+        "program": {"id": program.id, "name": program.name},
+        "required": bool(settings.writeup_required),
+        "open": opens is not None and opens <= utcnow().timestamp(),
+        "min_len": rules.TEXT_MIN_LEN,
+        "max_len": rules.TEXT_MAX_LEN,
+        "max_file_bytes": rules.ATTACHMENT_MAX_BYTES,
+        "writeup": _writeup_view(row) if row is not None else None,
+        "readings": [_reading_view(r) for r in readings],
+    }
 
 
-async def submit_writeup(request: web.Request) -> web.Response:
-    data = validate(WRITEUP_BODY, await read_json(request), path="body")
+@routes.json_body("POST", "/api/v1/trainee/writeup", roles.TRAINEES, "completion", WRITEUP_BODY)
+async def submit_writeup(request: web.Request, data: Body) -> Answer:
+    """Submit or revise my write-up text"""
     who = principal(request)
     assert who.trainee_id is not None
     text = rules.clean_text(data["text"])
@@ -277,14 +305,24 @@ async def submit_writeup(request: web.Request) -> web.Response:
         await db.flush()
         audit(db, who, "submit", "writeup", row.id, None, {"state": row.state})
         view = _writeup_view(row)
-    return web.json_response(view)
+    return view
 
 
-async def attach_writeup(request: web.Request) -> web.Response:
-    """Attach a file to my submitted write-up (replaces an earlier one)."""
+@routes.json(
+    "POST",
+    "/api/v1/trainee/writeup/file",
+    roles.TRAINEES,
+    "completion",
+    body="file",
+    query=(PROGRAM_PARAM,),
+)
+async def attach_writeup(request: web.Request) -> Answer:
+    """Attach a file to my write-up (PDF, DOCX, PNG, JPEG; 5 MB)
+
+    Attach a file to my submitted write-up (replaces an earlier one)."""
     who = principal(request)
     assert who.trainee_id is not None
-    program_id = query_int(request, "program_id", None, 1, 2**31 - 1)
+    program_id = PROGRAM_PARAM.parse(request)
     data, name = await _upload(request, rules.ATTACHMENT_MAX_BYTES)
     kind = rules.file_kind(data)
     async with request.app[SESSIONS]() as db, db.begin():
@@ -298,9 +336,17 @@ async def attach_writeup(request: web.Request) -> web.Response:
         row.file_size = len(data)
         audit(db, who, "attach", "writeup", row.id, None, {"file": row.file_name})
         view = _writeup_view(row)
-    return web.json_response(view)
+    return view
 
 
+@routes(
+    "GET",
+    "/api/v1/writeups/{id}/file",
+    roles.MANAGERS | roles.TRAINEES,
+    "Download a write-up's attachment",
+    "completion",
+    produces=("application/octet-stream",),
+)
 async def writeup_file(request: web.Request) -> web.StreamResponse:
     who = principal(request)
     async with request.app[SESSIONS]() as db:
@@ -310,9 +356,13 @@ async def writeup_file(request: web.Request) -> web.StreamResponse:
     return _file_answer(request, row.file_key, row.file_name, row.file_type)
 
 
-async def program_writeups(request: web.Request) -> web.Response:
+@routes.json(
+    "GET", "/api/v1/programs/{id}/writeups", roles.MANAGERS, "completion", query=(STATE_PARAM,)
+)
+async def program_writeups(request: web.Request) -> Answer:
+    """List a program's write-ups to mark"""
     program_id = path_id(request, "program")
-    state = request.query.get("state", "")
+    state = STATE_PARAM.parse(request)
     async with request.app[SESSIONS]() as db:
         await load(db, Program, program_id, "program")
         query = (
@@ -323,25 +373,24 @@ async def program_writeups(request: web.Request) -> web.Response:
             .order_by(WriteupRow.submitted_at, WriteupRow.id)
             .limit(2000)
         )
-        if state in {s.value for s in rules.WriteupState}:
+        if state is not None:
             query = query.where(WriteupRow.state == state)
         rows = (await db.execute(query)).all()
-    return web.json_response(
-        {
-            "items": [
-                {
-                    **_writeup_view(w),
-                    "trainee": {"id": t.id, "name": t.name, "staff_no": t.staff_no},
-                    "org_unit": u.name,
-                }
-                for w, t, u in rows
-            ]
-        }
-    )
+    return {
+        "items": [
+            {
+                **_writeup_view(w),
+                "trainee": {"id": t.id, "name": t.name, "staff_no": t.staff_no},
+                "org_unit": u.name,
+            }
+            for w, t, u in rows
+        ]
+    }
 
 
-async def mark_writeup(request: web.Request) -> web.Response:
-    data = validate(MARK_BODY, await read_json(request), path="body")
+@routes.json_body("POST", "/api/v1/writeups/{id}/mark", roles.MANAGERS, "completion", MARK_BODY)
+async def mark_writeup(request: web.Request, data: Body) -> Answer:
+    """Mark a write-up: accepted, or needs revision with a comment"""
     who = principal(request)
     async with request.app[SESSIONS]() as db, db.begin():
         row = await load(db, WriteupRow, path_id(request, "writeup"), "writeup")
@@ -353,133 +402,7 @@ async def mark_writeup(request: web.Request) -> web.Response:
         row.marked_at, row.marked_by = utcnow(), who.label
         audit(db, who, "mark", "writeup", row.id, {"state": before}, {"state": row.state}, comment)
         view = _writeup_view(row)
-    return web.json_response(view)
+    return view
 
 
-PROGRAM_PARAM = Param("program_id", {"type": "integer", "minimum": 1}, "the program")
-
-
-def register(registry: Registry) -> None:
-    add = registry.add
-    readers = roles.STAFF | roles.TRAINEES
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/programs/{id}/readings",
-            list_readings,
-            readers,
-            "List the set reading of a program",
-            "completion",
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/programs/{id}/readings",
-            add_reading,
-            roles.MANAGERS,
-            "Add a book or material to a program's set reading",
-            "completion",
-            body=READING_BODY,
-            status=201,
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/readings/{id}/file",
-            upload_reading_file,
-            roles.MANAGERS,
-            "Upload the file of a reading (PDF, DOCX, PNG, JPEG; 5 MB)",
-            "completion",
-            body="file",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/readings/{id}/file",
-            reading_file,
-            readers,
-            "Download the file of a reading",
-            "completion",
-            produces=("application/octet-stream",),
-        )
-    )
-    add(
-        Endpoint(
-            "DELETE",
-            "/api/v1/readings/{id}",
-            delete_reading,
-            roles.MANAGERS,
-            "Remove a reading",
-            "completion",
-            status=204,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/trainee/writeup",
-            my_writeup,
-            roles.TRAINEES,
-            "Show my write-up (学用成果) of a program and its set reading",
-            "completion",
-            query=(PROGRAM_PARAM,),
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/trainee/writeup",
-            submit_writeup,
-            roles.TRAINEES,
-            "Submit or revise my write-up text",
-            "completion",
-            body=WRITEUP_BODY,
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/trainee/writeup/file",
-            attach_writeup,
-            roles.TRAINEES,
-            "Attach a file to my write-up (PDF, DOCX, PNG, JPEG; 5 MB)",
-            "completion",
-            body="file",
-            query=(PROGRAM_PARAM,),
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/writeups/{id}/file",
-            writeup_file,
-            roles.MANAGERS | roles.TRAINEES,
-            "Download a write-up's attachment",
-            "completion",
-            produces=("application/octet-stream",),
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/programs/{id}/writeups",
-            program_writeups,
-            roles.MANAGERS,
-            "List a program's write-ups to mark",
-            "completion",
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/writeups/{id}/mark",
-            mark_writeup,
-            roles.MANAGERS,
-            "Mark a write-up: accepted, or needs revision with a comment",
-            "completion",
-            body=MARK_BODY,
-        )
-    )
+register = routes.register

@@ -6,26 +6,24 @@ Thin: parse the request, call :mod:`server.web.electives.service`, answer.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from server.core import roles
 from server.core.checkin import OutOfBatchRule
-from server.core.validation import Bool, Int, Optional, validate
+from server.core.validation import Bool, Int, Optional
 from server.core.validation import Enum as OneOf
-from server.web.api import Routes, body
+from server.web.api import Answer, Body, Routes, body
 from server.web.db import Sessions
 from server.web.electives import service
 from server.web.keys import SESSIONS, principal
-from server.web.resources import path_id, read_json
+from server.web.resources import path_id
 
 SESSION = "/api/v1/sessions/{id}"
 
 routes = Routes()
 register = routes.register
 
-Answer = dict[str, Any]
 Change = Callable[[Sessions, int, int], Awaitable[Answer]]
 
 SETTINGS_BODY = body(
@@ -45,10 +43,9 @@ async def get_settings(request: web.Request) -> Answer:
     return await service.get_settings(request.app[SESSIONS], path_id(request, "session"))
 
 
-@routes.json("PUT", SESSION + "/settings", roles.MANAGERS, "electives", body=SETTINGS_BODY)
-async def put_settings(request: web.Request) -> Answer:
+@routes.json_body("PUT", SESSION + "/settings", roles.MANAGERS, "electives", SETTINGS_BODY)
+async def put_settings(request: web.Request, data: Body) -> Answer:
     """Change a session's capacity, registration and out-of-batch settings"""
-    data = validate(SETTINGS_BODY, await read_json(request), path="body")
     who = principal(request)
     return await service.put_settings(request.app[SESSIONS], who, path_id(request, "session"), data)
 

@@ -5,18 +5,17 @@ after a change, the media program follows the floor and a granted time limit get
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 
 from server.core import roles
-from server.core.validation import Float, Optional, validate
+from server.core.validation import Float, Optional
 from server.web import media_api
-from server.web.api import Routes, body
+from server.web.api import ID, Answer, Body, Routes, body
 from server.web.floor import service
-from server.web.interaction.http import ID, services, services_of
+from server.web.interaction.http import services, services_of
 from server.web.keys import TIMERS, principal
-from server.web.resources import path_id, read_json
+from server.web.resources import path_id
 
 log = logging.getLogger("server.qa")
 routes = Routes()
@@ -49,41 +48,36 @@ async def _expire_if_due(request: web.Request, session_id: int) -> None:
     await _after(request.app, session_id, announced)
 
 
-async def _changed(
-    request: web.Request, result: tuple[dict[str, Any], service.Announced]
-) -> web.Response:
+async def _changed(request: web.Request, result: tuple[Answer, service.Announced]) -> Answer:
     view, announced = result
     await _after(request.app, path_id(request, "session"), announced)
-    return web.json_response(view)
+    return view
 
 
-@routes(
-    "GET",
-    SESSION + "/floor",
-    _IN_SESSION,
-    "Show who holds the floor and who raised a hand",
-    "floor",
-)
-async def get_floor(request: web.Request) -> web.Response:
+@routes.json("GET", SESSION + "/floor", _IN_SESSION, "floor")
+async def get_floor(request: web.Request) -> Answer:
+    """Show who holds the floor and who raised a hand"""
     session_id = path_id(request, "session")
     await _expire_if_due(request, session_id)
-    return web.json_response(await service.show(services(request), session_id))
+    return await service.show(services(request), session_id)
 
 
-@routes(
-    "POST", SESSION + "/floor/raise", roles.AGENTS, "Raise the site's hand for the floor", "floor"
-)
-async def raise_hand(request: web.Request) -> web.Response:
-    """A site (its agent) asks for the floor for its room."""
+@routes.json("POST", SESSION + "/floor/raise", roles.AGENTS, "floor")
+async def raise_hand(request: web.Request) -> Answer:
+    """Raise the site's hand for the floor
+
+    A site (its agent) asks for the floor for its room."""
     result = await service.hand(
         services(request), principal(request), path_id(request, "session"), "raise"
     )
     return await _changed(request, result)
 
 
-@routes("POST", SESSION + "/floor/lower", roles.AGENTS, "Lower the site's hand", "floor")
-async def lower_hand(request: web.Request) -> web.Response:
-    """A site withdraws its request for the floor."""
+@routes.json("POST", SESSION + "/floor/lower", roles.AGENTS, "floor")
+async def lower_hand(request: web.Request) -> Answer:
+    """Lower the site's hand
+
+    A site withdraws its request for the floor."""
     result = await service.hand(
         services(request), principal(request), path_id(request, "session"), "lower"
     )
@@ -93,48 +87,32 @@ async def lower_hand(request: web.Request) -> web.Response:
 GRANT_BODY = body({"site_id": ID, "time_limit": Optional(Float(1, 86_400))}, {"site_id"})
 
 
-@routes(
-    "POST",
-    SESSION + "/floor/grant",
-    roles.MANAGERS,
-    "Give a site the floor, optionally with a time limit",
-    "floor",
-    body=GRANT_BODY,
-)
-async def grant_floor(request: web.Request) -> web.Response:
-    """The operator gives one site the floor, optionally for a time limit (a countdown)."""
-    data = validate(GRANT_BODY, await read_json(request), path="body")
+@routes.json_body("POST", SESSION + "/floor/grant", roles.MANAGERS, "floor", GRANT_BODY)
+async def grant_floor(request: web.Request, data: Body) -> Answer:
+    """Give a site the floor, optionally with a time limit
+
+    The operator gives one site the floor, optionally for a time limit (a countdown)."""
     result = await service.grant(
         services(request), principal(request), path_id(request, "session"), data
     )
     return await _changed(request, result)
 
 
-@routes(
-    "POST",
-    SESSION + "/floor/revoke",
-    roles.MANAGERS,
-    "Return the floor to the main classroom",
-    "floor",
-)
-async def revoke_floor(request: web.Request) -> web.Response:
+@routes.json("POST", SESSION + "/floor/revoke", roles.MANAGERS, "floor")
+async def revoke_floor(request: web.Request) -> Answer:
+    """Return the floor to the main classroom"""
     result = await service.change(
         services(request), principal(request), path_id(request, "session"), "revoke", {}
     )
     return await _changed(request, result)
 
 
-@routes(
-    "GET",
-    SESSION + "/moderator-queue",
-    roles.STAFF,
-    "Show the one queue of floor requests and approved questions",
-    "qa",
-)
-async def moderator_queue(request: web.Request) -> web.Response:
+@routes.json("GET", SESSION + "/moderator-queue", roles.STAFF, "qa")
+async def moderator_queue(request: web.Request) -> Answer:
+    """Show the one queue of floor requests and approved questions"""
     session_id = path_id(request, "session")
     await _expire_if_due(request, session_id)
-    return web.json_response(await service.moderator_queue(services(request), session_id))
+    return await service.moderator_queue(services(request), session_id)
 
 
 register = routes.register

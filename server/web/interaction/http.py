@@ -13,18 +13,14 @@ from typing import Any
 from aiohttp import web
 
 from server.core import roles
-from server.core.errors import InvalidInput
 from server.core.qa_views import ANONYMOUS_ACTOR
-from server.core.validation import Int
 from server.store.models import ClassSession
 from server.web import exports
 from server.web.api import Param, Routes
 from server.web.exports import CSV, XLSX
 from server.web.interaction import service
 from server.web.keys import LIVE, SESSIONS
-from server.web.resources import load, path_id, query_int
-
-ID = Int(1, 2**31 - 1)
+from server.web.resources import load, path_id
 
 
 def services_of(app: web.Application) -> service.Services:
@@ -63,7 +59,12 @@ KIND_ZH = {
     "qa_settings": "互动设置",
 }
 ACTOR_ZH = {ANONYMOUS_ACTOR: "匿名学员"}
-FORMATS = ("json", "csv", "xlsx")
+FORMAT = Param(
+    "format",
+    {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+    "answer format",
+)
+LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 100000}, "most entries")
 routes = Routes()
 
 
@@ -73,23 +74,14 @@ routes = Routes()
     roles.STAFF,
     "Export a session's interaction log (anonymous askers are never named)",
     "reports",
-    query=(
-        Param(
-            "format",
-            {"type": "string", "enum": list(FORMATS), "default": "json"},
-            "answer format",
-        ),
-        Param("limit", {"type": "integer", "minimum": 1, "maximum": 100000}, "most entries"),
-    ),
+    query=(FORMAT, LIMIT),
     produces=("application/json", XLSX, CSV),
 )
 async def interaction_log(request: web.Request) -> web.Response:
     """Everything that happened in a session's Q&A, floor and polls: JSON, CSV or XLSX."""
-    fmt = request.query.get("format", "json")
-    if fmt not in FORMATS:
-        raise InvalidInput("request.bad_query", "format must be json, csv or xlsx.")
+    fmt = FORMAT.parse(request)
     session_id = path_id(request, "session")
-    limit = query_int(request, "limit", 100_000, 1, 100_000)
+    limit = int(LIMIT.parse(request, 100_000))
     async with request.app[SESSIONS]() as db:
         await load(db, ClassSession, session_id, "session")
         entries = await service.read_log(db, session_id, limit)

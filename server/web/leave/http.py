@@ -16,14 +16,14 @@ from server.core import roles
 from server.core.errors import NotFound
 from server.core.leave import LeaveAction, LeaveState, flagged
 from server.core.validation import Enum as OneOf
-from server.core.validation import Int, List, Map, Str, validate
+from server.core.validation import Int, List, Map, Str
 from server.store.completion_models import LeaveRequestRow, UnitContact
 from server.store.models import ClassSession, Course, OrgUnit, Trainee, User, utcnow
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Answer, Body, Param, Routes, id_param
+from server.web.db import Sessions, iso
 from server.web.keys import SESSIONS, principal
 from server.web.leave import service
-from server.web.leave.service import iso
-from server.web.resources import audit, load, path_id, query_int, read_json
+from server.web.resources import audit, load, path_id
 
 ID = Int(1, 2**31 - 1)
 ASK_DAYS_AHEAD = 45
@@ -102,8 +102,20 @@ async def _views(db: Any, rows: list[LeaveRequestRow]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------------------------
 
 
-async def my_leave(request: web.Request) -> web.Response:
-    """My leave requests, and the coming sessions I may ask leave from."""
+routes = Routes()
+STATE_PARAM = Param(
+    "state",
+    {"type": "string", "enum": [*(s.value for s in LeaveState), "all"]},
+    "which requests (default: requested)",
+)
+PROGRAM_PARAM = id_param("program_id", "one program only")
+
+
+@routes.json("GET", "/api/v1/trainee/leave", roles.TRAINEES, "leave")
+async def my_leave(request: web.Request) -> Answer:
+    """List my leave requests and the coming sessions I may ask leave from
+
+    My leave requests, and the coming sessions I may ask leave from."""
     who = principal(request)
     assert who.trainee_id is not None
     now = utcnow()
@@ -129,16 +141,15 @@ async def my_leave(request: web.Request) -> web.Response:
             if v["state"] in (LeaveState.REQUESTED.value, LeaveState.APPROVED.value)
             for s in v["sessions"]
         }
-    return web.json_response(
-        {
-            "requests": views,
-            "sessions": [{**s, "asked": s["id"] in asked} for s in coming],
-        }
-    )
+    return {
+        "requests": views,
+        "sessions": [{**s, "asked": s["id"] in asked} for s in coming],
+    }
 
 
-async def ask_leave(request: web.Request) -> web.Response:
-    data = validate(ASK_BODY, await read_json(request), path="body")
+@routes.json_body("POST", "/api/v1/trainee/leave", roles.TRAINEES, "leave", ASK_BODY, status=201)
+async def ask_leave(request: web.Request, data: Body) -> Answer:
+    """Ask leave (请假) from sessions of one program, with a reason"""
     who = principal(request)
     assert who.trainee_id is not None
     async with request.app[SESSIONS]() as db, db.begin():
@@ -146,10 +157,12 @@ async def ask_leave(request: web.Request) -> web.Response:
         row = await service.ask(db, trainee, data["session_ids"], data["reason"])
         audit(db, who, "ask", "leave_request", row.id, None, {"state": row.state}, row.reason)
         view = (await _views(db, [row]))[0]
-    return web.json_response(view, status=201)
+    return view
 
 
-async def withdraw_leave(request: web.Request) -> web.Response:
+@routes.json("POST", "/api/v1/leave/{id}/withdraw", roles.TRAINEES, "leave")
+async def withdraw_leave(request: web.Request) -> Answer:
+    """Withdraw my leave request"""
     who = principal(request)
     async with request.app[SESSIONS]() as db, db.begin():
         row = await load(db, LeaveRequestRow, path_id(request, "leave request"), "leave request")
@@ -159,7 +172,7 @@ async def withdraw_leave(request: web.Request) -> web.Response:
         await service.change(db, row, LeaveAction.WITHDRAW, who.label)
         audit(db, who, "withdraw", "leave_request", row.id, {"state": before}, {"state": row.state})
         view = (await _views(db, [row]))[0]
-    return web.json_response(view)
+    return view
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,14 +180,15 @@ async def withdraw_leave(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------------------------
 
 
-async def list_leave(request: web.Request) -> web.Response:
-    """Requests the caller may decide (the office: all; a unit contact: their units), with
+@routes.json("GET", "/api/v1/leave", roles.STAFF, "leave", query=(STATE_PARAM, PROGRAM_PARAM))
+async def list_leave(request: web.Request) -> Answer:
+    """List the leave requests I may decide, with the leave share before and after
+
+    Requests the caller may decide (the office: all; a unit contact: their units), with
     each trainee's leave share before and after, and the program's limit flags."""
     who = principal(request)
-    state = request.query.get("state", "requested")
-    if state not in {*(s.value for s in LeaveState), "all"}:
-        state = "requested"
-    program_id = query_int(request, "program_id", None, 1, 2**31 - 1)
+    state = STATE_PARAM.parse(request, "requested")
+    program_id = PROGRAM_PARAM.parse(request)
     async with request.app[SESSIONS]() as db:
         decider = await service.decider_for(db, who)
         query = (
@@ -209,11 +223,12 @@ async def list_leave(request: web.Request) -> web.Response:
         }
         for (r, t, u), view in zip(found, views, strict=True)
     ]
-    return web.json_response({"office": decider.office, "items": items})
+    return {"office": decider.office, "items": items}
 
 
-async def decide_leave(request: web.Request) -> web.Response:
-    data = validate(DECIDE_BODY, await read_json(request), path="body")
+@routes.json_body("POST", "/api/v1/leave/{id}/decide", roles.STAFF, "leave", DECIDE_BODY)
+async def decide_leave(request: web.Request, data: Body) -> Answer:
+    """Approve or refuse a leave request (office: all; unit contact: own unit)"""
     who = principal(request)
     action = LeaveAction.APPROVE if data["decision"] == "approve" else LeaveAction.REFUSE
     async with request.app[SESSIONS]() as db, db.begin():
@@ -233,11 +248,14 @@ async def decide_leave(request: web.Request) -> web.Response:
             row.note,
         )
         view = (await _views(db, [row]))[0]
-    return web.json_response(view)
+    return view
 
 
-async def program_leave(request: web.Request) -> web.Response:
-    """A program's leave shares: who has passed its limit, or would if pending were approved."""
+@routes.json("GET", "/api/v1/programs/{id}/leave", roles.MANAGERS, "leave")
+async def program_leave(request: web.Request) -> Answer:
+    """Show a program's leave shares and who passes its limit (1/7), before and after
+
+    A program's leave shares: who has passed its limit, or would if pending were approved."""
     program_id = path_id(request, "program")
     async with request.app[SESSIONS]() as db:
         settings = await service.settings_of(db, program_id)
@@ -254,28 +272,25 @@ async def program_leave(request: web.Request) -> web.Response:
         )
     rows = sorted(found.values(), key=lambda s: (-s.share_after, s.trainee_id))
     flags = {s.trainee_id for s in flagged(rows)}
-    return web.json_response(
-        {
-            "program_id": program_id,
-            "limit": f"{settings.leave_limit_num}/{settings.leave_limit_den}",
-            "items": [
-                {
-                    "trainee_id": int(s.trainee_id),
-                    "name": people[int(s.trainee_id)].name,
-                    "staff_no": people[int(s.trainee_id)].staff_no,
-                    "flagged": s.trainee_id in flags,
-                    **service.standing_view(s),
-                }
-                for s in rows
-                if int(s.trainee_id) in people
-            ],
-        }
-    )
+    return {
+        "program_id": program_id,
+        "limit": f"{settings.leave_limit_num}/{settings.leave_limit_den}",
+        "items": [
+            {
+                "trainee_id": int(s.trainee_id),
+                "name": people[int(s.trainee_id)].name,
+                "staff_no": people[int(s.trainee_id)].staff_no,
+                "flagged": s.trainee_id in flags,
+                **service.standing_view(s),
+            }
+            for s in rows
+            if int(s.trainee_id) in people
+        ],
+    }
 
 
-async def get_contacts(request: web.Request) -> web.Response:
-    unit_id = path_id(request, "org unit")
-    async with request.app[SESSIONS]() as db:
+async def _contacts(sessions: Sessions, unit_id: int) -> Answer:
+    async with sessions() as db:
         await load(db, OrgUnit, unit_id, "org unit")
         users = (
             await db.execute(
@@ -285,17 +300,23 @@ async def get_contacts(request: web.Request) -> web.Response:
                 .order_by(User.id)
             )
         ).all()
-    return web.json_response(
-        {
-            "org_unit_id": unit_id,
-            "items": [{"id": i, "username": n, "display_name": d} for i, n, d in users],
-        }
-    )
+    return {
+        "org_unit_id": unit_id,
+        "items": [{"id": i, "username": n, "display_name": d} for i, n, d in users],
+    }
 
 
-async def put_contacts(request: web.Request) -> web.Response:
-    """Name the users who decide the leave of a unit's trainees (its contacts, 联络员)."""
-    data = validate(CONTACTS_BODY, await read_json(request), path="body")
+@routes.json("GET", "/api/v1/org-units/{id}/contacts", roles.MANAGERS, "leave")
+async def get_contacts(request: web.Request) -> Answer:
+    """List the unit's contacts, who decide its trainees' leave"""
+    return await _contacts(request.app[SESSIONS], path_id(request, "org unit"))
+
+
+@routes.json_body("PUT", "/api/v1/org-units/{id}/contacts", roles.MANAGERS, "leave", CONTACTS_BODY)
+async def put_contacts(request: web.Request, data: Body) -> Answer:
+    """Name the unit's contacts, who decide its trainees' leave
+
+    The users who decide the leave of a unit's trainees (its contacts, 联络员)."""
     unit_id = path_id(request, "org unit")
     wanted = sorted(set(data["user_ids"]))
     async with request.app[SESSIONS]() as db, db.begin():
@@ -325,101 +346,7 @@ async def put_contacts(request: web.Request) -> web.Response:
             {"user_ids": sorted(current)},
             {"user_ids": wanted},
         )
-    return await get_contacts(request)
+    return await _contacts(request.app[SESSIONS], unit_id)
 
 
-STATE_PARAM = Param(
-    "state",
-    {"type": "string", "enum": ["requested", "approved", "refused", "withdrawn", "all"]},
-    "which requests (default: requested)",
-)
-PROGRAM_PARAM = Param("program_id", {"type": "integer", "minimum": 1}, "one program only")
-
-
-def register(registry: Registry) -> None:
-    add = registry.add
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/trainee/leave",
-            my_leave,
-            roles.TRAINEES,
-            "List my leave requests and the coming sessions I may ask leave from",
-            "leave",
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/trainee/leave",
-            ask_leave,
-            roles.TRAINEES,
-            "Ask leave (请假) from sessions of one program, with a reason",
-            "leave",
-            body=ASK_BODY,
-            status=201,
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/leave/{id}/withdraw",
-            withdraw_leave,
-            roles.TRAINEES,
-            "Withdraw my leave request",
-            "leave",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/leave",
-            list_leave,
-            roles.STAFF,
-            "List the leave requests I may decide, with the leave share before and after",
-            "leave",
-            query=(STATE_PARAM, PROGRAM_PARAM),
-        )
-    )
-    add(
-        Endpoint(
-            "POST",
-            "/api/v1/leave/{id}/decide",
-            decide_leave,
-            roles.STAFF,
-            "Approve or refuse a leave request (office: all; unit contact: own unit)",
-            "leave",
-            body=DECIDE_BODY,
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/programs/{id}/leave",
-            program_leave,
-            roles.MANAGERS,
-            "Show a program's leave shares and who passes its limit (1/7), before and after",
-            "leave",
-        )
-    )
-    add(
-        Endpoint(
-            "GET",
-            "/api/v1/org-units/{id}/contacts",
-            get_contacts,
-            roles.MANAGERS,
-            "List the unit's contacts, who decide its trainees' leave",
-            "leave",
-        )
-    )
-    add(
-        Endpoint(
-            "PUT",
-            "/api/v1/org-units/{id}/contacts",
-            put_contacts,
-            roles.MANAGERS,
-            "Name the unit's contacts, who decide its trainees' leave",
-            "leave",
-            body=CONTACTS_BODY,
-        )
-    )
+register = routes.register

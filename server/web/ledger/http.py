@@ -6,20 +6,19 @@ Thin: parse the request, call :mod:`server.web.ledger.service` / ``reports``, an
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from aiohttp import web
 
 from server.core import roles
 from server.core.errors import InvalidInput
-from server.core.validation import Bool, Float, Str, validate
+from server.core.validation import Bool, Float, Str
 from server.store.models import utcnow
 from server.web import exports
-from server.web.api import ID, Param, Routes, body
+from server.web.api import ID, Answer, Body, Param, Routes, body
 from server.web.exports import XLSX
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.ledger import reports, service, sheets
-from server.web.resources import path_id, query_date, query_int, read_json
+from server.web.resources import path_id
 
 MAX_REPORT_DAYS = 800
 FORMAT = Param(
@@ -34,12 +33,6 @@ routes = Routes()
 register = routes.register
 
 SESSION = "/api/v1/sessions/{id}"
-Answer = dict[str, Any]
-
-
-def _whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    found = query_int(request, name, default, low, high)
-    return default if found is None else found
 
 
 def _year(request: web.Request) -> int:
@@ -71,12 +64,11 @@ CORRECT_BODY = body(
 )
 
 
-@routes.json("POST", SESSION + "/attendance/correct", roles.MANAGERS, "ledger", body=CORRECT_BODY)
-async def correct_attendance(request: web.Request) -> Answer:
+@routes.json_body("POST", SESSION + "/attendance/correct", roles.MANAGERS, "ledger", CORRECT_BODY)
+async def correct_attendance(request: web.Request, data: Body) -> Answer:
     """Correct a trainee's session result, with a reason (audited)
 
     The audit log keeps before, after and why."""
-    data = validate(CORRECT_BODY, await read_json(request), path="body")
     return await service.correct(
         request.app[SESSIONS],
         principal(request),
@@ -132,8 +124,8 @@ async def honour_list_view(request: web.Request) -> Answer:
         request.app[SESSIONS],
         _year(request),
         exports.zone_of(request),
-        _whole(request, "top", 10, 1, 1000),
-        _whole(request, "min_hours", 0, 0, 10_000),
+        int(TOP.parse(request, 10)),
+        int(MIN_HOURS.parse(request, 0)),
     )
 
 
@@ -157,17 +149,17 @@ async def session_report(request: web.Request) -> web.Response:
     return await exports.download(f"session-{session_id}-report", found, fmt)
 
 
+FROM = Param("from", {"type": "string", "format": "date"}, "first day")
+TO = Param("to", {"type": "string", "format": "date"}, "last day")
+
+
 @routes(
     "GET",
     "/api/v1/org-units/{id}/report",
     roles.MANAGERS,
     "Report an org unit's attendance over a date range",
     "reports",
-    query=(
-        FORMAT,
-        Param("from", {"type": "string", "format": "date"}, "first day"),
-        Param("to", {"type": "string", "format": "date"}, "last day"),
-    ),
+    query=(FORMAT, FROM, TO),
     produces=REPORT_MEDIA,
 )
 async def org_unit_report(request: web.Request) -> web.Response:
@@ -175,8 +167,8 @@ async def org_unit_report(request: web.Request) -> web.Response:
     fmt = _format(request)
     zone = exports.zone_of(request)
     today = utcnow().astimezone(zone).date()
-    first = query_date(request, "from") or date(today.year, 1, 1)
-    last = query_date(request, "to") or today
+    first: date = FROM.parse(request) or date(today.year, 1, 1)
+    last: date = TO.parse(request) or today
     if last < first or (last - first).days > MAX_REPORT_DAYS:
         raise InvalidInput(
             "request.bad_query",

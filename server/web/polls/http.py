@@ -4,19 +4,17 @@ each declared on its route (the rules: ``server.core.quiz``; the store: ``servic
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from server.core import quiz as quiz_core
 from server.core import roles
-from server.core.validation import Dict, Float, Int, List, Optional, Str, validate
+from server.core.validation import Dict, Float, Int, List, Optional, Str
 from server.core.validation import Enum as OneOf
-from server.web.api import Routes, body
+from server.web.api import Answer, Body, Routes, body, read_body
 from server.web.interaction.http import services
 from server.web.keys import principal
 from server.web.polls import service, surveys
-from server.web.resources import path_id, read_json
+from server.web.resources import path_id
 
 routes = Routes()
 SESSION = "/api/v1/sessions/{id}"
@@ -40,109 +38,74 @@ LAUNCH_BODY = body({"time_limit": Optional(Float(1, 86_400))}, set())
 ANSWER_BODY = body({"choices": List(Int(0, 1000), max_items=20)}, {"choices"})
 
 
-@routes(
-    "POST",
-    SESSION + "/polls",
-    _MODERATORS,
-    "Create a poll or quiz question",
-    "polls",
-    body=POLL_BODY,
-    status=201,
-)
-async def create_poll(request: web.Request) -> web.Response:
-    data = validate(POLL_BODY, await read_json(request), path="body")
-    view = await service.create_poll(
+@routes.json_body("POST", SESSION + "/polls", _MODERATORS, "polls", POLL_BODY, status=201)
+async def create_poll(request: web.Request, data: Body) -> Answer:
+    """Create a poll or quiz question"""
+    return await service.create_poll(
         services(request), principal(request), path_id(request, "session"), data
     )
-    return web.json_response(view, status=201)
 
 
-@routes("GET", SESSION + "/polls", _IN_SESSION, "List a session's polls and quizzes", "polls")
-async def list_polls(request: web.Request) -> web.Response:
+@routes.json("GET", SESSION + "/polls", _IN_SESSION, "polls")
+async def list_polls(request: web.Request) -> Answer:
+    """List a session's polls and quizzes"""
     items = await service.list_polls(
         services(request), principal(request), path_id(request, "session")
     )
-    return web.json_response({"items": items})
+    return {"items": items}
 
 
-@routes("GET", POLL, _IN_SESSION, "Show a poll with its live tally", "polls")
-async def get_poll(request: web.Request) -> web.Response:
-    view = await service.show_poll(services(request), principal(request), path_id(request, "poll"))
-    return web.json_response(view)
+@routes.json("GET", POLL, _IN_SESSION, "polls")
+async def get_poll(request: web.Request) -> Answer:
+    """Show a poll with its live tally"""
+    return await service.show_poll(services(request), principal(request), path_id(request, "poll"))
 
 
-@routes(
-    "POST",
-    POLL + "/launch",
-    _MODERATORS,
-    "Launch a poll live, optionally with a time limit",
-    "polls",
-    body=LAUNCH_BODY,
-)
-async def launch_poll(request: web.Request) -> web.Response:
-    data: dict[str, Any] = {}
-    if request.can_read_body:
-        data = validate(LAUNCH_BODY, await read_json(request), path="body")
-    view = await service.change_poll(
+@routes.json("POST", POLL + "/launch", _MODERATORS, "polls", body=LAUNCH_BODY)
+async def launch_poll(request: web.Request) -> Answer:
+    """Launch a poll live, optionally with a time limit
+
+    The body is optional: without one, the poll has no time limit."""
+    data = await read_body(request, LAUNCH_BODY) if request.can_read_body else {}
+    return await service.change_poll(
         services(request),
         principal(request),
         path_id(request, "poll"),
         quiz_core.PollAction.LAUNCH,
         data.get("time_limit"),
     )
-    return web.json_response(view)
 
 
-@routes("POST", POLL + "/close", _MODERATORS, "Close a poll", "polls")
-async def close_poll(request: web.Request) -> web.Response:
-    view = await service.change_poll(
+@routes.json("POST", POLL + "/close", _MODERATORS, "polls")
+async def close_poll(request: web.Request) -> Answer:
+    """Close a poll"""
+    return await service.change_poll(
         services(request), principal(request), path_id(request, "poll"), quiz_core.PollAction.CLOSE
     )
-    return web.json_response(view)
 
 
-@routes(
-    "POST",
-    POLL + "/answers",
-    roles.TRAINEES,
-    "Answer a live poll or quiz",
-    "polls",
-    body=ANSWER_BODY,
-    status=201,
-)
-async def answer_poll(request: web.Request) -> web.Response:
-    """A trainee in the room answers once; the live tally is published per site."""
-    data = validate(ANSWER_BODY, await read_json(request), path="body")
-    answer = await service.answer_poll(
+@routes.json_body("POST", POLL + "/answers", roles.TRAINEES, "polls", ANSWER_BODY, status=201)
+async def answer_poll(request: web.Request, data: Body) -> Answer:
+    """Answer a live poll or quiz
+
+    A trainee in the room answers once; the live tally is published per site."""
+    return await service.answer_poll(
         services(request), principal(request), path_id(request, "poll"), data["choices"]
     )
-    return web.json_response(answer, status=201)
 
 
-@routes(
-    "GET",
-    "/api/v1/trainees/{id}/quiz-scores",
-    roles.MANAGERS,
-    "Show a trainee's quiz scores",
-    "polls",
-)
-async def trainee_quiz_scores(request: web.Request) -> web.Response:
-    return web.json_response(
-        await service.quiz_scores(services(request), path_id(request, "trainee"))
-    )
+@routes.json("GET", "/api/v1/trainees/{id}/quiz-scores", roles.MANAGERS, "polls")
+async def trainee_quiz_scores(request: web.Request) -> Answer:
+    """Show a trainee's quiz scores"""
+    return await service.quiz_scores(services(request), path_id(request, "trainee"))
 
 
-@routes(
-    "GET",
-    "/api/v1/trainee/quiz-scores",
-    roles.TRAINEES,
-    "Show the trainee's own quiz scores",
-    "polls",
-)
-async def own_quiz_scores(request: web.Request) -> web.Response:
+@routes.json("GET", "/api/v1/trainee/quiz-scores", roles.TRAINEES, "polls")
+async def own_quiz_scores(request: web.Request) -> Answer:
+    """Show the trainee's own quiz scores"""
     who = principal(request)
     assert who.trainee_id is not None
-    return web.json_response(await service.quiz_scores(services(request), who.trainee_id))
+    return await service.quiz_scores(services(request), who.trainee_id)
 
 
 # --- needs survey and feedback ----------------------------------------------------------------
@@ -165,78 +128,46 @@ FEEDBACK_BODY = body(
 )
 
 
-@routes(
-    "PUT",
-    PROGRAM_SURVEY,
-    roles.MANAGERS,
-    "Set up a program's needs survey",
-    "surveys",
-    body=SURVEY_BODY,
-)
-async def put_survey(request: web.Request) -> web.Response:
-    data = validate(SURVEY_BODY, await read_json(request), path="body")
-    view = await surveys.put_survey(
+@routes.json_body("PUT", PROGRAM_SURVEY, roles.MANAGERS, "surveys", SURVEY_BODY)
+async def put_survey(request: web.Request, data: Body) -> Answer:
+    """Set up a program's needs survey"""
+    return await surveys.put_survey(
         services(request), principal(request), path_id(request, "program"), data["topics"]
     )
-    return web.json_response(view)
 
 
-@routes(
-    "GET",
-    PROGRAM_SURVEY,
-    roles.STAFF | roles.TRAINEES,
-    "Show a needs survey (staff: the ranked needs)",
-    "surveys",
-)
-async def get_survey(request: web.Request) -> web.Response:
-    view = await surveys.show_survey(
+@routes.json("GET", PROGRAM_SURVEY, roles.STAFF | roles.TRAINEES, "surveys")
+async def get_survey(request: web.Request) -> Answer:
+    """Show a needs survey (staff: the ranked needs)"""
+    return await surveys.show_survey(
         services(request), principal(request), path_id(request, "program")
     )
-    return web.json_response(view)
 
 
-@routes(
-    "POST",
-    PROGRAM_SURVEY + "/response",
-    roles.TRAINEES,
-    "Answer a program's needs survey",
-    "surveys",
-    body=RESPONSE_BODY,
-)
-async def respond_survey(request: web.Request) -> web.Response:
-    data = validate(RESPONSE_BODY, await read_json(request), path="body")
-    view = await surveys.respond_survey(
+@routes.json_body("POST", PROGRAM_SURVEY + "/response", roles.TRAINEES, "surveys", RESPONSE_BODY)
+async def respond_survey(request: web.Request, data: Body) -> Answer:
+    """Answer a program's needs survey"""
+    return await surveys.respond_survey(
         services(request),
         principal(request),
         path_id(request, "program"),
         data["ranking"],
         data.get("needs_text", ""),
     )
-    return web.json_response(view)
 
 
-@routes(
-    "POST",
-    SESSION + "/feedback",
-    roles.TRAINEES,
-    "Give feedback on a session",
-    "surveys",
-    body=FEEDBACK_BODY,
-)
-async def submit_feedback(request: web.Request) -> web.Response:
-    data = validate(FEEDBACK_BODY, await read_json(request), path="body")
-    view = await surveys.submit_feedback(
+@routes.json_body("POST", SESSION + "/feedback", roles.TRAINEES, "surveys", FEEDBACK_BODY)
+async def submit_feedback(request: web.Request, data: Body) -> Answer:
+    """Give feedback on a session"""
+    return await surveys.submit_feedback(
         services(request), principal(request), path_id(request, "session"), data
     )
-    return web.json_response(view)
 
 
-@routes(
-    "GET", SESSION + "/feedback", _MODERATORS, "Show a session's aggregated feedback", "surveys"
-)
-async def feedback_summary(request: web.Request) -> web.Response:
-    view = await surveys.feedback_summary(services(request), path_id(request, "session"))
-    return web.json_response(view)
+@routes.json("GET", SESSION + "/feedback", _MODERATORS, "surveys")
+async def feedback_summary(request: web.Request) -> Answer:
+    """Show a session's aggregated feedback"""
+    return await surveys.feedback_summary(services(request), path_id(request, "session"))
 
 
 register = routes.register

@@ -11,12 +11,12 @@ from aiohttp import web
 from server.core import roles
 from server.core.qa import QuestionState
 from server.core.text import clean_question_text, clean_user_text
-from server.core.validation import Bool, Int, List, Optional, Str, validate
-from server.web.api import Param, Routes, body
-from server.web.interaction.http import ID, services
+from server.core.validation import Bool, Int, List, Optional, Str
+from server.web.api import ID, Answer, Body, Param, Routes, body, read_body
+from server.web.interaction.http import services
 from server.web.keys import principal
 from server.web.qa import moderation, service, settings
-from server.web.resources import PAGE_PARAMS, page_params, path_id, read_json
+from server.web.resources import PAGE_PARAMS, page_params, path_id
 
 routes = Routes()
 SESSION = "/api/v1/sessions/{id}"
@@ -49,7 +49,7 @@ SUBMIT_BODY = body(
     status=201,
 )
 async def submit_question(request: web.Request) -> web.Response:
-    data = validate(SUBMIT_BODY, await read_json(request), path="body")
+    data = await read_body(request, SUBMIT_BODY)
     data["text"] = clean_question_text(data["text"])  # refused here, before any lock
     if data.get("addressed_to") is not None:
         data["addressed_to"] = clean_user_text(
@@ -70,17 +70,11 @@ STATE = Param(
 )
 
 
-@routes(
-    "GET",
-    SESSION + "/questions",
-    _IN_SESSION,
-    "List a session's questions by votes or time",
-    "qa",
-    query=(ORDER, STATE, *PAGE_PARAMS),
-)
-async def list_questions(request: web.Request) -> web.Response:
+@routes.json("GET", SESSION + "/questions", _IN_SESSION, "qa", query=(ORDER, STATE, *PAGE_PARAMS))
+async def list_questions(request: web.Request) -> Answer:
+    """List a session's questions by votes or time"""
     limit, offset = page_params(request)
-    page = await service.list_questions(
+    return await service.list_questions(
         services(request),
         principal(request),
         path_id(request, "session"),
@@ -89,32 +83,32 @@ async def list_questions(request: web.Request) -> web.Response:
         limit,
         offset,
     )
-    return web.json_response(page)
 
 
-@routes("GET", QUESTION, _IN_SESSION, "Read a question", "qa")
-async def get_question(request: web.Request) -> web.Response:
-    view = await service.show_question(
+@routes.json("GET", QUESTION, _IN_SESSION, "qa")
+async def get_question(request: web.Request) -> Answer:
+    """Read a question"""
+    return await service.show_question(
         services(request), principal(request), path_id(request, "question")
     )
-    return web.json_response(view)
 
 
-@routes("POST", QUESTION + "/vote", roles.TRAINEES, "Upvote a question", "qa")
-async def upvote(request: web.Request) -> web.Response:
-    """Upvote a question: once per trainee; a second upvote changes nothing."""
-    answer = await service.vote(
+@routes.json("POST", QUESTION + "/vote", roles.TRAINEES, "qa")
+async def upvote(request: web.Request) -> Answer:
+    """Upvote a question
+
+    Once per trainee; a second upvote changes nothing."""
+    return await service.vote(
         services(request), principal(request), path_id(request, "question"), True
     )
-    return web.json_response(answer)
 
 
-@routes("DELETE", QUESTION + "/vote", roles.TRAINEES, "Withdraw one's upvote", "qa")
-async def withdraw_vote(request: web.Request) -> web.Response:
-    answer = await service.vote(
+@routes.json("DELETE", QUESTION + "/vote", roles.TRAINEES, "qa")
+async def withdraw_vote(request: web.Request) -> Answer:
+    """Withdraw one's upvote"""
+    return await service.vote(
         services(request), principal(request), path_id(request, "question"), False
     )
-    return web.json_response(answer)
 
 
 # --- moderation and on air --------------------------------------------------------------------
@@ -139,7 +133,7 @@ def _moderation_handler(action: str, schema: Any) -> Any:
     async def handler(request: web.Request) -> web.Response:
         data: dict[str, Any] = {}
         if schema is not None:
-            data = validate(schema, await read_json(request), path="body")
+            data = await read_body(request, schema)
         if action == "edit":
             clean_question_text(data["text"])  # refused here, before any lock
         view = await moderation.moderate(
@@ -157,16 +151,10 @@ for _action, _summary, _schema in MODERATION:
     )
 
 
-@routes(
-    "GET",
-    SESSION + "/on-air",
-    _IN_SESSION,
-    "Show the question on air and the on-air history",
-    "qa",
-)
-async def on_air(request: web.Request) -> web.Response:
-    view = await service.on_air(services(request), principal(request), path_id(request, "session"))
-    return web.json_response(view)
+@routes.json("GET", SESSION + "/on-air", _IN_SESSION, "qa")
+async def on_air(request: web.Request) -> Answer:
+    """Show the question on air and the on-air history"""
+    return await service.on_air(services(request), principal(request), path_id(request, "session"))
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -185,45 +173,30 @@ SETTINGS_BODY = body(
 WORDS_BODY = body({"words": WORDS}, {"words"})
 
 
-@routes("GET", SESSION + "/qa-settings", _MODERATORS, "Show a session's Q&A settings", "qa")
-async def get_qa_settings(request: web.Request) -> web.Response:
-    view = await settings.show_settings(services(request), path_id(request, "session"))
-    return web.json_response(view)
+@routes.json("GET", SESSION + "/qa-settings", _MODERATORS, "qa")
+async def get_qa_settings(request: web.Request) -> Answer:
+    """Show a session's Q&A settings"""
+    return await settings.show_settings(services(request), path_id(request, "session"))
 
 
-@routes(
-    "PUT",
-    SESSION + "/qa-settings",
-    roles.MANAGERS,
-    "Change a session's Q&A settings",
-    "qa",
-    body=SETTINGS_BODY,
-)
-async def put_qa_settings(request: web.Request) -> web.Response:
-    data = validate(SETTINGS_BODY, await read_json(request), path="body")
-    view = await settings.change_settings(
+@routes.json_body("PUT", SESSION + "/qa-settings", roles.MANAGERS, "qa", SETTINGS_BODY)
+async def put_qa_settings(request: web.Request, data: Body) -> Answer:
+    """Change a session's Q&A settings"""
+    return await settings.change_settings(
         services(request), principal(request), path_id(request, "session"), data
     )
-    return web.json_response(view)
 
 
-@routes("GET", WORDS_PATH, _MODERATORS, "Show the global sensitive-word list", "qa")
-async def get_words(request: web.Request) -> web.Response:
-    return web.json_response({"words": await settings.show_words(services(request))})
+@routes.json("GET", WORDS_PATH, _MODERATORS, "qa")
+async def get_words(request: web.Request) -> Answer:
+    """Show the global sensitive-word list"""
+    return {"words": await settings.show_words(services(request))}
 
 
-@routes(
-    "PUT",
-    WORDS_PATH,
-    roles.MANAGERS,
-    "Replace the global sensitive-word list",
-    "qa",
-    body=WORDS_BODY,
-)
-async def put_words(request: web.Request) -> web.Response:
-    data = validate(WORDS_BODY, await read_json(request), path="body")
-    words = await settings.replace_words(services(request), data["words"])
-    return web.json_response({"words": words})
+@routes.json_body("PUT", WORDS_PATH, roles.MANAGERS, "qa", WORDS_BODY)
+async def put_words(request: web.Request, data: Body) -> Answer:
+    """Replace the global sensitive-word list"""
+    return {"words": await settings.replace_words(services(request), data["words"])}
 
 
 register = routes.register

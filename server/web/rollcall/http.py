@@ -7,14 +7,16 @@ from aiohttp import web
 
 from server.core import roles
 from server.core.rollcall import DEFAULT_SECONDS
-from server.core.validation import Int, List, Optional, validate
-from server.web.api import Routes, body
-from server.web.interaction.http import ID, services, services_of
+from server.core.validation import Int, List, Optional
+from server.web.api import ID, Answer, Body, Routes, body
+from server.web.interaction.http import services, services_of
 from server.web.keys import TIMERS, principal
-from server.web.resources import path_id, read_json
+from server.web.resources import path_id
 from server.web.rollcall import service
 
 routes = Routes()
+SESSION = "/api/v1/sessions/{id}"
+ROLL_CALL = "/api/v1/roll-calls/{id}"
 
 
 def _schedule_close(app: web.Application, roll_call_id: int, seconds: float) -> None:
@@ -29,17 +31,11 @@ START_BODY = body(
 )
 
 
-@routes(
-    "POST",
-    "/api/v1/sessions/{id}/roll-calls",
-    roles.MANAGERS,
-    "Start a roll call for all sites or some",
-    "roll calls",
-    body=START_BODY,
-    status=201,
+@routes.json_body(
+    "POST", SESSION + "/roll-calls", roles.MANAGERS, "roll calls", START_BODY, status=201
 )
-async def start_roll_call(request: web.Request) -> web.Response:
-    data = validate(START_BODY, await read_json(request), path="body")
+async def start_roll_call(request: web.Request, data: Body) -> Answer:
+    """Start a roll call for all sites or some"""
     view, seconds = await service.start(
         services(request),
         principal(request),
@@ -48,45 +44,28 @@ async def start_roll_call(request: web.Request) -> web.Response:
         data.get("site_ids"),
     )
     _schedule_close(request.app, view["id"], seconds)
-    return web.json_response(view, status=201)
+    return view
 
 
-@routes(
-    "GET",
-    "/api/v1/sessions/{id}/roll-calls",
-    roles.STAFF,
-    "List a session's roll calls with results per site",
-    "roll calls",
-)
-async def list_roll_calls(request: web.Request) -> web.Response:
-    items = await service.list_for_session(services(request), path_id(request, "session"))
-    return web.json_response({"items": items})
+@routes.json("GET", SESSION + "/roll-calls", roles.STAFF, "roll calls")
+async def list_roll_calls(request: web.Request) -> Answer:
+    """List a session's roll calls with results per site"""
+    return {"items": await service.list_for_session(services(request), path_id(request, "session"))}
 
 
-@routes(
-    "GET",
-    "/api/v1/roll-calls/{id}",
-    roles.STAFF,
-    "Show a roll call: answers per site, who answered, who missed it",
-    "roll calls",
-)
-async def show_roll_call(request: web.Request) -> web.Response:
-    return web.json_response(await service.show(services(request), path_id(request, "roll call")))
+@routes.json("GET", ROLL_CALL, roles.STAFF, "roll calls")
+async def show_roll_call(request: web.Request) -> Answer:
+    """Show a roll call: answers per site, who answered, who missed it"""
+    return await service.show(services(request), path_id(request, "roll call"))
 
 
-@routes(
-    "POST",
-    "/api/v1/roll-calls/{id}/answer",
-    roles.TRAINEES,
-    "Answer a roll call from the phone",
-    "roll calls",
-    status=200,
-)
-async def answer_roll_call(request: web.Request) -> web.Response:
+@routes.json("POST", ROLL_CALL + "/answer", roles.TRAINEES, "roll calls")
+async def answer_roll_call(request: web.Request) -> Answer:
+    """Answer a roll call from the phone"""
     roll_call_id = await service.answer_from_phone(
         services(request), principal(request), path_id(request, "roll call")
     )
-    return web.json_response({"roll_call_id": roll_call_id, "status": "answered"})
+    return {"roll_call_id": roll_call_id, "status": "answered"}
 
 
 register = routes.register

@@ -30,9 +30,9 @@ from server.private_files import FILE_MODE, private_dir
 from server.store.media_models import Recording
 from server.store.models import utcnow
 from server.web import exports
-from server.web.api import Endpoint, Param, Registry
+from server.web.api import Endpoint, Param, Registry, read_body
 from server.web.keys import CONFIG, SESSIONS, principal
-from server.web.resources import audit, path_id, read_json
+from server.web.resources import audit, path_id
 from server.web.selfstudy import service
 
 ID = Int(1, 2**31 - 1)
@@ -84,7 +84,7 @@ def _fields(data: dict[str, Any]) -> service.CourseFields:
 
 
 async def create_from_recording(request: web.Request) -> web.Response:
-    data = validate(FROM_RECORDING, await read_json(request), path="body")
+    data = await read_body(request, FROM_RECORDING)
     who = principal(request)
     async with request.app[SESSIONS]() as db, db.begin():
         source = await service.recording_source(db, data.pop("recording_id"))
@@ -182,7 +182,7 @@ async def create_from_upload(request: web.Request) -> web.Response:
 
 async def change_course(request: web.Request) -> web.Response:
     course_id = path_id(request, "selfstudy course")
-    changes = _given(validate(CHANGE, await read_json(request), path="body"))
+    changes = _given(await read_body(request, CHANGE))
     async with request.app[SESSIONS]() as db, db.begin():
         course, before = await service.update_course(db, course_id, changes)
         after = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in changes.items()}
@@ -253,7 +253,7 @@ class VideoResponse(web.FileResponse):
 
 async def progress(request: web.Request) -> web.Response:
     course_id = path_id(request, "selfstudy course")
-    data = validate(BEAT, await read_json(request), path="body")
+    data = await read_body(request, BEAT)
     who = principal(request)
     assert who.trainee_id is not None
     async with request.app[SESSIONS]() as db, db.begin():
@@ -265,7 +265,7 @@ async def progress(request: web.Request) -> web.Response:
 
 async def answer(request: web.Request) -> web.Response:
     course_id = path_id(request, "selfstudy course")
-    data = validate(ANSWER, await read_json(request), path="body")
+    data = await read_body(request, ANSWER)
     who = principal(request)
     assert who.trainee_id is not None
     missed: CheckMissed | None = None
@@ -287,11 +287,12 @@ async def completion(request: web.Request) -> web.Response:
         return web.json_response(await service.completion(db, course_id))
 
 
+FORMAT = Param("format", {"type": "string", "enum": ["xlsx", "csv"]}, "file type")
+
+
 async def completion_export(request: web.Request) -> web.Response:
     course_id = path_id(request, "selfstudy course")
-    fmt = request.query.get("format", "xlsx")
-    if fmt not in ("xlsx", "csv"):
-        raise InvalidInput("request.bad_query", "format is xlsx or csv.")
+    fmt = FORMAT.parse(request, "xlsx")
     zone = exports.zone_of(request)
     async with request.app[SESSIONS]() as db:
         found = await service.completion(db, course_id)
@@ -377,9 +378,7 @@ def register(registry: Registry) -> None:
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     "text/csv",
                 ),
-                "query": (
-                    Param("format", {"type": "string", "enum": ["xlsx", "csv"]}, "file type"),
-                ),
+                "query": (FORMAT,),
             },
         ),
         (
