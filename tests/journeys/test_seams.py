@@ -1,8 +1,9 @@
 """Seams found by walking the pages as their people do (JOURNEYS.md 2 and 4), each checked on
 what the person sees: the operator's dashboard on a phone with a roll call running fits the
-screen; the wall, opened before the session starts, never says a room changed state at a time
-still to come, and the heading says which day the session is; the trainee's year of class
-hours is written in 学时, not in an English "h"."""
+screen, and the audit trail and the reference data stay readable there; the wall, opened before
+the session starts, never says a room changed state at a time still to come, and the heading
+says which day the session is; the trainee's year of class hours is written in 学时, not in an
+English "h"."""
 
 from __future__ import annotations
 
@@ -57,7 +58,27 @@ def test_operator_phone_dashboard_with_a_roll_call_fits_the_screen(
         box = op.locator("#p-roll").bounding_box()
         assert box is not None and box["x"] + box["width"] <= screen + 1, (lang, box)
     journey.shoot("phone-roll-call")
+
+    # The audit trail on the phone: each entry's changes in a readable column (it scrolls
+    # sideways), not one or two characters a line in a column as tall as the screen.
+    op.goto(f"{journey.url}/operator/#/audit")
+    rows = op.locator("#audit-list table tbody tr")
+    expect(rows.first).to_contain_text(re.compile("roll call|点名"))
+    widths = [box["width"] for box in _boxes(op.locator("#audit-list .changes"))]
+    assert widths and min(widths) > 200, f"the changes are {widths} px wide on a phone"
+    # The reference data: the number column stays narrow, the name column is readable.
+    op.goto(f"{journey.url}/operator/#/manage/sessions")
+    first = op.locator("table.grid tbody tr").first
+    expect(first).to_be_visible()
+    (number,) = _boxes(first.locator("td.id"))
+    (name,) = _boxes(first.locator("th"))
+    assert number["width"] < 80 and name["width"] > 120, (number, name)
+    journey.shoot("phone-audit-and-data")
     journey.watch.check()
+
+
+def _boxes(locator: Any) -> list[dict[str, float]]:
+    return [box for box in (item.bounding_box() for item in locator.all()) if box is not None]
 
 
 def test_wall_before_the_start_shows_no_change_still_to_come(

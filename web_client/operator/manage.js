@@ -319,7 +319,7 @@ export async function manageView(root, resource, actor) {
         h(
           "tr",
           { "data-id": String(item.id) },
-          keys.map((k, i) => h(i === 1 ? "th" : "td", { scope: i === 1 ? "row" : null, class: i === 1 && depth ? `tree-indent-${Math.min(depth, 3)}` : null }, cell(k, item[k]))),
+          keys.map((k, i) => h(i === 1 ? "th" : "td", { scope: i === 1 ? "row" : null, class: i === 1 && depth ? `tree-indent-${Math.min(depth, 3)}` : k === "id" ? "id" : null }, cell(k, item[k]))),
           h(
             "td",
             {},
