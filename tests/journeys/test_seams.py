@@ -31,6 +31,7 @@ from tests.journeys.helpers import (
 
 ROOM = 2  # 海曙区分课堂
 BEIJING = ZoneInfo("Asia/Shanghai")
+NEW_YORK = "America/New_York"
 
 
 def _fits(page: Any) -> tuple[int, int]:
@@ -150,4 +151,47 @@ def test_trainee_year_of_hours_is_written_in_class_hours(journey: Journey, admin
         summary = phone.locator("#hours-area > p").nth(1).inner_text()
         assert "。 ·" not in summary and ". ·" not in summary, summary
     journey.shoot("hours")
+    journey.watch.check()
+
+
+def test_console_times_are_typed_in_beijing_time_on_a_new_york_pc(
+    journey: Journey, admin: Api
+) -> None:
+    """The console shows every time in the deployment's zone (Asia/Shanghai); its forms take
+    times in that zone too, on an office PC whose clock is set to New York."""
+    context = journey.browser.new_context(
+        viewport={"width": 1280, "height": 800}, timezone_id=NEW_YORK
+    )
+    journey.contexts.append(context)
+    op = journey.watch.attach(context, "operator")
+    op.set_default_timeout(WAIT)
+    journey.pages["operator"] = op
+    operator_signs_in(op, journey.url)
+    op.goto(f"{journey.url}/operator/#/selfstudy")
+    form = op.locator("#ss-form")
+    opens = form.locator('input[name="opens_at"]')
+    expect(opens).not_to_have_value("")
+    shown = datetime.fromisoformat(opens.input_value()).replace(tzinfo=BEIJING)
+    assert abs((shown - datetime.now(UTC)).total_seconds()) < 180, opens.input_value()
+    # A course opened for 09:00 Beijing time on 4 January: 01:00 UTC.
+    form.get_by_label("课程名称").fill("北京时间的自学课程")
+    opens.fill("2027-01-04T09:00")
+    form.locator('input[name="closes_at"]').fill("2027-02-04T18:00")
+    expect(form.locator("select").last).not_to_have_value("")  # the demo's recording
+    form.get_by_role("button", name="创建课程").click()
+    expect(op.locator("#ss-courses")).to_contain_text("北京时间的自学课程")
+    (course,) = [
+        c
+        for c in admin.call("GET", "/selfstudy/courses")["items"]
+        if c["title"] == "北京时间的自学课程"
+    ]
+    assert datetime.fromisoformat(course["opens_at"]) == datetime(2027, 1, 4, 1, 0, tzinfo=UTC)
+    assert datetime.fromisoformat(course["closes_at"]) == datetime(2027, 2, 4, 10, 0, tzinfo=UTC)
+    # The reference data's session form: the start as the console shows it, Beijing time.
+    session = admin.call("GET", "/sessions/1")
+    op.goto(f"{journey.url}/operator/#/manage/sessions")
+    op.locator('tr[data-id="1"]').get_by_role("button", name=re.compile("^编辑")).click()
+    starts = datetime.fromisoformat(session["starts_at"]).astimezone(BEIJING)
+    expect(op.locator('input[name="starts_at"]')).to_have_value(starts.strftime("%Y-%m-%dT%H:%M"))
+    journey.shoot("new-york-pc")
     journey.watch.check()
