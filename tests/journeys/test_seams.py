@@ -1,0 +1,132 @@
+"""Seams found by walking the pages as their people do (JOURNEYS.md 2 and 4), each checked on
+what the person sees: the operator's dashboard on a phone with a roll call running fits the
+screen; the wall, opened before the session starts, never says a room changed state at a time
+still to come, and the heading says which day the session is; the trainee's year of class
+hours is written in 学时, not in an English "h"."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import expect
+
+from tests.browser.session_helpers import Api
+from tests.journeys.conftest import AgentStarter
+from tests.journeys.helpers import (
+    COURSE_ID,
+    MAIN_SITE,
+    WAIT,
+    Journey,
+    homed_trainees,
+    operator_signs_in,
+    session_now,
+    site_secret,
+    trainee_types_code,
+    wait_until,
+)
+
+ROOM = 2  # 海曙区分课堂
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def _fits(page: Any) -> tuple[int, int]:
+    """The page's width and the screen's: a page wider than the screen scrolls sideways."""
+    width, screen = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    return int(width), int(screen)
+
+
+def test_operator_phone_dashboard_with_a_roll_call_fits_the_screen(
+    journey: Journey, admin: Api
+) -> None:
+    sid = session_now(admin, "手机点名", [MAIN_SITE, ROOM])
+    admin.call("POST", f"/sessions/{sid}/roll-calls", json={"seconds": 120})
+    for lang in ("zh", "en"):
+        op = journey.person(f"operator-{lang}", "trainee", lang)  # a phone-sized window
+        operator_signs_in(op, journey.url)
+        op.goto(f"{journey.url}/operator/#/sessions/{sid}/live")
+        tally = op.locator("#p-roll table")
+        expect(tally).to_be_visible()
+        width, screen = _fits(op)
+        assert width <= screen, f"{lang}: the dashboard is {width} px wide on a {screen} px phone"
+        # The tally itself stays readable: it scrolls inside its panel instead.
+        box = op.locator("#p-roll").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= screen + 1, (lang, box)
+    journey.shoot("phone-roll-call")
+    journey.watch.check()
+
+
+def test_wall_before_the_start_shows_no_change_still_to_come(
+    journey: Journey, admin: Api, agents: AgentStarter
+) -> None:
+    starts = datetime.now(UTC) + timedelta(minutes=30)
+    session = admin.call(
+        "POST",
+        "/sessions",
+        json={
+            "course_id": COURSE_ID,
+            "title": f"开课前的课堂墙 {starts:%H%M%S}",
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(minutes=90)).isoformat(),
+            "teaching_method": "lecture",
+            "site_ids": [MAIN_SITE, ROOM],
+        },
+    )
+    sid = int(session["id"])
+    agents(ROOM, site_secret(admin, ROOM))  # the room's agent is up ten-odd minutes early
+    wait_until(lambda: _room_online(admin, sid), "the room's agent is not online", timeout=20)
+    op = journey.person("operator", "operator")
+    operator_signs_in(op, journey.url)
+    with op.expect_response(lambda r: r.url.endswith(f"/sessions/{sid}/presence")):
+        op.goto(f"{journey.url}/operator/#/sessions/{sid}/live")  # the wall reads its history
+    tile = op.locator(f'.tile[data-site-id="{ROOM}"]')
+    expect(tile).to_have_attribute("data-state", "online", timeout=WAIT)
+    # The heading names the planned day, not only clock times.
+    expect(op.locator("#session-window")).to_contain_text(
+        starts.astimezone(BEIJING).strftime("%Y/%m/%d")
+    )
+    expect(op.locator("#session-window")).to_contain_text(
+        starts.astimezone(BEIJING).strftime("%H:%M")
+    )
+    since = tile.locator("dd.f-since")
+    expect(since).not_to_be_empty()
+    op.wait_for_timeout(500)  # the history's answer has been drawn
+    text = since.inner_text()
+    shown = re.search(r"(\d{2}):(\d{2}):(\d{2})", text)
+    if shown:  # a time of day in Beijing: not later than now (1 minute of slack)
+        now = datetime.now(BEIJING)
+        h, m, s = (int(x) for x in shown.groups())
+        ahead = (h * 3600 + m * 60 + s) - (now.hour * 3600 + now.minute * 60 + now.second)
+        ahead = (ahead + 43200) % 86400 - 43200  # -12 h .. +12 h around now
+        assert ahead <= 60, f"the wall says the room changed state at {text}, {ahead} s from now"
+    else:
+        assert text == "—", text
+    journey.shoot("wall-before-start")
+    journey.watch.check()
+
+
+def _room_online(admin: Api, session_id: int) -> bool:
+    sites = admin.call("GET", f"/sessions/{session_id}/presence")["sites"]
+    (site,) = [s for s in sites if s["site_id"] == ROOM]
+    return bool(site["intervals"]) and site["intervals"][-1]["state"] == "online"
+
+
+def test_trainee_year_of_hours_is_written_in_class_hours(journey: Journey, admin: Api) -> None:
+    trainee = homed_trainees(admin, ROOM)[0]
+    for lang, unit in (("zh", "学时"), ("en", "h")):
+        phone = journey.person(f"trainee-{lang}", "trainee", lang)
+        trainee_types_code(phone, journey.url, trainee["code"])
+        rows = phone.locator("#hours-area li")
+        expect(rows.first).to_be_visible()
+        for text in rows.all_inner_texts():
+            assert re.search(rf"\d(\.\d)? {unit}(\s|$)", text), f"{lang}: {text!r}"
+            if lang == "zh":
+                assert not re.search(r"\d h\b", text), f"English unit on a zh page: {text!r}"
+        summary = phone.locator("#hours-area > p").nth(1).inner_text()
+        assert "。 ·" not in summary and ". ·" not in summary, summary
+    journey.shoot("hours")
+    journey.watch.check()
