@@ -44,10 +44,7 @@ from server.store import db as store_db  # noqa: E402
 from server.store.attendance_models import AttendanceRecordRow, CheckinRequest  # noqa: E402
 from server.store.models import (  # noqa: E402
     ClassSession,
-    Course,
     OrgUnit,
-    Program,
-    ProgramUnit,
     SessionStatus,
     Site,
     SiteKind,
@@ -57,6 +54,7 @@ from server.store.models import (  # noqa: E402
     utcnow,
 )
 from server.web.checkin.service import checkin_secret  # noqa: E402
+from tests.seed import add_course  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
 CHECKINS = 2_000
@@ -102,15 +100,7 @@ async def seed(url: str, waves: int) -> tuple[list[int], list[tuple[int, str]]]:
             await db.flush()
             subs = [Site(name=f"分课堂{i}", parent_id=main.id, capacity=500) for i in range(SITES)]
             db.add_all(subs)
-            program = Program(name="基准", year=2026)
-            db.add(program)
-            await db.flush()
-            punit = ProgramUnit(program_id=program.id, title="专题")
-            db.add(punit)
-            await db.flush()
-            course = Course(unit_id=punit.id, title="课程")
-            db.add(course)
-            await db.flush()
+            _, _, course = await add_course(db, "基准", "专题", title="课程")
             now = utcnow()
             session_ids = []
             for wave in range(waves):
