@@ -24,7 +24,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
-import asyncpg  # noqa: E402
 import planner as planner_bench  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
@@ -54,6 +52,7 @@ from server.store.models import (  # noqa: E402
     utcnow,
 )
 from server.web.checkin.service import checkin_secret  # noqa: E402
+from tests.conftest import create_pg_database  # noqa: E402
 from tests.seed import add_course  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
@@ -62,7 +61,6 @@ CLIENT_TIMEOUT = 30.0
 PROBE = False
 SITES = 20
 KEY = "bench-secret-key-0123456789abcdef"
-PG_ADMIN_DSN = os.environ.get("CLASSROOM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 # --- (a) planner ---------------------------------------------------------------------------
@@ -371,21 +369,11 @@ async def bench_checkins(backends: list[str], rates: list[float]) -> None:
                 url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
                 await run_checkins("sqlite", url, work, rates)
                 continue
-            name = f"classroom_bench_{uuid.uuid4().hex[:10]}"
-            conn = await asyncpg.connect(PG_ADMIN_DSN)
+            url, drop = await create_pg_database()
             try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
+                await run_checkins("postgres", url, work, rates)
             finally:
-                await conn.close()
-            base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-            try:
-                await run_checkins("postgres", f"{base}/{name}", work, rates)
-            finally:
-                conn = await asyncpg.connect(PG_ADMIN_DSN)
-                try:
-                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                finally:
-                    await conn.close()
+                await drop()
 
 
 def main() -> None:
