@@ -46,16 +46,14 @@ from server import security  # noqa: E402
 from server.store import db as store_db  # noqa: E402
 from server.store.models import (  # noqa: E402
     ClassSession,
-    Course,
     LoginSession,
-    Program,
-    ProgramUnit,
     Role,
     Site,
     SiteKind,
     TeachingMethod,
     User,
 )
+from tests.seed import add_course  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
 FPS = 30
@@ -82,15 +80,9 @@ async def seed(url: str, sites: int) -> tuple[int, tuple[int, str], list[tuple[i
             secret, digest = security.new_site_secret(row.id)
             row.secret_hash = digest
             creds.append((row.id, secret))
-        program = Program(name="基准", year=2026)
-        db.add(program)
-        await db.flush()
-        unit = ProgramUnit(program_id=program.id, title="专题")
-        db.add(unit)
-        await db.flush()
-        course = Course(unit_id=unit.id, title="课程", lecturer="讲师", credits=1)
-        db.add(course)
-        await db.flush()
+        _, _, course = await add_course(
+            db, "基准", "专题", title="课程", lecturer="讲师", credits=1
+        )
         now = datetime.now(UTC)
         session = ClassSession(
             course_id=course.id,
