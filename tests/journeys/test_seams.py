@@ -1,8 +1,9 @@
 """Seams found by walking the pages as their people do (JOURNEYS.md 2 and 4), each checked on
 what the person sees: the operator's dashboard on a phone with a roll call running fits the
-screen; the wall, opened before the session starts, never says a room changed state at a time
-still to come, and the heading says which day the session is; the trainee's year of class
-hours is written in 学时, not in an English "h"."""
+screen, and the audit trail and the reference data stay readable there; the wall, opened before
+the session starts, never says a room changed state at a time still to come, and the heading
+says which day the session is; the trainee's year of class hours is written in 学时, not in an
+English "h"."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from tests.journeys.helpers import (
 
 ROOM = 2  # 海曙区分课堂
 BEIJING = ZoneInfo("Asia/Shanghai")
+NEW_YORK = "America/New_York"
 
 
 def _fits(page: Any) -> tuple[int, int]:
@@ -57,7 +59,27 @@ def test_operator_phone_dashboard_with_a_roll_call_fits_the_screen(
         box = op.locator("#p-roll").bounding_box()
         assert box is not None and box["x"] + box["width"] <= screen + 1, (lang, box)
     journey.shoot("phone-roll-call")
+
+    # The audit trail on the phone: each entry's changes in a readable column (it scrolls
+    # sideways), not one or two characters a line in a column as tall as the screen.
+    op.goto(f"{journey.url}/operator/#/audit")
+    rows = op.locator("#audit-list table tbody tr")
+    expect(rows.first).to_contain_text(re.compile("roll call|点名"))
+    widths = [box["width"] for box in _boxes(op.locator("#audit-list .changes"))]
+    assert widths and min(widths) > 200, f"the changes are {widths} px wide on a phone"
+    # The reference data: the number column stays narrow, the name column is readable.
+    op.goto(f"{journey.url}/operator/#/manage/sessions")
+    first = op.locator("table.grid tbody tr").first
+    expect(first).to_be_visible()
+    (number,) = _boxes(first.locator("td.id"))
+    (name,) = _boxes(first.locator("th"))
+    assert number["width"] < 80 and name["width"] > 120, (number, name)
+    journey.shoot("phone-audit-and-data")
     journey.watch.check()
+
+
+def _boxes(locator: Any) -> list[dict[str, float]]:
+    return [box for box in (item.bounding_box() for item in locator.all()) if box is not None]
 
 
 def test_wall_before_the_start_shows_no_change_still_to_come(
@@ -129,4 +151,47 @@ def test_trainee_year_of_hours_is_written_in_class_hours(journey: Journey, admin
         summary = phone.locator("#hours-area > p").nth(1).inner_text()
         assert "。 ·" not in summary and ". ·" not in summary, summary
     journey.shoot("hours")
+    journey.watch.check()
+
+
+def test_console_times_are_typed_in_beijing_time_on_a_new_york_pc(
+    journey: Journey, admin: Api
+) -> None:
+    """The console shows every time in the deployment's zone (Asia/Shanghai); its forms take
+    times in that zone too, on an office PC whose clock is set to New York."""
+    context = journey.browser.new_context(
+        viewport={"width": 1280, "height": 800}, timezone_id=NEW_YORK
+    )
+    journey.contexts.append(context)
+    op = journey.watch.attach(context, "operator")
+    op.set_default_timeout(WAIT)
+    journey.pages["operator"] = op
+    operator_signs_in(op, journey.url)
+    op.goto(f"{journey.url}/operator/#/selfstudy")
+    form = op.locator("#ss-form")
+    opens = form.locator('input[name="opens_at"]')
+    expect(opens).not_to_have_value("")
+    shown = datetime.fromisoformat(opens.input_value()).replace(tzinfo=BEIJING)
+    assert abs((shown - datetime.now(UTC)).total_seconds()) < 180, opens.input_value()
+    # A course opened for 09:00 Beijing time on 4 January: 01:00 UTC.
+    form.get_by_label("课程名称").fill("北京时间的自学课程")
+    opens.fill("2027-01-04T09:00")
+    form.locator('input[name="closes_at"]').fill("2027-02-04T18:00")
+    expect(form.locator("select").last).not_to_have_value("")  # the demo's recording
+    form.get_by_role("button", name="创建课程").click()
+    expect(op.locator("#ss-courses")).to_contain_text("北京时间的自学课程")
+    (course,) = [
+        c
+        for c in admin.call("GET", "/selfstudy/courses")["items"]
+        if c["title"] == "北京时间的自学课程"
+    ]
+    assert datetime.fromisoformat(course["opens_at"]) == datetime(2027, 1, 4, 1, 0, tzinfo=UTC)
+    assert datetime.fromisoformat(course["closes_at"]) == datetime(2027, 2, 4, 10, 0, tzinfo=UTC)
+    # The reference data's session form: the start as the console shows it, Beijing time.
+    session = admin.call("GET", "/sessions/1")
+    op.goto(f"{journey.url}/operator/#/manage/sessions")
+    op.locator('tr[data-id="1"]').get_by_role("button", name=re.compile("^编辑")).click()
+    starts = datetime.fromisoformat(session["starts_at"]).astimezone(BEIJING)
+    expect(op.locator('input[name="starts_at"]')).to_have_value(starts.strftime("%Y-%m-%dT%H:%M"))
+    journey.shoot("new-york-pc")
     journey.watch.check()
