@@ -35,6 +35,7 @@ import aiohttp  # noqa: E402
 import planner as planner_bench  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
+from bench.presence import cpu_seconds  # noqa: E402
 from server import security  # noqa: E402
 from server.core.batches import plan_batches  # noqa: E402
 from server.core.checkin import current_code  # noqa: E402
@@ -177,12 +178,6 @@ async def count_rows(url: str, session_id: int, acked: list[str]) -> tuple[int, 
             return int(records or 0), int(requests or 0), found, int(doubled or 0)
     finally:
         await engine.dispose()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(sorted_values: list[float], share: float) -> float:
