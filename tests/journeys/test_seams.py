@@ -195,3 +195,28 @@ def test_console_times_are_typed_in_beijing_time_on_a_new_york_pc(
     expect(op.locator('input[name="starts_at"]')).to_have_value(starts.strftime("%Y-%m-%dT%H:%M"))
     journey.shoot("new-york-pc")
     journey.watch.check()
+
+
+def test_session_report_headline_counts_the_absent_and_those_on_leave(
+    journey: Journey, admin: Api
+) -> None:
+    """The office reads present / absent / on leave / late / left early in the report's first
+    line (JOURNEYS.md 6), in Chinese and in English, the numbers the report's own API gives."""
+    sessions = admin.call("GET", "/sessions", params={"limit": 100})["items"]
+    last = max((s for s in sessions if s["status"] == "ended"), key=lambda s: s["starts_at"])
+    totals = admin.call("GET", f"/sessions/{last['id']}/report")["totals"]
+    assert totals["absent"] > 0, totals  # the demo's last session has absentees
+    words = {
+        "zh": ("缺勤 {absent}", "请假 {leave}", "迟到 {late}", "早退 {left_early}"),
+        "en": ("absent {absent}", "on leave {leave}", "late {late}", "left early {left_early}"),
+    }
+    for lang, expected in words.items():
+        op = journey.person(f"operator-{lang}", "operator", lang)
+        operator_signs_in(op, journey.url)
+        op.goto(f"{journey.url}/operator/#/sessions/{last['id']}/report")
+        line = op.locator("#report-totals")
+        expect(line).to_contain_text(str(totals["present"]))
+        for text in expected:
+            expect(line).to_contain_text(text.format(**totals))
+    journey.shoot("report-headline")
+    journey.watch.check()
