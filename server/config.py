@@ -154,6 +154,13 @@ SETTINGS: tuple[Setting, ...] = (
         " several times the CPU per viewer)",
     ),
     Setting(
+        "media_udp_gso",
+        bool,
+        True,
+        "fast path: send the packets of a video frame to a viewer in one system call (Linux UDP"
+        " segmentation offload; turned off by itself where the kernel refuses it)",
+    ),
+    Setting(
         "time_zone",
         str,
         "Asia/Shanghai",
@@ -226,6 +233,7 @@ class Config:
     media_video_codec: str = "VP8"
     media_record: bool = True
     media_fast_path: bool = True
+    media_udp_gso: bool = True
     time_zone: str = "Asia/Shanghai"
     selfstudy_max_upload_mib: int = 1024
     selfstudy_counts_toward_year: bool = True
