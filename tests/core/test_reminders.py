@@ -62,9 +62,9 @@ def test_a_session_ended_before_its_planned_end_is_not_the_next_one() -> None:
     running = UpcomingSession(5, "running", NOW - 600, NOW + 3600, "A")
     later = UpcomingSession(6, "later", NOW + DAY, NOW + DAY + 3600, "A")
     items = _items(upcoming=[ended_early, later], leave=[])
-    assert [(i.kind, i.ref) for i in items][0] == (DueKind.LIVE, 6)
+    assert (items[0].kind, items[0].ref) == (DueKind.LIVE, 6)
     items = _items(upcoming=[running, later], leave=[])
-    assert [(i.kind, i.ref) for i in items][0] == (DueKind.LIVE, 5)
+    assert (items[0].kind, items[0].ref) == (DueKind.LIVE, 5)
 
 
 def test_the_office_list_has_only_what_a_trainee_must_still_do() -> None:
