@@ -33,21 +33,14 @@ from server.core.checkin import (
     verify_code,
     window_index,
 )
-from server.core.errors import Conflict, DomainError, InvalidInput, RuleViolation
+from server.core.errors import Conflict, InvalidInput, RuleViolation
+from tests.core.refusals import raises_code
 
 SECRET = b"0123456789abcdef-test-secret"
 SITE = "site-beilun"
 SESSION = "sess-2024-05-18-am"
 T0 = 1_716_000_000.0  # a multiple of 30: the start of a window
 WINDOW = int(T0 // WINDOW_SECONDS)
-
-
-def _raises_code(code: str, call: object) -> DomainError:
-    assert callable(call)
-    with pytest.raises(DomainError) as info:
-        call()
-    assert info.value.code == code
-    return info.value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,7 +103,7 @@ def test_code_two_to_ten_windows_old_is_expired(windows_back: int) -> None:
     code = code_for_window(SECRET, SITE, SESSION, WINDOW - windows_back)
     assume_fresh = {code_for_window(SECRET, SITE, SESSION, WINDOW - b) for b in (0, 1)}
     assert code not in assume_fresh
-    error = _raises_code(
+    error = raises_code(
         "checkin.code_expired", lambda: verify_code(SECRET, SITE, SESSION, code, T0 + 1)
     )
     assert isinstance(error, InvalidInput)
@@ -121,13 +114,13 @@ def test_code_older_than_the_lookback_is_invalid_not_expired() -> None:
     code = code_for_window(SECRET, SITE, SESSION, WINDOW - EXPIRED_LOOKBACK_WINDOWS - 1)
     recent = {code_for_window(SECRET, SITE, SESSION, WINDOW - b) for b in range(11)}
     assert code not in recent
-    _raises_code("checkin.code_invalid", lambda: verify_code(SECRET, SITE, SESSION, code, T0))
+    raises_code("checkin.code_invalid", lambda: verify_code(SECRET, SITE, SESSION, code, T0))
 
 
 def test_forged_code_is_invalid() -> None:
     recent = {code_for_window(SECRET, SITE, SESSION, WINDOW - b) for b in range(11)}
     forged = next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in recent)
-    error = _raises_code(
+    error = raises_code(
         "checkin.code_invalid", lambda: verify_code(SECRET, SITE, SESSION, forged, T0)
     )
     assert error.details == {"reason": "no_match"}
@@ -137,19 +130,19 @@ def test_code_of_another_site_is_invalid_for_this_site() -> None:
     other = current_code(SECRET, "site-zhenhai", SESSION, T0).code
     assume_distinct = {code_for_window(SECRET, SITE, SESSION, WINDOW - b) for b in range(11)}
     assert other not in assume_distinct
-    _raises_code("checkin.code_invalid", lambda: verify_code(SECRET, SITE, SESSION, other, T0))
+    raises_code("checkin.code_invalid", lambda: verify_code(SECRET, SITE, SESSION, other, T0))
 
 
 def test_code_from_the_future_is_invalid() -> None:
     future = code_for_window(SECRET, SITE, SESSION, WINDOW + 1)
     recent = {code_for_window(SECRET, SITE, SESSION, WINDOW - b) for b in range(11)}
     assert future not in recent
-    _raises_code("checkin.code_invalid", lambda: verify_code(SECRET, SITE, SESSION, future, T0))
+    raises_code("checkin.code_invalid", lambda: verify_code(SECRET, SITE, SESSION, future, T0))
 
 
 @pytest.mark.parametrize("typed", ["12345", "1234567", "12a456", "", "      "])
 def test_malformed_code_is_invalid_with_a_hint(typed: str) -> None:
-    error = _raises_code("checkin.code_invalid", lambda: normalize_code(typed))
+    error = raises_code("checkin.code_invalid", lambda: normalize_code(typed))
     assert error.details == {"reason": "malformed"}
     assert "6 digits" in error.message
 
@@ -163,16 +156,16 @@ def test_typed_code_tolerates_spaces_dashes_and_full_width_digits() -> None:
 
 
 def test_short_secret_is_refused() -> None:
-    _raises_code("checkin.secret_too_short", lambda: current_code(b"short", SITE, SESSION, T0))
+    raises_code("checkin.secret_too_short", lambda: current_code(b"short", SITE, SESSION, T0))
 
 
 @pytest.mark.parametrize("bad_id", ["", "a:b", "has space", "x" * 65, "课堂"])
 def test_ids_that_cannot_travel_in_a_qr_payload_are_refused(bad_id: str) -> None:
-    _raises_code("checkin.id_invalid", lambda: current_code(SECRET, bad_id, SESSION, T0))
+    raises_code("checkin.id_invalid", lambda: current_code(SECRET, bad_id, SESSION, T0))
 
 
 def test_non_finite_time_is_refused() -> None:
-    _raises_code("checkin.time_invalid", lambda: current_code(SECRET, SITE, SESSION, float("nan")))
+    raises_code("checkin.time_invalid", lambda: current_code(SECRET, SITE, SESSION, float("nan")))
 
 
 @settings(max_examples=200, deadline=None)
@@ -240,28 +233,28 @@ def test_planned_trainee_at_a_participating_site_checks_in_regularly() -> None:
 
 @pytest.mark.parametrize("status", [SessionStatus.SCHEDULED, SessionStatus.ENDED])
 def test_check_in_outside_a_live_session_is_refused(status: SessionStatus) -> None:
-    error = _raises_code("checkin.session_not_live", lambda: _decide(session_status=status))
+    error = raises_code("checkin.session_not_live", lambda: _decide(session_status=status))
     assert isinstance(error, RuleViolation) and error.rule == "session_live"
     assert error.details["status"] == status.value
 
 
 def test_not_started_and_ended_sessions_have_different_messages() -> None:
-    started = _raises_code(
+    started = raises_code(
         "checkin.session_not_live", lambda: _decide(session_status=SessionStatus.SCHEDULED)
     )
-    ended = _raises_code(
+    ended = raises_code(
         "checkin.session_not_live", lambda: _decide(session_status=SessionStatus.ENDED)
     )
     assert "not started" in started.message and "ended" in ended.message
 
 
 def test_code_of_a_site_not_in_the_session_is_wrong_site() -> None:
-    error = _raises_code("checkin.wrong_site", lambda: _decide(code_site_id="site-yinzhou"))
+    error = raises_code("checkin.wrong_site", lambda: _decide(code_site_id="site-yinzhou"))
     assert error.details == {"session_id": SESSION, "site_id": "site-yinzhou"}
 
 
 def test_trainee_not_on_roster_is_refused() -> None:
-    error = _raises_code("checkin.not_on_roster", lambda: _decide(on_roster=False))
+    error = raises_code("checkin.not_on_roster", lambda: _decide(on_roster=False))
     assert "training office" in error.message
 
 
@@ -278,7 +271,7 @@ def test_trainee_in_no_batch_gets_makeup_attendance_when_rule_is_makeup() -> Non
 
 
 def test_trainee_of_another_batch_is_refused_when_rule_is_refuse() -> None:
-    error = _raises_code(
+    error = raises_code(
         "checkin.out_of_batch",
         lambda: _decide(planned_session_id="sess-other", out_of_batch_rule=OutOfBatchRule.REFUSE),
     )
@@ -287,7 +280,7 @@ def test_trainee_of_another_batch_is_refused_when_rule_is_refuse() -> None:
 
 
 def test_trainee_in_no_batch_is_told_so_when_rule_is_refuse() -> None:
-    error = _raises_code(
+    error = raises_code(
         "checkin.out_of_batch",
         lambda: _decide(planned_session_id=None, out_of_batch_rule=OutOfBatchRule.REFUSE),
     )
@@ -310,7 +303,7 @@ def test_rules_are_checked_in_order_live_site_roster_batch() -> None:
     ]
     fixed: dict[str, object] = {}
     for name, code in expected:
-        _raises_code(code, lambda: _decide(**{**everything_wrong, **fixed}))
+        raises_code(code, lambda: _decide(**{**everything_wrong, **fixed}))
         fixed[name] = {
             "session_status": SessionStatus.LIVE,
             "code_site_id": SITE,
@@ -349,15 +342,15 @@ def test_check_in_while_in_is_idempotent() -> None:
 
 
 def test_check_out_while_out_is_not_checked_in() -> None:
-    error = _raises_code("checkin.not_checked_in", lambda: _record().check_out(T0))
+    error = raises_code("checkin.not_checked_in", lambda: _record().check_out(T0))
     assert isinstance(error, Conflict)
     assert error.details == {"event": "check_out", "state": "out"}
     checked_out = _record().check_in(T0).check_out(T0 + 60)
-    _raises_code("checkin.not_checked_in", lambda: checked_out.check_out(T0 + 70))
+    raises_code("checkin.not_checked_in", lambda: checked_out.check_out(T0 + 70))
 
 
 def test_check_out_before_check_in_time_is_refused() -> None:
-    _raises_code("checkin.time_invalid", lambda: _record().check_in(T0).check_out(T0 - 1))
+    raises_code("checkin.time_invalid", lambda: _record().check_in(T0).check_out(T0 - 1))
 
 
 def test_records_are_immutable_and_operations_return_new_records() -> None:
@@ -387,9 +380,9 @@ def test_close_of_a_checked_out_record_keeps_its_stays() -> None:
 
 def test_closed_record_refuses_check_in_and_out_naming_event_and_state() -> None:
     closed = _record().check_in(T0).close_at(T0 + 5400)
-    error = _raises_code("checkin.record_closed", lambda: closed.check_in(T0 + 5500))
+    error = raises_code("checkin.record_closed", lambda: closed.check_in(T0 + 5500))
     assert "check_in" in error.message and "closed" in error.message
-    _raises_code("checkin.record_closed", lambda: closed.check_out(T0 + 5500))
+    raises_code("checkin.record_closed", lambda: closed.check_out(T0 + 5500))
 
 
 def test_spans_of_an_open_stay_run_until_the_given_time() -> None:
@@ -440,7 +433,7 @@ def test_staff_span_while_in_keeps_the_open_stay_last() -> None:
 
 def test_staff_open_mark_on_a_closed_record_is_refused() -> None:
     closed = _record().close_at(T0)
-    _raises_code(
+    raises_code(
         "checkin.record_closed",
         lambda: closed.mark_present(by="s", reason="r", now=T0 + 1, start=T0),
     )
@@ -448,14 +441,14 @@ def test_staff_open_mark_on_a_closed_record_is_refused() -> None:
 
 @pytest.mark.parametrize("reason", ["", "   ", "\n\t"])
 def test_staff_mark_needs_a_reason(reason: str) -> None:
-    _raises_code(
+    raises_code(
         "checkin.reason_required",
         lambda: _record().mark_present(by="staff-07", reason=reason, now=T0, start=T0),
     )
 
 
 def test_staff_mark_needs_who() -> None:
-    _raises_code(
+    raises_code(
         "checkin.staff_required",
         lambda: _record().mark_present(by=" ", reason="ok", now=T0, start=T0),
     )
@@ -463,7 +456,7 @@ def test_staff_mark_needs_who() -> None:
 
 @pytest.mark.parametrize(("start", "end"), [(T0 + 10, None), (T0, T0 + 10), (T0 - 10, T0 - 20)])
 def test_staff_mark_in_the_future_or_inverted_is_refused(start: float, end: float | None) -> None:
-    _raises_code(
+    raises_code(
         "checkin.time_invalid",
         lambda: _record().mark_present(by="s", reason="r", now=T0, start=start, end=end),
     )

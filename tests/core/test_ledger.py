@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.core.checkin import AttendanceRecord
-from server.core.errors import DomainError, InvalidInput
+from server.core.errors import InvalidInput
 from server.core.ledger import (
     AttendanceStatus,
     AuditEntry,
@@ -35,6 +35,7 @@ from server.core.ledger import (
     union,
     yearly_progress,
 )
+from tests.core.refusals import raises_code
 
 CST = timezone(timedelta(hours=8))
 START = datetime(2024, 5, 18, 9, 0, tzinfo=CST).timestamp()
@@ -42,14 +43,6 @@ MIN = 60.0
 END = START + 180 * MIN  # a three-hour session
 SESSION = LedgerSession("sess-1", "course-party-history", START, END)
 RULES = LedgerRules()
-
-
-def _raises_code(code: str, call: object) -> DomainError:
-    assert callable(call)
-    with pytest.raises(DomainError) as info:
-        call()
-    assert info.value.code == code
-    return info.value
 
 
 def _minutes(*pairs: tuple[float, float]) -> list[tuple[float, float]]:
@@ -89,8 +82,8 @@ def test_total_length_counts_overlaps_once() -> None:
 
 
 def test_inverted_or_non_finite_interval_is_refused() -> None:
-    _raises_code("ledger.interval_invalid", lambda: Interval(2, 1))
-    _raises_code("ledger.interval_invalid", lambda: union([(0.0, float("inf"))]))
+    raises_code("ledger.interval_invalid", lambda: Interval(2, 1))
+    raises_code("ledger.interval_invalid", lambda: union([(0.0, float("inf"))]))
 
 
 bounds = st.integers(min_value=0, max_value=10_000).map(float)
@@ -190,7 +183,7 @@ def test_class_hours_follow_configured_minutes_and_steps() -> None:
     ],
 )
 def test_invalid_rules_are_refused(bad: dict[str, object]) -> None:
-    _raises_code("ledger.rules_invalid", lambda: LedgerRules(**bad))  # type: ignore[arg-type]
+    raises_code("ledger.rules_invalid", lambda: LedgerRules(**bad))  # type: ignore[arg-type]
 
 
 def test_rules_are_frozen_including_course_credits() -> None:
@@ -336,7 +329,7 @@ def test_result_from_an_attendance_record_with_a_gap() -> None:
 
 
 def test_session_with_an_inverted_window_is_refused() -> None:
-    _raises_code("ledger.session_window_invalid", lambda: LedgerSession("s", "c", 10, 10))
+    raises_code("ledger.session_window_invalid", lambda: LedgerSession("s", "c", 10, 10))
 
 
 session_minutes = st.integers(min_value=1, max_value=600)
@@ -434,7 +427,7 @@ def test_yearly_requirement_is_configurable() -> None:
 
 def test_same_session_twice_is_refused() -> None:
     results = [_result("t-1", "s1", 4), _result("t-1", "s1", 4)]
-    _raises_code("ledger.duplicate_result", lambda: yearly_progress("t-1", 2024, results, RULES))
+    raises_code("ledger.duplicate_result", lambda: yearly_progress("t-1", 2024, results, RULES))
 
 
 def test_repeated_course_counts_once_when_configured() -> None:
@@ -474,12 +467,12 @@ def test_honour_list_can_require_the_yearly_hours() -> None:
 
 def test_honour_list_of_zero_and_invalid_sizes() -> None:
     assert honour_list([HonourCandidate("t", "1", 1)], top_n=0) == ()
-    _raises_code("ledger.top_n_invalid", lambda: honour_list([], top_n=-1))
+    raises_code("ledger.top_n_invalid", lambda: honour_list([], top_n=-1))
 
 
 def test_honour_list_refuses_a_trainee_twice() -> None:
     twice = [HonourCandidate("t", "1", 1), HonourCandidate("t", "1", 2)]
-    _raises_code("ledger.duplicate_candidate", lambda: honour_list(twice, top_n=3))
+    raises_code("ledger.duplicate_candidate", lambda: honour_list(twice, top_n=3))
 
 
 candidates_strategy = st.lists(
@@ -557,17 +550,17 @@ def test_correction_changes_the_result_and_records_before_after_who_when_why() -
 @pytest.mark.parametrize("why", ["", "   ", "\t\n"])
 def test_correction_without_a_reason_is_refused(why: str) -> None:
     result = session_result(SESSION, "t-1", [], rules=RULES)
-    error = _raises_code(
+    error = raises_code(
         "ledger.reason_required",
         lambda: correct_result(result, {"absent": False}, who="op", why=why, now=END),
     )
     assert isinstance(error, InvalidInput)
-    _raises_code("ledger.reason_required", lambda: _entry(why=why))
+    raises_code("ledger.reason_required", lambda: _entry(why=why))
 
 
 def test_correction_without_an_actor_is_refused() -> None:
     result = session_result(SESSION, "t-1", [], rules=RULES)
-    _raises_code(
+    raises_code(
         "ledger.actor_required",
         lambda: correct_result(result, {"absent": False}, who=" ", why="ok", now=END),
     )
@@ -587,7 +580,7 @@ def test_correction_without_an_actor_is_refused() -> None:
 )
 def test_correction_of_unknown_fields_or_bad_values_is_refused(changes: dict[str, object]) -> None:
     result = session_result(SESSION, "t-1", [], rules=RULES)
-    _raises_code(
+    raises_code(
         "ledger.correction_invalid",
         lambda: correct_result(result, changes, who="op", why="because", now=END),  # type: ignore[arg-type]
     )
@@ -595,7 +588,7 @@ def test_correction_of_unknown_fields_or_bad_values_is_refused(changes: dict[str
 
 def test_correction_that_changes_nothing_is_refused() -> None:
     result = session_result(SESSION, "t-1", [], rules=RULES)
-    _raises_code(
+    raises_code(
         "ledger.correction_empty",
         lambda: correct_result(result, {"absent": True}, who="op", why="because", now=END),
     )
@@ -619,7 +612,7 @@ def test_audit_entry_does_not_share_the_callers_dicts() -> None:
 
 
 def test_audit_entry_accepts_scalars_only() -> None:
-    _raises_code("ledger.audit_value_invalid", lambda: _entry(after={"stays": [1, 2]}))
+    raises_code("ledger.audit_value_invalid", lambda: _entry(after={"stays": [1, 2]}))
 
 
 def test_audit_trail_is_append_only() -> None:
@@ -641,7 +634,7 @@ def test_audit_trail_is_append_only() -> None:
 
 
 def test_audit_trail_refuses_anything_but_entries() -> None:
-    _raises_code("ledger.audit_entry_invalid", lambda: AuditTrail().append("x"))  # type: ignore[arg-type]
+    raises_code("ledger.audit_entry_invalid", lambda: AuditTrail().append("x"))  # type: ignore[arg-type]
 
 
 def test_audit_trail_lists_the_corrections_of_one_result() -> None:
