@@ -24,7 +24,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
-import asyncpg  # noqa: E402
 import planner as planner_bench  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
+from bench.presence import cpu_seconds  # noqa: E402
 from server import security  # noqa: E402
 from server.core.batches import plan_batches  # noqa: E402
 from server.core.checkin import current_code  # noqa: E402
@@ -44,10 +43,7 @@ from server.store import db as store_db  # noqa: E402
 from server.store.attendance_models import AttendanceRecordRow, CheckinRequest  # noqa: E402
 from server.store.models import (  # noqa: E402
     ClassSession,
-    Course,
     OrgUnit,
-    Program,
-    ProgramUnit,
     SessionStatus,
     Site,
     SiteKind,
@@ -57,6 +53,8 @@ from server.store.models import (  # noqa: E402
     utcnow,
 )
 from server.web.checkin.service import checkin_secret  # noqa: E402
+from tests.conftest import create_pg_database  # noqa: E402
+from tests.seed import add_course  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
 CHECKINS = 2_000
@@ -64,7 +62,6 @@ CLIENT_TIMEOUT = 30.0
 PROBE = False
 SITES = 20
 KEY = "bench-secret-key-0123456789abcdef"
-PG_ADMIN_DSN = os.environ.get("CLASSROOM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 # --- (a) planner ---------------------------------------------------------------------------
@@ -102,15 +99,7 @@ async def seed(url: str, waves: int) -> tuple[list[int], list[tuple[int, str]]]:
             await db.flush()
             subs = [Site(name=f"分课堂{i}", parent_id=main.id, capacity=500) for i in range(SITES)]
             db.add_all(subs)
-            program = Program(name="基准", year=2026)
-            db.add(program)
-            await db.flush()
-            punit = ProgramUnit(program_id=program.id, title="专题")
-            db.add(punit)
-            await db.flush()
-            course = Course(unit_id=punit.id, title="课程")
-            db.add(course)
-            await db.flush()
+            _, _, course = await add_course(db, "基准", "专题", title="课程")
             now = utcnow()
             session_ids = []
             for wave in range(waves):
@@ -189,12 +178,6 @@ async def count_rows(url: str, session_id: int, acked: list[str]) -> tuple[int, 
             return int(records or 0), int(requests or 0), found, int(doubled or 0)
     finally:
         await engine.dispose()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(sorted_values: list[float], share: float) -> float:
@@ -381,21 +364,11 @@ async def bench_checkins(backends: list[str], rates: list[float]) -> None:
                 url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
                 await run_checkins("sqlite", url, work, rates)
                 continue
-            name = f"classroom_bench_{uuid.uuid4().hex[:10]}"
-            conn = await asyncpg.connect(PG_ADMIN_DSN)
+            url, drop = await create_pg_database()
             try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
+                await run_checkins("postgres", url, work, rates)
             finally:
-                await conn.close()
-            base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-            try:
-                await run_checkins("postgres", f"{base}/{name}", work, rates)
-            finally:
-                conn = await asyncpg.connect(PG_ADMIN_DSN)
-                try:
-                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                finally:
-                    await conn.close()
+                await drop()
 
 
 def main() -> None:

@@ -11,10 +11,19 @@ per site is the least-squares slope of "% of one core" against the number of rec
 over the steps where every site received at least 90% of the frames.
 Goal: <= 0.15% of a core per site (first bar 0.25%); before the fast path 0.65-0.75%.
 Mode ``idle`` connects the same agents without a broadcast: what a site costs the server
-without media (its agent's socket, heartbeats and health reports).
+without media (its agent's socket, heartbeats and health reports). Mode ``fast-nogso`` is the
+fast path with ``media_udp_gso = false`` (one ``sendto`` per packet, as before UDP GSO).
+``--size 1280x720`` measures 720p (the main agent's encoder must keep up: see site_fps_min and
+the publisher's frames/s in each row). The main agent's VP8 encoder is held at ``--kbps``
+(default 800 at 640x480, 1800 at 1280x720, as bench/media.py; aiortc's 1.5 Mbps cap lifted)
+instead of following the relay's REMB: left to REMB the test pattern wandered between 130 and
+730 kbps from one step to the next, which moved the server's CPU more than the sites did. The
+test pattern needs less than the target (libvpx does not pad): each row says the video kbps the
+relay really got. (A testsrc2 clip through ``--source file:`` was tried for a busier picture:
+the agent's file player delivered ~10 fps, so it is not used.)
 
 Run: .venv/bin/python bench/media_product.py [--sites 0,4,8,12,16] [--window 8]
-     [--modes forward,fast,idle]
+     [--modes forward,fast-nogso,fast,idle] [--size 640x480]
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+from aiortc.codecs.vpx import Vp8Encoder  # noqa: E402
 
 from bench.media import slope  # noqa: E402
 from bench.presence import cpu_seconds  # noqa: E402
@@ -46,16 +56,14 @@ from server import security  # noqa: E402
 from server.store import db as store_db  # noqa: E402
 from server.store.models import (  # noqa: E402
     ClassSession,
-    Course,
     LoginSession,
-    Program,
-    ProgramUnit,
     Role,
     Site,
     SiteKind,
     TeachingMethod,
     User,
 )
+from tests.seed import add_course  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
 FPS = 30
@@ -82,15 +90,9 @@ async def seed(url: str, sites: int) -> tuple[int, tuple[int, str], list[tuple[i
             secret, digest = security.new_site_secret(row.id)
             row.secret_hash = digest
             creds.append((row.id, secret))
-        program = Program(name="基准", year=2026)
-        db.add(program)
-        await db.flush()
-        unit = ProgramUnit(program_id=program.id, title="专题")
-        db.add(unit)
-        await db.flush()
-        course = Course(unit_id=unit.id, title="课程", lecturer="讲师", credits=1)
-        db.add(course)
-        await db.flush()
+        _, _, course = await add_course(
+            db, "基准", "专题", title="课程", lecturer="讲师", credits=1
+        )
         now = datetime.now(UTC)
         session = ClassSession(
             course_id=course.id,
@@ -119,14 +121,16 @@ async def seed(url: str, sites: int) -> tuple[int, tuple[int, str], list[tuple[i
     return session_id, creds[0], creds[1:], token
 
 
-def agent_config(url: str, site: tuple[int, str], state: Path, source: str) -> AgentConfig:
+def agent_config(
+    url: str, site: tuple[int, str], state: Path, source: str, size: str = "640x480"
+) -> AgentConfig:
     return AgentConfig(
         server=url,
         site_id=site[0],
         site_secret=site[1],
         state_dir=str(state),
         source=source,
-        main_size="640x480",
+        main_size=size,
         main_fps=FPS,
         media_bind="127.0.0.1",
     )
@@ -137,6 +141,30 @@ def frames_received(agent: Agent, session_id: int) -> int:
     return media.receiver.frames if media is not None and media.receiver is not None else 0
 
 
+def hold_bitrate(bps: int) -> None:
+    """Every VP8 encoder in this process (the main agent's) encodes at ``bps``; REMB and
+    aiortc's 1.5 Mbps cap are ignored (bench harness only)."""
+    Vp8Encoder.target_bitrate = property(  # type: ignore[method-assign,assignment]
+        lambda self: bps, lambda self, value: None
+    )
+
+
+async def published(url: str, headers: dict[str, str], sid: int) -> tuple[int, int]:
+    """Video frames and bytes the relay has received from the programme's origin so far."""
+    async with (
+        aiohttp.ClientSession(headers=headers) as http,
+        http.get(f"{url}/api/v1/sessions/{sid}/broadcast") as r,
+    ):
+        view = await r.json()
+    relay = view.get("relay") or {}
+    origin = relay.get("publishers", {}).get(view.get("origin") or "", {})
+    video = (
+        origin.get("frames_in", {}).get("video", 0),
+        origin.get("bytes_in", {}).get("video", 0),
+    )
+    return int(video[0]), int(video[1])
+
+
 async def wait_until(check: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -145,7 +173,9 @@ async def wait_until(check: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def run_mode(mode: str, steps: list[int], window: float, settle: float) -> dict[str, Any]:
+async def run_mode(
+    mode: str, steps: list[int], window: float, settle: float, size: str, source: str
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"bench-media-product-{mode}-"))
     url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
     sid, main_site, sites, token = await seed(url, max(steps))
@@ -157,7 +187,8 @@ async def run_mode(mode: str, steps: list[int], window: float, settle: float) ->
             "CLASSROOM_DATABASE_URL": url,
             "CLASSROOM_LOG_LEVEL": "WARNING",
             "CLASSROOM_MEDIA_BIND_ADDRESSES": "127.0.0.1",
-            "CLASSROOM_MEDIA_FAST_PATH": "1" if mode == "fast" else "0",
+            "CLASSROOM_MEDIA_FAST_PATH": "0" if mode == "forward" else "1",
+            "CLASSROOM_MEDIA_UDP_GSO": "0" if mode == "fast-nogso" else "1",
         },
     ).start()
     assert server.proc is not None
@@ -169,7 +200,7 @@ async def run_mode(mode: str, steps: list[int], window: float, settle: float) ->
     rows: list[dict[str, Any]] = []
 
     def start(site: tuple[int, str], source: str) -> Agent:
-        agent = Agent(agent_config(server.url, site, work / f"agent-{site[0]}", source))
+        agent = Agent(agent_config(server.url, site, work / f"agent-{site[0]}", source, size))
         agents.append(agent)
         runs.append(asyncio.create_task(agent.run()))
         return agent
@@ -178,7 +209,7 @@ async def run_mode(mode: str, steps: list[int], window: float, settle: float) ->
         async with aiohttp.ClientSession(headers=headers) as http:
             r = await http.post(f"{server.url}/api/v1/sessions/{sid}/start")
             assert r.status == 200, await r.text()
-            main = start(main_site, "testpattern")
+            main = start(main_site, source)
             await wait_until(lambda: main.connected, 15, "main agent connected")
             if mode != "idle":
                 r = await http.post(
@@ -200,11 +231,14 @@ async def run_mode(mode: str, steps: list[int], window: float, settle: float) ->
                 )
             await asyncio.sleep(settle)
             frames0 = [frames_received(a, sid) for a in receivers]
+            pub0 = await published(server.url, headers, sid)
             cpu0, t0 = cpu_seconds(pid), time.monotonic()
             here0 = time.process_time()
             await asyncio.sleep(window)
             cpu1, t1 = cpu_seconds(pid), time.monotonic()
+            here1 = time.process_time()
             elapsed = t1 - t0
+            pub1 = await published(server.url, headers, sid)
             fps = [
                 (frames_received(a, sid) - f) / elapsed
                 for a, f in zip(receivers, frames0, strict=True)
@@ -212,7 +246,15 @@ async def run_mode(mode: str, steps: list[int], window: float, settle: float) ->
             row = {
                 "sites": count,
                 "server_cpu_pct": round(100 * (cpu1 - cpu0) / elapsed, 2),
-                "agents_cpu_pct": round(100 * (time.process_time() - here0) / elapsed, 1),
+                "agents_cpu_pct": round(100 * (here1 - here0) / elapsed, 1),
+                # video frames/s the server got from the main agent (its encoder keeping up?)
+                "publisher_fps": round((pub1[0] - pub0[0]) / elapsed, 1)
+                if mode != "idle"
+                else None,
+                "video_kbps": round(8 * (pub1[1] - pub0[1]) / elapsed / 1000)
+                if mode != "idle"
+                else None,
+                "load1": round(os.getloadavg()[0], 2),
                 "site_fps_min": round(min(fps), 1) if fps else None,
                 "site_fps_mean": round(sum(fps) / len(fps), 1) if fps else None,
                 "valid": mode == "idle" or not fps or min(fps) >= 0.9 * FPS,
@@ -235,21 +277,35 @@ async def main() -> None:
     parser.add_argument("--window", type=float, default=8.0)
     parser.add_argument("--settle", type=float, default=2.0)
     parser.add_argument(
-        "--modes", default="forward,fast", help="forward, fast, idle (agents, no broadcast)"
+        "--modes",
+        default="forward,fast",
+        help="forward, fast-nogso, fast, idle (agents, no broadcast)",
     )
+    parser.add_argument("--size", default="640x480", help="the main agent's picture size")
+    parser.add_argument(
+        "--kbps", type=int, default=0, help="the main agent's video bitrate (0: by --size)"
+    )
+
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.sched_setaffinity(0, {1})
+    # the target; the agent's test pattern (a ramp, a moving bar, a clock) needs less than that
+    # and libvpx does not pad: every row reports what the relay really received (video_kbps)
+    kbps = args.kbps or (1800 if args.size == "1280x720" else 800)
+    hold_bitrate(kbps * 1000)
+    source = "testpattern"
     steps = [int(x) for x in args.sites.split(",") if x]
     print(
-        f"640x480 {FPS} fps + tone; {os.cpu_count()} CPUs; "
+        f"{args.size} {FPS} fps VP8 held at {kbps} kbps + tone from the test pattern;"
+        f" {os.cpu_count()} CPUs; "
         f"{platform.python_implementation()} {platform.python_version()}; "
         f"load {os.getloadavg()}",
         flush=True,
     )
     out: dict[str, Any] = {}
     for mode in args.modes.split(","):
-        out[mode] = await run_mode(mode, steps, args.window, args.settle)
+        out[mode] = await run_mode(mode, steps, args.window, args.settle, args.size, source)
+        out[mode]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     if "forward" in out and "fast" in out and out["fast"]["pct_core_per_site"] > 0:
         out["ratio_forward_over_fast"] = round(
             out["forward"]["pct_core_per_site"] / out["fast"]["pct_core_per_site"], 1

@@ -9,9 +9,10 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from classroom_agent.protocol import agent_url, site_id_from_secret
+from server.core import settings
 from server.core.broadcast import MAX_RELAY_CHILDREN
 
 ENV_PREFIX = "CLASSROOM_AGENT_"
@@ -23,19 +24,8 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Setting:
-    name: str
-    kind: type
-    default: Any
-    help: str
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.name.upper()
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+class Setting(settings.Setting):
+    env_prefix: ClassVar[str] = ENV_PREFIX
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -254,20 +244,9 @@ class AgentConfig:
 
 def _convert(setting: Setting, value: Any, source: str) -> Any:
     try:
-        if setting.kind is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in {"1", "true", "yes", "on"}:
-                return True
-            if text in {"0", "false", "no", "off", ""}:
-                return False
-            raise ValueError(text)
-        if isinstance(value, bool):
-            raise ValueError(value)
         if setting.kind is str and not isinstance(value, str):
             raise ValueError(value)
-        return setting.kind(value)
+        return settings.setting_value(setting.kind, value)
     except (TypeError, ValueError):
         raise ConfigError(
             f"{source}: {setting.name} must be a {setting.kind.__name__}, got {value!r:.60}"

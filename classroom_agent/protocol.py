@@ -16,27 +16,25 @@ from urllib.parse import urlsplit, urlunsplit
 import msgpack
 
 from classroom_agent import __version__
+from server.core.messages import (
+    CLOSE_UNSUPPORTED_VERSION,
+    CLOSE_WRONG_SITE,
+    MAX_FRAME,
+    PROTOCOL_VERSION,
+)
+from server.core.validation import MAX_SAFE_INT
 
-PROTOCOL_VERSION = "1.0"
 CAPABILITIES: tuple[str, ...] = ("heartbeat", "outbox")
-MAX_FRAME = 64 * 1024
-"""Largest frame either side sends or accepts."""
-
 MAX_OUTBOX_ITEMS = 500
 """The protocol's limit per ``outbox`` message; the agent sends smaller batches."""
 
-MAX_SAFE_INT = 2**53 - 1
-
-# Close codes (docs/agent-protocol.md, "Closing codes").
+# Close codes (docs/agent-protocol.md, "Closing codes"); the agent-specific ones (4000-4004) are
+# the server's, imported above.
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_TEXT_FRAME = 1003
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
-CLOSE_HELLO_TIMEOUT = 4000
-CLOSE_UNSUPPORTED_VERSION = 4002
-CLOSE_REPLACED = 4003
-CLOSE_WRONG_SITE = 4004
 
 FATAL_CLOSE_CODES: Mapping[int, str] = {
     CLOSE_UNSUPPORTED_VERSION: (

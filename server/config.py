@@ -17,20 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.core.errors import InvalidInput
 from server.core.proxies import parse_proxies
+from server.core.settings import Setting, setting_value
 from server.private_files import private_file
-
-
-@dataclass(frozen=True, slots=True)
-class Setting:
-    name: str
-    kind: type
-    default: Any
-    help: str
-
-    @property
-    def env(self) -> str:
-        return "CLASSROOM_" + self.name.upper()
-
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "127.0.0.1", "address to listen on"),
@@ -166,6 +154,13 @@ SETTINGS: tuple[Setting, ...] = (
         " several times the CPU per viewer)",
     ),
     Setting(
+        "media_udp_gso",
+        bool,
+        True,
+        "fast path: send the packets of a video frame to a viewer in one system call (Linux UDP"
+        " segmentation offload; turned off by itself where the kernel refuses it)",
+    ),
+    Setting(
         "time_zone",
         str,
         "Asia/Shanghai",
@@ -238,6 +233,7 @@ class Config:
     media_video_codec: str = "VP8"
     media_record: bool = True
     media_fast_path: bool = True
+    media_udp_gso: bool = True
     time_zone: str = "Asia/Shanghai"
     selfstudy_max_upload_mib: int = 1024
     selfstudy_counts_toward_year: bool = True
@@ -277,22 +273,7 @@ class Config:
 
 def _convert(setting: Setting, value: Any, source: str) -> Any:
     try:
-        if setting.kind is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in {"1", "true", "yes", "on"}:
-                return True
-            if text in {"0", "false", "no", "off", ""}:
-                return False
-            raise ValueError(text)
-        if setting.kind is list:
-            if isinstance(value, list):
-                return [str(v) for v in value]
-            return [v.strip() for v in str(value).split(",") if v.strip()]
-        if isinstance(value, bool):
-            raise ValueError(value)
-        return setting.kind(value)
+        return setting_value(setting.kind, value)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(
             "config.invalid",

@@ -20,10 +20,7 @@ from server.config import Config
 from server.store import db as store_db
 from server.store.models import (
     ClassSession,
-    Course,
     OrgUnit,
-    Program,
-    ProgramUnit,
     Role,
     Site,
     SiteKind,
@@ -34,6 +31,7 @@ from server.store.models import (
 )
 from server.web import auth
 from server.web.app import create_app
+from tests.seed import add_course
 
 PG_ADMIN_DSN = os.environ.get("CLASSROOM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -134,15 +132,9 @@ async def seed_world(config: Config) -> World:
             join_code_hash=code_hash,
         )
         db.add(trainee)
-        program = Program(name="周末知行学堂", year=2026)
-        db.add(program)
-        await db.flush()
-        punit = ProgramUnit(program_id=program.id, title="专题一")
-        db.add(punit)
-        await db.flush()
-        course = Course(unit_id=punit.id, title="课程一", lecturer="李老师", credits=1)
-        db.add(course)
-        await db.flush()
+        program, punit, course = await add_course(
+            db, "周末知行学堂", "专题一", title="课程一", lecturer="李老师", credits=1
+        )
         now = utcnow()
         session = ClassSession(
             course_id=course.id,

@@ -128,10 +128,11 @@ class ProgramFeed(MediaStreamTrack):
         self._fast: FastSender | None = None
         self._stopped: asyncio.Future[None] | None = None
 
-    def use_fast_path(self, sender: Any) -> FastSender:
+    def use_fast_path(self, sender: Any, gso: bool = True) -> FastSender:
         """Send through ``sender``'s SRTP session and socket directly, frame by frame
-        (``recv()`` then only marks the feed active and waits until it stops)."""
-        self._fast = FastSender(sender)
+        (``recv()`` then only marks the feed active and waits until it stops); ``gso``: a
+        video frame's packets in one system call (:data:`server.media.fastpath.MAX_GSO`)."""
+        self._fast = FastSender(sender, gso=gso)
         return self._fast
 
     @property

@@ -53,6 +53,8 @@ class MediaSettings:
     turn_ttl: int = 43200
     # subscribers' RTP sent by server.media.fastpath (False: aiortc's per-packet sender)
     fast_path: bool = True
+    # the fast path sends a video frame's packets to a subscriber in one GSO sendmsg
+    udp_gso: bool = True
 
     def __post_init__(self) -> None:
         if self.port_range is not None:

@@ -31,21 +31,28 @@ RECORDING_FPS = 15
 TRAINEE = {"source": "trainee"}  # a stay the trainee checked in for with the code
 
 
-def write_test_pattern(path: Path, seconds: int = RECORDING_SECONDS) -> int:
-    """A small VP8 WebM of moving colour bars; returns the number of frames written."""
+def write_test_pattern(
+    path: Path,
+    seconds: int = RECORDING_SECONDS,
+    size: tuple[int, int] = (320, 180),
+    fps: int = RECORDING_FPS,
+    step: int = 4,
+) -> int:
+    """A small VP8 WebM of colour bars moving ``step`` pixels a frame; returns the number of
+    frames written. (The self-study tests write theirs with it too, smaller.)"""
     import av  # the media stack; only needed when the demo has a recordings directory
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    width, height = 320, 180
+    width, height = size
     bars = [(192, 192, 192), (192, 192, 0), (0, 192, 192), (0, 192, 0), (192, 0, 192), (192, 0, 0)]
     line = b"".join(bytes(bars[x * len(bars) // width]) for x in range(width))
-    frames = seconds * RECORDING_FPS
+    frames = seconds * fps
     with av.open(str(path), "w", format="webm") as container:
-        stream: Any = container.add_stream("libvpx", rate=RECORDING_FPS)
+        stream: Any = container.add_stream("libvpx", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, RECORDING_FPS)
+        stream.codec_context.time_base = Fraction(1, fps)
         for i in range(frames):
-            shift = (i * 4 % width) * 3  # the bars move 4 pixels a frame
+            shift = (i * step % width) * 3
             moved = line[shift:] + line[:shift]
             frame = av.VideoFrame(width, height, "rgb24")
             plane = frame.planes[0]

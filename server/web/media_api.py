@@ -95,6 +95,7 @@ def media_settings(app: web.Application) -> MediaSettings:
         turn_secret=config.media_turn_secret,
         turn_ttl=config.media_turn_ttl,
         fast_path=config.media_fast_path,
+        udp_gso=config.media_udp_gso,
     )
 
 

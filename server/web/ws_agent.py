@@ -15,6 +15,10 @@ from server import __version__
 from server.core.errors import DomainError, InvalidInput, RateLimited, Unauthenticated
 from server.core.messages import (
     AGENT_MESSAGES,
+    CLOSE_HELLO_TIMEOUT,
+    CLOSE_REPLACED,
+    CLOSE_UNSUPPORTED_VERSION,
+    CLOSE_WRONG_SITE,
     PROTOCOL_VERSION,
     check_protocol_version,
     validate_message,
@@ -38,10 +42,6 @@ log = logging.getLogger("server.ws.agent")
 
 HELLO_TIMEOUT = 10.0
 MAX_ERRORS = 50  # bad messages tolerated on one connection before it is closed
-CLOSE_NO_HELLO = 4000
-CLOSE_BAD_VERSION = 4002
-CLOSE_REPLACED = 4003
-CLOSE_WRONG_SITE = 4004
 
 
 def site_topic(site_id: int) -> str:
@@ -209,7 +209,7 @@ async def _receive_hello(
     try:
         msg = await ws.receive(timeout=HELLO_TIMEOUT)
     except TimeoutError:
-        await connection.close(CLOSE_NO_HELLO, "no hello within 10 s")
+        await connection.close(CLOSE_HELLO_TIMEOUT, "no hello within 10 s")
         return None
     if msg.type != WSMsgType.BINARY:
         await connection.close(
@@ -223,7 +223,7 @@ async def _receive_hello(
             raise InvalidInput("protocol.hello_first", "The first message must be hello.")
         check_protocol_version(message.body["protocol"])
     except DomainError as exc:
-        code = CLOSE_BAD_VERSION if exc.code == "protocol.unsupported_version" else 1008
+        code = CLOSE_UNSUPPORTED_VERSION if exc.code == "protocol.unsupported_version" else 1008
         await connection.close(code, f"{exc.code}: {exc.message}")
         return None
     return message.body

@@ -266,6 +266,14 @@ async def running(agent: Agent) -> AsyncIterator[asyncio.Task[int]]:
         await asyncio.wait_for(task, WAIT)
 
 
+@asynccontextmanager
+async def connected(server: ProtocolServer, agent: Agent) -> AsyncIterator[Agent]:
+    """``agent`` running, once it holds a connection to ``server``."""
+    async with running(agent):
+        await wait_until(lambda: server.live is not None, "the connection")
+        yield agent
+
+
 async def test_hello_then_heartbeats_with_rtt_and_a_clean_close(
     server: ProtocolServer, tmp_path: Path
 ) -> None:
@@ -291,8 +299,7 @@ async def test_reconnects_after_the_server_replaces_the_connection(
     server: ProtocolServer, tmp_path: Path
 ) -> None:
     agent = make_agent(server.url, tmp_path)
-    async with running(agent):
-        await wait_until(lambda: server.live is not None, "the first connection")
+    async with connected(server, agent):
         await server.kick(4003, "replaced by a newer connection of this site")
         await wait_until(lambda: len(server.hellos) == 2 and server.live is not None, "a reconnect")
         await wait_until(
@@ -311,8 +318,7 @@ async def test_outbox_is_resent_while_unacked_and_after_reconnect_until_acked(
 ) -> None:
     server.ack_outbox = False
     agent = make_agent(server.url, tmp_path)
-    async with running(agent):
-        await wait_until(lambda: server.live is not None, "the connection")
+    async with connected(server, agent):
         ids = [
             agent.record_checkin(501, 7),
             agent.record_checkin(502, 7),
@@ -342,8 +348,7 @@ async def test_outbox_items_survive_an_agent_restart(
 ) -> None:
     server.ack_outbox = False
     first = make_agent(server.url, tmp_path)
-    async with running(first):
-        await wait_until(lambda: server.live is not None, "the connection")
+    async with connected(server, first):
         item = first.record_checkin(900, 7)
         await wait_until(lambda: item in server.outbox_received, "the item sent once")
     server.ack_outbox = True
@@ -369,8 +374,7 @@ async def test_a_refused_item_leaves_the_outbox_and_is_logged(
     server: ProtocolServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     agent = make_agent(server.url, tmp_path)
-    async with running(agent):
-        await wait_until(lambda: server.live is not None, "the connection")
+    async with connected(server, agent):
         good = agent.record_checkin(1, 7)
         bad_id = "refused-item"
         server.refuse[bad_id] = "checkin.not_enrolled"
@@ -412,8 +416,7 @@ async def test_hello_carries_the_last_seq_seen_across_reconnects_and_restarts(
     agent = make_agent(server.url, tmp_path)
     seen: list[tuple[int, str]] = []
     agent.on("*", lambda event: seen.append((event.seq, event.kind)))
-    async with running(agent):
-        await wait_until(lambda: server.live is not None, "the connection")
+    async with connected(server, agent):
         await server.publish("session_started", {"session_id": 7, "title": "第一场"})
         await server.publish("question_on_air", {"question_id": 3, "text": "如何落实?"})
         await wait_until(lambda: server.acked_seq == 2, "the ack of event 2")
@@ -478,8 +481,7 @@ async def test_heartbeat_counts_distinct_trainees_checked_in(
     server: ProtocolServer, tmp_path: Path
 ) -> None:
     agent = make_agent(server.url, tmp_path)
-    async with running(agent):
-        await wait_until(lambda: server.live is not None, "the connection")
+    async with connected(server, agent):
         agent.record_checkin(11, 7)
         agent.record_checkin(11, 7)
         await server.publish("checked_in", {"session_id": 7, "trainee_id": 12})
@@ -494,8 +496,7 @@ async def test_ping_is_answered_with_pong_and_junk_frames_are_ignored(
     server: ProtocolServer, tmp_path: Path
 ) -> None:
     agent = make_agent(server.url, tmp_path)
-    async with running(agent):
-        await wait_until(lambda: server.live is not None, "the connection")
+    async with connected(server, agent):
         assert server.live is not None
         await server.live.send("a text frame")
         await server.live.send(b"\xc1 not msgpack")
@@ -587,8 +588,7 @@ async def test_a_failing_event_handler_is_logged_and_the_event_still_counts(
         raise RuntimeError("display not ready")
 
     agent.on("session_started", broken)
-    async with running(agent):
-        await wait_until(lambda: server.live is not None, "the connection")
+    async with connected(server, agent):
         await server.publish("session_started", {"session_id": 7})
         await wait_until(lambda: server.acked_seq == 1, "the ack")
     assert set(agent.state.live_sessions) == {7}

@@ -5,28 +5,18 @@ storm socket must be subscribed and every event must reach every socket."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.helpers import run_bench
+
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 
 def test_quick_mode_runs_every_server_and_delivers_every_event(tmp_path: Path) -> None:
-    out = tmp_path / "cp.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "control_plane.py"), "--quick", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = {r["server"]: r for r in json.loads(out.read_text())}
+    rows, printed = run_bench("control_plane.py", "--quick", out_dir=tmp_path, timeout=150)
+    results = {r["server"]: r for r in rows}
     assert set(results) == {"r1", "r2", "ours", "ours-onair", "cluster"}
     for name, result in results.items():
         storm = result["storm"]  # the connect-storm row: 50 sockets at once, all subscribed
@@ -45,4 +35,4 @@ def test_quick_mode_runs_every_server_and_delivers_every_event(tmp_path: Path) -
             without, with_one = stall["without"], stall["with_stalled"]
             assert without["delivered"] == without["expected"] == 50 * without["events"]
             assert with_one["delivered"] == with_one["expected"] == 49 * with_one["events"]
-    assert "| server | sockets held |" in done.stdout
+    assert "| server | sockets held |" in printed

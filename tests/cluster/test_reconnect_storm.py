@@ -6,17 +6,16 @@ node within 10 s, and every page holds the topic's last event (none lost over th
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.helpers import ROOT, run_bench
+
 sys.path.insert(0, str(ROOT / "bench"))
 
-from page_clients import backoff, page_constants  # noqa: E402
+from page_clients import backoff, page_constants
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -39,27 +38,17 @@ def test_the_pages_back_off_as_live_js_does() -> None:
 
 
 def test_every_page_of_a_killed_node_is_back_and_resynced_within_10_s(tmp_path: Path) -> None:
-    out = tmp_path / "reconnect.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "reconnect_storm.py"),
-            "--browsers",
-            str(BROWSERS),
-            "--workers",
-            "2",
-            "--wait",
-            "20",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result, _ = run_bench(
+        "reconnect_storm.py",
+        "--browsers",
+        str(BROWSERS),
+        "--workers",
+        "2",
+        "--wait",
+        "20",
+        out_dir=tmp_path,
         timeout=240,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(out.read_text())
     assert result["live_before"] == BROWSERS, result
     assert result["lost"] == BROWSERS // 2, result  # the killed node's half
     assert result["not_back"] == 0 and result["back"] == result["lost"], result

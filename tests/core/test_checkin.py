@@ -34,7 +34,7 @@ from server.core.checkin import (
     window_index,
 )
 from server.core.errors import Conflict, InvalidInput, RuleViolation
-from tests.core.refusals import raises_code
+from tests.core.helpers import raises_code
 
 SECRET = b"0123456789abcdef-test-secret"
 SITE = "site-beilun"

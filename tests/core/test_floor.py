@@ -1,15 +1,11 @@
 from __future__ import annotations
 
-from itertools import product
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.core.errors import Conflict, DomainError, InvalidInput
 from server.core.floor import (
-    TRANSITIONS,
-    FloorAction,
     FloorControl,
     FloorGranted,
     FloorHolder,
@@ -22,26 +18,12 @@ from server.core.floor import (
     ReturnReason,
     SiteFloorState,
     moderator_queue,
-    next_state,
 )
 from server.core.qa import QuestionBoard
 
 
 def floor() -> FloorControl:
     return FloorControl("s1")
-
-
-# --- the table --------------------------------------------------------------------------------
-
-
-def test_every_pair_missing_from_the_table_is_refused_naming_state_and_action() -> None:
-    for state, action in product(SiteFloorState, FloorAction):
-        if (state, action) in TRANSITIONS:
-            continue
-        with pytest.raises(Conflict) as info:
-            next_state(state, action, "x")
-        assert info.value.details == {"site_id": "x", "state": state, "action": action}
-        assert info.value.code.startswith("floor.")
 
 
 # --- raising and lowering hands ---------------------------------------------------------------

@@ -42,22 +42,13 @@ def _session(n: int, course: str | None = None, hours: float = 3.0) -> LedgerSes
 def test_a_request_is_approved_refused_or_withdrawn_and_then_final() -> None:
     first = _session(1).start
     now = first - DAY
-    assert (
-        next_state(LeaveState.REQUESTED, LeaveAction.APPROVE, now=now, first_session_start=first)
-        is LeaveState.APPROVED
-    )
-    assert (
-        next_state(LeaveState.REQUESTED, LeaveAction.REFUSE, now=now, first_session_start=first)
-        is LeaveState.REFUSED
-    )
-    assert (
-        next_state(LeaveState.REQUESTED, LeaveAction.WITHDRAW, now=now, first_session_start=first)
-        is LeaveState.WITHDRAWN
-    )
-    assert (
-        next_state(LeaveState.APPROVED, LeaveAction.WITHDRAW, now=now, first_session_start=first)
-        is LeaveState.WITHDRAWN
-    )
+    for state, action, after in [
+        (LeaveState.REQUESTED, LeaveAction.APPROVE, LeaveState.APPROVED),
+        (LeaveState.REQUESTED, LeaveAction.REFUSE, LeaveState.REFUSED),
+        (LeaveState.REQUESTED, LeaveAction.WITHDRAW, LeaveState.WITHDRAWN),
+        (LeaveState.APPROVED, LeaveAction.WITHDRAW, LeaveState.WITHDRAWN),
+    ]:
+        assert next_state(state, action, now=now, first_session_start=first) is after
     for state in (LeaveState.REFUSED, LeaveState.WITHDRAWN):
         for action in LeaveAction:
             with pytest.raises(Conflict) as info:

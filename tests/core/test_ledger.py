@@ -35,7 +35,7 @@ from server.core.ledger import (
     union,
     yearly_progress,
 )
-from tests.core.refusals import raises_code
+from tests.core.helpers import raises_code
 
 CST = timezone(timedelta(hours=8))
 START = datetime(2024, 5, 18, 9, 0, tzinfo=CST).timestamp()

@@ -100,7 +100,7 @@ def test_late_start(journey: Journey, admin: Api) -> None:
         phone.reload()
         result = phone.locator("#hours-area li", has_text=title)
         expect(result).to_contain_text("已计学时" if i == 0 else "Credited", timeout=WAIT)
-        expect(result).to_contain_text("1 h")
+        expect(result).to_contain_text("1 学时" if i == 0 else "1 h")
         expect(result).not_to_contain_text(re.compile("缺勤|迟到|早退|Absent|Late|Left early"))
     journey.shoot("hours-credited")
     journey.watch.check()

@@ -127,7 +127,7 @@ def test_trainee(journey: Journey, admin: Api) -> None:
     phone.reload()
     result = phone.locator("#hours-area li", has_text=title)
     expect(result).to_contain_text("已计学时", timeout=WAIT)
-    expect(result).to_contain_text("1 h")
+    expect(result).to_contain_text("1 学时")
     expect(result).not_to_contain_text(re.compile("缺勤|早退|迟到"))
     wait_until(lambda: _year_hours(phone)[0] == hours_before + 1, "the year's hours do not grow")
     expect(phone.locator("#hours-area")).to_contain_text(

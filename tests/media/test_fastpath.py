@@ -59,6 +59,15 @@ def test_the_private_internals_the_fast_path_uses_are_there() -> None:
     assert "_retransmit" in aiortc.RTCRtpSender._handle_rtcp_packet.__code__.co_names
 
 
+def test_the_fast_paths_ntp_clock_matches_aiortcs() -> None:
+    from aiortc import clock
+
+    before = clock.current_ntp_time()
+    ours = fastpath.ntp_now()
+    after = clock.current_ntp_time()
+    assert before - 2**22 <= ours <= after + 2**22  # within a millisecond (2**32 = 1 s)
+
+
 # -- decoding viewers --------------------------------------------------------------------------
 
 
@@ -105,6 +114,9 @@ async def test_a_decoding_viewer_gets_clean_video_and_sound(relay: Relay) -> Non
         senders = fast_senders(relay, "site-1")
         assert set(senders) == {"video", "audio"}
         assert senders["video"].frames_sent >= 60 and senders["audio"].frames_sent >= 50
+        # the frames of more than one packet went in one system call each (UDP GSO), and the
+        # kernel cut them back into the datagrams the viewer decoded above
+        assert senders["video"].gso_sends > 0, senders["video"].stats()
         stats = relay.stats()["subscribers"]["site-1"]
         assert stats["video"]["fast"]["packets_sent"] == senders["video"].packets_sent
         # the RTCP sender reports carry the fast path's counters

@@ -9,8 +9,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from classroom_agent.agent import Agent
-from classroom_agent.config import AgentConfig
 from server.store.models import utcnow
 from tests.security.checkin_world import (
     answer,
@@ -20,6 +18,7 @@ from tests.security.checkin_world import (
     served,
     signed_in,
 )
+from tests.site_agent import site_agent
 from tests.web.live_helpers import wait_for
 
 
@@ -49,18 +48,7 @@ async def test_a_site_cannot_mark_a_trainee_of_another_district_or_another_day(
         assert status == 200 and body["site_id"] == rooms.site_b
 
         # The real agent of site B: the same rules on its outbox, and a refusal is final.
-        agent = Agent(
-            AgentConfig(
-                server=server.url,
-                site_secret=rooms.site_b_secret,
-                site_id=rooms.site_b,
-                state_dir=str(tmp_path / "agent"),
-                heartbeat_interval=0.5,
-                backoff_base=0.05,
-                backoff_cap=0.3,
-                outbox_resend=0.5,
-            )
-        )
+        agent = site_agent(server.url, rooms.site_b_secret, rooms.site_b, tmp_path / "agent")
         running = asyncio.create_task(agent.run())
         try:
             other = agent.record_checkin(world.trainee_id, sid)

@@ -42,6 +42,13 @@ TABLES = {
     "selfstudy_courses",
     "selfstudy_progress",
     "selfstudy_checks",
+    "unit_contacts",
+    "program_settings",
+    "leave_requests",
+    "leave_request_sessions",
+    "readings",
+    "writeups",
+    "certificates",
 }
 
 

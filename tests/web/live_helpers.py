@@ -114,6 +114,13 @@ class BrowserPeer:
         )
 
 
+async def browser_socket(client: Any) -> BrowserPeer:
+    """``client``'s live socket (``/ws/client``), once the server's hello has come."""
+    peer = BrowserPeer(await client.ws_connect("/ws/client"))
+    assert (await peer.receive())["type"] == "hello"
+    return peer
+
+
 async def wait_for(predicate: Any, timeout: float = 5.0, step: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

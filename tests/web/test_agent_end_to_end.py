@@ -9,27 +9,16 @@ from typing import Any
 from sqlalchemy import func, select
 
 from classroom_agent.agent import Agent
-from classroom_agent.config import AgentConfig
 from server.store import db as store_db
 from server.store.live_models import OutboxItem
 from server.web.keys import LIVE
 from tests.conftest import ClientFactory, World
+from tests.site_agent import site_agent
 from tests.web.live_helpers import BrowserPeer, wait_for
 
 
 def _agent(url: str, world: World, state_dir: Path) -> Agent:
-    return Agent(
-        AgentConfig(
-            server=url,
-            site_secret=world.site_secret,
-            site_id=world.site_id,
-            state_dir=str(state_dir),
-            heartbeat_interval=0.3,
-            backoff_base=0.05,
-            backoff_cap=0.3,
-            outbox_resend=0.5,
-        )
-    )
+    return site_agent(url, world.site_secret, world.site_id, state_dir, heartbeat_interval=0.3)
 
 
 async def _outbox_rows(url: str) -> int:

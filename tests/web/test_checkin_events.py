@@ -11,7 +11,7 @@ from server.bus.memory import MemoryBus
 from server.bus.port import BusEvent
 from server.web.checkin.events import KIND, CheckinEvents
 from tests.conftest import ClientFactory, World
-from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
+from tests.web.live_helpers import AgentPeer, browser_socket, hello
 
 
 async def test_a_burst_of_check_ins_makes_one_event_per_session() -> None:
@@ -47,8 +47,7 @@ async def test_a_site_agents_check_in_reaches_the_operators_socket(
 ) -> None:
     op = await client_as("operator")
     assert (await op.post(f"/api/v1/sessions/{world.session_id}/start")).status == 200
-    browser = BrowserPeer(await op.ws_connect("/ws/client"))
-    assert (await browser.receive())["type"] == "hello"
+    browser = await browser_socket(op)
     await browser.subscribe(f"session:{world.session_id}")
     await browser.expect("resync")
     ws: Any = await op.ws_connect(

@@ -12,7 +12,7 @@ from server.web.keys import LIVE
 from tests.conftest import ClientFactory, World
 from tests.web.live_helpers import (
     AgentPeer,
-    BrowserPeer,
+    browser_socket,
     heartbeat,
     hello,
     stalled_browser,
@@ -33,17 +33,11 @@ async def _welcomed_agent(client: Any, world: World) -> AgentPeer:
     return agent
 
 
-async def _operator_socket(client: Any) -> BrowserPeer:
-    peer = BrowserPeer(await client.ws_connect("/ws/client"))
-    assert (await peer.receive())["type"] == "hello"
-    return peer
-
-
 async def test_agent_handshake_heartbeat_and_presence_seen_by_operator(
     client_as: ClientFactory, world: World
 ) -> None:
     op = await client_as("operator")
-    browser = await _operator_socket(op)
+    browser = await browser_socket(op)
     await browser.subscribe("presence")
     snapshot = await browser.expect("resync")
     states = {s["id"]: s["state"] for s in snapshot["snapshot"]["sites"]}
@@ -268,7 +262,7 @@ async def test_foreign_origin_and_anonymous_browsers_are_refused(client_as: Clie
 
 async def test_trainee_may_not_watch_presence(client_as: ClientFactory) -> None:
     trainee = await client_as("trainee")
-    browser = await _operator_socket(trainee)
+    browser = await browser_socket(trainee)
     await browser.subscribe("presence")
     error = await browser.expect("error")
     assert error["code"] == "ws.forbidden_topic"
@@ -280,7 +274,7 @@ async def test_reconnecting_browser_gets_exactly_the_missed_events(
     op = await client_as("operator")
     live = op.server.app[LIVE]
     topic = f"session:{world.session_id}"
-    browser = await _operator_socket(op)
+    browser = await browser_socket(op)
     await browser.subscribe(topic)
     first = await browser.expect("resync")
     await live.bus.publish(topic, "note", {"n": 1})
@@ -289,11 +283,11 @@ async def test_reconnecting_browser_gets_exactly_the_missed_events(
     await browser.ws.close()
     for n in (2, 3, 4):
         await live.bus.publish(topic, "note", {"n": n})
-    again = await _operator_socket(op)
+    again = await browser_socket(op)
     await again.subscribe(topic, resume={topic: {"epoch": seen["epoch"], "last_seq": seen["seq"]}})
     got = [await again.expect("event") for _ in range(3)]
     assert [g["data"]["n"] for g in got] == [2, 3, 4]
-    third = await _operator_socket(op)
+    third = await browser_socket(op)
     await third.subscribe(topic, resume={topic: {"epoch": "another-epoch", "last_seq": 2}})
     resync = await third.expect("resync")
     assert (
@@ -308,7 +302,7 @@ async def test_a_stalled_browser_is_dropped_and_does_not_delay_the_others(
     op = await client_as("operator")
     live = op.server.app[LIVE]
     topic = f"session:{world.session_id}"
-    readers = [await _operator_socket(op) for _ in range(5)]
+    readers = [await browser_socket(op) for _ in range(5)]
     for reader in readers:
         await reader.subscribe(topic)
         await reader.expect("resync")

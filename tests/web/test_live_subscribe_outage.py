@@ -24,13 +24,7 @@ from server.web.hub import CLOSE_TRY_AGAIN
 from server.web.keys import LIVE
 from tests.cluster_helpers import RedisServer
 from tests.conftest import World
-from tests.web.live_helpers import BrowserPeer
-
-
-async def _socket(client: Any) -> BrowserPeer:
-    peer = BrowserPeer(await client.ws_connect("/ws/client"))
-    assert (await peer.receive())["type"] == "hello"
-    return peer
+from tests.web.live_helpers import browser_socket
 
 
 async def test_an_unanswerable_subscription_closes_the_socket_and_the_page_follows_again(
@@ -48,7 +42,7 @@ async def test_an_unanswerable_subscription_closes_the_socket_and_the_page_follo
             json={"username": "operator", "password": world.passwords["operator"]},
         )
         assert r.status == 200, await r.text()
-        page = await _socket(client)
+        page = await browser_socket(client)
 
         assert redis.proc is not None
         redis.proc.send_signal(signal.SIGSTOP)  # Redis hangs: its socket is open, nothing comes
@@ -69,7 +63,7 @@ async def test_an_unanswerable_subscription_closes_the_socket_and_the_page_follo
         assert page.ws.close_code == CLOSE_TRY_AGAIN, seen
 
         # the page reconnects, subscribes again and follows the topic's events
-        again = await _socket(client)
+        again = await browser_socket(client)
         await again.subscribe(ALERTS_TOPIC)
         answer = await again.expect("resync", timeout=10, topic=ALERTS_TOPIC)
         await server.app[LIVE].bus.publish(ALERTS_TOPIC, "checkin_alert", {"n": 1})

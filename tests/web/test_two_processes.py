@@ -11,11 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from classroom_agent.agent import Agent
-from classroom_agent.config import AgentConfig
 from tests.cluster_helpers import shared_backends
 from tests.conftest import World
 from tests.server_process import ServerProcess
+from tests.site_agent import site_agent
 from tests.web.live_helpers import BrowserPeer
 
 
@@ -44,16 +43,14 @@ async def test_presence_crosses_processes_and_a_killed_node_is_noticed(
             await browser.subscribe("presence")
             await browser.expect("resync")
 
-            agent = Agent(
-                AgentConfig(
-                    server=node_a.url,
-                    site_secret=world.site_secret,
-                    site_id=world.site_id,
-                    state_dir=str(tmp_path / "agent"),
-                    heartbeat_interval=5.0,
-                    backoff_base=5.0,
-                    backoff_cap=30.0,
-                )
+            agent = site_agent(
+                node_a.url,
+                world.site_secret,
+                world.site_id,
+                tmp_path / "agent",
+                heartbeat_interval=5.0,
+                backoff_base=5.0,
+                backoff_cap=30.0,
             )
             agent_task = asyncio.create_task(agent.run())
             online = await browser.expect("event", kind="presence", state="online", timeout=15)

@@ -6,6 +6,7 @@ import { h, clear } from "/static/shared/dom.js";
 import { t, addMessages } from "/static/shared/i18n.js";
 import { api, errorText } from "/static/shared/api.js";
 import { act, field, flashError, fmtDateTime } from "./ui.js";
+import { inputValue, isoFromInput } from "/static/shared/time.js";
 import { rosterPanel } from "./roster_panel.js";
 
 addMessages({
@@ -169,9 +170,8 @@ export async function manageView(root, resource, actor) {
     if (spec.enum) return h("select", { id, name }, spec.enum.map((v) => h("option", { value: v, selected: value === v }, t(`enum.${v}`) === `enum.${v}` ? v : t(`enum.${v}`))));
     if (spec.type === "boolean") return h("input", { type: "checkbox", id, name, checked: Boolean(value) });
     if (spec.format === "date-time") {
-      // Times are entered and shown in Beijing time (UTC+8, no daylight saving), wherever the browser is.
-      const v = value ? new Date(new Date(value).getTime() + 8 * 3600000).toISOString().slice(0, 16) : "";
-      return h("input", { type: "datetime-local", id, name, value: v, required: required.has(name) });
+      // Times are entered and shown in the deployment's zone (time_zone), wherever the browser is.
+      return h("input", { type: "datetime-local", id, name, value: inputValue(value), required: required.has(name) });
     }
     if (spec.type === "integer" || spec.type === "number")
       return h("input", { type: "number", id, name, value: value ?? "", min: spec.minimum, max: spec.maximum, step: spec.type === "number" ? "any" : "1", required: required.has(name) });
@@ -193,7 +193,7 @@ export async function manageView(root, resource, actor) {
     if (node.value === "") return undefined;
     if (name in REFS || spec.type === "integer") return Number.parseInt(node.value, 10);
     if (spec.type === "number") return Number(node.value);
-    if (spec.format === "date-time") return new Date(`${node.value.slice(0, 16)}:00+08:00`).toISOString();
+    if (spec.format === "date-time") return isoFromInput(node.value);
     return node.value;
   }
 
@@ -319,7 +319,7 @@ export async function manageView(root, resource, actor) {
         h(
           "tr",
           { "data-id": String(item.id) },
-          keys.map((k, i) => h(i === 1 ? "th" : "td", { scope: i === 1 ? "row" : null, class: i === 1 && depth ? `tree-indent-${Math.min(depth, 3)}` : null }, cell(k, item[k]))),
+          keys.map((k, i) => h(i === 1 ? "th" : "td", { scope: i === 1 ? "row" : null, class: i === 1 && depth ? `tree-indent-${Math.min(depth, 3)}` : k === "id" ? "id" : null }, cell(k, item[k]))),
           h(
             "td",
             {},

@@ -130,7 +130,7 @@ async function sessionReport(out, sessionId, charts) {
       h(
         "p",
         { class: "totals", id: "report-totals" },
-        t("report.totals", { present: tot.present ?? 0, expected: tot.expected ?? 0, rate: pct(tot.present ?? 0, tot.expected ?? 0), late: tot.late ?? 0, left: tot.left_early ?? 0, makeup: tot.makeup ?? 0 }),
+        t("report.totals", { present: tot.present ?? 0, expected: tot.expected ?? 0, rate: pct(tot.present ?? 0, tot.expected ?? 0), absent: tot.absent ?? 0, leave: tot.leave ?? 0, late: tot.late ?? 0, left: tot.left_early ?? 0, makeup: tot.makeup ?? 0 }),
         tot.pending ? ` · ${t("report.pendingTotal", { n: tot.pending })}` : "",
       ),
       absenteeSection(byUnit, bySite),

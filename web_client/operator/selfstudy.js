@@ -6,6 +6,7 @@ import { h, clear } from "/static/shared/dom.js";
 import { t, addMessages } from "/static/shared/i18n.js";
 import { api, downloadUrl } from "/static/shared/api.js";
 import { act, field, flash, fmtDateTime, table } from "./ui.js";
+import { inputValue, isoFromInput } from "/static/shared/time.js";
 import { listAll } from "./manage.js";
 import { hours, panelSection } from "./panel.js";
 
@@ -126,17 +127,6 @@ addMessages({
   },
 });
 
-/** A datetime-local value for a Date (the browser's local time). @param {Date} d */
-function localValue(d) {
-  const pad = (/** @type {number} */ n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-/** ISO 8601 with this browser's offset from a datetime-local value. @param {string} v */
-function isoOf(v) {
-  return new Date(v).toISOString();
-}
-
 /** @param {number} share */
 function percent(share) {
   return `${Math.round(share * 1000) / 10}%`;
@@ -150,8 +140,8 @@ export async function selfStudyView(root) {
   const title = h("input", { type: "text", name: "title", maxlength: "200", required: true });
   const unit = h("select", { name: "unit_id" }, units.map((u) => h("option", { value: String(u.id) }, u.title)));
   const classHours = h("input", { type: "number", name: "class_hours", min: "0", max: "100", step: "0.5", value: "2" });
-  const opens = h("input", { type: "datetime-local", name: "opens_at", value: localValue(now) });
-  const closes = h("input", { type: "datetime-local", name: "closes_at", value: localValue(new Date(now.getTime() + 30 * 86400000)) });
+  const opens = h("input", { type: "datetime-local", name: "opens_at", value: inputValue(now) });
+  const closes = h("input", { type: "datetime-local", name: "closes_at", value: inputValue(new Date(now.getTime() + 30 * 86400000)) });
   const check = h("input", { type: "checkbox", name: "presence_check", checked: true });
   const checkMin = h("input", { type: "number", name: "check_min", min: "0.1", step: "0.1", value: "5" });
   const checkMax = h("input", { type: "number", name: "check_max", min: "0.1", step: "0.1", value: "15" });
@@ -192,8 +182,8 @@ export async function selfStudyView(root) {
           title: title.value.trim(),
           unit_id: Number(unit.value),
           class_hours: Number(classHours.value),
-          opens_at: isoOf(opens.value),
-          closes_at: isoOf(closes.value),
+          opens_at: isoFromInput(opens.value),
+          closes_at: isoFromInput(closes.value),
           presence_check: check.checked,
           check_min_s: Math.round(Number(checkMin.value) * 60),
           check_max_s: Math.round(Number(checkMax.value) * 60),

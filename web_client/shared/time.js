@@ -44,3 +44,36 @@ export function fmtClock(iso, lang, options = {}) {
   const d = iso ? parse(iso) : new Date();
   return d ? d.toLocaleTimeString(locale(lang), { timeZone: zone, ...options }) : "";
 }
+
+/** The wall-clock parts of a moment in the deployment's zone, as epoch ms "as if UTC". @param {Date} d */
+function wallClockMs(d) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+      .formatToParts(d)
+      .map((p) => [p.type, p.value]),
+  );
+  return Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+}
+
+/**
+ * A datetime-local input's value ("2026-12-07T09:00") for a moment, in the deployment's zone:
+ * the console shows every time there, so the forms are typed there too, wherever the browser is.
+ * @param {string|Date|null|undefined} when
+ */
+export function inputValue(when) {
+  const d = when instanceof Date ? when : when ? parse(when) : null;
+  return d ? new Date(wallClockMs(d)).toISOString().slice(0, 16) : "";
+}
+
+/**
+ * The moment (ISO 8601, UTC) a datetime-local value typed in the deployment's zone stands for.
+ * @param {string} value "2026-12-07T09:00"
+ */
+export function isoFromInput(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || "");
+  if (!m) return "";
+  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]));
+  let at = wall - (wallClockMs(new Date(wall)) - wall); // minus the zone's offset at that moment
+  at = wall - (wallClockMs(new Date(at)) - at); // again, in case the offset differs there (DST)
+  return new Date(at).toISOString();
+}

@@ -379,7 +379,7 @@ function renderCerts() {
       h(
         "li",
         {},
-        h("div", {}, c.program, ` · ${c.hours} h · ${fmtDate(c.issued_at)}`),
+        h("div", {}, c.program, " · ", t("hours.amount", { n: c.hours }), ` · ${fmtDate(c.issued_at)}`),
         h("div", { class: "row" }, h("a", { class: "btn primary", href: downloadUrl(`/certificates/${c.id}/pdf`), download: "" }, t("cert.download")), h("span", { class: "muted" }, t("cert.code", { code: c.code }))),
       ),
     );

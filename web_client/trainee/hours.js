@@ -45,7 +45,7 @@ export function renderHours() {
     if (r.late) tags.push(h("span", { class: "tag" }, t("hours.late")));
     if (r.left_early) tags.push(h("span", { class: "tag" }, t("hours.left_early")));
     list.appendChild(
-      h("li", {}, h("div", {}, r.session_title || r.course_title), h("div", { class: "q-meta row" }, fmtDateTime(r.starts_at, getLang()), ` · ${fmt(r.class_hours)} h`, tags)),
+      h("li", {}, h("div", {}, r.session_title || r.course_title), h("div", { class: "q-meta row" }, fmtDateTime(r.starts_at, getLang()), " · ", t("hours.amount", { n: fmt(r.class_hours) }), tags)),
     );
   }
   area.appendChild(list);

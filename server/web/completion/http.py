@@ -30,10 +30,10 @@ from server.web import exports
 from server.web.api import Answer, Body, Param, Registry, Routes
 from server.web.completion import reminders, service, writeups
 from server.web.completion.certificate import CertificateText, render
+from server.web.db import iso
 from server.web.guard import client_address
 from server.web.keys import SESSIONS, VERIFY_THROTTLE, principal
 from server.web.leave import service as leave_service
-from server.web.leave.service import iso
 from server.web.resources import audit, load, path_id
 
 WEB_CLIENT = Path(__file__).resolve().parents[3] / "web_client"

@@ -22,12 +22,11 @@ from server.store.attendance_models import AttendanceRecordRow
 from server.store.completion_models import CertificateRow, ProgramSettings, WriteupRow
 from server.store.models import Course, Program, Trainee, session_sites, utcnow
 from server.store.qa_models import PollAnswerRow, PollRow
+from server.web.db import CHUNK
 from server.web.leave import service as leave_service
 from server.web.ledger import service as ledger
 from server.web.selfstudy import service as selfstudy
 from server.web.session_roster import expected_trainees
-
-CHUNK = 500
 
 
 def requirements_of(settings: ProgramSettings) -> Requirements:

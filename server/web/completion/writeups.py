@@ -28,10 +28,9 @@ from server.store.completion_models import ReadingRow, WriteupRow
 from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
 from server.web.api import Answer, Body, Param, Routes, id_param
 from server.web.completion import service
-from server.web.db import Row
+from server.web.db import Row, iso
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.leave import service as leave_service
-from server.web.leave.service import iso
 from server.web.resources import audit, load, path_id
 
 ID = Int(1, 2**31 - 1)

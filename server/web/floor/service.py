@@ -24,10 +24,10 @@ from server.core.qa_views import ViewerRole
 from server.core.roles import Principal
 from server.store.models import utcnow
 from server.store.qa_models import FloorGrantRow, FloorRequestRow
+from server.web.db import iso
 from server.web.interaction.service import (
     Services,
     agent_site,
-    iso,
     lock,
     log_event,
     not_ended,

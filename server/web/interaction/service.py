@@ -41,10 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("server.qa")
 
 
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def insert_of(db: AsyncSession, model: Any) -> Any:
     """The dialect's INSERT (for ON CONFLICT)."""
     dialect = str(db.get_bind().dialect.name)

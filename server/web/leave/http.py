@@ -20,10 +20,9 @@ from server.core.validation import Int, List, Map, Str
 from server.store.completion_models import LeaveRequestRow, UnitContact
 from server.store.models import ClassSession, Course, OrgUnit, Trainee, User, utcnow
 from server.web.api import Answer, Body, Param, Routes, id_param
-from server.web.db import Sessions
+from server.web.db import Sessions, iso
 from server.web.keys import SESSIONS, principal
 from server.web.leave import service
-from server.web.leave.service import iso
 from server.web.resources import audit, load, path_id
 
 ID = Int(1, 2**31 - 1)

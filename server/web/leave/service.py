@@ -26,9 +26,8 @@ from server.store.completion_models import (
     UnitContact,
 )
 from server.store.models import ClassSession, Course, Program, ProgramUnit, Trainee, utcnow
+from server.web.db import CHUNK, iso
 from server.web.session_roster import expected_trainees
-
-CHUNK = 500
 
 
 def ledger_session(session: ClassSession) -> LedgerSession:
@@ -221,10 +220,6 @@ def standing_view(s: LeaveStanding) -> dict[str, Any]:
         "over_before": s.over_before,
         "over_after": s.over_after,
     }
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 async def program_name(db: AsyncSession, program_id: int) -> str:

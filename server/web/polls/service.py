@@ -22,11 +22,11 @@ from server.core.errors import NotFound
 from server.core.roles import Actor, Principal
 from server.store.models import Trainee, utcnow
 from server.store.qa_models import PollAnswerRow, PollRow
+from server.web.db import iso
 from server.web.interaction.service import (
     Services,
     agent_site,
     attendance,
-    iso,
     lock,
     lock_trainee,
     log_event,

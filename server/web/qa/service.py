@@ -61,11 +61,11 @@ from server.store.qa_models import (
     QuestionRow,
     QuestionVote,
 )
+from server.web.db import iso
 from server.web.interaction.service import (
     Services,
     agent_site,
     attendance,
-    iso,
     lock_trainee,
     log_event,
     not_ended,

@@ -3,7 +3,7 @@
 import { h } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
-import { act, button, flash, fmtTime } from "../ui.js";
+import { act, button, flash, fmtDateTime, fmtTime } from "../ui.js";
 import { rerender } from "./context.js";
 
 /**
@@ -32,7 +32,8 @@ export function headPanel(ctx) {
         h(
           "p",
           { class: "note" },
-          `${fmtTime(s.starts_at)} – ${fmtTime(s.ends_at)} · `,
+          h("span", { id: "session-window" }, `${fmtDateTime(s.starts_at)} – ${fmtDateTime(s.ends_at)}`),
+          " · ",
           s.started_at ? h("span", { id: "session-started-at" }, t("dash.startedAt", { time: fmtTime(s.started_at) }), " · ") : null,
           t("dash.sitesCount", { n: s.site_ids.length }),
           " · ",

@@ -302,7 +302,10 @@ export function wallPanel(ctx, floorSeconds) {
       for (const row of data.sites || []) {
         const site = st.sites.get(row.site_id);
         const last = row.intervals && row.intervals[row.intervals.length - 1];
-        if (site && last && !site.since) site.since = new Date(last.from).getTime() / 1000;
+        // The history is clipped to the session's window: before the session starts, an interval
+        // "from" its scheduled start lies in the future and says nothing about when it changed.
+        const from = last ? new Date(last.from).getTime() / 1000 : NaN;
+        if (site && !site.since && from <= Date.now() / 1000) site.since = from;
       }
       render();
     } catch (_err) {

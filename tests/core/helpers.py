@@ -1,4 +1,4 @@
-"""What the rules' tests share: a call the core refuses, and with which stable code."""
+"""What the core tests share."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from server.core.errors import DomainError
 
 
 def raises_code(code: str, call: object) -> DomainError:
-    """The error ``call()`` raises, checked to carry ``code``."""
+    """The DomainError ``call()`` raises, checked to carry ``code``."""
     assert callable(call)
     with pytest.raises(DomainError) as info:
         call()
