@@ -38,11 +38,9 @@ import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing
 import os
 import platform
 import resource
-import secrets
 import signal
 import socket
 import subprocess
@@ -52,7 +50,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +61,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 import aiohttp  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 from cp_clients import worker_main  # noqa: E402
+from workers import WorkerPool  # noqa: E402
 
 from server.config import Config  # noqa: E402
 from server.store import db as store_db  # noqa: E402
-from tests.server_process import LOAD_TEST_ENV, ServerProcess, free_port  # noqa: E402
+from tests.server_process import (  # noqa: E402
+    LOAD_TEST_ENV,
+    ServerProcess,
+    free_port,
+    stop_process,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ALL_SERVERS = ("r1", "r2", "ours", "ours-onair", "cluster")
@@ -145,33 +149,11 @@ def session_priority(nice: int) -> Any:
 # -- the client processes -----------------------------------------------------------------
 
 
-class Clients:
-    """``workers`` processes of raw WebSocket clients, driven over pipes."""
+class Clients(WorkerPool):
+    """``workers`` processes of raw WebSocket clients (cp_clients.py), driven over pipes."""
 
     def __init__(self, workers: int) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.pipes = []
-        self.procs = []
-        for _ in range(workers):
-            here, there = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(there,), daemon=True)
-            proc.start()
-            self.pipes.append(here)
-            self.procs.append(proc)
-
-    async def call(
-        self, command: str, args: list[Any] | None = None, timeout: float = 180
-    ) -> list[Any]:
-        loop = asyncio.get_running_loop()
-        for i, pipe in enumerate(self.pipes):
-            pipe.send((command, None if args is None else args[i]))
-        replies = []
-        for pipe in self.pipes:
-            ready = await loop.run_in_executor(None, pipe.poll, timeout)
-            if not ready:
-                raise TimeoutError(f"client worker did not answer {command} in {timeout} s")
-            replies.append(pipe.recv())
-        return replies
+        super().__init__(worker_main, workers, timeout=180)
 
     async def connect(
         self, targets: list[dict[str, Any]], stall_candidate: bool, concurrency: int = 25
@@ -224,10 +206,7 @@ class Clients:
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
             await self.call("exit", timeout=10)
-        for proc in self.procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
+        self.reap()
 
 
 # -- servers under test -------------------------------------------------------------------
@@ -263,13 +242,7 @@ class PeerProcess:
         raise TimeoutError(f"{self.cmd} did not listen within {timeout} s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
 
 
 Publish = Callable[[int, int], Awaitable[None]]  # (event id, padding bytes)
@@ -287,6 +260,27 @@ class UnderTest:
     logs: list[Path] = field(default_factory=list)
 
 
+def _peer_under_test(
+    kind: str,
+    peer: PeerProcess,
+    topic: str,
+    publish: Publish,
+    close: Callable[[], Awaitable[None]],
+) -> UnderTest:
+    """A reference server (R1, R2) in its process: every client socket subscribes to ``topic``."""
+    assert peer.proc is not None
+    return UnderTest(
+        kind,
+        [peer.proc.pid],
+        lambda first, n: [
+            {"kind": kind, "host": "127.0.0.1", "port": peer.port, "topic": topic} for _ in range(n)
+        ],
+        publish,
+        close,
+        [peer.log],
+    )
+
+
 async def start_r1(work: Path, session_id: int) -> UnderTest:
     from websockets.asyncio.client import connect
 
@@ -302,17 +296,7 @@ async def start_r1(work: Path, session_id: int) -> UnderTest:
         await control.close()
         peer.stop()
 
-    assert peer.proc is not None
-    return UnderTest(
-        "r1",
-        [peer.proc.pid],
-        lambda first, n: [
-            {"kind": "r1", "host": "127.0.0.1", "port": peer.port, "topic": topic} for _ in range(n)
-        ],
-        publish,
-        close,
-        [peer.log],
-    )
+    return _peer_under_test("r1", peer, topic, publish, close)
 
 
 async def start_r2(work: Path, session_id: int) -> UnderTest:
@@ -331,17 +315,7 @@ async def start_r2(work: Path, session_id: int) -> UnderTest:
         await control.disconnect()
         peer.stop()
 
-    assert peer.proc is not None
-    return UnderTest(
-        "r2",
-        [peer.proc.pid],
-        lambda first, n: [
-            {"kind": "r2", "host": "127.0.0.1", "port": peer.port, "topic": topic} for _ in range(n)
-        ],
-        publish,
-        close,
-        [peer.log],
-    )
+    return _peer_under_test("r2", peer, topic, publish, close)
 
 
 @dataclass
@@ -356,9 +330,8 @@ class OursWorld:
 
 async def seed_trainees(url: str, session_id: int, site_id: int, unit: int, n: int) -> list[str]:
     """Trainees checked in to the session, with ready-made logins (cookie tokens)."""
-    from server import security
-    from server.store.attendance_models import AttendanceRecordRow, RecordKind
-    from server.store.models import LoginSession, Trainee
+    from server.store.models import Trainee
+    from tests.cluster_helpers import add_login, in_the_room
 
     engine = store_db.create_engine(url)
     tokens: list[str] = []
@@ -371,29 +344,8 @@ async def seed_trainees(url: str, session_id: int, site_id: int, unit: int, n: i
             db.add_all(trainees)
             await db.flush()
             for t in trainees:
-                db.add(
-                    AttendanceRecordRow(
-                        trainee_id=t.id,
-                        session_id=session_id,
-                        site_id=site_id,
-                        kind=RecordKind.REGULAR,
-                        state="in",
-                        stays=[{"start": now.timestamp(), "end": None, "source": "code"}],
-                        manual=[],
-                        first_in=now,
-                    )
-                )
-                token = secrets.token_urlsafe(24)
-                db.add(
-                    LoginSession(
-                        token_hash=security.sha256(token),
-                        trainee_id=t.id,
-                        csrf_token="c",
-                        created_at=now,
-                        expires_at=now + timedelta(hours=2),
-                    )
-                )
-                tokens.append(token)
+                db.add(in_the_room(t.id, session_id, site_id, now))
+                tokens.append(add_login(db, now, trainee_id=t.id))
     finally:
         await engine.dispose()
     return tokens

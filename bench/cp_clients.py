@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
+from workers import commands, run_worker
+
 EID = re.compile(rb"eid\W{1,3}(\d+)")
 HANDSHAKE_LIMIT = 16384
 
@@ -335,21 +337,12 @@ class Fleet:
 
 def worker_main(pipe: Pipe) -> None:
     """A client process: obey the coordinator's commands until ``exit``."""
-    import resource
-
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    asyncio.run(_worker(pipe))
+    run_worker(pipe, _worker)
 
 
 async def _worker(pipe: Pipe) -> None:
-    loop = asyncio.get_running_loop()
     fleet = Fleet()
-    while True:
-        command, arg = await loop.run_in_executor(None, pipe.recv)
-        if command == "exit":
-            pipe.send(None)
-            return
+    async for command, arg in commands(pipe):
         if command == "connect":
             pipe.send(await fleet.connect(arg))
         elif command == "stall":

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cp_clients import Recorder, Target, WsClient
+from workers import commands, run_worker
 
 LIVE_JS = Path(__file__).resolve().parents[1] / "web_client" / "shared" / "live.js"
 
@@ -263,21 +264,13 @@ class PageFleet:
 
 
 def worker_main(pipe: Pipe) -> None:
-    import resource
-
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    asyncio.run(_worker(pipe))
+    """A page process: obey the coordinator's commands until ``exit``."""
+    run_worker(pipe, _worker)
 
 
 async def _worker(pipe: Pipe) -> None:
-    loop = asyncio.get_running_loop()
     fleet = PageFleet()
-    while True:
-        command, arg = await loop.run_in_executor(None, pipe.recv)
-        if command == "exit":
-            pipe.send(None)
-            return
+    async for command, arg in commands(pipe):
         if command == "connect":
             pipe.send(await fleet.connect(arg))
         elif command == "status":

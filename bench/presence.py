@@ -15,12 +15,11 @@ import asyncio
 import json
 import os
 import platform
-import secrets
 import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +30,8 @@ import msgpack  # noqa: E402
 
 from server import security  # noqa: E402
 from server.store import db as store_db  # noqa: E402
-from server.store.models import LoginSession, Role, Site, SiteKind, User  # noqa: E402
+from server.store.models import Role, Site, SiteKind, User  # noqa: E402
+from tests.cluster_helpers import add_login  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
 HEALTH = {
@@ -66,17 +66,7 @@ async def seed(url: str, agents: int, browsers: int) -> tuple[list[tuple[int, st
         await db.flush()
         now = datetime.now(UTC)
         for _ in range(browsers):
-            token = secrets.token_urlsafe(24)
-            db.add(
-                LoginSession(
-                    token_hash=security.sha256(token),
-                    user_id=user.id,
-                    csrf_token="c",
-                    created_at=now,
-                    expires_at=now + timedelta(hours=2),
-                )
-            )
-            tokens.append(token)
+            tokens.append(add_login(db, now, user_id=user.id))
     await engine.dispose()
     return sites, tokens
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import platform
 import resource
@@ -45,34 +44,16 @@ from control_plane import (  # noqa: E402
     session_priority,
 )
 from page_clients import worker_main  # noqa: E402
+from workers import WorkerPool  # noqa: E402
 
 from tests.server_process import ServerProcess  # noqa: E402
 
 
-class Workers:
-    def __init__(self, count: int) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.pipes = []
-        self.procs = []
-        for _ in range(count):
-            here, there = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(there,), daemon=True)
-            proc.start()
-            self.pipes.append(here)
-            self.procs.append(proc)
+class Workers(WorkerPool):
+    """``count`` processes of simulated pages (page_clients.py), driven over pipes."""
 
-    async def call(
-        self, command: str, args: list[Any] | Any = None, timeout: float = 300
-    ) -> list[Any]:
-        loop = asyncio.get_running_loop()
-        for i, pipe in enumerate(self.pipes):
-            pipe.send((command, args[i] if isinstance(args, list) else args))
-        replies = []
-        for pipe in self.pipes:
-            if not await loop.run_in_executor(None, pipe.poll, timeout):
-                raise TimeoutError(f"client worker did not answer {command} in {timeout} s")
-            replies.append(pipe.recv())
-        return replies
+    def __init__(self, count: int) -> None:
+        super().__init__(worker_main, count, timeout=300)
 
     async def stop(self) -> None:
         try:
@@ -80,10 +61,7 @@ class Workers:
             await self.call("exit", timeout=10)
         except Exception:  # a worker that is gone is stopped below
             pass
-        for proc in self.procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
+        self.reap()
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:

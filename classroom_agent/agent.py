@@ -38,6 +38,7 @@ from classroom_agent.media_sources import parse_source
 from classroom_agent.outbox import Outbox, OutboxItem
 from classroom_agent.protocol import Cursor, Event, ProtocolError, Welcome
 from classroom_agent.state import CursorStore, SiteState
+from server.core.messages import MAX_FRAME
 
 log = logging.getLogger("classroom_agent")
 
@@ -296,7 +297,7 @@ class Agent:
                 self.config.url,
                 additional_headers=headers,
                 user_agent_header=f"classroom-agent/{__version__}",
-                max_size=protocol.MAX_FRAME,
+                max_size=MAX_FRAME,
                 open_timeout=self.config.open_timeout,
                 close_timeout=CLOSE_TIMEOUT,
                 compression=None,

@@ -16,13 +16,15 @@ from urllib.parse import urlsplit, urlunsplit
 import msgpack
 
 from classroom_agent import __version__
-from server.core.messages import CLOSE_UNSUPPORTED_VERSION, CLOSE_WRONG_SITE, PROTOCOL_VERSION
+from server.core.messages import (
+    CLOSE_UNSUPPORTED_VERSION,
+    CLOSE_WRONG_SITE,
+    MAX_FRAME,
+    PROTOCOL_VERSION,
+)
 from server.core.validation import MAX_SAFE_INT
 
 CAPABILITIES: tuple[str, ...] = ("heartbeat", "outbox")
-MAX_FRAME = 64 * 1024
-"""Largest frame either side sends or accepts."""
-
 MAX_OUTBOX_ITEMS = 500
 """The protocol's limit per ``outbox`` message; the agent sends smaller batches."""
 

@@ -24,7 +24,8 @@ from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import security
 from server.config import Config
@@ -41,7 +42,7 @@ from server.store.models import (
 )
 from server.store.qa_models import QaSettings
 from tests.conftest import World, create_pg_database, seed_world
-from tests.server_process import free_port
+from tests.server_process import free_port, stop_process
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SECRET_KEY = "cluster-test-secret-key-0123456789"
@@ -139,6 +140,48 @@ async def add_sites(url: str, world: World, count: int) -> list[tuple[int, str]]
     return found
 
 
+async def select_rows(url: str, sql: str) -> list[Any]:
+    """The rows a read-only SQL query finds in this database (to check what was stored)."""
+    engine = store_db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(sql))).all())
+    finally:
+        await engine.dispose()
+
+
+def add_login(db: AsyncSession, now: datetime, hours: float = 2, **who: int) -> str:
+    """A ready-made login of ``trainee_id=`` or ``user_id=`` (cookie token; CSRF token ``c``),
+    valid ``hours`` from ``now``: its token."""
+    token = secrets.token_urlsafe(24)
+    db.add(
+        LoginSession(
+            token_hash=security.sha256(token),
+            csrf_token="c",
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+            **who,
+        )
+    )
+    return token
+
+
+def in_the_room(
+    trainee_id: int, session_id: int, site_id: int, now: datetime
+) -> AttendanceRecordRow:
+    """A trainee's regular attendance record: checked in by code at ``now``, still in the room."""
+    return AttendanceRecordRow(
+        trainee_id=trainee_id,
+        session_id=session_id,
+        site_id=site_id,
+        kind=RecordKind.REGULAR,
+        state="in",
+        stays=[{"start": now.timestamp(), "end": None, "source": "code"}],
+        manual=[],
+        first_in=now,
+    )
+
+
 async def seed_trainees(
     url: str, world: World, count: int, *, checked_in: bool = True, tag: str = "V"
 ) -> list[tuple[int, str]]:
@@ -162,29 +205,8 @@ async def seed_trainees(
             await db.flush()
             for t in trainees:
                 if checked_in:
-                    db.add(
-                        AttendanceRecordRow(
-                            trainee_id=t.id,
-                            session_id=world.session_id,
-                            site_id=world.site_id,
-                            kind=RecordKind.REGULAR,
-                            state="in",
-                            stays=[{"start": now.timestamp(), "end": None, "source": "code"}],
-                            manual=[],
-                            first_in=now,
-                        )
-                    )
-                token = secrets.token_urlsafe(24)
-                db.add(
-                    LoginSession(
-                        token_hash=security.sha256(token),
-                        trainee_id=t.id,
-                        csrf_token="c",
-                        created_at=now,
-                        expires_at=now + timedelta(hours=2),
-                    )
-                )
-                found.append((t.id, token))
+                    db.add(in_the_room(t.id, world.session_id, world.site_id, now))
+                found.append((t.id, add_login(db, now, trainee_id=t.id)))
     finally:
         await engine.dispose()
     return found
@@ -397,13 +419,7 @@ class RedisServer:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
 
 
 class CuttableProxy:

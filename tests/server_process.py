@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 # Load tests open thousands of sockets from one loopback address: lift the per-client caps
 # (server/web/edges.py) for them; the caps themselves are tested in tests/security/.
@@ -24,6 +25,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> int | None:
+    """SIGTERM and wait ``timeout`` s (the graceful path), then SIGKILL: its exit code."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    return proc.returncode
 
 
 class ServerProcess:
@@ -86,16 +101,7 @@ class ServerProcess:
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM and wait: the graceful path."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        return self.proc.returncode
+        return stop_process(self.proc, timeout)
 
     def __enter__(self) -> ServerProcess:
         return self.start()

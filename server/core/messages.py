@@ -85,6 +85,9 @@ def validate_message(
 # -- protocol versions ------------------------------------------------------------------------
 
 PROTOCOL_VERSION = "1.0"
+MAX_FRAME = 64 * 1024
+"""The largest frame either side of a socket sends or accepts (documented: a frame of 65,536
+bytes passes, 65,537 closes with 1009)."""
 # The close codes of /ws/agent the server sends and the agent reads (docs/agent-protocol.md,
 # "Closing codes").
 CLOSE_HELLO_TIMEOUT = 4000

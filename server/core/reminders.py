@@ -3,7 +3,8 @@
 Decisions:
 
 * A trainee's due items, in this order: the next live session (and its room) they are expected
-  at and have no approved leave for; every self-study course open now they have not finished;
+  at and have no approved leave for (one the operator already ended, even before its planned
+  end, is not coming any more); every self-study course open now they have not finished;
   the write-up when the program asks for one and it is not accepted; each leave request still
   waiting for a decision, or decided since the trainee last looked (the state is shown).
 * The office's "who has not done what" list has one row per trainee and open item, grouped by
@@ -33,6 +34,8 @@ class UpcomingSession:
     start: float
     end: float
     room: str
+    ended: bool = False
+    """The operator ended it (it may end before its planned ``end``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ def due_items(
     """What a trainee has to do, next things first (see the module docstring)."""
     items: list[DueItem] = []
     ahead = sorted(
-        (s for s in upcoming if s.end > now and s.session_id not in on_leave),
+        (s for s in upcoming if s.end > now and not s.ended and s.session_id not in on_leave),
         key=lambda s: (s.start, s.session_id),
     )
     if ahead:

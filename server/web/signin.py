@@ -8,7 +8,7 @@ from aiohttp import web
 from server.core import passwords, roles
 from server.core.validation import Str
 from server.web import auth
-from server.web.api import Routes, body, read_body
+from server.web.api import Answer, Routes, body, read_body
 from server.web.guard import client_address
 from server.web.keys import CONFIG, GUARD, SESSIONS, principal
 
@@ -26,8 +26,10 @@ LOGIN = body(
 JOIN = body({"code": Str(min_len=4, max_len=32)}, required={"code"})
 
 
-def _set_login_cookies(request: web.Request, response: web.Response, token: str, csrf: str) -> None:
+def _signed_in(request: web.Request, answer: Answer, token: str, csrf: str) -> web.Response:
+    """A sign-in's answer with its two cookies, for the configured length of a login."""
     config = request.app[CONFIG]
+    response = web.json_response(answer)
     auth.set_login_cookies(
         response,
         token,
@@ -35,6 +37,7 @@ def _set_login_cookies(request: web.Request, response: web.Response, token: str,
         max_age=int(config.session_hours * 3600),
         secure=config.cookie_secure,
     )
+    return response
 
 
 @routes(
@@ -55,16 +58,13 @@ async def login(request: web.Request) -> web.Response:
         token, csrf = await auth.open_login(
             db, hours=request.app[CONFIG].session_hours, user_id=user.id
         )
-    response = web.json_response(
-        {
-            "actor": user.role.value,
-            "user_id": user.id,
-            "name": user.display_name or user.username,
-            "csrf_token": csrf,
-        }
-    )
-    _set_login_cookies(request, response, token, csrf)
-    return response
+    answer = {
+        "actor": user.role.value,
+        "user_id": user.id,
+        "name": user.display_name or user.username,
+        "csrf_token": csrf,
+    }
+    return _signed_in(request, answer, token, csrf)
 
 
 @routes(
@@ -85,11 +85,13 @@ async def join(request: web.Request) -> web.Response:
         token, csrf = await auth.open_login(
             db, hours=request.app[CONFIG].session_hours, trainee_id=trainee.id
         )
-    response = web.json_response(
-        {"actor": "trainee", "trainee_id": trainee.id, "name": trainee.name, "csrf_token": csrf}
-    )
-    _set_login_cookies(request, response, token, csrf)
-    return response
+    answer = {
+        "actor": "trainee",
+        "trainee_id": trainee.id,
+        "name": trainee.name,
+        "csrf_token": csrf,
+    }
+    return _signed_in(request, answer, token, csrf)
 
 
 @routes("POST", "/api/v1/auth/logout", roles.SIGNED_IN, "Sign out", "auth", status=204)

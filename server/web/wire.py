@@ -9,8 +9,8 @@ from typing import Any
 import msgpack
 
 from server.core.errors import InvalidInput, RateLimited
+from server.core.messages import MAX_FRAME
 
-MAX_FRAME = 64 * 1024  # the documented limit: a frame of 65,536 bytes passes, 65,537 closes (1009)
 WS_MAX_MSG_SIZE = MAX_FRAME + 1  # aiohttp refuses a message of max_msg_size bytes or more
 
 

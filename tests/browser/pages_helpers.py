@@ -9,23 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright import sync_api as playwright_sync
 from playwright.sync_api import Page, expect
 
 from tests.browser.session_helpers import Api, Watch
 from tests.server_process import ServerProcess
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-
-
-def chromium_browser() -> Iterator[Any]:
-    """Headless chromium for a module's tests (wrap it with pytest.fixture)."""
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
-        yield b
-        b.close()
 
 
 def shot(page: Page, folder: str, name: str, full_page: bool = True) -> None:

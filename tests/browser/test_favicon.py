@@ -12,8 +12,8 @@ import requests
 from playwright.sync_api import expect
 
 from server.store.demo_loader import DEMO_PASSWORDS
-from tests.browser.pages_helpers import chromium_browser
 from tests.browser.session_helpers import Api
+from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}

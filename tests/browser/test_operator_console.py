@@ -17,14 +17,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from server.store.demo_loader import DEMO_PASSWORDS
 from tests.browser.session_helpers import Api
+from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
 from tests.web.live_helpers import AgentPeer, heartbeat, hello
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SESSION_ID = 1  # demo session 1: 15 sites (1 main + 14 sub)
 
@@ -103,12 +103,7 @@ def world(server: ServerProcess) -> dict[str, Any]:
     return {"op": op, "secrets": secrets}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
-        yield b
-        b.close()
+browser = pytest.fixture(scope="module")(chromium_browser)
 
 
 @pytest.fixture

@@ -16,9 +16,10 @@ from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
 from server.store.demo_loader import DEMO_PASSWORDS
-from tests.browser.pages_helpers import chromium_browser, shot, trainee_api
+from tests.browser.pages_helpers import shot, trainee_api
 from tests.browser.session_helpers import Api, Watch
 from tests.browser.test_pages_trainee_screen import _decode_qr as decode_qr
+from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
 
 DESKTOP = {"viewport": {"width": 1366, "height": 900}, "accept_downloads": True}
@@ -241,5 +242,45 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         ).to_be_visible()
         shot(page, "operator-pages", "attendance-en.png")
         watch.check()
+    finally:
+        context.close()
+
+
+def test_a_new_agent_secret_and_a_new_personal_code_are_shown_once_and_sign_in(
+    browser: Any, server: ServerProcess
+) -> None:
+    """管理 → 课堂 / 学员: a site that has a secret asks before replacing it; the new secret and
+    the new personal code are shown once, and each signs in. (Last in this module: it replaces
+    a demo site's secret and a demo trainee's code.)"""
+    context = browser.new_context(**DESKTOP)
+    asked: list[str] = []
+
+    def confirm(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    try:
+        page = context.new_page()
+        page.on("dialog", confirm)
+        sign_in(page, server, "#/manage/sites")
+        row = page.locator("tr", has=page.get_by_role("rowheader", name="海曙区分课堂", exact=True))
+        row.get_by_role("button", name="生成课堂密钥").click()
+        shown = page.get_by_role("alert")
+        expect(shown).to_contain_text("海曙区分课堂 的课堂密钥")
+        assert asked == ["该课堂已有密钥，生成新密钥后旧密钥失效。继续吗？"]
+        secret = shown.locator("code.secret").inner_text()
+        screen = Api(server.url).http.post(
+            server.url + "/api/v1/auth/screen", json={"secret": secret}, timeout=10
+        )
+        assert screen.status_code == 200, screen.text
+
+        page.goto(server.url + "/operator/#/manage/trainees")
+        first = page.locator("tbody tr").first
+        name = first.locator("th").inner_text()
+        first.get_by_role("button", name="生成个人码").click()
+        expect(shown).to_contain_text("的个人码")
+        code = shown.locator("code.secret").inner_text()
+        assert asked == ["该课堂已有密钥，生成新密钥后旧密钥失效。继续吗？"]  # no second question
+        assert Api(server.url).join(code)["actor"] == "trainee", name
     finally:
         context.close()

@@ -17,30 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api as playwright_sync
 from playwright.sync_api import Page, expect
 
 from server.store.demo_loader import DEMO_PASSWORDS
 from tests.browser.netcut import CuttableProxy
 from tests.browser.session_helpers import Api
+from tests.chromium import ROOM, chromium
 from tests.server_process import ServerProcess, free_port
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SESSION_ID = 1  # demo session 1: every site takes part
 SITE_ID = 2  # 海曙区分课堂, the home site of the demo trainee DEMONB0001
 HOSTILE = "<img src=x onerror=alert(1)> <script>window.__pwned=1</script> 为什么？"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 PROJECTOR = {"viewport": {"width": 1280, "height": 720}}
-
-MEDIA_ARGS = [
-    "--no-sandbox",
-    "--headless=new",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
 
 
 class Guard:
@@ -124,10 +114,8 @@ def _decode_qr(locator: Any, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=MEDIA_ARGS)
-        yield b
-        b.close()
+    with chromium(ROOM) as launched:
+        yield launched
 
 
 def _prepare(server: ServerProcess) -> tuple[Api, str]:

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages_helpers import chromium_browser, shot
+from tests.browser.pages_helpers import shot
 from tests.browser.session_helpers import Api
+from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
 
 SESSION_ID = 1

@@ -8,14 +8,13 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from playwright import sync_api as playwright_sync
 from playwright.sync_api import expect
 
 from server.store.demo_loader import demo_join_code
 from tests.browser.session_helpers import Api
+from tests.chromium import chromium
 from tests.server_process import ServerProcess
 
-CHROMIUM = "/usr/bin/chromium"
 BEIJING = timezone(timedelta(hours=8))
 NEW_YORK = "America/New_York"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "time-zone"
@@ -56,44 +55,36 @@ def test_screen_clock_and_phone_dates_are_beijing_time_on_a_new_york_device(
             f"/sessions/{session['id']}/attendance/mark",
             json={"trainee_id": trainee["id"], "reason": "测试"},
         )
-        with playwright_sync.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"]
-            )
-            try:
-                kiosk = browser.new_context(
-                    viewport={"width": 1280, "height": 720}, timezone_id=NEW_YORK
-                ).new_page()
-                kiosk.goto(server.url + "/screen/")
-                kiosk.get_by_label(re.compile("^(课堂密钥|Classroom secret)$")).fill(secret)
-                kiosk.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
-                expect(kiosk.locator("#site-name")).to_have_text(room["name"])
-                clock = kiosk.locator("#clock")
-                expect(clock).not_to_be_empty()
-                now = datetime.now(UTC)
-                shown = clock.inner_text().strip()
-                assert shown in {_hhmm(now - timedelta(minutes=1)), _hhmm(now)}, shown
-                assert kiosk.evaluate("new Date().getTimezoneOffset()") in {240, 300}  # NY
-                ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                kiosk.screenshot(path=str(ARTIFACTS / "screen-clock.png"))
+        with chromium() as browser:
+            kiosk = browser.new_context(
+                viewport={"width": 1280, "height": 720}, timezone_id=NEW_YORK
+            ).new_page()
+            kiosk.goto(server.url + "/screen/")
+            kiosk.get_by_label(re.compile("^(课堂密钥|Classroom secret)$")).fill(secret)
+            kiosk.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
+            expect(kiosk.locator("#site-name")).to_have_text(room["name"])
+            clock = kiosk.locator("#clock")
+            expect(clock).not_to_be_empty()
+            now = datetime.now(UTC)
+            shown = clock.inner_text().strip()
+            assert shown in {_hhmm(now - timedelta(minutes=1)), _hhmm(now)}, shown
+            assert kiosk.evaluate("new Date().getTimezoneOffset()") in {240, 300}  # NY
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            kiosk.screenshot(path=str(ARTIFACTS / "screen-clock.png"))
 
-                phone = browser.new_context(
-                    viewport={"width": 390, "height": 844}, is_mobile=True, timezone_id=NEW_YORK
-                ).new_page()
-                phone.goto(server.url + "/trainee/")
-                phone.get_by_role("textbox", name=re.compile("^(个人码|Personal code)$")).fill(
-                    demo_join_code(trainee["staff_no"])
-                )
-                phone.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
-                results = phone.locator("#hours-area .results")
-                expect(results).to_contain_text("早课")
-                # The Beijing date, not New York's (nor UTC's) previous day.
-                expect(results.locator("li", has_text="早课")).to_contain_text(
-                    day.strftime("%Y/%m/%d")
-                )
-                expect(results.locator("li", has_text="早课")).to_contain_text(
-                    re.compile("进行中|In progress")
-                )
-                phone.screenshot(path=str(ARTIFACTS / "phone-dates.png"), full_page=True)
-            finally:
-                browser.close()
+            phone = browser.new_context(
+                viewport={"width": 390, "height": 844}, is_mobile=True, timezone_id=NEW_YORK
+            ).new_page()
+            phone.goto(server.url + "/trainee/")
+            phone.get_by_role("textbox", name=re.compile("^(个人码|Personal code)$")).fill(
+                demo_join_code(trainee["staff_no"])
+            )
+            phone.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
+            results = phone.locator("#hours-area .results")
+            expect(results).to_contain_text("早课")
+            # The Beijing date, not New York's (nor UTC's) previous day.
+            expect(results.locator("li", has_text="早课")).to_contain_text(day.strftime("%Y/%m/%d"))
+            expect(results.locator("li", has_text="早课")).to_contain_text(
+                re.compile("进行中|In progress")
+            )
+            phone.screenshot(path=str(ARTIFACTS / "phone-dates.png"), full_page=True)

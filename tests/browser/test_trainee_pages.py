@@ -13,13 +13,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.pages_helpers import (
-    chromium_browser,
     phone_page,
     shot,
     trainee_api,
     trainee_signs_in,
 )
 from tests.browser.session_helpers import Api, Watch
+from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
 
 SESSION_ID = 1  # demo session 1: every site takes part

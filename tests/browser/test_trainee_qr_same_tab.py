@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages_helpers import chromium_browser, phone_page, shot, trainee_signs_in
+from tests.browser.pages_helpers import phone_page, shot, trainee_signs_in
 from tests.browser.session_helpers import Api, Watch
+from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
 
 SESSION_ID = 1  # demo session 1: every site takes part

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.session_helpers import Api
 from tests.browser.test_operator_console import ARTIFACTS, SESSION_ID, login
-from tests.journeys.helpers import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.chromium import chromium
+from tests.journeys.helpers import CHROMIUM_ARGS, ROOT
 from tests.server_process import ServerProcess
 
 ROOM = 2  # a sub-classroom of demo session 1 with a real agent
@@ -52,12 +53,8 @@ def op(server: ServerProcess) -> Api:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium(CHROMIUM_ARGS) as launched:
+        yield launched
 
 
 @pytest.fixture

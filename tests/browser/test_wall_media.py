@@ -15,13 +15,13 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.browser.test_operator_console import (
     ARTIFACTS,
-    CHROMIUM,
     SESSION_ID,
     AgentThread,
     Api,
     login,
 )
 from tests.browser.test_pages_trainee_screen import _join, _wait_frames
+from tests.chromium import CHROMIUM, FAKE_MEDIA, HEADLESS, KIOSK_SOUND, QUIET
 from tests.server_process import ServerProcess
 
 AGENT_SITES = (2, 3)
@@ -48,22 +48,11 @@ def playwright() -> Iterator[Any]:
         yield p
 
 
-QUIET = ["--disable-background-networking", "--disable-component-update", "--no-first-run"]
-
-
 @pytest.fixture(scope="module")
 def browser(playwright: Any) -> Iterator[Browser]:
     b = playwright.chromium.launch(
         executable_path=CHROMIUM,
-        args=[
-            "--no-sandbox",
-            "--headless=new",
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            "--autoplay-policy=no-user-gesture-required",  # the kiosk flag (README)
-            "--disable-sync",
-            *QUIET,
-        ],
+        args=[*HEADLESS, *FAKE_MEDIA, KIOSK_SOUND, "--disable-sync", *QUIET],
     )
     yield b
     b.close()

@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright import sync_api as playwright_sync
 from playwright.sync_api import expect
 
 from server.store.demo_loader import DEMO_PASSWORDS
@@ -36,9 +35,9 @@ from tests.browser.session_helpers import (
     seen_at,
     shoot,
 )
+from tests.chromium import chromium
 from tests.server_process import ServerProcess
 
-CHROMIUM = "/usr/bin/chromium"
 COURSE_ID = 8  # a demo course without a published batch plan: expected = homed at its sites
 SITES = {2: "海曙区分课堂", 3: "鼓楼街道分课堂"}  # the two rooms with a screen
 # Personal codes of three demo trainees and the room each sits in (their home site).
@@ -132,15 +131,9 @@ def test_a_whole_session_operator_three_trainees_two_site_screens(tmp_path: Path
     with ServerProcess(tmp_path / "srv", None, "--demo") as server:
         admin, sid, secrets, per_site = _prepare(server)
         watch = Watch(server.url)
-        with playwright_sync.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"]
-            )
-            try:
-                _scenario(browser, server, admin, sid, secrets, per_site, watch)
-            finally:
-                browser.close()
-                print(f"whole session: {time.monotonic() - began:.1f} s")
+        with chromium() as browser:
+            _scenario(browser, server, admin, sid, secrets, per_site, watch)
+        print(f"whole session: {time.monotonic() - began:.1f} s")
     took = time.monotonic() - began
     assert took < 120, took
 

@@ -26,7 +26,7 @@ from classroom_agent.agent import Agent
 from deploy.local_cluster import Balancer, LocalCluster
 from server.store import db as store_db
 from server.store.media_models import LiveBroadcast
-from tests.browser.test_operator_console import CHROMIUM
+from tests.chromium import CHROMIUM, FAKE_MEDIA, HEADLESS
 from tests.cluster_helpers import add_sites, make_session_live, shared_backends, staff_login
 from tests.media.test_broadcast_e2e import agent_config
 from tests.web.live_helpers import wait_for
@@ -149,12 +149,7 @@ def _console_broadcasts_and_survives(url: str, world: Any, session_id: int, kill
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--headless=new",
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-            ],
+            args=[*HEADLESS, *FAKE_MEDIA],
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})

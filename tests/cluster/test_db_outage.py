@@ -20,15 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from server.store import db as store_db
 from tests.cluster_helpers import (
     CuttableProxy,
     lift_question_rate_limit,
     make_session_live,
     seed_trainees,
+    select_rows,
     shared_backends,
     trainee_headers,
 )
@@ -37,15 +36,6 @@ from tests.server_process import ServerProcess
 WRITERS = 8
 OUTAGE = 10.0
 ANSWER_LIMIT = 5.0  # no request may hang longer than this, outage or not
-
-
-async def _rows(url: str, sql: str) -> list[Any]:
-    engine = store_db.create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return list((await conn.execute(text(sql))).all())
-    finally:
-        await engine.dispose()
 
 
 async def test_database_outage_gives_clear_errors_and_nothing_half_written(
@@ -151,7 +141,7 @@ async def test_database_outage_gives_clear_errors_and_nothing_half_written(
 
         acknowledged = {c for _, c, s, _, _ in answers if s == 201}
         sent = {c for _, c, _, _, _ in answers}
-        stored = await _rows(
+        stored = await select_rows(
             url,
             "SELECT q.client_id, count(DISTINCT q.id), count(e.id) FROM qa_questions q "
             "LEFT JOIN qa_events e ON e.question_id = q.id AND e.kind = 'question_submitted' "
@@ -161,7 +151,7 @@ async def test_database_outage_gives_clear_errors_and_nothing_half_written(
         assert set(per_client) == sent  # every question sent is stored, after the re-send
         assert all(v == (1, 1) for v in per_client.values()), per_client  # once, with its log
         assert acknowledged <= set(per_client)
-        orphans = await _rows(
+        orphans = await select_rows(
             url,
             "SELECT count(*) FROM qa_events e WHERE e.kind = 'question_submitted' "
             "AND NOT EXISTS (SELECT 1 FROM qa_questions q WHERE q.id = e.question_id)",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 from classroom_agent.agent import Agent
 from classroom_agent.config import AgentConfig
@@ -34,6 +34,7 @@ from tests.cluster_helpers import (
     add_sites,
     make_session_live,
     seed_trainees,
+    select_rows,
     shared_backends,
     staff_login,
     trainee_headers,
@@ -134,15 +135,6 @@ async def _presence_snapshot(http: aiohttp.ClientSession, base: str) -> dict[int
         while (m := await ws.receive_json(timeout=5)).get("type") != "resync":
             pass
     return {int(s["id"]): str(s["state"]) for s in m["snapshot"]["sites"]}
-
-
-async def _rows(url: str, sql: str) -> list[Any]:
-    engine = store_db.create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return list((await conn.execute(text(sql))).all())
-    finally:
-        await engine.dispose()
 
 
 async def _home_sites(url: str, homes: dict[int, int]) -> None:
@@ -332,10 +324,10 @@ async def test_a_node_killed_mid_lecture_loses_nothing_acknowledged(tmp_path: Pa
             await asyncio.to_thread(cluster.stop)
 
         # nothing acknowledged lost or doubled
-        checkin_rows = await _rows(url, "SELECT client_id, record_id FROM checkin_requests")
+        checkin_rows = await select_rows(url, "SELECT client_id, record_id FROM checkin_requests")
         stored = {str(c): int(r) for c, r in checkin_rows}
         assert {c: stored.get(c) for c in ledger.checkins} == ledger.checkins
-        records = await _rows(
+        records = await select_rows(
             url,
             f"SELECT trainee_id, count(*) FROM attendance_records WHERE session_id = {session_id}"
             " GROUP BY trainee_id",
@@ -343,7 +335,7 @@ async def test_a_node_killed_mid_lecture_loses_nothing_acknowledged(tmp_path: Pa
         assert all(n == 1 for _, n in records)
         present = {int(t) for t, _ in records}
         assert {t for t, _ in walk_ins} | {t for t, _ in taken_at_sites} <= present
-        questions = await _rows(
+        questions = await select_rows(
             url,
             f"SELECT client_id, id FROM qa_questions WHERE session_id = {session_id}",
         )
@@ -354,13 +346,15 @@ async def test_a_node_killed_mid_lecture_loses_nothing_acknowledged(tmp_path: Pa
             c: [q] for c, q in ledger.questions.items()
         }
         assert len(questions) == len(ledger.questions)
-        votes = await _rows(url, "SELECT trainee_id, question_id FROM qa_votes")
+        votes = await select_rows(url, "SELECT trainee_id, question_id FROM qa_votes")
         assert sorted((int(t), int(q)) for t, q in votes) == sorted(ledger.votes)
-        counts = await _rows(url, "SELECT id, vote_count FROM qa_questions")
+        counts = await select_rows(url, "SELECT id, vote_count FROM qa_questions")
         per_question: dict[int, int] = {}
         for _, q in ledger.votes:
             per_question[q] = per_question.get(q, 0) + 1
         assert {int(q): int(n) for q, n in counts if n} == per_question
-        outbox = await _rows(url, "SELECT client_id, count(*) FROM agent_outbox_items GROUP BY 1")
+        outbox = await select_rows(
+            url, "SELECT client_id, count(*) FROM agent_outbox_items GROUP BY 1"
+        )
         outbox_counts = {str(c): int(n) for c, n in outbox}
         assert {i: outbox_counts.get(i) for i in outbox_ids} == dict.fromkeys(outbox_ids, 1)

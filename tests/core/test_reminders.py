@@ -57,6 +57,16 @@ def test_a_session_on_leave_is_not_the_next_one_and_an_accepted_write_up_is_done
     assert [(i.kind, i.ref) for i in items] == [(DueKind.LIVE, 2), (DueKind.SELF_STUDY, 6)]
 
 
+def test_a_session_ended_before_its_planned_end_is_not_the_next_one() -> None:
+    ended_early = UpcomingSession(4, "ran", NOW - 600, NOW + 3600, "A", ended=True)
+    running = UpcomingSession(5, "running", NOW - 600, NOW + 3600, "A")
+    later = UpcomingSession(6, "later", NOW + DAY, NOW + DAY + 3600, "A")
+    items = _items(upcoming=[ended_early, later], leave=[])
+    assert (items[0].kind, items[0].ref) == (DueKind.LIVE, 6)
+    items = _items(upcoming=[running, later], leave=[])
+    assert (items[0].kind, items[0].ref) == (DueKind.LIVE, 5)
+
+
 def test_the_office_list_has_only_what_a_trainee_must_still_do() -> None:
     rows = outstanding_rows(
         [

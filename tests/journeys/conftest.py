@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api as playwright_sync
 
 from tests.browser.session_helpers import Api
-from tests.journeys.helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, Journey, camera_file
+from tests.chromium import chromium
+from tests.journeys.helpers import CHROMIUM_ARGS, ROOT, Journey, camera_file
 from tests.server_process import ServerProcess
 
 
@@ -26,12 +26,8 @@ from tests.server_process import ServerProcess
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     clip = camera_file(tmp_path_factory.mktemp("camera") / "camera.y4m")
     args = [*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"]
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium(args) as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -19,24 +19,12 @@ from playwright.sync_api import expect
 
 from server.store.demo_loader import DEMO_PASSWORDS
 from tests.browser.session_helpers import Api, Watch
+from tests.chromium import QUIET, ROOM
 from tests.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "journeys"
-CHROMIUM = "/usr/bin/chromium"
-# The kiosk flags a room's screen runs with (sound plays without a tap), and Chromium's fake
-# camera and microphone for the operator's browser broadcast (a test pattern and a beep).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless=new",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+CHROMIUM_ARGS = [*ROOM, *QUIET]
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1400, "height": 1000}}
 PROJECTOR: dict[str, Any] = {"viewport": {"width": 1280, "height": 720}}
 PHONE: dict[str, Any] = {

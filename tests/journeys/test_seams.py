@@ -220,3 +220,26 @@ def test_session_report_headline_counts_the_absent_and_those_on_leave(
             expect(line).to_contain_text(text.format(**totals))
     journey.shoot("report-headline")
     journey.watch.check()
+
+
+def test_trainee_to_do_drops_a_live_day_the_operator_has_ended(
+    journey: Journey, admin: Api
+) -> None:
+    """我的待办 names the live day while it runs; once the operator ends it (before its planned
+    end) the phone stops asking the trainee to attend it."""
+    sid = session_now(admin, "提前结束的课", [MAIN_SITE, ROOM])
+    title = admin.call("GET", f"/sessions/{sid}")["title"]
+    trainee = homed_trainees(admin, ROOM)[0]
+    phone = journey.person("trainee", "trainee")
+    trainee_types_code(phone, journey.url, trainee["code"])
+    todo = phone.locator("#todo-area")
+    expect(todo).to_contain_text(title)
+    journey.shoot("to-do-while-it-runs")
+    admin.call("POST", f"/sessions/{sid}/end")
+    expect(phone.locator("#session-area")).not_to_contain_text(title, timeout=WAIT)
+    expect(todo).not_to_contain_text(title, timeout=WAIT)
+    phone.reload()
+    expect(phone.locator("#todo-card h2")).to_have_text("我的待办")
+    expect(todo).not_to_contain_text(title)
+    journey.shoot("to-do-after-the-end")
+    journey.watch.check()

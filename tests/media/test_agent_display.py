@@ -24,14 +24,9 @@ def _dummy_video(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return Config(
-        data_dir=str(tmp_path / "var"),
-        secret_key="test-secret",
-        port=8080,
-        media_bind_addresses=["127.0.0.1"],
-        media_record=False,
-    )
+def config(config: Config) -> Config:
+    """The shared test configuration (tests/conftest.py) with media on loopback, not recorded."""
+    return replace(config, media_bind_addresses=["127.0.0.1"], media_record=False)
 
 
 def test_window_shows_a_frame_scaled_to_the_screen() -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return Config(
-        data_dir=str(tmp_path / "var"),
-        secret_key="test-secret",
-        port=8080,
-        media_bind_addresses=["127.0.0.1"],
-    )
+def config(config: Config) -> Config:
+    """The shared test configuration (tests/conftest.py) with media on loopback."""
+    return replace(config, media_bind_addresses=["127.0.0.1"])
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,37 +18,19 @@ from server.config import Config
 from server.media import forward
 from server.web.app import create_app
 from server.web.keys import MEDIA
+from tests.chromium import CHROMIUM, QUIET, ROOM
 from tests.conftest import World
 from tests.media.test_broadcast_e2e import agent_config
 from tests.web.live_helpers import wait_for
 
 HERE = Path(__file__).resolve().parent
-CHROMIUM = "/usr/bin/chromium"
-
-
-ARGS = [
-    "--no-sandbox",
-    "--headless=new",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+ARGS = [*ROOM, *QUIET, "--disable-sync"]
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return Config(
-        data_dir=str(tmp_path / "var"),
-        secret_key="test-secret",
-        port=8080,
-        media_bind_addresses=["127.0.0.1"],
-        media_record=False,
-    )
+def config(config: Config) -> Config:
+    """The shared test configuration (tests/conftest.py) with media on loopback, not recorded."""
+    return replace(config, media_bind_addresses=["127.0.0.1"], media_record=False)
 
 
 @pytest.fixture

@@ -5,10 +5,6 @@ silent moves to the server and the relay is told to let it go."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from server.config import Config
 from server.web.keys import MEDIA
 from tests.conftest import ClientFactory, World
@@ -16,11 +12,6 @@ from tests.media.test_broadcast_e2e import live_session
 from tests.web.live_helpers import AgentPeer, hello
 
 OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"  # routed, never parsed here
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return Config(data_dir=str(tmp_path / "var"), secret_key="test-secret", port=8080)
 
 
 async def test_a_childs_offer_goes_to_its_relay_and_only_that_relay_answers(

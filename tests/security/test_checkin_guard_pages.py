@@ -10,16 +10,15 @@ import asyncio
 import re
 from pathlib import Path
 
-from playwright import sync_api as playwright_sync
 from playwright.sync_api import Page, expect
 
 from server.core.checkin import current_code
 from server.core.checkin_guard import FREE_FAILURES
 from server.store.models import utcnow
+from tests.chromium import chromium
 from tests.security.checkin_world import CHECKIN_KEY, KEY, seed_rooms
 from tests.server_process import ServerProcess
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "security"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
@@ -42,8 +41,7 @@ def test_the_phone_says_how_long_to_wait_and_the_dashboard_lists_the_guesser(
     server = ServerProcess(rooms.data_dir, env={"CLASSROOM_SECRET_KEY": KEY}).start(60.0)
     errors: list[str] = []
     try:
-        with playwright_sync.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        with chromium(["--no-sandbox"]) as browser:
             phone_ctx = browser.new_context(**PHONE)
             phone = phone_ctx.new_page()
             phone.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -11,22 +11,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
+from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "security"
 PHONE = {"width": 390, "height": 844}
 WAIT = {"zh": re.compile(r"尝试次数过多，请 \d+ 秒后再试"), "en": re.compile(r"try again in \d+ s")}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
-        yield b
-        b.close()
+browser = pytest.fixture(scope="module")(chromium_browser)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -20,6 +18,7 @@ from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import LoginSession, Site, Trainee, utcnow
 from server.web.batching import Batcher, padded
 from server.web.keys import ADMISSION
+from tests.cluster_helpers import add_login
 from tests.conftest import ClientFactory, World
 
 # -- the batcher ------------------------------------------------------------------------------
@@ -168,17 +167,7 @@ async def _seed_logins(config: Config, world: World) -> dict[str, list[str]]:
                                 manual=[],
                             )
                         )
-                    token = secrets.token_urlsafe(24)
-                    db.add(
-                        LoginSession(
-                            token_hash=security.sha256(token),
-                            trainee_id=t.id,
-                            csrf_token="c",
-                            created_at=now,
-                            expires_at=now + timedelta(hours=1),
-                        )
-                    )
-                    out[kind].append(token)
+                    out[kind].append(add_login(db, now, hours=1, trainee_id=t.id))
         async with store_db.session_factory(engine)() as db, db.begin():
             hashes = [security.sha256(t) for t in out["ended"]]
             await db.execute(delete(LoginSession).where(LoginSession.token_hash.in_(hashes)))

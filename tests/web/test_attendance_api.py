@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,10 +29,8 @@ SECRET = checkin_secret("test-secret")
 
 
 @pytest.fixture
-def config(tmp_path: Path, database_url: str) -> Config:
-    return Config(
-        data_dir=str(tmp_path / "var"), database_url=database_url, secret_key="test-secret"
-    )
+def config(config: Config, database_url: str) -> Config:
+    return replace(config, database_url=database_url)
 
 
 def _iso(value: datetime) -> str:

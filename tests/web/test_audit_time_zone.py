@@ -4,8 +4,8 @@ which is 5 December there (and 6 December in China)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +19,8 @@ AT = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return Config(
-        data_dir=str(tmp_path / "var"), secret_key="test-secret", time_zone="Pacific/Pago_Pago"
-    )
+def config(config: Config) -> Config:
+    return replace(config, time_zone="Pacific/Pago_Pago")
 
 
 async def _total(client: Any, since: str, until: str) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
@@ -12,10 +12,8 @@ from tests.web.http_helpers import expect_ok as _ok
 
 
 @pytest.fixture
-def config(tmp_path: Path, database_url: str) -> Config:
-    return Config(
-        data_dir=str(tmp_path / "var"), database_url=database_url, secret_key="test-secret"
-    )
+def config(config: Config, database_url: str) -> Config:
+    return replace(config, database_url=database_url)
 
 
 async def test_org_unit_tree_refuses_a_cycle(client_as: ClientFactory) -> None:

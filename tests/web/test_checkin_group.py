@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,8 @@ SECRET = checkin_secret(KEY)
 
 
 @pytest.fixture
-def config(tmp_path: Path, database_url: str) -> Config:
-    return Config(data_dir=str(tmp_path / "var"), database_url=database_url, secret_key=KEY)
+def config(config: Config, database_url: str) -> Config:
+    return replace(config, database_url=database_url, secret_key=KEY)
 
 
 @dataclass

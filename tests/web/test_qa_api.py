@@ -7,8 +7,7 @@ import asyncio
 import csv
 import io
 import zipfile
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -23,10 +22,8 @@ from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
 
 
 @pytest.fixture
-def config(tmp_path: Path, database_url: str) -> Config:
-    return Config(
-        data_dir=str(tmp_path / "var"), database_url=database_url, secret_key="test-secret"
-    )
+def config(config: Config, database_url: str) -> Config:
+    return replace(config, database_url=database_url)
 
 
 @dataclass

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,13 +24,9 @@ from tests.web.http_helpers import expect_error, expect_ok
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return Config(
-        data_dir=str(tmp_path / "var"),
-        secret_key="test-secret",
-        port=8080,
-        selfstudy_max_upload_mib=1,
-    )
+def config(config: Config) -> Config:
+    """The shared test configuration (tests/conftest.py) with uploads of at most 1 MiB."""
+    return replace(config, selfstudy_max_upload_mib=1)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ server for it, and the exports use it. Here a deployment set to Tokyo time."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -19,8 +19,8 @@ TOKYO = timezone(timedelta(hours=9))
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return Config(data_dir=str(tmp_path / "var"), secret_key="test-secret", time_zone="Asia/Tokyo")
+def config(config: Config) -> Config:
+    return replace(config, time_zone="Asia/Tokyo")
 
 
 async def test_pages_and_exports_use_the_configured_zone(

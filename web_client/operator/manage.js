@@ -254,32 +254,32 @@ export async function manageView(root, resource, actor) {
     const out = [];
     if (resource === "sessions") out.push(h("a", { class: "btn small", href: `#/sessions/${item.id}/live` }, t("sessions.dashboard")));
     if (resource === "sites")
-      out.push(
-        h("button", {
-          type: "button",
-          class: "small secondary",
-          onclick: (ev) =>
-            act(ev.currentTarget, async () => {
-              if (item.has_secret && !window.confirm(t("manage.secretReplace"))) return;
-              const r = await api.post(`/sites/${item.id}/secret`);
-              showOnce(t("manage.secretFor", { name: item.name }), r.secret);
-            }),
-        }, t("manage.issueSecret")),
-      );
+      out.push(issueButton(t("manage.issueSecret"), `/sites/${item.id}/secret`, "secret", t("manage.secretFor", { name: item.name }), item.has_secret ? t("manage.secretReplace") : ""));
     if (resource === "trainees") out.push(h("a", { class: "btn small secondary", href: `#/trainees/${item.id}/transcript` }, t("nav.transcripts")));
-    if (resource === "trainees")
-      out.push(
-        h("button", {
-          type: "button",
-          class: "small secondary",
-          onclick: (ev) =>
-            act(ev.currentTarget, async () => {
-              const r = await api.post(`/trainees/${item.id}/join-code`);
-              showOnce(t("manage.codeFor", { name: item.name }), r.code);
-            }),
-        }, t("manage.issueCode")),
-      );
+    if (resource === "trainees") out.push(issueButton(t("manage.issueCode"), `/trainees/${item.id}/join-code`, "code", t("manage.codeFor", { name: item.name }), ""));
     return out;
+  }
+
+  /**
+   * A button that issues a new credential (after ``ask``, when there is one to confirm) and
+   * shows it once: the server keeps only its hash.
+   * @param {string} label
+   * @param {string} path
+   * @param {string} key the answer's field holding the credential
+   * @param {string} title
+   * @param {string} ask
+   */
+  function issueButton(label, path, key, title, ask) {
+    return h("button", {
+      type: "button",
+      class: "small secondary",
+      onclick: (ev) =>
+        act(ev.currentTarget, async () => {
+          if (ask && !window.confirm(ask)) return;
+          const r = await api.post(path);
+          showOnce(title, r[key]);
+        }),
+    }, label);
   }
 
   function showOnce(title, secret) {

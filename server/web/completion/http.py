@@ -22,7 +22,6 @@ from server.core.completion import (
 )
 from server.core.errors import NotFound
 from server.core.leave import leave_limit
-from server.core.roles import Actor
 from server.core.throttle import FailureThrottle, Policy, check_throttles
 from server.core.validation import Bool, Float, Int, Map, Optional
 from server.store.completion_models import CertificateRow, ProgramSettings
@@ -250,12 +249,9 @@ async def _pdf(request: web.Request, cert: CertificateRow) -> web.Response:
     produces=(PDF,),
 )
 async def certificate_pdf(request: web.Request) -> web.Response:
-    who = principal(request)
-    async with request.app[SESSIONS]() as db:
-        cert = await load(db, CertificateRow, path_id(request, "certificate"), "certificate")
-    if who.actor is Actor.TRAINEE and cert.trainee_id != who.trainee_id:
-        raise NotFound("certificate.not_found", "There is no certificate with that id.")
-    return await _pdf(request, cert)
+    return await _pdf(
+        request, await writeups.load_trainees_own(request, CertificateRow, "certificate")
+    )
 
 
 @routes.json("GET", "/api/v1/trainee/certificates", roles.TRAINEES, "completion")

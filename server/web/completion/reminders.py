@@ -141,6 +141,7 @@ async def due_by_trainee(
                     session.starts_at.timestamp(),
                     session.ends_at.timestamp(),
                     room.name if room is not None else "",
+                    ended=session.ended_at is not None,
                 )
             )
         out[trainee.id] = due_items(

@@ -28,7 +28,7 @@ from server.store.completion_models import ReadingRow, WriteupRow
 from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
 from server.web.api import Answer, Body, Param, Routes, id_param
 from server.web.completion import service
-from server.web.db import iso
+from server.web.db import Row, iso
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.leave import service as leave_service
 from server.web.resources import audit, load, path_id
@@ -106,6 +106,17 @@ def _file_answer(request: web.Request, key: str, name: str, media: str) -> web.F
 # --------------------------------------------------------------------------------------------
 # Set reading
 # --------------------------------------------------------------------------------------------
+
+
+async def load_trainees_own(request: web.Request, model: type[Row], label: str) -> Row:
+    """The row of the URL's id that belongs to a trainee: staff see any, a trainee only their
+    own (another's is not found, as if it did not exist)."""
+    who = principal(request)
+    async with request.app[SESSIONS]() as db:
+        row = await load(db, model, path_id(request, label), label)
+    if who.actor is Actor.TRAINEE and row.trainee_id != who.trainee_id:  # type: ignore[attr-defined]
+        raise NotFound(f"{label}.not_found", f"There is no {label} with that id.")
+    return row
 
 
 def _reading_view(r: ReadingRow) -> dict[str, Any]:
@@ -348,11 +359,7 @@ async def attach_writeup(request: web.Request) -> Answer:
     produces=("application/octet-stream",),
 )
 async def writeup_file(request: web.Request) -> web.StreamResponse:
-    who = principal(request)
-    async with request.app[SESSIONS]() as db:
-        row = await load(db, WriteupRow, path_id(request, "writeup"), "writeup")
-    if who.actor is Actor.TRAINEE and row.trainee_id != who.trainee_id:
-        raise NotFound("writeup.not_found", "There is no writeup with that id.")
+    row = await load_trainees_own(request, WriteupRow, "writeup")
     return _file_answer(request, row.file_key, row.file_name, row.file_type)
 
 
