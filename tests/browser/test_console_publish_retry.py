@@ -3,7 +3,9 @@
 with ``CLASSROOM_TEST_DROP_PUBLISH_PEERS=2``, which answers the first two publications and drops
 their peers at once (signalling gets through, media does not). The console must say what is
 happening, offer again by itself with a pause, and be live on the third attempt; the phone-size
-panel is photographed in Chinese and English while it retries."""
+panel is photographed in Chinese and English while it retries. With every attempt dropped
+(a second server, ``CLASSROOM_TEST_DROP_PUBLISH_PEERS=5``) the console stops after its five
+attempts, says so, and 重新推流 then goes live."""
 
 from __future__ import annotations
 
@@ -23,10 +25,14 @@ DROPS = 2
 PHONE = {"width": 390, "height": 844}
 
 
+def dropping_server(tmp_path_factory: pytest.TempPathFactory, drops: int) -> ServerProcess:
+    env = {"CLASSROOM_MEDIA_BIND_ADDRESSES": "127.0.0.1", DROP_PUBLISH_ENV: str(drops)}
+    return ServerProcess(tmp_path_factory.mktemp("publish-retry"), None, "--demo", env=env)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {"CLASSROOM_MEDIA_BIND_ADDRESSES": "127.0.0.1", DROP_PUBLISH_ENV: str(DROPS)}
-    with ServerProcess(tmp_path_factory.mktemp("publish-retry"), None, "--demo", env=env) as proc:
+    with dropping_server(tmp_path_factory, DROPS) as proc:
         yield proc
 
 
@@ -108,3 +114,50 @@ def test_a_camera_publication_that_never_connects_is_offered_again_and_goes_live
         op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
         context.close()
     assert not errors, errors
+
+
+ATTEMPTS = 5  # PUBLISH_ATTEMPTS in web_client/operator/dashboard/broadcast.js
+
+
+def test_a_camera_publication_that_never_connects_stops_after_its_attempts_and_can_be_redone(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with dropping_server(tmp_path_factory, ATTEMPTS) as server:
+        op = Api(server.url).login("operator")
+        op.call("POST", f"/sessions/{SESSION_ID}/start")
+        context = browser.new_context(viewport=PHONE)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        pill = page.locator("#bc-state #bc-no-publisher")
+        try:
+            login(page, server)
+            page.locator(f'a[data-session="{SESSION_ID}"]').click()
+            started = time.monotonic()
+            page.locator("#bc-start").click()
+            expect(pill).to_have_text("摄像头画面未连通，正在重试（第 5/5 次）…", timeout=70_000)
+            # five attempts of 10 s with 1, 2, 4, 8 s between them, then it stops and says so
+            expect(pill).to_have_text("摄像头画面连接失败", timeout=30_000)
+            gave_up = time.monotonic() - started
+            expect(page.locator("#bc-state")).to_contain_text("已自动尝试连接 5 次")
+            page.locator("#p-broadcast").screenshot(
+                path=str(ARTIFACTS / "console-publish-failed-phone-zh.png")
+            )
+            page.get_by_role("button", name="English").click()
+            expect(pill).to_have_text("Camera could not connect")
+            expect(page.locator("#bc-state")).to_contain_text("Tried 5 times")
+            page.locator("#p-broadcast").screenshot(
+                path=str(ARTIFACTS / "console-publish-failed-phone-en.png")
+            )
+            assert drops_logged(server) == ATTEMPTS  # stopped: no sixth offer by itself
+            time.sleep(2)
+            assert drops_logged(server) == ATTEMPTS
+            # the way out it names: 重新推流 (Publish again) -- the server drops no more now
+            page.get_by_role("button", name="Publish again").click()
+            expect(page.locator("#bc-state .pill")).to_have_text("On air", timeout=30_000)
+            print(f"gave up after {gave_up:.1f} s")
+        finally:
+            op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
+            context.close()
+        assert not errors, errors

@@ -144,6 +144,15 @@ def test_certificate_issued_downloaded_and_verified(
     )
     expect(checker.locator("#result")).to_contain_text(program["name"])
     journey.shoot("verified", "public")
+    # In English too, on the phone: the code stays inside the card (no sideways scrolling).
+    reader = journey.person("public-en", "trainee", lang="en")
+    reader.goto(link)
+    expect(reader.locator("#result")).to_contain_text("This certificate is valid")
+    page_width, screen = reader.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert page_width <= screen, f"the check page is {page_width} px wide on a {screen} px phone"
+    journey.shoot("verified-en", "public-en")
     checker.goto(url + "/verify/AAAAAAAAAAAAAAAA")
     expect(checker.locator("#result")).to_contain_text("查无此证书")
     journey.shoot("unknown", "public")

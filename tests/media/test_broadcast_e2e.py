@@ -27,6 +27,7 @@ from server.store import db as store_db
 from server.store.models import ClassSession, Site
 from server.web.keys import LIVE, MEDIA
 from tests.conftest import ClientFactory, World
+from tests.server_process import stop_process
 from tests.web.live_helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -271,15 +272,6 @@ def spawn_agent(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL if it has not ended within 10 s."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 async def test_an_agent_killed_and_restarted_resumes_publishing_and_receiving(

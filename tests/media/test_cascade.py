@@ -22,8 +22,8 @@ from tests.media.test_broadcast_e2e import (
     live_session,
     received,
     spawn_agent,
-    stop_process,
 )
+from tests.server_process import stop_process
 from tests.web.live_helpers import wait_for
 
 REPARENT_LIMIT = 5.0  # seconds: the bound for children of a dead relay

@@ -43,7 +43,7 @@ addMessages({
     "broadcast.retrying": "摄像头画面未连通，正在重试（第 {n}/{max} 次）…",
     "broadcast.retryingHelp": "本机摄像头的画面还没有送到服务器，正在自动重新连接，无需操作。",
     "broadcast.publishFailed": "摄像头画面连接失败",
-    "broadcast.publishFailedHelp": "已自动重试 {n} 次，本机摄像头的画面仍未送到服务器：各分课堂收不到画面和声音。请检查本机网络（防火墙须放行 UDP），然后点击“重新推流”。",
+    "broadcast.publishFailedHelp": "已自动尝试连接 {n} 次，本机摄像头的画面仍未送到服务器：各分课堂收不到画面和声音。请检查本机网络（防火墙须放行 UDP），然后点击“重新推流”。",
     "broadcast.publishAgain": "重新推流",
   },
   en: {

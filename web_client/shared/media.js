@@ -205,11 +205,12 @@ class KeptPeer {
     if (this.closed) return;
     this.lastError = err;
     this.failures += 1;
-    if (this.failures < this.maxAttempts) return this._again();
-    clearTimeout(this.timer);
+    // the attempt is over: its connection must not fail (and count) a second time
     clearTimeout(this.connectTimer);
     if (this.pc) this.pc.close();
     this.pc = null;
+    if (this.failures < this.maxAttempts) return this._again();
+    clearTimeout(this.timer);
     this._set("failed"); // gave up: the caller offers the person a way to try again
   }
 
