@@ -14,11 +14,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from server.web.media_api import DROP_PUBLISH_ENV
 from tests.browser.session_helpers import Api
-from tests.browser.test_operator_console import ARTIFACTS, CHROMIUM, SESSION_ID, login
+from tests.browser.test_operator_console import ARTIFACTS, SESSION_ID, login
+from tests.chromium import FAKE_MEDIA, HEADLESS, QUIET, chromium
 from tests.server_process import ServerProcess
 
 DROPS = 2
@@ -38,22 +39,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--headless=new",
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium([*HEADLESS, *FAKE_MEDIA, "--disable-sync", *QUIET]) as b:
         yield b
-        b.close()
 
 
 def drops_logged(server: ServerProcess) -> int:
