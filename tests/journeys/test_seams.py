@@ -100,7 +100,7 @@ def test_wall_before_the_start_shows_no_change_still_to_come(
     )
     sid = int(session["id"])
     agents(ROOM, site_secret(admin, ROOM))  # the room's agent is up ten-odd minutes early
-    wait_until(lambda: _room_online(admin, sid), "the room's agent is not online", timeout=20)
+    wait_until(lambda: _room_online(admin, sid), "the room's agent is not online", timeout=40)
     op = journey.person("operator", "operator")
     operator_signs_in(op, journey.url)
     with op.expect_response(lambda r: r.url.endswith(f"/sessions/{sid}/presence")):
