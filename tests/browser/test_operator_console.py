@@ -209,16 +209,22 @@ def test_grant_and_revoke_the_floor_with_a_countdown(
     assert world["op"].call("GET", f"/sessions/{SESSION_ID}/floor")["holder"] is None
 
 
-def test_roll_call_shows_live_per_site_tallies(
-    page: Page, server: ServerProcess, world: dict[str, Any]
-) -> None:
+def _in_the_room(server: ServerProcess, world: dict[str, Any], code: str, site_id: int) -> Api:
+    """A demo trainee signed in (their API client), marked present at this site by the operator."""
     trainee = Api(server.url)
-    me = trainee.join("DEMONB0002")
+    me = trainee.join(code)
     world["op"].call(
         "POST",
         f"/sessions/{SESSION_ID}/attendance/mark",
-        json={"trainee_id": me["trainee_id"], "site_id": 3, "reason": "UI test"},
+        json={"trainee_id": me["trainee_id"], "site_id": site_id, "reason": "UI test"},
     )
+    return trainee
+
+
+def test_roll_call_shows_live_per_site_tallies(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    trainee = _in_the_room(server, world, "DEMONB0002", site_id=3)
     open_dashboard(page, server)
     page.locator("#roll-seconds").fill("120")
     page.locator("#roll-start").click()
@@ -234,13 +240,7 @@ def test_roll_call_shows_live_per_site_tallies(
 def test_poll_controls_with_live_results(
     page: Page, server: ServerProcess, world: dict[str, Any]
 ) -> None:
-    trainee = Api(server.url)
-    me = trainee.join("DEMONB0003")
-    world["op"].call(
-        "POST",
-        f"/sessions/{SESSION_ID}/attendance/mark",
-        json={"trainee_id": me["trainee_id"], "site_id": 2, "reason": "UI test"},
-    )
+    trainee = _in_the_room(server, world, "DEMONB0003", site_id=2)
     open_dashboard(page, server)
     page.locator("#p-poll summary").click()
     page.locator("#poll-prompt").fill("哪个专题最有帮助？")

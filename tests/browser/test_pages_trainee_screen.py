@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,20 @@ def _context(browser: Any, guard: Guard, **kw: Any) -> tuple[Any, Page]:
     return context, page
 
 
+@contextmanager
+def _screen_and_phone(browser: Any, guard: Guard) -> Iterator[tuple[Page, Page]]:
+    """A projector-sized screen page and a phone page, both watched by ``guard``, whose findings
+    are checked when the test's steps pass; both contexts closed in any case."""
+    screen_ctx, screen = _context(browser, guard, **PROJECTOR)
+    phone_ctx, phone = _context(browser, guard, **PHONE)
+    try:
+        yield screen, phone
+        guard.check()
+    finally:
+        phone_ctx.close()
+        screen_ctx.close()
+
+
 def _screen_sign_in(page: Page, server: ServerProcess | CuttableProxy, secret: str) -> None:
     page.goto(f"{server.url}/screen/#secret={secret}")
     expect(page.locator("#site-name")).to_have_text("海曙区分课堂")
@@ -168,9 +183,7 @@ def test_trainee_phone_page_join_checkin_ask_vote_rollcall_hours_english(
     with ServerProcess(tmp_path / "srv", None, "--demo") as server:
         op, secret = _prepare(server)
         guard = Guard(server)
-        screen_ctx, screen = _context(browser, guard, **PROJECTOR)
-        phone_ctx, phone = _context(browser, guard, **PHONE)
-        try:
+        with _screen_and_phone(browser, guard) as (screen, phone):
             _screen_sign_in(screen, server, secret)
             code_el = screen.locator("#checkin-code")
             expect(code_el).to_have_text(re.compile(r"^\d{6}$"))
@@ -271,10 +284,6 @@ def test_trainee_phone_page_join_checkin_ask_vote_rollcall_hours_english(
                     name = el.get_attribute("aria-label") or el.text_content() or ""
                     labelled = name.strip() or el.evaluate("e => e.labels && e.labels.length > 0")
                     assert labelled, el.evaluate("e => e.outerHTML")
-            guard.check()
-        finally:
-            phone_ctx.close()
-            screen_ctx.close()
 
 
 def test_site_screen_code_qr_on_air_within_a_second_and_roll_call(
@@ -283,9 +292,7 @@ def test_site_screen_code_qr_on_air_within_a_second_and_roll_call(
     with ServerProcess(tmp_path / "srv", None, "--demo") as server:
         op, secret = _prepare(server)
         guard = Guard(server)
-        screen_ctx, screen = _context(browser, guard, **PROJECTOR)
-        phone_ctx, phone = _context(browser, guard, **PHONE)
-        try:
+        with _screen_and_phone(browser, guard) as (screen, phone):
             # Signing in by typing the secret works too (a wrong one is refused first).
             screen.goto(server.url + "/screen/")
             screen.get_by_label(re.compile("课堂密钥|Classroom secret")).fill("site2.wrong")
@@ -379,10 +386,6 @@ def test_site_screen_code_qr_on_air_within_a_second_and_roll_call(
             # The code rotates by itself (30 s windows): wait for the next one, bounded.
             expect(code).not_to_have_text(first_code, timeout=35_000)
             expect(code).to_have_text(re.compile(r"^\d{6}$"))
-            guard.check()
-        finally:
-            phone_ctx.close()
-            screen_ctx.close()
 
 
 def test_screen_and_trainee_page_reconnect_after_the_server_is_killed_and_restarted(
@@ -394,17 +397,17 @@ def test_screen_and_trainee_page_reconnect_after_the_server_is_killed_and_restar
     try:
         op, secret = _prepare(server)
         guard = Guard(server)
-        screen_ctx, screen = _context(browser, guard, **PROJECTOR)
-        phone_ctx, phone = _context(browser, guard, **PHONE)
-        sent: list[dict[str, Any]] = []  # what the screen's live sockets send
-        screen.on(
-            "websocket",
-            lambda ws: ws.on(
-                "framesent",
-                lambda frame: sent.append(json.loads(frame if isinstance(frame, str) else "{}")),
-            ),
-        )
-        try:
+        with _screen_and_phone(browser, guard) as (screen, phone):
+            sent: list[dict[str, Any]] = []  # what the screen's live sockets send
+            screen.on(
+                "websocket",
+                lambda ws: ws.on(
+                    "framesent",
+                    lambda frame: sent.append(
+                        json.loads(frame if isinstance(frame, str) else "{}")
+                    ),
+                ),
+            )
             _screen_sign_in(screen, server, secret)
             expect(screen.locator("#conn")).to_have_attribute("data-state", "open")
             _join(phone, server, "DEMONB0001")
@@ -438,10 +441,6 @@ def test_screen_and_trainee_page_reconnect_after_the_server_is_killed_and_restar
             expect(screen.locator("#checkin-code")).to_have_text(re.compile(r"^\d{6}$"))
             _artifact(screen, "screen-after-restart.png")
             _artifact(phone, "trainee-after-restart.png")
-            guard.check()
-        finally:
-            phone_ctx.close()
-            screen_ctx.close()
     finally:
         server.stop()
 
