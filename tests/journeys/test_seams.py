@@ -243,3 +243,27 @@ def test_trainee_to_do_drops_a_live_day_the_operator_has_ended(
     expect(todo).not_to_contain_text(title)
     journey.shoot("to-do-after-the-end")
     journey.watch.check()
+
+
+def test_audit_of_a_make_up_check_in_reads_in_chinese(journey: Journey, admin: Api) -> None:
+    """The office reads yesterday's corrections in the audit trail (JOURNEYS.md 6): a make-up
+    check-in (补签) lists its changes in words, no field names of the database, no JSON."""
+    sid = session_now(admin, "补签审计", [MAIN_SITE, ROOM])
+    trainee = homed_trainees(admin, ROOM)[0]
+    admin.call(
+        "POST",
+        f"/sessions/{sid}/attendance/mark",
+        json={"trainee_id": trainee["id"], "reason": "手机没电，经课堂管理员确认", "site_id": ROOM},
+    )
+    op = journey.person("operator", "operator")
+    operator_signs_in(op, journey.url, "admin")
+    op.goto(f"{journey.url}/operator/#/audit")
+    entry = op.locator("#audit-list tbody tr", has_text="手机没电")
+    expect(entry).to_contain_text("补签")
+    changes = entry.locator(".changes").inner_text()
+    assert "在场时段" in changes and "人工补签" in changes, changes
+    raw = re.findall(r"[A-Za-z_]{3,}", changes.replace("admin", ""))
+    assert not raw, f"raw words in the audit entry: {raw}: {changes}"
+    assert "{" not in changes, changes
+    journey.shoot("audit-make-up")
+    journey.watch.check()

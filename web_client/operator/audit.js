@@ -117,6 +117,24 @@ addMessages({
     "audit.field.left_early": "早退",
     "audit.field.makeup": "补课",
     "audit.field.absent": "缺勤",
+    "audit.field.id": "编号",
+    "audit.field.trainee_id": "学员",
+    "audit.field.session_id": "课次",
+    "audit.field.state": "状态",
+    "audit.field.checked_in": "在场",
+    "audit.field.first_in": "首次签到",
+    "audit.field.last_out": "最后签退",
+    "audit.field.stays": "在场时段",
+    "audit.field.manual": "人工补签",
+    "audit.field.closed": "已结束",
+    "audit.field.by": "操作人",
+    "audit.field.at": "时间",
+    "audit.field.start": "开始",
+    "audit.field.end": "结束",
+    "audit.val.manual": "人工补签",
+    "audit.val.closed": "已结束",
+    "audit.val.open": "在场",
+    "audit.val.staff": "工作人员",
     "audit.val.scheduled": "未开始",
     "audit.val.live": "进行中",
     "audit.val.ended": "已结束",
@@ -245,6 +263,24 @@ addMessages({
     "audit.field.left_early": "left early",
     "audit.field.makeup": "make-up",
     "audit.field.absent": "absent",
+    "audit.field.id": "record",
+    "audit.field.trainee_id": "trainee",
+    "audit.field.session_id": "session",
+    "audit.field.state": "state",
+    "audit.field.checked_in": "in the room",
+    "audit.field.first_in": "first check-in",
+    "audit.field.last_out": "last check-out",
+    "audit.field.stays": "time in the room",
+    "audit.field.manual": "manual check-in",
+    "audit.field.closed": "closed",
+    "audit.field.by": "by",
+    "audit.field.at": "at",
+    "audit.field.start": "from",
+    "audit.field.end": "to",
+    "audit.val.manual": "manual check-in",
+    "audit.val.closed": "closed",
+    "audit.val.open": "in the room",
+    "audit.val.staff": "staff",
     "audit.val.scheduled": "scheduled",
     "audit.val.live": "live",
     "audit.val.ended": "ended",
@@ -281,8 +317,15 @@ function what(e) {
 
 function show(v) {
   if (v === null || v === undefined || v === "") return "—";
-  if (Array.isArray(v)) return v.map(show).join("、");
-  if (typeof v === "object") return JSON.stringify(v);
+  if (Array.isArray(v)) return v.map(show).join(v.some((x) => x && typeof x === "object") ? "；" : "、");
+  // A nested record (a stay, a manual check-in): its fields in words, never raw JSON.
+  if (typeof v === "object") {
+    if ("start" in v && "end" in v && !("reason" in v)) return `${show(v.start)} – ${show(v.end)}${v.source ? `（${show(v.source)}）` : ""}`;
+    return Object.entries(v)
+      .filter(([k]) => k !== "start" && k !== "end")
+      .map(([k, x]) => `${fieldText(k)} ${k === "by" ? String(x).split(":").pop() : show(x)}`)
+      .join("，");
+  }
   if (typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v)) return fmtDateTime(v);
   return known("audit.val", String(v));
 }
