@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from server.web.media_api import DROP_PUBLISH_ENV
 from tests.browser.session_helpers import Api
@@ -43,6 +44,28 @@ def browser() -> Iterator[Browser]:
         yield b
 
 
+@contextmanager
+def console_on_a_phone(
+    browser: Browser, server: ServerProcess
+) -> Iterator[tuple[Api, Page, list[str]]]:
+    """The operator's console on a phone, demo session 1 started and open; the page's errors
+    collected. Afterwards the broadcast is stopped and the page closed."""
+    op = Api(server.url).login("operator")
+    op.call("POST", f"/sessions/{SESSION_ID}/start")
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        login(page, server)
+        page.locator(f'a[data-session="{SESSION_ID}"]').click()
+        yield op, page, errors
+    finally:
+        op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
+        context.close()
+
+
 def drops_logged(server: ServerProcess) -> int:
     return server.log.read_text(errors="replace").count(
         f"{DROP_PUBLISH_ENV}: camera publication dropped"
@@ -52,18 +75,9 @@ def drops_logged(server: ServerProcess) -> int:
 def test_a_camera_publication_that_never_connects_is_offered_again_and_goes_live(
     browser: Browser, server: ServerProcess
 ) -> None:
-    op = Api(server.url).login("operator")
-    op.call("POST", f"/sessions/{SESSION_ID}/start")
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
     ARTIFACTS.mkdir(exist_ok=True)
-    pill = page.locator("#bc-state #bc-no-publisher")
-    try:
-        login(page, server)
-        page.locator(f'a[data-session="{SESSION_ID}"]').click()
+    with console_on_a_phone(browser, server) as (op, page, errors):
+        pill = page.locator("#bc-state #bc-no-publisher")
         started = time.monotonic()
         page.locator("#bc-start").click()  # the local camera (ticked by default)
         # The first publication is answered, then its peer is gone: no media ever flows.
@@ -97,9 +111,6 @@ def test_a_camera_publication_that_never_connects_is_offered_again_and_goes_live
         assert view["relay"]["publishers"][view["origin"]]["frames_in"]["video"] > 0, view
         assert drops_logged(server) == DROPS  # the first two really were dropped, not skipped
         print(f"retry shown after {retry_seen:.1f} s, live after {live_after:.1f} s")
-    finally:
-        op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
-        context.close()
     assert not errors, errors
 
 
@@ -110,17 +121,8 @@ def test_a_camera_publication_that_never_connects_stops_after_its_attempts_and_c
     browser: Browser, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     with dropping_server(tmp_path_factory, ATTEMPTS) as server:
-        op = Api(server.url).login("operator")
-        op.call("POST", f"/sessions/{SESSION_ID}/start")
-        context = browser.new_context(viewport=PHONE)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        pill = page.locator("#bc-state #bc-no-publisher")
-        try:
-            login(page, server)
-            page.locator(f'a[data-session="{SESSION_ID}"]').click()
+        with console_on_a_phone(browser, server) as (_, page, errors):
+            pill = page.locator("#bc-state #bc-no-publisher")
             started = time.monotonic()
             page.locator("#bc-start").click()
             expect(pill).to_have_text("摄像头画面未连通，正在重试（第 5/5 次）…", timeout=70_000)
@@ -144,7 +146,4 @@ def test_a_camera_publication_that_never_connects_stops_after_its_attempts_and_c
             page.get_by_role("button", name="Publish again").click()
             expect(page.locator("#bc-state .pill")).to_have_text("On air", timeout=30_000)
             print(f"gave up after {gave_up:.1f} s")
-        finally:
-            op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
-            context.close()
         assert not errors, errors

@@ -7,87 +7,74 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server.store.migrations.tables import (
-    CREATED_AT,
-    ID,
-    UPDATED_AT,
-    UTC_TIME,
-    Check,
-    Col,
-    Index,
-    Ref,
-    Table,
-    Unique,
-    create_tables,
-    drop_tables,
-)
+from server.store.migrations import tables as t
 
 revision = "0002"
 down_revision = "0001"
 
 TABLES = (
-    Table(
+    t.Table(
         "batch_plans",
-        ID,
-        Ref("course_id", "courses", "CASCADE", index=True),
-        Col(
+        t.ID,
+        t.Ref("course_id", "courses", "CASCADE", index=True),
+        t.Col(
             "status",
             sa.Enum(
                 "draft", "published", "superseded", name="plan_status", native_enum=False, length=16
             ),
         ),
-        Col("rules", sa.JSON()),
-        Col("created_by", sa.String(length=100)),
-        CREATED_AT,
-        Col("published_at", UTC_TIME, nullable=True),
+        t.Col("rules", sa.JSON()),
+        t.Col("created_by", sa.String(length=100)),
+        t.CREATED_AT,
+        t.Col("published_at", t.UTC_TIME, nullable=True),
     ),
-    Table(
+    t.Table(
         "keep_apart_pairs",
-        ID,
-        Ref("course_id", "courses", "CASCADE", index=True),
-        Ref("trainee_a_id", "trainees", "CASCADE"),
-        Ref("trainee_b_id", "trainees", "CASCADE"),
-        Check("ordered", "trainee_a_id < trainee_b_id"),
-        Unique("uq_keep_apart_pair", "course_id", "trainee_a_id", "trainee_b_id"),
+        t.ID,
+        t.Ref("course_id", "courses", "CASCADE", index=True),
+        t.Ref("trainee_a_id", "trainees", "CASCADE"),
+        t.Ref("trainee_b_id", "trainees", "CASCADE"),
+        t.Check("ordered", "trainee_a_id < trainee_b_id"),
+        t.Unique("uq_keep_apart_pair", "course_id", "trainee_a_id", "trainee_b_id"),
     ),
-    Table(
+    t.Table(
         "attendance_records",
-        ID,
-        Ref("trainee_id", "trainees", "RESTRICT", index=True),
-        Ref("session_id", "class_sessions", "RESTRICT", index=True),
-        Ref("site_id", "sites", "RESTRICT"),
-        Col(
+        t.ID,
+        t.Ref("trainee_id", "trainees", "RESTRICT", index=True),
+        t.Ref("session_id", "class_sessions", "RESTRICT", index=True),
+        t.Ref("site_id", "sites", "RESTRICT"),
+        t.Col(
             "kind",
             sa.Enum(
                 "regular", "makeup", "manual", name="record_kind", native_enum=False, length=16
             ),
         ),
-        Col("state", sa.String(length=16)),
-        Col("first_in", UTC_TIME, nullable=True),
-        Col("last_out", UTC_TIME, nullable=True),
-        Col("stays", sa.JSON()),
-        Col("manual", sa.JSON()),
-        Col("manual_reason", sa.Text()),
-        Col("manual_by", sa.String(length=100)),
-        Col("closed", sa.Boolean()),
-        CREATED_AT,
-        UPDATED_AT,
-        Unique("uq_attendance_trainee_session", "trainee_id", "session_id"),
-        Index("ix_attendance_open", "session_id", "closed"),
+        t.Col("state", sa.String(length=16)),
+        t.Col("first_in", t.UTC_TIME, nullable=True),
+        t.Col("last_out", t.UTC_TIME, nullable=True),
+        t.Col("stays", sa.JSON()),
+        t.Col("manual", sa.JSON()),
+        t.Col("manual_reason", sa.Text()),
+        t.Col("manual_by", sa.String(length=100)),
+        t.Col("closed", sa.Boolean()),
+        t.CREATED_AT,
+        t.UPDATED_AT,
+        t.Unique("uq_attendance_trainee_session", "trainee_id", "session_id"),
+        t.Index("ix_attendance_open", "session_id", "closed"),
     ),
-    Table(
+    t.Table(
         "batch_assignments",
-        Ref("plan_id", "batch_plans", "CASCADE", primary=True),
-        Ref("trainee_id", "trainees", "CASCADE", primary=True),
-        Ref("session_id", "class_sessions", "CASCADE"),
-        Index("ix_batch_assignments_session", "session_id", "trainee_id"),
+        t.Ref("plan_id", "batch_plans", "CASCADE", primary=True),
+        t.Ref("trainee_id", "trainees", "CASCADE", primary=True),
+        t.Ref("session_id", "class_sessions", "CASCADE"),
+        t.Index("ix_batch_assignments_session", "session_id", "trainee_id"),
     ),
-    Table(
+    t.Table(
         "elective_registrations",
-        ID,
-        Ref("session_id", "class_sessions", "CASCADE", index=True),
-        Ref("trainee_id", "trainees", "CASCADE", index=True),
-        Col(
+        t.ID,
+        t.Ref("session_id", "class_sessions", "CASCADE", index=True),
+        t.Ref("trainee_id", "trainees", "CASCADE", index=True),
+        t.Col(
             "status",
             sa.Enum(
                 "registered",
@@ -98,41 +85,41 @@ TABLES = (
                 length=16,
             ),
         ),
-        Col("position", sa.Integer(), nullable=True),
-        CREATED_AT,
-        UPDATED_AT,
-        Unique("uq_registration", "session_id", "trainee_id"),
+        t.Col("position", sa.Integer(), nullable=True),
+        t.CREATED_AT,
+        t.UPDATED_AT,
+        t.Unique("uq_registration", "session_id", "trainee_id"),
     ),
-    Table(
+    t.Table(
         "session_settings",
-        Ref("session_id", "class_sessions", "CASCADE", primary=True),
-        Col("capacity", sa.Integer(), nullable=True),
-        Col("registration_open", sa.Boolean()),
-        Col("out_of_batch_rule", sa.String(length=16), nullable=True),
-        Col("version", sa.Integer()),
-        Check("capacity", "capacity IS NULL OR capacity >= 0"),
+        t.Ref("session_id", "class_sessions", "CASCADE", primary=True),
+        t.Col("capacity", sa.Integer(), nullable=True),
+        t.Col("registration_open", sa.Boolean()),
+        t.Col("out_of_batch_rule", sa.String(length=16), nullable=True),
+        t.Col("version", sa.Integer()),
+        t.Check("capacity", "capacity IS NULL OR capacity >= 0"),
     ),
-    Table(
+    t.Table(
         "trainee_unavailability",
-        Ref("trainee_id", "trainees", "CASCADE", primary=True),
-        Ref("session_id", "class_sessions", "CASCADE", primary=True),
-        Col("reason", sa.String(length=200)),
+        t.Ref("trainee_id", "trainees", "CASCADE", primary=True),
+        t.Ref("session_id", "class_sessions", "CASCADE", primary=True),
+        t.Col("reason", sa.String(length=200)),
     ),
-    Table(
+    t.Table(
         "checkin_requests",
-        Col("client_id", sa.String(length=64), primary=True),
-        Ref("trainee_id", "trainees", "CASCADE"),
-        Ref("session_id", "class_sessions", "CASCADE"),
-        Ref("record_id", "attendance_records", "CASCADE", index=True),
-        Col("response", sa.JSON()),
-        CREATED_AT,
+        t.Col("client_id", sa.String(length=64), primary=True),
+        t.Ref("trainee_id", "trainees", "CASCADE"),
+        t.Ref("session_id", "class_sessions", "CASCADE"),
+        t.Ref("record_id", "attendance_records", "CASCADE", index=True),
+        t.Col("response", sa.JSON()),
+        t.CREATED_AT,
     ),
 )
 
 
 def upgrade() -> None:
-    create_tables(TABLES)
+    t.create_tables(TABLES)
 
 
 def downgrade() -> None:
-    drop_tables(TABLES)
+    t.drop_tables(TABLES)

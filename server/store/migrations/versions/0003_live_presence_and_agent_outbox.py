@@ -7,52 +7,41 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server.store.migrations.tables import (
-    CREATED_AT,
-    ID,
-    UTC_TIME,
-    Col,
-    Index,
-    Ref,
-    Table,
-    Unique,
-    create_tables,
-    drop_tables,
-)
+from server.store.migrations import tables as t
 
 revision = "0003"
 down_revision = "0002"
 
 TABLES = (
-    Table(
+    t.Table(
         "agent_outbox_items",
-        ID,
-        Ref("site_id", "sites", "CASCADE"),
-        Col("client_id", sa.String(length=64)),
-        Col("kind", sa.String(length=32)),
-        CREATED_AT,
-        Col("received_at", UTC_TIME),
-        Col("body", sa.JSON()),
-        Col("result", sa.String(length=64)),
-        Unique("uq_agent_outbox_site_client", "site_id", "client_id"),
+        t.ID,
+        t.Ref("site_id", "sites", "CASCADE"),
+        t.Col("client_id", sa.String(length=64)),
+        t.Col("kind", sa.String(length=32)),
+        t.CREATED_AT,
+        t.Col("received_at", t.UTC_TIME),
+        t.Col("body", sa.JSON()),
+        t.Col("result", sa.String(length=64)),
+        t.Unique("uq_agent_outbox_site_client", "site_id", "client_id"),
     ),
-    Table(
+    t.Table(
         "presence_events",
-        ID,
-        Ref("site_id", "sites", "CASCADE"),
-        Col("state", sa.String(length=16)),
-        Col("previous", sa.String(length=16)),
-        Col("reason", sa.String(length=32)),
-        Col("at", UTC_TIME),
-        Col("node_id", sa.String(length=64)),
-        Index("ix_presence_events_site_at", "site_id", "at"),
+        t.ID,
+        t.Ref("site_id", "sites", "CASCADE"),
+        t.Col("state", sa.String(length=16)),
+        t.Col("previous", sa.String(length=16)),
+        t.Col("reason", sa.String(length=32)),
+        t.Col("at", t.UTC_TIME),
+        t.Col("node_id", sa.String(length=64)),
+        t.Index("ix_presence_events_site_at", "site_id", "at"),
     ),
 )
 
 
 def upgrade() -> None:
-    create_tables(TABLES)
+    t.create_tables(TABLES)
 
 
 def downgrade() -> None:
-    drop_tables(TABLES)
+    t.drop_tables(TABLES)

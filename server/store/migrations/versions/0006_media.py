@@ -7,34 +7,34 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server.store.migrations.tables import ID, UTC_TIME, Col, Ref, Table, create_tables, drop_tables
+from server.store.migrations import tables as t
 
 revision = "0006"
 down_revision = "0005"
 
 TABLES = (
-    Table(
+    t.Table(
         "recordings",
-        ID,
-        Ref("session_id", "class_sessions", "CASCADE", index=True),
-        Col("file_name", sa.String(length=200)),
-        Col("format", sa.String(length=8)),
-        Col("status", sa.String(length=16)),
-        Col("source", sa.String(length=16)),
-        Col("started_at", UTC_TIME),
-        Col("ended_at", UTC_TIME, nullable=True),
-        Col("bytes", sa.BigInteger()),
-        Col("duration_s", sa.Float()),
-        Col("video_frames", sa.Integer()),
-        Col("switches", sa.JSON()),
-        Col("started_by", sa.String(length=100)),
+        t.ID,
+        t.Ref("session_id", "class_sessions", "CASCADE", index=True),
+        t.Col("file_name", sa.String(length=200)),
+        t.Col("format", sa.String(length=8)),
+        t.Col("status", sa.String(length=16)),
+        t.Col("source", sa.String(length=16)),
+        t.Col("started_at", t.UTC_TIME),
+        t.Col("ended_at", t.UTC_TIME, nullable=True),
+        t.Col("bytes", sa.BigInteger()),
+        t.Col("duration_s", sa.Float()),
+        t.Col("video_frames", sa.Integer()),
+        t.Col("switches", sa.JSON()),
+        t.Col("started_by", sa.String(length=100)),
     ),
 )
 
 
 def upgrade() -> None:
-    create_tables(TABLES)
+    t.create_tables(TABLES)
 
 
 def downgrade() -> None:
-    drop_tables(TABLES)
+    t.drop_tables(TABLES)

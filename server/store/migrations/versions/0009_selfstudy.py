@@ -7,77 +7,65 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server.store.migrations.tables import (
-    CREATED_AT,
-    ID,
-    UPDATED_AT,
-    UTC_TIME,
-    Check,
-    Col,
-    Ref,
-    Table,
-    Unique,
-    create_tables,
-    drop_tables,
-)
+from server.store.migrations import tables as t
 
 revision = "0009"
 down_revision = "0008"
 
 TABLES = (
-    Table(
+    t.Table(
         "selfstudy_courses",
-        ID,
-        Col("title", sa.String(length=200)),
-        Ref("unit_id", "program_units", "RESTRICT", index=True),
-        Col("class_hours", sa.Float()),
-        Col("opens_at", UTC_TIME),
-        Col("closes_at", UTC_TIME),
-        Col("presence_check", sa.Boolean()),
-        Col("check_min_s", sa.Float()),
-        Col("check_max_s", sa.Float()),
-        Col("check_answer_s", sa.Float()),
-        Ref("recording_id", "recordings", "SET NULL", nullable=True, index=True),
-        Col("file_name", sa.String(length=200), nullable=True),
-        Col("format", sa.String(length=8)),
-        Col("bytes", sa.BigInteger()),
-        Col("duration_s", sa.Float()),
-        Col("org_unit_ids", sa.JSON()),
-        Col("created_by", sa.String(length=100)),
-        CREATED_AT,
-        Check("hours_non_negative", "class_hours >= 0"),
-        Check("window_positive", "closes_at > opens_at"),
-        Check("duration_positive", "duration_s > 0"),
+        t.ID,
+        t.Col("title", sa.String(length=200)),
+        t.Ref("unit_id", "program_units", "RESTRICT", index=True),
+        t.Col("class_hours", sa.Float()),
+        t.Col("opens_at", t.UTC_TIME),
+        t.Col("closes_at", t.UTC_TIME),
+        t.Col("presence_check", sa.Boolean()),
+        t.Col("check_min_s", sa.Float()),
+        t.Col("check_max_s", sa.Float()),
+        t.Col("check_answer_s", sa.Float()),
+        t.Ref("recording_id", "recordings", "SET NULL", nullable=True, index=True),
+        t.Col("file_name", sa.String(length=200), nullable=True),
+        t.Col("format", sa.String(length=8)),
+        t.Col("bytes", sa.BigInteger()),
+        t.Col("duration_s", sa.Float()),
+        t.Col("org_unit_ids", sa.JSON()),
+        t.Col("created_by", sa.String(length=100)),
+        t.CREATED_AT,
+        t.Check("hours_non_negative", "class_hours >= 0"),
+        t.Check("window_positive", "closes_at > opens_at"),
+        t.Check("duration_positive", "duration_s > 0"),
     ),
-    Table(
+    t.Table(
         "selfstudy_checks",
-        ID,
-        Ref("course_id", "selfstudy_courses", "CASCADE", index=True),
-        Ref("trainee_id", "trainees", "CASCADE"),
-        Col("seq", sa.Integer()),
-        Col("issued_at", UTC_TIME),
-        Col("deadline", UTC_TIME),
-        Col("resolved_at", UTC_TIME, nullable=True),
-        Col("result", sa.String(length=16)),
-        Col("discarded_s", sa.Float()),
-        Unique("one_per_seq", "course_id", "trainee_id", "seq"),
+        t.ID,
+        t.Ref("course_id", "selfstudy_courses", "CASCADE", index=True),
+        t.Ref("trainee_id", "trainees", "CASCADE"),
+        t.Col("seq", sa.Integer()),
+        t.Col("issued_at", t.UTC_TIME),
+        t.Col("deadline", t.UTC_TIME),
+        t.Col("resolved_at", t.UTC_TIME, nullable=True),
+        t.Col("result", sa.String(length=16)),
+        t.Col("discarded_s", sa.Float()),
+        t.Unique("one_per_seq", "course_id", "trainee_id", "seq"),
     ),
-    Table(
+    t.Table(
         "selfstudy_progress",
-        Ref("course_id", "selfstudy_courses", "CASCADE", primary=True),
-        Ref("trainee_id", "trainees", "CASCADE", primary=True, index=True),
-        Col("state", sa.JSON()),
-        Col("position_s", sa.Float()),
-        Col("watched_s", sa.Float()),
-        Col("started_at", UTC_TIME),
-        UPDATED_AT,
+        t.Ref("course_id", "selfstudy_courses", "CASCADE", primary=True),
+        t.Ref("trainee_id", "trainees", "CASCADE", primary=True, index=True),
+        t.Col("state", sa.JSON()),
+        t.Col("position_s", sa.Float()),
+        t.Col("watched_s", sa.Float()),
+        t.Col("started_at", t.UTC_TIME),
+        t.UPDATED_AT,
     ),
 )
 
 
 def upgrade() -> None:
-    create_tables(TABLES)
+    t.create_tables(TABLES)
 
 
 def downgrade() -> None:
-    drop_tables(TABLES)
+    t.drop_tables(TABLES)

@@ -7,29 +7,29 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server.store.migrations.tables import UTC_TIME, Col, Ref, Table, create_tables, drop_tables
+from server.store.migrations import tables as t
 
 revision = "0010"
 down_revision = "0009"
 
 TABLES = (
-    Table(
+    t.Table(
         "live_broadcasts",
-        Ref("session_id", "class_sessions", "CASCADE", primary=True),
-        Col("node_id", sa.String(length=100)),
-        Col("generation", sa.Integer()),
-        Col("lease_until", sa.Float()),
-        Col("request", sa.JSON()),
-        Col("recording_id", sa.Integer(), nullable=True),
-        Col("started_at", UTC_TIME),
-        Col("started_by", sa.String(length=100)),
+        t.Ref("session_id", "class_sessions", "CASCADE", primary=True),
+        t.Col("node_id", sa.String(length=100)),
+        t.Col("generation", sa.Integer()),
+        t.Col("lease_until", sa.Float()),
+        t.Col("request", sa.JSON()),
+        t.Col("recording_id", sa.Integer(), nullable=True),
+        t.Col("started_at", t.UTC_TIME),
+        t.Col("started_by", sa.String(length=100)),
     ),
 )
 
 
 def upgrade() -> None:
-    create_tables(TABLES)
+    t.create_tables(TABLES)
 
 
 def downgrade() -> None:
-    drop_tables(TABLES)
+    t.drop_tables(TABLES)
