@@ -70,7 +70,8 @@ async def test_an_uploaded_webm_becomes_a_course_with_its_duration(
     stored = list((config.data_path / "selfstudy").iterdir())
     assert len(stored) == 1 and stored[0].stat().st_mode & 0o777 == 0o600
     listed = await expect_ok(await operator.get("/api/v1/selfstudy/courses"))
-    assert [c["id"] for c in listed["items"]] == [course["id"]]
+    assert listed["items"] == [course]  # the answer names its unit and program as the list does
+    assert course["unit_title"] and course["program_id"] == world.ids["programs"]
 
 
 async def test_uploads_that_are_not_video_too_large_or_malformed_are_refused(

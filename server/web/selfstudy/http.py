@@ -90,7 +90,7 @@ async def create_from_recording(request: web.Request) -> web.Response:
         source = await service.recording_source(db, data.pop("recording_id"))
         course = await service.create_course(db, _fields(data), source, who.label)
         audit(db, who, "create", "selfstudy_courses", course.id, None, {"title": course.title})
-        view = service.course_view(course, None)
+        view = await service.course_view_of(db, course)
     return web.json_response(
         view, status=201, headers={"Location": f"/api/v1/selfstudy/courses/{view['id']}"}
     )
@@ -171,7 +171,7 @@ async def create_from_upload(request: web.Request) -> web.Response:
                 db, who, "create", "selfstudy_courses", course.id, None,
                 {"title": course.title, "file": path.name, "bytes": size},
             )  # fmt: skip
-            view = service.course_view(course, None)
+            view = await service.course_view_of(db, course)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -188,7 +188,7 @@ async def change_course(request: web.Request) -> web.Response:
         after = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in changes.items()}
         audit(db, principal(request), "update", "selfstudy_courses", course_id, before, after)
         await db.flush()
-        view = service.course_view(course, None)
+        view = await service.course_view_of(db, course)
     return web.json_response(view)
 
 

@@ -311,7 +311,12 @@ async def answer_check(
     return {"answered": seq, "progress": _view(course, progress)}
 
 
-def course_view(course: SelfStudyCourse, unit: ProgramUnit | None = None) -> dict[str, Any]:
+async def course_view_of(db: AsyncSession, course: SelfStudyCourse) -> dict[str, Any]:
+    """The course as the list shows it (with its unit's title and program)."""
+    return course_view(course, await db.get(ProgramUnit, course.unit_id))
+
+
+def course_view(course: SelfStudyCourse, unit: ProgramUnit | None) -> dict[str, Any]:
     return {
         "id": course.id,
         "title": course.title,
@@ -551,7 +556,7 @@ async def completion(db: AsyncSession, course_id: int) -> dict[str, Any]:
     for unit in units.values():
         unit["completed_share"] = round(unit["completed"] / unit["trainees"], 4)
     return {
-        "course": course_view(course, await db.get(ProgramUnit, course.unit_id)),
+        "course": await course_view_of(db, course),
         "units": sorted(units.values(), key=lambda u: u["org_unit"]),
         "trainees": trainees,
     }
