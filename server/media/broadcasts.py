@@ -50,6 +50,7 @@ class Broadcast:
     upstream: dict[int, int | None] = field(default_factory=dict)  # site -> relay site or None
     suspects: dict[int, float] = field(default_factory=dict)  # relay site -> reported silent at
     generation: int = 1  # one more each time another node takes the broadcast over
+    publishing: tuple[bool, bool] = (False, False)  # (origin, program) as last announced
 
 
 class Broadcasts:
@@ -90,6 +91,7 @@ class Broadcasts:
             b.recorder.start()
         for site_id in sorted(plan.site_ids):
             self.instruct(b, site_id)
+        b.publishing = self._publishing(b)
         await self.announce(plan.session_id, "broadcast_started", self.view(b))
         return b
 
@@ -127,6 +129,30 @@ class Broadcasts:
                 await self.stop(session_id)
             except Exception:
                 log.exception("stopping broadcast %d failed", session_id)
+
+    # -- is the programme really sent? ---------------------------------------------------
+
+    def _publishing(self, b: Broadcast) -> tuple[bool, bool]:
+        return b.relay.publishing(b.plan.origin), b.relay.publishing(b.plan.program)
+
+    async def announce_publishing(self) -> None:
+        """Announce ``publishing_changed`` for each broadcast whose origin or program began or
+        stopped sending frames since it was last announced: the other nodes of a cluster answer
+        for the broadcast from its announced view, and a console asking them must not be told
+        "nobody publishes" long after the camera came in."""
+        for session_id, b in list(self.live.items()):
+            now = self._publishing(b)
+            if now != b.publishing:
+                b.publishing = now
+                await self.announce(session_id, "publishing_changed", self.view(b))
+
+    async def watch_publishing(self, every: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.announce_publishing()
+            except Exception:  # the next tick tries again
+                log.exception("announcing who publishes failed")
 
     def get(self, session_id: int) -> Broadcast:
         b = self.live.get(session_id)

@@ -128,7 +128,9 @@ def setup(app: web.Application) -> Callable[[web.Application], AsyncIterator[Non
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         cluster.census()
         lease_loop = asyncio.create_task(leases.run(), name="broadcast-leases")
+        watch = asyncio.create_task(broadcasts.watch_publishing(), name="broadcast-publishing")
         yield
+        watch.cancel()
         leases.close()  # the tick under way ends first
         await asyncio.wait_for(lease_loop, 10)
         for session_id in list(broadcasts.live):

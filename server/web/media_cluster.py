@@ -18,8 +18,9 @@ for it:
 
 Session events from other nodes drive the owner too: ``floor_granted`` / ``floor_returned``
 switch the program, ``session_ended`` stops the broadcast; and every node keeps the views of
-broadcasts owned elsewhere (``broadcast_started`` / ``program_changed`` / ``relays_changed``,
-dropped at ``broadcast_stopped``) to answer ``GET .../broadcast`` and refuse a second start.
+broadcasts owned elsewhere (``broadcast_started`` / ``program_changed`` / ``relays_changed`` /
+``publishing_changed``, dropped at ``broadcast_stopped``) to answer ``GET .../broadcast`` and
+refuse a second start.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from server.web.hub import Connection
 log = logging.getLogger("server.media.cluster")
 
 TOPIC = "media"
-VIEW_EVENTS = frozenset({"broadcast_started", "program_changed", "relays_changed"})
+VIEW_EVENTS = frozenset(
+    {"broadcast_started", "program_changed", "relays_changed", "publishing_changed"}
+)
 
 Reply = Callable[[dict[str, Any]], object]
 

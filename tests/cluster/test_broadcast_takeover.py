@@ -173,7 +173,14 @@ def _console_broadcasts_and_survives(url: str, world: Any, session_id: int, kill
                 page.locator(f'a[data-session="{session_id}"]').click()
                 page.locator("#bc-publish").click()
                 expect(page.locator("#bc-state .pill")).to_have_text("直播中", timeout=20_000)
+            # the console says 直播中 from the owner's view; through the balancer the other
+            # node may answer, from the owner's last announcement (a second behind at most)
             view = page.evaluate(VIEW, session_id)
+            for _ in range(30):
+                if view.get("origin_publishing"):
+                    break
+                time.sleep(0.1)
+                view = page.evaluate(VIEW, session_id)
             assert view["generation"] == 1 and view["origin_publishing"] is True, view
             killed_at = time.monotonic()
             kill(view["node"])

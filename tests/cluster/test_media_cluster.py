@@ -114,10 +114,20 @@ async def _run(tmp_path: Path, world: Any, url: str, env: dict[str, str]) -> Non
             frames = await view_program(http, node_b, sid)
             await wait_for(lambda: len(frames) > 20, timeout=15)
 
-            # node B knows the broadcast: its view, and a second start is refused
-            async with http.get(f"{node_b}/api/v1/sessions/{sid}/broadcast") as r:
-                view = await r.json()
+            # node B knows the broadcast: its view (that the origin really sends, within a
+            # second or two of its first frames), and a second start is refused
+            async def view_on_b() -> dict[str, Any]:
+                async with http.get(f"{node_b}/api/v1/sessions/{sid}/broadcast") as r:
+                    return dict(await r.json())
+
+            view = await view_on_b()
+            for _ in range(30):
+                if view.get("origin_publishing"):
+                    break
+                await asyncio.sleep(0.1)
+                view = await view_on_b()
             assert view["live"] and view["program"] == f"site:{origin_site[0]}"
+            assert view["origin_publishing"] is True, view
             async with http.get(f"{node_a}/api/v1/sessions/{sid}/broadcast") as r:
                 owner = await r.json()
             assert view["node"] == owner["node"] and owner["relay"] is not None

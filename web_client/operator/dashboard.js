@@ -174,6 +174,7 @@ export async function dashboardView(root, sessionId, hub) {
       "broadcast*": () => schedule("broadcast"),
       program_changed: () => schedule("broadcast"),
       relays_changed: () => schedule("broadcast"),
+      publishing_changed: () => schedule("broadcast"),
       "checkin*": () => wall.headcountSoon(), // someone checked in/out or was marked
       "media*": () => schedule("headcount"),
       "*": reloadAll,
