@@ -47,9 +47,9 @@ class CourseFields:
     opens_at: datetime
     closes_at: datetime
     presence_check: bool = False
-    check_min_s: float = 300.0
-    check_max_s: float = 900.0
-    check_answer_s: float = 60.0
+    check_min_s: float = rules.CHECK_MIN_S
+    check_max_s: float = rules.CHECK_MAX_S
+    check_answer_s: float = rules.CHECK_ANSWER_S
     org_unit_ids: tuple[int, ...] = ()
 
 
