@@ -28,7 +28,7 @@ from server.store.completion_models import ReadingRow, WriteupRow
 from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
 from server.web.api import Answer, Body, Param, Routes, id_param
 from server.web.completion import service
-from server.web.db import Row, iso
+from server.web.db import Row, fields, iso
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.leave import service as leave_service
 from server.web.resources import audit, load, path_id
@@ -121,13 +121,7 @@ async def load_trainees_own(request: web.Request, model: type[Row], label: str) 
 
 def _reading_view(r: ReadingRow) -> dict[str, Any]:
     return {
-        "id": r.id,
-        "program_id": r.program_id,
-        "unit_id": r.unit_id,
-        "title": r.title,
-        "author": r.author,
-        "link": r.link,
-        "file_name": r.file_name,
+        **fields(r, "id", "program_id", "unit_id", "title", "author", "link", "file_name"),
         "has_file": bool(r.file_key),
     }
 
@@ -234,14 +228,8 @@ async def delete_reading(request: web.Request) -> web.Response:
 
 def _writeup_view(w: WriteupRow) -> dict[str, Any]:
     return {
-        "id": w.id,
-        "trainee_id": w.trainee_id,
-        "program_id": w.program_id,
-        "text": w.text,
-        "state": w.state,
-        "comment": w.comment,
-        "file_name": w.file_name,
-        "file_size": w.file_size,
+        **fields(w, "id", "trainee_id", "program_id"),
+        **fields(w, "text", "state", "comment", "file_name", "file_size"),
         "submitted_at": iso(w.submitted_at),
         "marked_at": iso(w.marked_at),
     }

@@ -7,6 +7,7 @@ and the reports ask :func:`on_leave` which (session, trainee) pairs have approve
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
@@ -211,15 +212,8 @@ async def standings(
 
 
 def standing_view(s: LeaveStanding) -> dict[str, Any]:
-    return {
-        "approved_hours": s.approved_hours,
-        "pending_hours": s.pending_hours,
-        "program_hours": s.program_hours,
-        "share_before": s.share_before,
-        "share_after": s.share_after,
-        "over_before": s.over_before,
-        "over_after": s.over_after,
-    }
+    """The standing's fields but its trainee (the answer names the trainee already)."""
+    return {k: v for k, v in asdict(s).items() if k != "trainee_id"}
 
 
 async def program_name(db: AsyncSession, program_id: int) -> str:
