@@ -163,7 +163,8 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         expect(page.locator("#audit-table")).to_contain_text("状态: 未开始 → 进行中")
         page.get_by_label("操作", exact=True).select_option(label="更正考勤")
         page.get_by_role("button", name="查询").click()
-        audit.get_by_role("link", name=f"学员 #{first['id']}").click()
+        # the session and the trainee by name, their numbers after
+        audit.get_by_role("link", name=f"学员「{first['name']}」#{first['id']}").click()
         expect(page.locator("#transcript")).to_contain_text(f"{first['name']} 的学时档案")
         shot(page, "operator-pages", "audit-zh.png")
 
