@@ -6,7 +6,7 @@ in ``server.core.leave``.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from server.core import roles
 from server.core.errors import NotFound
-from server.core.leave import LeaveAction, LeaveState, flagged
+from server.core.leave import LeaveAction, LeaveState, flagged, may_ask_leave
 from server.core.validation import Enum as OneOf
 from server.core.validation import Int, List, Map, Str
 from server.store.completion_models import LeaveRequestRow, UnitContact
@@ -135,6 +135,16 @@ async def my_leave(request: web.Request) -> Answer:
         coming = await service.coming_sessions(
             db, trainee, now, now + timedelta(days=ASK_DAYS_AHEAD), limit=ASK_LISTED
         )
+        attended = await service.checked_in(db, [s["id"] for s in coming], [trainee.id])
+        coming = [
+            s
+            for s in coming
+            if may_ask_leave(
+                datetime.fromisoformat(s["ends_at"]).timestamp(),
+                now=now.timestamp(),
+                checked_in=(s["id"], trainee.id) in attended,
+            )
+        ]
         asked = {
             s["id"]
             for v in views

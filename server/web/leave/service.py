@@ -20,6 +20,7 @@ from server.core.errors import InvalidInput, NotFound
 from server.core.leave import Decider, LeaveAction, LeaveStanding, LeaveState
 from server.core.ledger import LedgerRules, LedgerSession
 from server.core.roles import MANAGERS, Principal
+from server.store.attendance_models import AttendanceRecordRow
 from server.store.completion_models import (
     LeaveRequestRow,
     LeaveSessionRow,
@@ -57,6 +58,26 @@ async def on_leave(
             )
         )
         found |= {(s, t) for s, t in rows.all() if only is None or t in only}
+    return frozenset(found)
+
+
+async def checked_in(
+    db: AsyncSession, session_ids: Iterable[int], trainee_ids: Iterable[int]
+) -> frozenset[tuple[int, int]]:
+    """``(session_id, trainee_id)`` pairs where the trainee has checked in to the session (a
+    stay recorded, by code or by a staff marking)."""
+    wanted = sorted(set(session_ids))
+    people = sorted(set(trainee_ids))
+    found: set[tuple[int, int]] = set()
+    for i in range(0, len(wanted), CHUNK):
+        rows = await db.execute(
+            select(AttendanceRecordRow.session_id, AttendanceRecordRow.trainee_id).where(
+                AttendanceRecordRow.session_id.in_(wanted[i : i + CHUNK]),
+                AttendanceRecordRow.trainee_id.in_(people),
+                AttendanceRecordRow.first_in.is_not(None),
+            )
+        )
+        found |= {(sid, tid) for sid, tid in rows.all()}
     return frozenset(found)
 
 
@@ -122,7 +143,12 @@ async def ask(
     missing = sorted(set(session_ids) - {s.id for s in sessions})
     if missing:
         raise NotFound("session.not_found", f"There is no session with id {missing[0]}.")
-    rules.check_sessions([ledger_session(s) for s in sessions], now=utcnow().timestamp())
+    attended = await checked_in(db, session_ids, [trainee.id])
+    rules.check_sessions(
+        [ledger_session(s) for s in sessions],
+        now=utcnow().timestamp(),
+        checked_in=frozenset(str(s) for s, _ in attended),
+    )
     programs = set((await program_of_sessions(db, session_ids)).values())
     if len(programs) != 1:
         raise InvalidInput(
