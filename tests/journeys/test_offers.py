@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.browser.session_helpers import Api
 from tests.journeys.helpers import (
     MAIN_SITE,
+    WAIT,
     Journey,
     homed_trainees,
     operator_signs_in,
@@ -98,4 +99,40 @@ def test_trainee_checked_in_is_not_asked_to_attend_or_offered_leave(
         timeout=10,
     )
     assert r.status_code == 400 and r.json()["error"]["code"] == "leave.session_attended", r.text
+    journey.watch.check()
+
+
+def test_wall_shows_the_main_classroom_live_while_the_console_camera_broadcasts(
+    journey: Journey, admin: Api
+) -> None:
+    """No agent in the main classroom: the operator broadcasts this computer's camera. The
+    main classroom's tile says it is live from the console, not 离线; the other room, with no
+    agent either, stays offline."""
+    sid = session_now(admin, "控制台推流", [MAIN_SITE, ROOM])
+    op = journey.person("operator-zh", "operator")
+    operator_signs_in(op, journey.url)
+    op.goto(f"{journey.url}/operator/#/sessions/{sid}/live")
+    main = op.locator(f'.tile[data-site-id="{MAIN_SITE}"]')
+    expect(main).to_have_attribute("data-state", "offline")
+    op.locator("#bc-source").select_option("main")
+    expect(op.locator("#bc-use-camera")).to_be_checked()
+    op.locator("#bc-start").click()
+    expect(op.locator("#bc-state")).to_contain_text("直播中", timeout=20_000)
+    expect(main).to_have_attribute("data-state", "publishing", timeout=WAIT)
+    expect(main.locator(".tile-state")).to_have_text("直播中（控制台推流）")
+    expect(main.locator(".f-stream")).to_have_text("控制台摄像头推流")
+    expect(op.locator(f'.tile[data-site-id="{ROOM}"]')).to_have_attribute("data-state", "offline")
+    expect(op.locator(".wall-summary")).to_contain_text("在线 1 · 降级 0 · 离线 1")
+    # Another operator's console, in English, sees the same.
+    other = journey.person("operator-en", "operator", "en")
+    operator_signs_in(other, journey.url)
+    other.goto(f"{journey.url}/operator/#/sessions/{sid}/live")
+    tile = other.locator(f'.tile[data-site-id="{MAIN_SITE}"]')
+    expect(tile.locator(".tile-state")).to_have_text("Live (console camera)", timeout=WAIT)
+    expect(tile.locator(".f-stream")).to_have_text("console camera")
+    expect(other.locator(".wall-summary")).to_contain_text("Online 1 · degraded 0 · offline 1")
+    journey.shoot("console-broadcasting")
+    # The broadcast stops: the room without its agent is offline again.
+    op.locator("#bc-stop").click()
+    expect(main).to_have_attribute("data-state", "offline", timeout=WAIT)
     journey.watch.check()

@@ -5,6 +5,8 @@ import { addMessages } from "/static/shared/i18n.js";
 addMessages({
   zh: {
     "wall.screen": "屏幕播放",
+    "wall.consoleLive": "直播中（控制台推流）",
+    "wall.consoleStream": "控制台摄像头推流",
     "screen.state.playing": "正在播放",
     "screen.state.stalled": "画面停顿",
     "screen.state.idle": "无节目",
@@ -50,6 +52,8 @@ addMessages({
   },
   en: {
     "wall.screen": "Screen",
+    "wall.consoleLive": "Live (console camera)",
+    "wall.consoleStream": "console camera",
     "screen.state.playing": "Playing",
     "screen.state.stalled": "Picture stalled",
     "screen.state.idle": "No programme",
