@@ -90,6 +90,13 @@ async def load_many(db: AsyncSession, model: type[Row], ids: Iterable[int]) -> d
     return found
 
 
+async def rows_by(db: AsyncSession, model: type[Row], key: str, *where: Any) -> dict[Any, Row]:
+    """The rows of ``model`` that match ``where``, by their column ``key`` (e.g. a trainee's
+    attendance records by session: one row per key)."""
+    rows = (await db.scalars(select(model).where(*where))).all()
+    return {getattr(row, key): row for row in rows}
+
+
 def audit(
     db: AsyncSession,
     who: Principal,

@@ -20,7 +20,7 @@ from server.core.validation import Int, List, Map, Str
 from server.store.completion_models import LeaveRequestRow, UnitContact
 from server.store.models import ClassSession, Course, OrgUnit, Trainee, User, utcnow
 from server.web.api import Answer, Body, Param, Routes, id_param
-from server.web.db import Sessions, iso
+from server.web.db import Sessions, iso, load_many
 from server.web.keys import SESSIONS, principal
 from server.web.leave import service
 from server.web.resources import audit, load, path_id
@@ -270,16 +270,7 @@ async def program_leave(request: web.Request) -> Answer:
     async with request.app[SESSIONS]() as db:
         settings = await service.settings_of(db, program_id)
         found = await service.standings(db, program_id)
-        people = (
-            {
-                t.id: t
-                for t in (
-                    await db.scalars(select(Trainee).where(Trainee.id.in_(list(found))))
-                ).all()
-            }
-            if found
-            else {}
-        )
+        people = await load_many(db, Trainee, found)
     rows = sorted(found.values(), key=lambda s: (-s.share_after, s.trainee_id))
     flags = {s.trainee_id for s in flagged(rows)}
     return {

@@ -31,7 +31,7 @@ from server.core.trees import subtree
 from server.store.media_models import Recording
 from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
 from server.store.selfstudy_models import SelfStudyCheck, SelfStudyCourse, SelfStudyProgress
-from server.web.db import fields
+from server.web.db import fields, rows_by
 
 UPLOAD_DIR = "selfstudy"
 """Uploaded course videos live in ``<data_dir>/selfstudy`` (private: 0700 / 0600)."""
@@ -508,14 +508,9 @@ async def completion(db: AsyncSession, course_id: int) -> dict[str, Any]:
     if audience is not None:
         query = query.where(Trainee.org_unit_id.in_(sorted(audience)))
     people = (await db.execute(query.order_by(OrgUnit.name, Trainee.staff_no))).all()
-    progress = {
-        r.trainee_id: r
-        for r in (
-            await db.scalars(
-                select(SelfStudyProgress).where(SelfStudyProgress.course_id == course.id)
-            )
-        ).all()
-    }
+    progress = await rows_by(
+        db, SelfStudyProgress, "trainee_id", SelfStudyProgress.course_id == course.id
+    )
     trainees: list[dict[str, Any]] = []
     units: dict[int, dict[str, Any]] = {}
     for trainee, unit_name in people:
