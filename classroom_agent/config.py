@@ -119,8 +119,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("outbox_batch", int, 100, "outbox items per message (1 to 500)"),
 )
 
-_BY_NAME = {s.name: s for s in SETTINGS}
-
 
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
@@ -242,19 +240,6 @@ class AgentConfig:
         return replace(self, state_dir=state_dir, log_file=log_file)
 
 
-def _convert(setting: Setting, value: Any, source: str) -> Any:
-    try:
-        if setting.kind is str and not isinstance(value, str):
-            raise ValueError(value)
-        return settings.setting_value(setting.kind, value)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"{source}: {setting.name} must be a {setting.kind.__name__}, got {value!r:.60}"
-            if setting.name != "site_secret"
-            else f"{source}: site_secret must be a string"
-        ) from None
-
-
 def load_config(
     config_file: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -265,8 +250,7 @@ def load_config(
     ``None`` values in ``overrides`` mean "not given". Not yet checked: call
     :meth:`AgentConfig.checked`.
     """
-    environ = os.environ if env is None else env
-    values: dict[str, Any] = {}
+    table: dict[str, Any] = {}
     if config_file:
         try:
             with open(config_file, "rb") as f:
@@ -278,21 +262,25 @@ def load_config(
         table = data.get("agent", data)
         if not isinstance(table, dict):
             raise ConfigError(f"{config_file}: [agent] must be a table")
-        for key, value in table.items():
-            setting = _BY_NAME.get(key)
-            if setting is None:
-                raise ConfigError(
-                    f"{config_file}: unknown setting {key!r}; known: {', '.join(_BY_NAME)}"
-                )
-            values[key] = _convert(setting, value, config_file)
-    for setting in SETTINGS:
-        if setting.env in environ:
-            values[setting.name] = _convert(setting, environ[setting.env], setting.env)
-    for key, value in (overrides or {}).items():
-        if value is None:
-            continue
-        setting = _BY_NAME.get(key)
-        if setting is None:
-            raise ConfigError(f"unknown setting {key!r}")
-        values[key] = _convert(setting, value, "command line")
+    try:
+        values = settings.layered_values(
+            SETTINGS,
+            table,
+            config_file or "",
+            os.environ if env is None else env,
+            overrides or {},
+            lambda _key: "command line",
+        )
+    except settings.Refused as refused:
+        if refused.setting is None:
+            known = ", ".join(s.name for s in SETTINGS)
+            raise ConfigError(
+                f"{refused.source}: unknown setting {refused.key!r}; known: {known}"
+            ) from None
+        if refused.setting.name == "site_secret":  # never written into a log
+            raise ConfigError(f"{refused.source}: site_secret must be a string") from None
+        kind = refused.setting.kind.__name__
+        raise ConfigError(
+            f"{refused.source}: {refused.key} must be a {kind}, got {refused.value!r:.60}"
+        ) from None
     return AgentConfig(**values)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.core.errors import InvalidInput
 from server.core.proxies import parse_proxies
-from server.core.settings import Setting, setting_value
+from server.core.settings import Refused, Setting, layered_values
 from server.private_files import private_file
 
 SETTINGS: tuple[Setting, ...] = (
@@ -271,45 +271,39 @@ class Config:
         return replace(self, secret_key=path.read_text().strip())
 
 
-def _convert(setting: Setting, value: Any, source: str) -> Any:
-    try:
-        return setting_value(setting.kind, value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(
-            "config.invalid",
-            f"{source}: {setting.name} must be a {setting.kind.__name__}, got {value!r}",
-        ) from exc
-
-
 def load_config(
     config_file: str | None = None,
     env: dict[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Config:
     """Build the configuration from a TOML file, the environment and explicit overrides."""
-    environ = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    by_name = {s.name: s for s in SETTINGS}
+    section: dict[str, Any] = {}
     if config_file:
         try:
             raw = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise InvalidInput("config.unreadable", f"cannot read {config_file}: {exc}") from exc
         section = raw.get("server", raw)
-        for key, value in section.items():
-            setting = by_name.get(key.replace("-", "_"))
-            if setting is None:
-                raise InvalidInput(
-                    "config.unknown_setting",
-                    f"{config_file}: unknown setting {key!r}; see classroom-server --help",
-                )
-            values[setting.name] = _convert(setting, value, config_file)
-    for setting in SETTINGS:
-        if setting.env in environ:
-            values[setting.name] = _convert(setting, environ[setting.env], setting.env)
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            values[key] = _convert(by_name[key], value, f"--{key.replace('_', '-')}")
+    try:
+        values = layered_values(
+            SETTINGS,
+            section,
+            config_file or "",
+            os.environ if env is None else env,
+            overrides or {},
+            lambda key: "--" + key.replace("_", "-"),
+        )
+    except Refused as refused:
+        if refused.setting is None:
+            raise InvalidInput(
+                "config.unknown_setting",
+                f"{refused.source}: unknown setting {refused.key!r}; see classroom-server --help",
+            ) from None
+        raise InvalidInput(
+            "config.invalid",
+            f"{refused.source}: {refused.key} must be a {refused.setting.kind.__name__},"
+            f" got {refused.value!r}",
+        ) from None
     known = {f.name for f in fields(Config)}
     config = Config(**{k: v for k, v in values.items() if k in known})
     parse_proxies(config.trusted_proxies)  # a typo stops the start: config.trusted_proxies

@@ -96,9 +96,18 @@ def clean_note(note: str) -> str:
     )
 
 
-def check_sessions(sessions: Iterable[LedgerSession], *, now: float) -> tuple[LedgerSession, ...]:
+def may_ask_leave(end: float, *, now: float, checked_in: bool) -> bool:
+    """Whether a session is offered to a trainee for leave: it is not over, and they have not
+    checked in to it (a session they attend is not one they miss)."""
+    return end > now and not checked_in
+
+
+def check_sessions(
+    sessions: Iterable[LedgerSession], *, now: float, checked_in: frozenset[str] = frozenset()
+) -> tuple[LedgerSession, ...]:
     """The sessions a trainee may ask leave from: at least one, at most ``MAX_SESSIONS``, none
-    already over (leave is asked beforehand; a missed session is the office's correction)."""
+    already over (leave is asked beforehand; a missed session is the office's correction) and
+    none the trainee has checked in to (``checked_in``: session ids)."""
     chosen = tuple(sorted(set(sessions), key=lambda s: (s.start, s.session_id)))
     if not chosen:
         raise InvalidInput("leave.sessions_required", "Choose the sessions you will miss.")
@@ -112,6 +121,13 @@ def check_sessions(sessions: Iterable[LedgerSession], *, now: float) -> tuple[Le
             "leave.session_over",
             "A session you chose is already over; leave is asked beforehand.",
             {"session_ids": over},
+        )
+    attended = [s.session_id for s in chosen if s.session_id in checked_in]
+    if attended:
+        raise InvalidInput(
+            "leave.session_attended",
+            "You have checked in to a session you chose; leave is for sessions you miss.",
+            {"session_ids": attended},
         )
     return chosen
 

@@ -3,10 +3,11 @@
 Decisions:
 
 * A trainee's due items, in this order: the next live session (and its room) they are expected
-  at and have no approved leave for (one the operator already ended, even before its planned
-  end, is not coming any more); every self-study course open now they have not finished;
-  the write-up when the program asks for one and it is not accepted; each leave request still
-  waiting for a decision, or decided since the trainee last looked (the state is shown).
+  at, have no approved leave for and have not checked in to (one the operator already ended,
+  even before its planned end, is not coming any more; one they are in is being done); every
+  self-study course open now they have not finished; the write-up when the program asks for
+  one and it is not accepted; each leave request still waiting for a decision, or decided
+  since the trainee last looked (the state is shown).
 * The office's "who has not done what" list has one row per trainee and open item, grouped by
   org unit; what is merely informational (a leave decision) is not on it.
 
@@ -36,6 +37,8 @@ class UpcomingSession:
     room: str
     ended: bool = False
     """The operator ended it (it may end before its planned ``end``)."""
+    checked_in: bool = False
+    """The trainee has checked in to it: it is being done, not to do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,11 @@ def due_items(
     """What a trainee has to do, next things first (see the module docstring)."""
     items: list[DueItem] = []
     ahead = sorted(
-        (s for s in upcoming if s.end > now and not s.ended and s.session_id not in on_leave),
+        (
+            s
+            for s in upcoming
+            if s.end > now and not s.ended and not s.checked_in and s.session_id not in on_leave
+        ),
         key=lambda s: (s.start, s.session_id),
     )
     if ahead:

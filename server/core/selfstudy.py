@@ -86,6 +86,13 @@ class SelfStudyRules:
 RULES = SelfStudyRules()
 
 
+CHECK_MIN_S = 300.0
+CHECK_MAX_S = 900.0
+"""A course with presence checks asks 在吗？ at a random time this many seconds apart."""
+CHECK_ANSWER_S = 60.0
+"""... and waits this long for the answer."""
+
+
 @dataclass(frozen=True, slots=True)
 class CourseTerms:
     """What a heartbeat is judged against: the course's window, video and check settings."""
@@ -94,9 +101,9 @@ class CourseTerms:
     opens_at: float
     closes_at: float
     presence_check: bool = False
-    check_min_s: float = 300.0
-    check_max_s: float = 900.0
-    check_answer_s: float = 60.0
+    check_min_s: float = CHECK_MIN_S
+    check_max_s: float = CHECK_MAX_S
+    check_answer_s: float = CHECK_ANSWER_S
 
     def __post_init__(self) -> None:
         check_terms(

@@ -396,6 +396,9 @@ class Broadcasts:
             "origin": plan.origin,
             "program": plan.program,
             "floor_site_id": plan.floor_site_id,
+            # the main classroom: in a "main" broadcast its feed is the origin, from its agent
+            # or from the operator's browser camera (the wall tells which)
+            "main_site_id": plan.main_site_id,
             "site_ids": sorted(plan.site_ids),
             "recording_id": b.recording_id,
             "replaying": plan.recording_id,

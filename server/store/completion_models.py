@@ -91,7 +91,16 @@ class LeaveSessionRow(Base):
     __table_args__ = (Index("ix_leave_request_sessions_session", "session_id"),)
 
 
-class ReadingRow(Base):
+class StoredFile:
+    """An uploaded file kept under ``<data_dir>/files``: the name it was sent with, its media
+    type and its key there (empty: no file yet)."""
+
+    file_name: Mapped[str200] = mapped_column(default="")
+    file_type: Mapped[str100] = mapped_column(default="")
+    file_key: Mapped[str64] = mapped_column(default="")
+
+
+class ReadingRow(StoredFile, Base):
     """A book or material (研读书目) of a program or one of its units."""
 
     __tablename__ = "readings"
@@ -101,13 +110,10 @@ class ReadingRow(Base):
     title: Mapped[str200]
     author: Mapped[str100] = mapped_column(default="")
     link: Mapped[str] = mapped_column(String(500), default="")
-    file_name: Mapped[str200] = mapped_column(default="")
-    file_type: Mapped[str100] = mapped_column(default="")
-    file_key: Mapped[str64] = mapped_column(default="")  # name under data_dir/files
     created_at: Mapped[timestamp]
 
 
-class WriteupRow(Base):
+class WriteupRow(StoredFile, Base):
     """A trainee's write-up (学用成果总结) of a program, and the office's mark."""
 
     __tablename__ = "writeups"
@@ -115,10 +121,7 @@ class WriteupRow(Base):
     trainee_id: Mapped[trainee_fk] = mapped_column(index=True)
     program_id: Mapped[program_fk] = mapped_column(index=True)
     text: Mapped[str] = mapped_column(Text)
-    file_name: Mapped[str200] = mapped_column(default="")
-    file_type: Mapped[str100] = mapped_column(default="")
     file_size: Mapped[int] = mapped_column(default=0)
-    file_key: Mapped[str64] = mapped_column(default="")
     state: Mapped[str16]  # server.core.writeup.WriteupState
     comment: Mapped[str] = mapped_column(Text, default="")
     submitted_at: Mapped[timestamp]

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Base, intpk, str16, str32, str64, timestamp
+from server.store.models import Base, intpk, site_fk, str16, str32, str64, timestamp
 
 
 class PresenceEvent(Base):
@@ -17,7 +17,7 @@ class PresenceEvent(Base):
 
     __tablename__ = "presence_events"
     id: Mapped[intpk]
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    site_id: Mapped[site_fk]
     state: Mapped[str16]
     previous: Mapped[str16]
     reason: Mapped[str32]
@@ -31,7 +31,7 @@ class OutboxItem(Base):
 
     __tablename__ = "agent_outbox_items"
     id: Mapped[intpk]
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    site_id: Mapped[site_fk]
     client_id: Mapped[str64]
     kind: Mapped[str32]
     created_at: Mapped[datetime]  # the agent's clock

@@ -93,6 +93,8 @@ session_fk = Annotated[int, mapped_column(ForeignKey("class_sessions.id", ondele
 """A session's id; the row is deleted with the session."""
 program_fk = Annotated[int, mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))]
 """A program's id; the row is deleted with the program."""
+site_fk = Annotated[int, mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))]
+"""A site's id; the row is deleted with the site."""
 
 
 class Role(enum.StrEnum):

@@ -34,6 +34,7 @@ from server.store.models import (
     intpk,
     program_fk,
     session_fk,
+    site_fk,
     str16,
     str32,
     str64,
@@ -148,7 +149,7 @@ class FloorRequestRow(Base):
     __tablename__ = "qa_floor_requests"
     id: Mapped[intpk]
     session_id: Mapped[session_fk]
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    site_id: Mapped[site_fk]
     raised_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     outcome: Mapped[str16]  # pending, withdrawn, granted
@@ -161,7 +162,7 @@ class FloorGrantRow(Base):
     __tablename__ = "qa_floor_grants"
     id: Mapped[intpk]
     session_id: Mapped[session_fk]
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    site_id: Mapped[site_fk]
     granted_at: Mapped[datetime]
     deadline: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]

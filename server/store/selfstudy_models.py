@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from server.core.selfstudy import CHECK_ANSWER_S, CHECK_MAX_S, CHECK_MIN_S
 from server.store.models import Base, intpk, str16, str100, str200, timestamp, trainee_fk
 
 
@@ -30,9 +31,9 @@ class SelfStudyCourse(Base):
     opens_at: Mapped[datetime]
     closes_at: Mapped[datetime]
     presence_check: Mapped[bool] = mapped_column(default=False)
-    check_min_s: Mapped[float] = mapped_column(default=300.0)
-    check_max_s: Mapped[float] = mapped_column(default=900.0)
-    check_answer_s: Mapped[float] = mapped_column(default=60.0)
+    check_min_s: Mapped[float] = mapped_column(default=CHECK_MIN_S)
+    check_max_s: Mapped[float] = mapped_column(default=CHECK_MAX_S)
+    check_answer_s: Mapped[float] = mapped_column(default=CHECK_ANSWER_S)
     # the video: a recording (its file stays where the recorder wrote it) or an upload
     recording_id: Mapped[int | None] = mapped_column(
         ForeignKey("recordings.id", ondelete="SET NULL"), index=True

@@ -1,5 +1,5 @@
 """The service layer's way into the database: one transaction, loading by id, the audit row,
-a stored time as JSON (:func:`iso`).
+a stored time as JSON (:func:`iso`), a row's plain columns as JSON (:func:`fields`).
 
 Every feature service opens its unit of work here instead of writing
 ``async with sessions() as db, db.begin(): x = await db.get(...); if x is None: raise ...``
@@ -32,6 +32,12 @@ CHUNK = 500
 def iso(value: datetime | None) -> str | None:
     """A stored time in an answer: ISO 8601 with its offset, or None."""
     return None if value is None else value.isoformat()
+
+
+def fields(obj: object, *names: str) -> dict[str, Any]:
+    """These attributes of ``obj`` by name: the columns a row's JSON view answers as they are
+    stored (the view adds those it converts)."""
+    return {name: getattr(obj, name) for name in names}
 
 
 @asynccontextmanager
@@ -82,6 +88,13 @@ async def load_many(db: AsyncSession, model: type[Row], ids: Iterable[int]) -> d
         for row in (await db.scalars(select(model).where(column.in_(wanted[i : i + CHUNK])))).all():
             found[row.id] = row  # type: ignore[attr-defined]
     return found
+
+
+async def rows_by(db: AsyncSession, model: type[Row], key: str, *where: Any) -> dict[Any, Row]:
+    """The rows of ``model`` that match ``where``, by their column ``key`` (e.g. a trainee's
+    attendance records by session: one row per key)."""
+    rows = (await db.scalars(select(model).where(*where))).all()
+    return {getattr(row, key): row for row in rows}
 
 
 def audit(

@@ -13,6 +13,7 @@ from server.core.errors import NotFound
 from server.store.media_models import Recording
 from server.store.models import ClassSession
 from server.web.api import Param, Routes
+from server.web.db import fields, iso
 from server.web.keys import CONFIG, SESSIONS
 from server.web.resources import load, path_id
 
@@ -22,17 +23,10 @@ register = routes.register
 
 def _recording_view(row: Recording) -> dict[str, Any]:
     return {
-        "id": row.id,
-        "session_id": row.session_id,
-        "format": row.format,
-        "status": row.status,
-        "source": row.source,
-        "started_at": row.started_at.isoformat(),
-        "ended_at": row.ended_at.isoformat() if row.ended_at else None,
-        "bytes": row.bytes,
-        "duration_s": row.duration_s,
-        "video_frames": row.video_frames,
-        "switches": row.switches,
+        **fields(row, "id", "session_id", "format", "status", "source"),
+        "started_at": iso(row.started_at),
+        "ended_at": iso(row.ended_at),
+        **fields(row, "bytes", "duration_s", "video_frames", "switches"),
         "file": f"/api/v1/recordings/{row.id}/file",
     }
 

@@ -39,6 +39,7 @@ from server.store.models import ClassSession, Site, utcnow
 from server.store.rollcall_models import RollCall, RollCallEntry
 from server.web import auth
 from server.web.api import Answer, Routes, read_body
+from server.web.db import rows_by
 from server.web.keys import CLUSTER, CONFIG, LIVE, MEDIA, SESSIONS, principal
 from server.web.resources import load, path_id
 
@@ -200,17 +201,13 @@ async def trainee_live_sessions(request: web.Request) -> Answer:
                 .limit(20)
             )
         ).all()
-        records = {
-            r.session_id: r
-            for r in (
-                await db.scalars(
-                    select(AttendanceRecordRow).where(
-                        AttendanceRecordRow.trainee_id == who.trainee_id,
-                        AttendanceRecordRow.session_id.in_([s.id for s in sessions]),
-                    )
-                )
-            ).all()
-        }
+        records = await rows_by(
+            db,
+            AttendanceRecordRow,
+            "session_id",
+            AttendanceRecordRow.trainee_id == who.trainee_id,
+            AttendanceRecordRow.session_id.in_([s.id for s in sessions]),
+        )
         items = []
         for session in sessions:
             record = records.get(session.id)
@@ -266,17 +263,14 @@ async def open_roll_calls(request: web.Request) -> Answer:
         ).all()
         mine: dict[int, str] = {}
         if who.trainee_id is not None and calls:
-            mine = {
-                e.roll_call_id: e.status
-                for e in (
-                    await db.scalars(
-                        select(RollCallEntry).where(
-                            RollCallEntry.trainee_id == who.trainee_id,
-                            RollCallEntry.roll_call_id.in_([c.id for c in calls]),
-                        )
-                    )
-                ).all()
-            }
+            entries = await rows_by(
+                db,
+                RollCallEntry,
+                "roll_call_id",
+                RollCallEntry.trainee_id == who.trainee_id,
+                RollCallEntry.roll_call_id.in_([c.id for c in calls]),
+            )
+            mine = {call_id: e.status for call_id, e in entries.items()}
         items = []
         for call in calls:
             if who.actor is Actor.SITE_AGENT and who.site_id not in call.site_ids:

@@ -22,6 +22,7 @@ from server.store.attendance_models import (
 from server.store.models import ClassSession, Course, Program, SessionStatus, utcnow
 from server.store.qa_models import FeedbackRow, NeedsResponseRow, NeedsSurveyRow
 from server.web.api import Endpoint, Registry
+from server.web.db import rows_by
 from server.web.keys import SESSIONS, principal
 
 FEEDBACK_DAYS = 60
@@ -45,17 +46,13 @@ async def electives(request: web.Request) -> web.Response:
     who = principal(request)
     assert who.trainee_id is not None
     async with request.app[SESSIONS]() as db:
-        mine = {
-            r.session_id: r
-            for r in (
-                await db.scalars(
-                    select(ElectiveRegistration).where(
-                        ElectiveRegistration.trainee_id == who.trainee_id,
-                        ElectiveRegistration.status != RegistrationStatus.CANCELLED,
-                    )
-                )
-            ).all()
-        }
+        mine = await rows_by(
+            db,
+            ElectiveRegistration,
+            "session_id",
+            ElectiveRegistration.trainee_id == who.trainee_id,
+            ElectiveRegistration.status != RegistrationStatus.CANCELLED,
+        )
         found = (
             await db.execute(
                 select(ClassSession, Course, SessionSettings)
@@ -114,14 +111,9 @@ async def surveys(request: web.Request) -> web.Response:
                 .order_by(Program.year.desc(), Program.id)
             )
         ).all()
-        answers = {
-            r.program_id: r
-            for r in (
-                await db.scalars(
-                    select(NeedsResponseRow).where(NeedsResponseRow.trainee_id == who.trainee_id)
-                )
-            ).all()
-        }
+        answers = await rows_by(
+            db, NeedsResponseRow, "program_id", NeedsResponseRow.trainee_id == who.trainee_id
+        )
     items = []
     for survey, program in rows:
         mine = answers.get(program.id)

@@ -537,8 +537,9 @@ def test_sensitive_word_flag_edit_and_merge(
 
 
 def test_broadcast_buttons_call_the_media_endpoints_and_report_the_outcome(
-    page: Page, server: ServerProcess
+    page: Page, server: ServerProcess, world: dict[str, Any]
 ) -> None:
+    """In the live session (``world``): the console offers 开始直播 only there."""
     open_dashboard(page, server)
     page.locator("#bc-source").select_option("site")
     page.locator("#bc-site").select_option("2")

@@ -19,6 +19,7 @@ from server.core.leave import (
     flagged,
     leave_limit,
     leave_standing,
+    may_ask_leave,
     next_state,
 )
 from server.core.ledger import (
@@ -88,6 +89,20 @@ def test_sessions_of_a_request_are_checked() -> None:
     with pytest.raises(InvalidInput) as info:
         check_sessions(many, now=0)
     assert info.value.code == "leave.too_many_sessions"
+    # running, not checked in to: still asked; checked in to: refused, by session
+    assert check_sessions([a], now=a.start + 60, checked_in=frozenset({"s2"})) == (a,)
+    with pytest.raises(InvalidInput) as info:
+        check_sessions([a, b], now=a.start + 60, checked_in=frozenset({"s1"}))
+    assert info.value.code == "leave.session_attended"
+    assert info.value.details == {"session_ids": ["s1"]}
+
+
+def test_leave_is_offered_for_sessions_not_over_and_not_checked_in_to() -> None:
+    a = _session(1)
+    assert may_ask_leave(a.end, now=a.start - DAY, checked_in=False)
+    assert may_ask_leave(a.end, now=a.start + 60, checked_in=False)  # late: may still ask
+    assert not may_ask_leave(a.end, now=a.start + 60, checked_in=True)
+    assert not may_ask_leave(a.end, now=a.end, checked_in=False)
 
 
 def test_a_reason_is_required_and_cleaned() -> None:

@@ -67,6 +67,15 @@ def test_a_session_ended_before_its_planned_end_is_not_the_next_one() -> None:
     assert (items[0].kind, items[0].ref) == (DueKind.LIVE, 5)
 
 
+def test_a_running_session_the_trainee_checked_in_to_is_not_to_do() -> None:
+    attending = UpcomingSession(5, "running", NOW - 600, NOW + 3600, "A", checked_in=True)
+    later = UpcomingSession(6, "later", NOW + DAY, NOW + DAY + 3600, "A")
+    items = _items(upcoming=[attending, later], leave=[])
+    assert [(i.kind, i.ref) for i in items if i.kind is DueKind.LIVE] == [(DueKind.LIVE, 6)]
+    items = _items(upcoming=[attending], leave=[])
+    assert [i for i in items if i.kind is DueKind.LIVE] == []
+
+
 def test_the_office_list_has_only_what_a_trainee_must_still_do() -> None:
     rows = outstanding_rows(
         [

@@ -5,6 +5,8 @@ import { addMessages } from "/static/shared/i18n.js";
 addMessages({
   zh: {
     "wall.screen": "屏幕播放",
+    "wall.consoleLive": "直播中（控制台推流）",
+    "wall.consoleStream": "控制台摄像头推流",
     "screen.state.playing": "正在播放",
     "screen.state.stalled": "画面停顿",
     "screen.state.idle": "无节目",
@@ -45,9 +47,13 @@ addMessages({
     "broadcast.publishFailed": "摄像头画面连接失败",
     "broadcast.publishFailedHelp": "已自动尝试连接 {n} 次，本机摄像头的画面仍未送到服务器：各分课堂收不到画面和声音。请检查本机网络（防火墙须放行 UDP），然后点击“重新推流”。",
     "broadcast.publishAgain": "重新推流",
+    "broadcast.startSessionFirst": "课次尚未开始：请先点击上方的“开始课次”，再开始直播。",
+    "broadcast.sessionEnded": "课次已结束，不能再直播。",
   },
   en: {
     "wall.screen": "Screen",
+    "wall.consoleLive": "Live (console camera)",
+    "wall.consoleStream": "console camera",
     "screen.state.playing": "Playing",
     "screen.state.stalled": "Picture stalled",
     "screen.state.idle": "No programme",
@@ -88,5 +94,7 @@ addMessages({
     "broadcast.publishFailed": "Camera could not connect",
     "broadcast.publishFailedHelp": "Tried {n} times, and this computer's camera still does not reach the server: the sites get no picture and no sound. Check this computer's network (the firewall must let UDP through), then click “Publish again”.",
     "broadcast.publishAgain": "Publish again",
+    "broadcast.startSessionFirst": "The session has not started: click “Start session” above first, then start the broadcast.",
+    "broadcast.sessionEnded": "The session has ended; it can no longer broadcast.",
   },
 });

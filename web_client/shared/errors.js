@@ -106,6 +106,7 @@ export const ERRORS = {
   "leave.not_allowed": ["该请假申请当前的状态不允许这样操作，请刷新后重试。", "This leave request's state does not allow this; reload and try again."],
   "leave.not_your_unit": ["只有培训办或该学员所在单位的联络员可以审批。", "Only the training office or the contact of the trainee's unit decides this."],
   "leave.other_program": ["所选场次不属于同一培训项目，请分开申请。", "The sessions chosen belong to different programs; ask for each program separately."],
+  "leave.session_attended": ["您已在所选场次签到，无需请假。", "You have checked in to a session you chose; leave is for sessions you miss."],
   "leave.session_over": ["所选场次已结束，请假需提前申请。", "A session you chose is already over; leave is asked beforehand."],
   "leave.sessions_required": ["请选择要请假的场次。", "Choose the sessions you will miss."],
   "leave.too_many_sessions": ["一次请假的场次太多。", "Too many sessions in one leave request."],

@@ -23,7 +23,7 @@ from server.core.checkin import (
 )
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import utcnow
-from server.web.db import find, iso
+from server.web.db import fields, find, iso
 
 
 def at(ts: float | None) -> datetime | None:
@@ -94,10 +94,7 @@ def new_row(
 
 def record_view(row: AttendanceRecordRow) -> dict[str, Any]:
     return {
-        "id": row.id,
-        "trainee_id": row.trainee_id,
-        "session_id": row.session_id,
-        "site_id": row.site_id,
+        **fields(row, "id", "trainee_id", "session_id", "site_id"),
         "kind": row.kind.value,
         "state": row.state,
         "checked_in": row.state == AttendanceState.IN.value,

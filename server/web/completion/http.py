@@ -30,7 +30,7 @@ from server.web import exports
 from server.web.api import Answer, Body, Param, Registry, Routes
 from server.web.completion import reminders, service, writeups
 from server.web.completion.certificate import CertificateText, render
-from server.web.db import iso
+from server.web.db import iso, rows_by
 from server.web.guard import client_address
 from server.web.keys import SESSIONS, VERIFY_THROTTLE, principal
 from server.web.leave import service as leave_service
@@ -110,14 +110,9 @@ async def completion_list(request: web.Request) -> Answer:
     async with request.app[SESSIONS]() as db:
         program = await load(db, Program, program_id, "program")
         found = await service.program_facts(db, program)
-        certs = {
-            c.trainee_id: c
-            for c in (
-                await db.scalars(
-                    select(CertificateRow).where(CertificateRow.program_id == program_id)
-                )
-            ).all()
-        }
+        certs = await rows_by(
+            db, CertificateRow, "trainee_id", CertificateRow.program_id == program_id
+        )
         units = dict((await db.execute(select(OrgUnit.id, OrgUnit.name))).all())
         settings = await leave_service.settings_of(db, program_id)
     done = service.completions(found)

@@ -102,6 +102,7 @@ async def due_by_trainee(
     ids = [t.id for t in trainees]
     coming = await _program_coming(db, program.id, now)
     leave = await leave_service.on_leave(db, [s.id for s, _ in coming], ids)
+    attended = await leave_service.checked_in(db, [s.id for s, _ in coming], ids)
     settings = await leave_service.settings_of(db, program.id)
     writeups = dict(
         (
@@ -142,6 +143,7 @@ async def due_by_trainee(
                     session.ends_at.timestamp(),
                     room.name if room is not None else "",
                     ended=session.ended_at is not None,
+                    checked_in=(session.id, trainee.id) in attended,
                 )
             )
         out[trainee.id] = due_items(

@@ -22,7 +22,7 @@ from server.store.attendance_models import AttendanceRecordRow
 from server.store.completion_models import CertificateRow, ProgramSettings, WriteupRow
 from server.store.models import Course, Program, Trainee, session_sites, utcnow
 from server.store.qa_models import PollAnswerRow, PollRow
-from server.web.db import CHUNK
+from server.web.db import CHUNK, load_many
 from server.web.leave import service as leave_service
 from server.web.ledger import service as ledger
 from server.web.selfstudy import service as selfstudy
@@ -122,12 +122,7 @@ async def program_facts(db: AsyncSession, program: Program) -> ProgramFacts:
             records[(record.session_id, record.trainee_id)] = record
             expected.setdefault(record.trainee_id, set())
     people = await _trainees(db, expected)
-    courses = {
-        c.id: c
-        for c in (
-            await db.scalars(select(Course).where(Course.id.in_({s.course_id for s in sessions})))
-        ).all()
-    }
+    courses = await load_many(db, Course, {s.course_id for s in sessions})
     rules = ledger.rules_for(courses.values())
     keys = [ledger.result_key(s, t) for s, t in records]
     fixes = await ledger.corrections(db, keys)

@@ -24,11 +24,11 @@ from server.core.roles import Actor
 from server.core.validation import Enum as OneOf
 from server.core.validation import Int, Map, Optional, Str
 from server.private_files import private_dir
-from server.store.completion_models import ReadingRow, WriteupRow
+from server.store.completion_models import ReadingRow, StoredFile, WriteupRow
 from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
 from server.web.api import Answer, Body, Param, Routes, id_param
 from server.web.completion import service
-from server.web.db import Row, iso
+from server.web.db import Row, fields, iso
 from server.web.keys import CONFIG, SESSIONS, principal
 from server.web.leave import service as leave_service
 from server.web.resources import audit, load, path_id
@@ -76,7 +76,10 @@ async def _upload(request: web.Request, max_bytes: int) -> tuple[bytes, str]:
     raise InvalidInput("writeup.file_required", "No field named 'file' in the upload.")
 
 
-async def _store(request: web.Request, data: bytes) -> str:
+async def _store(
+    request: web.Request, row: StoredFile, data: bytes, name: str, kind: rules.FileKind
+) -> None:
+    """Keep the upload under a new key in the files folder; the row names it from now on."""
     key = secrets.token_hex(16)
     folder = files_dir(request)
 
@@ -86,17 +89,17 @@ async def _store(request: web.Request, data: bytes) -> str:
         path.chmod(0o600)
 
     await asyncio.to_thread(write)
-    return key
+    row.file_key, row.file_name, row.file_type = key, name, kind.media_type
 
 
-def _file_answer(request: web.Request, key: str, name: str, media: str) -> web.FileResponse:
-    path = files_dir(request) / key
-    if not key or not path.is_file():
+def _file_answer(request: web.Request, row: StoredFile) -> web.FileResponse:
+    path = files_dir(request) / row.file_key
+    if not row.file_key or not path.is_file():
         raise NotFound("writeup.no_file", "There is no file here.")
     response = web.FileResponse(path)
-    response.content_type = media or "application/octet-stream"
+    response.content_type = row.file_type or "application/octet-stream"
     response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"file\"; filename*=UTF-8''{quote(name or 'file')}"
+        f"attachment; filename=\"file\"; filename*=UTF-8''{quote(row.file_name or 'file')}"
     )
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -121,13 +124,7 @@ async def load_trainees_own(request: web.Request, model: type[Row], label: str) 
 
 def _reading_view(r: ReadingRow) -> dict[str, Any]:
     return {
-        "id": r.id,
-        "program_id": r.program_id,
-        "unit_id": r.unit_id,
-        "title": r.title,
-        "author": r.author,
-        "link": r.link,
-        "file_name": r.file_name,
+        **fields(r, "id", "program_id", "unit_id", "title", "author", "link", "file_name"),
         "has_file": bool(r.file_key),
     }
 
@@ -194,9 +191,7 @@ async def upload_reading_file(request: web.Request) -> Answer:
     async with request.app[SESSIONS]() as db, db.begin():
         row = await load(db, ReadingRow, reading_id, "reading")
         rules.check_reading(row.title, row.author, row.link, True)
-        row.file_key = await _store(request, data)
-        row.file_name = name or f"{row.title}.{kind.extension}"
-        row.file_type = kind.media_type
+        await _store(request, row, data, name or f"{row.title}.{kind.extension}", kind)
         audit(db, principal(request), "upload", "reading", row.id, None, {"file": row.file_name})
         view = _reading_view(row)
     return view
@@ -213,7 +208,7 @@ async def upload_reading_file(request: web.Request) -> Answer:
 async def reading_file(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as db:
         row = await load(db, ReadingRow, path_id(request, "reading"), "reading")
-    return _file_answer(request, row.file_key, row.file_name, row.file_type)
+    return _file_answer(request, row)
 
 
 @routes(
@@ -234,14 +229,8 @@ async def delete_reading(request: web.Request) -> web.Response:
 
 def _writeup_view(w: WriteupRow) -> dict[str, Any]:
     return {
-        "id": w.id,
-        "trainee_id": w.trainee_id,
-        "program_id": w.program_id,
-        "text": w.text,
-        "state": w.state,
-        "comment": w.comment,
-        "file_name": w.file_name,
-        "file_size": w.file_size,
+        **fields(w, "id", "trainee_id", "program_id"),
+        **fields(w, "text", "state", "comment", "file_name", "file_size"),
         "submitted_at": iso(w.submitted_at),
         "marked_at": iso(w.marked_at),
     }
@@ -341,9 +330,7 @@ async def attach_writeup(request: web.Request) -> Answer:
         if row is None:
             raise NotFound("writeup.not_found", "Submit the write-up text first.")
         rules.resubmit(rules.WriteupState(row.state))
-        row.file_key = await _store(request, data)
-        row.file_name = name or f"attachment.{kind.extension}"
-        row.file_type = kind.media_type
+        await _store(request, row, data, name or f"attachment.{kind.extension}", kind)
         row.file_size = len(data)
         audit(db, who, "attach", "writeup", row.id, None, {"file": row.file_name})
         view = _writeup_view(row)
@@ -360,7 +347,7 @@ async def attach_writeup(request: web.Request) -> Answer:
 )
 async def writeup_file(request: web.Request) -> web.StreamResponse:
     row = await load_trainees_own(request, WriteupRow, "writeup")
-    return _file_answer(request, row.file_key, row.file_name, row.file_type)
+    return _file_answer(request, row)
 
 
 @routes.json(

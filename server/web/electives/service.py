@@ -88,13 +88,7 @@ async def _lock_registrations(db: AsyncSession, session_id: int) -> SessionSetti
         .where(SessionSettings.session_id == session_id)
         .values(version=SessionSettings.version + 1)
     )
-    settings = (
-        await db.scalars(
-            select(SessionSettings)
-            .where(SessionSettings.session_id == session_id)
-            .execution_options(populate_existing=True)
-        )
-    ).first()
+    settings = await db.get(SessionSettings, session_id, populate_existing=True)
     if getattr(result, "rowcount", 0) == 0 or settings is None or not settings.registration_open:
         raise Conflict(
             "registration.not_open",

@@ -148,14 +148,7 @@ async def lock(db: AsyncSession, session_id: int) -> QaState:
     if not getattr(result, "rowcount", 0):
         await insert_ignore(db, QaState, {"session_id": session_id, "version": 0})
         await db.execute(bump.values(version=QaState.version + 1))
-    state = (
-        await db.scalars(
-            select(QaState)
-            .where(QaState.session_id == session_id)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    return state
+    return await db.get_one(QaState, session_id, populate_existing=True)
 
 
 async def lock_trainee(db: AsyncSession, record: AttendanceRecordRow) -> None:

@@ -6,7 +6,7 @@ in ``server.core.leave``.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from server.core import roles
 from server.core.errors import NotFound
-from server.core.leave import LeaveAction, LeaveState, flagged
+from server.core.leave import LeaveAction, LeaveState, flagged, may_ask_leave
 from server.core.validation import Enum as OneOf
 from server.core.validation import Int, List, Map, Str
 from server.store.completion_models import LeaveRequestRow, UnitContact
 from server.store.models import ClassSession, Course, OrgUnit, Trainee, User, utcnow
 from server.web.api import Answer, Body, Param, Routes, id_param
-from server.web.db import Sessions, iso
+from server.web.db import Sessions, iso, load_many
 from server.web.keys import SESSIONS, principal
 from server.web.leave import service
 from server.web.resources import audit, load, path_id
@@ -135,6 +135,16 @@ async def my_leave(request: web.Request) -> Answer:
         coming = await service.coming_sessions(
             db, trainee, now, now + timedelta(days=ASK_DAYS_AHEAD), limit=ASK_LISTED
         )
+        attended = await service.checked_in(db, [s["id"] for s in coming], [trainee.id])
+        coming = [
+            s
+            for s in coming
+            if may_ask_leave(
+                datetime.fromisoformat(s["ends_at"]).timestamp(),
+                now=now.timestamp(),
+                checked_in=(s["id"], trainee.id) in attended,
+            )
+        ]
         asked = {
             s["id"]
             for v in views
@@ -260,16 +270,7 @@ async def program_leave(request: web.Request) -> Answer:
     async with request.app[SESSIONS]() as db:
         settings = await service.settings_of(db, program_id)
         found = await service.standings(db, program_id)
-        people = (
-            {
-                t.id: t
-                for t in (
-                    await db.scalars(select(Trainee).where(Trainee.id.in_(list(found))))
-                ).all()
-            }
-            if found
-            else {}
-        )
+        people = await load_many(db, Trainee, found)
     rows = sorted(found.values(), key=lambda s: (-s.share_after, s.trainee_id))
     flags = {s.trainee_id for s in flagged(rows)}
     return {

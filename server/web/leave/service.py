@@ -7,6 +7,7 @@ and the reports ask :func:`on_leave` which (session, trainee) pairs have approve
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
@@ -19,6 +20,7 @@ from server.core.errors import InvalidInput, NotFound
 from server.core.leave import Decider, LeaveAction, LeaveStanding, LeaveState
 from server.core.ledger import LedgerRules, LedgerSession
 from server.core.roles import MANAGERS, Principal
+from server.store.attendance_models import AttendanceRecordRow
 from server.store.completion_models import (
     LeaveRequestRow,
     LeaveSessionRow,
@@ -56,6 +58,26 @@ async def on_leave(
             )
         )
         found |= {(s, t) for s, t in rows.all() if only is None or t in only}
+    return frozenset(found)
+
+
+async def checked_in(
+    db: AsyncSession, session_ids: Iterable[int], trainee_ids: Iterable[int]
+) -> frozenset[tuple[int, int]]:
+    """``(session_id, trainee_id)`` pairs where the trainee has checked in to the session (a
+    stay recorded, by code or by a staff marking)."""
+    wanted = sorted(set(session_ids))
+    people = sorted(set(trainee_ids))
+    found: set[tuple[int, int]] = set()
+    for i in range(0, len(wanted), CHUNK):
+        rows = await db.execute(
+            select(AttendanceRecordRow.session_id, AttendanceRecordRow.trainee_id).where(
+                AttendanceRecordRow.session_id.in_(wanted[i : i + CHUNK]),
+                AttendanceRecordRow.trainee_id.in_(people),
+                AttendanceRecordRow.first_in.is_not(None),
+            )
+        )
+        found |= {(sid, tid) for sid, tid in rows.all()}
     return frozenset(found)
 
 
@@ -121,7 +143,12 @@ async def ask(
     missing = sorted(set(session_ids) - {s.id for s in sessions})
     if missing:
         raise NotFound("session.not_found", f"There is no session with id {missing[0]}.")
-    rules.check_sessions([ledger_session(s) for s in sessions], now=utcnow().timestamp())
+    attended = await checked_in(db, session_ids, [trainee.id])
+    rules.check_sessions(
+        [ledger_session(s) for s in sessions],
+        now=utcnow().timestamp(),
+        checked_in=frozenset(str(s) for s, _ in attended),
+    )
     programs = set((await program_of_sessions(db, session_ids)).values())
     if len(programs) != 1:
         raise InvalidInput(
@@ -211,15 +238,8 @@ async def standings(
 
 
 def standing_view(s: LeaveStanding) -> dict[str, Any]:
-    return {
-        "approved_hours": s.approved_hours,
-        "pending_hours": s.pending_hours,
-        "program_hours": s.program_hours,
-        "share_before": s.share_before,
-        "share_after": s.share_after,
-        "over_before": s.over_before,
-        "over_after": s.over_after,
-    }
+    """The standing's fields but its trainee (the answer names the trainee already)."""
+    return {k: v for k, v in asdict(s).items() if k != "trainee_id"}
 
 
 async def program_name(db: AsyncSession, program_id: int) -> str:

@@ -21,7 +21,7 @@ from server.core.session_run import start_offset_minutes
 from server.core.trees import subtree
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import ClassSession, Course, OrgUnit, Site, Trainee, utcnow
-from server.web.db import Sessions, iso, load, load_many, transaction
+from server.web.db import Sessions, iso, load, load_many, rows_by, transaction
 from server.web.leave.service import on_leave
 from server.web.ledger.service import (
     Corrections,
@@ -169,14 +169,9 @@ async def session_report(
     """A session's report (see the module doc); ``only_units``: the trainees of these org
     units only."""
     expected = await expected_trainees(db, session)
-    records = {
-        r.trainee_id: r
-        for r in (
-            await db.scalars(
-                select(AttendanceRecordRow).where(AttendanceRecordRow.session_id == session.id)
-            )
-        ).all()
-    }
+    records = await rows_by(
+        db, AttendanceRecordRow, "trainee_id", AttendanceRecordRow.session_id == session.id
+    )
     trainees = {
         t.id: t
         for t in (await load_many(db, Trainee, expected | set(records))).values()

@@ -72,13 +72,7 @@ async def _locked_question(db: AsyncSession, question_id: int) -> tuple[Question
     if session_id is None:
         raise NotFound("question.not_found", f"There is no question with id {question_id}.")
     slot = await lock(db, int(session_id))
-    row = (
-        await db.scalars(
-            select(QuestionRow)
-            .where(QuestionRow.id == question_id)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
+    row = await db.get_one(QuestionRow, question_id, populate_existing=True)
     return row, slot
 
 

@@ -31,6 +31,7 @@ from server.core.trees import subtree
 from server.store.media_models import Recording
 from server.store.models import OrgUnit, Program, ProgramUnit, Trainee, utcnow
 from server.store.selfstudy_models import SelfStudyCheck, SelfStudyCourse, SelfStudyProgress
+from server.web.db import fields, rows_by
 
 UPLOAD_DIR = "selfstudy"
 """Uploaded course videos live in ``<data_dir>/selfstudy`` (private: 0700 / 0600)."""
@@ -46,9 +47,9 @@ class CourseFields:
     opens_at: datetime
     closes_at: datetime
     presence_check: bool = False
-    check_min_s: float = 300.0
-    check_max_s: float = 900.0
-    check_answer_s: float = 60.0
+    check_min_s: float = rules.CHECK_MIN_S
+    check_max_s: float = rules.CHECK_MAX_S
+    check_answer_s: float = rules.CHECK_ANSWER_S
     org_unit_ids: tuple[int, ...] = ()
 
 
@@ -219,6 +220,16 @@ async def _progress_row(
     return (await db.scalars(query)).one_or_none()
 
 
+async def _watching(
+    db: AsyncSession, course_id: int, trainee_id: int, now: datetime
+) -> tuple[SelfStudyCourse, SelfStudyProgress | None, Progress]:
+    """The course the trainee may watch now, their progress row locked for the change (None
+    before the first heartbeat) and the progress it holds."""
+    course = await watchable(db, course_id, trainee_id, now)
+    row = await _progress_row(db, course_id, trainee_id, lock=True)
+    return course, row, rules.progress_from_json(row.state if row else None)
+
+
 async def _store(
     db: AsyncSession,
     course: SelfStudyCourse,
@@ -284,9 +295,7 @@ async def heartbeat(
     db: AsyncSession, course_id: int, trainee_id: int, beat: Beat, now: datetime, draw: float
 ) -> dict[str, Any]:
     """Judge one heartbeat (the core's :func:`report`) and store the new progress."""
-    course = await watchable(db, course_id, trainee_id, now)
-    row = await _progress_row(db, course_id, trainee_id, lock=True)
-    before = rules.progress_from_json(row.state if row else None)
+    course, row, before = await _watching(db, course_id, trainee_id, now)
     progress, outcome = rules.report(before, terms_of(course), beat, now.timestamp(), draw=draw)
     await _store(db, course, trainee_id, row, progress, outcome.events, now)
     answer = {**outcome.to_dict(), "progress": _view(course, progress)}
@@ -299,9 +308,7 @@ async def answer_check(
     db: AsyncSession, course_id: int, trainee_id: int, seq: int, now: datetime, draw: float
 ) -> dict[str, Any]:
     """The trainee answers 在吗？; a late answer stores the miss and then raises it."""
-    course = await watchable(db, course_id, trainee_id, now)
-    row = await _progress_row(db, course_id, trainee_id, lock=True)
-    before = rules.progress_from_json(row.state if row else None)
+    course, row, before = await _watching(db, course_id, trainee_id, now)
     try:
         progress, events = rules.answer_check(before, terms_of(course), seq, now.timestamp(), draw)
     except rules.CheckMissed as missed:
@@ -326,15 +333,9 @@ def course_view(course: SelfStudyCourse, unit: ProgramUnit | None) -> dict[str, 
         "class_hours": course.class_hours,
         "opens_at": course.opens_at.isoformat(),
         "closes_at": course.closes_at.isoformat(),
-        "presence_check": course.presence_check,
-        "check_min_s": course.check_min_s,
-        "check_max_s": course.check_max_s,
-        "check_answer_s": course.check_answer_s,
+        **fields(course, "presence_check", "check_min_s", "check_max_s", "check_answer_s"),
         "org_unit_ids": list(course.org_unit_ids or []),
-        "recording_id": course.recording_id,
-        "format": course.format,
-        "bytes": course.bytes,
-        "duration_s": course.duration_s,
+        **fields(course, "recording_id", "format", "bytes", "duration_s"),
         "video": f"/api/v1/selfstudy/courses/{course.id}/video",
         "created_by": course.created_by,
         "created_at": course.created_at.isoformat(),
@@ -507,14 +508,9 @@ async def completion(db: AsyncSession, course_id: int) -> dict[str, Any]:
     if audience is not None:
         query = query.where(Trainee.org_unit_id.in_(sorted(audience)))
     people = (await db.execute(query.order_by(OrgUnit.name, Trainee.staff_no))).all()
-    progress = {
-        r.trainee_id: r
-        for r in (
-            await db.scalars(
-                select(SelfStudyProgress).where(SelfStudyProgress.course_id == course.id)
-            )
-        ).all()
-    }
+    progress = await rows_by(
+        db, SelfStudyProgress, "trainee_id", SelfStudyProgress.course_id == course.id
+    )
     trainees: list[dict[str, Any]] = []
     units: dict[int, dict[str, Any]] = {}
     for trainee, unit_name in people:

@@ -45,6 +45,11 @@ export function broadcastPanel(ctx) {
   const programVideo = h("video", { class: "program", muted: true, playsinline: true, autoplay: true, "aria-label": t("broadcast.preview") });
   const bMsg = h("p", { class: "note", role: "status" });
   const bState = h("p", { class: "bc-state", id: "bc-state" });
+  // Why 开始直播 is not offered: the server starts a broadcast in a live session only.
+  const bWhy = h("p", { class: "note", id: "bc-why" });
+  const bStart = button(t("broadcast.start"), (/** @type {Event} */ ev) => start(ev), { class: "primary", id: "bc-start" });
+  const bTools = h("div", { class: "toolbar" });
+  const bStop = button(t("broadcast.stop"), (/** @type {Event} */ ev) => stop(ev), { id: "bc-stop" });
 
   // ---- the operator's own camera as the main classroom ----------------------------------------
   const camera = cameraControls({
@@ -177,7 +182,62 @@ export function broadcastPanel(ctx) {
     clear(bSite);
     for (const id of st.session.site_ids) bSite.appendChild(h("option", { value: String(id) }, siteName(id)));
     if (picked && st.session.site_ids.includes(Number(picked))) bSite.value = picked;
-    if (el.firstChild) return;
+    if (!el.firstChild) build();
+    offer();
+  }
+
+  /** What the session's status allows: a broadcast starts in a live session only (the
+   * server's broadcast.session_not_live); before the start and after the end, say why. */
+  function offer() {
+    const status = st.session.status;
+    const live = status === "live";
+    const broadcasting = Boolean(st.broadcast && st.broadcast.live);
+    bStart.hidden = !live;
+    bStop.hidden = !live && !broadcasting; // nothing to stop before the start
+    // an ended session keeps nothing to start, preview or pick, unless a broadcast still runs
+    const over = status === "ended" && !broadcasting;
+    bTools.hidden = over;
+    camera.element.hidden = over || bSource.value !== "main";
+    bWhy.textContent = live ? "" : t(status === "ended" ? "broadcast.sessionEnded" : "broadcast.startSessionFirst");
+    bWhy.hidden = live;
+  }
+
+  /** @param {Event} ev */
+  async function start(ev) {
+    /** @type {{source: string, site_id?: number, recording_id?: number}} */
+    const body = { source: bSource.value };
+    if (body.source === "site") body.site_id = Number(bSite.value);
+    if (body.source === "recording") {
+      if (!bRec.value) {
+        bMsg.textContent = t("broadcast.pickRecording");
+        return;
+      }
+      body.recording_id = Number(bRec.value);
+    }
+    await act(ev.currentTarget, async () => {
+      // The camera first: a broadcast must not start "live" with nothing to send.
+      const ownCamera = body.source === "main" && camera.wanted();
+      if (ownCamera) await openCamera();
+      await api.post(`/sessions/${sessionId}/broadcast/start`, body);
+      bMsg.textContent = t("broadcast.started", { source: t("broadcast.src." + body.source) });
+      if (ownCamera) await publishOwnCamera();
+      ctx.schedule("broadcast");
+    });
+  }
+
+  /** @param {Event} ev */
+  function stop(ev) {
+    return act(ev.currentTarget, async () => {
+      stopPublishing();
+      camera.close();
+      await api.post(`/sessions/${sessionId}/broadcast/stop`);
+      bMsg.textContent = t("broadcast.off");
+      ctx.schedule("broadcast");
+    });
+  }
+
+  /** The controls, built once, when the session is first known. */
+  function build() {
     const sync = () => {
       camera.element.hidden = bSource.value !== "main";
       /** @type {HTMLElement} */ (bSite.closest(".field")).hidden = bSource.value !== "site";
@@ -185,35 +245,6 @@ export function broadcastPanel(ctx) {
       if (bSource.value === "recording") loadRecordings();
     };
     bSource.addEventListener("change", sync);
-    const start = async (/** @type {Event} */ ev) => {
-      /** @type {{source: string, site_id?: number, recording_id?: number}} */
-      const body = { source: bSource.value };
-      if (body.source === "site") body.site_id = Number(bSite.value);
-      if (body.source === "recording") {
-        if (!bRec.value) {
-          bMsg.textContent = t("broadcast.pickRecording");
-          return;
-        }
-        body.recording_id = Number(bRec.value);
-      }
-      await act(ev.currentTarget, async () => {
-        // The camera first: a broadcast must not start "live" with nothing to send.
-        const ownCamera = body.source === "main" && camera.wanted();
-        if (ownCamera) await openCamera();
-        await api.post(`/sessions/${sessionId}/broadcast/start`, body);
-        bMsg.textContent = t("broadcast.started", { source: t("broadcast.src." + body.source) });
-        if (ownCamera) await publishOwnCamera();
-        ctx.schedule("broadcast");
-      });
-    };
-    const stop = (/** @type {Event} */ ev) =>
-      act(ev.currentTarget, async () => {
-        stopPublishing();
-        camera.close();
-        await api.post(`/sessions/${sessionId}/broadcast/stop`);
-        bMsg.textContent = t("broadcast.off");
-        ctx.schedule("broadcast");
-      });
     const preview = async (/** @type {Event} */ ev) => {
       await act(ev.currentTarget, async () => {
         const mod = await ctx.loadMedia();
@@ -229,22 +260,20 @@ export function broadcastPanel(ctx) {
       });
     };
     programVideo.hidden = true;
-    el.appendChild(
+    bTools.append(
+      field(t("broadcast.source"), bSource),
+      field(t("broadcast.site"), bSite),
+      field(t("broadcast.recording"), bRec),
       h(
         "div",
-        { class: "toolbar" },
-        field(t("broadcast.source"), bSource),
-        field(t("broadcast.site"), bSite),
-        field(t("broadcast.recording"), bRec),
-        h(
-          "div",
-          { class: "row-actions" },
-          button(t("broadcast.start"), start, { class: "primary", id: "bc-start" }),
-          button(t("broadcast.stop"), stop, { id: "bc-stop" }),
-          button(t("broadcast.previewToggle"), preview, { id: "bc-preview", class: "secondary" }),
-        ),
+        { class: "row-actions" },
+        bStart,
+        bStop,
+        button(t("broadcast.previewToggle"), preview, { id: "bc-preview", class: "secondary" }),
       ),
     );
+    el.appendChild(bWhy);
+    el.appendChild(bTools);
     el.appendChild(camera.element);
     el.appendChild(bState);
     el.appendChild(bMsg);
@@ -267,6 +296,7 @@ export function broadcastPanel(ctx) {
     if (seen && generation && seen > generation) takenOver();
     generation = seen || null;
     renderState();
+    if (st.session && el.firstChild) offer();
     ctx.renderWall(); // the tiles say which relay site each site pulls the program from
   }
 

@@ -50,6 +50,19 @@ function screenText(report, state) {
 }
 
 /**
+ * What a tile says of its site: its presence, except for the main classroom without its agent
+ * while the broadcast's origin is the console's camera ("main", publishing): that room is live.
+ * @param {any} broadcast GET /broadcast
+ * @param {number} id
+ * @param {string} state the site's presence
+ */
+export function tileState(broadcast, id, state) {
+  const b = broadcast;
+  const fromConsole = Boolean(b && b.live && b.source === "main" && b.main_site_id === id && b.origin_publishing === true);
+  return state === "offline" && fromConsole ? "publishing" : state;
+}
+
+/**
  * @param {import("./context.js").Dash} ctx
  * @param {HTMLInputElement} floorSeconds the time limit a grant gives
  */
@@ -124,17 +137,20 @@ export function wallPanel(ctx, floorSeconds) {
     tileFor(site);
     const ref = /** @type {TileRef} */ (tiles.get(id));
     const tile = ref.tile;
-    if (tile.dataset.state !== site.state) tile.dataset.state = site.state;
+    const state = tileState(st.broadcast, id, site.state);
+    if (tile.dataset.state !== state) tile.dataset.state = state;
     const hasFloor = holder === id;
     const handUp = hands.has(id);
     tile.classList.toggle("has-floor", hasFloor);
     tile.classList.toggle("hand-up", handUp);
     setText(ref.name, siteName(id));
-    const key = `${site.state}|${hasFloor}|${handUp}|${getLang()}`;
+    const key = `${state}|${hasFloor}|${handUp}|${getLang()}`;
     if (ref.key !== key) {
       ref.key = key;
       clear(ref.pills).append(
-        h("span", { class: `pill ps-${site.state}` }, t("presence." + site.state)),
+        state === "publishing"
+          ? h("span", { class: "pill ps-online" }, t("wall.consoleLive"))
+          : h("span", { class: `pill ps-${state}` }, t("presence." + state)),
         hasFloor ? h("span", { class: "pill floor-pill" }, t("wall.hasFloor")) : "",
         handUp ? h("span", { class: "pill hand-pill" }, t("wall.handUp")) : "",
       );
@@ -149,10 +165,10 @@ export function wallPanel(ctx, floorSeconds) {
     const stream = health.stream && health.stream.state ? health.stream.state : null;
     setText(ref.facts.headcount, site.expected == null ? "—" : `${site.present} / ${site.expected}`);
     const relay = st.broadcast && st.broadcast.upstream ? st.broadcast.upstream[String(id)] : null;
+    const received = stream ? t("stream." + stream) + (health.rtt_ms != null ? ` · ${Math.round(health.rtt_ms)} ms` : "") : "—";
     setText(
       ref.facts.stream,
-      (stream ? t("stream." + stream) + (health.rtt_ms != null ? ` · ${Math.round(health.rtt_ms)} ms` : "") : "—") +
-        (relay ? ` · ${t("wall.via", { site: siteName(relay) })}` : ""),
+      (state === "publishing" ? t("wall.consoleStream") : received) + (relay ? ` · ${t("wall.via", { site: siteName(relay) })}` : ""),
     );
     const screen = screenState(site.screen);
     if (tile.dataset.screen !== screen) tile.dataset.screen = screen;
@@ -173,8 +189,9 @@ export function wallPanel(ctx, floorSeconds) {
     let online = 0;
     let degraded = 0;
     for (const id of ids) {
-      const state = st.sites.get(id)?.state;
-      if (state === "online") online += 1;
+      const presence = st.sites.get(id)?.state;
+      const state = presence ? tileState(st.broadcast, id, presence) : presence;
+      if (state === "online" || state === "publishing") online += 1;
       if (state === "degraded") degraded += 1;
     }
     const totals = st.totals;
