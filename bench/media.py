@@ -433,6 +433,17 @@ def start_server(mode: str) -> tuple[Any, Remote]:
     return proc, Remote(parent)
 
 
+def relay_mode_result(mode: str, run: dict[str, Any]) -> dict[str, Any]:
+    """A relay mode's part of a profile's result (``run``: what ``run_mode`` returned), each key
+    named after the mode: its rows, the relay's counters and the CPU it cost."""
+    return {
+        mode: run["rows"],
+        f"{mode}_relay": run["relay"],
+        f"{mode}_pct_core_per_subscriber": run["pct_core_per_subscriber"],
+        f"{mode}_us_cpu_per_packet": run["us_cpu_per_packet"],
+    }
+
+
 async def run_mode(
     mode: str, counts: list[int], window: float, settle: float, profile: tuple[int, int, int]
 ) -> dict[str, Any]:
@@ -629,21 +640,13 @@ async def main() -> None:
             fwd = await run_mode("forward", counts["forward"], args.window, args.settle, profile)
             f = fwd["pct_core_per_subscriber"]
             out[name].update(
-                forward=fwd["rows"],
-                forward_relay=fwd["relay"],
-                forward_pct_core_per_subscriber=f,
-                forward_us_cpu_per_packet=fwd["us_cpu_per_packet"],
+                relay_mode_result("forward", fwd),
                 **{f"target_forward_le_{targets[name]}pct": f <= targets[name]},
             )
         if counts["fast"]:
             fast = await run_mode("fast", counts["fast"], args.window, args.settle, profile)
             q = fast["pct_core_per_subscriber"]
-            out[name].update(
-                fast=fast["rows"],
-                fast_relay=fast["relay"],
-                fast_pct_core_per_subscriber=q,
-                fast_us_cpu_per_packet=fast["us_cpu_per_packet"],
-            )
+            out[name].update(relay_mode_result("fast", fast))
             if f > 0 and q > 0:
                 out[name]["ratio_forward_over_fast"] = round(f / q, 1)
         if counts["stock"]:
