@@ -35,12 +35,12 @@ import aiohttp  # noqa: E402
 import planner as planner_bench  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from bench.presence import cpu_seconds  # noqa: E402
+from bench.measure import cpu_seconds  # noqa: E402
 from server import security  # noqa: E402
 from server.core.batches import plan_batches  # noqa: E402
 from server.core.checkin import current_code  # noqa: E402
 from server.store import db as store_db  # noqa: E402
-from server.store.attendance_models import AttendanceRecordRow, CheckinRequest  # noqa: E402
+from server.store.attendance_models import CheckinRequest  # noqa: E402
 from server.store.models import (  # noqa: E402
     ClassSession,
     OrgUnit,
@@ -53,6 +53,7 @@ from server.store.models import (  # noqa: E402
     utcnow,
 )
 from server.web.checkin.service import checkin_secret  # noqa: E402
+from tests.checkins import stored_checkins  # noqa: E402
 from tests.conftest import create_pg_database  # noqa: E402
 from tests.seed import add_course  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
@@ -145,25 +146,11 @@ async def seed(url: str, waves: int) -> tuple[list[int], list[tuple[int, str]]]:
 
 async def count_rows(url: str, session_id: int, acked: list[str]) -> tuple[int, int, int, int]:
     """For one session: (records, stored requests, acknowledged client ids found among the
-    requests, records of trainees with more than one record)."""
+    requests, trainees with more than one record)."""
     engine = store_db.create_engine(url)
     try:
         async with store_db.session_factory(engine)() as db:
-            records = await db.scalar(
-                select(func.count()).where(AttendanceRecordRow.session_id == session_id)
-            )
-            requests = await db.scalar(
-                select(func.count()).where(CheckinRequest.session_id == session_id)
-            )
-            per_trainee = (
-                select(func.count().label("n"))
-                .where(AttendanceRecordRow.session_id == session_id)
-                .group_by(AttendanceRecordRow.trainee_id)
-                .subquery()
-            )
-            doubled = await db.scalar(
-                select(func.coalesce(func.sum(per_trainee.c.n), 0)).where(per_trainee.c.n > 1)
-            )
+            records, requests, doubled = await stored_checkins(db, session_id)
             found = 0
             for i in range(0, len(acked), 500):
                 found += int(
@@ -175,7 +162,7 @@ async def count_rows(url: str, session_id: int, acked: list[str]) -> tuple[int, 
                     )
                     or 0
                 )
-            return int(records or 0), int(requests or 0), found, int(doubled or 0)
+            return records, requests, found, doubled
     finally:
         await engine.dispose()
 
@@ -351,7 +338,7 @@ async def run_checkins(label: str, url: str, work: Path, rates: list[float]) -> 
             f"server CPU {cpu:.1f} s ({cpu * 1000 / CHECKINS:.2f} ms a check-in), machine load "
             f"{load:.1f}; "
             f"stored: {records} records, {requests} requests, {found}/{len(acked)} acknowledged "
-            f"found, {doubled} doubled -> {verdict}",
+            f"found, {doubled} trainees doubled -> {verdict}",
             flush=True,
         )
 

@@ -39,7 +39,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import resource
 import signal
 import socket
@@ -61,6 +60,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import aiohttp  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 from cp_clients import worker_main  # noqa: E402
+from measure import cpu_seconds, machine, pct, rss_kib  # noqa: E402
 from workers import WorkerPool  # noqa: E402
 
 from server.config import Config  # noqa: E402
@@ -105,25 +105,6 @@ def payload(eid: int, session_id: int, pad: int = 0) -> dict[str, Any]:
 
 
 # -- measuring a process ----------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 @contextlib.contextmanager
@@ -674,61 +655,97 @@ async def stall(
 # -- the report ----------------------------------------------------------------------------
 
 
+def markdown_table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """A Markdown table's lines: the header, its rule, then a line a row."""
+
+    def line(cells: list[Any]) -> str:
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
+
+
 def storm_table(results: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "| server | connect storm | subscribed | wall | sockets/s | per socket p50 / p99 / max "
-        "| server CPU µs / socket (sockets per CPU-second) | client CPU µs / socket |",
-        "|---|---|---|---|---|---|---|---|",
+    rows = [
+        [
+            r["server"],
+            f"{st['sockets']} at once",
+            st["subscribed"],
+            f"{st['wall_s']} s",
+            st["per_s"],
+            f"{st['p50_ms']} / {st['p99_ms']} / {st['max_ms']} ms",
+            f"{st['server_cpu_us_per_socket']} ({st['server_sockets_per_cpu_s']})",
+            st["client_cpu_us_per_socket"],
+        ]
+        for r in results
+        if (st := r.get("storm")) is not None
     ]
-    for r in results:
-        st = r.get("storm")
-        if st is not None:
-            lines.append(
-                f"| {r['server']} | {st['sockets']} at once | {st['subscribed']} "
-                f"| {st['wall_s']} s | {st['per_s']} "
-                f"| {st['p50_ms']} / {st['p99_ms']} / {st['max_ms']} ms "
-                f"| {st['server_cpu_us_per_socket']} ({st['server_sockets_per_cpu_s']}) "
-                f"| {st['client_cpu_us_per_socket']} |"
-            )
-    return [*lines, ""] if len(lines) > 2 else []
+    header = [
+        "server",
+        "connect storm",
+        "subscribed",
+        "wall",
+        "sockets/s",
+        "per socket p50 / p99 / max",
+        "server CPU µs / socket (sockets per CPU-second)",
+        "client CPU µs / socket",
+    ]
+    return [*markdown_table(header, rows), ""] if rows else []
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    lines = [
-        *storm_table(results),
-        "| server | sockets held | fan-out p50 | p99 | max | delivered | CPU µs / delivery "
-        "| KiB / idle socket |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+def fanout_table(results: list[dict[str, Any]]) -> list[str]:
+    rows = []
     for r in results:
         for s in r["steps"]:
             f = s["fanout"]
-            lines.append(
-                f"| {r['server']} | {s['held']}/{s['size']} | {f['p50_ms']} ms | {f['p99_ms']} ms "
-                f"| {f['max_ms']} ms | {f['delivered']}/{f['expected']} "
-                f"| {f['cpu_us_per_delivery']} "
-                f"| {s['kib_per_idle_socket']} ({s['new_sockets']} new) |"
+            rows.append(
+                [
+                    r["server"],
+                    f"{s['held']}/{s['size']}",
+                    f"{f['p50_ms']} ms",
+                    f"{f['p99_ms']} ms",
+                    f"{f['max_ms']} ms",
+                    f"{f['delivered']}/{f['expected']}",
+                    f["cpu_us_per_delivery"],
+                    f"{s['kib_per_idle_socket']} ({s['new_sockets']} new)",
+                ]
             )
-    lines += [
-        "",
-        "| server | stream | p50 without → with | p99 without → with | added p99 "
-        "| median per-event p99 without → with | stalled client |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    header = ["server", "sockets held", "fan-out p50", "p99", "max", "delivered"]
+    return markdown_table([*header, "CPU µs / delivery", "KiB / idle socket"], rows)
+
+
+def stall_table(results: list[dict[str, Any]]) -> list[str]:
+    rows = []
     for r in results:
         st = r.get("stall")
         if st is not None:
             w, o = st["without"], st["with_stalled"]
-            lines.append(
-                f"| {r['server']} | {w['events']} events to {w['sockets']} sockets "
-                f"| {w['p50_ms']} → {o['p50_ms']} ms | {w['p99_ms']} → {o['p99_ms']} ms "
-                f"| {st['added_p99_ms']} ms "
-                f"| {w['median_event_p99_ms']} → {o['median_event_p99_ms']} ms "
-                f"| {json.dumps(st['stalled_client'])}; "
-                f"server RSS +{st['server_rss_growth_kib']} KiB; "
-                f"{st['frames_it_got_after_reading_again']} frames after reading again |"
+            rows.append(
+                [
+                    r["server"],
+                    f"{w['events']} events to {w['sockets']} sockets",
+                    f"{w['p50_ms']} → {o['p50_ms']} ms",
+                    f"{w['p99_ms']} → {o['p99_ms']} ms",
+                    f"{st['added_p99_ms']} ms",
+                    f"{w['median_event_p99_ms']} → {o['median_event_p99_ms']} ms",
+                    f"{json.dumps(st['stalled_client'])}; "
+                    f"server RSS +{st['server_rss_growth_kib']} KiB; "
+                    f"{st['frames_it_got_after_reading_again']} frames after reading again",
+                ]
             )
-    return "\n".join(lines)
+    header = [
+        "server",
+        "stream",
+        "p50 without → with",
+        "p99 without → with",
+        "added p99",
+        "median per-event p99 without → with",
+        "stalled client",
+    ]
+    return markdown_table(header, rows)
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    return "\n".join([*storm_table(results), *fanout_table(results), "", *stall_table(results)])
 
 
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -834,10 +851,8 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(guarded(run(args)))
     print()
     print(table(results))
-    machine = platform.processor() or platform.machine()
     print(
-        f"\nmachine: {machine}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"\n{machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"took {time.monotonic() - started:.0f} s"
     )
     if args.out:

@@ -433,6 +433,33 @@ def start_server(mode: str) -> tuple[Any, Remote]:
     return proc, Remote(parent)
 
 
+async def connect_viewers(remote: Remote, viewers: list[Viewer], count: int) -> None:
+    """Connect more viewers (``site-<n>``, in order) until there are ``count``."""
+    while len(viewers) < count:
+        viewer = Viewer()
+        await viewer.connect(remote, f"site-{len(viewers)}")
+        viewers.append(viewer)
+
+
+async def stop_server(proc: Any, remote: Remote, viewers: list[Viewer]) -> None:
+    """End the server process (waiting up to 10 s) and close the viewers' connections."""
+    await remote.call("quit")
+    proc.join(10)
+    for viewer in viewers:
+        await viewer.pc.close()
+
+
+def relay_mode_result(mode: str, run: dict[str, Any]) -> dict[str, Any]:
+    """A relay mode's part of a profile's result (``run``: what ``run_mode`` returned), each key
+    named after the mode: its rows, the relay's counters and the CPU it cost."""
+    return {
+        mode: run["rows"],
+        f"{mode}_relay": run["relay"],
+        f"{mode}_pct_core_per_subscriber": run["pct_core_per_subscriber"],
+        f"{mode}_us_cpu_per_packet": run["us_cpu_per_packet"],
+    }
+
+
 async def run_mode(
     mode: str, counts: list[int], window: float, settle: float, profile: tuple[int, int, int]
 ) -> dict[str, Any]:
@@ -442,10 +469,7 @@ async def run_mode(
     rows = []
     try:
         for count in counts:
-            while len(viewers) < count:
-                viewer = Viewer()
-                await viewer.connect(remote, f"site-{len(viewers)}")
-                viewers.append(viewer)
+            await connect_viewers(remote, viewers, count)
             await asyncio.sleep(settle)
             packets0 = await remote.call("packets")
             cpu0, t0 = await remote.call("cpu")
@@ -477,10 +501,7 @@ async def run_mode(
             print(f"  {mode:8s} {profile[1]}p {json.dumps(row)}", flush=True)
         stats = await remote.call("stats")
     finally:
-        await remote.call("quit")
-        proc.join(10)
-        for viewer in viewers:
-            await viewer.pc.close()
+        await stop_server(proc, remote, viewers)
         await pub.close()
         track.close()
     valid = [r for r in rows if r["valid"]]
@@ -516,10 +537,7 @@ async def run_switch(
     result: dict[str, Any] = {}
     drops0 = udp_drops([os.getpid(), proc.pid])
     try:
-        for i in range(viewers_n):
-            viewer = Viewer()
-            await viewer.connect(remote, f"site-{i}")
-            viewers.append(viewer)
+        await connect_viewers(remote, viewers, viewers_n)
         await asyncio.sleep(3)
         per_switch: list[float] = []
         latencies: list[float] = []
@@ -576,10 +594,7 @@ async def run_switch(
         result["publisher"] = main_track.timing()
         result["site_publisher"] = site_track.timing()
     finally:
-        await remote.call("quit")
-        proc.join(10)
-        for viewer in viewers:
-            await viewer.pc.close()
+        await stop_server(proc, remote, viewers)
         await main_pc.close()
         await site_pc.close()
         main_track.close()
@@ -629,21 +644,13 @@ async def main() -> None:
             fwd = await run_mode("forward", counts["forward"], args.window, args.settle, profile)
             f = fwd["pct_core_per_subscriber"]
             out[name].update(
-                forward=fwd["rows"],
-                forward_relay=fwd["relay"],
-                forward_pct_core_per_subscriber=f,
-                forward_us_cpu_per_packet=fwd["us_cpu_per_packet"],
+                relay_mode_result("forward", fwd),
                 **{f"target_forward_le_{targets[name]}pct": f <= targets[name]},
             )
         if counts["fast"]:
             fast = await run_mode("fast", counts["fast"], args.window, args.settle, profile)
             q = fast["pct_core_per_subscriber"]
-            out[name].update(
-                fast=fast["rows"],
-                fast_relay=fast["relay"],
-                fast_pct_core_per_subscriber=q,
-                fast_us_cpu_per_packet=fast["us_cpu_per_packet"],
-            )
+            out[name].update(relay_mode_result("fast", fast))
             if f > 0 and q > 0:
                 out[name]["ratio_forward_over_fast"] = round(f / q, 1)
         if counts["stock"]:

@@ -48,22 +48,20 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiortc.codecs.vpx import Vp8Encoder  # noqa: E402
 
+from bench.measure import cpu_seconds  # noqa: E402
 from bench.media import slope  # noqa: E402
-from bench.presence import cpu_seconds  # noqa: E402
 from classroom_agent.agent import Agent  # noqa: E402
 from classroom_agent.config import AgentConfig  # noqa: E402
 from server import security  # noqa: E402
 from server.store import db as store_db  # noqa: E402
 from server.store.models import (  # noqa: E402
-    ClassSession,
     LoginSession,
     Role,
     Site,
     SiteKind,
-    TeachingMethod,
     User,
 )
-from tests.seed import add_course  # noqa: E402
+from tests.seed import add_course, add_lecture  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
 FPS = 30
@@ -94,15 +92,8 @@ async def seed(url: str, sites: int) -> tuple[int, tuple[int, str], list[tuple[i
             db, "基准", "专题", title="课程", lecturer="讲师", credits=1
         )
         now = datetime.now(UTC)
-        session = ClassSession(
-            course_id=course.id,
-            title="基准场次",
-            starts_at=now + timedelta(minutes=5),
-            ends_at=now + timedelta(hours=2),
-            teaching_method=TeachingMethod.LECTURE,
-            sites=[main, *rows],
-        )
-        db.add(session)
+        starts, ends = now + timedelta(minutes=5), now + timedelta(hours=2)
+        session = await add_lecture(db, course.id, "基准场次", starts, ends, [main, *rows])
         user = User(username="bench-operator", password_hash="x", role=Role.OPERATOR)
         db.add(user)
         await db.flush()

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -28,20 +26,13 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import msgpack  # noqa: E402
 
+from bench.measure import cpu_seconds, machine, rss_kib  # noqa: E402
 from server import security  # noqa: E402
 from server.store import db as store_db  # noqa: E402
 from server.store.models import Role, Site, SiteKind, User  # noqa: E402
 from tests.cluster_helpers import add_login  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
-
-HEALTH = {
-    "uptime_s": 1.0,
-    "rtt_ms": 1.0,
-    "cpu_load": 0.1,
-    "display_state": "none",
-    "stream": {"state": "none"},
-    "checked_in": 0,
-}
+from tests.web.live_helpers import heartbeat, hello  # noqa: E402
 
 
 async def seed(url: str, agents: int, browsers: int) -> tuple[list[tuple[int, str]], list[str]]:
@@ -71,18 +62,6 @@ async def seed(url: str, agents: int, browsers: int) -> tuple[list[tuple[int, st
     return sites, tokens
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 class FakeAgent:
     """A site agent reduced to the protocol: hello, then a heartbeat every interval."""
 
@@ -98,15 +77,7 @@ class FakeAgent:
             autoping=True,
             max_msg_size=65536,
         )
-        await self.send(
-            {
-                "type": "hello",
-                "protocol": "1.0",
-                "agent_version": "bench",
-                "capabilities": [],
-                "site_id": self.site_id,
-            }
-        )
+        await self.send(hello(self.site_id, agent_version="bench", capabilities=[]))
         self.task = asyncio.create_task(self.loop())
 
     async def send(self, message: dict[str, object]) -> None:
@@ -121,9 +92,7 @@ class FakeAgent:
             await asyncio.sleep(self.interval * (self.site_id % 100) / 100)  # spread the heartbeats
             while True:
                 seq += 1
-                await self.send(
-                    {"type": "heartbeat", "ts": time.time(), "seq": seq, "health": HEALTH}
-                )
+                await self.send(heartbeat(seq))
                 await asyncio.sleep(self.interval)
         finally:
             reader.cancel()
@@ -203,7 +172,7 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(args.steady)
             cpu1, wall1 = cpu_seconds(pid), time.monotonic()
             share = (cpu1 - cpu0) / (wall1 - wall0)
-            memory = rss_mib(pid)
+            memory = rss_kib(pid) / 1024
             print(
                 f"steady load over {wall1 - wall0:.0f} s: server CPU {share * 100:.1f}% of a core, "
                 f"RSS {memory:.0f} MiB"
@@ -243,8 +212,7 @@ async def run(args: argparse.Namespace) -> None:
                 agent.kill()
     finally:
         server.stop()
-    machine = platform.processor() or platform.machine()
-    print(f"machine: {machine}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(machine())
 
 
 def main() -> None:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -29,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
+from bench.measure import machine, pct  # noqa: E402
 from server.config import Config  # noqa: E402
 from server.store import db as store_db  # noqa: E402
 from tests.cluster_helpers import seed_trainees  # noqa: E402
@@ -36,11 +35,6 @@ from tests.conftest import create_pg_database, seed_world  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def summary(values: list[float]) -> str:
@@ -214,8 +208,7 @@ async def run(args: argparse.Namespace) -> None:
         if keys:
             await client.delete(*keys)
         await client.aclose()
-    machine = platform.processor() or platform.machine()
-    print(f"machine: {machine}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(machine())
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import resource
 import signal
 import sys
@@ -36,13 +35,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from control_plane import (  # noqa: E402
     REDIS_URL,
-    cpu_seconds,
     drop_redis_prefix,
     make_ours_world,
     ours_env,
-    pct,
     session_priority,
 )
+from measure import cpu_seconds, machine, pct  # noqa: E402
 from page_clients import worker_main  # noqa: E402
 from workers import WorkerPool  # noqa: E402
 
@@ -250,8 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['browsers']} hold the last of {result['events_published']} events"
     )
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"{machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"took {time.monotonic() - started:.0f} s"
     )
     if args.out:

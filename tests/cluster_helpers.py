@@ -16,11 +16,11 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -43,6 +43,9 @@ from server.store.models import (
 from server.store.qa_models import QaSettings
 from tests.conftest import World, create_pg_database, seed_world
 from tests.server_process import free_port, stop_process
+
+if TYPE_CHECKING:
+    from classroom_agent.agent import Agent
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SECRET_KEY = "cluster-test-secret-key-0123456789"
@@ -373,6 +376,18 @@ class LiveBrowser:
         self.cursors[topic] = (epoch, seq)
         self.history[topic].items.append(("event", epoch, seq))
         self.events.append(m)
+
+
+async def stop_clients(
+    agents: Iterable[Agent], runs: Iterable[asyncio.Task[Any]], browsers: Iterable[LiveBrowser] = ()
+) -> None:
+    """Teardown: stop the live browsers, then the site agents, and wait until the agents' run
+    tasks have ended (how they ended is not the teardown's concern)."""
+    for browser in browsers:
+        await browser.stop()
+    for agent in agents:
+        agent.stop()
+    await asyncio.gather(*runs, return_exceptions=True)
 
 
 # --------------------------------------------------------------------------------------------

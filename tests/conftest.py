@@ -19,19 +19,17 @@ from server import security
 from server.config import Config
 from server.store import db as store_db
 from server.store.models import (
-    ClassSession,
     OrgUnit,
     Role,
     Site,
     SiteKind,
-    TeachingMethod,
     Trainee,
     User,
     utcnow,
 )
 from server.web import auth
 from server.web.app import create_app
-from tests.seed import add_course
+from tests.seed import add_course, add_lecture
 
 PG_ADMIN_DSN = os.environ.get("CLASSROOM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -136,16 +134,9 @@ async def seed_world(config: Config) -> World:
             db, "周末知行学堂", "专题一", title="课程一", lecturer="李老师", credits=1
         )
         now = utcnow()
-        session = ClassSession(
-            course_id=course.id,
-            title="第一场",
-            starts_at=now + timedelta(hours=1),
-            ends_at=now + timedelta(hours=3),
-            teaching_method=TeachingMethod.LECTURE,
-            sites=[main, sub],
+        session = await add_lecture(
+            db, course.id, "第一场", now + timedelta(hours=1), now + timedelta(hours=3), [main, sub]
         )
-        db.add(session)
-        await db.flush()
         world = World(
             passwords,
             sub.id,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.store.models import Course, Program, ProgramUnit
+from server.store.models import ClassSession, Course, Program, ProgramUnit, Site, TeachingMethod
 
 
 async def add_course(
@@ -24,3 +26,26 @@ async def add_course(
     db.add(added)
     await db.flush()
     return row, punit, added
+
+
+async def add_lecture(
+    db: AsyncSession,
+    course_id: int,
+    title: str,
+    starts: datetime,
+    ends: datetime,
+    sites: Iterable[Site],
+) -> ClassSession:
+    """A lecture of the course planned from ``starts`` to ``ends`` at these sites (scheduled);
+    flushed, so that it has its id."""
+    session = ClassSession(
+        course_id=course_id,
+        title=title,
+        starts_at=starts,
+        ends_at=ends,
+        teaching_method=TeachingMethod.LECTURE,
+        sites=list(sites),
+    )
+    db.add(session)
+    await db.flush()
+    return session

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -28,21 +27,16 @@ from server.bus.port import (
     Bus,
     BusEvent,
     BusUnavailable,
-    EventHandler,
-    GapHandler,
     PresenceRecord,
     check_topic,
     check_ttl,
     check_type,
     decode_payload,
-    dispatch,
     encode_payload,
     new_epoch,
     new_node_id,
 )
 from server.core.topics import Cursor, Replay, Resync, TopicLog
-
-log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
@@ -116,8 +110,6 @@ class MemoryBus(Bus):
     def __init__(self, broker: MemoryBroker | None = None, *, node_id: str | None = None) -> None:
         self.broker = broker if broker is not None else MemoryBroker()
         self.node_id = node_id or new_node_id()
-        self._handler: EventHandler | None = None
-        self._on_gap: GapHandler | None = None
         self._queue: asyncio.Queue[BusEvent] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -140,12 +132,6 @@ class MemoryBus(Bus):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    def subscribe(self, handler: EventHandler, on_gap: GapHandler | None = None) -> None:
-        if self._handler is not None:
-            raise RuntimeError("this bus already has its handler; a process registers one")
-        self._handler = handler
-        self._on_gap = on_gap
 
     async def publish(self, topic: str, type: str, payload: Mapping[str, Any]) -> BusEvent:
         check_topic(topic)
@@ -195,6 +181,6 @@ class MemoryBus(Bus):
         queue = self._queue
         while True:
             event = await queue.get()
-            dispatch(self._handler, event, log)
+            self._dispatch(event)
             while not queue.empty():
-                dispatch(self._handler, queue.get_nowait(), log)
+                self._dispatch(queue.get_nowait())

@@ -55,12 +55,12 @@ __all__ = [
     "check_ttl",
     "check_type",
     "decode_payload",
-    "dispatch",
     "encode_payload",
     "new_epoch",
     "new_node_id",
-    "notify_gap",
 ]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY = 1024
 """Events kept per topic for resume, unless an adapter is configured otherwise."""
@@ -113,9 +113,12 @@ GapHandler = Callable[[frozenset[str] | None], None]
 
 
 class Bus(abc.ABC):
-    """The port. One instance per server process; ``node_id`` names the process."""
+    """The port. One instance per server process; ``node_id`` names the process. What every
+    adapter does alike lives here: the one handler and gap callback, and calling them."""
 
     node_id: str
+    _handler: EventHandler | None = None
+    _on_gap: GapHandler | None = None
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -126,9 +129,12 @@ class Bus(abc.ABC):
         """Stop delivering and release connections; idempotent. Later calls raise
         :class:`BusUnavailable`."""
 
-    @abc.abstractmethod
     def subscribe(self, handler: EventHandler, on_gap: GapHandler | None = None) -> None:
         """Register the process's one handler (and gap callback); a second call raises."""
+        if self._handler is not None:
+            raise RuntimeError("this bus already has its handler; a process registers one")
+        self._handler = handler
+        self._on_gap = on_gap
 
     @abc.abstractmethod
     async def publish(self, topic: str, type: str, payload: Mapping[str, Any]) -> BusEvent:
@@ -156,6 +162,24 @@ class Bus(abc.ABC):
     async def clear_presence(self, site_id: int, node_id: str) -> None:
         """Remove the site's presence if ``node_id`` still owns it (a newer connection on
         another node keeps its own)."""
+
+    def _dispatch(self, event: BusEvent) -> None:
+        """Call the process's handler; a failing handler is logged, never fatal to delivery."""
+        if self._handler is None:
+            return
+        try:
+            self._handler(event.topic, event)
+        except Exception:
+            log.exception("bus handler failed on %s seq %d", event.topic, event.seq)
+
+    def _notify_gap(self, topics: frozenset[str] | None) -> None:
+        """Tell the gap callback that events may have been missed (``None``: on any topic)."""
+        if self._on_gap is None:
+            return
+        try:
+            self._on_gap(topics)
+        except Exception:
+            log.exception("bus on_gap callback failed")
 
 
 def check_topic(topic: str) -> str:
@@ -205,24 +229,3 @@ def new_epoch() -> str:
 def new_node_id() -> str:
     """``host-pid-random``: unique per bus instance, readable in metrics."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-
-
-def dispatch(handler: EventHandler | None, event: BusEvent, logger: logging.Logger) -> None:
-    """Call the process's handler; a failing handler is logged, never fatal to delivery."""
-    if handler is None:
-        return
-    try:
-        handler(event.topic, event)
-    except Exception:
-        logger.exception("bus handler failed on %s seq %d", event.topic, event.seq)
-
-
-def notify_gap(
-    on_gap: GapHandler | None, topics: frozenset[str] | None, logger: logging.Logger
-) -> None:
-    if on_gap is None:
-        return
-    try:
-        on_gap(topics)
-    except Exception:
-        logger.exception("bus on_gap callback failed")

@@ -57,18 +57,14 @@ from server.bus.port import (
     Bus,
     BusEvent,
     BusUnavailable,
-    EventHandler,
-    GapHandler,
     PresenceRecord,
     check_topic,
     check_ttl,
     check_type,
     decode_payload,
-    dispatch,
     encode_payload,
     new_epoch,
     new_node_id,
-    notify_gap,
 )
 from server.core.errors import InvalidInput
 from server.core.topics import Cursor, Replay, Resync, ResyncReason
@@ -177,8 +173,6 @@ class RedisBus(Bus):
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._clock = clock
-        self._handler: EventHandler | None = None
-        self._on_gap: GapHandler | None = None
         self._redis: aioredis.Redis | None = None
         self._pool: BlockingConnectionPool | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -247,12 +241,6 @@ class RedisBus(Bus):
             await client.aclose()
         if pool is not None:
             await pool.disconnect()
-
-    def subscribe(self, handler: EventHandler, on_gap: GapHandler | None = None) -> None:
-        if self._handler is not None:
-            raise RuntimeError("this bus already has its handler; a process registers one")
-        self._handler = handler
-        self._on_gap = on_gap
 
     # ---- topics ----------------------------------------------------------------------
 
@@ -415,7 +403,7 @@ class RedisBus(Bus):
             self._online = True
             self.reconnects += 1
             log.info("bus %s: subscribed again; telling the app to resync", self.node_id)
-            notify_gap(self._on_gap, None, log)
+            self._notify_gap(None)
 
     async def _pump(self, conn: AbstractConnection) -> None:
         awaiting_pong = False
@@ -437,7 +425,7 @@ class RedisBus(Bus):
         except Exception:
             log.exception("bus %s: dropped an undecodable message", self.node_id)
             return
-        dispatch(self._handler, event, log)
+        self._dispatch(event)
 
     async def _reconnect(self, attempt: int) -> tuple[AbstractConnection, int]:
         """A new subscription, after a jittered wait that doubles with each failed attempt."""

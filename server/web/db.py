@@ -62,12 +62,13 @@ async def load(db: AsyncSession, model: type[Row], item_id: int, label: str) -> 
     return obj
 
 
-async def get_or_add(db: AsyncSession, model: type[Row], ident: Any, /, **new: Any) -> Row:
-    """The row with this primary key, or a new one made of ``new`` and added to the session
-    (for rows kept one per key: settings, a survey, a trainee's answer to it)."""
-    row = await db.get(model, ident)
+async def get_or_add(db: AsyncSession, model: type[Row], key: dict[str, Any], /, **new: Any) -> Row:
+    """The row with this primary key (``key``: its columns' values by name), or a new one made
+    of ``key`` and ``new`` and added to the session (for rows kept one per key: settings, a
+    survey, a trainee's answer to it)."""
+    row = await db.get(model, key)
     if row is None:
-        row = model(**new)
+        row = model(**key, **new)
         db.add(row)
     return row
 

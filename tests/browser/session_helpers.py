@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,34 @@ class Api:
 
     def status(self, method: str, path: str, **kw: Any) -> int:
         return self.http.request(method, self.base + path, timeout=10, **kw).status_code
+
+    def plan_session(
+        self,
+        course_id: int,
+        title: str,
+        starts: datetime,
+        minutes: float,
+        site_ids: list[int],
+        *,
+        start: bool = False,
+    ) -> dict[str, Any]:
+        """Plan a lecture of the course from ``starts`` (aware) for ``minutes`` at these sites,
+        and start it if ``start``: the session as planning answered it (still "scheduled")."""
+        session: dict[str, Any] = self.call(
+            "POST",
+            "/sessions",
+            json={
+                "course_id": course_id,
+                "title": title,
+                "starts_at": starts.astimezone(UTC).isoformat(),
+                "ends_at": (starts + timedelta(minutes=minutes)).astimezone(UTC).isoformat(),
+                "teaching_method": "lecture",
+                "site_ids": site_ids,
+            },
+        )
+        if start:
+            self.call("POST", f"/sessions/{session['id']}/start")
+        return session
 
 
 class Watch:

@@ -263,21 +263,9 @@ def _fresh_session(op: Api, course_id: int, sites: list[int]) -> int:
     """A live session whose window is now, so presence changes fall inside it."""
     from datetime import UTC, datetime, timedelta
 
-    now = datetime.now(UTC)
-    s = op.call(
-        "POST",
-        "/sessions",
-        json={
-            "course_id": course_id,
-            "title": f"UI报表测试 {uuid.uuid4().hex[:4]}",
-            "starts_at": (now - timedelta(minutes=5)).isoformat(),
-            "ends_at": (now + timedelta(minutes=55)).isoformat(),
-            "teaching_method": "lecture",
-            "site_ids": sites,
-        },
-    )
-    op.call("POST", f"/sessions/{s['id']}/start")
-    return int(s["id"])
+    begins = datetime.now(UTC) - timedelta(minutes=5)
+    title = f"UI报表测试 {uuid.uuid4().hex[:4]}"
+    return int(op.plan_session(course_id, title, begins, 60, sites, start=True)["id"])
 
 
 def test_session_report_with_charts_and_downloads(

@@ -37,19 +37,7 @@ def test_screen_clock_and_phone_dates_are_beijing_time_on_a_new_york_device(
         start = datetime(day.year, day.month, day.day, 7, 30, tzinfo=BEIJING)
         trainee = admin.call("GET", f"/trainees?home_site_id={room['id']}&limit=1")["items"][0]
         course = admin.call("GET", "/courses?limit=1")["items"][0]
-        session = admin.call(
-            "POST",
-            "/sessions",
-            json={
-                "course_id": course["id"],
-                "title": "早课",
-                "starts_at": start.astimezone(UTC).isoformat(),
-                "ends_at": (start + timedelta(hours=1)).astimezone(UTC).isoformat(),
-                "teaching_method": "lecture",
-                "site_ids": [room["id"]],
-            },
-        )
-        admin.call("POST", f"/sessions/{session['id']}/start")
+        session = admin.plan_session(course["id"], "早课", start, 60, [room["id"]], start=True)
         admin.call(
             "POST",
             f"/sessions/{session['id']}/attendance/mark",

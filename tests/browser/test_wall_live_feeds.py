@@ -5,11 +5,8 @@ and a check-in changes the wall's count at once, not on the next 15 s refresh.""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +18,9 @@ from playwright.sync_api import Browser, Page, expect
 from tests.browser.session_helpers import Api
 from tests.browser.test_operator_console import ARTIFACTS, SESSION_ID, login
 from tests.chromium import chromium
-from tests.journeys.helpers import CHROMIUM_ARGS, ROOT
-from tests.server_process import ServerProcess
+from tests.journeys.helpers import CHROMIUM_ARGS
+from tests.server_process import ServerProcess, stop_process
+from tests.site_agent import agent_process
 
 ROOM = 2  # a sub-classroom of demo session 1 with a real agent
 
@@ -61,26 +59,11 @@ def browser() -> Iterator[Browser]:
 def agent(server: ServerProcess, op: Api, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A real classroom agent for ROOM publishing a 160x120 test pattern as its return feed."""
     secret = op.call("POST", f"/sites/{ROOM}/secret")["secret"]
-    env = {**os.environ, "CLASSROOM_AGENT_SITE_SECRET": secret, "PYTHONPATH": str(ROOT)}
-    # fmt: off
-    command = [
-        sys.executable, "-m", "classroom_agent.cli",
-        "--server", server.url, "--state-dir", str(tmp_path),
-        "--log-file", str(tmp_path / "agent.log"),
-        "--source", "testpattern", "--return-size", "160x120", "--return-fps", "5",
-        "--media-bind", "127.0.0.1", "--heartbeat-interval", "1", "--backoff-cap", "1",
-    ]
-    # fmt: on
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = agent_process(server.url, secret, tmp_path)
     try:
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 def open_wall(browser: Browser, server: ServerProcess) -> tuple[Any, Page, list[str]]:

@@ -349,20 +349,8 @@ def test_a_later_batch_is_shown_an_earlier_sessions_recording_from_its_first_fra
     from datetime import UTC, datetime, timedelta
 
     course_id = op.call("GET", f"/sessions/{SESSION_ID}")["course_id"]
-    now = datetime.now(UTC)
-    earlier = op.call(
-        "POST",
-        "/sessions",
-        json={
-            "course_id": course_id,
-            "title": "第1批 上午 录像源",
-            "starts_at": (now - timedelta(minutes=30)).isoformat(),
-            "ends_at": (now + timedelta(minutes=30)).isoformat(),
-            "teaching_method": "lecture",
-            "site_ids": [1, 4],
-        },
-    )["id"]
-    op.call("POST", f"/sessions/{earlier}/start")
+    begins = datetime.now(UTC) - timedelta(minutes=30)
+    earlier = op.plan_session(course_id, "第1批 上午 录像源", begins, 60, [1, 4], start=True)["id"]
     with console_and_screen(browser, op) as (page, screen, _screen_ctx):
         login(page, server)
         # The earlier batch: the broadcast (and its recording) starts, the camera comes late.

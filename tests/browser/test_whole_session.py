@@ -57,18 +57,8 @@ def _prepare(server: ServerProcess) -> tuple[Api, int, dict[int, str], dict[int,
     admin = Api(server.url).login("admin")
     assert admin.status("GET", f"/courses/{COURSE_ID}/batch-plan") == 404  # no plan: roster rule
     now = datetime.now(UTC)
-    session = admin.call(
-        "POST",
-        "/sessions",
-        json={
-            "course_id": COURSE_ID,
-            "title": f"全流程验收 {now:%H%M%S}",
-            "starts_at": (now - timedelta(minutes=2)).isoformat(),
-            "ends_at": (now + timedelta(minutes=58)).isoformat(),
-            "teaching_method": "lecture",
-            "site_ids": [1, *SITES],
-        },
-    )
+    title = f"全流程验收 {now:%H%M%S}"
+    session = admin.plan_session(COURSE_ID, title, now - timedelta(minutes=2), 60, [1, *SITES])
     assert session["status"] == "scheduled"
     secrets = {s: admin.call("POST", f"/sites/{s}/secret")["secret"] for s in SITES}
     roster = admin.call("GET", "/trainees", params={"limit": 500})

@@ -27,7 +27,13 @@ from deploy.local_cluster import Balancer, LocalCluster
 from server.store import db as store_db
 from server.store.media_models import LiveBroadcast
 from tests.chromium import CHROMIUM, FAKE_MEDIA, HEADLESS
-from tests.cluster_helpers import add_sites, make_session_live, shared_backends, staff_login
+from tests.cluster_helpers import (
+    add_sites,
+    make_session_live,
+    shared_backends,
+    staff_login,
+    stop_clients,
+)
 from tests.media.test_broadcast_e2e import agent_config
 from tests.web.live_helpers import wait_for
 
@@ -135,9 +141,7 @@ async def test_the_broadcast_of_a_killed_node_is_taken_over_within_five_seconds(
                 assert await records(b.url, sid) == []
                 print(f"sites receiving again after the kill: {back}")
         finally:
-            for agent in agents:
-                agent.stop()
-            await asyncio.gather(*runs, return_exceptions=True)
+            await stop_clients(agents, runs)
             await balancer.close()
             await asyncio.to_thread(cluster.stop)
 

@@ -25,7 +25,13 @@ from classroom_agent.agent import Agent
 from deploy.local_cluster import LocalCluster
 from server.media import forward
 from server.media.peers import add_transceivers
-from tests.cluster_helpers import add_sites, make_session_live, shared_backends, staff_login
+from tests.cluster_helpers import (
+    add_sites,
+    make_session_live,
+    shared_backends,
+    staff_login,
+    stop_clients,
+)
 from tests.media import peer
 from tests.media.test_broadcast_e2e import agent_config, grows, received
 from tests.web.live_helpers import wait_for
@@ -192,7 +198,5 @@ async def _run(tmp_path: Path, world: Any, url: str, env: dict[str, str]) -> Non
             ) as r:
                 assert r.status == 200, await r.text()
     finally:
-        for agent in agents:
-            agent.stop()
-        await asyncio.gather(*runs, return_exceptions=True)
+        await stop_clients(agents, runs)
         await asyncio.to_thread(cluster.stop)

@@ -37,6 +37,7 @@ from tests.cluster_helpers import (
     select_rows,
     shared_backends,
     staff_login,
+    stop_clients,
     trainee_headers,
 )
 from tests.web.live_helpers import wait_for
@@ -316,11 +317,7 @@ async def test_a_node_killed_mid_lecture_loses_nothing_acknowledged(tmp_path: Pa
                 for b in browsers[4:]:
                     await b.http.close()
         finally:
-            for b in browsers:
-                await b.stop()
-            for a in agents:
-                a.stop()
-            await asyncio.gather(*agent_tasks, return_exceptions=True)
+            await stop_clients(agents, agent_tasks, browsers)
             await asyncio.to_thread(cluster.stop)
 
         # nothing acknowledged lost or doubled

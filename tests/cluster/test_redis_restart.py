@@ -32,6 +32,7 @@ from tests.cluster_helpers import (
     seed_trainees,
     shared_backends,
     staff_login,
+    stop_clients,
     trainee_headers,
 )
 from tests.web.live_helpers import wait_for
@@ -189,9 +190,5 @@ async def _run(
                 snapshot = {int(s["id"]): s["state"] for s in m["snapshot"]["sites"]}
             assert {s: snapshot.get(s) for s, _ in sites} == {s: "online" for s, _ in sites}
     finally:
-        for b in browsers:
-            await b.stop()
-        for a in agents:
-            a.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_clients(agents, tasks, browsers)
         await asyncio.to_thread(cluster.stop)

@@ -5,10 +5,8 @@ screenshots under test-artifacts/journeys/<journey>/, a last one of every page w
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,8 +16,9 @@ import pytest
 
 from tests.browser.session_helpers import Api
 from tests.chromium import chromium
-from tests.journeys.helpers import CHROMIUM_ARGS, ROOT, Journey, camera_file
+from tests.journeys.helpers import CHROMIUM_ARGS, Journey, camera_file
 from tests.server_process import ServerProcess
+from tests.site_agent import agent_process
 
 
 @pytest.fixture(scope="module")
@@ -76,19 +75,7 @@ def agents(server: ServerProcess, tmp_path: Path) -> Iterator[AgentStarter]:
     def start(site_id: int, secret: str, source: str = "testpattern") -> subprocess.Popen[bytes]:
         state = tmp_path / f"agent-{site_id}"
         state.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "CLASSROOM_AGENT_SITE_SECRET": secret, "PYTHONPATH": str(ROOT)}
-        # fmt: off
-        command = [
-            sys.executable, "-m", "classroom_agent.cli",
-            "--server", server.url, "--state-dir", str(state),
-            "--log-file", str(state / "agent.log"),
-            "--source", source, "--return-size", "160x120", "--return-fps", "5",
-            "--media-bind", "127.0.0.1", "--heartbeat-interval", "1", "--backoff-cap", "1",
-        ]
-        # fmt: on
-        proc = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        proc = agent_process(server.url, secret, state, source)
         started.append(proc)
         return proc
 

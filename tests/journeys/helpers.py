@@ -234,21 +234,8 @@ def session_now(
     for an hour, at these rooms, started now unless ``start`` is False."""
     now = datetime.now(UTC)
     begins = now - timedelta(minutes=late_by or 2)
-    session = admin.call(
-        "POST",
-        "/sessions",
-        json={
-            "course_id": COURSE_ID,
-            "title": f"{title} {now:%H%M%S}",
-            "starts_at": begins.isoformat(),
-            "ends_at": (begins + timedelta(minutes=60)).isoformat(),
-            "teaching_method": "lecture",
-            "site_ids": site_ids,
-        },
-    )
-    if start:
-        admin.call("POST", f"/sessions/{session['id']}/start")
-    return int(session["id"])
+    titled = f"{title} {now:%H%M%S}"
+    return int(admin.plan_session(COURSE_ID, titled, begins, 60, site_ids, start=start)["id"])
 
 
 def open_poll(admin: Api, session_id: int, prompt: str, options: list[str]) -> int:

@@ -29,19 +29,7 @@ ROOM = 3
 def _tomorrow_session(admin: Api, title: str) -> int:
     """Set-up: next day's live session at the main classroom and ROOM."""
     begins = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
-    session = admin.call(
-        "POST",
-        "/sessions",
-        json={
-            "course_id": COURSE_ID,
-            "title": title,
-            "starts_at": begins.isoformat(),
-            "ends_at": (begins + timedelta(hours=3)).isoformat(),
-            "teaching_method": "lecture",
-            "site_ids": [MAIN_SITE, ROOM],
-        },
-    )
-    return int(session["id"])
+    return int(admin.plan_session(COURSE_ID, title, begins, 180, [MAIN_SITE, ROOM])["id"])
 
 
 def test_leave_asked_approved_and_reported(journey: Journey, admin: Api) -> None:

@@ -86,19 +86,8 @@ def test_wall_before_the_start_shows_no_change_still_to_come(
     journey: Journey, admin: Api, agents: AgentStarter
 ) -> None:
     starts = datetime.now(UTC) + timedelta(minutes=30)
-    session = admin.call(
-        "POST",
-        "/sessions",
-        json={
-            "course_id": COURSE_ID,
-            "title": f"开课前的课堂墙 {starts:%H%M%S}",
-            "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(minutes=90)).isoformat(),
-            "teaching_method": "lecture",
-            "site_ids": [MAIN_SITE, ROOM],
-        },
-    )
-    sid = int(session["id"])
+    title = f"开课前的课堂墙 {starts:%H%M%S}"
+    sid = int(admin.plan_session(COURSE_ID, title, starts, 90, [MAIN_SITE, ROOM])["id"])
     agents(ROOM, site_secret(admin, ROOM))  # the room's agent is up ten-odd minutes early
     wait_until(lambda: _room_online(admin, sid), "the room's agent is not online", timeout=40)
     op = journey.person("operator", "operator")

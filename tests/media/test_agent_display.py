@@ -4,9 +4,11 @@ driver here: no screen on the test machine)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -58,32 +60,47 @@ def test_speaker_plays_sound_and_never_lags_behind() -> None:
     speaker.close()
 
 
-async def test_agent_with_a_window_decodes_and_shows_the_program(
+@contextlib.asynccontextmanager
+async def _broadcast_to_a_window(
     client_as: ClientFactory, world: World, config: Config, tmp_path: Path
-) -> None:
+) -> AsyncIterator[tuple[Any, int, dict[str, Any], Agent]]:
+    """A live session whose main room's agent sends its test pattern and whose site A's agent
+    shows the program in a window, the broadcast started: (operator client, session id, sites,
+    site A's agent). Both agents are stopped and awaited on leaving."""
     op, url, sid, sites = await live_session(client_as, world, config, ["A"])
     main = Agent(agent_config(url, sites["main"], tmp_path / "main", "testpattern"))
     site = Agent(replace(agent_config(url, sites["A"], tmp_path / "A", "none"), display="window"))
-    assert site.health().display_state == "ok"
+    assert site.health().display_state == "ok"  # the window is up before any connection
     runs = [asyncio.create_task(main.run()), asyncio.create_task(site.run())]
-    r = await op.post(f"/api/v1/sessions/{sid}/broadcast/start", json={"source": "main"})
-    assert r.status == 200, await r.text()
-    await grows(lambda: received(site, sid), 30, timeout=20)
-    await asyncio.sleep(1.2)
-    health = site.health()
-    assert health.display_state == "ok" and health.stream.state == "ok"
-    assert (health.stream.fps or 0) >= 8
-    # the test pattern's clock digits are white: the decoded picture on screen has them
-    screen = site.media.window._screen
-    w, h = site.media.window._size
-    brightest = max(screen.get_at((x, y)).r for x in range(0, w, 4) for y in range(0, h // 4, 4))
-    assert brightest > 200
-    # the test pattern's tone is played: chunks went to the speaker at the pace they came
-    speaker = site.media.speaker
-    assert speaker.chunks_played >= 5 and speaker.chunks_dropped <= speaker.chunks_played // 4
-    for agent in (main, site):
-        agent.stop()
-    await asyncio.wait_for(asyncio.gather(*runs), 15)
+    try:
+        r = await op.post(f"/api/v1/sessions/{sid}/broadcast/start", json={"source": "main"})
+        assert r.status == 200, await r.text()
+        yield op, sid, sites, site
+    finally:
+        for agent in (main, site):
+            agent.stop()
+        await asyncio.wait_for(asyncio.gather(*runs), 15)
+
+
+async def test_agent_with_a_window_decodes_and_shows_the_program(
+    client_as: ClientFactory, world: World, config: Config, tmp_path: Path
+) -> None:
+    async with _broadcast_to_a_window(client_as, world, config, tmp_path) as (_, sid, _, site):
+        await grows(lambda: received(site, sid), 30, timeout=20)
+        await asyncio.sleep(1.2)
+        health = site.health()
+        assert health.display_state == "ok" and health.stream.state == "ok"
+        assert (health.stream.fps or 0) >= 8
+        # the test pattern's clock digits are white: the decoded picture on screen has them
+        screen = site.media.window._screen
+        w, h = site.media.window._size
+        brightest = max(
+            screen.get_at((x, y)).r for x in range(0, w, 4) for y in range(0, h // 4, 4)
+        )
+        assert brightest > 200
+        # the test pattern's tone is played: chunks went to the speaker at the pace they came
+        speaker = site.media.speaker
+        assert speaker.chunks_played >= 5 and speaker.chunks_dropped <= speaker.chunks_played // 4
 
 
 async def test_the_h_key_in_the_window_raises_the_rooms_hand_and_lowers_it(
@@ -91,13 +108,7 @@ async def test_the_h_key_in_the_window_raises_the_rooms_hand_and_lowers_it(
 ) -> None:
     import pygame
 
-    op, url, sid, sites = await live_session(client_as, world, config, ["A"])
-    main = Agent(agent_config(url, sites["main"], tmp_path / "main", "testpattern"))
-    site = Agent(replace(agent_config(url, sites["A"], tmp_path / "A", "none"), display="window"))
-    runs = [asyncio.create_task(main.run()), asyncio.create_task(site.run())]
-    try:
-        r = await op.post(f"/api/v1/sessions/{sid}/broadcast/start", json={"source": "main"})
-        assert r.status == 200, await r.text()
+    async with _broadcast_to_a_window(client_as, world, config, tmp_path) as (op, sid, sites, site):
         await grows(lambda: received(site, sid), 10, timeout=20)
         window = site.media.window
 
@@ -126,10 +137,6 @@ async def test_the_h_key_in_the_window_raises_the_rooms_hand_and_lowers_it(
         await press(pygame.K_h)  # again: the hand goes down
         await wait_until(lambda: not window.hand_up)
         assert await floor_requests() == []
-    finally:
-        for agent in (main, site):
-            agent.stop()
-        await asyncio.wait_for(asyncio.gather(*runs), 15)
 
 
 async def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -58,6 +58,16 @@ async def grows(page: Any, name: str, by: int, timeout: float) -> int:
     raise AssertionError(f"{name}: frames decoded did not grow by {by} in {timeout} s: {stats}")
 
 
+async def media_page(context: Any, base: str) -> Any:
+    """A page of ``context`` on the media test page, once its live socket is open."""
+    page = await context.new_page()
+    await page.goto(base + "/test-media/page.html")
+    await page.wait_for_function(
+        "() => window.mediaTest && window.mediaTest.socketState() === 'open'"
+    )
+    return page
+
+
 async def test_chromium_publishes_and_views_through_the_relay(
     server: Any, world: World, tmp_path: Path
 ) -> None:
@@ -86,11 +96,7 @@ async def test_chromium_publishes_and_views_through_the_relay(
             )
             assert on_air.ok, await on_air.text()
 
-            op_page = await operator.new_page()
-            await op_page.goto(base + "/test-media/page.html")
-            await op_page.wait_for_function(
-                "() => window.mediaTest && window.mediaTest.socketState() === 'open'"
-            )
+            op_page = await media_page(operator, base)
             assert await op_page.evaluate(f"window.mediaTest.publish({sid})")
 
             screen = await browser.new_context()
@@ -98,11 +104,7 @@ async def test_chromium_publishes_and_views_through_the_relay(
                 base + "/api/v1/auth/screen", data={"secret": world.site_secret}
             )
             assert signed.ok, await signed.text()
-            screen_page = await screen.new_page()
-            await screen_page.goto(base + "/test-media/page.html")
-            await screen_page.wait_for_function(
-                "() => window.mediaTest && window.mediaTest.socketState() === 'open'"
-            )
+            screen_page = await media_page(screen, base)
             assert await screen_page.evaluate(f"window.mediaTest.view({sid})")
             # the site's screen decodes the operator's camera, continuously
             await grows(screen_page, "view", 30, timeout=20)

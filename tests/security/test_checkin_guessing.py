@@ -36,7 +36,7 @@ from tests.security.checkin_world import (
     served,
     signed_in,
 )
-from tests.web.live_helpers import BrowserPeer
+from tests.web.live_helpers import subscribed
 
 TRIES = 1_000
 LOOP_SECONDS = 120.0  # bound in time as well as in count
@@ -79,9 +79,7 @@ async def test_a_guessing_loop_from_home_never_checks_in_and_the_operator_sees_i
             signed_in(base, code=rooms.trainee_a2_code) as honest,
             as_operator(base, rooms) as op,
         ):
-            console = BrowserPeer(await op.ws_connect("/ws/client"))
-            await console.subscribe("alerts")
-            await console.expect("resync")
+            console = await subscribed(op, "alerts")
 
             # Another room's current code (a photo sent by a friend) is not the guesser's room.
             status, body = await _checkin(
@@ -183,9 +181,7 @@ async def test_many_accounts_guessing_together_pause_typed_codes_but_not_the_qr(
     async with served(tmp_path, crowd=crowd) as (rooms, server), AsyncExitStack() as stack:
         world, sid, base = rooms.world, rooms.session_id, server.url
         op = await stack.enter_async_context(as_operator(base, rooms))
-        console = BrowserPeer(await op.ws_connect("/ws/client"))
-        await console.subscribe("alerts")
-        await console.expect("resync")
+        console = await subscribed(op, "alerts")
         clients = [
             await stack.enter_async_context(signed_in(base, code=code))
             for code in rooms.crowd_codes

@@ -18,7 +18,7 @@ from tests.security.checkin_world import (
     served,
     signed_in,
 )
-from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
+from tests.web.live_helpers import AgentPeer, hello, subscribed
 
 
 async def test_a_new_site_secret_closes_the_old_agent_socket_and_screen_at_once(
@@ -46,9 +46,7 @@ async def test_a_new_site_secret_closes_the_old_agent_socket_and_screen_at_once(
             async with screen.post("/api/v1/auth/screen", json={"secret": old_secret}) as r:
                 assert r.status == 200
                 screen.headers["X-CSRF-Token"] = (await r.json())["csrf_token"]
-            screen_ws = BrowserPeer(await screen.ws_connect("/ws/client"))
-            await screen_ws.subscribe(f"session:{sid}")
-            await screen_ws.expect("resync")
+            screen_ws = await subscribed(screen, f"session:{sid}")
 
             started = time.monotonic()
             async with op.post(f"/api/v1/sites/{world.site_id}/secret") as r:

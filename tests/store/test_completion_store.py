@@ -29,6 +29,17 @@ from server.store.models import (
 START = datetime(2026, 12, 20, 1, 0, tzinfo=UTC)
 
 
+def _certificate(code: str, trainee: Trainee, program: Program) -> CertificateRow:
+    return CertificateRow(
+        code=code,
+        trainee_id=trainee.id,
+        program_id=program.id,
+        trainee_name=trainee.name,
+        program_name=program.name,
+        hours=12.5,
+    )
+
+
 async def test_leave_write_up_and_certificate_rows(database_url: str) -> None:
     engine = store_db.create_engine(database_url)
     sessions = store_db.session_factory(engine)
@@ -66,16 +77,7 @@ async def test_leave_write_up_and_certificate_rows(database_url: str) -> None:
         db.add(
             WriteupRow(trainee_id=trainee.id, program_id=program.id, text="x", state="submitted")
         )
-        db.add(
-            CertificateRow(
-                code="ABCDEFGHIJKLMNOP",
-                trainee_id=trainee.id,
-                program_id=program.id,
-                trainee_name="张三",
-                program_name="周末知行学堂",
-                hours=12.5,
-            )
-        )
+        db.add(_certificate("ABCDEFGHIJKLMNOP", trainee, program))
     async with sessions() as db:
         settings = await db.get(ProgramSettings, program.id)
         assert settings is not None
@@ -88,19 +90,10 @@ async def test_leave_write_up_and_certificate_rows(database_url: str) -> None:
         assert on_leave == [session.id]
         row = await db.scalar(select(LeaveRequestRow))
         assert row is not None and row.first_start == START
-    async with sessions() as db:
+    async with sessions() as db:  # one certificate per trainee and program, whatever its code
         with pytest.raises(IntegrityError):
             async with db.begin():
-                db.add(
-                    CertificateRow(
-                        code="QRSTUVWXYZ234567",
-                        trainee_id=trainee.id,
-                        program_id=program.id,
-                        trainee_name="张三",
-                        program_name="x",
-                        hours=1,
-                    )
-                )
+                db.add(_certificate("QRSTUVWXYZ234567", trainee, program))
     async with sessions() as db:
         with pytest.raises(IntegrityError):
             async with db.begin():

@@ -1,9 +1,10 @@
-"""Assertions on API answers shared by the HTTP tests."""
+"""Assertions on API answers, and set-up steps through the API, shared by the HTTP tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import ClientFactory
@@ -37,3 +38,23 @@ async def operator_site_trainee(
 ) -> tuple[TestClient[Any, Any], TestClient[Any, Any], TestClient[Any, Any]]:
     """Clients signed in as the seeded operator, site agent and trainee, in that order."""
     return await client_as("operator"), await client_as("site_agent"), await client_as("trainee")
+
+
+async def add_trainee(
+    op: Any, name: str, staff_no: str, org_unit_id: int, **more: Any
+) -> dict[str, Any]:
+    """A trainee created through the API by the operator (201): the trainee as answered.
+    ``more``: other fields of the request (``home_site_id``, ``is_leader``...)."""
+    body = {"name": name, "staff_no": staff_no, "org_unit_id": org_unit_id, **more}
+    trainee: dict[str, Any] = await expect_ok(await op.post("/api/v1/trainees", json=body), 201)
+    return trainee
+
+
+async def trainee_browser(op: Any, trainee_id: int) -> tuple[aiohttp.ClientSession, dict[str, str]]:
+    """The operator issues the trainee a join code and a browser of its own (its own cookies)
+    signs in with it: that browser and the CSRF header its writes carry. The caller closes it."""
+    made = await expect_ok(await op.post(f"/api/v1/trainees/{trainee_id}/join-code"), 201)
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    r = await http.post(op.make_url("/api/v1/auth/join"), json={"code": made["code"]})
+    assert r.status == 200, await r.text()
+    return http, {"X-CSRF-Token": (await r.json())["csrf_token"]}

@@ -121,6 +121,15 @@ async def browser_socket(client: Any) -> BrowserPeer:
     return peer
 
 
+async def subscribed(client: Any, topic: str) -> BrowserPeer:
+    """``client``'s live socket (``/ws/client``) subscribed to ``topic``, once the topic's
+    ``resync`` (its snapshot) has come: what follows is the topic's events."""
+    peer = BrowserPeer(await client.ws_connect("/ws/client"))
+    await peer.subscribe(topic)
+    await peer.expect("resync")
+    return peer
+
+
 async def wait_for(predicate: Any, timeout: float = 5.0, step: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

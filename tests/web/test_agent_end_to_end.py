@@ -14,7 +14,7 @@ from server.store.live_models import OutboxItem
 from server.web.keys import LIVE
 from tests.conftest import ClientFactory, World
 from tests.site_agent import site_agent
-from tests.web.live_helpers import BrowserPeer, wait_for
+from tests.web.live_helpers import subscribed, wait_for
 
 
 def _agent(url: str, world: World, state_dir: Path) -> Agent:
@@ -35,9 +35,7 @@ async def test_agent_goes_online_delivers_its_outbox_once_and_resumes_after_rest
     op = await client_as("operator")
     live = op.server.app[LIVE]
     url = f"http://{op.server.host}:{op.server.port}"
-    browser = BrowserPeer(await op.ws_connect("/ws/client"))
-    await browser.subscribe("presence")
-    await browser.expect("resync")
+    browser = await subscribed(op, "presence")
 
     agent = _agent(url, world, tmp_path / "agent")
     seen: list[dict[str, Any]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -12,7 +13,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.config import Config
-from server.core.checkin import code_for_window, current_code, window_index
 from server.core.checkin_guard import qr_token
 from server.core.presence import CHINA_TZ as CHINA
 from server.store import db as store_db
@@ -20,12 +20,14 @@ from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import AuditEntry, ClassSession, utcnow
 from server.web.checkin.records import close_open_records
 from server.web.checkin.service import checkin_secret
+from tests.checkins import screen_code
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import add_trainee, operator_site_trainee, trainee_browser
 from tests.web.http_helpers import expect_error as _error
 from tests.web.http_helpers import expect_ok as _ok
-from tests.web.http_helpers import operator_site_trainee
 
 SECRET = checkin_secret("test-secret")
+_code = partial(screen_code, SECRET)  # (site, session[, back_windows]): the code on the screen
 
 
 @pytest.fixture
@@ -75,13 +77,6 @@ async def _started_at(config: Config, session_id: int, when: datetime) -> None:
             session.started_at = when
     finally:
         await engine.dispose()
-
-
-def _code(site_id: int, session_id: int, back_windows: int = 0) -> str:
-    now = utcnow().timestamp()
-    if back_windows == 0:
-        return current_code(SECRET, str(site_id), str(session_id), now).code
-    return code_for_window(SECRET, str(site_id), str(session_id), window_index(now) - back_windows)
 
 
 async def _checkin(client: TestClient[Any, Any], session_id: int, **body: Any) -> Any:
@@ -247,18 +242,13 @@ async def _unit_with_trainees(
     unit = await _ok(await op.post("/api/v1/org-units", json={"name": name}), 201)
     ids = []
     for i in range(leaders + others):
-        t = await _ok(
-            await op.post(
-                "/api/v1/trainees",
-                json={
-                    "name": f"{name}{i}",
-                    "staff_no": f"{unit['id']}-{i}",
-                    "org_unit_id": unit["id"],
-                    "is_leader": i < leaders,
-                    "home_site_id": site_id,
-                },
-            ),
-            201,
+        t = await add_trainee(
+            op,
+            f"{name}{i}",
+            f"{unit['id']}-{i}",
+            unit["id"],
+            is_leader=i < leaders,
+            home_site_id=site_id,
         )
         ids.append(t["id"])
     return unit["id"], ids
@@ -350,18 +340,8 @@ async def _trainee_sessions(
     unit = await _ok(await op.post("/api/v1/org-units", json={"name": f"选课单位{count}"}), 201)
     out = []
     for i in range(count):
-        t = await _ok(
-            await op.post(
-                "/api/v1/trainees",
-                json={"name": f"学员{i}", "staff_no": f"E{count}-{i}", "org_unit_id": unit["id"]},
-            ),
-            201,
-        )
-        code = (await _ok(await op.post(f"/api/v1/trainees/{t['id']}/join-code"), 201))["code"]
-        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        r = await session.post(op.make_url("/api/v1/auth/join"), json={"code": code})
-        assert r.status == 200
-        out.append((session, {"X-CSRF-Token": (await r.json())["csrf_token"]}))
+        t = await add_trainee(op, f"学员{i}", f"E{count}-{i}", unit["id"])
+        out.append(await trainee_browser(op, t["id"]))
     return out
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from server.config import Config
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import add_trainee
 from tests.web.http_helpers import expect_ok as _ok
 
 
@@ -127,17 +128,7 @@ async def test_session_lifecycle_and_window(client_as: ClientFactory, world: Wor
 async def test_lists_paginate_filter_and_search(client_as: ClientFactory, world: World) -> None:
     op = await client_as("operator")
     for i in range(7):
-        await _ok(
-            await op.post(
-                "/api/v1/trainees",
-                json={
-                    "name": f"学员{i}",
-                    "staff_no": f"P{i:03d}",
-                    "org_unit_id": world.org_unit_id,
-                },
-            ),
-            201,
-        )
+        await add_trainee(op, f"学员{i}", f"P{i:03d}", world.org_unit_id)
     page = await _ok(await op.get("/api/v1/trainees?limit=3&offset=2"))
     assert page["total"] == 8 and page["limit"] == 3 and len(page["items"]) == 3
     assert [t["staff_no"] for t in page["items"]] == ["P001", "P002", "P003"]

@@ -11,35 +11,36 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import security
 from server.config import Config
 from server.core.checkin import (
     DEFAULT_OUT_OF_BATCH,
-    code_for_window,
     current_code,
     roster_standing,
-    window_index,
 )
 from server.core.checkin_guard import Attempts, checkin_site, qr_token
 from server.core.errors import DomainError
 from server.store import db as store_db
-from server.store.attendance_models import AttendanceRecordRow, CheckinRequest, RecordKind
+from server.store.attendance_models import RecordKind
 from server.store.models import ClassSession, SessionStatus, Site, Trainee, utcnow
 from server.web.checkin.records import new_row, store_core, to_core
 from server.web.checkin.service import checkin_alone, checkin_secret
 from server.web.checkin.writer import CheckinItem, CheckinWriter
+from tests.checkins import screen_code, stored_checkins
 from tests.conftest import ClientFactory, World, create_pg_database, seed_world
 from tests.web.http_helpers import expect_error, expect_ok
 
 KEY = "group-commit-secret-0123456789ab"
 SECRET = checkin_secret(KEY)
+_code = partial(screen_code, SECRET)  # (site, session[, back_windows]): the code on the screen
 
 
 @pytest.fixture
@@ -94,31 +95,9 @@ async def _rows(url: str, session_id: int) -> tuple[int, int, int]:
     engine = store_db.create_engine(url)
     try:
         async with store_db.session_factory(engine)() as db:
-            records = await db.scalar(
-                select(func.count()).where(AttendanceRecordRow.session_id == session_id)
-            )
-            requests = await db.scalar(
-                select(func.count()).where(CheckinRequest.session_id == session_id)
-            )
-            per_trainee = (
-                select(func.count().label("n"))
-                .where(AttendanceRecordRow.session_id == session_id)
-                .group_by(AttendanceRecordRow.trainee_id)
-                .subquery()
-            )
-            doubled = await db.scalar(
-                select(func.count()).select_from(per_trainee).where(per_trainee.c.n > 1)
-            )
+            return await stored_checkins(db, session_id)
     finally:
         await engine.dispose()
-    return int(records or 0), int(requests or 0), int(doubled or 0)
-
-
-def _code(site_id: int, session_id: int, back_windows: int = 0) -> str:
-    now = utcnow().timestamp()
-    if back_windows == 0:
-        return current_code(SECRET, str(site_id), str(session_id), now).code
-    return code_for_window(SECRET, str(site_id), str(session_id), window_index(now) - back_windows)
 
 
 def _wrong(code: str) -> str:

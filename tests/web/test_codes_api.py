@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from server.core.trees import subtree
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import add_trainee
 
 BASE = "https://peixun.example.cn"
 
@@ -32,12 +33,7 @@ async def _add_trainees(op: Any, world: World) -> dict[str, int]:
     other = (await r.json())["id"]
     ids = {}
     for name, staff_no, unit in (("李娜", "T0002", child), ("王强", "T0003", other)):
-        r = await op.post(
-            "/api/v1/trainees",
-            json={"name": name, "staff_no": staff_no, "org_unit_id": unit},
-        )
-        assert r.status == 201, await r.text()
-        ids[staff_no] = (await r.json())["id"]
+        ids[staff_no] = (await add_trainee(op, name, staff_no, unit))["id"]
     return ids
 
 

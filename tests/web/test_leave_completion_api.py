@@ -18,9 +18,10 @@ from server.core.ledger import Interval
 from server.core.selfstudy import Progress, progress_to_json
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
-from server.store.models import ClassSession, Course, TeachingMethod, User, utcnow
+from server.store.models import ClassSession, Course, User, utcnow
 from server.store.selfstudy_models import SelfStudyCourse, SelfStudyProgress
 from tests.conftest import ClientFactory, World
+from tests.seed import add_lecture
 from tests.web.http_helpers import expect_error, expect_ok
 
 WRITEUP = (
@@ -37,16 +38,8 @@ async def _past_session(config: Config, world: World, attended: bool) -> int:
         now = utcnow()
         live = await db.get(ClassSession, world.session_id)
         assert live is not None
-        past = ClassSession(
-            course_id=course.id,
-            title="已结束的一场",
-            starts_at=now - timedelta(hours=4),
-            ends_at=now - timedelta(hours=1),
-            teaching_method=TeachingMethod.LECTURE,
-            sites=list(live.sites),
-        )
-        db.add(past)
-        await db.flush()
+        starts, ends = now - timedelta(hours=4), now - timedelta(hours=1)
+        past = await add_lecture(db, course.id, "已结束的一场", starts, ends, live.sites)
         if attended:
             start, end = past.starts_at.timestamp(), past.ends_at.timestamp()
             db.add(

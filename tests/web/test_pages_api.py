@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import add_trainee
 from tests.web.http_helpers import expect_ok as _json
 
 CHINA = timezone(timedelta(hours=8))
@@ -65,13 +66,7 @@ async def test_audit_names_a_trainee_and_a_site(client_as: ClientFactory, world:
 
 
 async def _second_trainee(op: Any, client_as: ClientFactory, world: World) -> Any:
-    made = await _json(
-        await op.post(
-            "/api/v1/trainees",
-            json={"name": "李娜", "staff_no": "T0002", "org_unit_id": world.org_unit_id},
-        ),
-        201,
-    )
+    made = await add_trainee(op, "李娜", "T0002", world.org_unit_id)
     code = (await _json(await op.post(f"/api/v1/trainees/{made['id']}/join-code"), 201))["code"]
     other = await client_as("anonymous")
     joined = await _json(await other.post("/api/v1/auth/join", json={"code": code}))

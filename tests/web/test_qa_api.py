@@ -16,9 +16,10 @@ from aiohttp.test_utils import TestClient
 
 from server.config import Config
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import add_trainee, trainee_browser
 from tests.web.http_helpers import expect_error as _error
 from tests.web.http_helpers import expect_ok as _ok
-from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
+from tests.web.live_helpers import AgentPeer, hello, subscribed
 
 
 @pytest.fixture
@@ -42,23 +43,10 @@ class Person:
 async def _people(op: TestClient[Any, Any], world: World, count: int, tag: str) -> list[Person]:
     out = []
     for i in range(count):
-        t = await _ok(
-            await op.post(
-                "/api/v1/trainees",
-                json={
-                    "name": f"学员{tag}{i}",
-                    "staff_no": f"Q{tag}-{i}",
-                    "org_unit_id": world.org_unit_id,
-                    "home_site_id": world.site_id,
-                },
-            ),
-            201,
+        t = await add_trainee(
+            op, f"学员{tag}{i}", f"Q{tag}-{i}", world.org_unit_id, home_site_id=world.site_id
         )
-        code = (await _ok(await op.post(f"/api/v1/trainees/{t['id']}/join-code"), 201))["code"]
-        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        r = await http.post(op.make_url("/api/v1/auth/join"), json={"code": code})
-        assert r.status == 200
-        headers = {"X-CSRF-Token": (await r.json())["csrf_token"]}
+        http, headers = await trainee_browser(op, t["id"])
         out.append(Person(t["id"], http, headers, op))
     return out
 
@@ -369,10 +357,7 @@ async def test_on_air_is_one_at_a_time_published_to_browsers_and_agents_with_his
 ) -> None:
     op, (alice, bob, _c), _ = room
     sid = world.session_id
-    browser = BrowserPeer(await op.ws_connect("/ws/client"))
-    await browser.expect("hello")
-    await browser.subscribe(f"session:{sid}")
-    await browser.expect("resync")
+    browser = await subscribed(op, f"session:{sid}")
     agent = AgentPeer(await op.ws_connect("/ws/agent", headers=_agent_headers(world)))
     await agent.send(hello(world.site_id))
     await agent.expect("welcome")
@@ -434,10 +419,7 @@ async def test_floor_queue_grant_countdown_expiry_and_revoke(room: Any, world: W
     op, (alice, _b, _c), _ = room
     sid = world.session_id
     agent = _agent_headers(world)
-    browser = BrowserPeer(await op.ws_connect("/ws/client"))
-    await browser.expect("hello")
-    await browser.subscribe(f"session:{sid}")
-    await browser.expect("resync")
+    browser = await subscribed(op, f"session:{sid}")
     q = await _ok(await _ask(alice, sid, "排队的问题"), 201)
     raised = await _ok(await op.post(f"/api/v1/sessions/{sid}/floor/raise", headers=agent))
     assert raised["requests"][0]["site_id"] == world.site_id

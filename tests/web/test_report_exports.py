@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from server.store.models import utcnow
 from tests.conftest import ClientFactory, World
-from tests.web.http_helpers import check_in_from_screen, operator_site_trainee
+from tests.web.http_helpers import add_trainee, check_in_from_screen, operator_site_trainee
 from tests.web.http_helpers import expect_ok as _ok
 
 BEIJING = timezone(timedelta(hours=8))
@@ -37,18 +37,7 @@ async def test_session_report_xlsx_is_typed_local_and_summarised(
 ) -> None:
     op, agent, trainee = await operator_site_trainee(client_as)
     sid = world.session_id
-    absent = await _ok(
-        await op.post(
-            "/api/v1/trainees",
-            json={
-                "name": "缺席者",
-                "staff_no": "T0999",
-                "org_unit_id": world.org_unit_id,
-                "home_site_id": world.site_id,
-            },
-        ),
-        201,
-    )
+    absent = await add_trainee(op, "缺席者", "T0999", world.org_unit_id, home_site_id=world.site_id)
     await _ok(await op.post(f"/api/v1/sessions/{sid}/start"))
     await check_in_from_screen(agent, trainee, sid, "a")
     asked = await _ok(

@@ -11,6 +11,7 @@ from aiohttp import WSMsgType, WSServerHandshakeError
 from server.web import auth
 from tests.conftest import ClientFactory, World
 from tests.web.http_helpers import expect_error, expect_ok
+from tests.web.live_helpers import browser_socket, subscribed
 
 
 async def _user_id(admin: Any, username: str) -> int:
@@ -33,10 +34,7 @@ async def test_deactivated_operator_loses_the_open_socket_at_once(
     client_as: ClientFactory,
 ) -> None:
     admin, op = await client_as("admin"), await client_as("operator")
-    ws = await op.ws_connect("/ws/client")
-    assert (await ws.receive_json())["type"] == "hello"
-    await ws.send_json({"type": "subscribe", "topics": ["presence"]})
-    assert (await ws.receive_json())["type"] == "resync"
+    ws = (await subscribed(op, "presence")).ws
     op_id = await _user_id(admin, "operator")
     await expect_ok(await admin.patch(f"/api/v1/users/{op_id}", json={"active": False}))
     assert await _closed_within(ws) == 1008
@@ -50,8 +48,7 @@ async def test_a_new_password_ends_the_other_logins_but_keeps_the_current_one(
     client_as: ClientFactory, world: World
 ) -> None:
     here, elsewhere = await client_as("admin"), await client_as("admin")
-    ws = await elsewhere.ws_connect("/ws/client")
-    assert (await ws.receive_json())["type"] == "hello"
+    ws = (await browser_socket(elsewhere)).ws
     me = await _user_id(here, "admin")
     await expect_ok(await here.patch(f"/api/v1/users/{me}", json={"password": "a-new-pass-2"}))
     await expect_error(await elsewhere.get("/api/v1/users"), 401, "auth.required")
@@ -68,8 +65,7 @@ async def test_a_reissued_personal_code_ends_the_old_login(
     client_as: ClientFactory, world: World
 ) -> None:
     op, trainee = await client_as("operator"), await client_as("trainee")
-    ws = await trainee.ws_connect("/ws/client")
-    assert (await ws.receive_json())["type"] == "hello"
+    ws = (await browser_socket(trainee)).ws
     await expect_ok(await trainee.get("/api/v1/trainee/me"))
     code = await expect_ok(await op.post(f"/api/v1/trainees/{world.trainee_id}/join-code"), 201)
     await expect_error(await trainee.get("/api/v1/trainee/me"), 401, "auth.required")

@@ -14,10 +14,10 @@ from server.store.models import Trainee, utcnow
 from server.store.rollcall_models import RollCall
 from server.web.keys import LIVE
 from tests.conftest import ClientFactory, World
+from tests.web.http_helpers import check_in_from_screen, operator_site_trainee
 from tests.web.http_helpers import expect_error as _error
 from tests.web.http_helpers import expect_ok as _ok
-from tests.web.http_helpers import operator_site_trainee
-from tests.web.live_helpers import AgentPeer, BrowserPeer, hello
+from tests.web.live_helpers import AgentPeer, hello, subscribed
 
 
 async def _second_trainee(config: Any, world: World) -> int:
@@ -39,14 +39,16 @@ async def _live_with_one_checked_in(
     """Start the world's session and check its trainee in; (operator, trainee) clients."""
     op, agent, trainee = await operator_site_trainee(client_as)
     await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
-    shown = await _ok(await agent.get(f"/api/v1/sessions/{world.session_id}/checkin-code"))
-    await _ok(
-        await trainee.post(
-            f"/api/v1/sessions/{world.session_id}/checkin",
-            json={"code": shown["code"], "client_id": client_id},
-        )
-    )
+    await check_in_from_screen(agent, trainee, world.session_id, client_id)
     return op, trainee
+
+
+async def _roll_call(op: Any, world: World, seconds: int, **more: Any) -> Any:
+    """The operator opens a roll call of ``seconds`` in the world's session (201): the call."""
+    body = {"seconds": seconds, **more}
+    return await _ok(
+        await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json=body), 201
+    )
 
 
 async def test_roll_call_from_start_to_report(
@@ -57,13 +59,7 @@ async def test_roll_call_from_start_to_report(
     r = await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json={})
     await _error(r, 409, "rollcall.session_not_live")
     await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
-    shown = await _ok(await agent.get(f"/api/v1/sessions/{world.session_id}/checkin-code"))
-    await _ok(
-        await trainee.post(
-            f"/api/v1/sessions/{world.session_id}/checkin",
-            json={"code": shown["code"], "client_id": "rc-1"},
-        )
-    )
+    await check_in_from_screen(agent, trainee, world.session_id, "rc-1")
     await _ok(
         await agent.post(
             f"/api/v1/sessions/{world.session_id}/attendance/mark",
@@ -71,9 +67,7 @@ async def test_roll_call_from_start_to_report(
         )
     )
 
-    watcher = BrowserPeer(await op.ws_connect("/ws/client"))
-    await watcher.subscribe(f"session:{world.session_id}")
-    await watcher.expect("resync")
+    watcher = await subscribed(op, f"session:{world.session_id}")
     site_socket = AgentPeer(
         await op.ws_connect("/ws/agent", headers={"Authorization": f"Bearer {world.site_secret}"})
     )
@@ -82,13 +76,7 @@ async def test_roll_call_from_start_to_report(
 
     r = await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json={"seconds": 5})
     await _error(r, 400, "rollcall.bad_time_limit")
-    call = await _ok(
-        await op.post(
-            f"/api/v1/sessions/{world.session_id}/roll-calls",
-            json={"seconds": 60, "site_ids": [world.site_id]},
-        ),
-        201,
-    )
+    call = await _roll_call(op, world, 60, site_ids=[world.site_id])
     assert call["by_site"][str(world.site_id)] == {
         "expected": 2,
         "answered": 0,
@@ -140,9 +128,7 @@ async def test_who_did_not_answer_is_marked_missed_when_it_closes(
     client_as: ClientFactory, world: World, config: Any
 ) -> None:
     op, trainee = await _live_with_one_checked_in(client_as, world, "rc-2")
-    call = await _ok(
-        await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json={"seconds": 10}), 201
-    )
+    call = await _roll_call(op, world, 10)
     engine = store_db.create_engine(config.effective_database_url)
     async with store_db.session_factory(engine)() as db, db.begin():
         await db.execute(
@@ -168,12 +154,8 @@ async def test_ending_the_session_ends_its_roll_call_for_everyone_watching(
     client_as: ClientFactory, world: World, config: Any
 ) -> None:
     op, _ = await _live_with_one_checked_in(client_as, world, "rc-3")
-    call = await _ok(
-        await op.post(f"/api/v1/sessions/{world.session_id}/roll-calls", json={"seconds": 60}), 201
-    )
-    watcher = BrowserPeer(await op.ws_connect("/ws/client"))
-    await watcher.subscribe(f"session:{world.session_id}")
-    await watcher.expect("resync")
+    call = await _roll_call(op, world, 60)
+    watcher = await subscribed(op, f"session:{world.session_id}")
     await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/end"))
     ended = await watcher.expect("event", kind="roll_call_ended")
     assert ended["data"]["roll_call_id"] == call["id"]

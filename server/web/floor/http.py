@@ -13,14 +13,12 @@ from server.core.validation import Float, Optional
 from server.web import media_api
 from server.web.api import ID, Answer, Body, Routes, body
 from server.web.floor import service
-from server.web.interaction.http import services, services_of
+from server.web.interaction.http import IN_SESSION, SESSION, services, services_of
 from server.web.keys import TIMERS, principal
 from server.web.resources import path_id
 
 log = logging.getLogger("server.qa")
 routes = Routes()
-SESSION = "/api/v1/sessions/{id}"
-_IN_SESSION = roles.STAFF | roles.TRAINEES | roles.AGENTS
 
 
 async def _after(app: web.Application, session_id: int, announced: service.Announced) -> None:
@@ -54,7 +52,7 @@ async def _changed(request: web.Request, result: tuple[Answer, service.Announced
     return view
 
 
-@routes.json("GET", SESSION + "/floor", _IN_SESSION, "floor")
+@routes.json("GET", SESSION + "/floor", IN_SESSION, "floor")
 async def get_floor(request: web.Request) -> Answer:
     """Show who holds the floor and who raised a hand"""
     session_id = path_id(request, "session")

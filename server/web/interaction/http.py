@@ -1,5 +1,6 @@
 """A session's interaction log (Q&A, floor, polls) as JSON, CSV or XLSX, in local time; and
-what the interaction features' handlers share (:func:`services`).
+what the interaction features' handlers share (:func:`services`, the session path, who
+takes part).
 
 The asker of an anonymous question is never named, in the stored log (the submission is
 logged as ``anonymous``) nor in what is read back (:func:`service.read_log`).
@@ -21,6 +22,11 @@ from server.web.exports import CSV, XLSX
 from server.web.interaction import service
 from server.web.keys import LIVE, SESSIONS
 from server.web.resources import load, path_id
+
+SESSION = "/api/v1/sessions/{id}"
+"""A session's path: the Q&A, floor and poll routes of a session hang below it."""
+IN_SESSION = roles.STAFF | roles.TRAINEES | roles.AGENTS
+"""Who takes part in a session's interaction: staff, its trainees and its sites' agents."""
 
 
 def services_of(app: web.Application) -> service.Services:
@@ -70,7 +76,7 @@ routes = Routes()
 
 @routes(
     "GET",
-    "/api/v1/sessions/{id}/interaction-log",
+    SESSION + "/interaction-log",
     roles.STAFF,
     "Export a session's interaction log (anonymous askers are never named)",
     "reports",

@@ -11,17 +11,15 @@ from server.core import roles
 from server.core.validation import Dict, Float, Int, List, Optional, Str
 from server.core.validation import Enum as OneOf
 from server.web.api import Answer, Body, Routes, body, read_body
-from server.web.interaction.http import services
+from server.web.interaction.http import IN_SESSION, SESSION, services
 from server.web.keys import principal
 from server.web.polls import service, surveys
 from server.web.resources import path_id
 
 routes = Routes()
-SESSION = "/api/v1/sessions/{id}"
 POLL = "/api/v1/polls/{id}"
 PROGRAM_SURVEY = "/api/v1/programs/{id}/needs-survey"
 _MODERATORS = roles.STAFF
-_IN_SESSION = roles.STAFF | roles.TRAINEES | roles.AGENTS
 
 # --- polls and quizzes ------------------------------------------------------------------------
 
@@ -46,7 +44,7 @@ async def create_poll(request: web.Request, data: Body) -> Answer:
     )
 
 
-@routes.json("GET", SESSION + "/polls", _IN_SESSION, "polls")
+@routes.json("GET", SESSION + "/polls", IN_SESSION, "polls")
 async def list_polls(request: web.Request) -> Answer:
     """List a session's polls and quizzes"""
     items = await service.list_polls(
@@ -55,7 +53,7 @@ async def list_polls(request: web.Request) -> Answer:
     return {"items": items}
 
 
-@routes.json("GET", POLL, _IN_SESSION, "polls")
+@routes.json("GET", POLL, IN_SESSION, "polls")
 async def get_poll(request: web.Request) -> Answer:
     """Show a poll with its live tally"""
     return await service.show_poll(services(request), principal(request), path_id(request, "poll"))

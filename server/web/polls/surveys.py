@@ -27,9 +27,7 @@ async def put_survey(
     quiz_core.NeedsSurvey(str(program_id), topics)  # checks the topics
     async with svc.sessions() as db, db.begin():
         await load(db, Program, program_id, "program")
-        row = await get_or_add(
-            db, NeedsSurveyRow, program_id, program_id=program_id, created_by=who.label
-        )
+        row = await get_or_add(db, NeedsSurveyRow, {"program_id": program_id}, created_by=who.label)
         row.topics = topics
     return {"program_id": program_id, "topics": topics}
 
@@ -59,11 +57,7 @@ async def respond_survey(
             now=utcnow().timestamp(),
         )
         existing = await get_or_add(
-            db,
-            NeedsResponseRow,
-            (program_id, trainee.id),
-            program_id=program_id,
-            trainee_id=trainee.id,
+            db, NeedsResponseRow, {"program_id": program_id, "trainee_id": trainee.id}
         )
         existing.org_unit_id = trainee.org_unit_id
         existing.ranking = list(response.ranking)
@@ -136,11 +130,7 @@ async def submit_feedback(
             now=utcnow().timestamp(),
         )
         row = await get_or_add(
-            db,
-            FeedbackRow,
-            (session_id, who.trainee_id),
-            session_id=session_id,
-            trainee_id=who.trainee_id,
+            db, FeedbackRow, {"session_id": session_id, "trainee_id": who.trainee_id}
         )
         row.course_rating = entry.course_rating
         row.lecturer_ratings = dict(entry.lecturer_ratings)

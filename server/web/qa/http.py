@@ -13,17 +13,15 @@ from server.core.qa import QuestionState
 from server.core.text import clean_question_text, clean_user_text
 from server.core.validation import Bool, Int, List, Optional, Str
 from server.web.api import ID, Answer, Body, Param, Routes, body, read_body
-from server.web.interaction.http import services
+from server.web.interaction.http import IN_SESSION, SESSION, services
 from server.web.keys import principal
 from server.web.qa import moderation, service, settings
 from server.web.resources import PAGE_PARAMS, page_params, path_id
 
 routes = Routes()
-SESSION = "/api/v1/sessions/{id}"
 QUESTION = "/api/v1/questions/{id}"
 WORDS_PATH = "/api/v1/qa/sensitive-words"
 _MODERATORS = roles.STAFF
-_IN_SESSION = roles.STAFF | roles.TRAINEES | roles.AGENTS
 _ASKERS = roles.TRAINEES | roles.AGENTS
 
 # --- questions --------------------------------------------------------------------------------
@@ -70,7 +68,7 @@ STATE = Param(
 )
 
 
-@routes.json("GET", SESSION + "/questions", _IN_SESSION, "qa", query=(ORDER, STATE, *PAGE_PARAMS))
+@routes.json("GET", SESSION + "/questions", IN_SESSION, "qa", query=(ORDER, STATE, *PAGE_PARAMS))
 async def list_questions(request: web.Request) -> Answer:
     """List a session's questions by votes or time"""
     limit, offset = page_params(request)
@@ -85,7 +83,7 @@ async def list_questions(request: web.Request) -> Answer:
     )
 
 
-@routes.json("GET", QUESTION, _IN_SESSION, "qa")
+@routes.json("GET", QUESTION, IN_SESSION, "qa")
 async def get_question(request: web.Request) -> Answer:
     """Read a question"""
     return await service.show_question(
@@ -151,7 +149,7 @@ for _action, _summary, _schema in MODERATION:
     )
 
 
-@routes.json("GET", SESSION + "/on-air", _IN_SESSION, "qa")
+@routes.json("GET", SESSION + "/on-air", IN_SESSION, "qa")
 async def on_air(request: web.Request) -> Answer:
     """Show the question on air and the on-air history"""
     return await service.on_air(services(request), principal(request), path_id(request, "session"))

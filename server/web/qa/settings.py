@@ -32,7 +32,7 @@ async def change_settings(
     async with svc.sessions() as db, db.begin():
         await session_status(db, session_id)
         row = await get_or_add(
-            db, QaSettings, session_id, session_id=session_id, **DEFAULTS, sensitive_words=[]
+            db, QaSettings, {"session_id": session_id}, **DEFAULTS, sensitive_words=[]
         )
         for key, value in data.items():
             setattr(row, key, value)
@@ -50,6 +50,6 @@ async def show_words(svc: Services) -> list[str]:
 
 async def replace_words(svc: Services, words: list[str]) -> list[str]:
     async with svc.sessions() as db, db.begin():
-        row = await get_or_add(db, QaWordList, GLOBAL_WORDS, key=GLOBAL_WORDS, words=[])
+        row = await get_or_add(db, QaWordList, {"key": GLOBAL_WORDS}, words=[])
         row.words, row.updated_at = words, utcnow()
     return words

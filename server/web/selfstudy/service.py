@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -126,24 +126,9 @@ async def create_course(
 ) -> SelfStudyCourse:
     """Check the terms with the core's rules and the references, then add the course."""
     await _check_fields(db, fields, source.duration_s)
-    course = SelfStudyCourse(
-        title=fields.title,
-        unit_id=fields.unit_id,
-        class_hours=fields.class_hours,
-        opens_at=fields.opens_at,
-        closes_at=fields.closes_at,
-        presence_check=fields.presence_check,
-        check_min_s=fields.check_min_s,
-        check_max_s=fields.check_max_s,
-        check_answer_s=fields.check_answer_s,
-        org_unit_ids=sorted(set(fields.org_unit_ids)),
-        recording_id=source.recording_id,
-        file_name=source.file_name,
-        format=source.format,
-        bytes=source.bytes,
-        duration_s=source.duration_s,
-        created_by=created_by,
-    )
+    # the fields and the source are named as the course's columns (update_course relies on it)
+    columns = {**asdict(fields), **asdict(source), "org_unit_ids": sorted(set(fields.org_unit_ids))}
+    course = SelfStudyCourse(**columns, created_by=created_by)
     db.add(course)
     await db.flush()
     return course
