@@ -261,16 +261,17 @@ async def open_roll_calls(request: web.Request) -> Answer:
                 .order_by(RollCall.id)
             )
         ).all()
-        mine: dict[int, str] = {}
+        answered: set[int] = set()  # the calls this trainee has answered
         if who.trainee_id is not None and calls:
-            entries = await rows_by(
-                db,
-                RollCallEntry,
-                "roll_call_id",
-                RollCallEntry.trainee_id == who.trainee_id,
-                RollCallEntry.roll_call_id.in_([c.id for c in calls]),
+            answered = set(
+                await db.scalars(
+                    select(RollCallEntry.roll_call_id).where(
+                        RollCallEntry.trainee_id == who.trainee_id,
+                        RollCallEntry.roll_call_id.in_([c.id for c in calls]),
+                        RollCallEntry.status == EntryStatus.ANSWERED.value,
+                    )
+                )
             )
-            mine = {call_id: e.status for call_id, e in entries.items()}
         items = []
         for call in calls:
             if who.actor is Actor.SITE_AGENT and who.site_id not in call.site_ids:
@@ -283,7 +284,7 @@ async def open_roll_calls(request: web.Request) -> Answer:
                     "started_at": call.started_at.isoformat(),
                     "deadline": call.deadline.isoformat(),
                     "seconds_left": round(max(0.0, (call.deadline - now).total_seconds()), 3),
-                    "answered": mine.get(call.id) == EntryStatus.ANSWERED.value,
+                    "answered": call.id in answered,
                 }
             )
     return {"session_id": session.id, "items": items}

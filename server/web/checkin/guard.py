@@ -14,7 +14,7 @@ console's list of trainees who keep entering wrong codes (service: no aiohttp).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,21 +41,16 @@ from server.core.errors import DomainError
 from server.store.attendance_models import SessionSettings
 from server.store.guard_models import SESSION_ROW, CheckinAttemptRow
 from server.store.models import ClassSession, Site, Trainee, utcnow
-from server.web.db import Sessions, load, transaction
+from server.web.db import Sessions, fields, load, transaction
 
 Key = tuple[int, int]  # (session, trainee); trainee 0 is the whole session
 
 
 def _state(row: CheckinAttemptRow | None) -> Attempts:
+    """The row's attempts: its columns are named as the fields of :class:`Attempts`."""
     if row is None:
         return Attempts()
-    return Attempts(
-        failures=row.failures,
-        total=row.total,
-        window_start=row.window_start,
-        last_failure=row.last_failure,
-        blocked_until=row.blocked_until,
-    )
+    return Attempts(**fields(row, *Attempts.__dataclass_fields__))
 
 
 @dataclass(slots=True)
@@ -87,11 +82,8 @@ class AttemptBook:
             row = CheckinAttemptRow(session_id=session_id, trainee_id=trainee_id)
             self.db.add(row)
             self.rows[(session_id, trainee_id)] = row
-        row.failures = state.failures
-        row.total = state.total
-        row.window_start = state.window_start
-        row.last_failure = state.last_failure
-        row.blocked_until = state.blocked_until
+        for name, value in asdict(state).items():
+            setattr(row, name, value)
 
     def failed(self, session_id: int, trainee_id: int, now: float) -> None:
         trainee = after_failure(self.state(session_id, trainee_id), now)
