@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
-from server.core.errors import InvalidInput
+from server.core.errors import Conflict, InvalidInput
 
 VERIFY_CODE_RE = re.compile(r"[A-Z2-7]{16}")
 """Certificate verification codes: 16 base32 characters (80 random bits)."""
@@ -39,6 +39,8 @@ class Missing(StrEnum):
     QUIZ = "quiz"
     WRITEUP = "writeup"
     LEAVE = "leave"
+    REQUIREMENTS = "requirements"
+    """The program has no requirements set: nobody can complete it yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,16 @@ class Requirements:
                 "completion.rules_invalid",
                 "Fix the completion requirements: " + "; ".join(problems),
             )
+
+    @property
+    def is_set(self) -> bool:
+        """At least one requirement is stated (hours, attendance, quiz mark or write-up)."""
+        return (
+            self.min_hours is not None
+            or self.min_attendance_share is not None
+            or self.quiz_pass_mark is not None
+            or self.writeup_required
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +139,12 @@ class Completion:
 
 
 def evaluate(requirements: Requirements, facts: TraineeFacts) -> Completion:
-    """Whether a trainee completed a program, and every requirement they missed."""
+    """Whether a trainee completed a program, and every requirement they missed. Without
+    any requirement set nobody completes: the one shortfall is ``Missing.REQUIREMENTS``."""
     missing: list[Shortfall] = []
     hours = facts.hours(requirements)
+    if not requirements.is_set:
+        missing.append(Shortfall(Missing.REQUIREMENTS, 1, 0))
     if requirements.min_hours is not None and hours + 1e-9 < requirements.min_hours:
         missing.append(Shortfall(Missing.HOURS, requirements.min_hours, hours))
     share = requirements.min_attendance_share
@@ -216,6 +231,16 @@ def program_honour_candidates(
 # --------------------------------------------------------------------------------------------
 # Certificates
 # --------------------------------------------------------------------------------------------
+
+
+def check_can_issue(requirements: Requirements) -> None:
+    """Certificates need the program's requirements set: ``completion.rules_unset``."""
+    if not requirements.is_set:
+        raise Conflict(
+            "completion.rules_unset",
+            "Set the program's completion requirements first: without them nobody has "
+            "completed it and no certificate can be issued.",
+        )
 
 
 def mask_name(name: str) -> str:

@@ -11,19 +11,41 @@ from server.core.completion import (
     Missing,
     Requirements,
     TraineeFacts,
+    check_can_issue,
     check_verify_code,
     evaluate,
     honour_list,
     mask_name,
     program_honour_candidates,
 )
-from server.core.errors import InvalidInput
+from server.core.errors import Conflict, InvalidInput
 from server.core.ledger import honour_list as ledger_honour_list
 
 
-def test_a_program_without_requirements_is_completed_by_everyone() -> None:
-    done = evaluate(Requirements(), TraineeFacts("t"))
-    assert done.completed and done.missing == ()
+def test_a_program_without_requirements_is_completed_by_nobody() -> None:
+    """A certificate says 经考核合格: with no bar stated, nobody has met it."""
+    zero = TraineeFacts("t")
+    busy = TraineeFacts(
+        "u", live_hours=40, sessions_expected=4, sessions_attended=4, writeup_accepted=True
+    )
+    for rules in (Requirements(), Requirements(count_self_study=True, leave_limit=Fraction(1, 5))):
+        assert not rules.is_set
+        for facts in (zero, busy):
+            done = evaluate(rules, facts)
+            assert not done.completed
+            assert [m.what for m in done.missing] == [Missing.REQUIREMENTS]
+        with pytest.raises(Conflict) as info:
+            check_can_issue(rules)
+        assert info.value.code == "completion.rules_unset"
+    for one in (
+        Requirements(min_hours=0),
+        Requirements(min_attendance_share=0.8),
+        Requirements(quiz_pass_mark=60),
+        Requirements(writeup_required=True),
+    ):
+        assert one.is_set
+        check_can_issue(one)
+        assert evaluate(one, busy).completed
 
 
 def test_every_missed_requirement_is_named_with_needed_and_has() -> None:
@@ -44,7 +66,7 @@ def test_every_missed_requirement_is_named_with_needed_and_has() -> None:
     result = evaluate(rules, facts)
     assert not result.completed
     missing = {m.what: m for m in result.missing}
-    assert set(missing) == set(Missing)
+    assert set(missing) == set(Missing) - {Missing.REQUIREMENTS}
     assert (missing[Missing.HOURS].needed, missing[Missing.HOURS].has) == (12, 10)
     assert missing[Missing.ATTENDANCE].has == 0.6
     assert missing[Missing.QUIZ].has == 50.0

@@ -29,7 +29,7 @@ export async function completionView(root, programId) {
         api.get(`/programs/${chosen}/writeups`),
         api.get(`/programs/${chosen}/readings`),
       ]);
-      clear(out).append(rulesPanel(chosen, done.rules, load), listPanel(chosen, done, load), writeupPanel(writeups.items, load), readingPanel(chosen, readings.items, load));
+      clear(out).append(rulesPanel(chosen, done, load), listPanel(chosen, done, load), writeupPanel(writeups.items, load), readingPanel(chosen, readings.items, load));
     } catch (err) {
       flashError(err);
     }
@@ -38,12 +38,13 @@ export async function completionView(root, programId) {
   return null;
 }
 
-/** @param {number} programId @param {any} rules @param {() => Promise<void>} reload */
-function rulesPanel(programId, rules, reload) {
+/** @param {number} programId @param {any} done @param {() => Promise<void>} reload */
+function rulesPanel(programId, done, reload) {
+  const rules = done.rules;
   const [num, den] = String(rules.leave_limit).split("/");
   const minHours = h("input", { type: "number", min: "0", step: "0.5", value: rules.min_hours ?? "", class: "short", id: "cp-min-hours" });
   const selfStudy = h("input", { type: "checkbox", checked: rules.count_self_study, id: "cp-self-study" });
-  const share = h("input", { type: "number", min: "0.01", max: "1", step: "0.05", value: rules.min_attendance_share ?? "", class: "short", id: "cp-share" });
+  const share = h("input", { type: "number", min: "0.01", max: "1", step: "0.01", value: rules.min_attendance_share ?? "", class: "short", id: "cp-share" });
   const quiz = h("input", { type: "number", min: "1", max: "100", value: rules.quiz_pass_mark ?? "", class: "short", id: "cp-quiz" });
   const writeup = h("input", { type: "checkbox", checked: rules.writeup_required, id: "cp-writeup" });
   const limitNum = h("input", { type: "number", min: "1", max: "100", value: num, class: "short", id: "cp-limit-num", "aria-label": t("cp.leaveLimit") });
@@ -75,7 +76,22 @@ function rulesPanel(programId, rules, reload) {
     h("div", { class: "field" }, h("span", {}, t("cp.leaveLimit")), h("span", { class: "row" }, limitNum, "/", limitDen)),
     h("button", { type: "submit" }, t("cp.save")),
   );
-  return h("section", { class: "panel", id: "cp-rules" }, h("h2", {}, t("cp.rules")), form);
+  form.addEventListener("invalid", (ev) => refused(/** @type {HTMLInputElement} */ (ev.target)), true);
+  const unset = done.requirements_set ? null : h("p", { class: "notice-warn", id: "cp-unset", role: "status" }, t("cp.unset"));
+  return h("section", { class: "panel", id: "cp-rules" }, h("h2", {}, t("cp.rules")), unset, form);
+}
+
+/** The browser refused a value (out of range, wrong step): say so, instead of saving nothing
+ * without a word. @param {HTMLInputElement} input */
+function refused(input) {
+  const label = input.labels && input.labels.length ? input.labels[0].textContent : input.getAttribute("aria-label");
+  const range = input.validity.rangeUnderflow || input.validity.rangeOverflow || input.validity.stepMismatch;
+  const name = label || input.id;
+  if (range && input.min && input.max) {
+    flash(t("cp.invalidRange", { field: name, min: input.min, max: input.max, step: input.step || "1", value: input.value }), "error");
+  } else {
+    flash(t("cp.invalid", { field: name, message: input.validationMessage }), "error");
+  }
 }
 
 /** @param {any} m */
@@ -86,7 +102,7 @@ function missingText(m) {
 
 /** @param {number} programId @param {any} done @param {() => Promise<void>} reload */
 function listPanel(programId, done, reload) {
-  const issue = h("button", { type: "button", class: "primary", id: "cp-issue" }, t("cp.issue"));
+  const issue = h("button", { type: "button", class: "primary", id: "cp-issue", disabled: !done.requirements_set, title: done.requirements_set ? null : t("cp.unset") }, t("cp.issue"));
   issue.addEventListener("click", async () => {
     const result = await act(/** @type {HTMLButtonElement} */ (issue), () => api.post(`/programs/${programId}/certificates`));
     if (result) {

@@ -79,6 +79,7 @@ export const ERRORS = {
   "codes.bad_base_url": ["服务器地址格式不对，例如 https://peixun.example.cn。", "The server address is malformed, e.g. https://peixun.example.cn."],
   "codes.bad_scope": ["请选择一个发放范围：单位、课堂或全体学员。", "Choose one scope: an org unit, a site or everyone."],
   "codes.too_many": ["一次发放的人数过多，请按单位分批发放。", "Too many trainees at once; issue the codes unit by unit."],
+  "completion.rules_unset": ["该项目尚未设置结业要求，不能颁发证书。请先设置结业要求并保存。", "The program has no completion requirements set, so no certificate can be issued. Set the requirements first."],
   "completion.rules_invalid": ["结业要求设置有误，请检查学时、出勤比例和测验及格线。", "The completion requirements are wrong; check the hours, attendance share and quiz pass mark."],
   "config.invalid": ["配置项的值不正确，请检查配置文件。", "A setting has a wrong value; check the settings file."],
   "config.media_port_range": ["媒体端口范围配置有误。", "The media port range setting is wrong."],

@@ -148,6 +148,7 @@ async def completion_list(request: web.Request) -> Answer:
     return {
         "program": {"id": program.id, "name": program.name},
         "rules": service.settings_view(settings),
+        "requirements_set": found.requirements.is_set,
         "completed": sum(1 for r in done.values() if r.completed),
         "total": len(done),
         "items": items,
@@ -195,7 +196,8 @@ async def program_honour(request: web.Request) -> Answer:
 async def issue(request: web.Request) -> Answer:
     """Issue certificates to everyone who completed and has none
 
-    Issue a certificate to every trainee who completed and has none yet."""
+    Issue a certificate to every trainee who completed and has none yet; refused
+    (completion.rules_unset) while the program has no completion requirements set."""
     program_id = path_id(request, "program")
     who = principal(request)
     async with request.app[SESSIONS]() as db, db.begin():

@@ -17,7 +17,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.core.completion import Completion, Requirements, TraineeFacts, evaluate
+from server.core.completion import (
+    Completion,
+    Requirements,
+    TraineeFacts,
+    check_can_issue,
+    evaluate,
+)
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.completion_models import CertificateRow, ProgramSettings, WriteupRow
 from server.store.models import Course, Program, Trainee, session_sites, utcnow
@@ -216,7 +222,9 @@ def new_code() -> str:
 async def issue_certificates(
     db: AsyncSession, found: ProgramFacts, who: str
 ) -> list[CertificateRow]:
-    """A certificate for every trainee who completed and has none yet."""
+    """A certificate for every trainee who completed and has none yet; none at all while the
+    program has no requirements set (``completion.rules_unset``)."""
+    check_can_issue(found.requirements)
     have = set(
         (
             await db.scalars(
