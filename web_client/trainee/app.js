@@ -27,10 +27,13 @@ setupLearning({
   ok: (/** @type {string} */ text) => notice(text, "ok"),
   error: (/** @type {unknown} */ err) => (typeof err === "string" ? notice(err) : showError(err)),
 });
-setupSelfStudy({
-  ok: (/** @type {string} */ text) => notice(text, "ok"),
-  error: (/** @type {unknown} */ err) => (typeof err === "string" ? notice(err) : showError(err)),
-});
+setupSelfStudy(
+  {
+    ok: (/** @type {string} */ text) => notice(text, "ok"),
+    error: (/** @type {unknown} */ err) => (typeof err === "string" ? notice(err) : showError(err)),
+  },
+  () => later("hours", loadTranscript, 300),
+);
 
 // ---------------------------------------------------------------- sign-in
 

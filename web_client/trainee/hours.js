@@ -32,7 +32,9 @@ export function renderHours() {
   area.appendChild(h("p", {}, p.met ? t("hours.met") : t("hours.remaining", { n: fmt(p.remaining_hours) }), " · ", t("hours.sessions", { n: p.sessions_counted })));
   for (const node of selfStudyHoursPart(tr)) if (node) area.appendChild(node);
   if (!tr.results.length) {
-    area.appendChild(h("p", { class: "muted" }, t("hours.none")));
+    // With self-study courses the card already shows hours: say that only live sessions are missing.
+    const none = !(tr.selfstudy || []).length ? "hours.none" : p.counts_selfstudy ? "hours.noneLiveSelf" : "hours.noneLive";
+    area.appendChild(h("p", { id: "hours-none", class: "muted" }, t(none)));
     return;
   }
   const list = h("ul", { class: "list results" });

@@ -84,6 +84,8 @@ addMessages({
     "hours.late": "迟到",
     "hours.left_early": "早退",
     "hours.none": "本年度还没有课程记录。",
+    "hours.noneLive": "本年度还没有现场课程记录。",
+    "hours.noneLiveSelf": "本年度还没有现场课程记录；上面的自学学时计入年度学时。",
   },
   en: {
     skip: "Skip to content",
@@ -169,5 +171,7 @@ addMessages({
     "hours.late": "Late",
     "hours.left_early": "Left early",
     "hours.none": "No sessions this year yet.",
+    "hours.noneLive": "No live sessions this year yet.",
+    "hours.noneLiveSelf": "No live sessions this year yet; the self-study hours above count toward the year.",
   },
 });

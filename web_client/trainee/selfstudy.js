@@ -39,6 +39,8 @@ addMessages({
     "ss.check_missed": "“在吗？”已超时，上次确认以来的观看时间不计入学时。",
     "ss.check_continue": "继续学习",
     "ss.check_stats": "“在吗？”已答 {answered} 次 · 超时 {missed} 次",
+    "ss.ended_full": "视频已播完：已学 {percent}%，已获全部 {hours} 学时。",
+    "ss.ended_more": "视频已播完：已学 {percent}%，已计 {credited} 学时。再看约 {minutes} 分钟未计时的内容（共达到 {full}%）即可获得全部 {hours} 学时；重看已计时的部分不重复计算。",
   },
   en: {
     "ss.title": "Self-study courses",
@@ -68,6 +70,8 @@ addMessages({
     "ss.check_missed": "The check timed out: the time since the last check is not counted.",
     "ss.check_continue": "Continue",
     "ss.check_stats": "Checks answered {answered} · missed {missed}",
+    "ss.ended_full": "The video has ended: {percent}% watched, all {hours} class hours earned.",
+    "ss.ended_more": "The video has ended: {percent}% watched, {credited} class hours credited. Watch about {minutes} more minutes not yet counted (to reach {full}%) to earn all {hours} class hours; parts already counted do not count twice.",
   },
 });
 
@@ -89,10 +93,15 @@ const MIN_GAP_MS = 1100; // the server refuses heartbeats closer than 1 s
 /** @type {{items: any[], player: Player | null}} */
 const state = { items: [], player: null };
 let say = { ok: (/** @type {string} */ _text) => {}, error: (/** @type {unknown} */ _err) => {} };
+let hoursChanged = () => {};
 
-/** @param {{ok: (text: string) => void, error: (err: unknown) => void}} sayer */
-export function setupSelfStudy(sayer) {
+/**
+ * @param {{ok: (text: string) => void, error: (err: unknown) => void}} sayer
+ * @param {() => void} onCredit called when credited time may have changed the year's hours
+ */
+export function setupSelfStudy(sayer, onCredit) {
   say = sayer;
+  hoursChanged = onCredit;
   document.addEventListener("visibilitychange", () => beatSoon());
 }
 
@@ -187,9 +196,9 @@ function renderPlayer() {
     );
     area.appendChild(h("p", { id: "ss-status", class: "q-meta", role: "status", "aria-live": "polite" }));
     area.appendChild(h("p", { id: "ss-checks", class: "q-meta" }));
-    area.appendChild(h("div", { class: "row" }, h("button", { type: "button", onclick: () => { closePlayer(); loadSelfStudy().catch(say.error); } }, t("ss.close"))));
+    area.appendChild(h("div", { class: "row" }, h("button", { type: "button", onclick: () => finish().catch(say.error) }, t("ss.close"))));
   }
-  $("#ss-status").textContent = t(p.status);
+  $("#ss-status").textContent = p.status === "ss.ended" ? endedText(p.course) : t(p.status);
   $("#ss-status").className = `q-meta ${p.status === "ss.counting" ? "ss-on" : "ss-off"}`;
   const prog = p.course.progress;
   $("#ss-checks").textContent = p.course.presence_check ? t("ss.check_stats", { answered: prog.checks_answered, missed: prog.checks_missed }) : "";
@@ -201,7 +210,9 @@ function renderOverlay() {
   const box = $("#ss-overlay");
   if (!p || !box) return;
   clear(box);
-  if (box.parentElement) box.parentElement.classList.toggle("asking", Boolean(p.check || p.missed));
+  const asking = Boolean(p.check || p.missed);
+  if (box.parentElement) box.parentElement.classList.toggle("asking", asking);
+  p.video.controls = !asking; // a phone draws the native controls above any page element
   if (p.check) {
     const left = Math.max(0, Math.ceil((p.check.until - Date.now()) / 1000));
     box.hidden = false;
@@ -221,6 +232,29 @@ function renderOverlay() {
   } else {
     box.hidden = true;
   }
+}
+
+/** What the end of the video earned, and how much more watching would earn the whole value. @param {any} course */
+function endedText(course) {
+  const pr = course.progress;
+  const vars = { percent: fmt(pr.share * 100), hours: fmt(course.class_hours), credited: fmt(pr.credited_hours) };
+  if (pr.completed) return t("ss.ended_full", vars);
+  const minutes = Math.max(1, Math.ceil(((pr.full_credit_share - pr.share) * course.duration_s) / 60));
+  return t("ss.ended_more", { ...vars, minutes, full: fmt(pr.full_credit_share * 100) });
+}
+
+/** Close: the last stretch since the previous heartbeat is reported first, then the hours. */
+async function finish() {
+  const p = state.player;
+  if (!p) return;
+  p.video.pause();
+  const wait = p.lastBeat + MIN_GAP_MS - Date.now();
+  if (wait > 0) await new Promise((done) => setTimeout(done, wait));
+  await beat();
+  if (state.player !== p) return; // another course was opened meanwhile
+  closePlayer();
+  hoursChanged();
+  await loadSelfStudy();
 }
 
 function beatSoon() {
@@ -250,12 +284,15 @@ async function beat() {
     return;
   }
   if (state.player !== p) return;
+  const before = p.course.progress.credited_hours;
   p.course.progress = reply.progress;
-  p.status = statusOf(reply.reason, body);
+  p.status = v.ended ? "ss.ended" : statusOf(reply.reason, body);
+  if (reply.progress.credited_hours !== before || (reply.counted_s > 0 && !body.playing)) hoursChanged();
   if (reply.reason === "other_device") say.error(t("ss.other_device"));
   else if (reply.other_device) say.error(t("ss.told"));
   if (reply.check && !p.check) showCheck(reply.check);
   if (p.check || p.missed) p.status = "ss.waiting";
+  else if (reply.reason === "other_device" || reply.reason === "window_closed") p.status = statusOf(reply.reason, body);
   renderPlayer();
   updateListRow(p.course);
 }

@@ -270,6 +270,7 @@ def _view(course: SelfStudyCourse, progress: Progress) -> dict[str, Any]:
         "share": round(credit.share, 4),
         "credited_hours": credit.class_hours,
         "completed": credit.completed,
+        "full_credit_share": rules.RULES.full_credit_share,
         "checks_answered": progress.checks_answered,
         "checks_missed": progress.checks_missed,
         "open_check": None if check is None else {"seq": check.seq, "deadline": check.deadline},
