@@ -463,6 +463,16 @@ def test_roster_import_shows_every_row_error_then_imports(
     with page.expect_download() as info:
         page.get_by_role("link", name="导出名册 XLSX").click()
     assert Path(info.value.path() or "").read_bytes()[:2] == b"PK"
+    # The audit trail reads the import in words: the whole roster, what was added, the file.
+    page.goto(server.url + "/operator/#/audit")
+    page.get_by_label("操作", exact=True).select_option(label="导入名单")
+    page.get_by_role("button", name="查询").click()
+    row = page.locator("#audit-table tbody tr").first
+    expect(row).to_contain_text("全部学员")
+    expect(row).to_contain_text("新增: — → 1")
+    expect(row).to_contain_text("文件: — → good.csv")
+    assert not re.search(r"学员 \*|created|file", row.inner_text())
+    page.screenshot(path=str(ARTIFACTS / "operator-audit-import-zh.png"), full_page=True)
 
 
 def test_generic_crud_screen_creates_edits_and_deletes(page: Page, server: ServerProcess) -> None:
