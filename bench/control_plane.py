@@ -655,13 +655,15 @@ async def stall(
 # -- the report ----------------------------------------------------------------------------
 
 
-def markdown_table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    """A Markdown table's lines: the header, its rule, then a line a row."""
+def markdown_table(header: str, rows: list[list[Any]]) -> list[str]:
+    """A Markdown table's lines: the header (its titles separated by " | "), its rule, then a
+    line a row."""
 
     def line(cells: list[Any]) -> str:
         return "| " + " | ".join(str(c) for c in cells) + " |"
 
-    return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
+    titles = header.split(" | ")
+    return [line(titles), "|" + "---|" * len(titles), *(line(row) for row in rows)]
 
 
 def storm_table(results: list[dict[str, Any]]) -> list[str]:
@@ -679,16 +681,10 @@ def storm_table(results: list[dict[str, Any]]) -> list[str]:
         for r in results
         if (st := r.get("storm")) is not None
     ]
-    header = [
-        "server",
-        "connect storm",
-        "subscribed",
-        "wall",
-        "sockets/s",
-        "per socket p50 / p99 / max",
-        "server CPU µs / socket (sockets per CPU-second)",
-        "client CPU µs / socket",
-    ]
+    header = (
+        "server | connect storm | subscribed | wall | sockets/s | per socket p50 / p99 / max | "
+        "server CPU µs / socket (sockets per CPU-second) | client CPU µs / socket"
+    )
     return [*markdown_table(header, rows), ""] if rows else []
 
 
@@ -709,8 +705,11 @@ def fanout_table(results: list[dict[str, Any]]) -> list[str]:
                     f"{s['kib_per_idle_socket']} ({s['new_sockets']} new)",
                 ]
             )
-    header = ["server", "sockets held", "fan-out p50", "p99", "max", "delivered"]
-    return markdown_table([*header, "CPU µs / delivery", "KiB / idle socket"], rows)
+    header = (
+        "server | sockets held | fan-out p50 | p99 | max | delivered | CPU µs / delivery | "
+        "KiB / idle socket"
+    )
+    return markdown_table(header, rows)
 
 
 def stall_table(results: list[dict[str, Any]]) -> list[str]:
@@ -732,15 +731,10 @@ def stall_table(results: list[dict[str, Any]]) -> list[str]:
                     f"{st['frames_it_got_after_reading_again']} frames after reading again",
                 ]
             )
-    header = [
-        "server",
-        "stream",
-        "p50 without → with",
-        "p99 without → with",
-        "added p99",
-        "median per-event p99 without → with",
-        "stalled client",
-    ]
+    header = (
+        "server | stream | p50 without → with | p99 without → with | added p99 | "
+        "median per-event p99 without → with | stalled client"
+    )
     return markdown_table(header, rows)
 
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from server.aio import cancel_and_wait
 from server.bus.port import (
     DEFAULT_HISTORY,
     Bus,
@@ -129,9 +130,7 @@ class MemoryBus(Bus):
         self.broker.detach(self)
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def publish(self, topic: str, type: str, payload: Mapping[str, Any]) -> BusEvent:
         check_topic(topic)

@@ -38,7 +38,6 @@ a client resuming with the old epoch gets ``Resync(EPOCH_CHANGED)``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -52,6 +51,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from server.aio import cancel_and_wait
 from server.bus.port import (
     DEFAULT_HISTORY,
     Bus,
@@ -229,9 +229,7 @@ class RedisBus(Bus):
         self._online = False
         task, self._listener = self._listener, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         conn, self._conn = self._conn, None
         if conn is not None:  # the task may have been cancelled before it ever ran
             await conn.disconnect(nowait=True)

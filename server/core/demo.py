@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
+from server.core import batches
 from server.core.roster import EXPORT_HEADERS_ZH
 from server.core.sessions import TeachingMethod
 
@@ -128,6 +129,13 @@ class DemoData:
     courses: tuple[DemoCourse, ...]
     sessions: tuple[DemoSession, ...]
     accounts: tuple[DemoAccount, ...]
+    batch_plans: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Course key -> staff no -> the session (batch) the published plan puts them in."""
+
+    def expected(self, session: DemoSession) -> tuple[DemoTrainee, ...]:
+        """The trainees the course's plan puts in ``session``."""
+        plan = self.batch_plans.get(session.course_key, {})
+        return tuple(t for t in self.trainees if plan.get(t.staff_no) == session.key)
 
 
 # --- fixed reference data ------------------------------------------------------------------
@@ -371,15 +379,70 @@ def build_demo(
                         _participating_sites(method, sites),
                     )
                 )
+    trainees = demo_trainees(sites, seed)
     return DemoData(
         org_units=demo_org_units(),
         sites=sites,
-        trainees=demo_trainees(sites, seed),
+        trainees=trainees,
         program=program,
         units=tuple(units),
         courses=tuple(courses),
         sessions=tuple(sessions),
         accounts=ACCOUNTS,
+        batch_plans=demo_batch_plans(sites, trainees, sessions, today),
+    )
+
+
+def demo_batch_plans(
+    sites: Sequence[DemoSite],
+    trainees: Sequence[DemoTrainee],
+    sessions: Sequence[DemoSession],
+    today: dt.date,
+) -> dict[str, dict[str, str]]:
+    """The published batch plan of every course that has begun by ``today`` (the later ones
+    are still to plan: the office's job before each month), made by the product's planner:
+    the trainees whose room takes part, half of each district on duty while the other half is
+    in class, the secretary leading 第一批 and the head of the district 第二批, within the
+    rooms' capacity."""
+    capacity = {s.key: s.capacity for s in sites}
+    solved: dict[tuple[str, ...], batches.Plan] = {}  # the same rooms: the same plan
+    plans: dict[str, dict[str, str]] = {}
+    by_course: dict[str, list[DemoSession]] = {}
+    for session in sessions:
+        by_course.setdefault(session.course_key, []).append(session)
+    for course_key, held in by_course.items():
+        if min(s.starts_at for s in held).astimezone(CHINA_TZ).date() > today:
+            continue
+        rooms = held[0].site_keys
+        if rooms not in solved:
+            solved[rooms] = batches.plan_batches(_batch_problem(trainees, rooms, capacity))
+        slot_session = {str(s.batch): s.key for s in held}
+        plans[course_key] = {
+            staff_no: slot_session[slot] for staff_no, slot in solved[rooms].assignment.items()
+        }
+    return plans
+
+
+def _batch_problem(
+    trainees: Sequence[DemoTrainee], rooms: Sequence[str], capacity: Mapping[str, int]
+) -> batches.BatchProblem:
+    secretary, head = LEADER_POSITIONS
+    pinned = {secretary: frozenset({"2"}), head: frozenset({"1"})}  # unavailable in that batch
+    return batches.BatchProblem(
+        slots=(batches.Slot("1"), batches.Slot("2")),
+        trainees=tuple(
+            batches.Trainee(
+                t.staff_no,
+                t.org_unit_key,
+                t.home_site_key,
+                t.is_leader,
+                pinned.get(t.position, frozenset()) if t.is_leader else frozenset(),
+            )
+            for t in trainees
+            if t.home_site_key in rooms
+        ),
+        site_capacity={room: capacity[room] for room in rooms},
+        rules=batches.BatchRules(on_duty_share=0.5),
     )
 
 
@@ -472,10 +535,7 @@ def _run(data: DemoData, session: DemoSession, rng: random.Random) -> DemoRun:
     started = session.starts_at + dt.timedelta(minutes=4)
     ended = session.ends_at + dt.timedelta(minutes=6)
     stays: list[DemoStay] = []
-    rooms = set(session.site_keys)
-    for t in data.trainees:
-        if t.home_site_key not in rooms:
-            continue
+    for t in data.expected(session):
         roll = rng.random()
         if roll < 0.1:
             continue  # stayed away: 缺勤
@@ -487,6 +547,20 @@ def _run(data: DemoData, session: DemoSession, rng: random.Random) -> DemoRun:
             leave = ended - dt.timedelta(minutes=rng.uniform(15, 50))  # left early
         stays.append(DemoStay(t.staff_no, arrive, leave))
     return DemoRun(session.key, started, ended, tuple(stays))
+
+
+def todays_session(data: DemoData, today: dt.date) -> DemoSession | None:
+    """The session held on ``today`` (China dates), if any."""
+    return next(
+        (s for s in data.sessions if s.starts_at.astimezone(CHINA_TZ).date() == today), None
+    )
+
+
+def sample_trainees(data: DemoData, today: dt.date, count: int = 3) -> tuple[DemoTrainee, ...]:
+    """Whom to print personal codes for: trainees of today's batch, who can check in today."""
+    today_session = todays_session(data, today)
+    expected = data.expected(today_session) if today_session is not None else ()
+    return (expected or data.trainees)[:count]
 
 
 def _past(data: DemoData, today: dt.date) -> list[DemoSession]:

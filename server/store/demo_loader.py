@@ -8,10 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import security
-from server.core.demo import CHINA_TZ, DemoData, build_demo, demo_runs, demo_story
+from server.core.demo import (
+    CHINA_TZ,
+    DemoData,
+    build_demo,
+    demo_runs,
+    demo_story,
+    sample_trainees,
+)
+from server.store.attendance_models import BatchAssignment, BatchPlan, PlanStatus
 from server.store.demo_story import write_run, write_story
 from server.store.models import (
     ClassSession,
@@ -60,12 +68,14 @@ def demo_credentials(data: DemoData) -> tuple[dict[str, str], dict[str, str]]:
     return passwords, {t.staff_no: security.new_join_code()[0] for t in data.trainees}
 
 
-def login_lines(data: DemoData, passwords: dict[str, str], codes: dict[str, str]) -> list[str]:
+def login_lines(
+    data: DemoData, today: dt.date, passwords: dict[str, str], codes: dict[str, str]
+) -> list[str]:
     lines = ["  demo logins (shown this once: write them down, or change them in the console):"]
     if fixed_test_credentials():
         lines[0] = f"  demo logins: FIXED TEST CREDENTIALS ({TEST_CREDENTIALS_ENV}=1), tests only:"
     lines += [f"    {name} / {password}" for name, password in passwords.items()]
-    sample = data.trainees[:3]
+    sample = sample_trainees(data, today)
     lines.append("    trainee codes: " + ", ".join(f"{t.name} {codes[t.staff_no]}" for t in sample))
     lines.append("    (other trainees: issue personal codes in the console)")
     return lines
@@ -94,7 +104,7 @@ async def load_demo(
         if users or units:
             return ["  (demo data already loaded; its logins were printed at the first start)"]
         passwords, codes = demo_credentials(data)
-        lines = login_lines(data, passwords, codes)
+        lines = login_lines(data, today, passwords, codes)
         for account in data.accounts:
             db.add(
                 User(
@@ -176,6 +186,7 @@ async def load_demo(
             db.add(session_rows[session.key])
         await db.flush()
         trainee_ids = {no: row.id for no, row in trainee_rows.items()}
+        await write_batch_plans(db, data, course_rows, session_rows, trainee_ids, now)
         home_sites = {t.staff_no: site_rows[t.home_site_key].id for t in data.trainees}
         for run in runs:  # no past session left "not started"
             if story is None or run.session_key != story.session_key:
@@ -195,3 +206,28 @@ async def load_demo(
             agent_site.secret_hash = digest
             secrets_lines.append(f"    {agent_site.name}: {secret}")
     return [*lines, *secrets_lines]
+
+
+async def write_batch_plans(
+    db: AsyncSession,
+    data: DemoData,
+    courses: dict[str, Course],
+    sessions: dict[str, ClassSession],
+    trainee_ids: dict[str, int],
+    now: dt.datetime,
+) -> None:
+    """Each course's plan as published by the office (第一批 / 第二批 of every trainee)."""
+    for course_key, plan in data.batch_plans.items():
+        row = BatchPlan(
+            course_id=courses[course_key].id,
+            status=PlanStatus.PUBLISHED,
+            rules={"on_duty_share": 0.5, "org_unit_ids": [], "use_site_capacity": True},
+            created_by="demo",
+            published_at=now,
+        )
+        db.add(row)
+        await db.flush()
+        db.add_all(
+            BatchAssignment(plan_id=row.id, trainee_id=trainee_ids[no], session_id=sessions[key].id)
+            for no, key in sorted(plan.items())
+        )

@@ -13,13 +13,13 @@ handlers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.aio import cancel_and_wait
 from server.bus.port import Bus
 from server.config import Config
 from server.store import db as store_db
@@ -150,8 +150,6 @@ def metrics_probe(
     async def run(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(probe(), name="metrics-probe")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
     return run

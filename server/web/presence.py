@@ -23,6 +23,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from server.aio import cancel_and_wait
 from server.bus.port import Bus, BusEvent, BusUnavailable
 from server.core import screen
 from server.core.presence import (
@@ -85,11 +86,7 @@ class PresenceService:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         if self._pending:
             await asyncio.wait(self._pending, timeout=2)
         await self._flush()

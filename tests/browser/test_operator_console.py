@@ -459,6 +459,57 @@ def test_generic_crud_screen_creates_edits_and_deletes(page: Page, server: Serve
     expect(row).to_have_count(0)
 
 
+def test_new_records_start_from_the_stores_defaults_and_a_role_is_chosen(
+    page: Page, server: ServerProcess
+) -> None:
+    """A trainee or user made on the page is active unless unticked; a new room is a
+    sub-classroom; a user's role is chosen, never admin by default; editing a user keeps the
+    password when the field is left empty."""
+    login(page, server, "admin")
+    admin = Api(server.url).login("admin")
+    tag = uuid.uuid4().hex[:4]
+
+    page.goto(server.url + "/operator/#/manage/trainees")
+    page.locator("#manage-new").click()
+    expect(page.locator("#mf-active")).to_be_checked()
+    page.locator("#mf-name").fill(f"新学员{tag}")
+    page.locator("#mf-staff_no").fill(f"NEW{tag}")
+    page.locator("#mf-org_unit_id").select_option(index=0)
+    page.locator("#resource-save").click()
+    expect(page.locator("#resource-table tr", has_text=f"NEW{tag}")).to_have_count(1)
+    (trainee,) = admin.call("GET", "/trainees", params={"q": f"NEW{tag}"})["items"]
+    assert trainee["active"] is True
+
+    page.goto(server.url + "/operator/#/manage/sites")
+    page.locator("#manage-new").click()
+    expect(page.locator("#mf-kind")).to_have_value("sub")
+    expect(page.locator("#mf-kind option:checked")).to_have_text("分课堂")
+
+    page.goto(server.url + "/operator/#/manage/users")
+    page.locator("#manage-new").click()
+    expect(page.locator("#mf-active")).to_be_checked()
+    expect(page.locator("#mf-role option:checked")).to_have_text("—请选择—")
+    page.locator("#mf-username").fill(f"contact{tag}")
+    page.locator("#mf-password").fill("a-long-pass-2026")
+    page.locator("#resource-save").click()  # refused by the form: no role chosen
+    assert page.locator("#mf-role").evaluate("(s) => !s.checkValidity()")
+    page.locator("#mf-role").select_option("moderator")
+    page.locator("#resource-save").click()
+    row = page.locator("#resource-table tr", has_text=f"contact{tag}")
+    expect(row).to_contain_text("主持人")
+    row.get_by_role("button", name=re.compile("^编辑")).click()
+    expect(page.locator("#mf-password")).to_have_attribute("placeholder", "留空则不修改密码")
+    page.locator("#mf-display_name").fill("江北区联络员")
+    page.locator("#resource-save").click()
+    expect(row).to_contain_text("江北区联络员")
+    # the untouched password still signs in
+    Api(server.url).http.post(
+        server.url + "/api/v1/auth/login",
+        json={"username": f"contact{tag}", "password": "a-long-pass-2026"},
+        timeout=10,
+    ).raise_for_status()
+
+
 def test_dashboard_reconnects_and_resyncs_after_a_server_restart(
     browser: Browser, tmp_path: Path
 ) -> None:

@@ -151,7 +151,10 @@ def test_a_check_in_changes_the_walls_count_at_once(
     browser: Browser, server: ServerProcess, op: Api
 ) -> None:
     roster = op.call("GET", "/trainees", params={"limit": 500})["items"]
-    homed = [t for t in roster if t["active"] and t["home_site_id"] == 3][:2]
+    course_id = op.call("GET", f"/sessions/{SESSION_ID}")["course_id"]
+    plan = op.call("GET", f"/courses/{course_id}/batch-plan")["assignments"]
+    in_batch = {a["trainee_id"] for a in plan if a["session_id"] == SESSION_ID}
+    homed = [t for t in roster if t["id"] in in_batch and t["home_site_id"] == 3][:2]
     trainee = Api(server.url)
     r = trainee.http.post(
         trainee.base + "/auth/join", json={"code": f"DEMO{homed[0]['staff_no']}"}, timeout=10

@@ -7,6 +7,8 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from server.core.batches import BatchProblem, Plan, Slot, validate_plan
+from server.core.batches import Trainee as PlanTrainee
 from server.core.demo import (
     CHINA_TZ,
     PROGRAM_NAME,
@@ -16,6 +18,8 @@ from server.core.demo import (
     demo_roster_table,
     demo_runs,
     demo_story,
+    sample_trainees,
+    todays_session,
 )
 from server.core.roster import parse_roster
 
@@ -193,8 +197,9 @@ def test_the_story_is_the_last_session_before_today_and_has_a_bit_of_everything(
     assert local_day(session.ends_at) < TODAY
     assert not any(local_day(session.ends_at) < local_day(s.ends_at) < TODAY for s in DEMO.sessions)
     assert story.started_at - session.starts_at == dt.timedelta(minutes=4)
-    expected = [t for t in DEMO.trainees if t.home_site_key in session.site_keys]
+    expected = {t.staff_no for t in DEMO.expected(session)}
     came = {s.staff_no for s in story.stays}
+    assert came <= expected  # only the session's batch
     assert 0.8 * len(expected) <= len(came) < len(expected)  # some stayed away
     late = [s for s in story.stays if s.start > story.started_at + dt.timedelta(minutes=10)]
     early = [s for s in story.stays if s.end < story.ended_at - dt.timedelta(minutes=10)]
@@ -212,8 +217,9 @@ def test_every_session_before_today_ran_and_the_last_run_is_the_story() -> None:
     sessions = {s.key: s for s in DEMO.sessions}
     for run in runs:
         session = sessions[run.session_key]
-        expected = [t for t in DEMO.trainees if t.home_site_key in session.site_keys]
+        expected = {t.staff_no for t in DEMO.expected(session)}
         assert run.started_at > session.starts_at and run.ended_at > session.ends_at
+        assert {stay.staff_no for stay in run.stays} <= expected
         assert 0.7 * len(expected) <= len(run.stays) < len(expected)
     story = demo_story(DEMO, TODAY)
     assert story is not None and runs[-1].stays == story.stays
@@ -228,3 +234,54 @@ def test_no_story_without_a_past_session() -> None:
 
 def test_the_demo_has_a_moderator_login() -> None:
     assert {a.role for a in DEMO.accounts} == {"admin", "operator", "moderator"}
+
+
+def test_every_course_begun_has_a_plan_that_puts_each_trainee_of_its_rooms_in_one_batch() -> None:
+    sessions = {s.key: s for s in DEMO.sessions}
+    begun = {s.course_key for s in DEMO.sessions if local_day(s.starts_at) <= TODAY}
+    assert set(DEMO.batch_plans) == begun and len(begun) < len(DEMO.courses)  # some to plan
+    for course in DEMO.courses:
+        if course.key not in begun:
+            continue
+        held = [s for s in DEMO.sessions if s.course_key == course.key]
+        rooms = held[0].site_keys
+        plan = DEMO.batch_plans[course.key]
+        assert set(plan) == {t.staff_no for t in DEMO.trainees if t.home_site_key in rooms}
+        assert {sessions[key].course_key for key in plan.values()} == {course.key}
+        sizes = Counter(plan.values())
+        assert len(sizes) == 2 and abs(sizes[held[0].key] - sizes[held[1].key]) <= 8
+        # the product's own rules hold: half of each district on duty, leaders apart, capacity
+        problem = BatchProblem(
+            slots=tuple(Slot(s.key) for s in held),
+            trainees=tuple(
+                PlanTrainee(t.staff_no, t.org_unit_key, t.home_site_key, t.is_leader)
+                for t in DEMO.trainees
+                if t.staff_no in plan
+            ),
+            site_capacity={s.key: s.capacity for s in DEMO.sites if s.key in rooms},
+        )
+        assert validate_plan(problem, Plan(dict(plan))) == []
+
+
+def test_the_secretary_leads_the_first_batch_and_the_head_the_second() -> None:
+    for course_key, plan in DEMO.batch_plans.items():
+        for t in DEMO.trainees:
+            if t.is_leader and t.staff_no in plan:
+                batch = 1 if plan[t.staff_no].endswith("batch1") else 2
+                assert batch == (1 if t.position == "区委书记" else 2), (course_key, t)
+
+
+def test_nobody_is_credited_twice_for_one_course() -> None:
+    attended = Counter(
+        (stay.staff_no, run.session_key.rsplit(".", 1)[0])
+        for run in demo_runs(DEMO, TODAY)
+        for stay in run.stays
+    )
+    assert attended and max(attended.values()) == 1
+
+
+def test_the_printed_trainees_can_check_in_today() -> None:
+    today = todays_session(DEMO, TODAY)
+    assert today is not None
+    sample = sample_trainees(DEMO, TODAY)
+    assert len(sample) == 3 and set(sample) <= set(DEMO.expected(today))

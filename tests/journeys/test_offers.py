@@ -136,3 +136,41 @@ def test_wall_shows_the_main_classroom_live_while_the_console_camera_broadcasts(
     op.locator("#bc-stop").click()
     expect(main).to_have_attribute("data-state", "offline", timeout=WAIT)
     journey.watch.check()
+
+
+def test_audit_trail_names_sessions_trainees_and_sites(journey: Journey, admin: Api) -> None:
+    """The office reads the audit trail by the names it knows: the session's title, the
+    trainee's and the room's names, each with its number; not 课次 12, 学员编号 40, 课堂编号 2."""
+    sid = session_now(admin, "审计看名字", [MAIN_SITE, ROOM])
+    title = admin.call("GET", f"/sessions/{sid}")["title"]
+    trainee = homed_trainees(admin, ROOM)[0]
+    room = admin.call("GET", f"/sites/{ROOM}")["name"]
+    admin.call(
+        "POST",
+        f"/sessions/{sid}/attendance/mark",
+        json={"trainee_id": trainee["id"], "reason": "审计看名字的补签", "site_id": ROOM},
+    )
+    words = {
+        "zh": (f"课次「{title}」#{sid}", f"「{trainee['name']} · {title}」", f"{room}（#{ROOM}）"),
+        "en": (f"session “{title}” #{sid}", f"“{trainee['name']} · {title}”", f"{room} (#{ROOM})"),
+    }
+    for lang, (session, record, site) in words.items():
+        op = journey.person(f"admin-{lang}", "operator", lang)
+        operator_signs_in(op, journey.url, "admin")
+        op.goto(f"{journey.url}/operator/#/audit")
+        started = op.locator(
+            "#audit-list tbody tr", has_text=re.compile("开始课次|session started")
+        )
+        expect(started.first).to_contain_text(session)
+        marked = op.locator("#audit-list tbody tr", has_text="审计看名字的补签")
+        expect(marked).to_contain_text(record)
+        changes = marked.locator(".changes")
+        expect(changes).to_contain_text(site)
+        expect(changes).to_contain_text(f"{trainee['name']}")
+        # the session's creation: its rooms by name, its fields in words
+        created = op.locator("#audit-list tbody tr", has_text=re.compile("新建|created")).first
+        expect(created.locator(".changes")).to_contain_text(site)
+        for raw in ("site_ids", "teaching_method", "created_at"):
+            expect(created).not_to_contain_text(raw)
+    journey.shoot("audit-names")
+    journey.watch.check()

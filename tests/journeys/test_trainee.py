@@ -68,8 +68,9 @@ def test_trainee(journey: Journey, admin: Api) -> None:
     )
     expect(phone.locator("#checkin-state")).to_contain_text("已签到")
     # While the session runs the phone never says absent or left early.
-    expect(phone.locator("#hours-area li", has_text=title)).to_contain_text("进行中")
-    expect(phone.locator("#hours-area")).not_to_contain_text(re.compile("缺勤|早退"))
+    running = phone.locator("#hours-area li", has_text=title)
+    expect(running).to_contain_text("进行中")
+    expect(running).not_to_contain_text(re.compile("缺勤|早退"))
     journey.shoot("checked-in")
 
     # 3. Asks anonymously; votes on another trainee's question.

@@ -69,8 +69,9 @@ async def test_first_start_has_a_past_session_with_everything_and_one_around_now
 
     report = await _ok(await op.get(f"/api/v1/sessions/{past['id']}/report"))
     totals = report["totals"]
-    assert totals["expected"] == 200 and 160 <= totals["present"] < 200
-    assert totals["absent"] == 200 - totals["present"] - totals["makeup"]
+    # the batch the published plan puts in it: half of the 200 (the others came the next day)
+    assert totals["expected"] == 100 and 80 <= totals["present"] < 100
+    assert totals["absent"] == 100 - totals["present"] - totals["makeup"]
     assert totals["late"] > 0 and totals["left_early"] > 0
     assert all(u["absentees"] for u in report["by_org_unit"] if u["absent"])
 

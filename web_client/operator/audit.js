@@ -28,6 +28,8 @@ addMessages({
     "audit.caption": "共 {n} 条记录",
     "audit.session": "课次 #{id}",
     "audit.trainee": "学员 #{id}",
+    "audit.named": "{what}「{name}」#{id}",
+    "audit.namedValue": "{name}（#{id}）",
     "audit.act.create": "新建",
     "audit.act.update": "修改",
     "audit.act.delete": "删除",
@@ -136,6 +138,11 @@ addMessages({
     "audit.val.manual": "人工补签",
     "audit.val.closed": "已结束",
     "audit.val.open": "在场",
+    "audit.val.in": "在场",
+    "audit.val.out": "不在场",
+    "audit.field.teaching_method": "教学方式",
+    "audit.field.created_at": "创建时间",
+    "audit.field.site_ids": "参加课堂",
     "audit.val.staff": "工作人员",
     "audit.val.scheduled": "未开始",
     "audit.val.live": "进行中",
@@ -176,6 +183,8 @@ addMessages({
     "audit.caption": "{n} entries",
     "audit.session": "session #{id}",
     "audit.trainee": "trainee #{id}",
+    "audit.named": "{what} “{name}” #{id}",
+    "audit.namedValue": "{name} (#{id})",
     "audit.act.create": "created",
     "audit.act.update": "changed",
     "audit.act.delete": "deleted",
@@ -284,6 +293,11 @@ addMessages({
     "audit.val.manual": "manual check-in",
     "audit.val.closed": "closed",
     "audit.val.open": "in the room",
+    "audit.val.in": "in the room",
+    "audit.val.out": "not in the room",
+    "audit.field.teaching_method": "teaching method",
+    "audit.field.created_at": "created",
+    "audit.field.site_ids": "sites",
     "audit.val.staff": "staff",
     "audit.val.scheduled": "scheduled",
     "audit.val.live": "live",
@@ -312,11 +326,44 @@ export const actionText = (a, entity) => (entity && t(`audit.act.${a}.${entity}`
 const fieldText = (f) => known("audit.field", f);
 const entityText = (e) => known("audit.ent", e);
 
+/**
+ * A record by the name people know, its number after it; by its number alone when it has no name.
+ * @param {string} label what it is (课次, 学员 ...)
+ * @param {string|undefined|null} name
+ * @param {string} id
+ */
+const named = (label, name, id) => (name ? t("audit.named", { what: label, name, id }) : `${label} ${id}`);
+
 // A session result is keyed "<session>/<trainee>": name both.
 function what(e) {
   const [session, trainee] = e.entity === "session_result" ? e.entity_id.split("/") : [];
-  if (trainee) return h("span", {}, `${entityText(e.entity)} · `, h("a", { href: `#/sessions/${session}/attendance` }, t("audit.session", { id: session })), " · ", h("a", { href: `#/trainees/${trainee}/transcript` }, t("audit.trainee", { id: trainee })));
-  return `${entityText(e.entity)} ${e.entity_id}`;
+  const names = e.named || {};
+  if (trainee) {
+    const sessionName = (names.session_id || {})[session];
+    const traineeName = (names.trainee_id || {})[trainee];
+    return h(
+      "span",
+      {},
+      `${entityText(e.entity)} · `,
+      h("a", { href: `#/sessions/${session}/attendance` }, sessionName ? named(t("audit.ent.sessions"), sessionName, session) : t("audit.session", { id: session })),
+      " · ",
+      h("a", { href: `#/trainees/${trainee}/transcript` }, traineeName ? named(t("audit.ent.trainees"), traineeName, trainee) : t("audit.trainee", { id: trainee })),
+    );
+  }
+  return named(entityText(e.entity), e.entity_name, e.entity_id);
+}
+
+/**
+ * A changed field's value; an id (or ids) the server named reads as the name and its number.
+ * @param {any} e the entry
+ * @param {string} key
+ * @param {any} v
+ */
+function showField(e, key, v) {
+  const names = (e.named || {})[key];
+  if (!names || v === null || v === undefined) return show(v);
+  const one = (/** @type {any} */ x) => (names[String(x)] ? t("audit.namedValue", { name: names[String(x)], id: x }) : show(x));
+  return Array.isArray(v) ? v.map(one).join("、") : one(v);
 }
 
 function show(v) {
@@ -331,16 +378,18 @@ function show(v) {
       .join("，");
   }
   if (typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v)) return fmtDateTime(v);
-  return known("audit.val", String(v));
+  const word = known("audit.val", String(v));
+  return word === String(v) ? known("enum", word) : word; // a teaching method, a site kind ...
 }
 
 /** before -> after, one line a field that changed (or every field of a creation). */
-function changes(before, after) {
+function changes(e) {
+  const { before, after } = e;
   const keys = [...new Set([...Object.keys(before || {}), ...Object.keys(after || {})])];
   const lines = keys
     .filter((k) => JSON.stringify((before || {})[k]) !== JSON.stringify((after || {})[k]))
     .slice(0, 12)
-    .map((k) => h("li", {}, `${fieldText(k)}: ${show((before || {})[k])} → ${show((after || {})[k])}`));
+    .map((k) => h("li", {}, `${fieldText(k)}: ${showField(e, k, (before || {})[k])} → ${showField(e, k, (after || {})[k])}`));
   return lines.length ? h("ul", { class: "changes" }, lines) : "—";
 }
 
@@ -377,7 +426,7 @@ export async function auditView(root) {
               { label: t("audit.action"), cell: (e) => actionText(e.action, e.entity) },
               { label: t("audit.what"), cell: (e) => what(e) },
               { label: t("audit.reason"), cell: (e) => e.reason || "—" },
-              { label: t("audit.changes"), cell: (e) => changes(e.before, e.after) },
+              { label: t("audit.changes"), cell: (e) => changes(e) },
             ],
             page.items,
             { caption: t("audit.caption", { n: page.total }), id: "audit-table", class: "grid compact" },

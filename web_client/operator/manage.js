@@ -24,6 +24,8 @@ const REFS = {
   unit_id: "units",
   program_id: "programs",
 };
+/** What a new record's form starts from (the store's own defaults). */
+const NEW_DEFAULTS = /** @type {Record<string, any>} */ ({ active: true, kind: "sub", teaching_method: "lecture" });
 const HIDDEN_COLUMNS = new Set(["created_at", "secret_issued_at", "description", "password"]);
 let openapi = null;
 
@@ -138,8 +140,15 @@ export async function manageView(root, resource, actor) {
     return item ? labelOf(item) : `#${id}`;
   }
 
-  async function control(name, spec, value) {
+  /**
+   * One form control. A new record (``creating``) starts from what most records are:
+   * ``active`` ticked (the checkbox is always sent), a room a sub-classroom, a session a
+   * lecture; an enum with no such default (a user's role) makes the person choose.
+   * @param {string} name @param {any} spec @param {any} value @param {boolean} creating
+   */
+  async function control(name, spec, value, creating) {
     const id = `mf-${name}`;
+    if (creating && value === undefined) value = NEW_DEFAULTS[name];
     if (name in REFS) {
       const items = await refItems(name);
       return h(
@@ -167,7 +176,13 @@ export async function manageView(root, resource, actor) {
         [...known, ...(value && !known.includes(value) ? [value] : [])].map((v) => h("option", { value: v, selected: value === v }, genderText(v))),
       );
     }
-    if (spec.enum) return h("select", { id, name }, spec.enum.map((v) => h("option", { value: v, selected: value === v }, t(`enum.${v}`) === `enum.${v}` ? v : t(`enum.${v}`))));
+    if (spec.enum)
+      return h(
+        "select",
+        { id, name, required: required.has(name) },
+        value === undefined ? h("option", { value: "", selected: true }, t("manage.choose")) : null,
+        spec.enum.map((v) => h("option", { value: v, selected: value === v }, t(`enum.${v}`) === `enum.${v}` ? v : t(`enum.${v}`))),
+      );
     if (spec.type === "boolean") return h("input", { type: "checkbox", id, name, checked: Boolean(value) });
     if (spec.format === "date-time") {
       // Times are entered and shown in the deployment's zone (time_zone), wherever the browser is.
@@ -180,7 +195,10 @@ export async function manageView(root, resource, actor) {
       area.value = value ?? "";
       return area;
     }
-    return h("input", { type: name === "password" ? "password" : "text", id, name, value: name === "password" ? "" : value ?? "", maxlength: spec.maxLength, required: required.has(name) && (name !== "password" || value === undefined) });
+    if (name === "password")
+      // editing: empty keeps the password (the server never sends it back)
+      return h("input", { type: "password", id, name, value: "", maxlength: spec.maxLength, autocomplete: "new-password", required: required.has(name) && creating, placeholder: creating ? "" : t("manage.passwordKeep") });
+    return h("input", { type: "text", id, name, value: value ?? "", maxlength: spec.maxLength, required: required.has(name) });
   }
 
   function treeOrderIf(name, items) {
@@ -203,7 +221,7 @@ export async function manageView(root, resource, actor) {
     const fields = [];
     for (const [name, spec] of Object.entries(props)) {
       const value = item ? item[name] : undefined;
-      controls[name] = await control(name, spec, value);
+      controls[name] = await control(name, spec, value, !item);
       const label = t(`col.${name}`) === `col.${name}` ? name : t(`col.${name}`);
       fields.push(field(label, controls[name], spec.format === "date-time" ? t("manage.beijingTime") : name === "site_ids" ? t("manage.multiHint") : undefined));
     }

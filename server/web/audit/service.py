@@ -1,6 +1,7 @@
 """The audit trail, read: who did what to what, when, and why, newest first, with filters by
 actor, action, entity and date (days of the configured ``time_zone``, like the reports), and
-the names behind ``trainee:5`` / ``site:2``.
+the names behind ``trainee:5`` / ``site:2`` and behind the ids the entries hold
+(``server.core.audit_refs``).
 
 The trail itself is written by every change (server/web/resources.audit); nothing here writes.
 """
@@ -15,7 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Select
 
+from server.core import audit_refs
 from server.store.models import AuditEntry, Site, Trainee
+from server.web.audit.names import names_of
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,16 @@ async def read(
             )
         ).all()
         names = await _names(db, {r.actor for r in rows})
+        entries = [
+            audit_refs.Entry(
+                r.entity,
+                r.entity_id,
+                r.before if isinstance(r.before, dict) else None,
+                r.after if isinstance(r.after, dict) else None,
+            )
+            for r in rows
+        ]
+        known = await names_of(db, audit_refs.wanted(entries))
     items = [
         {
             "id": r.id,
@@ -110,11 +123,14 @@ async def read(
             "action": r.action,
             "entity": r.entity,
             "entity_id": r.entity_id,
+            # the names people know: of the object, and of the ids in what changed
+            "entity_name": audit_refs.entity_name(entry, known),
+            "named": audit_refs.field_names(entry, known),
             "before": r.before,
             "after": r.after,
             "reason": r.reason,
         }
-        for r in rows
+        for r, entry in zip(rows, entries, strict=True)
     ]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
