@@ -410,6 +410,32 @@ def test_batch_plan_table_refused_move_and_swap(
     assert after[a] == second and after[b] == first
 
 
+def test_batch_planner_refusal_names_the_rule_unit_and_share(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """With 95% to stay on duty no unit can be split: the page says which unit and why, in
+    the reader's language, not a generic hint."""
+    units = {u["id"]: u["name"] for u in world["op"].call("GET", "/org-units")["items"]}
+    login(page, server)
+    page.goto(server.url + "/operator/#/plan/1")
+    page.locator("#plan-share").fill("0.95")
+    page.locator("#plan-run").click()
+    refusal = page.locator("#plan-infeasible")
+    expect(refusal).to_contain_text("排不出分批计划：")
+    expect(refusal).to_contain_text("留岗人数达不到在岗比例 95%")
+    text = refusal.inner_text()
+    assert any(name in text for name in units.values()), text
+    assert "放宽在岗比例" not in text
+    page.screenshot(path=str(ARTIFACTS / "operator-plan-infeasible-zh.png"), full_page=True)
+    page.get_by_role("button", name="Switch to English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.locator("#plan-share").fill("0.95")
+    page.locator("#plan-run").click()
+    expect(refusal).to_contain_text("No batch plan possible:")
+    expect(refusal).to_contain_text("to keep 95% on duty")
+    page.screenshot(path=str(ARTIFACTS / "operator-plan-infeasible-en.png"), full_page=True)
+
+
 def test_roster_import_shows_every_row_error_then_imports(
     page: Page, server: ServerProcess, tmp_path: Path
 ) -> None:
