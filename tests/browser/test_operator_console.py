@@ -717,3 +717,22 @@ def test_session_form_takes_beijing_time_and_participating_sites(
     page.locator("#mf-ends_at").fill("2026-12-01T08:00")
     page.locator("#resource-save").click()
     expect(page.locator("#resource-form .row-errors")).to_contain_text("结束时间必须晚于开始时间")
+
+
+def test_every_room_is_one_click_and_the_list_filters_as_one_types(
+    page: Page, server: ServerProcess
+) -> None:
+    login(page, server)
+    page.goto(server.url + "/operator/#/manage/sessions")
+    page.locator("#manage-new").click()
+    rooms = page.locator("#mf-site_ids option")
+    page.locator("#mf-site_ids-all").click()
+    expect(page.locator("#mf-site_ids option:checked")).to_have_count(rooms.count())
+    page.locator("#mf-site_ids-none").click()
+    expect(page.locator("#mf-site_ids option:checked")).to_have_count(0)
+    page.get_by_role("button", name="取消").click()
+    # typing filters (no Enter): one demo course's sessions only
+    page.locator("#manage-search").press_sequentially("枫桥")
+    rows = page.locator("#resource-table tbody tr")
+    expect(rows).to_have_count(2)  # its two batches
+    expect(rows.first).to_contain_text("枫桥")
