@@ -455,11 +455,17 @@ def test_roster_import_shows_every_row_error_then_imports(
     expect(errors).to_have_count(2)
     expect(errors.nth(0).locator("td").first).to_have_text("2")
     expect(errors.nth(1).locator("td").first).to_have_text("3")
+    caption = page.locator("#manage-list caption")
+    expect(caption).to_contain_text(re.compile(r"\d"))
+    before = int(re.sub(r"\D", "", caption.inner_text()))
     good = tmp_path / "good.csv"
     good.write_text(header + "测试甲,UT001,海曙区,科员,否,海曙区分课堂\n", encoding="utf-8")
     page.locator("#roster-file").set_input_files(str(good))
     page.locator("#roster-import").click()
     expect(page.locator("#roster-result")).to_contain_text("新增 1")
+    # the list below shows the new trainee without a reload
+    expect(caption).to_contain_text(str(before + 1))
+    expect(page.locator("#manage-list")).to_contain_text("UT001")
     with page.expect_download() as info:
         page.get_by_role("link", name="导出名册 XLSX").click()
     assert Path(info.value.path() or "").read_bytes()[:2] == b"PK"

@@ -97,7 +97,7 @@ export async function manageView(root, resource, actor) {
       { class: "panel" },
       h("h1", {}, t("manage.heading"), " · ", t("res." + resource)),
       subnav,
-      resource === "trainees" ? rosterPanel() : null,
+      resource === "trainees" ? rosterPanel(() => (schema ? load() : null)) : null, // the list shows the import
       h(
         "div",
         { class: "toolbar" },
