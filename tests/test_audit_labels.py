@@ -12,14 +12,18 @@ import ast
 import re
 from pathlib import Path
 
-from server.core.sessions import SessionAction
+from server.core.leave import LeaveAction, LeaveState
+from server.core.sessions import SessionAction, SessionStatus
+from server.store.attendance_models import PlanStatus, RecordKind
+from server.store.models import Role, SiteKind
 from server.web.routes import RESOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 READER = ROOT / "web_client" / "operator" / "audit.js"
 
 COMPUTED = {
-    "action.value": {a.value for a in SessionAction},  # session start / end (routes.py)
+    # session start / end (routes.py), a leave request approved / refused (leave/http.py)
+    "action.value": {a.value for a in SessionAction} | {a.value for a in LeaveAction},
     "how": {"move", "swap"},  # batch plan changes (batches.service.change_plan)
     "action": set(),  # audit() and the CLI's _audit() forward their own arguments to
     "entity": set(),  # AuditEntry(...): their callers are scanned
@@ -39,9 +43,23 @@ def _values(node: ast.AST, constants: dict[str, str], where: str) -> set[str]:
     return COMPUTED[source]
 
 
+def _keys(node: ast.AST) -> set[str]:
+    """The literal keys of a dict written as an entry's before / after."""
+    if not isinstance(node, ast.Dict):
+        return set()
+    return {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+
+
 def _written() -> tuple[set[str], set[str]]:
+    actions, entities, _ = _scan()
+    return actions, entities
+
+
+def _scan() -> tuple[set[str], set[str], set[str]]:
+    """The actions, entities and literal before / after field names the server writes."""
     actions: set[str] = set()
     entities: set[str] = set()
+    fields: set[str] = set()
     for path in sorted((ROOT / "server").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         constants = {
@@ -61,15 +79,39 @@ def _written() -> tuple[set[str], set[str]]:
             if name == "audit" and len(node.args) >= 4:
                 actions |= _values(node.args[2], constants, where)
                 entities |= _values(node.args[3], constants, where)
+                for side in node.args[5:7]:
+                    fields |= _keys(side)
             elif name == "_audit" and len(node.args) >= 3:
                 actions |= _values(node.args[1], constants, where)
                 entities |= _values(node.args[2], constants, where)
+                for side in node.args[3:5]:
+                    fields |= _keys(side)
             elif name == "AuditEntry":
                 kw = {k.arg: k.value for k in node.keywords}
                 if "action" in kw:
                     actions |= _values(kw["action"], constants, where)
                     entities |= _values(kw["entity"], constants, where)
-    return actions, entities
+                    fields |= _keys(kw.get("before", ast.Constant(None)))
+                    fields |= _keys(kw.get("after", ast.Constant(None)))
+    return actions, entities, fields
+
+
+# Fields of before / after built away from the audit call (batch plan rules, a view's extras).
+COMPUTED_FIELDS = {"on_duty_share", "org_unit_ids", "use_site_capacity", "has_secret", "user_ids"}
+NEVER_AUDITED = {"password"}  # sent to set it; the audited view holds no password
+
+
+def _fields() -> set[str]:
+    _, _, fields = _scan()
+    for res in RESOURCES:
+        columns = {c.key for c in res.model.__table__.columns}  # type: ignore[attr-defined]
+        fields |= (columns - res.hidden) | (set(res.fields.fields) - NEVER_AUDITED)
+    return fields | COMPUTED_FIELDS
+
+
+VALUES = {
+    *(v.value for v in (*Role, *SiteKind, *LeaveState, *SessionStatus, *PlanStatus, *RecordKind))
+}
 
 
 def _labels(prefix: str) -> tuple[set[str], set[str]]:
@@ -107,3 +149,17 @@ def test_common_fields_and_values_have_both_labels() -> None:
     assert zh_fields == en_fields and zh_values == en_values
     assert {"status", "title", "name", "reason", "starts_at"} <= zh_fields
     assert {"scheduled", "live", "ended", "draft", "published", "true", "false"} <= zh_values
+
+
+def test_every_field_the_server_writes_has_both_labels() -> None:
+    fields = _fields()
+    assert {"capacity", "is_leader", "display_name", "created", "renamed", "file"} <= fields
+    zh, en = _labels("audit.field")
+    assert not fields - zh, f"no Chinese label for the fields {sorted(fields - zh)}"
+    assert not fields - en, f"no English label for the fields {sorted(fields - en)}"
+
+
+def test_every_stored_state_role_and_kind_has_both_labels() -> None:
+    zh, en = _labels("audit.val")
+    assert not VALUES - zh, f"no Chinese label for the values {sorted(VALUES - zh)}"
+    assert not VALUES - en, f"no English label for the values {sorted(VALUES - en)}"

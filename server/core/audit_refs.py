@@ -49,6 +49,8 @@ FIELD_KINDS: Mapping[str, str] = {
     "course_id": "course",
     "program_id": "program",
     "unit_id": "unit",
+    "org_unit_ids": "org_unit",
+    "user_ids": "user",
 }
 """A field of an entry's before / after → the kind of record its id (or ids) name."""
 

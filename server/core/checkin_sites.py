@@ -71,6 +71,23 @@ def check_mark(
     return site_id
 
 
+def mark_span(
+    *,
+    status: SessionStatus,
+    now: float,
+    ran: tuple[float, float],
+    start: float | None,
+    end: float | None,
+) -> tuple[float, float | None]:
+    """When a staff mark says the trainee was present: the times given; else, in a running
+    session, from now on (they are in the room now); else, after the session (补签 once it
+    ended), the whole session as it ran, ``ran`` = (started, ended): a mark from "now" would
+    lie after the end and credit nothing."""
+    if status is SessionStatus.ENDED and start is None:
+        return ran[0], ran[1] if end is None else end
+    return (now if start is None else start), end
+
+
 def _wrong_site(session_id: int, site_id: int | None, message: str) -> RuleViolation:
     return RuleViolation(
         "checkin.wrong_site",

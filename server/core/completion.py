@@ -14,6 +14,9 @@ Decisions:
   then staff number; with a program's requirements only trainees who completed are eligible.
 * A certificate shows the trainee's name masked on the public verification page
   (:func:`mask_name`): the first character kept (and the last of a name of 3+ characters).
+* Staff may revoke a certificate (撤销), with a reason (:func:`check_revoke_reason`); a revoked
+  certificate is not valid: the public check says so and its PDF is not given out
+  (:func:`check_not_revoked`). Revoking is once: a revoked certificate stays revoked.
 
 Pure: no I/O.
 """
@@ -261,3 +264,25 @@ def check_verify_code(code: str) -> str:
             "certificate.code_invalid", "A verification code is 16 letters and digits."
         )
     return clean
+
+
+REVOKE_REASON_MAX = 500
+
+
+def check_revoke_reason(reason: str) -> str:
+    """Why a certificate is revoked, trimmed: 2..500 characters (``certificate.reason_invalid``)."""
+    text = reason.strip()
+    if not 2 <= len(text) <= REVOKE_REASON_MAX:
+        raise InvalidInput(
+            "certificate.reason_invalid",
+            f"Say why the certificate is revoked (2 to {REVOKE_REASON_MAX} characters).",
+        )
+    return text
+
+
+def check_not_revoked(revoked: bool) -> None:
+    """A revoked certificate is not handed out again nor revoked twice: ``certificate.revoked``."""
+    if revoked:
+        raise Conflict(
+            "certificate.revoked", "This certificate has been revoked; it is no longer valid."
+        )

@@ -143,6 +143,10 @@ class CertificateRow(Base):
     hours: Mapped[float]
     issued_at: Mapped[timestamp]
     issued_by: Mapped[str100] = mapped_column(default="")
+    revoked_at: Mapped[datetime | None]
+    """When staff revoked it (撤销); None: valid."""
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (UniqueConstraint("trainee_id", "program_id", name="uq_certificate"),)
 
 

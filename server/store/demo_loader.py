@@ -19,7 +19,9 @@ from server.core.demo import (
     demo_story,
     sample_trainees,
 )
+from server.core.ledger import LedgerRules
 from server.store.attendance_models import BatchAssignment, BatchPlan, PlanStatus
+from server.store.completion_models import ProgramSettings
 from server.store.demo_story import write_run, write_story
 from server.store.models import (
     ClassSession,
@@ -157,6 +159,16 @@ async def load_demo(
         )
         db.add(program)
         await db.flush()
+        # What completing it needs (结业要求): the yearly class hours the trainee page shows
+        # (self-study counts, as toward the year) and 80% attendance.
+        db.add(
+            ProgramSettings(
+                program_id=program.id,
+                min_hours=LedgerRules().yearly_required_hours,
+                count_self_study=True,
+                min_attendance_share=0.8,
+            )
+        )
         unit_ids: dict[str, int] = {}
         for punit in data.units:
             row_u = ProgramUnit(program_id=program.id, title=punit.title, seq=punit.seq)

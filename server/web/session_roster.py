@@ -76,7 +76,9 @@ async def roster_position(
 
 async def expected_trainees(db: AsyncSession, session: ClassSession) -> set[int]:
     """Who is expected in a session: its batch (published plan) or, without a plan, everyone
-    homed at a participating site; plus registered electives."""
+    homed at a participating site (of an ended session: who was on the roster when it ended,
+    not a trainee imported since, whom its report and their completion would count absent);
+    plus registered electives."""
     plan = await published_plan(db, session.course_id)
     if plan is not None:
         ids = set(
@@ -91,17 +93,12 @@ async def expected_trainees(db: AsyncSession, session: ClassSession) -> set[int]
         )
     else:
         site_ids = [s.id for s in session.sites]
-        ids = set(
-            (
-                await db.scalars(
-                    select(Trainee.id).where(
-                        Trainee.home_site_id.in_(site_ids), Trainee.active.is_(True)
-                    )
-                )
-            ).all()
-            if site_ids
-            else []
+        homed = select(Trainee.id).where(
+            Trainee.home_site_id.in_(site_ids), Trainee.active.is_(True)
         )
+        if session.ended_at is not None:  # the roster as it was: not who was added since
+            homed = homed.where(Trainee.created_at <= session.ended_at)
+        ids = set((await db.scalars(homed)).all() if site_ids else [])
     ids |= set(
         (
             await db.scalars(

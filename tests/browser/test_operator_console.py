@@ -410,6 +410,32 @@ def test_batch_plan_table_refused_move_and_swap(
     assert after[a] == second and after[b] == first
 
 
+def test_batch_planner_refusal_names_the_rule_unit_and_share(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """With 95% to stay on duty no unit can be split: the page says which unit and why, in
+    the reader's language, not a generic hint."""
+    units = {u["id"]: u["name"] for u in world["op"].call("GET", "/org-units")["items"]}
+    login(page, server)
+    page.goto(server.url + "/operator/#/plan/1")
+    page.locator("#plan-share").fill("0.95")
+    page.locator("#plan-run").click()
+    refusal = page.locator("#plan-infeasible")
+    expect(refusal).to_contain_text("排不出分批计划：")
+    expect(refusal).to_contain_text("留岗人数达不到在岗比例 95%")
+    text = refusal.inner_text()
+    assert any(name in text for name in units.values()), text
+    assert "放宽在岗比例" not in text
+    page.screenshot(path=str(ARTIFACTS / "operator-plan-infeasible-zh.png"), full_page=True)
+    page.get_by_role("button", name="Switch to English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.locator("#plan-share").fill("0.95")
+    page.locator("#plan-run").click()
+    expect(refusal).to_contain_text("No batch plan possible:")
+    expect(refusal).to_contain_text("to keep 95% on duty")
+    page.screenshot(path=str(ARTIFACTS / "operator-plan-infeasible-en.png"), full_page=True)
+
+
 def test_roster_import_shows_every_row_error_then_imports(
     page: Page, server: ServerProcess, tmp_path: Path
 ) -> None:
@@ -429,14 +455,30 @@ def test_roster_import_shows_every_row_error_then_imports(
     expect(errors).to_have_count(2)
     expect(errors.nth(0).locator("td").first).to_have_text("2")
     expect(errors.nth(1).locator("td").first).to_have_text("3")
+    caption = page.locator("#manage-list caption")
+    expect(caption).to_contain_text(re.compile(r"\d"))
+    before = int(re.sub(r"\D", "", caption.inner_text()))
     good = tmp_path / "good.csv"
     good.write_text(header + "测试甲,UT001,海曙区,科员,否,海曙区分课堂\n", encoding="utf-8")
     page.locator("#roster-file").set_input_files(str(good))
     page.locator("#roster-import").click()
     expect(page.locator("#roster-result")).to_contain_text("新增 1")
+    # the list below shows the new trainee without a reload
+    expect(caption).to_contain_text(str(before + 1))
+    expect(page.locator("#manage-list")).to_contain_text("UT001")
     with page.expect_download() as info:
         page.get_by_role("link", name="导出名册 XLSX").click()
     assert Path(info.value.path() or "").read_bytes()[:2] == b"PK"
+    # The audit trail reads the import in words: the whole roster, what was added, the file.
+    page.goto(server.url + "/operator/#/audit")
+    page.get_by_label("操作", exact=True).select_option(label="导入名单")
+    page.get_by_role("button", name="查询").click()
+    row = page.locator("#audit-table tbody tr").first
+    expect(row).to_contain_text("全部学员")
+    expect(row).to_contain_text("新增: — → 1")
+    expect(row).to_contain_text("文件: — → good.csv")
+    assert not re.search(r"学员 \*|created|file", row.inner_text())
+    page.screenshot(path=str(ARTIFACTS / "operator-audit-import-zh.png"), full_page=True)
 
 
 def test_generic_crud_screen_creates_edits_and_deletes(page: Page, server: ServerProcess) -> None:
@@ -691,3 +733,22 @@ def test_session_form_takes_beijing_time_and_participating_sites(
     page.locator("#mf-ends_at").fill("2026-12-01T08:00")
     page.locator("#resource-save").click()
     expect(page.locator("#resource-form .row-errors")).to_contain_text("结束时间必须晚于开始时间")
+
+
+def test_every_room_is_one_click_and_the_list_filters_as_one_types(
+    page: Page, server: ServerProcess
+) -> None:
+    login(page, server)
+    page.goto(server.url + "/operator/#/manage/sessions")
+    page.locator("#manage-new").click()
+    rooms = page.locator("#mf-site_ids option")
+    page.locator("#mf-site_ids-all").click()
+    expect(page.locator("#mf-site_ids option:checked")).to_have_count(rooms.count())
+    page.locator("#mf-site_ids-none").click()
+    expect(page.locator("#mf-site_ids option:checked")).to_have_count(0)
+    page.get_by_role("button", name="取消").click()
+    # typing filters (no Enter): one demo course's sessions only
+    page.locator("#manage-search").press_sequentially("枫桥")
+    rows = page.locator("#resource-table tbody tr")
+    expect(rows).to_have_count(2)  # its two batches
+    expect(rows.first).to_contain_text("枫桥")

@@ -145,6 +145,24 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         expect(row).to_contain_text("已更正")
         expect(row.locator("td").nth(6)).to_have_text("1.5")
 
+        # 补签 after the end counts the session as it ran (a stay from "now" credited nothing).
+        plan = op.call("GET", f"/courses/{session['course_id']}/batch-plan")["assignments"]
+        other_id = next(
+            a["trainee_id"]
+            for a in plan
+            if a["session_id"] == sid and a["trainee_id"] != first["id"]
+        )
+        other = op.call("GET", f"/trainees/{other_id}")
+        page.get_by_label("姓名或工号").fill(other["staff_no"])
+        late_row = page.locator("#att-table tbody tr").filter(has_text=other["name"])
+        expect(late_row).to_contain_text("缺勤")
+        late_row.get_by_role("button", name="补签").click()
+        expect(page.locator("#att-mark-span")).to_contain_text("课次已结束：补签按整堂课计在场")
+        page.get_by_label("原因（必填）").fill("手机没电，班主任确认全程在场")
+        page.get_by_role("button", name="确认").click()
+        expect(late_row).to_contain_text("补签")
+        expect(late_row).not_to_contain_text("缺勤")
+
         # The audit trail names who corrected what and why.
         page.goto(server.url + "/operator/#/audit")
         page.get_by_label("操作", exact=True).select_option(label="更正考勤")

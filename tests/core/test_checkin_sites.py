@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from server.core.checkin_sites import check_code_shown, check_mark, code_site, marking_site
+from server.core.checkin_sites import (
+    check_code_shown,
+    check_mark,
+    code_site,
+    mark_span,
+    marking_site,
+)
 from server.core.errors import DomainError
 from server.core.sessions import SessionStatus
 
@@ -88,3 +94,19 @@ def test_a_mark_needs_a_participating_site_of_a_started_session() -> None:
             session_id=1, status=SessionStatus.SCHEDULED, participating={2}, site_id=2
         )
     ) == ("checkin.session_not_live")
+
+
+RAN = (1_000.0, 10_000.0)
+
+
+def test_a_mark_after_the_session_covers_the_session_as_it_ran() -> None:
+    ended = SessionStatus.ENDED
+    assert mark_span(status=ended, now=20_000, ran=RAN, start=None, end=None) == RAN
+    assert mark_span(status=ended, now=20_000, ran=RAN, start=None, end=5_000) == (1_000, 5_000)
+    assert mark_span(status=ended, now=20_000, ran=RAN, start=2_000, end=3_000) == (2_000, 3_000)
+
+
+def test_a_mark_in_a_running_session_is_from_now_on_unless_times_are_given() -> None:
+    live = SessionStatus.LIVE
+    assert mark_span(status=live, now=5_000, ran=RAN, start=None, end=None) == (5_000, None)
+    assert mark_span(status=live, now=5_000, ran=RAN, start=1_500, end=None) == (1_500, None)

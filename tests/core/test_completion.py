@@ -12,6 +12,8 @@ from server.core.completion import (
     Requirements,
     TraineeFacts,
     check_can_issue,
+    check_not_revoked,
+    check_revoke_reason,
     check_verify_code,
     evaluate,
     honour_list,
@@ -129,3 +131,15 @@ def test_verification_codes_are_16_base32_characters() -> None:
         with pytest.raises(InvalidInput) as info:
             check_verify_code(bad)
         assert info.value.code == "certificate.code_invalid"
+
+
+def test_revoking_needs_a_reason_and_a_revoked_certificate_is_refused() -> None:
+    assert check_revoke_reason("  学时记录有误  ") == "学时记录有误"
+    for bad in ("", "  ", "x", "长" * 501):
+        with pytest.raises(InvalidInput) as info:
+            check_revoke_reason(bad)
+        assert info.value.code == "certificate.reason_invalid"
+    check_not_revoked(False)
+    with pytest.raises(Conflict) as refused:
+        check_not_revoked(True)
+    assert refused.value.code == "certificate.revoked"

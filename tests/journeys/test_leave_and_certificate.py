@@ -96,7 +96,7 @@ def test_certificate_issued_downloaded_and_verified(
     admin.call(
         "PUT",
         f"/programs/{program['id']}/completion-rules",
-        json={"min_hours": 20, "min_attendance_share": 0.75},
+        json={"min_hours": 10, "min_attendance_share": 0.75},
     )
     listed = admin.call("GET", f"/programs/{program['id']}/completion")
     done: dict[str, Any] = next(i for i in listed["items"] if i["completed"])
@@ -150,3 +150,33 @@ def test_certificate_issued_downloaded_and_verified(
     checker.goto(url + "/verify/AAAAAAAAAAAAAAAA")
     expect(checker.locator("#result")).to_contain_text("查无此证书")
     journey.shoot("unknown", "public")
+
+    # 4. The office finds the hours were wrong and revokes it, saying why.
+    row = console.locator("#completion-table tbody tr", has_text=done["name"])
+    row.get_by_role("button", name="撤销").click()
+    row.get_by_label("撤销原因").fill("考勤更正后学时不足")
+    row.get_by_role("button", name="确认撤销").click()
+    expect(console.locator("#flash")).to_contain_text("证书已撤销")
+    row = console.locator("#completion-table tbody tr", has_text=done["name"])
+    expect(row).to_contain_text("已撤销")
+    expect(row).to_contain_text("考勤更正后学时不足")
+    expect(row.get_by_role("link")).to_have_count(0)
+    journey.shoot("revoked", "operator")
+
+    # 5. The public page now says it is revoked, in both languages; the trainee's card has no
+    # download left, and the PDF itself is refused with a clear code.
+    checker.goto(link)
+    expect(checker.locator("#result")).to_contain_text("证书已撤销，不再有效")
+    expect(checker.locator("#result")).not_to_contain_text("证书有效 ")
+    expect(checker.locator(".verify-ok")).to_have_count(0)
+    journey.shoot("verified-revoked", "public")
+    reader.goto(link)
+    expect(reader.locator("#result")).to_contain_text("This certificate has been revoked")
+    journey.shoot("verified-revoked-en", "public-en")
+    phone.reload()
+    expect(cert_card).to_contain_text("Revoked, no longer valid")
+    expect(cert_card.get_by_role("link", name="Download certificate (PDF)")).to_have_count(0)
+    journey.shoot("certificate-revoked", "trainee")
+    mine = phone.request.get(url + "/api/v1/trainee/certificates").json()["items"]
+    refused = phone.request.get(url + f"/api/v1/certificates/{mine[0]['id']}/pdf")
+    assert refused.status == 409 and refused.json()["error"]["code"] == "certificate.revoked"

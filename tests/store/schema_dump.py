@@ -1,7 +1,7 @@
 """What a database's schema is, as plain data: every table's columns (type, nullable, server
 default), primary key, foreign keys (with ON DELETE), unique constraints, indexes and checks.
 
-Used by ``test_migrations.py`` to pin what migrations 0001-0010 build. Regenerate the pinned
+Used by ``test_migrations.py`` to pin what migrations 0001-0011 build. Regenerate the pinned
 file only when that is really meant (the old migrations must keep building the same schema):
 
     .venv/bin/python -m tests.store.schema_dump
@@ -23,8 +23,8 @@ from sqlalchemy.engine import Connection
 from server.store import db as store_db
 from tests.conftest import create_pg_database
 
-PINNED = Path(__file__).with_name("schema_0010.json")
-PINNED_REVISION = "0010"
+PINNED = Path(__file__).with_name("schema_0011.json")
+PINNED_REVISION = "0011"
 
 
 def _sql(text: object) -> str:

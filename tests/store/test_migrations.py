@@ -3,7 +3,7 @@
 * After ``upgrade head`` Alembic's autogenerate comparison finds nothing to change: the models'
   metadata and the schema the migrations build are the same (types, nullability, server
   defaults, keys, indexes, unique constraints).
-* Migrations 0001-0010 build exactly the schema pinned in ``schema_0010.json`` (see
+* Migrations 0001-0011 build exactly the schema pinned in ``schema_0011.json`` (see
   ``schema_dump.py``): rewriting an old migration must not change what it builds.
 """
 

@@ -430,6 +430,37 @@ async def test_concurrent_registrations_register_exactly_capacity(
 # --- ledger and reports -----------------------------------------------------------------------
 
 
+async def test_a_trainee_added_after_a_session_ended_is_not_expected_at_it(
+    client_as: ClientFactory, world: World
+) -> None:
+    op = await client_as("operator")
+    ended = await _new_session(op, world.ids["courses"], [world.site_id])
+    await _ok(await op.post(f"/api/v1/sessions/{ended}/end"))
+    running = await _new_session(op, world.ids["courses"], [world.site_id])
+    newcomer = await add_trainee(
+        op, "新同志", "T0900", world.org_unit_id, home_site_id=world.site_id
+    )
+    past = await _ok(await op.get(f"/api/v1/sessions/{ended}/report"))
+    assert past["totals"]["expected"] == 1  # the world's trainee, not the newcomer
+    assert newcomer["id"] not in {p["trainee_id"] for p in past["trainees"]}
+    now = await _ok(await op.get(f"/api/v1/sessions/{running}/report"))
+    assert now["totals"]["expected"] == 2  # a running session expects them both
+
+
+async def test_a_mark_after_the_session_ended_credits_the_session_as_it_ran(
+    client_as: ClientFactory, world: World, config: Config
+) -> None:
+    op = await client_as("operator")
+    start = utcnow() - timedelta(hours=3)
+    sid = await _new_session(op, world.ids["courses"], [world.site_id], start=start, hours=2)
+    await _started_at(config, sid, start)
+    await _ok(await op.post(f"/api/v1/sessions/{sid}/end"))
+    body = {"trainee_id": world.trainee_id, "reason": "手机没电，班主任确认全程在场"}
+    await _ok(await op.post(f"/api/v1/sessions/{sid}/attendance/mark", json=body))
+    report = await _ok(await op.get(f"/api/v1/sessions/{sid}/report"))
+    assert report["totals"]["present"] == 1 and report["totals"]["absent"] == 0, report["totals"]
+
+
 async def test_transcript_correction_honour_list_and_reports(
     client_as: ClientFactory, world: World, config: Config
 ) -> None:

@@ -41,3 +41,54 @@ async def test_no_certificate_while_the_program_has_no_requirements(
     assert me["completed"] is False and [m["what"] for m in me["missing"]] == ["attendance"]
     issued = await expect_ok(await operator.post(f"/api/v1/programs/{program}/certificates"), 201)
     assert issued["issued"] == 0
+
+
+async def test_a_revoked_certificate_is_not_valid_nor_downloadable(
+    client_as: ClientFactory, world: World, config: Config
+) -> None:
+    operator, trainee = await client_as("operator"), await client_as("trainee")
+    anonymous = await client_as("anonymous")
+    program = world.ids["programs"]
+    await expect_ok(
+        await operator.put(
+            f"/api/v1/programs/{program}/completion-rules", json={"min_attendance_share": 0.5}
+        )
+    )
+    await _past_session(config, world, attended=True)
+    issued = await expect_ok(await operator.post(f"/api/v1/programs/{program}/certificates"), 201)
+    assert issued["issued"] == 1
+    cert = (await expect_ok(await trainee.get("/api/v1/trainee/certificates")))["items"][0]
+    assert cert["revoked"] is False
+    pdf = f"/api/v1/certificates/{cert['id']}/pdf"
+    assert (await trainee.get(pdf)).status == 200
+    revoke = f"/api/v1/certificates/{cert['id']}/revoke"
+    await expect_error(
+        await operator.post(revoke, json={"reason": "  "}), 400, "certificate.reason_invalid"
+    )
+    assert (await trainee.post(revoke, json={"reason": "学时记录有误"})).status == 403
+    reason = "考勤记录更正后学时不足"
+    done = await expect_ok(await operator.post(revoke, json={"reason": reason}))
+    assert done["revoked_at"] and done["revoke_reason"] == reason
+    await expect_error(
+        await operator.post(revoke, json={"reason": "再撤一次"}), 409, "certificate.revoked"
+    )
+    # The PDF is refused, to the trainee and to the office alike.
+    await expect_error(await trainee.get(pdf), 409, "certificate.revoked")
+    await expect_error(await operator.get(pdf), 409, "certificate.revoked")
+    # The public check says it is revoked, not valid (the reason stays with the office).
+    checked = await expect_ok(await anonymous.get(f"/api/v1/verify?code={cert['code']}"))
+    assert checked["valid"] is False and checked["revoked"] is True
+    assert checked["revoked_on"] and "reason" not in str(checked)
+    mine = (await expect_ok(await trainee.get("/api/v1/trainee/certificates")))["items"]
+    assert [c["revoked"] for c in mine] == [True]
+    listed = await expect_ok(await operator.get(f"/api/v1/programs/{program}/completion"))
+    me = next(i for i in listed["items"] if i["trainee_id"] == world.trainee_id)
+    assert me["certificate"]["revoked_at"] and me["certificate"]["revoke_reason"] == reason
+    # Revoking is audited, with the reason.
+    trail = await expect_ok(
+        await operator.get("/api/v1/audit", params={"action": "revoke", "entity": "certificate"})
+    )
+    assert [(e["entity_id"], e["reason"]) for e in trail["items"]] == [(str(cert["id"]), reason)]
+    # Issuing again does not hand the revoked trainee a fresh certificate behind the office's back.
+    again = await expect_ok(await operator.post(f"/api/v1/programs/{program}/certificates"), 201)
+    assert again["issued"] == 0

@@ -100,3 +100,15 @@ async def test_first_start_has_a_past_session_with_everything_and_one_around_now
     log = await _ok(await op.get(f"/api/v1/sessions/{past['id']}/interaction-log"))
     anonymous = [e for e in log["items"] if e["actor"] == "anonymous"]
     assert len(anonymous) == sum(1 for q in questions if q["anonymous"])
+    # The demo program says what completing it needs (结业要求): the yearly 32 class hours
+    # (self-study counts) and 80% attendance, so nobody is 已结业 by default.
+    (program,) = (await _ok(await op.get("/api/v1/programs")))["items"]
+    done = await _ok(await op.get(f"/api/v1/programs/{program['id']}/completion"))
+    assert done["requirements_set"] is True
+    rules = done["rules"]
+    assert (rules["min_hours"], rules["min_attendance_share"], rules["count_self_study"]) == (
+        32.0,
+        0.8,
+        True,
+    )
+    assert done["total"] > 0 and done["completed"] < done["total"]

@@ -296,6 +296,8 @@ async def test_write_up_completion_certificate_and_public_check(
         "program": "周末知行学堂",
         "hours": 4.0,
         "issued_on": checked["issued_on"],
+        "revoked": False,
+        "revoked_on": None,
     }
     await expect_error(
         await anonymous.get("/api/v1/verify?code=AAAAAAAAAAAAAAAA"), 404, "certificate.unknown"

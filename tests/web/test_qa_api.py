@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from openpyxl import load_workbook
 
 from server.config import Config
 from tests.conftest import ClientFactory, World
@@ -638,3 +639,34 @@ async def test_interaction_log_exports_json_csv_xlsx(room: Any, world: World) ->
     await _error(
         await op.get(f"/api/v1/sessions/{sid}/interaction-log?format=pdf"), 400, "request.bad_query"
     )
+
+
+async def test_interaction_log_export_names_people_and_sites_and_keeps_anonymity(
+    room: Any, world: World
+) -> None:
+    """The CSV/XLSX names who acted and the site, in Chinese words; an anonymous asker is
+    never named, not even by the events on their question."""
+    op, (alice, bob, _c), _ = room
+    sid = world.session_id
+    site = (await _ok(await op.get(f"/api/v1/sites/{world.site_id}")))["name"]
+    q = await _ok(await _ask(alice, sid, "请问考核怎么算"), 201)
+    await _ok(await bob.request("POST", f"/api/v1/questions/{q['id']}/vote"))
+    hidden = await _ok(await _ask(bob, sid, "不想署名的问题", anonymous=True), 201)
+    await _ok(await bob.request("POST", f"/api/v1/questions/{hidden['id']}/vote"))
+    await _ok(await op.post(f"/api/v1/questions/{q['id']}/on-air"))
+    r = await op.get(f"/api/v1/sessions/{sid}/interaction-log?format=csv")
+    rows = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))[1:]
+    by_kind = [(row[2], row[4], row[5]) for row in rows]
+    assert by_kind[0][:2] == ("提交问题", "学员r0")
+    assert by_kind[0][2] == f"“请问考核怎么算”；课堂：{site}；状态：已通过"
+    assert by_kind[1] == ("点赞", "学员r1", "点赞数 1")
+    assert by_kind[2][:2] == ("提交问题", "匿名学员")
+    assert by_kind[3][:2] == ("点赞", "匿名学员")  # the asker's own vote would name them
+    assert by_kind[4][0] == "上屏" and not by_kind[4][1].startswith("user:")
+    assert "已通过 → 上屏中" in by_kind[4][2]
+    text = "\n".join(",".join(row) for row in rows)
+    assert "trainee:" not in text and "{" not in text
+    r = await op.get(f"/api/v1/sessions/{sid}/interaction-log?format=xlsx")
+    book = load_workbook(io.BytesIO(await r.read()))
+    cells = [[c.value for c in row] for row in book.active.iter_rows(min_row=2)]
+    assert [c[4] for c in cells] == [b for _, b, _ in by_kind]

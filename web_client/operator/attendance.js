@@ -5,7 +5,7 @@
 import { h, clear, $ } from "/static/shared/dom.js";
 import { t, addMessages } from "/static/shared/i18n.js";
 import { api, errorText } from "/static/shared/api.js";
-import { act, field, flash, flashError, table } from "./ui.js";
+import { act, field, flash, flashError, fmtTime, table } from "./ui.js";
 import { hours, printButton, sessionHeader } from "./panel.js";
 
 addMessages({
@@ -27,6 +27,7 @@ addMessages({
     "att.reason": "原因（必填）",
     "att.reasonHint": "例如：手机没电，经课堂管理员现场确认",
     "att.markTitle": "为 {name} 补签",
+    "att.markWhole": "课次已结束：补签按整堂课计在场（{from}–{to}）；只在场一段时间的，请用“更正”。",
     "att.correctTitle": "更正 {name} 的结果",
     "att.absentBox": "缺勤",
     "att.lateBox": "迟到",
@@ -66,6 +67,7 @@ addMessages({
     "att.reason": "Reason (required)",
     "att.reasonHint": "e.g. phone battery dead; confirmed in the room by the site staff",
     "att.markTitle": "Mark {name} present",
+    "att.markWhole": "The session has ended: the mark counts them present for the whole session ({from}–{to}); for part of it, use Correct.",
     "att.correctTitle": "Correct the result of {name}",
     "att.absentBox": "Absent",
     "att.lateBox": "Late",
@@ -203,7 +205,12 @@ export async function attendanceView(root, sessionId) {
   function markForm(p) {
     const [, reasonBox] = reasonField();
     const site = h("select", { id: "att-site" }, session.site_ids.map((id) => h("option", { value: String(id), selected: id === p.site_id }, sites.get(id) || `#${id}`)));
-    showForm(t("att.markTitle", { name: p.name }), [reasonBox, field(t("att.site"), site)], async (reason) => {
+    // after the session the mark covers the session as it ran (server/core/checkin_sites.mark_span)
+    const span =
+      session.status === "ended"
+        ? h("p", { class: "note", id: "att-mark-span" }, t("att.markWhole", { from: fmtTime(session.started_at || session.starts_at), to: fmtTime(session.ended_at || session.ends_at) }))
+        : null;
+    showForm(t("att.markTitle", { name: p.name }), [span, reasonBox, field(t("att.site"), site)], async (reason) => {
       await api.post(`/sessions/${sessionId}/attendance/mark`, { trainee_id: p.trainee_id, reason, site_id: Number(site.value) });
       flash(t("att.marked", { name: p.name }), "ok");
     });

@@ -60,6 +60,7 @@ addMessages({
     "audit.act.upload": "上传资料",
     "audit.act.mark": "批阅",
     "audit.act.issue": "颁发证书",
+    "audit.act.revoke": "撤销证书",
     "audit.ent.sessions": "课次",
     "audit.ent.trainees": "学员",
     "audit.ent.sites": "课堂",
@@ -84,6 +85,7 @@ addMessages({
     "audit.field.title": "标题",
     "audit.field.name": "名称",
     "audit.field.code": "编号",
+    "audit.field.revoked": "已撤销",
     "audit.field.reason": "原因",
     "audit.field.starts_at": "开始时间",
     "audit.field.ends_at": "结束时间",
@@ -160,6 +162,46 @@ addMessages({
     "audit.val.false": "否",
     "audit.val.admin": "管理员",
     "audit.val.operator": "操作员",
+    "audit.act.approve": "批准",
+    "audit.act.refuse": "不批准",
+    "audit.id.*": "全部{what}",
+    "audit.id.bulk": "多名{what}",
+    "audit.field.bytes": "大小（字节）",
+    "audit.field.capacity": "容量（每场座位）",
+    "audit.field.count": "数量",
+    "audit.field.created": "新增",
+    "audit.field.updated": "更新",
+    "audit.field.renamed": "改名",
+    "audit.field.row": "行",
+    "audit.field.old_name": "原姓名",
+    "audit.field.new_name": "新姓名",
+    "audit.field.days": "天数",
+    "audit.field.description": "说明",
+    "audit.field.display_name": "显示名称",
+    "audit.field.file": "文件",
+    "audit.field.gender": "性别",
+    "audit.field.has_secret": "已有课堂密钥",
+    "audit.field.home_site_id": "所属课堂",
+    "audit.field.is_leader": "是否领导",
+    "audit.field.lecturer": "授课教师",
+    "audit.field.on_duty_share": "在岗比例下限",
+    "audit.field.org_unit_ids": "参加单位",
+    "audit.field.position": "职务",
+    "audit.field.seq": "顺序",
+    "audit.field.staff_no": "工号",
+    "audit.field.unit_id": "专题单元",
+    "audit.field.use_site_capacity": "按课堂容量限制",
+    "audit.field.user_ids": "联系人",
+    "audit.field.year": "年度",
+    "audit.val.moderator": "审核员",
+    "audit.val.sub": "分课堂",
+    "audit.val.requested": "待审批",
+    "audit.val.approved": "已批准",
+    "audit.val.refused": "未批准",
+    "audit.val.withdrawn": "已撤回",
+    "audit.val.superseded": "已作废",
+    "audit.val.regular": "正常签到",
+    "audit.val.makeup": "补课",
   },
   en: {
     "nav.audit": "Audit trail",
@@ -213,6 +255,7 @@ addMessages({
     "audit.act.upload": "material uploaded",
     "audit.act.mark": "marked",
     "audit.act.issue": "certificate issued",
+    "audit.act.revoke": "certificate revoked",
     "audit.ent.sessions": "session",
     "audit.ent.trainees": "trainee",
     "audit.ent.sites": "site",
@@ -237,6 +280,7 @@ addMessages({
     "audit.field.title": "title",
     "audit.field.name": "name",
     "audit.field.code": "code",
+    "audit.field.revoked": "revoked",
     "audit.field.reason": "reason",
     "audit.field.starts_at": "starts",
     "audit.field.ends_at": "ends",
@@ -313,6 +357,46 @@ addMessages({
     "audit.val.false": "no",
     "audit.val.admin": "administrator",
     "audit.val.operator": "operator",
+    "audit.act.approve": "approved",
+    "audit.act.refuse": "refused",
+    "audit.id.*": "all {what}s",
+    "audit.id.bulk": "several {what}s",
+    "audit.field.bytes": "size (bytes)",
+    "audit.field.capacity": "capacity (seats per batch)",
+    "audit.field.count": "count",
+    "audit.field.created": "added",
+    "audit.field.updated": "updated",
+    "audit.field.renamed": "renamed",
+    "audit.field.row": "row",
+    "audit.field.old_name": "old name",
+    "audit.field.new_name": "new name",
+    "audit.field.days": "days",
+    "audit.field.description": "description",
+    "audit.field.display_name": "display name",
+    "audit.field.file": "file",
+    "audit.field.gender": "gender",
+    "audit.field.has_secret": "has a site secret",
+    "audit.field.home_site_id": "home site",
+    "audit.field.is_leader": "leader",
+    "audit.field.lecturer": "lecturer",
+    "audit.field.on_duty_share": "least on-duty share",
+    "audit.field.org_unit_ids": "org units",
+    "audit.field.position": "position",
+    "audit.field.seq": "order",
+    "audit.field.staff_no": "staff number",
+    "audit.field.unit_id": "thematic unit",
+    "audit.field.use_site_capacity": "respect site capacity",
+    "audit.field.user_ids": "contacts",
+    "audit.field.year": "year",
+    "audit.val.moderator": "moderator",
+    "audit.val.sub": "sub-classroom",
+    "audit.val.requested": "requested",
+    "audit.val.approved": "approved",
+    "audit.val.refused": "refused",
+    "audit.val.withdrawn": "withdrawn",
+    "audit.val.superseded": "superseded",
+    "audit.val.regular": "regular check-in",
+    "audit.val.makeup": "make-up",
   },
 });
 
@@ -328,7 +412,11 @@ const entityText = (e) => known("audit.ent", e);
  * @param {string|undefined|null} name
  * @param {string} id
  */
-const named = (label, name, id) => (name ? t("audit.named", { what: label, name, id }) : `${label} ${id}`);
+const named = (label, name, id) => {
+  if (name) return t("audit.named", { what: label, name, id });
+  const many = t(`audit.id.${id}`, { what: label }); // "*" (the whole roster), "bulk"
+  return many === `audit.id.${id}` ? `${label} ${id}` : many;
+};
 
 // A session result is keyed "<session>/<trainee>": name both.
 function what(e) {
@@ -364,6 +452,7 @@ function showField(e, key, v) {
 
 function show(v) {
   if (v === null || v === undefined || v === "") return "—";
+  if (Array.isArray(v) && !v.length) return "—";
   if (Array.isArray(v)) return v.map(show).join(v.some((x) => x && typeof x === "object") ? "；" : "、");
   // A nested record (a stay, a manual check-in): its fields in words, never raw JSON.
   if (typeof v === "object") {

@@ -127,13 +127,44 @@ function listPanel(programId, done, reload) {
           { label: t("cp.quizScore"), cell: (r) => (r.quiz_percent === null ? "—" : `${r.quiz_percent}%`), class: "num" },
           { label: "", cell: (r) => h("span", { class: r.completed ? "tag ok" : "tag" }, r.completed ? t("cp.completed") : t("cp.notCompleted")) },
           { label: t("cp.missing"), cell: (r) => r.missing.map(missingText).join("；") },
-          { label: t("cp.certificate"), cell: (r) => (r.certificate ? h("a", { href: downloadUrl(`/certificates/${r.certificate.id}/pdf`), download: "" }, `${t("cp.pdf")} ${r.certificate.code}`) : "") },
+          { label: t("cp.certificate"), cell: (r) => (r.certificate ? certificateCell(r.certificate, reload) : "") },
         ],
         done.items,
         { id: "completion-table" },
       ),
     ),
   );
+}
+
+/** A certificate: its download and 撤销 (a reason asked inline), or that it was revoked and why.
+ * @param {any} cert @param {() => Promise<void>} reload */
+function certificateCell(cert, reload) {
+  if (cert.revoked_at) {
+    return h("span", { class: "cp-revoked" }, h("span", { class: "tag" }, t("cp.revoked")), " ", cert.code, cert.revoke_reason ? `（${cert.revoke_reason}）` : "");
+  }
+  const cell = h("span", { class: "row" });
+  const reason = h("input", { type: "text", maxlength: "500", required: true, placeholder: t("cp.revokeReason"), "aria-label": t("cp.revokeReason") });
+  const confirm = h("button", { type: "submit", class: "danger" }, t("cp.revokeConfirm"));
+  const form = h(
+    "form",
+    {
+      class: "row",
+      onsubmit: async (/** @type {Event} */ ev) => {
+        ev.preventDefault();
+        const body = { reason: /** @type {HTMLInputElement} */ (reason).value };
+        if (await act(confirm, () => api.post(`/certificates/${cert.id}/revoke`, body), t("cp.revokedOk"))) await reload();
+      },
+    },
+    reason,
+    confirm,
+    h("button", { type: "button", onclick: () => clear(cell).append(...shown()) }, t("cp.cancel")),
+  );
+  const shown = () => [
+    h("a", { href: downloadUrl(`/certificates/${cert.id}/pdf`), download: "" }, `${t("cp.pdf")} ${cert.code}`),
+    h("button", { type: "button", class: "link", onclick: () => { clear(cell).append(form); /** @type {HTMLInputElement} */ (reason).focus(); } }, t("cp.revoke")),
+  ];
+  cell.append(...shown());
+  return cell;
 }
 
 /** @param {any[]} items @param {() => Promise<void>} reload */

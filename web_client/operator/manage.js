@@ -5,7 +5,7 @@
 import { h, clear } from "/static/shared/dom.js";
 import { t, addMessages } from "/static/shared/i18n.js";
 import { api, errorText } from "/static/shared/api.js";
-import { act, field, flashError, fmtDateTime } from "./ui.js";
+import { act, button, field, flashError, fmtDateTime } from "./ui.js";
 import { inputValue, isoFromInput } from "/static/shared/time.js";
 import { rosterPanel } from "./roster_panel.js";
 
@@ -97,7 +97,7 @@ export async function manageView(root, resource, actor) {
       { class: "panel" },
       h("h1", {}, t("manage.heading"), " · ", t("res." + resource)),
       subnav,
-      resource === "trainees" ? rosterPanel() : null,
+      resource === "trainees" ? rosterPanel(() => (schema ? load() : null)) : null, // the list shows the import
       h(
         "div",
         { class: "toolbar" },
@@ -223,7 +223,7 @@ export async function manageView(root, resource, actor) {
       const value = item ? item[name] : undefined;
       controls[name] = await control(name, spec, value, !item);
       const label = t(`col.${name}`) === `col.${name}` ? name : t(`col.${name}`);
-      fields.push(field(label, controls[name], spec.format === "date-time" ? t("manage.beijingTime") : name === "site_ids" ? t("manage.multiHint") : undefined));
+      fields.push(field(label, controls[name], spec.format === "date-time" ? t("manage.beijingTime") : name === "site_ids" ? pickAll(controls[name]) : undefined));
     }
     const errors = h("ul", { class: "row-errors", role: "alert" });
     const form = h(
@@ -266,6 +266,25 @@ export async function manageView(root, resource, actor) {
     formBox.appendChild(form);
     const first = /** @type {HTMLElement | null} */ (form.querySelector("input, select, textarea"));
     if (first) first.focus();
+  }
+
+  /**
+   * The hint under a multiple choice, with 全选 / 全不选 (a session of every room is common).
+   * @param {HTMLSelectElement} select
+   */
+  function pickAll(select) {
+    const all = (/** @type {boolean} */ on) => () => {
+      for (const option of select.options) option.selected = on;
+    };
+    return h(
+      "span",
+      {},
+      t("manage.multiHint"),
+      " ",
+      button(t("manage.selectAll"), all(true), { class: "small secondary", id: `${select.id}-all` }),
+      " ",
+      button(t("manage.selectNone"), all(false), { class: "small secondary", id: `${select.id}-none` }),
+    );
   }
 
   async function extraActions(item) {
@@ -312,6 +331,7 @@ export async function manageView(root, resource, actor) {
       const q = search.value.trim();
       items = q ? (await api.get(`/${resource}`, { limit: 500, q })).items : await listAll(resource);
       for (const key of Object.keys(props)) if (key in REFS) await refItems(key);
+      if (q !== search.value.trim()) return; // typed on meanwhile: a later load draws
     } catch (err) {
       clear(listBox).appendChild(h("p", { class: "error", role: "alert" }, errorText(err)));
       return;
@@ -378,6 +398,12 @@ export async function manageView(root, resource, actor) {
       ),
     );
   }
+  // filters as one types (a pause of 300 ms), and on Enter
+  let typing = 0;
+  search.addEventListener("input", () => {
+    window.clearTimeout(typing);
+    typing = window.setTimeout(load, 300);
+  });
   search.addEventListener("change", load);
   await load();
   return null;

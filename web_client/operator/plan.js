@@ -18,6 +18,18 @@ addMessages({
     "ruleText.site_capacity": "{site}在{batches}的人数超出课堂容量。",
     "ruleText.keep_apart": "{trainees} 应分在不同批次，现在都在{batches}。",
     "ruleText.other": "{unit} {batches} 违反分批规则。",
+    "infeasible.lead": "排不出分批计划：",
+    "infeasible.availability": "{trainees}（{unit}）所有场次都不能参加，请空出一个场次或增加场次。",
+    "infeasible.leaders_apart.many": "{unit}有 {n} 名领导（{trainees}），但本课程只有 {k} 个批次；每位领导须各带一批，请增加场次或减少领导。",
+    "infeasible.leaders_apart.slots": "{unit}的领导 {trainees} 只能参加{batches}，不够每人各带一批，请空出场次或增加场次。",
+    "infeasible.leaders_apart": "{unit}的领导 {trainees} 无法在各批人数均衡、避开不能参加的场次的同时各带一批，请空出场次或增加场次。",
+    "infeasible.balanced_sizes": "{unit}有学员不能参加部分场次，无法分成人数相差不超过 1 人的批次{at}，请空出场次或增加场次。",
+    "infeasible.on_duty_share": "{unit}无论怎样均衡分批，同一时间参训的人数都太多{at}，留岗人数达不到在岗比例 {share}%。请增加场次、避免场次时间重叠或降低在岗比例。",
+    "infeasible.site_capacity": "{site}座位不够：{unit}在该课堂的学员多于{batches}的座位，请提高课堂容量、增加场次或把学员调到其他课堂。",
+    "infeasible.keep_apart": "{trainees}（{unit}）须分在不同批次，但场次不够{at}，请取消部分“分开”要求或增加场次。",
+    "infeasible.other": "{unit}{at}违反分批规则。",
+    "infeasible.at": "（{batches}）",
+    "infeasible.unproven": "（未能穷尽所有排法，可能仍有可行方案。）",
   },
   en: {
     "ruleText.all_placed": "{trainees}: no batch.",
@@ -28,6 +40,18 @@ addMessages({
     "ruleText.site_capacity": "{site}: more trainees than seats in {batches}.",
     "ruleText.keep_apart": "{trainees} must be in different batches but are both in {batches}.",
     "ruleText.other": "{unit} {batches} breaks a batch rule.",
+    "infeasible.lead": "No batch plan possible:",
+    "infeasible.availability": "{trainees} ({unit}) cannot attend any session; free one of the sessions or add one.",
+    "infeasible.leaders_apart.many": "{unit} has {n} leaders ({trainees}) but the course has only {k} batches; each leader must lead a different batch. Add sessions or designate fewer leaders.",
+    "infeasible.leaders_apart.slots": "{unit}: leaders {trainees} can only attend {batches}, too few for each to lead a different batch. Free or add sessions.",
+    "infeasible.leaders_apart": "{unit}: leaders {trainees} cannot each lead a different batch while batches stay balanced and unavailable sessions are respected. Free or add sessions.",
+    "infeasible.balanced_sizes": "{unit}: some cadres cannot attend some sessions, so no batches differ by at most one{at}. Free or add sessions.",
+    "infeasible.on_duty_share": "{unit}: however the batches are balanced, too many are in class at once{at} to keep {share}% on duty. Add sessions, stop sessions overlapping or lower the share.",
+    "infeasible.site_capacity": "{site} has too few seats: its trainees from {unit} outnumber the seats in {batches}. Raise its capacity, add a session or move trainees to another site.",
+    "infeasible.keep_apart": "{trainees} ({unit}) must be in different batches but there are too few sessions{at}. Drop a keep-apart pair or add a session.",
+    "infeasible.other": "{unit}{at} breaks a batch rule.",
+    "infeasible.at": " ({batches})",
+    "infeasible.unproven": " (not every arrangement was tried; a plan may still exist.)",
   },
 });
 
@@ -65,23 +89,52 @@ export async function planView(root, courseId) {
   });
   if (!courseId) return null;
 
-  /** @type {{plan: any, trainees: Map<number, any>, sites: Map<number, any>, refused: {message: string, details: any} | null}} */
-  const st = { plan: null, trainees: new Map(), sites: new Map(), refused: null };
+  /** @type {{plan: any, trainees: Map<number, any>, sites: Map<number, any>, refused: {message: string, details: any} | null, infeasible: string | null}} */
+  const st = { plan: null, trainees: new Map(), sites: new Map(), refused: null, infeasible: null };
 
   // A broken rule in the reader's language, with names (the server's message is English, ids).
-  function ruleText(v, plan) {
+  function ruleVars(v, plan) {
     const batchOf = new Map(plan.sessions.map((s, i) => [String(s.id), t("plan.batchN", { n: i + 1 })]));
     const unitOf = new Map(plan.units.map((u) => [String(u.unit_id), u.name]));
     const list = (items) => items.join(getLang() === "zh" ? "、" : ", ");
-    const vars = {
+    return {
       unit: list((v.unit_ids || []).map((id) => unitOf.get(String(id)) || `#${id}`)),
       batches: list((v.slot_ids || []).map((id) => batchOf.get(String(id)) || `#${id}`)),
       trainees: list((v.trainee_ids || []).map((id) => (st.trainees.get(Number(id)) || {}).name || `#${id}`)),
       site: v.site_id ? st.sites.get(Number(v.site_id)) || `#${v.site_id}` : "",
     };
+  }
+  function ruleText(v, plan) {
+    const vars = ruleVars(v, plan);
     const key = `ruleText.${v.rule}`;
     return t(key) === key ? t("ruleText.other", vars) : t(key, vars);
   }
+  // Why the planner refused, in the reader's language, from the error's rule and ids (the
+  // server's message is English with ids); batches are numbered as in a plan, by start time.
+  async function infeasibleText(v) {
+    let sessions = [];
+    let units = new Map();
+    try {
+      sessions = (await api.get("/sessions", { course_id: courseId, limit: 500 })).items;
+      units = await names("org-units");
+    } catch {
+      // names fall back to ids below
+    }
+    sessions.sort((a, b) => String(a.starts_at).localeCompare(String(b.starts_at)) || a.id - b.id);
+    const pseudo = { sessions, units: [...units.entries()].map(([id, label]) => ({ unit_id: id, name: label })) };
+    const vars = ruleVars(v, pseudo);
+    const n = (v.trainee_ids || []).length;
+    const at = vars.batches ? t("infeasible.at", vars) : "";
+    const all = { ...vars, n, k: sessions.length, at, share: Math.round(Number(share.value) * 100) };
+    let key = `infeasible.${v.rule}`;
+    if (v.rule === "leaders_apart") {
+      if (vars.batches) key = "infeasible.leaders_apart.slots";
+      else if (sessions.length && n > sessions.length) key = "infeasible.leaders_apart.many";
+    }
+    const text = t(key) === key ? t("infeasible.other", all) : t(key, all);
+    return `${t("infeasible.lead")} ${text}${v.proven === false ? t("infeasible.unproven") : ""}`;
+  }
+
   try {
     for (const tr of await allTrainees()) st.trainees.set(tr.id, tr);
     st.sites = await names("sites");
@@ -97,11 +150,25 @@ export async function planView(root, courseId) {
       class: "toolbar",
       onsubmit: async (ev) => {
         ev.preventDefault();
-        await act(ev.submitter, async () => {
+        const btn = ev.submitter;
+        if (btn) btn.disabled = true;
+        try {
           st.plan = await api.post(`/courses/${courseId}/batch-plan`, { on_duty_share: Number(share.value), use_site_capacity: capacity.checked });
           st.refused = null;
+          st.infeasible = null;
           render();
-        }, t("plan.planned"));
+          flash(t("plan.planned"), "ok");
+        } catch (err) {
+          if (err instanceof ApiError && err.code === "batch.infeasible" && err.details && err.details.rule) {
+            st.infeasible = await infeasibleText(err.details);
+            render();
+            flash(st.infeasible, "error");
+          } else {
+            flashError(err);
+          }
+        } finally {
+          if (btn) btn.disabled = false;
+        }
       },
     },
     field(t("plan.share"), share, t("plan.shareHint")),
@@ -131,6 +198,7 @@ export async function planView(root, courseId) {
 
   function render() {
     clear(view);
+    if (st.infeasible) view.appendChild(h("p", { class: "error", id: "plan-infeasible", role: "alert" }, st.infeasible));
     const plan = st.plan;
     if (!plan) {
       view.appendChild(h("p", { class: "note" }, t("plan.none")));

@@ -7,8 +7,11 @@ import { t, getLang } from "/static/shared/i18n.js";
 import { api, ApiError, downloadUrl, errorText } from "/static/shared/api.js";
 import { field, flash } from "./ui.js";
 
-/** The trainees page's roster panel: import a file (CSV or XLSX), export the roster. */
-export function rosterPanel() {
+/**
+ * The trainees page's roster panel: import a file (CSV or XLSX), export the roster.
+ * @param {() => unknown} [imported] called after a good import (the page reloads its list)
+ */
+export function rosterPanel(imported) {
   const file = h("input", { type: "file", id: "roster-file", accept: ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" });
   const out = h("div", { id: "roster-result", role: "status", "aria-live": "polite" });
   const update = h("input", { type: "checkbox", id: "roster-update-existing" });
@@ -40,6 +43,7 @@ export function rosterPanel() {
               out.appendChild(h("ul", { id: "roster-renamed" }, r.renamed.map((x) => h("li", {}, t("roster.renamedOne", { row: x.row, staff: x.staff_no, from: x.old_name, to: x.new_name })))));
             if (r.warnings && r.warnings.length) out.appendChild(issueTable(r.warnings, t("roster.warnings")));
             flash(t("roster.done", { created: r.created, updated: r.updated }), "ok");
+            if (imported) await imported();
           } catch (err) {
             const rows = err instanceof ApiError && err.details ? err.details.errors : null;
             out.appendChild(h("p", { class: "error", role: "alert" }, rows ? t("roster.failed", { n: rows.length }) : errorText(err)));

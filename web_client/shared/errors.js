@@ -54,6 +54,8 @@ export const ERRORS = {
   "bus.bad_type": ["实时消息的类型有误。", "A live message has a wrong type."],
   "certificate.code_invalid": ["验证码应为 16 位字母和数字。", "A verification code is 16 letters and digits."],
   "certificate.not_found": ["找不到这份证书。", "There is no such certificate."],
+  "certificate.revoked": ["这份证书已被撤销，不再有效，不能下载。如有疑问请联系培训办。", "This certificate has been revoked and is no longer valid; it cannot be downloaded. Ask the training office if in doubt."],
+  "certificate.reason_invalid": ["请填写撤销原因（2 到 500 个字）。", "Give the reason for revoking (2 to 500 characters)."],
   "certificate.unknown": ["查无此证书，请核对验证码。", "No certificate has this code; check the code."],
   "checkin.client_id_reused": ["这个签到请求编号已用于另一次签到，请刷新页面后重试。", "This check-in id was used for another check-in; reload the page and try again."],
   "checkin.code_expired": ["签到码已过期，请输入屏幕上的最新签到码。", "This code has expired; type the newest code on the screen."],

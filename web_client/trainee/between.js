@@ -59,6 +59,7 @@ addMessages({
     "cert.title": "结业证书",
     "cert.download": "下载证书（PDF）",
     "cert.code": "验证码 {code}",
+    "cert.revoked": "已撤销，不再有效",
     "hours.onLeave": "请假",
   },
   en: {
@@ -110,6 +111,7 @@ addMessages({
     "cert.title": "Certificates",
     "cert.download": "Download certificate (PDF)",
     "cert.code": "Code {code}",
+    "cert.revoked": "Revoked, no longer valid",
     "hours.onLeave": "on leave",
   },
 });
@@ -380,7 +382,7 @@ function renderCerts() {
         "li",
         {},
         h("div", {}, c.program, " · ", t("hours.amount", { n: c.hours }), ` · ${fmtDate(c.issued_at)}`),
-        h("div", { class: "row" }, h("a", { class: "btn primary", href: downloadUrl(`/certificates/${c.id}/pdf`), download: "" }, t("cert.download")), h("span", { class: "muted" }, t("cert.code", { code: c.code }))),
+        h("div", { class: "row" }, c.revoked ? h("span", { class: "tag" }, t("cert.revoked")) : h("a", { class: "btn primary", href: downloadUrl(`/certificates/${c.id}/pdf`), download: "" }, t("cert.download")), h("span", { class: "muted" }, t("cert.code", { code: c.code }))),
       ),
     );
   }

@@ -1,6 +1,7 @@
 // @ts-check
 // The public certificate check: /verify/<code> reads GET /api/v1/verify?code=... and shows the
-// masked name, the program, the hours and the date; an unknown code gets a clear message.
+// masked name, the program, the hours and the date; an unknown code gets a clear message, a
+// revoked certificate says it is no longer valid.
 import { addMessages, applyI18n, langSwitch, t } from "../shared/i18n.js";
 import { api, errorText, ApiError } from "../shared/api.js";
 import { h, replace, $ } from "../shared/dom.js";
@@ -13,6 +14,8 @@ addMessages({
     "verify.code": "验证码",
     "verify.submit": "查询",
     "verify.valid": "证书有效",
+    "verify.revoked": "证书已撤销，不再有效",
+    "verify.revokedOn": "撤销日期",
     "verify.unknown": "查无此证书。请核对证书上的 16 位验证码；如有疑问请联系颁证的培训办。",
     "verify.name": "姓名",
     "verify.program": "培训项目",
@@ -27,6 +30,8 @@ addMessages({
     "verify.code": "Verification code",
     "verify.submit": "Check",
     "verify.valid": "This certificate is valid",
+    "verify.revoked": "This certificate has been revoked and is no longer valid",
+    "verify.revokedOn": "Revoked on",
     "verify.unknown": "No certificate has this code. Check the 16-character code on the certificate, or ask the training office that issued it.",
     "verify.name": "Name",
     "verify.program": "Program",
@@ -52,12 +57,13 @@ function show(answer) {
     return replace(box, h("p", { class: "verify-bad", role: "alert" }, unknown ? t("verify.unknown") : errorText(answer.error)));
   }
   const c = answer.body;
+  const revoked = c.revoked || !c.valid;
   replace(
     box,
     h(
       "div",
-      { class: "verify-ok" },
-      h("p", { class: "big" }, "✓ " + t("verify.valid")),
+      { class: revoked ? "verify-bad" : "verify-ok", role: revoked ? "alert" : null },
+      h("p", { class: "big" }, revoked ? "✗ " + t("verify.revoked") : "✓ " + t("verify.valid")),
       h(
         "dl",
         { class: "verify-facts" },
@@ -65,6 +71,7 @@ function show(answer) {
         h("dt", {}, t("verify.program")), h("dd", {}, c.program),
         h("dt", {}, t("verify.hours")), h("dd", {}, String(c.hours)),
         h("dt", {}, t("verify.date")), h("dd", {}, c.issued_on),
+        revoked && c.revoked_on ? [h("dt", {}, t("verify.revokedOn")), h("dd", { id: "verify-revoked-on" }, c.revoked_on)] : null,
         h("dt", {}, t("verify.code")), h("dd", {}, c.code),
       ),
     ),

@@ -36,7 +36,13 @@ from server.core.checkin import (
     effective_out_of_batch_rule,
 )
 from server.core.checkin_guard import counts_as_guess, qr_token
-from server.core.checkin_sites import check_code_shown, check_mark, code_site, marking_site
+from server.core.checkin_sites import (
+    check_code_shown,
+    check_mark,
+    code_site,
+    mark_span,
+    marking_site,
+)
 from server.core.errors import Conflict, DomainError
 from server.core.roles import Actor, Principal
 from server.core.sessions import SessionStatus
@@ -241,8 +247,16 @@ async def mark_present_in(
     if row is None:
         row = new_row(trainee.id, session_id, site_id, RecordKind.MANUAL)
         db.add(row)
-    start = data.get("start", now).timestamp()
-    end = data["end"].timestamp() if "end" in data else None
+    start, end = mark_span(
+        status=session.status,
+        now=now.timestamp(),
+        ran=(
+            (session.started_at or session.starts_at).timestamp(),
+            (session.ended_at or session.ends_at).timestamp(),
+        ),
+        start=data["start"].timestamp() if "start" in data else None,
+        end=data["end"].timestamp() if "end" in data else None,
+    )
     record = to_core(row).mark_present(
         by=who.label, reason=data["reason"], now=now.timestamp(), start=start, end=end
     )

@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from server.core import roles
 from server.core.completion import (
+    check_not_revoked,
+    check_revoke_reason,
     check_verify_code,
     honour_list,
     mask_name,
@@ -23,9 +25,9 @@ from server.core.completion import (
 from server.core.errors import NotFound
 from server.core.leave import leave_limit
 from server.core.throttle import FailureThrottle, Policy, check_throttles
-from server.core.validation import Bool, Float, Int, Map, Optional
+from server.core.validation import Bool, Float, Int, Map, Optional, Str
 from server.store.completion_models import CertificateRow, ProgramSettings
-from server.store.models import OrgUnit, Program
+from server.store.models import OrgUnit, Program, utcnow
 from server.web import exports
 from server.web.api import Answer, Body, Param, Registry, Routes
 from server.web.completion import reminders, service, writeups
@@ -52,6 +54,7 @@ RULES_BODY = Map(
     extra="reject",
     absent="omit",
 )
+REVOKE_BODY = Map({"reason": Str(max_len=500)}, frozenset({"reason"}), extra="reject")
 CODE_PARAM = Param(
     "code",
     {"type": "string", "maxLength": 64},
@@ -140,9 +143,7 @@ async def completion_list(request: web.Request) -> Answer:
                 "missing": [
                     {"what": m.what.value, "needed": m.needed, "has": m.has} for m in result.missing
                 ],
-                "certificate": None
-                if cert is None
-                else {"id": cert.id, "code": cert.code, "issued_at": iso(cert.issued_at)},
+                "certificate": None if cert is None else _certificate_view(cert),
             }
         )
     return {
@@ -209,6 +210,48 @@ async def issue(request: web.Request) -> Answer:
     return {"issued": len(issued)}
 
 
+def _certificate_view(cert: CertificateRow) -> dict[str, object]:
+    return {
+        "id": cert.id,
+        "code": cert.code,
+        "issued_at": iso(cert.issued_at),
+        "revoked_at": iso(cert.revoked_at) if cert.revoked_at else None,
+        "revoked_by": cert.revoked_by,
+        "revoke_reason": cert.revoke_reason,
+    }
+
+
+@routes.json_body(
+    "POST", "/api/v1/certificates/{id}/revoke", roles.MANAGERS, "completion", REVOKE_BODY
+)
+async def revoke(request: web.Request, data: Body) -> Answer:
+    """Revoke a certificate (撤销), with the reason; audited
+
+    A revoked certificate is no longer valid: the public check says so and its PDF is not
+    given out (certificate.revoked). Revoking twice is refused (certificate.revoked)."""
+    certificate_id = path_id(request, "certificate")
+    reason = check_revoke_reason(str(data["reason"]))
+    who = principal(request)
+    async with request.app[SESSIONS]() as db, db.begin():
+        await load(db, CertificateRow, certificate_id, "certificate")
+        cert = await db.get(
+            CertificateRow, certificate_id, with_for_update=True, populate_existing=True
+        )
+        assert cert is not None
+        check_not_revoked(cert.revoked_at is not None)
+        cert.revoked_at = utcnow()
+        cert.revoked_by = who.label
+        cert.revoke_reason = reason
+        audit(
+            db, who, "revoke", "certificate", cert.id,
+            {"trainee_id": cert.trainee_id, "code": cert.code, "revoked": False},
+            {"trainee_id": cert.trainee_id, "code": cert.code, "revoked": True},
+            reason,
+        )  # fmt: skip
+        view = _certificate_view(cert)
+    return view
+
+
 def _origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
@@ -246,9 +289,10 @@ async def _pdf(request: web.Request, cert: CertificateRow) -> web.Response:
     produces=(PDF,),
 )
 async def certificate_pdf(request: web.Request) -> web.Response:
-    return await _pdf(
-        request, await writeups.load_trainees_own(request, CertificateRow, "certificate")
-    )
+    """A revoked certificate's PDF is refused (409 certificate.revoked)."""
+    cert = await writeups.load_trainees_own(request, CertificateRow, "certificate")
+    check_not_revoked(cert.revoked_at is not None)
+    return await _pdf(request, cert)
 
 
 @routes.json("GET", "/api/v1/trainee/certificates", roles.TRAINEES, "completion")
@@ -271,6 +315,7 @@ async def my_certificates(request: web.Request) -> Answer:
                 "hours": c.hours,
                 "issued_at": iso(c.issued_at),
                 "code": c.code,
+                "revoked": c.revoked_at is not None,
             }
             for c in rows
         ]
@@ -286,7 +331,8 @@ async def my_certificates(request: web.Request) -> Answer:
     query=(CODE_PARAM,),
 )
 async def verify(request: web.Request) -> web.Response:
-    """The public check of a certificate: masked name, program, hours, date. Unknown codes
+    """The public check of a certificate: masked name, program, hours, date, and whether it
+    was revoked (then ``valid`` is false; the reason stays with the office). Unknown codes
     count against the caller's address (after 20, a wait that doubles up to 10 minutes)."""
     throttle = request.app[VERIFY_THROTTLE]
     address = client_address(request)
@@ -298,15 +344,18 @@ async def verify(request: web.Request) -> web.Response:
     if cert is None:
         throttle.failed(address, now)
         raise NotFound("certificate.unknown", "No certificate has this code.")
-    local = cert.issued_at.astimezone(exports.zone_of(request))
+    zone = exports.zone_of(request)
+    revoked = cert.revoked_at
     return web.json_response(
         {
-            "valid": True,
+            "valid": revoked is None,
             "code": cert.code,
             "name": mask_name(cert.trainee_name),
             "program": cert.program_name,
             "hours": cert.hours,
-            "issued_on": local.date().isoformat(),
+            "issued_on": cert.issued_at.astimezone(zone).date().isoformat(),
+            "revoked": revoked is not None,
+            "revoked_on": None if revoked is None else revoked.astimezone(zone).date().isoformat(),
         },
         headers={"Cache-Control": "no-store"},
     )

@@ -8,14 +8,15 @@ logged as ``anonymous``) nor in what is read back (:func:`service.read_log`).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core import roles
-from server.core.qa_views import ANONYMOUS_ACTOR
-from server.store.models import ClassSession
+from server.core.interaction_log_text import Names, actor_ids, actor_text, content_text, site_ids
+from server.store.models import ClassSession, Site, Trainee, User
 from server.web import exports
 from server.web.api import Param, Routes
 from server.web.exports import CSV, XLSX
@@ -64,7 +65,6 @@ KIND_ZH = {
     "feedback": "课后评价",
     "qa_settings": "互动设置",
 }
-ACTOR_ZH = {ANONYMOUS_ACTOR: "匿名学员"}
 FORMAT = Param(
     "format",
     {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
@@ -91,8 +91,9 @@ async def interaction_log(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as db:
         await load(db, ClassSession, session_id, "session")
         entries = await service.read_log(db, session_id, limit)
-    if fmt == "json":
-        return web.json_response({"session_id": session_id, "items": [i for _, i in entries]})
+        if fmt == "json":
+            return web.json_response({"session_id": session_id, "items": [i for _, i in entries]})
+        names = await _names(db, [i for _, i in entries])
     zone = exports.zone_of(request)
     table: list[list[exports.Cell]] = [
         [
@@ -100,8 +101,8 @@ async def interaction_log(request: web.Request) -> web.Response:
             exports.local(e.at, zone),
             KIND_ZH.get(i["kind"], i["kind"]),
             e.question_id,
-            ACTOR_ZH.get(i["actor"], i["actor"]),
-            json_text(i["data"]),
+            actor_text(i["actor"], names),
+            content_text(i["kind"], i["data"] or {}, names),
         ]
         for e, i in entries
     ]
@@ -109,8 +110,26 @@ async def interaction_log(request: web.Request) -> web.Response:
     return await exports.download(f"session-{session_id}-interaction", [sheet], fmt)
 
 
-def json_text(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)
+async def _names(db: AsyncSession, items: list[dict[str, Any]]) -> Names:
+    """The names of the trainees, users and sites the entries mention (after anonymising)."""
+    wanted: dict[str, set[int]] = {"trainee": set(), "user": set(), "site": set()}
+    for item in items:
+        ids = actor_ids(item["actor"])
+        if ids is not None:
+            wanted[ids[0]].add(ids[1])
+        wanted["site"].update(site_ids(item["data"] or {}))
+
+    async def lookup(name: Any, key: Any, ids: set[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        rows = await db.execute(select(key, name).where(key.in_(ids)))
+        return {int(k): str(v) for k, v in rows.all() if v}
+
+    return Names(
+        trainees=await lookup(Trainee.name, Trainee.id, wanted["trainee"]),
+        users=await lookup(User.display_name, User.id, wanted["user"]),
+        sites=await lookup(Site.name, Site.id, wanted["site"]),
+    )
 
 
 register = routes.register
