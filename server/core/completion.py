@@ -197,8 +197,10 @@ def honour_list(
     """The honour list (学习标兵): the top ``top_n`` candidates who completed.
 
     Order: class hours desc, quiz score desc, staff number asc (as strings), trainee id asc.
-    Ranks are 1..n with no ties. Candidates below ``min_class_hours`` or who did not complete
-    are left out.
+    Candidates equal on class hours and quiz score share a rank, and the next rank skips as
+    many places (1, 1, 1, 4 ...): staff number and id only fix the order they are listed in.
+    The list is cut after ``top_n`` entries. Candidates below ``min_class_hours`` or who did
+    not complete are left out.
     """
     if top_n < 0:
         raise InvalidInput("ledger.top_n_invalid", "The honour list size must be >= 0.")
@@ -210,9 +212,17 @@ def honour_list(
         )
     eligible = [c for c in pool if c.completed and c.class_hours >= min_class_hours]
     eligible.sort(key=lambda c: (-c.class_hours, -c.quiz_score, c.staff_number, c.trainee_id))
-    return tuple(
-        HonourEntry(rank=index, candidate=c) for index, c in enumerate(eligible[:top_n], start=1)
-    )
+    out: list[HonourEntry] = []
+    for place, c in enumerate(eligible[:top_n], start=1):
+        prev = out[-1] if out else None
+        tied = prev is not None and _merit(prev.candidate) == _merit(c)
+        out.append(HonourEntry(rank=prev.rank if tied and prev else place, candidate=c))
+    return tuple(out)
+
+
+def _merit(c: HonourCandidate) -> tuple[float, float]:
+    """What the honour list ranks on (to the hundredth: hours are sums of floats)."""
+    return round(c.class_hours, 2), round(c.quiz_score, 2)
 
 
 def program_honour_candidates(

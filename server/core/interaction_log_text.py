@@ -81,6 +81,16 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+_PLAIN = (  # a field written as it is, in its words
+    ("into", "并入问题 #{}"),
+    ("votes", "转入点赞 {}"),
+    ("vote_count", "点赞数 {}"),
+    ("poll_id", "投票 #{}"),
+    ("prompt", "题目“{}”"),
+    ("course_rating", "课程评分 {}"),
+)
+
+
 def content_text(kind: str, data: Mapping[str, Any], names: Names) -> str:
     """What an entry says, in Chinese: the question's text, the site, the state change..."""
     parts: list[str] = []
@@ -106,20 +116,11 @@ def content_text(kind: str, data: Mapping[str, Any], names: Names) -> str:
     flags = rest.pop("flags", None)
     if flags:
         parts.append(f"敏感词：{_value(flags)}")
-    if "into" in rest:
-        parts.append(f"并入问题 #{rest.pop('into')}")
-    if "votes" in rest:
-        parts.append(f"转入点赞 {rest.pop('votes')}")
-    if "vote_count" in rest:
-        parts.append(f"点赞数 {rest.pop('vote_count')}")
-    if "poll_id" in rest:
-        parts.append(f"投票 #{rest.pop('poll_id')}")
-    if "prompt" in rest:
-        parts.append(f"题目“{rest.pop('prompt')}”")
+    for key, text in _PLAIN:
+        if key in rest:
+            parts.append(text.format(rest.pop(key)))
     if "choices" in rest:
         parts.append(f"选择：{_value(rest.pop('choices'))}")
-    if "course_rating" in rest:
-        parts.append(f"课程评分 {rest.pop('course_rating')}")
     if "seconds" in rest:
         seconds = rest.pop("seconds")
         parts.append("不限时" if seconds is None else f"限时 {seconds:g} 秒")

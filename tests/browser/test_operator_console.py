@@ -12,8 +12,10 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -434,6 +436,32 @@ def test_batch_planner_refusal_names_the_rule_unit_and_share(
     expect(refusal).to_contain_text("No batch plan possible:")
     expect(refusal).to_contain_text("to keep 95% on duty")
     page.screenshot(path=str(ARTIFACTS / "operator-plan-infeasible-en.png"), full_page=True)
+
+
+def test_report_session_picker_dates_each_session_most_recent_past_first(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """报表: each session with its date and time in Beijing time; those started come first,
+    the most recent on top (yesterday's is easy to find), then those to come, soonest first."""
+    items = world["op"].call("GET", "/sessions", params={"limit": 500})["items"]
+    now = datetime.now(UTC)
+    start = {s["id"]: datetime.fromisoformat(s["starts_at"]) for s in items}
+    past = sorted((i for i in start if start[i] <= now), key=lambda i: (start[i], i), reverse=True)
+    future = sorted((i for i in start if start[i] > now), key=lambda i: (start[i], i))
+    assert past and future  # the demo has both
+    login(page, server)
+    page.goto(server.url + "/operator/#/reports")
+    groups = page.locator("#report-session optgroup")
+    expect(groups).to_have_count(2)
+    expect(groups.nth(0)).to_have_attribute("label", "已开始（最近的在前）")
+    expect(groups.nth(1)).to_have_attribute("label", "未开始")
+    options = page.locator("#report-session optgroup option")
+    values = [int(v) for v in options.evaluate_all("os => os.map(o => o.value)")]
+    assert values == past + future
+    beijing = ZoneInfo("Asia/Shanghai")
+    first = start[past[0]].astimezone(beijing).strftime("%Y/%m/%d %H:%M")
+    expect(options.first).to_contain_text(first)
+    page.screenshot(path=str(ARTIFACTS / "operator-report-picker-zh.png"), full_page=True)
 
 
 def test_roster_import_shows_every_row_error_then_imports(

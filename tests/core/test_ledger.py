@@ -455,8 +455,19 @@ def test_honour_list_ranks_by_hours_then_quiz_then_staff_number() -> None:
         (1, "t-b"),
         (2, "t-c"),
         (3, "t-d"),
-        (4, "t-a"),
+        (3, "t-a"),  # tied with t-d on hours and quiz: one rank, listed by staff number
     ]
+
+
+def test_honour_list_ties_share_a_rank_and_the_next_skips() -> None:
+    hours = [40, 40, 40, 32, 32, 12]
+    candidates = [HonourCandidate(f"t-{i}", f"NB{i:04}", h) for i, h in enumerate(hours)]
+    ranked = honour_list(candidates, top_n=10)
+    assert [e.rank for e in ranked] == [1, 1, 1, 4, 4, 6]
+    assert [e.candidate.trainee_id for e in ranked[:3]] == ["t-0", "t-1", "t-2"]
+    # hours summed from session results in another order still tie
+    floats = [HonourCandidate("a", "1", 0.1 + 0.2), HonourCandidate("b", "2", 0.3)]
+    assert [e.rank for e in honour_list(floats, top_n=2)] == [1, 1]
 
 
 def test_honour_list_can_require_the_yearly_hours() -> None:
@@ -498,7 +509,12 @@ def test_honour_list_is_sorted_deterministic_and_bounded(
     rnd.shuffle(shuffled)
     assert honour_list(shuffled, top_n) == ranked
     assert len(ranked) == min(top_n, len(candidates))
-    assert [e.rank for e in ranked] == list(range(1, len(ranked) + 1))
+    for place, (prev, e) in enumerate(zip([None, *ranked], ranked, strict=False), start=1):
+        same = prev is not None and (prev.candidate.class_hours, prev.candidate.quiz_score) == (
+            e.candidate.class_hours,
+            e.candidate.quiz_score,
+        )
+        assert e.rank == (prev.rank if same and prev else place)
     keys = [
         (-e.candidate.class_hours, -e.candidate.quiz_score, e.candidate.staff_number)
         for e in ranked

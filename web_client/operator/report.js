@@ -40,6 +40,23 @@ export async function reportView(root, { sessionId }) {
   return { destroy };
 }
 
+/**
+ * The sessions to pick from, each with its date and time (the deployment's zone): those
+ * already started first, the most recent on top (yesterday's is near the top), then those
+ * to come, the soonest first.
+ * @param {any[]} items @param {number | undefined} sessionId @param {number} now
+ */
+export function sessionGroups(items, sessionId, now) {
+  const at = (s) => Date.parse(s.starts_at) || 0;
+  const option = (s) => h("option", { value: String(s.id), selected: s.id === sessionId }, `${s.starts_at ? fmtDateTime(s.starts_at) : "—"} · ${s.title || `#${s.id}`}`);
+  const past = items.filter((s) => at(s) <= now).sort((a, b) => at(b) - at(a) || b.id - a.id);
+  const future = items.filter((s) => at(s) > now).sort((a, b) => at(a) - at(b) || a.id - b.id);
+  return [
+    past.length ? h("optgroup", { label: t("report.pastSessions") }, past.map(option)) : null,
+    future.length ? h("optgroup", { label: t("report.upcomingSessions") }, future.map(option)) : null,
+  ].filter((g) => g !== null);
+}
+
 async function pickerPanel(sessionId) {
   const sessionSel = h("select", { id: "report-session" });
   const unitSel = h("select", { id: "report-unit" });
@@ -48,7 +65,7 @@ async function pickerPanel(sessionId) {
   try {
     const [sessions, units] = await Promise.all([api.get("/sessions", { limit: 500 }), api.get("/org-units", { limit: 500 })]);
     sessionSel.appendChild(h("option", { value: "" }, t("report.pickSession")));
-    for (const s of sessions.items) sessionSel.appendChild(h("option", { value: String(s.id), selected: s.id === sessionId }, s.title || `#${s.id}`));
+    sessionSel.append(...sessionGroups(sessions.items, sessionId, Date.now()));
     for (const u of units.items) unitSel.appendChild(h("option", { value: String(u.id) }, u.name));
   } catch (err) {
     flashError(err);
