@@ -96,6 +96,18 @@ def clean_note(note: str) -> str:
     )
 
 
+def decision_note(action: LeaveAction, note: str) -> str:
+    """The approver's note, stored and shown to the trainee. A refusal must give its reason
+    (``leave.refuse_reason_required``): an office tells the trainee why; approval may be bare."""
+    cleaned = clean_note(note)
+    if action is LeaveAction.REFUSE and not cleaned:
+        raise InvalidInput(
+            "leave.refuse_reason_required",
+            "Give the reason for refusing: the trainee reads it with the decision.",
+        )
+    return cleaned
+
+
 def may_ask_leave(end: float, *, now: float, checked_in: bool) -> bool:
     """Whether a session is offered to a trainee for leave: it is not over, and they have not
     checked in to it (a session they attend is not one they miss)."""

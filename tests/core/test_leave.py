@@ -16,6 +16,7 @@ from server.core.leave import (
     check_sessions,
     clean_reason,
     course_hours,
+    decision_note,
     flagged,
     leave_limit,
     leave_standing,
@@ -57,6 +58,18 @@ def test_a_request_is_approved_refused_or_withdrawn_and_then_final() -> None:
             assert info.value.code == "leave.not_allowed"
     with pytest.raises(Conflict):
         next_state(LeaveState.APPROVED, LeaveAction.REFUSE, now=now, first_session_start=first)
+
+
+def test_a_refusal_must_give_its_reason_an_approval_need_not() -> None:
+    assert decision_note(LeaveAction.APPROVE, "") == ""
+    assert (
+        decision_note(LeaveAction.REFUSE, "  该周为结业考核，不能请假 ")
+        == "该周为结业考核，不能请假"
+    )
+    for blank in ("", "   "):
+        with pytest.raises(InvalidInput) as info:
+            decision_note(LeaveAction.REFUSE, blank)
+        assert info.value.code == "leave.refuse_reason_required"
 
 
 def test_an_approved_leave_cannot_be_withdrawn_once_it_started() -> None:

@@ -391,3 +391,29 @@ async def test_self_study_counts_toward_completion_when_the_program_says_so(
     todo = await expect_ok(await trainee.get("/api/v1/trainee/todo"))
     due = [i for i in todo["programs"][0]["items"] if i["kind"] == "self_study"]
     assert [i["title"] for i in due] == ["案例二"]
+
+
+async def test_a_refusal_needs_its_reason_and_the_trainee_reads_it(
+    client_as: ClientFactory, world: World
+) -> None:
+    trainee, operator = await client_as("trainee"), await client_as("operator")
+    asked = await expect_ok(
+        await trainee.post(
+            "/api/v1/trainee/leave",
+            json={"session_ids": [world.session_id], "reason": "家中有事"},
+        ),
+        201,
+    )
+    decide = f"/api/v1/leave/{asked['id']}/decide"
+    await expect_error(
+        await operator.post(decide, json={"decision": "refuse", "note": " "}),
+        400,
+        "leave.refuse_reason_required",
+    )
+    mine = await expect_ok(await trainee.get("/api/v1/trainee/leave"))
+    assert mine["requests"][0]["state"] == "requested"  # nothing was decided
+    why = "该场为结业考核，不能请假"
+    refused = await expect_ok(await operator.post(decide, json={"decision": "refuse", "note": why}))
+    assert refused["state"] == "refused" and refused["note"] == why
+    mine = await expect_ok(await trainee.get("/api/v1/trainee/leave"))
+    assert (mine["requests"][0]["state"], mine["requests"][0]["note"]) == ("refused", why)

@@ -111,6 +111,7 @@ export const ERRORS = {
   "leave.other_program": ["所选场次不属于同一培训项目，请分开申请。", "The sessions chosen belong to different programs; ask for each program separately."],
   "leave.session_attended": ["您已在所选场次签到，无需请假。", "You have checked in to a session you chose; leave is for sessions you miss."],
   "leave.session_over": ["所选场次已结束，请假需提前申请。", "A session you chose is already over; leave is asked beforehand."],
+  "leave.refuse_reason_required": ["不批准时请填写审批意见（原因），学员会看到。", "Give the reason for refusing in the note; the trainee sees it."],
   "leave.sessions_required": ["请选择要请假的场次。", "Choose the sessions you will miss."],
   "leave.too_many_sessions": ["一次请假的场次太多。", "Too many sessions in one leave request."],
   "leave_note.bad_characters": ["备注中含有不允许的字符。", "The note contains characters that are not allowed."],

@@ -38,6 +38,7 @@ addMessages({
     "leave.state.refused": "未批准",
     "leave.state.withdrawn": "已撤回",
     "leave.note": "审批意见：{note}",
+    "leave.why": "未批准的原因：{note}",
     "writeup.title": "学用成果",
     "writeup.none": "暂无需要提交学用成果的培训项目。",
     "writeup.program": "培训项目：{name}",
@@ -90,6 +91,7 @@ addMessages({
     "leave.state.refused": "refused",
     "leave.state.withdrawn": "withdrawn",
     "leave.note": "Note: {note}",
+    "leave.why": "Reason for refusal: {note}",
     "writeup.title": "Write-up",
     "writeup.none": "No program asks you for a write-up yet.",
     "writeup.program": "Program: {name}",
@@ -256,7 +258,7 @@ function renderLeave() {
         { "data-state": r.state },
         h("div", { class: "row" }, h("span", { class: `tag leave-${r.state}` }, t(`leave.state.${r.state}`)), h("span", { class: "grow" }, r.reason), withdraw),
         h("div", { class: "muted" }, r.sessions.map((/** @type {any} */ s) => `${s.title} ${when(s.starts_at)}`).join("；")),
-        r.note ? h("div", { class: "muted" }, t("leave.note", { note: r.note })) : null,
+        r.note ? h("div", { class: r.state === "refused" ? "leave-why" : "muted" }, t(r.state === "refused" ? "leave.why" : "leave.note", { note: r.note })) : null,
       ),
     );
   }

@@ -179,11 +179,11 @@ async def change(
         now=now.timestamp(),
         first_session_start=row.first_start.timestamp(),
     )
-    row.state = after.value
     if action is not LeaveAction.WITHDRAW:
+        row.note = rules.decision_note(action, note)
         row.decided_at = now
         row.decided_by = who
-        row.note = rules.clean_note(note)
+    row.state = after.value
     return row
 
 
