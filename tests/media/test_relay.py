@@ -213,7 +213,9 @@ async def test_keyframe_requests_from_subscribers_are_forwarded_rate_limited(rel
     after = relay.stats()["publishers"][MAIN]
     assert after["keyframe_requests_sent"] == before["keyframe_requests_sent"] + 1
     assert after["keyframe_requests_coalesced"] >= before["keyframe_requests_coalesced"] + 8
-    assert after["keyframes_in"] == before["keyframes_in"] + 1
+    # (>=: the publisher's encoder may also start a keyframe of its own, e.g. when a bandwidth
+    # estimate on a loaded machine makes it reconfigure: one extra was seen in a CI run)
+    assert after["keyframes_in"] >= before["keyframes_in"] + 1
     # those requests were all answered by that keyframe: nothing more is sent for them
     await asyncio.sleep(0.8)
     assert relay.stats()["publishers"][MAIN]["keyframe_requests_sent"] == (
@@ -225,7 +227,7 @@ async def test_keyframe_requests_from_subscribers_are_forwarded_rate_limited(rel
     await asyncio.sleep(0.3)
     mid = relay.stats()["publishers"][MAIN]
     assert mid["keyframe_requests_sent"] == before["keyframe_requests_sent"] + 2
-    assert mid["keyframes_in"] == before["keyframes_in"] + 2
+    assert mid["keyframes_in"] >= before["keyframes_in"] + 2
     await forward.send_pli(viewer.video_receiver)
     await asyncio.sleep(0.3)
     assert relay.stats()["publishers"][MAIN]["keyframe_requests_sent"] == (
@@ -234,7 +236,7 @@ async def test_keyframe_requests_from_subscribers_are_forwarded_rate_limited(rel
     await asyncio.sleep(1.0)
     final = relay.stats()["publishers"][MAIN]
     assert final["keyframe_requests_sent"] == before["keyframe_requests_sent"] + 3
-    assert final["keyframes_in"] == before["keyframes_in"] + 3
+    assert final["keyframes_in"] >= before["keyframes_in"] + 3
     keyframes_seen = sum(o.keyframe for o in log.origins(viewer.video))
     assert keyframes_seen >= 4
     await close_all(pub, viewer.pc)
