@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiortc.codecs.vpx import Vp8Encoder  # noqa: E402
 
-from bench.measure import cpu_seconds  # noqa: E402
+from bench.measure import cpu_times  # noqa: E402
 from bench.media import slope  # noqa: E402
 from classroom_agent.agent import Agent  # noqa: E402
 from classroom_agent.config import AgentConfig  # noqa: E402
@@ -223,10 +223,10 @@ async def run_mode(
             await asyncio.sleep(settle)
             frames0 = [frames_received(a, sid) for a in receivers]
             pub0 = await published(server.url, headers, sid)
-            cpu0, t0 = cpu_seconds(pid), time.monotonic()
+            (user0, sys0), t0 = cpu_times(pid), time.monotonic()
             here0 = time.process_time()
             await asyncio.sleep(window)
-            cpu1, t1 = cpu_seconds(pid), time.monotonic()
+            (user1, sys1), t1 = cpu_times(pid), time.monotonic()
             here1 = time.process_time()
             elapsed = t1 - t0
             pub1 = await published(server.url, headers, sid)
@@ -236,7 +236,9 @@ async def run_mode(
             ]
             row = {
                 "sites": count,
-                "server_cpu_pct": round(100 * (cpu1 - cpu0) / elapsed, 2),
+                "server_cpu_pct": round(100 * (user1 + sys1 - user0 - sys0) / elapsed, 2),
+                # the kernel's share (on loopback it includes delivering to the site's socket)
+                "server_sys_pct": round(100 * (sys1 - sys0) / elapsed, 2),
                 "agents_cpu_pct": round(100 * (here1 - here0) / elapsed, 1),
                 # video frames/s the server got from the main agent (its encoder keeping up?)
                 "publisher_fps": round((pub1[0] - pub0[0]) / elapsed, 1)
