@@ -71,7 +71,8 @@ async def test_late_joiner_gets_a_keyframe_within_300_ms(relay: Relay) -> None:
     first = await connect_viewer(relay, SITE_A)
     await first.wait_frames(5)
     # past the keyframe rate limit of the first join; the publisher's encoder sends keyframes
-    # only on request (aiortc: every 3000 frames), so a keyframe now is the late joiner's PLI
+    # on request (aiortc: else every 3000 frames), so a keyframe now is the late joiner's PLI
+    # or, now and then, one the encoder starts of its own
     await asyncio.sleep(1.2)
     keyframes_before = relay.stats()["publishers"][MAIN]["keyframes_in"]
     late = await connect_viewer(relay, SITE_B)
@@ -81,7 +82,9 @@ async def test_late_joiner_gets_a_keyframe_within_300_ms(relay: Relay) -> None:
     assert first_frame_after <= 0.3, f"first frame {first_frame_after * 1000:.0f} ms after connect"
     origins = log.origins(late.video)
     assert origins[0].keyframe
-    assert relay.stats()["publishers"][MAIN]["keyframes_in"] == keyframes_before + 1
+    # the late joiner's request was answered by a keyframe from the publisher (>=: its encoder
+    # may start one of its own too, as in the rate-limit test below)
+    assert relay.stats()["publishers"][MAIN]["keyframes_in"] >= keyframes_before + 1
     await late.wait_frames(10)
     assert_contiguous(log.origins(late.video))
     await close_all(pub, first.pc, late.pc)
