@@ -8,6 +8,7 @@ import time
 from fractions import Fraction
 
 import av
+from aiortc import RTCPeerConnection
 
 from server.media import forward
 from server.media.forward import EncodedFrame
@@ -22,6 +23,7 @@ from tests.media import (
     FRAME_INTERVAL,
     IngressLog,
     Origin,
+    Viewer,
     close_all,
     connect_publisher,
     connect_viewer,
@@ -42,6 +44,18 @@ def assert_contiguous(origins: list[Origin]) -> None:
 
 
 # -- real peers ------------------------------------------------------------------------------
+
+
+async def site_a_watching_main(relay: Relay) -> tuple[IngressLog, RTCPeerConnection, Viewer]:
+    """The main classroom publishing and site A watching it with 5 frames, past the keyframe rate
+    limit of site A's join: the next keyframe request goes to the publisher at once. (Its encoder
+    sends keyframes on request, aiortc: else every 3000 frames; now and then one of its own.)"""
+    log = IngressLog(relay)
+    pub, _ = await connect_publisher(relay, MAIN, chroma=64)
+    viewer = await connect_viewer(relay, SITE_A)
+    await viewer.wait_frames(5)
+    await asyncio.sleep(1.2)  # the rate limit (keyframe_min_interval) is 1 s
+    return log, pub, viewer
 
 
 async def test_every_subscriber_receives_every_frame_from_a_keyframe(relay: Relay) -> None:
@@ -66,14 +80,7 @@ async def test_every_subscriber_receives_every_frame_from_a_keyframe(relay: Rela
 
 
 async def test_late_joiner_gets_a_keyframe_within_300_ms(relay: Relay) -> None:
-    log = IngressLog(relay)
-    pub, _ = await connect_publisher(relay, MAIN, chroma=64)
-    first = await connect_viewer(relay, SITE_A)
-    await first.wait_frames(5)
-    # past the keyframe rate limit of the first join; the publisher's encoder sends keyframes
-    # on request (aiortc: else every 3000 frames), so a keyframe now is the late joiner's PLI
-    # or, now and then, one the encoder starts of its own
-    await asyncio.sleep(1.2)
+    log, pub, first = await site_a_watching_main(relay)
     keyframes_before = relay.stats()["publishers"][MAIN]["keyframes_in"]
     late = await connect_viewer(relay, SITE_B)
     await late.wait_frames(1, timeout=5)
@@ -204,11 +211,7 @@ async def test_a_burst_of_frames_is_forwarded_whole_without_a_freeze(relay: Rela
 
 
 async def test_keyframe_requests_from_subscribers_are_forwarded_rate_limited(relay: Relay) -> None:
-    log = IngressLog(relay)
-    pub, _ = await connect_publisher(relay, MAIN, chroma=64)
-    viewer = await connect_viewer(relay, SITE_A)
-    await viewer.wait_frames(5)
-    await asyncio.sleep(1.1)
+    log, pub, viewer = await site_a_watching_main(relay)
     before = relay.stats()["publishers"][MAIN]
     for _ in range(10):  # a burst, all before the keyframe can come back
         assert await forward.send_pli(viewer.video_receiver) == 1
