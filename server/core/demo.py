@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from server.core import batches
-from server.core.roster import EXPORT_HEADERS_ZH
+from server.core.roster_export import EXPORT_HEADERS_ZH
 from server.core.sessions import TeachingMethod
 
 DEFAULT_SEED = 2026
