@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import security
 from server.config import Config
+from server.core.checkin import AttendanceState, StaySource
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import (
@@ -41,6 +42,7 @@ from server.store.models import (
     utcnow,
 )
 from server.store.qa_models import QaSettings
+from server.web.checkin.records import new_row
 from tests.conftest import World, create_pg_database, seed_world
 from tests.server_process import free_port, stop_process
 from tests.web.live_helpers import unbatched
@@ -173,17 +175,15 @@ def add_login(db: AsyncSession, now: datetime, hours: float = 2, **who: int) -> 
 def in_the_room(
     trainee_id: int, session_id: int, site_id: int, now: datetime
 ) -> AttendanceRecordRow:
-    """A trainee's regular attendance record: checked in by code at ``now``, still in the room."""
-    return AttendanceRecordRow(
-        trainee_id=trainee_id,
-        session_id=session_id,
-        site_id=site_id,
-        kind=RecordKind.REGULAR,
-        state="in",
-        stays=[{"start": now.timestamp(), "end": None, "source": "code"}],
-        manual=[],
-        first_in=now,
-    )
+    """A trainee's regular attendance record: checked in by code at ``now``, still in the room.
+
+    Starts from the server's own new record (``records.new_row``) and adds the open stay a
+    check-in by code writes, so the server reads it like any other record."""
+    row = new_row(trainee_id, session_id, site_id, RecordKind.REGULAR)
+    row.state = AttendanceState.IN.value
+    row.stays = [{"start": now.timestamp(), "end": None, "source": StaySource.TRAINEE.value}]
+    row.first_in = now
+    return row
 
 
 async def seed_trainees(

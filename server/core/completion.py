@@ -199,8 +199,9 @@ def honour_list(
     Order: class hours desc, quiz score desc, staff number asc (as strings), trainee id asc.
     Candidates equal on class hours and quiz score share a rank, and the next rank skips as
     many places (1, 1, 1, 4 ...): staff number and id only fix the order they are listed in.
-    The list is cut after ``top_n`` entries. Candidates below ``min_class_hours`` or who did
-    not complete are left out.
+    The list is cut after ``top_n`` entries, except that everyone tied with the last entry
+    stays on it (并列: a top ten may list eleven; nobody equal in merit is left out by staff
+    number). Candidates below ``min_class_hours`` or who did not complete are left out.
     """
     if top_n < 0:
         raise InvalidInput("ledger.top_n_invalid", "The honour list size must be >= 0.")
@@ -213,9 +214,11 @@ def honour_list(
     eligible = [c for c in pool if c.completed and c.class_hours >= min_class_hours]
     eligible.sort(key=lambda c: (-c.class_hours, -c.quiz_score, c.staff_number, c.trainee_id))
     out: list[HonourEntry] = []
-    for place, c in enumerate(eligible[:top_n], start=1):
+    for place, c in enumerate(eligible, start=1):
         prev = out[-1] if out else None
         tied = prev is not None and _merit(prev.candidate) == _merit(c)
+        if place > top_n and not tied:
+            break
         out.append(HonourEntry(rank=prev.rank if tied and prev else place, candidate=c))
     return tuple(out)
 

@@ -12,7 +12,7 @@ Pure: the caller passes the parsed rows and the existing trainees' names by staf
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from server.core.roster import RosterField, RosterIssue, TraineeRow, normalize_name
 
@@ -25,12 +25,7 @@ class Rename:
     new_name: str
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "row": self.row,
-            "staff_no": self.staff_no,
-            "old_name": self.old_name,
-            "new_name": self.new_name,
-        }
+        return asdict(self)
 
 
 def _same(a: str, b: str) -> bool:

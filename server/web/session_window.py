@@ -1,13 +1,15 @@
 """A session row as :mod:`server.core.session_run` sees it: the plan and the run.
 
 The one place that turns a ``ClassSession`` into the window attendance and presence are judged
-on (the report, the transcripts, the presence timeline).
+on (the report, the transcripts, the presence timeline), and into the planned window that leave
+is asked and counted against.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from server.core.ledger import LedgerSession
 from server.core.session_run import RunWindow, SessionTimes, run_window
 from server.store.models import ClassSession
 
@@ -20,6 +22,14 @@ def session_times(session: ClassSession) -> SessionTimes:
         session.ends_at.timestamp(),
         session.started_at.timestamp() if session.started_at is not None else None,
         session.ended_at.timestamp() if session.ended_at is not None else None,
+    )
+
+
+def scheduled_session(session: ClassSession) -> LedgerSession:
+    """The session as planned (its scheduled start and end), whether or not it has run."""
+    times = session_times(session)
+    return LedgerSession(
+        times.session_id, times.course_id, times.scheduled_start, times.scheduled_end
     )
 
 

@@ -470,6 +470,20 @@ def test_honour_list_ties_share_a_rank_and_the_next_skips() -> None:
     assert [e.rank for e in honour_list(floats, top_n=2)] == [1, 1]
 
 
+def test_honour_list_keeps_everyone_tied_at_the_cut() -> None:
+    hours = [40, 36, 32, 32, 32, 12]
+    candidates = [HonourCandidate(f"t-{i}", f"NB{i:04}", h) for i, h in enumerate(hours)]
+    ranked = honour_list(candidates, top_n=3)  # 第三名 is shared by three: all three are on it
+    assert [(e.rank, e.candidate.trainee_id) for e in ranked] == [
+        (1, "t-0"),
+        (2, "t-1"),
+        (3, "t-2"),
+        (3, "t-3"),
+        (3, "t-4"),
+    ]
+    assert len(honour_list(candidates, top_n=2)) == 2  # no tie at the cut: exactly two
+
+
 def test_honour_list_can_require_the_yearly_hours() -> None:
     candidates = [HonourCandidate("t-a", "1", 31.5, 100), HonourCandidate("t-b", "2", 32, 0)]
     ranked = honour_list(candidates, top_n=10, min_class_hours=RULES.yearly_required_hours)
@@ -508,7 +522,9 @@ def test_honour_list_is_sorted_deterministic_and_bounded(
     shuffled = list(candidates)
     rnd.shuffle(shuffled)
     assert honour_list(shuffled, top_n) == ranked
-    assert len(ranked) == min(top_n, len(candidates))
+    assert len(ranked) >= min(top_n, len(candidates))
+    for extra in ranked[top_n:]:  # beyond top_n only those tied with the last place
+        assert extra.rank == ranked[top_n - 1].rank
     for place, (prev, e) in enumerate(zip([None, *ranked], ranked, strict=False), start=1):
         same = prev is not None and (prev.candidate.class_hours, prev.candidate.quiz_score) == (
             e.candidate.class_hours,
@@ -524,6 +540,8 @@ def test_honour_list_is_sorted_deterministic_and_bounded(
         worst_in = ranked[-1].candidate
         outside = set(candidates) - {e.candidate for e in ranked}
         assert all(c.class_hours <= worst_in.class_hours for c in outside)
+        worst = (worst_in.class_hours, worst_in.quiz_score)
+        assert all((c.class_hours, c.quiz_score) != worst for c in outside)
 
 
 # ---------------------------------------------------------------------------------------------

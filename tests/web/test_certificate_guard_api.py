@@ -59,6 +59,7 @@ async def test_a_revoked_certificate_is_not_valid_nor_downloadable(
     assert issued["issued"] == 1
     cert = (await expect_ok(await trainee.get("/api/v1/trainee/certificates")))["items"][0]
     assert cert["revoked"] is False
+    assert (await expect_ok(await trainee.get("/api/v1/trainee/todo")))["certificates"] == 1
     pdf = f"/api/v1/certificates/{cert['id']}/pdf"
     assert (await trainee.get(pdf)).status == 200
     revoke = f"/api/v1/certificates/{cert['id']}/revoke"
@@ -81,6 +82,8 @@ async def test_a_revoked_certificate_is_not_valid_nor_downloadable(
     assert checked["revoked_on"] and "reason" not in str(checked)
     mine = (await expect_ok(await trainee.get("/api/v1/trainee/certificates")))["items"]
     assert [c["revoked"] for c in mine] == [True]
+    # ... and is no longer counted among the trainee's certificates.
+    assert (await expect_ok(await trainee.get("/api/v1/trainee/todo")))["certificates"] == 0
     listed = await expect_ok(await operator.get(f"/api/v1/programs/{program}/completion"))
     me = next(i for i in listed["items"] if i["trainee_id"] == world.trainee_id)
     assert me["certificate"]["revoked_at"] and me["certificate"]["revoke_reason"] == reason

@@ -271,20 +271,24 @@ async function onAsk(event) {
   const form = /** @type {HTMLFormElement} */ (event.target);
   const ids = Array.from(form.querySelectorAll("input[name=leave-session]:checked"), (el) => Number(/** @type {HTMLInputElement} */ (el).value));
   const reason = /** @type {HTMLTextAreaElement} */ ($("#leave-reason")).value;
-  try {
-    await api.post("/trainee/leave", { session_ids: ids, reason });
-    notice(t("leave.sent"), "ok");
-    await loadBetween();
-  } catch (err) {
-    showError(err);
-  }
+  await sendThenReload(() => api.post("/trainee/leave", { session_ids: ids, reason }), "leave.sent");
 }
 
 /** @param {number} id */
 async function onWithdraw(id) {
+  await sendThenReload(() => api.post(`/leave/${id}/withdraw`), "leave.withdrawn.ok");
+}
+
+/**
+ * What every change on these cards does: send it; once it is through, say so and reload the
+ * cards; if anything fails, show the error.
+ * @param {() => Promise<unknown>} send
+ * @param {string} okKey the message said when it went through
+ */
+async function sendThenReload(send, okKey) {
   try {
-    await api.post(`/leave/${id}/withdraw`);
-    notice(t("leave.withdrawn.ok"), "ok");
+    await send();
+    notice(t(okKey), "ok");
     await loadBetween();
   } catch (err) {
     showError(err);
@@ -358,7 +362,7 @@ async function onWriteup(event) {
   const data = between.writeup;
   const text = /** @type {HTMLTextAreaElement} */ ($("#writeup-text")).value;
   const input = /** @type {HTMLInputElement} */ ($("#writeup-file"));
-  try {
+  await sendThenReload(async () => {
     await api.post("/trainee/writeup", { program_id: data.program.id, text });
     if (input.files && input.files.length) {
       const form = new FormData();
@@ -366,11 +370,7 @@ async function onWriteup(event) {
       await api.upload(`/trainee/writeup/file?program_id=${data.program.id}`, form);
     }
     between.draft = "";
-    notice(t("writeup.sent"), "ok");
-    await loadBetween();
-  } catch (err) {
-    showError(err);
-  }
+  }, "writeup.sent");
 }
 
 function renderCerts() {

@@ -23,6 +23,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
 FONT = "STSong-Light"
+LATIN = "Helvetica"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 RED = HexColor("#b71c1c")
 
@@ -55,6 +56,17 @@ def _wrap(text: str, width: float, size: float) -> list[str]:
     if line:
         lines.append(line)
     return lines
+
+
+def _label_and_value(pdf: Canvas, x: float, y: float, label: str, value: str) -> None:
+    """A Chinese label, then Latin text (the code a person types, the link) in Helvetica:
+    readers substitute the CID font's Latin glyphs with other widths, which put gaps inside
+    the code ("ABCDEFGH JKLM"); Helvetica's metrics are built into every reader."""
+    size = 10
+    pdf.setFont(FONT, size)
+    pdf.drawString(x, y, label)
+    pdf.setFont(LATIN, size)
+    pdf.drawString(x + pdfmetrics.stringWidth(label, FONT, size), y, value)
 
 
 def render(cert: CertificateText) -> bytes:
@@ -90,9 +102,8 @@ def render(cert: CertificateText) -> bytes:
         44 * mm,
         f"{cert.issued.year}年{cert.issued.month}月{cert.issued.day}日",
     )
-    pdf.setFont(FONT, 10)
-    pdf.drawString(40 * mm, 30 * mm, f"证书验证码 / Verification code: {cert.code}")
-    pdf.drawString(40 * mm, 24 * mm, f"扫码或访问验证 / Verify: {cert.link}")
+    _label_and_value(pdf, 40 * mm, 30 * mm, "证书验证码", f" / Verification code: {cert.code}")
+    _label_and_value(pdf, 40 * mm, 24 * mm, "扫码或访问验证", f" / Verify: {cert.link}")
     side = 36 * mm
     widget = QrCodeWidget(cert.link, barLevel="M")
     x0, y0, x1, y1 = widget.getBounds()

@@ -299,9 +299,10 @@ async def first_live_end(db: AsyncSession, program_id: int) -> float | None:
 
 
 async def certificate_count(db: AsyncSession, trainee_id: int) -> int:
+    """The trainee's valid certificates (a revoked one no longer counts)."""
     count = await db.scalar(
         select(func.count())
         .select_from(CertificateRow)
-        .where(CertificateRow.trainee_id == trainee_id)
+        .where(CertificateRow.trainee_id == trainee_id, CertificateRow.revoked_at.is_(None))
     )
     return int(count or 0)

@@ -30,15 +30,7 @@ from server.store.completion_models import (
 from server.store.models import ClassSession, Course, Program, ProgramUnit, Trainee, utcnow
 from server.web.db import CHUNK, iso
 from server.web.session_roster import expected_trainees
-
-
-def ledger_session(session: ClassSession) -> LedgerSession:
-    return LedgerSession(
-        str(session.id),
-        str(session.course_id),
-        session.starts_at.timestamp(),
-        session.ends_at.timestamp(),
-    )
+from server.web.session_window import scheduled_session
 
 
 async def on_leave(
@@ -145,7 +137,7 @@ async def ask(
         raise NotFound("session.not_found", f"There is no session with id {missing[0]}.")
     attended = await checked_in(db, session_ids, [trainee.id])
     rules.check_sessions(
-        [ledger_session(s) for s in sessions],
+        [scheduled_session(s) for s in sessions],
         now=utcnow().timestamp(),
         checked_in=frozenset(str(s) for s, _ in attended),
     )
@@ -206,7 +198,7 @@ async def standings(
     """Every trainee with leave in the program (or those given): their share, before/after."""
     settings = await settings_of(db, program_id)
     sessions = await program_sessions(db, program_id)
-    by_id = {s.id: ledger_session(s) for s in sessions}
+    by_id = {s.id: scheduled_session(s) for s in sessions}
     query = (
         select(LeaveRequestRow.trainee_id, LeaveRequestRow.state, LeaveSessionRow.session_id)
         .join(LeaveSessionRow, LeaveSessionRow.request_id == LeaveRequestRow.id)
