@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import aiohttp  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 from cp_clients import worker_main  # noqa: E402
-from measure import cpu_seconds, machine, pct, rss_kib  # noqa: E402
+from measure import arguments, cpu_seconds, machine, pct, rss_kib  # noqa: E402
 from workers import WorkerPool  # noqa: E402
 
 from server.config import Config  # noqa: E402
@@ -791,9 +791,7 @@ async def guarded(job: Awaitable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--sizes", default="1000,4000", help="socket counts, ascending")
     parser.add_argument("--servers", default=",".join(ALL_SERVERS))
     parser.add_argument("--events", type=int, default=20, help="events per size")

@@ -1,11 +1,16 @@
-"""What the bench scripts read off a server process from outside (CPU time and RSS from
-/proc), the percentile they report, and the line that says which machine the numbers came from."""
+"""What the bench scripts share: what they read off a server process from outside (CPU time and
+RSS from /proc), the percentile they report, their argument parser, and the line that says which
+machine the numbers came from (printed under the results)."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import os
 import platform
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 
 def cpu_times(pid: int) -> tuple[float, float]:
@@ -40,3 +45,18 @@ def machine() -> str:
     """``machine: <processor>, <n> CPUs, Python <version>``: printed under every result."""
     processor = platform.processor() or platform.machine()
     return f"machine: {processor}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """A bench script's argument parser, whose ``--help`` shows ``doc`` (the script's docstring)
+    as written."""
+    return argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+def run_and_report(measurement: Coroutine[Any, Any, None]) -> None:
+    """Run a bench script's measurement (which prints its results), then print the machine line
+    under them."""
+    asyncio.run(measurement)
+    print(machine())

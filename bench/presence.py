@@ -26,13 +26,13 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import msgpack  # noqa: E402
 
-from bench.measure import cpu_seconds, machine, rss_kib  # noqa: E402
+from bench.measure import arguments, cpu_seconds, rss_kib, run_and_report  # noqa: E402
 from server import security  # noqa: E402
 from server.store import db as store_db  # noqa: E402
 from server.store.models import Role, Site, SiteKind, User  # noqa: E402
 from tests.cluster_helpers import add_login  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
-from tests.web.live_helpers import heartbeat, hello  # noqa: E402
+from tests.web.live_helpers import heartbeat, hello, unbatched  # noqa: E402
 
 
 async def seed(url: str, agents: int, browsers: int) -> tuple[list[tuple[int, str]], list[str]]:
@@ -133,8 +133,7 @@ class Browser:
     async def read(self) -> None:
         assert self.ws is not None
         async for msg in self.ws:
-            data = json.loads(msg.data)
-            for message in data["messages"] if data.get("type") == "batch" else [data]:
+            for message in unbatched(msg.data):
                 if message.get("type") == "event" and message["data"].get("state") == "offline":
                     self.offline.setdefault(message["data"]["site_id"], time.monotonic())
 
@@ -212,20 +211,17 @@ async def run(args: argparse.Namespace) -> None:
                 agent.kill()
     finally:
         server.stop()
-    print(machine())
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--browsers", type=int, default=2000)
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--steady", type=float, default=30.0)
     parser.add_argument("--kill", type=int, default=50)
     parser.add_argument("--silent", action="store_true", help="stop heartbeats instead of closing")
-    asyncio.run(run(parser.parse_args()))
+    run_and_report(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -27,12 +27,13 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
-from bench.measure import machine, pct  # noqa: E402
+from bench.measure import arguments, pct, run_and_report  # noqa: E402
 from server.config import Config  # noqa: E402
 from server.store import db as store_db  # noqa: E402
 from tests.cluster_helpers import seed_trainees  # noqa: E402
 from tests.conftest import create_pg_database, seed_world  # noqa: E402
 from tests.server_process import LOAD_TEST_ENV, ServerProcess  # noqa: E402
+from tests.web.live_helpers import unbatched  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -61,8 +62,7 @@ class Browser:
     async def read(self) -> None:
         assert self.ws is not None
         async for msg in self.ws:
-            data = json.loads(msg.data)
-            for message in data["messages"] if data.get("type") == "batch" else [data]:
+            for message in unbatched(msg.data):
                 if message.get("type") == "resync":
                     self.subscribed.set()
                 elif message.get("type") == "event" and message.get("kind") == "question_on_air":
@@ -208,17 +208,14 @@ async def run(args: argparse.Namespace) -> None:
         if keys:
             await client.delete(*keys)
         await client.aclose()
-    print(machine())
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--browsers", type=int, default=2000)
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
-    asyncio.run(run(parser.parse_args()))
+    run_and_report(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from control_plane import (  # noqa: E402
     ours_env,
     session_priority,
 )
-from measure import cpu_seconds, machine, pct  # noqa: E402
+from measure import arguments, cpu_seconds, machine, pct  # noqa: E402
 from page_clients import worker_main  # noqa: E402
 from workers import WorkerPool  # noqa: E402
 
@@ -212,9 +212,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--browsers", type=int, default=10000)
     parser.add_argument("--workers", type=int, default=4, help="client processes")
     parser.add_argument(

@@ -6,6 +6,7 @@ command stream (live sessions, question on air, roll calls) and queues check-ins
 answers and its own outages in an on-disk outbox until the server acknowledges them.
 
 Modules: :mod:`.agent` (the connection loop), :mod:`.outbox` (SQLite outbox),
+:mod:`.outbox_sender` (sending the outbox over the connection, acks, check-ins not yet acked),
 :mod:`.state` (site state and the persisted stream cursor), :mod:`.protocol` (message
 building and framing), :mod:`.backoff`, :mod:`.health`, :mod:`.config`, :mod:`.logs`,
 :mod:`.cli` (the ``classroom-agent`` command).

@@ -2,10 +2,11 @@
 
 ``Agent.run()`` connects, says ``hello`` (with the last stream position it handled), waits for
 ``welcome``, then runs four things side by side until the socket closes or ``stop()`` is
-called: the receiver (events, resyncs, acks, pings), the heartbeat, the outbox sender and the
-stream ``ack`` sender. When the socket closes it waits a capped, jittered back-off and
-connects again; close codes 4002 and 4004 stop it for good (``run()`` returns 3), because no
-retry can fix an agent too old for the server or a configuration naming the wrong site.
+called: the receiver (events, resyncs, acks, pings), the heartbeat, the outbox sender
+(:mod:`classroom_agent.outbox_sender`) and the stream ``ack`` sender. When the socket closes
+it waits a capped, jittered back-off and connects again; close codes 4002 and 4004 stop it
+for good (``run()`` returns 3), because no retry can fix an agent too old for the server or a
+configuration naming the wrong site.
 
 Nothing here raises out of ``run()`` for a network problem or a bad frame: a field PC that
 nobody watches must keep trying on its own, without ever spinning the CPU.
@@ -18,10 +19,10 @@ import contextlib
 import inspect
 import logging
 import random
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,8 @@ from classroom_agent.hand import RaiseHand
 from classroom_agent.health import Health, read_cpu_load
 from classroom_agent.media import MediaClient, MediaOptions
 from classroom_agent.media_sources import parse_source
-from classroom_agent.outbox import Outbox, OutboxItem
+from classroom_agent.outbox import Outbox
+from classroom_agent.outbox_sender import OutboxSender, open_outbox
 from classroom_agent.protocol import Cursor, Event, ProtocolError, Welcome
 from classroom_agent.state import CursorStore, SiteState
 from server.core.messages import MAX_FRAME
@@ -47,12 +49,8 @@ EXIT_CONFIG = 2
 EXIT_FATAL_CLOSE = 3
 
 DEFAULT_HEARTBEAT_INTERVAL = 5.0
-OUTBOX_MAX_AGE = 7 * 24 * 3600.0 - 3600.0
-"""Items older than this are dropped: the server refuses items over 7 days old (1 h margin)."""
 ACK_MIN_GAP = 0.5
 """Stream ``ack`` messages are coalesced to at most two a second (the server limits rates)."""
-OUTBOX_MIN_GAP = 0.2
-"""At most five ``outbox`` messages a second while a long queue drains."""
 HANDLER_TIMEOUT = 10.0
 CLOCK_TOLERANCE = 2.0
 """A clock offset under this (seconds) is measurement noise: timestamps stay as they are."""
@@ -105,11 +103,14 @@ class Agent:
         self._cpu_load = cpu_load
         state_dir = Path(self.config.state_dir or self.config.state_path)
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.outbox = _open_outbox(state_dir / "outbox.db", self._clock())
+        outbox = open_outbox(state_dir / "outbox.db", self._clock())
         self.cursor_store = CursorStore(state_dir / "cursor.json")
         self.cursor: Cursor | None = self.cursor_store.load()
         self.state = SiteState()
-        self.state.merge_local_checkins(self._pending_checkins())
+        self.sender = OutboxSender(
+            outbox, self.state, self.config, now=self.now, monotonic=monotonic
+        )
+        self.state.merge_local_checkins(self.sender.pending_checkins())
         self.welcome: Welcome | None = None
         self.rtt_ms: float | None = None
         self.connections = 0
@@ -118,14 +119,12 @@ class Agent:
         self._handlers: dict[str, list[EventHandler]] = {}
         self._started = monotonic()
         self._stop = asyncio.Event()
-        self._outbox_wakeup = asyncio.Event()
         self._ack_wakeup = asyncio.Event()
         self._serving = False
         self._outage: _Outage | None = None
         self._hb_seq = 0
         self._hb_sent: dict[int, float] = {}
         self._last_hb_ack = 0.0
-        self._inflight: dict[str, float] = {}
         self._acked_seq: int | None = None
         self.clock_offset = 0.0
         """Server clock minus this PC's clock, estimated from ``heartbeat_ack.server_ts``."""
@@ -183,6 +182,11 @@ class Agent:
     def connected(self) -> bool:
         return self._serving
 
+    @property
+    def outbox(self) -> Outbox:
+        """What the site must still tell the server (check-ins, roll-call answers, outages)."""
+        return self.sender.outbox
+
     def record_checkin(
         self,
         trainee_id: int,
@@ -193,9 +197,8 @@ class Agent:
     ) -> str:
         """Queue a check-in made at this site (durably); returns the outbox item id."""
         body = {"trainee_id": trainee_id, "session_id": session_id, "method": method}
-        item_id = self.outbox.add("checkin", body, ts=self.now() if ts is None else ts)
+        item_id = self.sender.add("checkin", body, ts)
         self.state.note_checkin(session_id, trainee_id)
-        self._outbox_wakeup.set()
         return item_id
 
     def record_rollcall_answer(
@@ -214,9 +217,7 @@ class Agent:
             "roll_call_id": roll_call_id,
             "answer": answer,
         }
-        item_id = self.outbox.add("rollcall_answer", body, ts=self.now() if ts is None else ts)
-        self._outbox_wakeup.set()
-        return item_id
+        return self.sender.add("rollcall_answer", body, ts)
 
     def health(self) -> Health:
         """The health map the next heartbeat carries."""
@@ -372,7 +373,6 @@ class Agent:
     def _on_welcome(self, welcome: Welcome) -> None:
         self.welcome = welcome
         self.connections += 1
-        self._inflight.clear()
         self._hb_sent.clear()
         self._last_hb_ack = self._monotonic()
         self._acked_seq = None
@@ -389,7 +389,7 @@ class Agent:
             welcome.seq,
         )
         self._record_outage("")
-        self._outbox_wakeup.set()
+        self.sender.connected()
 
     def _record_outage(self, suffix: str) -> None:
         """Queue the outage that just ended (or is cut short by a stop) as an outbox item."""
@@ -416,7 +416,7 @@ class Agent:
         tasks = {
             asyncio.create_task(self._receive_loop(ws), name="receive"),
             asyncio.create_task(self._heartbeat_loop(ws), name="heartbeat"),
-            asyncio.create_task(self._outbox_loop(ws), name="outbox"),
+            asyncio.create_task(self.sender.run(partial(self._send, ws)), name="outbox"),
             asyncio.create_task(self._ack_loop(ws), name="ack"),
         }
         stopper = asyncio.create_task(self._stop.wait(), name="stop")
@@ -457,7 +457,7 @@ class Agent:
             elif kind == "heartbeat_ack":
                 self._handle_heartbeat_ack(protocol.parse_seq(msg), protocol.parse_ts(msg))
             elif kind == "outbox_ack":
-                self._handle_outbox_ack(protocol.parse_results(msg))
+                self.sender.acknowledge(protocol.parse_results(msg))
             elif kind == "ping":
                 nonce = msg.get("nonce")
                 await self._send(ws, protocol.pong(nonce if protocol.is_valid_seq(nonce) else None))
@@ -498,7 +498,7 @@ class Agent:
         # sessions still live (all of them when the snapshot names no live session).
         live = self.state.live_sessions
         self.state.merge_local_checkins(
-            (sid, tid) for sid, tid in self._pending_checkins() if not live or sid in live
+            (sid, tid) for sid, tid in self.sender.pending_checkins() if not live or sid in live
         )
         event = Event("", resync.epoch, resync.seq, "resync", resync.snapshot)
         await self._dispatch("resync", event)
@@ -552,39 +552,6 @@ class Agent:
                 -offset,
             )
 
-    def _handle_outbox_ack(self, results: Mapping[str, str]) -> None:
-        outcome = self.outbox.acknowledge(results)
-        for item_id in results:
-            self._inflight.pop(item_id, None)
-        for item, code in outcome.refused:
-            log.error(
-                "the server refused outbox item %s (%s) for good: %s %s",
-                item.id,
-                item.kind,
-                code[:100],
-                dict(item.body),
-            )
-            if item.kind == "checkin":
-                self._forget_checkin(item)
-        if outcome.removed:
-            log.debug("%d outbox items acknowledged", len(outcome.removed))
-        self._outbox_wakeup.set()
-
-    def _forget_checkin(self, item: OutboxItem) -> None:
-        session_id, trainee_id = item.body.get("session_id"), item.body.get("trainee_id")
-        if isinstance(session_id, int) and isinstance(trainee_id, int):
-            self.state.note_checkout(session_id, trainee_id)
-
-    def _pending_checkins(self) -> list[tuple[int, int]]:
-        pairs: list[tuple[int, int]] = []
-        for item in self.outbox.pending(limit=1_000_000):
-            if item.kind != "checkin":
-                continue
-            sid, tid = item.body.get("session_id"), item.body.get("trainee_id")
-            if isinstance(sid, int) and isinstance(tid, int):
-                pairs.append((sid, tid))
-        return pairs
-
     # -- sending ---------------------------------------------------------------------------
 
     async def _send(self, ws: ClientConnection, msg: Mapping[str, Any]) -> None:
@@ -626,65 +593,3 @@ class Agent:
         if cursor is not None and cursor.seq != self._acked_seq:
             await self._send(ws, protocol.ack(cursor.seq))
             self._acked_seq = cursor.seq
-
-    async def _outbox_loop(self, ws: ClientConnection) -> None:
-        resend = self.config.outbox_resend
-        while True:
-            self._outbox_wakeup.clear()
-            self._expire_outbox()
-            now = self._monotonic()
-            waiting = any(now - sent < resend for sent in self._inflight.values())
-            if not waiting:  # one batch in flight at a time: the server paces the queue
-                self._inflight.clear()
-                batch = self._fit_frame(self.outbox.pending(self.config.outbox_batch))
-                if batch:
-                    await self._send(ws, protocol.outbox(item.to_wire() for item in batch))
-                    sent_at = self._monotonic()
-                    for item in batch:
-                        self._inflight[item.id] = sent_at
-                    log.debug("sent %d outbox items", len(batch))
-                    await asyncio.sleep(OUTBOX_MIN_GAP)
-                    continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox_wakeup.wait(), resend)
-
-    def _fit_frame(self, items: list[OutboxItem]) -> list[OutboxItem]:
-        """The longest head of ``items`` whose ``outbox`` message fits in one frame."""
-        while items:
-            try:
-                protocol.encode(protocol.outbox(item.to_wire() for item in items))
-                return items
-            except ValueError:
-                if len(items) == 1:
-                    log.error("outbox item %s cannot be sent (too large); dropping it", items[0].id)
-                    self.outbox.acknowledge({items[0].id: "agent.too_large"})
-                    return []
-                items = items[: len(items) // 2]
-        return items
-
-    def _expire_outbox(self) -> None:
-        for item in self.outbox.expire(self.now() - OUTBOX_MAX_AGE):
-            log.error(
-                "outbox item %s (%s) from %.0f is too old for the server; dropped: %s",
-                item.id,
-                item.kind,
-                item.ts,
-                dict(item.body),
-            )
-
-
-def _open_outbox(path: Path, now: float) -> Outbox:
-    """Open the outbox; a damaged file is moved aside (kept for inspection) and a new one
-    started, so one bad sector does not keep the site offline for good."""
-    try:
-        return Outbox(path)
-    except sqlite3.DatabaseError as exc:
-        aside = path.with_name(f"{path.name}.damaged-{int(now)}")
-        log.error(
-            "the outbox %s is damaged (%s); moved to %s, starting a new one", path, exc, aside
-        )
-        for suffix in ("", "-wal", "-shm"):
-            source = path.with_name(path.name + suffix)
-            if source.exists():
-                source.replace(aside.with_name(aside.name + suffix))
-        return Outbox(path)

@@ -44,6 +44,7 @@ from server.store.qa_models import QaSettings
 from server.web.checkin.records import new_row, store_core, to_core
 from tests.conftest import World, create_pg_database, seed_world
 from tests.server_process import free_port, stop_process
+from tests.web.live_helpers import unbatched
 
 if TYPE_CHECKING:
     from classroom_agent.agent import Agent
@@ -332,8 +333,7 @@ class LiveBrowser:
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
-            data = json.loads(msg.data)
-            for m in data["messages"] if data.get("type") == "batch" else [data]:
+            for m in unbatched(msg.data):
                 kind = m.get("type")
                 if kind == "hello":
                     self.nodes.append(str(m["node_id"]))

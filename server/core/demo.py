@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from server.core import batches
-from server.core.roster import EXPORT_HEADERS_ZH
+from server.core.roster_export import EXPORT_HEADERS_ZH
 from server.core.sessions import TeachingMethod
 
 DEFAULT_SEED = 2026
@@ -468,87 +468,6 @@ def demo_roster_table(data: DemoData) -> tuple[list[str], list[list[str]]]:
     return list(EXPORT_HEADERS_ZH), rows
 
 
-# --- the story of the last session held (so reports and charts are not empty) --------------
-
-
-@dataclass(frozen=True, slots=True)
-class DemoStay:
-    staff_no: str
-    start: dt.datetime
-    end: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DemoQuestion:
-    staff_no: str
-    text: str
-    anonymous: bool
-    votes: tuple[str, ...]  # staff numbers
-    answered: bool
-    at: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DemoPoll:
-    prompt: str
-    options: tuple[str, ...]
-    correct: int
-    opened_at: dt.datetime
-    closed_at: dt.datetime
-    answers: tuple[tuple[str, int], ...]  # (staff number, option index)
-
-
-@dataclass(frozen=True, slots=True)
-class DemoStory:
-    """The last session before ``today``, as it went: it started 4 minutes late and ran 6
-    minutes over; most came, some late, some left early, some stayed away."""
-
-    session_key: str
-    started_at: dt.datetime
-    ended_at: dt.datetime
-    stays: tuple[DemoStay, ...]
-    questions: tuple[DemoQuestion, ...]
-    poll: DemoPoll
-
-
-_QUESTIONS = (
-    ("基层减负之后，考核指标怎样避免“层层加码”？", False),
-    ("村级党组织换届后，新任书记的培训有什么好做法？", True),
-    ("数字化改革中，怎样让老年群众也方便办事？", False),
-    ("“周末知行学堂”的课程录像能否在各分课堂回放？", True),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class DemoRun:
-    """A session before ``today`` as it ran: its real start and end and who was there."""
-
-    session_key: str
-    started_at: dt.datetime
-    ended_at: dt.datetime
-    stays: tuple[DemoStay, ...]
-
-
-def _run(data: DemoData, session: DemoSession, rng: random.Random) -> DemoRun:
-    """It started 4 minutes late and ran 6 over; most came, some late, some left early, some
-    stayed away (缺勤)."""
-    started = session.starts_at + dt.timedelta(minutes=4)
-    ended = session.ends_at + dt.timedelta(minutes=6)
-    stays: list[DemoStay] = []
-    for t in data.expected(session):
-        roll = rng.random()
-        if roll < 0.1:
-            continue  # stayed away: 缺勤
-        arrive = started - dt.timedelta(minutes=rng.uniform(2, 15))
-        leave = ended + dt.timedelta(minutes=rng.uniform(0, 4))
-        if roll < 0.16:
-            arrive = started + dt.timedelta(minutes=rng.uniform(12, 40))  # late
-        elif roll < 0.2:
-            leave = ended - dt.timedelta(minutes=rng.uniform(15, 50))  # left early
-        stays.append(DemoStay(t.staff_no, arrive, leave))
-    return DemoRun(session.key, started, ended, tuple(stays))
-
-
 def todays_session(data: DemoData, today: dt.date) -> DemoSession | None:
     """The session held on ``today`` (China dates), if any."""
     return next(
@@ -561,58 +480,3 @@ def sample_trainees(data: DemoData, today: dt.date, count: int = 3) -> tuple[Dem
     today_session = todays_session(data, today)
     expected = data.expected(today_session) if today_session is not None else ()
     return (expected or data.trainees)[:count]
-
-
-def _past(data: DemoData, today: dt.date) -> list[DemoSession]:
-    day_start = dt.datetime.combine(today, dt.time(0, 0), CHINA_TZ)
-    return sorted((s for s in data.sessions if s.ends_at <= day_start), key=lambda s: s.starts_at)
-
-
-def demo_runs(data: DemoData, today: dt.date, seed: int = DEFAULT_SEED) -> tuple[DemoRun, ...]:
-    """Every session that ended before ``today`` (China dates), as it ran, oldest first. The
-    demo schedules no session in the past that never ran: an office records its runs."""
-    past = _past(data, today)
-    runs = [_run(data, s, random.Random(seed + 100 + i)) for i, s in enumerate(past[:-1])]
-    story = demo_story(data, today, seed)
-    if story is not None:
-        runs.append(DemoRun(story.session_key, story.started_at, story.ended_at, story.stays))
-    return tuple(runs)
-
-
-def demo_story(data: DemoData, today: dt.date, seed: int = DEFAULT_SEED) -> DemoStory | None:
-    """What happened in the latest session that ended before ``today`` (China dates)."""
-    past = _past(data, today)
-    if not past:
-        return None
-    session = past[-1]
-    rng = random.Random(seed + 1)
-    run = _run(data, session, rng)
-    started, ended, stays = run.started_at, run.ended_at, run.stays
-    present = [stay.staff_no for stay in stays]
-    questions = tuple(
-        DemoQuestion(
-            staff_no=present[(i * 37) % len(present)],
-            text=text,
-            anonymous=anonymous,
-            votes=tuple(rng.sample(present, k=min(len(present), 30 - 6 * i))),
-            answered=i < 2,
-            at=started + dt.timedelta(minutes=20 + 15 * i),
-        )
-        for i, (text, anonymous) in enumerate(_QUESTIONS)
-    )
-    opened = started + dt.timedelta(minutes=90)
-    options = ("在岗在位，分批参训", "全员集中，一次培训", "只看录像自学")
-    answers = tuple(
-        (no, 0 if rng.random() < 0.8 else rng.choice((1, 2)))
-        for no in present
-        if rng.random() < 0.85
-    )
-    poll = DemoPoll(
-        "“分批组织与错时参训相结合”的主要目的是什么？",
-        options,
-        0,
-        opened,
-        opened + dt.timedelta(minutes=3),
-        answers,
-    )
-    return DemoStory(session.key, started, ended, stays, questions, poll)

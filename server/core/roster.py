@@ -1,4 +1,4 @@
-"""Trainee roster (学员名单): validate an uploaded table, and shape trainees for export.
+"""Trainee roster (学员名单): validate an uploaded table (export: ``server.core.roster_export``).
 
 Organisation departments keep their rosters in Excel. This module takes the table the file
 reader produced (a header row and data rows of text, see ``server.roster_files``) and either
@@ -26,20 +26,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from server.core.errors import InvalidInput, NotFound
+from server.core.errors import InvalidInput
 from server.core.text import clean_field
 
 MAX_NAME_LEN = 64
 MAX_POSITION_LEN = 64
 MAX_STAFF_NO_LEN = 32
 FIRST_DATA_ROW = 2  # the header is row 1, as Excel numbers it
-
-Lang = Literal["zh", "en"]
 
 
 class RosterField(StrEnum):
@@ -123,25 +121,6 @@ HEADER_ALIASES: Mapping[RosterField, tuple[str, ...]] = {
     RosterField.PHONE: ("手机", "手机号", "手机号码", "联系电话", "phone", "mobile"),
     RosterField.GENDER: ("性别", "gender", "sex"),
 }
-
-EXPORT_HEADERS_ZH: tuple[str, ...] = (
-    "姓名",
-    "工号",
-    "单位",
-    "职务",
-    "是否领导",
-    "所属课堂",
-    "手机",
-)
-EXPORT_HEADERS_EN: tuple[str, ...] = (
-    "name",
-    "staff_no",
-    "org_unit",
-    "position",
-    "leader",
-    "home_site",
-    "phone",
-)
 
 _TRUE_FLAGS = frozenset({"是", "y", "yes", "true", "1", "√", "✓"})
 _FALSE_FLAGS = frozenset({"否", "n", "no", "false", "0", "×", "✗", ""})
@@ -552,56 +531,3 @@ def parse_roster(
     if errors:
         return RosterParse((), tuple(errors), tuple(warnings))
     return RosterParse(tuple(trainees), (), tuple(warnings))
-
-
-class TraineeLike(Protocol):
-    """What export needs of a trainee; :class:`TraineeRow` and store models both fit."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def staff_no(self) -> str: ...
-    @property
-    def org_unit_id(self) -> int: ...
-    @property
-    def position(self) -> str: ...
-    @property
-    def is_leader(self) -> bool: ...
-    @property
-    def home_site_id(self) -> int: ...
-    @property
-    def phone(self) -> str | None: ...
-
-
-def export_headers(lang: Lang = "zh") -> list[str]:
-    return list(EXPORT_HEADERS_ZH if lang == "zh" else EXPORT_HEADERS_EN)
-
-
-def export_rows(
-    trainees: Iterable[TraineeLike],
-    org_unit_names: Mapping[int, str],
-    site_names: Mapping[int, str],
-    lang: Lang = "zh",
-) -> list[list[str]]:
-    """Rows in the order of :func:`export_headers`; the result imports back unchanged.
-
-    Raises ``NotFound`` if a trainee refers to an org unit or site id missing from the maps.
-    """
-    yes, no = ("是", "否") if lang == "zh" else ("yes", "no")
-    out: list[list[str]] = []
-    for t in trainees:
-        org = org_unit_names.get(t.org_unit_id)
-        site = site_names.get(t.home_site_id)
-        if org is None:
-            raise NotFound(
-                "roster.export_unknown_org_unit",
-                f"Org unit id {t.org_unit_id} of trainee {t.staff_no} is not in the export map.",
-            )
-        if site is None:
-            raise NotFound(
-                "roster.export_unknown_site",
-                f"Site id {t.home_site_id} of trainee {t.staff_no} is not in the export map.",
-            )
-        leader = yes if t.is_leader else no
-        out.append([t.name, t.staff_no, org, t.position, leader, site, t.phone or ""])
-    return out

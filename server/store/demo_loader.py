@@ -11,14 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import security
-from server.core.demo import (
-    CHINA_TZ,
-    DemoData,
-    build_demo,
-    demo_runs,
-    demo_story,
-    sample_trainees,
-)
+from server.core.demo import CHINA_TZ, DemoData, build_demo, sample_trainees
+from server.core.demo_story import demo_runs, demo_story
 from server.core.ledger import LedgerRules
 from server.store.attendance_models import BatchAssignment, BatchPlan, PlanStatus
 from server.store.completion_models import ProgramSettings

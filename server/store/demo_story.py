@@ -1,4 +1,4 @@
-"""Write the demo's past sessions as they ran (server/core/demo.demo_runs: real start and
+"""Write the demo's past sessions as they ran (server/core/demo_story.demo_runs: real start and
 end, attendance) and the last one as it went (demo_story) into the database: its real start
 and end, attendance records, questions with votes (one answered on air, some
 anonymous), a closed quiz with answers, and a short recording of a test pattern.
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.checkin import AttendanceState
-from server.core.demo import DemoRun, DemoStory
+from server.core.demo_story import DemoRun, DemoStory
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.media_models import Recording
 from server.store.models import ClassSession, SessionStatus

@@ -98,10 +98,11 @@ def write_workbook(sheets: Sequence[Sheet]) -> bytes:
     for spec in sheets:
         title = roster_files._sheet_title(spec.title)
         n = 2
-        while title in used:  # two units may share a name in different districts
+        # two units may share a name in different districts; Excel ignores case in names
+        while title.casefold() in used:
             title = roster_files._sheet_title(f"{spec.title[:27]}~{n}")
             n += 1
-        used.add(title)
+        used.add(title.casefold())
         sheet = workbook.create_sheet(title)
         widths = [roster_files._display_width(h) for h in spec.header]
         for row in spec.rows:

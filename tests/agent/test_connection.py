@@ -248,6 +248,12 @@ def make_agent(url: str, state_dir: Path, rng: Any = None, **settings: Any) -> A
     return Agent(AgentConfig(**values), rng=rng if rng is not None else random.Random(7))
 
 
+@pytest.fixture
+def agent(server: ProtocolServer, tmp_path: Path) -> Agent:
+    """The agent under test: ``make_agent``'s quick settings, for ``server``; not started."""
+    return make_agent(server.url, tmp_path)
+
+
 async def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -275,9 +281,8 @@ async def connected(server: ProtocolServer, agent: Agent) -> AsyncIterator[Agent
 
 
 async def test_hello_then_heartbeats_with_rtt_and_a_clean_close(
-    server: ProtocolServer, tmp_path: Path
+    server: ProtocolServer, agent: Agent
 ) -> None:
-    agent = make_agent(server.url, tmp_path)
     async with running(agent) as task:
         await wait_until(lambda: len(server.of_type("heartbeat")) >= 3, "three heartbeats")
         await wait_until(lambda: agent.rtt_ms is not None, "an RTT")
@@ -296,9 +301,8 @@ async def test_hello_then_heartbeats_with_rtt_and_a_clean_close(
 
 
 async def test_reconnects_after_the_server_replaces_the_connection(
-    server: ProtocolServer, tmp_path: Path
+    server: ProtocolServer, agent: Agent
 ) -> None:
-    agent = make_agent(server.url, tmp_path)
     async with connected(server, agent):
         await server.kick(4003, "replaced by a newer connection of this site")
         await wait_until(lambda: len(server.hellos) == 2 and server.live is not None, "a reconnect")
@@ -314,10 +318,9 @@ async def test_reconnects_after_the_server_replaces_the_connection(
 
 
 async def test_outbox_is_resent_while_unacked_and_after_reconnect_until_acked(
-    server: ProtocolServer, tmp_path: Path
+    server: ProtocolServer, agent: Agent
 ) -> None:
     server.ack_outbox = False
-    agent = make_agent(server.url, tmp_path)
     async with connected(server, agent):
         ids = [
             agent.record_checkin(501, 7),
@@ -360,9 +363,8 @@ async def test_outbox_items_survive_an_agent_restart(
 
 
 async def test_a_duplicate_answer_also_clears_the_item(
-    server: ProtocolServer, tmp_path: Path
+    server: ProtocolServer, agent: Agent
 ) -> None:
-    agent = make_agent(server.url, tmp_path)
     item = agent.outbox.add("checkin", {"trainee_id": 1, "session_id": 7}, ts=time.time())
     server.recorded[item] = {}  # the server recorded it before the agent saw the ack
     async with running(agent):
@@ -371,9 +373,8 @@ async def test_a_duplicate_answer_also_clears_the_item(
 
 
 async def test_a_refused_item_leaves_the_outbox_and_is_logged(
-    server: ProtocolServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    server: ProtocolServer, agent: Agent, caplog: pytest.LogCaptureFixture
 ) -> None:
-    agent = make_agent(server.url, tmp_path)
     async with connected(server, agent):
         good = agent.record_checkin(1, 7)
         bad_id = "refused-item"
@@ -394,7 +395,7 @@ async def test_a_refused_item_leaves_the_outbox_and_is_logged(
 @pytest.mark.parametrize(("code", "hint"), [(4002, "upgrade"), (4004, "check site_id")])
 async def test_unsupported_version_or_wrong_site_stops_the_agent_with_exit_code_3(
     server: ProtocolServer,
-    tmp_path: Path,
+    agent: Agent,
     caplog: pytest.LogCaptureFixture,
     code: int,
     hint: str,
@@ -403,7 +404,6 @@ async def test_unsupported_version_or_wrong_site_stops_the_agent_with_exit_code_
         code,
         "protocol.unsupported_version: 9.0" if code == 4002 else "protocol.wrong_site",
     )
-    agent = make_agent(server.url, tmp_path)
     assert await asyncio.wait_for(agent.run(), WAIT) == 3
     assert len(server.hellos) == 1
     [line] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
@@ -411,9 +411,8 @@ async def test_unsupported_version_or_wrong_site_stops_the_agent_with_exit_code_
 
 
 async def test_hello_carries_the_last_seq_seen_across_reconnects_and_restarts(
-    server: ProtocolServer, tmp_path: Path
+    server: ProtocolServer, tmp_path: Path, agent: Agent
 ) -> None:
-    agent = make_agent(server.url, tmp_path)
     seen: list[tuple[int, str]] = []
     agent.on("*", lambda event: seen.append((event.seq, event.kind)))
     async with connected(server, agent):
@@ -441,9 +440,8 @@ async def test_hello_carries_the_last_seq_seen_across_reconnects_and_restarts(
 
 
 async def test_resync_replaces_the_local_state_with_the_snapshot(
-    server: ProtocolServer, tmp_path: Path
+    server: ProtocolServer, agent: Agent
 ) -> None:
-    agent = make_agent(server.url, tmp_path)
     agent.state.apply("session_started", {"session_id": 1})
     agent.record_checkin(60, 1)  # session 1 ended while the agent was away
     agent.record_checkin(61, 8)  # session 8 is live
@@ -478,9 +476,8 @@ async def test_resync_replaces_the_local_state_with_the_snapshot(
 
 
 async def test_heartbeat_counts_distinct_trainees_checked_in(
-    server: ProtocolServer, tmp_path: Path
+    server: ProtocolServer, agent: Agent
 ) -> None:
-    agent = make_agent(server.url, tmp_path)
     async with connected(server, agent):
         agent.record_checkin(11, 7)
         agent.record_checkin(11, 7)
@@ -493,9 +490,8 @@ async def test_heartbeat_counts_distinct_trainees_checked_in(
 
 
 async def test_ping_is_answered_with_pong_and_junk_frames_are_ignored(
-    server: ProtocolServer, tmp_path: Path
+    server: ProtocolServer, agent: Agent
 ) -> None:
-    agent = make_agent(server.url, tmp_path)
     async with connected(server, agent):
         assert server.live is not None
         await server.live.send("a text frame")
@@ -510,10 +506,9 @@ async def test_ping_is_answered_with_pong_and_junk_frames_are_ignored(
 
 
 async def test_a_wrong_secret_is_retried_with_back_off_and_never_logged(
-    server: ProtocolServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    server: ProtocolServer, agent: Agent, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.secret = "site12.another-secret-entirely"
-    agent = make_agent(server.url, tmp_path)
     async with running(agent) as task:
         await wait_until(lambda: server.rejected >= 3, "three refused attempts")
         assert not task.done()
@@ -543,20 +538,18 @@ async def test_a_silent_server_is_left_after_the_welcome_timeout(
 
 
 async def test_missing_heartbeat_acks_mean_a_dead_link_and_a_reconnect(
-    server: ProtocolServer, tmp_path: Path
+    server: ProtocolServer, agent: Agent
 ) -> None:
     server.ack_heartbeats = False
-    agent = make_agent(server.url, tmp_path)
     async with running(agent):
         await wait_until(lambda: len(server.hellos) >= 2, "a reconnect after missed acks")
     assert server.close_codes[0] == 1001
 
 
 async def test_a_pc_clock_an_hour_off_is_corrected_from_the_server_time(
-    server: ProtocolServer, tmp_path: Path
+    server: ProtocolServer, agent: Agent
 ) -> None:
     server.clock_offset = 3600.0
-    agent = make_agent(server.url, tmp_path)
     async with running(agent):
         await wait_until(lambda: len(server.of_type("heartbeat")) >= 2, "heartbeats")
         item = agent.record_checkin(5, 7)
@@ -580,9 +573,8 @@ async def test_stop_while_the_server_is_unreachable_records_the_outage(tmp_path:
 
 
 async def test_a_failing_event_handler_is_logged_and_the_event_still_counts(
-    server: ProtocolServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    server: ProtocolServer, agent: Agent, caplog: pytest.LogCaptureFixture
 ) -> None:
-    agent = make_agent(server.url, tmp_path)
 
     async def broken(event: Event) -> None:
         raise RuntimeError("display not ready")

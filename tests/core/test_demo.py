@@ -16,11 +16,10 @@ from server.core.demo import (
     TeachingMethod,
     build_demo,
     demo_roster_table,
-    demo_runs,
-    demo_story,
     sample_trainees,
     todays_session,
 )
+from server.core.demo_story import demo_runs, demo_story
 from server.core.roster import parse_roster
 
 TODAY = dt.date(2026, 3, 14)

@@ -20,6 +20,7 @@ from server.core.floor import (
     moderator_queue,
 )
 from server.core.qa import QuestionBoard
+from tests.core.helpers import raises_code
 
 
 def floor() -> FloorControl:
@@ -41,9 +42,7 @@ def test_sites_raise_hands_into_one_queue_in_the_order_raised() -> None:
 def test_a_site_may_not_raise_its_hand_twice() -> None:
     f = floor()
     f.raise_hand("beilun", now=1.0)
-    with pytest.raises(Conflict) as info:
-        f.raise_hand("beilun", now=2.0)
-    assert info.value.code == "floor.already_requested"
+    raises_code("floor.already_requested", lambda: f.raise_hand("beilun", now=2.0), Conflict)
     assert f.requests() == [FloorRequest("beilun", 1.0, 1)]
 
 
@@ -59,9 +58,7 @@ def test_lowering_the_hand_withdraws_the_request() -> None:
 def test_the_holder_cannot_raise_its_hand() -> None:
     f = floor()
     f.grant("beilun", now=0.0)
-    with pytest.raises(Conflict) as info:
-        f.raise_hand("beilun", now=1.0)
-    assert info.value.code == "floor.already_holding"
+    raises_code("floor.already_holding", lambda: f.raise_hand("beilun", now=1.0), Conflict)
     assert f.lower_hand("beilun", now=1.0) == []  # lowering does not give the floor back
     assert f.holder is not None
 
@@ -101,22 +98,20 @@ def test_granting_while_another_site_holds_the_floor_is_refused() -> None:
     f = floor()
     f.grant("beilun", now=0.0, time_limit=60.0)
     f.raise_hand("yinzhou", now=1.0)
-    with pytest.raises(Conflict) as info:
-        f.grant("yinzhou", now=2.0)
-    assert info.value.code == "floor.busy"
-    assert info.value.details == {"holder": "beilun", "site_id": "yinzhou"}
+    busy = raises_code("floor.busy", lambda: f.grant("yinzhou", now=2.0), Conflict)
+    assert busy.details == {"holder": "beilun", "site_id": "yinzhou"}
     assert f.holder is not None and f.holder.site_id == "beilun"
     assert [r.site_id for r in f.requests()] == ["yinzhou"]
-    with pytest.raises(Conflict) as again:
-        f.grant("beilun", now=2.0)
-    assert again.value.code == "floor.busy"
+    raises_code("floor.busy", lambda: f.grant("beilun", now=2.0), Conflict)
 
 
 @pytest.mark.parametrize("limit", [0.0, -5.0, float("inf"), float("nan")])
 def test_a_time_limit_must_be_positive_and_finite(limit: float) -> None:
-    with pytest.raises(InvalidInput) as info:
-        floor().grant("beilun", now=0.0, time_limit=limit)
-    assert info.value.code == "floor.bad_time_limit"
+    raises_code(
+        "floor.bad_time_limit",
+        lambda: floor().grant("beilun", now=0.0, time_limit=limit),
+        InvalidInput,
+    )
 
 
 # --- returning the floor ----------------------------------------------------------------------

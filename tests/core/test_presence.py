@@ -33,6 +33,13 @@ def make() -> tuple[SitePresence, list[PresenceChanged]]:
     return SitePresence(SITE, send=sent.append), sent
 
 
+def online_since_zero() -> tuple[SitePresence, list[PresenceChanged]]:
+    """A site whose agent connected at t=0: online since then, ``sent`` holding that report."""
+    p, sent = make()
+    p.connected(0.0)
+    return p, sent
+
+
 def transitions(sent: list[PresenceChanged]) -> list[tuple[PresenceState, PresenceState, float]]:
     return [(c.old, c.new, c.at) for c in sent]
 
@@ -49,8 +56,7 @@ def test_connect_reports_online_once() -> None:
 
 
 def test_late_heartbeat_marks_degraded_after_seven_and_a_half_seconds() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.tick(7.5)  # exactly 7.5 s of silence is not yet "more than" 7.5 s
     assert p.state is ONLINE
     p.tick(7.6)
@@ -62,8 +68,7 @@ def test_late_heartbeat_marks_degraded_after_seven_and_a_half_seconds() -> None:
 
 
 def test_site_goes_offline_after_three_missed_heartbeats() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.heartbeat(5.0)
     for t in range(6, 21):
         p.tick(float(t))
@@ -82,23 +87,20 @@ def test_site_goes_offline_after_three_missed_heartbeats() -> None:
 
 
 def test_one_late_tick_applies_both_rules_at_their_own_instants() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.tick(1000.0)
     assert transitions(sent)[1:] == [(ONLINE, DEGRADED, 7.5), (DEGRADED, OFFLINE, 15.0)]
 
 
 def test_heartbeat_after_a_long_gap_still_reports_the_offline_gap() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.heartbeat(40.0)  # no tick in between: the gap must not vanish
     assert [c.new for c in sent] == [ONLINE, DEGRADED, OFFLINE, ONLINE]
     assert sent[2].at == 15.0
 
 
 def test_clean_close_goes_offline_at_once() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.heartbeat(2.0)
     assert p.closed(3.0, clean=True) is OFFLINE
     assert sent[-1] == PresenceChanged(SITE, ONLINE, OFFLINE, 3.0, Reason.CLEAN_CLOSE)
@@ -106,8 +108,7 @@ def test_clean_close_goes_offline_at_once() -> None:
 
 
 def test_flap_shorter_than_three_seconds_is_not_reported() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.heartbeat(4.0)
     p.closed(5.0, clean=False)
     p.tick(6.0)
@@ -120,8 +121,7 @@ def test_flap_shorter_than_three_seconds_is_not_reported() -> None:
 
 
 def test_lost_connection_is_reported_offline_three_seconds_after_the_loss() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.heartbeat(4.0)
     p.closed(5.0, clean=False)
     p.tick(8.0)  # exactly 3 s: still debounced
@@ -133,8 +133,7 @@ def test_lost_connection_is_reported_offline_three_seconds_after_the_loss() -> N
 
 
 def test_lost_connection_never_reports_offline_later_than_fifteen_seconds_after_life() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.tick(9.0)  # degraded at 7.5
     p.closed(14.0, clean=False)  # flap window would end at 17, the heartbeat limit is 15
     p.tick(30.0)
@@ -142,8 +141,7 @@ def test_lost_connection_never_reports_offline_later_than_fifteen_seconds_after_
 
 
 def test_bad_stream_marks_degraded() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     assert p.heartbeat(5.0, stream_ok=False) is DEGRADED
     assert sent[-1] == PresenceChanged(SITE, ONLINE, DEGRADED, 5.0, Reason.STREAM_BAD)
     p.heartbeat(10.0, stream_ok=False)
@@ -153,8 +151,7 @@ def test_bad_stream_marks_degraded() -> None:
 
 
 def test_flap_while_degraded_by_bad_stream_keeps_degraded_without_reports() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.heartbeat(1.0, stream_ok=False)
     p.closed(2.0, clean=False)
     assert p.connected(3.0) is DEGRADED
@@ -162,8 +159,7 @@ def test_flap_while_degraded_by_bad_stream_keeps_degraded_without_reports() -> N
 
 
 def test_reconnect_after_offline_forgets_the_old_bad_stream() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.heartbeat(1.0, stream_ok=False)
     p.closed(2.0, clean=True)
     assert p.connected(10.0) is ONLINE  # the first heartbeat will tell the new stream state
@@ -171,8 +167,7 @@ def test_reconnect_after_offline_forgets_the_old_bad_stream() -> None:
 
 
 def test_half_open_socket_closing_after_timeout_reports_nothing_more() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.tick(16.0)
     assert p.state is OFFLINE
     count = len(sent)
@@ -182,8 +177,7 @@ def test_half_open_socket_closing_after_timeout_reports_nothing_more() -> None:
 
 
 def test_replacement_connection_while_online_reports_nothing() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.connected(4.0)
     p.tick(11.0)  # the new connection counts as a sign of life at 4.0
     assert p.state is ONLINE
@@ -452,8 +446,7 @@ def test_timeline_of_a_site_that_never_connected_is_offline_throughout() -> None
 
 
 def test_timeline_from_a_live_machine_matches_its_reports() -> None:
-    p, sent = make()
-    p.connected(0.0)
+    p, sent = online_since_zero()
     p.heartbeat(5.0)
     p.closed(6.0, clean=True)
     p.connected(30.0)

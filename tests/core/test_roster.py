@@ -6,16 +6,18 @@ from hypothesis import strategies as st
 
 from server.core.errors import InvalidInput, NotFound
 from server.core.roster import (
-    EXPORT_HEADERS_EN,
-    EXPORT_HEADERS_ZH,
     Gender,
     RosterField,
     RosterParse,
     TraineeRow,
-    export_headers,
-    export_rows,
     normalize_phone,
     parse_roster,
+)
+from server.core.roster_export import (
+    EXPORT_HEADERS_EN,
+    EXPORT_HEADERS_ZH,
+    export_headers,
+    export_rows,
 )
 
 ORG_UNITS = {"海曙区": 1, "HS": 1, "江北区": 2, "JB": 2}

@@ -8,6 +8,7 @@ import time
 from fractions import Fraction
 
 import av
+from aiortc import RTCPeerConnection
 
 from server.media import forward
 from server.media.forward import EncodedFrame
@@ -22,6 +23,7 @@ from tests.media import (
     FRAME_INTERVAL,
     IngressLog,
     Origin,
+    Viewer,
     close_all,
     connect_publisher,
     connect_viewer,
@@ -42,6 +44,18 @@ def assert_contiguous(origins: list[Origin]) -> None:
 
 
 # -- real peers ------------------------------------------------------------------------------
+
+
+async def site_a_watching_main(relay: Relay) -> tuple[IngressLog, RTCPeerConnection, Viewer]:
+    """The main classroom publishing and site A watching it with 5 frames, past the keyframe rate
+    limit of site A's join: the next keyframe request goes to the publisher at once. (Its encoder
+    sends keyframes on request, aiortc: else every 3000 frames; now and then one of its own.)"""
+    log = IngressLog(relay)
+    pub, _ = await connect_publisher(relay, MAIN, chroma=64)
+    viewer = await connect_viewer(relay, SITE_A)
+    await viewer.wait_frames(5)
+    await asyncio.sleep(1.2)  # the rate limit (keyframe_min_interval) is 1 s
+    return log, pub, viewer
 
 
 async def test_every_subscriber_receives_every_frame_from_a_keyframe(relay: Relay) -> None:
@@ -66,13 +80,7 @@ async def test_every_subscriber_receives_every_frame_from_a_keyframe(relay: Rela
 
 
 async def test_late_joiner_gets_a_keyframe_within_300_ms(relay: Relay) -> None:
-    log = IngressLog(relay)
-    pub, _ = await connect_publisher(relay, MAIN, chroma=64)
-    first = await connect_viewer(relay, SITE_A)
-    await first.wait_frames(5)
-    # past the keyframe rate limit of the first join; the publisher's encoder sends keyframes
-    # only on request (aiortc: every 3000 frames), so a keyframe now is the late joiner's PLI
-    await asyncio.sleep(1.2)
+    log, pub, first = await site_a_watching_main(relay)
     keyframes_before = relay.stats()["publishers"][MAIN]["keyframes_in"]
     late = await connect_viewer(relay, SITE_B)
     await late.wait_frames(1, timeout=5)
@@ -81,7 +89,9 @@ async def test_late_joiner_gets_a_keyframe_within_300_ms(relay: Relay) -> None:
     assert first_frame_after <= 0.3, f"first frame {first_frame_after * 1000:.0f} ms after connect"
     origins = log.origins(late.video)
     assert origins[0].keyframe
-    assert relay.stats()["publishers"][MAIN]["keyframes_in"] == keyframes_before + 1
+    # the late joiner's request was answered by a keyframe from the publisher (>=: its encoder
+    # may start one of its own too, as in the rate-limit test below)
+    assert relay.stats()["publishers"][MAIN]["keyframes_in"] >= keyframes_before + 1
     await late.wait_frames(10)
     assert_contiguous(log.origins(late.video))
     await close_all(pub, first.pc, late.pc)
@@ -201,11 +211,7 @@ async def test_a_burst_of_frames_is_forwarded_whole_without_a_freeze(relay: Rela
 
 
 async def test_keyframe_requests_from_subscribers_are_forwarded_rate_limited(relay: Relay) -> None:
-    log = IngressLog(relay)
-    pub, _ = await connect_publisher(relay, MAIN, chroma=64)
-    viewer = await connect_viewer(relay, SITE_A)
-    await viewer.wait_frames(5)
-    await asyncio.sleep(1.1)
+    log, pub, viewer = await site_a_watching_main(relay)
     before = relay.stats()["publishers"][MAIN]
     for _ in range(10):  # a burst, all before the keyframe can come back
         assert await forward.send_pli(viewer.video_receiver) == 1

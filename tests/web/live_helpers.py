@@ -20,6 +20,12 @@ HEALTH = {
 }
 
 
+def unbatched(frame: str | bytes) -> list[dict[str, Any]]:
+    """The messages one text frame of ``/ws/client`` carries: a ``batch`` frame holds several."""
+    data: dict[str, Any] = json.loads(frame)
+    return data["messages"] if data.get("type") == "batch" else [data]
+
+
 def hello(site_id: int, **extra: Any) -> dict[str, Any]:
     return {
         "type": "hello",
@@ -91,8 +97,7 @@ class BrowserPeer:
                 raise AssertionError(
                     f"expected a text frame, got {msg.type} {msg.data!r} {msg.extra!r}"
                 )
-            data = json.loads(msg.data)
-            self.pending.extend(data["messages"] if data.get("type") == "batch" else [data])
+            self.pending.extend(unbatched(msg.data))
         result: dict[str, Any] = self.pending.pop(0)
         self.log.append(result)
         if result.get("type") in ("event", "resync"):

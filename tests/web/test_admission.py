@@ -14,11 +14,10 @@ from sqlalchemy import delete
 from server import security
 from server.config import Config
 from server.store import db as store_db
-from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import LoginSession, Site, Trainee, utcnow
 from server.web.batching import Batcher, padded
 from server.web.keys import ADMISSION
-from tests.cluster_helpers import add_login
+from tests.cluster_helpers import add_login, in_the_room
 from tests.conftest import ClientFactory, World
 
 # -- the batcher ------------------------------------------------------------------------------
@@ -156,17 +155,7 @@ async def _seed_logins(config: Config, world: World) -> dict[str, list[str]]:
                     db.add(t)
                     await db.flush()
                     if kind == "listed":
-                        db.add(
-                            AttendanceRecordRow(
-                                trainee_id=t.id,
-                                session_id=world.session_id,
-                                site_id=world.site_id,
-                                kind=RecordKind.REGULAR,
-                                state="in",
-                                stays=[],
-                                manual=[],
-                            )
-                        )
+                        db.add(in_the_room(t.id, world.session_id, world.site_id, now))
                     out[kind].append(add_login(db, now, hours=1, trainee_id=t.id))
         async with store_db.session_factory(engine)() as db, db.begin():
             hashes = [security.sha256(t) for t in out["ended"]]

@@ -55,7 +55,21 @@ async def test_session_report_xlsx_is_typed_local_and_summarised(
     me = next(p for p in report["trainees"] if p["trainee_id"] == world.trainee_id)
 
     book = await _xlsx(op, f"/api/v1/sessions/{sid}/report?format=xlsx")
-    assert book.sheetnames == ["考勤明细", "按单位汇总", "按课堂汇总", "缺勤名单", "课次信息"]
+    site = await _ok(await op.get(f"/api/v1/sites/{world.site_id}"))
+    assert (
+        book.sheetnames
+        == [
+            "考勤明细",
+            "按单位汇总",
+            "按课堂汇总",
+            "缺勤名单",
+            "课次信息",
+            "单位-海曙区",  # the detail again, a sheet per unit and per site
+            f"课堂-{site['name']}"[:31],
+        ]
+    )
+    names = {r[2] for r in book["单位-海曙区"].iter_rows(min_row=2, values_only=True)}
+    assert names == {"张伟", "缺席者"}
     detail = book["考勤明细"]
     header = [c.value for c in detail[1]]
     row = next(r for r in detail.iter_rows(min_row=2) if r[2].value == "张伟")

@@ -1,7 +1,8 @@
 """The attendance reports as the training office files them: XLSX/CSV sheets in local time.
 
 A session report workbook: the trainees (detail, the CSV too), a summary by org unit and by
-site with the absentees' names, the absentee list, and the session's plan and run. An org unit
+site with the absentees' names, the absentee list, the session's plan and run, then the detail
+again as a sheet per org unit and a sheet per site. An org unit
 report workbook: the trainees over the date range, the sessions, and summaries by org unit and
 by site. Numbers are numbers, times are Excel dates in the configured time zone.
 """
@@ -132,7 +133,18 @@ def session_sheets(report: Mapping[str, Any], zone: tzinfo) -> list[Sheet]:
         Sheet("按课堂汇总", ["课堂", *with_names], _summary_rows(report["by_site"], True)),
         Sheet("缺勤名单", ["单位", "课堂", "姓名", "工号"], absent),
         Sheet("课次信息", ["项目", "内容"], plan),
+        *_sheet_each(detail, 0, "单位"),
+        *_sheet_each(detail, 1, "课堂"),
     ]
+
+
+def _sheet_each(detail: list[list[Cell]], column: int, kind: str) -> list[Sheet]:
+    """A detail sheet per org unit (``column`` 0) or per site (1), named ``单位-海曙区``, in
+    the order they first appear: what the office hands each unit's contact or site."""
+    groups: dict[str, list[list[Cell]]] = {}
+    for row in detail:
+        groups.setdefault(str(row[column] or "（未指定）"), []).append(row)
+    return [Sheet(f"{kind}-{name}", SESSION_HEADER, rows) for name, rows in groups.items()]
 
 
 def _add_counts(acc: dict[str, Any], p: Mapping[str, Any]) -> None:

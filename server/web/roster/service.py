@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.core.roster import Lang, export_headers, export_rows, parse_roster
+from server.core.roster import parse_roster
+from server.core.roster_export import Lang, export_headers, export_rows
 from server.core.roster_merge import rename_errors, renames
 from server.store.models import OrgUnit, Site, Trainee
 
