@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import security
 from server.config import Config
-from server.core.checkin import AttendanceState, StaySource
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
 from server.store.models import (
@@ -42,7 +41,7 @@ from server.store.models import (
     utcnow,
 )
 from server.store.qa_models import QaSettings
-from server.web.checkin.records import new_row
+from server.web.checkin.records import new_row, store_core, to_core
 from tests.conftest import World, create_pg_database, seed_world
 from tests.server_process import free_port, stop_process
 from tests.web.live_helpers import unbatched
@@ -177,12 +176,9 @@ def in_the_room(
 ) -> AttendanceRecordRow:
     """A trainee's regular attendance record: checked in by code at ``now``, still in the room.
 
-    Starts from the server's own new record (``records.new_row``) and adds the open stay a
-    check-in by code writes, so the server reads it like any other record."""
+    Made as the server makes it: a new record, checked in by the core's rule, stored."""
     row = new_row(trainee_id, session_id, site_id, RecordKind.REGULAR)
-    row.state = AttendanceState.IN.value
-    row.stays = [{"start": now.timestamp(), "end": None, "source": StaySource.TRAINEE.value}]
-    row.first_in = now
+    store_core(row, to_core(row).check_in(now.timestamp()))
     return row
 
 

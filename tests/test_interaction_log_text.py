@@ -29,6 +29,9 @@ def test_contents_in_words() -> None:
     assert content_text("question_merge", moved, NAMES) == "已通过 → 已归档；并入问题 #5"
     edited = {"before": "旧", "after": "新", "flags": []}
     assert content_text("question_edited", edited, NAMES) == "原文“旧”，改为“新”"
+    nested = {"text": "怎样避免“层层加码”？"}  # quotes in a quote turn single, as in print
+    assert content_text("question_submitted", nested, NAMES) == "“怎样避免‘层层加码’？”"
+    assert content_text("poll_opened", {"prompt": '"A" or B'}, NAMES) == "题目“'A' or B”"
     granted = {"site_id": 3, "at": "x", "deadline": "y", "seconds": 60.0}
     assert content_text("floor_granted", granted, NAMES) == "课堂：海曙区分课堂；限时 60 秒"
     returned = {"site_id": 4, "at": "x", "reason": "expired"}

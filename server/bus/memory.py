@@ -29,11 +29,7 @@ from server.bus.port import (
     BusEvent,
     BusUnavailable,
     PresenceRecord,
-    check_topic,
-    check_ttl,
-    check_type,
     decode_payload,
-    encode_payload,
     new_epoch,
     new_node_id,
 )
@@ -132,31 +128,24 @@ class MemoryBus(Bus):
         if task is not None:
             await cancel_and_wait(task)
 
-    async def publish(self, topic: str, type: str, payload: Mapping[str, Any]) -> BusEvent:
-        check_topic(topic)
-        check_type(type)
-        copy = decode_payload(encode_payload(payload))
+    async def _publish(self, topic: str, type: str, packed: bytes) -> BusEvent:
         self._ensure_running()
-        return self.broker.publish(topic, type, copy, self.node_id)
+        return self.broker.publish(topic, type, decode_payload(packed), self.node_id)
 
-    async def resume(self, topic: str, epoch: str, last_seq: int) -> Replay | Resync:
-        check_topic(topic)
+    async def _resume(self, topic: str, epoch: str, last_seq: int) -> Replay | Resync:
         self._ensure_running()
         return self.broker.topic_log(topic).resume(epoch, last_seq)
 
-    async def cursor(self, topic: str) -> Cursor:
-        check_topic(topic)
+    async def _cursor(self, topic: str) -> Cursor:
         self._ensure_running()
         return self.broker.topic_log(topic).cursor()
 
-    async def set_presence(
-        self, site_id: int, node_id: str, state: str, data: Mapping[str, Any], ttl: float
+    async def _set_presence(
+        self, site_id: int, node_id: str, state: str, packed: bytes, seconds: float
     ) -> None:
-        seconds = check_ttl(ttl)
-        copy = decode_payload(encode_payload(data))
         self._ensure_running()
         now = self.broker.clock()
-        record = PresenceRecord(site_id, node_id, state, copy, now)
+        record = PresenceRecord(site_id, node_id, state, decode_payload(packed), now)
         self.broker.set_presence(record, now + seconds)
 
     async def get_presence(self, site_ids: Iterable[int]) -> dict[int, PresenceRecord]:

@@ -114,7 +114,10 @@ GapHandler = Callable[[frozenset[str] | None], None]
 
 class Bus(abc.ABC):
     """The port. One instance per server process; ``node_id`` names the process. What every
-    adapter does alike lives here: the one handler and gap callback, and calling them."""
+    adapter does alike lives here: checking the arguments of the public methods (so every
+    adapter refuses the same topics, types, payloads and ttls with the same codes), the one
+    handler and gap callback, and calling them. An adapter implements the ``_``-methods, which
+    get the arguments checked and the payload already msgpack-encoded."""
 
     node_id: str
     _handler: EventHandler | None = None
@@ -136,23 +139,42 @@ class Bus(abc.ABC):
         self._handler = handler
         self._on_gap = on_gap
 
-    @abc.abstractmethod
     async def publish(self, topic: str, type: str, payload: Mapping[str, Any]) -> BusEvent:
         """Number the event with the topic's next seq, keep it in the history, fan it out."""
+        return await self._publish(check_topic(topic), check_type(type), encode_payload(payload))
 
-    @abc.abstractmethod
     async def resume(self, topic: str, epoch: str, last_seq: int) -> Replay | Resync:
         """What a client that last saw ``(epoch, last_seq)`` on ``topic`` must do."""
+        return await self._resume(check_topic(topic), epoch, last_seq)
 
-    @abc.abstractmethod
     async def cursor(self, topic: str) -> Cursor:
         """The topic's epoch and last seq (creating the topic's epoch if it has none)."""
+        return await self._cursor(check_topic(topic))
 
-    @abc.abstractmethod
     async def set_presence(
         self, site_id: int, node_id: str, state: str, data: Mapping[str, Any], ttl: float
     ) -> None:
         """Write the site's presence; it disappears ``ttl`` seconds later unless rewritten."""
+        seconds = check_ttl(ttl)
+        await self._set_presence(site_id, node_id, state, encode_payload(data), seconds)
+
+    @abc.abstractmethod
+    async def _publish(self, topic: str, type: str, packed: bytes) -> BusEvent:
+        """:meth:`publish`; ``packed`` is the payload's msgpack encoding."""
+
+    @abc.abstractmethod
+    async def _resume(self, topic: str, epoch: str, last_seq: int) -> Replay | Resync:
+        """:meth:`resume` of a checked topic."""
+
+    @abc.abstractmethod
+    async def _cursor(self, topic: str) -> Cursor:
+        """:meth:`cursor` of a checked topic."""
+
+    @abc.abstractmethod
+    async def _set_presence(
+        self, site_id: int, node_id: str, state: str, packed: bytes, seconds: float
+    ) -> None:
+        """:meth:`set_presence`; ``packed`` is the data's msgpack encoding, ``seconds`` the ttl."""
 
     @abc.abstractmethod
     async def get_presence(self, site_ids: Iterable[int]) -> dict[int, PresenceRecord]:

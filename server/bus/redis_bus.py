@@ -41,7 +41,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import msgpack
@@ -58,11 +58,7 @@ from server.bus.port import (
     BusEvent,
     BusUnavailable,
     PresenceRecord,
-    check_topic,
-    check_ttl,
-    check_type,
     decode_payload,
-    encode_payload,
     new_epoch,
     new_node_id,
 )
@@ -242,10 +238,7 @@ class RedisBus(Bus):
 
     # ---- topics ----------------------------------------------------------------------
 
-    async def publish(self, topic: str, type: str, payload: Mapping[str, Any]) -> BusEvent:
-        check_topic(topic)
-        check_type(type)
-        packed = encode_payload(payload)
+    async def _publish(self, topic: str, type: str, packed: bytes) -> BusEvent:
         self._client()
         if not self._online:
             raise BusUnavailable(details={"reason": "listener reconnecting"})
@@ -262,16 +255,14 @@ class RedisBus(Bus):
             origin=self.node_id,
         )
 
-    async def cursor(self, topic: str) -> Cursor:
-        check_topic(topic)
+    async def _cursor(self, topic: str) -> Cursor:
         self._client()
         args = (new_epoch(), self._topic_ttl_ms)
         epoch, last = await self._script(self._cursor_script, self._topic_keys(topic), args)
         return Cursor(_text(epoch), int(last))
 
-    async def resume(self, topic: str, epoch: str, last_seq: int) -> Replay | Resync:
+    async def _resume(self, topic: str, epoch: str, last_seq: int) -> Replay | Resync:
         """Like :meth:`TopicLog.resume`, decided in one script on the Redis side."""
-        check_topic(topic)
         if isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0:
             raise InvalidInput(
                 "topic.bad_cursor",
@@ -293,12 +284,10 @@ class RedisBus(Bus):
 
     # ---- presence --------------------------------------------------------------------
 
-    async def set_presence(
-        self, site_id: int, node_id: str, state: str, data: Mapping[str, Any], ttl: float
+    async def _set_presence(
+        self, site_id: int, node_id: str, state: str, packed: bytes, seconds: float
     ) -> None:
-        seconds = check_ttl(ttl)
-        body = encode_payload(data)
-        value = _ARRAY4 + _pack(node_id) + _pack(state) + body + _pack(float(self._clock()))
+        value = _ARRAY4 + _pack(node_id) + _pack(state) + packed + _pack(float(self._clock()))
         client = self._client()
         px = max(1, int(seconds * 1000))
         await self._run(client.set(self._presence_key(site_id), value, px=px))

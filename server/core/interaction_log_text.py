@@ -81,12 +81,22 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def quoted(text: object) -> str:
+    """``text`` in double quotes, its own double quotes made single (“避免‘层层加码’”), as
+    Chinese nests quotation marks."""
+    inner = str(text).translate(_INNER_QUOTES)
+    return f"“{inner}”"
+
+
+_INNER_QUOTES = str.maketrans({"“": "‘", "”": "’", '"': "'"})
+
+
 _PLAIN = (  # a field written as it is, in its words
     ("into", "并入问题 #{}"),
     ("votes", "转入点赞 {}"),
     ("vote_count", "点赞数 {}"),
     ("poll_id", "投票 #{}"),
-    ("prompt", "题目“{}”"),
+    ("prompt", "题目{}"),
     ("course_rating", "课程评分 {}"),
 )
 
@@ -99,9 +109,9 @@ def content_text(kind: str, data: Mapping[str, Any], names: Names) -> str:
         rest.pop("session_id", None)
         return "；".join(f"{SETTING_ZH.get(k, k)}：{_value(v)}" for k, v in rest.items())
     if "text" in rest:
-        parts.append(f"“{rest.pop('text')}”")
+        parts.append(quoted(rest.pop("text")))
     if kind == "question_edited":
-        parts.append(f"原文“{rest.pop('before', '')}”，改为“{rest.pop('after', '')}”")
+        parts.append(f"原文{quoted(rest.pop('before', ''))}，改为{quoted(rest.pop('after', ''))}")
     elif "before" in rest and "after" in rest:
         before, after = str(rest.pop("before")), str(rest.pop("after"))
         parts.append(f"{STATE_ZH.get(before, before)} → {STATE_ZH.get(after, after)}")
@@ -118,7 +128,8 @@ def content_text(kind: str, data: Mapping[str, Any], names: Names) -> str:
         parts.append(f"敏感词：{_value(flags)}")
     for key, text in _PLAIN:
         if key in rest:
-            parts.append(text.format(rest.pop(key)))
+            value = rest.pop(key)
+            parts.append(text.format(quoted(value) if key == "prompt" else value))
     if "choices" in rest:
         parts.append(f"选择：{_value(rest.pop('choices'))}")
     if "seconds" in rest:

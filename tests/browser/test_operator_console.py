@@ -138,6 +138,12 @@ def login(page: Page, server: ServerProcess, user: str = "operator") -> None:
     expect(page.locator(".session-list table")).to_be_visible()
 
 
+def open_console_at(page: Page, server: ServerProcess, route: str) -> None:
+    """Sign in as the operator and open the console's page ``#/<route>``."""
+    login(page, server)
+    page.goto(f"{server.url}/operator/#/{route}")
+
+
 def open_dashboard(page: Page, server: ServerProcess) -> None:
     login(page, server)
     page.locator(f'a[data-session="{SESSION_ID}"]').click()
@@ -283,8 +289,7 @@ def test_session_report_with_charts_and_downloads(
         f"/sessions/{sid}/attendance/mark",
         json={"trainee_id": trainee["trainee_id"], "site_id": 2, "reason": "UI test"},
     )
-    login(page, server)
-    page.goto(server.url + f"/operator/#/sessions/{sid}/report")
+    open_console_at(page, server, f"sessions/{sid}/report")
     report = page.locator("#session-report")
     expect(report).to_contain_text("出勤 1/")
     # uPlot draws the attendance bars on a canvas; the timeline is SVG with a segment per state.
@@ -371,8 +376,7 @@ def test_keyboard_only_sign_in_and_visible_focus(page: Page, server: ServerProce
 def test_batch_plan_table_refused_move_and_swap(
     page: Page, server: ServerProcess, world: dict[str, Any]
 ) -> None:
-    login(page, server)
-    page.goto(server.url + "/operator/#/plan/1")
+    open_console_at(page, server, "plan/1")
     page.locator("#plan-run").click()
     table = page.locator("#plan-table")
     expect(table.locator("tbody tr")).to_have_count(4)
@@ -418,8 +422,7 @@ def test_batch_planner_refusal_names_the_rule_unit_and_share(
     """With 95% to stay on duty no unit can be split: the page says which unit and why, in
     the reader's language, not a generic hint."""
     units = {u["id"]: u["name"] for u in world["op"].call("GET", "/org-units")["items"]}
-    login(page, server)
-    page.goto(server.url + "/operator/#/plan/1")
+    open_console_at(page, server, "plan/1")
     page.locator("#plan-share").fill("0.95")
     page.locator("#plan-run").click()
     refusal = page.locator("#plan-infeasible")
@@ -449,8 +452,7 @@ def test_report_session_picker_dates_each_session_most_recent_past_first(
     past = sorted((i for i in start if start[i] <= now), key=lambda i: (start[i], i), reverse=True)
     future = sorted((i for i in start if start[i] > now), key=lambda i: (start[i], i))
     assert past and future  # the demo has both
-    login(page, server)
-    page.goto(server.url + "/operator/#/reports")
+    open_console_at(page, server, "reports")
     groups = page.locator("#report-session optgroup")
     expect(groups).to_have_count(2)
     expect(groups.nth(0)).to_have_attribute("label", "已开始（最近的在前）")
@@ -467,8 +469,7 @@ def test_report_session_picker_dates_each_session_most_recent_past_first(
 def test_roster_import_shows_every_row_error_then_imports(
     page: Page, server: ServerProcess, tmp_path: Path
 ) -> None:
-    login(page, server)
-    page.goto(server.url + "/operator/#/manage/trainees")
+    open_console_at(page, server, "manage/trainees")
     header = "姓名,工号,单位,职务,是否领导,所属课堂\n"
     bad = tmp_path / "bad.csv"
     bad.write_text(
@@ -510,8 +511,7 @@ def test_roster_import_shows_every_row_error_then_imports(
 
 
 def test_generic_crud_screen_creates_edits_and_deletes(page: Page, server: ServerProcess) -> None:
-    login(page, server)
-    page.goto(server.url + "/operator/#/manage/programs")
+    open_console_at(page, server, "manage/programs")
     expect(page.locator("#resource-table")).to_be_visible()
     page.locator("#manage-new").click()
     name = f"界面测试项目 {uuid.uuid4().hex[:4]}"
@@ -739,8 +739,7 @@ def test_a_moderator_gets_the_dashboard_without_manager_screens(
 def test_session_form_takes_beijing_time_and_participating_sites(
     page: Page, server: ServerProcess, world: dict[str, Any]
 ) -> None:
-    login(page, server)
-    page.goto(server.url + "/operator/#/manage/sessions")
+    open_console_at(page, server, "manage/sessions")
     page.locator("#manage-new").click()
     title = f"表单课次 {uuid.uuid4().hex[:4]}"
     page.locator("#mf-course_id").select_option("3")
@@ -766,8 +765,7 @@ def test_session_form_takes_beijing_time_and_participating_sites(
 def test_every_room_is_one_click_and_the_list_filters_as_one_types(
     page: Page, server: ServerProcess
 ) -> None:
-    login(page, server)
-    page.goto(server.url + "/operator/#/manage/sessions")
+    open_console_at(page, server, "manage/sessions")
     page.locator("#manage-new").click()
     rooms = page.locator("#mf-site_ids option")
     page.locator("#mf-site_ids-all").click()

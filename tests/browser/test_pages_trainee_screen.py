@@ -150,6 +150,18 @@ def _screen_and_phone(browser: Any, guard: Guard) -> Iterator[tuple[Page, Page]]
         screen_ctx.close()
 
 
+@contextmanager
+def _demo_live(
+    browser: Any, tmp_path: Path
+) -> Iterator[tuple[ServerProcess, Api, str, Page, Page]]:
+    """A demo server with session 1 live (``_prepare``: the operator's API and site 2's fresh
+    secret) and a guarded screen page and phone page on it (``_screen_and_phone``)."""
+    with ServerProcess(tmp_path / "srv", None, "--demo") as server:
+        op, secret = _prepare(server)
+        with _screen_and_phone(browser, Guard(server)) as (screen, phone):
+            yield server, op, secret, screen, phone
+
+
 def _screen_sign_in(page: Page, server: ServerProcess | CuttableProxy, secret: str) -> None:
     page.goto(f"{server.url}/screen/#secret={secret}")
     expect(page.locator("#site-name")).to_have_text("海曙区分课堂")
@@ -180,218 +192,210 @@ def _join(page: Page, server: ServerProcess | CuttableProxy, code: str) -> None:
 def test_trainee_phone_page_join_checkin_ask_vote_rollcall_hours_english(
     browser: Any, tmp_path: Path
 ) -> None:
-    with ServerProcess(tmp_path / "srv", None, "--demo") as server:
-        op, secret = _prepare(server)
-        guard = Guard(server)
-        with _screen_and_phone(browser, guard) as (screen, phone):
-            _screen_sign_in(screen, server, secret)
-            code_el = screen.locator("#checkin-code")
-            expect(code_el).to_have_text(re.compile(r"^\d{6}$"))
+    with _demo_live(browser, tmp_path) as (server, op, secret, screen, phone):
+        _screen_sign_in(screen, server, secret)
+        code_el = screen.locator("#checkin-code")
+        expect(code_el).to_have_text(re.compile(r"^\d{6}$"))
 
-            # Keyboard only: the code field has the focus, Enter signs in.
-            phone.goto(server.url + "/trainee/")
-            expect(phone.locator("#join-code")).to_be_focused()
-            phone.keyboard.type("DEMONB0001")
-            phone.keyboard.press("Enter")
-            expect(phone.locator("#hello")).to_contain_text("方涛华")
-            expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "no")
-            # Asking before checking in is refused with a readable reason.
-            phone.get_by_label(re.compile("我的问题|My question")).fill("签到前提问")
-            phone.get_by_role("button", name=re.compile("提交问题|Submit question")).click()
-            expect(phone.locator("#notice")).to_contain_text("请先签到")
+        # Keyboard only: the code field has the focus, Enter signs in.
+        phone.goto(server.url + "/trainee/")
+        expect(phone.locator("#join-code")).to_be_focused()
+        phone.keyboard.type("DEMONB0001")
+        phone.keyboard.press("Enter")
+        expect(phone.locator("#hello")).to_contain_text("方涛华")
+        expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "no")
+        # Asking before checking in is refused with a readable reason.
+        phone.get_by_label(re.compile("我的问题|My question")).fill("签到前提问")
+        phone.get_by_role("button", name=re.compile("提交问题|Submit question")).click()
+        expect(phone.locator("#notice")).to_contain_text("请先签到")
 
-            typed = code_el.text_content()
-            assert typed and re.fullmatch(r"\d{6}", typed)
-            phone.get_by_label(re.compile("签到码|Check-in code")).fill(typed)
-            phone.get_by_role("button", name=re.compile("^(签到|Check in)$")).click()
-            expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "yes")
-            records = op.call("GET", f"/sessions/{SESSION_ID}/attendance")
-            rows = records["items"] if isinstance(records, dict) else records
-            assert any(r["trainee_id"] == 1 and r["site_id"] == SITE_ID for r in rows), rows
+        typed = code_el.text_content()
+        assert typed and re.fullmatch(r"\d{6}", typed)
+        phone.get_by_label(re.compile("签到码|Check-in code")).fill(typed)
+        phone.get_by_role("button", name=re.compile("^(签到|Check in)$")).click()
+        expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "yes")
+        records = op.call("GET", f"/sessions/{SESSION_ID}/attendance")
+        rows = records["items"] if isinstance(records, dict) else records
+        assert any(r["trainee_id"] == 1 and r["site_id"] == SITE_ID for r in rows), rows
 
-            # Ask with hostile text: shown as text, nothing runs, no element is made.
-            phone.get_by_label(re.compile("我的问题|My question")).fill(HOSTILE)
-            phone.get_by_role("button", name=re.compile("提交问题|Submit question")).click()
-            item = phone.locator("#questions li.question").first
-            expect(item.locator(".q-text")).to_have_text(HOSTILE)
-            assert phone.locator("#questions img, #questions script").count() == 0
-            assert phone.evaluate("window.__pwned") is None
+        # Ask with hostile text: shown as text, nothing runs, no element is made.
+        phone.get_by_label(re.compile("我的问题|My question")).fill(HOSTILE)
+        phone.get_by_role("button", name=re.compile("提交问题|Submit question")).click()
+        item = phone.locator("#questions li.question").first
+        expect(item.locator(".q-text")).to_have_text(HOSTILE)
+        assert phone.locator("#questions img, #questions script").count() == 0
+        assert phone.evaluate("window.__pwned") is None
 
-            # Upvote (a toggle button with aria-pressed), seen by the server.
-            vote = item.locator("button.vote")
-            expect(vote).to_have_attribute("aria-pressed", "false")
-            vote.focus()
-            phone.keyboard.press("Space")
-            expect(vote).to_have_attribute("aria-pressed", "true")
-            expect(vote).to_have_text("▲ 1")
-            question_id = int(item.get_attribute("data-id") or 0)
-            assert op.call("GET", f"/questions/{question_id}")["vote_count"] == 1
+        # Upvote (a toggle button with aria-pressed), seen by the server.
+        vote = item.locator("button.vote")
+        expect(vote).to_have_attribute("aria-pressed", "false")
+        vote.focus()
+        phone.keyboard.press("Space")
+        expect(vote).to_have_attribute("aria-pressed", "true")
+        expect(vote).to_have_text("▲ 1")
+        question_id = int(item.get_attribute("data-id") or 0)
+        assert op.call("GET", f"/questions/{question_id}")["vote_count"] == 1
 
-            # A roll call: the phone shows it live, answering is recorded.
-            call = op.call("POST", f"/sessions/{SESSION_ID}/roll-calls", json={"seconds": 60})
-            answer = phone.get_by_role("button", name=re.compile("我在|I'm here"))
-            expect(answer).to_be_visible(timeout=5_000)
-            expect(screen.locator(".prompt.rollcall")).to_be_visible()
-            answer.click()
-            expect(phone.locator("#rollcall-done")).to_be_visible()
-            shown = op.call("GET", f"/roll-calls/{call['id']}")
-            assert [a["trainee_id"] for a in shown["answered"]] == [1]
+        # A roll call: the phone shows it live, answering is recorded.
+        call = op.call("POST", f"/sessions/{SESSION_ID}/roll-calls", json={"seconds": 60})
+        answer = phone.get_by_role("button", name=re.compile("我在|I'm here"))
+        expect(answer).to_be_visible(timeout=5_000)
+        expect(screen.locator(".prompt.rollcall")).to_be_visible()
+        answer.click()
+        expect(phone.locator("#rollcall-done")).to_be_visible()
+        shown = op.call("GET", f"/roll-calls/{call['id']}")
+        assert [a["trainee_id"] for a in shown["answered"]] == [1]
 
-            # A quiz (multiple choice): the phone shows it live and answers once.
-            poll = op.call(
-                "POST",
-                f"/sessions/{SESSION_ID}/polls",
-                json={
-                    "prompt": "哪些是<b>正确</b>的？",
-                    "options": ["甲", "乙", "丙"],
-                    "mode": "multiple",
-                    "correct": [0, 2],
-                },
-            )
-            op.call("POST", f"/polls/{poll['id']}/launch", json={})
-            form = phone.locator(f'form.poll[data-poll-id="{poll["id"]}"]')
-            expect(form.locator("legend")).to_contain_text("哪些是<b>正确</b>的？", timeout=5_000)
-            form.get_by_label("甲").check()
-            form.get_by_label("丙").check()
-            form.get_by_role("button", name=re.compile("提交答案|Submit answer")).click()
-            expect(phone.locator("#polls-area")).to_contain_text("已提交答案")
-            tally = op.call("GET", f"/polls/{poll['id']}")["tally"]
-            assert tally["answers"] == 1 and tally["per_option"] == [1, 0, 1], tally
-            expect(screen.locator(".prompt.poll")).to_contain_text("哪些是<b>正确</b>的？")
-            op.call("POST", f"/polls/{poll['id']}/close")
-            expect(phone.locator("#polls-card")).to_be_hidden(timeout=5_000)
+        # A quiz (multiple choice): the phone shows it live and answers once.
+        poll = op.call(
+            "POST",
+            f"/sessions/{SESSION_ID}/polls",
+            json={
+                "prompt": "哪些是<b>正确</b>的？",
+                "options": ["甲", "乙", "丙"],
+                "mode": "multiple",
+                "correct": [0, 2],
+            },
+        )
+        op.call("POST", f"/polls/{poll['id']}/launch", json={})
+        form = phone.locator(f'form.poll[data-poll-id="{poll["id"]}"]')
+        expect(form.locator("legend")).to_contain_text("哪些是<b>正确</b>的？", timeout=5_000)
+        form.get_by_label("甲").check()
+        form.get_by_label("丙").check()
+        form.get_by_role("button", name=re.compile("提交答案|Submit answer")).click()
+        expect(phone.locator("#polls-area")).to_contain_text("已提交答案")
+        tally = op.call("GET", f"/polls/{poll['id']}")["tally"]
+        assert tally["answers"] == 1 and tally["per_option"] == [1, 0, 1], tally
+        expect(screen.locator(".prompt.poll")).to_contain_text("哪些是<b>正确</b>的？")
+        op.call("POST", f"/polls/{poll['id']}/close")
+        expect(phone.locator("#polls-card")).to_be_hidden(timeout=5_000)
 
-            # Class hours this year against the requirement.
-            expect(phone.locator("#hours-summary")).to_contain_text("要求 32 学时")
-            expect(phone.locator("progress.hours")).to_have_attribute("max", "32")
-            _artifact(phone, "trainee-phone-zh.png")
+        # Class hours this year against the requirement.
+        expect(phone.locator("#hours-summary")).to_contain_text("要求 32 学时")
+        expect(phone.locator("progress.hours")).to_have_attribute("max", "32")
+        _artifact(phone, "trainee-phone-zh.png")
 
-            # The English switch: applies at once and is remembered over a reload.
-            phone.get_by_role("button", name="Switch to English").click()
-            expect(phone.locator("header h1")).to_have_text("Trainee")
-            assert phone.evaluate("document.documentElement.lang") == "en"
-            expect(phone.locator("#hours-summary")).to_contain_text("of 32 class hours")
-            phone.reload()
-            expect(phone.locator("#ask-h")).to_have_text("Ask a question")
-            expect(phone.locator("#checkin-state")).to_contain_text("Checked in")
-            expect(phone.locator("#questions .q-text")).to_have_text([HOSTILE])
-            expect(phone.locator("button.vote")).to_have_attribute("aria-pressed", "true")
-            _artifact(phone, "trainee-phone-en.png")
+        # The English switch: applies at once and is remembered over a reload.
+        phone.get_by_role("button", name="Switch to English").click()
+        expect(phone.locator("header h1")).to_have_text("Trainee")
+        assert phone.evaluate("document.documentElement.lang") == "en"
+        expect(phone.locator("#hours-summary")).to_contain_text("of 32 class hours")
+        phone.reload()
+        expect(phone.locator("#ask-h")).to_have_text("Ask a question")
+        expect(phone.locator("#checkin-state")).to_contain_text("Checked in")
+        expect(phone.locator("#questions .q-text")).to_have_text([HOSTILE])
+        expect(phone.locator("button.vote")).to_have_attribute("aria-pressed", "true")
+        _artifact(phone, "trainee-phone-en.png")
 
-            # Keyboard: the join page's controls are reachable with Tab and labelled.
-            for el in phone.locator("button, input, textarea, select").all():
-                if el.is_visible():
-                    name = el.get_attribute("aria-label") or el.text_content() or ""
-                    labelled = name.strip() or el.evaluate("e => e.labels && e.labels.length > 0")
-                    assert labelled, el.evaluate("e => e.outerHTML")
+        # Keyboard: the join page's controls are reachable with Tab and labelled.
+        for el in phone.locator("button, input, textarea, select").all():
+            if el.is_visible():
+                name = el.get_attribute("aria-label") or el.text_content() or ""
+                labelled = name.strip() or el.evaluate("e => e.labels && e.labels.length > 0")
+                assert labelled, el.evaluate("e => e.outerHTML")
 
 
 def test_site_screen_code_qr_on_air_within_a_second_and_roll_call(
     browser: Any, tmp_path: Path
 ) -> None:
-    with ServerProcess(tmp_path / "srv", None, "--demo") as server:
-        op, secret = _prepare(server)
-        guard = Guard(server)
-        with _screen_and_phone(browser, guard) as (screen, phone):
-            # Signing in by typing the secret works too (a wrong one is refused first).
-            screen.goto(server.url + "/screen/")
-            screen.get_by_label(re.compile("课堂密钥|Classroom secret")).fill("site2.wrong")
-            screen.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
-            expect(screen.locator("#signin-notice")).to_contain_text("密钥无效")
-            screen.get_by_label(re.compile("课堂密钥|Classroom secret")).fill(secret)
-            screen.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
-            expect(screen.locator("#site-name")).to_have_text("海曙区分课堂")
-            expect(screen.locator("#conn")).to_have_attribute("data-state", "open")
-            expect(screen.locator("#waiting")).to_be_visible()
+    with _demo_live(browser, tmp_path) as (server, op, secret, screen, phone):
+        # Signing in by typing the secret works too (a wrong one is refused first).
+        screen.goto(server.url + "/screen/")
+        screen.get_by_label(re.compile("课堂密钥|Classroom secret")).fill("site2.wrong")
+        screen.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
+        expect(screen.locator("#signin-notice")).to_contain_text("密钥无效")
+        screen.get_by_label(re.compile("课堂密钥|Classroom secret")).fill(secret)
+        screen.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
+        expect(screen.locator("#site-name")).to_have_text("海曙区分课堂")
+        expect(screen.locator("#conn")).to_have_attribute("data-state", "open")
+        expect(screen.locator("#waiting")).to_be_visible()
 
-            # The code and a QR of the trainee page's check-in link for that code.
-            code = screen.locator("#checkin-code")
-            expect(code).to_have_text(re.compile(r"^\d{6}$"))
-            first_code = code.text_content() or ""
-            qr = screen.locator("#qr")
-            expect(qr).to_have_attribute(
-                "data-url",
-                re.compile(
-                    re.escape(f"{server.url}/trainee/#checkin=")
-                    + rf"cr2%3A{SITE_ID}%3A{SESSION_ID}%3A\d+%3A[A-Za-z0-9_-]{{22}}$"
-                ),
-            )
-            url = qr.get_attribute("data-url") or ""
-            assert (code.text_content() or "x") not in url.split("%3A")  # no typeable code
-            dark = screen.evaluate(
-                """() => { const c = document.getElementById('qr');
-                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) n++;
-                return n / (c.width * c.height); }"""
-            )
-            assert 0.2 < dark < 0.7, dark  # a drawn QR code, not a blank canvas
-            assert _decode_qr(qr, tmp_path) == url  # the real image, read like a phone would
-            seconds = screen.locator("#checkin-rotation").text_content() or ""
-            assert re.fullmatch(r"\d+ 秒后更新", seconds), seconds
+        # The code and a QR of the trainee page's check-in link for that code.
+        code = screen.locator("#checkin-code")
+        expect(code).to_have_text(re.compile(r"^\d{6}$"))
+        first_code = code.text_content() or ""
+        qr = screen.locator("#qr")
+        expect(qr).to_have_attribute(
+            "data-url",
+            re.compile(
+                re.escape(f"{server.url}/trainee/#checkin=")
+                + rf"cr2%3A{SITE_ID}%3A{SESSION_ID}%3A\d+%3A[A-Za-z0-9_-]{{22}}$"
+            ),
+        )
+        url = qr.get_attribute("data-url") or ""
+        assert (code.text_content() or "x") not in url.split("%3A")  # no typeable code
+        dark = screen.evaluate(
+            """() => { const c = document.getElementById('qr');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) n++;
+            return n / (c.width * c.height); }"""
+        )
+        assert 0.2 < dark < 0.7, dark  # a drawn QR code, not a blank canvas
+        assert _decode_qr(qr, tmp_path) == url  # the real image, read like a phone would
+        seconds = screen.locator("#checkin-rotation").text_content() or ""
+        assert re.fullmatch(r"\d+ 秒后更新", seconds), seconds
 
-            # Opening the QR link on a phone checks in (after the trainee signs in).
-            phone.goto(url)
-            assert "#" not in phone.url  # the payload is taken out of the address bar
-            expect(phone.locator("#notice")).to_contain_text("登录后将自动完成扫码签到")
-            phone.get_by_role("textbox", name=re.compile("^(个人码|Personal code)$")).fill(
-                "DEMONB0002"
-            )
-            phone.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
-            expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "yes")
-            expect(phone.locator("#notice")).to_contain_text("签到成功")
+        # Opening the QR link on a phone checks in (after the trainee signs in).
+        phone.goto(url)
+        assert "#" not in phone.url  # the payload is taken out of the address bar
+        expect(phone.locator("#notice")).to_contain_text("登录后将自动完成扫码签到")
+        phone.get_by_role("textbox", name=re.compile("^(个人码|Personal code)$")).fill("DEMONB0002")
+        phone.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
+        expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "yes")
+        expect(phone.locator("#notice")).to_contain_text("签到成功")
 
-            # A question put on air appears on the screen within 1 s, as text.
-            phone.get_by_label(re.compile("我的问题|My question")).fill(HOSTILE)
-            phone.get_by_role("button", name=re.compile("提交问题|Submit question")).click()
-            expect(phone.locator("#questions li.question")).to_have_count(1)
-            qid = int(phone.locator("#questions li.question").first.get_attribute("data-id") or 0)
-            started = time.monotonic()
-            op.call("POST", f"/questions/{qid}/on-air")
-            expect(screen.locator("#onair-text")).to_have_text(HOSTILE, timeout=1_000)
-            elapsed = time.monotonic() - started
-            assert elapsed < 1.0, elapsed
-            assert screen.locator("#onair img, #onair script").count() == 0
-            assert screen.evaluate("window.__pwned") is None
-            expect(phone.locator("#onair-text")).to_have_text(HOSTILE)
-            print(f"on-air to screen overlay: {elapsed * 1000:.0f} ms")
+        # A question put on air appears on the screen within 1 s, as text.
+        phone.get_by_label(re.compile("我的问题|My question")).fill(HOSTILE)
+        phone.get_by_role("button", name=re.compile("提交问题|Submit question")).click()
+        expect(phone.locator("#questions li.question")).to_have_count(1)
+        qid = int(phone.locator("#questions li.question").first.get_attribute("data-id") or 0)
+        started = time.monotonic()
+        op.call("POST", f"/questions/{qid}/on-air")
+        expect(screen.locator("#onair-text")).to_have_text(HOSTILE, timeout=1_000)
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.0, elapsed
+        assert screen.locator("#onair img, #onair script").count() == 0
+        assert screen.evaluate("window.__pwned") is None
+        expect(phone.locator("#onair-text")).to_have_text(HOSTILE)
+        print(f"on-air to screen overlay: {elapsed * 1000:.0f} ms")
 
-            # A roll call prompt with its countdown; it goes when the roll call ends.
-            op.call("POST", f"/sessions/{SESSION_ID}/roll-calls", json={"seconds": 10})
-            prompt = screen.locator(".prompt.rollcall")
-            expect(prompt).to_be_visible(timeout=3_000)
-            expect(prompt).to_contain_text(re.compile(r"剩余 \d+ 秒"))
-            _artifact(screen, "screen-projector.png")
-            expect(prompt).to_have_count(0, timeout=15_000)
+        # A roll call prompt with its countdown; it goes when the roll call ends.
+        op.call("POST", f"/sessions/{SESSION_ID}/roll-calls", json={"seconds": 10})
+        prompt = screen.locator(".prompt.rollcall")
+        expect(prompt).to_be_visible(timeout=3_000)
+        expect(prompt).to_contain_text(re.compile(r"剩余 \d+ 秒"))
+        _artifact(screen, "screen-projector.png")
+        expect(prompt).to_have_count(0, timeout=15_000)
 
-            # The floor with a countdown: this room (no hand to raise while it speaks), then
-            # back to the main classroom (the room may raise its hand again).
-            hand = screen.locator("#raise-hand")
-            expect(hand).to_be_visible()
-            op.call(
-                "POST",
-                f"/sessions/{SESSION_ID}/floor/grant",
-                json={"site_id": SITE_ID, "time_limit": 60},
-            )
-            floor = screen.locator(".prompt.floor")
-            expect(floor).to_contain_text(re.compile(r"本课堂正在发言\s*剩余 (60|59|58) 秒"))
-            expect(hand).to_be_hidden()
-            op.call("POST", f"/sessions/{SESSION_ID}/floor/revoke", json={})
-            expect(floor).to_have_count(0, timeout=3_000)
-            expect(hand).to_be_visible()
-            expect(hand).to_have_text("举手发言")
+        # The floor with a countdown: this room (no hand to raise while it speaks), then
+        # back to the main classroom (the room may raise its hand again).
+        hand = screen.locator("#raise-hand")
+        expect(hand).to_be_visible()
+        op.call(
+            "POST",
+            f"/sessions/{SESSION_ID}/floor/grant",
+            json={"site_id": SITE_ID, "time_limit": 60},
+        )
+        floor = screen.locator(".prompt.floor")
+        expect(floor).to_contain_text(re.compile(r"本课堂正在发言\s*剩余 (60|59|58) 秒"))
+        expect(hand).to_be_hidden()
+        op.call("POST", f"/sessions/{SESSION_ID}/floor/revoke", json={})
+        expect(floor).to_have_count(0, timeout=3_000)
+        expect(hand).to_be_visible()
+        expect(hand).to_have_text("举手发言")
 
-            # Off air: the overlay goes away.
-            op.call("POST", f"/questions/{qid}/answered")
-            expect(screen.locator("#onair")).to_be_hidden(timeout=2_000)
+        # Off air: the overlay goes away.
+        op.call("POST", f"/questions/{qid}/answered")
+        expect(screen.locator("#onair")).to_be_hidden(timeout=2_000)
 
-            # The English switch on the screen.
-            screen.get_by_role("button", name="Switch to English").click()
-            expect(screen.locator("#checkin-h")).to_have_text("Scan to check in")
-            expect(screen.locator("#conn")).to_have_text("Online")
+        # The English switch on the screen.
+        screen.get_by_role("button", name="Switch to English").click()
+        expect(screen.locator("#checkin-h")).to_have_text("Scan to check in")
+        expect(screen.locator("#conn")).to_have_text("Online")
 
-            # The code rotates by itself (30 s windows): wait for the next one, bounded.
-            expect(code).not_to_have_text(first_code, timeout=35_000)
-            expect(code).to_have_text(re.compile(r"^\d{6}$"))
+        # The code rotates by itself (30 s windows): wait for the next one, bounded.
+        expect(code).not_to_have_text(first_code, timeout=35_000)
+        expect(code).to_have_text(re.compile(r"^\d{6}$"))
 
 
 def test_screen_and_trainee_page_reconnect_after_the_server_is_killed_and_restarted(

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import os
 import socket
 import struct
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from server.bus.port import BusEvent
 from server.web.hub import Connection, Hub, HubLimits, ws_frame
+from tests.web.live_helpers import unbatched
 
 TOPIC = "session:1"
 
@@ -77,9 +78,19 @@ async def deflate() -> AsyncIterator[tuple[TestServer, Served]]:
         yield pair
 
 
-def messages(frame_text: str) -> list[dict[str, Any]]:
-    data = json.loads(frame_text)
-    return list(data["messages"]) if data["type"] == "batch" else [data]
+@asynccontextmanager
+async def client(
+    server: TestServer, served: Served, **options: Any
+) -> AsyncIterator[tuple[aiohttp.ClientWebSocketResponse, Connection]]:
+    """A client socket to ``/ws`` (``options`` for ``ws_connect``) and the hub's connection for
+    it, once the server has opened it."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(server.make_url("/ws"), **options) as ws,
+    ):
+        await asyncio.wait_for(served.opened.wait(), 5)
+        (connection,) = served.connections
+        yield ws, connection
 
 
 def test_ws_frame_headers_for_every_length() -> None:
@@ -95,12 +106,7 @@ async def test_a_socket_that_keeps_up_gets_events_without_a_writer_task(
     plain: tuple[TestServer, Served],
 ) -> None:
     server, served = plain
-    async with (
-        aiohttp.ClientSession() as http,
-        http.ws_connect(server.make_url("/ws")) as ws,
-    ):
-        await asyncio.wait_for(served.opened.wait(), 5)
-        (connection,) = served.connections
+    async with client(server, served) as (ws, connection):
         tasks_before = len(asyncio.all_tasks())
         for seq in range(1, 51):
             assert served.hub.deliver(TOPIC, event(seq)) == 1
@@ -109,7 +115,7 @@ async def test_a_socket_that_keeps_up_gets_events_without_a_writer_task(
         got: list[int] = []
         while len(got) < 50:
             msg = await ws.receive(timeout=5)
-            got += [m["seq"] for m in messages(msg.data)]
+            got += [m["seq"] for m in unbatched(msg.data)]
         assert got == list(range(1, 51))
 
 
@@ -171,7 +177,7 @@ async def test_a_socket_that_falls_behind_is_queued_then_catches_up_in_order(
             opcode, payload = buffer[0] & 0x0F, buffer[offset : offset + length]
             buffer = buffer[offset + length :]
             if opcode == 0x1:
-                got += [m["seq"] for m in messages(payload.decode())]
+                got += [m["seq"] for m in unbatched(payload)]
     sock.close()
     assert got == list(range(1, last + 1))
     # caught up: the writer task is gone and frames go straight out again
@@ -186,18 +192,13 @@ async def test_a_compressed_socket_never_gets_raw_frames(
     deflate: tuple[TestServer, Served],
 ) -> None:
     server, served = deflate
-    async with (
-        aiohttp.ClientSession() as http,
-        http.ws_connect(server.make_url("/ws"), compress=15) as ws,
-    ):
-        await asyncio.wait_for(served.opened.wait(), 5)
-        (connection,) = served.connections
-        assert served.connections[0].ws.compress
+    async with client(server, served, compress=15) as (ws, connection):
+        assert connection.ws.compress
         assert connection._transport is None
         for seq in range(1, 21):
             served.hub.deliver(TOPIC, event(seq, text="压缩" * 500))
         got: list[int] = []
         while len(got) < 20:
             msg = await ws.receive(timeout=5)
-            got += [m["seq"] for m in messages(msg.data)]
+            got += [m["seq"] for m in unbatched(msg.data)]
         assert got == list(range(1, 21))

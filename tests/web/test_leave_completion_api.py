@@ -17,9 +17,10 @@ from server.config import Config
 from server.core.ledger import Interval
 from server.core.selfstudy import Progress, progress_to_json
 from server.store import db as store_db
-from server.store.attendance_models import AttendanceRecordRow, RecordKind
+from server.store.attendance_models import RecordKind
 from server.store.models import ClassSession, Course, User, utcnow
 from server.store.selfstudy_models import SelfStudyCourse, SelfStudyProgress
+from server.web.checkin.records import new_row, store_core, to_core
 from tests.conftest import ClientFactory, World
 from tests.seed import add_lecture
 from tests.web.http_helpers import expect_error, expect_ok
@@ -40,22 +41,11 @@ async def _past_session(config: Config, world: World, attended: bool) -> int:
         assert live is not None
         starts, ends = now - timedelta(hours=4), now - timedelta(hours=1)
         past = await add_lecture(db, course.id, "已结束的一场", starts, ends, live.sites)
-        if attended:
-            start, end = past.starts_at.timestamp(), past.ends_at.timestamp()
-            db.add(
-                AttendanceRecordRow(
-                    trainee_id=world.trainee_id,
-                    session_id=past.id,
-                    site_id=world.site_id,
-                    kind=RecordKind.REGULAR,
-                    state="closed",
-                    first_in=past.starts_at,
-                    last_out=past.ends_at,
-                    stays=[{"start": start, "end": end, "source": "trainee"}],
-                    manual=[],
-                    closed=True,
-                )
-            )
+        if attended:  # checked in at the start, still in when the session closed
+            row = new_row(world.trainee_id, past.id, world.site_id, RecordKind.REGULAR)
+            record = to_core(row).check_in(past.starts_at.timestamp())
+            store_core(row, record.close_at(past.ends_at.timestamp()))
+            db.add(row)
         past_id = past.id
     await engine.dispose()
     return past_id

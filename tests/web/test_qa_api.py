@@ -7,8 +7,9 @@ import asyncio
 import csv
 import io
 import zipfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import pytest
@@ -61,16 +62,24 @@ async def _check_in(op: TestClient[Any, Any], world: World, trainee_id: int) -> 
     )
 
 
+class Room(NamedTuple):
+    """The world's session, started: the operator's client, three trainees checked in, one
+    not, and the session's id."""
+
+    op: TestClient[Any, Any]
+    present: list[Person]
+    outsider: Person
+    sid: int
+
+
 @pytest.fixture
-async def room(
-    client_as: ClientFactory, world: World
-) -> Any:  # (operator client, checked-in people, one not checked in)
+async def room(client_as: ClientFactory, world: World) -> AsyncIterator[Room]:
     op = await client_as("operator")
     await _ok(await op.post(f"/api/v1/sessions/{world.session_id}/start"))
     people = await _people(op, world, 4, "r")
     for p in people[:3]:
         await _check_in(op, world, p.trainee_id)
-    yield op, people[:3], people[3]
+    yield Room(op, people[:3], people[3], world.session_id)
     for p in people:
         await p.http.close()
 
@@ -89,10 +98,9 @@ async def _ask(p: Person, sid: int, text: str, **extra: Any) -> Any:
 
 
 async def test_only_a_checked_in_trainee_or_a_participating_site_may_ask(
-    room: Any, world: World
+    room: Room, world: World
 ) -> None:
-    op, (alice, _bob, _carol), outsider = room
-    sid = world.session_id
+    op, (alice, _bob, _carol), outsider, sid = room
     await _error(await _ask(outsider, sid, "我没签到"), 403, "qa.not_checked_in")
     asked = await _ok(
         await _ask(alice, sid, "请问嘉宾如何看待基层减负？", addressed_to="王书记"), 201
@@ -150,10 +158,9 @@ HOSTILE = [
 
 
 async def test_hostile_text_is_refused_with_a_code_or_stored_without_invisible_characters(
-    room: Any, world: World
+    room: Room,
 ) -> None:
-    op, (alice, _b, _c), _ = room
-    sid = world.session_id
+    op, (alice, _b, _c), _, sid = room
     await _ok(await op.put(f"/api/v1/sessions/{sid}/qa-settings", json={"rate_limit": 100}))
     stored: dict[int, str] = {}
     for text in HOSTILE:
@@ -188,9 +195,8 @@ async def test_hostile_text_is_refused_with_a_code_or_stored_without_invisible_c
     }
 
 
-async def test_rate_limit_answers_429_with_retry_after(room: Any, world: World) -> None:
-    _op, (alice, bob, _c), _ = room
-    sid = world.session_id
+async def test_rate_limit_answers_429_with_retry_after(room: Room) -> None:
+    _op, (alice, bob, _c), _, sid = room
     for i in range(3):
         await _ok(await _ask(alice, sid, f"问题{i}"), 201)
     r = await _ask(alice, sid, "第四个")
@@ -203,9 +209,8 @@ async def test_rate_limit_answers_429_with_retry_after(room: Any, world: World) 
     assert sorted(a.status for a in answers) == [201, 201, 429, 429, 429, 429]
 
 
-async def test_sensitive_words_hold_a_question_for_moderation(room: Any, world: World) -> None:
-    op, (alice, bob, _c), _ = room
-    sid = world.session_id
+async def test_sensitive_words_hold_a_question_for_moderation(room: Room) -> None:
+    op, (alice, bob, _c), _, sid = room
     await _ok(await op.put("/api/v1/qa/sensitive-words", json={"words": ["违禁词"]}))
     await _ok(
         await op.put(f"/api/v1/sessions/{sid}/qa-settings", json={"sensitive_words": ["敏感"]})
@@ -228,10 +233,9 @@ async def test_sensitive_words_hold_a_question_for_moderation(room: Any, world: 
 
 
 async def test_anonymous_questions_hide_the_asker_per_the_session_setting(
-    room: Any, world: World, client_as: ClientFactory
+    room: Room, client_as: ClientFactory
 ) -> None:
-    op, (alice, bob, _c), _ = room
-    sid = world.session_id
+    op, (alice, bob, _c), _, sid = room
     q = await _ok(await _ask(alice, sid, "匿名提问", anonymous=True), 201)
     seen_by_bob = await _ok(await bob.request("GET", f"/api/v1/questions/{q['id']}"))
     assert seen_by_bob["asker_trainee_id"] is None and seen_by_bob["anonymous"] is True
@@ -255,11 +259,8 @@ async def test_anonymous_questions_hide_the_asker_per_the_session_setting(
 # --- votes ------------------------------------------------------------------------------------
 
 
-async def test_one_vote_per_trainee_withdrawable_and_lists_sort_by_votes(
-    room: Any, world: World
-) -> None:
-    op, (alice, bob, carol), outsider = room
-    sid = world.session_id
+async def test_one_vote_per_trainee_withdrawable_and_lists_sort_by_votes(room: Room) -> None:
+    op, (alice, bob, carol), outsider, sid = room
     first = await _ok(await _ask(alice, sid, "第一个"), 201)
     second = await _ok(await _ask(bob, sid, "第二个"), 201)
     for p in (alice, bob, carol):
@@ -287,9 +288,8 @@ async def test_one_vote_per_trainee_withdrawable_and_lists_sort_by_votes(
     assert [q["id"] for q in by_votes["items"]] == [first["id"], second["id"]]
 
 
-async def test_concurrent_votes_and_withdrawals_count_exactly(room: Any, world: World) -> None:
-    op, (alice, _b, _c), _ = room
-    sid = world.session_id
+async def test_concurrent_votes_and_withdrawals_count_exactly(room: Room, world: World) -> None:
+    op, (alice, _b, _c), _, sid = room
     people = await _people(op, world, 30, "v")
     try:
         for p in people:
@@ -311,11 +311,8 @@ async def test_concurrent_votes_and_withdrawals_count_exactly(room: Any, world: 
 # --- moderation and on air --------------------------------------------------------------------
 
 
-async def test_edit_keeps_the_original_and_merge_carries_votes_once(
-    room: Any, world: World
-) -> None:
-    op, (alice, bob, carol), _ = room
-    sid = world.session_id
+async def test_edit_keeps_the_original_and_merge_carries_votes_once(room: Room) -> None:
+    op, (alice, bob, carol), _, sid = room
     target = await _ok(await _ask(alice, sid, "关于减负的问题"), 201)
     dup = await _ok(await _ask(bob, sid, "减负问题（重复）"), 201)
     for p in (alice, carol):
@@ -354,10 +351,9 @@ async def test_edit_keeps_the_original_and_merge_carries_votes_once(
 
 
 async def test_on_air_is_one_at_a_time_published_to_browsers_and_agents_with_history(
-    room: Any, world: World
+    room: Room, world: World
 ) -> None:
-    op, (alice, bob, _c), _ = room
-    sid = world.session_id
+    op, (alice, bob, _c), _, sid = room
     browser = await subscribed(op, f"session:{sid}")
     agent = AgentPeer(await op.ws_connect("/ws/agent", headers=_agent_headers(world)))
     await agent.send(hello(world.site_id))
@@ -400,9 +396,8 @@ async def test_on_air_is_one_at_a_time_published_to_browsers_and_agents_with_his
     await _ok(await op.post(f"/api/v1/questions/{q3['id']}/archive"))
 
 
-async def test_concurrent_on_air_leaves_exactly_one_on_air(room: Any, world: World) -> None:
-    op, (alice, _b, _c), _ = room
-    sid = world.session_id
+async def test_concurrent_on_air_leaves_exactly_one_on_air(room: Room) -> None:
+    op, (alice, _b, _c), _, sid = room
     await _ok(await op.put(f"/api/v1/sessions/{sid}/qa-settings", json={"rate_limit": 100}))
     ids = [(await _ok(await _ask(alice, sid, f"问{i}"), 201))["id"] for i in range(8)]
     answers = await asyncio.gather(*(op.post(f"/api/v1/questions/{i}/on-air") for i in ids))
@@ -416,9 +411,8 @@ async def test_concurrent_on_air_leaves_exactly_one_on_air(room: Any, world: Wor
 # --- the floor --------------------------------------------------------------------------------
 
 
-async def test_floor_queue_grant_countdown_expiry_and_revoke(room: Any, world: World) -> None:
-    op, (alice, _b, _c), _ = room
-    sid = world.session_id
+async def test_floor_queue_grant_countdown_expiry_and_revoke(room: Room, world: World) -> None:
+    op, (alice, _b, _c), _, sid = room
     agent = _agent_headers(world)
     browser = await subscribed(op, f"session:{sid}")
     q = await _ok(await _ask(alice, sid, "排队的问题"), 201)
@@ -468,7 +462,7 @@ async def test_floor_queue_grant_countdown_expiry_and_revoke(room: Any, world: W
 
 
 async def test_lazy_expiry_on_read_when_the_timer_did_not_run(
-    room: Any, world: World, config: Config
+    room: Room, world: World, config: Config
 ) -> None:
     from datetime import timedelta
 
@@ -477,8 +471,7 @@ async def test_lazy_expiry_on_read_when_the_timer_did_not_run(
     from server.store import db as store_db
     from server.store.qa_models import FloorGrantRow
 
-    op, _, _ = room
-    sid = world.session_id
+    op, _, _, sid = room
     await _ok(
         await op.post(
             f"/api/v1/sessions/{sid}/floor/grant",
@@ -500,9 +493,8 @@ async def test_lazy_expiry_on_read_when_the_timer_did_not_run(
 # --- polls, quizzes, surveys, feedback, the log -----------------------------------------------
 
 
-async def test_quiz_live_tally_per_site_scores_and_time_limit(room: Any, world: World) -> None:
-    op, (alice, bob, carol), outsider = room
-    sid = world.session_id
+async def test_quiz_live_tally_per_site_scores_and_time_limit(room: Room, world: World) -> None:
+    op, (alice, bob, carol), outsider, sid = room
     quiz = await _ok(
         await op.post(
             f"/api/v1/sessions/{sid}/polls",
@@ -569,8 +561,8 @@ async def test_quiz_live_tally_per_site_scores_and_time_limit(room: Any, world: 
     assert (await _ok(await carol.request("GET", "/api/v1/trainee/quiz-scores")))["quizzes"] == 0
 
 
-async def test_needs_survey_and_feedback_are_aggregated(room: Any, world: World) -> None:
-    op, (alice, bob, _c), outsider = room
+async def test_needs_survey_and_feedback_are_aggregated(room: Room, world: World) -> None:
+    op, (alice, bob, _c), outsider, _ = room
     program = world.ids["programs"]
     await _ok(
         await op.put(
@@ -618,9 +610,8 @@ async def test_needs_survey_and_feedback_are_aggregated(room: Any, world: World)
     assert agg["lecturers"]["李老师"]["mean"] == 4.5 and agg["comments"] == ["很好"]
 
 
-async def test_interaction_log_exports_json_csv_xlsx(room: Any, world: World) -> None:
-    op, (alice, bob, _c), _ = room
-    sid = world.session_id
+async def test_interaction_log_exports_json_csv_xlsx(room: Room) -> None:
+    op, (alice, bob, _c), _, sid = room
     q = await _ok(await _ask(alice, sid, '=HYPERLINK("x")'), 201)
     await _ok(await bob.request("POST", f"/api/v1/questions/{q['id']}/vote"))
     await _ok(await op.post(f"/api/v1/questions/{q['id']}/on-air"))
@@ -642,12 +633,11 @@ async def test_interaction_log_exports_json_csv_xlsx(room: Any, world: World) ->
 
 
 async def test_interaction_log_export_names_people_and_sites_and_keeps_anonymity(
-    room: Any, world: World
+    room: Room, world: World
 ) -> None:
     """The CSV/XLSX names who acted and the site, in Chinese words; an anonymous asker is
     never named, not even by the events on their question."""
-    op, (alice, bob, _c), _ = room
-    sid = world.session_id
+    op, (alice, bob, _c), _, sid = room
     site = (await _ok(await op.get(f"/api/v1/sites/{world.site_id}")))["name"]
     q = await _ok(await _ask(alice, sid, "请问考核怎么算"), 201)
     await _ok(await bob.request("POST", f"/api/v1/questions/{q['id']}/vote"))

@@ -12,6 +12,7 @@ import { planView } from "./plan.js";
 import { manageView } from "./manage.js";
 import { codesView } from "./codes.js";
 import { auditView } from "./audit.js";
+import { panelSection } from "./panel.js";
 import { findTraineeView, transcriptView, honourView } from "./people.js";
 import { attendanceView } from "./attendance.js";
 import { electivesView, feedbackView } from "./session_pages.js";
@@ -232,10 +233,8 @@ async function sessionsView(root) {
   search.addEventListener("change", load);
   status.addEventListener("change", load);
   root.appendChild(
-    h(
-      "section",
-      { class: "panel" },
-      h("h1", {}, t("sessions.heading")),
+    panelSection(
+      t("sessions.heading"),
       h("div", { class: "toolbar" }, field(t("sessions.search"), search), field(t("sessions.statusFilter"), status)),
       list,
     ),

@@ -5,7 +5,7 @@ import { h, clear } from "/static/shared/dom.js";
 import { t, addMessages } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
 import { field, flashError, fmtDateTime, table } from "./ui.js";
-import { pager, printButton } from "./panel.js";
+import { pager, panelSection, printButton } from "./panel.js";
 
 addMessages({
   zh: {
@@ -525,10 +525,8 @@ export async function auditView(root) {
   }
 
   root.appendChild(
-    h(
-      "section",
-      { class: "panel" },
-      h("h1", {}, t("audit.heading")),
+    panelSection(
+      t("audit.heading"),
       h("p", { class: "note" }, t("audit.intro")),
       h(
         "form",

@@ -6,7 +6,7 @@ import { h, clear } from "/static/shared/dom.js";
 import { t, getLang, addMessages } from "/static/shared/i18n.js";
 import { api, ApiError, errorText } from "/static/shared/api.js";
 import { act, field, flash, flashError, fmtDateTime } from "./ui.js";
-import { names } from "./panel.js";
+import { names, panelSection } from "./panel.js";
 
 addMessages({
   zh: {
@@ -68,15 +68,7 @@ async function allTrainees() {
 export async function planView(root, courseId) {
   const courseSel = h("select", { id: "plan-course" });
   const body = h("div", { id: "plan-body" });
-  root.appendChild(
-    h(
-      "section",
-      { class: "panel" },
-      h("h1", {}, t("plan.heading")),
-      h("div", { class: "toolbar" }, field(t("plan.course"), courseSel)),
-      body,
-    ),
-  );
+  root.appendChild(panelSection(t("plan.heading"), h("div", { class: "toolbar" }, field(t("plan.course"), courseSel)), body));
   try {
     const courses = await api.get("/courses", { limit: 500 });
     courseSel.appendChild(h("option", { value: "" }, t("plan.pickCourse")));
