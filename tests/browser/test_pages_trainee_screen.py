@@ -367,7 +367,10 @@ def test_site_screen_code_qr_on_air_within_a_second_and_roll_call(
         _artifact(screen, "screen-projector.png")
         expect(prompt).to_have_count(0, timeout=15_000)
 
-        # The floor with a countdown: this room, then back to the main classroom.
+        # The floor with a countdown: this room (no hand to raise while it speaks), then
+        # back to the main classroom (the room may raise its hand again).
+        hand = screen.locator("#raise-hand")
+        expect(hand).to_be_visible()
         op.call(
             "POST",
             f"/sessions/{SESSION_ID}/floor/grant",
@@ -375,8 +378,11 @@ def test_site_screen_code_qr_on_air_within_a_second_and_roll_call(
         )
         floor = screen.locator(".prompt.floor")
         expect(floor).to_contain_text(re.compile(r"本课堂正在发言\s*剩余 (60|59|58) 秒"))
+        expect(hand).to_be_hidden()
         op.call("POST", f"/sessions/{SESSION_ID}/floor/revoke", json={})
         expect(floor).to_have_count(0, timeout=3_000)
+        expect(hand).to_be_visible()
+        expect(hand).to_have_text("举手发言")
 
         # Off air: the overlay goes away.
         op.call("POST", f"/questions/{qid}/answered")

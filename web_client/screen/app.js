@@ -223,6 +223,7 @@ const sessionTopic = new TopicFollower(hub, {
     },
     floor_returned: (data) => {
       if (!state.floor || state.floor.site_id === data.site_id) state.floor = null;
+      renderHand(); // a room that spoke may raise its hand again
       renderPrompts();
     },
     floor_requested: handEvent,
