@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from server.store import db as store_db
 from server.store.media_models import LiveBroadcast
 from tests.chromium import CHROMIUM, FAKE_MEDIA, HEADLESS
 from tests.cluster_helpers import (
+    Backends,
     add_sites,
     make_session_live,
     shared_backends,
@@ -67,16 +70,31 @@ async def records(url: str, session_id: int) -> list[tuple[str, int]]:
         await engine.dispose()
 
 
+@asynccontextmanager
+async def live_on_two_nodes(
+    tmp_path: Path, sites: int = 0, **options: Any
+) -> AsyncIterator[tuple[Backends, list[tuple[int, str]], LocalCluster]]:
+    """Shared backends with the world's session live and ``sites`` more sites (id, secret) taking
+    part, and two server processes on them (media on 127.0.0.1; ``options`` for LocalCluster),
+    started, and stopped at the end."""
+    async with shared_backends(tmp_path, log_level="WARNING") as b:
+        await make_session_live(b.url, b.world.session_id)
+        added = await add_sites(b.url, b.world, sites) if sites else []
+        env = {**b.env, "CLASSROOM_MEDIA_BIND_ADDRESSES": "127.0.0.1"}
+        cluster = LocalCluster(tmp_path / "cluster", 2, env, "python", **options)
+        await asyncio.to_thread(cluster.start)
+        try:
+            yield b, added, cluster
+        finally:
+            await asyncio.to_thread(cluster.stop)
+
+
 async def test_the_broadcast_of_a_killed_node_is_taken_over_within_five_seconds(
     tmp_path: Path,
 ) -> None:
-    async with shared_backends(tmp_path, log_level="WARNING") as b:
+    async with live_on_two_nodes(tmp_path, sites=3) as (b, sites, cluster):
         sid = b.world.session_id
-        await make_session_live(b.url, sid)
-        origin_site, near_site, far_site = await add_sites(b.url, b.world, 3)
-        env = {**b.env, "CLASSROOM_MEDIA_BIND_ADDRESSES": "127.0.0.1"}
-        cluster = LocalCluster(tmp_path / "cluster", 2, env, "python")
-        await asyncio.to_thread(cluster.start)
+        origin_site, near_site, far_site = sites
         node_a, node_b = cluster.nodes
         # the far site's agent reaches the cluster through a balancer that sends it to node A
         # first (round robin from the first backend) and to node B once A is gone
@@ -143,7 +161,6 @@ async def test_the_broadcast_of_a_killed_node_is_taken_over_within_five_seconds(
         finally:
             await stop_clients(agents, runs)
             await balancer.close()
-            await asyncio.to_thread(cluster.stop)
 
 
 def _console_broadcasts_and_survives(url: str, world: Any, session_id: int, kill: Any) -> float:
@@ -211,21 +228,13 @@ VIEW = """async (sid) => {
 async def test_the_consoles_camera_publishes_to_the_node_that_took_the_broadcast_over(
     tmp_path: Path,
 ) -> None:
-    async with shared_backends(tmp_path, log_level="WARNING") as b:
-        sid = b.world.session_id
-        await make_session_live(b.url, sid)
-        env = {**b.env, "CLASSROOM_MEDIA_BIND_ADDRESSES": "127.0.0.1"}
-        cluster = LocalCluster(tmp_path / "cluster", 2, env, "python", down_for=30)
-        await asyncio.to_thread(cluster.start)
-        try:
+    async with live_on_two_nodes(tmp_path, down_for=30) as (b, _, cluster):
 
-            def kill(owner: str) -> None:
-                next(n for n in cluster.nodes if n.name == owner).kill()
+        def kill(owner: str) -> None:
+            next(n for n in cluster.nodes if n.name == owner).kill()
 
-            seconds = await asyncio.to_thread(
-                _console_broadcasts_and_survives, cluster.url, b.world, sid, kill
-            )
-            print(f"the console's camera publishes again {seconds:.1f} s after the kill")
-            assert seconds < TAKEOVER_LIMIT + 3  # the page's socket may have died too
-        finally:
-            await asyncio.to_thread(cluster.stop)
+        seconds = await asyncio.to_thread(
+            _console_broadcasts_and_survives, cluster.url, b.world, b.world.session_id, kill
+        )
+        print(f"the console's camera publishes again {seconds:.1f} s after the kill")
+        assert seconds < TAKEOVER_LIMIT + 3  # the page's socket may have died too

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.store import db as store_db
 from server.store.models import (
@@ -25,6 +28,8 @@ from server.store.models import (
     Trainee,
     User,
 )
+
+Sessions = async_sessionmaker[Any]
 
 TABLES = {
     "org_units",
@@ -72,9 +77,17 @@ async def test_migrating_twice_is_a_no_op(database_url: str) -> None:
     assert version == scripts.get_current_head()
 
 
-async def _catalogue(database_url: str) -> tuple[store_db.AsyncEngine, int]:
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[Sessions]:
+    """Sessions on the test's database; its engine is disposed afterwards, after a failure too."""
     engine = store_db.create_engine(database_url)
-    sessions = store_db.session_factory(engine)
+    yield store_db.session_factory(engine)
+    await engine.dispose()
+
+
+async def _catalogue(sessions: Sessions) -> int:
+    """A program with one course and a session of it at the main classroom and a sub-classroom
+    of an org unit; the session's id."""
     async with sessions() as db, db.begin():
         unit = OrgUnit(name="鄞州区", code="YZ")
         db.add(unit)
@@ -103,12 +116,12 @@ async def _catalogue(database_url: str) -> tuple[store_db.AsyncEngine, int]:
         )
         db.add(session)
         await db.flush()
-        return engine, session.id
+        return session.id
 
 
-async def test_session_keeps_its_window_in_utc_and_its_sites(database_url: str) -> None:
-    engine, session_id = await _catalogue(database_url)
-    async with store_db.session_factory(engine)() as db:
+async def test_session_keeps_its_window_in_utc_and_its_sites(sessions: Sessions) -> None:
+    session_id = await _catalogue(sessions)
+    async with sessions() as db:
         session = await db.get(ClassSession, session_id)
         assert session is not None
         assert session.starts_at == datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
@@ -116,23 +129,19 @@ async def test_session_keeps_its_window_in_utc_and_its_sites(database_url: str) 
         assert session.status is SessionStatus.SCHEDULED
         assert session.teaching_method is TeachingMethod.INTERVIEW
         assert [s.name for s in session.sites] == ["主课堂", "鄞州分课堂"]
-    await engine.dispose()
 
 
-async def test_naive_datetimes_are_refused(database_url: str) -> None:
-    engine = store_db.create_engine(database_url)
-    async with store_db.session_factory(engine)() as db:
+async def test_naive_datetimes_are_refused(sessions: Sessions) -> None:
+    async with sessions() as db:
         db.add(
             AuditEntry(actor="t", action="x", entity="e", entity_id="1", at=datetime(2026, 1, 1))
         )
         with pytest.raises(Exception, match="naive datetime"):
             await db.flush()
-    await engine.dispose()
 
 
-async def test_staff_numbers_are_unique(database_url: str) -> None:
-    engine, _ = await _catalogue(database_url)
-    sessions = store_db.session_factory(engine)
+async def test_staff_numbers_are_unique(sessions: Sessions) -> None:
+    await _catalogue(sessions)
     async with sessions() as db:
         unit_id = (await db.scalars(select(OrgUnit.id))).first()
         db.add_all(
@@ -143,12 +152,10 @@ async def test_staff_numbers_are_unique(database_url: str) -> None:
         )
         with pytest.raises(IntegrityError):
             await db.commit()
-    await engine.dispose()
 
 
-async def test_an_org_unit_with_trainees_cannot_be_deleted(database_url: str) -> None:
-    engine, _ = await _catalogue(database_url)
-    sessions = store_db.session_factory(engine)
+async def test_an_org_unit_with_trainees_cannot_be_deleted(sessions: Sessions) -> None:
+    await _catalogue(sessions)
     async with sessions() as db, db.begin():
         unit = (await db.scalars(select(OrgUnit))).one()
         db.add(Trainee(name="刘洋", staff_no="S2", org_unit_id=unit.id))
@@ -157,34 +164,26 @@ async def test_an_org_unit_with_trainees_cannot_be_deleted(database_url: str) ->
         await db.delete(unit)
         with pytest.raises(IntegrityError):
             await db.commit()
-    await engine.dispose()
 
 
-async def test_a_login_belongs_to_exactly_one_principal(database_url: str) -> None:
-    engine, _ = await _catalogue(database_url)
-    sessions = store_db.session_factory(engine)
+async def test_a_login_belongs_to_exactly_one_principal(sessions: Sessions) -> None:
+    await _catalogue(sessions)
     now = datetime.now(UTC)
     async with sessions() as db:
         db.add(LoginSession(token_hash="x" * 64, csrf_token="c", expires_at=now, created_at=now))
         with pytest.raises(IntegrityError):
             await db.commit()
-    await engine.dispose()
 
 
-async def test_users_keep_their_role(database_url: str) -> None:
-    engine = store_db.create_engine(database_url)
-    sessions = store_db.session_factory(engine)
+async def test_users_keep_their_role(sessions: Sessions) -> None:
     async with sessions() as db, db.begin():
         db.add(User(username="mod", password_hash="h", role=Role.MODERATOR))
     async with sessions() as db:
         user = (await db.scalars(select(User))).one()
         assert user.role is Role.MODERATOR
-    await engine.dispose()
 
 
-async def test_audit_entries_keep_json_before_and_after(database_url: str) -> None:
-    engine = store_db.create_engine(database_url)
-    sessions = store_db.session_factory(engine)
+async def test_audit_entries_keep_json_before_and_after(sessions: Sessions) -> None:
     async with sessions() as db, db.begin():
         db.add(
             AuditEntry(
@@ -202,16 +201,14 @@ async def test_audit_entries_keep_json_before_and_after(database_url: str) -> No
         assert entry.before == {"position": "科员"}
         assert entry.after == {"position": "副科长"}
         assert entry.at.tzinfo is not None
-    await engine.dispose()
 
 
 async def test_a_self_study_course_keeps_its_window_and_each_trainee_one_progress(
-    database_url: str,
+    sessions: Sessions,
 ) -> None:
     from server.store.selfstudy_models import SelfStudyCheck, SelfStudyCourse, SelfStudyProgress
 
-    engine, _ = await _catalogue(database_url)
-    sessions = store_db.session_factory(engine)
+    await _catalogue(sessions)
     opens = datetime(2026, 12, 1, tzinfo=UTC)
     async with sessions() as db, db.begin():
         unit_id = (await db.scalars(select(ProgramUnit.id))).one()
@@ -254,4 +251,3 @@ async def test_a_self_study_course_keeps_its_window_and_each_trainee_one_progres
                 format="mp4", duration_s=1, created_by="o",
             )  # fmt: skip
             db.add(bad)
-    await engine.dispose()
