@@ -687,6 +687,26 @@ def test_broadcast_buttons_call_the_media_endpoints_and_report_the_outcome(
             page.locator("#bc-stop").click()
 
 
+def test_a_broadcast_stopped_elsewhere_no_longer_reads_as_started(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """The broadcast stops without this console's 停止直播 (another console, or the end of the
+    session): the note under the state no longer says it has started."""
+    open_dashboard(page, server)
+    page.locator("#bc-source").select_option("main")
+    page.locator("#bc-use-camera").uncheck()  # no camera needed: the note is what is checked
+    note = page.locator("#bc-msg")
+    try:
+        page.locator("#bc-start").click()
+        expect(note).to_have_text("直播已开始（信号源：主课堂摄像机）。")
+        expect(page.locator("#bc-no-publisher")).to_have_text("无画面来源")  # the console saw it
+        world["op"].call("POST", f"/sessions/{SESSION_ID}/broadcast/stop")
+        expect(page.locator("#bc-state .pill")).to_have_text("未在直播")
+        expect(note).to_have_text("直播已停止。")
+    finally:  # never leave the module's session broadcasting for the next test
+        world["op"].http.post(world["op"].base + f"/sessions/{SESSION_ID}/broadcast/stop")
+
+
 def test_the_wall_says_which_sites_pull_the_program_through_a_relay(
     page: Page, server: ServerProcess, world: dict[str, Any]
 ) -> None:

@@ -43,7 +43,7 @@ export function broadcastPanel(ctx) {
   const bSite = h("select", { id: "bc-site" });
   const bRec = h("select", { id: "bc-rec" });
   const programVideo = h("video", { class: "program", muted: true, playsinline: true, autoplay: true, "aria-label": t("broadcast.preview") });
-  const bMsg = h("p", { class: "note", role: "status" });
+  const bMsg = h("p", { class: "note", role: "status", id: "bc-msg" });
   const bState = h("p", { class: "bc-state", id: "bc-state" });
   // Why 开始直播 is not offered: the server starts a broadcast in a live session only.
   const bWhy = h("p", { class: "note", id: "bc-why" });
@@ -283,11 +283,14 @@ export function broadcastPanel(ctx) {
 
   /** GET /broadcast: live or not, the source, whether its origin sends frames, relays. */
   async function load() {
+    const wasLive = Boolean(st.broadcast && st.broadcast.live);
     try {
       st.broadcast = await api.get(`/sessions/${sessionId}/broadcast`);
     } catch (err) {
       st.broadcast = { error: err };
     }
+    // stopped here, in another console or by the session's end: "started" no longer holds
+    if (wasLive && st.broadcast && st.broadcast.live === false) bMsg.textContent = t("broadcast.off");
     if (st.broadcast && st.broadcast.live === false && publisher()) {
       stopPublishing(); // stopped elsewhere (another console, the session ended)
       camera.close();
