@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -334,15 +336,22 @@ async def test_plan_table_moves_swaps_and_publish(client_as: ClientFactory, worl
 # --- electives --------------------------------------------------------------------------------
 
 
+@asynccontextmanager
 async def _trainee_sessions(
-    op: TestClient[Any, Any], world: World, count: int
-) -> list[tuple[aiohttp.ClientSession, dict[str, str]]]:
+    op: TestClient[Any, Any], count: int
+) -> AsyncIterator[list[tuple[aiohttp.ClientSession, dict[str, str]]]]:
+    """``count`` new trainees (学员0, 学员1, ...) of a new unit, each signed in on its own
+    browser session (with its headers); the sessions are closed at the end."""
     unit = await _ok(await op.post("/api/v1/org-units", json={"name": f"选课单位{count}"}), 201)
-    out = []
-    for i in range(count):
-        t = await add_trainee(op, f"学员{i}", f"E{count}-{i}", unit["id"])
-        out.append(await trainee_browser(op, t["id"]))
-    return out
+    out: list[tuple[aiohttp.ClientSession, dict[str, str]]] = []
+    try:
+        for i in range(count):
+            t = await add_trainee(op, f"学员{i}", f"E{count}-{i}", unit["id"])
+            out.append(await trainee_browser(op, t["id"]))
+        yield out
+    finally:
+        for session, _ in out:
+            await session.close()
 
 
 async def test_electives_fill_to_capacity_then_waitlist_and_move_up(
@@ -350,9 +359,8 @@ async def test_electives_fill_to_capacity_then_waitlist_and_move_up(
 ) -> None:
     op = await client_as("operator")
     sid = world.session_id
-    people = await _trainee_sessions(op, world, 3)
     url = op.make_url(f"/api/v1/sessions/{sid}/registration")
-    try:
+    async with _trainee_sessions(op, 3) as people:
         (s0, h0), (s1, h1), (s2, h2) = people
         r = await s0.post(url, headers=h0)
         await _error(r, 409, "registration.not_open")
@@ -377,9 +385,6 @@ async def test_electives_fill_to_capacity_then_waitlist_and_move_up(
             "学员1": ("registered", None),
             "学员2": ("waitlisted", 1),
         }
-    finally:
-        for session, _ in people:
-            await session.close()
 
 
 async def test_concurrent_registrations_register_exactly_capacity(
@@ -387,7 +392,6 @@ async def test_concurrent_registrations_register_exactly_capacity(
 ) -> None:
     op = await client_as("operator")
     sid, capacity, crowd = world.session_id, 5, 24
-    people = await _trainee_sessions(op, world, crowd)
     await _ok(
         await op.put(
             f"/api/v1/sessions/{sid}/settings",
@@ -402,7 +406,7 @@ async def test_concurrent_registrations_register_exactly_capacity(
             body: dict[str, Any] = await r.json()
             return body
 
-    try:
+    async with _trainee_sessions(op, crowd) as people:
         answers = await asyncio.wait_for(
             asyncio.gather(*(register(s, h) for s, h in people)), timeout=60
         )
@@ -422,9 +426,6 @@ async def test_concurrent_registrations_register_exactly_capacity(
         assert listed["registered"] == capacity
         positions = sorted(i["position"] for i in listed["items"] if i["status"] == "waitlisted")
         assert positions == list(range(1, crowd - capacity - 3 + 1))
-    finally:
-        for session, _ in people:
-            await session.close()
 
 
 # --- ledger and reports -----------------------------------------------------------------------
