@@ -1,6 +1,7 @@
 """Live presence of every site, across server processes.
 
-The process that holds a site agent's socket runs that site's state machine
+The process that holds a site agent's socket (or lost it less than the flap window ago: it
+reports that loss, as ``connection_lost``) runs that site's state machine
 (:class:`server.core.presence.PresenceBoard`), ticks it, and on every reported change
 publishes a ``presence`` event on the bus, writes the change to the store (the timeline for
 reports) and refreshes the site's presence key (TTL = the offline limit). Every process
@@ -64,6 +65,9 @@ class PresenceService:
         self.config = config or PresenceConfig()
         self.board = SiteBoard(self._changed, self.config)  # agents' and screen pages' presence
         self.local: set[int] = set()  # sites whose agent socket is on this process
+        # sites whose agent socket was lost here less than the flap window ago: this process
+        # reports how that ends (back, or offline for connection_lost), not another's reaper
+        self.lost: set[int] = set()
         self.screen_node: dict[int, str] = {}  # node that received each site's latest screen report
         self.known: dict[int, str] = {}  # last state seen on the bus, per site
         self.tick_interval = tick_interval
@@ -94,6 +98,7 @@ class PresenceService:
     # -- what the agent socket calls ------------------------------------------------------
     def connected(self, site_id: int) -> None:
         self.local.add(site_id)
+        self.lost.discard(site_id)
         self.board.connected(site_id, time.time())
         self._refresh_key(site_id, {"last_heartbeat": time.time()})
 
@@ -109,12 +114,20 @@ class PresenceService:
     def closed(self, site_id: int, clean: bool) -> None:
         self.board.closed(site_id, time.time(), clean)
         self.local.discard(site_id)
+        if self._flapping(site_id):
+            self.lost.add(site_id)
+
+    def _flapping(self, site_id: int) -> bool:
+        return self.board.agents.site(site_id).internal_state is PresenceState.FLAPPING
 
     def holds(self, site_id: int) -> bool:
-        """This process reports the site's changes: it holds its agent's socket, or received
-        its screen page's latest report (every process feeds the screen reports it hears into
-        its own board, so the one that got the latest report decides)."""
-        return site_id in self.local or self.screen_node.get(site_id) == self.bus.node_id
+        """This process reports the site's changes: it holds its agent's socket (or lost it
+        within the flap window), or received its screen page's latest report (every process
+        feeds the screen reports it hears into its own board, so the one that got the latest
+        report decides)."""
+        if site_id in self.local or site_id in self.lost:
+            return True
+        return self.screen_node.get(site_id) == self.bus.node_id
 
     def state(self, site_id: int) -> str:
         if self.holds(site_id):
@@ -178,7 +191,10 @@ class PresenceService:
     def observe(self, event: BusEvent) -> None:
         """Every process learns every site's state from the presence topic."""
         if event.topic == PRESENCE_TOPIC:
-            self.known[int(event.payload["site_id"])] = str(event.payload["state"])
+            site_id = int(event.payload["site_id"])
+            self.known[site_id] = str(event.payload["state"])
+            if event.origin != self.bus.node_id:
+                self.lost.discard(site_id)  # the agent came back on another process
         elif event.topic == HEALTH_TOPIC and event.type == "screen":
             site_id = int(event.payload["site_id"])
             self.screens[site_id] = dict(event.payload)
@@ -271,6 +287,7 @@ class PresenceService:
             await asyncio.sleep(self.tick_interval)
             try:
                 self.board.tick(time.time())
+                self.lost = {s for s in self.lost if self._flapping(s)}
             except Exception:  # one bad site must not stop presence for every site
                 log.exception("presence tick failed")
 

@@ -25,6 +25,7 @@ from server.store.demo_loader import DEMO_PASSWORDS
 from tests.browser.session_helpers import Api
 from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
+from tests.site_agent import agent_process
 from tests.web.live_helpers import AgentPeer, heartbeat, hello
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -168,6 +169,30 @@ def test_login_and_site_wall_follows_a_real_agent(
         page.screenshot(path=str(ARTIFACTS / "operator-wall-online.png"), full_page=True)
     # A clean close is reported at once (no flapping grace for a goodbye).
     expect(tile).to_have_attribute("data-state", "offline", timeout=15_000)
+
+
+def test_a_killed_agent_shows_offline_as_a_lost_connection_then_back(
+    page: Page, server: ServerProcess, world: dict[str, Any], tmp_path: Path
+) -> None:
+    """The room's PC dies (the agent is killed, no goodbye): its tile goes offline within a
+    few seconds (the flap window, not the heartbeat limit) saying the connection was lost,
+    and shows it connected again once the agent is back."""
+    open_dashboard(page, server)
+    tile = page.locator('.tile[data-site-id="3"]')
+    since = tile.locator(".f-since")
+    agent = agent_process(server.url, world["secrets"][3], tmp_path, "none")
+    try:
+        expect(tile).to_have_attribute("data-state", "online", timeout=15_000)
+        agent.kill()
+        agent.wait(10)
+        expect(tile).to_have_attribute("data-state", "offline", timeout=9_000)
+        expect(since).to_contain_text("连接丢失")
+        agent = agent_process(server.url, world["secrets"][3], tmp_path, "none")
+        expect(tile).to_have_attribute("data-state", "online", timeout=15_000)
+        expect(since).to_contain_text("已连接")
+    finally:
+        agent.kill()
+        agent.wait(10)
 
 
 def test_approve_a_question_and_put_it_on_air(
