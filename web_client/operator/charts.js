@@ -47,9 +47,10 @@ export function rateBars(rows, { title, width } = {}) {
       {
         space: 10,
         incrs: [1],
-        values: (_u, splits) => splits.map((i) => (rows[i] ? shortLabel(rows[i].label) : "")),
+        // many bars: labels slanted, long enough for a room's whole name (北仑区应急管理局分课堂)
+        values: (_u, splits) => splits.map((i) => (rows[i] ? shortLabel(rows[i].label, rows.length > 8 ? 12 : 8) : "")),
         rotate: rows.length > 8 ? -40 : 0,
-        size: rows.length > 8 ? 90 : 40,
+        size: rows.length > 8 ? 120 : 40,
         font: "12px system-ui, sans-serif",
       },
       { values: (_u, splits) => splits.map((v) => `${v}%`), font: "12px system-ui, sans-serif" },
