@@ -732,6 +732,29 @@ def test_a_broadcast_stopped_elsewhere_no_longer_reads_as_started(
         world["op"].http.post(world["op"].base + f"/sessions/{SESSION_ID}/broadcast/stop")
 
 
+def test_a_console_opened_during_a_broadcast_shows_its_source_in_the_picker(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """The console is opened (or re-drawn by the language switch) while a room is on air: the
+    source picker shows that room, not the default 主课堂摄像机."""
+    op = world["op"]
+    op.call(
+        "POST", f"/sessions/{SESSION_ID}/broadcast/start", json={"source": "site", "site_id": 2}
+    )
+    try:
+        open_dashboard(page, server)
+        expect(page.locator("#bc-state")).to_contain_text("海曙区分课堂没有推流")  # loaded
+        expect(page.locator("#bc-source")).to_have_value("site")
+        expect(page.locator("#bc-site")).to_have_value("2")
+        expect(page.locator("#bc-camera-box")).to_be_hidden()
+        page.get_by_role("button", name="English").click()
+        expect(page.locator("#bc-state")).to_contain_text("is not publishing")
+        expect(page.locator("#bc-source")).to_have_value("site")
+        expect(page.locator("#bc-site")).to_have_value("2")
+    finally:  # never leave the module's session broadcasting for the next test
+        op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
+
+
 def test_the_wall_says_which_sites_pull_the_program_through_a_relay(
     page: Page, server: ServerProcess, world: dict[str, Any]
 ) -> None:
