@@ -174,7 +174,12 @@ def test_a_bad_row_among_good_ones_gives_its_file_row_number(header: list[str]) 
 
         assert result.rows == ()
         assert [(e.row, e.code, e.message_zh) for e in result.errors] == [
-            (4, "roster.unknown_org_unit", "未知单位: 宁海县")
+            (
+                4,
+                "roster.unknown_org_unit",
+                "未知单位: 宁海县（请填写已有单位的名称或代码；"
+                "新单位请先在“基础数据 · 单位”中添加）",
+            )
         ]
 
 

@@ -171,16 +171,18 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "工号重复: {value} (与第{first_row}行重复)",
     ),
     "roster.unknown_org_unit": (
-        "Unknown org unit: {value}. Use the name or code of an existing org unit.",
-        "未知单位: {value}",
+        "Unknown org unit: {value}. Use the name or code of an existing org unit"
+        " (add a new one under Master data · Org units first).",
+        "未知单位: {value}（请填写已有单位的名称或代码；新单位请先在“基础数据 · 单位”中添加）",
     ),
     "roster.ambiguous_org_unit": (
         "Org unit {value} matches more than one org unit; use its code.",
         "单位名称不唯一: {value}, 请填写单位代码",
     ),
     "roster.unknown_site": (
-        "Unknown site: {value}. Use the name or code of an existing classroom.",
-        "未知课堂: {value}",
+        "Unknown site: {value}. Use the name or code of an existing classroom"
+        " (add a new one under Master data · Sites first).",
+        "未知课堂: {value}（请填写已有课堂的名称或代码；新课堂请先在“基础数据 · 课堂”中添加）",
     ),
     "roster.ambiguous_site": (
         "Site {value} matches more than one classroom; use its code.",

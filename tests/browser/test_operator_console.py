@@ -270,6 +270,28 @@ def test_roll_call_shows_live_per_site_tallies(
     expect(row.locator("td").last).to_have_text("100%")
 
 
+def test_roll_calls_are_numbered_within_their_session(page: Page, tmp_path: Path) -> None:
+    """第 N 次点名 counts the session's own roll calls: its first is 第 1 次 although another
+    session had one before (the heading once showed the roll call's database id)."""
+    with ServerProcess(tmp_path / "srv", None, "--demo") as other:
+        op = Api(other.url).login("operator")
+        op.call("POST", "/sessions/2/start")
+        op.call("POST", "/sessions/2/roll-calls", json={"seconds": 60})
+        op.call("POST", "/sessions/2/end")
+        op.call("POST", f"/sessions/{SESSION_ID}/start")
+        login(page, other)
+        page.locator(f'a[data-session="{SESSION_ID}"]').click()
+        headings = page.locator(".rollcall h3")
+        page.locator("#roll-start").click()
+        expect(headings).to_have_count(1)
+        expect(headings.first).to_contain_text("第 1 次点名")
+        page.locator("#roll-start").click()
+        expect(headings).to_have_count(2)
+        expect(headings).to_contain_text(["第 2 次点名", "第 1 次点名"])
+        page.get_by_role("button", name="English").click()
+        expect(page.locator(".rollcall h3")).to_contain_text(["Roll call 2", "Roll call 1"])
+
+
 def test_poll_controls_with_live_results(
     page: Page, server: ServerProcess, world: dict[str, Any]
 ) -> None:
@@ -730,6 +752,29 @@ def test_a_broadcast_stopped_elsewhere_no_longer_reads_as_started(
         expect(note).to_have_text("直播已停止。")
     finally:  # never leave the module's session broadcasting for the next test
         world["op"].http.post(world["op"].base + f"/sessions/{SESSION_ID}/broadcast/stop")
+
+
+def test_a_console_opened_during_a_broadcast_shows_its_source_in_the_picker(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """The console is opened (or re-drawn by the language switch) while a room is on air: the
+    source picker shows that room, not the default 主课堂摄像机."""
+    op = world["op"]
+    op.call(
+        "POST", f"/sessions/{SESSION_ID}/broadcast/start", json={"source": "site", "site_id": 2}
+    )
+    try:
+        open_dashboard(page, server)
+        expect(page.locator("#bc-state")).to_contain_text("海曙区分课堂没有推流")  # loaded
+        expect(page.locator("#bc-source")).to_have_value("site")
+        expect(page.locator("#bc-site")).to_have_value("2")
+        expect(page.locator("#bc-camera-box")).to_be_hidden()
+        page.get_by_role("button", name="English").click()
+        expect(page.locator("#bc-state")).to_contain_text("is not publishing")
+        expect(page.locator("#bc-source")).to_have_value("site")
+        expect(page.locator("#bc-site")).to_have_value("2")
+    finally:  # never leave the module's session broadcasting for the next test
+        op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
 
 
 def test_the_wall_says_which_sites_pull_the_program_through_a_relay(

@@ -137,7 +137,10 @@ def test_every_row_error_is_collected_and_nothing_is_imported() -> None:
         (11, "roster.empty_field"),
     ]
     unknown = result.errors[0]
-    assert unknown.message_zh == "未知单位: 宁海县"
+    assert (
+        unknown.message_zh
+        == "未知单位: 宁海县（请填写已有单位的名称或代码；新单位请先在“基础数据 · 单位”中添加）"
+    )
     assert (unknown.column, unknown.field, unknown.value) == (
         "单位",
         RosterField.ORG_UNIT,

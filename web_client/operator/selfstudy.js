@@ -31,6 +31,7 @@ addMessages({
     "ss.session": "课次",
     "ss.recording": "录像",
     "ss.noRecording": "该课次没有已完成的录像",
+    "ss.noSessions": "还没有已结束的课次，因此没有可用的录像；请上传视频文件。",
     "ss.file": "视频文件（WebM 或 MP4）",
     "ss.create": "创建课程",
     "ss.created": "自学课程已创建。",
@@ -88,6 +89,7 @@ addMessages({
     "ss.session": "Session",
     "ss.recording": "Recording",
     "ss.noRecording": "This session has no finished recording",
+    "ss.noSessions": "No session has ended yet, so there is no recording to use: upload a video file.",
     "ss.file": "Video file (WebM or MP4)",
     "ss.create": "Create course",
     "ss.created": "The self-study course is created.",
@@ -146,10 +148,12 @@ export async function selfStudyView(root) {
   const checkMin = h("input", { type: "number", name: "check_min", min: "0.1", step: "0.1", value: "5" });
   const checkMax = h("input", { type: "number", name: "check_max", min: "0.1", step: "0.1", value: "15" });
   const checkAnswer = h("input", { type: "number", name: "check_answer_s", min: "5", max: "600", value: "60" });
-  const fromRec = h("input", { type: "radio", name: "source", value: "recording", checked: true });
-  const fromFile = h("input", { type: "radio", name: "source", value: "upload" });
   // newest first: last month's lecture is the one usually turned into a course
   const ended = sessions.filter((s) => s.status === "ended").sort((a, b) => String(b.starts_at).localeCompare(String(a.starts_at)));
+  // No session has run yet (a new install): no recording to pick, so the upload is chosen.
+  const fromRec = h("input", { type: "radio", name: "source", value: "recording", checked: ended.length > 0 });
+  const fromFile = h("input", { type: "radio", name: "source", value: "upload", checked: !ended.length });
+  const noRecordings = ended.length ? null : h("p", { class: "note", id: "ss-no-recordings" }, t("ss.noSessions"));
   const session = h("select", { name: "session" }, ended.map((s) => h("option", { value: String(s.id) }, `${s.title || "#" + s.id} · ${fmtDateTime(s.starts_at)}`)));
   const recording = h("select", { name: "recording_id" });
   const file = h("input", { type: "file", name: "file", accept: "video/webm,video/mp4,.webm,.mp4" });
@@ -161,6 +165,7 @@ export async function selfStudyView(root) {
   };
   fromRec.addEventListener("change", showSource);
   fromFile.addEventListener("change", showSource);
+  showSource();
   const loadRecordings = async () => {
     clear(recording);
     if (!session.value) return;
@@ -211,6 +216,7 @@ export async function selfStudyView(root) {
     h("label", { class: "inline" }, check, " ", t("ss.check")),
     h("div", { class: "row" }, field(t("ss.checkMin"), checkMin), field(t("ss.checkMax"), checkMax), field(t("ss.checkAnswer"), checkAnswer)),
     h("fieldset", {}, h("legend", {}, t("ss.source")), h("label", { class: "inline" }, fromRec, " ", t("ss.fromRecording")), " ", h("label", { class: "inline" }, fromFile, " ", t("ss.fromUpload"))),
+    noRecordings,
     recBox,
     fileBox,
     submit,

@@ -110,7 +110,13 @@ async function enter() {
  */
 function backToSignIn(err) {
   stopAll();
-  showSignIn(errorText(err));
+  showSignIn(err instanceof ApiError && err.status === 401 ? t("signin.revoked") : errorText(err));
+}
+
+/** Signed out by the server (no error to tell): the login ended, the secret may be new. */
+function loginEnded() {
+  stopAll();
+  showSignIn(t("signin.revoked"));
 }
 
 // ---------------------------------------------------------------- which session
@@ -177,6 +183,23 @@ function onState(s) {
     // Back after a cut or a restart: the session may have changed; the code has rotated.
     loadCurrent();
     loadCode(backToSignIn);
+  }
+  if (s === "closed" && state.site) stillSignedIn();
+}
+
+// A closed socket may be the server ending this screen's login (a new site secret closes the
+// sockets of the old one): ask at once rather than show the live code until its next rotation.
+let asking = false;
+async function stillSignedIn() {
+  if (asking) return;
+  asking = true;
+  try {
+    const me = await api.get("/auth/me"); // a cookie no longer valid reads as anonymous
+    if (me.actor !== "site_agent" && !$("#screen-view").hidden) loginEnded();
+  } catch (err) {
+    if (signedOut(err) && !$("#screen-view").hidden) backToSignIn(err);
+  } finally {
+    asking = false;
   }
 }
 

@@ -25,6 +25,9 @@ export function broadcastPanel(ctx) {
   let program = null;
   /** @type {number | null} the broadcast's generation last seen (see takenOver) */
   let generation = null;
+  // the pickers were set from the broadcast found on air when this view opened (once: later
+  // they are the operator's choice of what to start next)
+  let pickersSet = false;
   const publisher = () => (own.sessionId === sessionId ? own.handle : null);
   // the publication's attempts show in this view while it is on screen
   const notify = () => {
@@ -183,6 +186,7 @@ export function broadcastPanel(ctx) {
     for (const id of st.session.site_ids) bSite.appendChild(h("option", { value: String(id) }, siteName(id)));
     if (picked && st.session.site_ids.includes(Number(picked))) bSite.value = picked;
     if (!el.firstChild) build();
+    pickOnAir();
     offer();
   }
 
@@ -238,13 +242,7 @@ export function broadcastPanel(ctx) {
 
   /** The controls, built once, when the session is first known. */
   function build() {
-    const sync = () => {
-      camera.element.hidden = bSource.value !== "main";
-      /** @type {HTMLElement} */ (bSite.closest(".field")).hidden = bSource.value !== "site";
-      /** @type {HTMLElement} */ (bRec.closest(".field")).hidden = bSource.value !== "recording";
-      if (bSource.value === "recording") loadRecordings();
-    };
-    bSource.addEventListener("change", sync);
+    bSource.addEventListener("change", syncPickers);
     const preview = async (/** @type {Event} */ ev) => {
       await act(ev.currentTarget, async () => {
         const mod = await ctx.loadMedia();
@@ -278,7 +276,27 @@ export function broadcastPanel(ctx) {
     el.appendChild(bState);
     el.appendChild(bMsg);
     el.appendChild(programVideo);
-    sync();
+    syncPickers();
+  }
+
+  /** The fields of the chosen source: the site list, the recordings or the camera. */
+  function syncPickers() {
+    camera.element.hidden = bSource.value !== "main";
+    /** @type {HTMLElement} */ (bSite.closest(".field")).hidden = bSource.value !== "site";
+    /** @type {HTMLElement} */ (bRec.closest(".field")).hidden = bSource.value !== "recording";
+    if (bSource.value === "recording") loadRecordings();
+  }
+
+  /** A view opened during a broadcast (a reload, the language switch) picks what is on air. */
+  function pickOnAir() {
+    const b = st.broadcast;
+    if (pickersSet || !b || b.error) return;
+    pickersSet = true;
+    if (!b.live || ![...bSource.options].some((o) => o.value === b.source)) return;
+    bSource.value = b.source;
+    const site = /^site:(\d+)$/.exec(b.origin || "");
+    if (site && [...bSite.options].some((o) => o.value === site[1])) bSite.value = site[1];
+    syncPickers();
   }
 
   /** GET /broadcast: live or not, the source, whether its origin sends frames, relays. */
@@ -299,7 +317,10 @@ export function broadcastPanel(ctx) {
     if (seen && generation && seen > generation) takenOver();
     generation = seen || null;
     renderState();
-    if (st.session && el.firstChild) offer();
+    if (st.session && el.firstChild) {
+      pickOnAir();
+      offer();
+    }
     ctx.renderWall(); // the tiles say which relay site each site pulls the program from
   }
 

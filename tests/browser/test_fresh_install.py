@@ -1,0 +1,87 @@
+"""A fresh install without demo data (JOURNEYS.md 1): the training office's first admin, made
+with the server's own command, finds its way through the console's empty pages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openpyxl import Workbook
+from playwright.sync_api import expect
+
+from tests.chromium import chromium_browser
+from tests.server_process import ServerProcess
+
+PASSWORD = "Fresh-admin-2026!"
+
+browser = pytest.fixture(scope="module")(chromium_browser)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("fresh")
+    secret = data / "password"
+    secret.write_text(PASSWORD + "\n")
+    admin = ["--password-file", str(secret), "office"]
+    subprocess.run(
+        [sys.executable, "-m", "server.cli", "create-admin", "--data-dir", str(data), *admin],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    with ServerProcess(data) as process:
+        yield process
+
+
+def signed_in(browser: Any, server: ServerProcess) -> Any:
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.set_default_timeout(10_000)
+    page.goto(server.url + "/operator/")
+    page.get_by_label("用户名").fill("office")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator("#who")).to_contain_text("office")
+    return page
+
+
+def test_selfstudy_with_no_finished_session_says_to_upload(
+    browser: Any, server: ServerProcess
+) -> None:
+    page = signed_in(browser, server)
+    page.goto(server.url + "/operator/#/selfstudy")
+    # No session has run yet: no empty session and recording lists, the upload is chosen.
+    expect(page.locator("#ss-no-recordings")).to_have_text(
+        "还没有已结束的课次，因此没有可用的录像；请上传视频文件。"
+    )
+    expect(page.get_by_label("上传视频文件")).to_be_checked()
+    expect(page.get_by_label("视频文件（WebM 或 MP4）")).to_be_visible()
+    expect(page.get_by_label("课次", exact=True)).to_be_hidden()
+
+
+def test_roster_naming_units_and_rooms_not_yet_made_says_where_to_add_them(
+    browser: Any, server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The organisation department's file names units and rooms this install does not know
+    yet: each bad row says which value is unknown AND where to add it (as the English did)."""
+    roster = tmp_path_factory.mktemp("roster") / "名单.xlsx"
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["姓名", "工号", "单位", "职务", "是否领导（是/否）", "所属课堂"])
+    sheet.append(["张三", "HS001", "海曙区", "区委书记", "是", "海曙分课堂"])
+    book.save(roster)
+    page = signed_in(browser, server)
+    page.goto(server.url + "/operator/#/manage/trainees")
+    page.set_input_files("#roster-file", roster)
+    page.get_by_role("button", name="导入").click()
+    rows = page.locator("#roster-errors tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text(
+        "未知单位: 海曙区（请填写已有单位的名称或代码；新单位请先在“基础数据 · 单位”中添加）"
+    )
+    expect(rows.nth(1)).to_contain_text(
+        "未知课堂: 海曙分课堂（请填写已有课堂的名称或代码；新课堂请先在“基础数据 · 课堂”中添加）"
+    )
