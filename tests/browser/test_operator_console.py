@@ -270,6 +270,28 @@ def test_roll_call_shows_live_per_site_tallies(
     expect(row.locator("td").last).to_have_text("100%")
 
 
+def test_roll_calls_are_numbered_within_their_session(page: Page, tmp_path: Path) -> None:
+    """第 N 次点名 counts the session's own roll calls: its first is 第 1 次 although another
+    session had one before (the heading once showed the roll call's database id)."""
+    with ServerProcess(tmp_path / "srv", None, "--demo") as other:
+        op = Api(other.url).login("operator")
+        op.call("POST", "/sessions/2/start")
+        op.call("POST", "/sessions/2/roll-calls", json={"seconds": 60})
+        op.call("POST", "/sessions/2/end")
+        op.call("POST", f"/sessions/{SESSION_ID}/start")
+        login(page, other)
+        page.locator(f'a[data-session="{SESSION_ID}"]').click()
+        headings = page.locator(".rollcall h3")
+        page.locator("#roll-start").click()
+        expect(headings).to_have_count(1)
+        expect(headings.first).to_contain_text("第 1 次点名")
+        page.locator("#roll-start").click()
+        expect(headings).to_have_count(2)
+        expect(headings).to_contain_text(["第 2 次点名", "第 1 次点名"])
+        page.get_by_role("button", name="English").click()
+        expect(page.locator(".rollcall h3")).to_contain_text(["Roll call 2", "Roll call 1"])
+
+
 def test_poll_controls_with_live_results(
     page: Page, server: ServerProcess, world: dict[str, Any]
 ) -> None:

@@ -67,6 +67,14 @@ export function rollcallsPanel(ctx) {
     render();
   }
 
+  /**
+   * The roll call's place in this session (1 for its first), not its id across sessions.
+   * @param {any} c a roll call
+   */
+  function ordinal(c) {
+    return 1 + st.rollcalls.filter((other) => other.id < c.id).length;
+  }
+
   /** @param {any} c a roll call */
   function rollcall(c) {
     /** @type {{sid: number, expected: number, answered: number, pending: number, missed: number}[]} */
@@ -78,7 +86,7 @@ export function rollcallsPanel(ctx) {
       h(
         "h3",
         {},
-        t("roll.heading", { id: c.id, time: fmtTime(c.started_at) }),
+        t("roll.heading", { n: ordinal(c), time: fmtTime(c.started_at) }),
         " ",
         h("span", { class: `badge ${c.closed ? "st-ended" : "st-live"}` }, c.closed ? t("roll.closed") : t("roll.open")),
       ),
