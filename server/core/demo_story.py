@@ -3,8 +3,11 @@
 Every session of :func:`server.core.demo.build_demo` that ended before ``today`` ran: it started
 4 minutes late and ran 6 over; most of the trainees its batch plan expects came, some late, some
 left early, some stayed away (缺勤). The latest one also has its story (:class:`DemoStory`):
-questions with votes and a closed quiz with answers. Deterministic like the rest of the demo:
-the same data, ``today`` and ``seed`` give equal runs. ``server.store.demo_story`` writes them.
+questions with votes and a closed quiz with answers. Its rooms' agents came online before each
+run and went off after it (:func:`demo_presence`), and in the latest run one room lost its
+connection for a few minutes: the report's presence timeline shows it. Deterministic like the
+rest of the demo: the same data, ``today`` and ``seed`` give equal runs.
+``server.store.demo_story`` writes them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import random
 from dataclasses import dataclass
 
 from server.core.demo import CHINA_TZ, DEFAULT_SEED, DemoData, DemoSession
+from server.core.presence import PresenceState, Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +151,56 @@ def demo_story(data: DemoData, today: dt.date, seed: int = DEFAULT_SEED) -> Demo
         answers,
     )
     return DemoStory(session.key, started, ended, stays, questions, poll)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPresence:
+    """A change of a room's presence as its agent's connection reported it."""
+
+    site_key: str
+    state: PresenceState
+    previous: PresenceState
+    reason: Reason
+    at: dt.datetime
+
+
+#: In the latest run this room (a town's room, far down the list) lost its connection
+#: 50 minutes in and was back 3.5 minutes later: the agent died and came back.
+DROP_AFTER = dt.timedelta(minutes=50)
+DROP_FOR = dt.timedelta(minutes=3, seconds=30)
+
+
+def demo_presence(
+    data: DemoData, runs: tuple[DemoRun, ...], seed: int = DEFAULT_SEED
+) -> tuple[DemoPresence, ...]:
+    """Each room of each run online 8-20 minutes before it started, off 2-10 minutes after it
+    ended (a room in two runs of a day keeps one span from the first to the last), in order of
+    time. The latest run's drop (:data:`DROP_AFTER`) splits its room's span."""
+    sessions = {s.key: s for s in data.sessions}
+    rng = random.Random(seed + 7)
+    spans: dict[str, list[tuple[dt.datetime, dt.datetime, Reason]]] = {}
+    for i, run in enumerate(runs):
+        rooms = sessions[run.session_key].site_keys
+        dropped = rooms[len(rooms) * 2 // 3] if i == len(runs) - 1 else None
+        for key in rooms:
+            on = run.started_at - dt.timedelta(minutes=rng.uniform(8, 20))
+            off = run.ended_at + dt.timedelta(minutes=rng.uniform(2, 10))
+            if key == dropped:
+                lost = run.started_at + DROP_AFTER
+                spans.setdefault(key, []).append((on, lost, Reason.CONNECTION_LOST))
+                on = lost + DROP_FOR
+            spans.setdefault(key, []).append((on, off, Reason.CLEAN_CLOSE))
+    out: list[DemoPresence] = []
+    online, offline = PresenceState.ONLINE, PresenceState.OFFLINE
+    for key, parts in spans.items():
+        merged: list[tuple[dt.datetime, dt.datetime, Reason]] = []
+        for on, off, why in sorted(parts):
+            if merged and on <= merged[-1][1]:
+                last = merged[-1]
+                merged[-1] = (last[0], off, why) if off > last[1] else last
+            else:
+                merged.append((on, off, why))
+        for on, off, why in merged:
+            out.append(DemoPresence(key, online, offline, Reason.CONNECTED, on))
+            out.append(DemoPresence(key, offline, online, why, off))
+    return tuple(sorted(out, key=lambda p: (p.at, p.site_key)))

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import security
 from server.core.demo import CHINA_TZ, DemoData, build_demo, sample_trainees
-from server.core.demo_story import demo_runs, demo_story
+from server.core.demo_story import demo_presence, demo_runs, demo_story
 from server.core.ledger import LedgerRules
 from server.store.attendance_models import BatchAssignment, BatchPlan, PlanStatus
 from server.store.completion_models import ProgramSettings
-from server.store.demo_story import write_run, write_story
+from server.store.demo_story import write_presence, write_run, write_story
 from server.store.models import (
     ClassSession,
     Course,
@@ -197,6 +197,7 @@ async def load_demo(
         for run in runs:  # no past session left "not started"
             if story is None or run.session_key != story.session_key:
                 write_run(db, run, session_rows[run.session_key], trainee_ids, home_sites)
+        write_presence(db, demo_presence(data, runs), {k: r.id for k, r in site_rows.items()})
         if story is not None:
             await write_story(
                 db,

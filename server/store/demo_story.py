@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.checkin import AttendanceState
-from server.core.demo_story import DemoRun, DemoStory
+from server.core.demo_story import DemoPresence, DemoRun, DemoStory
 from server.store.attendance_models import AttendanceRecordRow, RecordKind
+from server.store.live_models import PresenceEvent
 from server.store.media_models import Recording
 from server.store.models import ClassSession, SessionStatus
 from server.store.qa_models import PollAnswerRow, PollRow, QaEvent, QuestionRow, QuestionVote
@@ -100,6 +101,22 @@ def write_run(
                 closed=True,
                 created_at=stay.start,
                 updated_at=stay.end,
+            )
+        )
+
+
+def write_presence(
+    db: AsyncSession, changes: tuple[DemoPresence, ...], site_ids: dict[str, int]
+) -> None:
+    """The rooms' presence changes, as the server stores what agents report."""
+    for change in changes:
+        db.add(
+            PresenceEvent(
+                site_id=site_ids[change.site_key],
+                state=change.state.value,
+                previous=change.previous.value,
+                reason=change.reason.value,
+                at=change.at,
             )
         )
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from openpyxl import Workbook
 from playwright.sync_api import expect
 
@@ -85,3 +86,41 @@ def test_roster_naming_units_and_rooms_not_yet_made_says_where_to_add_them(
     expect(rows.nth(1)).to_contain_text(
         "未知课堂: 海曙分课堂（请填写已有课堂的名称或代码；新课堂请先在“基础数据 · 课堂”中添加）"
     )
+
+
+def test_roster_warnings_after_a_good_import_do_not_look_like_errors(
+    browser: Any, server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A good file with an extra 序号 column imports; the note that the column was ignored is
+    shown as a note (amber), not in the red of the rows that stop an import."""
+    office = requests.Session()
+    r = office.post(
+        server.url + "/api/v1/auth/login",
+        json={"username": "office", "password": PASSWORD},
+        timeout=10,
+    )
+    office.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    unit = office.post(server.url + "/api/v1/org-units", json={"name": "江北区"}, timeout=10)
+    site = {"name": "江北分课堂", "kind": "sub", "org_unit_id": unit.json()["id"]}
+    assert office.post(server.url + "/api/v1/sites", json=site, timeout=10).status_code == 201
+    roster = tmp_path_factory.mktemp("roster") / "名单.xlsx"
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["序号", "姓名", "工号", "单位", "职务", "是否领导", "所属课堂"])
+    sheet.append([1, "李四", "JB001", "江北区", "区长", "是", "江北分课堂"])
+    book.save(roster)
+    page = signed_in(browser, server)
+    page.goto(server.url + "/operator/#/manage/trainees")
+    page.set_input_files("#roster-file", roster)
+    page.get_by_role("button", name="导入").click()
+    expect(page.locator("#roster-result")).to_contain_text("导入完成：新增 1，更新 0。")
+    cell = page.locator("#roster-warnings tbody tr td").last
+    expect(cell).to_have_text("未识别的列已忽略: 序号")
+    colours = cell.evaluate(
+        """td => { const probe = document.createElement('div');
+        probe.style.background = 'var(--warn-bg)'; document.body.append(probe);
+        const want = getComputedStyle(probe).backgroundColor; probe.remove();
+        return [getComputedStyle(td).backgroundColor, want]; }"""
+    )
+    assert colours[0] == colours[1], colours

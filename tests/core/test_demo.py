@@ -13,13 +13,23 @@ from server.core.demo import (
     CHINA_TZ,
     PROGRAM_NAME,
     DemoData,
+    DemoSession,
     TeachingMethod,
     build_demo,
     demo_roster_table,
     sample_trainees,
     todays_session,
 )
-from server.core.demo_story import demo_runs, demo_story
+from server.core.demo_story import (
+    DROP_AFTER,
+    DROP_FOR,
+    DemoPresence,
+    DemoRun,
+    demo_presence,
+    demo_runs,
+    demo_story,
+)
+from server.core.presence import PresenceState, Reason
 from server.core.roster import parse_roster
 
 TODAY = dt.date(2026, 3, 14)
@@ -284,3 +294,33 @@ def test_the_printed_trainees_can_check_in_today() -> None:
     assert today is not None
     sample = sample_trainees(DEMO, TODAY)
     assert len(sample) == 3 and set(sample) <= set(DEMO.expected(today))
+
+
+def test_rooms_were_online_around_each_run_and_one_dropped_in_the_latest() -> None:
+    runs = demo_runs(DEMO, TODAY)
+    changes = demo_presence(DEMO, runs)
+    assert demo_presence(DEMO, runs) == changes  # deterministic
+    by_site: dict[str, list[DemoPresence]] = {}
+    for c in changes:
+        by_site.setdefault(c.site_key, []).append(c)
+    online, offline = PresenceState.ONLINE, PresenceState.OFFLINE
+    for key, seq in by_site.items():  # online, offline, online ... ending offline
+        assert [c.state for c in seq] == [online, offline] * (len(seq) // 2), key
+        assert all(c.previous != c.state for c in seq)
+    sessions = {s.key: s for s in DEMO.sessions}
+    for run in runs:  # every room was up from before the start to after the end
+        for key in sessions[run.session_key].site_keys:
+            ups = by_site[key][::2]
+            assert any(
+                up.at < run.started_at and down.at > run.ended_at
+                for up, down in zip(ups, by_site[key][1::2], strict=True)
+            ) or (run is runs[-1] and key == _dropped(runs, sessions)), (run.session_key, key)
+    (lost,) = [c for c in changes if c.reason is Reason.CONNECTION_LOST]
+    back = by_site[lost.site_key][by_site[lost.site_key].index(lost) + 1]
+    assert lost.at == runs[-1].started_at + DROP_AFTER and back.at - lost.at == DROP_FOR
+    assert back.state is online and back.reason is Reason.CONNECTED
+
+
+def _dropped(runs: tuple[DemoRun, ...], sessions: dict[str, DemoSession]) -> str:
+    rooms = sessions[runs[-1].session_key].site_keys
+    return rooms[len(rooms) * 2 // 3]

@@ -41,13 +41,13 @@ export function rosterPanel(imported) {
             out.appendChild(h("p", { class: "ok-note" }, t("roster.done", { created: r.created, updated: r.updated })));
             if (r.renamed && r.renamed.length)
               out.appendChild(h("ul", { id: "roster-renamed" }, r.renamed.map((x) => h("li", {}, t("roster.renamedOne", { row: x.row, staff: x.staff_no, from: x.old_name, to: x.new_name })))));
-            if (r.warnings && r.warnings.length) out.appendChild(issueTable(r.warnings, t("roster.warnings")));
+            if (r.warnings && r.warnings.length) out.appendChild(issueTable(r.warnings, t("roster.warnings"), "warnings"));
             flash(t("roster.done", { created: r.created, updated: r.updated }), "ok");
             if (imported) await imported();
           } catch (err) {
             const rows = err instanceof ApiError && err.details ? err.details.errors : null;
             out.appendChild(h("p", { class: "error", role: "alert" }, rows ? t("roster.failed", { n: rows.length }) : errorText(err)));
-            if (rows) out.appendChild(issueTable(rows, t("roster.errors")));
+            if (rows) out.appendChild(issueTable(rows, t("roster.errors"), "errors"));
           } finally {
             btn.disabled = false;
           }
@@ -67,11 +67,17 @@ export function rosterPanel(imported) {
   );
 }
 
-function issueTable(issues, caption) {
+/**
+ * The rows of a file with a problem: "errors" stopped the import (red), "warnings" did not.
+ * @param {any[]} issues
+ * @param {string} caption
+ * @param {"errors" | "warnings"} kind
+ */
+function issueTable(issues, caption, kind) {
   const zh = getLang() === "zh";
   return h(
     "table",
-    { class: "grid compact row-errors-table", id: "roster-errors" },
+    { class: "grid compact row-errors-table", id: `roster-${kind}` },
     h("caption", {}, caption),
     h("thead", {}, h("tr", {}, [t("roster.row"), t("roster.column"), t("roster.value"), t("roster.problem")].map((x) => h("th", { scope: "col" }, x)))),
     h(
@@ -80,7 +86,7 @@ function issueTable(issues, caption) {
       issues.map((e) =>
         h(
           "tr",
-          { class: "violation" },
+          { class: kind === "errors" ? "violation" : "notice" },
           h("td", { class: "num" }, e.row == null ? "—" : String(e.row)),
           h("td", {}, e.column || "—"),
           h("td", {}, e.value ?? "—"),
