@@ -207,6 +207,37 @@ def test_a_site_with_only_a_screen_page_is_online_on_the_wall_until_the_page_clo
     context.close()
 
 
+def test_an_agent_that_dies_beside_a_playing_screen_shows_on_its_tile(
+    browser: Browser, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """The room's screen page keeps the room present, but its agent dies: the tile says the
+    agent is silent instead of its last stream report, and shows the stream again once the
+    agent is back (JOURNEYS.md 2: a site's agent dies and comes back; the wall shows it)."""
+    secret = world["op"].call("POST", "/sites/7/secret")["secret"]
+    context, page = new_page(browser)
+    screen_ctx, screen = new_page(browser, 1280, 720)
+    try:
+        login(page, server)
+        page.locator(f'a[data-session="{SESSION_ID}"]').click()
+        tile = wall_tile(page, 7)
+        stream = tile.locator(".f-stream")
+        screen_sign_in(screen, server, secret)
+        with AgentThread(server.url, secret, 7):
+            expect(stream).to_contain_text("42 ms", timeout=10_000)
+        expect(stream).to_have_text("课堂终端无心跳", timeout=25_000)
+        expect(tile).to_have_attribute("data-state", "online")  # the screen still reports
+        shoot(page, "agent-silent-beside-screen-zh")
+        with AgentThread(server.url, secret, 7):
+            expect(stream).to_contain_text("42 ms", timeout=10_000)
+            page.get_by_role("button", name="English").click()
+            expect(stream).to_contain_text("OK · 42 ms")
+        expect(stream).to_have_text("room agent silent", timeout=25_000)
+        assert not context.errors, context.errors  # type: ignore[attr-defined]
+    finally:
+        context.close()
+        screen_ctx.close()
+
+
 SOUND = """() => { const v = document.getElementById('program');
   const a = v.srcObject ? v.srcObject.getAudioTracks() : [];
   return {muted: v.muted, paused: v.paused,

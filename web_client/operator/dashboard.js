@@ -110,7 +110,7 @@ export async function dashboardView(root, sessionId, hub) {
           if (st.sites.has(id)) continue;
           // The presence snapshot may have arrived before the session did: start from it.
           const known = st.presence.get(id) || {};
-          st.sites.set(id, { id, state: known.state || "offline", reason: "", lastBeat: known.lastBeat || 0, health: known.health || null, screen: known.screen || null, present: null, expected: null });
+          st.sites.set(id, { id, state: known.state || "offline", reason: "", lastBeat: known.lastBeat || 0, health: known.health || null, healthAt: known.health ? Date.now() / 1000 : 0, screen: known.screen || null, present: null, expected: null });
         }
         head.render();
         broadcast.render();

@@ -12,6 +12,7 @@ import { t } from "/static/shared/i18n.js";
  * @property {string} reason
  * @property {number} lastBeat epoch seconds of the last sign of life
  * @property {any} health the last health report
+ * @property {number} [healthAt] epoch seconds (this clock) when it came, or was found live at load
  * @property {any} screen the screen page's last playback report
  * @property {number|null} present
  * @property {number|null} expected

@@ -11,6 +11,7 @@ import { returnFeeds } from "./feeds.js";
 import { grantFloor, revokeFloor } from "./floor.js";
 
 const SCREEN_STALE_S = 15; // a screen page reports every 5 s: three missed reports (server/core/screen.py)
+const AGENT_SILENT_S = 15; // an agent beats every 5 s: the presence rule's offline limit (server/core/presence.py)
 const HEADCOUNT_GAP = 1000; // check-in events: the counts reload at most this often (ms)
 const FACT_LABELS = { headcount: "headcount", stream: "stream", screen: "screen", beat: "heartbeat", since: "since" };
 
@@ -165,7 +166,10 @@ export function wallPanel(ctx, floorSeconds) {
     const stream = health.stream && health.stream.state ? health.stream.state : null;
     setText(ref.facts.headcount, site.expected == null ? "—" : `${site.present} / ${site.expected}`);
     const relay = st.broadcast && st.broadcast.upstream ? st.broadcast.upstream[String(id)] : null;
-    const received = stream ? t("stream." + stream) + (health.rtt_ms != null ? ` · ${Math.round(health.rtt_ms)} ms` : "") : "—";
+    const silent = agentSilent(site);
+    if (tile.dataset.agentSilent !== String(silent)) tile.dataset.agentSilent = String(silent);
+    // a dead agent's last report is not its stream now (its room may stay present by its screen)
+    const received = silent ? t("stream.agentSilent") : stream ? t("stream." + stream) + (health.rtt_ms != null ? ` · ${Math.round(health.rtt_ms)} ms` : "") : "—";
     setText(
       ref.facts.stream,
       (state === "publishing" ? t("wall.consoleStream") : received) + (relay ? ` · ${t("wall.via", { site: siteName(relay) })}` : ""),
@@ -241,12 +245,21 @@ export function wallPanel(ctx, floorSeconds) {
   }
 
   /** Once a second: "n s ago" of the tiles on screen, and screens whose reports stopped. */
+  /**
+   * The site's agent reported its health once and has been silent since (killed, unplugged).
+   * @param {import("./context.js").DashSite} site
+   */
+  function agentSilent(site) {
+    return Boolean(site.health && site.healthAt && Date.now() / 1000 - site.healthAt > AGENT_SILENT_S);
+  }
+
   function tick() {
     for (const [id, ref] of tiles) {
       if (!feeds.onScreen(id)) continue;
       const site = st.sites.get(id);
       if (site) setText(ref.facts.beat, ago(site.lastBeat));
       if (site && site.screen && screenState(site.screen) !== ref.tile.dataset.screen) touch(id);
+      if (site && String(agentSilent(site)) !== ref.tile.dataset.agentSilent) touch(id);
     }
   }
 
@@ -265,7 +278,10 @@ export function wallPanel(ctx, floorSeconds) {
       if (site) {
         site.state = known.state;
         site.lastBeat = Math.max(site.lastBeat, known.lastBeat);
-        if (known.health) site.health = known.health;
+        if (known.health) {
+          site.health = known.health;
+          site.healthAt = Date.now() / 1000; // a live agent's presence key holds it
+        }
         if (known.screen) site.screen = known.screen;
       }
     }
@@ -307,6 +323,7 @@ export function wallPanel(ctx, floorSeconds) {
       if (site) {
         site.health = data;
         site.lastBeat = data.at || Date.now() / 1000;
+        site.healthAt = Date.now() / 1000; // this clock: the operator's PC may be off the server's
         touch(site.id);
       }
     }
