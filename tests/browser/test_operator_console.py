@@ -310,6 +310,12 @@ def test_poll_controls_with_live_results(
     trainee.call("POST", f"/polls/{poll_id}/answers", json={"choices": [1]})
     expect(poll.locator(".poll-options li").nth(1).locator(".num")).to_have_text("1 (100%)")
     expect(poll.locator("meter").nth(1)).to_have_attribute("value", "1")
+    # Per room: each column names its option (not only its number), over its counts.
+    poll.get_by_text("各课堂结果").click()
+    table = poll.locator("details table")
+    expect(table.locator("thead th")).to_have_text(["课堂", "1. 专题一", "2. 专题二", "3. 专题三"])
+    expect(table.locator('tbody tr th[scope="row"]')).to_have_text("海曙区分课堂")
+    expect(table.locator("tbody td")).to_have_text(["0", "1", "0"])
     poll.get_by_role("button", name="结束").click()
     expect(poll).to_have_attribute("data-state", "closed")
 

@@ -89,7 +89,7 @@ export function pollsPanel(ctx) {
             h(
               "table",
               { class: "grid compact" },
-              h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("roll.site")), p.options.map((/** @type {string} */ _o, /** @type {number} */ i) => h("th", { scope: "col" }, `${i + 1}`)))),
+              h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("roll.site")), p.options.map((/** @type {string} */ o, /** @type {number} */ i) => h("th", { scope: "col", class: "num" }, `${i + 1}. ${o}`)))),
               h(
                 "tbody",
                 {},
