@@ -124,3 +124,23 @@ def test_roster_warnings_after_a_good_import_do_not_look_like_errors(
         return [getComputedStyle(td).backgroundColor, want]; }"""
     )
     assert colours[0] == colours[1], colours
+
+
+def test_audit_of_codes_for_those_still_without_one_reads_in_chinese(
+    browser: Any, server: ServerProcess
+) -> None:
+    """Codes issued "only to trainees without one" read so in the audit trail, not only_missing."""
+    page = signed_in(browser, server)
+    page.goto(server.url + "/operator/#/codes")
+    page.get_by_label("全体学员").check()
+    page.get_by_label("只发给还没有个人码的学员（已发凭条继续有效）").check()
+    page.get_by_role("button", name="发放个人码").click()
+    expect(page.locator("#codes-result")).not_to_be_empty()
+    page.goto(server.url + "/operator/#/audit")
+    page.get_by_label("操作", exact=True).select_option(label="批量发放个人码")
+    page.get_by_role("button", name="查询").click()
+    changes = page.locator("#audit-table tbody tr").first
+    expect(changes).to_contain_text("发给全体学员: — → 是")
+    expect(changes).to_contain_text("只发给还没有个人码的学员: — → 是")
+    expect(changes).not_to_contain_text("only_missing")
+    expect(changes).not_to_contain_text("everyone")

@@ -71,6 +71,8 @@ def test_codes_for_a_unit_printed_as_slips_whose_qr_signs_in(
         code = first.locator(".slip-code").inner_text()
         assert name in {t["name"] for t in jiangbei}
         expect(first).to_contain_text("江北区")
+        staff = next(t["staff_no"] for t in jiangbei if t["name"] == name)
+        expect(first.locator(".slip-staff")).to_have_text(f"工号：{staff}")
         shot(page, "operator-pages", "codes-slips-zh.png")
         shot(page, "operator-pages", "codes-slips-zh-top.png", full_page=False)
         page.emulate_media(media="print")
@@ -100,6 +102,7 @@ def test_codes_for_a_unit_printed_as_slips_whose_qr_signs_in(
         page.get_by_role("button", name="English").click()
         expect(page.get_by_role("heading", name="Issue personal codes in bulk")).to_be_visible()
         expect(slips).to_have_count(len(jiangbei))
+        expect(first.locator(".slip-staff")).to_have_text(f"Staff no.: {staff}")  # no "："
         shot(page, "operator-pages", "codes-slips-en.png")
         watch.check()
     finally:
