@@ -183,4 +183,9 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     if request.path.startswith("/api/"):
         # personal data and exports (transcripts, reports, rosters): never kept by a cache
         response.headers.setdefault("Cache-Control", "no-store")
+    else:
+        # pages and their scripts: asked again each time (a 304 while unchanged), so after an
+        # upgrade a reload gets the new JavaScript; without this browsers kept the old one for
+        # a while on their own reckoning from Last-Modified
+        response.headers.setdefault("Cache-Control", "no-cache")
     return response

@@ -47,6 +47,21 @@ async def test_openapi_document_lists_every_endpoint_with_its_roles(
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
 
 
+async def test_pages_and_scripts_are_revalidated_so_an_upgrade_reaches_the_browser(
+    client_as: ClientFactory,
+) -> None:
+    """No cache keeps a page or script on its own reckoning: each load asks again, and an
+    unchanged file answers 304 (cheap); the API is never stored at all."""
+    client = await client_as("anonymous")
+    for path in ("/operator/", "/static/operator/app.js", "/static/shared/i18n.js"):
+        first = await client.get(path)
+        assert first.status == 200 and first.headers["Cache-Control"] == "no-cache", path
+        again = await client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status == 304, path
+    assert (await client.get("/api/v1/openapi.json")).headers["Cache-Control"] == "no-store"
+    assert "max-age" in (await client.get("/favicon.ico")).headers["Cache-Control"]
+
+
 async def test_unknown_paths_and_methods_answer_json_errors(client_as: ClientFactory) -> None:
     client = await client_as("operator")
     r = await client.get("/api/v1/nothing-here")
