@@ -69,6 +69,7 @@ from server.web.leave import http as leave_http
 from server.web.ledger import http as ledger_http
 from server.web.polls import http as polls_http
 from server.web.qa import http as qa_http
+from server.web.qa import moderation
 from server.web.resources import Resource, audit, load, path_id, register, to_json
 from server.web.rollcall import http as rollcall_http
 from server.web.rollcall import service as rollcall_service
@@ -367,6 +368,10 @@ async def issue_join_code(request: web.Request) -> web.Response:
 
 async def _change_session(request: web.Request, action: SessionAction) -> web.Response:
     closed_calls: list[tuple[RollCall, list[RollCallEntry]]] = []
+    if action is SessionAction.END:  # no question left on the air of an ended session
+        await moderation.answer_on_air(
+            services(request), principal(request), path_id(request, "session")
+        )
     async with request.app[SESSIONS]() as db, db.begin():
         session = await load(db, ClassSession, path_id(request, "session"), "session")
         before = session.status.value

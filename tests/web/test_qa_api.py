@@ -396,6 +396,19 @@ async def test_on_air_is_one_at_a_time_published_to_browsers_and_agents_with_his
     await _ok(await op.post(f"/api/v1/questions/{q3['id']}/archive"))
 
 
+async def test_ending_the_session_takes_its_question_off_the_air(room: Room) -> None:
+    op, (alice, _b, _c), _, sid = room
+    browser = await subscribed(op, f"session:{sid}")
+    q = await _ok(await _ask(alice, sid, "下课前最后一个问题"), 201)
+    await _ok(await op.post(f"/api/v1/questions/{q['id']}/on-air"))
+    await browser.expect("event", kind="question_on_air")
+    await _ok(await op.post(f"/api/v1/sessions/{sid}/end"))
+    await browser.expect("event", kind="question_off_air")
+    shown = await _ok(await op.get(f"/api/v1/sessions/{sid}/on-air"))
+    assert shown["current"] is None and shown["history"][0]["ended_at"] is not None
+    assert (await _ok(await op.get(f"/api/v1/questions/{q['id']}")))["state"] == "answered"
+
+
 async def test_concurrent_on_air_leaves_exactly_one_on_air(room: Room) -> None:
     op, (alice, _b, _c), _, sid = room
     await _ok(await op.put(f"/api/v1/sessions/{sid}/qa-settings", json={"rate_limit": 100}))

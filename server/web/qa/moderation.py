@@ -9,12 +9,13 @@ nothing) and the events are stored here, one writer per event kind.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.core.errors import NotFound
+from server.core.errors import Conflict, NotFound
 from server.core.qa import (
     OnAirChanged,
     QaEvent,
@@ -280,3 +281,16 @@ async def moderate(
     else:
         await svc.publish(session_id, kind, payload)
     return view
+
+
+async def answer_on_air(svc: Services, who: Principal, session_id: int) -> None:
+    """A session that ends takes its question off the air: the one on air is marked answered
+    by the board's own rule, as if the moderator had pressed 已回答 (screens and agents are
+    told ``question_off_air``)."""
+    async with svc.sessions() as db:
+        slot = await db.get(QaState, session_id)
+        question_id = None if slot is None else slot.on_air_question_id
+    if question_id is not None:
+        # answered, sent back or ended in the meantime: nothing is left on the air
+        with contextlib.suppress(Conflict):
+            await moderate(svc, who, question_id, "answered", {})
