@@ -21,7 +21,9 @@ def test_quick_mode_runs_every_server_and_delivers_every_event(tmp_path: Path) -
     for name, result in results.items():
         storm = result["storm"]  # the connect-storm row: 50 sockets at once, all subscribed
         assert storm["subscribed"] == 50 and storm["failed"] == 0, (name, storm)
-        assert storm["per_s"] > 0 and storm["server_cpu_us_per_socket"] > 0, (name, storm)
+        # CPU comes from /proc in 10 ms ticks: 50 sockets on an idle machine can take less than
+        # one (CI saw r1 at 0), so only a negative or missing figure is wrong here
+        assert storm["per_s"] > 0 and storm["server_cpu_us_per_socket"] >= 0, (name, storm)
         (step,) = result["steps"]
         fanout = step["fanout"]
         assert step["connected"] == 50 and step["held"] == 50, (name, step)
