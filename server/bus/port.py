@@ -81,8 +81,8 @@ class BusUnavailable(DomainError):
 class BusEvent(TopicEvent):
     """A published event as the bus delivers it: the topic event plus where it belongs.
 
-        ``epoch`` is the topic's epoch the event was numbered in (clients resume with it);
-        ``origin`` is the ``node_id`` of the process that published it (for metrics, and for
+    ``epoch`` is the topic's epoch the event was numbered in (clients resume with it);
+    ``origin`` is the ``node_id`` of the process that published it (for metrics, and for
     presence: a site's change reported by another process).
     """
 

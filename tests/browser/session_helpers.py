@@ -208,3 +208,12 @@ def seen_at(page: Any, timeout: float = 10.0) -> float:
             return float(at)
         time.sleep(0.05)
     raise AssertionError("the watched text never appeared")
+
+
+def audit_rows(page: Any, url: str, action: str) -> Any:
+    """The audit trail's rows for one action (its Chinese label), newest first, as the office
+    finds them: open the page, choose the action, press 查询."""
+    page.goto(url + "/operator/#/audit")
+    page.get_by_label("操作", exact=True).select_option(label=action)
+    page.get_by_role("button", name="查询").click()
+    return page.locator("#audit-table tbody tr")

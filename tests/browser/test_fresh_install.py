@@ -13,6 +13,7 @@ import requests
 from openpyxl import Workbook
 from playwright.sync_api import expect
 
+from tests.browser.session_helpers import audit_rows
 from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
 
@@ -136,10 +137,7 @@ def test_audit_of_codes_for_those_still_without_one_reads_in_chinese(
     page.get_by_label("只发给还没有个人码的学员（已发凭条继续有效）").check()
     page.get_by_role("button", name="发放个人码").click()
     expect(page.locator("#codes-result")).not_to_be_empty()
-    page.goto(server.url + "/operator/#/audit")
-    page.get_by_label("操作", exact=True).select_option(label="批量发放个人码")
-    page.get_by_role("button", name="查询").click()
-    changes = page.locator("#audit-table tbody tr").first
+    changes = audit_rows(page, server.url, "批量发放个人码").first
     expect(changes).to_contain_text("发给全体学员: — → 是")
     expect(changes).to_contain_text("只发给还没有个人码的学员: — → 是")
     expect(changes).not_to_contain_text("only_missing")

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from server.store.demo_loader import DEMO_PASSWORDS
-from tests.browser.session_helpers import Api
+from tests.browser.session_helpers import Api, audit_rows
 from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
 from tests.site_agent import agent_process
@@ -552,10 +552,7 @@ def test_roster_import_shows_every_row_error_then_imports(
         page.get_by_role("link", name="导出名册 XLSX").click()
     assert Path(info.value.path() or "").read_bytes()[:2] == b"PK"
     # The audit trail reads the import in words: the whole roster, what was added, the file.
-    page.goto(server.url + "/operator/#/audit")
-    page.get_by_label("操作", exact=True).select_option(label="导入名单")
-    page.get_by_role("button", name="查询").click()
-    row = page.locator("#audit-table tbody tr").first
+    row = audit_rows(page, server.url, "导入名单").first
     expect(row).to_contain_text("全部学员")
     expect(row).to_contain_text("新增: — → 1")
     expect(row).to_contain_text("文件: — → good.csv")

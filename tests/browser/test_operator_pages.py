@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from server.store.demo_loader import DEMO_PASSWORDS
 from tests.browser.pages_helpers import shot, trainee_api
-from tests.browser.session_helpers import Api, Watch
+from tests.browser.session_helpers import Api, Watch, audit_rows
 from tests.browser.test_pages_trainee_screen import _decode_qr as decode_qr
 from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
@@ -167,10 +167,7 @@ def test_office_pages_corrections_audit_transcript_honour_electives_feedback_sur
         expect(late_row).not_to_contain_text("缺勤")
 
         # The audit trail names who corrected what and why.
-        page.goto(server.url + "/operator/#/audit")
-        page.get_by_label("操作", exact=True).select_option(label="更正考勤")
-        page.get_by_role("button", name="查询").click()
-        audit = page.locator("#audit-table tbody tr")
+        audit = audit_rows(page, server.url, "更正考勤")
         expect(audit).to_have_count(1)
         expect(audit).to_contain_text("培训办核定：中途外出公务")
         expect(audit).to_contain_text("operator")
