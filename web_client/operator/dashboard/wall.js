@@ -244,7 +244,6 @@ export function wallPanel(ctx, floorSeconds) {
     }, 200);
   }
 
-  /** Once a second: "n s ago" of the tiles on screen, and screens whose reports stopped. */
   /**
    * The site's agent reported its health once and has been silent since (killed, unplugged).
    * @param {import("./context.js").DashSite} site
@@ -253,6 +252,7 @@ export function wallPanel(ctx, floorSeconds) {
     return Boolean(site.health && site.healthAt && Date.now() / 1000 - site.healthAt > AGENT_SILENT_S);
   }
 
+  /** Once a second: "n s ago" of the tiles on screen, and screens and agents gone silent. */
   function tick() {
     for (const [id, ref] of tiles) {
       if (!feeds.onScreen(id)) continue;
