@@ -160,8 +160,12 @@ export function broadcastPanel(ctx) {
     return t(b.source === "recording" ? "broadcast.noPublisherRecHelp" : "broadcast.noPublisherHelp");
   }
 
+  let recordingsAsked = 0; // only the latest request fills the list: two in flight must not list it twice
   async function loadRecordings() {
-    clear(bRec);
+    const ask = ++recordingsAsked;
+    const picked = bRec.value; // a reload must not undo the operator's choice
+    /** @type {HTMLOptionElement[]} */
+    const options = [];
     try {
       // This session's recordings and those of the course's earlier sessions (a later batch
       // is shown an earlier batch's lecture).
@@ -170,13 +174,16 @@ export function broadcastPanel(ctx) {
       for (const r of items) {
         const mins = r.duration_s ? ` · ${t("broadcast.minutes", { n: Math.max(1, Math.round(r.duration_s / 60)) })}` : "";
         const when = r.session_id === sessionId ? `${t("broadcast.thisSession")} ${fmtTime(r.started_at)}` : `${fmtDateTime(r.started_at)} · ${r.session_title}`;
-        bRec.appendChild(h("option", { value: String(r.id) }, `#${r.id} · ${when}${mins}`));
+        options.push(/** @type {HTMLOptionElement} */ (h("option", { value: String(r.id) }, `#${r.id} · ${when}${mins}`)));
       }
-      if (!items.length) bRec.appendChild(h("option", { value: "" }, t("broadcast.noRecordings")));
+      if (ask !== recordingsAsked) return;
     } catch (err) {
-      bRec.appendChild(h("option", { value: "" }, t("broadcast.noRecordings")));
+      if (ask !== recordingsAsked) return;
       bMsg.textContent = errorText(err);
     }
+    if (!options.length) options.push(/** @type {HTMLOptionElement} */ (h("option", { value: "" }, t("broadcast.noRecordings"))));
+    bRec.replaceChildren(...options);
+    if (options.some((o) => o.value === picked)) bRec.value = picked;
   }
 
   // ---- the controls (built once, when the session is first known) -----------------------------
