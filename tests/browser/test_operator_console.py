@@ -467,6 +467,29 @@ def test_batch_plan_table_refused_move_and_swap(
         for x in world["op"].call("GET", "/courses/1/batch-plan")["assignments"]
     }
     assert after[a] == second and after[b] == first
+    # The audit trail reads the swap by the cadres' names, staff numbers and batches, never
+    # as "9: 2 → 1" (trainee id: session id).
+    row = audit_rows(page, server.url, "互换学员批次").first
+    first_title, second_title = (s["title"] for s in plan["sessions"][:2])
+    expect(row).to_contain_text(
+        f"{units[a]['name']}（工号 {units[a]['staff_no']}）：第1批 · {first_title} → "
+        f"第2批 · {second_title}"
+    )
+    expect(row).to_contain_text(f"{units[b]['name']}（工号 {units[b]['staff_no']}）：第2批")
+    assert not re.search(rf"(^|\s){a}: ", row.inner_text())
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "operator-audit-swap-zh-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.screenshot(path=str(ARTIFACTS / "operator-audit-swap-zh.png"), full_page=True)
+    page.get_by_role("button", name="English").click()
+    expect(row).to_contain_text(
+        f"{units[a]['name']} (staff no. {units[a]['staff_no']}): Batch 1 · {first_title} → "
+        f"Batch 2 · {second_title}"
+    )
+    page.screenshot(path=str(ARTIFACTS / "operator-audit-swap-en.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "operator-audit-swap-en-phone.png"), full_page=True)
+    page.get_by_role("button", name="中文").click()
 
 
 def test_batch_planner_refusal_names_the_rule_unit_and_share(
