@@ -212,3 +212,26 @@ def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
         assert ranked[0]["topic"] == "数字政府"
         regs = op.call("GET", f"/sessions/{elective['id']}/registrations")
         assert (regs["registered"], regs["waitlisted"]) == (1, 1)
+
+
+def test_checking_in_takes_the_live_day_off_my_to_do(browser: Any, tmp_path: Path) -> None:
+    """我的待办 says 参加集中授课 for the running session until the trainee checks in; once
+    checked in (the page not reloaded) it no longer asks them to attend it."""
+    with ServerProcess(tmp_path / "srv", None, "--demo") as server:
+        op = Api(server.url).login("operator")
+        op.call("POST", f"/sessions/{SESSION_ID}/start")
+        title = op.call("GET", f"/sessions/{SESSION_ID}")["title"]
+        watch = Watch(server.url)
+        with phone_page(browser, watch) as phone:
+            trainee_signs_in(phone, server.url, "DEMONB0001")
+            todo = phone.locator("#todo-area")
+            expect(todo).to_contain_text(f"参加集中授课：{title}")
+            shown = op.call(
+                "GET", f"/sessions/{SESSION_ID}/checkin-code", params={"site_id": SITE_ID}
+            )
+            phone.get_by_label("课堂屏幕上的签到码（6 位数字）").fill(shown["code"])
+            phone.get_by_role("button", name="签到", exact=True).click()
+            expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "yes")
+            expect(todo).not_to_contain_text(title)
+            shot(phone, "trainee-pages", "todo-after-checkin-zh.png", full_page=False)
+        watch.check()

@@ -8,6 +8,7 @@ import { currentSession, later, notice, page, randomId, showError, state } from 
 import { loadQuestions } from "./questions.js";
 import { loadRollCalls } from "./rollcalls.js";
 import { loadTranscript } from "./hours.js";
+import { loadBetween } from "./between.js";
 
 const PENDING_QR = "trainee.pending_qr";
 const CHOSEN = "trainee.session";
@@ -187,6 +188,7 @@ async function checkOut(sessionId) {
   renderSession();
   notice(t("checkout.ok"), "ok");
   later("hours", loadTranscript, 300);
+  later("between", loadBetween, 300); // 我的待办 follows the check-out
 }
 
 /** @param {SubmitEvent} ev */
@@ -244,4 +246,5 @@ export async function checkinWith(proof, sessionId) {
   later("questions", loadQuestions, 10);
   later("rollcalls", loadRollCalls, 10);
   later("hours", loadTranscript, 300);
+  later("between", loadBetween, 300); // checked in: the live day leaves 我的待办
 }
