@@ -1,8 +1,9 @@
 """The site screen shows the rotating check-in QR and code without hiding the lecturer: on a
 1920x1080 and a 1280x720 projector and on a 390x844 phone, in Chinese and in English, the
-programme video's box and the check-in panel's box do not overlap, and the title bar does not lie
-over the video either; with a roll call, the floor, two polls and a question on air all up at
-once, most of the picture stays in view (screenshots in test-artifacts/screen-layout/)."""
+programme video's box and the check-in panel's box do not overlap, the title bar does not lie
+over the video either, nor the raised hand's button and note over the panel; with a roll call,
+the floor, two polls and a question on air all up at once, most of the picture stays in view
+(screenshots in test-artifacts/screen-layout/)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,14 @@ def test_checkin_panel_never_covers_the_programme_video(browser: Any, tmp_path: 
                     assert box["x"] >= 0 and box["x"] + box["width"] <= size["width"] + 0.5
                     assert box["y"] + box["height"] <= size["height"] + 0.5, (name, lang, box)
                     assert video["width"] >= size["width"] * 0.6, (name, lang, video)
+                    # The room raises its hand: the button and its note stay clear of the panel.
+                    page.locator("#raise-hand").click()
+                    expect(page.locator("#hand-note")).not_to_be_empty()
+                    shot(page, "screen-layout", f"{name}-{lang}-hand.png", full_page=False)
+                    hand = page.locator(".hand-box").bounding_box()
+                    assert hand and not _overlap(hand, box), (name, lang, hand, box)
+                    page.locator("#raise-hand").click()  # lowered again for the next size
+                    expect(page.locator("#hand-note")).to_be_empty()
                 finally:
                     context.close()
 
