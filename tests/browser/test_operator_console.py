@@ -320,6 +320,51 @@ def test_poll_controls_with_live_results(
     expect(poll).to_have_attribute("data-state", "closed")
 
 
+def test_replacing_a_site_secret_is_asked_on_the_page(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """The site has a secret: a new one stops the old one, so the console asks first, on the
+    page as it does before replacing personal codes (no browser dialog)."""
+    old = world["op"].call("POST", "/sites/6/secret")["secret"]
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_console_at(page, server, "manage/sites")
+    row = page.locator('#resource-table tr[data-id="6"]')
+    row.get_by_role("button", name="生成课堂密钥").click()
+    ask = page.get_by_role("alertdialog")
+    expect(ask.locator("p")).to_have_text(
+        "“江北区分课堂”已有密钥，生成新密钥后旧密钥失效，该课堂的代理程序要换用新密钥。继续吗？"
+    )
+    expect(ask.get_by_role("button", name="生成新密钥")).to_be_focused()
+    page.screenshot(path=str(ARTIFACTS / "operator-secret-ask-zh.png"))
+    ask.get_by_role("button", name="取消").click()
+    expect(ask).to_have_count(0)
+    expect(page.locator("#manage-form code.secret")).to_have_count(0)
+    agent = Api(server.url).bearer(old)
+    floor = f"/sessions/{SESSION_ID}/floor"
+    assert agent.status("GET", floor) != 401  # the old secret still signs in
+    row.get_by_role("button", name="生成课堂密钥").click()
+    ask.get_by_role("button", name="生成新密钥").click()
+    expect(page.locator("#manage-form code.secret")).to_have_text(re.compile(r"^site6\."))
+    expect(ask).to_have_count(0)
+    assert agent.status("GET", floor) == 401  # ... and no longer
+    page.get_by_role("button", name="English").click()
+    page.locator('#resource-table tr[data-id="6"]').get_by_role(
+        "button", name="Issue agent secret"
+    ).click()
+    expect(ask).to_contain_text("“江北区分课堂” has a secret; a new one makes the old one stop")
+    page.screenshot(path=str(ARTIFACTS / "operator-secret-ask-en.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "operator-secret-ask-phone-en.png"))
+    ask.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="中文").click()
+    page.locator('#resource-table tr[data-id="6"]').get_by_role(
+        "button", name="生成课堂密钥"
+    ).click()
+    page.screenshot(path=str(ARTIFACTS / "operator-secret-ask-phone-zh.png"))
+    assert not dialogs, dialogs
+
+
 def _fresh_session(op: Api, course_id: int, sites: list[int]) -> int:
     """A live session whose window is now, so presence changes fall inside it."""
     from datetime import UTC, datetime, timedelta
