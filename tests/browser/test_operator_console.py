@@ -229,6 +229,8 @@ def test_grant_and_revoke_the_floor_with_a_countdown(
     expect(page.locator('.tile[data-site-id="2"]')).to_have_class(re.compile("hand-up"))
     page.locator("#floor-seconds").fill("90")
     hand.get_by_role("button").click()
+    # no agent socket: the room is offline, so the console asks once more
+    hand.get_by_role("button", name="仍然给予发言权").click()
     holder = page.locator("#floor-holder")
     expect(holder).to_have_attribute("data-site-id", "2")
     countdown = page.locator("#floor-countdown")
@@ -240,6 +242,60 @@ def test_grant_and_revoke_the_floor_with_a_countdown(
     page.locator("#floor-revoke").click()
     expect(holder).to_have_text(re.compile("主课堂"))
     assert world["op"].call("GET", f"/sessions/{SESSION_ID}/floor")["holder"] is None
+
+
+def test_giving_the_floor_to_an_offline_room_is_asked_on_the_page_first(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """A room whose agent and screen are not connected would speak to nobody: the console asks
+    on the page (not a browser dialog) before giving it the floor; an online room gets it at
+    once."""
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_dashboard(page, server)
+    holder = page.locator("#floor-holder")
+    tile = page.locator('.tile[data-site-id="5"]')
+    expect(tile).to_have_attribute("data-state", "offline")
+    name = tile.locator(".tile-name").inner_text()
+    tile.locator('button[data-key="grant-5"]').click()
+    ask = tile.get_by_role("alertdialog")
+    expect(ask).to_have_text(re.compile(f"^{name} 当前离线.*确定给予发言权？"))
+    tile.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "operator-floor-offline-ask-zh.png"))
+    ask.get_by_role("button", name="取消").click()
+    expect(ask).to_have_count(0)
+    assert world["op"].call("GET", f"/sessions/{SESSION_ID}/floor")["holder"] is None
+    tile.locator('button[data-key="grant-5"]').click()
+    ask.get_by_role("button", name="仍然给予发言权").click()
+    expect(holder).to_have_attribute("data-site-id", "5")
+    expect(ask).to_have_count(0)
+    page.locator("#floor-revoke").click()
+    expect(holder).to_have_text(re.compile("主课堂"))
+    # in English, and on a phone
+    page.get_by_role("button", name="English").click()
+    tile.locator('button[data-key="grant-5"]').click()
+    expect(ask).to_contain_text("is offline")
+    expect(ask).to_contain_text("Give it the floor anyway?")
+    expect(ask.get_by_role("button", name="Give the floor anyway")).to_be_focused()
+    tile.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "operator-floor-offline-ask-en.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    tile.screenshot(path=str(ARTIFACTS / "operator-floor-offline-ask-phone-en.png"))
+    ask.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="中文").click()
+    tile.locator('button[data-key="grant-5"]').click()
+    tile.screenshot(path=str(ARTIFACTS / "operator-floor-offline-ask-phone-zh.png"))
+    ask.get_by_role("button", name="取消").click()
+    # an online room: given at once, nothing asked
+    online = page.locator('.tile[data-site-id="2"]')
+    with AgentThread(server.url, world["secrets"][2], 2):
+        expect(online).to_have_attribute("data-state", "online", timeout=10_000)
+        online.locator('button[data-key="grant-2"]').click()
+        expect(holder).to_have_attribute("data-site-id", "2")
+        expect(page.get_by_role("alertdialog")).to_have_count(0)
+        page.locator("#floor-revoke").click()
+        expect(holder).to_have_text(re.compile("主课堂"))
+    assert not dialogs, dialogs
 
 
 def _in_the_room(server: ServerProcess, world: dict[str, Any], code: str, site_id: int) -> Api:
