@@ -376,6 +376,31 @@ def test_poll_controls_with_live_results(
     expect(poll).to_have_attribute("data-state", "closed")
 
 
+def test_the_poll_form_starts_afresh_after_a_create_and_keeps_a_refused_one(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    open_dashboard(page, server)
+    page.locator("#p-poll summary").click()
+    fields = {"#poll-prompt": "哪些是新发展理念？", "#poll-options": "创新\n协调\n守旧"}
+    for selector, text in fields.items():
+        page.locator(selector).fill(text)
+    page.locator("#poll-correct").fill("1,2")
+    # single choice with two correct answers: refused, and nothing typed is lost
+    page.locator("#poll-create").click()
+    expect(page.locator("#flash .flash-text")).to_contain_text("题目设置有误")
+    for selector, text in fields.items():
+        expect(page.locator(selector)).to_have_value(text)
+    expect(page.locator("#poll-mode")).to_have_value("single")
+    expect(page.locator("#poll-correct")).to_have_value("1,2")
+    page.locator("#poll-mode").select_option("multiple")
+    page.locator("#poll-create").click()
+    expect(page.locator(".poll").first).to_contain_text("哪些是新发展理念？")
+    # created: the next question starts from the defaults, 单选 included
+    for selector in ("#poll-prompt", "#poll-options", "#poll-correct"):
+        expect(page.locator(selector)).to_have_value("")
+    expect(page.locator("#poll-mode")).to_have_value("single")
+
+
 def test_replacing_a_site_secret_is_asked_on_the_page(
     page: Page, server: ServerProcess, world: dict[str, Any]
 ) -> None:

@@ -30,11 +30,10 @@ export function pollsPanel(ctx) {
       flash(t("poll.badCorrect"), "error");
       return;
     }
+    const form = /** @type {HTMLFormElement} */ (ev.currentTarget);
     await act(ev.submitter, async () => {
       await api.post(`/sessions/${sessionId}/polls`, body);
-      pPrompt.value = "";
-      pOptions.value = "";
-      pCorrect.value = "";
+      form.reset(); // created: every field back to its default (单选 too); a refused one keeps them
       ctx.schedule("polls");
     }, t("poll.created"));
   }
