@@ -374,6 +374,16 @@ def test_poll_controls_with_live_results(
     expect(table.locator("tbody td")).to_have_text(["0", "1", "0"])
     poll.get_by_role("button", name="结束").click()
     expect(poll).to_have_attribute("data-state", "closed")
+    # A closed quiz says how many got it right, and their share of the answers.
+    expect(poll.locator(".quiz-correct")).to_have_text("答对 1 人（占作答 100%）")
+    poll.screenshot(path=str(ARTIFACTS / "operator-quiz-closed-zh.png"))
+    page.get_by_role("button", name="English").click()
+    expect(poll.locator(".quiz-correct")).to_have_text("1 answered correctly (100% of answers)")
+    poll.screenshot(path=str(ARTIFACTS / "operator-quiz-closed-en.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    poll.screenshot(path=str(ARTIFACTS / "operator-quiz-closed-phone-en.png"))
+    page.get_by_role("button", name="中文").click()
+    poll.screenshot(path=str(ARTIFACTS / "operator-quiz-closed-phone-zh.png"))
 
 
 def test_the_poll_form_starts_afresh_after_a_create_and_keeps_a_refused_one(

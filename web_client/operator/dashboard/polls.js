@@ -80,6 +80,9 @@ export function pollsPanel(ctx) {
         ),
       ),
       h("p", { class: "note" }, t("poll.answers", { n: tally.answers })),
+      p.is_quiz && p.state === "closed" && tally.correct != null
+        ? h("p", { class: "quiz-correct", "data-correct": String(tally.correct) }, t("poll.correctCount", { n: tally.correct, share: pct(tally.correct, tally.answers) }))
+        : null,
       Object.keys(tally.per_site || {}).length
         ? h(
             "details",
