@@ -456,6 +456,33 @@ def test_replacing_a_site_secret_is_asked_on_the_page(
     assert not dialogs, dialogs
 
 
+def test_the_top_bar_fits_at_1366_and_on_a_phone(page: Page, server: ServerProcess) -> None:
+    """The admin's bar (every page in the menu, the longest): the language switch stays on the
+    brand's row, the menu is one row at 1366 px, nothing is wider than the screen."""
+    login(page, server, "admin")
+    bar = page.locator(".topbar")
+    for lang, switch_to in (("zh", "English"), ("en", "中文")):
+        for width, height in ((1366, 768), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            brand = page.locator(".topbar .brand").bounding_box()
+            switch = page.locator("#lang-slot button").bounding_box()
+            nav = page.locator(".topbar nav").bounding_box()
+            assert brand and switch and nav
+            where = f"{lang} at {width} px"
+            assert switch["y"] < brand["y"] + brand["height"], where  # the brand's row
+            assert brand["y"] < switch["y"] + switch["height"], where
+            assert nav["y"] >= brand["y"] + brand["height"], where  # the menu below it
+            if width == 1366:
+                assert nav["height"] < 40, where  # one row
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, where
+            bar.screenshot(path=str(ARTIFACTS / f"operator-topbar-{width}-{lang}.png"))
+        page.set_viewport_size({"width": 1366, "height": 768})
+        page.get_by_role("button", name=switch_to).click()
+        expect(page.locator("#lang-slot button")).to_have_text(
+            "中文" if lang == "zh" else "English"
+        )
+
+
 def _fresh_session(op: Api, course_id: int, sites: list[int]) -> int:
     """A live session whose window is now, so presence changes fall inside it."""
     from datetime import UTC, datetime, timedelta
