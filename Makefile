@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 NPM ?= npm
+# the media fast path's optional C part (setup.py): rebuilt by pip when its source changes
+NATIVE := setup.py server/media/_rtpsend.c
 
 .PHONY: run test lint format bench clean
 
@@ -12,11 +14,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(VENV)/.installed $@
 
@@ -28,8 +30,10 @@ run: $(VENV)/.installed
 node_modules/.package-lock.json: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
 
-test: $(VENV)/.installed-test
-	bash deploy/test-services.sh
+# the services (and the C compiler) first: the install builds the fast path's C module
+test:
+	PYTHON=$(PYTHON) bash deploy/test-services.sh
+	$(MAKE) --no-print-directory $(VENV)/.installed-test
 	$(MAKE) --no-print-directory node_modules/.package-lock.json
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -4,7 +4,9 @@ One aiortc publisher (320x240 test pattern), the relay and one aiortc viewer in 
 loopback. Once the viewer receives, the same recorded video frames (VP8, about 3 packets each)
 are pushed to the viewer's send path N times, without awaiting anything in between:
 
-* fast: ``FastSender.send_frame`` (header rewrite, SRTP in pylibsrtp's buffer, ``sendto``);
+* fast: ``FastSender.send_frame`` (header rewrite, SRTP and ``sendto`` in C:
+  server.media._rtpsend), and the same with ``native`` off (in Python, pylibsrtp's buffer);
+  also for one-packet frames (the size of an Opus frame);
 * aiortc: what ``RTCRtpSender._run_rtp`` does per frame and packet (``encoder.pack``, an
   ``RtpPacket`` per packet, ``serialize`` with the header-extension map, ``await
   RTCDtlsTransport._send_rtp``), driven from one coroutine.
@@ -35,7 +37,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters  # noqa: E402
 from aiortc.rtp import RtpPacket  # noqa: E402
 
 from server.media import forward  # noqa: E402
-from server.media.fastpath import Packetizer  # noqa: E402
+from server.media.fastpath import PacketizedFrame, Packetizer  # noqa: E402
 from server.media.forward import EncodedFrame  # noqa: E402
 from server.media.peers import loopback_settings  # noqa: E402
 from server.media.relay import Relay  # noqa: E402
@@ -65,16 +67,25 @@ async def main() -> None:
 
     packetizer = Packetizer()
     packetized = [packetizer.packetize(f) for f in frames]
-    packets = 0
-    t0 = time.process_time()
-    for i in range(args.frames):
-        p = packetized[i % len(packetized)]
-        fast.send_frame(p, i * 3000)
-        packets += len(p.payloads)
-        if i % 30 == 29:
-            await asyncio.sleep(0)  # let the loop read the viewer's side now and then
-    fast_us = (time.process_time() - t0) / packets * 1e6
-    fast_packets = packets
+    # an Opus-sized frame: one packet (most of what the product sends: 50 a second per site)
+    audio_like = [PacketizedFrame([bytes(160)])]
+
+    async def timed(frames: list[PacketizedFrame], native: bool) -> tuple[float, int]:
+        fast._native, fast._cached_route = native, None  # type: ignore[union-attr]
+        packets = 0
+        t0 = time.process_time()
+        for i in range(args.frames):
+            p = frames[i % len(frames)]
+            fast.send_frame(p, i * 3000)  # type: ignore[union-attr]
+            packets += len(p.payloads)
+            if i % 30 == 29:
+                await asyncio.sleep(0)  # let the loop read the viewer's side now and then
+        return (time.process_time() - t0) / packets * 1e6, packets
+
+    fast_us, fast_packets = await timed(packetized, True)
+    python_us, _ = await timed(packetized, False)
+    one_native_us, _ = await timed(audio_like, True)
+    one_python_us, _ = await timed(audio_like, False)
 
     vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
     encoder = get_encoder(vp8)
@@ -110,6 +121,9 @@ async def main() -> None:
             {
                 "packets_per_frame": round(fast_packets / args.frames, 2),
                 "fast_us_cpu_per_packet": round(fast_us, 2),
+                "fast_python_us_cpu_per_packet": round(python_us, 2),
+                "one_packet_frames_native_us": round(one_native_us, 2),
+                "one_packet_frames_python_us": round(one_python_us, 2),
                 "aiortc_sender_us_cpu_per_packet": round(aiortc_us, 2),
                 "ratio": round(aiortc_us / fast_us, 1),
             }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure what the test suite talks to is installed and running on this machine:
-# PostgreSQL on 127.0.0.1:5432 (trust auth), Redis on 127.0.0.1:6379, Debian's chromium and
-# Node.js with npm (the JavaScript checks).
+# PostgreSQL on 127.0.0.1:5432 (trust auth), Redis on 127.0.0.1:6379, Debian's chromium,
+# Node.js with npm (the JavaScript checks) and a C compiler (the media fast path's C module).
 # Installs Debian packages only when running as root and they are missing.
 set -euo pipefail
 
@@ -29,6 +29,14 @@ if ! have psql || ! ls /etc/postgresql/*/main >/dev/null 2>&1; then apt_install 
 if ! port_open 5432; then
   echo "test-services: starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+fi
+
+# A C compiler and Python's headers: the media fast path's C module (setup.py; without them the
+# install goes on and tests/media/test_rtpsend.py says it was not built).
+if ! have gcc; then apt_install gcc; fi
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  apt_install python3-dev
 fi
 
 # Browser tests (Playwright) drive Debian's headless Chromium; no browser is downloaded.

@@ -161,6 +161,13 @@ SETTINGS: tuple[Setting, ...] = (
         " segmentation offload; turned off by itself where the kernel refuses it)",
     ),
     Setting(
+        "media_native_send",
+        bool,
+        True,
+        "fast path: protect and send RTP in C (server.media._rtpsend, built with the package"
+        " where a C compiler is; false, or not built: the same packets from Python)",
+    ),
+    Setting(
         "time_zone",
         str,
         "Asia/Shanghai",
@@ -234,6 +241,7 @@ class Config:
     media_record: bool = True
     media_fast_path: bool = True
     media_udp_gso: bool = True
+    media_native_send: bool = True
     time_zone: str = "Asia/Shanghai"
     selfstudy_max_upload_mib: int = 1024
     selfstudy_counts_toward_year: bool = True

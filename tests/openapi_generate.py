@@ -58,6 +58,8 @@ MAY_BE_NULL: dict[str, dict[str, Any]] = {
 NULLABLE_OBJECTS = {
     # GET /api/v1/site/current-session: no session live at the site now
     "GetSiteCurrentSessionResponse": ("session",),
+    # GET /api/v1/courses/{id}/batch-plan of a course without a plan yet (status "none")
+    "PostCoursesIdBatchPlan201Response": ("plan_id", "rules", "created_at"),
 }
 
 

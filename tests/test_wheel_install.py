@@ -3,7 +3,8 @@
 The wheel is built from a copy of the source tree (the checkout stays clean), installed into a
 fresh virtualenv (pip resolves the dependencies from its configured index and its cache), and
 the installed ``classroom-server`` is started from an empty directory, where no source tree is
-near. Every page and every file of web_client/ must then come back byte for byte.
+near. Every page and every file of web_client/ must then come back byte for byte, and the
+media fast path's C part (setup.py) was compiled by the wheel build, not copied from the checkout.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ def _get(url: str) -> tuple[int, bytes]:
 def _build_wheel(tmp: Path) -> Path:
     source = tmp / "src"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(ROOT / name, source / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")  # the checkout's own build
     for name in ("server", "classroom_agent", "web_client"):
         shutil.copytree(ROOT / name, source / name, ignore=ignore)
     _run(
@@ -61,7 +62,11 @@ def test_wheel_installs_a_server_that_serves_every_page_from_an_empty_directory(
     _run([str(venv / "bin/pip"), "install", "-q", str(wheel)], tmp_path, 600)
     # the installed package, not the checkout: nothing of the source tree on the path
     where = subprocess.run(
-        [str(venv / "bin/python"), "-c", "import server, web_client; print(server.__file__)"],
+        [
+            str(venv / "bin/python"),
+            "-c",
+            "import server, web_client, server.media._rtpsend as c; print(server.__file__, c)",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -10,6 +10,10 @@ Decisions:
 * In what changed, the fields that hold an id (``site_id``, ``trainee_id``, ``site_ids`` ...)
   are named too; other numbers stay numbers.
 * An id that no longer names anything (a deleted record) keeps its number.
+* A batch plan's move or swap holds ``{trainee id: session id}`` before and after: it reads as
+  who moved (the trainee's name and staff number) from which batch to which (the session's
+  title and its place among the course's sessions, 第N批, as the plan page numbers them). A plan
+  is named by its course.
 
 Pure: no I/O.
 """
@@ -33,6 +37,7 @@ ENTITY_KINDS: Mapping[str, str] = {
     "attendance": "attendance",
     "roll_calls": "roll_call",
     "leave_request": "leave_request",
+    "batch_plans": "batch_plan",
 }
 """The audit entity → the kind of record its id names."""
 
@@ -91,10 +96,34 @@ def _session_result(entry: Entry) -> tuple[int, int] | None:
     return (s, t) if s is not None and t is not None else None
 
 
+def _plan_changes(entry: Entry) -> list[tuple[int, int | None, int | None]]:
+    """A batch plan's move or swap: (trainee, session before, session after) per trainee; none
+    for any other entry (a plan's creation or publication holds named fields)."""
+    if entry.entity != "batch_plans":
+        return []
+    before, after = entry.before or {}, entry.after or {}
+    keys = [*before, *(k for k in after if k not in before)]
+    trainees = [_id(k) for k in keys]
+    if not keys or None in trainees:
+        return []
+    return [
+        (t, _id(before.get(k)), _id(after.get(k)))
+        for k, t in zip(keys, trainees, strict=True)
+        if t is not None
+    ]
+
+
 def wanted(entries: Iterable[Entry]) -> dict[str, set[int]]:
-    """Per kind, the ids the entries name: their objects' and their id fields'."""
+    """Per kind, the ids the entries name: their objects' and their id fields'. Besides the
+    kinds of records, ``staff_no`` (a trainee's staff number) and ``batch`` (a session's place
+    among its course's sessions) are wanted for a batch plan's moves."""
     out: dict[str, set[int]] = {}
     for entry in entries:
+        for trainee, *sessions in _plan_changes(entry):
+            for who in ("trainee", "staff_no"):
+                out.setdefault(who, set()).add(trainee)
+            for where in ("session", "batch"):
+                out.setdefault(where, set()).update(s for s in sessions if s is not None)
         kind = ENTITY_KINDS.get(entry.entity)
         number = _id(entry.entity_id)
         if kind is not None and number is not None:
@@ -148,3 +177,30 @@ def field_names(entry: Entry, names: Names) -> dict[str, dict[str, str]]:
                 if found:
                     out.setdefault(key, {})[str(number)] = found
     return out
+
+
+def _batch(session: int | None, names: Names) -> dict[str, Any] | None:
+    if session is None:
+        return None
+    number = names.get("batch", {}).get(session)
+    return {
+        "session_id": session,
+        "title": names.get("session", {}).get(session),
+        "batch": int(number) if number and number.isdigit() else None,
+    }
+
+
+def plan_moves(entry: Entry, names: Names) -> list[dict[str, Any]]:
+    """A batch plan's move or swap as people read it: per trainee moved, the name and staff
+    number (None when no longer found) and the batch before and after (None when it had none);
+    an empty list for any other entry."""
+    return [
+        {
+            "trainee_id": trainee,
+            "name": names.get("trainee", {}).get(trainee),
+            "staff_no": names.get("staff_no", {}).get(trainee),
+            "from": _batch(before, names),
+            "to": _batch(after, names),
+        }
+        for trainee, before, after in _plan_changes(entry)
+    ]

@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import random
+import socket
 import struct
 import sys
 import time
@@ -58,6 +60,26 @@ from pylibsrtp._binding import lib as srtp_lib
 
 from server.media import forward  # its import checks the aiortc/aioice versions
 from server.media.forward import EncodedFrame
+
+NativeSend = Callable[..., tuple[int, int, list[bytes] | None]]
+
+
+def _load_native() -> NativeSend | None:
+    """``server.media._rtpsend.send_frame``; None where it was not built (setup.py: optional,
+    it needs a C compiler): the same packets are then sent from Python."""
+    try:
+        from server.media._rtpsend import send_frame
+    except ImportError:  # pragma: no cover - a build without a compiler
+        return None
+    return send_frame
+
+
+_NATIVE_SEND = _load_native()
+
+
+def native_send_built() -> bool:
+    """Whether :mod:`server.media._rtpsend` is there (the package was built with a compiler)."""
+    return _NATIVE_SEND is not None
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +106,9 @@ _OCTET_COUNT = _MANGLED + "octet_count"
 class _Route:
     """A subscriber's nominated ICE pair, its socket and SRTP session, looked up once."""
 
-    __slots__ = ("addr", "in_place", "pair", "sendmsg", "srtp", "transport")
+    __slots__ = ("addr", "in_place", "native", "pair", "sendmsg", "srtp", "transport")
 
-    def __init__(self, pair: Any, srtp: Any, transport: Any, gso: bool) -> None:
+    def __init__(self, pair: Any, srtp: Any, transport: Any, gso: bool, native: bool) -> None:
         self.pair, self.srtp, self.transport = pair, srtp, transport
         self.addr = pair.remote_addr
         sock = getattr(transport, "_sock", None)  # None for a TURN relay: its own sendto
@@ -94,8 +116,35 @@ class _Route:
         self.in_place: tuple[Any, Any, Any, Any] | None = None
         # one sendmsg for a frame's packets (UDP GSO), where wanted and possible
         self.sendmsg: Any = sock.sendmsg if sock is not None and gso and _GSO["on"] else None
+        # (server.media._rtpsend.send_frame, srtp_protect's address, the srtp_t's, the socket's
+        # descriptor, the struct sockaddr), where it was built and is wanted
+        self.native: tuple[NativeSend, int, int, int, bytes] | None = None
         if sock is not None and _SRTP_PROTECT is not None and hasattr(srtp, "_cdata"):
             self.in_place = (sock.sendto, srtp._cdata, srtp._buffer, srtp._srtp[0])
+            to = _sockaddr(sock.family, self.addr)
+            if native and _NATIVE_SEND is not None and to is not None:
+                session = int(srtp_ffi.cast("uintptr_t", srtp._srtp[0]))
+                self.native = (_NATIVE_SEND, _SRTP_PROTECT_ADDRESS, session, sock.fileno(), to)
+
+
+def _sockaddr(family: int, addr: tuple[Any, ...]) -> bytes | None:
+    """``addr`` as the kernel's ``struct sockaddr_in``/``sockaddr_in6`` (None if not an IP)."""
+    try:
+        if family == socket.AF_INET:
+            ip = socket.inet_pton(socket.AF_INET, addr[0])
+            return struct.pack("=H", family) + struct.pack("!H", addr[1]) + ip + bytes(8)
+        if family == socket.AF_INET6:
+            ip = socket.inet_pton(socket.AF_INET6, addr[0])
+            flow, scope = (addr[2], addr[3]) if len(addr) >= 4 else (0, 0)
+            return (
+                struct.pack("=H", family)
+                + struct.pack("!HI", addr[1], flow)
+                + ip
+                + struct.pack("=I", scope)
+            )
+    except (OSError, ValueError, IndexError, struct.error):
+        return None
+    return None
 
 
 _NTP_UNIX_OFFSET = 2208988800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
@@ -148,7 +197,11 @@ class FastSender:
     """Sends one subscriber's media of one kind straight to its SRTP session and socket."""
 
     def __init__(
-        self, sender: Any, on_started: Callable[[], None] | None = None, gso: bool = True
+        self,
+        sender: Any,
+        on_started: Callable[[], None] | None = None,
+        gso: bool = True,
+        native: bool = True,
     ) -> None:
         if not isinstance(sender, aiortc.RTCRtpSender):
             raise TypeError(f"expected an RTCRtpSender, got {type(sender).__name__}")
@@ -161,6 +214,7 @@ class FastSender:
             raise forward.UnsupportedMediaStack("RTCRtpSender has no sender-report counters")
         self._on_started = on_started
         self._gso = gso
+        self._native = native
         self._cached_route: _Route | None = None
         self.ssrc: int = sender._ssrc
         self.rtx_ssrc: int = sender._rtx_ssrc
@@ -180,6 +234,7 @@ class FastSender:
         self.nacked = 0
         self.resends_refused = 0
         self.gso_sends = 0  # frames sent in one system call (UDP GSO)
+        self.native_sends = 0  # frames protected and sent in C (server.media._rtpsend)
         self._resent: dict[int, float] = {}  # sequence number -> when it was last resent
         self.remb_bitrate: int | None = None
         original_send = sender.send
@@ -251,7 +306,9 @@ class FastSender:
             transport = pair.protocol.transport
             if transport is None:
                 return None
-            route = self._cached_route = _Route(pair, dtls._tx_srtp, transport, self._gso)
+            route = self._cached_route = _Route(
+                pair, dtls._tx_srtp, transport, self._gso, self._native
+            )
         if route.transport.is_closing():
             return None
         return route
@@ -284,7 +341,19 @@ class FastSender:
         payloads = packets.payloads
         last = len(payloads) - 1
         # straight to the socket while asyncio's transport holds nothing (else in order after it)
-        if route.in_place is not None and not buffered:
+        if route.native is not None and not buffered:
+            send_native, protect, session, fd, to = route.native
+            gso, error, unsent = send_native(
+                protect, session, fd, to, b0, pt, seq, timestamp, ssrc, ext, payloads,
+                route.sendmsg is not None,
+            )  # fmt: skip
+            if error or unsent:
+                _hand_over(route, bool(gso), error, unsent or [])
+            elif gso:
+                self.gso_sends += 1
+            self.native_sends += 1
+            seq = (seq + len(payloads)) & 0xFFFF
+        elif route.in_place is not None and not buffered:
             # pylibsrtp's own buffer, written in place and protected by srtp_protect directly
             _, cdata, buf, session = route.in_place
             protect, length, pack_into = _SRTP_PROTECT, _LENGTH, _PACK_INTO
@@ -371,6 +440,7 @@ class FastSender:
             "retransmitted": self.retransmitted,
             "resends_refused": self.resends_refused,
             "gso_sends": self.gso_sends,
+            "native_sends": self.native_sends,
             "remb_bitrate": self.remb_bitrate,
         }
 
@@ -380,6 +450,11 @@ class FastSender:
 #: the packet in and the result out. :meth:`FastSender.send_frame` builds each packet in that
 #: buffer and calls ``srtp_protect`` itself: about half the per-packet CPU of ``Session.protect``.
 _SRTP_PROTECT: Any = getattr(srtp_lib, "srtp_protect", None)
+_SRTP_PROTECT_ADDRESS = (
+    int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
+    if _SRTP_PROTECT is not None
+    else 0
+)
 _PACK_INTO = _HEADER.pack_into
 _SRTP_MAX_TRAILER = 144  # pylibsrtp's SRTP_MAX_TRAILER_LEN
 _LENGTH = srtp_ffi.new("int *")
@@ -400,6 +475,27 @@ MAX_GSO = 64
 #: ... and at most one UDP datagram's worth of bytes in all (65,507 over IPv4)
 MAX_GSO_BYTES = 60000
 _GSO_SIZE = struct.Struct("=H")
+#: the errors of a kernel or socket that cannot segment
+_GSO_REFUSED = (errno.EINVAL, errno.ENOPROTOOPT, errno.EIO, errno.EOPNOTSUPP)
+
+
+def _hand_over(route: _Route, gso: bool, error: int, unsent: list[bytes]) -> None:
+    """What :mod:`server.media._rtpsend` could not send: to asyncio's transport, which keeps
+    it until the socket is writable (a full socket, or a GSO send this kernel refused: GSO is
+    off from then on), else the error is reported as asyncio's transport would."""
+    if gso and error in _GSO_REFUSED:
+        _no_gso(route, OSError(error, os.strerror(error)))
+    elif error not in (0, errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR):
+        route.transport._protocol.error_received(OSError(error, os.strerror(error)))
+        return
+    for data in unsent:
+        route.transport.sendto(data, route.addr)
+
+
+def _no_gso(route: _Route, exc: OSError) -> None:
+    _GSO["on"] = False
+    route.sendmsg = None
+    logger.info("UDP GSO unavailable (%s): sending one datagram per call", exc)
 
 
 def _send_datagrams(route: _Route, out: list[bytes]) -> bool:
@@ -424,12 +520,10 @@ def _send_datagrams(route: _Route, out: list[bytes]) -> bool:
                     transport.sendto(data, addr)
                 return False
             except OSError as exc:
-                if exc.errno not in (errno.EINVAL, errno.ENOPROTOOPT, errno.EIO, errno.EOPNOTSUPP):
+                if exc.errno not in _GSO_REFUSED:
                     transport._protocol.error_received(exc)
                     return False
-                _GSO["on"] = False  # this kernel or socket cannot: one datagram at a time
-                route.sendmsg = None
-                logger.info("UDP GSO unavailable (%s): sending one datagram per call", exc)
+                _no_gso(route, exc)  # this kernel or socket cannot: one datagram at a time
     sendto = route.in_place[0] if route.in_place is not None else transport.sendto
     for data in out:
         try:

@@ -128,11 +128,12 @@ class ProgramFeed(MediaStreamTrack):
         self._fast: FastSender | None = None
         self._stopped: asyncio.Future[None] | None = None
 
-    def use_fast_path(self, sender: Any, gso: bool = True) -> FastSender:
+    def use_fast_path(self, sender: Any, gso: bool = True, native: bool = True) -> FastSender:
         """Send through ``sender``'s SRTP session and socket directly, frame by frame
         (``recv()`` then only marks the feed active and waits until it stops); ``gso``: a
-        video frame's packets in one system call (:data:`server.media.fastpath.MAX_GSO`)."""
-        self._fast = FastSender(sender, gso=gso)
+        video frame's packets in one system call (:data:`server.media.fastpath.MAX_GSO`);
+        ``native``: protected and sent in C where :mod:`server.media._rtpsend` was built."""
+        self._fast = FastSender(sender, gso=gso, native=native)
         return self._fast
 
     @property

@@ -55,6 +55,8 @@ class MediaSettings:
     fast_path: bool = True
     # the fast path sends a video frame's packets to a subscriber in one GSO sendmsg
     udp_gso: bool = True
+    # the fast path protects and sends in C (server.media._rtpsend) where it was built
+    native_send: bool = True
 
     def __post_init__(self) -> None:
         if self.port_range is not None:

@@ -212,7 +212,11 @@ class Relay:
                 transceiver.setCodecPreferences(codec_preferences(kind, self.settings.video_codec))
                 forward.on_keyframe_request(transceiver.sender, feed.request_keyframe)
                 if self.settings.fast_path:
-                    feed.use_fast_path(transceiver.sender, gso=self.settings.udp_gso)
+                    feed.use_fast_path(
+                        transceiver.sender,
+                        gso=self.settings.udp_gso,
+                        native=self.settings.native_send,
+                    )
                 feed.set_target(self.source_for(peer_id))
                 sub.feeds[kind] = feed
             if offer_sdp is None:

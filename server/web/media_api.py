@@ -35,6 +35,7 @@ from server.core.errors import DomainError, Forbidden, InvalidInput
 from server.core.roles import Actor, Principal
 from server.core.validation import Bool, Int, Map, Optional, validate
 from server.core.validation import Enum as OneOf
+from server.media import fastpath
 from server.media.broadcasts import Broadcast, Broadcasts, recording_file
 from server.media.peers import MediaSettings, parse_ice_servers, parse_port_range
 from server.store.media_models import Recording
@@ -96,6 +97,7 @@ def media_settings(app: web.Application) -> MediaSettings:
         turn_ttl=config.media_turn_ttl,
         fast_path=config.media_fast_path,
         udp_gso=config.media_udp_gso,
+        native_send=config.media_native_send,
     )
 
 
@@ -104,6 +106,11 @@ def setup(app: web.Application) -> Callable[[web.Application], AsyncIterator[Non
     ``app.py`` registers: census and broadcast leases once the bus has started, and at the end
     the leases stopped and every broadcast this process owns ended."""
     settings = media_settings(app)
+    if settings.fast_path and settings.native_send and not fastpath.native_send_built():
+        log.warning(
+            "media fast path: server.media._rtpsend was not built (no C compiler when the"
+            " package was installed): RTP is protected and sent from Python, more CPU per site"
+        )
     live = app[LIVE]
     cluster = MediaCluster(live.bus.node_id, live.bus.publish)
     cluster.local_agents = live.agents.get

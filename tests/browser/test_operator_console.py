@@ -630,6 +630,67 @@ def test_batch_plan_table_refused_move_and_swap(
         for x in world["op"].call("GET", "/courses/1/batch-plan")["assignments"]
     }
     assert after[a] == second and after[b] == first
+    # The audit trail reads the swap by the cadres' names, staff numbers and batches, never
+    # as "9: 2 → 1" (trainee id: session id).
+    row = audit_rows(page, server.url, "互换学员批次").first
+    first_title, second_title = (s["title"] for s in plan["sessions"][:2])
+    expect(row).to_contain_text(
+        f"{units[a]['name']}（工号 {units[a]['staff_no']}）：第1批 · {first_title} → "
+        f"第2批 · {second_title}"
+    )
+    expect(row).to_contain_text(f"{units[b]['name']}（工号 {units[b]['staff_no']}）：第2批")
+    assert not re.search(rf"(^|\s){a}: ", row.inner_text())
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "operator-audit-swap-zh-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.screenshot(path=str(ARTIFACTS / "operator-audit-swap-zh.png"), full_page=True)
+    page.get_by_role("button", name="English").click()
+    expect(row).to_contain_text(
+        f"{units[a]['name']} (staff no. {units[a]['staff_no']}): Batch 1 · {first_title} → "
+        f"Batch 2 · {second_title}"
+    )
+    page.screenshot(path=str(ARTIFACTS / "operator-audit-swap-en.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "operator-audit-swap-en-phone.png"), full_page=True)
+    page.get_by_role("button", name="中文").click()
+
+
+def test_plan_page_logs_no_console_error_with_or_without_a_plan(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """A course without a plan yet is the plan page's normal start: it says so and asks for
+    nothing that fails (a 404 shows in the browser console as an error)."""
+    console: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            console.append(f"{m.text} {m.location.get('url')}") if m.type == "error" else None
+        ),
+    )
+    unit_id = world["op"].call("GET", "/courses")["items"][0]["unit_id"]
+    course = world["op"].call("POST", "/courses", json={"unit_id": unit_id, "title": "尚未分批课"})
+    open_console_at(page, server, f"plan/{course['id']}")
+    expect(page.locator("#plan-body")).to_contain_text("该课程还没有分批计划，请先生成。")
+    expect(page.locator("#plan-run")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(ARTIFACTS / "operator-plan-none-zh.png"), full_page=True)
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("#plan-body")).to_contain_text("no batch plan yet")
+    page.screenshot(path=str(ARTIFACTS / "operator-plan-none-en.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "operator-plan-none-en-phone.png"), full_page=True)
+    page.get_by_role("button", name="中文").click()
+    expect(page.locator("#plan-body")).to_contain_text("该课程还没有分批计划，请先生成。")
+    page.screenshot(path=str(ARTIFACTS / "operator-plan-none-zh-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    # the page without a course, and a course with a plan, load cleanly too
+    for route in ("plan", "plan/1"):
+        page.goto(f"{server.url}/operator/#/{route}")
+        page.reload()
+        expect(page.locator("#plan-course")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+    expect(page.locator("#plan-table")).to_be_visible()
+    assert not console, f"console errors on the plan page: {console}"
 
 
 def test_batch_planner_refusal_names_the_rule_unit_and_share(

@@ -110,6 +110,76 @@ def test_codes_for_a_unit_printed_as_slips_whose_qr_signs_in(
         context.close()
 
 
+def test_codes_for_two_units_keep_both_batches_to_print_together_or_apart(
+    browser: Any, server: ServerProcess
+) -> None:
+    """Issuing for a second unit keeps the first unit's slips on the page: both print
+    together, or one batch alone; a unit issued again keeps only its new slips. (Units whose
+    demo codes no later test signs in with.)"""
+    watch = Watch(server.url)
+    context = browser.new_context(**DESKTOP)
+    try:
+        page = watch.attach(context, "console")
+        page.add_init_script("window.print = () => { window.printed = (window.printed || 0) + 1; }")
+        sign_in(page, server, "#/codes")
+        op = Api(server.url).login("operator")
+        trainees = op.call("GET", "/trainees", params={"limit": 500})["items"]
+        units = {u["name"]: u["id"] for u in op.call("GET", "/org-units")["items"]}
+        size = {n: sum(t["org_unit_id"] == i for t in trainees) for n, i in units.items()}
+
+        def issue(unit: str) -> None:
+            page.get_by_label("单位", exact=True).select_option(label=unit)
+            page.get_by_role("button", name="发放个人码").click()
+            page.get_by_role("button", name="确认发放").click()
+            expect(page.locator(".slip-batch").first).to_contain_text(unit)
+
+        issue("鄞州区")
+        issue("北仑区")
+        batches = page.locator("#slips .slip-batch")
+        expect(batches).to_have_count(2)
+        newest, older = batches.nth(0), batches.nth(1)
+        expect(newest.locator("h3")).to_contain_text(f"北仑区 · {size['北仑区']} 张")
+        expect(older.locator("h3")).to_contain_text(f"鄞州区 · {size['鄞州区']} 张")
+        expect(page.locator("#slips .slip")).to_have_count(size["鄞州区"] + size["北仑区"])
+        expect(page.locator("#codes-kept")).to_contain_text(
+            f"2 批，共 {size['鄞州区'] + size['北仑区']} 张"
+        )
+        shot(page, "operator-pages", "codes-two-batches-zh.png")
+        # One batch alone on paper: the older unit's, handed out first.
+        older.get_by_role("button", name="只打印这一批").click()
+        assert page.evaluate("window.printed") == 1
+        page.emulate_media(media="print")
+        expect(older.locator(".slip").first).to_be_visible()
+        expect(newest.locator(".slip").first).to_be_hidden()
+        shot(page, "operator-pages", "codes-two-batches-print-one.png", full_page=False)
+        page.emulate_media(media="screen")
+        page.get_by_role("button", name="打印全部凭条").click()
+        page.emulate_media(media="print")
+        expect(older.locator(".slip").first).to_be_visible()
+        expect(newest.locator(".slip").first).to_be_visible()
+        page.emulate_media(media="screen")
+        # 鄞州区 again: its old slips no longer sign in, so only the new batch shows them.
+        issue("鄞州区")
+        expect(batches).to_have_count(2)
+        expect(page.locator("#codes-replaced")).to_contain_text(f"{size['鄞州区']} 张")
+        expect(batches.nth(1).locator("h3")).to_contain_text("北仑区")
+        expect(page.locator("#slips .slip")).to_have_count(size["鄞州区"] + size["北仑区"])
+        page.get_by_role("button", name="English").click()
+        expect(batches.nth(0).locator("h3")).to_contain_text(f"鄞州区 · {size['鄞州区']} slips")
+        expect(page.get_by_role("button", name="Print this batch only")).to_have_count(2)
+        shot(page, "operator-pages", "codes-two-batches-en.png")
+        page.set_viewport_size(PHONE["viewport"])
+        page.locator("#codes-kept").scroll_into_view_if_needed()
+        shot(page, "operator-pages", "codes-two-batches-en-phone.png", full_page=False)
+        page.get_by_role("button", name="中文").click()
+        expect(page.get_by_role("button", name="只打印这一批")).to_have_count(2)
+        page.locator("#codes-kept").scroll_into_view_if_needed()
+        shot(page, "operator-pages", "codes-two-batches-zh-phone.png", full_page=False)
+        watch.check()
+    finally:
+        context.close()
+
+
 def test_office_pages_corrections_audit_transcript_honour_electives_feedback_survey(
     browser: Any, server: ServerProcess
 ) -> None:

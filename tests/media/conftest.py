@@ -15,9 +15,10 @@ MAIN = "main"
 
 
 @pytest.fixture
-async def relay() -> AsyncIterator[Relay]:
-    """A relay on loopback for one test, closed after it (and the host addresses put back)."""
-    relay = Relay(MAIN, loopback_settings())
+async def relay(request: pytest.FixtureRequest) -> AsyncIterator[Relay]:
+    """A relay on loopback for one test, closed after it (and the host addresses put back).
+    Parametrized indirectly, ``request.param`` is its ``native_send`` setting (default on)."""
+    relay = Relay(MAIN, loopback_settings(native_send=getattr(request, "param", True)))
     yield relay
     await relay.close()
     forward.set_host_addresses(None)

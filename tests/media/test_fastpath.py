@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import aiortc
+import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
@@ -79,9 +80,11 @@ def mean_luma(frame: Any) -> int:
     return round(sum(sum(row) for row in rows) / sum(len(row) for row in rows))
 
 
+@pytest.mark.parametrize("relay", [True, False], ids=["native", "python"], indirect=True)
 async def test_a_decoding_viewer_gets_clean_video_and_sound(relay: Relay) -> None:
     """Frames decoded by aiortc's decoders, no corruption: the counter the publisher paints
-    into the luma comes out in order, one step per frame."""
+    into the luma comes out in order, one step per frame; sent from C (server.media._rtpsend)
+    and, where that is off or not built, from Python."""
     pub_pc, _ = await connect_publisher(relay, MAIN, chroma=60, audio=True)
     pc = peer()
     add_transceivers(pc, "recvonly")
@@ -117,6 +120,11 @@ async def test_a_decoding_viewer_gets_clean_video_and_sound(relay: Relay) -> Non
         # the frames of more than one packet went in one system call each (UDP GSO), and the
         # kernel cut them back into the datagrams the viewer decoded above
         assert senders["video"].gso_sends > 0, senders["video"].stats()
+        # ... from C (server.media._rtpsend, built by `make test`'s install) or from Python
+        native = relay.settings.native_send
+        for kind in ("video", "audio"):
+            sent = senders[kind]
+            assert sent.native_sends == (sent.frames_sent if native else 0), sent.stats()
         stats = relay.stats()["subscribers"]["site-1"]
         assert stats["video"]["fast"]["packets_sent"] == senders["video"].packets_sent
         # the RTCP sender reports carry the fast path's counters

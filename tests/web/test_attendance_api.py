@@ -281,7 +281,16 @@ async def test_planner_refusal_names_the_rule_and_the_unit(
     error = await _error(r, 409, "batch.infeasible")
     assert error["details"]["rule"] == "leaders_apart"
     assert error["details"]["unit_id"] == str(unit)
-    r = await op.get(f"/api/v1/courses/{course}/batch-plan")
+    # no plan yet is no error (the plan page opens on it): the course's sessions, nobody placed
+    none = await _ok(await op.get(f"/api/v1/courses/{course}/batch-plan"))
+    assert none["status"] == "none" and none["plan_id"] is None
+    assert none["assignments"] == [] and len(none["sessions"]) == 2
+    r = await op.post(f"/api/v1/courses/{course}/batch-plan/publish")
+    await _error(r, 409, "batch.no_draft")
+    r = await op.post(
+        f"/api/v1/courses/{course}/batch-plan/move",
+        json={"trainee_id": 1, "session_id": none["sessions"][0]["id"]},
+    )
     await _error(r, 404, "batch.no_plan")
     r = await op.post(f"/api/v1/courses/{course}/batch-plan", json={"on_duty_share": 2})
     await _error(r, 400, "message.invalid")

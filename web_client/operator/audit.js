@@ -30,6 +30,8 @@ addMessages({
     "audit.trainee": "学员 #{id}",
     "audit.named": "{what}「{name}」#{id}",
     "audit.namedValue": "{name}（#{id}）",
+    "audit.moved": "{who}：{from} → {to}",
+    "audit.cadre": "{name}（工号 {no}）",
     "audit.act.create": "新建",
     "audit.act.update": "修改",
     "audit.act.delete": "删除",
@@ -227,6 +229,8 @@ addMessages({
     "audit.trainee": "trainee #{id}",
     "audit.named": "{what} “{name}” #{id}",
     "audit.namedValue": "{name} (#{id})",
+    "audit.moved": "{who}: {from} → {to}",
+    "audit.cadre": "{name} (staff no. {no})",
     "audit.act.create": "created",
     "audit.act.update": "changed",
     "audit.act.delete": "deleted",
@@ -471,8 +475,32 @@ function show(v) {
   return word === String(v) ? known("enum", word) : word; // a teaching method, a site kind ...
 }
 
+/**
+ * A batch of a plan as the plan page names it (第N批 · its title), or the session's number when
+ * it no longer exists.
+ * @param {{session_id: number, title: string|null, batch: number|null} | null} b
+ */
+function batchText(b) {
+  if (!b) return "—";
+  if (!b.batch) return b.title ? t("audit.namedValue", { name: b.title, id: b.session_id }) : t("audit.session", { id: b.session_id });
+  return b.title ? `${t("plan.batchN", { n: b.batch })} · ${b.title}` : t("plan.batchN", { n: b.batch });
+}
+
+/** A batch plan's move or swap: who (name and staff number) went from which batch to which. */
+function moves(e) {
+  return h(
+    "ul",
+    { class: "changes" },
+    e.moves.map((m) => {
+      const who = m.name ? (m.staff_no ? t("audit.cadre", { name: m.name, no: m.staff_no }) : m.name) : t("audit.trainee", { id: m.trainee_id });
+      return h("li", {}, t("audit.moved", { who, from: batchText(m.from), to: batchText(m.to) }));
+    }),
+  );
+}
+
 /** before -> after, one line a field that changed (or every field of a creation). */
 function changes(e) {
+  if (e.moves && e.moves.length) return moves(e);
   const { before, after } = e;
   const keys = [...new Set([...Object.keys(before || {}), ...Object.keys(after || {})])];
   const lines = keys

@@ -2,11 +2,14 @@
 // #/codes: personal codes in bulk (a unit, a site, everyone) printed as slips, each with the
 // trainee's name, unit, code and a QR of the sign-in link; or saved as a workbook.
 // The codes exist in clear only in this answer: the page says so, and offers print and XLSX.
+// Every batch issued while the page is open stays on it (issuing for a second unit does not
+// hide the first): print or save one batch, or all; a trainee issued again keeps only the new
+// slip (the old code stopped working).
 import { h, clear, $ } from "/static/shared/dom.js";
 import { t, addMessages, getLang } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
 import { qrSvg } from "/static/shared/qr.js";
-import { act, field, flash } from "./ui.js";
+import { act, field, flash, fmtTime } from "./ui.js";
 import { listAll, treeOrder } from "./manage.js";
 import { saveBlob } from "./panel.js";
 
@@ -37,6 +40,13 @@ addMessages({
     "codes.keep": "个人码仅限本人使用，请妥善保管。",
     "codes.qrLabel": "{name} 的登录二维码",
     "codes.slips": "凭条（{n} 张）",
+    "codes.kept": "本页保留打开后发放的全部凭条：{k} 批，共 {n} 张（刷新页面后不再显示）。",
+    "codes.printAll": "打印全部凭条",
+    "codes.xlsxAll": "全部下载 Excel",
+    "codes.batch": "{scope} · {n} 张 · {time} 发放",
+    "codes.printBatch": "只打印这一批",
+    "codes.xlsxBatch": "下载这一批 Excel",
+    "codes.replaced": "{n} 张之前显示的凭条已作废（这些学员刚刚重新发放），已从本页移除。",
   },
   en: {
     "nav.codes": "Codes",
@@ -64,12 +74,38 @@ addMessages({
     "codes.keep": "This code is yours alone; keep it safe.",
     "codes.qrLabel": "Sign-in QR code of {name}",
     "codes.slips": "Slips ({n})",
+    "codes.kept": "This page keeps every batch issued since it was opened: {k} batches, {n} slips (reloading the page clears them).",
+    "codes.printAll": "Print all slips",
+    "codes.xlsxAll": "Download all as Excel",
+    "codes.batch": "{scope} · {n} slips · issued {time}",
+    "codes.printBatch": "Print this batch only",
+    "codes.xlsxBatch": "Download this batch as Excel",
+    "codes.replaced": "{n} slips shown before stopped working (those trainees were just issued new codes) and were removed from the page.",
   },
 });
 
-// The last batch stays on this page while it is open (a language switch redraws the page);
-// it is never stored: reloading the page loses it, as "shown once" means.
-let lastIssued = null;
+// The batches issued stay on this page while it is open (a language switch redraws the page),
+// newest first; they are never stored: reloading the page loses them, as "shown once" means.
+/** @type {{id: number, scope: string, name: string, at: string, items: any[]}[]} */
+let issued = [];
+let nextBatch = 1;
+
+/**
+ * A new batch on the page; a trainee in it leaves the older batches (the old code stopped
+ * working). How many older slips went.
+ * @param {{scope: string, name: string, items: any[]}} batch
+ */
+function keep(batch) {
+  const fresh = new Set(batch.items.map((i) => i.trainee_id));
+  let gone = 0;
+  for (const old of issued) {
+    const left = old.items.filter((i) => !fresh.has(i.trainee_id));
+    gone += old.items.length - left.length;
+    old.items = left;
+  }
+  issued = [{ ...batch, id: nextBatch++, at: new Date().toISOString() }, ...issued.filter((b) => b.items.length)];
+  return gone;
+}
 
 function slip(item) {
   const url = `${window.location.origin}/trainee/`;
@@ -119,15 +155,20 @@ export async function codesView(root) {
     ev.preventDefault();
     const chosen = chosenScope();
     const body = { base_url: window.location.origin, only_missing: onlyMissing.checked };
-    if (chosen === "unit") body.org_unit_id = Number(unit.value);
-    else if (chosen === "site") body.site_id = Number(site.value);
+    const picked = (select) => (select.selectedOptions[0] ? select.selectedOptions[0].textContent.trim() : "");
+    let name = "";
+    if (chosen === "unit") [body.org_unit_id, name] = [Number(unit.value), picked(unit)];
+    else if (chosen === "site") [body.site_id, name] = [Number(site.value), picked(site)];
     else body.everyone = true;
     const go = (button) =>
       act(button, async () => {
         const answer = await api.post("/join-codes", body);
         clear(confirmBox);
-        lastIssued = answer.items;
-        show(answer.items, true);
+        if (!answer.items.length) {
+          show(false, 0);
+          return;
+        }
+        show(true, keep({ scope: chosen, name, items: answer.items }));
       });
     if (onlyMissing.checked) {
       await go(ev.submitter);
@@ -150,36 +191,80 @@ export async function codesView(root) {
     $("#codes-confirm-yes").focus();
   }
 
-  function show(items, fresh) {
-    clear(out);
-    if (!items.length) {
-      out.appendChild(h("p", { class: "note", role: "status" }, t("codes.none")));
-      return;
-    }
-    if (fresh) flash(t("codes.done", { n: items.length }), "ok");
-    const xlsx = h(
+  /** An Excel button for these slips. */
+  function xlsxButton(items, label, id) {
+    return h(
       "button",
       {
         type: "button",
         class: "secondary",
-        id: "codes-xlsx",
+        id,
         onclick: (ev) =>
           act(ev.currentTarget, async () => {
             const blob = await api.postForFile("/join-codes/xlsx", { items, lang: getLang() });
             saveBlob(blob, getLang() === "zh" ? "个人码.xlsx" : "join-codes.xlsx");
           }),
       },
-      t("codes.xlsx"),
+      label,
     );
+  }
+
+  /** Print every batch shown, or only one (the others hidden on paper while it prints). */
+  function print(batchId) {
+    const slips = $("#slips");
+    slips.toggleAttribute("data-print-only", Boolean(batchId));
+    for (const b of slips.querySelectorAll(".slip-batch")) b.toggleAttribute("data-print-this", b.getAttribute("data-batch") === String(batchId));
+    window.print();
+  }
+
+  /**
+   * Every batch issued while the page is open, newest first.
+   * @param {boolean|null} fresh true: just issued; false: nobody needed a code (said so above the batches); null: a redraw
+   * @param {number} replaced older slips removed because their trainees were issued again
+   */
+  function show(fresh, replaced) {
+    clear(out);
+    if (fresh === false) out.appendChild(h("p", { class: "note no-print", role: "status" }, t("codes.none")));
+    if (!issued.length) return;
+    const latest = issued[0];
+    const total = issued.reduce((n, b) => n + b.items.length, 0);
+    if (fresh) flash(t("codes.done", { n: latest.items.length }), "ok");
+    const scopeText = (b) => (b.scope === "everyone" ? t("codes.everyone") : b.name);
     out.append(
       h(
         "div",
         { class: "panel no-print", role: "alert" },
-        h("p", { class: "ok-note" }, t("codes.done", { n: items.length })),
-        h("div", { class: "row-actions" }, h("button", { type: "button", class: "primary", id: "codes-print", onclick: () => window.print() }, t("codes.print")), xlsx),
+        h("p", { class: "ok-note" }, t("codes.done", { n: latest.items.length })),
+        replaced ? h("p", { class: "note", id: "codes-replaced" }, t("codes.replaced", { n: replaced })) : null,
+        issued.length > 1 ? h("p", { class: "note", id: "codes-kept" }, t("codes.kept", { k: issued.length, n: total })) : null,
+        h(
+          "div",
+          { class: "row-actions" },
+          h("button", { type: "button", class: "primary", id: "codes-print", onclick: () => print(0) }, issued.length > 1 ? t("codes.printAll") : t("codes.print")),
+          xlsxButton(issued.flatMap((b) => b.items), issued.length > 1 ? t("codes.xlsxAll") : t("codes.xlsx"), "codes-xlsx"),
+        ),
       ),
-      h("h2", { class: "no-print" }, t("codes.slips", { n: items.length })),
-      h("div", { class: "slips", id: "slips" }, items.map(slip)),
+      h("h2", { class: "no-print" }, t("codes.slips", { n: total })),
+      h(
+        "div",
+        { id: "slips" },
+        issued.map((b) =>
+          h(
+            "section",
+            { class: "slip-batch", "data-batch": String(b.id) },
+            h("h3", { class: "no-print" }, t("codes.batch", { scope: scopeText(b), n: b.items.length, time: fmtTime(b.at) })),
+            issued.length > 1
+              ? h(
+                  "div",
+                  { class: "row-actions no-print" },
+                  h("button", { type: "button", class: "secondary", onclick: () => print(b.id) }, t("codes.printBatch")),
+                  xlsxButton(b.items, t("codes.xlsxBatch"), null),
+                )
+              : null,
+            h("div", { class: "slips" }, b.items.map(slip)),
+          ),
+        ),
+      ),
     );
   }
 
@@ -208,6 +293,6 @@ export async function codesView(root) {
     ),
     out,
   );
-  if (lastIssued && lastIssued.length) show(lastIssued, false);
+  if (issued.length) show(null, 0);
   return null;
 }

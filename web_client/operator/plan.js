@@ -352,9 +352,10 @@ export async function planView(root, courseId) {
   }
 
   try {
-    st.plan = await api.get(`/courses/${courseId}/batch-plan`);
+    const plan = await api.get(`/courses/${courseId}/batch-plan`);
+    st.plan = plan.status === "none" ? null : plan; // no plan yet: run the planner
   } catch (err) {
-    if (!(err instanceof ApiError && err.code === "batch.no_plan")) flashError(err);
+    flashError(err);
   }
   render();
   return null;

@@ -1,5 +1,6 @@
 """The names behind the ids the audit trail's entries hold (``server.core.audit_refs`` says
-which): a session's title, a trainee's, a site's, an org unit's name ..."""
+which): a session's title, a trainee's, a site's, an org unit's name ...; a trainee's staff
+number, a session's place among its course's sessions (第N批) and a batch plan's course."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.audit_refs import Names
-from server.store.attendance_models import AttendanceRecordRow
+from server.store.attendance_models import AttendanceRecordRow, BatchPlan
 from server.store.completion_models import LeaveRequestRow
 from server.store.models import (
     ClassSession,
@@ -34,6 +35,7 @@ _SIMPLE: dict[str, tuple[Any, Any]] = {
     "unit": (ProgramUnit.id, ProgramUnit.title),
     "program": (Program.id, Program.name),
     "selfstudy_course": (SelfStudyCourse.id, SelfStudyCourse.title),
+    "staff_no": (Trainee.id, Trainee.staff_no),
 }
 
 
@@ -43,6 +45,32 @@ async def _pairs(db: AsyncSession, query: Any, column: Any, ids: set[int]) -> li
     for i in range(0, len(wanted), CHUNK):
         rows += (await db.execute(query.where(column.in_(wanted[i : i + CHUNK])))).all()
     return rows
+
+
+async def _batches(db: AsyncSession, session_ids: set[int]) -> dict[int, str]:
+    """Each session's place among its course's sessions (1, 2 ...: by start, as the batch plan
+    numbers its batches), as text like every name."""
+    courses = {
+        c
+        for _, c in await _pairs(
+            db, select(ClassSession.id, ClassSession.course_id), ClassSession.id, session_ids
+        )
+    }
+    rows = await _pairs(
+        db,
+        select(ClassSession.id, ClassSession.course_id).order_by(
+            ClassSession.starts_at, ClassSession.id
+        ),
+        ClassSession.course_id,
+        courses,
+    )
+    seen: dict[int, int] = {}
+    out = {}
+    for session, course in rows:
+        seen[course] = seen.get(course, 0) + 1
+        if session in session_ids:
+            out[session] = str(seen[course])
+    return out
 
 
 async def names_of(db: AsyncSession, wanted: dict[str, set[int]]) -> Names:
@@ -91,6 +119,14 @@ async def names_of(db: AsyncSession, wanted: dict[str, set[int]]) -> Names:
         for i, s, t in attendance
         if t in both[0] or s in both[1]
     }
+    out["batch"] = await _batches(db, ids.get("batch", set()))
+    plans = await _pairs(
+        db,
+        select(BatchPlan.id, Course.title).join(Course, Course.id == BatchPlan.course_id),
+        BatchPlan.id,
+        ids.get("batch_plan", set()),
+    )
+    out["batch_plan"] = {i: title for i, title in plans if title}
     out["roll_call"] = {i: both[1][s] for i, s in calls if s in both[1]}
     out["leave_request"] = {i: both[0][t] for i, t in leave if t in both[0]}
     return out

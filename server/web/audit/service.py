@@ -126,6 +126,7 @@ async def read(
             # the names people know: of the object, and of the ids in what changed
             "entity_name": audit_refs.entity_name(entry, known),
             "named": audit_refs.field_names(entry, known),
+            "moves": audit_refs.plan_moves(entry, known),  # a batch plan's move or swap
             "before": r.before,
             "after": r.after,
             "reason": r.reason,

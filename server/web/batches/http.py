@@ -51,7 +51,9 @@ async def create_batch_plan(request: web.Request, data: Body) -> Answer:
 
 @routes.json("GET", PLAN, roles.MANAGERS, "batches")
 async def get_batch_plan(request: web.Request) -> Answer:
-    """Show a course's batch plan: units by batches, leaders, on-duty share, violations"""
+    """Show a course's batch plan: units by batches, leaders, on-duty share, violations
+
+    A course without a plan yet answers status "none": its sessions, nobody placed."""
     return await service.current_plan(request.app[SESSIONS], path_id(request, "course"))
 
 

@@ -121,7 +121,15 @@ async def _build_problem(
 
 
 async def _current_plan(db: AsyncSession, course_id: int) -> BatchPlan:
-    """The plan being worked on: the newest draft, else the published one."""
+    """The plan being worked on (see :func:`_plan_worked_on`); refused when there is none."""
+    plan = await _plan_worked_on(db, course_id)
+    if plan is None:
+        raise NotFound("batch.no_plan", "This course has no batch plan yet; run the planner first.")
+    return plan
+
+
+async def _plan_worked_on(db: AsyncSession, course_id: int) -> BatchPlan | None:
+    """The plan being worked on: the newest draft, else the published one, else None."""
     plans = (
         await db.scalars(
             select(BatchPlan)
@@ -132,9 +140,7 @@ async def _current_plan(db: AsyncSession, course_id: int) -> BatchPlan:
     for plan in plans:
         if plan.status is PlanStatus.DRAFT:
             return plan
-    if plans:
-        return plans[0]
-    raise NotFound("batch.no_plan", "This course has no batch plan yet; run the planner first.")
+    return plans[0] if plans else None
 
 
 async def _assignment(db: AsyncSession, plan_id: int) -> dict[int, int]:
@@ -311,10 +317,36 @@ async def _replace_unavailable(
 
 
 async def current_plan(sessions: Sessions, course_id: int) -> dict[str, Any]:
-    """The plan being worked on (see :func:`_current_plan`), as :func:`plan_view` shows it."""
+    """The plan being worked on (see :func:`_plan_worked_on`), as :func:`plan_view` shows it. A
+    course without a plan yet is no error (the plan page opens on it to run the planner): its
+    view has status "none", the course's sessions and nobody placed."""
     async with transaction(sessions) as db:
         await load(db, Course, course_id, "course")
-        return await plan_view(db, await _current_plan(db, course_id))
+        plan = await _plan_worked_on(db, course_id)
+        if plan is not None:
+            return await plan_view(db, plan)
+        return {
+            "plan_id": None,
+            "course_id": course_id,
+            "status": "none",
+            "rules": None,
+            "created_by": "",
+            "created_at": None,
+            "published_at": None,
+            "sessions": [
+                {
+                    "id": s.id,
+                    "title": s.title,
+                    "starts_at": iso(s.starts_at),
+                    "ends_at": iso(s.ends_at),
+                    "size": 0,
+                }
+                for s in await _course_sessions(db, course_id)
+            ],
+            "units": [],
+            "violations": [],
+            "assignments": [],
+        }
 
 
 async def change_plan(
