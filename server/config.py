@@ -10,7 +10,7 @@ import os
 import secrets
 import tomllib
 from dataclasses import dataclass, field, fields, replace
-from datetime import timedelta, timezone, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from server.core.errors import InvalidInput
 from server.core.proxies import parse_proxies
 from server.core.settings import Refused, Setting, layered_values
+from server.core.zone import CHINA_TZ
 from server.private_files import private_file
 
 SETTINGS: tuple[Setting, ...] = (
@@ -189,9 +190,6 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
-
-
 def time_zone(name: str) -> tzinfo:
     """An IANA zone by name. China has no daylight saving, so Asia/Shanghai still works as a
     fixed UTC+8 on a host without the time zone database."""
@@ -199,7 +197,7 @@ def time_zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         if name in {"Asia/Shanghai", "PRC", "Asia/Chongqing"}:
-            return CHINA_STANDARD_TIME
+            return CHINA_TZ
         raise InvalidInput(
             "config.invalid",
             f"time_zone {name!r} is not a known IANA time zone (e.g. Asia/Shanghai)",

@@ -105,3 +105,18 @@ def test_feature_services_do_not_speak_http() -> None:
         )
     }
     assert offenders == {}
+
+
+def test_china_standard_time_is_defined_once() -> None:
+    """UTC+8 has one home (server/core/zone.py); every other module imports it from there."""
+    homes = []
+    for path in sorted((ROOT / "server").rglob("*.py")) + sorted(
+        (ROOT / "classroom_agent").rglob("*.py")
+    ):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("timezone"):
+                source = ast.unparse(node)
+                if "hours=8" in source or "Asia/Shanghai" in source:
+                    homes.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert homes == ["server/core/zone.py:12"], homes

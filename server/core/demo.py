@@ -35,11 +35,11 @@ from typing import Literal
 from server.core import batches
 from server.core.roster_export import EXPORT_HEADERS_ZH
 from server.core.sessions import TeachingMethod
+from server.core.zone import CHINA_TZ
 
 DEFAULT_SEED = 2026
 PROGRAM_NAME = "2026年周末知行学堂"
 TRAINEES_PER_ORG_UNIT = 50
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")  # China has no daylight saving time
 
 
 AccountRole = Literal["admin", "operator", "moderator"]

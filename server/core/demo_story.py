@@ -16,8 +16,9 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from server.core.demo import CHINA_TZ, DEFAULT_SEED, DemoData, DemoSession
+from server.core.demo import DEFAULT_SEED, DemoData, DemoSession
 from server.core.presence import PresenceState, Reason
+from server.core.zone import CHINA_TZ
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,16 +40,14 @@ import heapq
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, tzinfo
 from enum import Enum, StrEnum
 
 from server.core.errors import Conflict
+from server.core.zone import CHINA_TZ
 
 SiteId = int
 """A site's database id (``sites.id``)."""
-
-CHINA_TZ = timezone(timedelta(hours=8), "CST")
-"""China Standard Time, the default zone for human-readable timelines."""
 
 
 class PresenceState(Enum):

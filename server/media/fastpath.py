@@ -17,6 +17,11 @@ and a ``sendto``. This module does exactly that, below aiortc's per-packet path:
   (built once per frame: mid + abs-send-time), protects it with the DTLS transport's own
   pylibsrtp session (``RTCDtlsTransport._tx_srtp``) and calls the nominated ICE pair's
   ``transport.sendto``: plain function calls in a loop, one frame at a time.
+* That loop is C where the package was built with a compiler (:mod:`server.media._rtpsend`,
+  setting ``media_native_send``): one call per frame and subscriber builds, protects (libsrtp's
+  ``srtp_protect`` on the same session, by address) and sends every packet; what it could not
+  send comes back protected for asyncio's transport (:func:`_hand_over`). Without it the same
+  bytes are built in Python, in pylibsrtp's own buffer.
 * A video frame of several packets leaves in one ``sendmsg`` with UDP segmentation offload
   (:func:`_send_datagrams`, setting ``media_udp_gso``), else one ``sendto`` per packet.
 * Viewers on poor networks: NACKs are answered from a per-subscriber history of the last
@@ -80,6 +85,7 @@ _NATIVE_SEND = _load_native()
 def native_send_built() -> bool:
     """Whether :mod:`server.media._rtpsend` is there (the package was built with a compiler)."""
     return _NATIVE_SEND is not None
+
 
 logger = logging.getLogger(__name__)
 

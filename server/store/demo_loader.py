@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import security
-from server.core.demo import CHINA_TZ, DemoData, build_demo, sample_trainees
+from server.core.demo import DemoData, build_demo, sample_trainees
 from server.core.demo_story import demo_presence, demo_runs, demo_story
 from server.core.ledger import LedgerRules
+from server.core.zone import CHINA_TZ
 from server.store.attendance_models import BatchAssignment, BatchPlan, PlanStatus
 from server.store.completion_models import ProgramSettings
 from server.store.demo_story import write_presence, write_run, write_story

@@ -1004,6 +1004,34 @@ def test_a_console_opened_during_a_broadcast_shows_its_source_in_the_picker(
         op.http.post(op.base + f"/sessions/{SESSION_ID}/broadcast/stop", timeout=10)
 
 
+def test_the_recording_list_is_filled_once_however_often_it_is_asked(
+    page: Page, server: ServerProcess
+) -> None:
+    """Two loads of the recording list in flight (in CI: the language switch picking the
+    recording on air, then the operator picking it again) listed every entry twice: only the
+    latest request fills the list."""
+    open_dashboard(page, server)
+    recordings = re.compile(r".*/recordings\?.*")
+
+    def slow(route: Any) -> None:  # both requests leave before either is answered
+        time.sleep(0.4)
+        route.continue_()
+
+    page.route(recordings, slow)
+    source = page.locator("#bc-source")
+    options = page.locator("#bc-rec option")
+    for _ in range(2):  # Chinese, then English after the switch rebuilt the panel
+        source.select_option("recording")
+        source.select_option("main")
+        source.select_option("recording")
+        page.wait_for_timeout(1500)  # every request answered by now
+        expect(options).to_have_count(1)
+        expect(options).to_have_text([re.compile("没有可用录像|No recordings")])
+        if page.get_by_role("button", name="English").count():
+            page.get_by_role("button", name="English").click()
+    page.unroute(recordings)
+
+
 def test_the_wall_says_which_sites_pull_the_program_through_a_relay(
     page: Page, server: ServerProcess, world: dict[str, Any]
 ) -> None:

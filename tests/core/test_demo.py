@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from server.core.batches import BatchProblem, Plan, Slot, validate_plan
 from server.core.batches import Trainee as PlanTrainee
 from server.core.demo import (
-    CHINA_TZ,
     PROGRAM_NAME,
     DemoData,
     DemoSession,
@@ -31,6 +30,7 @@ from server.core.demo_story import (
 )
 from server.core.presence import PresenceState, Reason
 from server.core.roster import parse_roster
+from server.core.zone import CHINA_TZ
 
 TODAY = dt.date(2026, 3, 14)
 DEMO = build_demo(TODAY)

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from server.core.errors import Conflict
 from server.core.presence import (
-    CHINA_TZ,
     REPORTED_STATES,
     TRANSITIONS,
     IllegalTransition,
@@ -23,6 +22,7 @@ from server.core.presence import (
     Reason,
     SitePresence,
 )
+from server.core.zone import CHINA_TZ
 
 OFFLINE, ONLINE, DEGRADED = PresenceState.OFFLINE, PresenceState.ONLINE, PresenceState.DEGRADED
 SITE = 7

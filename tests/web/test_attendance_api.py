@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from server.config import Config
 from server.core.checkin_guard import qr_token
-from server.core.presence import CHINA_TZ as CHINA
+from server.core.zone import CHINA_TZ as CHINA
 from server.store import db as store_db
 from server.store.attendance_models import AttendanceRecordRow
 from server.store.models import AuditEntry, ClassSession, utcnow
