@@ -104,6 +104,31 @@ WRITTEN: dict[str, dict[str, Any]] = {
     },
     # batches.http.get_batch_plan: the plan view create_batch_plan answers
     "GET /api/v1/courses/{id}/batch-plan 200": {"like": "POST /api/v1/courses/{id}/batch-plan 201"},
+    # completion.http.revoke_many: the view revoke answers, per certificate revoked
+    "POST /api/v1/certificates/revoke 200": {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "revoked": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/PostCertificatesIdRevokeResponse"},
+                }
+            },
+            "required": ["revoked"],
+        },
+        "example": {
+            "revoked": [
+                {
+                    "id": 1,
+                    "code": "M6QIO3XY4IL36IVJ",
+                    "issued_at": "2026-12-06T13:40:35.547622+00:00",
+                    "revoked_at": "2026-12-06T19:40:02.118203+00:00",
+                    "revoked_by": "user:2:operator",
+                    "revoke_reason": "考勤记录更正后学时不足",
+                }
+            ]
+        },
+    },
     # polls.http.own_quiz_scores: the same view as a trainee's scores read by staff
     "GET /api/v1/trainee/quiz-scores 200": {"like": "GET /api/v1/trainees/{id}/quiz-scores 200"},
     # polls.service.answer_poll

@@ -180,3 +180,44 @@ def test_certificate_issued_downloaded_and_verified(
     mine = phone.request.get(url + "/api/v1/trainee/certificates").json()["items"]
     refused = phone.request.get(url + f"/api/v1/certificates/{mine[0]['id']}/pdf")
     assert refused.status == 409 and refused.json()["error"]["code"] == "certificate.revoked"
+
+    # 6. A check finds two more trainees' hours wrong: the office ticks both certificates and
+    # revokes them together, with one reason and one confirmation; each is audited and each
+    # check page says revoked.
+    listed = admin.call("GET", f"/programs/{program['id']}/completion")["items"]
+    two = [i for i in listed if i["certificate"] and not i["certificate"]["revoked_at"]][:2]
+    assert len(two) == 2
+    console.reload()
+    for item in two:
+        console.get_by_label(f"选择{item['name']}的证书").check()
+    console.locator("#cp-revoke-many").click()
+    reason = "批量核查：学时记录有误"
+    console.get_by_label("撤销原因", exact=True).fill(reason)
+    journey.shoot("revoke-many-ask", "operator")
+    console.get_by_role("button", name="确认撤销这 2 份证书").click()
+    expect(console.locator("#flash")).to_contain_text("已撤销 2 份证书")
+    for item in two:
+        row = console.locator("#completion-table tbody tr", has_text=item["name"])
+        expect(row).to_contain_text("已撤销")
+        expect(row).to_contain_text(reason)
+        checker.goto(url + "/verify/" + item["certificate"]["code"])
+        expect(checker.locator("#result")).to_contain_text("证书已撤销，不再有效")
+    journey.shoot("revoked-many", "operator")
+    trail = admin.call("GET", "/audit", params={"action": "revoke", "entity": "certificate"})
+    audited = {e["entity_id"]: e["reason"] for e in trail["items"]}
+    assert all(audited.get(str(i["certificate"]["id"])) == reason for i in two), audited
+    # The same on a phone and in English.
+    console.get_by_role("button", name="English").click()
+    first = console.locator("#completion-table tbody tr", has_text=two[0]["name"])
+    expect(first).to_contain_text("Revoked")
+    console.locator(".cp-pick").first.check()
+    console.locator("#cp-revoke-many").click()
+    expect(console.locator("#cp-revoke-many-confirm")).to_have_text("Revoke them (1)")
+    journey.shoot("revoke-many-ask-en", "operator")
+    console.set_viewport_size({"width": 390, "height": 844})
+    journey.shoot("revoke-many-ask-en-phone", "operator")
+    console.get_by_role("button", name="中文").click()
+    console.locator(".cp-pick").first.check()
+    console.locator("#cp-revoke-many").click()
+    expect(console.locator("#cp-revoke-many-confirm")).to_have_text("确认撤销这 1 份证书")
+    journey.shoot("revoke-many-ask-zh-phone", "operator")

@@ -95,3 +95,44 @@ async def test_a_revoked_certificate_is_not_valid_nor_downloadable(
     # Issuing again does not hand the revoked trainee a fresh certificate behind the office's back.
     again = await expect_ok(await operator.post(f"/api/v1/programs/{program}/certificates"), 201)
     assert again["issued"] == 0
+
+
+async def test_certificates_revoked_together_all_or_none_each_audited(
+    client_as: ClientFactory, world: World, config: Config
+) -> None:
+    operator, trainee = await client_as("operator"), await client_as("trainee")
+    anonymous = await client_as("anonymous")
+    program = world.ids["programs"]
+    rules = f"/api/v1/programs/{program}/completion-rules"
+    await expect_ok(await operator.put(rules, json={"min_attendance_share": 0.5}))
+    await _past_session(config, world, attended=True)
+    await expect_ok(await operator.post(f"/api/v1/programs/{program}/certificates"), 201)
+    cert = (await expect_ok(await trainee.get("/api/v1/trainee/certificates")))["items"][0]
+    many = "/api/v1/certificates/revoke"
+    reason = "批量核查：学时记录有误"
+    assert (await trainee.post(many, json={"ids": [cert["id"]], "reason": reason})).status == 403
+    await expect_error(
+        await operator.post(many, json={"ids": [cert["id"]], "reason": " "}),
+        400,
+        "certificate.reason_invalid",
+    )
+    r = await operator.post(many, json={"ids": [], "reason": reason})
+    assert r.status == 400
+    # One unknown certificate among them: nothing is revoked.
+    r = await operator.post(many, json={"ids": [cert["id"], 999_999], "reason": reason})
+    assert r.status == 404
+    checked = await expect_ok(await anonymous.get(f"/api/v1/verify?code={cert['code']}"))
+    assert checked["valid"] is True
+    done = await expect_ok(await operator.post(many, json={"ids": [cert["id"]], "reason": reason}))
+    assert [(c["id"], c["revoke_reason"]) for c in done["revoked"]] == [(cert["id"], reason)]
+    checked = await expect_ok(await anonymous.get(f"/api/v1/verify?code={cert['code']}"))
+    assert checked["valid"] is False and checked["revoked"] is True
+    await expect_error(
+        await operator.post(many, json={"ids": [cert["id"]], "reason": reason}),
+        409,
+        "certificate.revoked",
+    )
+    trail = await expect_ok(
+        await operator.get("/api/v1/audit", params={"action": "revoke", "entity": "certificate"})
+    )
+    assert [(e["entity_id"], e["reason"]) for e in trail["items"]] == [(str(cert["id"]), reason)]

@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/programs/{id}/certificates"): MANAGERS,
     ("GET", "/api/v1/certificates/{id}/pdf"): MANAGERS | {"trainee"},
     ("POST", "/api/v1/certificates/{id}/revoke"): MANAGERS,
+    ("POST", "/api/v1/certificates/revoke"): MANAGERS,
     ("GET", "/api/v1/trainee/certificates"): {"trainee"},
     ("GET", "/api/v1/verify"): EVERYONE,
     ("GET", "/api/v1/programs/{id}/readings"): STAFF | {"trainee"},

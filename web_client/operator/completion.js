@@ -110,16 +110,63 @@ function listPanel(programId, done, reload) {
       flash(t("cp.issued", { n: result.issued }), "ok");
     }
   });
+  // Several certificates revoked at once: tick them, one reason, one confirmation.
+  /** @type {HTMLInputElement[]} */
+  const picks = [];
+  const bulk = h("button", { type: "button", id: "cp-revoke-many", disabled: true }, t("cp.revokeMany", { n: 0 }));
+  const bulkBox = h("div", { id: "cp-revoke-many-box" });
+  const picked = () => picks.filter((c) => c.checked).map((c) => Number(c.value));
+  const sync = () => {
+    const n = picked().length;
+    bulk.textContent = t("cp.revokeMany", { n });
+    /** @type {HTMLButtonElement} */ (bulk).disabled = n === 0;
+    if (!n) clear(bulkBox);
+  };
+  const pick = (/** @type {any} */ r) => {
+    if (!r.certificate || r.certificate.revoked_at) return "";
+    const box = /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", class: "cp-pick", value: String(r.certificate.id), "aria-label": t("cp.pick", { name: r.name }), onchange: sync }));
+    picks.push(box);
+    return box;
+  };
+  bulk.addEventListener("click", () => {
+    const ids = picked();
+    const reason = h("input", { type: "text", id: "cp-revoke-many-reason", maxlength: "500", required: true });
+    const confirm = h("button", { type: "submit", class: "danger", id: "cp-revoke-many-confirm" }, t("cp.revokeManyConfirm", { n: ids.length }));
+    clear(bulkBox).append(
+      h(
+        "form",
+        {
+          class: "inline-form",
+          role: "alertdialog",
+          "aria-labelledby": "cp-revoke-many-note",
+          onsubmit: async (/** @type {Event} */ ev) => {
+            ev.preventDefault();
+            const body = { ids, reason: /** @type {HTMLInputElement} */ (reason).value };
+            const answer = await act(confirm, () => api.post("/certificates/revoke", body));
+            if (answer) {
+              await reload();
+              flash(t("cp.revokedMany", { n: answer.revoked.length }), "ok");
+            }
+          },
+        },
+        h("p", { id: "cp-revoke-many-note" }, t("cp.revokeManyNote")),
+        h("div", { class: "toolbar" }, field(t("cp.revokeReason"), reason), confirm, h("button", { type: "button", onclick: () => clear(bulkBox) }, t("cp.cancel"))),
+      ),
+    );
+    /** @type {HTMLInputElement} */ (reason).focus();
+  });
   return h(
     "section",
     { class: "panel", id: "cp-list" },
     h("h2", {}, done.program.name, " · ", t("cp.summary", { done: done.completed, total: done.total })),
-    h("p", { class: "downloads" }, issue, h("a", { class: "btn secondary", id: "cp-export", href: downloadUrl(`/programs/${programId}/outstanding`, { format: "xlsx" }), download: "" }, t("cp.export"))),
+    h("p", { class: "downloads" }, issue, h("a", { class: "btn secondary", id: "cp-export", href: downloadUrl(`/programs/${programId}/outstanding`, { format: "xlsx" }), download: "" }, t("cp.export")), bulk),
+    bulkBox,
     h(
       "div",
       { class: "table-scroll" },
       table(
         [
+          { label: "", cell: pick },
           { label: t("lv.trainee"), cell: (r) => `${r.name}（${r.staff_no}）` },
           { label: t("lv.unit"), cell: (r) => r.org_unit },
           { label: t("cp.hours"), cell: (r) => String(r.hours), class: "num" },

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core import roles
 from server.core.completion import (
@@ -24,12 +25,13 @@ from server.core.completion import (
 )
 from server.core.errors import NotFound
 from server.core.leave import leave_limit
+from server.core.roles import Principal
 from server.core.throttle import FailureThrottle, Policy, check_throttles
-from server.core.validation import Bool, Float, Int, Map, Optional, Str
+from server.core.validation import Bool, Float, Int, List, Map, Optional, Str
 from server.store.completion_models import CertificateRow, ProgramSettings
 from server.store.models import OrgUnit, Program, utcnow
 from server.web import exports
-from server.web.api import Answer, Body, Param, Registry, Routes
+from server.web.api import ID, Answer, Body, Param, Registry, Routes
 from server.web.completion import reminders, service, writeups
 from server.web.completion.certificate import CertificateText, render
 from server.web.db import iso, rows_by
@@ -55,6 +57,11 @@ RULES_BODY = Map(
     absent="omit",
 )
 REVOKE_BODY = Map({"reason": Str(max_len=500)}, frozenset({"reason"}), extra="reject")
+REVOKE_MANY_BODY = Map(
+    {"ids": List(ID, max_items=500, min_items=1), "reason": Str(max_len=500)},
+    frozenset({"ids", "reason"}),
+    extra="reject",
+)
 CODE_PARAM = Param(
     "code",
     {"type": "string", "maxLength": 64},
@@ -233,23 +240,45 @@ async def revoke(request: web.Request, data: Body) -> Answer:
     reason = check_revoke_reason(str(data["reason"]))
     who = principal(request)
     async with request.app[SESSIONS]() as db, db.begin():
-        await load(db, CertificateRow, certificate_id, "certificate")
-        cert = await db.get(
-            CertificateRow, certificate_id, with_for_update=True, populate_existing=True
-        )
-        assert cert is not None
-        check_not_revoked(cert.revoked_at is not None)
-        cert.revoked_at = utcnow()
-        cert.revoked_by = who.label
-        cert.revoke_reason = reason
-        audit(
-            db, who, "revoke", "certificate", cert.id,
-            {"trainee_id": cert.trainee_id, "code": cert.code, "revoked": False},
-            {"trainee_id": cert.trainee_id, "code": cert.code, "revoked": True},
-            reason,
-        )  # fmt: skip
-        view = _certificate_view(cert)
+        view = await _revoke(db, who, certificate_id, reason)
     return view
+
+
+async def _revoke(
+    db: AsyncSession, who: Principal, certificate_id: int, reason: str
+) -> dict[str, object]:
+    """Revoke one certificate in the caller's transaction, audited; its view."""
+    await load(db, CertificateRow, certificate_id, "certificate")
+    cert = await db.get(
+        CertificateRow, certificate_id, with_for_update=True, populate_existing=True
+    )
+    assert cert is not None
+    check_not_revoked(cert.revoked_at is not None)
+    cert.revoked_at = utcnow()
+    cert.revoked_by = who.label
+    cert.revoke_reason = reason
+    audit(
+        db, who, "revoke", "certificate", cert.id,
+        {"trainee_id": cert.trainee_id, "code": cert.code, "revoked": False},
+        {"trainee_id": cert.trainee_id, "code": cert.code, "revoked": True},
+        reason,
+    )  # fmt: skip
+    return _certificate_view(cert)
+
+
+@routes.json_body(
+    "POST", "/api/v1/certificates/revoke", roles.MANAGERS, "completion", REVOKE_MANY_BODY
+)
+async def revoke_many(request: web.Request, data: Body) -> Answer:
+    """Revoke several certificates at once (撤销), with one reason; each audited
+
+    All or none: an unknown certificate (404) or one already revoked (409
+    certificate.revoked) revokes nothing."""
+    reason = check_revoke_reason(str(data["reason"]))
+    who = principal(request)
+    async with request.app[SESSIONS]() as db, db.begin():
+        views = [await _revoke(db, who, i, reason) for i in sorted(set(data["ids"]))]
+    return {"revoked": views}
 
 
 def _origin(request: web.Request) -> str:
