@@ -798,8 +798,11 @@ def test_generic_crud_screen_creates_edits_and_deletes(page: Page, server: Serve
     page.locator("#mf-year").fill("2028")
     page.locator("#resource-save").click()
     expect(row).to_contain_text("2028")
-    page.once("dialog", lambda d: d.accept())
     row.get_by_role("button", name=re.compile("^删除")).click()
+    ask = page.get_by_role("alertdialog")  # asked on the page, not in a browser dialog
+    expect(ask).to_contain_text(name)
+    expect(row).to_have_count(1)  # nothing deleted before the answer
+    ask.get_by_role("button", name="删除").click()
     expect(row).to_have_count(0)
 
 

@@ -369,14 +369,14 @@ export async function manageView(root, resource, actor) {
                 type: "button",
                 class: "small danger",
                 "aria-label": `${t("ui.delete")} ${labelOf(item)}`,
-                onclick: (ev) => {
-                  if (!window.confirm(t("manage.confirmDelete", { name: labelOf(item) }))) return;
-                  act(ev.currentTarget, async () => {
-                    await api.del(`/${resource}/${item.id}`);
-                    refData.delete(resource);
-                    await load();
-                  }, t("manage.deleted"));
-                },
+                onclick: () =>
+                  askInline(formBox, t("manage.confirmDelete", { name: labelOf(item) }), t("ui.delete"), (yes) =>
+                    act(yes, async () => {
+                      await api.del(`/${resource}/${item.id}`);
+                      refData.delete(resource);
+                      await load();
+                    }, t("manage.deleted")),
+                  { id: "manage-ask", danger: true }),
               }, t("ui.delete")),
               ...(await extraActions(item)),
             ),
