@@ -10,6 +10,7 @@ directly, this module does the same. Node.js and npm come from deploy/test-servi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -108,3 +109,17 @@ def test_the_checks_do_catch_mistakes(tools: Path, tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "probe.js(4," in done.stdout and "TS2322" in done.stdout, done.stdout
     assert "probe.js(5," in done.stdout, done.stdout  # h(tag: string, …) given a number
+
+
+def test_the_pages_ask_in_themselves_never_in_a_browser_dialog() -> None:
+    """confirm()/alert()/prompt() block the page, cannot be styled or translated with the page,
+    and a kiosk or a phone may suppress them: the pages ask inline (operator/ui.js askInline)."""
+    call = re.compile(r"\b(?:window\.)?(?:confirm|alert|prompt)\s*\(")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted(WEB.rglob("*.js"))
+        if "vendor" not in path.parts
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if call.search(line) and not line.lstrip().startswith(("//", "*"))
+    ]
+    assert not found, found

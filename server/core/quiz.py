@@ -171,6 +171,7 @@ class Tally:
     answers: int
     per_option: tuple[int, ...]  # trainees who chose each option
     per_site: Mapping[str, tuple[int, ...]]
+    correct: int | None = None  # a quiz: trainees whose answer scored (None for a poll)
 
 
 class LivePoll:
@@ -280,6 +281,7 @@ class LivePoll:
             answers=len(self._answers),
             per_option=tuple(self._per_option),
             per_site={site: tuple(counts) for site, counts in self._per_site.items()},
+            correct=sum(self.scores().values()) if self.spec.is_quiz else None,
         )
 
     def score(self, trainee_id: str) -> int:

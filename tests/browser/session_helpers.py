@@ -125,13 +125,10 @@ class Watch:
         )
 
         def dialog(d: Any) -> None:
-            # The console asks "end this session?" with confirm(); anything else is a script
-            # that should not have run (alert from an injected handler).
-            if d.type == "confirm" and re.search("结束|End this session", d.message):
-                d.accept()
-            else:
-                self.dialogs.append(f"{name} {d.type}: {d.message}")
-                d.dismiss()
+            # The pages ask in themselves: any browser dialog is a script that should not have
+            # run (an alert from an injected handler) or a question asked the wrong way.
+            self.dialogs.append(f"{name} {d.type}: {d.message}")
+            d.dismiss()
 
         page.on("dialog", dialog)
         return page

@@ -229,6 +229,8 @@ def test_grant_and_revoke_the_floor_with_a_countdown(
     expect(page.locator('.tile[data-site-id="2"]')).to_have_class(re.compile("hand-up"))
     page.locator("#floor-seconds").fill("90")
     hand.get_by_role("button").click()
+    # no agent socket: the room is offline, so the console asks once more
+    hand.get_by_role("button", name="仍然给予发言权").click()
     holder = page.locator("#floor-holder")
     expect(holder).to_have_attribute("data-site-id", "2")
     countdown = page.locator("#floor-countdown")
@@ -240,6 +242,60 @@ def test_grant_and_revoke_the_floor_with_a_countdown(
     page.locator("#floor-revoke").click()
     expect(holder).to_have_text(re.compile("主课堂"))
     assert world["op"].call("GET", f"/sessions/{SESSION_ID}/floor")["holder"] is None
+
+
+def test_giving_the_floor_to_an_offline_room_is_asked_on_the_page_first(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """A room whose agent and screen are not connected would speak to nobody: the console asks
+    on the page (not a browser dialog) before giving it the floor; an online room gets it at
+    once."""
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_dashboard(page, server)
+    holder = page.locator("#floor-holder")
+    tile = page.locator('.tile[data-site-id="5"]')
+    expect(tile).to_have_attribute("data-state", "offline")
+    name = tile.locator(".tile-name").inner_text()
+    tile.locator('button[data-key="grant-5"]').click()
+    ask = tile.get_by_role("alertdialog")
+    expect(ask).to_have_text(re.compile(f"^{name} 当前离线.*确定给予发言权？"))
+    tile.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "operator-floor-offline-ask-zh.png"))
+    ask.get_by_role("button", name="取消").click()
+    expect(ask).to_have_count(0)
+    assert world["op"].call("GET", f"/sessions/{SESSION_ID}/floor")["holder"] is None
+    tile.locator('button[data-key="grant-5"]').click()
+    ask.get_by_role("button", name="仍然给予发言权").click()
+    expect(holder).to_have_attribute("data-site-id", "5")
+    expect(ask).to_have_count(0)
+    page.locator("#floor-revoke").click()
+    expect(holder).to_have_text(re.compile("主课堂"))
+    # in English, and on a phone
+    page.get_by_role("button", name="English").click()
+    tile.locator('button[data-key="grant-5"]').click()
+    expect(ask).to_contain_text("is offline")
+    expect(ask).to_contain_text("Give it the floor anyway?")
+    expect(ask.get_by_role("button", name="Give the floor anyway")).to_be_focused()
+    tile.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "operator-floor-offline-ask-en.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    tile.screenshot(path=str(ARTIFACTS / "operator-floor-offline-ask-phone-en.png"))
+    ask.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="中文").click()
+    tile.locator('button[data-key="grant-5"]').click()
+    tile.screenshot(path=str(ARTIFACTS / "operator-floor-offline-ask-phone-zh.png"))
+    ask.get_by_role("button", name="取消").click()
+    # an online room: given at once, nothing asked
+    online = page.locator('.tile[data-site-id="2"]')
+    with AgentThread(server.url, world["secrets"][2], 2):
+        expect(online).to_have_attribute("data-state", "online", timeout=10_000)
+        online.locator('button[data-key="grant-2"]').click()
+        expect(holder).to_have_attribute("data-site-id", "2")
+        expect(page.get_by_role("alertdialog")).to_have_count(0)
+        page.locator("#floor-revoke").click()
+        expect(holder).to_have_text(re.compile("主课堂"))
+    assert not dialogs, dialogs
 
 
 def _in_the_room(server: ServerProcess, world: dict[str, Any], code: str, site_id: int) -> Api:
@@ -318,6 +374,113 @@ def test_poll_controls_with_live_results(
     expect(table.locator("tbody td")).to_have_text(["0", "1", "0"])
     poll.get_by_role("button", name="结束").click()
     expect(poll).to_have_attribute("data-state", "closed")
+    # A closed quiz says how many got it right, and their share of the answers.
+    expect(poll.locator(".quiz-correct")).to_have_text("答对 1 人（占作答 100%）")
+    poll.screenshot(path=str(ARTIFACTS / "operator-quiz-closed-zh.png"))
+    page.get_by_role("button", name="English").click()
+    expect(poll.locator(".quiz-correct")).to_have_text("1 answered correctly (100% of answers)")
+    poll.screenshot(path=str(ARTIFACTS / "operator-quiz-closed-en.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    poll.screenshot(path=str(ARTIFACTS / "operator-quiz-closed-phone-en.png"))
+    page.get_by_role("button", name="中文").click()
+    poll.screenshot(path=str(ARTIFACTS / "operator-quiz-closed-phone-zh.png"))
+
+
+def test_the_poll_form_starts_afresh_after_a_create_and_keeps_a_refused_one(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    open_dashboard(page, server)
+    page.locator("#p-poll summary").click()
+    fields = {"#poll-prompt": "哪些是新发展理念？", "#poll-options": "创新\n协调\n守旧"}
+    for selector, text in fields.items():
+        page.locator(selector).fill(text)
+    page.locator("#poll-correct").fill("1,2")
+    # single choice with two correct answers: refused, and nothing typed is lost
+    page.locator("#poll-create").click()
+    expect(page.locator("#flash .flash-text")).to_contain_text("题目设置有误")
+    for selector, text in fields.items():
+        expect(page.locator(selector)).to_have_value(text)
+    expect(page.locator("#poll-mode")).to_have_value("single")
+    expect(page.locator("#poll-correct")).to_have_value("1,2")
+    page.locator("#poll-mode").select_option("multiple")
+    page.locator("#poll-create").click()
+    expect(page.locator(".poll").first).to_contain_text("哪些是新发展理念？")
+    # created: the next question starts from the defaults, 单选 included
+    for selector in ("#poll-prompt", "#poll-options", "#poll-correct"):
+        expect(page.locator(selector)).to_have_value("")
+    expect(page.locator("#poll-mode")).to_have_value("single")
+
+
+def test_replacing_a_site_secret_is_asked_on_the_page(
+    page: Page, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """The site has a secret: a new one stops the old one, so the console asks first, on the
+    page as it does before replacing personal codes (no browser dialog)."""
+    old = world["op"].call("POST", "/sites/6/secret")["secret"]
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_console_at(page, server, "manage/sites")
+    row = page.locator('#resource-table tr[data-id="6"]')
+    row.get_by_role("button", name="生成课堂密钥").click()
+    ask = page.get_by_role("alertdialog")
+    expect(ask.locator("p")).to_have_text(
+        "“江北区分课堂”已有密钥，生成新密钥后旧密钥失效，该课堂的代理程序要换用新密钥。继续吗？"
+    )
+    expect(ask.get_by_role("button", name="生成新密钥")).to_be_focused()
+    page.screenshot(path=str(ARTIFACTS / "operator-secret-ask-zh.png"))
+    ask.get_by_role("button", name="取消").click()
+    expect(ask).to_have_count(0)
+    expect(page.locator("#manage-form code.secret")).to_have_count(0)
+    agent = Api(server.url).bearer(old)
+    floor = f"/sessions/{SESSION_ID}/floor"
+    assert agent.status("GET", floor) != 401  # the old secret still signs in
+    row.get_by_role("button", name="生成课堂密钥").click()
+    ask.get_by_role("button", name="生成新密钥").click()
+    expect(page.locator("#manage-form code.secret")).to_have_text(re.compile(r"^site6\."))
+    expect(ask).to_have_count(0)
+    assert agent.status("GET", floor) == 401  # ... and no longer
+    page.get_by_role("button", name="English").click()
+    page.locator('#resource-table tr[data-id="6"]').get_by_role(
+        "button", name="Issue agent secret"
+    ).click()
+    expect(ask).to_contain_text("“江北区分课堂” has a secret; a new one makes the old one stop")
+    page.screenshot(path=str(ARTIFACTS / "operator-secret-ask-en.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "operator-secret-ask-phone-en.png"))
+    ask.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="中文").click()
+    page.locator('#resource-table tr[data-id="6"]').get_by_role(
+        "button", name="生成课堂密钥"
+    ).click()
+    page.screenshot(path=str(ARTIFACTS / "operator-secret-ask-phone-zh.png"))
+    assert not dialogs, dialogs
+
+
+def test_the_top_bar_fits_at_1366_and_on_a_phone(page: Page, server: ServerProcess) -> None:
+    """The admin's bar (every page in the menu, the longest): the language switch stays on the
+    brand's row, the menu is one row at 1366 px, nothing is wider than the screen."""
+    login(page, server, "admin")
+    bar = page.locator(".topbar")
+    for lang, switch_to in (("zh", "English"), ("en", "中文")):
+        for width, height in ((1366, 768), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            brand = page.locator(".topbar .brand").bounding_box()
+            switch = page.locator("#lang-slot button").bounding_box()
+            nav = page.locator(".topbar nav").bounding_box()
+            assert brand and switch and nav
+            where = f"{lang} at {width} px"
+            assert switch["y"] < brand["y"] + brand["height"], where  # the brand's row
+            assert brand["y"] < switch["y"] + switch["height"], where
+            assert nav["y"] >= brand["y"] + brand["height"], where  # the menu below it
+            if width == 1366:
+                assert nav["height"] < 40, where  # one row
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, where
+            bar.screenshot(path=str(ARTIFACTS / f"operator-topbar-{width}-{lang}.png"))
+        page.set_viewport_size({"width": 1366, "height": 768})
+        page.get_by_role("button", name=switch_to).click()
+        expect(page.locator("#lang-slot button")).to_have_text(
+            "中文" if lang == "zh" else "English"
+        )
 
 
 def _fresh_session(op: Api, course_id: int, sites: list[int]) -> int:
@@ -635,8 +798,11 @@ def test_generic_crud_screen_creates_edits_and_deletes(page: Page, server: Serve
     page.locator("#mf-year").fill("2028")
     page.locator("#resource-save").click()
     expect(row).to_contain_text("2028")
-    page.once("dialog", lambda d: d.accept())
     row.get_by_role("button", name=re.compile("^删除")).click()
+    ask = page.get_by_role("alertdialog")  # asked on the page, not in a browser dialog
+    expect(ask).to_contain_text(name)
+    expect(row).to_have_count(1)  # nothing deleted before the answer
+    ask.get_by_role("button", name="删除").click()
     expect(row).to_have_count(0)
 
 

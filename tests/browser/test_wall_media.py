@@ -20,7 +20,7 @@ from tests.browser.test_operator_console import (
     Api,
     login,
 )
-from tests.browser.test_pages_trainee_screen import _join, _wait_frames
+from tests.browser.test_pages_trainee_screen import PLAYED, _join, _wait_frames
 from tests.chromium import CHROMIUM, FAKE_MEDIA, HEADLESS, KIOSK_SOUND, QUIET
 from tests.server_process import ServerProcess
 
@@ -269,8 +269,12 @@ def test_the_console_publishes_the_browser_camera_and_a_site_screen_plays_it_wit
         page.locator(f'a[data-session="{SESSION_ID}"]').click()
         expect(page.locator("#bc-source")).to_have_value("main")
         # Device choice, local preview and the audio level (Chromium's fake devices).
-        page.locator("#bc-camera-test").click()
+        toggle = page.locator("#bc-camera-test")
+        expect(toggle).to_have_text("打开预览")
+        toggle.click()
         expect(page.locator("#bc-local")).to_be_visible()
+        expect(toggle).to_have_text("关闭预览")
+        expect(toggle).to_have_attribute("aria-pressed", "true")
         expect(page.locator("#bc-camera option")).not_to_have_count(1)
         expect(page.locator("#bc-mic option")).not_to_have_count(1)
         expect(page.locator("#bc-camera-msg")).to_contain_text("摄像头：")
@@ -291,6 +295,26 @@ def test_the_console_publishes_the_browser_camera_and_a_site_screen_plays_it_wit
         shoot(page, "console-camera-live-zh")
         # A site screen really receives it, picture and sound.
         _wait_frames(screen, 30, timeout=30)
+        # Closing the preview while the camera is on air only hides it: the rooms keep it.
+        toggle.click()
+        expect(page.locator("#bc-local")).to_be_hidden()
+        expect(toggle).to_have_text("打开预览")
+        played = int(screen.evaluate(PLAYED))
+        _wait_frames(screen, played + 30, timeout=15)
+        expect(page.locator("#bc-state")).to_contain_text("本机摄像头推流中")
+        toggle.click()
+        expect(page.locator("#bc-local")).to_be_visible()
+        expect(toggle).to_have_text("关闭预览")
+        # The programme's preview: one button that says what it does now.
+        program = page.locator("#bc-preview")
+        expect(program).to_have_text("打开直播预览")
+        program.click()
+        expect(program).to_have_text("关闭直播预览")
+        expect(program).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("video.program")).to_be_visible()
+        program.click()
+        expect(program).to_have_text("打开直播预览")
+        expect(page.locator("video.program")).to_be_hidden()
         sound = screen.evaluate(SOUND)
         assert sound["muted"] is False and sound["paused"] is False, sound
         assert sound["audio"] == ["live:true"], sound
@@ -303,6 +327,8 @@ def test_the_console_publishes_the_browser_camera_and_a_site_screen_plays_it_wit
         shoot(screen, "screen-playing-zh")
         page.get_by_role("button", name="English").click()
         expect(page.locator("#bc-state .pill")).to_have_text("On air")
+        expect(toggle).to_have_text("Close preview")
+        expect(program).to_have_text("Open broadcast preview")
         expect(tile.locator(".f-screen")).to_contain_text("sound on")
         shoot(page, "console-camera-live-en")
         page.set_viewport_size({"width": 390, "height": 844})
@@ -314,6 +340,55 @@ def test_the_console_publishes_the_browser_camera_and_a_site_screen_plays_it_wit
         stats = op.call("GET", f"/sessions/{SESSION_ID}/broadcast")
         assert stats["origin_publishing"] is True
         assert stats["relay"]["publishers"][stats["origin"]]["frames_in"]["audio"] > 0
+
+
+def test_the_camera_preview_button_opens_and_closes_the_preview(
+    browser: Browser, server: ServerProcess, world: dict[str, Any]
+) -> None:
+    """打开预览 turns into 关闭预览 once the preview shows; closing it (not on air) lets the
+    camera go (its light off), and the button says 打开预览 again; in English too."""
+    context, page = new_page(browser)
+    login(page, server)
+    page.locator(f'a[data-session="{SESSION_ID}"]').click()
+    toggle, preview, note = (
+        page.locator("#bc-camera-test"),
+        page.locator("#bc-local"),
+        page.locator("#bc-camera-msg"),
+    )
+    expect(toggle).to_have_text("打开预览")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    toggle.click()
+    expect(preview).to_be_visible()
+    expect(toggle).to_have_text("关闭预览")
+    expect(note).to_contain_text("摄像头：")
+    page.locator("#bc-camera-box").screenshot(
+        path=str(ARTIFACTS / "wall-media-preview-open-zh.png")
+    )
+    toggle.click()
+    expect(preview).to_be_hidden()
+    expect(toggle).to_have_text("打开预览")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    expect(note).to_have_text("")  # released: no camera named any more
+    page.get_by_role("button", name="English").click()
+    expect(toggle).to_have_text("Open preview")
+    toggle.click()
+    expect(toggle).to_have_text("Close preview")
+    page.locator("#bc-camera-box").screenshot(
+        path=str(ARTIFACTS / "wall-media-preview-open-en.png")
+    )
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#p-broadcast").screenshot(
+        path=str(ARTIFACTS / "wall-media-preview-open-phone-en.png")
+    )
+    page.get_by_role("button", name="中文").click()
+    expect(toggle).to_have_text("关闭预览")  # the camera outlives the view: still open
+    page.locator("#p-broadcast").screenshot(
+        path=str(ARTIFACTS / "wall-media-preview-open-phone-zh.png")
+    )
+    toggle.click()
+    expect(toggle).to_have_text("打开预览")
+    assert not context.errors, context.errors  # type: ignore[attr-defined]
+    context.close()
 
 
 def test_a_screen_whose_browser_blocks_sound_offers_one_tap_and_the_room_raises_its_hand(

@@ -310,8 +310,11 @@ def _steps(
     shoot(pages, "6-roll-call")
     assert phones[SILENT].locator("#rollcall-answer").is_visible()
 
-    # 7. The operator ends the session (confirm dialog accepted); the roll call closes with it.
+    # 7. The operator ends the session (yes to the page's question); the roll call closes with it.
     op.get_by_role("button", name="结束课次").click()
+    ask = op.get_by_role("alertdialog")  # asked on the page, not in a browser dialog
+    expect(ask).to_contain_text("确定结束本课次吗？")
+    ask.get_by_role("button", name="结束课次").click()
     expect(op.locator("#session-status")).to_have_text("已结束", timeout=WAIT)
     assert admin.call("GET", f"/sessions/{sid}")["status"] == "ended"
     shown_call = admin.call("GET", f"/roll-calls/{call_id}")

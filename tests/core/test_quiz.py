@@ -196,6 +196,19 @@ def test_multiple_choice_scores_all_or_nothing() -> None:
     assert p.scores() == {"exact": 1, "partial": 0, "extra": 0}
 
 
+def test_a_quiz_tally_counts_the_answers_that_scored_and_a_poll_has_none() -> None:
+    q = multi_quiz()  # correct: {0, 2}
+    q.launch(now=0.0)
+    q.answer("exact", [2, 0], site_id="a", now=1.0)
+    q.answer("partial", [0], site_id="a", now=1.0)
+    q.answer("also", [0, 2], site_id="b", now=1.0)
+    assert q.tally().correct == 2
+    survey = poll()
+    survey.launch(now=0.0)
+    survey.answer("t1", [0], site_id="a", now=1.0)
+    assert survey.tally().correct is None
+
+
 def test_a_poll_has_no_scores() -> None:
     p = poll()
     with pytest.raises(Conflict) as info:

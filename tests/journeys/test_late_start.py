@@ -84,6 +84,9 @@ def test_late_start(journey: Journey, admin: Api) -> None:
     # 3. Fifty minutes later the operator ends the session.
     time_passes(journey.server, sid, 50)
     op.get_by_role("button", name="结束课次").click()
+    ask = op.get_by_role("alertdialog")  # asked on the page, not in a browser dialog
+    expect(ask).to_contain_text("确定结束本课次吗？")
+    ask.get_by_role("button", name="结束课次").click()
     expect(op.locator("#session-status")).to_have_text("已结束", timeout=WAIT)
 
     # 4. The report counts the three present, none late, none left early.

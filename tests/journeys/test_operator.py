@@ -179,8 +179,11 @@ def test_operator(journey: Journey, admin: Api, agents: Any) -> None:
     expect(poll).to_contain_text("2 人作答", timeout=WAIT)
     journey.shoot("poll")
 
-    # 9. Ends the session (the confirm dialog is accepted).
+    # 9. Ends the session (and says yes when the page asks).
     op.get_by_role("button", name="结束课次").click()
+    ask = op.get_by_role("alertdialog")  # asked on the page, not in a browser dialog
+    expect(ask).to_contain_text("确定结束本课次吗？")
+    ask.get_by_role("button", name="结束课次").click()
     expect(op.locator("#session-status")).to_have_text("已结束", timeout=WAIT)
     expect(screen.locator("#waiting-text")).to_have_text("当前没有进行中的课程", timeout=WAIT)
     journey.shoot("ended")

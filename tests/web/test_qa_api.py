@@ -546,8 +546,11 @@ async def test_quiz_live_tally_per_site_scores_and_time_limit(room: Room, world:
     shown = await _ok(await op.get(f"/api/v1/polls/{quiz['id']}"))
     assert shown["tally"]["per_option"] == [1, 1, 0]
     assert shown["tally"]["per_site"] == {str(world.site_id): [1, 1, 0]}
+    assert "correct" not in shown["tally"]  # an open quiz does not tell how many are right
     closed = await _ok(await op.post(f"/api/v1/polls/{quiz['id']}/close"))
-    assert closed["state"] == "closed"
+    assert closed["state"] == "closed" and closed["tally"]["correct"] == 1
+    shown = await _ok(await op.get(f"/api/v1/polls/{quiz['id']}"))
+    assert shown["tally"]["correct"] == 1 and shown["tally"]["answers"] == 2
     await _error(await carol.request("POST", answer, json={"choices": [0]}), 409, "quiz.closed")
     mine = await _ok(await alice.request("GET", "/api/v1/trainee/quiz-scores"))
     assert mine["total"] == 1 and mine["items"][0]["score"] == 1

@@ -21,8 +21,12 @@ export function cameraErrorText(err) {
 /** @type {{stream: MediaStream | null}} */
 const held = { stream: null };
 
-/** @param {{onChange?: (stream: MediaStream) => Promise<void> | void}} [options] onChange: another device was chosen while open */
-export function cameraControls({ onChange } = {}) {
+/**
+ * @param {{onChange?: (stream: MediaStream) => Promise<void> | void, inUse?: () => boolean}} [options]
+ *   onChange: another device was chosen while open; inUse: the stream is being published (closing
+ *   the preview then only hides it: the rooms keep the camera)
+ */
+export function cameraControls({ onChange, inUse = () => false } = {}) {
   const use = h("input", { type: "checkbox", id: "bc-use-camera", checked: true });
   const camSel = h("select", { id: "bc-camera" }, h("option", { value: "" }, t("camera.default")));
   const micSel = h("select", { id: "bc-mic" }, h("option", { value: "" }, t("camera.default")));
@@ -105,6 +109,32 @@ export function cameraControls({ onChange } = {}) {
     st.stream = null;
     preview.srcObject = null;
     preview.hidden = true;
+    syncToggle();
+  }
+
+  // 打开预览 / 关闭预览: one button, saying what a click does now
+  const toggle = button(t("camera.test"), () => togglePreview(), { id: "bc-camera-test", class: "secondary", "aria-pressed": "false" });
+  function syncToggle() {
+    const shown = !preview.hidden;
+    toggle.textContent = t(shown ? "camera.close" : "camera.test");
+    toggle.setAttribute("aria-pressed", String(shown));
+  }
+
+  function togglePreview() {
+    if (preview.hidden) {
+      if (st.stream && st.stream.getTracks().some((tr) => tr.readyState === "live")) show(st.stream);
+      else open().catch(() => {});
+      return;
+    }
+    if (!inUse()) {
+      release(); // the camera's light goes off too
+      msg.textContent = "";
+      return;
+    }
+    stopMeter();
+    preview.srcObject = null;
+    preview.hidden = true;
+    syncToggle();
   }
 
   /** The stream of the chosen devices (opened once; again after a device change). */
@@ -141,6 +171,7 @@ export function cameraControls({ onChange } = {}) {
   function show(stream) {
     preview.srcObject = stream;
     preview.hidden = false;
+    syncToggle();
     preview.play().catch(() => {});
     startMeter(stream);
     msg.textContent = t("camera.ready", { video: trackLabel(stream, "video"), audio: trackLabel(stream, "audio") });
@@ -174,7 +205,7 @@ export function cameraControls({ onChange } = {}) {
       { class: "toolbar" },
       field(t("camera.camera"), camSel),
       field(t("camera.mic"), micSel),
-      button(t("camera.test"), () => open().catch(() => {}), { id: "bc-camera-test", class: "secondary" }),
+      toggle,
     ),
     h("div", { class: "camera-preview" }, preview, h("div", { class: "level" }, h("span", {}, t("camera.level")), level)),
     msg,

@@ -5,7 +5,7 @@
 import { h, clear } from "/static/shared/dom.js";
 import { t, addMessages } from "/static/shared/i18n.js";
 import { api, errorText } from "/static/shared/api.js";
-import { act, button, field, flashError, fmtDateTime } from "./ui.js";
+import { act, askInline, button, field, flashError, fmtDateTime } from "./ui.js";
 import { inputValue, isoFromInput } from "/static/shared/time.js";
 import { rosterPanel } from "./roster_panel.js";
 
@@ -291,7 +291,7 @@ export async function manageView(root, resource, actor) {
     const out = [];
     if (resource === "sessions") out.push(h("a", { class: "btn small", href: `#/sessions/${item.id}/live` }, t("sessions.dashboard")));
     if (resource === "sites")
-      out.push(issueButton(t("manage.issueSecret"), `/sites/${item.id}/secret`, "secret", t("manage.secretFor", { name: item.name }), item.has_secret ? t("manage.secretReplace") : ""));
+      out.push(issueButton(t("manage.issueSecret"), `/sites/${item.id}/secret`, "secret", t("manage.secretFor", { name: item.name }), item.has_secret ? t("manage.secretReplace", { name: item.name }) : ""));
     if (resource === "trainees") out.push(h("a", { class: "btn small secondary", href: `#/trainees/${item.id}/transcript` }, t("nav.transcripts")));
     if (resource === "trainees") out.push(issueButton(t("manage.issueCode"), `/trainees/${item.id}/join-code`, "code", t("manage.codeFor", { name: item.name }), ""));
     return out;
@@ -307,15 +307,15 @@ export async function manageView(root, resource, actor) {
    * @param {string} ask
    */
   function issueButton(label, path, key, title, ask) {
+    const issue = (btn) =>
+      act(btn, async () => {
+        const r = await api.post(path);
+        showOnce(title, r[key]);
+      });
     return h("button", {
       type: "button",
       class: "small secondary",
-      onclick: (ev) =>
-        act(ev.currentTarget, async () => {
-          if (ask && !window.confirm(ask)) return;
-          const r = await api.post(path);
-          showOnce(title, r[key]);
-        }),
+      onclick: (ev) => (ask ? askInline(formBox, ask, t("manage.secretReplaceYes"), issue, { id: "manage-ask", danger: true }) : issue(ev.currentTarget)),
     }, label);
   }
 
@@ -369,14 +369,14 @@ export async function manageView(root, resource, actor) {
                 type: "button",
                 class: "small danger",
                 "aria-label": `${t("ui.delete")} ${labelOf(item)}`,
-                onclick: (ev) => {
-                  if (!window.confirm(t("manage.confirmDelete", { name: labelOf(item) }))) return;
-                  act(ev.currentTarget, async () => {
-                    await api.del(`/${resource}/${item.id}`);
-                    refData.delete(resource);
-                    await load();
-                  }, t("manage.deleted"));
-                },
+                onclick: () =>
+                  askInline(formBox, t("manage.confirmDelete", { name: labelOf(item) }), t("ui.delete"), (yes) =>
+                    act(yes, async () => {
+                      await api.del(`/${resource}/${item.id}`);
+                      refData.delete(resource);
+                      await load();
+                    }, t("manage.deleted")),
+                  { id: "manage-ask", danger: true }),
               }, t("ui.delete")),
               ...(await extraActions(item)),
             ),

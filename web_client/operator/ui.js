@@ -77,6 +77,39 @@ export function button(label, onclick, attrs = {}) {
   return h("button", { type: "button", ...attrs, onclick }, label);
 }
 
+/**
+ * Ask once more, on the page, before a consequential action (as 个人码 does before replacing
+ * codes): the question with a yes and a cancel button, drawn in ``box`` (emptied first).
+ * Yes runs ``onYes`` with the yes button (then the question goes, whatever ``onYes`` drew in
+ * ``box`` stays); cancel only removes it.
+ * @param {HTMLElement} box where the question is drawn
+ * @param {string} question
+ * @param {string} yesLabel
+ * @param {(yes: HTMLButtonElement) => unknown} onYes
+ * @param {{id?: string, danger?: boolean}} [options] id: of the question (its buttons: id-yes, id-no)
+ */
+export function askInline(box, question, yesLabel, onYes, { id = nextId("ask"), danger = false } = {}) {
+  const yes = /** @type {HTMLButtonElement} */ (
+    h("button", {
+      type: "button",
+      class: danger ? "danger" : "primary",
+      id: `${id}-yes`,
+      onclick: async () => {
+        await onYes(yes);
+        dialog.remove();
+      },
+    }, yesLabel)
+  );
+  const dialog = h(
+    "div",
+    { class: "inline-form", role: "alertdialog", id, "aria-labelledby": `${id}-text` },
+    h("p", { id: `${id}-text` }, question),
+    h("div", { class: "row-actions" }, yes, h("button", { type: "button", id: `${id}-no`, onclick: () => dialog.remove() }, t("ui.cancel"))),
+  );
+  clear(box).appendChild(dialog);
+  yes.focus();
+}
+
 /** Date and time in the deployment's time zone (server setting time_zone). */
 export function fmtDateTime(iso) {
   return zonedDateTime(iso, getLang());

@@ -74,13 +74,18 @@ async def _restore(db: AsyncSession, row: PollRow, *, answers: bool = True) -> q
     )
 
 
-def tally_view(poll: quiz_core.LivePoll) -> dict[str, Any]:
+def tally_view(poll: quiz_core.LivePoll, *, closed: bool = False) -> dict[str, Any]:
+    """The tally; of a closed quiz also how many answered correctly (``correct``), which an
+    open quiz keeps to itself (with the counts per option it would tell the answer)."""
     tally = poll.tally()
-    return {
+    view: dict[str, Any] = {
         "answers": tally.answers,
         "per_option": list(tally.per_option),
         "per_site": {site: list(counts) for site, counts in tally.per_site.items()},
     }
+    if closed and tally.correct is not None:
+        view["correct"] = tally.correct
+    return view
 
 
 def poll_view(row: PollRow, poll: quiz_core.LivePoll, now: datetime, staff: bool) -> dict[str, Any]:
@@ -167,7 +172,7 @@ async def change_poll(
         log_event(db, row.session_id, kind, who.label, {"poll_id": row.id})
         await db.flush()
         public = poll_view(row, poll, now, False)
-        tally = tally_view(poll)
+        tally = tally_view(poll, closed=row.state == quiz_core.PollState.CLOSED.value)
         view = {**poll_view(row, poll, now, True), "tally": tally}
     await svc.announce(
         row.session_id,
@@ -222,7 +227,9 @@ async def show_poll(svc: Services, who: Principal, poll_id: int) -> dict[str, An
         if who.actor is Actor.SITE_AGENT:
             await agent_site(db, row.session_id, who)
         poll = await _restore(db, row)
-    view = {**poll_view(row, poll, utcnow(), staff), "tally": tally_view(poll)}
+    now = utcnow()
+    closed = poll.state(now.timestamp()) is quiz_core.PollState.CLOSED
+    view = {**poll_view(row, poll, now, staff), "tally": tally_view(poll, closed=closed)}
     if who.trainee_id is not None:
         mine = poll.answer_of(str(who.trainee_id))
         view["my_choices"] = None if mine is None else sorted(mine)

@@ -53,12 +53,14 @@ export function broadcastPanel(ctx) {
   const bStart = button(t("broadcast.start"), (/** @type {Event} */ ev) => start(ev), { class: "primary", id: "bc-start" });
   const bTools = h("div", { class: "toolbar" });
   const bStop = button(t("broadcast.stop"), (/** @type {Event} */ ev) => stop(ev), { id: "bc-stop" });
+  const bPreview = button(t("broadcast.previewOpen"), (/** @type {Event} */ ev) => preview(ev), { id: "bc-preview", class: "secondary", "aria-pressed": "false" });
 
   // ---- the operator's own camera as the main classroom ----------------------------------------
   const camera = cameraControls({
     onChange: async () => {
       if (publisher()) await publishOwnCamera(); // another device: publish it instead
     },
+    inUse: () => Boolean(publisher()),
   });
 
   async function openCamera() {
@@ -247,23 +249,33 @@ export function broadcastPanel(ctx) {
     });
   }
 
+  // 打开直播预览 / 关闭直播预览: one button, saying what a click does now
+  function syncPreview() {
+    bPreview.textContent = t(program ? "broadcast.previewClose" : "broadcast.previewOpen");
+    bPreview.setAttribute("aria-pressed", String(Boolean(program)));
+  }
+
+  /** @param {Event} ev */
+  async function preview(ev) {
+    await act(ev.currentTarget, async () => {
+      const mod = await ctx.loadMedia();
+      if (!mod || !mod.viewProgram) throw new Error(t("media.unavailable"));
+      if (program) {
+        program.close();
+        program = null;
+        programVideo.hidden = true;
+        syncPreview();
+        return;
+      }
+      programVideo.hidden = false;
+      program = await mod.viewProgram(hub.socket, sessionId, programVideo);
+      syncPreview();
+    });
+  }
+
   /** The controls, built once, when the session is first known. */
   function build() {
     bSource.addEventListener("change", syncPickers);
-    const preview = async (/** @type {Event} */ ev) => {
-      await act(ev.currentTarget, async () => {
-        const mod = await ctx.loadMedia();
-        if (!mod || !mod.viewProgram) throw new Error(t("media.unavailable"));
-        if (program) {
-          program.close();
-          program = null;
-          programVideo.hidden = true;
-          return;
-        }
-        programVideo.hidden = false;
-        program = await mod.viewProgram(hub.socket, sessionId, programVideo);
-      });
-    };
     programVideo.hidden = true;
     bTools.append(
       field(t("broadcast.source"), bSource),
@@ -274,7 +286,7 @@ export function broadcastPanel(ctx) {
         { class: "row-actions" },
         bStart,
         bStop,
-        button(t("broadcast.previewToggle"), preview, { id: "bc-preview", class: "secondary" }),
+        bPreview,
       ),
     );
     el.appendChild(bWhy);
@@ -341,6 +353,7 @@ export function broadcastPanel(ctx) {
         const mod = await ctx.loadMedia();
         program = mod && mod.viewProgram ? await mod.viewProgram(hub.socket, sessionId, programVideo) : null;
       }
+      syncPreview();
     } catch (err) {
       bMsg.textContent = errorText(err);
     }

@@ -55,6 +55,19 @@ import { t } from "/static/shared/i18n.js";
  * @property {() => void} renderFloor the floor holder and countdown again (set by the floor panel)
  */
 
+/**
+ * What a tile says of its site: its presence, except for the main classroom without its agent
+ * while the broadcast's origin is the console's camera ("main", publishing): that room is live.
+ * @param {any} broadcast GET /broadcast
+ * @param {number} id
+ * @param {string} state the site's presence
+ */
+export function tileState(broadcast, id, state) {
+  const b = broadcast;
+  const fromConsole = Boolean(b && b.live && b.source === "main" && b.main_site_id === id && b.origin_publishing === true);
+  return state === "offline" && fromConsole ? "publishing" : state;
+}
+
 /** @returns {DashState} */
 export function createState() {
   return {

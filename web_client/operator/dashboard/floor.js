@@ -4,8 +4,8 @@
 import { h } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
-import { act, button, fmtTime } from "../ui.js";
-import { rerender } from "./context.js";
+import { act, askInline, button, fmtTime } from "../ui.js";
+import { rerender, tileState } from "./context.js";
 import { moderate } from "./questions.js";
 
 /**
@@ -32,9 +32,26 @@ export async function grantFloor(ctx, btn, siteId, floorSeconds) {
   /** @type {{site_id: number, time_limit?: number}} */
   const body = { site_id: siteId };
   if (seconds > 0) body.time_limit = seconds;
-  await act(btn, async () => {
-    floorIs(ctx, await api.post(`/sessions/${ctx.sessionId}/floor/grant`, body));
-  }, t("floor.granted", { site: ctx.siteName(siteId) }));
+  const grant = (/** @type {EventTarget | null} */ control) =>
+    act(control, async () => {
+      floorIs(ctx, await api.post(`/sessions/${ctx.sessionId}/floor/grant`, body));
+    }, t("floor.granted", { site: ctx.siteName(siteId) }));
+  const site = ctx.st.sites.get(siteId);
+  const anchor = /** @type {HTMLElement | null} */ (btn);
+  if (!site || tileState(ctx.st.broadcast, siteId, site.state) !== "offline" || !anchor) {
+    await grant(btn);
+    return;
+  }
+  // An offline room (neither its agent nor its screen connected) would speak to nobody: the
+  // grant is asked once more, beside the button (the server grants it: presence may lag a
+  // room that is just reconnecting, and the operator decides).
+  for (const old of document.querySelectorAll(".floor-ask")) old.remove();
+  const box = h("div", { class: "floor-ask" });
+  anchor.after(box);
+  askInline(box, t("floor.offlineAsk", { site: ctx.siteName(siteId) }), t("floor.offlineYes"), async (yes) => {
+    await grant(yes);
+    box.remove();
+  }, { id: `floor-ask-${siteId}` });
 }
 
 /**

@@ -3,7 +3,7 @@
 import { h } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
-import { act, button, flash, fmtDateTime, fmtTime } from "../ui.js";
+import { act, askInline, button, flash, fmtDateTime, fmtTime } from "../ui.js";
 import { rerender } from "./context.js";
 
 /**
@@ -20,11 +20,15 @@ function startedMessage(view) {
 /** @param {import("./context.js").Dash} ctx */
 export function headPanel(ctx) {
   const { sessionId, st } = ctx;
-  const el = h("div", { class: "dash-head" });
+  const body = h("div", {});
+  // "end this session?" asked on the page, outside what a live update redraws
+  const askBox = h("div", { id: "end-ask" });
+  const el = h("div", { class: "dash-head" }, body, askBox);
 
   function render() {
     const s = st.session;
-    rerender(el, () =>
+    if (s.status !== "live") askBox.replaceChildren(); // ended meanwhile: nothing left to ask
+    rerender(body, () =>
       h(
         "div",
         {},
@@ -49,9 +53,11 @@ export function headPanel(ctx) {
               })), { class: "primary", "data-key": "start" })
             : null,
           s.status === "live"
-            ? button(t("dash.endSession"), (/** @type {Event} */ ev) => {
-                if (window.confirm(t("dash.endConfirm"))) act(ev.currentTarget, () => api.post(`/sessions/${sessionId}/end`).then(() => ctx.schedule("session")), t("dash.ended"));
-              }, { class: "danger", "data-key": "end" })
+            ? button(t("dash.endSession"), () =>
+                askInline(askBox, t("dash.endConfirm"), t("dash.endSession"), (yes) =>
+                  act(yes, () => api.post(`/sessions/${sessionId}/end`).then(() => ctx.schedule("session")), t("dash.ended")),
+                { id: "end-ask-q", danger: true }),
+              { class: "danger", "data-key": "end" })
             : null,
         ),
       ),

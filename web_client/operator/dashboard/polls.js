@@ -30,11 +30,10 @@ export function pollsPanel(ctx) {
       flash(t("poll.badCorrect"), "error");
       return;
     }
+    const form = /** @type {HTMLFormElement} */ (ev.currentTarget);
     await act(ev.submitter, async () => {
       await api.post(`/sessions/${sessionId}/polls`, body);
-      pPrompt.value = "";
-      pOptions.value = "";
-      pCorrect.value = "";
+      form.reset(); // created: every field back to its default (单选 too); a refused one keeps them
       ctx.schedule("polls");
     }, t("poll.created"));
   }
@@ -81,6 +80,9 @@ export function pollsPanel(ctx) {
         ),
       ),
       h("p", { class: "note" }, t("poll.answers", { n: tally.answers })),
+      p.is_quiz && p.state === "closed" && tally.correct != null
+        ? h("p", { class: "quiz-correct", "data-correct": String(tally.correct) }, t("poll.correctCount", { n: tally.correct, share: pct(tally.correct, tally.answers) }))
+        : null,
       Object.keys(tally.per_site || {}).length
         ? h(
             "details",

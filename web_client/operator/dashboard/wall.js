@@ -6,7 +6,7 @@ import { h, clear } from "/static/shared/dom.js";
 import { t, getLang } from "/static/shared/i18n.js";
 import { api, ApiError } from "/static/shared/api.js";
 import { ago, button, field, fmtTime } from "../ui.js";
-import { rerender, setText } from "./context.js";
+import { rerender, setText, tileState } from "./context.js";
 import { returnFeeds } from "./feeds.js";
 import { grantFloor, revokeFloor } from "./floor.js";
 
@@ -48,19 +48,6 @@ function screenText(report, state) {
     parts.push(t("screen.sound." + report.sound));
   }
   return parts.join(" · ");
-}
-
-/**
- * What a tile says of its site: its presence, except for the main classroom without its agent
- * while the broadcast's origin is the console's camera ("main", publishing): that room is live.
- * @param {any} broadcast GET /broadcast
- * @param {number} id
- * @param {string} state the site's presence
- */
-export function tileState(broadcast, id, state) {
-  const b = broadcast;
-  const fromConsole = Boolean(b && b.live && b.source === "main" && b.main_site_id === id && b.origin_publishing === true);
-  return state === "offline" && fromConsole ? "publishing" : state;
 }
 
 /**
