@@ -216,7 +216,8 @@ def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
 
 def test_checking_in_takes_the_live_day_off_my_to_do(browser: Any, tmp_path: Path) -> None:
     """我的待办 says 参加集中授课 for the running session until the trainee checks in; once
-    checked in (the page not reloaded) it no longer asks them to attend it."""
+    checked in (the page not reloaded) it no longer asks them to attend it. Then, in English, a
+    poll opens: its heading reads "Poll: …" (no Chinese colon)."""
     with ServerProcess(tmp_path / "srv", None, "--demo") as server:
         op = Api(server.url).login("operator")
         op.call("POST", f"/sessions/{SESSION_ID}/start")
@@ -234,4 +235,10 @@ def test_checking_in_takes_the_live_day_off_my_to_do(browser: Any, tmp_path: Pat
             expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "yes")
             expect(todo).not_to_contain_text(title)
             shot(phone, "trainee-pages", "todo-after-checkin-zh.png", full_page=False)
+            # In English a poll's heading has no Chinese punctuation ("Poll: …", not "Poll：…").
+            phone.get_by_role("button", name="English").click()
+            poll = open_poll(op, "Is this session useful?", ["Yes", "No"])
+            legend = phone.locator(f'form[data-poll-id="{poll}"] legend')
+            expect(legend).to_have_text(re.compile(r"^Poll: Is this session useful\?\s*$"))
+            shot(phone, "trainee-pages", "poll-legend-en.png", full_page=False)
         watch.check()

@@ -42,7 +42,7 @@ export function renderPolls() {
       h(
         "fieldset",
         {},
-        h("legend", {}, `${t(poll.is_quiz ? "polls.quiz" : "polls.poll")}：${poll.prompt} ${multi ? t("polls.multi") : ""}`),
+        h("legend", {}, `${t("polls.legend", { kind: t(poll.is_quiz ? "polls.quiz" : "polls.poll"), prompt: poll.prompt })} ${multi ? t("polls.multi") : ""}`),
         options,
       ),
       h("button", { type: "submit", class: "primary" }, t("polls.submit")),
