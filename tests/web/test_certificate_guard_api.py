@@ -3,6 +3,8 @@ set nobody is 已结业 and issuing is refused (completion.rules_unset)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from server.config import Config
 from tests.conftest import ClientFactory, World
 from tests.web.http_helpers import expect_error, expect_ok
@@ -43,21 +45,28 @@ async def test_no_certificate_while_the_program_has_no_requirements(
     assert issued["issued"] == 0
 
 
-async def test_a_revoked_certificate_is_not_valid_nor_downloadable(
+async def _one_certificate(
     client_as: ClientFactory, world: World, config: Config
-) -> None:
+) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """The operator, the trainee, an anonymous client, and the trainee's one certificate,
+    issued after a past session the trainee attended (rules: half the sessions)."""
     operator, trainee = await client_as("operator"), await client_as("trainee")
     anonymous = await client_as("anonymous")
     program = world.ids["programs"]
-    await expect_ok(
-        await operator.put(
-            f"/api/v1/programs/{program}/completion-rules", json={"min_attendance_share": 0.5}
-        )
-    )
+    rules = f"/api/v1/programs/{program}/completion-rules"
+    await expect_ok(await operator.put(rules, json={"min_attendance_share": 0.5}))
     await _past_session(config, world, attended=True)
     issued = await expect_ok(await operator.post(f"/api/v1/programs/{program}/certificates"), 201)
     assert issued["issued"] == 1
     cert = (await expect_ok(await trainee.get("/api/v1/trainee/certificates")))["items"][0]
+    return operator, trainee, anonymous, cert
+
+
+async def test_a_revoked_certificate_is_not_valid_nor_downloadable(
+    client_as: ClientFactory, world: World, config: Config
+) -> None:
+    operator, trainee, anonymous, cert = await _one_certificate(client_as, world, config)
+    program = world.ids["programs"]
     assert cert["revoked"] is False
     assert (await expect_ok(await trainee.get("/api/v1/trainee/todo")))["certificates"] == 1
     pdf = f"/api/v1/certificates/{cert['id']}/pdf"
@@ -100,14 +109,7 @@ async def test_a_revoked_certificate_is_not_valid_nor_downloadable(
 async def test_certificates_revoked_together_all_or_none_each_audited(
     client_as: ClientFactory, world: World, config: Config
 ) -> None:
-    operator, trainee = await client_as("operator"), await client_as("trainee")
-    anonymous = await client_as("anonymous")
-    program = world.ids["programs"]
-    rules = f"/api/v1/programs/{program}/completion-rules"
-    await expect_ok(await operator.put(rules, json={"min_attendance_share": 0.5}))
-    await _past_session(config, world, attended=True)
-    await expect_ok(await operator.post(f"/api/v1/programs/{program}/certificates"), 201)
-    cert = (await expect_ok(await trainee.get("/api/v1/trainee/certificates")))["items"][0]
+    operator, trainee, anonymous, cert = await _one_certificate(client_as, world, config)
     many = "/api/v1/certificates/revoke"
     reason = "批量核查：学时记录有误"
     assert (await trainee.post(many, json={"ids": [cert["id"]], "reason": reason})).status == 403
