@@ -276,12 +276,14 @@ class LivePoll:
     def answer_of(self, trainee_id: str) -> frozenset[int] | None:
         return self._answers.get(trainee_id)
 
-    def tally(self) -> Tally:
+    def tally(self, with_correct: bool = True) -> Tally:
+        """The counts; ``with_correct=False`` leaves ``correct`` out (None): it scores every
+        answer, which the per-answer tally of an open quiz does not need."""
         return Tally(
             answers=len(self._answers),
             per_option=tuple(self._per_option),
             per_site={site: tuple(counts) for site, counts in self._per_site.items()},
-            correct=sum(self.scores().values()) if self.spec.is_quiz else None,
+            correct=sum(self.scores().values()) if with_correct and self.spec.is_quiz else None,
         )
 
     def score(self, trainee_id: str) -> int:

@@ -77,13 +77,13 @@ async def _restore(db: AsyncSession, row: PollRow, *, answers: bool = True) -> q
 def tally_view(poll: quiz_core.LivePoll, *, closed: bool = False) -> dict[str, Any]:
     """The tally; of a closed quiz also how many answered correctly (``correct``), which an
     open quiz keeps to itself (with the counts per option it would tell the answer)."""
-    tally = poll.tally()
+    tally = poll.tally(with_correct=closed)
     view: dict[str, Any] = {
         "answers": tally.answers,
         "per_option": list(tally.per_option),
         "per_site": {site: list(counts) for site, counts in tally.per_site.items()},
     }
-    if closed and tally.correct is not None:
+    if tally.correct is not None:
         view["correct"] = tally.correct
     return view
 
