@@ -3,11 +3,10 @@ heartbeats credited, enrolment and window enforced, completion as JSON and XLSX.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from server.config import Config
 from server.store import db as store_db
 from server.store.media_models import Recording
 from server.store.models import OrgUnit, Trainee, utcnow
+from server.web.selfstudy import http as selfstudy_http
 from tests.conftest import ClientFactory, World
 from tests.selfstudy_video import write_webm
 from tests.web.http_helpers import expect_error, expect_ok
@@ -145,11 +145,27 @@ async def test_only_enrolled_trainees_inside_the_window_may_watch(
     assert listed["items"][0]["progress"]["watched_s"] == 0
 
 
+class _Clock:
+    """The heartbeat handler's clock, moved on by the test: the 1 s rate limit and the credited
+    seconds do not depend on how fast a loaded machine answers."""
+
+    def __init__(self) -> None:
+        self.at = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
 async def test_heartbeats_credit_watching_and_a_second_device_is_not_counted(
-    client_as: ClientFactory, world: World, video: bytes
+    client_as: ClientFactory, world: World, video: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     operator, trainee = await client_as("operator"), await client_as("trainee")
     course = await _upload(operator, world, video)
+    clock = _Clock()
+    monkeypatch.setattr(selfstudy_http, "utcnow", clock)
     url = f"/api/v1/selfstudy/courses/{course['id']}/progress"
     beat = {"device": "phone-aaaa", "playing": True, "visible": True, "rate": 1.0}
     first = await expect_ok(await trainee.post(url, json={**beat, "position": 0}))
@@ -157,14 +173,15 @@ async def test_heartbeats_credit_watching_and_a_second_device_is_not_counted(
     await expect_error(
         await trainee.post(url, json={**beat, "position": 0.1}), 429, "selfstudy.too_many_beats"
     )
-    await asyncio.sleep(2.1)
+    clock.advance(2.0)
     second = await expect_ok(await trainee.post(url, json={**beat, "position": 2.0}))
     assert second["reason"] == "counted" and second["counted_s"] == pytest.approx(2.0)
+    clock.advance(0.1)  # a laptop opens the same course a moment later
     rival = await expect_ok(
         await trainee.post(url, json={**beat, "device": "laptop-bbbb", "position": 0})
     )
     assert rival["reason"] == "other_device" and rival["counted_s"] == 0
-    await asyncio.sleep(1.1)
+    clock.advance(1.0)
     third = await expect_ok(await trainee.post(url, json={**beat, "position": 3.0}))
     assert third["other_device"] is True
     await expect_error(
@@ -241,31 +258,36 @@ async def test_a_finished_recording_becomes_a_course_and_an_unfinished_one_does_
     )
 
 
-async def _watch(trainee: Any, url: str, start: float, seconds: int) -> dict[str, Any]:
-    """Heartbeats 1.05 s apart, the position following the clock; the last answer."""
+async def _watch(
+    trainee: Any, url: str, clock: _Clock, start: float, seconds: int
+) -> dict[str, Any]:
+    """One heartbeat a second, the position following the clock; the last answer."""
     beat = {"device": "phone-aaaa", "playing": True, "visible": True, "rate": 1.0}
-    loop = asyncio.get_running_loop()
-    began = loop.time()
     answer: dict[str, Any] = {}
-    for _ in range(seconds + 1):
-        position = start + (loop.time() - began)
-        answer = await expect_ok(await trainee.post(url, json={**beat, "position": position}))
+    for step in range(seconds + 1):
+        answer = await expect_ok(await trainee.post(url, json={**beat, "position": start + step}))
         if answer["check"] is not None:
             return answer
-        await asyncio.sleep(1.05)
+        clock.advance(1.0)
     return answer
 
 
 async def test_a_presence_check_answered_keeps_the_time_and_a_missed_one_loses_it(
-    client_as: ClientFactory, world: World, video: bytes, config: Config
+    client_as: ClientFactory,
+    world: World,
+    video: bytes,
+    config: Config,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     operator, trainee = await client_as("operator"), await client_as("trainee")
     course = await _upload(
         operator, world, video,
         presence_check=True, check_min_s=5, check_max_s=5, check_answer_s=5,
     )  # fmt: skip
+    clock = _Clock()
+    monkeypatch.setattr(selfstudy_http, "utcnow", clock)
     url = f"/api/v1/selfstudy/courses/{course['id']}"
-    opened = await _watch(trainee, f"{url}/progress", 0, 9)
+    opened = await _watch(trainee, f"{url}/progress", clock, 0, 9)
     assert opened["check"] is not None and opened["check"]["seq"] == 1
     kept = opened["progress"]["watched_s"]
     assert kept >= 5
@@ -273,9 +295,9 @@ async def test_a_presence_check_answered_keeps_the_time_and_a_missed_one_loses_i
     assert (
         answered["progress"]["watched_s"] == kept and answered["progress"]["checks_answered"] == 1
     )
-    second = await _watch(trainee, f"{url}/progress", kept, 9)
+    second = await _watch(trainee, f"{url}/progress", clock, kept, 9)
     assert second["check"]["seq"] == 2
-    await asyncio.sleep(5.5)
+    clock.advance(5.5)
     await expect_error(
         await trainee.post(f"{url}/answer", json={"seq": 2}), 409, "selfstudy.check_missed"
     )
