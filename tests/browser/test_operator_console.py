@@ -230,7 +230,14 @@ def test_grant_and_revoke_the_floor_with_a_countdown(
     page.locator("#floor-seconds").fill("90")
     hand.get_by_role("button").click()
     # no agent socket: the room is offline, so the console asks once more
-    hand.get_by_role("button", name="仍然给予发言权").click()
+    ask = hand.get_by_role("alertdialog")
+    expect(ask).to_be_visible()
+    # another room raises its hand while the question is open: the queue is drawn again, and
+    # the operator's question stays beside site 2's grant button
+    Api(server.url).bearer(world["secrets"][3]).call("POST", f"/sessions/{SESSION_ID}/floor/raise")
+    expect(page.locator('#queue-list .hand-item[data-site-id="3"]')).to_be_visible()
+    expect(ask).to_be_visible()
+    ask.get_by_role("button", name="仍然给予发言权").click()
     holder = page.locator("#floor-holder")
     expect(holder).to_have_attribute("data-site-id", "2")
     countdown = page.locator("#floor-countdown")

@@ -46,12 +46,27 @@ export async function grantFloor(ctx, btn, siteId, floorSeconds) {
   // grant is asked once more, beside the button (the server grants it: presence may lag a
   // room that is just reconnecting, and the operator decides).
   for (const old of document.querySelectorAll(".floor-ask")) old.remove();
-  const box = h("div", { class: "floor-ask" });
+  const box = h("div", { class: "floor-ask", "data-site-id": String(siteId) });
   anchor.after(box);
   askInline(box, t("floor.offlineAsk", { site: ctx.siteName(siteId) }), t("floor.offlineYes"), async (yes) => {
     await grant(yes);
     box.remove();
   }, { id: `floor-ask-${siteId}` });
+}
+
+/**
+ * Draw ``container`` again and keep an open "give the floor anyway?" question: it goes back
+ * beside the same site's grant button (a queue reload when another room raises its hand must
+ * not take the operator's question away); it goes only when that button is gone.
+ * @param {HTMLElement} container
+ * @param {() => void} draw
+ */
+export function keepingFloorAsk(container, draw) {
+  const asking = /** @type {HTMLElement | null} */ (container.querySelector(".floor-ask"));
+  draw();
+  if (!asking) return;
+  const grant = container.querySelector(`[data-grant-site="${asking.dataset.siteId}"]`);
+  if (grant) grant.after(asking);
 }
 
 /**
@@ -123,19 +138,21 @@ export function floorPanel(ctx, floorSeconds) {
           siteName(item.site_id),
           h("small", { class: "note" }, ` · ${fmtTime(item.raised_at)}`),
           " ",
-          button(t("floor.grant"), (/** @type {Event} */ ev) => grantFloor(ctx, ev.currentTarget, item.site_id, floorSeconds), { class: "small", "data-key": `qgrant-${item.site_id}-${i}` }),
+          button(t("floor.grant"), (/** @type {Event} */ ev) => grantFloor(ctx, ev.currentTarget, item.site_id, floorSeconds), { class: "small", "data-key": `qgrant-${item.site_id}-${i}`, "data-grant-site": String(item.site_id) }),
         );
   }
 
   function renderQueue() {
-    rerender(queueBox, () =>
-      h(
-        "div",
-        {},
-        h("h3", {}, t("floor.queue")),
-        st.queue.length
-          ? h("ol", { class: "queue-list", id: "queue-list" }, st.queue.map(queueItem))
-          : h("p", { class: "note" }, t("queue.empty")),
+    keepingFloorAsk(queueBox, () =>
+      rerender(queueBox, () =>
+        h(
+          "div",
+          {},
+          h("h3", {}, t("floor.queue")),
+          st.queue.length
+            ? h("ol", { class: "queue-list", id: "queue-list" }, st.queue.map(queueItem))
+            : h("p", { class: "note" }, t("queue.empty")),
+        ),
       ),
     );
   }

@@ -8,7 +8,7 @@ import { api, ApiError } from "/static/shared/api.js";
 import { ago, button, field, fmtTime } from "../ui.js";
 import { rerender, setText, tileState } from "./context.js";
 import { returnFeeds } from "./feeds.js";
-import { grantFloor, revokeFloor } from "./floor.js";
+import { grantFloor, keepingFloorAsk, revokeFloor } from "./floor.js";
 
 const SCREEN_STALE_S = 15; // a screen page reports every 5 s: three missed reports (server/core/screen.py)
 const AGENT_SILENT_S = 15; // an agent beats every 5 s: the presence rule's offline limit (server/core/presence.py)
@@ -143,10 +143,12 @@ export function wallPanel(ctx, floorSeconds) {
         handUp ? h("span", { class: "pill hand-pill" }, t("wall.handUp")) : "",
       );
       for (const dt of ref.dl.querySelectorAll("dt")) dt.textContent = t(`wall.${FACT_LABELS[/** @type {keyof FACT_LABELS} */ (dt.dataset.fact)]}`);
-      rerender(ref.actions, () =>
-        hasFloor
-          ? button(t("floor.revoke"), (/** @type {Event} */ ev) => revokeFloor(ctx, ev.currentTarget), { "data-key": `revoke-${id}`, class: "danger small" })
-          : button(t("floor.grant"), (/** @type {Event} */ ev) => grantFloor(ctx, ev.currentTarget, id, floorSeconds), { "data-key": `grant-${id}`, class: "small", "aria-label": t("floor.grantTo", { site: siteName(id) }) }),
+      keepingFloorAsk(ref.actions, () =>
+        rerender(ref.actions, () =>
+          hasFloor
+            ? button(t("floor.revoke"), (/** @type {Event} */ ev) => revokeFloor(ctx, ev.currentTarget), { "data-key": `revoke-${id}`, class: "danger small" })
+            : button(t("floor.grant"), (/** @type {Event} */ ev) => grantFloor(ctx, ev.currentTarget, id, floorSeconds), { "data-key": `grant-${id}`, "data-grant-site": String(id), class: "small", "aria-label": t("floor.grantTo", { site: siteName(id) }) }),
+        ),
       );
     }
     const health = site.health || {};
