@@ -24,7 +24,7 @@ import { completionView } from "./completion.js";
 /** An element of index.html (always there). @param {string} id */
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const main = byId("main");
-/** @type {{me: any, view: {destroy?: () => void} | null}} me: GET /auth/me; view: the route shown */
+/** @type {{me: any, view: {destroy?: (why?: string) => void} | null}} me: GET /auth/me; view: the route shown */
 const state = { me: null, view: null };
 
 /** One live socket for the page; views add listeners and topics while shown. */
@@ -94,10 +94,11 @@ function navLinks() {
   );
 }
 
-async function route() {
+/** @param {string} [why] "language": the view shown comes back in the new language */
+async function route(why) {
   if (state.view && state.view.destroy) {
     try {
-      state.view.destroy();
+      state.view.destroy(why);
     } catch (err) {
       console.error(err);
     }
@@ -250,9 +251,9 @@ async function boot() {
     applyI18n();
     showConn(liveHub.state);
     if (state.me) byId("who").textContent = `${state.me.name} · ${t("role." + state.me.actor)}`;
-    route();
+    route("language");
   });
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => route());
   window.addEventListener("auth-lost", () => {
     if (!state.me) return;
     state.me = null;

@@ -22,6 +22,9 @@ import { pollsPanel } from "./dashboard/polls.js";
 
 const GROUPS = ["session", "questions", "queue", "floor", "rollcalls", "polls", "headcount", "broadcast", "qaSettings"];
 
+/** @type {{sessionId: number, st: import("./dashboard/context.js").DashState} | null} */
+let handOff = null; // what a view knew when the language changed, for the view that replaces it
+
 /** shared/media.js on first use (it may be missing: the tiles then show text only). */
 function mediaLoader() {
   /** @type {any} */
@@ -45,7 +48,11 @@ function mediaLoader() {
  * @param {import("/static/shared/live_events.js").LiveHub} hub
  */
 export async function dashboardView(root, sessionId, hub) {
-  const st = createState();
+  // The language switch draws the view again: it starts from what the view before knew (the
+  // rooms' presence, the counts, the broadcast), never from nothing, and its loads refresh it.
+  const before = handOff && handOff.sessionId === sessionId ? handOff.st : null;
+  handOff = null;
+  const st = createState(before);
   const topic = `session:${sessionId}`;
 
   // ---- reloads: a group named here is read again within 120 ms, bursts merged -----------------
@@ -110,7 +117,8 @@ export async function dashboardView(root, sessionId, hub) {
           if (st.sites.has(id)) continue;
           // The presence snapshot may have arrived before the session did: start from it.
           const known = st.presence.get(id) || {};
-          st.sites.set(id, { id, state: known.state || "offline", reason: "", lastBeat: known.lastBeat || 0, health: known.health || null, healthAt: known.health ? Date.now() / 1000 : 0, screen: known.screen || null, present: null, expected: null });
+          const state = known.state || (st.presenceKnown ? "offline" : "unknown"); // not before the snapshot
+          st.sites.set(id, { id, state, reason: "", lastBeat: known.lastBeat || 0, health: known.health || null, healthAt: known.health ? Date.now() / 1000 : 0, screen: known.screen || null, present: null, expected: null });
         }
         head.render();
         broadcast.render();
@@ -206,25 +214,41 @@ export async function dashboardView(root, sessionId, hub) {
     if (st.broadcast && st.broadcast.live) schedule("broadcast");
   }, 5000);
 
-  try {
-    await loadSiteNames();
-    await loaders.session();
-  } catch (err) {
-    clear(root).appendChild(h("p", { class: "error", role: "alert" }, errorText(err)));
-  }
-  schedule("questions", "queue", "floor", "rollcalls", "polls", "headcount", "broadcast", "qaSettings", "presenceHistory");
-
-  return {
-    destroy() {
+  const view = {
+    /** @param {string} [why] "language": the same view comes back at once, in the new language */
+    destroy(why) {
       st.destroyed = true;
       clearInterval(ticker);
       clearInterval(headcountTimer);
       clearInterval(broadcastTimer);
+      if (timer) clearTimeout(timer);
       wall.destroy();
       broadcast.destroy();
       guard.destroy();
       hub.stateListeners.delete(onConn);
       for (const follower of [presence, health, sessionTopic]) follower.close();
+      if (why === "language" && st.session) handOff = { sessionId, st };
     },
   };
+
+  if (before && before.session) {
+    // Drawn in the same task as the old view went: no moment shows a wrong or an empty fact.
+    head.render();
+    broadcast.render();
+    broadcast.renderState();
+    wall.render();
+    floor.renderFloor();
+    schedule(...GROUPS, "presenceHistory");
+    return view;
+  }
+  try {
+    // The broadcast with the session: the main classroom's tile is first drawn knowing
+    // whether this console broadcasts from it (never 离线 for a moment).
+    await Promise.all([loadSiteNames(), broadcast.load()]);
+    await loaders.session();
+  } catch (err) {
+    clear(root).appendChild(h("p", { class: "error", role: "alert" }, errorText(err)));
+  }
+  schedule("questions", "queue", "floor", "rollcalls", "polls", "headcount", "qaSettings", "presenceHistory");
+  return view;
 }

@@ -6,6 +6,7 @@ addMessages({
   zh: {
     "wall.screen": "屏幕播放",
     "wall.consoleLive": "直播中（控制台推流）",
+    "presence.unknown": "正在读取",
     "wall.consoleStream": "控制台摄像头推流",
     "screen.state.playing": "正在播放",
     "screen.state.starting": "正在接收",
@@ -55,6 +56,7 @@ addMessages({
   en: {
     "wall.screen": "Screen",
     "wall.consoleLive": "Live (console camera)",
+    "presence.unknown": "Reading",
     "wall.consoleStream": "console camera",
     "screen.state.playing": "Playing",
     "screen.state.starting": "Connecting",

@@ -365,5 +365,5 @@ export function broadcastPanel(ctx) {
     if (program) program.close();
   }
 
-  return { el, render, load, destroy };
+  return { el, render, renderState, load, destroy };
 }

@@ -8,7 +8,7 @@ import { t } from "/static/shared/i18n.js";
  * One site's tile data.
  * @typedef {object} DashSite
  * @property {number} id
- * @property {string} state "online" | "degraded" | "offline"
+ * @property {string} state "online" | "degraded" | "offline", or "unknown" before the presence snapshot
  * @property {string} reason
  * @property {number} lastBeat epoch seconds of the last sign of life
  * @property {any} health the last health report
@@ -25,6 +25,7 @@ import { t } from "/static/shared/i18n.js";
  * @property {any} session
  * @property {Map<number, DashSite>} sites
  * @property {Map<number, {state?: string, lastBeat?: number, health?: any, screen?: any}>} presence the latest snapshot, every site
+ * @property {boolean} presenceKnown the presence snapshot came (a site missing from it is offline)
  * @property {Map<number, string>} siteNames
  * @property {any[]} questions
  * @property {any[]} queue
@@ -65,15 +66,26 @@ import { t } from "/static/shared/i18n.js";
 export function tileState(broadcast, id, state) {
   const b = broadcast;
   const fromConsole = Boolean(b && b.live && b.source === "main" && b.main_site_id === id && b.origin_publishing === true);
-  return state === "offline" && fromConsole ? "publishing" : state;
+  return (state === "offline" || state === "unknown") && fromConsole ? "publishing" : state;
 }
 
-/** @returns {DashState} */
-export function createState() {
+/**
+ * A fresh state, or (the language switch) a copy of what the view before knew: the new view
+ * draws it at once, in the new language, while its loads refresh it. A copy: the old view's
+ * loads still in flight write into the old state, never into this one.
+ * @param {DashState | null} [from]
+ * @returns {DashState}
+ */
+export function createState(from = null) {
+  if (from) {
+    const sites = new Map([...from.sites].map(([id, site]) => [id, { ...site }]));
+    return { ...from, sites, presence: new Map(from.presence), siteNames: new Map(from.siteNames), destroyed: false };
+  }
   return {
     session: null,
     sites: new Map(),
     presence: new Map(),
+    presenceKnown: false,
     siteNames: new Map(),
     questions: [],
     queue: [],

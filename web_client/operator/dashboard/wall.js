@@ -58,7 +58,7 @@ export function wallPanel(ctx, floorSeconds) {
   const { st, sessionId, siteName } = ctx;
   const wall = h("div", { class: "wall", role: "list", "aria-label": t("wall.title") });
   const summary = h("p", { class: "wall-summary", "aria-live": "polite" });
-  const thumbsToggle = /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", id: "thumbs-toggle", checked: true }));
+  const thumbsToggle = /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", id: "thumbs-toggle", checked: st.thumbs }));
   const el = [
     h(
       "div",
@@ -181,17 +181,20 @@ export function wallPanel(ctx, floorSeconds) {
     const ids = st.session ? st.session.site_ids : [];
     let online = 0;
     let degraded = 0;
+    let unknown = 0;
     for (const id of ids) {
       const presence = st.sites.get(id)?.state;
       const state = presence ? tileState(st.broadcast, id, presence) : presence;
       if (state === "online" || state === "publishing") online += 1;
       if (state === "degraded") degraded += 1;
+      if (state === "unknown") unknown += 1;
     }
     const totals = st.totals;
+    const known = unknown === 0; // before the presence snapshot no count is said
     const text = t("wall.summary", {
-      online,
-      degraded,
-      offline: ids.length - online - degraded,
+      online: known ? online : "—",
+      degraded: known ? degraded : "—",
+      offline: known ? ids.length - online - degraded : "—",
       present: totals ? totals.present : "—",
       expected: totals ? totals.expected : "—",
     });
@@ -259,6 +262,8 @@ export function wallPanel(ctx, floorSeconds) {
    * @param {any} snapshot
    */
   function presenceResync(snapshot) {
+    st.presenceKnown = true;
+    for (const site of st.sites.values()) if (site.state === "unknown") site.state = "offline"; // not in it: offline
     for (const s of (snapshot && snapshot.sites) || []) {
       st.siteNames.set(s.id, s.name);
       const known = { state: s.state, lastBeat: s.last_heartbeat || 0, health: s.health || null, screen: s.screen || null };
@@ -344,6 +349,8 @@ export function wallPanel(ctx, floorSeconds) {
     st.headcountAt = Date.now();
     try {
       const report = await api.get(`/sessions/${sessionId}/report`);
+      // a room nobody is expected in or checked into has no row: its count is known, 0 / 0
+      for (const site of st.sites.values()) site.present = site.expected = 0;
       for (const row of report.by_site || []) {
         const site = st.sites.get(row.site_id);
         if (site) {
