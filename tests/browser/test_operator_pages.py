@@ -125,8 +125,13 @@ def test_replacing_codes_is_the_consoles_one_page_question(
         try:
             page = watch.attach(context, device)
             sign_in(page, server, "#/codes")
+            expect(page.locator("#codes-issue")).to_have_count(1)  # the page is drawn
             if lang == "en":
                 page.get_by_role("button", name="English").click()
+                expect(
+                    page.get_by_role("heading", name="Issue personal codes in bulk")
+                ).to_be_visible()
+            expect(page.locator("#codes-issue")).to_have_count(1)
             page.get_by_role("button", name=re.compile("^(发放个人码|Issue codes)$")).click()
             question = page.locator("#codes-confirm-q")
             expect(question).to_have_attribute("role", "alertdialog")
