@@ -76,3 +76,9 @@ def test_screen_clock_and_phone_dates_are_beijing_time_on_a_new_york_device(
                 re.compile("进行中|In progress")
             )
             phone.screenshot(path=str(ARTIFACTS / "phone-dates.png"), full_page=True)
+            # In English the month is named: "6 Dec 2026", never "06/12/2026" (day or month?).
+            phone.get_by_role("button", name="English").click()
+            expect(results.locator("li", has_text="早课")).to_contain_text(
+                f"{day.day} {day:%b %Y}, 07:30"
+            )
+            phone.screenshot(path=str(ARTIFACTS / "phone-dates-en.png"), full_page=True)

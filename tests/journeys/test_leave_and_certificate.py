@@ -221,3 +221,16 @@ def test_certificate_issued_downloaded_and_verified(
     console.locator("#cp-revoke-many").click()
     expect(console.locator("#cp-revoke-many-confirm")).to_have_text("确认撤销这 1 份证书")
     journey.shoot("revoke-many-ask-zh-phone", "operator")
+    # All of them at once: the column's heading ticks every valid certificate (not the
+    # revoked ones); unticking one leaves the heading half-ticked.
+    valid = console.locator(".cp-pick")
+    count = valid.count()
+    assert count >= 2
+    console.get_by_label("选择全部有效证书").check()
+    expect(console.locator("#cp-revoke-many")).to_have_text(f"撤销所选证书（{count}）")
+    # the question still open for one certificate went: it was about that one
+    expect(console.locator("#cp-revoke-many-confirm")).to_have_count(0)
+    valid.first.uncheck()
+    expect(console.locator("#cp-revoke-many")).to_have_text(f"撤销所选证书（{count - 1}）")
+    assert console.locator("#cp-pick-all").evaluate("box => box.indeterminate") is True
+    journey.shoot("revoke-pick-all-phone", "operator")

@@ -116,11 +116,20 @@ function listPanel(programId, done, reload) {
   const bulk = h("button", { type: "button", id: "cp-revoke-many", disabled: true }, t("cp.revokeMany", { n: 0 }));
   const bulkBox = h("div", { id: "cp-revoke-many-box" });
   const picked = () => picks.filter((c) => c.checked).map((c) => Number(c.value));
+  // the column's heading ticks (or clears) every valid certificate at once
+  const all = /** @type {HTMLInputElement} */ (
+    h("input", { type: "checkbox", id: "cp-pick-all", "aria-label": t("cp.pickAll"), title: t("cp.pickAll"), onchange: () => {
+      for (const box of picks) box.checked = all.checked;
+      sync();
+    } })
+  );
   const sync = () => {
     const n = picked().length;
     bulk.textContent = t("cp.revokeMany", { n });
     /** @type {HTMLButtonElement} */ (bulk).disabled = n === 0;
-    if (!n) clear(bulkBox);
+    all.checked = n > 0 && n === picks.length;
+    all.indeterminate = n > 0 && n < picks.length;
+    clear(bulkBox); // an open question was about the certificates ticked then: ask again
   };
   const pick = (/** @type {any} */ r) => {
     if (!r.certificate || r.certificate.revoked_at) return "";
@@ -155,31 +164,29 @@ function listPanel(programId, done, reload) {
     );
     /** @type {HTMLInputElement} */ (reason).focus();
   });
+  const grid = table(
+    [
+      { label: all, cell: pick },
+      { label: t("lv.trainee"), cell: (r) => `${r.name}（${r.staff_no}）` },
+      { label: t("lv.unit"), cell: (r) => r.org_unit },
+      { label: t("cp.hours"), cell: (r) => String(r.hours), class: "num" },
+      { label: t("cp.attendance"), cell: (r) => percent(r.attendance_share), class: "num" },
+      { label: t("cp.quizScore"), cell: (r) => (r.quiz_percent === null ? "—" : `${r.quiz_percent}%`), class: "num" },
+      { label: "", cell: (r) => h("span", { class: r.completed ? "tag ok" : "tag" }, r.completed ? t("cp.completed") : t("cp.notCompleted")) },
+      { label: t("cp.missing"), cell: (r) => r.missing.map(missingText).join("；") },
+      { label: t("cp.certificate"), cell: (r) => (r.certificate ? certificateCell(r.certificate, reload) : "") },
+    ],
+    done.items,
+    { id: "completion-table" },
+  );
+  all.hidden = picks.length === 0; // nothing valid to revoke
   return h(
     "section",
     { class: "panel", id: "cp-list" },
     h("h2", {}, done.program.name, " · ", t("cp.summary", { done: done.completed, total: done.total })),
     h("p", { class: "downloads" }, issue, h("a", { class: "btn secondary", id: "cp-export", href: downloadUrl(`/programs/${programId}/outstanding`, { format: "xlsx" }), download: "" }, t("cp.export")), bulk),
     bulkBox,
-    h(
-      "div",
-      { class: "table-scroll" },
-      table(
-        [
-          { label: "", cell: pick },
-          { label: t("lv.trainee"), cell: (r) => `${r.name}（${r.staff_no}）` },
-          { label: t("lv.unit"), cell: (r) => r.org_unit },
-          { label: t("cp.hours"), cell: (r) => String(r.hours), class: "num" },
-          { label: t("cp.attendance"), cell: (r) => percent(r.attendance_share), class: "num" },
-          { label: t("cp.quizScore"), cell: (r) => (r.quiz_percent === null ? "—" : `${r.quiz_percent}%`), class: "num" },
-          { label: "", cell: (r) => h("span", { class: r.completed ? "tag ok" : "tag" }, r.completed ? t("cp.completed") : t("cp.notCompleted")) },
-          { label: t("cp.missing"), cell: (r) => r.missing.map(missingText).join("；") },
-          { label: t("cp.certificate"), cell: (r) => (r.certificate ? certificateCell(r.certificate, reload) : "") },
-        ],
-        done.items,
-        { id: "completion-table" },
-      ),
-    ),
+    h("div", { class: "table-scroll" }, grid),
   );
 }
 

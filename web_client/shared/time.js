@@ -25,11 +25,21 @@ function parse(iso) {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
-/** "2026/12/06 16:00" in the deployment's zone. */
+/**
+ * How a date and time are written: zh "2026/12/06 16:00"; en "6 Dec 2026, 16:00", with the
+ * month's name (read by people from places that write 12/06 and 06/12 for different days).
+ * @type {{zh: Intl.DateTimeFormatOptions, en: Intl.DateTimeFormatOptions}}
+ */
+const DATE_TIME = {
+  zh: { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" },
+  en: { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" },
+};
+
+/** A moment as a date and time in the deployment's zone (see DATE_TIME). */
 export function fmtDateTime(iso, lang, options = {}) {
   const d = iso ? parse(iso) : null;
   if (!d) return iso ? String(iso) : "—";
-  return d.toLocaleString(locale(lang), { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", ...options });
+  return d.toLocaleString(locale(lang), { timeZone: zone, ...(lang === "en" ? DATE_TIME.en : DATE_TIME.zh), ...options });
 }
 
 /** "2026-12-06": the calendar day in the deployment's zone. */

@@ -74,10 +74,11 @@ async def _restore(db: AsyncSession, row: PollRow, *, answers: bool = True) -> q
     )
 
 
-def tally_view(poll: quiz_core.LivePoll, *, closed: bool = False) -> dict[str, Any]:
-    """The tally; of a closed quiz also how many answered correctly (``correct``), which an
-    open quiz keeps to itself (with the counts per option it would tell the answer)."""
-    tally = poll.tally(with_correct=closed)
+def tally_view(poll: quiz_core.LivePoll, now: datetime) -> dict[str, Any]:
+    """The tally as of ``now``; of a closed quiz also how many answered correctly
+    (``correct``), which an open quiz keeps to itself (with the counts per option it would tell
+    the answer). Closed is the poll's own state at ``now`` (a deadline passed closes it)."""
+    tally = poll.tally(with_correct=poll.state(now.timestamp()) is quiz_core.PollState.CLOSED)
     view: dict[str, Any] = {
         "answers": tally.answers,
         "per_option": list(tally.per_option),
@@ -172,7 +173,7 @@ async def change_poll(
         log_event(db, row.session_id, kind, who.label, {"poll_id": row.id})
         await db.flush()
         public = poll_view(row, poll, now, False)
-        tally = tally_view(poll, closed=row.state == quiz_core.PollState.CLOSED.value)
+        tally = tally_view(poll, now)
         view = {**poll_view(row, poll, now, True), "tally": tally}
     await svc.announce(
         row.session_id,
@@ -214,7 +215,7 @@ async def answer_poll(
             who.label,
             {"poll_id": row.id, "choices": chosen, "site_id": record.site_id},
         )
-        tally = tally_view(poll)
+        tally = tally_view(poll, now)
     await svc.publish(row.session_id, "poll_tally", {"poll_id": row.id, **tally})
     return {"poll_id": row.id, "choices": chosen, "answers": tally["answers"]}
 
@@ -228,8 +229,7 @@ async def show_poll(svc: Services, who: Principal, poll_id: int) -> dict[str, An
             await agent_site(db, row.session_id, who)
         poll = await _restore(db, row)
     now = utcnow()
-    closed = poll.state(now.timestamp()) is quiz_core.PollState.CLOSED
-    view = {**poll_view(row, poll, now, staff), "tally": tally_view(poll, closed=closed)}
+    view = {**poll_view(row, poll, now, staff), "tally": tally_view(poll, now)}
     if who.trainee_id is not None:
         mine = poll.answer_of(str(who.trainee_id))
         view["my_choices"] = None if mine is None else sorted(mine)
