@@ -188,18 +188,20 @@ START_GRACE = 10.0
 
 
 def judge_stream(stream: Mapping[str, Any], expected_since: float | None, now: float) -> str:
-    """The stream state the server believes: ``ok``, ``bad`` or ``none``.
+    """The stream state the server believes: ``ok``, ``bad``, ``none`` or ``starting``.
 
     ``expected_since`` is when the site was told to receive the broadcast (``None``: no
-    broadcast for it). While one is expected, a site that reports no stream, too few frames
-    a second or too many freezes is ``bad``; the agent's own ``bad`` always stands.
+    broadcast for it). For ``START_GRACE`` seconds after that, a site that has no picture yet
+    (no stream, or an agent's ``bad`` with no frame received) is ``starting``: the broadcast is
+    reaching it, which is not a fault. After that, a site that reports no stream, too few frames
+    a second or too many freezes is ``bad``; the agent's own ``bad`` with frames always stands.
     """
     reported = str(stream.get("state", "none"))
-    if reported == "bad" or expected_since is None:
+    if expected_since is None:
         return reported
     if now - expected_since < START_GRACE:
-        return reported
-    if reported == "none":
+        return "starting" if reported != "ok" and not stream.get("fps") else reported
+    if reported in ("bad", "none"):
         return "bad"
     fps = stream.get("fps")
     if fps is not None and fps < MIN_FPS:

@@ -7,7 +7,8 @@ time passing -- :class:`SitePresence` derives the state the operator wall shows:
 
 - ``ONLINE``: connected, heartbeats on time, stream ok.
 - ``DEGRADED``: connected, but the heartbeat is late (none for MORE than 7.5 s) or the agent
-  reports a bad stream.
+  reports a bad stream. Back to ``ONLINE`` the reason says which ended: ``heartbeat`` (the
+  heartbeats came back) only after late or missed heartbeats, ``stream_ok`` after a bad stream.
 - ``OFFLINE``: closed cleanly (at once), no heartbeat for 15 s (3 missed heartbeats), or a
   connection lost for 3 s without reconnecting.
 
@@ -86,8 +87,9 @@ class Reason(StrEnum):
     """Why a reported change happened (stable strings, shown on the wall and in logs)."""
 
     CONNECTED = "connected"
-    HEARTBEAT = "heartbeat"
+    HEARTBEAT = "heartbeat"  # heartbeats came back after being late or missed
     STREAM_BAD = "stream_bad"
+    STREAM_OK = "stream_ok"  # the stream is good again; the heartbeats never stopped
     HEARTBEAT_LATE = "heartbeat_late"
     HEARTBEAT_MISSED = "heartbeat_missed"
     CLEAN_CLOSE = "clean_close"
@@ -313,6 +315,10 @@ class SitePresence:
         new_state = TRANSITIONS.get((old_state, event, guard))
         if new_state is None:
             raise IllegalTransition(self.site_id, event, old_state)
+        reason = _REASONS[event, guard]
+        if reason is Reason.HEARTBEAT and old_state is _S.DEGRADED and not self._stream_ok:
+            # degraded by a bad stream, not by late heartbeats: the heartbeats never stopped
+            reason = Reason.STREAM_OK
         if event is _E.CONNECTED or event is _E.HEARTBEAT:
             self._last_seen = at
         if event is _E.HEARTBEAT:
@@ -328,7 +334,7 @@ class SitePresence:
         if reported is not self._reported:
             old = self._reported
             self._reported = reported
-            self._send(PresenceChanged(self.site_id, old, reported, at, _REASONS[event, guard]))
+            self._send(PresenceChanged(self.site_id, old, reported, at, reason))
         return reported
 
 

@@ -7,8 +7,11 @@ consecutive reports the server judges the screen:
 
 - ``playing``: frames were decoded since the previous report (at least ``MIN_FPS`` a second) and
   the element is not paused;
+- ``starting``: a programme was attached less than ``START_GRACE`` seconds ago and has not
+  played yet (the broadcast is just starting to reach the room: connecting, waiting for the
+  first picture). It is not a fault: the room is receiving, shown neutral (正在接收);
 - ``stalled``: a programme is attached but no new frames came (a frozen picture, a dead stream,
-  a paused element);
+  a paused element), after it played or once the start-up grace is over;
 - ``idle``: the screen has no programme to play (no broadcast, or no session);
 - ``silent`` (judged by the wall, from the report's time): no report for ``STALE_AFTER`` seconds:
   the page is closed, the kiosk crashed, or the network is down.
@@ -22,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from server.core.broadcast import START_GRACE
 from server.core.validation import Bool, Enum, Int, Map, Optional
 
 REPORT_INTERVAL = 5.0
@@ -33,7 +37,7 @@ STALE_AFTER = 15.0
 MIN_FPS = 1.0
 """Below this many decoded frames a second the picture is judged frozen."""
 
-PlaybackState = Literal["playing", "stalled", "idle"]
+PlaybackState = Literal["playing", "starting", "stalled", "idle"]
 Sound = Literal["on", "muted", "none"]
 
 SCREEN_REPORT = Map(
@@ -62,6 +66,9 @@ class ScreenReport:
     sound: Sound
     width: int | None = None
     height: int | None = None
+    # the server's judgement so far, carried from report to report (see ``judge``):
+    attached_at: float | None = None  # when this programme was first reported attached
+    played: bool = False  # it was judged playing since it was attached
 
 
 def report_from_wire(wire: dict[str, Any]) -> ScreenReport:
@@ -73,6 +80,8 @@ def report_from_wire(wire: dict[str, Any]) -> ScreenReport:
         paused=bool(wire["paused"]),
         frames=int(wire["frames"]),
         sound=wire["sound"],
+        attached_at=wire.get("attached_at"),
+        played=bool(wire.get("played", False)),
     )
 
 
@@ -81,6 +90,8 @@ class ScreenStatus:
     state: PlaybackState
     fps: float
     sound: Sound
+    attached_at: float | None = None
+    played: bool = False
 
     def to_wire(self, report: ScreenReport, site_id: int) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -94,6 +105,8 @@ class ScreenStatus:
             "frames": report.frames,
             "attached": report.attached,
             "paused": report.paused,
+            "attached_at": self.attached_at,
+            "played": self.played,
         }
         if report.width and report.height:
             out["resolution"] = f"{report.width}x{report.height}"
@@ -101,19 +114,36 @@ class ScreenStatus:
 
 
 def judge(report: ScreenReport, previous: ScreenReport | None) -> ScreenStatus:
-    """The screen's state from its report and the one before it (``None`` for the first)."""
+    """The screen's state from its report and the one before it (``None`` for the first).
+
+    A programme that was just attached (after an empty screen, as the broadcast starts, or on
+    a page that reloaded) is ``starting`` until it plays or ``START_GRACE`` seconds pass: the
+    start-up is not a stall. Once it has played, no new frames is ``stalled`` at once.
+    """
     if not report.attached:
         return ScreenStatus("idle", 0.0, report.sound)
+    reloaded = previous is not None and report.frames < previous.frames
+    fresh = previous is None or not previous.attached or reloaded
+    attached_at = report.at
+    played = False
+    if previous is not None and not fresh:
+        if previous.attached_at is None:  # judged before its start was kept: long playing
+            played = True
+        else:
+            attached_at, played = previous.attached_at, previous.played
     fps = 0.0
-    if previous is not None and previous.attached and report.at > previous.at:
-        new_frames = report.frames - previous.frames
-        if new_frames > 0:  # fewer frames than before: the page reloaded; judge next time
-            fps = new_frames / (report.at - previous.at)
+    if previous is not None and not reloaded and report.at > previous.at:
+        # frames decoded since the previous report (an empty screen decodes none)
+        fps = (report.frames - previous.frames) / (report.at - previous.at)
     elif previous is None and report.frames > 0 and not report.paused:
         # The first report of a page: frames decoded, not paused. Trust it until the next one.
-        return ScreenStatus("playing", 0.0, report.sound)
-    playing = not report.paused and fps >= MIN_FPS
-    return ScreenStatus("playing" if playing else "stalled", fps, report.sound)
+        return ScreenStatus("playing", 0.0, report.sound, attached_at, True)
+    if not report.paused and fps >= MIN_FPS:
+        return ScreenStatus("playing", fps, report.sound, attached_at, True)
+    starting = not played and report.at - attached_at < START_GRACE
+    return ScreenStatus(
+        "starting" if starting else "stalled", fps, report.sound, attached_at, played
+    )
 
 
 def is_stale(at: float, now: float) -> bool:

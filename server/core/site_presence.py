@@ -17,6 +17,7 @@ reported once through ``send``, like an agent-only :class:`PresenceBoard` does.
 
 from __future__ import annotations
 
+from server.core.broadcast import START_GRACE
 from server.core.presence import (
     PresenceBoard,
     PresenceChanged,
@@ -34,13 +35,17 @@ def combine(agent: PresenceState, screen: PresenceState) -> PresenceState:
     return agent if _RANK[agent] >= _RANK[screen] else screen
 
 
-def screen_ok(state: str, broadcasting: bool) -> bool:
+def screen_ok(state: str, broadcasting_for: float | None) -> bool:
     """Does the screen page play what it should? A frozen picture never; an empty screen
-    (``idle``) only while nothing is broadcast to its session."""
-    if state == "playing":
+    (``idle``) while nothing is broadcast to its session, or while the broadcast is starting
+    (live for less than ``START_GRACE`` seconds: the page is still attaching it). A screen whose
+    programme is ``starting`` (the broadcast is reaching it, no picture yet) is not at fault.
+    ``broadcasting_for``: seconds the session's broadcast has been live (``None``: it is not).
+    """
+    if state in ("playing", "starting"):
         return True
     if state == "idle":
-        return not broadcasting
+        return broadcasting_for is None or broadcasting_for < START_GRACE
     return False
 
 

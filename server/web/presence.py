@@ -163,16 +163,18 @@ class PresenceService:
         return out
 
     async def screen_report(
-        self, site_id: int, report: screen.ScreenReport, broadcasting: bool = False
+        self, site_id: int, report: screen.ScreenReport, broadcast_since: float | None = None
     ) -> dict[str, Any]:
         """A screen page's playback report: judged against its previous one, then fanned out
         to every process's walls (like a heartbeat's health). The report is also the screen's
         heartbeat: a site with a reporting screen is present (see server.core.site_presence).
-        ``broadcasting``: a broadcast is live for the report's session."""
+        ``broadcast_since``: when the broadcast of the report's session started (``None``: no
+        broadcast is live for it)."""
         last = self.screens.get(site_id)
         status = screen.judge(report, screen.report_from_wire(last) if last else None)
         wire = status.to_wire(report, site_id)
-        wire["ok"] = screen_ok(status.state, broadcasting)
+        live_for = None if broadcast_since is None else report.at - broadcast_since
+        wire["ok"] = screen_ok(status.state, live_for)
         wire["node"] = self.bus.node_id
         self.screens[site_id] = wire
         self._screen_seen(site_id, wire)

@@ -148,16 +148,19 @@ async def site_current_session(request: web.Request) -> web.Response:
     return response
 
 
-def _broadcasting(request: web.Request, session_id: int | None) -> bool:
-    """Is a broadcast live for this session, on this node or on another one?"""
+def _broadcast_since(request: web.Request, session_id: int | None) -> float | None:
+    """When the broadcast live for this session (on this node or on another one) started;
+    ``None`` when none is live."""
     if session_id is None:
-        return False
+        return None
     media = request.app.get(MEDIA)
     if media is not None and session_id in media.live:
-        return True
+        return float(media.live[session_id].started_at)
     cluster = request.app.get(CLUSTER)
     remote = cluster.remote_views.get(session_id) if cluster is not None else None
-    return bool(remote and remote.get("live", True))
+    if not remote or not remote.get("live", True):
+        return None
+    return float(remote.get("started_at") or 0.0)  # an older node's view: long live
 
 
 @routes.json("POST", "/api/v1/site/screen-status", roles.AGENTS, "agent", body=screen.SCREEN_REPORT)
@@ -177,7 +180,7 @@ async def screen_status(request: web.Request) -> Answer:
         height=data["height"],
     )
     status = await request.app[LIVE].presence.screen_report(
-        who.site_id, report, _broadcasting(request, report.session_id)
+        who.site_id, report, _broadcast_since(request, report.session_id)
     )
     return {
         "state": status["state"],

@@ -43,6 +43,7 @@ class AgentThread:
         self.secret = secret
         self.site_id = site_id
         self.capabilities = ["heartbeat", *capabilities]
+        self.stream: dict[str, Any] = {"state": "ok"}  # its heartbeats say it (a test may change)
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.stopping: asyncio.Event | None = None
@@ -82,7 +83,7 @@ class AgentThread:
             deadline = time.monotonic() + 120  # bounded: no test keeps an agent longer
             while not self.stopping.is_set() and time.monotonic() < deadline:
                 seq += 1
-                await agent.send(heartbeat(seq, stream={"state": "ok"}, rtt_ms=42.0))
+                await agent.send(heartbeat(seq, stream=dict(self.stream), rtt_ms=42.0))
                 self.ready.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), 0.5)

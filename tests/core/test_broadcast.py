@@ -81,12 +81,24 @@ def test_peer_site_parses_only_site_peers() -> None:
 def test_server_judges_the_stream_once_the_grace_is_over() -> None:
     ok = {"state": "ok", "fps": 25.0, "freezes_1m": 0}
     assert judge_stream({"state": "none"}, None, 100.0) == "none"  # no broadcast for it
-    assert judge_stream({"state": "none"}, 95.0, 100.0) == "none"  # still starting
+    assert judge_stream({"state": "none"}, 95.0, 100.0) == "starting"  # told 5 s ago
     assert judge_stream({"state": "none"}, 80.0, 100.0) == "bad"  # told 20 s ago, nothing
     assert judge_stream(ok, 80.0, 100.0) == "ok"
     assert judge_stream({**ok, "fps": 2.0}, 80.0, 100.0) == "bad"
     assert judge_stream({**ok, "freezes_1m": 9}, 80.0, 100.0) == "bad"
     assert judge_stream({"state": "bad"}, None, 100.0) == "bad"  # the agent's word stands
+    assert judge_stream({"state": "bad", "fps": 0.0}, 80.0, 100.0) == "bad"
+
+
+def test_a_site_told_to_receive_moments_ago_with_no_picture_yet_is_starting_not_bad() -> None:
+    """The broadcast's start-up: an agent still connecting says ``bad`` (no frame after its own
+    short grace); the server says ``starting`` (正在接收) until START_GRACE has passed."""
+    assert judge_stream({"state": "bad", "fps": 0.0, "freezes_1m": 0}, 94.0, 100.0) == "starting"
+    assert judge_stream({"state": "bad"}, 94.0, 100.0) == "starting"
+    # a picture came and is poor: the agent's bad stands even within the grace
+    assert judge_stream({"state": "bad", "fps": 2.0}, 94.0, 100.0) == "bad"
+    # an agent that says ok is taken at its word
+    assert judge_stream({"state": "ok"}, 94.0, 100.0) == "ok"
 
 
 def test_frame_clock_counts_rate_bitrate_and_freezes() -> None:

@@ -147,7 +147,22 @@ def test_bad_stream_marks_degraded() -> None:
     p.heartbeat(10.0, stream_ok=False)
     assert len(sent) == 2
     p.heartbeat(15.0, stream_ok=True)
-    assert sent[-1] == PresenceChanged(SITE, DEGRADED, ONLINE, 15.0, Reason.HEARTBEAT)
+    # the heartbeats never stopped: the stream came good, not the heartbeats (not 心跳恢复)
+    assert sent[-1] == PresenceChanged(SITE, DEGRADED, ONLINE, 15.0, Reason.STREAM_OK)
+
+
+def test_heartbeats_back_is_said_only_after_heartbeats_were_really_late_or_missed() -> None:
+    """A broadcast's start-up (a bad stream for a few seconds) never reads "heartbeats back";
+    heartbeats that stopped and came back do, even when the stream was bad before."""
+    p, sent = online_since_zero()
+    for t in range(1, 30):  # every beat on time, the stream bad for a while at the start
+        p.heartbeat(float(t), stream_ok=t > 4)
+    assert [c.reason for c in sent] == [Reason.CONNECTED, Reason.STREAM_BAD, Reason.STREAM_OK]
+    p.heartbeat(30.0, stream_ok=False)
+    p.tick(46.0)  # silent 16 s with a bad stream: offline (the socket still open)
+    assert p.state is OFFLINE and sent[-1].reason is Reason.HEARTBEAT_MISSED
+    p.heartbeat(47.0)
+    assert sent[-1] == PresenceChanged(SITE, OFFLINE, ONLINE, 47.0, Reason.HEARTBEAT)
 
 
 def test_flap_while_degraded_by_bad_stream_keeps_degraded_without_reports() -> None:

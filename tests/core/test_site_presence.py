@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from server.core.broadcast import START_GRACE
 from server.core.presence import PresenceChanged, PresenceState
 from server.core.site_presence import SiteBoard, combine, screen_ok
 
@@ -19,9 +20,17 @@ def test_combine_takes_the_better_of_agent_and_screen() -> None:
 
 
 def test_screen_ok_needs_a_playing_picture_during_a_broadcast() -> None:
-    assert screen_ok("playing", True) and screen_ok("playing", False)
-    assert screen_ok("idle", False) and not screen_ok("idle", True)
-    assert not screen_ok("stalled", False) and not screen_ok("stalled", True)
+    assert screen_ok("playing", 60.0) and screen_ok("playing", None)
+    assert screen_ok("idle", None) and not screen_ok("idle", 60.0)
+    assert not screen_ok("stalled", None) and not screen_ok("stalled", 60.0)
+
+
+def test_a_screen_is_not_at_fault_while_the_broadcast_starts_to_reach_it() -> None:
+    # the broadcast reaching the screen, no picture yet: not a fault (the room is receiving)
+    assert screen_ok("starting", 3.0) and screen_ok("starting", None)
+    # live for 3 s: the page has not attached it yet (it reports every 5 s)
+    assert screen_ok("idle", 3.0)
+    assert not screen_ok("idle", START_GRACE)
 
 
 def test_a_screen_only_site_is_online_while_it_reports_and_offline_after_15_s() -> None:
