@@ -430,10 +430,14 @@ class PresenceBoard:
 
 @dataclass(frozen=True, slots=True)
 class PresenceInterval:
+    """A stretch of one state; ``reason`` is why the change that began it happened (None: the
+    site was in ``initial`` from the window's start, no change known)."""
+
     site_id: SiteId
     state: PresenceState
     start: float
     end: float
+    reason: Reason | None = None
 
     @property
     def duration(self) -> float:
@@ -485,7 +489,7 @@ class PresenceTimeline:
     def intervals(self, site_id: SiteId) -> list[PresenceInterval]:
         """Back-to-back intervals covering [start, end]; empty ones are left out."""
         changes = sorted(self._changes.get(site_id, ()), key=lambda c: c.at)
-        state, since = self.initial, self.start
+        state, since, reason = self.initial, self.start, None
         result: list[PresenceInterval] = []
         for change in changes:
             if change.at > self.end:
@@ -493,10 +497,10 @@ class PresenceTimeline:
             at = max(change.at, self.start)
             if change.new is not state:
                 if at > since:
-                    result.append(PresenceInterval(site_id, state, since, at))
-                state, since = change.new, at
+                    result.append(PresenceInterval(site_id, state, since, at, reason))
+                state, since, reason = change.new, at, change.reason
         if self.end > since:
-            result.append(PresenceInterval(site_id, state, since, self.end))
+            result.append(PresenceInterval(site_id, state, since, self.end, reason))
         return result
 
     def online_intervals(

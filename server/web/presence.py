@@ -409,6 +409,7 @@ async def session_presence(request: web.Request) -> web.Response:
                 "intervals": [
                     {
                         "state": state_name(i.state),
+                        "reason": None if i.reason is None else i.reason.value,
                         "from": datetime.fromtimestamp(i.start, UTC).isoformat(),
                         "to": datetime.fromtimestamp(i.end, UTC).isoformat(),
                     }

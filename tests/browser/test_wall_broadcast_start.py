@@ -157,3 +157,9 @@ def test_rooms_starting_to_receive_read_connecting_and_no_alarm_on_the_wall(
         expect(agent_tile).to_have_attribute("data-state", "online", timeout=5000)
         expect(agent_tile.locator(".f-since")).to_contain_text("流恢复正常")
         expect(agent_tile.locator(".f-since")).not_to_contain_text("心跳恢复")
+
+        # Opened again (a reload, another operator's PC): the wall reads the session's history
+        # and still says why the room last changed, as the live change said it.
+        page.reload()
+        expect(agent_tile).to_have_attribute("data-state", "online", timeout=10_000)
+        expect(agent_tile.locator(".f-since")).to_contain_text("流恢复正常")

@@ -452,12 +452,21 @@ def test_timeline_clips_intervals_to_the_session_window() -> None:
         (170.0, 200.0),
     ]
     assert timeline.online_seconds(3) == 80.0
+    # each interval carries why it began (the one before the window: why the state then held)
+    assert [i.reason for i in timeline.intervals(3)] == [
+        Reason.CONNECTED,
+        Reason.STREAM_BAD,
+        Reason.HEARTBEAT,
+        Reason.CLEAN_CLOSE,
+        Reason.CONNECTED,
+    ]
 
 
 def test_timeline_of_a_site_that_never_connected_is_offline_throughout() -> None:
     timeline = PresenceTimeline(0.0, 60.0)
     assert timeline.online_intervals(9) == []
     assert [(i.state, i.duration) for i in timeline.offline_intervals(9)] == [(OFFLINE, 60.0)]
+    assert timeline.intervals(9)[0].reason is None  # no change known: no reason to give
 
 
 def test_timeline_from_a_live_machine_matches_its_reports() -> None:

@@ -328,7 +328,10 @@ export function wallPanel(ctx, floorSeconds) {
         // The history is clipped to the session's window: before the session starts, an interval
         // "from" its scheduled start lies in the future and says nothing about when it changed.
         const from = last ? new Date(last.from).getTime() / 1000 : NaN;
-        if (site && !site.since && from <= Date.now() / 1000) site.since = from;
+        if (site && !site.since && from <= Date.now() / 1000) {
+          site.since = from;
+          site.reason = last.reason || ""; // why it changed, as a live change would say
+        }
       }
       render();
     } catch (_err) {
