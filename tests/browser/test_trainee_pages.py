@@ -161,15 +161,20 @@ def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
             expect(lecturer).to_contain_text("对 王教授 老师的评价")
             lecturer.get_by_label("5 星").check()
             feedback.get_by_label("意见和建议（可选）").fill("案例很好，希望多些互动")
-            feedback.get_by_role("button", name="提交评价").click()
-            expect(phone.locator("#notice")).to_have_text("评价已提交，谢谢。")
-            expect(phone.locator("#feedback")).to_contain_text("已评价：★★★★☆")
-
+            # Before sending it, the trainee signs up for an elective: the lists are loaded and
+            # drawn again (as after a reconnect), and the stars and comment given so far stay.
             item = phone.locator(f'#electives li[data-session-id="{elective["id"]}"]')
             expect(item).to_contain_text("已报 1/1 人")
             item.get_by_role("button", name="报名").click()
             expect(phone.locator("#notice")).to_contain_text("候补第 1 位")
             expect(item).to_contain_text("候补第 1 位")
+            expect(feedback.locator("fieldset").first.get_by_label("4 星")).to_be_checked()
+            expect(feedback.get_by_label("意见和建议（可选）")).to_have_value(
+                "案例很好，希望多些互动"
+            )
+            feedback.get_by_role("button", name="提交评价").click()
+            expect(phone.locator("#notice")).to_have_text("评价已提交，谢谢。")
+            expect(phone.locator("#feedback")).to_contain_text("已评价：★★★★☆")
 
             survey = phone.locator(f'#surveys [data-program-id="{program["id"]}"]')
             for topic in ("数字政府", "基层治理"):
