@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 from server.core.errors import InvalidInput
@@ -39,6 +40,10 @@ from server.core.ledger import (
 
 OFF_SCHEDULE_WARN_MINUTES = 15.0
 """Starting more than this many minutes before or after the schedule warns the operator."""
+
+EARLY_START_ASK_MINUTES = 10.0
+"""Starting more than this many minutes before the schedule is asked about first (the console
+asks once more): the operator opens the console ten minutes early, not to start then."""
 
 
 class Phase(StrEnum):
@@ -162,3 +167,30 @@ def start_warning(scheduled_start: float, started_at: float) -> dict[str, str | 
             "attendance is judged on when it really runs."
         ),
     }
+
+
+class StartCheck(StrEnum):
+    """What is unusual about starting a session now, asked about before the start."""
+
+    ON_SCHEDULE = "on_schedule"
+    OTHER_DAY = "other_day"
+    """Scheduled for another calendar day (in the deployment's zone): tomorrow's, or an old one."""
+    EARLY = "early"
+    """Today, but more than :data:`EARLY_START_ASK_MINUTES` before its scheduled start."""
+
+
+def start_check(scheduled_start: float, now: float, zone: tzinfo) -> StartCheck:
+    """Whether starting now needs a second question, and why (``zone``: the deployment's).
+
+    A late start the same day is not asked about: it happens (the lecturer is late), and the
+    start's warning (:func:`start_warning`) tells the operator attendance follows the run. A
+    start close to the schedule is never asked about, even across midnight (23:58 planned,
+    started at 00:01, is three minutes late, not "another day").
+    """
+    offset = start_offset_minutes(scheduled_start, now)
+    if -EARLY_START_ASK_MINUTES <= offset <= OFF_SCHEDULE_WARN_MINUTES:
+        return StartCheck.ON_SCHEDULE
+    day = datetime.fromtimestamp(scheduled_start, UTC).astimezone(zone).date()
+    if day != datetime.fromtimestamp(now, UTC).astimezone(zone).date():
+        return StartCheck.OTHER_DAY
+    return StartCheck.EARLY if offset < 0 else StartCheck.ON_SCHEDULE

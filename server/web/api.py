@@ -147,6 +147,7 @@ class Endpoint:
     summary: str
     tag: str
     body: Any = None  # a server.core.validation schema, or "file" for uploads
+    body_required: bool = True  # False: the JSON body may be left out (its fields all optional)
     query: tuple[Param, ...] = ()
     response: dict[str, Any] | None = None  # JSON schema of a 2xx answer
     status: int = 200
@@ -335,7 +336,7 @@ def openapi_document(registry: Registry, version: str) -> dict[str, Any]:
             }
         elif ep.body is not None:
             op["requestBody"] = {
-                "required": True,
+                "required": ep.body_required,
                 "content": {"application/json": {"schema": ep.body.json_schema()}},
             }
         ok: dict[str, Any] = {"description": "success"}

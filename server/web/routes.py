@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -10,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import security
 from server.core import passwords, roles
-from server.core.errors import InvalidInput
+from server.core.errors import Conflict, InvalidInput
 from server.core.roles import Actor
-from server.core.session_run import start_warning
+from server.core.session_run import StartCheck, start_check, start_warning
 from server.core.sessions import SessionAction, check_window, next_state
 from server.core.validation import (
     Bool,
@@ -53,7 +54,7 @@ from server.web import (
     trainee_api,
     turn_api,
 )
-from server.web.api import Endpoint, Registry
+from server.web.api import Endpoint, Registry, read_body
 from server.web.audit import http as audit_http
 from server.web.batches import http as batches_http
 from server.web.checkin import http as checkin_http
@@ -64,7 +65,7 @@ from server.web.electives import http as electives_http
 from server.web.floor import http as floor_http
 from server.web.interaction import http as interaction_http
 from server.web.interaction.http import services
-from server.web.keys import LIVE, SESSIONS, principal
+from server.web.keys import CONFIG, LIVE, SESSIONS, principal
 from server.web.leave import http as leave_http
 from server.web.ledger import http as ledger_http
 from server.web.polls import http as polls_http
@@ -366,7 +367,38 @@ async def issue_join_code(request: web.Request) -> web.Response:
     )
 
 
+START_BODY = body({"only_on_schedule": Bool()}, set())
+"""``only_on_schedule``: refuse (409) a start that needs a second question (another day, well
+before the schedule: :func:`server.core.session_run.start_check`) instead of starting; the
+console sends it first and asks the operator on such a refusal. Left out: start regardless."""
+
+
+def _refuse_unusual_start(starts_at: datetime, zone: tzinfo) -> None:
+    now = utcnow()
+    check = start_check(starts_at.timestamp(), now.timestamp(), zone)
+    if check is StartCheck.ON_SCHEDULE:
+        return
+    details = {
+        "starts_at": starts_at.astimezone(UTC).isoformat(),
+        "minutes_early": max(0, round((starts_at - now).total_seconds() / 60)),
+    }
+    if check is StartCheck.OTHER_DAY:
+        raise Conflict(
+            "session.start_other_day",
+            "This session is scheduled for another day; start it anyway?",
+            details,
+        )
+    raise Conflict(
+        "session.start_early",
+        "This session is scheduled to start later; start it anyway?",
+        details,
+    )
+
+
 async def _change_session(request: web.Request, action: SessionAction) -> web.Response:
+    only_on_schedule = False
+    if action is SessionAction.START and request.can_read_body:
+        only_on_schedule = bool((await read_body(request, START_BODY)).get("only_on_schedule"))
     closed_calls: list[tuple[RollCall, list[RollCallEntry]]] = []
     if action is SessionAction.END:  # no question left on the air of an ended session
         await moderation.answer_on_air(
@@ -379,6 +411,8 @@ async def _change_session(request: web.Request, action: SessionAction) -> web.Re
         session.status = state
         warning: dict[str, str | float] | None = None
         if action is SessionAction.START:
+            if only_on_schedule:
+                _refuse_unusual_start(session.starts_at, request.app[CONFIG].zone)
             session.started_at = utcnow()
             warning = start_warning(session.starts_at.timestamp(), session.started_at.timestamp())
         else:
@@ -502,6 +536,8 @@ def build_registry() -> Registry:
             roles.MANAGERS,
             "Start a session",
             "sessions",
+            body=START_BODY,
+            body_required=False,
         )
     )
     add(

@@ -16,6 +16,8 @@ from tests.server_process import ServerProcess
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+SESSION_ID = 1  # demo session 1: every site takes part
+SITE_ID = 2  # 海曙区分课堂, the home site of the demo trainee DEMONB0001
 
 
 def shot(page: Page, folder: str, name: str, full_page: bool = True) -> None:
@@ -48,3 +50,23 @@ def trainee_signs_in(page: Page, url: str, code: str) -> None:
     page.get_by_role("textbox", name=re.compile("^(个人码|Personal code)$")).fill(code)
     page.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
     expect(page.locator("#checkin-state")).to_have_attribute("data-checked-in", "no")
+
+
+def join_and_check_in(page: Page, server: ServerProcess, op: Api, code: str) -> None:
+    """Signs in with the personal code and checks in to demo session 1 with its room's code."""
+    trainee_signs_in(page, server.url, code)
+    shown = op.call("GET", f"/sessions/{SESSION_ID}/checkin-code", params={"site_id": SITE_ID})
+    page.get_by_label(re.compile("签到码|Check-in code")).fill(shown["code"])
+    page.get_by_role("button", name=re.compile("^(签到|Check in)$")).click()
+    expect(page.locator("#checkin-state")).to_have_attribute("data-checked-in", "yes")
+
+
+def open_poll(op: Api, prompt: str, options: list[str], **extra: Any) -> int:
+    """Set-up: the operator creates and launches a poll in demo session 1; its id."""
+    poll = op.call(
+        "POST",
+        f"/sessions/{SESSION_ID}/polls",
+        json={"prompt": prompt, "options": options, **extra},
+    )
+    op.call("POST", f"/polls/{poll['id']}/launch", json={})
+    return int(poll["id"])

@@ -110,6 +110,45 @@ def test_codes_for_a_unit_printed_as_slips_whose_qr_signs_in(
         context.close()
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_replacing_codes_is_the_consoles_one_page_question(
+    browser: Any, server: ServerProcess, lang: str
+) -> None:
+    """发放个人码 (codes handed out would stop working) asks with the console's page question
+    (askInline, as 开始课次 and 结束课次 do): its text, 确认发放 focused, 取消 takes it
+    away and replaces nothing. Desktop 1366x768 and phone, in zh and en."""
+    watch = Watch(server.url)
+    op = Api(server.url).login("operator")
+    before = op.call("GET", "/audit", params={"action": "issue_join_codes", "limit": 1})
+    for device, size in {"desktop": {"width": 1366, "height": 768}, "phone": None}.items():
+        context = browser.new_context(**({"viewport": size} if size else PHONE))
+        try:
+            page = watch.attach(context, device)
+            sign_in(page, server, "#/codes")
+            expect(page.locator("#codes-issue")).to_have_count(1)  # the page is drawn
+            if lang == "en":
+                page.get_by_role("button", name="English").click()
+                expect(
+                    page.get_by_role("heading", name="Issue personal codes in bulk")
+                ).to_be_visible()
+            expect(page.locator("#codes-issue")).to_have_count(1)
+            page.get_by_role("button", name=re.compile("^(发放个人码|Issue codes)$")).click()
+            question = page.locator("#codes-confirm-q")
+            expect(question).to_have_attribute("role", "alertdialog")
+            expect(question).to_contain_text(
+                "原来的个人码会失效。继续吗？" if lang == "zh" else "replace the previous codes"
+            )
+            expect(page.locator("#codes-confirm-q-yes")).to_be_focused()
+            shot(page, "operator-pages", f"codes-ask-{lang}-{device}.png", full_page=False)
+            page.locator("#codes-confirm-q-no").click()
+            expect(question).to_have_count(0)
+            expect(page.locator("#slips .slip")).to_have_count(0)
+        finally:
+            context.close()
+    assert op.call("GET", "/audit", params={"action": "issue_join_codes", "limit": 1}) == before
+    watch.check()
+
+
 def test_codes_for_two_units_keep_both_batches_to_print_together_or_apart(
     browser: Any, server: ServerProcess
 ) -> None:

@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.browser.pages_helpers import (
+    SESSION_ID,
+    SITE_ID,
+    join_and_check_in,
+    open_poll,
     phone_page,
     shot,
     trainee_api,
@@ -22,29 +26,7 @@ from tests.browser.session_helpers import Api, Watch
 from tests.chromium import chromium_browser
 from tests.server_process import ServerProcess
 
-SESSION_ID = 1  # demo session 1: every site takes part
-SITE_ID = 2  # 海曙区分课堂, the home site of the demo trainee DEMONB0001
-
-
 browser = pytest.fixture(scope="module")(chromium_browser)
-
-
-def join_and_check_in(page: Page, server: ServerProcess, op: Api, code: str) -> None:
-    trainee_signs_in(page, server.url, code)
-    shown = op.call("GET", f"/sessions/{SESSION_ID}/checkin-code", params={"site_id": SITE_ID})
-    page.get_by_label(re.compile("签到码|Check-in code")).fill(shown["code"])
-    page.get_by_role("button", name=re.compile("^(签到|Check in)$")).click()
-    expect(page.locator("#checkin-state")).to_have_attribute("data-checked-in", "yes")
-
-
-def open_poll(op: Api, prompt: str, options: list[str], **extra: Any) -> int:
-    poll = op.call(
-        "POST",
-        f"/sessions/{SESSION_ID}/polls",
-        json={"prompt": prompt, "options": options, **extra},
-    )
-    op.call("POST", f"/polls/{poll['id']}/launch", json={})
-    return int(poll["id"])
 
 
 def test_two_open_polls_answered_from_the_phone_then_check_out(
@@ -179,15 +161,20 @@ def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
             expect(lecturer).to_contain_text("对 王教授 老师的评价")
             lecturer.get_by_label("5 星").check()
             feedback.get_by_label("意见和建议（可选）").fill("案例很好，希望多些互动")
-            feedback.get_by_role("button", name="提交评价").click()
-            expect(phone.locator("#notice")).to_have_text("评价已提交，谢谢。")
-            expect(phone.locator("#feedback")).to_contain_text("已评价：★★★★☆")
-
+            # Before sending it, the trainee signs up for an elective: the lists are loaded and
+            # drawn again (as after a reconnect), and the stars and comment given so far stay.
             item = phone.locator(f'#electives li[data-session-id="{elective["id"]}"]')
             expect(item).to_contain_text("已报 1/1 人")
             item.get_by_role("button", name="报名").click()
             expect(phone.locator("#notice")).to_contain_text("候补第 1 位")
             expect(item).to_contain_text("候补第 1 位")
+            expect(feedback.locator("fieldset").first.get_by_label("4 星")).to_be_checked()
+            expect(feedback.get_by_label("意见和建议（可选）")).to_have_value(
+                "案例很好，希望多些互动"
+            )
+            feedback.get_by_role("button", name="提交评价").click()
+            expect(phone.locator("#notice")).to_have_text("评价已提交，谢谢。")
+            expect(phone.locator("#feedback")).to_contain_text("已评价：★★★★☆")
 
             survey = phone.locator(f'#surveys [data-program-id="{program["id"]}"]')
             for topic in ("数字政府", "基层治理"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -11,12 +11,15 @@ from server.core.ledger import LedgerRules
 from server.core.session_run import (
     Phase,
     SessionTimes,
+    StartCheck,
     judge,
     off_schedule,
     run_window,
+    start_check,
     start_offset_minutes,
     start_warning,
 )
+from server.core.zone import CHINA_TZ
 
 CST = timezone(timedelta(hours=8))
 PLAN_START = datetime(2026, 12, 6, 9, 0, tzinfo=CST).timestamp()  # 09:00-11:30 planned
@@ -152,3 +155,37 @@ def test_bad_times_are_refused() -> None:
         SessionTimes("s", "c", PLAN_END, PLAN_START)
     with pytest.raises(InvalidInput):
         SessionTimes("s", "c", PLAN_START, PLAN_END, float("nan"))
+
+
+@pytest.mark.parametrize(
+    ("now", "verdict"),
+    [
+        (PLAN_START - 10 * MIN, StartCheck.ON_SCHEDULE),  # ten minutes early: the usual
+        (PLAN_START - 13 * MIN, StartCheck.EARLY),
+        (PLAN_START - 8.5 * 60 * MIN, StartCheck.EARLY),  # 00:30 the same day
+        (PLAN_START + 6 * 60 * MIN, StartCheck.ON_SCHEDULE),  # late the same day: warned after
+        (PLAN_START - 24 * 60 * MIN, StartCheck.OTHER_DAY),  # tomorrow's session, today
+        (PLAN_START - 9.5 * 60 * MIN, StartCheck.OTHER_DAY),  # 23:30 the evening before
+        (PLAN_START + 24 * 60 * MIN, StartCheck.OTHER_DAY),  # yesterday's, never started
+        (PLAN_START - 9 * 60 * MIN - 2 * MIN, StartCheck.OTHER_DAY),  # 23:58 the evening before
+    ],
+)
+def test_start_check_asks_about_another_day_and_a_start_well_early(
+    now: float, verdict: StartCheck
+) -> None:
+    assert start_check(PLAN_START, now, CHINA_TZ) is verdict
+
+
+def test_start_check_takes_the_day_in_the_deployments_zone() -> None:
+    """09:00 in Beijing is 01:00 UTC: at 23:30 UTC the evening before it is already that day."""
+    utc_evening_before = PLAN_START - 1.5 * 60 * MIN  # 07:30 Beijing, 23:30 UTC the day before
+    assert start_check(PLAN_START, utc_evening_before, CHINA_TZ) is StartCheck.EARLY
+    assert start_check(PLAN_START, utc_evening_before, UTC) is StartCheck.OTHER_DAY
+
+
+def test_a_start_close_to_a_midnight_schedule_is_not_another_day() -> None:
+    """23:58 planned: started at 00:01 (3 minutes late) or at 23:50 the day before, no question."""
+    midnight = datetime(2026, 12, 7, 0, 0, tzinfo=CST).timestamp()
+    assert start_check(midnight - 2 * MIN, midnight + 1 * MIN, CHINA_TZ) is StartCheck.ON_SCHEDULE
+    assert start_check(midnight + 5 * MIN, midnight - 2 * MIN, CHINA_TZ) is StartCheck.ON_SCHEDULE
+    assert start_check(midnight - 2 * MIN, midnight + 30 * MIN, CHINA_TZ) is StartCheck.OTHER_DAY

@@ -543,6 +543,11 @@ async def test_quiz_live_tally_per_site_scores_and_time_limit(room: Room, world:
     await _error(
         await outsider.request("POST", answer, json={"choices": [0]}), 403, "qa.not_checked_in"
     )
+    # The list tells each trainee their own answer (a reloaded phone shows it), staff none.
+    listed = f"/api/v1/sessions/{sid}/polls"
+    assert (await _ok(await alice.request("GET", listed)))["items"][0]["my_choices"] == [0]
+    assert (await _ok(await carol.request("GET", listed)))["items"][0]["my_choices"] is None
+    assert "my_choices" not in (await _ok(await op.get(listed)))["items"][0]
     shown = await _ok(await op.get(f"/api/v1/polls/{quiz['id']}"))
     assert shown["tally"]["per_option"] == [1, 1, 0]
     assert shown["tally"]["per_site"] == {str(world.site_id): [1, 1, 0]}

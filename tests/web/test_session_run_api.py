@@ -76,3 +76,28 @@ async def test_a_start_on_time_carries_no_warning(client_as: ClientFactory, worl
     sid = await _session(op, world, hours_ago=5 / 60)
     started = await _ok(await op.post(f"/api/v1/sessions/{sid}/start"))
     assert "warning" not in started and started["status"] == "live"
+
+
+async def test_the_console_start_is_refused_for_tomorrow_and_then_started_anyway(
+    client_as: ClientFactory, world: World
+) -> None:
+    """``only_on_schedule`` (sent by the console first) refuses tomorrow's session with a code
+    the page turns into its question; the same start without it (仍然开始) goes ahead."""
+    op, _agent, _trainee = await operator_site_trainee(client_as)
+    sid = await _session(op, world, hours_ago=-24)
+    refused = await op.post(f"/api/v1/sessions/{sid}/start", json={"only_on_schedule": True})
+    assert refused.status == 409
+    error = (await refused.json())["error"]
+    assert error["code"] == "session.start_other_day"
+    assert 1439 <= error["details"]["minutes_early"] <= 1440
+    assert (await _ok(await op.get(f"/api/v1/sessions/{sid}")))["status"] == "scheduled"
+    started = await _ok(await op.post(f"/api/v1/sessions/{sid}/start"))
+    assert started["status"] == "live" and started["warning"]["minutes_off"] < -1400
+
+
+async def test_a_start_on_time_is_not_refused(client_as: ClientFactory, world: World) -> None:
+    op, _agent, _trainee = await operator_site_trainee(client_as)
+    sid = await _session(op, world, hours_ago=-5 / 60)  # due in five minutes
+    body = {"only_on_schedule": True}
+    started = await _ok(await op.post(f"/api/v1/sessions/{sid}/start", json=body))
+    assert started["status"] == "live" and "warning" not in started

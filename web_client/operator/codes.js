@@ -9,7 +9,7 @@ import { h, clear, $ } from "/static/shared/dom.js";
 import { t, addMessages, getLang } from "/static/shared/i18n.js";
 import { api } from "/static/shared/api.js";
 import { qrSvg } from "/static/shared/qr.js";
-import { act, field, flash, fmtTime } from "./ui.js";
+import { act, askInline, field, flash, fmtTime } from "./ui.js";
 import { listAll, treeOrder } from "./manage.js";
 import { saveBlob } from "./panel.js";
 
@@ -175,20 +175,7 @@ export async function codesView(root) {
       return;
     }
     // Replacing codes is asked once more, on the page (slips already handed out stop working).
-    clear(confirmBox).appendChild(
-      h(
-        "div",
-        { class: "inline-form", role: "alertdialog", "aria-labelledby": "codes-confirm-text" },
-        h("p", { id: "codes-confirm-text" }, t("codes.confirm")),
-        h(
-          "div",
-          { class: "row-actions" },
-          h("button", { type: "button", class: "primary", id: "codes-confirm-yes", onclick: (e) => go(e.currentTarget) }, t("codes.confirmYes")),
-          h("button", { type: "button", onclick: () => clear(confirmBox) }, t("ui.cancel")),
-        ),
-      ),
-    );
-    $("#codes-confirm-yes").focus();
+    askInline(confirmBox, t("codes.confirm"), t("codes.confirmYes"), go, { id: "codes-confirm-q" });
   }
 
   /** An Excel button for these slips. */

@@ -52,6 +52,11 @@ addMessages({
     "broadcast.publishAgain": "重新推流",
     "broadcast.startSessionFirst": "课次尚未开始：请先点击上方的“开始课次”，再开始直播。",
     "broadcast.sessionEnded": "课次已结束，不能再直播。",
+    "broadcast.previewConnecting": "正在连接直播预览…",
+    "broadcast.previewNotLive": "直播预览没有画面：本课次还没有开始直播。请先点击“开始直播”，再打开直播预览。",
+    "broadcast.previewFailed": "直播预览未能连接：{why}请检查本机网络（防火墙须放行 UDP），然后再点击“打开直播预览”。",
+    "broadcast.previewNoAnswer": "服务器没有应答。",
+    "broadcast.previewNoPath": "画面连接不通。",
   },
   en: {
     "wall.screen": "Screen",
@@ -102,5 +107,10 @@ addMessages({
     "broadcast.publishAgain": "Publish again",
     "broadcast.startSessionFirst": "The session has not started: click “Start session” above first, then start the broadcast.",
     "broadcast.sessionEnded": "The session has ended; it can no longer broadcast.",
+    "broadcast.previewConnecting": "Connecting the broadcast preview…",
+    "broadcast.previewNotLive": "No broadcast preview: this session is not broadcasting yet. Click “Start broadcast” first, then open the preview.",
+    "broadcast.previewFailed": "The broadcast preview could not connect: {why} Check this computer's network (the firewall must let UDP through), then click “Open broadcast preview” again.",
+    "broadcast.previewNoAnswer": "the server did not answer.",
+    "broadcast.previewNoPath": "the video connection did not come up.",
   },
 });

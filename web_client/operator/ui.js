@@ -110,9 +110,13 @@ export function askInline(box, question, yesLabel, onYes, { id = nextId("ask"), 
   yes.focus();
 }
 
-/** Date and time in the deployment's time zone (server setting time_zone). */
-export function fmtDateTime(iso) {
-  return zonedDateTime(iso, getLang());
+/**
+ * Date and time in the deployment's time zone (server setting time_zone).
+ * @param {string} iso
+ * @param {Intl.DateTimeFormatOptions} [options] e.g. { year: undefined, month: "short", day: "numeric" }: "12月8日 09:00"
+ */
+export function fmtDateTime(iso, options = {}) {
+  return zonedDateTime(iso, getLang(), options);
 }
 
 export function fmtTime(iso) {

@@ -267,6 +267,8 @@ export const ERRORS = {
   "session.not_found": ["找不到这个课次。", "This session does not exist."],
   "session.not_participant": ["您（或本课堂）不在本课次的参训范围内。", "You do not take part in this session."],
   "session.other_site": ["该课堂不在本课次中。", "This site does not take part in the session."],
+  "session.start_early": ["此课次还没到开始时间。", "This session is not due to start yet."],
+  "session.start_other_day": ["此课次不是安排在今天。", "This session is not scheduled for today."],
   "session.started_off_schedule": ["课次开始时间与计划相差较大，考勤按实际开始时间计算。", "The session started far from its schedule; attendance follows when it really ran."],
   "sessions.unknown_course": ["所选的课程不存在。", "The course chosen does not exist."],
   "sessions.unknown_site": ["所选的课堂不存在。", "A site chosen does not exist."],

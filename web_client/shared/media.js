@@ -305,6 +305,8 @@ export async function viewProgram(live, sessionId, videoEl, options = {}) {
   const peer = new KeptPeer(live, sessionId, "view", {
     requestId: options.requestId || requestId("view"),
     iceServers: options.iceServers,
+    maxAttempts: options.maxAttempts,
+    onState: options.onState,
     ...receiver(videoEl),
   });
   await peer.start();

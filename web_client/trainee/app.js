@@ -88,7 +88,7 @@ function showJoin() {
   $("#app-view").hidden = true;
   $("#join-view").hidden = false;
   setConn(null);
-  if (pendingQr()) notice(t("checkin.need_join"), "ok");
+  if (pendingQr()) notice(t("checkin.need_join"), "ok", { stay: true });
   $("#join-code").focus();
 }
 

@@ -214,7 +214,7 @@ export async function checkinWith(proof, sessionId) {
     notice(t("err.checkin.session_not_live"));
     return;
   }
-  if (qr) notice(t("checkin.qr_pending"), "ok");
+  if (qr) notice(t("checkin.qr_pending"), "ok", { stay: true }); // until the answer replaces it
   const body = { ...proof, client_id: randomId("web-") };
   let answer = null;
   // A lost answer is retried with the same client_id: the server answers the first result again.

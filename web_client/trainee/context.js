@@ -23,7 +23,7 @@ import { errorText } from "/static/shared/api.js";
  * @property {any[]} questions
  * @property {number} questionsVersion bumped by my own votes and questions
  * @property {any[]} polls the open polls
- * @property {Set<number>} answeredPolls
+ * @property {Map<number, number[]>} answeredPolls my answer to each poll I answered: the options chosen
  * @property {Map<number, {id: number, until: number, answered: boolean}>} rollCalls until: ms, local clock
  * @property {{site_id: number, until: number|null} | null} floor until: ms, local clock
  * @property {any} transcript
@@ -41,7 +41,7 @@ export const state = {
   questions: [],
   questionsVersion: 0,
   polls: [],
-  answeredPolls: new Set(),
+  answeredPolls: new Map(),
   rollCalls: new Map(),
   floor: null,
   transcript: null,
@@ -63,15 +63,27 @@ export function randomId(prefix) {
   return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// How long a confirmation ("问题已提交。") stays: long enough to read, gone before the next
+// thing the session brings (a roll call, 签退) so that it is not read as news then.
+const CONFIRMATION_MS = 5000;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let noticeTimer;
+
 /**
- * The one message line of the page ("" clears it).
+ * The one message line of the page ("" clears it). A confirmation ("ok") goes away by itself
+ * after a few seconds unless `stay` (an instruction that holds until it is done); an error
+ * stays until the next notice replaces it.
  * @param {string} text
  * @param {"error" | "ok"} [kind]
+ * @param {{stay?: boolean}} [opts]
  */
-export function notice(text, kind = "error") {
+export function notice(text, kind = "error", { stay = false } = {}) {
   const box = $("#notice");
+  clearTimeout(noticeTimer);
   clear(box);
-  if (text) box.appendChild(h("p", { class: `message ${kind}`, role: kind === "error" ? "alert" : "status" }, text));
+  if (!text) return;
+  box.appendChild(h("p", { class: `message ${kind}`, role: kind === "error" ? "alert" : "status" }, text));
+  if (kind === "ok" && !stay) noticeTimer = setTimeout(() => clear(box), CONFIRMATION_MS);
 }
 
 /** @param {unknown} err */

@@ -17,6 +17,15 @@ function fmt(n) {
   return (Math.round(Number(n) * 10) / 10).toString();
 }
 
+/**
+ * A session's hours; a session still running has none yet (its 0 is not a result), so it says
+ * when they come instead.
+ * @param {any} r a result of the transcript
+ */
+function amount(r) {
+  return r.final === false ? t("hours.afterEnd") : t("hours.amount", { n: fmt(r.class_hours) });
+}
+
 export function renderHours() {
   const area = $("#hours-area");
   clear(area);
@@ -47,7 +56,7 @@ export function renderHours() {
     if (r.late) tags.push(h("span", { class: "tag" }, t("hours.late")));
     if (r.left_early) tags.push(h("span", { class: "tag" }, t("hours.left_early")));
     list.appendChild(
-      h("li", {}, h("div", {}, r.session_title || r.course_title), h("div", { class: "q-meta row" }, fmtDateTime(r.starts_at, getLang()), " · ", t("hours.amount", { n: fmt(r.class_hours) }), tags)),
+      h("li", {}, h("div", {}, r.session_title || r.course_title), h("div", { class: "q-meta row" }, fmtDateTime(r.starts_at, getLang()), " · ", amount(r), tags)),
     );
   }
   area.appendChild(list);

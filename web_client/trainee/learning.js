@@ -84,10 +84,12 @@ addMessages({
 /**
  * What the server answered (GET /trainee/electives, /trainee/surveys, /trainee/feedback), the
  * topics ticked per survey (program id -> the topics in order; "text<program id>" -> the needs
- * typed so far), the answers being changed ("s<program id>", "f<session id>").
- * @type {{electives: any[], surveys: any[], feedback: any[], ranking: Map<number | string, any>, editing: Set<string>}}
+ * typed so far), the answers being changed ("s<program id>", "f<session id>"), the feedback
+ * being written (session id -> the stars and comment so far: a redraw after a reconnect or an
+ * elective's sign-up keeps them).
+ * @type {{electives: any[], surveys: any[], feedback: any[], ranking: Map<number | string, any>, editing: Set<string>, drafts: Map<number, {course?: number, lecturer?: number, comment?: string}>}}
  */
-const state = { electives: [], surveys: [], feedback: [], ranking: new Map(), editing: new Set() };
+const state = { electives: [], surveys: [], feedback: [], ranking: new Map(), editing: new Set(), drafts: new Map() };
 /** @type {{ok: (text: string) => void, error: (err: unknown) => void}} */
 let say = { ok: () => {}, error: () => {} };
 
@@ -260,7 +262,7 @@ function renderFeedback() {
   // each (tap to rate or change), and all but the newest few fold under 更早的课程.
   const items = [...state.feedback].sort((a, b) => String(b.starts_at).localeCompare(String(a.starts_at)));
   const first = items.find((f) => !f.given);
-  const rows = items.map((f) => feedbackItem(f, f === first || state.editing.has(`f${f.session_id}`)));
+  const rows = items.map((f) => feedbackItem(f, f === first || state.editing.has(`f${f.session_id}`) || state.drafts.has(f.session_id)));
   area.append(...rows.slice(0, FEEDBACK_SHOWN));
   if (rows.length > FEEDBACK_SHOWN) {
     area.appendChild(h("details", { class: "more", id: "feedback-older" }, h("summary", {}, t("feedback.older", { n: rows.length - FEEDBACK_SHOWN })), rows.slice(FEEDBACK_SHOWN)));
@@ -282,13 +284,25 @@ function feedbackItem(f, open) {
     );
   }
   const commentId = `fb-comment-${f.session_id}`;
+  const draft = state.drafts.get(f.session_id) || {};
   const comment = h("textarea", { id: commentId, maxlength: "2000" });
-  comment.value = f.my_comment || "";
+  comment.value = draft.comment ?? f.my_comment ?? "";
+  const courseName = `fb-course-${f.session_id}`;
+  const lecturerName = `fb-lecturer-${f.session_id}`;
+  /** What is ticked and typed so far, kept for the next redraw. @param {Event} ev */
+  const keep = (ev) => {
+    const typed = /** @type {HTMLFormElement} */ (ev.currentTarget);
+    const picked = (/** @type {string} */ name) => {
+      const box = /** @type {HTMLInputElement | null} */ (typed.querySelector(`input[name="${name}"]:checked`));
+      return box ? Number(box.value) : undefined;
+    };
+    state.drafts.set(f.session_id, { course: picked(courseName), lecturer: picked(lecturerName), comment: comment.value });
+  };
   const form = h(
     "form",
-    { class: "feedback", "data-session-id": String(f.session_id), onsubmit: (ev) => sendFeedback(ev, f).catch(say.error) },
-    ratingField(`fb-course-${f.session_id}`, t("feedback.course"), f.my_rating),
-    f.lecturer ? ratingField(`fb-lecturer-${f.session_id}`, t("feedback.lecturer", { name: f.lecturer }), f.my_lecturer_rating) : null,
+    { class: "feedback", "data-session-id": String(f.session_id), onsubmit: (ev) => sendFeedback(ev, f).catch(say.error), onchange: keep, oninput: keep },
+    ratingField(courseName, t("feedback.course"), draft.course ?? f.my_rating),
+    f.lecturer ? ratingField(lecturerName, t("feedback.lecturer", { name: f.lecturer }), draft.lecturer ?? f.my_lecturer_rating) : null,
     h("label", { for: commentId }, t("feedback.comment")),
     comment,
     h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("feedback.submit"))),
@@ -311,6 +325,7 @@ async function sendFeedback(ev, f) {
   if (comment) body.comment = comment;
   await api.post(`/sessions/${f.session_id}/feedback`, body);
   state.editing.delete(`f${f.session_id}`);
+  state.drafts.delete(f.session_id);
   say.ok(t("feedback.done"));
   await loadLearning();
 }

@@ -3,12 +3,14 @@
 import { h, clear, $ } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
 import { api, ApiError } from "/static/shared/api.js";
-import { notice, showError, state } from "./context.js";
+import { later, notice, showError, state } from "./context.js";
 
 export async function loadPolls() {
   if (!state.sessionId) return;
   const answer = await api.get(`/sessions/${state.sessionId}/polls`);
   state.polls = answer.items.filter((/** @type {any} */ p) => p.state === "open");
+  // The server knows what I answered (also from before a reload or on another tab).
+  for (const poll of state.polls) if (Array.isArray(poll.my_choices)) state.answeredPolls.set(poll.id, poll.my_choices);
   renderPolls();
 }
 
@@ -24,8 +26,9 @@ export function renderPolls() {
   for (const poll of state.polls) {
     const multi = poll.mode === "multiple";
     const name = `poll-${poll.id}`;
-    if (state.answeredPolls.has(poll.id)) {
-      area.appendChild(h("div", { class: "poll" }, h("p", {}, h("strong", {}, poll.prompt)), h("p", { class: "message ok" }, t("polls.done"))));
+    const mine = state.answeredPolls.get(poll.id);
+    if (mine) {
+      area.appendChild(answered(poll, mine));
       continue;
     }
     const options = poll.options.map((/** @type {string} */ text, /** @type {number} */ i) =>
@@ -54,6 +57,26 @@ export function renderPolls() {
 }
 
 /**
+ * An answered poll: its options, mine marked, and that the answer is in.
+ * @param {any} poll
+ * @param {number[]} mine the indexes of the options I chose
+ */
+function answered(poll, mine) {
+  const options = poll.options.map((/** @type {string} */ text, /** @type {number} */ i) =>
+    mine.includes(i)
+      ? h("li", { class: "chosen" }, h("span", {}, text), " ", h("span", { class: "tag ok" }, t("polls.mine")))
+      : h("li", { class: "muted" }, text),
+  );
+  return h(
+    "div",
+    { class: "poll answered", "data-poll-id": String(poll.id) },
+    h("p", {}, h("strong", {}, poll.prompt)),
+    h("ul", { class: "poll-options" }, options),
+    h("p", { class: "message ok" }, t("polls.done")),
+  );
+}
+
+/**
  * @param {SubmitEvent} ev
  * @param {any} poll
  */
@@ -65,12 +88,15 @@ async function answerPoll(ev, poll) {
     notice(t("polls.pick"));
     return;
   }
+  let mine = choices;
   try {
-    await api.post(`/polls/${poll.id}/answers`, { choices });
+    const answer = await api.post(`/polls/${poll.id}/answers`, { choices });
+    mine = answer.choices;
   } catch (err) {
     if (!(err instanceof ApiError && err.code === "quiz.already_answered")) throw err;
+    later("polls", loadPolls, 50); // answered before (another tab): the server says with what
   }
-  state.answeredPolls.add(poll.id);
+  state.answeredPolls.set(poll.id, mine);
   notice(t("polls.done"), "ok");
   renderPolls();
 }

@@ -15,6 +15,8 @@ export async function loadOnAir() {
 }
 
 export function renderOnAir() {
+  // Only a live session puts a question on air: without one the card has nothing to say.
+  $("#onair-card").hidden = !state.sessionId;
   const el = $("#onair-text");
   el.classList.toggle("muted", !state.onAir);
   el.textContent = state.onAir ? state.onAir.text : t("onair.none");
@@ -62,6 +64,10 @@ export function applyVotes(data) {
 }
 
 export function renderQuestions() {
+  // Questions are asked in a live session: once it ended (or before one starts) neither the
+  // form nor the wall can have anything; the session card says that none is live.
+  $("#ask-card").hidden = !state.sessionId;
+  $("#questions-card").hidden = !state.sessionId;
   const list = $("#questions");
   const active = /** @type {HTMLElement | null} */ (document.activeElement);
   const focusedId = active && active.dataset ? active.dataset.questionId : null;

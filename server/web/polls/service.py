@@ -237,7 +237,9 @@ async def show_poll(svc: Services, who: Principal, poll_id: int) -> dict[str, An
 
 
 async def list_polls(svc: Services, who: Principal, session_id: int) -> list[dict[str, Any]]:
-    """A session's polls; trainees and sites do not see drafts."""
+    """A session's polls; trainees and sites do not see drafts. A trainee's copy has each
+    poll's ``my_choices`` (their own answer, null before they answered), so that a reloaded
+    phone shows what they chose."""
     staff = who.actor in roles.STAFF
     now = utcnow()
     async with svc.sessions() as db:
@@ -247,11 +249,21 @@ async def list_polls(svc: Services, who: Principal, session_id: int) -> list[dic
                 select(PollRow).where(PollRow.session_id == session_id).order_by(PollRow.id)
             )
         ).all()
-        return [
+        views = [
             poll_view(r, await _restore(db, r, answers=False), now, staff)
             for r in rows
             if staff or r.state != quiz_core.PollState.DRAFT.value
         ]
+        if who.trainee_id is None:
+            return views
+        found = await db.execute(
+            select(PollAnswerRow.poll_id, PollAnswerRow.choices).where(
+                PollAnswerRow.session_id == session_id,
+                PollAnswerRow.trainee_id == who.trainee_id,
+            )
+        )
+        mine: dict[int, list[int]] = {poll_id: list(c) for poll_id, c in found.all()}
+    return [{**v, "my_choices": mine.get(v["id"])} for v in views]
 
 
 async def quiz_scores(svc: Services, trainee_id: int) -> dict[str, Any]:

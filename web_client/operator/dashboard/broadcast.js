@@ -16,6 +16,20 @@ const own = { sessionId: null, handle: null, notify: null }; // notify: the view
 // A camera publication that does not connect is offered again (1, 2, 4, 8 s apart, each
 // attempt given 10 s to connect), then left to the person (重新推流).
 const PUBLISH_ATTEMPTS = 5;
+// A programme preview that does not connect is tried this many times, then given up (said so).
+const PREVIEW_ATTEMPTS = 3;
+
+/**
+ * Why the preview did not connect, in the operator's words.
+ * @param {any} err a MediaError (code) or another error
+ */
+function previewWhy(err) {
+  const code = err && err.code;
+  if (code === "media.timeout") return t("broadcast.previewNoAnswer");
+  if (code === "media.connect_timeout" || code === "media.connect_failed") return t("broadcast.previewNoPath");
+  const known = code ? t("err." + code) : "";
+  return known && known !== "err." + code ? known : errorText(err);
+}
 
 /** @param {import("./context.js").Dash} ctx */
 export function broadcastPanel(ctx) {
@@ -47,6 +61,8 @@ export function broadcastPanel(ctx) {
   const bRec = h("select", { id: "bc-rec" });
   const programVideo = h("video", { class: "program", muted: true, playsinline: true, autoplay: true, "aria-label": t("broadcast.preview") });
   const bMsg = h("p", { class: "note", role: "status", id: "bc-msg" });
+  // the preview's connection: connecting, or why it did not connect and what to do
+  const previewMsg = h("p", { class: "note", role: "status", id: "bc-preview-msg", hidden: true });
   const bState = h("p", { class: "bc-state", id: "bc-state" });
   // Why 开始直播 is not offered: the server starts a broadcast in a live session only.
   const bWhy = h("p", { class: "note", id: "bc-why" });
@@ -255,21 +271,62 @@ export function broadcastPanel(ctx) {
     bPreview.setAttribute("aria-pressed", String(Boolean(program)));
   }
 
+  /** @param {string} text what the preview line says ("" hides it) */
+  function sayPreview(text) {
+    previewMsg.textContent = text;
+    previewMsg.hidden = !text;
+  }
+
+  function closePreview() {
+    if (program) program.close();
+    program = null;
+    programVideo.srcObject = null;
+    programVideo.hidden = true; // no black box where no picture comes
+    syncPreview();
+  }
+
+  /** The preview did not connect: no video box, a line saying why and what to do. */
+  function previewFailed(/** @type {any} */ err) {
+    closePreview();
+    const notLive = err && err.code === "media.no_broadcast";
+    sayPreview(notLive ? t("broadcast.previewNotLive") : t("broadcast.previewFailed", { why: previewWhy(err) }));
+  }
+
+  /** Open the programme preview: its box shows once the connection is up. @param {any} mod */
+  async function openPreview(mod) {
+    /** @type {any} */
+    let handle = null;
+    let shown = false;
+    const onState = () => {
+      if (!handle || handle !== program) return; // an older preview's late news
+      if (handle.state === "failed") return previewFailed(handle.error);
+      if (handle.state === "connected") shown = true;
+      programVideo.hidden = !shown;
+      sayPreview(shown ? "" : t("broadcast.previewConnecting"));
+    };
+    sayPreview(t("broadcast.previewConnecting"));
+    try {
+      handle = await mod.viewProgram(hub.socket, sessionId, programVideo, { maxAttempts: PREVIEW_ATTEMPTS, onState });
+    } catch (err) {
+      previewFailed(err);
+      return;
+    }
+    program = handle;
+    syncPreview();
+    onState();
+  }
+
   /** @param {Event} ev */
   async function preview(ev) {
     await act(ev.currentTarget, async () => {
       const mod = await ctx.loadMedia();
       if (!mod || !mod.viewProgram) throw new Error(t("media.unavailable"));
       if (program) {
-        program.close();
-        program = null;
-        programVideo.hidden = true;
-        syncPreview();
+        closePreview();
+        sayPreview("");
         return;
       }
-      programVideo.hidden = false;
-      program = await mod.viewProgram(hub.socket, sessionId, programVideo);
-      syncPreview();
+      await openPreview(mod);
     });
   }
 
@@ -294,6 +351,7 @@ export function broadcastPanel(ctx) {
     el.appendChild(camera.element);
     el.appendChild(bState);
     el.appendChild(bMsg);
+    el.appendChild(previewMsg);
     el.appendChild(programVideo);
     syncPickers();
   }
@@ -349,9 +407,9 @@ export function broadcastPanel(ctx) {
     try {
       if (publisher()) await publishOwnCamera();
       if (program) {
-        program.close();
+        closePreview();
         const mod = await ctx.loadMedia();
-        program = mod && mod.viewProgram ? await mod.viewProgram(hub.socket, sessionId, programVideo) : null;
+        if (mod && mod.viewProgram) await openPreview(mod);
       }
       syncPreview();
     } catch (err) {
