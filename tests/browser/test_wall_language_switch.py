@@ -27,7 +27,8 @@ WATCHED = (MAIN, AGENT_SITE, QUIET_SITE)
 COUNT = re.compile(r"^\d+ / \d+$")
 
 # Every state each watched tile shows, recorded in the page from the document down (the wall
-# itself may be replaced): "state|headcount|pills", or "absent" while the tile is not there.
+# itself may be replaced): "state|headcount|pills|heartbeat", or "absent" while the tile is not
+# there.
 RECORD = """(ids) => {
   window.seenOnTiles = {};
   const snap = () => {
@@ -35,8 +36,10 @@ RECORD = """(ids) => {
       const tile = document.querySelector(`.tile[data-site-id="${id}"]`);
       const count = tile && tile.querySelector(".f-headcount");
       const pills = tile && tile.querySelector(".tile-state");
+      const beat = tile && tile.querySelector(".f-beat");
       const now = tile
-        ? `${tile.dataset.state}|${count.textContent}|${pills.textContent}` : "absent";
+        ? `${tile.dataset.state}|${count.textContent}|${pills.textContent}|${beat.textContent}`
+        : "absent";
       const seen = (window.seenOnTiles[id] ||= []);
       if (seen[seen.length - 1] !== now) seen.push(now);
     }
@@ -56,18 +59,19 @@ def seen_on_tiles(page: Page) -> dict[int, list[str]]:
 
 def wrong_facts(site: int, states: list[str], main_live: bool = True) -> list[str]:
     """What a tile showed that was not so: no tile, — for a known count, the main classroom
-    not live (while the console broadcasts from it), the agent's room not online."""
+    not live (while the console broadcasts from it), the agent's room not online or its
+    heartbeat "never"."""
     wrong = []
     for shown in states:
         if shown == "absent":
             wrong.append(shown)
             continue
-        state, count, pills = shown.split("|")
+        state, count, pills, beat = shown.split("|")
         main_off = state != "publishing" or "离线" in pills or "Offline" in pills
         if (
             not COUNT.match(count)
             or (site == MAIN and main_live and main_off)
-            or (site == AGENT_SITE and state != "online")
+            or (site == AGENT_SITE and (state != "online" or beat in ("从未", "never")))
         ):
             wrong.append(shown)
     return wrong
@@ -142,6 +146,7 @@ def test_the_language_switch_and_a_reload_never_show_a_wrong_fact_on_the_wall(
             shown = [s for s in states if s != "absent"]
             assert states[-len(shown) :] == shown, (site, states)  # no tile went away once shown
             while shown and not COUNT.match(shown[0].split("|")[1]):
-                state = shown.pop(0).split("|")[0]
+                state, _count, _pills, beat = shown.pop(0).split("|")
                 assert site != AGENT_SITE or state in ("unknown", "online"), (site, states)
+                assert site != AGENT_SITE or beat != "从未", (site, states)  # — before it is known
             assert not wrong_facts(site, shown, main_live=False), (site, states)

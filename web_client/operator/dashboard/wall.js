@@ -51,6 +51,14 @@ function screenText(report, state) {
 }
 
 /**
+ * The last sign of life: "n s ago", "never", or — before the presence snapshot said anything.
+ * @param {import("./context.js").DashSite} site
+ */
+function beatText(site) {
+  return site.state === "unknown" && !site.lastBeat ? "—" : ago(site.lastBeat);
+}
+
+/**
  * @param {import("./context.js").Dash} ctx
  * @param {HTMLInputElement} floorSeconds the time limit a grant gives
  */
@@ -78,7 +86,7 @@ export function wallPanel(ctx, floorSeconds) {
   const feeds = returnFeeds(ctx, wall, (id) => {
     const ref = tiles.get(id);
     const site = st.sites.get(id);
-    if (ref && site) setText(ref.facts.beat, ago(site.lastBeat));
+    if (ref && site) setText(ref.facts.beat, beatText(site));
   });
   thumbsToggle.addEventListener("change", () => {
     st.thumbs = thumbsToggle.checked;
@@ -166,7 +174,7 @@ export function wallPanel(ctx, floorSeconds) {
     const screen = screenState(site.screen);
     if (tile.dataset.screen !== screen) tile.dataset.screen = screen;
     setText(ref.facts.screen, screenText(site.screen, screen));
-    setText(ref.facts.beat, ago(site.lastBeat));
+    setText(ref.facts.beat, beatText(site));
     setText(ref.facts.since, site.since ? `${fmtTime(new Date(site.since * 1000).toISOString())}${site.reason ? " · " + t("reason." + site.reason) : ""}` : "—");
   }
 
@@ -249,7 +257,7 @@ export function wallPanel(ctx, floorSeconds) {
     for (const [id, ref] of tiles) {
       if (!feeds.onScreen(id)) continue;
       const site = st.sites.get(id);
-      if (site) setText(ref.facts.beat, ago(site.lastBeat));
+      if (site) setText(ref.facts.beat, beatText(site));
       if (site && site.screen && screenState(site.screen) !== ref.tile.dataset.screen) touch(id);
       if (site && String(agentSilent(site)) !== ref.tile.dataset.agentSilent) touch(id);
     }
