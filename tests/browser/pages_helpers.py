@@ -61,6 +61,21 @@ def join_and_check_in(page: Page, server: ServerProcess, op: Api, code: str) -> 
     expect(page.locator("#checkin-state")).to_have_attribute("data-checked-in", "yes")
 
 
+@contextmanager
+def live_phone(
+    browser: Any, tmp_path: Path, code: str = "DEMONB0001"
+) -> Iterator[tuple[ServerProcess, Api, Page, Watch]]:
+    """A demo server with session 1 started by the operator, and a trainee's phone signed in
+    and checked in: (server, the operator's API, the phone, its error watch)."""
+    with ServerProcess(tmp_path / "srv", None, "--demo") as server:
+        op = Api(server.url).login("operator")
+        op.call("POST", f"/sessions/{SESSION_ID}/start")
+        watch = Watch(server.url)
+        with phone_page(browser, watch) as phone:
+            join_and_check_in(phone, server, op, code)
+            yield server, op, phone, watch
+
+
 def open_poll(op: Api, prompt: str, options: list[str], **extra: Any) -> int:
     """Set-up: the operator creates and launches a poll in demo session 1; its id."""
     poll = op.call(

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from tests.browser.pages_helpers import (
     SESSION_ID,
     SITE_ID,
-    join_and_check_in,
+    live_phone,
     open_poll,
     phone_page,
     shot,
@@ -32,60 +32,55 @@ browser = pytest.fixture(scope="module")(chromium_browser)
 def test_two_open_polls_answered_from_the_phone_then_check_out(
     browser: Any, tmp_path: Path
 ) -> None:
-    with ServerProcess(tmp_path / "srv", None, "--demo") as server:
-        op = Api(server.url).login("operator")
-        op.call("POST", f"/sessions/{SESSION_ID}/start")
-        watch = Watch(server.url)
-        with phone_page(browser, watch) as phone:
-            join_and_check_in(phone, server, op, "DEMONB0001")
-            first = open_poll(op, "本课内容是否实用？", ["很实用", "一般", "不实用"])
-            # The first poll is on the phone before the second opens: the second's arrival
-            # redraws the card and must keep what the trainee already ticked.
-            expect(phone.locator(f'form[data-poll-id="{first}"]')).to_be_visible()
-            phone.get_by_label("一般").check()
-            second = open_poll(
-                op,
-                "下列哪些属于“三会一课”？",
-                ["支部党员大会", "支部委员会", "党小组会", "茶话会"],
-                mode="multiple",
-                correct=[0, 1, 2],
-            )
-            polls = phone.locator("#polls-area form.poll")
-            expect(polls).to_have_count(2)
-            expect(phone.get_by_label("一般")).to_be_checked()
-            expect(phone.locator("#notice")).not_to_contain_text("not defined")
-            shot(phone, "trainee-pages", "polls-two-open-zh.png")
+    with live_phone(browser, tmp_path) as (_server, op, phone, watch):
+        first = open_poll(op, "本课内容是否实用？", ["很实用", "一般", "不实用"])
+        # The first poll is on the phone before the second opens: the second's arrival
+        # redraws the card and must keep what the trainee already ticked.
+        expect(phone.locator(f'form[data-poll-id="{first}"]')).to_be_visible()
+        phone.get_by_label("一般").check()
+        second = open_poll(
+            op,
+            "下列哪些属于“三会一课”？",
+            ["支部党员大会", "支部委员会", "党小组会", "茶话会"],
+            mode="multiple",
+            correct=[0, 1, 2],
+        )
+        polls = phone.locator("#polls-area form.poll")
+        expect(polls).to_have_count(2)
+        expect(phone.get_by_label("一般")).to_be_checked()
+        expect(phone.locator("#notice")).not_to_contain_text("not defined")
+        shot(phone, "trainee-pages", "polls-two-open-zh.png")
 
-            phone.locator(f'form[data-poll-id="{first}"]').get_by_role(
-                "button", name="提交答案"
-            ).click()
-            expect(phone.locator("#notice")).to_have_text("已提交答案。")
-            second_form = phone.locator(f'form[data-poll-id="{second}"]')
-            for option in ("支部党员大会", "党小组会"):
-                second_form.get_by_label(option).check()
-            second_form.get_by_role("button", name="提交答案").click()
-            expect(phone.locator("#polls-area .poll .message.ok")).to_have_count(2)
-            expect(phone.locator("#polls-area form.poll")).to_have_count(0)
+        phone.locator(f'form[data-poll-id="{first}"]').get_by_role(
+            "button", name="提交答案"
+        ).click()
+        expect(phone.locator("#notice")).to_have_text("已提交答案。")
+        second_form = phone.locator(f'form[data-poll-id="{second}"]')
+        for option in ("支部党员大会", "党小组会"):
+            second_form.get_by_label(option).check()
+        second_form.get_by_role("button", name="提交答案").click()
+        expect(phone.locator("#polls-area .poll .message.ok")).to_have_count(2)
+        expect(phone.locator("#polls-area form.poll")).to_have_count(0)
 
-            # The server counted both answers.
-            tally1 = op.call("GET", f"/polls/{first}")["tally"]
-            tally2 = op.call("GET", f"/polls/{second}")["tally"]
-            assert tally1["per_option"] == [0, 1, 0], tally1
-            assert tally2["per_option"] == [1, 0, 1, 0], tally2
+        # The server counted both answers.
+        tally1 = op.call("GET", f"/polls/{first}")["tally"]
+        tally2 = op.call("GET", f"/polls/{second}")["tally"]
+        assert tally1["per_option"] == [0, 1, 0], tally1
+        assert tally2["per_option"] == [1, 0, 1, 0], tally2
 
-            # Check out from the phone.
-            phone.get_by_role("button", name="签退", exact=True).click()
-            phone.get_by_role("button", name="确认签退").click()
-            expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "out")
-            expect(phone.locator("#notice")).to_contain_text("已签退")
-            shot(phone, "trainee-pages", "checked-out-zh.png")
-            records = op.call("GET", f"/sessions/{SESSION_ID}/attendance")["items"]
-            mine = [r for r in records if r["state"] != "in"]
-            assert len(mine) == 1, records
-            phone.get_by_role("button", name="English").click()
-            expect(phone.locator("#checkin-state")).to_contain_text("Checked out")
-            shot(phone, "trainee-pages", "checked-out-en.png")
-            watch.check()
+        # Check out from the phone.
+        phone.get_by_role("button", name="签退", exact=True).click()
+        phone.get_by_role("button", name="确认签退").click()
+        expect(phone.locator("#checkin-state")).to_have_attribute("data-checked-in", "out")
+        expect(phone.locator("#notice")).to_contain_text("已签退")
+        shot(phone, "trainee-pages", "checked-out-zh.png")
+        records = op.call("GET", f"/sessions/{SESSION_ID}/attendance")["items"]
+        mine = [r for r in records if r["state"] != "in"]
+        assert len(mine) == 1, records
+        phone.get_by_role("button", name="English").click()
+        expect(phone.locator("#checkin-state")).to_contain_text("Checked out")
+        shot(phone, "trainee-pages", "checked-out-en.png")
+        watch.check()
 
 
 def test_feedback_elective_waitlist_and_needs_survey_from_the_phone(
