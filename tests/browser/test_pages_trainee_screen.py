@@ -287,12 +287,17 @@ def test_trainee_phone_page_join_checkin_ask_vote_rollcall_hours_english(
         expect(phone.locator("button.vote")).to_have_attribute("aria-pressed", "true")
         _artifact(phone, "trainee-phone-en.png")
 
-        # Keyboard: the join page's controls are reachable with Tab and labelled.
-        for el in phone.locator("button, input, textarea, select").all():
-            if el.is_visible():
-                name = el.get_attribute("aria-label") or el.text_content() or ""
-                labelled = name.strip() or el.evaluate("e => e.labels && e.labels.length > 0")
-                assert labelled, el.evaluate("e => e.outerHTML")
+        # Keyboard: the page's controls are reachable with Tab and labelled; read in one go in
+        # the page (the cards are drawn again as their loads answer after the reload).
+        unlabelled = phone.evaluate(
+            """() => [...document.querySelectorAll("button, input, textarea, select")]
+              .filter((e) => e.getClientRects().length > 0
+                             && getComputedStyle(e).visibility !== "hidden")
+              .filter((e) => !(e.getAttribute("aria-label") || e.textContent || "").trim()
+                             && !(e.labels && e.labels.length > 0))
+              .map((e) => e.outerHTML)"""
+        )
+        assert not unlabelled, unlabelled
 
 
 def test_site_screen_code_qr_on_air_within_a_second_and_roll_call(

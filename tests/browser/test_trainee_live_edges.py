@@ -90,17 +90,18 @@ def test_a_running_session_says_its_hours_come_when_it_ends(browser: Any, tmp_pa
     """The year's list shows the running session as 进行中 with 结课后计入学时, never "0 学时"."""
     with live_phone(browser, tmp_path) as (_server, op, phone, watch):
         title = op.call("GET", f"/sessions/{SESSION_ID}")["title"]
-        running = phone.locator("#hours-area li", has_text=title)
+        hours_area = phone.locator("#hours-area")
+        running = hours_area.locator("li", has_text=title)
         expect(running).to_contain_text("进行中")
         expect(running).to_contain_text("结课后计入学时")
         expect(running).not_to_contain_text(re.compile(r"(^|\D)0 学时"))
-        running.scroll_into_view_if_needed()
+        hours_area.scroll_into_view_if_needed()  # the list itself is drawn again on loads
         shot(phone, SHOTS, "hours-running-zh.png", full_page=False)
         phone.get_by_role("button", name="English").click()
         expect(running).to_contain_text("In progress")
         expect(running).to_contain_text("hours credited at the end")
         expect(running).not_to_contain_text(re.compile(r"(^|\D)0 h\b"))
-        running.scroll_into_view_if_needed()
+        hours_area.scroll_into_view_if_needed()  # the list itself is drawn again on loads
         shot(phone, SHOTS, "hours-running-en.png", full_page=False)
         watch.check()
 
@@ -112,18 +113,19 @@ def test_an_answered_poll_shows_my_choice_also_after_a_reload(browser: Any, tmp_
         poll = open_poll(op, "本课内容是否实用？", ["很实用", "一般", "不实用"])
         phone.locator(f'form[data-poll-id="{poll}"]').get_by_label("一般").check()
         phone.get_by_role("button", name="提交答案").click()
-        answered = phone.locator(f'#polls-area .poll.answered[data-poll-id="{poll}"]')
+        polls_area = phone.locator("#polls-area")
+        answered = polls_area.locator(f'.poll.answered[data-poll-id="{poll}"]')
         for when in ("answered", "reloaded"):
             expect(answered.locator("li.chosen")).to_have_text(["一般 您的选择"])
             expect(answered.locator("li", has_text="很实用")).not_to_contain_text("您的选择")
             expect(answered).to_contain_text("已提交答案。")
             expect(phone.locator(f'form[data-poll-id="{poll}"]')).to_have_count(0)
-            answered.scroll_into_view_if_needed()
+            polls_area.scroll_into_view_if_needed()  # the card is drawn again on loads
             shot(phone, SHOTS, f"poll-my-choice-{when}-zh.png", full_page=False)
             phone.reload()
         phone.get_by_role("button", name="English").click()
         expect(answered.locator("li.chosen")).to_have_text(["一般 Your answer"])
         expect(answered).to_contain_text("Answer submitted.")
-        answered.scroll_into_view_if_needed()
+        polls_area.scroll_into_view_if_needed()
         shot(phone, SHOTS, "poll-my-choice-en.png", full_page=False)
         watch.check()
