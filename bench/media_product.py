@@ -13,6 +13,8 @@ Goal: <= 0.15% of a core per site (first bar 0.25%); before the fast path 0.65-0
 Mode ``idle`` connects the same agents without a broadcast: what a site costs the server
 without media (its agent's socket, heartbeats and health reports). Mode ``fast-nogso`` is the
 fast path with ``media_udp_gso = false`` (one ``sendto`` per packet, as before UDP GSO);
+``fast-feed`` is the fast path with ``media_fan_out = false`` (one C call per frame and site,
+as before server.media.fanout: the per-site Python of the feed rules runs for every frame);
 ``fast-python`` is the fast path with ``media_native_send = false`` (SRTP and sends from
 Python, as before server.media._rtpsend).
 ``--size 1280x720`` measures 720p (the main agent's encoder must keep up: see site_fps_min and
@@ -25,7 +27,7 @@ relay really got. (A testsrc2 clip through ``--source file:`` was tried for a bu
 the agent's file player delivered ~10 fps, so it is not used.)
 
 Run: .venv/bin/python bench/media_product.py [--sites 0,4,8,12,16] [--window 8]
-     [--modes forward,fast-python,fast-nogso,fast,idle] [--size 640x480]
+     [--modes forward,fast-python,fast-nogso,fast-feed,fast,idle] [--size 640x480]
 """
 
 from __future__ import annotations
@@ -183,6 +185,7 @@ async def run_mode(
             "CLASSROOM_MEDIA_FAST_PATH": "0" if mode == "forward" else "1",
             "CLASSROOM_MEDIA_UDP_GSO": "0" if mode == "fast-nogso" else "1",
             "CLASSROOM_MEDIA_NATIVE_SEND": "0" if mode == "fast-python" else "1",
+            "CLASSROOM_MEDIA_FAN_OUT": "0" if mode == "fast-feed" else "1",
         },
     ).start()
     assert server.proc is not None
@@ -275,7 +278,7 @@ async def main() -> None:
     parser.add_argument(
         "--modes",
         default="forward,fast",
-        help="forward, fast-python, fast-nogso, fast, idle (agents, no broadcast)",
+        help="forward, fast-python, fast-nogso, fast-feed, fast, idle (agents, no broadcast)",
     )
     parser.add_argument("--size", default="640x480", help="the main agent's picture size")
     parser.add_argument(
@@ -309,6 +312,10 @@ async def main() -> None:
     if "fast-python" in out and "fast" in out and out["fast"]["pct_core_per_site"] > 0:
         out["ratio_python_over_native"] = round(
             out["fast-python"]["pct_core_per_site"] / out["fast"]["pct_core_per_site"], 2
+        )
+    if "fast-feed" in out and "fast" in out and out["fast"]["pct_core_per_site"] > 0:
+        out["ratio_feed_over_fan_out"] = round(
+            out["fast-feed"]["pct_core_per_site"] / out["fast"]["pct_core_per_site"], 2
         )
     if "fast" in out:
         per_site = out["fast"]["pct_core_per_site"]

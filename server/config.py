@@ -169,6 +169,13 @@ SETTINGS: tuple[Setting, ...] = (
         " where a C compiler is; false, or not built: the same packets from Python)",
     ),
     Setting(
+        "media_fan_out",
+        bool,
+        True,
+        "fast path: send each frame to every viewer that takes it as it comes in one call"
+        " (false: one call per viewer and frame, to compare or to rule it out)",
+    ),
+    Setting(
         "time_zone",
         str,
         "Asia/Shanghai",
@@ -240,6 +247,7 @@ class Config:
     media_fast_path: bool = True
     media_udp_gso: bool = True
     media_native_send: bool = True
+    media_fan_out: bool = True
     time_zone: str = "Asia/Shanghai"
     selfstudy_max_upload_mib: int = 1024
     selfstudy_counts_toward_year: bool = True

@@ -17,13 +17,16 @@ and a ``sendto``. This module does exactly that, below aiortc's per-packet path:
   (built once per frame: mid + abs-send-time), protects it with the DTLS transport's own
   pylibsrtp session (``RTCDtlsTransport._tx_srtp``) and calls the nominated ICE pair's
   ``transport.sendto``: plain function calls in a loop, one frame at a time.
-* That loop is C where the package was built with a compiler (:mod:`server.media._rtpsend`,
-  setting ``media_native_send``): one call per frame and subscriber builds, protects (libsrtp's
-  ``srtp_protect`` on the same session, by address) and sends every packet; what it could not
-  send comes back protected for asyncio's transport (:func:`_hand_over`). Without it the same
-  bytes are built in Python, in pylibsrtp's own buffer.
+* Each subscriber's RTP state (sequence number, counters, NACK history, the sender's report
+  fields) is a :class:`Member`: :class:`server.media._rtpsend.Member` in C where the package was
+  built with a compiler (setting ``media_native_send``), which builds, protects (libsrtp's
+  ``srtp_protect`` on the same session, by address) and sends a frame's packets in one call;
+  else its Python twin :class:`server.media.pymember.PyMember` (same packets). What could not be
+  sent comes back protected for asyncio's transport (:meth:`FastSender.settle`).
+* Subscribers that take every frame of a publisher as it comes get it in ONE call for all of
+  them (:func:`fan_out`, grouped by :mod:`server.media.fanout`): no Python per subscriber.
 * A video frame of several packets leaves in one ``sendmsg`` with UDP segmentation offload
-  (:func:`_send_datagrams`, setting ``media_udp_gso``), else one ``sendto`` per packet.
+  (setting ``media_udp_gso``), else one ``sendto`` per packet.
 * Viewers on poor networks: NACKs are answered from a per-subscriber history of the last
   :data:`HISTORY_FRAMES` frames (one entry per frame, not per packet; RTX where negotiated) by
   replacing the sender's ``_retransmit``, each packet at most once per
@@ -50,7 +53,6 @@ import socket
 import struct
 import sys
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -63,34 +65,33 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_header_extensions, un
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
-from server.media import forward  # its import checks the aiortc/aioice versions
+from server.media import forward, pymember  # forward's import checks aiortc/aioice versions
 from server.media.forward import EncodedFrame
+from server.media.pymember import Member, PyMember
 
-NativeSend = Callable[..., tuple[int, int, list[bytes] | None]]
 
-
-def _load_native() -> NativeSend | None:
-    """``server.media._rtpsend.send_frame``; None where it was not built (setup.py: optional,
-    it needs a C compiler): the same packets are then sent from Python."""
+def _load_native() -> Any:
+    """``server.media._rtpsend``; None where it was not built (setup.py: optional, it needs a
+    C compiler): :mod:`server.media.pymember` sends the same packets from Python."""
     try:
-        from server.media._rtpsend import send_frame
+        from server.media import _rtpsend
     except ImportError:  # pragma: no cover - a build without a compiler
         return None
-    return send_frame
+    return _rtpsend
 
 
-_NATIVE_SEND = _load_native()
+_NATIVE = _load_native()
 
 
 def native_send_built() -> bool:
     """Whether :mod:`server.media._rtpsend` is there (the package was built with a compiler)."""
-    return _NATIVE_SEND is not None
+    return _NATIVE is not None
 
 
 logger = logging.getLogger(__name__)
 
 #: Frames kept per subscriber and kind for answering NACKs (about 1 s of video at 30 fps).
-HISTORY_FRAMES = 32
+HISTORY_FRAMES = pymember.HISTORY
 #: A subscriber whose UDP transport holds more than this many unsent bytes is stalled.
 STALLED_BYTES = 256 * 1024
 #: A packet is resent to one subscriber at most once in this many seconds, however often it is
@@ -103,34 +104,28 @@ _ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 _MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _MANGLED = "_RTCRtpSender__"
 # the sender's RTCP sender-report fields (RTCRtpSender._run_rtcp reads them)
-_NTP_TIMESTAMP = _MANGLED + "ntp_timestamp"
-_RTP_TIMESTAMP = _MANGLED + "rtp_timestamp"
-_PACKET_COUNT = _MANGLED + "packet_count"
-_OCTET_COUNT = _MANGLED + "octet_count"
+_REPORT_KEYS = (
+    _MANGLED + "ntp_timestamp",
+    _MANGLED + "rtp_timestamp",
+    _MANGLED + "packet_count",
+    _MANGLED + "octet_count",
+)
 
 
 class _Route:
-    """A subscriber's nominated ICE pair, its socket and SRTP session, looked up once."""
+    """A subscriber's nominated ICE pair, its SRTP session and UDP transport, looked up once
+    and handed to its :class:`Member` (``direct``: its socket can be written to from there)."""
 
-    __slots__ = ("addr", "in_place", "native", "pair", "sendmsg", "srtp", "transport")
+    __slots__ = ("addr", "direct", "pair", "srtp", "transport")
 
-    def __init__(self, pair: Any, srtp: Any, transport: Any, gso: bool, native: bool) -> None:
+    def __init__(self, pair: Any, srtp: Any, transport: Any, member: Member) -> None:
         self.pair, self.srtp, self.transport = pair, srtp, transport
         self.addr = pair.remote_addr
         sock = getattr(transport, "_sock", None)  # None for a TURN relay: its own sendto
-        # (socket sendto, pylibsrtp's buffer as cdata and as a buffer, the srtp_t session)
-        self.in_place: tuple[Any, Any, Any, Any] | None = None
-        # one sendmsg for a frame's packets (UDP GSO), where wanted and possible
-        self.sendmsg: Any = sock.sendmsg if sock is not None and gso and _GSO["on"] else None
-        # (server.media._rtpsend.send_frame, srtp_protect's address, the srtp_t's, the socket's
-        # descriptor, the struct sockaddr), where it was built and is wanted
-        self.native: tuple[NativeSend, int, int, int, bytes] | None = None
-        if sock is not None and _SRTP_PROTECT is not None and hasattr(srtp, "_cdata"):
-            self.in_place = (sock.sendto, srtp._cdata, srtp._buffer, srtp._srtp[0])
-            to = _sockaddr(sock.family, self.addr)
-            if native and _NATIVE_SEND is not None and to is not None:
-                session = int(srtp_ffi.cast("uintptr_t", srtp._srtp[0]))
-                self.native = (_NATIVE_SEND, _SRTP_PROTECT_ADDRESS, session, sock.fileno(), to)
+        to = _sockaddr(sock.family, self.addr) if sock is not None else None
+        self.direct = to is not None
+        session = int(srtp_ffi.cast("uintptr_t", srtp._srtp[0]))
+        member.set_route(srtp, session, sock if self.direct else None, to or b"", self.addr)
 
 
 def _sockaddr(family: int, addr: tuple[Any, ...]) -> bytes | None:
@@ -216,31 +211,25 @@ class FastSender:
                 raise forward.UnsupportedMediaStack(f"RTCRtpSender has no {name}")
         self._sender = sender
         self._report: dict[str, Any] = vars(sender)
-        if not {_NTP_TIMESTAMP, _RTP_TIMESTAMP, _PACKET_COUNT, _OCTET_COUNT} <= set(self._report):
+        if not set(_REPORT_KEYS) <= set(self._report):
             raise forward.UnsupportedMediaStack("RTCRtpSender has no sender-report counters")
         self._on_started = on_started
-        self._gso = gso
-        self._native = native
         self._cached_route: _Route | None = None
+        #: the subscriber's RTP state (sequence number, counters, NACK history), in C where built
+        self.member: Member = new_member(gso and _GSO["on"], native)
+        self.member.seq = random.randint(0, 0xFFFF)
         self.ssrc: int = sender._ssrc
         self.rtx_ssrc: int = sender._rtx_ssrc
         self.payload_type: int | None = None
         self.rtx_payload_type: int | None = None
-        self._seq = random.randint(0, 0xFFFF)
         self._rtx_seq = random.randint(0, 0xFFFF)
         self.timestamp_origin = random.getrandbits(32)
         self._ext_prefix = b""
         self._ext_suffix = b""
         self._has_abs = False
-        # (first sequence number, timestamp, packets, extension block) per frame sent
-        self._history: deque[tuple[int, int, PacketizedFrame, bytes]] = deque(maxlen=HISTORY_FRAMES)
-        self.packets_sent = 0
-        self.frames_sent = 0
         self.retransmitted = 0
         self.nacked = 0
         self.resends_refused = 0
-        self.gso_sends = 0  # frames sent in one system call (UDP GSO)
-        self.native_sends = 0  # frames protected and sent in C (server.media._rtpsend)
         self._resent: dict[int, float] = {}  # sequence number -> when it was last resent
         self.remb_bitrate: int | None = None
         original_send = sender.send
@@ -273,6 +262,24 @@ class FastSender:
     def configured(self) -> bool:
         return self.payload_type is not None
 
+    @property
+    def frames_sent(self) -> int:
+        return int(self.member.frames_sent)
+
+    @property
+    def packets_sent(self) -> int:
+        return int(self.member.packets_sent)
+
+    @property
+    def gso_sends(self) -> int:
+        """Frames sent in one system call (UDP GSO)."""
+        return int(self.member.gso_sends)
+
+    @property
+    def native_sends(self) -> int:
+        """Frames protected and sent in C (:mod:`server.media._rtpsend`)."""
+        return int(self.member.native_sends)
+
     def _configure(self, parameters: RTCRtpSendParameters) -> None:
         codec = parameters.codecs[0]
         self.payload_type = int(codec.payloadType or 0)
@@ -297,6 +304,15 @@ class FastSender:
             self._ext_prefix, self._ext_suffix = block[: end - 3], block[end:]
         else:
             self._ext_prefix, self._ext_suffix = block, b""
+        self.member.configure(
+            self.ssrc,
+            self.payload_type,
+            self._ext_prefix,
+            self._ext_suffix,
+            self._has_abs,
+            self._report,
+            _REPORT_KEYS,
+        )
 
     def _route(self) -> _Route | None:
         """Where and how to send, when the subscriber can be sent to. Looked up again only
@@ -312,9 +328,7 @@ class FastSender:
             transport = pair.protocol.transport
             if transport is None:
                 return None
-            route = self._cached_route = _Route(
-                pair, dtls._tx_srtp, transport, self._gso, self._native
-            )
+            route = self._cached_route = _Route(pair, dtls._tx_srtp, transport, self.member)
         if route.transport.is_closing():
             return None
         return route
@@ -324,104 +338,67 @@ class FastSender:
         route = self._route()
         return route is not None and route.transport.get_write_buffer_size() <= STALLED_BYTES
 
+    def direct(self) -> bool:
+        """Connected, and nothing waits in asyncio's transport: frames can go straight to the
+        socket, so this subscriber can take them in a fan-out (:mod:`server.media.fanout`)."""
+        route = self._route()
+        return route is not None and route.direct and not route.transport.get_write_buffer_size()
+
     def send_frame(self, packets: PacketizedFrame, pts: int) -> bool:
         """Send one frame (RTP timestamp ``pts`` on this subscriber's timeline). False when the
         subscriber is not connected or is stalled (nothing was sent)."""
-        pt = self.payload_type
-        if pt is None:
+        if self.payload_type is None:
             return False
         route = self._route()
         if route is None:
             return False
-        transport, addr = route.transport, route.addr
-        buffered = transport.get_write_buffer_size()
+        buffered = route.transport.get_write_buffer_size()
         if buffered > STALLED_BYTES:
             return False
         timestamp = (self.timestamp_origin + pts) & 0xFFFFFFFF
-        ext = self._ext_prefix
-        if self._has_abs:
-            ext = ext + packets.abs_send_time + self._ext_suffix
-        b0 = 0x90 if ext else 0x80
-        ssrc = self.ssrc
-        seq = first = self._seq
-        payloads = packets.payloads
-        last = len(payloads) - 1
         # straight to the socket while asyncio's transport holds nothing (else in order after it)
-        if route.native is not None and not buffered:
-            send_native, protect, session, fd, to = route.native
-            gso, error, unsent = send_native(
-                protect, session, fd, to, b0, pt, seq, timestamp, ssrc, ext, payloads,
-                route.sendmsg is not None,
-            )  # fmt: skip
-            if error or unsent:
-                _hand_over(route, bool(gso), error, unsent or [])
-            elif gso:
-                self.gso_sends += 1
-            self.native_sends += 1
-            seq = (seq + len(payloads)) & 0xFFFF
-        elif route.in_place is not None and not buffered:
-            # pylibsrtp's own buffer, written in place and protected by srtp_protect directly
-            _, cdata, buf, session = route.in_place
-            protect, length, pack_into = _SRTP_PROTECT, _LENGTH, _PACK_INTO
-            start = 12 + len(ext)
-            room = len(buf) - _SRTP_MAX_TRAILER
-            buf[12:start] = ext  # SRTP leaves the header and its extensions as they are
-            out: list[bytes] = []
-            for i, payload in enumerate(payloads):
-                end = start + len(payload)
-                if end > room:
-                    raise ValueError("RTP packet too long for the SRTP buffer")
-                pack_into(buf, 0, b0, pt | 0x80 if i == last else pt, seq, timestamp, ssrc)
-                buf[start:end] = payload
-                length[0] = end
-                if protect(session, cdata, length) == 0:
-                    out.append(buf[0 : length[0]])
-                seq = (seq + 1) & 0xFFFF
-            if _send_datagrams(route, out):
-                self.gso_sends += 1
-        else:
-            protect_bytes, send, pack = route.srtp.protect, transport.sendto, _HEADER.pack
-            for i, payload in enumerate(payloads):
-                header = pack(b0, pt | 0x80 if i == last else pt, seq, timestamp, ssrc)
-                send(protect_bytes(header + ext + payload), addr)
-                seq = (seq + 1) & 0xFFFF
-        self._seq = seq
-        self._history.append((first, timestamp, packets, ext))
-        count = last + 1
-        self.packets_sent += count
-        self.frames_sent += 1
-        report = self._report  # what the sender's RTCP sender reports read
-        report[_NTP_TIMESTAMP] = packets.ntp_time
-        report[_RTP_TIMESTAMP] = timestamp
-        report[_PACKET_COUNT] += count
-        report[_OCTET_COUNT] += packets.octets
+        gso, error, unsent = self.member.send(packets, timestamp, route.direct and not buffered)
+        if error or unsent:
+            self.settle(bool(gso), error, unsent or [])
         return True
+
+    def settle(self, gso: bool, error: int, unsent: list[bytes]) -> None:
+        """What the member could not send: to asyncio's transport, which keeps it until the
+        socket is writable (a full socket, a GSO send this kernel refused: GSO is off from
+        then on, a socket not written directly), else the error is reported as asyncio's
+        transport would."""
+        route = self._cached_route
+        if route is None or route.transport.is_closing():
+            return
+        if gso and error in _GSO_REFUSED:
+            _no_gso(self.member, OSError(error, os.strerror(error)))
+        elif error not in (0, errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR):
+            route.transport._protocol.error_received(OSError(error, os.strerror(error)))
+            return
+        for data in unsent:
+            route.transport.sendto(data, route.addr)
 
     async def _retransmit(self, sequence_number: int) -> None:
         """Answer a NACK from the history (as RTX when negotiated)."""
         self.nacked += 1
-        found = next(
-            (
-                (entry, index)
-                for entry in reversed(self._history)
-                if (index := (sequence_number - entry[0]) & 0xFFFF) < len(entry[2].payloads)
-            ),
-            None,
-        )
+        found = self.member.find(sequence_number)
         if found is None:
             return  # older than the history: the viewer waits for a keyframe
         now = time.monotonic()
         if now - self._resent.get(sequence_number, -RESEND_MIN_INTERVAL) < RESEND_MIN_INTERVAL:
             self.resends_refused += 1
             return
-        (_, timestamp, packets, ext), index = found
+        first, timestamp, packets = found
         route = self._route()
         if route is None or self.payload_type is None:
             return
         if len(self._resent) > 4096:  # old entries: far older than the history by now
             self._resent = {s: t for s, t in self._resent.items() if now - t < 1.0}
         self._resent[sequence_number] = now
-        srtp, transport, addr = route.srtp, route.transport, route.addr
+        index = (sequence_number - first) & 0xFFFF
+        ext = self._ext_prefix
+        if self._has_abs:
+            ext = ext + packets.abs_send_time + self._ext_suffix
         payload = packets.payloads[index]
         marker = 0x80 if index == len(packets.payloads) - 1 else 0
         b0 = 0x90 if ext else 0x80
@@ -435,7 +412,7 @@ class FastSender:
             header = _HEADER.pack(
                 b0, self.payload_type | marker, sequence_number, timestamp, self.ssrc
             )
-        transport.sendto(srtp.protect(header + ext + payload), addr)
+        route.transport.sendto(route.srtp.protect(header + ext + payload), route.addr)
         self.retransmitted += 1
 
     def stats(self) -> dict[str, Any]:
@@ -451,19 +428,29 @@ class FastSender:
         }
 
 
-#: pylibsrtp 1.0.0's ``Session`` keeps a 1500-byte cffi buffer (``_cdata``/``_buffer``) and the
-#: session pointer (``_srtp``); its ``protect`` checks the type, allocates a length cell, copies
-#: the packet in and the result out. :meth:`FastSender.send_frame` builds each packet in that
-#: buffer and calls ``srtp_protect`` itself: about half the per-packet CPU of ``Session.protect``.
-_SRTP_PROTECT: Any = getattr(srtp_lib, "srtp_protect", None)
-_SRTP_PROTECT_ADDRESS = (
-    int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
-    if _SRTP_PROTECT is not None
-    else 0
+def new_member(gso: bool, native: bool) -> Member:
+    """A subscriber's RTP state: :class:`server.media._rtpsend.Member` where it was built and
+    is wanted, else its Python twin."""
+    if native and _NATIVE is not None:
+        member: Member = _NATIVE.Member(gso=gso)
+        return member
+    return PyMember(gso=gso)
+
+
+def fan_out(members: list[Member], frame: PacketizedFrame, source_pts: int) -> Any:
+    """One frame to every member (see ``_rtpsend.fan_out``): in C when every member is C's."""
+    if _NATIVE is not None and (not members or not isinstance(members[0], PyMember)):
+        return _NATIVE.fan_out(members, frame, source_pts)
+    return pymember.fan_out(members, frame, source_pts)
+
+
+#: libsrtp's ``srtp_protect`` as pylibsrtp loaded it: the C member calls it on each
+#: subscriber's own ``srtp_t`` (pylibsrtp 1.0.0's ``Session._srtp``), by address.
+_SRTP_PROTECT_ADDRESS = int(
+    srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect"))
 )
-_PACK_INTO = _HEADER.pack_into
-_SRTP_MAX_TRAILER = 144  # pylibsrtp's SRTP_MAX_TRAILER_LEN
-_LENGTH = srtp_ffi.new("int *")
+if _NATIVE is not None:
+    _NATIVE.use_protect(_SRTP_PROTECT_ADDRESS)
 
 
 #: UDP generic segmentation offload (Linux >= 4.18, ``UDP_SEGMENT``): the packets of one frame to
@@ -472,70 +459,12 @@ _LENGTH = srtp_ffi.new("int *")
 #: last, and SRTP adds the same trailer to each, so a video frame of n packets costs one system
 #: call instead of n (the sends were ~46% of the fast path's CPU through the product, py-spy).
 #: Refused by the kernel once (an old kernel, a socket that cannot): plain ``sendto`` from then on.
-_UDP_SEGMENT = 103  # linux/udp.h; socket.UDP_SEGMENT is not in Python 3.11's socket module
-_SOL_UDP = 17
 _GSO = {"on": sys.platform == "linux"}
-#: The kernel takes at most 64 segments in one GSO send (UDP_MAX_SEGMENTS); a frame of more
-#: packets or bytes (a big keyframe) goes a datagram at a time.
-MAX_GSO = 64
-#: ... and at most one UDP datagram's worth of bytes in all (65,507 over IPv4)
-MAX_GSO_BYTES = 60000
-_GSO_SIZE = struct.Struct("=H")
 #: the errors of a kernel or socket that cannot segment
 _GSO_REFUSED = (errno.EINVAL, errno.ENOPROTOOPT, errno.EIO, errno.EOPNOTSUPP)
 
 
-def _hand_over(route: _Route, gso: bool, error: int, unsent: list[bytes]) -> None:
-    """What :mod:`server.media._rtpsend` could not send: to asyncio's transport, which keeps
-    it until the socket is writable (a full socket, or a GSO send this kernel refused: GSO is
-    off from then on), else the error is reported as asyncio's transport would."""
-    if gso and error in _GSO_REFUSED:
-        _no_gso(route, OSError(error, os.strerror(error)))
-    elif error not in (0, errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR):
-        route.transport._protocol.error_received(OSError(error, os.strerror(error)))
-        return
-    for data in unsent:
-        route.transport.sendto(data, route.addr)
-
-
-def _no_gso(route: _Route, exc: OSError) -> None:
+def _no_gso(member: Member, exc: OSError) -> None:
     _GSO["on"] = False
-    route.sendmsg = None
+    member.gso = False
     logger.info("UDP GSO unavailable (%s): sending one datagram per call", exc)
-
-
-def _send_datagrams(route: _Route, out: list[bytes]) -> bool:
-    """Send one frame's protected packets to a subscriber: one GSO ``sendmsg`` when they can
-    be cut back apart (equal sizes, the last not longer; True), else one ``sendto`` each."""
-    if not out:
-        return False
-    transport, addr = route.transport, route.addr
-    if len(out) > 1 and route.sendmsg is not None:
-        size = len(out[0])
-        if (
-            len(out) <= MAX_GSO
-            and size * len(out) <= MAX_GSO_BYTES
-            and len(out[-1]) <= size
-            and all(len(p) == size for p in out[1:-1])
-        ):
-            try:
-                route.sendmsg(out, [(_SOL_UDP, _UDP_SEGMENT, _GSO_SIZE.pack(size))], 0, addr)
-                return True
-            except (BlockingIOError, InterruptedError):
-                for data in out:  # asyncio keeps them, sends when writable
-                    transport.sendto(data, addr)
-                return False
-            except OSError as exc:
-                if exc.errno not in _GSO_REFUSED:
-                    transport._protocol.error_received(exc)
-                    return False
-                _no_gso(route, exc)  # this kernel or socket cannot: one datagram at a time
-    sendto = route.in_place[0] if route.in_place is not None else transport.sendto
-    for data in out:
-        try:
-            sendto(data, addr)
-        except (BlockingIOError, InterruptedError):
-            transport.sendto(data, addr)  # asyncio keeps it, sends when writable
-        except OSError as exc:  # as asyncio's transport would: report, carry on
-            transport._protocol.error_received(exc)
-    return False

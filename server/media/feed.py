@@ -31,6 +31,7 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from server.media.fanout import MAX_PTS_STEP_SECONDS, FanOut
 from server.media.fastpath import FastSender, PacketizedFrame
 from server.media.forward import EncodedFrame
 
@@ -42,6 +43,9 @@ class FeedOwner(Protocol):
 
     def packetize(self, publisher_id: str, kind: str, frame: EncodedFrame) -> PacketizedFrame: ...
 
+    def fan_out_for(self, publisher_id: str, kind: str) -> FanOut | None:
+        """The fan-out of this publisher's frames of ``kind`` (None: every feed sends its own)."""
+
 
 KINDS = ("video", "audio")
 # A video feed's reader may fall behind by this long (a burst) before its queue is dropped. A
@@ -50,7 +54,6 @@ KINDS = ("video", "audio")
 VIDEO_QUEUE_MAX_AGE = 0.25
 VIDEO_QUEUE_FRAMES = 30  # a hard cap as well (1 s at 30 fps)
 AUDIO_QUEUE_FRAMES = 5  # 100 ms of 20 ms Opus packets
-MAX_PTS_STEP_SECONDS = 5.0
 
 
 _VP8_START_CODE = b"\x9d\x01\x2a"
@@ -127,6 +130,8 @@ class ProgramFeed(MediaStreamTrack):
         # the fast path (server.media.fastpath): frames go out at once, nothing is queued
         self._fast: FastSender | None = None
         self._stopped: asyncio.Future[None] | None = None
+        # the source's fan-out while this feed takes its frames there (server.media.fanout)
+        self._fan_out: FanOut | None = None
 
     def use_fast_path(self, sender: Any, gso: bool = True, native: bool = True) -> FastSender:
         """Send through ``sender``'s SRTP session and socket directly, frame by frame
@@ -146,6 +151,15 @@ class ProgramFeed(MediaStreamTrack):
         return self._active
 
     @property
+    def frames_out(self) -> int:
+        """Frames sent (fast path, including those a fan-out sent) or read by the sender."""
+        return self._fast.frames_sent if self._fast is not None else self.stats.frames_out
+
+    @property
+    def in_fan_out(self) -> bool:
+        return self._fan_out is not None
+
+    @property
     def queued(self) -> int:
         return len(self._queue)
 
@@ -154,11 +168,16 @@ class ProgramFeed(MediaStreamTrack):
         return self._video and (self._need_keyframe or self.pending is not None)
 
     def wants(self, source_id: str) -> bool:
-        return self._active and source_id in (self.source, self.pending)
+        """Should the relay offer this feed a frame of ``source_id`` (a feed in the source's
+        fan-out is sent its frames there)?"""
+        return self._active and (
+            source_id == self.pending or (source_id == self.source and self._fan_out is None)
+        )
 
     def set_target(self, target: str | None) -> None:
         """Follow ``target`` (a publisher id) from now on; ``None`` sends nothing."""
         if target is None:
+            self._leave_fan_out()
             self.source = self.pending = None
             self._queue.clear()
             return
@@ -166,6 +185,7 @@ class ProgramFeed(MediaStreamTrack):
             self.pending = None
             return
         if not self._video:
+            self._leave_fan_out()
             self.source = target
             return
         if self.source is None:
@@ -183,6 +203,7 @@ class ProgramFeed(MediaStreamTrack):
         if self._video and source_id == self.pending:
             if not keyframe:
                 return
+            self._leave_fan_out()
             self.source, self.pending = source_id, None
             self._need_keyframe = False
             self.stats.switches += 1
@@ -206,6 +227,7 @@ class ProgramFeed(MediaStreamTrack):
     def source_restarted(self, source_id: str) -> None:
         """``source_id`` reconnected (a new encoder): start again from one of its keyframes."""
         if self._video and source_id == self.source:
+            self._leave_fan_out()
             self._need_keyframe = True
 
     def request_keyframe(self) -> None:
@@ -242,6 +264,7 @@ class ProgramFeed(MediaStreamTrack):
 
     def stop(self) -> None:
         super().stop()
+        self._leave_fan_out()
         self._queue.clear()
         self._wake()
         if self._stopped is not None and not self._stopped.done():
@@ -260,14 +283,41 @@ class ProgramFeed(MediaStreamTrack):
         fast = self._fast
         assert fast is not None
         packets = self._relay.packetize(source_id, self.kind, frame)
-        if fast.send_frame(packets, self._next_pts(source_id, frame)):
+        pts = self._next_pts(source_id, frame)
+        if fast.send_frame(packets, pts):
             self.stats.frames_out += 1
+            if self.readyState == "live":
+                self._join_fan_out(source_id, frame.pts, fast.timestamp_origin + pts)
             return
         # not connected or stalled: drop (never queue); video restarts at a keyframe
         self.stats.frames_dropped += 1
         if fast.configured and self._video and not self._need_keyframe:
             self.stats.overflows += 1
             self._need_keyframe = True
+
+    def _join_fan_out(self, source_id: str, source_pts: int, timestamp: int) -> None:
+        """Steady now (this frame went straight to the socket): take the source's next frames
+        in its fan-out, at the same offset between its pts and this feed's timestamps."""
+        fan_out = self._relay.fan_out_for(source_id, self.kind)
+        fast = self._fast
+        if fan_out is None or fast is None or not fast.direct():
+            return
+        if fan_out.join(self, fast.member, source_pts, timestamp - source_pts):
+            self._fan_out = fan_out
+
+    def _leave_fan_out(self) -> None:
+        if self._fan_out is not None:
+            self._fan_out.leave(self)  # calls left_fan_out
+
+    def left_fan_out(self, source_pts: int, sent_at: float) -> None:
+        """Out of the fan-out: this feed's timeline goes on from the last frame it was sent
+        there (``source_pts`` of its source, at ``sent_at``)."""
+        self._fan_out = None
+        fast = self._fast
+        if fast is not None and self._last_out_pts is not None:
+            self._last_src_pts = source_pts
+            self._last_out_pts = (fast.member.last_timestamp - fast.timestamp_origin) & 0xFFFFFFFF
+            self._last_out_time = sent_at
 
     def _push(self, source_id: str, frame: EncodedFrame, keyframe: bool) -> None:
         now = time.monotonic()

@@ -57,6 +57,8 @@ class MediaSettings:
     udp_gso: bool = True
     # the fast path protects and sends in C (server.media._rtpsend) where it was built
     native_send: bool = True
+    # the fast path sends a frame to every steady subscriber in one call (server.media.fanout)
+    fan_out: bool = True
 
     def __post_init__(self) -> None:
         if self.port_range is not None:

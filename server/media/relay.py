@@ -28,11 +28,11 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from server.media import forward
+from server.media.fanout import MAX_PTS_STEP_SECONDS, FanOut
 from server.media.fastpath import PacketizedFrame, Packetizer
 from server.media.feed import (
     AUDIO_QUEUE_FRAMES,
     KINDS,
-    MAX_PTS_STEP_SECONDS,
     VIDEO_QUEUE_FRAMES,
     VIDEO_QUEUE_MAX_AGE,
     FeedStats,
@@ -130,6 +130,8 @@ class Relay:
         self._listeners: list[FrameListener] = []
         self._background = Background(logger, "keyframe request")
         self._orphan_packetizers: dict[str, Packetizer] = {}
+        # (publisher id, kind) -> the feeds that take its frames in one call (server.media.fanout)
+        self._fan_outs: dict[tuple[str, str], FanOut] = {}
 
     # -- program -------------------------------------------------------------------------
 
@@ -338,6 +340,15 @@ class Relay:
             packetizer = packetizers[kind] = Packetizer()
         return packetizer.packetize(frame)
 
+    def fan_out_for(self, publisher_id: str, kind: str) -> FanOut | None:
+        """The fan-out of ``publisher_id``'s frames of ``kind`` (None: setting ``fan_out`` off)."""
+        if not self.settings.fan_out or publisher_id not in self._publishers:
+            return None
+        fan_out = self._fan_outs.get((publisher_id, kind))
+        if fan_out is None:
+            fan_out = self._fan_outs[(publisher_id, kind)] = FanOut()
+        return fan_out
+
     def _source_restarted(self, peer_id: str) -> None:
         for sub in self._subscribers.values():
             for feed in sub.feeds.values():
@@ -364,6 +375,9 @@ class Relay:
         for listener in self._listeners:
             listener(pub.peer_id, kind, frame, keyframe)
         source_id = pub.peer_id
+        fan_out = self._fan_outs.get((source_id, kind))
+        if fan_out is not None and fan_out.feeds:
+            fan_out.send(self.packetize(source_id, kind, frame), frame.pts, frame.clock_rate)
         for sub in self._subscribers.values():
             feed = sub.feeds.get(kind)
             if feed is not None and feed.wants(source_id):
@@ -383,6 +397,11 @@ class Relay:
                     "keyframes_in": p.keyframes_in,
                     "keyframe_requests_sent": p.keyframe_requests_sent,
                     "keyframe_requests_coalesced": p.keyframe_requests_coalesced,
+                    "fan_out": {
+                        kind: len(fan_out)
+                        for kind in KINDS
+                        if (fan_out := self._fan_outs.get((p.peer_id, kind))) is not None
+                    },
                 }
                 for p in self._publishers.values()
             },
@@ -394,7 +413,8 @@ class Relay:
                             "source": feed.source,
                             "pending": feed.pending,
                             "waiting_for_keyframe": feed.waiting_for_keyframe,
-                            "frames_out": feed.stats.frames_out,
+                            "frames_out": feed.frames_out,
+                            "in_fan_out": feed.in_fan_out,
                             "frames_dropped": feed.stats.frames_dropped,
                             "overflows": feed.stats.overflows,
                             "switches": feed.stats.switches,
@@ -430,6 +450,10 @@ class Relay:
             return
         if pub.deferred_request is not None:
             pub.deferred_request.cancel()
+        for kind in KINDS:
+            fan_out = self._fan_outs.pop((peer_id, kind), None)
+            if fan_out is not None:
+                fan_out.dissolve()
         for receiver in pub.receivers.values():
             forward.stop_passthrough(receiver)
         if pub.pc is not None:

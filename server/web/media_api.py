@@ -98,6 +98,7 @@ def media_settings(app: web.Application) -> MediaSettings:
         fast_path=config.media_fast_path,
         udp_gso=config.media_udp_gso,
         native_send=config.media_native_send,
+        fan_out=config.media_fan_out,
     )
 
 

@@ -13,7 +13,9 @@ import asyncio
 import errno
 import os
 import random
+import re
 import socket
+import struct
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ import av
 import pytest
 from aiortc import (
     AudioStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -107,8 +110,15 @@ class Viewer:
                 await asyncio.sleep(0.01)
 
 
-async def connect_viewer(relay: Relay, peer_id: str, server_offers: bool = False) -> Viewer:
+async def connect_viewer(
+    relay: Relay, peer_id: str, server_offers: bool = False, proxy: LossyProxy | None = None
+) -> Viewer:
+    """A viewer subscribed to ``relay``; with ``proxy``, its media goes through that proxy."""
     pc = peer()
+    if proxy is not None:
+        pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
     viewer = Viewer(pc)
     for transceiver in add_transceivers(pc, "recvonly"):
         sink = viewer.video if transceiver.kind == "video" else viewer.audio
@@ -130,6 +140,13 @@ async def connect_viewer(relay: Relay, peer_id: str, server_offers: bool = False
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         await relay.accept_answer(peer_id, pc.localDescription.sdp)
+    elif proxy is not None:
+        to_viewer_port, to_server_port = await proxy.start()
+        await pc.setLocalDescription(await pc.createOffer())
+        offer, viewer_port = repoint(pc.localDescription.sdp, to_server_port)
+        proxy.viewer_addr = ("127.0.0.1", viewer_port)
+        answer, _ = repoint(await relay.subscribe(peer_id, offer), to_viewer_port)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     else:
         await pc.setLocalDescription(await pc.createOffer())
         answer = await relay.subscribe(peer_id, pc.localDescription.sdp)
@@ -171,6 +188,74 @@ def keyframe(frame: EncodedFrame) -> bool:
 async def close_all(*pcs: RTCPeerConnection) -> None:
     for pc in pcs:
         await pc.close()
+
+
+_RTP_HEADER = struct.Struct("!HII")
+_CANDIDATE = re.compile(r"^(a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 )(\d+)( .*)$", re.MULTILINE)
+
+
+class LossyProxy:
+    """A loopback UDP proxy between one viewer and the relay that drops a share of the relay's
+    RTP to the viewer (STUN, DTLS and RTCP pass)."""
+
+    def __init__(self, loss: float, seed: int = 18) -> None:
+        self.loss = loss
+        self.random = random.Random(seed)
+        self.viewer_addr: tuple[str, int] | None = None
+        self.server_addr: tuple[str, int] | None = None
+        self.viewer_side: asyncio.DatagramTransport | None = None
+        self.server_side: asyncio.DatagramTransport | None = None
+        self.rtp_forwarded = 0
+        self.rtp_dropped = 0
+        #: (payload type, sequence number, timestamp, SSRC) of every RTP packet passed on
+        #: (SRTP leaves the header in the clear)
+        self.headers: list[tuple[int, int, int, int]] = []
+
+    async def start(self) -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        proxy = self
+
+        class ViewerSide(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                if proxy.server_side is not None and proxy.server_addr is not None:
+                    proxy.server_side.sendto(data, proxy.server_addr)
+
+        class ServerSide(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                proxy.server_addr = addr
+                # RFC 7983: 128-191 is RTP/RTCP; RTCP payload types are 192-223
+                rtp = 128 <= data[0] <= 191 and not 192 <= (data[1] & 0x7F) + 128 <= 223
+                if rtp and proxy.random.random() < proxy.loss:
+                    proxy.rtp_dropped += 1
+                    return
+                proxy.rtp_forwarded += rtp
+                if rtp:
+                    proxy.headers.append((data[1] & 0x7F, *_RTP_HEADER.unpack_from(data, 2)))
+                if proxy.viewer_side is not None and proxy.viewer_addr is not None:
+                    proxy.viewer_side.sendto(data, proxy.viewer_addr)
+
+        self.viewer_side, _ = await loop.create_datagram_endpoint(
+            ViewerSide, local_addr=("127.0.0.1", 0)
+        )
+        self.server_side, _ = await loop.create_datagram_endpoint(
+            ServerSide, local_addr=("127.0.0.1", 0)
+        )
+        return (
+            self.viewer_side.get_extra_info("sockname")[1],
+            self.server_side.get_extra_info("sockname")[1],
+        )
+
+    def close(self) -> None:
+        for transport in (self.viewer_side, self.server_side):
+            if transport is not None:
+                transport.close()
+
+
+def repoint(sdp: str, port: int) -> tuple[str, int]:
+    """The SDP with its one loopback host candidate moved to ``port``; the original port."""
+    found = _CANDIDATE.findall(sdp)
+    assert found and len({port for _, port, _ in found}) == 1, sdp  # bundled: one transport
+    return _CANDIDATE.sub(lambda m: f"{m.group(1)}{port}{m.group(3)}", sdp), int(found[0][1])
 
 
 @pytest.fixture(autouse=True)

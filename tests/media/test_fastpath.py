@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import random
-import re
 import time
 from typing import Any
 
@@ -24,10 +22,12 @@ from server.media.peers import add_transceivers, loopback_settings
 from server.media.relay import Relay
 from tests.media import (
     IngressLog,
+    LossyProxy,
     close_all,
     connect_publisher,
     connect_viewer,
     peer,
+    repoint,
 )
 
 MAIN = "main"
@@ -149,67 +149,6 @@ async def test_the_old_sender_path_still_runs_behind_the_switch() -> None:
 
 # -- a lossy link --------------------------------------------------------------------------------
 
-_CANDIDATE = re.compile(r"^(a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 )(\d+)( .*)$", re.MULTILINE)
-
-
-class LossyProxy:
-    """A loopback UDP proxy between one viewer and the relay that drops a share of the relay's
-    RTP to the viewer (STUN, DTLS and RTCP pass)."""
-
-    def __init__(self, loss: float, seed: int = 18) -> None:
-        self.loss = loss
-        self.random = random.Random(seed)
-        self.viewer_addr: tuple[str, int] | None = None
-        self.server_addr: tuple[str, int] | None = None
-        self.viewer_side: asyncio.DatagramTransport | None = None
-        self.server_side: asyncio.DatagramTransport | None = None
-        self.rtp_forwarded = 0
-        self.rtp_dropped = 0
-
-    async def start(self) -> tuple[int, int]:
-        loop = asyncio.get_running_loop()
-        proxy = self
-
-        class ViewerSide(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-                if proxy.server_side is not None and proxy.server_addr is not None:
-                    proxy.server_side.sendto(data, proxy.server_addr)
-
-        class ServerSide(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-                proxy.server_addr = addr
-                # RFC 7983: 128-191 is RTP/RTCP; RTCP payload types are 192-223
-                rtp = 128 <= data[0] <= 191 and not 192 <= (data[1] & 0x7F) + 128 <= 223
-                if rtp and proxy.random.random() < proxy.loss:
-                    proxy.rtp_dropped += 1
-                    return
-                proxy.rtp_forwarded += rtp
-                if proxy.viewer_side is not None and proxy.viewer_addr is not None:
-                    proxy.viewer_side.sendto(data, proxy.viewer_addr)
-
-        self.viewer_side, _ = await loop.create_datagram_endpoint(
-            ViewerSide, local_addr=("127.0.0.1", 0)
-        )
-        self.server_side, _ = await loop.create_datagram_endpoint(
-            ServerSide, local_addr=("127.0.0.1", 0)
-        )
-        return (
-            self.viewer_side.get_extra_info("sockname")[1],
-            self.server_side.get_extra_info("sockname")[1],
-        )
-
-    def close(self) -> None:
-        for transport in (self.viewer_side, self.server_side):
-            if transport is not None:
-                transport.close()
-
-
-def _repoint(sdp: str, port: int) -> tuple[str, int]:
-    """The SDP with its one loopback host candidate moved to ``port``; the original port."""
-    found = _CANDIDATE.findall(sdp)
-    assert found and len({port for _, port, _ in found}) == 1, sdp  # bundled: one transport
-    return _CANDIDATE.sub(lambda m: f"{m.group(1)}{port}{m.group(3)}", sdp), int(found[0][1])
-
 
 async def test_a_viewer_losing_3_percent_gets_retransmissions_and_never_freezes(
     relay: Relay,
@@ -226,10 +165,10 @@ async def test_a_viewer_losing_3_percent_gets_retransmissions_and_never_freezes(
                 transceiver.receiver, lambda f: frames.append((time.monotonic(), f.data))
             )
     await pc.setLocalDescription(await pc.createOffer())
-    offer, viewer_port = _repoint(pc.localDescription.sdp, to_server_port)
+    offer, viewer_port = repoint(pc.localDescription.sdp, to_server_port)
     proxy.viewer_addr = ("127.0.0.1", viewer_port)
     answer = await relay.subscribe("site-lossy", offer)
-    answer, _ = _repoint(answer, to_viewer_port)
+    answer, _ = repoint(answer, to_viewer_port)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     try:
         async with asyncio.timeout(10):

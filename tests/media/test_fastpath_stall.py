@@ -118,7 +118,7 @@ async def test_a_viewer_whose_rtcp_says_it_is_far_behind_does_not_slow_the_other
         rounds = 0
         while time.monotonic() - t1 < WINDOW:
             # every packet of the last ~frames it was sent, again and again, and a keyframe
-            last = sender._seq  # the next sequence number: NACK the 64 before it
+            last = sender.member.seq  # the next sequence number: NACK the 64 before it
             lost = [seq for seq in range(last - 64, last) if seq >= 0]  # (ascending, no wrap)
             await receiver._send_rtcp_nack(sender.ssrc, lost)
             await receiver._send_rtcp_pli(sender.ssrc)
