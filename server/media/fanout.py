@@ -32,7 +32,7 @@ MAX_PTS_STEP_SECONDS = 5.0
 
 #: How often the members' routes are checked (a new ICE pair, a DTLS session that closed,
 #: data waiting in asyncio's transport): a member found off its route leaves.
-CHECK_EVERY = 0.25
+CHECK_EVERY = 1.0
 
 
 class FanOut:

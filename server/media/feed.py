@@ -46,6 +46,10 @@ class FeedOwner(Protocol):
     def fan_out_for(self, publisher_id: str, kind: str) -> FanOut | None:
         """The fan-out of this publisher's frames of ``kind`` (None: every feed sends its own)."""
 
+    def offers_changed(self, feed: ProgramFeed) -> None:
+        """``feed`` joined or left a fan-out, or its pending source changed: whether the relay
+        must offer it frames one by one (see :meth:`ProgramFeed.wants`)."""
+
 
 KINDS = ("video", "audio")
 # A video feed's reader may fall behind by this long (a burst) before its queue is dropped. A
@@ -108,7 +112,7 @@ class ProgramFeed(MediaStreamTrack):
         self.kind = kind
         self.owner_id = owner_id
         self.source: str | None = None
-        self.pending: str | None = None
+        self._pending: str | None = None
         self.stats = FeedStats()
         self._relay = relay
         self._capacity = capacity or (VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES)
@@ -149,6 +153,23 @@ class ProgramFeed(MediaStreamTrack):
     def active(self) -> bool:
         """True once the subscriber's sender has started reading."""
         return self._active
+
+    @property
+    def pending(self) -> str | None:
+        """The publisher this video feed switches to at its next keyframe."""
+        return self._pending
+
+    @pending.setter
+    def pending(self, source_id: str | None) -> None:
+        if source_id != self._pending:
+            self._pending = source_id
+            self._relay.offers_changed(self)
+
+    @property
+    def needs_offers(self) -> bool:
+        """Must the relay offer this feed each frame (it is not in a fan-out, or a switch to
+        another publisher is pending)?"""
+        return self._fan_out is None or self._pending is not None
 
     @property
     def frames_out(self) -> int:
@@ -304,6 +325,7 @@ class ProgramFeed(MediaStreamTrack):
             return
         if fan_out.join(self, fast.member, source_pts, timestamp - source_pts):
             self._fan_out = fan_out
+            self._relay.offers_changed(self)
 
     def _leave_fan_out(self) -> None:
         if self._fan_out is not None:
@@ -313,6 +335,7 @@ class ProgramFeed(MediaStreamTrack):
         """Out of the fan-out: this feed's timeline goes on from the last frame it was sent
         there (``source_pts`` of its source, at ``sent_at``)."""
         self._fan_out = None
+        self._relay.offers_changed(self)
         fast = self._fast
         if fast is not None and self._last_out_pts is not None:
             self._last_src_pts = source_pts

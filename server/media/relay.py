@@ -132,6 +132,8 @@ class Relay:
         self._orphan_packetizers: dict[str, Packetizer] = {}
         # (publisher id, kind) -> the feeds that take its frames in one call (server.media.fanout)
         self._fan_outs: dict[tuple[str, str], FanOut] = {}
+        # by kind, the live feeds the relay offers each frame (not in a fan-out, or switching)
+        self._offered: dict[str, dict[ProgramFeed, None]] = {kind: {} for kind in KINDS}
 
     # -- program -------------------------------------------------------------------------
 
@@ -221,6 +223,7 @@ class Relay:
                     )
                 feed.set_target(self.source_for(peer_id))
                 sub.feeds[kind] = feed
+                self.offers_changed(feed)
             if offer_sdp is None:
                 await pc.setLocalDescription(await pc.createOffer())
             else:
@@ -242,6 +245,7 @@ class Relay:
         feed = ProgramFeed(self, peer_id, kind)
         feed.set_target(self.source_for(peer_id))
         sub.feeds[kind] = feed
+        self.offers_changed(feed)
         return feed
 
     async def accept_answer(self, peer_id: str, answer_sdp: str) -> None:
@@ -349,6 +353,19 @@ class Relay:
             fan_out = self._fan_outs[(publisher_id, kind)] = FanOut()
         return fan_out
 
+    def offers_changed(self, feed: ProgramFeed) -> None:
+        offered = self._offered[feed.kind]
+        sub = self._subscribers.get(feed.owner_id)
+        if (
+            feed.needs_offers
+            and feed.readyState == "live"
+            and sub is not None
+            and sub.feeds.get(feed.kind) is feed
+        ):
+            offered[feed] = None
+        else:
+            offered.pop(feed, None)
+
     def _source_restarted(self, peer_id: str) -> None:
         for sub in self._subscribers.values():
             for feed in sub.feeds.values():
@@ -378,9 +395,9 @@ class Relay:
         fan_out = self._fan_outs.get((source_id, kind))
         if fan_out is not None and fan_out.feeds:
             fan_out.send(self.packetize(source_id, kind, frame), frame.pts, frame.clock_rate)
-        for sub in self._subscribers.values():
-            feed = sub.feeds.get(kind)
-            if feed is not None and feed.wants(source_id):
+        offered = self._offered[kind]
+        for feed in list(offered) if offered else ():  # offer() may move a feed in or out
+            if feed.wants(source_id):
                 feed.offer(source_id, frame, keyframe)
 
     # -- stats ---------------------------------------------------------------------------
@@ -465,5 +482,6 @@ class Relay:
             return
         for feed in sub.feeds.values():
             feed.stop()
+            self._offered[feed.kind].pop(feed, None)
         if sub.pc is not None:
             await sub.pc.close()

@@ -210,6 +210,8 @@ class LossyProxy:
         #: (payload type, sequence number, timestamp, SSRC) of every RTP packet passed on
         #: (SRTP leaves the header in the clear)
         self.headers: list[tuple[int, int, int, int]] = []
+        #: (time.monotonic(), SSRC) of every RTCP sender report the relay sent
+        self.sender_reports: list[tuple[float, int]] = []
 
     async def start(self) -> tuple[int, int]:
         loop = asyncio.get_running_loop()
@@ -231,6 +233,9 @@ class LossyProxy:
                 proxy.rtp_forwarded += rtp
                 if rtp:
                     proxy.headers.append((data[1] & 0x7F, *_RTP_HEADER.unpack_from(data, 2)))
+                elif 128 <= data[0] <= 191 and data[1] == 200 and len(data) >= 8:  # an SR first
+                    ssrc = int.from_bytes(data[4:8], "big")
+                    proxy.sender_reports.append((time.monotonic(), ssrc))
                 if proxy.viewer_side is not None and proxy.viewer_addr is not None:
                     proxy.viewer_side.sendto(data, proxy.viewer_addr)
 

@@ -53,9 +53,15 @@ def test_the_private_internals_the_fast_path_uses_are_there() -> None:
     import aioice.ice
 
     assert "_nominated" in aioice.ice.Connection.__init__.__code__.co_names
-    # the RTCP sender report reads the counters the fast path keeps up to date
+    # the RTCP sender report reads the counters the fast path keeps up to date; FastSender
+    # replaces the loop that sends it and keeps its state where aiortc does
     rtcp_code = aiortc.RTCRtpSender._run_rtcp.__code__.co_names
     assert "_RTCRtpSender__packet_count" in rtcp_code
+    init_names = aiortc.RTCRtpSender.__init__.__code__.co_names
+    for name in ("rtcp_started", "rtcp_exited", "lsr", "lsr_time", "cname"):
+        assert f"_RTCRtpSender__{name}" in init_names and f"_RTCRtpSender__{name}" in rtcp_code
+    assert "_run_rtcp" in aiortc.RTCRtpSender.send.__code__.co_names
+    assert callable(aiortc.RTCRtpSender._send_rtcp)
     # NACKs reach _retransmit, keyframe requests _send_keyframe
     assert "_retransmit" in aiortc.RTCRtpSender._handle_rtcp_packet.__code__.co_names
 
@@ -132,6 +138,36 @@ async def test_a_decoding_viewer_gets_clean_video_and_sound(relay: Relay) -> Non
         assert getattr(sender, "_RTCRtpSender__packet_count") == senders[sender.kind].packets_sent  # noqa: B009
     finally:
         await close_all(pc, pub_pc)
+
+
+async def test_sender_reports_carry_the_counters_every_few_seconds(relay: Relay) -> None:
+    """The fast path's RTCP loop: a first sender report within a second (a viewer syncs sound
+    and picture from it), then one about every SENDER_REPORT_INTERVAL seconds per sender (not
+    aiortc's one a second), each with the packets sent so far; a BYE at the end."""
+    pub_pc, _ = await connect_publisher(relay, MAIN, chroma=60, audio=True)
+    proxy = LossyProxy(0.0)
+    viewer = await connect_viewer(relay, "site-1", proxy=proxy)
+    try:
+        await viewer.wait_frames(1)
+        start = time.monotonic()
+        await asyncio.sleep(1.5)
+        senders = fast_senders(relay, "site-1")
+        video = senders["video"].ssrc
+        assert any(ssrc == video for _, ssrc in proxy.sender_reports), proxy.sender_reports
+        await asyncio.sleep(6.0)
+        elapsed = time.monotonic() - start
+        for fast in senders.values():
+            times = [t for t, ssrc in proxy.sender_reports if ssrc == fast.ssrc]
+            # 1.25-3.75 s apart after the first: at most 1 + elapsed / 1.25 (aiortc: ~7 in 7.5 s)
+            assert 2 <= len(times) <= 1 + elapsed / (fastpath.SENDER_REPORT_INTERVAL / 2), times
+        stats = await viewer.pc.getStats()
+        remote = [
+            s for s in stats.values() if s.type == "remote-outbound-rtp" and s.kind == "video"
+        ]
+        assert remote and 0 < remote[0].packetsSent <= senders["video"].packets_sent, remote
+    finally:
+        await close_all(viewer.pc, pub_pc)
+        proxy.close()
 
 
 async def test_the_old_sender_path_still_runs_behind_the_switch() -> None:
