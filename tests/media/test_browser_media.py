@@ -123,6 +123,13 @@ async def test_chromium_publishes_and_views_through_the_relay(
                 if "video" in sub and "fast" in sub["video"]
             ]
             assert screens and all(f["frames_sent"] > 30 for f in screens), relay
+            # ... in the main classroom's fan-out: one call per frame for every steady viewer
+            assert all(
+                sub["video"]["in_fan_out"]
+                for sub in relay["subscribers"].values()
+                if "video" in sub and "fast" in sub["video"]
+            ), relay
+            assert relay["publishers"]["main"]["fan_out"].get("video", 0) >= len(screens)
             assert stats["framesDecoded"] >= 0.95 * stats["framesReceived"] - 2, stats
 
             # the operator's wall: a tile with the site's return feed, from its real agent
