@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 from server.media.fastpath import PacketizedFrame, fan_out
 
 if TYPE_CHECKING:
+    from server.media.fastpath import Member
     from server.media.feed import ProgramFeed
-    from server.media.pymember import Member
 
 #: A source's pts step beyond this (seconds) or backwards is a jump (see ProgramFeed._next_pts).
 MAX_PTS_STEP_SECONDS = 5.0

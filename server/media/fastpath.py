@@ -55,7 +55,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import aiortc
 from aiortc.codecs.h264 import H264Encoder
@@ -78,7 +78,13 @@ from pylibsrtp._binding import lib as srtp_lib
 
 from server.media import forward, pymember  # forward's import checks aiortc/aioice versions
 from server.media.forward import EncodedFrame
-from server.media.pymember import Member, PyMember
+from server.media.pymember import PyMember
+
+if TYPE_CHECKING:
+    from server.media._rtpsend import Member as NativeMember
+
+#: A subscriber's RTP sender: the C one, or its Python twin (the same methods and attributes).
+Member: TypeAlias = "NativeMember | PyMember"
 
 
 def _load_native() -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import struct
 from collections import deque
-from typing import Any, Protocol
+from typing import Any
 
 _HEADER = struct.Struct("!BBHII")
 #: frames kept for NACKs (as _rtpsend.c's HISTORY and fastpath.HISTORY_FRAMES)
@@ -24,41 +24,6 @@ _SOL_UDP = 17
 _GSO_SIZE = struct.Struct("=H")
 
 SendResult = tuple[int, int, list[bytes] | None]
-
-
-class Member(Protocol):
-    """What :class:`PyMember` and ``_rtpsend.Member`` both are."""
-
-    gso: int
-    ts_offset: int
-    seq: int
-
-    @property
-    def last_timestamp(self) -> int: ...
-    @property
-    def frames_sent(self) -> int: ...
-    @property
-    def packets_sent(self) -> int: ...
-    @property
-    def gso_sends(self) -> int: ...
-    @property
-    def native_sends(self) -> int: ...
-
-    def configure(
-        self,
-        ssrc: int,
-        payload_type: int,
-        ext_prefix: bytes,
-        ext_suffix: bytes,
-        has_abs: bool,
-        report: dict[str, Any] | None,
-        report_keys: tuple[str, str, str, str],
-    ) -> None: ...
-    def set_route(
-        self, srtp: Any, session_address: int, sock: Any, sockaddr: bytes, addr: Any
-    ) -> None: ...
-    def send(self, frame: Any, timestamp: int, direct: bool) -> SendResult: ...
-    def find(self, seq: int) -> tuple[int, int, Any] | None: ...
 
 
 class PyMember:
