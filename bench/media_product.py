@@ -15,6 +15,9 @@ without media (its agent's socket, heartbeats and health reports). Mode ``fast-n
 fast path with ``media_udp_gso = false`` (one ``sendto`` per packet, as before UDP GSO);
 ``fast-feed`` is the fast path with ``media_fan_out = false`` (one C call per frame and site,
 as before server.media.fanout: the per-site Python of the feed rules runs for every frame);
+``fast-chatty`` is ``fast`` with the site agents' receivers sending RTCP feedback at aiortc's
+pace (a report a second, REMB 1-2 a second: as a browser would) instead of
+``forward.thin_feedback``'s;
 ``fast-python`` is the fast path with ``media_native_send = false`` (SRTP and sends from
 Python, as before server.media._rtpsend).
 ``--size 1280x720`` measures 720p (the main agent's encoder must keep up: see site_fps_min and
@@ -27,7 +30,7 @@ relay really got. (A testsrc2 clip through ``--source file:`` was tried for a bu
 the agent's file player delivered ~10 fps, so it is not used.)
 
 Run: .venv/bin/python bench/media_product.py [--sites 0,4,8,12,16] [--window 8]
-     [--modes forward,fast-python,fast-nogso,fast-feed,fast,idle] [--size 640x480]
+     [--modes forward,fast-python,fast-nogso,fast-feed,fast-chatty,fast,idle] [--size 640x480]
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from bench.media import slope  # noqa: E402
 from classroom_agent.agent import Agent  # noqa: E402
 from classroom_agent.config import AgentConfig  # noqa: E402
 from server import security  # noqa: E402
+from server.media import forward  # noqa: E402
 from server.store import db as store_db  # noqa: E402
 from server.store.models import (  # noqa: E402
     LoginSession,
@@ -278,7 +282,8 @@ async def main() -> None:
     parser.add_argument(
         "--modes",
         default="forward,fast",
-        help="forward, fast-python, fast-nogso, fast-feed, fast, idle (agents, no broadcast)",
+        help="forward, fast-python, fast-nogso, fast-feed, fast-chatty, fast, idle (agents,"
+        " no broadcast)",
     )
     parser.add_argument("--size", default="640x480", help="the main agent's picture size")
     parser.add_argument(
@@ -302,7 +307,11 @@ async def main() -> None:
         flush=True,
     )
     out: dict[str, Any] = {}
+    thin_feedback = forward.thin_feedback
     for mode in args.modes.split(","):
+        # fast-chatty: the sites' receivers send RTCP at aiortc's pace (as a browser would)
+        chatty = mode == "fast-chatty"
+        forward.thin_feedback = (lambda receiver, interval=0.0: None) if chatty else thin_feedback  # type: ignore[assignment]
         out[mode] = await run_mode(mode, steps, args.window, args.settle, args.size, source)
         out[mode]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     if "forward" in out and "fast" in out and out["fast"]["pct_core_per_site"] > 0:
@@ -316,6 +325,10 @@ async def main() -> None:
     if "fast-feed" in out and "fast" in out and out["fast"]["pct_core_per_site"] > 0:
         out["ratio_feed_over_fan_out"] = round(
             out["fast-feed"]["pct_core_per_site"] / out["fast"]["pct_core_per_site"], 2
+        )
+    if "fast-chatty" in out and "fast" in out and out["fast"]["pct_core_per_site"] > 0:
+        out["ratio_chatty_over_thinned"] = round(
+            out["fast-chatty"]["pct_core_per_site"] / out["fast"]["pct_core_per_site"], 2
         )
     if "fast" in out:
         per_site = out["fast"]["pct_core_per_site"]

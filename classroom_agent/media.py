@@ -321,6 +321,7 @@ class SessionMedia:
                 picture.decode(frame)
 
         forward.install_passthrough(receiver, on_frame)
+        forward.thin_feedback(receiver)
 
     def _receive_audio(self, receiver: Any) -> None:
         """Encoded audio: handed to the local relay and, with a window, played."""
@@ -334,6 +335,7 @@ class SessionMedia:
                 sound.decode(frame)
 
         forward.install_passthrough(receiver, on_frame)
+        forward.thin_feedback(receiver)
 
     async def _close_peer(self, peer: _Peer) -> None:
         if self.peers.get(peer.role) is peer:

@@ -10,6 +10,7 @@ which the relay forwards unchanged: :class:`IngressLog` records every frame the 
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import os
 import random
@@ -212,6 +213,8 @@ class LossyProxy:
         self.headers: list[tuple[int, int, int, int]] = []
         #: (time.monotonic(), SSRC) of every RTCP sender report the relay sent
         self.sender_reports: list[tuple[float, int]] = []
+        #: RTCP from the viewer, by (packet type, format) of its first packet
+        self.feedback: collections.Counter[tuple[int, int]] = collections.Counter()
 
     async def start(self) -> tuple[int, int]:
         loop = asyncio.get_running_loop()
@@ -219,6 +222,8 @@ class LossyProxy:
 
         class ViewerSide(asyncio.DatagramProtocol):
             def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                if 128 <= data[0] <= 191 and 192 <= data[1] <= 223:  # RTCP (RFC 5761)
+                    proxy.feedback[(data[1], data[0] & 0x1F)] += 1
                 if proxy.server_side is not None and proxy.server_addr is not None:
                     proxy.server_side.sendto(data, proxy.server_addr)
 

@@ -170,6 +170,37 @@ async def test_sender_reports_carry_the_counters_every_few_seconds(relay: Relay)
         proxy.close()
 
 
+async def test_a_site_agents_periodic_feedback_is_thinned_and_nacks_still_pass(
+    relay: Relay,
+) -> None:
+    """forward.thin_feedback (what a site agent installs on its receivers): receiver reports
+    and REMB at most once per FEEDBACK_INTERVAL each (aiortc: ~2 and ~1.4 a second), while a
+    viewer losing 5% of its packets still NACKs them at once and gets them resent."""
+    pub_pc, _ = await connect_publisher(relay, MAIN, chroma=60, audio=True)
+    proxy = LossyProxy(0.05)
+    viewer = await connect_viewer(relay, "site-1", proxy=proxy)
+    for transceiver in viewer.pc.getTransceivers():
+        forward.thin_feedback(transceiver.receiver)
+    try:
+        await viewer.wait_frames(1)
+        proxy.feedback.clear()
+        start = time.monotonic()
+        await asyncio.sleep(6.0)
+        elapsed = time.monotonic() - start
+        # receiver reports (with one or more report blocks) from the two receivers; REMB from
+        # the video receiver only
+        reports = sum(n for (kind, _), n in proxy.feedback.items() if kind == 201)
+        remb = proxy.feedback[(206, 15)]
+        most = 1 + elapsed / forward.FEEDBACK_INTERVAL
+        assert 1 <= reports <= 2 * most and remb <= most, proxy.feedback
+        nacks = proxy.feedback[(205, 1)]
+        video = fast_senders(relay, "site-1")["video"]
+        assert nacks > 0 and video.retransmitted > 0, (proxy.feedback, video.stats())
+    finally:
+        await close_all(viewer.pc, pub_pc)
+        proxy.close()
+
+
 async def test_the_old_sender_path_still_runs_behind_the_switch() -> None:
     relay = Relay(MAIN, loopback_settings(fast_path=False))
     pub_pc, _ = await connect_publisher(relay, MAIN, chroma=60)
