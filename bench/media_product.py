@@ -314,22 +314,17 @@ async def main() -> None:
         forward.thin_feedback = (lambda receiver, interval=0.0: None) if chatty else thin_feedback  # type: ignore[assignment]
         out[mode] = await run_mode(mode, steps, args.window, args.settle, args.size, source)
         out[mode]["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    if "forward" in out and "fast" in out and out["fast"]["pct_core_per_site"] > 0:
-        out["ratio_forward_over_fast"] = round(
-            out["forward"]["pct_core_per_site"] / out["fast"]["pct_core_per_site"], 1
-        )
-    if "fast-python" in out and "fast" in out and out["fast"]["pct_core_per_site"] > 0:
-        out["ratio_python_over_native"] = round(
-            out["fast-python"]["pct_core_per_site"] / out["fast"]["pct_core_per_site"], 2
-        )
-    if "fast-feed" in out and "fast" in out and out["fast"]["pct_core_per_site"] > 0:
-        out["ratio_feed_over_fan_out"] = round(
-            out["fast-feed"]["pct_core_per_site"] / out["fast"]["pct_core_per_site"], 2
-        )
-    if "fast-chatty" in out and "fast" in out and out["fast"]["pct_core_per_site"] > 0:
-        out["ratio_chatty_over_thinned"] = round(
-            out["fast-chatty"]["pct_core_per_site"] / out["fast"]["pct_core_per_site"], 2
-        )
+    # each compared mode against the default (fast), as "ratio_<name>": its cost per site / fast's
+    ratios = (
+        ("forward", "forward_over_fast", 1),
+        ("fast-python", "python_over_native", 2),
+        ("fast-feed", "feed_over_fan_out", 2),
+        ("fast-chatty", "chatty_over_thinned", 2),
+    )
+    fast = out.get("fast", {}).get("pct_core_per_site", 0)
+    for mode, name, digits in ratios:
+        if mode in out and fast > 0:
+            out[f"ratio_{name}"] = round(out[mode]["pct_core_per_site"] / fast, digits)
     if "fast" in out:
         per_site = out["fast"]["pct_core_per_site"]
         out["target_first_bar_le_0.25pct"] = per_site <= 0.25
